@@ -1,0 +1,287 @@
+//! What each command does, between the arguments and the library.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+
+use super::{Cli, Command, ConvertArgs, GenerateArgs, StandardsCommand, ValidateArgs};
+use crate::convert::{self, Target};
+use crate::document::Limits;
+use crate::report::model::{Report, Tool};
+use crate::report::{self, OutputFormat};
+use crate::standard::{Catalog, StandardPack};
+use crate::validate::{Options, Validator};
+
+pub fn run(cli: Cli) -> Result<u8> {
+    let catalog = load_catalog(&cli.standards)?;
+    match cli.command {
+        Command::Validate(args) => validate(&catalog, args),
+        Command::Convert(args) => convert_command(&catalog, args),
+        Command::Standards(command) => standards(&catalog, command),
+        Command::Generate(args) => generate(&catalog, args),
+    }
+}
+
+fn load_catalog(dirs: &[PathBuf]) -> Result<Catalog> {
+    let mut catalog = Catalog::embedded().context("an embedded standard pack does not load")?;
+    for dir in dirs {
+        catalog.add_dir(dir).with_context(|| format!("cannot load standards from {}", dir.display()))?;
+    }
+    Ok(catalog)
+}
+
+fn find_standard(catalog: &Catalog, reference: &str) -> Result<Arc<StandardPack>> {
+    catalog.find(reference).ok_or_else(|| {
+        let known: Vec<String> = catalog.packs().iter().map(|p| p.reference()).collect();
+        anyhow!("unknown standard `{reference}`; known: {}", known.join(", "))
+    })
+}
+
+fn limits(args: &super::Limits) -> Limits {
+    Limits { max_bytes: args.max_bytes, max_depth: args.max_depth }
+}
+
+/// Files named on the command line: files as given, folders searched for .xml and .json files.
+fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            inputs.push(path.clone());
+        } else if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found).with_context(|| format!("cannot read folder {}", path.display()))?;
+            found.sort();
+            inputs.extend(found);
+        } else if path.is_file() {
+            inputs.push(path.clone());
+        } else {
+            bail!("{}: no such file or folder", path.display());
+        }
+    }
+    Ok(inputs)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("xml" | "json")) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn read_input(path: &Path, max_bytes: usize) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        // Read one byte past the limit so that an oversized input is refused, not truncated.
+        std::io::stdin().take(max_bytes as u64 + 1).read_to_end(&mut bytes).context("cannot read standard input")?;
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        file.take(max_bytes as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    Ok(bytes)
+}
+
+fn display_path(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "-".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
+    let format: OutputFormat = args.format.parse().map_err(|e: String| anyhow!(e))?;
+    let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
+    let now = match &args.now {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .with_context(|| format!("--now `{text}` is not an RFC 3339 date-time (e.g. 2026-11-20T09:30:00Z)"))?,
+        None => chrono::Utc::now().fixed_offset(),
+    };
+    let limits = limits(&args.limits);
+    let inputs = collect_inputs(&args.paths)?;
+    if inputs.is_empty() {
+        bail!("no .xml or .json files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    }
+    let validator = Validator::new(catalog, Options { limits: limits.clone(), now, standard: standard.clone() });
+    let progress = progress_bar(inputs.len());
+    let mut documents = Vec::with_capacity(inputs.len());
+    let mut packs: Vec<Arc<StandardPack>> = Vec::new();
+    for input in &inputs {
+        let bytes = read_input(input, limits.max_bytes)?;
+        let checked = validator.check(&bytes);
+        for pack in checked.pack.iter().chain(checked.body_pack.iter()) {
+            if !packs.iter().any(|p| Arc::ptr_eq(p, pack)) {
+                packs.push(Arc::clone(pack));
+            }
+        }
+        documents.push(checked.into_result(&display_path(input)));
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let mut rules = Vec::new();
+    for pack in &packs {
+        rules.extend(pack.rule_infos());
+    }
+    let report = Report {
+        tool: Tool::caregate(),
+        standard: standard.as_ref().or(packs.first()).map(|p| p.standard_ref()),
+        documents,
+        rules,
+    };
+    let colour = match args.color.as_str() {
+        "always" => true,
+        "never" => false,
+        _ => args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let output = match (&args.output, format) {
+        (Some(path), _) => Some(path.clone()),
+        (None, OutputFormat::Html) => Some(PathBuf::from("reports/validation.html")),
+        (None, _) => None,
+    };
+    write_report(&report, format, colour, output.as_deref())?;
+    Ok(if report.has_errors() { 1 } else { 0 })
+}
+
+fn progress_bar(len: usize) -> Option<indicatif::ProgressBar> {
+    if len < 50 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} documents {elapsed}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn write_report(report: &Report, format: OutputFormat, colour: bool, output: Option<&Path>) -> Result<()> {
+    let renderer = report::renderer(format, colour);
+    match output {
+        Some(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+            );
+            renderer.render(report, &mut file).with_context(|| format!("cannot write {}", path.display()))?;
+            file.flush()?;
+            eprintln!("report written to {}", path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            renderer.render(report, &mut lock).context("cannot write the report")?;
+            lock.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn write_output(text: &str, output: Option<&Path>) -> Result<()> {
+    match output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display())),
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            lock.write_all(text.as_bytes()).context("cannot write to standard output")?;
+            Ok(())
+        }
+    }
+}
+
+fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
+    let target: Target = args.to.parse().map_err(|e: String| anyhow!(e))?;
+    let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
+    let limits = limits(&args.limits);
+    let bytes = read_input(&args.file, limits.max_bytes)?;
+    let conversion = match convert::convert(&bytes, target, standard, catalog, &limits) {
+        Ok(c) => c,
+        Err(convert::ConvertError::Unreadable(finding)) => {
+            let at = finding.location.as_ref().map(|l| format!(" (line {}, column {})", l.line, l.column)).unwrap_or_default();
+            eprintln!("caregate: {}: {}{at}", display_path(&args.file), finding.message);
+            return Ok(2);
+        }
+        Err(e) => bail!("{}: {e}", display_path(&args.file)),
+    };
+    for finding in &conversion.findings {
+        let at = finding.location.as_ref().map(|l| format!("{}:{}: ", l.line, l.column)).unwrap_or_default();
+        eprintln!("{}:{at}{}[{}]: {}", display_path(&args.file), finding.severity, finding.rule, finding.message);
+    }
+    match &conversion.standard {
+        Some(pack) if conversion.round_trip => eprintln!("converted as {} (round trip guaranteed)", pack.reference()),
+        Some(pack) => eprintln!("converted as {}, but the input does not conform: not round-trip guaranteed", pack.reference()),
+        None => eprintln!("no known standard: converted by the generic convention (not round-trip guaranteed)"),
+    }
+    write_output(&conversion.output, args.output.as_deref())?;
+    Ok(if conversion.findings.is_empty() { 0 } else { 1 })
+}
+
+fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
+    match command {
+        StandardsCommand::List => {
+            let mut out = String::new();
+            out.push_str(&format!("{:<16} {:<9} {:<8} {:<6} {}\n", "ID", "VERSION", "STATUS", "RULES", "TITLE"));
+            for pack in catalog.packs() {
+                let m = &pack.manifest;
+                out.push_str(&format!(
+                    "{:<16} {:<9} {:<8} {:<6} {}\n",
+                    m.id,
+                    m.version,
+                    format!("{:?}", m.status).to_lowercase(),
+                    pack.rules.len(),
+                    m.title
+                ));
+            }
+            write_output(&out, None)?;
+        }
+        StandardsCommand::Show { standard } => {
+            let pack = find_standard(catalog, &standard)?;
+            write_output(&crate::standard::export::describe(&pack), None)?;
+        }
+        StandardsCommand::Export { standard, format, output } => {
+            let pack = find_standard(catalog, &standard)?;
+            let text = match format.as_str() {
+                "xsd" => crate::standard::export::xsd(&pack, catalog),
+                _ => crate::standard::export::json_schema(&pack),
+            };
+            write_output(&text, output.as_deref())?;
+        }
+    }
+    Ok(0)
+}
+
+fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
+    let pack = find_standard(catalog, &args.standard)?;
+    if !(0.0..=1.0).contains(&args.invalid_rate) {
+        bail!("--invalid-rate must be between 0 and 1");
+    }
+    let target: Target = args.format.parse().map_err(|e: String| anyhow!(e))?;
+    let generator = crate::generate::Generator::new(&pack, catalog, args.seed, args.invalid_rate)?;
+    if let Some(dir) = &args.output {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let extension = if target == Target::Xml { "xml" } else { "json" };
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    for (i, doc) in generator.documents(args.count).enumerate() {
+        let text = doc.render(target, &pack, catalog);
+        match &args.output {
+            Some(dir) => {
+                let name = format!("{}-{:06}{}.{extension}", pack.id(), i + 1, doc.fault.as_deref().map(|f| format!("-{f}")).unwrap_or_default());
+                std::fs::write(dir.join(&name), text).with_context(|| format!("cannot write {name}"))?;
+            }
+            None => lock.write_all(text.as_bytes())?,
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,198 @@
+//! The first stage of the data path: the bytes a user sent become a parsed XML or JSON document in which
+//! every node carries its byte [`Span`], and hostile or broken input is refused — with exactly one located
+//! [`Finding`] — before any other stage does any work.
+//!
+//! What is refused, and with which rule code:
+//!
+//! * `input-too-large` — more than [`Limits::max_bytes`] bytes; checked before anything is parsed;
+//! * `invalid-utf8` — located at the first byte that is not part of a UTF-8 character;
+//! * `xml-doctype` — any `<!DOCTYPE`; refusing document type declarations outright is what blocks billion
+//!   laughs, quadratic blow-up and external entities (nothing is ever expanded or fetched);
+//! * `xml-undeclared-entity` — an entity reference other than the five predefined ones and character
+//!   references;
+//! * `too-deep` — elements, arrays or objects nested deeper than [`Limits::max_depth`]; refused when the
+//!   limit is first exceeded (both parsers are iterative, so a 10,000-deep input cannot overflow the stack);
+//! * `xml-not-well-formed` / `json-not-well-formed` — everything else that is not a document;
+//! * `json-duplicate-key` — a key repeated in one object.
+//!
+//! XML is read with quick-xml's borrowing reader over the input slice (namespaces resolved, comments and
+//! processing instructions dropped, whitespace text kept). JSON is read by a small byte-level parser of our
+//! own in [`json`]: no crate gives a `serde_json::Value` together with the byte span of every value and key
+//! while enforcing a depth limit without recursion.
+//!
+//! Not for: knowing any standard. Nothing here knows what a `<Referral>` is; element names, required
+//! fields and rules belong to later stages.
+//!
+//! Paths in findings are XPath-like for XML (`/Referral/Child[2]/Name`: the root without a position, every
+//! step below it with its 1-based position among same-named siblings, except that the last step omits
+//! `[1]`) and JSON Pointers (RFC 6901) for JSON.
+
+mod json;
+mod lines;
+mod xml;
+
+pub use json::{parse_json, JsonDocument, SpanTree};
+pub use lines::LineIndex;
+pub use xml::{parse_xml, Attribute, Element, Text, XmlDocument, XmlNode};
+
+use crate::finding::{Finding, Location, Span};
+
+/// How much input a parser accepts before refusing it.
+///
+/// Keep `max_depth` modest: parsed trees are dropped recursively, so the limit also bounds that recursion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest input accepted, in bytes.
+    pub max_bytes: usize,
+    /// Deepest nesting accepted: XML elements (the root is depth 1), JSON arrays and objects (the outermost
+    /// is depth 1).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 10 * 1024 * 1024,
+            max_depth: 64,
+        }
+    }
+}
+
+/// The two syntaxes a document may arrive in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Xml,
+    Json,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Xml => "xml",
+            Format::Json => "json",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Guesses the syntax from the first significant byte: after an optional UTF-8 byte order mark and
+/// whitespace, `<` means XML and `{` or `[` means JSON. Anything else is `None`.
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    match body.iter().find(|b| !b.is_ascii_whitespace())? {
+        b'<' => Some(Format::Xml),
+        b'{' | b'[' => Some(Format::Json),
+        _ => None,
+    }
+}
+
+/// Length of a leading UTF-8 byte order mark (0 or 3).
+fn bom_len(bytes: &[u8]) -> usize {
+    if bytes.starts_with(UTF8_BOM) {
+        UTF8_BOM.len()
+    } else {
+        0
+    }
+}
+
+/// A refusal inside the parsers: boxed, so that the hot paths' `Result`s stay small.
+type Refusal = Box<Finding>;
+
+/// Builds an error finding located at `span` in `source`, with a short excerpt of the lines around it.
+fn located(source: &[u8], rule: &str, message: String, span: Span, path: String) -> Refusal {
+    let index = LineIndex::new(source);
+    let (line, column) = index.locate(span.start);
+    let mut finding = Finding::error(rule, message).with_location(Location {
+        line,
+        column,
+        path,
+        pointer: None,
+        span: Some(span),
+    });
+    finding.excerpt = Some(index.excerpt(line, 2));
+    Box::new(finding)
+}
+
+/// Refuses input over the size limit, before anything is parsed.
+fn check_size(bytes: &[u8], limits: &Limits) -> Result<(), Refusal> {
+    if bytes.len() > limits.max_bytes {
+        return Err(Box::new(Finding::error(
+            "input-too-large",
+            format!(
+                "The file is {} bytes, which is more than the {} bytes accepted; split it into smaller files.",
+                bytes.len(),
+                limits.max_bytes
+            ),
+        )
+        .with_location(Location {
+            line: 1,
+            column: 1,
+            path: String::new(),
+            pointer: None,
+            span: Some(Span::point(0)),
+        })));
+    }
+    Ok(())
+}
+
+/// Checks the whole input is UTF-8 (one fast pass), locating the first bad byte otherwise.
+fn check_utf8<'a>(bytes: &'a [u8], path: &str) -> Result<&'a str, Refusal> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let len = e
+                .error_len()
+                .unwrap_or(bytes.len().saturating_sub(at))
+                .max(1);
+            let bad = bytes.get(at).copied().unwrap_or(0);
+            let index = LineIndex::new(bytes);
+            let (line, column) = index.locate(at);
+            let what = if e.error_len().is_none() {
+                format!("the file ends in the middle of a character (byte 0x{bad:02X})")
+            } else {
+                format!("byte 0x{bad:02X} is not part of a valid UTF-8 character")
+            };
+            Err(located(
+                bytes,
+                "invalid-utf8",
+                format!(
+                    "The file is not valid UTF-8: at line {line}, column {column}, {what}; save the file as UTF-8."
+                ),
+                Span::new(at, at + len),
+                path.to_string(),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniff_formats() {
+        assert_eq!(sniff(b"  <a/>"), Some(Format::Xml));
+        assert_eq!(sniff(b"\xEF\xBB\xBF\n{\"a\":1}"), Some(Format::Json));
+        assert_eq!(sniff(b"\t[1]"), Some(Format::Json));
+        assert_eq!(sniff(b"hello"), None);
+        assert_eq!(sniff(b""), None);
+        assert_eq!(sniff(b"\xEF\xBB"), None);
+        assert_eq!(Format::Xml.as_str(), "xml");
+        assert_eq!(Format::Json.as_str(), "json");
+    }
+
+    #[test]
+    fn default_limits() {
+        let l = Limits::default();
+        assert_eq!(l.max_bytes, 10 * 1024 * 1024);
+        assert_eq!(l.max_depth, 64);
+    }
+}

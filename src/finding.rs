@@ -1,0 +1,169 @@
+//! The shared vocabulary of every stage: a [`Finding`] is one thing wrong (or doubtful) with a document,
+//! with a stable rule code, a severity, a practitioner's message and a location in the file the user sent.
+//!
+//! Not for: deciding anything. Parsers, the structure check, the rules and the gateway policy all produce
+//! findings; the report renderers consume them.
+
+use serde::{Deserialize, Serialize};
+
+/// How serious a finding is. `Error` blocks acceptance; `Query` asks the sender to confirm; `Warning` informs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Query,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Query => "query",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "error" => Ok(Severity::Error),
+            "query" => Ok(Severity::Query),
+            "warning" => Ok(Severity::Warning),
+            other => Err(format!("unknown severity `{other}` (expected error, query or warning)")),
+        }
+    }
+}
+
+/// A half-open byte range `[start, end)` in the bytes the user sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end: end.max(start) }
+    }
+    pub fn point(at: usize) -> Self {
+        Span { start: at, end: at }
+    }
+}
+
+/// Where a finding is, in the file the user sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Location {
+    /// 1-based line in the source file.
+    pub line: u32,
+    /// 1-based column, counted in characters (not bytes).
+    pub column: u32,
+    /// Path in the source: an XPath for XML (`/Referral/Child/NhsNumber`), a JSON Pointer for JSON.
+    pub path: String,
+    /// JSON Pointer into the canonical instance (the standard's JSON form), where the finding has one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pointer: Option<String>,
+    /// The byte span in the source; used by renderers to underline, not part of the JSON contract.
+    #[serde(skip)]
+    pub span: Option<Span>,
+}
+
+/// A few source lines around a finding, captured when the finding is located, so that renderers can show
+/// them without holding the whole source.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Excerpt {
+    /// Line number of `lines[0]`.
+    pub first_line: u32,
+    pub lines: Vec<String>,
+}
+
+/// One thing wrong with a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable rule code: a standard's rule id (`REF-005`, `8510`) or a structural code (`required`, `enum`,
+    /// `pattern`, `xml-not-well-formed`, …).
+    pub rule: String,
+    pub severity: Severity,
+    /// One sentence a practitioner can act on.
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<Location>,
+    /// The record key (e.g. a child's `LAchildID`) where the standard has records.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub record: Option<String>,
+    /// The clause of the standard that the rule enforces.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub clause: Option<String>,
+    /// A suggested fix.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fix: Option<String>,
+    #[serde(skip)]
+    pub excerpt: Option<Excerpt>,
+}
+
+impl Finding {
+    pub fn new(rule: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
+        Finding {
+            rule: rule.into(),
+            severity,
+            message: message.into(),
+            location: None,
+            record: None,
+            clause: None,
+            fix: None,
+            excerpt: None,
+        }
+    }
+    pub fn error(rule: impl Into<String>, message: impl Into<String>) -> Self {
+        Finding::new(rule, Severity::Error, message)
+    }
+    pub fn with_location(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+    pub fn with_clause(mut self, clause: impl Into<String>) -> Self {
+        self.clause = Some(clause.into());
+        self
+    }
+    pub fn with_record(mut self, record: impl Into<String>) -> Self {
+        self.record = Some(record.into());
+        self
+    }
+}
+
+/// Counts of findings by severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    pub error: usize,
+    pub query: usize,
+    pub warning: usize,
+}
+
+impl Counts {
+    pub fn of(findings: &[Finding]) -> Self {
+        let mut c = Counts::default();
+        for f in findings {
+            c.add(f.severity);
+        }
+        c
+    }
+    pub fn add(&mut self, s: Severity) {
+        match s {
+            Severity::Error => self.error += 1,
+            Severity::Query => self.query += 1,
+            Severity::Warning => self.warning += 1,
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! Renderers: one per output format, all drawing the same [`Report`](model::Report).
+//!
+//! For: turning a finished validation run into what a person or another tool reads — terminal
+//! diagnostics ([`human`]), the JSON contract ([`json`]), JUnit XML for CI dashboards ([`junit`]),
+//! SARIF 2.1.0 for code-scanning tools ([`sarif`]) and a self-contained HTML page for data officers
+//! ([`html`]). Each format is one [`Renderer`] behind one trait; pick one with [`renderer`].
+//!
+//! Not for: deciding validity (the report already says what is valid and why), reading source files
+//! (findings carry their own excerpts), or choosing where output goes (the caller passes a writer).
+
+use std::fmt;
+use std::io;
+use std::str::FromStr;
+
+pub mod model;
+
+pub mod html;
+pub mod human;
+pub mod json;
+pub mod junit;
+pub mod sarif;
+
+use crate::finding::{Counts, Finding};
+use model::Report;
+
+/// The output formats the command line offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    Human,
+    Json,
+    Junit,
+    Sarif,
+    Html,
+}
+
+impl OutputFormat {
+    /// Every format, in the order the help text lists them.
+    pub const ALL: [OutputFormat; 5] = [
+        OutputFormat::Human,
+        OutputFormat::Json,
+        OutputFormat::Junit,
+        OutputFormat::Sarif,
+        OutputFormat::Html,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Human => "human",
+            OutputFormat::Json => "json",
+            OutputFormat::Junit => "junit",
+            OutputFormat::Sarif => "sarif",
+            OutputFormat::Html => "html",
+        }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OutputFormat::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            format!("unknown output format `{s}` (expected human, json, junit, sarif or html)")
+        })
+    }
+}
+
+/// Draws a whole [`Report`] in one format.
+pub trait Renderer {
+    fn render(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()>;
+}
+
+/// The renderer for `format`. `colour` only matters to [`OutputFormat::Human`]; the others never
+/// emit terminal escapes.
+pub fn renderer(format: OutputFormat, colour: bool) -> Box<dyn Renderer> {
+    match format {
+        OutputFormat::Human => Box::new(human::HumanRenderer { colour }),
+        OutputFormat::Json => Box::new(json::JsonRenderer),
+        OutputFormat::Junit => Box::new(junit::JunitRenderer),
+        OutputFormat::Sarif => Box::new(sarif::SarifRenderer),
+        OutputFormat::Html => Box::new(html::HtmlRenderer),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shared helpers for the renderers.
+
+/// `1 error`, `3 errors`, `1 query`, `2 queries`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `3 errors, 1 query, 0 warnings`.
+pub(crate) fn counts_phrase(c: &Counts) -> String {
+    format!(
+        "{}, {}, {}",
+        plural(c.error, "error", "errors"),
+        plural(c.query, "query", "queries"),
+        plural(c.warning, "warning", "warnings")
+    )
+}
+
+/// The one-line verdict of a run: `✗ 2 of 5 documents have errors` or `✓ all 5 documents valid`,
+/// without the mark.
+pub(crate) fn verdict_phrase(report: &Report) -> (bool, String) {
+    let total = report.documents.len();
+    let failing = report.documents.iter().filter(|d| !d.valid).count();
+    if total == 0 {
+        return (true, "no documents validated".to_string());
+    }
+    if failing == 0 {
+        let text = if total == 1 {
+            "the document is valid".to_string()
+        } else {
+            format!("all {total} documents valid")
+        };
+        (true, text)
+    } else {
+        let noun = if total == 1 { "document" } else { "documents" };
+        let verb = if failing == 1 { "has" } else { "have" };
+        (false, format!("{failing} of {total} {noun} {verb} errors"))
+    }
+}
+
+/// Tabs in excerpts are shown as this many spaces, so carets line up.
+const TAB_WIDTH: usize = 4;
+
+/// One source line of an excerpt, ready to draw: tabs expanded, control characters made visible, and
+/// where the finding is on this line, the marked range in characters of `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExcerptLine {
+    pub number: u32,
+    pub text: String,
+    /// `(start, len)` in characters of `text`; `len` is at least 1.
+    pub mark: Option<(usize, usize)>,
+}
+
+impl ExcerptLine {
+    /// `text` cut into before / marked / after, for renderers that highlight inline.
+    pub fn split(&self) -> (&str, &str, &str) {
+        let Some((start, len)) = self.mark else {
+            return (self.text.as_str(), "", "");
+        };
+        let a = char_to_byte(&self.text, start);
+        let b = char_to_byte(&self.text, start + len);
+        (&self.text[..a], &self.text[a..b], &self.text[b..])
+    }
+}
+
+/// Byte offset of the `n`th character of `s` (or `s.len()` past the end).
+fn char_to_byte(s: &str, n: usize) -> usize {
+    s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
+}
+
+/// Replace characters that would disturb a terminal or a page (escape sequences, bells, carriage
+/// returns) with visible stand-ins. Tabs and newlines are left for the caller.
+pub(crate) fn visible(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\t' | '\n' => c,
+            c if c.is_control() => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
+}
+
+/// The excerpt of a finding as lines to draw, with the finding's line marked: from `location.column`
+/// (1-based, in characters) for the span's length in characters, at least one character, limited to
+/// the line (a mark may sit one past the end, where something is missing).
+pub(crate) fn excerpt_lines(finding: &Finding) -> Vec<ExcerptLine> {
+    let Some(excerpt) = &finding.excerpt else {
+        return Vec::new();
+    };
+    let loc = finding.location.as_ref();
+    excerpt
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let number = excerpt.first_line.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+            let raw = raw.trim_end_matches(['\r', '\n']);
+            let (text, mark) = match loc.filter(|l| l.line == number && l.line > 0) {
+                Some(l) => mark_line(raw, l.column, l.span.map(|s| s.end.saturating_sub(s.start))),
+                None => (expand_tabs(raw).0, None),
+            };
+            ExcerptLine { number, text, mark }
+        })
+        .collect()
+}
+
+/// Expand tabs and make control characters visible; also return, for each raw character, the
+/// display column it starts at (plus one entry for the end of the line).
+fn expand_tabs(raw: &str) -> (String, Vec<usize>) {
+    let mut text = String::with_capacity(raw.len());
+    let mut starts = Vec::with_capacity(raw.len() + 1);
+    let mut col = 0usize;
+    for c in raw.chars() {
+        starts.push(col);
+        if c == '\t' {
+            let n = TAB_WIDTH - col % TAB_WIDTH;
+            text.extend(std::iter::repeat_n(' ', n));
+            col += n;
+        } else {
+            text.push(if c.is_control() { '\u{FFFD}' } else { c });
+            col += 1;
+        }
+    }
+    starts.push(col);
+    (text, starts)
+}
+
+fn mark_line(raw: &str, column: u32, span_bytes: Option<usize>) -> (String, Option<(usize, usize)>) {
+    let (text, starts) = expand_tabs(raw);
+    let raw_chars = starts.len() - 1;
+    // 0-based character index into the raw line, clamped to one past its end.
+    let start_char = (column.max(1) as usize - 1).min(raw_chars);
+    // The span's length in characters: the characters of the line its bytes cover.
+    let len_chars = match span_bytes {
+        Some(bytes) if bytes > 0 => {
+            let from = char_to_byte(raw, start_char);
+            let mut to = (from + bytes).min(raw.len());
+            while !raw.is_char_boundary(to) {
+                to += 1;
+            }
+            raw[from..to].chars().count()
+        }
+        _ => 0,
+    };
+    let end_char = (start_char + len_chars).min(raw_chars);
+    let start = starts[start_char];
+    let end = starts[end_char];
+    let len = end.saturating_sub(start).max(1);
+    (text, Some((start, len)))
+}
+
+/// A short place for a finding: `referral.xml:12:5`, `referral.xml:12`, or just the file.
+pub(crate) fn place(path: &str, finding: &Finding) -> String {
+    match &finding.location {
+        Some(l) if l.line > 0 && l.column > 0 => format!("{path}:{}:{}", l.line, l.column),
+        Some(l) if l.line > 0 => format!("{path}:{}", l.line),
+        _ => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! A small report shared by the renderers' tests: two documents, findings with and without
+    //! location, excerpt, record and fix.
+    use crate::finding::{Excerpt, Finding, Location, Severity, Span};
+    use crate::report::model::{DocumentResult, Report, RuleInfo, StandardRef, Tool};
+
+    pub fn sample_report() -> Report {
+        let nhs = Finding::error("REF-005", "The NHS number 9434765918 fails its Modulus 11 check.")
+            .with_location(Location {
+                line: 12,
+                column: 18,
+                path: "/Referral/Child/NhsNumber".into(),
+                pointer: Some("/child/nhsNumber".into()),
+                span: Some(Span::new(300, 310)),
+            })
+            .with_record("C-1042")
+            .with_fix("Check the number against the child's NHS record and correct the typing.")
+            .with_clause("Referral standard 4.2.1");
+        let nhs = Finding {
+            excerpt: Some(Excerpt {
+                first_line: 11,
+                lines: vec![
+                    "    <Child>".into(),
+                    "      <NhsNumber>9434765918</NhsNumber>".into(),
+                    "      <Surname>O'Neil & Sons</Surname>".into(),
+                ],
+            }),
+            ..nhs
+        };
+        let dob = Finding::new("REF-010", Severity::Query, "The date of birth 2031-01-01 is in the future.")
+            .with_location(Location {
+                line: 14,
+                column: 7,
+                path: "/Referral/Child/DateOfBirth".into(),
+                pointer: None,
+                span: None,
+            })
+            .with_record("C-1042");
+        let missing = Finding::error("required", "The referral has no <ReferralSource> element.");
+        let script = Finding::new(
+            "REF-099",
+            Severity::Warning,
+            "Free text contains <script>alert(\"x\")</script> & more.",
+        )
+        .with_location(Location {
+            line: 3,
+            column: 1,
+            path: "/Referral/Notes".into(),
+            pointer: None,
+            span: None,
+        });
+        let nhs2 = Finding::error("REF-005", "The NHS number 1234567890 fails its Modulus 11 check.")
+            .with_location(Location {
+                line: 40,
+                column: 3,
+                path: "/Referral/Carer/NhsNumber".into(),
+                pointer: None,
+                span: Some(Span::new(900, 910)),
+            });
+
+        let first = DocumentResult::new("referral.xml", "xml", vec![nhs, dob, missing, nhs2]);
+        let second = DocumentResult::new("referral-2.json", "json", vec![script]);
+        Report {
+            tool: Tool { name: "caregate".into(), version: "0.1.0".into() },
+            standard: Some(StandardRef {
+                id: "csc-referral".into(),
+                version: "1.2.0".into(),
+                digest: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            }),
+            documents: vec![first, second],
+            rules: vec![
+                RuleInfo {
+                    id: "REF-005".into(),
+                    severity: Severity::Error,
+                    description: "An NHS number must pass its Modulus 11 check digit.".into(),
+                    clause: Some("Referral standard 4.2.1".into()),
+                    help: Some("Re-key the NHS number from the child's health record.".into()),
+                },
+                RuleInfo {
+                    id: "REF-010".into(),
+                    severity: Severity::Query,
+                    description: "A date of birth should not be in the future.".into(),
+                    clause: None,
+                    help: None,
+                },
+            ],
+        }
+    }
+
+    pub fn render_to_string(r: &dyn super::Renderer, report: &Report) -> String {
+        let mut out = Vec::new();
+        r.render(report, &mut out).expect("render to a Vec cannot fail");
+        String::from_utf8(out).expect("renderers write UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Excerpt, Location, Span};
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in OutputFormat::ALL {
+            assert_eq!(f.to_string().parse::<OutputFormat>(), Ok(f));
+        }
+        assert!("xml".parse::<OutputFormat>().is_err());
+    }
+
+    fn located(line: &str, column: u32, span: Option<Span>) -> Finding {
+        Finding {
+            excerpt: Some(Excerpt { first_line: 5, lines: vec!["before".into(), line.into()] }),
+            ..Finding::error("x", "m").with_location(Location {
+                line: 6,
+                column,
+                path: String::new(),
+                pointer: None,
+                span,
+            })
+        }
+    }
+
+    #[test]
+    fn mark_covers_span_in_characters() {
+        // "é" is two bytes: a 4-byte span from column 3 covers "éa" plus one more char = 3 chars.
+        let lines = excerpt_lines(&located("ab\u{e9}abc", 3, Some(Span::new(10, 14))));
+        assert_eq!(lines[0].mark, None);
+        assert_eq!(lines[1].mark, Some((2, 3)));
+        assert_eq!(lines[1].split(), ("ab", "\u{e9}ab", "c"));
+    }
+
+    #[test]
+    fn mark_is_at_least_one_and_limited_to_line() {
+        let point = excerpt_lines(&located("abc", 2, None));
+        assert_eq!(point[1].mark, Some((1, 1)));
+        let long = excerpt_lines(&located("abc", 2, Some(Span::new(0, 100))));
+        assert_eq!(long[1].mark, Some((1, 2)));
+        let past = excerpt_lines(&located("abc", 9, None));
+        assert_eq!(past[1].mark, Some((3, 1)));
+    }
+
+    #[test]
+    fn tabs_expand_and_shift_the_mark() {
+        let lines = excerpt_lines(&located("\tx\u{1b}y", 2, Some(Span::new(0, 1))));
+        assert_eq!(lines[1].text, "    x\u{FFFD}y");
+        assert_eq!(lines[1].mark, Some((4, 1)));
+    }
+
+    #[test]
+    fn verdicts() {
+        let mut r = testutil::sample_report();
+        assert_eq!(verdict_phrase(&r), (false, "1 of 2 documents has errors".to_string()));
+        r.documents[0].valid = true;
+        assert_eq!(verdict_phrase(&r), (true, "all 2 documents valid".to_string()));
+        assert_eq!(
+            counts_phrase(&Counts { error: 1, query: 2, warning: 0 }),
+            "1 error, 2 queries, 0 warnings"
+        );
+    }
+
+    #[test]
+    fn write_samples_when_asked() {
+        // `CAREGATE_REPORT_SAMPLES=/tmp/samples cargo test` writes the sample report in every format,
+        // to look at (the HTML in a browser, the SARIF through a schema validator).
+        let Ok(dir) = std::env::var("CAREGATE_REPORT_SAMPLES") else { return };
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).expect("create sample directory");
+        let report = testutil::sample_report();
+        for format in OutputFormat::ALL {
+            let ext = match format {
+                OutputFormat::Human => "txt",
+                OutputFormat::Junit => "xml",
+                other => other.as_str(),
+            };
+            let text = testutil::render_to_string(renderer(format, false).as_ref(), &report);
+            std::fs::write(dir.join(format!("report-sample.{ext}")), text).expect("write sample");
+        }
+        // A harder case for layout: long names, a long source line, a tab, no standard.
+        let mut hard = report.clone();
+        hard.standard = None;
+        hard.documents[0].path = "returns/2025-26/very-long-directory-name-for-the-autumn-census/cin-census-return-local-authority-318-final-v3.xml".into();
+        hard.documents[0].records = Some(4213);
+        if let Some(ex) = hard.documents[0].findings[0].excerpt.as_mut() {
+            ex.lines[0] = format!("\t<Child><Notes>{}</Notes>", "word ".repeat(60));
+        }
+        let text = testutil::render_to_string(renderer(OutputFormat::Html, false).as_ref(), &hard);
+        std::fs::write(dir.join("report-hard.html"), text).expect("write sample");
+        let coloured = testutil::render_to_string(renderer(OutputFormat::Human, true).as_ref(), &report);
+        std::fs::write(dir.join("report-sample.ansi"), coloured).expect("write sample");
+    }
+}

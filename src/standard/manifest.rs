@@ -1,0 +1,74 @@
+//! `standard.toml`: who a standard is, when it applies, and how a document of it is recognised.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Draft,
+    Active,
+    Retired,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+    pub publisher: String,
+    pub status: Status,
+    pub effective_from: Option<String>,
+    pub effective_to: Option<String>,
+    pub clause_prefix: Option<String>,
+    pub description: Option<String>,
+    pub xml: XmlRecognition,
+    pub records: Option<Records>,
+    #[serde(default)]
+    pub params: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmlRecognition {
+    pub root: String,
+    #[serde(default)]
+    pub namespace: String,
+    /// `pascal` (default): element names are the JSON names with the first letter upper-cased;
+    /// `as-is`: element names are the JSON names.
+    #[serde(default)]
+    pub naming: Naming,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Naming {
+    #[default]
+    Pascal,
+    AsIs,
+}
+
+impl Naming {
+    pub fn element_name(self, json_name: &str) -> String {
+        match self {
+            Naming::AsIs => json_name.to_string(),
+            Naming::Pascal => {
+                let mut chars = json_name.chars();
+                match chars.next() {
+                    Some(first) => first.to_uppercase().chain(chars).collect(),
+                    None => String::new(),
+                }
+            }
+        }
+    }
+}
+
+/// For bulk standards: where the records are and what identifies each.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Records {
+    /// Instance path of each record, e.g. `/Children/Child/*`.
+    pub path: String,
+    /// Path from a record to its key, e.g. `ChildIdentifiers/LAchildID`.
+    pub key: String,
+}

@@ -1,0 +1,369 @@
+//! Standard packs: loading a `schemas/<id>/<version>/` folder (embedded in the binary, or from disk) and
+//! compiling it once — manifest, JSON Schema (with code lists injected), XML binding, rules and calendar —
+//! into a [`StandardPack`] that validation and conversion use for every document.
+//!
+//! Not for: reading documents or producing findings. The folder format is documented in `schemas/README.md`.
+
+pub mod binding;
+pub mod codelists;
+pub mod manifest;
+pub mod export;
+pub mod rules;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use include_dir::{include_dir, Dir};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub use binding::{Binding, Field, Node, ObjectNode, Repeat, ScalarType};
+pub use codelists::{CodeList, CodeLists};
+pub use manifest::{Manifest, Status};
+pub use rules::{PathPattern, Rule};
+
+use crate::report::model::{RuleInfo, StandardRef};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/schemas");
+
+/// Why a pack could not be loaded. Each names the pack and file where it can.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("{pack}: {file}: {message}")]
+    File { pack: String, file: String, message: String },
+    #[error("XML binding: {0}")]
+    Binding(String),
+    #[error("{pack}: {message}")]
+    Pack { pack: String, message: String },
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// The files of one pack, by path relative to the pack folder.
+#[derive(Debug, Clone, Default)]
+pub struct PackFiles {
+    /// Where the pack came from, for messages (`embedded:referral/1.0` or a folder).
+    pub origin: String,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl PackFiles {
+    fn text(&self, name: &str) -> Result<Option<&str>, PackError> {
+        match self.files.get(name) {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| PackError::File {
+                pack: self.origin.clone(),
+                file: name.into(),
+                message: "is not UTF-8 text".into(),
+            }),
+        }
+    }
+
+    fn required_text(&self, name: &str) -> Result<&str, PackError> {
+        self.text(name)?.ok_or_else(|| PackError::File {
+            pack: self.origin.clone(),
+            file: name.into(),
+            message: "is missing".into(),
+        })
+    }
+
+    fn error(&self, file: &str, message: impl Into<String>) -> PackError {
+        PackError::File { pack: self.origin.clone(), file: file.into(), message: message.into() }
+    }
+
+    /// SHA-256 over the files in path order, each as `path NUL bytes NUL`.
+    pub fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        for (path, bytes) in &self.files {
+            hasher.update(path.as_bytes());
+            hasher.update([0u8]);
+            hasher.update(bytes);
+            hasher.update([0u8]);
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// Reads a pack folder from disk (every file below it).
+    pub fn from_dir(dir: &Path) -> Result<PackFiles, PackError> {
+        let mut files = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(folder) = stack.pop() {
+            let entries = std::fs::read_dir(&folder).map_err(|source| PackError::Io { path: folder.clone(), source })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| PackError::Io { path: folder.clone(), source })?;
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let bytes = std::fs::read(&path).map_err(|source| PackError::Io { path: path.clone(), source })?;
+                    let relative = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+                    files.insert(relative, bytes);
+                }
+            }
+        }
+        Ok(PackFiles { origin: dir.display().to_string(), files })
+    }
+
+    fn from_embedded(dir: &Dir<'static>) -> PackFiles {
+        let mut files = BTreeMap::new();
+        collect_embedded(dir, dir.path(), &mut files);
+        PackFiles { origin: format!("embedded:{}", dir.path().display()), files }
+    }
+}
+
+fn collect_embedded(dir: &Dir<'static>, base: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
+    for file in dir.files() {
+        let relative = file.path().strip_prefix(base).unwrap_or(file.path()).to_string_lossy().replace('\\', "/");
+        files.insert(relative, file.contents().to_vec());
+    }
+    for sub in dir.dirs() {
+        collect_embedded(sub, base, files);
+    }
+}
+
+/// A standard, compiled and ready to check documents.
+pub struct StandardPack {
+    pub manifest: Manifest,
+    /// The schema as written, with each code list's `enum` injected.
+    pub schema: Value,
+    pub validator: jsonschema::Validator,
+    pub binding: Binding,
+    pub codelists: CodeLists,
+    pub rules: Vec<Rule>,
+    pub holidays: Vec<chrono::NaiveDate>,
+    /// The manifest's `[params]`, as JSON, bound to `params` in rules.
+    pub params: Value,
+    pub digest: String,
+    pub files: PackFiles,
+}
+
+impl std::fmt::Debug for StandardPack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandardPack").field("id", &self.manifest.id).field("version", &self.manifest.version).finish()
+    }
+}
+
+impl StandardPack {
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+    /// `id@version`.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.manifest.id, self.manifest.version)
+    }
+    pub fn standard_ref(&self) -> StandardRef {
+        StandardRef { id: self.manifest.id.clone(), version: self.manifest.version.clone(), digest: self.digest.clone() }
+    }
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+    pub fn rule_infos(&self) -> Vec<RuleInfo> {
+        self.rules
+            .iter()
+            .map(|r| RuleInfo {
+                id: r.id.clone(),
+                severity: r.severity,
+                description: r.message.clone(),
+                clause: r.clause.clone(),
+                help: r.fix.clone(),
+            })
+            .collect()
+    }
+    /// The code list a schema location (a JSON Schema keyword location) declares with `x-codelist`.
+    pub fn codelist_at(&self, schema_pointer: &str) -> Option<&CodeList> {
+        let node = self.schema.pointer(schema_pointer)?;
+        let name = node.get("x-codelist")?.as_str()?;
+        self.codelists.get(name)
+    }
+
+    /// Compiles a pack from its files.
+    pub fn compile(files: PackFiles) -> Result<StandardPack, PackError> {
+        let manifest: Manifest = toml::from_str(files.required_text("standard.toml")?)
+            .map_err(|e| files.error("standard.toml", e.to_string()))?;
+        let codelists: CodeLists = match files.text("codelists.toml")? {
+            Some(text) => toml::from_str(text).map_err(|e| files.error("codelists.toml", e.to_string()))?,
+            None => CodeLists::new(),
+        };
+        let mut schema: Value = serde_json::from_str(files.required_text("schema.json")?)
+            .map_err(|e| files.error("schema.json", e.to_string()))?;
+        inject_codelists(&mut schema, &codelists, "").map_err(|m| files.error("schema.json", m))?;
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&schema)
+            .map_err(|e| files.error("schema.json", format!("is not a valid JSON Schema: {e}")))?;
+        let binding = Binding::compile(&schema, &manifest.xml.root, &manifest.xml.namespace, manifest.xml.naming)
+            .map_err(|e| files.error("schema.json", e.to_string()))?;
+        let holidays = match files.text("calendar.toml")? {
+            Some(text) => rules::parse_calendar(text).map_err(|m| files.error("calendar.toml", m))?,
+            None => Vec::new(),
+        };
+        let rules = match files.text("rules.toml")? {
+            Some(text) => rules::compile_rules(text, &holidays).map_err(|m| files.error("rules.toml", m))?,
+            None => Vec::new(),
+        };
+        let params = serde_json::to_value(&manifest.params).map_err(|e| files.error("standard.toml", e.to_string()))?;
+        let digest = files.digest();
+        Ok(StandardPack { manifest, schema, validator, binding, codelists, rules, holidays, params, digest, files })
+    }
+}
+
+/// Replaces each `x-codelist` with the list's codes as `enum` (kept beside it, so findings can name the list).
+fn inject_codelists(node: &mut Value, lists: &CodeLists, at: &str) -> Result<(), String> {
+    match node {
+        Value::Object(map) => {
+            if let Some(name) = map.get("x-codelist").and_then(Value::as_str) {
+                let list = lists.get(name).ok_or_else(|| format!("{at}: code list `{name}` is not in codelists.toml"))?;
+                let codes: Vec<Value> = list.codes.iter().map(|c| Value::String(c.code.clone())).collect();
+                map.insert("enum".into(), Value::Array(codes));
+            }
+            for (key, child) in map.iter_mut() {
+                inject_codelists(child, lists, &format!("{at}/{key}"))?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                inject_codelists(child, lists, &format!("{at}/{i}"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every standard caregate knows: the embedded packs, and packs added from disk.
+#[derive(Default)]
+pub struct Catalog {
+    packs: Vec<Arc<StandardPack>>,
+}
+
+impl Catalog {
+    /// The packs embedded in the binary.
+    pub fn embedded() -> Result<Catalog, PackError> {
+        let mut catalog = Catalog::default();
+        for standard in EMBEDDED.dirs() {
+            for version in standard.dirs() {
+                if version.get_file(version.path().join("standard.toml")).is_some() {
+                    catalog.insert(StandardPack::compile(PackFiles::from_embedded(version))?);
+                }
+            }
+        }
+        Ok(catalog)
+    }
+
+    /// Adds packs from a folder: either one pack (it holds `standard.toml`) or a tree `<id>/<version>/`.
+    /// A pack with the same id and version as one already known replaces it.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<usize, PackError> {
+        if dir.join("standard.toml").is_file() {
+            self.insert(StandardPack::compile(PackFiles::from_dir(dir)?)?);
+            return Ok(1);
+        }
+        let mut added = 0;
+        let ids = std::fs::read_dir(dir).map_err(|source| PackError::Io { path: dir.into(), source })?;
+        let mut folders: Vec<PathBuf> = Vec::new();
+        for id in ids.flatten() {
+            if id.path().is_dir() {
+                if let Ok(versions) = std::fs::read_dir(id.path()) {
+                    for version in versions.flatten() {
+                        if version.path().join("standard.toml").is_file() {
+                            folders.push(version.path());
+                        }
+                    }
+                }
+            }
+        }
+        folders.sort();
+        for folder in folders {
+            self.insert(StandardPack::compile(PackFiles::from_dir(&folder)?)?);
+            added += 1;
+        }
+        if added == 0 {
+            return Err(PackError::Pack {
+                pack: dir.display().to_string(),
+                message: "holds no standard pack (no standard.toml in it or in <id>/<version>/ below it)".into(),
+            });
+        }
+        Ok(added)
+    }
+
+    pub fn insert(&mut self, pack: StandardPack) {
+        self.packs.retain(|p| !(p.id() == pack.id() && p.version() == pack.version()));
+        self.packs.push(Arc::new(pack));
+        self.packs.sort_by(|a, b| a.id().cmp(b.id()).then_with(|| version_key(a.version()).cmp(&version_key(b.version()))));
+    }
+
+    pub fn packs(&self) -> &[Arc<StandardPack>] {
+        &self.packs
+    }
+
+    /// `id` or `id@version`; without a version, the newest active one (or newest of any status).
+    pub fn find(&self, reference: &str) -> Option<Arc<StandardPack>> {
+        let (id, version) = match reference.split_once('@') {
+            Some((id, version)) => (id, Some(version)),
+            None => (reference, None),
+        };
+        let mut candidates = self.packs.iter().filter(|p| p.id() == id);
+        match version {
+            Some(v) => candidates.find(|p| p.version() == v).cloned(),
+            None => {
+                let all: Vec<_> = candidates.collect();
+                all.iter()
+                    .rev()
+                    .find(|p| p.manifest.status == Status::Active)
+                    .or_else(|| all.last())
+                    .map(|p| Arc::clone(p))
+            }
+        }
+    }
+
+    /// The pack whose XML root element is this one.
+    pub fn by_xml_root(&self, local: &str, namespace: &str) -> Option<Arc<StandardPack>> {
+        self.packs
+            .iter()
+            .rev()
+            .find(|p| p.binding.root == local && p.binding.namespace == namespace)
+            .cloned()
+    }
+
+    /// A JSON document without a flag: the packs whose top-level required properties it all has.
+    pub fn by_json_shape(&self, value: &Value) -> Vec<Arc<StandardPack>> {
+        let Some(object) = value.as_object() else { return Vec::new() };
+        let mut found: Vec<Arc<StandardPack>> = Vec::new();
+        for pack in self.packs.iter().rev() {
+            let required: Vec<&str> = pack
+                .schema
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if !required.is_empty()
+                && required.iter().all(|k| object.contains_key(*k))
+                && !found.iter().any(|f| f.id() == pack.id())
+            {
+                found.push(Arc::clone(pack));
+            }
+        }
+        found
+    }
+}
+
+/// Orders versions like `1.0` < `1.10` and `2024-25` < `2025-26`.
+fn version_key(version: &str) -> Vec<u64> {
+    version.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_order_is_numeric() {
+        assert!(version_key("1.10") > version_key("1.9"));
+        assert!(version_key("2025-26") > version_key("2024-25"));
+    }
+}

@@ -1,0 +1,198 @@
+//! `rules.toml` and `calendar.toml`: a pack's business rules, each compiled once into a program of the
+//! expression language (`crate::rules`), with the context it is checked at and where its finding points.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::finding::Severity;
+use crate::rules::{Compiler, Program};
+
+/// The variables every rule may read, in the order the validator binds them.
+pub const VARIABLES: [&str; 6] = ["self", "root", "envelope", "asOf", "now", "params"];
+
+/// An instance path with `*` for "every item of this array": `/household/*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    pub steps: Vec<Step>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Name(String),
+    Any,
+}
+
+impl PathPattern {
+    pub fn parse(text: &str) -> Result<PathPattern, String> {
+        let trimmed = text.trim();
+        if !(trimmed.is_empty() || trimmed.starts_with('/')) {
+            return Err(format!("context `{text}` must start with `/` (it is a path from the document's top)"));
+        }
+        let steps = trimmed
+            .split('/')
+            .skip(1)
+            .filter(|s| !s.is_empty())
+            .map(|s| if s == "*" { Step::Any } else { Step::Name(s.to_string()) })
+            .collect();
+        Ok(PathPattern { steps, text: trimmed.to_string() })
+    }
+
+    /// Calls `visit(pointer, node)` for every node the pattern reaches in `root`.
+    pub fn for_each<'v>(&self, root: &'v Value, mut visit: impl FnMut(&str, &'v Value)) {
+        let mut pointer = String::new();
+        walk(&self.steps, root, &mut pointer, &mut visit);
+    }
+}
+
+fn walk<'v>(steps: &[Step], node: &'v Value, pointer: &mut String, visit: &mut impl FnMut(&str, &'v Value)) {
+    let Some((step, rest)) = steps.split_first() else {
+        visit(pointer, node);
+        return;
+    };
+    let before = pointer.len();
+    match step {
+        Step::Name(name) => {
+            if let Some(child) = node.get(name.as_str()) {
+                pointer.push('/');
+                pointer.push_str(&super::binding::escape_pointer_token(name));
+                walk(rest, child, pointer, visit);
+            }
+        }
+        Step::Any => {
+            if let Some(items) = node.as_array() {
+                for (i, item) in items.iter().enumerate() {
+                    pointer.push('/');
+                    pointer.push_str(&i.to_string());
+                    walk(rest, item, pointer, visit);
+                    pointer.truncate(before);
+                }
+            }
+        }
+    }
+    pointer.truncate(before);
+}
+
+/// One compiled business rule.
+pub struct Rule {
+    pub id: String,
+    pub severity: Severity,
+    pub context: PathPattern,
+    /// Path from the context node to the field the finding points at, as JSON Pointer tokens.
+    pub at: Vec<String>,
+    pub expression: String,
+    pub program: Program,
+    pub message: String,
+    pub clause: Option<String>,
+    pub fix: Option<String>,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule").field("id", &self.id).field("expression", &self.expression).finish()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    rule: Vec<RuleEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    id: String,
+    severity: String,
+    #[serde(default)]
+    context: String,
+    at: Option<String>,
+    expression: String,
+    message: String,
+    clause: Option<String>,
+    fix: Option<String>,
+}
+
+pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<Vec<Rule>, String> {
+    let file: RulesFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    let compiler = Compiler::new(&VARIABLES, holidays.to_vec());
+    let mut rules = Vec::with_capacity(file.rule.len());
+    for entry in file.rule {
+        if rules.iter().any(|r: &Rule| r.id == entry.id) {
+            return Err(format!("rule {} is defined twice", entry.id));
+        }
+        let severity: Severity = entry.severity.parse().map_err(|e| format!("rule {}: {e}", entry.id))?;
+        let context = PathPattern::parse(&entry.context).map_err(|e| format!("rule {}: {e}", entry.id))?;
+        let program = compiler
+            .compile(&entry.expression)
+            .map_err(|e| format!("rule {}: expression `{}`: {e}", entry.id, entry.expression))?;
+        let at = entry
+            .at
+            .as_deref()
+            .map(|a| a.split('/').filter(|s| !s.is_empty()).map(super::binding::escape_pointer_token).collect())
+            .unwrap_or_default();
+        rules.push(Rule {
+            id: entry.id,
+            severity,
+            context,
+            at,
+            expression: entry.expression,
+            program,
+            message: entry.message,
+            clause: entry.clause,
+            fix: entry.fix,
+        });
+    }
+    Ok(rules)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarFile {
+    #[serde(default)]
+    region: Option<String>,
+    holidays: Vec<HolidayEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum HolidayEntry {
+    Date(String),
+    Named { date: String, name: String },
+}
+
+/// `calendar.toml`: `holidays = ["2025-12-25", …]` or `[{ date = "2025-12-25", name = "Christmas Day" }, …]`.
+pub fn parse_calendar(text: &str) -> Result<Vec<chrono::NaiveDate>, String> {
+    let file: CalendarFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    let _ = file.region;
+    let mut days = Vec::with_capacity(file.holidays.len());
+    for entry in file.holidays {
+        let text = match &entry {
+            HolidayEntry::Date(d) => d,
+            HolidayEntry::Named { date, name: _ } => date,
+        };
+        let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| format!("holiday `{text}`: {e}"))?;
+        days.push(day);
+    }
+    days.sort();
+    Ok(days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn context_paths_fan_out_over_arrays() {
+        let doc = json!({"household": [{"name": "a"}, {"name": "b"}], "child": {"x": 1}});
+        let mut seen = Vec::new();
+        PathPattern::parse("/household/*").unwrap().for_each(&doc, |p, _| seen.push(p.to_string()));
+        assert_eq!(seen, ["/household/0", "/household/1"]);
+        let mut seen = Vec::new();
+        PathPattern::parse("").unwrap().for_each(&doc, |p, _| seen.push(p.to_string()));
+        assert_eq!(seen, [""]);
+        assert!(PathPattern::parse("child").is_err());
+    }
+}

@@ -1,0 +1,299 @@
+//! Validation: a document's bytes → located findings. Parses (refusing hostile input first), recognises the
+//! standard, builds the instance through the binding, runs the structure check and the rules — also of an
+//! envelope's body, against the body's own standard — and points every finding into the user's file.
+//!
+//! Not for: rendering (`report`) or deciding what a gateway does with the result (`gateway`).
+
+pub mod rules;
+pub mod structure;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value;
+
+use crate::convert::{self, SourceMap};
+use crate::document::{self, Format, LineIndex, Limits};
+use crate::finding::{Finding, Location, Severity};
+use crate::report::model::DocumentResult;
+use crate::standard::binding::unescape_pointer_token;
+use crate::standard::{Catalog, Node, StandardPack};
+
+/// How to validate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub limits: Limits,
+    /// The validation time: rules compare dates with it (`now`, and `asOf` when there is no envelope).
+    pub now: DateTime<FixedOffset>,
+    /// Validate against this standard instead of recognising one.
+    pub standard: Option<Arc<StandardPack>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { limits: Limits::default(), now: chrono::Utc::now().fixed_offset(), standard: None }
+    }
+}
+
+/// A validated document: its findings, and what was made of it on the way.
+pub struct Checked {
+    pub format: Option<Format>,
+    pub pack: Option<Arc<StandardPack>>,
+    /// The instance (the standard's JSON form), when the document could be read.
+    pub instance: Option<Value>,
+    /// The standard of an embedded body (an envelope's), when there is one.
+    pub body_pack: Option<Arc<StandardPack>>,
+    pub findings: Vec<Finding>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    pub fn into_result(self, path: &str) -> DocumentResult {
+        let format = self.format.map(|f| f.as_str()).unwrap_or("unknown");
+        let mut result = DocumentResult::new(path, format, self.findings);
+        result.standard = self.pack.as_ref().map(|p| p.standard_ref());
+        result
+    }
+}
+
+/// The validation engine over a catalogue of standards.
+pub struct Validator<'c> {
+    pub catalog: &'c Catalog,
+    pub options: Options,
+}
+
+/// Locates pointers of one instance in its source.
+pub struct Located<'a> {
+    pub value: &'a Value,
+    pub map: &'a SourceMap,
+    pub lines: &'a LineIndex,
+    pub format: Format,
+    /// Where the document being checked sits in `value` (`/body` for an envelope's body).
+    pub prefix: String,
+}
+
+impl Located<'_> {
+    pub fn locate(&self, pointer: &str) -> Location {
+        self.map.locate(self.value, pointer, self.lines)
+    }
+
+    /// How a field is called in the user's document: `<NhsNumber>` for XML, `nhsNumber` for JSON.
+    pub fn display_name(&self, pack: &StandardPack, inner_pointer: &str) -> String {
+        match self.format {
+            Format::Json => {
+                let last = inner_pointer.rsplit('/').next().map(unescape_pointer_token).unwrap_or_default();
+                if inner_pointer.is_empty() {
+                    "the document".to_string()
+                } else if last.parse::<usize>().is_ok() {
+                    format!("item {} of `{}`", last, inner_pointer)
+                } else {
+                    format!("`{last}`")
+                }
+            }
+            Format::Xml => {
+                let fields = pack.binding.fields_along(inner_pointer);
+                let is_item = inner_pointer.rsplit('/').next().is_some_and(|t| t.parse::<usize>().is_ok());
+                match fields.last() {
+                    Some(field) if is_item && !field.item_xml.is_empty() => format!("`<{}>`", field.item_xml),
+                    Some(field) if field.attribute => format!("attribute `{}`", field.xml),
+                    Some(field) => format!("`<{}>`", field.xml),
+                    None => format!("`<{}>`", pack.binding.root),
+                }
+            }
+        }
+    }
+}
+
+impl<'c> Validator<'c> {
+    pub fn new(catalog: &'c Catalog, options: Options) -> Self {
+        Validator { catalog, options }
+    }
+
+    /// Validates one document's bytes.
+    pub fn check(&self, bytes: &[u8]) -> Checked {
+        let mut checked = Checked { format: None, pack: None, instance: None, body_pack: None, findings: Vec::new() };
+        if bytes.len() > self.options.limits.max_bytes {
+            // Refused before anything else is done, parsing included.
+            checked.findings.push(refusal_too_large(bytes.len(), &self.options.limits));
+            return checked;
+        }
+        let Some(format) = document::sniff(bytes) else {
+            checked.findings.push(
+                Finding::error("unknown-format", "The file is neither XML nor JSON (it must start with `<`, `{` or `[`).")
+                    .with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: None }),
+            );
+            return checked;
+        };
+        checked.format = Some(format);
+        let lines = LineIndex::new(bytes);
+        let (value, map, mut findings, pack) = match format {
+            Format::Xml => match document::parse_xml(bytes, &self.options.limits) {
+                Err(finding) => {
+                    checked.findings.push(with_excerpt(*Box::new(finding), &lines));
+                    return checked;
+                }
+                Ok(doc) => {
+                    let pack = self
+                        .options
+                        .standard
+                        .clone()
+                        .or_else(|| self.catalog.by_xml_root(&doc.root.local, &doc.root.namespace));
+                    let Some(pack) = pack else {
+                        let (line, column) = lines.locate(doc.root.span.start);
+                        let known: Vec<String> = self
+                            .catalog
+                            .packs()
+                            .iter()
+                            .map(|p| format!("`<{}>` ({})", p.binding.root, p.reference()))
+                            .collect();
+                        checked.findings.push(with_excerpt(
+                            Finding::error(
+                                "unknown-standard",
+                                format!(
+                                    "No standard known has the document element `<{}>`{}; known: {}.",
+                                    doc.root.local,
+                                    if doc.root.namespace.is_empty() {
+                                        " without a namespace".to_string()
+                                    } else {
+                                        format!(" in namespace `{}`", doc.root.namespace)
+                                    },
+                                    known.join(", ")
+                                ),
+                            )
+                            .with_fix("Name the standard with --standard, or check the namespace on the document element.")
+                            .with_location(Location {
+                                line,
+                                column,
+                                path: format!("/{}", doc.root.local),
+                                pointer: None,
+                                span: Some(doc.root.span),
+                            }),
+                            &lines,
+                        ));
+                        return checked;
+                    };
+                    let converted = convert::from_xml(&doc.root, &pack, self.catalog, &lines);
+                    (converted.value, SourceMap::Xml(converted.source), converted.findings, pack)
+                }
+            },
+            Format::Json => match document::parse_json(bytes, &self.options.limits) {
+                Err(finding) => {
+                    checked.findings.push(with_excerpt(finding, &lines));
+                    return checked;
+                }
+                Ok(doc) => {
+                    let pack = match self.options.standard.clone() {
+                        Some(pack) => Some(pack),
+                        None => {
+                            let candidates = self.catalog.by_json_shape(&doc.value);
+                            if candidates.len() == 1 {
+                                candidates.into_iter().next()
+                            } else {
+                                None
+                            }
+                        }
+                    };
+                    let Some(pack) = pack else {
+                        checked.findings.push(with_excerpt(
+                            Finding::error(
+                                "unknown-standard",
+                                "caregate cannot tell which standard this JSON document follows.",
+                            )
+                            .with_fix("Name it with --standard ID (see `caregate standards list`), or send it inside an envelope.")
+                            .with_location(Location { line: 1, column: 1, path: String::new(), pointer: Some(String::new()), span: Some(doc.spans.span) }),
+                            &lines,
+                        ));
+                        return checked;
+                    };
+                    (doc.value, SourceMap::Json(doc.spans), Vec::new(), pack)
+                }
+            },
+        };
+        let located = Located { value: &value, map: &map, lines: &lines, format, prefix: String::new() };
+        let mut found = self.check_instance(&pack, &value, "", None, &located, &mut checked.body_pack);
+        // A value that is not of its datatype was reported by the conversion; the schema's `type` error for
+        // the same element is the same cause.
+        found.retain(|f| {
+            !(f.rule == "type"
+                && findings.iter().any(|c| c.rule == "type" && c.location.as_ref().map(|l| &l.path) == f.location.as_ref().map(|l| &l.path)))
+        });
+        findings.extend(found);
+        let mut findings: Vec<Finding> = findings.into_iter().map(|f| with_excerpt(f, &lines)).collect();
+        findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+        checked.findings = findings;
+        checked.pack = Some(pack);
+        checked.instance = Some(value);
+        checked
+    }
+
+    /// Structure, rules and embedded documents of `value`, a document of `pack` at `prefix` of the whole.
+    fn check_instance(
+        &self,
+        pack: &StandardPack,
+        value: &Value,
+        prefix: &str,
+        envelope: Option<&Value>,
+        whole: &Located<'_>,
+        body_pack: &mut Option<Arc<StandardPack>>,
+    ) -> Vec<Finding> {
+        let located = Located { value: whole.value, map: whole.map, lines: whole.lines, format: whole.format, prefix: prefix.to_string() };
+        let mut findings = structure::check(pack, value, prefix, &located);
+        let context = rules::Context::new(value, envelope, &self.options.now, &pack.params);
+        rules::check(pack, &context, &located, &mut findings);
+        if let (Node::Object(object), Some(map)) = (&*pack.binding.node, value.as_object()) {
+            for field in &object.fields {
+                let Node::Embedded { by } = &*field.node else { continue };
+                let Some(body) = map.get(&field.json) else { continue };
+                let reference = map.get(by).and_then(Value::as_str).unwrap_or_default();
+                match self.catalog.find(reference) {
+                    Some(inner) => {
+                        let inner_prefix = format!("{prefix}/{}", field.json);
+                        let found = self.check_instance(&inner, body, &inner_prefix, Some(value), whole, &mut None);
+                        findings.extend(found);
+                        *body_pack = Some(inner);
+                    }
+                    None => {
+                        let known: Vec<String> = self.catalog.packs().iter().map(|p| p.reference()).collect();
+                        findings.push(
+                            Finding::error(
+                                "unknown-standard",
+                                format!("`{reference}` is not a standard caregate holds, so the body cannot be checked; known: {}.", known.join(", ")),
+                            )
+                            .with_location(located.locate(&format!("{prefix}/{by}"))),
+                        );
+                    }
+                }
+            }
+        }
+        findings
+    }
+
+    /// Validates one document and returns its report entry.
+    pub fn validate(&self, path: &str, bytes: &[u8]) -> DocumentResult {
+        self.check(bytes).into_result(path)
+    }
+}
+
+fn refusal_too_large(len: usize, limits: &Limits) -> Finding {
+    Finding::error(
+        "input-too-large",
+        format!("The document is {len} bytes; the limit is {} bytes, so it was refused unread.", limits.max_bytes),
+    )
+    .with_fix("Split the document, or raise the limit with --max-bytes if it is genuinely this large.")
+    .with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: None })
+}
+
+/// Adds the source lines around a located finding.
+pub fn with_excerpt(mut finding: Finding, lines: &LineIndex) -> Finding {
+    if finding.excerpt.is_none() {
+        if let Some(location) = &finding.location {
+            if location.line > 0 {
+                finding.excerpt = Some(lines.excerpt(location.line, 1));
+            }
+        }
+    }
+    finding
+}

@@ -1,0 +1,92 @@
+//! Business rules over an instance: each compiled rule checked at every node its context names, with the
+//! variables bound once per document; a violated rule becomes a finding at the field it names, with the record
+//! key of bulk standards.
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value;
+
+use crate::finding::Finding;
+use crate::rules::Outcome;
+use crate::standard::StandardPack;
+
+use super::structure::display_value;
+use super::Located;
+
+/// The variables every rule of one document reads (see `standard::rules::VARIABLES`).
+pub struct Context<'a> {
+    pub root: &'a Value,
+    pub envelope: Value,
+    pub as_of: Value,
+    pub now: Value,
+    pub params: &'a Value,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(root: &'a Value, envelope: Option<&Value>, now: &DateTime<FixedOffset>, params: &'a Value) -> Self {
+        let created_date = envelope
+            .and_then(|e| e.get("created"))
+            .and_then(Value::as_str)
+            .and_then(|c| c.get(..10))
+            .filter(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+            .map(str::to_string);
+        let as_of = created_date.unwrap_or_else(|| now.date_naive().format("%Y-%m-%d").to_string());
+        Context {
+            root,
+            envelope: envelope.cloned().unwrap_or(Value::Null),
+            as_of: Value::String(as_of),
+            now: Value::String(now.to_rfc3339()),
+            params,
+        }
+    }
+}
+
+/// Checks every rule of `pack` and appends a finding for each violation.
+pub fn check(pack: &StandardPack, context: &Context<'_>, located: &Located<'_>, findings: &mut Vec<Finding>) {
+    for rule in &pack.rules {
+        rule.context.for_each(context.root, |pointer, node| {
+            let vars = [node, context.root, &context.envelope, &context.as_of, &context.now, context.params];
+            if let Outcome::Violated = rule.program.check(&vars) {
+                let mut target = pointer.to_string();
+                for token in &rule.at {
+                    target.push('/');
+                    target.push_str(token);
+                }
+                let value = context.root.pointer(&target).map(display_value);
+                let key = record_key(pack, context.root, pointer);
+                let message = fill(&rule.message, value.as_deref(), key.as_deref());
+                let full = format!("{}{}", located.prefix, target);
+                let mut finding = Finding::new(rule.id.clone(), rule.severity, message)
+                    .with_location(located.locate(&full));
+                finding.clause = rule.clause.clone();
+                finding.fix = rule.fix.clone();
+                finding.record = key;
+                findings.push(finding);
+            }
+        });
+    }
+}
+
+/// `{value}` and `{key}` in a rule's message.
+fn fill(template: &str, value: Option<&str>, key: Option<&str>) -> String {
+    let mut out = template.replace("{value}", value.unwrap_or("(absent)"));
+    if out.contains("{key}") {
+        out = out.replace("{key}", key.unwrap_or("(no key)"));
+    }
+    out
+}
+
+/// The record key of the record that `pointer` lies in, for standards with records.
+pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<String> {
+    let records = pack.manifest.records.as_ref()?;
+    let steps = records.path.split('/').filter(|s| !s.is_empty()).count();
+    let tokens: Vec<&str> = pointer.split('/').skip(1).collect();
+    if tokens.len() < steps {
+        return None;
+    }
+    let record_pointer: String = tokens[..steps].iter().map(|t| format!("/{t}")).collect();
+    let key_pointer = format!(
+        "{record_pointer}/{}",
+        records.key.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/")
+    );
+    root.pointer(&key_pointer).map(display_value)
+}

@@ -1,0 +1,140 @@
+//! The structure check: the pack's compiled JSON Schema over the instance, each error turned into a finding a
+//! practitioner can read — named in the document's own terms (element names for XML, property names for JSON),
+//! with code lists spelled out — and located in the user's file.
+
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+
+use crate::convert::from_xml::shorten;
+use crate::finding::Finding;
+use crate::standard::binding::unescape_pointer_token;
+use crate::standard::StandardPack;
+
+use super::Located;
+
+/// Structure findings for `value` (a document of `pack`), found at `prefix` in the whole instance.
+pub fn check(pack: &StandardPack, value: &Value, prefix: &str, located: &Located<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for error in pack.validator.iter_errors(value) {
+        let inner = error.instance_path().as_str().to_string();
+        let schema_path = error.schema_path().as_str().to_string();
+        let pointer = format!("{prefix}{inner}");
+        let name = located.display_name(pack, &inner);
+        let shown = shorten(&display_value(error.instance()), 60);
+        let (rule, message, fix): (&str, String, Option<String>) = match error.kind() {
+            ValidationErrorKind::Required { property } => {
+                let property = property.as_str().unwrap_or_default();
+                let missing = located.display_name(pack, &format!("{inner}/{property}"));
+                ("required", format!("{name} must contain {missing}; it is required."), None)
+            }
+            ValidationErrorKind::Enum { options } => {
+                let keyword_parent = schema_path.strip_suffix("/enum").unwrap_or(&schema_path);
+                match pack.codelist_at(keyword_parent) {
+                    Some(list) => (
+                        "enum",
+                        format!("`{shown}` is not a code of {}; expected one of {}.", list.title, list.describe(8)),
+                        Some(format!("Use a code of the list `{}`.", list.title)),
+                    ),
+                    None => {
+                        let choices: Vec<String> = options
+                            .as_array()
+                            .map(|o| o.iter().map(display_value).collect())
+                            .unwrap_or_default();
+                        ("enum", format!("`{shown}` is not allowed for {name}; expected one of {}.", choices.join(", ")), None)
+                    }
+                }
+            }
+            ValidationErrorKind::Pattern { pattern } => {
+                let what = description_at(pack, &schema_path, "/pattern").unwrap_or_else(|| format!("{name}"));
+                ("pattern", format!("`{shown}` does not have the form of {what}."), Some(format!("Expected the form `{pattern}`.")))
+            }
+            ValidationErrorKind::Format { format } => {
+                let expected = match format.as_str() {
+                    "date" => "a date (YYYY-MM-DD)",
+                    "date-time" => "a date and time with its offset (e.g. 2026-11-20T09:30:00Z)",
+                    "uuid" => "a UUID (e.g. 3f2b6c1e-8d4a-4b7e-9a1c-2e5f6a7b8c9d)",
+                    "email" => "an email address",
+                    _ => "the expected format",
+                };
+                ("format", format!("`{shown}` in {name} is not {expected}."), None)
+            }
+            ValidationErrorKind::MinLength { limit } => {
+                if *limit == 1 {
+                    ("minLength", format!("{name} is empty; it needs a value."), None)
+                } else {
+                    ("minLength", format!("{name} is shorter than {limit} characters."), None)
+                }
+            }
+            ValidationErrorKind::MaxLength { limit } => {
+                ("maxLength", format!("{name} is longer than the {limit} characters allowed."), Some("Shorten it.".into()))
+            }
+            ValidationErrorKind::MinItems { limit } => ("minItems", format!("{name} needs at least {limit} item(s)."), None),
+            ValidationErrorKind::MaxItems { limit } => ("maxItems", format!("{name} allows at most {limit} item(s)."), None),
+            ValidationErrorKind::Minimum { limit } => ("minimum", format!("{name} is {shown}; the least allowed is {limit}."), None),
+            ValidationErrorKind::Maximum { limit } => ("maximum", format!("{name} is {shown}; the most allowed is {limit}."), None),
+            ValidationErrorKind::Type { kind } => {
+                ("type", format!("{name} is `{shown}`, which is not {}.", describe_type(&format!("{kind:?}"))), None)
+            }
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for property in unexpected {
+                    let at = format!("{pointer}/{}", crate::standard::binding::escape_pointer_token(property));
+                    findings.push(
+                        Finding::error(
+                            "unknown-property",
+                            format!("`{property}` is not a field of {name} in this standard."),
+                        )
+                        .with_location(located.locate(&at)),
+                    );
+                }
+                continue;
+            }
+            ValidationErrorKind::UniqueItems => ("uniqueItems", format!("{name} repeats an item."), None),
+            ValidationErrorKind::Constant { expected_value } => {
+                ("const", format!("{name} must be {}.", display_value(expected_value)), None)
+            }
+            _ => ("structure", format!("{name}: {error}"), None),
+        };
+        let mut finding = Finding::error(rule, message).with_location(located.locate(&pointer));
+        finding.clause = Some(format!("{} structure", pack.reference()));
+        finding.fix = fix;
+        findings.push(finding);
+    }
+    findings
+}
+
+fn describe_type(kind: &str) -> &'static str {
+    let k = kind.to_ascii_lowercase();
+    if k.contains("integer") {
+        "a whole number"
+    } else if k.contains("number") {
+        "a number"
+    } else if k.contains("boolean") {
+        "true or false"
+    } else if k.contains("string") {
+        "text"
+    } else if k.contains("array") {
+        "a list"
+    } else if k.contains("object") {
+        "a group of fields"
+    } else {
+        "of the expected type"
+    }
+}
+
+fn description_at(pack: &StandardPack, schema_path: &str, keyword: &str) -> Option<String> {
+    let node = pack.schema.pointer(schema_path.strip_suffix(keyword)?)?;
+    node.get("description").or_else(|| node.get("title")).and_then(Value::as_str).map(str::to_string)
+}
+
+pub fn display_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The last token of a pointer, unescaped.
+pub fn last_token(pointer: &str) -> String {
+    pointer.rsplit('/').next().map(unescape_pointer_token).unwrap_or_default()
+}
