@@ -161,9 +161,12 @@ impl StandardPack {
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
     }
+    /// One entry per rule id (a rule said in several entries is described by its first).
     pub fn rule_infos(&self) -> Vec<RuleInfo> {
+        let mut seen = std::collections::HashSet::new();
         self.rules
             .iter()
+            .filter(|r| seen.insert(r.id.as_str()))
             .map(|r| RuleInfo {
                 id: r.id.clone(),
                 severity: r.severity,

@@ -119,8 +119,11 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<Vec<R
     let compiler = Compiler::new(&VARIABLES, holidays.to_vec());
     let mut rules = Vec::with_capacity(file.rule.len());
     for entry in file.rule {
-        if rules.iter().any(|r: &Rule| r.id == entry.id) {
-            return Err(format!("rule {} is defined twice", entry.id));
+        // One rule may be said in several entries (e.g. one per field it checks); they must agree on severity.
+        if let Some(earlier) = rules.iter().find(|r: &&Rule| r.id == entry.id) {
+            if earlier.severity.as_str() != entry.severity {
+                return Err(format!("rule {} is given two severities", entry.id));
+            }
         }
         let severity: Severity = entry.severity.parse().map_err(|e| format!("rule {}: {e}", entry.id))?;
         let context = PathPattern::parse(&entry.context).map_err(|e| format!("rule {}: {e}", entry.id))?;
@@ -159,7 +162,11 @@ struct CalendarFile {
 #[serde(untagged)]
 enum HolidayEntry {
     Date(String),
-    Named { date: String, name: String },
+    Named {
+        date: String,
+        #[allow(dead_code)]
+        name: String,
+    },
 }
 
 /// `calendar.toml`: `holidays = ["2025-12-25", …]` or `[{ date = "2025-12-25", name = "Christmas Day" }, …]`.
