@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use binding::{Binding, Field, Node, ObjectNode, Repeat, ScalarType};
 pub use codelists::{CodeList, CodeLists};
 pub use manifest::{Manifest, Status};
-pub use rules::{PathPattern, Rule};
+pub use rules::{Aggregate, AggregateKind, PathPattern, Rule};
 
 use crate::report::model::{RuleInfo, StandardRef};
 
@@ -131,6 +131,7 @@ pub struct StandardPack {
     pub binding: Binding,
     pub codelists: CodeLists,
     pub rules: Vec<Rule>,
+    pub aggregates: Vec<Aggregate>,
     pub holidays: Vec<chrono::NaiveDate>,
     /// The manifest's `[params]`, as JSON, bound to `params` in rules.
     pub params: Value,
@@ -205,13 +206,13 @@ impl StandardPack {
             Some(text) => rules::parse_calendar(text).map_err(|m| files.error("calendar.toml", m))?,
             None => Vec::new(),
         };
-        let rules = match files.text("rules.toml")? {
+        let (rules, aggregates) = match files.text("rules.toml")? {
             Some(text) => rules::compile_rules(text, &holidays).map_err(|m| files.error("rules.toml", m))?,
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
         };
         let params = serde_json::to_value(&manifest.params).map_err(|e| files.error("standard.toml", e.to_string()))?;
         let digest = files.digest();
-        Ok(StandardPack { manifest, schema, validator, binding, codelists, rules, holidays, params, digest, files })
+        Ok(StandardPack { manifest, schema, validator, binding, codelists, rules, aggregates, holidays, params, digest, files })
     }
 }
 

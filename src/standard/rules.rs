@@ -8,7 +8,7 @@ use crate::finding::Severity;
 use crate::rules::{Compiler, Program};
 
 /// The variables every rule may read, in the order the validator binds them.
-pub const VARIABLES: [&str; 6] = ["self", "root", "envelope", "asOf", "now", "params"];
+pub const VARIABLES: [&str; 7] = ["self", "root", "envelope", "asOf", "now", "params", "agg"];
 
 /// An instance path with `*` for "every item of this array": `/household/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +98,40 @@ impl std::fmt::Debug for Rule {
 struct RulesFile {
     #[serde(default)]
     rule: Vec<RuleEntry>,
+    #[serde(default)]
+    aggregate: Vec<AggregateEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AggregateEntry {
+    name: String,
+    context: String,
+    value: String,
+    kind: String,
+}
+
+/// What an aggregate gathers over the nodes of its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateKind {
+    /// A map from each value (as text) to how many nodes gave it.
+    CountBy,
+    /// How many nodes gave `true`.
+    Count,
+    /// The sum of the numbers given.
+    Sum,
+    /// The least and the greatest value given (numbers, or text such as dates).
+    Min,
+    Max,
+}
+
+/// A value gathered across a document (across all records of a bulk return) before the rules run, bound to
+/// `agg.<name>` in every rule: what rules across records (duplicates, percentages) read.
+pub struct Aggregate {
+    pub name: String,
+    pub context: PathPattern,
+    pub value: Program,
+    pub kind: AggregateKind,
 }
 
 #[derive(Deserialize)]
@@ -114,9 +148,34 @@ struct RuleEntry {
     fix: Option<String>,
 }
 
-pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<Vec<Rule>, String> {
+/// Compiles `rules.toml`: its rules and its aggregates.
+pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<(Vec<Rule>, Vec<Aggregate>), String> {
     let file: RulesFile = toml::from_str(text).map_err(|e| e.to_string())?;
     let compiler = Compiler::new(&VARIABLES, holidays.to_vec());
+    let mut aggregates = Vec::with_capacity(file.aggregate.len());
+    for entry in file.aggregate {
+        if aggregates.iter().any(|a: &Aggregate| a.name == entry.name) {
+            return Err(format!("aggregate {} is defined twice", entry.name));
+        }
+        let kind = match entry.kind.as_str() {
+            "count-by" => AggregateKind::CountBy,
+            "count" => AggregateKind::Count,
+            "sum" => AggregateKind::Sum,
+            "min" => AggregateKind::Min,
+            "max" => AggregateKind::Max,
+            other => {
+                return Err(format!(
+                    "aggregate {}: kind `{other}` is not one of count-by, count, sum, min, max",
+                    entry.name
+                ))
+            }
+        };
+        let context = PathPattern::parse(&entry.context).map_err(|e| format!("aggregate {}: {e}", entry.name))?;
+        let value = compiler
+            .compile(&entry.value)
+            .map_err(|e| format!("aggregate {}: expression `{}`: {e}", entry.name, entry.value))?;
+        aggregates.push(Aggregate { name: entry.name, context, value, kind });
+    }
     let mut rules = Vec::with_capacity(file.rule.len());
     for entry in file.rule {
         // One rule may be said in several entries (e.g. one per field it checks); they must agree on severity.
@@ -147,7 +206,7 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<Vec<R
             fix: entry.fix,
         });
     }
-    Ok(rules)
+    Ok((rules, aggregates))
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 //!
 //! Not for: rendering (`report`) or deciding what a gateway does with the result (`gateway`).
 
+pub mod aggregate;
 pub mod rules;
 pub mod structure;
 
@@ -241,7 +242,8 @@ impl<'c> Validator<'c> {
     ) -> Vec<Finding> {
         let located = Located { value: whole.value, map: whole.map, lines: whole.lines, format: whole.format, prefix: prefix.to_string() };
         let mut findings = structure::check(pack, value, prefix, &located);
-        let context = rules::Context::new(value, envelope, &self.options.now, &pack.params);
+        let mut context = rules::Context::new(value, envelope, &self.options.now, &pack.params);
+        context.gather(pack);
         rules::check(pack, &context, &located, &mut findings);
         if let (Node::Object(object), Some(map)) = (&*pack.binding.node, value.as_object()) {
             for field in &object.fields {

@@ -19,6 +19,8 @@ pub struct Context<'a> {
     pub as_of: Value,
     pub now: Value,
     pub params: &'a Value,
+    /// The pack's aggregates over the whole document (or return), `null` fields until gathered.
+    pub agg: Value,
 }
 
 impl<'a> Context<'a> {
@@ -36,6 +38,16 @@ impl<'a> Context<'a> {
             as_of: Value::String(as_of),
             now: Value::String(now.to_rfc3339()),
             params,
+            agg: Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Gathers the pack's aggregates over this context's whole document.
+    pub fn gather(&mut self, pack: &StandardPack) {
+        let mut accumulator = super::aggregate::Accumulator::new(pack);
+        if !accumulator.is_empty() {
+            accumulator.add(self.root, &self.envelope, &self.as_of, &self.now, self.params);
+            self.agg = accumulator.finish();
         }
     }
 }
@@ -44,7 +56,7 @@ impl<'a> Context<'a> {
 pub fn check(pack: &StandardPack, context: &Context<'_>, located: &Located<'_>, findings: &mut Vec<Finding>) {
     for rule in &pack.rules {
         rule.context.for_each(context.root, |pointer, node| {
-            let vars = [node, context.root, &context.envelope, &context.as_of, &context.now, context.params];
+            let vars = [node, context.root, &context.envelope, &context.as_of, &context.now, context.params, &context.agg];
             if let Outcome::Violated = rule.program.check(&vars) {
                 let mut target = pointer.to_string();
                 for token in &rule.at {

@@ -1,0 +1,136 @@
+//! Aggregates: values gathered across a whole document — across every record of a bulk return — before its
+//! rules run (how often each child id occurs, how many children have unknown sex). Fed one record at a time,
+//! so a return of any size needs only the aggregates in memory, never the records.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Number, Value};
+
+use crate::rules::Value as RuleValue;
+use crate::standard::{AggregateKind, StandardPack};
+
+/// The running state of every aggregate of a pack.
+pub struct Accumulator<'p> {
+    pack: &'p StandardPack,
+    states: Vec<State>,
+}
+
+enum State {
+    CountBy(BTreeMap<String, u64>),
+    Count(u64),
+    Sum(f64),
+    Extreme(Option<Value>),
+}
+
+impl<'p> Accumulator<'p> {
+    pub fn new(pack: &'p StandardPack) -> Self {
+        let states = pack
+            .aggregates
+            .iter()
+            .map(|a| match a.kind {
+                AggregateKind::CountBy => State::CountBy(BTreeMap::new()),
+                AggregateKind::Count => State::Count(0),
+                AggregateKind::Sum => State::Sum(0.0),
+                AggregateKind::Min | AggregateKind::Max => State::Extreme(None),
+            })
+            .collect();
+        Accumulator { pack, states }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// Gathers from `root` (a whole document, or a part of a return holding one record at its place); `vars`
+    /// are the other variables (envelope, asOf, now, params) as the rules see them.
+    pub fn add(&mut self, root: &Value, envelope: &Value, as_of: &Value, now: &Value, params: &Value) {
+        let null = Value::Null;
+        for (aggregate, state) in self.pack.aggregates.iter().zip(self.states.iter_mut()) {
+            aggregate.context.for_each(root, |_, node| {
+                let vars = [node, root, envelope, as_of, now, params, &null];
+                let Ok(value) = aggregate.value.eval(&vars) else { return };
+                match state {
+                    State::CountBy(map) => {
+                        if !matches!(value, RuleValue::Null) {
+                            *map.entry(value.to_string()).or_default() += 1;
+                        }
+                    }
+                    State::Count(n) => {
+                        if matches!(value, RuleValue::Bool(true)) {
+                            *n += 1;
+                        }
+                    }
+                    State::Sum(total) => {
+                        if let Some(x) = number(&value) {
+                            *total += x;
+                        }
+                    }
+                    State::Extreme(best) => {
+                        let candidate = match &value {
+                            RuleValue::Null => return,
+                            v => match number(v) {
+                                Some(x) => Number::from_f64(x).map(Value::Number),
+                                None => Some(Value::String(v.to_string())),
+                            },
+                        };
+                        let Some(candidate) = candidate else { return };
+                        let better = match best.as_ref() {
+                            None => true,
+                            Some(current) => {
+                                let less = less_than(&candidate, current);
+                                if aggregate.kind == AggregateKind::Min {
+                                    less
+                                } else {
+                                    less_than(current, &candidate)
+                                }
+                            }
+                        };
+                        if better {
+                            *best = Some(candidate);
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /// The `agg` variable: `{ name: value, … }`.
+    pub fn finish(self) -> Value {
+        let mut map = Map::new();
+        for (aggregate, state) in self.pack.aggregates.iter().zip(self.states) {
+            let value = match state {
+                State::CountBy(counts) => {
+                    Value::Object(counts.into_iter().map(|(k, n)| (k, Value::Number(n.into()))).collect())
+                }
+                State::Count(n) => Value::Number(n.into()),
+                State::Sum(total) => {
+                    if total.fract() == 0.0 && total.abs() < 9.0e15 {
+                        Value::Number((total as i64).into())
+                    } else {
+                        Number::from_f64(total).map(Value::Number).unwrap_or(Value::Null)
+                    }
+                }
+                State::Extreme(best) => best.unwrap_or(Value::Null),
+            };
+            map.insert(aggregate.name.clone(), value);
+        }
+        Value::Object(map)
+    }
+}
+
+fn number(value: &RuleValue<'_>) -> Option<f64> {
+    match value {
+        RuleValue::Int(i) => Some(*i as f64),
+        RuleValue::UInt(u) => Some(*u as f64),
+        RuleValue::Double(d) => Some(*d),
+        _ => None,
+    }
+}
+
+fn less_than(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() < y.as_f64(),
+        (Value::String(x), Value::String(y)) => x < y,
+        _ => false,
+    }
+}
