@@ -1,0 +1,88 @@
+//! Conversion is lossless for every document that conforms to its standard, in both directions, checked on
+//! documents generated from each shipped standard's own schema:
+//! JSON → XML → JSON gives the same value, and XML → JSON → XML an equivalent document.
+
+mod common;
+
+use std::sync::LazyLock;
+
+use caregate::convert::{self, from_xml, to_xml, Target};
+use caregate::document::{parse_xml, LineIndex, Limits};
+use caregate::standard::Catalog;
+use proptest::prelude::*;
+use serde_json::Value;
+
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog::embedded().expect("embedded packs load"));
+
+fn strategy(reference: &str) -> BoxedStrategy<Value> {
+    let pack = CATALOG.find(reference).expect("pack");
+    common::instance(&pack.schema, &pack.schema, 0)
+}
+
+fn envelope_strategy() -> BoxedStrategy<Value> {
+    (strategy("envelope"), prop_oneof![Just("referral@1.0"), Just("escr-document@1.0")])
+        .prop_flat_map(|(envelope, body_standard)| {
+            strategy(body_standard).prop_map(move |body| {
+                let mut envelope = envelope.clone();
+                envelope["standard"] = Value::String(body_standard.to_string());
+                envelope["body"] = body;
+                envelope
+            })
+        })
+        .boxed()
+}
+
+/// Both directions for one conforming instance.
+fn round_trips(reference: &str, value: &Value) -> Result<(), TestCaseError> {
+    let pack = CATALOG.find(reference).expect("pack");
+    prop_assert!(pack.validator.is_valid(value), "the generator made a non-conforming instance: {value}");
+    // JSON → XML → JSON.
+    let written = to_xml(value, &pack, &CATALOG);
+    prop_assert!(written.omissions.is_empty(), "omitted: {:?}", written.omissions);
+    let doc = parse_xml(written.xml.as_bytes(), &Limits::default()).map_err(|f| TestCaseError::fail(f.message))?;
+    let lines = LineIndex::new(written.xml.as_bytes());
+    let back = from_xml(&doc.root, &pack, &CATALOG, &lines);
+    prop_assert!(back.findings.is_empty(), "findings: {:?}\n{}", back.findings, written.xml);
+    prop_assert_eq!(&back.value, value, "JSON → XML → JSON changed the value; XML was:\n{}", written.xml);
+    // XML → JSON → XML, starting from the XML without indentation (another spelling of the same document).
+    let compact = written.xml.lines().map(str::trim_start).collect::<Vec<_>>().join("");
+    let json = convert::convert(compact.as_bytes(), Target::Json, Some(pack.clone()), &CATALOG, &Limits::default())
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert!(json.round_trip, "findings: {:?}", json.findings);
+    let xml = convert::convert(json.output.as_bytes(), Target::Xml, Some(pack.clone()), &CATALOG, &Limits::default())
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert!(xml.round_trip, "findings: {:?}", xml.findings);
+    prop_assert_eq!(common::canonical_xml(&compact), common::canonical_xml(&xml.output));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn referral_round_trips(value in strategy("referral")) {
+        round_trips("referral", &value)?;
+    }
+
+    #[test]
+    fn escr_document_round_trips(value in strategy("escr-document")) {
+        round_trips("escr-document", &value)?;
+    }
+
+    #[test]
+    fn envelope_with_its_body_round_trips(value in envelope_strategy()) {
+        round_trips("envelope", &value)?;
+    }
+}
+
+#[test]
+fn a_document_of_no_known_standard_converts_by_the_generic_convention() {
+    let xml = br#"<Note xmlns="urn:example:other" id="7"><To>Ann</To><To>Bo</To><Body>Hi &amp; bye</Body></Note>"#;
+    let json = convert::convert(xml, Target::Json, None, &CATALOG, &Limits::default()).unwrap();
+    assert!(json.standard.is_none());
+    assert!(!json.round_trip, "generic conversions are never promised to round-trip");
+    let value: Value = serde_json::from_str(&json.output).unwrap();
+    assert_eq!(value, serde_json::json!({"Note": {"@id": "7", "To": ["Ann", "Bo"], "Body": "Hi & bye"}}));
+    let back = convert::convert(json.output.as_bytes(), Target::Xml, None, &CATALOG, &Limits::default()).unwrap();
+    assert!(back.output.contains("<To>Ann</To>") && back.output.contains("id=\"7\""), "{}", back.output);
+}
