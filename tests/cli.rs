@@ -1,0 +1,164 @@
+//! The command line as a user runs it: exit codes, every report format, conversion, the standards commands
+//! and the generator.
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const NOW: &str = "2026-11-20T10:00:00Z";
+const BROKEN: &str = "schemas/referral/1.0/examples/invalid/REF-005.xml";
+const VALID: &str = "schemas/referral/1.0/examples/valid/full.xml";
+
+fn caregate() -> Command {
+    let mut cmd = Command::cargo_bin("caregate").unwrap();
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+#[test]
+fn exit_codes_say_valid_invalid_or_could_not_run() {
+    caregate().args(["validate", "--now", NOW, VALID]).assert().code(0);
+    caregate().args(["validate", "--now", NOW, BROKEN]).assert().code(1);
+    caregate().args(["validate", "no/such/file.xml"]).assert().code(2);
+    caregate().args(["validate", "--standard", "no-such-standard", VALID]).assert().code(2);
+    caregate().args(["validate", "--format", "yaml", VALID]).assert().code(2);
+}
+
+#[test]
+fn human_output_shows_the_line_a_caret_the_rule_and_help() {
+    let out = caregate().args(["validate", "--now", NOW, BROKEN]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("error[REF-005]"), "{text}");
+    assert!(text.contains("REF-005.xml:10:5 (/Referral/Child/NhsNumber)"), "{text}");
+    assert!(text.contains("<NhsNumber>9990000019</NhsNumber>"), "{text}");
+    assert!(text.contains("    ^^^^"), "{text}");
+    assert!(text.contains("= help:"), "{text}");
+}
+
+#[test]
+fn json_report_keeps_its_contract() {
+    let out = caregate().args(["validate", "--now", NOW, "--format", "json", BROKEN, VALID]).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tool"]["name"], "caregate");
+    assert_eq!(report["standard"]["id"], "referral");
+    assert_eq!(report["standard"]["digest"].as_str().unwrap().len(), 64);
+    let docs = report["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["valid"], false);
+    assert_eq!(docs[0]["format"], "xml");
+    assert_eq!(docs[0]["counts"]["error"], 1);
+    let f = &docs[0]["findings"][0];
+    assert_eq!(f["rule"], "REF-005");
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["location"]["line"], 10);
+    assert_eq!(f["location"]["column"], 5);
+    assert_eq!(f["location"]["path"], "/Referral/Child/NhsNumber");
+    assert_eq!(f["location"]["pointer"], "/child/nhsNumber");
+    assert_eq!(f["clause"], "referral 1.0 REF-005");
+    assert_eq!(docs[1]["valid"], true);
+}
+
+#[test]
+fn junit_sarif_and_html_reports_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["junit", "sarif", "html"] {
+        let path = dir.path().join(format!("report.{format}"));
+        caregate().args(["validate", "--now", NOW, "--format", format, "--output"]).arg(&path).arg(BROKEN).assert().code(1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        match format {
+            "junit" => {
+                let doc = roxmltree::Document::parse(&text).unwrap();
+                assert!(doc.descendants().any(|n| n.has_tag_name("failure") && n.attribute("type") == Some("REF-005")));
+            }
+            "sarif" => {
+                let sarif: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(sarif["version"], "2.1.0");
+                assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "REF-005");
+                assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 10);
+            }
+            _ => assert!(text.contains("REF-005") && text.contains("<html"), "HTML report"),
+        }
+    }
+}
+
+#[test]
+fn folders_and_standard_input_are_validated() {
+    let out = caregate()
+        .args(["validate", "--now", NOW, "--format", "json", "schemas/referral/1.0/examples/valid"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["documents"].as_array().unwrap().len() >= 6);
+    assert_eq!(out.status.code(), Some(0));
+    let bytes = std::fs::read(BROKEN).unwrap();
+    let out = caregate().args(["validate", "--now", NOW, "--format", "json", "-"]).write_stdin(bytes).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["documents"][0]["path"], "-");
+    assert_eq!(report["documents"][0]["findings"][0]["rule"], "REF-005");
+}
+
+#[test]
+fn convert_goes_both_ways_and_back() {
+    let json = caregate().args(["convert", VALID, "--to", "json"]).output().unwrap();
+    assert!(json.status.success());
+    let value: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value["child"]["name"]["given"][0], "Oliver");
+    let xml = caregate().args(["convert", "-", "--to", "xml"]).write_stdin(json.stdout.clone()).output().unwrap();
+    assert!(xml.status.success(), "{}", String::from_utf8_lossy(&xml.stderr));
+    let again = caregate().args(["convert", "-", "--to", "json"]).write_stdin(xml.stdout).output().unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&again.stdout).unwrap(), value);
+}
+
+#[test]
+fn standards_are_listed_shown_and_exported() {
+    let list = String::from_utf8(caregate().args(["standards", "list"]).output().unwrap().stdout).unwrap();
+    for id in ["envelope", "referral", "escr-document"] {
+        assert!(list.contains(id), "{list}");
+    }
+    let show = String::from_utf8(caregate().args(["standards", "show", "referral"]).output().unwrap().stdout).unwrap();
+    assert!(show.contains("/child/nhsNumber") && show.contains("REF-005"), "{show}");
+    let schema: Value =
+        serde_json::from_slice(&caregate().args(["standards", "export", "referral", "--as", "json-schema"]).output().unwrap().stdout).unwrap();
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    let xsd = caregate().args(["standards", "export", "referral@1.0", "--as", "xsd"]).output().unwrap().stdout;
+    roxmltree::Document::parse(std::str::from_utf8(&xsd).unwrap()).unwrap();
+}
+
+#[test]
+fn generate_is_reproducible_by_seed_and_faults_at_the_asked_rate() {
+    let run = |seed: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        caregate()
+            .args(["generate", "referral", "--count", "40", "--seed", seed, "--invalid-rate", "0.5", "--output"])
+            .arg(dir.path())
+            .assert()
+            .success();
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        (dir, files)
+    };
+    let (dir, a) = run("42");
+    let (_, b) = run("42");
+    let (_, c) = run("43");
+    assert_eq!(a, b, "the same seed gives the same documents");
+    assert_ne!(a, c, "another seed gives other documents");
+    let faulty = a.iter().filter(|(name, _)| name.contains("-REF-")).count();
+    assert!((8..=32).contains(&faulty), "{faulty} of 40 faulty at rate 0.5");
+    // Each faulty document breaks the rule its name says; the others are valid.
+    let out = caregate().args(["validate", "--now", NOW, "--format", "json"]).arg(dir.path()).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for doc in report["documents"].as_array().unwrap() {
+        let path = doc["path"].as_str().unwrap();
+        let rules: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+        match path.split("-REF-").nth(1) {
+            Some(rest) => {
+                let rule = format!("REF-{}", rest.trim_end_matches(".xml"));
+                assert_eq!(rules, vec![rule.as_str()], "{path}");
+            }
+            None => assert!(rules.is_empty(), "{path}: {rules:?}"),
+        }
+    }
+}
