@@ -59,7 +59,7 @@ fn valid_examples_give_no_finding() {
 #[test]
 fn every_rule_has_an_xml_and_a_json_example_that_breaks_it() {
     let catalog = Catalog::embedded().unwrap();
-    for pack in catalog.packs() {
+    for pack in catalog.packs().iter().filter(|p| p.manifest.records.is_none()) {
         for rule in &pack.rules {
             for ext in ["xml", "json"] {
                 let name = format!("examples/invalid/{}.{ext}", rule.id);
@@ -75,6 +75,9 @@ fn invalid_examples_give_exactly_their_rule_where_recorded() {
     let validator = Validator::new(&catalog, pinned());
     let mut checked = 0;
     for pack in catalog.packs() {
+        if pack.manifest.records.is_some() {
+            continue; // bulk standards keep their per-rule returns in the conformance suite
+        }
         let locations: toml::Table = pack
             .files
             .files
