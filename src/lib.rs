@@ -14,4 +14,5 @@ pub mod convert;
 pub mod generate;
 pub mod validate;
 pub mod report;
+pub mod gateway;
 pub mod cli;

@@ -1,0 +1,156 @@
+//! The OpenAPI 3.1 description of the gateway's v1 routes, served at `/openapi.json`. A test checks that
+//! every route the router serves is described here.
+//!
+//! Not for: serving anything; `routes` does.
+
+use serde_json::{json, Value};
+
+/// Every path the router serves, in OpenAPI's template form.
+pub const PATHS: [&str; 13] = [
+    "/healthz",
+    "/metrics",
+    "/v1/messages",
+    "/v1/messages/{id}",
+    "/v1/mailbox",
+    "/v1/mailbox/{id}",
+    "/v1/mailbox/{id}/ack",
+    "/v1/validate",
+    "/v1/convert",
+    "/v1/standards",
+    "/v1/standards/{id}/{version}",
+    "/v1/admin/dead-letters",
+    "/v1/admin/dead-letters/{id}/replay",
+];
+
+fn problem(description: &str) -> Value {
+    json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+}
+
+fn id_param() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}, "description": "The message id the gateway gave at acceptance."})
+}
+
+pub fn document() -> Value {
+    let envelope_body = json!({
+        "required": true,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+            "application/xml": {"schema": {"type": "string", "description": "An <Envelope> in urn:caregate:envelope:1"}}
+        }
+    });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "caregate gateway",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Send social-care messages (envelopes) between organisations. Each is validated against its standard, \
+                            redacted per recipient by the security policy, stored durably and delivered to a mailbox or by push."
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "The gateway is up."}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "security": [], "responses": {"200": {"description": "Counters, histograms and the queue depth.", "content": {"text/plain": {}}}}}},
+            "/v1/messages": {"post": {
+                "summary": "Send an envelope",
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 255},
+                                "description": "The same key and body returns the first answer; the same key with another body is 409."}],
+                "requestBody": envelope_body,
+                "responses": {
+                    "202": {"description": "Accepted and durably stored.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+                    "400": problem("A malformed Idempotency-Key."),
+                    "401": problem("No bearer token, or an unknown one."),
+                    "403": problem("The token's organisation may not send this envelope (sender, standard or recipient)."),
+                    "408": problem("The body did not arrive in time."),
+                    "409": problem("The Idempotency-Key was used with another body."),
+                    "413": problem("The body is over the size limit."),
+                    "415": problem("Not application/json or application/xml, or the body is not what the Content-Type says."),
+                    "422": problem("The envelope or its body breaks its standard or the policy; `findings` says where."),
+                    "429": problem("The sender is over its rate limit; see Retry-After.")
+                }
+            }},
+            "/v1/messages/{id}": {"get": {
+                "summary": "A sent message's state per recipient (its sender only)",
+                "parameters": [id_param()],
+                "responses": {"200": {"description": "State and attempts per recipient.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MessageStatus"}}}},
+                              "401": problem("Not authenticated."), "404": problem("No such message sent by the caller.")}
+            }},
+            "/v1/mailbox": {"get": {
+                "summary": "The caller's mailbox, newest first",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+                "responses": {"200": {"description": "Messages addressed to the caller."}, "401": problem("Not authenticated.")}
+            }},
+            "/v1/mailbox/{id}": {"get": {
+                "summary": "The caller's copy of a message, redacted for it, in its preferred format or as Accept asks",
+                "parameters": [id_param()],
+                "responses": {"200": {"description": "The delivered envelope, with `redactions`.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}, "application/xml": {}}},
+                              "401": problem("Not authenticated."), "404": problem("The caller holds no copy of this message.")}
+            }},
+            "/v1/mailbox/{id}/ack": {"post": {
+                "summary": "Acknowledge a copy",
+                "parameters": [id_param()],
+                "responses": {"200": {"description": "Acknowledged."}, "401": problem("Not authenticated."), "404": problem("No such copy."), "409": problem("The copy was not delivered.")}
+            }},
+            "/v1/validate": {"post": {
+                "summary": "Validate a document (stateless)",
+                "parameters": [{"name": "standard", "in": "query", "schema": {"type": "string"}, "description": "id@version; detected when absent."}],
+                "requestBody": {"required": true, "content": {"application/json": {}, "application/xml": {}}},
+                "responses": {"200": {"description": "The JSON report's document result (valid, counts, findings)."}, "401": problem("Not authenticated."), "413": problem("Too large.")}
+            }},
+            "/v1/convert": {"post": {
+                "summary": "Convert a document between XML and JSON (stateless)",
+                "parameters": [{"name": "to", "in": "query", "required": true, "schema": {"enum": ["json", "xml"]}}],
+                "requestBody": {"required": true, "content": {"application/json": {}, "application/xml": {}}},
+                "responses": {"200": {"description": "The converted document."}, "400": problem("Bad target."), "401": problem("Not authenticated."), "422": problem("Unreadable input.")}
+            }},
+            "/v1/standards": {"get": {"summary": "The standards held", "security": [], "responses": {"200": {"description": "Pack metadata."}}}},
+            "/v1/standards/{id}/{version}": {"get": {
+                "summary": "One standard: metadata, rules and JSON Schema", "security": [],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "version", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The pack."}, "404": problem("Not held.")}
+            }},
+            "/v1/admin/dead-letters": {"get": {"summary": "Copies whose push delivery gave up (admin)", "responses": {"200": {"description": "Dead letters."}, "401": problem("Not authenticated."), "403": problem("Not the admin token.")}}},
+            "/v1/admin/dead-letters/{id}/replay": {"post": {
+                "summary": "Send a message's dead letters again (admin)", "parameters": [id_param()],
+                "responses": {"202": {"description": "Queued again."}, "401": problem("Not authenticated."), "403": problem("Not the admin token."), "404": problem("No dead letter for this message.")}
+            }}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Accepted": {"type": "object", "required": ["id", "status", "receivedAt", "digest"], "properties": {
+                    "id": {"type": "string", "format": "uuid"}, "status": {"const": "accepted"},
+                    "receivedAt": {"type": "string", "format": "date-time"}, "digest": {"type": "string", "description": "sha256:<hex> of the request body"}}},
+                "Problem": {"type": "object", "description": "RFC 9457", "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
+                    "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}}}},
+                "Finding": {"type": "object", "required": ["rule", "severity", "message"], "properties": {
+                    "rule": {"type": "string"}, "severity": {"enum": ["error", "query", "warning"]}, "message": {"type": "string"},
+                    "location": {"type": "object", "properties": {"line": {"type": "integer"}, "column": {"type": "integer"}, "path": {"type": "string"}, "pointer": {"type": "string"}}},
+                    "record": {"type": "string"}, "clause": {"type": "string"}, "fix": {"type": "string"}}},
+                "MessageStatus": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "standard": {"type": "string"}, "receivedAt": {"type": "string"}, "digest": {"type": "string"},
+                    "recipients": {"type": "array", "items": {"type": "object", "properties": {
+                        "organisation": {"type": "string"}, "role": {"type": "string"}, "delivery": {"enum": ["mailbox", "push"]},
+                        "state": {"enum": ["pending", "delivered", "acknowledged", "failed", "dead"]}, "attempts": {"type": "integer"},
+                        "lastError": {"type": ["string", "null"]}, "updatedAt": {"type": "string"}}}}}},
+                "Envelope": {"type": "object", "description": "The envelope 1.0 standard's JSON form; its full schema is at /v1/standards/envelope/1.0."}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_served_path_is_described() {
+        let doc = document();
+        let described: Vec<&String> = doc["paths"].as_object().map(|p| p.keys().collect()).unwrap_or_default();
+        assert_eq!(described.len(), PATHS.len());
+        for path in PATHS {
+            assert!(doc["paths"].get(path).is_some(), "{path} is not described");
+        }
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+}

@@ -1,0 +1,249 @@
+//! Need-to-know: what each recipient may see of a message. For one recipient role, walks the body's binding
+//! beside the body and removes every field whose sensitivity class the role is not cleared for (reason
+//! `need-to-know`), and, for a shielded child, the fields that would find the child (reason `shielded`).
+//! Each removed field is listed as a [`Redaction`] on the copy.
+//!
+//! Not for: authentication, authorisation or the envelope's legal-basis rules (ENV-001/002/004 are the
+//! engine's), and not for storing anything.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::standard::binding::escape_pointer_token;
+use crate::standard::{Node, Repeat};
+
+/// Statutes that permit sharing without consent (envelope.md).
+pub const STATUTES_WITHOUT_CONSENT: [&str; 4] = ["CA1989-S47", "CA2004-S11", "DPA2018-S8-P4", "CA2014-S42"];
+
+/// Fields a shielded child's copy loses for every recipient but social care, as pointers into the body, `*`
+/// standing for every item of an array. The flag that shields is `/child/shielded`.
+const SHIELDED_FIELDS: [&str; 4] = ["/child/address", "/child/school", "/child/gpPractice", "/household/*/address"];
+const SHIELD_FLAG: &str = "/child/shielded";
+
+/// One field removed from a recipient's copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redaction {
+    /// JSON Pointer of the removed field in the delivered envelope (`/body/…`).
+    pub path: String,
+    /// `need-to-know` or `shielded`.
+    pub reason: String,
+}
+
+/// What the envelope says that the clearance depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Circumstances {
+    pub consent_given: bool,
+    /// A statute that permits sharing without consent is named.
+    pub statute_without_consent: bool,
+    pub urgency_immediate: bool,
+}
+
+impl Circumstances {
+    pub fn of(envelope: &Value) -> Circumstances {
+        let legal = envelope.get("legalBasis");
+        Circumstances {
+            consent_given: legal.and_then(|l| l.get("consent")).and_then(Value::as_str) == Some("given"),
+            statute_without_consent: legal
+                .and_then(|l| l.get("statute"))
+                .and_then(Value::as_array)
+                .is_some_and(|s| s.iter().filter_map(Value::as_str).any(|s| STATUTES_WITHOUT_CONSENT.contains(&s))),
+            urgency_immediate: envelope.get("urgency").and_then(Value::as_str) == Some("immediate"),
+        }
+    }
+}
+
+/// The clearance table of the security policy, with the configuration's overrides.
+#[derive(Debug, Clone, Default)]
+pub struct Clearance {
+    /// Role → classes it receives unconditionally, replacing the default for that role.
+    overrides: BTreeMap<String, Vec<String>>,
+}
+
+impl Clearance {
+    pub fn new(overrides: BTreeMap<String, Vec<String>>) -> Self {
+        Clearance { overrides }
+    }
+
+    /// May `role` receive a field of `class` in these circumstances?
+    pub fn cleared(&self, role: &str, class: &str, when: Circumstances) -> bool {
+        if let Some(classes) = self.overrides.get(role) {
+            return classes.iter().any(|c| c == class);
+        }
+        match (role, class) {
+            (_, "identity" | "contact") => true,
+            ("social-care", "health" | "case") => true,
+            ("social-care", "sensitive-services") => when.consent_given || when.statute_without_consent,
+            ("health", "health" | "case") => true,
+            ("health", "sensitive-services") => when.consent_given,
+            ("police", "case") => true,
+            ("police", "health") => when.urgency_immediate,
+            ("early-help", "health" | "case") => true,
+            // Education, housing and other see identity and contact only; an unknown class is never cleared.
+            _ => false,
+        }
+    }
+}
+
+/// The copy of `body` (of the standard whose binding is `node`) that a recipient of `role` may see, and what
+/// was removed from it. `prefix` is where the body sits in the delivered envelope (`/body`).
+pub fn redact(body: &Value, node: &Node, role: &str, when: Circumstances, clearance: &Clearance, prefix: &str) -> (Value, Vec<Redaction>) {
+    let mut copy = body.clone();
+    let mut redactions = Vec::new();
+    let shielded = body.pointer(SHIELD_FLAG).and_then(Value::as_bool) == Some(true);
+    if shielded && role != "social-care" {
+        for pattern in SHIELDED_FIELDS {
+            remove_matching(&mut copy, pattern, "", &mut |path| {
+                redactions.push(Redaction { path: format!("{prefix}{path}"), reason: "shielded".into() })
+            });
+        }
+    }
+    let mut walker = Walker { role, when, clearance, redactions: &mut redactions };
+    walker.object(&mut copy, node, prefix);
+    (copy, redactions)
+}
+
+struct Walker<'a> {
+    role: &'a str,
+    when: Circumstances,
+    clearance: &'a Clearance,
+    redactions: &'a mut Vec<Redaction>,
+}
+
+impl Walker<'_> {
+    fn object(&mut self, value: &mut Value, node: &Node, at: &str) {
+        let (Node::Object(object), Some(map)) = (node, value.as_object_mut()) else { return };
+        for field in &object.fields {
+            let Some(child) = map.get_mut(&field.json) else { continue };
+            let path = format!("{at}/{}", escape_pointer_token(&field.json));
+            if let Some(class) = &field.sensitivity {
+                if !self.clearance.cleared(self.role, class, self.when) {
+                    map.remove(&field.json);
+                    self.redactions.push(Redaction { path, reason: "need-to-know".into() });
+                    continue;
+                }
+            }
+            match (field.repeat, child) {
+                (Repeat::Repeated | Repeat::Wrapped, Value::Array(items)) => {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        self.object(item, &field.node, &format!("{path}/{i}"));
+                    }
+                }
+                (_, child) => self.object(child, &field.node, &path),
+            }
+        }
+    }
+}
+
+/// Removes every field matching `pattern` (a pointer in which `*` matches each array item), calling `removed`
+/// with the concrete pointer of each.
+fn remove_matching(value: &mut Value, pattern: &str, at: &str, removed: &mut dyn FnMut(String)) {
+    let Some(rest) = pattern.strip_prefix('/') else { return };
+    let (token, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    match value {
+        Value::Array(items) if token == "*" => {
+            for (i, item) in items.iter_mut().enumerate() {
+                remove_matching(item, tail, &format!("{at}/{i}"), removed);
+            }
+        }
+        Value::Object(map) => remove_in_object(map, token, tail, at, removed),
+        _ => {}
+    }
+}
+
+fn remove_in_object(map: &mut Map<String, Value>, token: &str, tail: &str, at: &str, removed: &mut dyn FnMut(String)) {
+    let path = format!("{at}/{}", escape_pointer_token(token));
+    if tail.is_empty() {
+        if map.remove(token).is_some() {
+            removed(path);
+        }
+    } else if let Some(child) = map.get_mut(token) {
+        remove_matching(child, tail, &path, removed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::standard::Catalog;
+
+    fn full_referral() -> (Value, Value) {
+        let text = include_str!("../../schemas/envelope/1.0/examples/valid/full.json");
+        let envelope: Value = serde_json::from_str(text).expect("example parses");
+        let body = envelope["body"].clone();
+        (envelope, body)
+    }
+
+    fn paths(redactions: &[Redaction], reason: &str) -> Vec<String> {
+        redactions.iter().filter(|r| r.reason == reason).map(|r| r.path.clone()).collect()
+    }
+
+    fn redact_for(role: &str, envelope: &Value, body: &Value) -> (Value, Vec<Redaction>) {
+        let catalog = Catalog::embedded().expect("packs load");
+        let pack = catalog.find("referral@1.0").expect("referral held");
+        redact(body, &pack.binding.node, role, Circumstances::of(envelope), &Clearance::default(), "/body")
+    }
+
+    #[test]
+    fn each_role_loses_what_it_is_not_cleared_for() {
+        let (envelope, body) = full_referral();
+        // The example: consent not sought, CA2004-S11 named, urgency urgent, sensitive services present.
+        let (_, social) = redact_for("social-care", &envelope, &body);
+        assert_eq!(social, vec![]);
+        let (_, health) = redact_for("health", &envelope, &body);
+        assert_eq!(paths(&health, "need-to-know"), ["/body/sensitiveServices"]);
+        let (copy, police) = redact_for("police", &envelope, &body);
+        assert_eq!(paths(&police, "need-to-know"), ["/body/child/disabilities", "/body/sensitiveServices"]);
+        assert!(copy.pointer("/child/disabilities").is_none() && copy.pointer("/concern").is_some());
+        let (copy, education) = redact_for("education", &envelope, &body);
+        assert_eq!(
+            paths(&education, "need-to-know"),
+            ["/body/child/disabilities", "/body/concern", "/body/sensitiveServices", "/body/previousInvolvement"]
+        );
+        assert!(copy.pointer("/child/name").is_some() && copy.pointer("/referrer").is_some());
+        let (_, early_help) = redact_for("early-help", &envelope, &body);
+        assert_eq!(paths(&early_help, "need-to-know"), ["/body/sensitiveServices"]);
+    }
+
+    #[test]
+    fn consent_and_urgency_open_what_the_table_says() {
+        let (mut envelope, body) = full_referral();
+        envelope["legalBasis"] = serde_json::json!({"consent": "given"});
+        envelope["urgency"] = "immediate".into();
+        let (_, health) = redact_for("health", &envelope, &body);
+        assert_eq!(health, vec![]);
+        let (_, police) = redact_for("police", &envelope, &body);
+        assert_eq!(paths(&police, "need-to-know"), ["/body/sensitiveServices"]);
+        envelope["legalBasis"] = serde_json::json!({"consent": "refused", "statute": ["CA1989-S17"], "reason": "x"});
+        let (_, social) = redact_for("social-care", &envelope, &body);
+        assert_eq!(paths(&social, "need-to-know"), ["/body/sensitiveServices"]);
+    }
+
+    #[test]
+    fn a_shielded_child_cannot_be_found_but_by_social_care() {
+        let (envelope, mut body) = full_referral();
+        body["child"]["shielded"] = true.into();
+        let (_, social) = redact_for("social-care", &envelope, &body);
+        assert_eq!(social, vec![]);
+        let (copy, health) = redact_for("health", &envelope, &body);
+        assert_eq!(
+            paths(&health, "shielded"),
+            ["/body/child/address", "/body/child/school", "/body/child/gpPractice", "/body/household/1/address"]
+        );
+        assert!(copy.pointer("/child/address").is_none() && copy.pointer("/household/1/address").is_none());
+        assert!(copy.pointer("/household/1/name").is_some());
+    }
+
+    #[test]
+    fn overrides_replace_a_roles_clearance() {
+        let clearance = Clearance::new(BTreeMap::from([("education".to_string(), vec!["identity".to_string(), "case".to_string()])]));
+        let when = Circumstances { consent_given: true, statute_without_consent: false, urgency_immediate: false };
+        assert!(clearance.cleared("education", "case", when));
+        assert!(!clearance.cleared("education", "contact", when));
+        assert!(!Clearance::default().cleared("education", "case", when));
+    }
+}
