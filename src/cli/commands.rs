@@ -21,6 +21,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Convert(args) => convert_command(&catalog, args),
         Command::Standards(command) => standards(&catalog, command),
         Command::Generate(args) => generate(&catalog, args),
+        Command::Serve(args) => serve(catalog, args),
+        Command::Audit(super::AuditCommand::Verify { data }) => audit_verify(&data),
+        Command::Config(super::ConfigCommand::Check { file }) => config_check(&catalog, &file),
     }
 }
 
@@ -284,4 +287,75 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+fn serve(catalog: Catalog, args: super::ServeArgs) -> Result<u8> {
+    use crate::gateway;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let (mut config, tokens) = match &args.config {
+        Some(path) => (gateway::config::Config::load(path, &catalog)?, None),
+        None => {
+            let data = args.data.clone().unwrap_or_else(|| PathBuf::from("./caregate-data"));
+            let (config, tokens) = gateway::demo(&catalog, &data)?;
+            (config, Some((tokens, data.join("demo-tokens.json"))))
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data) = args.data {
+        config.store.data = data;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let running = gateway::start(config, Arc::new(catalog)).await?;
+        println!("caregate gateway listening on http://{}", running.address);
+        println!("store: {}", running.app.config.store.data.display());
+        if let Some((tokens, path)) = tokens {
+            println!("demo bearer tokens (also in {}):", path.display());
+            for (who, token) in &tokens {
+                println!("  {who:<7} {token}");
+            }
+        }
+        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+        running.stop();
+        anyhow::Ok(())
+    })?;
+    Ok(0)
+}
+
+fn audit_verify(data: &Path) -> Result<u8> {
+    use crate::gateway::audit::{verify, Verdict};
+    let entries = crate::gateway::store::sqlite::read_audit(data).with_context(|| format!("cannot read the audit log in {}", data.display()))?;
+    match verify(entries) {
+        Verdict::Intact { entries } => {
+            println!("OK: {entries} audit entries, chain intact");
+            Ok(0)
+        }
+        Verdict::Broken { seq, position, reason } => {
+            println!("BROKEN at entry {position} (seq {seq}): {reason}");
+            Ok(1)
+        }
+    }
+}
+
+fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {
+    match crate::gateway::config::Config::load(file, catalog) {
+        Ok(config) => {
+            println!(
+                "OK: {} organisations, {} senders, listening on {}",
+                config.organisations.len(),
+                config.senders.len(),
+                config.listen
+            );
+            Ok(0)
+        }
+        Err(error) => {
+            println!("{error}");
+            Ok(1)
+        }
+    }
 }

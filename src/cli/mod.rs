@@ -30,6 +30,46 @@ pub enum Command {
     Standards(StandardsCommand),
     /// Generate realistic synthetic documents of a standard, reproducibly by seed.
     Generate(GenerateArgs),
+    /// Run the message gateway (HTTP): with no --config, a demo of six organisations.
+    Serve(ServeArgs),
+    /// Check the gateway's hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Check a gateway configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Gateway configuration (TOML); without it the demo configuration is used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen on this address (default: the configuration's, or 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Keep the store here (default: the configuration's, or ./caregate-data).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Say OK, or name the first entry that breaks the chain.
+    Verify {
+        /// The gateway's data folder.
+        #[arg(long, default_value = "./caregate-data", value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Explain everything wrong with a configuration file.
+    Check {
+        /// The configuration (TOML).
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
