@@ -216,7 +216,11 @@ fn exported_xsd_and_caregate_agree_on_mutations() {
         ("UPN too short", false, replace_nth(&xml, "R873260114101", "R87326011410", 0)),
         ("UPN with a letter at the end (allowed)", true, replace_nth(&xml, "R873260114101", "R87326011410A", 0)),
         ("empty LAchildID", false, replace_nth(&xml, "EX0000001", "", 0)),
-        ("empty Disabilities", false, replace_nth(&xml, "<Disability>NONE</Disability>", "", 0)),
+        (
+            "empty Disabilities",
+            false,
+            replace_nth(&xml, "<Disabilities>\n          <Disability>MOB</Disability>\n          <Disability>HAND</Disability>\n          <Disability>PC</Disability>\n          <Disability>INC</Disability>\n        </Disabilities>", "<Disabilities/>", 0),
+        ),
         ("stray text", false, replace_nth(&xml, "<Sex>F</Sex>", "<Sex>F</Sex>PersonBirthDate", 0)),
         (
             "unknown element",
