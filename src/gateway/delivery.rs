@@ -29,6 +29,20 @@ pub fn backoff(config: &DeliveryConfig, attempt: u32, jitter: f64) -> Duration {
     Duration::from_millis(delay + (delay as f64 * 0.25 * jitter.clamp(0.0, 1.0)) as u64)
 }
 
+/// Copies being pushed, and those finished since the last look for due copies.
+#[derive(Default)]
+struct Tracker {
+    in_flight: HashSet<(String, String)>,
+    finished: HashSet<(String, String)>,
+}
+
+fn lock(tracker: &Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
+    match tracker.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 /// Runs until the process ends.
 pub async fn run(app: Arc<App>) {
     let client = match reqwest::Client::builder().timeout(Duration::from_millis(app.config.delivery.timeout_ms)).build() {
@@ -38,9 +52,10 @@ pub async fn run(app: Arc<App>) {
             return;
         }
     };
-    let in_flight: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+    let tracker: Arc<Mutex<Tracker>> = Arc::default();
     let permits = Arc::new(tokio::sync::Semaphore::new(app.config.delivery.concurrency));
     loop {
+        lock(&tracker).finished.clear();
         let due = match app.store.due(&now_text(), 256).await {
             Ok(due) => due,
             Err(error) => {
@@ -50,25 +65,21 @@ pub async fn run(app: Arc<App>) {
         };
         for copy in due {
             let key = (copy.message.clone(), copy.recipient.clone());
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
             {
-                let mut set = match in_flight.lock() {
-                    Ok(set) => set,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                if !set.insert(key.clone()) {
+                let mut tracker = lock(&tracker);
+                // In flight, or finished since the query began (the list is stale for it): not again.
+                if tracker.finished.contains(&key) || !tracker.in_flight.insert(key.clone()) {
                     continue;
                 }
             }
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else { return };
-            let (app, client, in_flight) = (Arc::clone(&app), client.clone(), Arc::clone(&in_flight));
+            let (app, client, tracker) = (Arc::clone(&app), client.clone(), Arc::clone(&tracker));
             tokio::spawn(async move {
                 deliver(&app, &client, copy).await;
                 drop(permit);
-                let mut set = match in_flight.lock() {
-                    Ok(set) => set,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                set.remove(&key);
+                let mut tracker = lock(&tracker);
+                tracker.in_flight.remove(&key);
+                tracker.finished.insert(key);
             });
         }
         tokio::select! {

@@ -1,0 +1,145 @@
+//! Crash: the real `caregate serve` is killed with SIGKILL while messages stream in, then restarted on the same
+//! store. Every message that was answered 202 must be there after the restart and reach its push recipient;
+//! a push recipient may see a message twice only under the same idempotency key (its message id).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use caregate::gateway::config::Config;
+use caregate::standard::Catalog;
+use serde_json::{json, Value};
+
+const FULL: &str = include_str!("../schemas/envelope/1.0/examples/valid/full.json");
+
+/// Starts the gateway binary and returns it with the address it printed.
+fn start(config: &std::path::Path, data: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--data")
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the gateway starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a line").expect("readable");
+    let address = first.rsplit("http://").next().expect("address").trim().to_string();
+    // Keep draining stdout so that the gateway never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_restart() {
+    // The push recipient: records every idempotency key it is sent.
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&received);
+    let router = axum::Router::new().route(
+        "/inbox",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let sink = Arc::clone(&sink);
+            async move {
+                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                sink.lock().expect("lock").push(key);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let inbox = format!("http://{}/inbox", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let catalog = Catalog::embedded().expect("packs load");
+    let tokens: BTreeMap<String, String> =
+        ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"].iter().map(|c| (c.to_string(), format!("crash-{c}"))).collect();
+    let (mut config, _) = Config::demo(&catalog, Some(tokens));
+    config.delivery.base_delay_ms = 20;
+    if let Some(org) = config.organisations.iter_mut().find(|o| o.code == "RJ1") {
+        (org.delivery, org.push_url) = ("push".into(), Some(inbox));
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("gateway.toml");
+    std::fs::write(&config_path, toml::to_string(&config).expect("serialises")).expect("writes");
+    let data = dir.path().join("data");
+
+    let (mut gateway, address) = start(&config_path, &data);
+    let mut envelope: Value = serde_json::from_str(FULL).expect("parses");
+    envelope["sender"]["organisation"] = "201".into();
+    envelope["recipients"] = json!([{"organisation": "RJ1", "role": "health"}, {"organisation": "POL01", "role": "police"}]);
+    let body = envelope.to_string();
+    let client = reqwest::Client::new();
+    let accepted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let mut senders = Vec::new();
+    for _ in 0..8 {
+        let (client, body, accepted, url) = (client.clone(), body.clone(), Arc::clone(&accepted), format!("http://{address}/v1/messages"));
+        senders.push(tokio::spawn(async move {
+            for _ in 0..2000 {
+                let response = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(body.clone()).send().await;
+                let Ok(response) = response else { break };
+                if response.status() != reqwest::StatusCode::ACCEPTED {
+                    break;
+                }
+                let Ok(answer) = response.json::<Value>().await else { break };
+                accepted.lock().expect("lock").insert(answer["id"].as_str().unwrap_or("").to_string());
+            }
+        }));
+    }
+    // Kill it mid-stream, once a few hundred are in.
+    for _ in 0..400 {
+        if accepted.lock().expect("lock").len() >= 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gateway.kill().expect("SIGKILL");
+    gateway.wait().expect("reaped");
+    for sender in senders {
+        sender.await.expect("sender task");
+    }
+    let accepted: BTreeSet<String> = accepted.lock().expect("lock").clone();
+    assert!(accepted.len() >= 300, "only {} accepted before the kill", accepted.len());
+
+    let (mut gateway, address) = start(&config_path, &data);
+    // Every 202'd message is in the store after the restart, for both recipients.
+    for id in &accepted {
+        let status: Value = client
+            .get(format!("http://{address}/v1/messages/{id}"))
+            .bearer_auth("crash-201")
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(status["recipients"].as_array().map(Vec::len), Some(2), "{id} lost: {status}");
+    }
+    // And every one reaches the push recipient.
+    let mut delivered = BTreeSet::new();
+    for _ in 0..600 {
+        delivered = received.lock().expect("lock").iter().cloned().collect();
+        if accepted.is_subset(&delivered) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let missing: Vec<&String> = accepted.difference(&delivered).collect();
+    assert!(missing.is_empty(), "{} accepted messages never delivered, e.g. {:?}", missing.len(), missing.first());
+    // Anything delivered is a stored message (a 202 may have been lost in the kill, never a message).
+    for key in delivered.difference(&accepted) {
+        let response = client.get(format!("http://{address}/v1/messages/{key}")).bearer_auth("crash-201").send().await.expect("request");
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "delivered {key}, which the store does not hold");
+    }
+    let total = received.lock().expect("lock").len();
+    // Repeats are only the pushes in flight when the gateway was killed (at most the delivery concurrency).
+    assert!(total - delivered.len() <= config.delivery.concurrency, "{} repeated pushes", total - delivered.len());
+    eprintln!("accepted {} before the kill; delivered {} distinct, {} pushes in all", accepted.len(), delivered.len(), total);
+    gateway.kill().expect("stops");
+    gateway.wait().expect("reaped");
+    let verify = Command::new(env!("CARGO_BIN_EXE_caregate")).args(["audit", "verify", "--data"]).arg(&data).output().expect("runs");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}
