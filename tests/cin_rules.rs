@@ -121,3 +121,40 @@ fn the_pack_has_the_109_dfe_rules_and_a_case_for_each() {
     let cases: BTreeSet<String> = case_dirs().iter().map(|d| d.file_name().unwrap().to_string_lossy().to_string()).collect();
     assert_eq!(ids, cases, "rules without a case, or cases without a rule");
 }
+
+/// A rule that cannot be evaluated (a type mismatch, a date compared with text) does not apply and says
+/// nothing: on well-formed returns, every rule at every node must hold, be violated, or read an absent field.
+#[test]
+fn no_rule_fails_to_evaluate_on_the_base_or_any_case() {
+    use caregate::rules::Outcome;
+    use caregate::validate::rules::Context;
+
+    let catalog = Catalog::embedded().unwrap();
+    let pack = pack(&catalog);
+    let options = Options { standard: Some(pack.clone()), ..Options::default() };
+    let validator = Validator::new(&catalog, options);
+    let now = chrono::DateTime::parse_from_rfc3339("2026-05-15T10:00:00Z").unwrap();
+    let mut files = vec![suite().join("base.xml")];
+    for dir in case_dirs() {
+        files.push(dir.join("fail.xml"));
+        files.push(dir.join("pass.xml"));
+    }
+    let mut problems = BTreeSet::new();
+    for file in &files {
+        let checked = validator.check(&std::fs::read(file).unwrap());
+        let instance = checked.instance.unwrap_or_else(|| panic!("{}: not read", file.display()));
+        let mut context = Context::new(&instance, None, &now, &pack.params);
+        context.gather(&pack);
+        for rule in &pack.rules {
+            rule.context.for_each(&instance, |pointer, node| {
+                let vars = [node, &instance, &context.envelope, &context.as_of, &context.now, context.params, &context.agg];
+                if let Outcome::NotApplicable(Some(reason)) = rule.program.check(&vars) {
+                    let case = file.strip_prefix(suite()).unwrap().display().to_string();
+                    problems.insert(format!("{} at {case}{pointer}: {reason}", rule.id));
+                }
+            });
+        }
+    }
+    let shown: Vec<&String> = problems.iter().take(40).collect();
+    assert!(problems.is_empty(), "{} evaluation failure(s):\n{:#?}", problems.len(), shown);
+}
