@@ -29,6 +29,7 @@
 
 mod json;
 mod lines;
+pub mod records;
 mod xml;
 
 pub use json::{parse_json, JsonDocument, SpanTree};
