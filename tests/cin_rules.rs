@@ -141,8 +141,12 @@ fn no_rule_fails_to_evaluate_on_the_base_or_any_case() {
     }
     let mut problems = BTreeSet::new();
     for file in &files {
-        let checked = validator.check(&std::fs::read(file).unwrap());
-        let instance = checked.instance.unwrap_or_else(|| panic!("{}: not read", file.display()));
+        // The whole return as one instance (the validator itself streams it record by record).
+        let bytes = std::fs::read(file).unwrap();
+        let _ = &validator;
+        let json = caregate::convert::convert(&bytes, caregate::convert::Target::Json, Some(pack.clone()), &catalog, &Default::default())
+            .unwrap_or_else(|e| panic!("{}: not read: {e}", file.display()));
+        let instance: serde_json::Value = serde_json::from_str(&json.output).unwrap();
         let mut context = Context::new(&instance, None, &now, &pack.params);
         context.gather(&pack);
         for rule in &pack.rules {

@@ -48,6 +48,22 @@ pub fn from_xml(root: &Element, pack: &StandardPack, catalog: &Catalog, lines: &
     FromXml { value, source, findings: reader.findings }
 }
 
+/// Converts one element that stands somewhere inside a document (a record of a bulk return, or a part such as
+/// its header) as a value of `node`; `path` is the element's XPath, used in findings.
+pub fn from_xml_part(
+    element: &Element,
+    node: &Node,
+    namespace: &str,
+    catalog: &Catalog,
+    lines: &LineIndex,
+    path: &str,
+) -> FromXml {
+    let mut reader = Reader { catalog, lines, findings: Vec::new() };
+    let (value, mut source) = reader.node(element, node, namespace, path);
+    source.step = path.rsplit('/').next().unwrap_or_default().to_string();
+    FromXml { value, source, findings: reader.findings }
+}
+
 fn describe_ns(ns: &str) -> String {
     if ns.is_empty() {
         " (no namespace)".to_string()

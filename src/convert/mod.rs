@@ -11,7 +11,7 @@ pub mod to_xml;
 
 use std::sync::Arc;
 
-pub use from_xml::{from_xml, FromXml};
+pub use from_xml::{from_xml, from_xml_part, FromXml};
 pub use source::{SourceMap, SourceNode, SourcePlace};
 pub use to_xml::{to_xml, Omission, ToXml};
 

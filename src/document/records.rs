@@ -308,3 +308,25 @@ mod tests {
         assert_eq!(pieces("<Message><Children><Child>").unwrap_err().rule, "xml-not-well-formed");
     }
 }
+
+/// The document element's local name and namespace, read from the start of a document only (the first start
+/// tag), or `None` when the start is not XML or holds a DOCTYPE.
+pub fn peek_root(start: &[u8]) -> Option<(String, String)> {
+    let mut reader = quick_xml::NsReader::from_reader(start);
+    let mut buf = Vec::new();
+    for _ in 0..10_000 {
+        buf.clear();
+        match reader.read_resolved_event_into(&mut buf) {
+            Ok((resolved, Event::Start(e) | Event::Empty(e))) => {
+                let namespace = match resolved {
+                    quick_xml::name::ResolveResult::Bound(ns) => ns.into_inner().to_string(),
+                    _ => String::new(),
+                };
+                return Some((e.local_name().into_inner().to_string(), namespace));
+            }
+            Ok((_, Event::DocType(_) | Event::Eof)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+    None
+}

@@ -128,6 +128,8 @@ pub struct StandardPack {
     /// The schema as written, with each code list's `enum` injected.
     pub schema: Value,
     pub validator: jsonschema::Validator,
+    /// For bulk standards: the schema location of one record, and a validator of one record.
+    pub record_schema: Option<(String, jsonschema::Validator)>,
     pub binding: Binding,
     pub codelists: CodeLists,
     pub rules: Vec<Rule>,
@@ -202,6 +204,10 @@ impl StandardPack {
             .map_err(|e| files.error("schema.json", format!("is not a valid JSON Schema: {e}")))?;
         let binding = Binding::compile(&schema, &manifest.xml.root, &manifest.xml.namespace, manifest.xml.naming)
             .map_err(|e| files.error("schema.json", e.to_string()))?;
+        let record_schema = match &manifest.records {
+            Some(records) => Some(record_validator(&schema, &records.path).map_err(|m| files.error("schema.json", m))?),
+            None => None,
+        };
         let holidays = match files.text("calendar.toml")? {
             Some(text) => rules::parse_calendar(text).map_err(|m| files.error("calendar.toml", m))?,
             None => Vec::new(),
@@ -212,8 +218,53 @@ impl StandardPack {
         };
         let params = serde_json::to_value(&manifest.params).map_err(|e| files.error("standard.toml", e.to_string()))?;
         let digest = files.digest();
-        Ok(StandardPack { manifest, schema, validator, binding, codelists, rules, aggregates, holidays, params, digest, files })
+        Ok(StandardPack { manifest, schema, validator, record_schema, binding, codelists, rules, aggregates, holidays, params, digest, files })
     }
+}
+
+/// A validator of one record of a bulk standard: the record's schema (found by following the records path
+/// through `properties` and `items`), with the pack's `$defs` beside it so references still resolve.
+fn record_validator(schema: &Value, records_path: &str) -> Result<(String, jsonschema::Validator), String> {
+    let mut location = String::new();
+    let mut node = schema;
+    for step in records_path.split('/').filter(|s| !s.is_empty()) {
+        node = resolve_local(schema, node)?;
+        if step == "*" {
+            location.push_str("/items");
+            node = node.get("items").ok_or_else(|| format!("records path `{records_path}`: no `items` at {location}"))?;
+        } else {
+            location.push_str(&format!("/properties/{step}"));
+            node = node
+                .get("properties")
+                .and_then(|p| p.get(step))
+                .ok_or_else(|| format!("records path `{records_path}`: no property `{step}` at {location}"))?;
+        }
+    }
+    let node = resolve_local(schema, node)?;
+    let mut record = node.clone();
+    if let (Some(map), Some(defs)) = (record.as_object_mut(), schema.get("$defs")) {
+        map.insert("$defs".into(), defs.clone());
+    }
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&record)
+        .map_err(|e| format!("the record schema does not compile: {e}"))?;
+    Ok((location, validator))
+}
+
+fn resolve_local<'a>(schema: &'a Value, mut node: &'a Value) -> Result<&'a Value, String> {
+    for _ in 0..32 {
+        match node.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                node = schema
+                    .pointer(reference.trim_start_matches('#'))
+                    .ok_or_else(|| format!("`{reference}` names nothing in the schema"))?;
+            }
+            None => return Ok(node),
+        }
+    }
+    Err("references nest too deeply".into())
 }
 
 /// Replaces each `x-codelist` with the list's codes as `enum` (kept beside it, so findings can name the list).

@@ -41,11 +41,55 @@ impl<'p> Accumulator<'p> {
         self.states.is_empty()
     }
 
+    /// Whether any aggregate gathers from inside records (so a bulk return needs a first pass).
+    pub fn any_in_records(&self) -> bool {
+        self.pack.aggregates.iter().any(|a| super::rules::in_records(self.pack, &a.context))
+    }
+
+    /// Folds another accumulator of the same pack (gathered from other records) into this one.
+    pub fn merge(&mut self, other: Accumulator<'_>) {
+        for ((aggregate, mine), theirs) in self.pack.aggregates.iter().zip(self.states.iter_mut()).zip(other.states) {
+            match (mine, theirs) {
+                (State::CountBy(a), State::CountBy(b)) => {
+                    for (k, n) in b {
+                        *a.entry(k).or_default() += n;
+                    }
+                }
+                (State::Count(a), State::Count(b)) => *a += b,
+                (State::Sum(a), State::Sum(b)) => *a += b,
+                (State::Extreme(a), State::Extreme(b)) => {
+                    if let Some(b) = b {
+                        let take = match a.as_ref() {
+                            None => true,
+                            Some(current) if aggregate.kind == AggregateKind::Min => less_than(&b, current),
+                            Some(current) => less_than(current, &b),
+                        };
+                        if take {
+                            *a = Some(b);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Gathers from `root` (a whole document, or a part of a return holding one record at its place); `vars`
     /// are the other variables (envelope, asOf, now, params) as the rules see them.
     pub fn add(&mut self, root: &Value, envelope: &Value, as_of: &Value, now: &Value, params: &Value) {
+        self.add_in(root, envelope, as_of, now, params, None);
+    }
+
+    /// As [`Accumulator::add`], for only the aggregates inside records (`Some(true)`) or outside them
+    /// (`Some(false)`).
+    pub fn add_in(&mut self, root: &Value, envelope: &Value, as_of: &Value, now: &Value, params: &Value, records: Option<bool>) {
         let null = Value::Null;
         for (aggregate, state) in self.pack.aggregates.iter().zip(self.states.iter_mut()) {
+            if let Some(wanted) = records {
+                if super::rules::in_records(self.pack, &aggregate.context) != wanted {
+                    continue;
+                }
+            }
             aggregate.context.for_each(root, |_, node| {
                 let vars = [node, root, envelope, as_of, now, params, &null];
                 let Ok(value) = aggregate.value.eval(&vars) else { return };

@@ -5,6 +5,7 @@
 //! Not for: rendering (`report`) or deciding what a gateway does with the result (`gateway`).
 
 pub mod aggregate;
+pub mod bulk;
 pub mod rules;
 pub mod structure;
 
@@ -15,7 +16,7 @@ use serde_json::Value;
 
 use crate::convert::{self, SourceMap};
 use crate::document::{self, Format, LineIndex, Limits};
-use crate::finding::{Finding, Location, Severity};
+use crate::finding::{Excerpt, Finding, Location, Severity};
 use crate::report::model::DocumentResult;
 use crate::standard::binding::unescape_pointer_token;
 use crate::standard::{Catalog, Node, StandardPack};
@@ -45,6 +46,8 @@ pub struct Checked {
     /// The standard of an embedded body (an envelope's), when there is one.
     pub body_pack: Option<Arc<StandardPack>>,
     pub findings: Vec<Finding>,
+    /// Records checked, for bulk returns.
+    pub records: Option<usize>,
 }
 
 impl Checked {
@@ -56,6 +59,7 @@ impl Checked {
         let format = self.format.map(|f| f.as_str()).unwrap_or("unknown");
         let mut result = DocumentResult::new(path, format, self.findings);
         result.standard = self.pack.as_ref().map(|p| p.standard_ref());
+        result.records = self.records;
         result
     }
 }
@@ -66,23 +70,47 @@ pub struct Validator<'c> {
     pub options: Options,
 }
 
-/// Locates pointers of one instance in its source.
-pub struct Located<'a> {
+/// Where an instance's pointers are in the user's file.
+pub trait Locate {
+    /// The location of `pointer` (a JSON Pointer into the instance being checked, as the checks see it).
+    fn locate(&self, pointer: &str) -> Location;
+    /// The source lines around `line`, when they can be shown.
+    fn excerpt(&self, line: u32) -> Option<Excerpt>;
+}
+
+/// One whole document held in memory.
+pub struct DocumentLocator<'a> {
     pub value: &'a Value,
     pub map: &'a SourceMap,
     pub lines: &'a LineIndex,
+}
+
+impl Locate for DocumentLocator<'_> {
+    fn locate(&self, pointer: &str) -> Location {
+        self.map.locate(self.value, pointer, self.lines)
+    }
+    fn excerpt(&self, line: u32) -> Option<Excerpt> {
+        (line > 0).then(|| self.lines.excerpt(line, 1))
+    }
+}
+
+/// How the checks name and locate fields of the document being checked.
+pub struct Located<'a> {
+    pub locator: &'a dyn Locate,
     pub format: Format,
-    /// Where the document being checked sits in `value` (`/body` for an envelope's body).
+    /// Where the document being checked sits in the located instance (`/body` for an envelope's body).
     pub prefix: String,
 }
 
 impl Located<'_> {
     pub fn locate(&self, pointer: &str) -> Location {
-        self.map.locate(self.value, pointer, self.lines)
+        self.locator.locate(pointer)
     }
 
     /// How a field is called in the user's document: `<NhsNumber>` for XML, `nhsNumber` for JSON.
-    pub fn display_name(&self, pack: &StandardPack, inner_pointer: &str) -> String {
+    /// `pointer` is a pointer into the located instance; the part before `prefix` is not the pack's.
+    pub fn display_name(&self, pack: &StandardPack, pointer: &str) -> String {
+        let inner_pointer = pointer.strip_prefix(self.prefix.as_str()).unwrap_or(pointer);
         match self.format {
             Format::Json => {
                 let last = inner_pointer.rsplit('/').next().map(unescape_pointer_token).unwrap_or_default();
@@ -115,7 +143,7 @@ impl<'c> Validator<'c> {
 
     /// Validates one document's bytes.
     pub fn check(&self, bytes: &[u8]) -> Checked {
-        let mut checked = Checked { format: None, pack: None, instance: None, body_pack: None, findings: Vec::new() };
+        let mut checked = Checked { format: None, pack: None, instance: None, body_pack: None, findings: Vec::new(), records: None };
         if bytes.len() > self.options.limits.max_bytes {
             // Refused before anything else is done, parsing included.
             checked.findings.push(refusal_too_large(bytes.len(), &self.options.limits));
@@ -129,6 +157,14 @@ impl<'c> Validator<'c> {
             return checked;
         };
         checked.format = Some(format);
+        if format == Format::Xml {
+            if let Some(pack) = self.bulk_pack(bytes) {
+                let open = || -> std::io::Result<Box<dyn std::io::BufRead + Send + '_>> { Ok(Box::new(std::io::Cursor::new(bytes))) };
+                if let Ok(checked) = self.check_bulk(&pack, &open) {
+                    return checked;
+                }
+            }
+        }
         let lines = LineIndex::new(bytes);
         let (value, map, mut findings, pack) = match format {
             Format::Xml => match document::parse_xml(bytes, &self.options.limits) {
@@ -213,7 +249,8 @@ impl<'c> Validator<'c> {
                 }
             },
         };
-        let located = Located { value: &value, map: &map, lines: &lines, format, prefix: String::new() };
+        let locator = DocumentLocator { value: &value, map: &map, lines: &lines };
+        let located = Located { locator: &locator, format, prefix: String::new() };
         let mut found = self.check_instance(&pack, &value, "", None, &located, &mut checked.body_pack);
         // A value that is not of its datatype was reported by the conversion; the schema's `type` error for
         // the same element is the same cause.
@@ -230,6 +267,19 @@ impl<'c> Validator<'c> {
         checked
     }
 
+    /// The bulk standard (one with records) a document of this start is of, if any.
+    pub fn bulk_pack(&self, start: &[u8]) -> Option<Arc<StandardPack>> {
+        let pack = match &self.options.standard {
+            Some(pack) => Some(Arc::clone(pack)),
+            None => {
+                let head = &start[..start.len().min(64 * 1024)];
+                let (local, namespace) = document::records::peek_root(head)?;
+                self.catalog.by_xml_root(&local, &namespace)
+            }
+        };
+        pack.filter(|p| p.manifest.records.is_some())
+    }
+
     /// Structure, rules and embedded documents of `value`, a document of `pack` at `prefix` of the whole.
     fn check_instance(
         &self,
@@ -240,11 +290,11 @@ impl<'c> Validator<'c> {
         whole: &Located<'_>,
         body_pack: &mut Option<Arc<StandardPack>>,
     ) -> Vec<Finding> {
-        let located = Located { value: whole.value, map: whole.map, lines: whole.lines, format: whole.format, prefix: prefix.to_string() };
-        let mut findings = structure::check(pack, value, prefix, &located);
+        let located = Located { locator: whole.locator, format: whole.format, prefix: prefix.to_string() };
+        let mut findings = structure::check(pack, &pack.validator, value, prefix, &located);
         let mut context = rules::Context::new(value, envelope, &self.options.now, &pack.params);
         context.gather(pack);
-        rules::check(pack, &context, &located, &mut findings);
+        rules::check(pack, &context, &located, rules::Scope::All, &mut findings);
         if let (Node::Object(object), Some(map)) = (&*pack.binding.node, value.as_object()) {
             for field in &object.fields {
                 let Node::Embedded { by } = &*field.node else { continue };

@@ -52,9 +52,37 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Checks every rule of `pack` and appends a finding for each violation.
-pub fn check(pack: &StandardPack, context: &Context<'_>, located: &Located<'_>, findings: &mut Vec<Finding>) {
+/// Which of a pack's rules to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every rule (a whole document in memory).
+    All,
+    /// The rules checked inside each record of a bulk return.
+    Records,
+    /// The rules checked once per bulk return, outside its records.
+    Frame,
+}
+
+/// Whether a rule (or aggregate) with this context is checked inside records.
+pub fn in_records(pack: &StandardPack, context: &crate::standard::PathPattern) -> bool {
+    match &pack.manifest.records {
+        Some(records) => match crate::standard::PathPattern::parse(&records.path) {
+            Ok(path) => context.steps.len() >= path.steps.len() && context.steps[..path.steps.len()] == path.steps[..],
+            Err(_) => false,
+        },
+        None => false,
+    }
+}
+
+/// Checks the rules of `pack` in `scope` and appends a finding for each violation.
+pub fn check(pack: &StandardPack, context: &Context<'_>, located: &Located<'_>, scope: Scope, findings: &mut Vec<Finding>) {
     for rule in &pack.rules {
+        match scope {
+            Scope::All => {}
+            Scope::Records if !in_records(pack, &rule.context) => continue,
+            Scope::Frame if in_records(pack, &rule.context) => continue,
+            _ => {}
+        }
         rule.context.for_each(context.root, |pointer, node| {
             let vars = [node, context.root, &context.envelope, &context.as_of, &context.now, context.params, &context.agg];
             if let Outcome::Violated = rule.program.check(&vars) {

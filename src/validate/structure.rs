@@ -12,24 +12,31 @@ use crate::standard::StandardPack;
 
 use super::Located;
 
-/// Structure findings for `value` (a document of `pack`), found at `prefix` in the whole instance.
-pub fn check(pack: &StandardPack, value: &Value, prefix: &str, located: &Located<'_>) -> Vec<Finding> {
+/// Structure findings for `value` (a document of `pack`, or a record of one), checked with `validator`,
+/// found at `prefix` in the located instance.
+pub fn check(
+    pack: &StandardPack,
+    validator: &jsonschema::Validator,
+    value: &Value,
+    prefix: &str,
+    located: &Located<'_>,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for error in pack.validator.iter_errors(value) {
+    for error in validator.iter_errors(value) {
         let inner = error.instance_path().as_str().to_string();
         let schema_path = error.schema_path().as_str().to_string();
         let pointer = format!("{prefix}{inner}");
-        let name = located.display_name(pack, &inner);
+        let name = located.display_name(pack, &pointer);
         let shown = shorten(&display_value(error.instance()), 60);
         let (rule, message, fix): (&str, String, Option<String>) = match error.kind() {
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().unwrap_or_default();
-                let missing = located.display_name(pack, &format!("{inner}/{property}"));
+                let missing = located.display_name(pack, &format!("{pointer}/{property}"));
                 ("required", format!("{name} must contain {missing}; it is required."), None)
             }
             ValidationErrorKind::Enum { options } => {
                 let keyword_parent = schema_path.strip_suffix("/enum").unwrap_or(&schema_path);
-                match pack.codelist_at(keyword_parent) {
+                match pack.codelist_at(&schema_at(pack, validator, keyword_parent)) {
                     Some(list) => (
                         "enum",
                         format!("`{shown}` is not a code of {}; expected one of {}.", list.title, list.describe(8)),
@@ -45,7 +52,7 @@ pub fn check(pack: &StandardPack, value: &Value, prefix: &str, located: &Located
                 }
             }
             ValidationErrorKind::Pattern { pattern } => {
-                let what = description_at(pack, &schema_path, "/pattern").unwrap_or_else(|| format!("{name}"));
+                let what = description_at(pack, &schema_at(pack, validator, &schema_path), "/pattern").unwrap_or_else(|| name.clone());
                 ("pattern", format!("`{shown}` does not have the form of {what}."), Some(format!("Expected the form `{pattern}`.")))
             }
             ValidationErrorKind::Format { format } => {
@@ -100,6 +107,15 @@ pub fn check(pack: &StandardPack, value: &Value, prefix: &str, located: &Located
         findings.push(finding);
     }
     findings
+}
+
+/// A keyword location of `validator` as a location in the pack's schema (a record validator is compiled from
+/// the record's part of the schema).
+fn schema_at(pack: &StandardPack, validator: &jsonschema::Validator, path: &str) -> String {
+    match &pack.record_schema {
+        Some((base, record)) if std::ptr::eq(validator, record) && !path.starts_with("/$defs") => format!("{base}{path}"),
+        _ => path.to_string(),
+    }
 }
 
 fn describe_type(kind: &str) -> &'static str {

@@ -1,0 +1,554 @@
+//! Bulk returns (a census of tens of thousands of children) validated record by record as the file is read:
+//! memory holds the parts outside the records (the header), the aggregates, the findings and a few records
+//! in flight — never the return — and records are checked on every core.
+//!
+//! Two passes when the pack has aggregates gathered inside records (duplicates, percentages): the first
+//! gathers them, the second checks every record with them known. Rules are split by where their context
+//! lies: inside records (checked per record, with `root` holding the header and that one record) or outside
+//! (checked once, with `root` holding the header and `agg`).
+
+use std::io::BufRead;
+use std::sync::{mpsc, Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+use crate::convert::{from_xml_part, SourceMap};
+use crate::document::records::{Piece, PieceKind, Splitter};
+use crate::document::{self, Format, LineIndex};
+use crate::finding::{Excerpt, Finding, Location};
+use crate::standard::{Node, ObjectNode, Repeat, StandardPack};
+
+use super::aggregate::Accumulator;
+use super::rules::{Context, Scope};
+use super::{structure, Checked, Locate, Located, Validator};
+
+/// Opens the return afresh for each pass.
+pub type Opener<'a> = dyn Fn() -> std::io::Result<Box<dyn BufRead + Send + 'a>> + Sync + 'a;
+
+/// Where the records of a pack are, in its instance and in its XML.
+struct RecordsLayout<'p> {
+    /// JSON Pointer of the records array: `/Children/Child`.
+    pointer: String,
+    /// Local names from the document element down to the record element.
+    xml_path: Vec<String>,
+    node: &'p Node,
+    /// Pointer from a record to its key: `/ChildIdentifiers/LAchildID`.
+    key: String,
+    min_items: u64,
+}
+
+fn layout(pack: &StandardPack) -> Option<RecordsLayout<'_>> {
+    let records = pack.manifest.records.as_ref()?;
+    let mut pointer = String::new();
+    let mut xml_path = vec![pack.binding.root.clone()];
+    let mut node: &Node = &pack.binding.node;
+    let mut last = None;
+    for name in records.path.split('/').filter(|s| !s.is_empty() && *s != "*") {
+        let Node::Object(object) = node else { return None };
+        let (_, field) = object.field_by_json(name)?;
+        pointer.push('/');
+        pointer.push_str(name);
+        xml_path.push(field.xml.clone());
+        if field.repeat == Repeat::Wrapped {
+            xml_path.push(field.item_xml.clone());
+        }
+        node = &field.node;
+        last = Some(field);
+    }
+    let field = last?;
+    if field.repeat == Repeat::One {
+        return None;
+    }
+    let key = records.key.split('/').filter(|s| !s.is_empty()).map(|s| format!("/{s}")).collect();
+    Some(RecordsLayout { pointer, xml_path, node, key, min_items: if field.required { field.min_items.unwrap_or(1) } else { 0 } })
+}
+
+/// Locates pointers of one piece (a record or a part) of a return in the file.
+struct PieceLocator<'a> {
+    value: &'a Value,
+    map: &'a SourceMap,
+    lines: &'a LineIndex,
+    /// The piece's pointer as the checks see it, and as the user's file has it.
+    strip: String,
+    replace: String,
+    line: u32,
+    column: u32,
+    xpath_prefix: String,
+}
+
+impl PieceLocator<'_> {
+    fn shift(&self, mut location: Location) -> Location {
+        if location.line == 1 {
+            location.column += self.column.saturating_sub(1);
+        }
+        location.line += self.line.saturating_sub(1);
+        location
+    }
+}
+
+impl Locate for PieceLocator<'_> {
+    fn locate(&self, pointer: &str) -> Location {
+        let inner = pointer.strip_prefix(self.strip.as_str()).unwrap_or("");
+        let mut location = self.shift(self.map.locate(self.value, inner, self.lines));
+        location.path = format!("{}{}", self.xpath_prefix, location.path);
+        location.pointer = Some(format!("{}{inner}", self.replace));
+        location
+    }
+
+    fn excerpt(&self, line: u32) -> Option<Excerpt> {
+        let local = line.checked_sub(self.line.saturating_sub(1)).filter(|l| *l > 0)?;
+        let mut excerpt = self.lines.excerpt(local, 1);
+        if excerpt.first_line == 1 {
+            if let Some(first) = excerpt.lines.first_mut() {
+                *first = format!("{}{}", " ".repeat(self.column.saturating_sub(1) as usize), first);
+            }
+        }
+        excerpt.first_line += self.line.saturating_sub(1);
+        Some(excerpt)
+    }
+}
+
+/// A piece read and converted.
+struct Converted {
+    value: Value,
+    map: SourceMap,
+    lines: LineIndex,
+    findings: Vec<Finding>,
+}
+
+/// Parses and converts one piece; its own findings (not well-formed, unknown elements) are located in the file.
+fn convert_piece(validator: &Validator<'_>, pack: &StandardPack, piece: &Piece, node: &Node, xpath: &str, step: &str) -> Result<Converted, Finding> {
+    let lines = LineIndex::new(&piece.bytes);
+    let shift = |mut location: Location| {
+        if location.line == 1 {
+            location.column += piece.column.saturating_sub(1);
+        }
+        location.line += piece.line.saturating_sub(1);
+        location
+    };
+    let element = match document::parse_xml(&piece.bytes, &validator.options.limits) {
+        Ok(doc) => doc.root,
+        Err(mut finding) => {
+            if let Some(location) = finding.location.take() {
+                let rest = location.path.splitn(3, '/').nth(2).map(|r| format!("/{r}")).unwrap_or_default();
+                let mut location = shift(location);
+                location.path = format!("{xpath}/{step}{rest}");
+                finding.location = Some(location);
+            }
+            return Err(finding);
+        }
+    };
+    let converted = from_xml_part(&element, node, &pack.binding.namespace, validator.catalog, &lines, &format!("{xpath}/{step}"));
+    let findings = converted
+        .findings
+        .into_iter()
+        .map(|mut f| {
+            f.location = f.location.map(shift);
+            f
+        })
+        .collect();
+    let mut source = converted.source;
+    source.step = step.to_string();
+    Ok(Converted { value: converted.value, map: SourceMap::Xml(source), lines, findings })
+}
+
+fn with_excerpt(mut finding: Finding, locator: &dyn Locate) -> Finding {
+    if finding.excerpt.is_none() {
+        if let Some(line) = finding.location.as_ref().map(|l| l.line) {
+            finding.excerpt = locator.excerpt(line);
+        }
+    }
+    finding
+}
+
+/// Puts `value` at `pointer` in `root`, making the objects on the way.
+fn insert_at(root: &mut Value, pointer: &[String], value: Value) {
+    let Some((last, path)) = pointer.split_last() else { return };
+    let mut node = root;
+    for name in path {
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        let Some(map) = node.as_object_mut() else { return };
+        node = map.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()));
+    }
+    if let Some(map) = node.as_object_mut() {
+        map.insert(last.clone(), value);
+    }
+}
+
+/// The JSON names of the fields that the XML element names `names` (below the document element) are.
+fn json_path<'p>(pack: &'p StandardPack, names: &[String]) -> Option<(Vec<String>, &'p Node)> {
+    let mut node: &Node = &pack.binding.node;
+    let mut out = Vec::new();
+    for name in names {
+        let Node::Object(object): &Node = node else { return None };
+        let object: &ObjectNode = object;
+        let (_, field) = object.field_by_element(name)?;
+        out.push(field.json.clone());
+        node = &field.node;
+    }
+    Some((out, node))
+}
+
+impl Validator<'_> {
+    /// Validates a bulk return of `pack` record by record, reading it through `open` (once or twice).
+    pub fn check_bulk(&self, pack: &Arc<StandardPack>, open: &Opener<'_>) -> std::io::Result<Checked> {
+        let mut checked = Checked {
+            format: Some(Format::Xml),
+            pack: Some(Arc::clone(pack)),
+            instance: None,
+            body_pack: None,
+            findings: Vec::new(),
+            records: None,
+        };
+        let Some(layout) = layout(pack) else {
+            checked.findings.push(Finding::error(
+                "standard",
+                format!("{}: its records path does not name a repeating field of its schema.", pack.reference()),
+            ));
+            return Ok(checked);
+        };
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+        let base_context = Context::new(&Value::Null, None, &self.options.now, &pack.params);
+
+        // Pass 1: aggregates gathered inside records (they may read the header, so the frame comes first).
+        let mut gathered = Accumulator::new(pack);
+        if gathered.any_in_records() {
+            let mut splitter = Splitter::new(open()?, layout.xml_path.clone(), self.options.limits.clone());
+            let mut frame = Value::Object(Map::new());
+            let mut first = None;
+            while let Ok(Some(piece)) = splitter.next_piece() {
+                match &piece.kind {
+                    PieceKind::Record(_) => {
+                        first = Some(piece);
+                        break;
+                    }
+                    PieceKind::Part { parents, name } => {
+                        let (parents, name) = (parents.clone(), name.clone());
+                        self.frame_part(pack, &mut frame, &mut Vec::new(), &mut Vec::new(), &parents, &name, piece);
+                    }
+                }
+            }
+            let (sender, receiver) = mpsc::sync_channel::<Piece>(workers * 4);
+            let receiver = Arc::new(Mutex::new(receiver));
+            let partials: Vec<Accumulator<'_>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        let receiver = Arc::clone(&receiver);
+                        let layout = &layout;
+                        let base_context = &base_context;
+                        let mut root = frame.clone();
+                        scope.spawn(move || {
+                            let mut accumulator = Accumulator::new(pack);
+                            loop {
+                                let piece = match receiver.lock() {
+                                    Ok(r) => r.recv(),
+                                    Err(_) => break,
+                                };
+                                let Ok(piece) = piece else { break };
+                                let step = layout.xml_path.last().cloned().unwrap_or_default();
+                                if let Ok(record) = convert_piece(self, pack, &piece, layout.node, "", &step) {
+                                    set_records(&mut root, &layout.pointer, vec![record.value]);
+                                    accumulator.add_in(&root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true));
+                                }
+                            }
+                            accumulator
+                        })
+                    })
+                    .collect();
+                let mut next = first;
+                while let Some(piece) = next.take() {
+                    if matches!(piece.kind, PieceKind::Record(_)) && sender.send(piece).is_err() {
+                        break;
+                    }
+                    next = splitter.next_piece().ok().flatten();
+                }
+                drop(sender);
+                handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            });
+            for partial in partials {
+                gathered.merge(partial);
+            }
+        }
+
+        // Pass 2: the frame (parts outside records), then every record.
+        let mut splitter = Splitter::new(open()?, layout.xml_path.clone(), self.options.limits.clone());
+        let root_name = pack.binding.root.clone();
+        let container_xpath = format!("/{}", layout.xml_path[..layout.xml_path.len() - 1].join("/"));
+        let mut frame = Value::Object(Map::new());
+        let mut parts: Vec<(Vec<String>, Piece, Converted)> = Vec::new();
+        let mut frame_findings: Vec<Finding> = Vec::new();
+        let mut pending: Option<Piece> = None;
+        loop {
+            match splitter.next_piece() {
+                Ok(Some(piece)) => match &piece.kind {
+                    PieceKind::Record(_) => {
+                        pending = Some(piece);
+                        break;
+                    }
+                    PieceKind::Part { parents, name } => {
+                        let (parents, name) = (parents.clone(), name.clone());
+                        self.frame_part(pack, &mut frame, &mut parts, &mut frame_findings, &parents, &name, piece)
+                    }
+                },
+                Ok(None) => break,
+                Err(finding) => {
+                    frame_findings.push(finding);
+                    break;
+                }
+            }
+        }
+        if splitter.root.as_deref().is_some_and(|r| r != root_name) {
+            frame_findings.push(Finding::error(
+                "root-element",
+                format!("The document element is `{}`; a {} starts with `{}`.", splitter.root.clone().unwrap_or_default(), pack.manifest.title, root_name),
+            ).with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: None }));
+        }
+        // Aggregates outside records, from the frame as far as it is known now.
+        let mut outside = Accumulator::new(pack);
+        outside.add_in(&frame, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(false));
+        gathered.merge(outside);
+        let agg = gathered.finish();
+        let mut record_findings: Vec<(usize, Vec<Finding>)> = Vec::new();
+        let mut fatal: Option<Finding> = None;
+        let mut late_parts: Vec<Piece> = Vec::new();
+        let mut records = 0usize;
+        if let Some(first) = pending {
+            let (sender, receiver) = mpsc::sync_channel::<Piece>(workers * 4);
+            let receiver = Arc::new(Mutex::new(receiver));
+            let (results, collected) = mpsc::channel::<(usize, Vec<Finding>)>();
+            std::thread::scope(|scope| {
+                for _ in 0..workers {
+                    let receiver = Arc::clone(&receiver);
+                    let results = results.clone();
+                    let layout = &layout;
+                    let frame = &frame;
+                    let agg = &agg;
+                    let container_xpath = &container_xpath;
+                    scope.spawn(move || {
+                        let mut root = frame.clone();
+                        loop {
+                            let piece = match receiver.lock() {
+                                Ok(r) => r.recv(),
+                                Err(_) => break,
+                            };
+                            let Ok(piece) = piece else { break };
+                            let PieceKind::Record(index) = piece.kind else { continue };
+                            let findings = self.check_record(pack, layout, &mut root, agg, container_xpath, index, &piece);
+                            if results.send((index, findings)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                drop(results);
+                let mut next = Some(first);
+                while let Some(piece) = next.take() {
+                    match &piece.kind {
+                        PieceKind::Record(_) => {
+                            records += 1;
+                            if sender.send(piece).is_err() {
+                                break;
+                            }
+                        }
+                        // A part after the records: checked with the frame once the records are done.
+                        PieceKind::Part { .. } => late_parts.push(piece),
+                    }
+                    match splitter.next_piece() {
+                        Ok(piece) => next = piece,
+                        Err(finding) => fatal = Some(finding),
+                    }
+                }
+                drop(sender);
+                while let Ok(result) = collected.recv() {
+                    record_findings.push(result);
+                }
+            });
+        }
+        if let Some(finding) = fatal {
+            frame_findings.push(finding);
+        }
+        for piece in late_parts {
+            if let PieceKind::Part { parents, name } = piece.kind.clone() {
+                self.frame_part(pack, &mut frame, &mut parts, &mut frame_findings, &parents, &name, piece);
+            }
+        }
+        // The frame's own checks: structure (records aside) and the rules outside records.
+        set_records(&mut frame, &layout.pointer, Vec::new());
+        let mut context = Context::new(&frame, None, &self.options.now, &pack.params);
+        context.agg = agg.clone();
+        let frame_located = FrameLocator { parts: &parts, root: &root_name };
+        let located = Located { locator: &frame_located, format: Format::Xml, prefix: String::new() };
+        let records_prefix = format!("{}/", layout.pointer);
+        for finding in structure::check(pack, &pack.validator, &frame, "", &located) {
+            let pointer = finding.location.as_ref().and_then(|l| l.pointer.clone()).unwrap_or_default();
+            let about_records = pointer == layout.pointer || pointer.starts_with(&records_prefix);
+            if !about_records {
+                frame_findings.push(finding);
+            }
+        }
+        if (records as u64) < layout.min_items {
+            frame_findings.push(
+                Finding::error(
+                    "minItems",
+                    format!("The return has {records} `<{}>` record(s); at least {} is required.", layout.xml_path.last().cloned().unwrap_or_default(), layout.min_items),
+                )
+                .with_location(Location { line: 1, column: 1, path: container_xpath.clone(), pointer: Some(layout.pointer.clone()), span: None }),
+            );
+        }
+        super::rules::check(pack, &context, &located, Scope::Frame, &mut frame_findings);
+        let mut findings: Vec<Finding> = frame_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
+        record_findings.sort_by_key(|(i, _)| *i);
+        for (_, found) in record_findings {
+            findings.extend(found);
+        }
+        findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+        checked.findings = findings;
+        checked.records = Some(records);
+        Ok(checked)
+    }
+
+    /// Converts a part outside the records and puts it in the frame.
+    #[allow(clippy::too_many_arguments)]
+    fn frame_part(
+        &self,
+        pack: &StandardPack,
+        frame: &mut Value,
+        parts: &mut Vec<(Vec<String>, Piece, Converted)>,
+        findings: &mut Vec<Finding>,
+        parents: &[String],
+        name: &str,
+        piece: Piece,
+    ) {
+        let names: Vec<String> = parents.iter().skip(1).cloned().chain(std::iter::once(name.to_string())).collect();
+        let xpath = format!("/{}", parents.join("/"));
+        match json_path(pack, &names) {
+            Some((pointer, node)) => match convert_piece(self, pack, &piece, node, &xpath, name) {
+                Ok(converted) => {
+                    insert_at(frame, &pointer, converted.value.clone());
+                    parts.push((pointer, piece, converted));
+                }
+                Err(finding) => findings.push(finding),
+            },
+            None => findings.push(
+                Finding::error("unknown-element", format!("`<{name}>` is not part of `<{}>` in this standard.", parents.last().cloned().unwrap_or_default()))
+                    .with_location(Location { line: piece.line, column: piece.column, path: format!("{xpath}/{name}"), pointer: None, span: None }),
+            ),
+        }
+    }
+
+    /// Everything about one record: conversion, structure, the rules inside records; located in the file.
+    #[allow(clippy::too_many_arguments)]
+    fn check_record(
+        &self,
+        pack: &StandardPack,
+        layout: &RecordsLayout<'_>,
+        root: &mut Value,
+        agg: &Value,
+        container_xpath: &str,
+        index: usize,
+        piece: &Piece,
+    ) -> Vec<Finding> {
+        let name = layout.xml_path.last().cloned().unwrap_or_default();
+        let step = format!("{name}[{}]", index + 1);
+        let converted = match convert_piece(self, pack, piece, layout.node, container_xpath, &step) {
+            Ok(c) => c,
+            Err(finding) => return vec![finding],
+        };
+        let key = converted.value.pointer(&layout.key).map(super::structure::display_value);
+        set_records(root, &layout.pointer, vec![converted.value]);
+        let Some(record) = root.pointer(&format!("{}/0", layout.pointer)) else { return Vec::new() };
+        let locator = PieceLocator {
+            value: record,
+            map: &converted.map,
+            lines: &converted.lines,
+            strip: format!("{}/0", layout.pointer),
+            replace: format!("{}/{index}", layout.pointer),
+            line: piece.line,
+            column: piece.column,
+            xpath_prefix: container_xpath.to_string(),
+        };
+        let located = Located { locator: &locator, format: Format::Xml, prefix: String::new() };
+        let mut findings = converted.findings;
+        if let Some((_, validator)) = &pack.record_schema {
+            let found = structure::check(pack, validator, record, &format!("{}/0", layout.pointer), &located);
+            // A value not of its datatype was reported by the conversion already.
+            let typed: Vec<String> = findings
+                .iter()
+                .filter(|f| f.rule == "type")
+                .filter_map(|f| f.location.as_ref().map(|l| l.path.clone()))
+                .collect();
+            findings.extend(found.into_iter().filter(|f| {
+                !(f.rule == "type" && f.location.as_ref().is_some_and(|l| typed.contains(&l.path)))
+            }));
+        }
+        let mut context = Context::new(root, None, &self.options.now, &pack.params);
+        context.agg = agg.clone();
+        super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
+        findings
+            .into_iter()
+            .map(|mut f| {
+                if f.record.is_none() {
+                    f.record = key.clone();
+                }
+                with_excerpt(f, &locator)
+            })
+            .collect()
+    }
+}
+
+fn set_records(root: &mut Value, pointer: &str, records: Vec<Value>) {
+    let path: Vec<String> = pointer.split('/').skip(1).map(str::to_string).collect();
+    insert_at(root, &path, Value::Array(records));
+}
+
+/// Locates pointers of the frame in the part they fall in.
+struct FrameLocator<'a> {
+    parts: &'a [(Vec<String>, Piece, Converted)],
+    root: &'a str,
+}
+
+impl FrameLocator<'_> {
+    fn part_for(&self, pointer: &str) -> Option<(String, &(Vec<String>, Piece, Converted))> {
+        self.parts.iter().find_map(|part| {
+            let prefix: String = part.0.iter().map(|n| format!("/{n}")).collect();
+            (pointer == prefix || pointer.starts_with(&format!("{prefix}/"))).then(|| (prefix, part))
+        })
+    }
+
+    fn locator<'b>(&self, prefix: &str, part: &'b (Vec<String>, Piece, Converted)) -> PieceLocator<'b> {
+        let xpath = format!("/{}", self.root);
+        let depth = part.0.len().saturating_sub(1);
+        let _ = depth;
+        PieceLocator {
+            value: &part.2.value,
+            map: &part.2.map,
+            lines: &part.2.lines,
+            strip: prefix.to_string(),
+            replace: prefix.to_string(),
+            line: part.1.line,
+            column: part.1.column,
+            xpath_prefix: xpath,
+        }
+    }
+}
+
+impl Locate for FrameLocator<'_> {
+    fn locate(&self, pointer: &str) -> Location {
+        match self.part_for(pointer) {
+            Some((prefix, part)) => self.locator(&prefix, part).locate(pointer),
+            None => Location { line: 1, column: 1, path: format!("/{}", self.root), pointer: Some(pointer.to_string()), span: None },
+        }
+    }
+
+    fn excerpt(&self, line: u32) -> Option<Excerpt> {
+        self.parts.iter().find_map(|part| {
+            let lines = part.2.lines.line_count();
+            (line >= part.1.line && line < part.1.line + lines).then(|| ()).and_then(|_| {
+                let prefix: String = part.0.iter().map(|n| format!("/{n}")).collect();
+                self.locator(&prefix, part).excerpt(line)
+            })
+        })
+    }
+}
