@@ -9,6 +9,11 @@
 
 use std::time::{Duration, Instant};
 
+// The same allocator as the `caregate` binary (unset CAREGATE_BENCH_SYSTEM_ALLOC has no effect: to compare,
+// build with `--features`-free edit of this line).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use caregate::convert::{self, Target};
 use caregate::document::Limits;
 use caregate::generate::Generator;

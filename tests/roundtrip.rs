@@ -53,6 +53,12 @@ fn round_trips(reference: &str, value: &Value) -> Result<(), TestCaseError> {
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert!(xml.round_trip, "findings: {:?}", xml.findings);
     prop_assert_eq!(common::canonical_xml(&compact), common::canonical_xml(&xml.output));
+    // The streaming fast path gives exactly the tree path's text, or declines (embedded documents).
+    let tree = serde_json::to_string_pretty(&back.value).unwrap() + "\n";
+    match convert::stream::xml_to_json(written.xml.as_bytes(), &pack, &Limits::default()) {
+        Some(fast) => prop_assert_eq!(fast, tree),
+        None => prop_assert!(reference == "envelope", "the fast path declined a conforming {reference}"),
+    }
     Ok(())
 }
 
@@ -72,6 +78,27 @@ proptest! {
     #[test]
     fn envelope_with_its_body_round_trips(value in envelope_strategy()) {
         round_trips("envelope", &value)?;
+    }
+}
+
+#[test]
+fn the_fast_path_declines_what_it_cannot_convert_exactly() {
+    let pack = CATALOG.find("referral").unwrap();
+    let fast = |xml: &str| convert::stream::xml_to_json(xml.as_bytes(), &pack, &Limits::default());
+    let ok = r#"<Referral xmlns="urn:caregate:referral:1"><Child><Name><Given>A &amp; B</Given><Given>C</Given><Family>D</Family></Name></Child></Referral>"#;
+    let out = fast(ok).expect("a simple referral is taken");
+    assert!(out.contains("\"given\": [\n        \"A & B\",\n        \"C\"\n      ]"), "{out}");
+    for broken in [
+        r#"<Referral xmlns="urn:caregate:referral:1"><Child><Name><Family>D</Family><Given>A</Given></Name></Child></Referral>"#,
+        r#"<Referral xmlns="urn:caregate:referral:1"><Chld/></Referral>"#,
+        r#"<Referral xmlns="urn:other"><Child/></Referral>"#,
+        r#"<Referral xmlns="urn:caregate:referral:1"><Child><Name><Family>D</Family><Family>E</Family></Name></Child></Referral>"#,
+        r#"<Referral xmlns="urn:caregate:referral:1"><Concern><ImmediateRisk>maybe</ImmediateRisk></Concern></Referral>"#,
+        r#"<Referral xmlns="urn:caregate:referral:1">text<Child/></Referral>"#,
+        r#"<!DOCTYPE r><Referral xmlns="urn:caregate:referral:1"/>"#,
+        r#"<Referral xmlns="urn:caregate:referral:1"><Child>"#,
+    ] {
+        assert_eq!(fast(broken), None, "{broken}");
     }
 }
 

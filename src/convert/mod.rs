@@ -7,6 +7,7 @@
 pub mod from_xml;
 pub mod generic;
 pub mod source;
+pub mod stream;
 pub mod to_xml;
 
 use std::sync::Arc;
@@ -72,6 +73,17 @@ pub fn convert(
         (Format::Xml, Target::Xml) => Err(ConvertError::SameFormat("XML")),
         (Format::Json, Target::Json) => Err(ConvertError::SameFormat("JSON")),
         (Format::Xml, Target::Json) => {
+            // The fast path, for documents it can take; otherwise the tree path below.
+            let known = standard.clone().or_else(|| {
+                let head = &bytes[..bytes.len().min(64 * 1024)];
+                let (local, namespace) = document::records::peek_root(head)?;
+                catalog.by_xml_root(&local, &namespace)
+            });
+            if let Some(pack) = known {
+                if let Some(output) = stream::xml_to_json(bytes, &pack, limits) {
+                    return Ok(Conversion { output, standard: Some(pack), round_trip: true, findings: Vec::new() });
+                }
+            }
             let doc = document::parse_xml(bytes, limits).map_err(|f| ConvertError::Unreadable(Box::new(f)))?;
             let pack = standard.or_else(|| catalog.by_xml_root(&doc.root.local, &doc.root.namespace));
             let (value, findings, pack) = match pack {

@@ -1,0 +1,244 @@
+//! The fast path of XML → JSON conversion: quick-xml's events turned straight into JSON text by the binding,
+//! with no tree in between. It takes only documents it can convert exactly as the tree path would (elements
+//! known, in order, values of their datatype, no attributes or embedded documents); for anything else it
+//! declines and the tree path — which also says what is wrong — converts instead. Both give the same text.
+
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+use serde_json::Value;
+
+use crate::document::Limits;
+use crate::standard::{Field, Node, ObjectNode, Repeat, ScalarType, StandardPack};
+
+use super::from_xml::parse_typed;
+
+enum Frame<'p> {
+    Object {
+        node: &'p ObjectNode,
+        indent: usize,
+        members: usize,
+        furthest: Option<usize>,
+        /// The unwrapped array being written (its field index) and how many items it has.
+        open_array: Option<(usize, usize)>,
+    },
+    Wrapped {
+        field: &'p Field,
+        indent: usize,
+        items: usize,
+    },
+    Scalar {
+        kind: ScalarType,
+        text: String,
+    },
+}
+
+/// The pretty JSON (as `serde_json::to_string_pretty` writes it) of a document of `pack`, or `None` when the
+/// document needs the tree path.
+pub fn xml_to_json(bytes: &[u8], pack: &StandardPack, limits: &Limits) -> Option<String> {
+    if bytes.len() > limits.max_bytes {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().trim_text(false);
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut stack: Vec<Frame<'_>> = Vec::with_capacity(16);
+    let mut done = false;
+    let namespace = pack.binding.namespace.as_str();
+    loop {
+        let (resolved, event) = reader.read_resolved_event().ok()?;
+        match event {
+            Event::Start(_) | Event::Empty(_) if done => return None,
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(event, Event::Empty(_));
+                let ns = match resolved {
+                    ResolveResult::Bound(ns) => ns.into_inner(),
+                    ResolveResult::Unbound => "",
+                    ResolveResult::Unknown(_) => return None,
+                };
+                if ns != namespace {
+                    return None;
+                }
+                if e.attributes().any(|a| a.map_or(true, |a| a.key.as_namespace_binding().is_none())) {
+                    return None;
+                }
+                let local = e.local_name().into_inner();
+                if stack.len() >= limits.max_depth {
+                    return None;
+                }
+                let child: Frame<'_> = match stack.last_mut() {
+                    None => {
+                        if local != pack.binding.root {
+                            return None;
+                        }
+                        let Node::Object(object) = &*pack.binding.node else { return None };
+                        out.push(b'{');
+                        Frame::Object { node: object, indent: 0, members: 0, furthest: None, open_array: None }
+                    }
+                    Some(Frame::Scalar { .. }) => return None,
+                    Some(Frame::Wrapped { field, indent, items }) => {
+                        if local != field.item_xml {
+                            return None;
+                        }
+                        if *items > 0 {
+                            out.push(b',');
+                        }
+                        *items += 1;
+                        newline(&mut out, *indent + 1);
+                        open_value(&mut out, &field.node, *indent + 1)?
+                    }
+                    Some(Frame::Object { node, indent, members, furthest, open_array }) => {
+                        let (index, field) = node.field_by_element(local)?;
+                        if field.attribute {
+                            return None;
+                        }
+                        if let Some(f) = *furthest {
+                            if index < f || (index == f && field.repeat != Repeat::Repeated) {
+                                return None;
+                            }
+                        }
+                        *furthest = Some(index);
+                        if let Some((open, _)) = *open_array {
+                            if open != index {
+                                newline(&mut out, *indent + 1);
+                                out.push(b']');
+                                *open_array = None;
+                            }
+                        }
+                        match field.repeat {
+                            Repeat::One => {
+                                member(&mut out, members, *indent + 1, &field.json);
+                                open_value(&mut out, &field.node, *indent + 1)?
+                            }
+                            Repeat::Repeated => {
+                                let items = match open_array {
+                                    Some((_, items)) => items,
+                                    None => {
+                                        member(&mut out, members, *indent + 1, &field.json);
+                                        out.push(b'[');
+                                        *open_array = Some((index, 0));
+                                        match open_array {
+                                            Some((_, items)) => items,
+                                            None => return None,
+                                        }
+                                    }
+                                };
+                                if *items > 0 {
+                                    out.push(b',');
+                                }
+                                *items += 1;
+                                newline(&mut out, *indent + 2);
+                                open_value(&mut out, &field.node, *indent + 2)?
+                            }
+                            Repeat::Wrapped => {
+                                member(&mut out, members, *indent + 1, &field.json);
+                                out.push(b'[');
+                                Frame::Wrapped { field, indent: *indent + 1, items: 0 }
+                            }
+                        }
+                    }
+                };
+                stack.push(child);
+                if empty {
+                    close(&mut out, &mut stack)?;
+                    done = stack.is_empty();
+                }
+            }
+            Event::End(_) => {
+                close(&mut out, &mut stack)?;
+                done = stack.is_empty();
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                match stack.last_mut() {
+                    Some(Frame::Scalar { text, .. }) => text.push_str(&content),
+                    _ if content.trim().is_empty() => {}
+                    _ => return None,
+                }
+            }
+            Event::CData(t) => match stack.last_mut() {
+                Some(Frame::Scalar { text, .. }) => text.push_str(&t.xml10_content()),
+                _ => return None,
+            },
+            Event::GeneralRef(r) => {
+                let Some(Frame::Scalar { text, .. }) = stack.last_mut() else { return None };
+                if r.is_char_ref() {
+                    let c = r.resolve_char_ref().ok()??;
+                    text.push(c);
+                } else {
+                    let name: &str = &r;
+                    text.push_str(resolve_predefined_entity(name)?);
+                }
+            }
+            Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
+            Event::DocType(_) => return None,
+            Event::Eof => break,
+        }
+    }
+    if !done {
+        return None;
+    }
+    out.push(b'\n');
+    String::from_utf8(out).ok()
+}
+
+fn newline(out: &mut Vec<u8>, indent: usize) {
+    out.push(b'\n');
+    for _ in 0..indent {
+        out.extend_from_slice(b"  ");
+    }
+}
+
+fn member(out: &mut Vec<u8>, members: &mut usize, indent: usize, key: &str) {
+    if *members > 0 {
+        out.push(b',');
+    }
+    *members += 1;
+    newline(out, indent);
+    let _ = serde_json::to_writer(&mut *out, key);
+    out.extend_from_slice(b": ");
+}
+
+/// Starts the JSON of a value of `node` at `indent`.
+fn open_value<'p>(out: &mut Vec<u8>, node: &'p Node, indent: usize) -> Option<Frame<'p>> {
+    match node {
+        Node::Object(object) => {
+            out.push(b'{');
+            Some(Frame::Object { node: object, indent, members: 0, furthest: None, open_array: None })
+        }
+        Node::Scalar(kind) => Some(Frame::Scalar { kind: *kind, text: String::new() }),
+        Node::Embedded { .. } => None,
+    }
+}
+
+fn close(out: &mut Vec<u8>, stack: &mut Vec<Frame<'_>>) -> Option<()> {
+    match stack.pop()? {
+        Frame::Scalar { kind, text } => {
+            let value = parse_typed(&text, kind)?;
+            match &value {
+                Value::String(s) => serde_json::to_writer(&mut *out, s).ok()?,
+                other => serde_json::to_writer(&mut *out, other).ok()?,
+            }
+        }
+        Frame::Object { indent, members, open_array, .. } => {
+            if open_array.is_some() {
+                newline(out, indent + 1);
+                out.push(b']');
+            }
+            if members > 0 {
+                newline(out, indent);
+            }
+            out.push(b'}');
+        }
+        Frame::Wrapped { indent, items, .. } => {
+            if items > 0 {
+                newline(out, indent);
+            }
+            out.push(b']');
+        }
+    }
+    Some(())
+}
