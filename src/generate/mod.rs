@@ -9,6 +9,7 @@
 //!
 //! Not for: bulk standards with their own generator (the census has one of its own).
 
+pub mod cin;
 pub mod values;
 
 use std::collections::BTreeMap;
