@@ -150,25 +150,30 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
         .message(&id)
         .digest(&body_digest)
         .detail(format!("{standard} to {}", recipients.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(",")))];
-    let mut copies = Vec::with_capacity(recipients.len());
+    let mut copies: Vec<NewCopy> = Vec::with_capacity(recipients.len());
     for (code, _) in &recipients {
         let Some(org) = app.config.organisation(code) else { continue };
         let (redacted, redactions) = policy::redact(body_value, &body_pack.binding.node, &org.role, when, &app.clearance, "/body");
-        let mut content = envelope.clone();
-        if let Some(map) = content.as_object_mut() {
-            map.insert("body".into(), redacted);
-            map.insert("redactions".into(), serde_json::to_value(&redactions).unwrap_or_default());
+        let mut content = serde_json::Map::with_capacity(envelope.as_object().map_or(0, |m| m.len() + 1));
+        for (name, value) in envelope.as_object().into_iter().flatten() {
+            if name != "body" {
+                content.insert(name.clone(), value.clone());
+            }
         }
+        content.insert("body".into(), redacted);
+        content.insert("redactions".into(), serde_json::to_value(&redactions).unwrap_or_default());
+        let content = Value::Object(content).to_string();
         let decision = redactions.iter().map(|r| format!("{} {}", r.reason, r.path)).collect::<Vec<_>>().join("; ");
         audit.push(
             Record::new(Event::Redaction, "gateway")
                 .message(&id)
                 .recipient(code)
-                .digest(digest(content.to_string().as_bytes()))
+                .digest(digest(content.as_bytes()))
                 .detail(format!("{}: {}", org.role, if decision.is_empty() { "nothing removed".into() } else { decision })),
         );
         copies.push(NewCopy { recipient: code.clone(), role: org.role.clone(), content, push_url: org.push_url().map(String::from), format: org.format.clone() });
     }
+    let push = copies.iter().any(|c| c.push_url.is_some());
     let message = NewMessage {
         id,
         sender: organisation.clone(),
@@ -184,7 +189,9 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
         Ok(Accepted::New) => {
             app.metrics.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             app.metrics.accept_latency.observe(started.elapsed());
-            app.delivery_wake.notify_one();
+            if push {
+                app.delivery_wake.notify_one();
+            }
             accepted(response)
         }
         Ok(Accepted::Repeat(first)) => accepted(first),

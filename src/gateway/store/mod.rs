@@ -86,8 +86,8 @@ pub struct NewMessage {
 pub struct NewCopy {
     pub recipient: String,
     pub role: String,
-    /// The delivered envelope (JSON instance) with its `redactions`.
-    pub content: Value,
+    /// The delivered envelope (JSON instance) with its `redactions`, as JSON text.
+    pub content: String,
     /// Where it is pushed; `None` for a mailbox.
     pub push_url: Option<String>,
     pub format: String,

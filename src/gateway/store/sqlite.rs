@@ -76,35 +76,38 @@ pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-enum Command {
-    Accept(Box<NewMessage>, oneshot::Sender<Result<Accepted, StoreError>>),
-    Audit(Vec<Record>, oneshot::Sender<Result<(), StoreError>>),
-    Transition { message: String, recipient: String, transition: Transition, record: Record, reply: oneshot::Sender<Result<bool, StoreError>> },
-    Attempted { message: String, recipient: String, attempt: Attempt, record: Record, reply: oneshot::Sender<Result<(), StoreError>> },
+/// A write for the writer thread.
+enum Op {
+    Accept(Box<NewMessage>),
+    Audit(Vec<Record>),
+    Transition { message: String, recipient: String, transition: Transition, record: Record },
+    Attempted { message: String, recipient: String, attempt: Attempt, record: Record },
 }
 
-/// A reply waiting for its batch to commit.
-enum Reply {
-    Accept(oneshot::Sender<Result<Accepted, StoreError>>, Result<Accepted, StoreError>),
-    Unit(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
-    Bool(oneshot::Sender<Result<bool, StoreError>>, Result<bool, StoreError>),
+/// Where its answer goes.
+enum ReplyTo {
+    Accept(oneshot::Sender<Result<Accepted, StoreError>>),
+    Unit(oneshot::Sender<Result<(), StoreError>>),
+    Bool(oneshot::Sender<Result<bool, StoreError>>),
 }
 
-impl Reply {
-    fn failed(self, message: &str) -> Reply {
-        let error = || StoreError::Corrupt(format!("the transaction did not commit: {message}"));
-        match self {
-            Reply::Accept(tx, _) => Reply::Accept(tx, Err(error())),
-            Reply::Unit(tx, _) => Reply::Unit(tx, Err(error())),
-            Reply::Bool(tx, _) => Reply::Bool(tx, Err(error())),
-        }
-    }
-    fn send(self) {
+/// What a write came to (not yet committed).
+enum Outcome {
+    Accept(Accepted),
+    Unit,
+    Bool(bool),
+}
+
+type Command = (Op, ReplyTo);
+
+impl ReplyTo {
+    fn send(self, outcome: Result<Outcome, StoreError>) {
+        let mismatch = || StoreError::Corrupt("a write answered in the wrong kind".into());
         // A requester that has gone away (its connection closed) no longer needs the answer.
         match self {
-            Reply::Accept(tx, r) => drop(tx.send(r)),
-            Reply::Unit(tx, r) => drop(tx.send(r)),
-            Reply::Bool(tx, r) => drop(tx.send(r)),
+            ReplyTo::Accept(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Accept(a) = o { Ok(a) } else { Err(mismatch()) }))),
+            ReplyTo::Unit(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Unit = o { Ok(()) } else { Err(mismatch()) }))),
+            ReplyTo::Bool(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Bool(b) = o { Ok(b) } else { Err(mismatch()) }))),
         }
     }
 }
@@ -134,11 +137,12 @@ impl SqliteStore {
 
     fn send<T: Send + 'static>(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+        op: Op,
+        reply: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> ReplyTo,
     ) -> BoxFuture<'_, Result<T, StoreError>> {
         let (tx, rx) = oneshot::channel();
         let sent = match self.writer.lock() {
-            Ok(writer) => writer.send(make(tx)).is_ok(),
+            Ok(writer) => writer.send((op, reply(tx))).is_ok(),
             Err(_) => false,
         };
         Box::pin(async move {
@@ -236,63 +240,71 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let replies = self.commit(batch);
-            for reply in replies {
-                reply.send();
-            }
+            self.commit(batch);
         }
     }
 
-    fn commit(&mut self, batch: Vec<Command>) -> Vec<Reply> {
+    /// Group commit: the whole batch in one transaction. Should any write in it fail, the batch is rolled back
+    /// and each write is made again in a transaction of its own, so that one bad write fails only itself.
+    fn commit(&mut self, batch: Vec<Command>) {
         let head = (self.next_seq, self.last_hash.clone());
-        let mut replies = Vec::with_capacity(batch.len());
-        let outcome = (|| -> Result<(), rusqlite::Error> {
-            let mut tx = self.conn.transaction()?;
-            let mut chain = (self.next_seq, self.last_hash.clone());
-            for command in batch {
-                let before = chain.clone();
-                let mut savepoint = tx.savepoint()?;
-                let reply = apply(&savepoint, &mut chain, command);
-                let ok = match &reply {
-                    Reply::Accept(_, r) => r.is_ok(),
-                    Reply::Unit(_, r) => r.is_ok(),
-                    Reply::Bool(_, r) => r.is_ok(),
-                };
-                if ok {
-                    savepoint.commit()?;
-                } else {
-                    savepoint.rollback()?;
-                    drop(savepoint);
-                    chain = before;
+        let together = (|| -> Result<Option<Vec<Outcome>>, rusqlite::Error> {
+            let tx = self.conn.transaction()?;
+            let mut chain = head.clone();
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (op, _) in &batch {
+                match apply(&tx, &mut chain, op) {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(_) => return Ok(None),
                 }
-                replies.push(reply);
             }
             tx.commit()?;
             (self.next_seq, self.last_hash) = chain;
-            Ok(())
+            Ok(Some(outcomes))
         })();
-        match outcome {
-            Ok(()) => replies,
-            Err(error) => {
-                tracing::error!(%error, "a store transaction failed");
+        match together {
+            Ok(Some(outcomes)) => {
+                for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                    reply.send(Ok(outcome));
+                }
+            }
+            failed => {
+                if let Err(error) = failed {
+                    tracing::warn!(%error, "a group commit failed; committing its writes one by one");
+                }
                 (self.next_seq, self.last_hash) = head;
-                replies.into_iter().map(|r| r.failed(&error.to_string())).collect()
+                for (op, reply) in batch {
+                    reply.send(self.commit_one(&op));
+                }
             }
         }
     }
+
+    fn commit_one(&mut self, op: &Op) -> Result<Outcome, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut chain = (self.next_seq, self.last_hash.clone());
+        let outcome = apply(&tx, &mut chain, op)?;
+        tx.commit()?;
+        (self.next_seq, self.last_hash) = chain;
+        Ok(outcome)
+    }
 }
 
-fn apply(conn: &Connection, chain: &mut (i64, String), command: Command) -> Reply {
-    match command {
-        Command::Accept(message, reply) => Reply::Accept(reply, accept(conn, chain, *message)),
-        Command::Audit(records, reply) => Reply::Unit(reply, records.iter().try_for_each(|r| append(conn, chain, r))),
-        Command::Transition { message, recipient, transition, record, reply } => {
-            Reply::Bool(reply, apply_transition(conn, chain, &message, &recipient, transition, &record))
+fn apply(conn: &Connection, chain: &mut (i64, String), op: &Op) -> Result<Outcome, StoreError> {
+    Ok(match op {
+        Op::Accept(message) => Outcome::Accept(accept(conn, chain, message)?),
+        Op::Audit(records) => {
+            records.iter().try_for_each(|r| append(conn, chain, r))?;
+            Outcome::Unit
         }
-        Command::Attempted { message, recipient, attempt, record, reply } => {
-            Reply::Unit(reply, attempted(conn, chain, &message, &recipient, &attempt, &record))
+        Op::Transition { message, recipient, transition, record } => {
+            Outcome::Bool(apply_transition(conn, chain, message, recipient, *transition, record)?)
         }
-    }
+        Op::Attempted { message, recipient, attempt, record } => {
+            attempted(conn, chain, message, recipient, attempt, record)?;
+            Outcome::Unit
+        }
+    })
 }
 
 fn append(conn: &Connection, chain: &mut (i64, String), record: &Record) -> Result<(), StoreError> {
@@ -303,7 +315,7 @@ fn append(conn: &Connection, chain: &mut (i64, String), record: &Record) -> Resu
     Ok(())
 }
 
-fn accept(conn: &Connection, chain: &mut (i64, String), message: NewMessage) -> Result<Accepted, StoreError> {
+fn accept(conn: &Connection, chain: &mut (i64, String), message: &NewMessage) -> Result<Accepted, StoreError> {
     if let Some(key) = &message.idempotency_key {
         let earlier: Option<(String, String)> = conn
             .prepare_cached("SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = ?1 AND i.key = ?2")?
@@ -325,7 +337,7 @@ fn accept(conn: &Connection, chain: &mut (i64, String), message: NewMessage) -> 
         "INSERT INTO copies (message, recipient, role, content, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
     )?;
     for copy in &message.copies {
-        insert.execute(params![message.id, copy.recipient, copy.role, copy.content.to_string(), copy.push_url, copy.format, message.received_at])?;
+        insert.execute(params![message.id, copy.recipient, copy.role, copy.content, copy.push_url, copy.format, message.received_at])?;
     }
     for record in &message.audit {
         append(conn, chain, record)?;
@@ -403,7 +415,7 @@ fn copies(conn: &Connection, filter: &str, params: impl rusqlite::Params, with_c
 
 impl Store for Arc<SqliteStore> {
     fn accept(&self, message: NewMessage) -> BoxFuture<'_, Result<Accepted, StoreError>> {
-        self.send(|reply| Command::Accept(Box::new(message), reply))
+        self.send(Op::Accept(Box::new(message)), ReplyTo::Accept)
     }
 
     fn idempotent(&self, sender: &str, key: &str) -> BoxFuture<'_, Result<Option<(String, Value)>, StoreError>> {
@@ -423,7 +435,7 @@ impl Store for Arc<SqliteStore> {
     }
 
     fn audit(&self, records: Vec<Record>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.send(|reply| Command::Audit(records, reply))
+        self.send(Op::Audit(records), ReplyTo::Unit)
     }
 
     fn message(&self, id: &str) -> BoxFuture<'_, Result<Option<MessageRecord>, StoreError>> {
@@ -451,7 +463,7 @@ impl Store for Arc<SqliteStore> {
 
     fn transition(&self, message: &str, recipient: &str, transition: Transition, record: Record) -> BoxFuture<'_, Result<bool, StoreError>> {
         let (message, recipient) = (message.to_string(), recipient.to_string());
-        self.send(move |reply| Command::Transition { message, recipient, transition, record, reply })
+        self.send(Op::Transition { message, recipient, transition, record }, ReplyTo::Bool)
     }
 
     fn due(&self, now: &str, limit: usize) -> BoxFuture<'_, Result<Vec<CopyRecord>, StoreError>> {
@@ -468,7 +480,7 @@ impl Store for Arc<SqliteStore> {
 
     fn attempted(&self, message: &str, recipient: &str, attempt: Attempt, record: Record) -> BoxFuture<'_, Result<(), StoreError>> {
         let (message, recipient) = (message.to_string(), recipient.to_string());
-        self.send(move |reply| Command::Attempted { message, recipient, attempt, record, reply })
+        self.send(Op::Attempted { message, recipient, attempt, record }, ReplyTo::Unit)
     }
 
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<CopyRecord>, StoreError>> {
@@ -496,7 +508,7 @@ mod tests {
             standard: "referral@1.0".into(),
             received_at: now_text(),
             digest: digest.into(),
-            copies: vec![NewCopy { recipient: "RJ1".into(), role: "health".into(), content: serde_json::json!({"a": 1}), push_url: None, format: "json".into() }],
+            copies: vec![NewCopy { recipient: "RJ1".into(), role: "health".into(), content: r#"{"a":1}"#.into(), push_url: None, format: "json".into() }],
             response: serde_json::json!({"id": id}),
             idempotency_key: key.map(String::from),
             audit: vec![Record::new(Event::Accept, "201").message(id)],
