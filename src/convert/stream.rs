@@ -3,6 +3,8 @@
 //! known, in order, values of their datatype, no attributes or embedded documents); for anything else it
 //! declines and the tree path — which also says what is wrong — converts instead. Both give the same text.
 
+use std::borrow::Cow;
+
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -30,13 +32,14 @@ enum Frame<'p> {
     },
     Scalar {
         kind: ScalarType,
-        text: String,
+        /// The element's text: borrowed from the input when it is one piece, as it usually is.
+        text: Cow<'p, str>,
     },
 }
 
 /// The pretty JSON (as `serde_json::to_string_pretty` writes it) of a document of `pack`, or `None` when the
 /// document needs the tree path.
-pub fn xml_to_json(bytes: &[u8], pack: &StandardPack, limits: &Limits) -> Option<String> {
+pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits) -> Option<String> {
     if bytes.len() > limits.max_bytes {
         return None;
     }
@@ -45,7 +48,7 @@ pub fn xml_to_json(bytes: &[u8], pack: &StandardPack, limits: &Limits) -> Option
     let mut reader = NsReader::from_str(text);
     reader.config_mut().trim_text(false);
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
-    let mut stack: Vec<Frame<'_>> = Vec::with_capacity(16);
+    let mut stack: Vec<Frame<'p>> = Vec::with_capacity(16);
     let mut done = false;
     let namespace = pack.binding.namespace.as_str();
     loop {
@@ -69,7 +72,7 @@ pub fn xml_to_json(bytes: &[u8], pack: &StandardPack, limits: &Limits) -> Option
                 if stack.len() >= limits.max_depth {
                     return None;
                 }
-                let child: Frame<'_> = match stack.last_mut() {
+                let child: Frame<'p> = match stack.last_mut() {
                     None => {
                         if local != pack.binding.root {
                             return None;
@@ -154,23 +157,23 @@ pub fn xml_to_json(bytes: &[u8], pack: &StandardPack, limits: &Limits) -> Option
             Event::Text(t) => {
                 let content = t.xml10_content();
                 match stack.last_mut() {
-                    Some(Frame::Scalar { text, .. }) => text.push_str(&content),
+                    Some(Frame::Scalar { text, .. }) => append(text, content),
                     _ if content.trim().is_empty() => {}
                     _ => return None,
                 }
             }
             Event::CData(t) => match stack.last_mut() {
-                Some(Frame::Scalar { text, .. }) => text.push_str(&t.xml10_content()),
+                Some(Frame::Scalar { text, .. }) => append(text, t.xml10_content()),
                 _ => return None,
             },
             Event::GeneralRef(r) => {
                 let Some(Frame::Scalar { text, .. }) = stack.last_mut() else { return None };
                 if r.is_char_ref() {
                     let c = r.resolve_char_ref().ok()??;
-                    text.push(c);
+                    text.to_mut().push(c);
                 } else {
                     let name: &str = &r;
-                    text.push_str(resolve_predefined_entity(name)?);
+                    append(text, Cow::Borrowed(resolve_predefined_entity(name)?));
                 }
             }
             Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
@@ -183,6 +186,15 @@ pub fn xml_to_json(bytes: &[u8], pack: &StandardPack, limits: &Limits) -> Option
     }
     out.push(b'\n');
     String::from_utf8(out).ok()
+}
+
+/// Adds a piece of text to an element's text, borrowing while it is the only piece.
+fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
+    if text.is_empty() {
+        *text = piece;
+    } else {
+        text.to_mut().push_str(&piece);
+    }
 }
 
 fn newline(out: &mut Vec<u8>, indent: usize) {
@@ -209,19 +221,17 @@ fn open_value<'p>(out: &mut Vec<u8>, node: &'p Node, indent: usize) -> Option<Fr
             out.push(b'{');
             Some(Frame::Object { node: object, indent, members: 0, furthest: None, open_array: None })
         }
-        Node::Scalar(kind) => Some(Frame::Scalar { kind: *kind, text: String::new() }),
+        Node::Scalar(kind) => Some(Frame::Scalar { kind: *kind, text: Cow::Borrowed("") }),
         Node::Embedded { .. } => None,
     }
 }
 
 fn close(out: &mut Vec<u8>, stack: &mut Vec<Frame<'_>>) -> Option<()> {
     match stack.pop()? {
+        Frame::Scalar { kind: ScalarType::String, text } => serde_json::to_writer(&mut *out, text.as_ref()).ok()?,
         Frame::Scalar { kind, text } => {
-            let value = parse_typed(&text, kind)?;
-            match &value {
-                Value::String(s) => serde_json::to_writer(&mut *out, s).ok()?,
-                other => serde_json::to_writer(&mut *out, other).ok()?,
-            }
+            let value: Value = parse_typed(&text, kind)?;
+            serde_json::to_writer(&mut *out, &value).ok()?
         }
         Frame::Object { indent, members, open_array, .. } => {
             if open_array.is_some() {
