@@ -7,8 +7,7 @@ use std::borrow::Cow;
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use serde_json::Value;
 
 use crate::document::Limits;
@@ -45,30 +44,40 @@ pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits)
     }
     let text = std::str::from_utf8(bytes).ok()?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = NsReader::from_str(text);
+    // Namespaces are not resolved per element: the fast path takes only documents whose one namespace
+    // declaration is the default one on the document element and whose names have no prefix, so that every
+    // element is in that namespace.
+    let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(false);
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut stack: Vec<Frame<'p>> = Vec::with_capacity(16);
     let mut done = false;
     let namespace = pack.binding.namespace.as_str();
     loop {
-        let (resolved, event) = reader.read_resolved_event().ok()?;
+        let event = reader.read_event().ok()?;
         match event {
             Event::Start(_) | Event::Empty(_) if done => return None,
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
-                let ns = match resolved {
-                    ResolveResult::Bound(ns) => ns.into_inner(),
-                    ResolveResult::Unbound => "",
-                    ResolveResult::Unknown(_) => return None,
-                };
-                if ns != namespace {
+                let local = e.name().into_inner();
+                if local.contains(':') {
                     return None;
                 }
-                if e.attributes().any(|a| a.map_or(true, |a| a.key.as_namespace_binding().is_none())) {
+                if stack.is_empty() {
+                    let mut declared = String::new();
+                    for attribute in e.attributes() {
+                        let attribute = attribute.ok()?;
+                        if attribute.key.into_inner() != "xmlns" {
+                            return None;
+                        }
+                        declared = attribute.value.into_owned();
+                    }
+                    if declared != namespace {
+                        return None;
+                    }
+                } else if e.attributes().next().is_some() {
                     return None;
                 }
-                let local = e.local_name().into_inner();
                 if stack.len() >= limits.max_depth {
                     return None;
                 }
