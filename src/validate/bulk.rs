@@ -377,7 +377,7 @@ impl Validator<'_> {
         // The frame's own checks: structure (records aside) and the rules outside records.
         set_records(&mut frame, &layout.pointer, Vec::new());
         let mut context = Context::new(&frame, None, &self.options.now, &pack.params);
-        context.agg = agg.clone();
+        context.agg = std::borrow::Cow::Borrowed(&agg);
         let frame_located = FrameLocator { parts: &parts, root: &root_name };
         let located = Located { locator: &frame_located, format: Format::Xml, prefix: String::new() };
         let records_prefix = format!("{}/", layout.pointer);
@@ -484,7 +484,7 @@ impl Validator<'_> {
             }));
         }
         let mut context = Context::new(root, None, &self.options.now, &pack.params);
-        context.agg = agg.clone();
+        context.agg = std::borrow::Cow::Borrowed(agg);
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
         findings
             .into_iter()

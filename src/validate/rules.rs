@@ -20,7 +20,7 @@ pub struct Context<'a> {
     pub now: Value,
     pub params: &'a Value,
     /// The pack's aggregates over the whole document (or return), `null` fields until gathered.
-    pub agg: Value,
+    pub agg: std::borrow::Cow<'a, Value>,
 }
 
 impl<'a> Context<'a> {
@@ -38,7 +38,7 @@ impl<'a> Context<'a> {
             as_of: Value::String(as_of),
             now: Value::String(now.to_rfc3339()),
             params,
-            agg: Value::Object(serde_json::Map::new()),
+            agg: std::borrow::Cow::Owned(Value::Object(serde_json::Map::new())),
         }
     }
 
@@ -47,7 +47,7 @@ impl<'a> Context<'a> {
         let mut accumulator = super::aggregate::Accumulator::new(pack);
         if !accumulator.is_empty() {
             accumulator.add(self.root, &self.envelope, &self.as_of, &self.now, self.params);
-            self.agg = accumulator.finish();
+            self.agg = std::borrow::Cow::Owned(accumulator.finish());
         }
     }
 }
@@ -84,7 +84,7 @@ pub fn check(pack: &StandardPack, context: &Context<'_>, located: &Located<'_>, 
             _ => {}
         }
         rule.context.for_each(context.root, |pointer, node| {
-            let vars = [node, context.root, &context.envelope, &context.as_of, &context.now, context.params, &context.agg];
+            let vars = [node, context.root, &context.envelope, &context.as_of, &context.now, context.params, context.agg.as_ref()];
             if let Outcome::Violated = rule.program.check(&vars) {
                 let mut target = pointer.to_string();
                 for token in &rule.at {
