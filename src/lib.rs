@@ -15,4 +15,5 @@ pub mod generate;
 pub mod validate;
 pub mod report;
 pub mod gateway;
+pub mod conformance;
 pub mod cli;

@@ -24,6 +24,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Serve(args) => serve(catalog, args),
         Command::Audit(super::AuditCommand::Verify { data }) => audit_verify(&data),
         Command::Config(super::ConfigCommand::Check { file }) => config_check(&catalog, &file),
+        Command::Suite(command) => suite_command(&catalog, command),
+        Command::Certify(command) => certify_command(&catalog, command),
+        Command::Report(command) => report_command(command),
+        Command::Keygen { out } => keygen_command(&out),
     }
 }
 
@@ -407,5 +411,184 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
         summary.children,
         summary.bytes
     );
+    Ok(0)
+}
+
+// ---- conformance: suites, certification, signed reports ----
+
+fn load_suites(catalog: &Catalog, dir: Option<&Path>) -> Result<Vec<crate::conformance::suite::Suite>> {
+    crate::conformance::suite::load_all(catalog, dir).context("cannot load the conformance suites")
+}
+
+fn load_waivers(args: &super::EvidenceArgs) -> Result<Vec<crate::conformance::waiver::Waiver>> {
+    match &args.waivers {
+        Some(path) => Ok(crate::conformance::waiver::load(path)?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Signs (when asked) and writes the evidence to `OUTPUT/<run-id>/`; prints where and the verdict.
+fn write_evidence(mut evidence: crate::conformance::evidence::Evidence, args: &super::EvidenceArgs) -> Result<crate::conformance::evidence::Evidence> {
+    if let Some(key) = &args.sign {
+        let key = crate::conformance::signature::read_private(key)?;
+        crate::conformance::signature::sign(&mut evidence, &key);
+    }
+    let dir = args.output.join(&evidence.run_id);
+    evidence.write(&dir)?;
+    let s = &evidence.summary;
+    println!(
+        "{} {}@{} ({}): {} — requirements: {} passed, {} failed, {} waived, {} untested; cases: {}/{} passed",
+        evidence.kind.title(),
+        evidence.standard.id,
+        evidence.standard.version,
+        evidence.subject.supplier,
+        if evidence.conformant { "CONFORMANT" } else { "NOT CONFORMANT" },
+        s.passed,
+        s.failed,
+        s.waived,
+        s.untested,
+        s.cases_passed,
+        s.cases
+    );
+    for case in evidence.cases.iter().filter(|c| !c.passed) {
+        println!("  FAIL {}: {}", case.id, case.problems.join("; "));
+    }
+    println!("  report: {}", dir.join("report.html").display());
+    Ok(evidence)
+}
+
+fn suite_command(catalog: &Catalog, command: super::SuiteCommand) -> Result<u8> {
+    match command {
+        super::SuiteCommand::Run { standard, evidence: args } => {
+            let suites = load_suites(catalog, args.suites.as_deref())?;
+            let chosen: Vec<&crate::conformance::suite::Suite> = match &standard {
+                Some(reference) => vec![crate::conformance::suite::find(&suites, reference)?],
+                None => suites.iter().collect(),
+            };
+            let waivers = load_waivers(&args)?;
+            let mut failed = false;
+            for suite in chosen {
+                let evidence = write_evidence(crate::conformance::run::run(suite, catalog, &waivers), &args)?;
+                failed |= evidence.summary.cases_failed > 0;
+            }
+            Ok(u8::from(failed))
+        }
+        super::SuiteCommand::Coverage { standard, suites } => {
+            let suites = load_suites(catalog, suites.as_deref())?;
+            let chosen: Vec<&crate::conformance::suite::Suite> = match &standard {
+                Some(reference) => vec![crate::conformance::suite::find(&suites, reference)?],
+                None => suites.iter().collect(),
+            };
+            let mut uncovered = 0;
+            for suite in chosen {
+                let missing = suite.uncovered();
+                println!(
+                    "{}: {} requirements, {} cases, {} without a case",
+                    suite.reference(),
+                    suite.requirements.len(),
+                    suite.manifest.cases.len(),
+                    missing.len()
+                );
+                for r in &missing {
+                    println!("  {} [{}] {}", r.id, r.level.as_str(), r.text);
+                }
+                uncovered += missing.len();
+            }
+            Ok(u8::from(uncovered > 0))
+        }
+    }
+}
+
+fn supplier(args: &super::EvidenceArgs, default: &str) -> String {
+    args.supplier.clone().unwrap_or_else(|| default.to_string())
+}
+
+fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<u8> {
+    use crate::conformance::{gateway, producer, receiver, suite};
+    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime");
+    let evidence = match command {
+        super::CertifyCommand::Receiver { standard, endpoint, token, sender_tokens, format, evidence: args } => {
+            let suites = load_suites(catalog, args.suites.as_deref())?;
+            let chosen = suite::find(&suites, &standard)?;
+            let transport = suite::find(&suites, "envelope@1.0")?.requirements.clone();
+            let mut tokens_by_sender = std::collections::BTreeMap::new();
+            for pair in &sender_tokens {
+                let (org, token) = pair.split_once('=').ok_or_else(|| anyhow!("--sender-token `{pair}`: expected ORG=TOKEN"))?;
+                tokens_by_sender.insert(org.to_string(), token.to_string());
+            }
+            let target = receiver::Target {
+                supplier: supplier(&args, &endpoint),
+                endpoint,
+                token,
+                tokens_by_sender,
+                format,
+                timeout: std::time::Duration::from_secs(30),
+            };
+            let waivers = load_waivers(&args)?;
+            let evidence = runtime()?.block_on(receiver::certify(chosen, &transport, catalog, &target, &waivers))?;
+            write_evidence(evidence, &args)?
+        }
+        super::CertifyCommand::Producer { standard, scenarios, submissions, evidence: args } => {
+            let suites = load_suites(catalog, args.suites.as_deref())?;
+            let chosen = suite::find(&suites, &standard)?;
+            let others: Vec<_> = suites.iter().filter(|s| !std::ptr::eq(*s, chosen)).flat_map(|s| s.requirements.clone()).collect();
+            let waivers = load_waivers(&args)?;
+            let name = supplier(&args, &submissions.display().to_string());
+            let evidence = producer::certify(chosen, &others, catalog, &scenarios, &submissions, &name, &waivers)?;
+            write_evidence(evidence, &args)?
+        }
+        super::CertifyCommand::Gateway { url, token, sender, recipient, recipient_token, evidence: args } => {
+            let suites = load_suites(catalog, args.suites.as_deref())?;
+            let envelope = suite::find(&suites, "envelope@1.0")?;
+            let (organisation, role) = recipient.split_once(':').ok_or_else(|| anyhow!("--recipient `{recipient}`: expected ORG:ROLE"))?;
+            let target = gateway::Target {
+                url: url.clone(),
+                token,
+                sender,
+                recipient: organisation.to_string(),
+                role: role.to_string(),
+                recipient_token,
+                supplier: supplier(&args, &url),
+            };
+            let waivers = load_waivers(&args)?;
+            let evidence = runtime()?.block_on(gateway::certify(envelope, catalog, &target, &waivers))?;
+            write_evidence(evidence, &args)?
+        }
+    };
+    Ok(u8::from(!evidence.conformant))
+}
+
+fn report_command(command: super::ReportCommand) -> Result<u8> {
+    match command {
+        super::ReportCommand::Verify { report, key } => {
+            let key = crate::conformance::signature::read_public(&key)?;
+            let bytes = std::fs::read(&report).with_context(|| format!("cannot read {}", report.display()))?;
+            match crate::conformance::signature::verify(&bytes, &key) {
+                Ok(()) => {
+                    println!("OK: {} is signed by key {} and unchanged", report.display(), crate::conformance::signature::key_id(&key));
+                    Ok(0)
+                }
+                Err(error) => {
+                    println!("FAILED: {}: {error}", report.display());
+                    Ok(1)
+                }
+            }
+        }
+        super::ReportCommand::Matrix { dirs, output } => {
+            let matrix = crate::conformance::matrix::Matrix::collect(&dirs)?;
+            let written = matrix.write(&output)?;
+            println!("{} suppliers × {} requirements", matrix.suppliers.len(), matrix.requirements.len());
+            for path in written {
+                println!("  {}", path.display());
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn keygen_command(prefix: &Path) -> Result<u8> {
+    let (private, public) = crate::conformance::signature::keygen(prefix)?;
+    println!("private key: {} (keep it secret)", private.display());
+    println!("public key:  {} (give it to whoever verifies your reports)", public.display());
     Ok(0)
 }

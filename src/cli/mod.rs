@@ -38,6 +38,21 @@ pub enum Command {
     /// Check a gateway configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Conformance suites: run them against caregate's own engine, list requirements no case tests.
+    #[command(subcommand)]
+    Suite(SuiteCommand),
+    /// Certify a supplier's product against a standard's suite: a receiver, a producer or a gateway.
+    #[command(subcommand)]
+    Certify(CertifyCommand),
+    /// Conformance reports: verify a signed one, or compare suppliers in one matrix.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Make an Ed25519 key pair for signing conformance reports (PREFIX.key, PREFIX.pub).
+    Keygen {
+        /// Where to write the keys: PREFIX.key (private, PKCS#8 PEM) and PREFIX.pub (SPKI PEM).
+        #[arg(long, default_value = "caregate-signing", value_name = "PREFIX")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -69,6 +84,127 @@ pub enum ConfigCommand {
     Check {
         /// The configuration (TOML).
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SuiteCommand {
+    /// Run the suites against caregate's own engine (self-conformance); exit 1 when a case fails.
+    Run {
+        /// Only this standard's suite (ID or ID@VERSION).
+        #[arg(long, value_name = "ID")]
+        standard: Option<String>,
+        #[command(flatten)]
+        evidence: EvidenceArgs,
+    },
+    /// List the requirements that no case tests; exit 1 when there are any.
+    Coverage {
+        /// Only this standard's suite (ID or ID@VERSION).
+        #[arg(long, value_name = "ID")]
+        standard: Option<String>,
+        /// Read the suites from this folder instead of the embedded ones.
+        #[arg(long, value_name = "DIR")]
+        suites: Option<PathBuf>,
+    },
+}
+
+/// Where evidence goes and what it says of whom.
+#[derive(Args, Debug, Clone)]
+pub struct EvidenceArgs {
+    /// The supplier's name, as waivers and the matrix know it.
+    #[arg(long, value_name = "NAME")]
+    pub supplier: Option<String>,
+    /// Waivers (TOML: requirement, supplier, reason, expires).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Sign the report with this Ed25519 private key (PKCS#8 PEM, from `caregate keygen`).
+    #[arg(long, value_name = "KEYFILE")]
+    pub sign: Option<PathBuf>,
+    /// Write reports/<run-id>/ under this folder.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Read the suites from this folder instead of the embedded ones.
+    #[arg(long, value_name = "DIR")]
+    pub suites: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertifyCommand {
+    /// Send every case, in an envelope as push delivery carries it, to a receiving endpoint: conformant ones
+    /// must be accepted (2xx), the others refused (4xx) naming the rules broken.
+    Receiver {
+        /// The standard (ID or ID@VERSION).
+        #[arg(long, value_name = "ID")]
+        standard: String,
+        /// The receiving endpoint (http://…).
+        #[arg(long, value_name = "URL")]
+        endpoint: String,
+        /// Bearer token to send.
+        #[arg(long, value_name = "T")]
+        token: Option<String>,
+        /// Bearer token for envelopes from one sending organisation (repeatable).
+        #[arg(long = "sender-token", value_name = "ORG=T")]
+        sender_tokens: Vec<String>,
+        /// Only the cases in this format.
+        #[arg(long, value_parser = ["xml", "json"])]
+        format: Option<String>,
+        #[command(flatten)]
+        evidence: EvidenceArgs,
+    },
+    /// Validate a product's output for each scenario and compare the fields each scenario fixes.
+    Producer {
+        /// The standard (ID or ID@VERSION).
+        #[arg(long, value_name = "ID")]
+        standard: String,
+        /// Folder of scenario files (*.toml).
+        #[arg(long, value_name = "DIR")]
+        scenarios: PathBuf,
+        /// Folder of the product's output, one <scenario id>.xml or .json per scenario.
+        #[arg(long, value_name = "DIR")]
+        submissions: PathBuf,
+        #[command(flatten)]
+        evidence: EvidenceArgs,
+    },
+    /// Check the gateway protocol of an implementation: authentication, idempotency, mailbox, problems.
+    Gateway {
+        /// The gateway's base URL (http://host:port).
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// A sending organisation's bearer token.
+        #[arg(long, value_name = "T")]
+        token: String,
+        /// The organisation the token is for.
+        #[arg(long, default_value = "RJ1", value_name = "ORG")]
+        sender: String,
+        /// The recipient to address, as ORG:ROLE.
+        #[arg(long, default_value = "318:social-care", value_name = "ORG:ROLE")]
+        recipient: String,
+        /// The recipient's bearer token (for the mailbox checks).
+        #[arg(long, value_name = "T")]
+        recipient_token: Option<String>,
+        #[command(flatten)]
+        evidence: EvidenceArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Check a signed report.json against a public key; any edit of the report fails.
+    Verify {
+        /// The report.json.
+        report: PathBuf,
+        /// The signer's public key (SPKI PEM, from `caregate keygen`).
+        #[arg(long, value_name = "PUBFILE")]
+        key: PathBuf,
+    },
+    /// One table across suppliers (supplier × requirement), in HTML and JSON.
+    Matrix {
+        /// Report folders (each holding report.json), or folders of them.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Write matrix.html and matrix.json here.
+        #[arg(long, default_value = "reports/matrix", value_name = "DIR")]
+        output: PathBuf,
     },
 }
 
