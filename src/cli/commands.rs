@@ -468,7 +468,7 @@ fn suite_command(catalog: &Catalog, command: super::SuiteCommand) -> Result<u8> 
             let waivers = load_waivers(&args)?;
             let mut failed = false;
             for suite in chosen {
-                let evidence = write_evidence(crate::conformance::run::run(suite, catalog, &waivers), &args)?;
+                let evidence = write_evidence(crate::conformance::run::run(suite, catalog, &supplier(&args, &crate::conformance::run::engine()), &waivers), &args)?;
                 failed |= evidence.summary.cases_failed > 0;
             }
             Ok(u8::from(failed))

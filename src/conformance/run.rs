@@ -100,8 +100,13 @@ pub fn excerpt_for(case: &Case, observed: &Observed, bytes: &[u8]) -> Excerpt {
     Excerpt::of(&String::from_utf8_lossy(bytes), line, if line == 0 { 5 } else { 3 })
 }
 
-/// Runs one suite against the engine.
-pub fn run(suite: &Suite, catalog: &Catalog, waivers: &[Waiver]) -> Evidence {
+/// The supplier of self-conformance evidence: caregate itself.
+pub fn engine() -> String {
+    format!("caregate {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Runs one suite against the engine; `supplier` names the evidence's subject (see [`engine`]).
+pub fn run(suite: &Suite, catalog: &Catalog, supplier: &str, waivers: &[Waiver]) -> Evidence {
     let mut cases = Vec::new();
     let mut inputs = Vec::new();
     let created = suite.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -141,7 +146,7 @@ pub fn run(suite: &Suite, catalog: &Catalog, waivers: &[Waiver]) -> Evidence {
             diffs: Vec::new(),
         });
     }
-    let subject = Subject { supplier: format!("caregate {}", env!("CARGO_PKG_VERSION")), endpoint: None };
+    let subject = Subject { supplier: supplier.to_string(), endpoint: None };
     let now = chrono::Utc::now();
     Evidence::assemble(Kind::SelfConformance, suite, &suite.requirements, subject, cases, inputs, waivers, now)
 }
