@@ -135,12 +135,22 @@ impl Binding {
     }
 }
 
+/// A JSON Pointer token as the name it stands for (`~1` is `/`, `~0` is `~`).
 pub fn unescape_pointer_token(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
+    if token.contains('~') {
+        token.replace("~1", "/").replace("~0", "~")
+    } else {
+        token.to_string()
+    }
 }
 
+/// A name as a JSON Pointer token.
 pub fn escape_pointer_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+    if token.contains(['~', '/']) {
+        token.replace('~', "~0").replace('/', "~1")
+    } else {
+        token.to_string()
+    }
 }
 
 struct Compiler<'s> {

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use binding::{Binding, Field, Node, ObjectNode, Repeat, ScalarType};
 pub use codelists::{CodeList, CodeLists};
 pub use manifest::{Manifest, Status};
-pub use rules::{Aggregate, AggregateKind, PathPattern, Rule};
+pub use rules::{Aggregate, AggregateKind, PathPattern, Rule, RuleGroup};
 
 use crate::report::model::{RuleInfo, StandardRef};
 
@@ -133,6 +133,8 @@ pub struct StandardPack {
     pub binding: Binding,
     pub codelists: CodeLists,
     pub rules: Vec<Rule>,
+    /// The rules grouped by context (indices into `rules`), so that each context is walked once.
+    pub rule_groups: Vec<RuleGroup>,
     pub aggregates: Vec<Aggregate>,
     pub holidays: Vec<chrono::NaiveDate>,
     /// The manifest's `[params]`, as JSON, bound to `params` in rules.
@@ -216,9 +218,21 @@ impl StandardPack {
             Some(text) => rules::compile_rules(text, &holidays).map_err(|m| files.error("rules.toml", m))?,
             None => (Vec::new(), Vec::new()),
         };
+        let records_path = match &manifest.records {
+            Some(records) => Some(PathPattern::parse(&records.path).map_err(|m| files.error("standard.toml", m))?),
+            None => None,
+        };
+        let rule_groups = RuleGroup::of(&rules, records_path.as_ref());
+        let aggregates = aggregates
+            .into_iter()
+            .map(|mut a| {
+                a.in_records = records_path.as_ref().is_some_and(|r| a.context.starts_with(r));
+                a
+            })
+            .collect();
         let params = serde_json::to_value(&manifest.params).map_err(|e| files.error("standard.toml", e.to_string()))?;
         let digest = files.digest();
-        Ok(StandardPack { manifest, schema, validator, record_schema, binding, codelists, rules, aggregates, holidays, params, digest, files })
+        Ok(StandardPack { manifest, schema, validator, record_schema, binding, codelists, rules, rule_groups, aggregates, holidays, params, digest, files })
     }
 }
 

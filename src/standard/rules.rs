@@ -38,6 +38,11 @@ impl PathPattern {
         Ok(PathPattern { steps, text: trimmed.to_string() })
     }
 
+    /// Whether this path lies within `prefix` (every step of `prefix` begins it).
+    pub fn starts_with(&self, prefix: &PathPattern) -> bool {
+        self.steps.len() >= prefix.steps.len() && self.steps[..prefix.steps.len()] == prefix.steps[..]
+    }
+
     /// Calls `visit(pointer, node)` for every node the pattern reaches in `root`.
     pub fn for_each<'v>(&self, root: &'v Value, mut visit: impl FnMut(&str, &'v Value)) {
         let mut pointer = String::new();
@@ -132,6 +137,34 @@ pub struct Aggregate {
     pub context: PathPattern,
     pub value: Program,
     pub kind: AggregateKind,
+    /// Whether its context lies inside the records of a bulk standard (set when the pack loads).
+    pub in_records: bool,
+}
+
+/// Rules that share a context: the context is walked once and each rule checked at every node.
+#[derive(Debug)]
+pub struct RuleGroup {
+    pub context: PathPattern,
+    pub rules: Vec<usize>,
+    /// Whether the context lies inside the records of a bulk standard.
+    pub in_records: bool,
+}
+
+impl RuleGroup {
+    pub fn of(rules: &[Rule], records: Option<&PathPattern>) -> Vec<RuleGroup> {
+        let mut groups: Vec<RuleGroup> = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            match groups.iter_mut().find(|g| g.context == rule.context) {
+                Some(group) => group.rules.push(index),
+                None => groups.push(RuleGroup {
+                    context: rule.context.clone(),
+                    rules: vec![index],
+                    in_records: records.is_some_and(|r| rule.context.starts_with(r)),
+                }),
+            }
+        }
+        groups
+    }
 }
 
 #[derive(Deserialize)]
@@ -174,7 +207,7 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<(Vec<
         let value = compiler
             .compile(&entry.value)
             .map_err(|e| format!("aggregate {}: expression `{}`: {e}", entry.name, entry.value))?;
-        aggregates.push(Aggregate { name: entry.name, context, value, kind });
+        aggregates.push(Aggregate { name: entry.name, context, value, kind, in_records: false });
     }
     let mut rules = Vec::with_capacity(file.rule.len());
     for entry in file.rule {

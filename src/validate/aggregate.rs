@@ -43,7 +43,7 @@ impl<'p> Accumulator<'p> {
 
     /// Whether any aggregate gathers from inside records (so a bulk return needs a first pass).
     pub fn any_in_records(&self) -> bool {
-        self.pack.aggregates.iter().any(|a| super::rules::in_records(self.pack, &a.context))
+        self.pack.aggregates.iter().any(|a| a.in_records)
     }
 
     /// Folds another accumulator of the same pack (gathered from other records) into this one.
@@ -86,7 +86,7 @@ impl<'p> Accumulator<'p> {
         let null = Value::Null;
         for (aggregate, state) in self.pack.aggregates.iter().zip(self.states.iter_mut()) {
             if let Some(wanted) = records {
-                if super::rules::in_records(self.pack, &aggregate.context) != wanted {
+                if aggregate.in_records != wanted {
                     continue;
                 }
             }

@@ -24,7 +24,12 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(root: &'a Value, envelope: Option<&Value>, now: &DateTime<FixedOffset>, params: &'a Value) -> Self {
+    pub fn new(
+        root: &'a Value,
+        envelope: Option<&Value>,
+        now: &DateTime<FixedOffset>,
+        params: &'a Value,
+    ) -> Self {
         let created_date = envelope
             .and_then(|e| e.get("created"))
             .and_then(Value::as_str)
@@ -46,7 +51,13 @@ impl<'a> Context<'a> {
     pub fn gather(&mut self, pack: &StandardPack) {
         let mut accumulator = super::aggregate::Accumulator::new(pack);
         if !accumulator.is_empty() {
-            accumulator.add(self.root, &self.envelope, &self.as_of, &self.now, self.params);
+            accumulator.add(
+                self.root,
+                &self.envelope,
+                &self.as_of,
+                &self.now,
+                self.params,
+            );
             self.agg = std::borrow::Cow::Owned(accumulator.finish());
         }
     }
@@ -63,44 +74,50 @@ pub enum Scope {
     Frame,
 }
 
-/// Whether a rule (or aggregate) with this context is checked inside records.
-pub fn in_records(pack: &StandardPack, context: &crate::standard::PathPattern) -> bool {
-    match &pack.manifest.records {
-        Some(records) => match crate::standard::PathPattern::parse(&records.path) {
-            Ok(path) => context.steps.len() >= path.steps.len() && context.steps[..path.steps.len()] == path.steps[..],
-            Err(_) => false,
-        },
-        None => false,
-    }
-}
-
-/// Checks the rules of `pack` in `scope` and appends a finding for each violation.
-pub fn check(pack: &StandardPack, context: &Context<'_>, located: &Located<'_>, scope: Scope, findings: &mut Vec<Finding>) {
-    for rule in &pack.rules {
+/// Checks the rules of `pack` in `scope` and appends a finding for each violation. Each context is walked
+/// once, for all the rules that share it.
+pub fn check(
+    pack: &StandardPack,
+    context: &Context<'_>,
+    located: &Located<'_>,
+    scope: Scope,
+    findings: &mut Vec<Finding>,
+) {
+    for group in &pack.rule_groups {
         match scope {
             Scope::All => {}
-            Scope::Records if !in_records(pack, &rule.context) => continue,
-            Scope::Frame if in_records(pack, &rule.context) => continue,
+            Scope::Records if !group.in_records => continue,
+            Scope::Frame if group.in_records => continue,
             _ => {}
         }
-        rule.context.for_each(context.root, |pointer, node| {
-            let vars = [node, context.root, &context.envelope, &context.as_of, &context.now, context.params, context.agg.as_ref()];
-            if let Outcome::Violated = rule.program.check(&vars) {
-                let mut target = pointer.to_string();
-                for token in &rule.at {
-                    target.push('/');
-                    target.push_str(token);
+        group.context.for_each(context.root, |pointer, node| {
+            let vars = [
+                node,
+                context.root,
+                &context.envelope,
+                &context.as_of,
+                &context.now,
+                context.params,
+                context.agg.as_ref(),
+            ];
+            for rule in group.rules.iter().filter_map(|&i| pack.rules.get(i)) {
+                if let Outcome::Violated = rule.program.check(&vars) {
+                    let mut target = pointer.to_string();
+                    for token in &rule.at {
+                        target.push('/');
+                        target.push_str(token);
+                    }
+                    let value = context.root.pointer(&target).map(display_value);
+                    let key = record_key(pack, context.root, pointer);
+                    let message = fill(&rule.message, value.as_deref(), key.as_deref());
+                    let full = format!("{}{}", located.prefix, target);
+                    let mut finding = Finding::new(rule.id.clone(), rule.severity, message)
+                        .with_location(located.locate(&full));
+                    finding.clause = rule.clause.clone();
+                    finding.fix = rule.fix.clone();
+                    finding.record = key;
+                    findings.push(finding);
                 }
-                let value = context.root.pointer(&target).map(display_value);
-                let key = record_key(pack, context.root, pointer);
-                let message = fill(&rule.message, value.as_deref(), key.as_deref());
-                let full = format!("{}{}", located.prefix, target);
-                let mut finding = Finding::new(rule.id.clone(), rule.severity, message)
-                    .with_location(located.locate(&full));
-                finding.clause = rule.clause.clone();
-                finding.fix = rule.fix.clone();
-                finding.record = key;
-                findings.push(finding);
             }
         });
     }
@@ -126,7 +143,12 @@ pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<St
     let record_pointer: String = tokens[..steps].iter().map(|t| format!("/{t}")).collect();
     let key_pointer = format!(
         "{record_pointer}/{}",
-        records.key.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/")
+        records
+            .key
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("/")
     );
     root.pointer(&key_pointer).map(display_value)
 }
