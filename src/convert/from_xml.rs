@@ -18,6 +18,40 @@ pub struct FromXml {
     pub findings: Vec<Finding>,
 }
 
+/// An XPath built only when a finding needs it: each step borrows its parent.
+#[derive(Clone, Copy)]
+struct XPath<'a> {
+    parent: Option<&'a XPath<'a>>,
+    step: &'a str,
+}
+
+impl<'a> XPath<'a> {
+    fn root(step: &'a str) -> Self {
+        XPath { parent: None, step }
+    }
+    fn child(&'a self, step: &'a str) -> XPath<'a> {
+        XPath { parent: Some(self), step }
+    }
+    fn render(&self) -> String {
+        let mut steps = vec![self.step];
+        let mut at = self.parent;
+        while let Some(link) = at {
+            steps.push(link.step);
+            at = link.parent;
+        }
+        steps.reverse();
+        let mut out = String::new();
+        for step in steps {
+            let step = step.trim_start_matches('/');
+            if !step.is_empty() {
+                out.push('/');
+                out.push_str(step);
+            }
+        }
+        out
+    }
+}
+
 struct Reader<'a> {
     catalog: &'a Catalog,
     lines: &'a LineIndex,
@@ -27,7 +61,7 @@ struct Reader<'a> {
 /// Converts `root` (the document element) as a document of `pack`.
 pub fn from_xml(root: &Element, pack: &StandardPack, catalog: &Catalog, lines: &LineIndex) -> FromXml {
     let mut reader = Reader { catalog, lines, findings: Vec::new() };
-    let path = format!("/{}", root.local);
+    let path = XPath::root(&root.local);
     if root.local != pack.binding.root || root.namespace != pack.binding.namespace {
         reader.finding(
             "root-element",
@@ -59,7 +93,7 @@ pub fn from_xml_part(
     path: &str,
 ) -> FromXml {
     let mut reader = Reader { catalog, lines, findings: Vec::new() };
-    let (value, mut source) = reader.node(element, node, namespace, path);
+    let (value, mut source) = reader.node(element, node, namespace, &XPath::root(path));
     source.step = path.rsplit('/').next().unwrap_or_default().to_string();
     FromXml { value, source, findings: reader.findings }
 }
@@ -73,18 +107,18 @@ fn describe_ns(ns: &str) -> String {
 }
 
 impl Reader<'_> {
-    fn finding(&mut self, rule: &str, message: String, span: Span, path: &str) {
+    fn finding(&mut self, rule: &str, message: String, span: Span, path: &XPath<'_>) {
         let (line, column) = self.lines.locate(span.start);
         self.findings.push(Finding::error(rule, message).with_location(Location {
             line,
             column,
-            path: path.to_string(),
+            path: path.render(),
             pointer: None,
             span: Some(span),
         }));
     }
 
-    fn node(&mut self, element: &Element, node: &Node, namespace: &str, path: &str) -> (Value, SourceNode) {
+    fn node(&mut self, element: &Element, node: &Node, namespace: &str, path: &XPath<'_>) -> (Value, SourceNode) {
         match node {
             Node::Object(object) => self.object(element, object, namespace, path),
             Node::Scalar(kind) => {
@@ -99,11 +133,12 @@ impl Reader<'_> {
         }
     }
 
-    fn object(&mut self, element: &Element, object: &ObjectNode, namespace: &str, path: &str) -> (Value, SourceNode) {
+    fn object(&mut self, element: &Element, object: &ObjectNode, namespace: &str, path: &XPath<'_>) -> (Value, SourceNode) {
         // Slots in binding order; each holds the value and its source.
         let mut slots: Vec<Option<(Value, SourceNode)>> = (0..object.fields.len()).map(|_| None).collect();
         for attribute in &element.attributes {
-            let apath = format!("{path}/@{}", attribute.local);
+            let astep = format!("@{}", attribute.local);
+            let apath = path.child(&astep);
             match object.field_by_attribute(&attribute.local) {
                 Some((index, field)) if attribute.namespace.is_empty() => {
                     let kind = match &*field.node {
@@ -161,7 +196,7 @@ impl Reader<'_> {
                         expected.join(", ")
                     ),
                     child.span,
-                    &format!("{path}/{}", child.local),
+                    &path.child(&child.local),
                 );
                 continue;
             };
@@ -172,7 +207,7 @@ impl Reader<'_> {
             } else {
                 child.local.clone()
             };
-            let child_path = format!("{path}/{step}");
+            let child_path = path.child(&step);
             if child.namespace != namespace {
                 self.finding(
                     "namespace",
@@ -248,7 +283,7 @@ impl Reader<'_> {
         child: &Element,
         field: &Field,
         namespace: &str,
-        child_path: &str,
+        child_path: &XPath<'_>,
         slots: &[Option<(Value, SourceNode)>],
         object: &ObjectNode,
     ) -> (Value, SourceNode) {
@@ -265,7 +300,7 @@ impl Reader<'_> {
         (value, source)
     }
 
-    fn wrapped(&mut self, wrapper: &Element, field: &Field, namespace: &str, path: &str) -> (Value, SourceNode) {
+    fn wrapped(&mut self, wrapper: &Element, field: &Field, namespace: &str, path: &XPath<'_>) -> (Value, SourceNode) {
         let mut items = Vec::new();
         let mut sources = Vec::new();
         for child in &wrapper.children {
@@ -287,7 +322,7 @@ impl Reader<'_> {
                 }
                 XmlNode::Element(item) => {
                     let step = format!("{}[{}]", item.local, items.len() + 1);
-                    let item_path = format!("{path}/{step}");
+                    let item_path = path.child(&step);
                     if item.local != field.item_xml {
                         self.finding(
                             "unknown-element",
@@ -319,7 +354,7 @@ impl Reader<'_> {
     }
 
     /// An element holding a whole document of the standard named by `reference`.
-    fn embedded(&mut self, holder: &Element, reference: Option<&str>, path: &str) -> (Value, SourceNode) {
+    fn embedded(&mut self, holder: &Element, reference: Option<&str>, path: &XPath<'_>) -> (Value, SourceNode) {
         let inner: Vec<&Element> = holder
             .children
             .iter()
@@ -337,7 +372,7 @@ impl Reader<'_> {
             );
             return (Value::Object(Map::new()), SourceNode { span: holder.span, step: holder.local.clone(), children: Vec::new() });
         };
-        let inner_path = format!("{path}/{}", document.local);
+        let inner_path = path.child(&document.local);
         let pack = reference.and_then(|r| self.catalog.find(r));
         let (value, mut source) = match pack {
             Some(pack) => {
@@ -365,7 +400,7 @@ impl Reader<'_> {
         (value, source)
     }
 
-    fn scalar(&mut self, element: &Element, kind: ScalarType, path: &str) -> Value {
+    fn scalar(&mut self, element: &Element, kind: ScalarType, path: &XPath<'_>) -> Value {
         let mut text = String::new();
         for child in &element.children {
             match child {
@@ -374,7 +409,7 @@ impl Reader<'_> {
                     "unexpected-element",
                     format!("`<{}>` holds a value, not elements; `<{}>` is not allowed in it.", element.local, e.local),
                     e.span,
-                    &format!("{path}/{}", e.local),
+                    &path.child(&e.local),
                 ),
             }
         }
@@ -384,7 +419,7 @@ impl Reader<'_> {
                     "unknown-attribute",
                     format!("`{}` is not an attribute of `<{}>` in this standard.", attribute.local, element.local),
                     attribute.span,
-                    &format!("{path}/@{}", attribute.local),
+                    &path.child(&format!("@{}", attribute.local)),
                 );
             }
         }
@@ -392,7 +427,7 @@ impl Reader<'_> {
     }
 
     /// Text as the datatype says; text that is not of its type is reported and kept as text.
-    fn typed(&mut self, text: &str, kind: ScalarType, span: Span, path: &str) -> Value {
+    fn typed(&mut self, text: &str, kind: ScalarType, span: Span, path: &XPath<'_>) -> Value {
         match parse_typed(text, kind) {
             Some(value) => value,
             None => {

@@ -8,7 +8,7 @@
 //! (checked once, with `root` holding the header and `agg`).
 
 use std::io::BufRead;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 
 use serde_json::{Map, Value};
 
@@ -230,23 +230,17 @@ impl Validator<'_> {
                     }
                 }
             }
-            let (sender, receiver) = mpsc::sync_channel::<Piece>(workers * 4);
-            let receiver = Arc::new(Mutex::new(receiver));
+            let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
             let partials: Vec<Accumulator<'_>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        let receiver = Arc::clone(&receiver);
+                let handles: Vec<_> = receivers
+                    .into_iter()
+                    .map(|receiver| {
                         let layout = &layout;
                         let base_context = &base_context;
                         let mut root = frame.clone();
                         scope.spawn(move || {
                             let mut accumulator = Accumulator::new(pack);
-                            loop {
-                                let piece = match receiver.lock() {
-                                    Ok(r) => r.recv(),
-                                    Err(_) => break,
-                                };
-                                let Ok(piece) = piece else { break };
+                            while let Ok(piece) = receiver.recv() {
                                 let step = layout.xml_path.last().cloned().unwrap_or_default();
                                 if let Ok(record) = convert_piece(self, pack, &piece, layout.node, "", &step) {
                                     set_records(&mut root, &layout.pointer, vec![record.value]);
@@ -258,13 +252,17 @@ impl Validator<'_> {
                     })
                     .collect();
                 let mut next = first;
+                let mut turn = 0usize;
                 while let Some(piece) = next.take() {
-                    if matches!(piece.kind, PieceKind::Record(_)) && sender.send(piece).is_err() {
-                        break;
+                    if matches!(piece.kind, PieceKind::Record(_)) {
+                        turn += 1;
+                        if senders[turn % senders.len()].send(piece).is_err() {
+                            break;
+                        }
                     }
                     next = splitter.next_piece().ok().flatten();
                 }
-                drop(sender);
+                drop(senders);
                 handles.into_iter().filter_map(|h| h.join().ok()).collect()
             });
             for partial in partials {
@@ -315,12 +313,10 @@ impl Validator<'_> {
         let mut late_parts: Vec<Piece> = Vec::new();
         let mut records = 0usize;
         if let Some(first) = pending {
-            let (sender, receiver) = mpsc::sync_channel::<Piece>(workers * 4);
-            let receiver = Arc::new(Mutex::new(receiver));
+            let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
             let (results, collected) = mpsc::channel::<(usize, Vec<Finding>)>();
             std::thread::scope(|scope| {
-                for _ in 0..workers {
-                    let receiver = Arc::clone(&receiver);
+                for receiver in receivers {
                     let results = results.clone();
                     let layout = &layout;
                     let frame = &frame;
@@ -328,12 +324,7 @@ impl Validator<'_> {
                     let container_xpath = &container_xpath;
                     scope.spawn(move || {
                         let mut root = frame.clone();
-                        loop {
-                            let piece = match receiver.lock() {
-                                Ok(r) => r.recv(),
-                                Err(_) => break,
-                            };
-                            let Ok(piece) = piece else { break };
+                        while let Ok(piece) = receiver.recv() {
                             let PieceKind::Record(index) = piece.kind else { continue };
                             let findings = self.check_record(pack, layout, &mut root, agg, container_xpath, index, &piece);
                             if results.send((index, findings)).is_err() {
@@ -348,7 +339,7 @@ impl Validator<'_> {
                     match &piece.kind {
                         PieceKind::Record(_) => {
                             records += 1;
-                            if sender.send(piece).is_err() {
+                            if senders[records % senders.len()].send(piece).is_err() {
                                 break;
                             }
                         }
@@ -360,7 +351,7 @@ impl Validator<'_> {
                         Err(finding) => fatal = Some(finding),
                     }
                 }
-                drop(sender);
+                drop(senders);
                 while let Ok(result) = collected.recv() {
                     record_findings.push(result);
                 }
