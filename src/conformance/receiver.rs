@@ -1,7 +1,7 @@
 //! Receiver certification: every case of a suite sent, as the gateway's push delivery carries it (the
 //! envelope around the document, `Idempotency-Key` = the message id), to a supplier's receiving endpoint.
-//! Conformant documents must be accepted (2xx), the others refused (4xx); a refusal in problem+json must
-//! name the rules broken (in `findings[].rule`, or in its `detail`).
+//! Conformant documents must be accepted (2xx), the others refused (4xx); a refusal of the content (400 or
+//! 422) in problem+json must name the rules broken (in `findings[].rule`, or in its `detail`).
 //!
 //! Not for: carrying (`carry`) or self-conformance (`run`).
 
@@ -147,7 +147,9 @@ pub async fn certify(
                 " problem+json{}",
                 if named.is_empty() { String::new() } else { format!(" naming {}", named.iter().cloned().collect::<Vec<_>>().join(", ")) }
             ));
-            if case.verdict == Verdict::Invalid && (400..500).contains(&answer.status) {
+            // Only a refusal of the content (400, 422) is expected to name rules: 401, 403, 409, 413 or 415
+            // refuse for another reason, before the content is judged.
+            if case.verdict == Verdict::Invalid && matches!(answer.status, 400 | 422) {
                 requirements.push(NAMES_RULES.to_string());
                 let missing: Vec<&String> = case.rules.iter().filter(|r| !named.contains(*r)).collect();
                 if !missing.is_empty() {
