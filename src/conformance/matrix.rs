@@ -73,7 +73,7 @@ impl Matrix {
                 reports: Vec::new(),
                 conformant: true,
             });
-            row.reports.push(format!("{} ({:?} {standard})", report.run_id, report.kind).to_lowercase());
+            row.reports.push(format!("{} ({} {standard})", report.run_id, format!("{:?}", report.kind).to_lowercase()));
             for r in &report.requirements {
                 columns.entry((standard.clone(), r.id.clone())).or_insert_with(|| r.text.clone());
                 let key = format!("{standard} {}", r.id);

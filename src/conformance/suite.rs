@@ -195,7 +195,7 @@ impl Suite {
             if !stated.contains(&info.id) {
                 requirements.push(Requirement {
                     id: info.id.clone(),
-                    text: format!("{} ({})", info.description, info.severity),
+                    text: format!("{} ({})", info.description.replace("{value}", "…").replace("{key}", "…"), info.severity),
                     level: Level::Rules,
                     clause: info.clause.clone(),
                     verified_by: None,
