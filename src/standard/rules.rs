@@ -121,6 +121,9 @@ struct AggregateEntry {
 pub enum AggregateKind {
     /// A map from each value (as text) to how many nodes gave it.
     CountBy,
+    /// A map from each value that more than one node gave to how many gave it: for duplicate checks over
+    /// identifiers, in memory that grows with the distinct values but holds only the repeated ones for rules.
+    Repeats,
     /// How many nodes gave `true`.
     Count,
     /// The sum of the numbers given.
@@ -192,13 +195,14 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<(Vec<
         }
         let kind = match entry.kind.as_str() {
             "count-by" => AggregateKind::CountBy,
+            "repeats" => AggregateKind::Repeats,
             "count" => AggregateKind::Count,
             "sum" => AggregateKind::Sum,
             "min" => AggregateKind::Min,
             "max" => AggregateKind::Max,
             other => {
                 return Err(format!(
-                    "aggregate {}: kind `{other}` is not one of count-by, count, sum, min, max",
+                    "aggregate {}: kind `{other}` is not one of count-by, repeats, count, sum, min, max",
                     entry.name
                 ))
             }

@@ -2,7 +2,8 @@
 //! rules run (how often each child id occurs, how many children have unknown sex). Fed one record at a time,
 //! so a return of any size needs only the aggregates in memory, never the records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 
 use serde_json::{Map, Number, Value};
 
@@ -17,6 +18,7 @@ pub struct Accumulator<'p> {
 
 enum State {
     CountBy(BTreeMap<String, u64>),
+    Repeats(Tally),
     Count(u64),
     Sum(f64),
     Extreme(Option<Value>),
@@ -29,6 +31,7 @@ impl<'p> Accumulator<'p> {
             .iter()
             .map(|a| match a.kind {
                 AggregateKind::CountBy => State::CountBy(BTreeMap::new()),
+                AggregateKind::Repeats => State::Repeats(Tally::default()),
                 AggregateKind::Count => State::Count(0),
                 AggregateKind::Sum => State::Sum(0.0),
                 AggregateKind::Min | AggregateKind::Max => State::Extreme(None),
@@ -55,6 +58,7 @@ impl<'p> Accumulator<'p> {
                         *a.entry(k).or_default() += n;
                     }
                 }
+                (State::Repeats(a), State::Repeats(b)) => a.merge(b),
                 (State::Count(a), State::Count(b)) => *a += b,
                 (State::Sum(a), State::Sum(b)) => *a += b,
                 (State::Extreme(a), State::Extreme(b)) => {
@@ -97,6 +101,11 @@ impl<'p> Accumulator<'p> {
                     State::CountBy(map) => {
                         if !matches!(value, RuleValue::Null) {
                             *map.entry(value.to_string()).or_default() += 1;
+                        }
+                    }
+                    State::Repeats(tally) => {
+                        if !matches!(value, RuleValue::Null) {
+                            tally.add(&value.to_string(), 1);
                         }
                     }
                     State::Count(n) => {
@@ -146,6 +155,7 @@ impl<'p> Accumulator<'p> {
                 State::CountBy(counts) => {
                     Value::Object(counts.into_iter().map(|(k, n)| (k, Value::Number(n.into()))).collect())
                 }
+                State::Repeats(tally) => Value::Object(tally.repeated().map(|(k, n)| (k.to_string(), Value::Number(n.into()))).collect()),
                 State::Count(n) => Value::Number(n.into()),
                 State::Sum(total) => {
                     if total.fract() == 0.0 && total.abs() < 9.0e15 {
@@ -159,6 +169,68 @@ impl<'p> Accumulator<'p> {
             map.insert(aggregate.name.clone(), value);
         }
         Value::Object(map)
+    }
+}
+
+/// Counts of text values, each value stored once in one buffer: about 40 bytes a distinct value, so that the
+/// identifiers of a return of a million children can be counted in bounded memory.
+#[derive(Default)]
+struct Tally {
+    text: String,
+    /// Start, length and count of each distinct value, in `text`.
+    entries: Vec<(u32, u32, u32)>,
+    /// Hash of a value → its entry; values whose hash another value already has go to `collisions`.
+    by_hash: HashMap<u64, u32>,
+    collisions: HashMap<String, u32>,
+}
+
+impl Tally {
+    fn hash(value: &str) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        value.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn value(&self, entry: (u32, u32, u32)) -> &str {
+        self.text.get(entry.0 as usize..(entry.0 + entry.1) as usize).unwrap_or("")
+    }
+
+    fn add(&mut self, value: &str, count: u32) {
+        let hash = Tally::hash(value);
+        if let Some(&index) = self.by_hash.get(&hash) {
+            let entry = self.entries[index as usize];
+            if self.value(entry) == value {
+                self.entries[index as usize].2 += count;
+                return;
+            }
+            if let Some(&index) = self.collisions.get(value) {
+                self.entries[index as usize].2 += count;
+                return;
+            }
+            let index = self.push(value, count);
+            self.collisions.insert(value.to_string(), index);
+            return;
+        }
+        let index = self.push(value, count);
+        self.by_hash.insert(hash, index);
+    }
+
+    fn push(&mut self, value: &str, count: u32) -> u32 {
+        let start = self.text.len() as u32;
+        self.text.push_str(value);
+        self.entries.push((start, value.len() as u32, count));
+        (self.entries.len() - 1) as u32
+    }
+
+    fn merge(&mut self, other: Tally) {
+        for &entry in &other.entries {
+            self.add(other.value(entry), entry.2);
+        }
+    }
+
+    /// The values that occur more than once, with their counts.
+    fn repeated(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.entries.iter().filter(|e| e.2 > 1).map(|&e| (self.value(e), e.2))
     }
 }
 
