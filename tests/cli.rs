@@ -162,3 +162,17 @@ fn generate_is_reproducible_by_seed_and_faults_at_the_asked_rate() {
         }
     }
 }
+
+#[test]
+fn a_misspelt_element_is_one_finding_with_the_right_name_suggested() {
+    let xml = "<Referral xmlns=\"urn:caregate:referral:1\">\n  <Child>\n    <Name><Given>Amy</Given><Famly>Test</Famly></Name>\n    <DateOfBirth>2015-01-01</DateOfBirth>\n    <Sex>F</Sex>\n  </Child>\n</Referral>\n";
+    let out = caregate().args(["validate", "--now", NOW, "--format", "json", "-"]).write_stdin(xml).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["documents"][0]["findings"].as_array().unwrap();
+    let about_name: Vec<&Value> =
+        findings.iter().filter(|f| f["location"]["path"].as_str().unwrap_or("").starts_with("/Referral/Child/Name")).collect();
+    assert_eq!(about_name.len(), 1, "{findings:#?}");
+    assert_eq!(about_name[0]["rule"], "unknown-element");
+    assert_eq!(about_name[0]["fix"], "Did you mean `<Family>`?");
+    assert_eq!((about_name[0]["location"]["line"].as_u64(), about_name[0]["location"]["column"].as_u64()), (Some(3), Some(29)));
+}

@@ -198,6 +198,11 @@ impl Reader<'_> {
                     child.span,
                     &path.child(&child.local),
                 );
+                if let Some(near) = nearest(&child.local, &expected) {
+                    if let Some(finding) = self.findings.last_mut() {
+                        finding.fix = Some(format!("Did you mean `<{near}>`?"));
+                    }
+                }
                 continue;
             };
             counts[index] += 1;
@@ -473,6 +478,32 @@ pub fn parse_typed(text: &str, kind: ScalarType) -> Option<Value> {
             _ => None,
         },
     }
+}
+
+/// The expected name closest to a misspelt one (by edit distance, ignoring case), if it is close.
+fn nearest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    expected
+        .iter()
+        .map(|e| (edit_distance(&lower, &e.to_lowercase()), *e))
+        .filter(|(d, e)| *d <= 2.max(e.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 pub(crate) fn shorten(text: &str, max: usize) -> String {

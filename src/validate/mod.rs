@@ -259,6 +259,7 @@ impl<'c> Validator<'c> {
                 && findings.iter().any(|c| c.rule == "type" && c.location.as_ref().map(|l| &l.path) == f.location.as_ref().map(|l| &l.path)))
         });
         findings.extend(found);
+        let findings = one_cause_once(findings);
         let mut findings: Vec<Finding> = findings.into_iter().map(|f| with_excerpt(f, &lines)).collect();
         findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
         checked.findings = findings;
@@ -327,6 +328,33 @@ impl<'c> Validator<'c> {
     pub fn validate(&self, path: &str, bytes: &[u8]) -> DocumentResult {
         self.check(bytes).into_result(path)
     }
+}
+
+/// A misspelt element is one mistake, not two: when an unknown element is a near miss for a required one that
+/// is then missing from the same parent, only the unknown element is reported (its fix names the right name).
+pub fn one_cause_once(findings: Vec<Finding>) -> Vec<Finding> {
+    let misspelt: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f.rule == "unknown-element")
+        .filter_map(|f| {
+            let path = &f.location.as_ref()?.path;
+            let parent = path.rsplit_once('/')?.0.to_string();
+            let near = f.fix.as_ref()?.strip_prefix("Did you mean ")?.trim_end_matches('?').to_string();
+            Some((parent, near))
+        })
+        .collect();
+    if misspelt.is_empty() {
+        return findings;
+    }
+    findings
+        .into_iter()
+        .filter(|f| {
+            !(f.rule == "required"
+                && f.location.as_ref().is_some_and(|l| {
+                    misspelt.iter().any(|(parent, near)| *parent == l.path && f.message.contains(&format!("must contain {near}")))
+                }))
+        })
+        .collect()
 }
 
 fn refusal_too_large(len: usize, limits: &Limits) -> Finding {
