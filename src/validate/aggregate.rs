@@ -2,8 +2,8 @@
 //! rules run (how often each child id occurs, how many children have unknown sex). Fed one record at a time,
 //! so a return of any size needs only the aggregates in memory, never the records.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 
 use serde_json::{Map, Number, Value};
 
@@ -87,63 +87,38 @@ impl<'p> Accumulator<'p> {
     /// As [`Accumulator::add`], for only the aggregates inside records (`Some(true)`) or outside them
     /// (`Some(false)`).
     pub fn add_in(&mut self, root: &Value, envelope: &Value, as_of: &Value, now: &Value, params: &Value, records: Option<bool>) {
-        let null = Value::Null;
-        for (aggregate, state) in self.pack.aggregates.iter().zip(self.states.iter_mut()) {
-            if let Some(wanted) = records {
-                if aggregate.in_records != wanted {
-                    continue;
+        let observations = observe(self.pack, root, envelope, as_of, now, params, records);
+        self.apply(observations);
+    }
+
+    /// Folds in what [`observe`] saw (perhaps on another thread).
+    pub fn apply(&mut self, observations: Vec<(usize, Observed)>) {
+        for (index, observed) in observations {
+            let Some(state) = self.states.get_mut(index) else { continue };
+            let min = self.pack.aggregates.get(index).is_some_and(|a| a.kind == AggregateKind::Min);
+            match (state, observed) {
+                (State::CountBy(map), Observed::Text(text)) => *map.entry(text).or_default() += 1,
+                (State::Repeats(tally), Observed::Text(text)) => tally.add(&text, 1),
+                (State::Count(n), Observed::True) => *n += 1,
+                (State::Sum(total), Observed::Number(x)) => *total += x,
+                (State::Extreme(best), observed) => {
+                    let candidate = match observed {
+                        Observed::Number(x) => Number::from_f64(x).map(Value::Number),
+                        Observed::Text(text) => Some(Value::String(text)),
+                        Observed::True => None,
+                    };
+                    let Some(candidate) = candidate else { continue };
+                    let better = match best.as_ref() {
+                        None => true,
+                        Some(current) if min => less_than(&candidate, current),
+                        Some(current) => less_than(current, &candidate),
+                    };
+                    if better {
+                        *best = Some(candidate);
+                    }
                 }
+                _ => {}
             }
-            aggregate.context.for_each(root, |_, node| {
-                let vars = [node, root, envelope, as_of, now, params, &null];
-                let Ok(value) = aggregate.value.eval(&vars) else { return };
-                match state {
-                    State::CountBy(map) => {
-                        if !matches!(value, RuleValue::Null) {
-                            *map.entry(value.to_string()).or_default() += 1;
-                        }
-                    }
-                    State::Repeats(tally) => {
-                        if !matches!(value, RuleValue::Null) {
-                            tally.add(&value.to_string(), 1);
-                        }
-                    }
-                    State::Count(n) => {
-                        if matches!(value, RuleValue::Bool(true)) {
-                            *n += 1;
-                        }
-                    }
-                    State::Sum(total) => {
-                        if let Some(x) = number(&value) {
-                            *total += x;
-                        }
-                    }
-                    State::Extreme(best) => {
-                        let candidate = match &value {
-                            RuleValue::Null => return,
-                            v => match number(v) {
-                                Some(x) => Number::from_f64(x).map(Value::Number),
-                                None => Some(Value::String(v.to_string())),
-                            },
-                        };
-                        let Some(candidate) = candidate else { return };
-                        let better = match best.as_ref() {
-                            None => true,
-                            Some(current) => {
-                                let less = less_than(&candidate, current);
-                                if aggregate.kind == AggregateKind::Min {
-                                    less
-                                } else {
-                                    less_than(current, &candidate)
-                                }
-                            }
-                        };
-                        if better {
-                            *best = Some(candidate);
-                        }
-                    }
-                }
-            });
         }
     }
 
@@ -172,65 +147,103 @@ impl<'p> Accumulator<'p> {
     }
 }
 
+/// One value an aggregate was given, owned so that it can travel from the thread that read the record to the
+/// one that holds the aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed {
+    Text(String),
+    True,
+    Number(f64),
+}
+
+/// What the aggregates of `pack` (those inside records, outside them, or all) see in `root`.
+pub fn observe(
+    pack: &StandardPack,
+    root: &Value,
+    envelope: &Value,
+    as_of: &Value,
+    now: &Value,
+    params: &Value,
+    records: Option<bool>,
+) -> Vec<(usize, Observed)> {
+    let null = Value::Null;
+    let mut out = Vec::new();
+    for (index, aggregate) in pack.aggregates.iter().enumerate() {
+        if records.is_some_and(|wanted| aggregate.in_records != wanted) {
+            continue;
+        }
+        aggregate.context.for_each(root, |_, node| {
+            let vars = [node, root, envelope, as_of, now, params, &null];
+            let Ok(value) = aggregate.value.eval(&vars) else { return };
+            let observed = match (aggregate.kind, &value) {
+                (_, RuleValue::Null) => return,
+                (AggregateKind::CountBy | AggregateKind::Repeats, v) => Observed::Text(v.to_string()),
+                (AggregateKind::Count, RuleValue::Bool(true)) => Observed::True,
+                (AggregateKind::Count, _) => return,
+                (AggregateKind::Sum, v) => match number(v) {
+                    Some(x) => Observed::Number(x),
+                    None => return,
+                },
+                (AggregateKind::Min | AggregateKind::Max, v) => match number(v) {
+                    Some(x) => Observed::Number(x),
+                    None => Observed::Text(v.to_string()),
+                },
+            };
+            out.push((index, observed));
+        });
+    }
+    out
+}
+
 /// Counts of text values, each value stored once in one buffer: about 40 bytes a distinct value, so that the
 /// identifiers of a return of a million children can be counted in bounded memory.
 #[derive(Default)]
 struct Tally {
+    /// Every distinct value, one after another.
     text: String,
-    /// Start, length and count of each distinct value, in `text`.
-    entries: Vec<(u32, u32, u32)>,
-    /// Hash of a value → its entry; values whose hash another value already has go to `collisions`.
-    by_hash: HashMap<u64, u32>,
-    collisions: HashMap<String, u32>,
+    /// Where each value starts in `text` (it ends where the next starts), and how often it was seen.
+    entries: Vec<(u32, u32)>,
+    /// Entry numbers, by the hash of their value.
+    table: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
 }
 
 impl Tally {
-    fn hash(value: &str) -> u64 {
-        let mut hasher = std::hash::DefaultHasher::new();
-        value.hash(&mut hasher);
-        hasher.finish()
-    }
-
-    fn value(&self, entry: (u32, u32, u32)) -> &str {
-        self.text.get(entry.0 as usize..(entry.0 + entry.1) as usize).unwrap_or("")
+    fn value<'t>(text: &'t str, entries: &[(u32, u32)], index: u32) -> &'t str {
+        let i = index as usize;
+        let start = entries.get(i).map_or(0, |e| e.0 as usize);
+        let end = entries.get(i + 1).map_or(text.len(), |e| e.0 as usize);
+        text.get(start..end).unwrap_or("")
     }
 
     fn add(&mut self, value: &str, count: u32) {
-        let hash = Tally::hash(value);
-        if let Some(&index) = self.by_hash.get(&hash) {
-            let entry = self.entries[index as usize];
-            if self.value(entry) == value {
-                self.entries[index as usize].2 += count;
-                return;
+        let Tally { text, entries, table, hasher } = self;
+        let hash = hasher.hash_one(value);
+        if let Some(&index) = table.find(hash, |&i| Tally::value(text, entries, i) == value) {
+            if let Some(entry) = entries.get_mut(index as usize) {
+                entry.1 += count;
             }
-            if let Some(&index) = self.collisions.get(value) {
-                self.entries[index as usize].2 += count;
-                return;
-            }
-            let index = self.push(value, count);
-            self.collisions.insert(value.to_string(), index);
             return;
         }
-        let index = self.push(value, count);
-        self.by_hash.insert(hash, index);
-    }
-
-    fn push(&mut self, value: &str, count: u32) -> u32 {
-        let start = self.text.len() as u32;
-        self.text.push_str(value);
-        self.entries.push((start, value.len() as u32, count));
-        (self.entries.len() - 1) as u32
+        let index = entries.len() as u32;
+        entries.push((text.len() as u32, count));
+        text.push_str(value);
+        table.insert_unique(hash, index, |&i| hasher.hash_one(Tally::value(text, entries, i)));
     }
 
     fn merge(&mut self, other: Tally) {
-        for &entry in &other.entries {
-            self.add(other.value(entry), entry.2);
+        for (index, entry) in other.entries.iter().enumerate() {
+            self.add(Tally::value(&other.text, &other.entries, index as u32), entry.1);
         }
     }
 
     /// The values that occur more than once, with their counts.
     fn repeated(&self) -> impl Iterator<Item = (&str, u32)> {
-        self.entries.iter().filter(|e| e.2 > 1).map(|&e| (self.value(e), e.2))
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.1 > 1)
+            .map(|(i, e)| (Tally::value(&self.text, &self.entries, i as u32), e.1))
     }
 }
 

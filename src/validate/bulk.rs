@@ -18,7 +18,7 @@ use crate::document::{self, Format, LineIndex};
 use crate::finding::{Excerpt, Finding, Location};
 use crate::standard::{Node, ObjectNode, Repeat, StandardPack};
 
-use super::aggregate::Accumulator;
+use super::aggregate::{observe, Accumulator, Observed};
 use super::rules::{Context, Scope};
 use super::{structure, Checked, Locate, Located, Validator};
 
@@ -230,27 +230,30 @@ impl Validator<'_> {
                     }
                 }
             }
+            // Workers read and convert records and send back what the aggregates see in each; this thread
+            // holds the one set of aggregates, so nothing is gathered twice or merged.
             let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
-            let partials: Vec<Accumulator<'_>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = receivers
-                    .into_iter()
-                    .map(|receiver| {
-                        let layout = &layout;
-                        let base_context = &base_context;
-                        let mut root = frame.clone();
-                        scope.spawn(move || {
-                            let mut accumulator = Accumulator::new(pack);
-                            while let Ok(piece) = receiver.recv() {
-                                let step = layout.xml_path.last().cloned().unwrap_or_default();
-                                if let Ok(record) = convert_piece(self, pack, &piece, layout.node, "", &step) {
-                                    set_records(&mut root, &layout.pointer, vec![record.value]);
-                                    accumulator.add_in(&root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true));
+            let (results, observed) = mpsc::channel::<Vec<(usize, Observed)>>();
+            std::thread::scope(|scope| {
+                for receiver in receivers {
+                    let layout = &layout;
+                    let base_context = &base_context;
+                    let results = results.clone();
+                    let mut root = frame.clone();
+                    scope.spawn(move || {
+                        while let Ok(piece) = receiver.recv() {
+                            let step = layout.xml_path.last().cloned().unwrap_or_default();
+                            if let Ok(record) = convert_piece(self, pack, &piece, layout.node, "", &step) {
+                                set_records(&mut root, &layout.pointer, vec![record.value]);
+                                let seen = observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true));
+                                if !seen.is_empty() && results.send(seen).is_err() {
+                                    break;
                                 }
                             }
-                            accumulator
-                        })
-                    })
-                    .collect();
+                        }
+                    });
+                }
+                drop(results);
                 let mut next = first;
                 let mut turn = 0usize;
                 while let Some(piece) = next.take() {
@@ -260,14 +263,16 @@ impl Validator<'_> {
                             break;
                         }
                     }
+                    while let Ok(seen) = observed.try_recv() {
+                        gathered.apply(seen);
+                    }
                     next = splitter.next_piece().ok().flatten();
                 }
                 drop(senders);
-                handles.into_iter().filter_map(|h| h.join().ok()).collect()
+                while let Ok(seen) = observed.recv() {
+                    gathered.apply(seen);
+                }
             });
-            for partial in partials {
-                gathered.merge(partial);
-            }
         }
 
         // Pass 2: the frame (parts outside records), then every record.
@@ -327,7 +332,7 @@ impl Validator<'_> {
                         while let Ok(piece) = receiver.recv() {
                             let PieceKind::Record(index) = piece.kind else { continue };
                             let findings = self.check_record(pack, layout, &mut root, agg, container_xpath, index, &piece);
-                            if results.send((index, findings)).is_err() {
+                            if !findings.is_empty() && results.send((index, findings)).is_err() {
                                 break;
                             }
                         }
