@@ -4,7 +4,7 @@
 # beside a bare axum handler measured in the same run. Then p50/p99 at a constant offered rate with oha, when
 # oha is installed (`cargo install oha`). Prints the figures; copy them into BENCHMARKS.md, section "Gateway".
 #
-#   scripts/gateway-bench.sh                 # 20 s per run, 64 connections, 5000/s offered
+#   scripts/gateway-bench.sh                 # 20 s per run, 64 connections, 5000/s and 1000/s offered
 #   DURATION=10 CONNS=32 RATE=2000 scripts/gateway-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ DURATION=${DURATION:-20}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 RATE=${RATE:-5000}
+LOW_RATE=${LOW_RATE:-1000}
 GATEWAY=127.0.0.1:18181
 BASELINE=127.0.0.1:18182
 
@@ -89,12 +90,14 @@ for target in "baseline http://$BASELINE" "gateway http://$GATEWAY"; do
 done
 if command -v oha >/dev/null || [ -x "$HOME/.cargo/bin/oha" ]; then
   oha=$(command -v oha || echo "$HOME/.cargo/bin/oha")
-  echo "oha -q $RATE -z ${DURATION}s -c $CONNS (open loop: $RATE/s offered)"
-  for target in "baseline http://$BASELINE" "gateway http://$GATEWAY"; do
-    set -- $target
-    echo "== $1"
-    "$oha" --no-tui -q "$RATE" -z "${DURATION}s" -c "$CONNS" -m POST -H "Authorization: Bearer $token" -T application/json \
-      -D "$work/referral.json" "$2/v1/messages" | grep -E "Requests/sec|Success rate|50.00%|99.00%|99.90%|\[202\]|\[4|\[5"
+  for rate in "$RATE" "$LOW_RATE"; do
+    echo "oha -q $rate -z ${DURATION}s -c $CONNS (open loop: $rate/s offered)"
+    for target in "baseline http://$BASELINE" "gateway http://$GATEWAY"; do
+      set -- $target
+      echo "== $1"
+      "$oha" --no-tui -q "$rate" -z "${DURATION}s" -c "$CONNS" -m POST -H "Authorization: Bearer $token" -T application/json \
+        -D "$work/referral.json" "$2/v1/messages" | grep -E "Requests/sec|Success rate|50.00%|99.00%|99.90%|\[202\]|\[4|\[5"
+    done
   done
 fi
 stored=$(curl -s "http://$GATEWAY/metrics" | awk '/^caregate_messages_accepted_total/{print $2}')

@@ -605,3 +605,62 @@ async fn stateless_routes_standards_health_openapi_and_metrics() {
     assert!(metrics.contains("caregate_queue_depth 1"), "{metrics}");
     assert!(metrics.contains("caregate_accept_seconds_count 1"));
 }
+
+#[test]
+fn config_check_explains_a_bad_configuration_and_passes_a_good_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "listen = \"127.0.0.1:8080\"\n[[organisations]]\ncode = \"201\"\nname = \"A\"\nrole = \"social-care\"\n\
+         [[senders]]\norganisation = \"201\"\ntoken_hash = \"secret-in-clear\"\nstandards = [\"referral@1.0\"]\nrecipients = [\"RJ1\"]\n",
+    )
+    .expect("writes");
+    let output = assert_cmd::Command::cargo_bin("caregate").expect("binary").args(["config", "check"]).arg(&bad).output().expect("runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("never configured in clear") && text.contains("recipient `RJ1` is not among"), "{text}");
+    let catalog = Catalog::embedded().expect("packs load");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, toml::to_string(&Config::demo(&catalog, None).0).expect("serialises")).expect("writes");
+    let output = assert_cmd::Command::cargo_bin("caregate").expect("binary").args(["config", "check"]).arg(&good).output().expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_without_a_config_runs_the_demo_and_writes_its_tokens() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("caregate-data");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("readable");
+    let base = format!("http://{}", first.rsplit("http://").next().expect("address").trim());
+    let printed: Vec<String> = lines.by_ref().take(9).map_while(Result::ok).collect();
+    let tokens: BTreeMap<String, String> = serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).expect("written")).expect("json");
+    let codes: Vec<&str> = tokens.keys().map(String::as_str).collect();
+    assert_eq!(codes, ["201", "202", "EH201", "POL01", "RJ1", "SCH001", "admin"]);
+    assert!(printed.iter().any(|l| l.contains(&tokens["SCH001"])), "tokens are printed: {printed:?}");
+    let client = reqwest::Client::new();
+    let envelope = referral("SCH001", &[("201", "social-care"), ("POL01", "police")]);
+    let response = client
+        .post(format!("{base}/v1/messages"))
+        .bearer_auth(&tokens["SCH001"])
+        .header("content-type", "application/json")
+        .body(envelope.to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let mailbox: Value = client.get(format!("{base}/v1/mailbox")).bearer_auth(&tokens["201"]).send().await.expect("request").json().await.expect("json");
+    assert_eq!(mailbox["messages"].as_array().map(Vec::len), Some(1));
+    child.kill().expect("stops");
+    child.wait().expect("reaped");
+    std::thread::spawn(move || for _ in lines {});
+}

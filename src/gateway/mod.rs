@@ -144,5 +144,11 @@ pub fn demo(catalog: &Catalog, data: &Path) -> Result<(Config, BTreeMap<String, 
     std::fs::create_dir_all(data).map_err(|source| GatewayError::Tokens { path: data.into(), source })?;
     let text = serde_json::to_string_pretty(&tokens).unwrap_or_default();
     std::fs::write(&path, text + "\n").map_err(|source| GatewayError::Tokens { path: path.clone(), source })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let owner_only = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(&path, owner_only).map_err(|source| GatewayError::Tokens { path: path.clone(), source })?;
+    }
     Ok((config, tokens))
 }

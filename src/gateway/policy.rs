@@ -99,8 +99,8 @@ pub fn redact(body: &Value, node: &Node, role: &str, when: Circumstances, cleara
             });
         }
     }
-    let mut walker = Walker { role, when, clearance, redactions: &mut redactions };
-    walker.object(&mut copy, node, prefix);
+    let mut walker = Walker { role, when, clearance, redactions: &mut redactions, at: prefix.to_string() };
+    walker.object(&mut copy, node);
     (copy, redactions)
 }
 
@@ -109,31 +109,47 @@ struct Walker<'a> {
     when: Circumstances,
     clearance: &'a Clearance,
     redactions: &'a mut Vec<Redaction>,
+    /// The pointer of the value being walked; grown and cut back as the walk goes down and up.
+    at: String,
 }
 
 impl Walker<'_> {
-    fn object(&mut self, value: &mut Value, node: &Node, at: &str) {
+    fn object(&mut self, value: &mut Value, node: &Node) {
         let (Node::Object(object), Some(map)) = (node, value.as_object_mut()) else { return };
         for field in &object.fields {
             let Some(child) = map.get_mut(&field.json) else { continue };
-            let path = format!("{at}/{}", escape_pointer_token(&field.json));
-            if let Some(class) = &field.sensitivity {
-                if !self.clearance.cleared(self.role, class, self.when) {
-                    map.remove(&field.json);
-                    self.redactions.push(Redaction { path, reason: "need-to-know".into() });
-                    continue;
-                }
+            let depth = self.at.len();
+            self.at.push('/');
+            if field.json.contains(['~', '/']) {
+                self.at.push_str(&escape_pointer_token(&field.json));
+            } else {
+                self.at.push_str(&field.json);
             }
-            match (field.repeat, child) {
-                (Repeat::Repeated | Repeat::Wrapped, Value::Array(items)) => {
-                    for (i, item) in items.iter_mut().enumerate() {
-                        self.object(item, &field.node, &format!("{path}/{i}"));
+            let cleared = field.sensitivity.as_deref().is_none_or(|class| self.clearance.cleared(self.role, class, self.when));
+            if !cleared {
+                map.remove(&field.json);
+                self.redactions.push(Redaction { path: self.at.clone(), reason: "need-to-know".into() });
+            } else if matches!(*field.node, Node::Object(_)) {
+                match (field.repeat, child) {
+                    (Repeat::Repeated | Repeat::Wrapped, Value::Array(items)) => {
+                        for (i, item) in items.iter_mut().enumerate() {
+                            let item_depth = self.at.len();
+                            self.at.push('/');
+                            self.at.push_str(itoa(i).as_str());
+                            self.object(item, &field.node);
+                            self.at.truncate(item_depth);
+                        }
                     }
+                    (_, child) => self.object(child, &field.node),
                 }
-                (_, child) => self.object(child, &field.node, &path),
             }
+            self.at.truncate(depth);
         }
     }
+}
+
+fn itoa(i: usize) -> String {
+    i.to_string()
 }
 
 /// Removes every field matching `pattern` (a pointer in which `*` matches each array item), calling `removed`

@@ -540,6 +540,20 @@ mod tests {
         assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 53 });
     }
 
+    #[tokio::test]
+    async fn one_bad_write_in_a_group_fails_only_itself() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path(), 64).expect("opens");
+        // Sent together, so committed as one group; the second repeats the first's id.
+        let writes = [message("a", None, "d"), message("a", None, "d"), message("b", None, "d")].map(|m| store.accept(m));
+        let results = futures_join(writes.into_iter()).await;
+        assert_eq!(results[0].as_ref().ok(), Some(&Accepted::New));
+        assert!(matches!(results[1], Err(StoreError::Database(_))), "{:?}", results[1]);
+        assert_eq!(results[2].as_ref().ok(), Some(&Accepted::New));
+        assert_eq!(store.mailbox("RJ1", 10).await.expect("reads").len(), 2);
+        assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 2 });
+    }
+
     async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
         let mut out = Vec::new();
         let pending: Vec<F> = futures.collect();
