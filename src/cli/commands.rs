@@ -115,7 +115,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     if inputs.is_empty() {
         bail!("no .xml or .json files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    let validator = Validator::new(catalog, Options { limits: limits.clone(), now, standard: standard.clone() });
+    let validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() });
     let progress = progress_bar(inputs.len());
     let mut documents = Vec::with_capacity(inputs.len());
     let mut packs: Vec<Arc<StandardPack>> = Vec::new();

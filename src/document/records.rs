@@ -103,7 +103,8 @@ impl<R> Capture<R> {
     }
 }
 
-/// Reads a bulk return piece by piece.
+/// Reads a bulk return piece by piece. Its errors are one finding each, ending the reading, so they are not
+/// boxed.
 pub struct Splitter<R: BufRead> {
     reader: Reader<Capture<R>>,
     /// Local names from the document element down to the record element, e.g. Message, Children, Child.
@@ -119,6 +120,7 @@ pub struct Splitter<R: BufRead> {
     pub root: Option<String>,
 }
 
+#[allow(clippy::result_large_err)]
 impl<R: BufRead> Splitter<R> {
     pub fn new(input: R, path: Vec<String>, limits: Limits) -> Self {
         let capture = Capture { inner: input, kept: Vec::new(), base: 0, newlines_before: 0, columns_before: 0 };

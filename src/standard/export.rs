@@ -24,18 +24,25 @@ pub fn xsd(pack: &StandardPack, _catalog: &Catalog) -> String {
     let binding = &pack.binding;
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = write!(out, "<!-- {} {} ({}), exported by caregate {} from pack digest {} -->\n",
-        pack.manifest.title, pack.version(), pack.id(), env!("CARGO_PKG_VERSION"), pack.digest);
+    let _ = writeln!(
+        out,
+        "<!-- {} {} ({}), exported by caregate {} from pack digest {} -->",
+        pack.manifest.title,
+        pack.version(),
+        pack.id(),
+        env!("CARGO_PKG_VERSION"),
+        pack.digest
+    );
     if binding.namespace.is_empty() {
         out.push_str("<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n");
     } else {
         let ns = attr(&binding.namespace);
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"{ns}\" xmlns=\"{ns}\" elementFormDefault=\"qualified\">\n"
+            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"{ns}\" xmlns=\"{ns}\" elementFormDefault=\"qualified\">"
         );
     }
-    let _ = write!(out, "  <xs:element name=\"{}\">\n", attr(&binding.root));
+    let _ = writeln!(out, "  <xs:element name=\"{}\">", attr(&binding.root));
     if let Node::Object(object) = &*binding.node {
         complex_type(object, 2, &mut out);
     }
@@ -154,7 +161,7 @@ fn simple_type(kind: ScalarType, schema: &Value, depth: usize, out: &mut String)
     let enums: Vec<String> = schema
         .get("enum")
         .and_then(Value::as_array)
-        .map(|e| e.iter().filter_map(|v| super::super::convert::to_xml::scalar_text(v)).collect())
+        .map(|e| e.iter().filter_map(super::super::convert::to_xml::scalar_text).collect())
         .unwrap_or_default();
     let mut facets = Vec::new();
     for e in &enums {

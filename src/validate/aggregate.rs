@@ -61,16 +61,14 @@ impl<'p> Accumulator<'p> {
                 (State::Repeats(a), State::Repeats(b)) => a.merge(b),
                 (State::Count(a), State::Count(b)) => *a += b,
                 (State::Sum(a), State::Sum(b)) => *a += b,
-                (State::Extreme(a), State::Extreme(b)) => {
-                    if let Some(b) = b {
-                        let take = match a.as_ref() {
-                            None => true,
-                            Some(current) if aggregate.kind == AggregateKind::Min => less_than(&b, current),
-                            Some(current) => less_than(current, &b),
-                        };
-                        if take {
-                            *a = Some(b);
-                        }
+                (State::Extreme(a), State::Extreme(Some(b))) => {
+                    let take = match a.as_ref() {
+                        None => true,
+                        Some(current) if aggregate.kind == AggregateKind::Min => less_than(&b, current),
+                        Some(current) => less_than(current, &b),
+                    };
+                    if take {
+                        *a = Some(b);
                     }
                 }
                 _ => {}

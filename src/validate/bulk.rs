@@ -116,7 +116,11 @@ struct Converted {
     findings: Vec<Finding>,
 }
 
+/// A part of a return outside its records: where it sits in the instance, its bytes, and what it became.
+type Part = (Vec<String>, Piece, Converted);
+
 /// Parses and converts one piece; its own findings (not well-formed, unknown elements) are located in the file.
+#[allow(clippy::result_large_err)] // one finding, once per record that cannot be read
 fn convert_piece(validator: &Validator<'_>, pack: &StandardPack, piece: &Piece, node: &Node, xpath: &str, step: &str) -> Result<Converted, Finding> {
     let lines = LineIndex::new(&piece.bytes);
     let shift = |mut location: Location| {
@@ -215,7 +219,7 @@ impl Validator<'_> {
         // Pass 1: aggregates gathered inside records (they may read the header, so the frame comes first).
         let mut gathered = Accumulator::new(pack);
         if gathered.any_in_records() {
-            let mut splitter = Splitter::new(open()?, layout.xml_path.clone(), self.options.limits.clone());
+            let mut splitter = Splitter::new(open()?, layout.xml_path.clone(), self.options.limits);
             let mut frame = Value::Object(Map::new());
             let mut first = None;
             while let Ok(Some(piece)) = splitter.next_piece() {
@@ -276,11 +280,11 @@ impl Validator<'_> {
         }
 
         // Pass 2: the frame (parts outside records), then every record.
-        let mut splitter = Splitter::new(open()?, layout.xml_path.clone(), self.options.limits.clone());
+        let mut splitter = Splitter::new(open()?, layout.xml_path.clone(), self.options.limits);
         let root_name = pack.binding.root.clone();
         let container_xpath = format!("/{}", layout.xml_path[..layout.xml_path.len() - 1].join("/"));
         let mut frame = Value::Object(Map::new());
-        let mut parts: Vec<(Vec<String>, Piece, Converted)> = Vec::new();
+        let mut parts: Vec<Part> = Vec::new();
         let mut frame_findings: Vec<Finding> = Vec::new();
         let mut pending: Option<Piece> = None;
         loop {
@@ -411,7 +415,7 @@ impl Validator<'_> {
         &self,
         pack: &StandardPack,
         frame: &mut Value,
-        parts: &mut Vec<(Vec<String>, Piece, Converted)>,
+        parts: &mut Vec<Part>,
         findings: &mut Vec<Finding>,
         parents: &[String],
         name: &str,
@@ -501,19 +505,19 @@ fn set_records(root: &mut Value, pointer: &str, records: Vec<Value>) {
 
 /// Locates pointers of the frame in the part they fall in.
 struct FrameLocator<'a> {
-    parts: &'a [(Vec<String>, Piece, Converted)],
+    parts: &'a [Part],
     root: &'a str,
 }
 
 impl FrameLocator<'_> {
-    fn part_for(&self, pointer: &str) -> Option<(String, &(Vec<String>, Piece, Converted))> {
+    fn part_for(&self, pointer: &str) -> Option<(String, &Part)> {
         self.parts.iter().find_map(|part| {
             let prefix: String = part.0.iter().map(|n| format!("/{n}")).collect();
-            (pointer == prefix || pointer.starts_with(&format!("{prefix}/"))).then(|| (prefix, part))
+            (pointer == prefix || pointer.starts_with(&format!("{prefix}/"))).then_some((prefix, part))
         })
     }
 
-    fn locator<'b>(&self, prefix: &str, part: &'b (Vec<String>, Piece, Converted)) -> PieceLocator<'b> {
+    fn locator<'b>(&self, prefix: &str, part: &'b Part) -> PieceLocator<'b> {
         let xpath = format!("/{}", self.root);
         let depth = part.0.len().saturating_sub(1);
         let _ = depth;
@@ -541,7 +545,7 @@ impl Locate for FrameLocator<'_> {
     fn excerpt(&self, line: u32) -> Option<Excerpt> {
         self.parts.iter().find_map(|part| {
             let lines = part.2.lines.line_count();
-            (line >= part.1.line && line < part.1.line + lines).then(|| ()).and_then(|_| {
+            (line >= part.1.line && line < part.1.line + lines).then_some(()).and_then(|_| {
                 let prefix: String = part.0.iter().map(|n| format!("/{n}")).collect();
                 self.locator(&prefix, part).excerpt(line)
             })
