@@ -478,7 +478,7 @@ async fn push_recipients_get_retries_then_dead_letters_and_replay() {
         .to_string();
     wait_for("the flaky recipient to succeed", || flaky.delivered.lock().expect("lock").len() == 1).await;
     assert_eq!(flaky.calls.load(Ordering::SeqCst), 3, "two failures, then success");
-    assert_eq!(*flaky.delivered.lock().expect("lock"), [id.clone()], "the message id is the idempotency key");
+    assert_eq!(*flaky.delivered.lock().expect("lock"), std::slice::from_ref(&id), "the message id is the idempotency key");
     let mut status = Value::Null;
     for _ in 0..200 {
         status = app.status(&id, "201").await;
@@ -506,7 +506,7 @@ async fn push_recipients_get_retries_then_dead_letters_and_replay() {
     assert_eq!(replay("POL01").await.expect("request").status(), StatusCode::FORBIDDEN);
     assert_eq!(replay("admin").await.expect("request").status(), StatusCode::ACCEPTED);
     wait_for("the replayed delivery", || down.delivered.lock().expect("lock").len() == 1).await;
-    assert_eq!(*down.delivered.lock().expect("lock"), [id.clone()]);
+    assert_eq!(*down.delivered.lock().expect("lock"), std::slice::from_ref(&id));
     assert_eq!(replay("admin").await.expect("request").status(), StatusCode::NOT_FOUND, "nothing left to replay");
     let metrics = app.client.get(app.url("/metrics")).send().await.expect("request").text().await.expect("text");
     assert!(metrics.contains("caregate_deliveries_total{outcome=\"dead\"} 1"), "{metrics}");

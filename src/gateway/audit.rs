@@ -132,9 +132,9 @@ pub enum Verdict {
 /// Checks a log, given in storage order (ascending `seq`).
 pub fn verify(entries: impl IntoIterator<Item = Entry>) -> Verdict {
     let mut prev = GENESIS.to_string();
-    let mut expected_seq = 1;
     let mut count = 0;
     for (position, entry) in entries.into_iter().enumerate() {
+        let expected_seq = position as i64 + 1;
         let broken = |reason: String| Verdict::Broken { seq: entry.seq, position: position + 1, reason };
         if entry.compute_hash() != entry.hash {
             return broken("its content does not match its hash (the entry was edited)".into());
@@ -150,7 +150,6 @@ pub fn verify(entries: impl IntoIterator<Item = Entry>) -> Verdict {
             return broken(format!("its sequence number is {} where {} was expected (an entry is missing or moved)", entry.seq, expected_seq));
         }
         prev = entry.hash;
-        expected_seq += 1;
         count += 1;
     }
     Verdict::Intact { entries: count }

@@ -232,7 +232,7 @@ impl Config {
         if self.limits.max_bytes == 0 || self.limits.max_depth == 0 {
             problems.push("limits.max_bytes and limits.max_depth must be above 0".into());
         }
-        if !(self.limits.rate_per_second > 0.0) || self.limits.burst < 1.0 {
+        if self.limits.rate_per_second.is_nan() || self.limits.rate_per_second <= 0.0 || self.limits.burst < 1.0 {
             problems.push("limits.rate_per_second must be above 0 and limits.burst at least 1".into());
         }
         if self.delivery.max_attempts == 0 || self.delivery.concurrency == 0 {
