@@ -115,7 +115,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     if inputs.is_empty() {
         bail!("no .xml or .json files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    let validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() });
+    let mut validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() });
     let progress = progress_bar(inputs.len());
     let mut documents = Vec::with_capacity(inputs.len());
     let mut packs: Vec<Arc<StandardPack>> = Vec::new();
@@ -123,11 +123,18 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
         let checked = match bulk_file(&validator, input)? {
             // A bulk return (a census) is streamed from the file, record by record, whatever its size.
             Some(pack) => {
+                // A bar for the second (checking) pass over a large return, on a terminal only.
+                let bar = bytes_bar(input);
+                validator.progress = bar.clone().map(|bar| Box::new(move |read: u64| bar.set_position(read)) as Box<dyn Fn(u64) + Send + Sync>);
                 let path = input.clone();
                 let open = move || -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
                     Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&path)?)))
                 };
-                validator.check_bulk(&pack, &open).with_context(|| format!("cannot read {}", input.display()))?
+                let checked = validator.check_bulk(&pack, &open).with_context(|| format!("cannot read {}", input.display()))?;
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+                checked
             }
             None => validator.check(&read_input(input, limits.max_bytes)?),
         };
@@ -177,6 +184,19 @@ fn bulk_file(validator: &Validator<'_>, path: &Path) -> Result<Option<Arc<Standa
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     file.take(64 * 1024).read_to_end(&mut head).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(validator.bulk_pack(&head))
+}
+
+/// A progress bar over a file's bytes, when it is large and standard error is a terminal.
+fn bytes_bar(path: &Path) -> Option<indicatif::ProgressBar> {
+    let len = std::fs::metadata(path).ok()?.len();
+    if len < 8 * 1024 * 1024 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("checking {bar:40} {bytes}/{total_bytes} {elapsed} (eta {eta})") {
+        bar.set_style(style);
+    }
+    Some(bar)
 }
 
 fn progress_bar(len: usize) -> Option<indicatif::ProgressBar> {

@@ -348,6 +348,11 @@ impl Validator<'_> {
                     match &piece.kind {
                         PieceKind::Record(_) => {
                             records += 1;
+                            if records % 256 == 0 {
+                                if let Some(progress) = &self.progress {
+                                    progress(piece.offset);
+                                }
+                            }
                             if senders[records % senders.len()].send(piece).is_err() {
                                 break;
                             }

@@ -68,6 +68,8 @@ impl Checked {
 pub struct Validator<'c> {
     pub catalog: &'c Catalog,
     pub options: Options,
+    /// Told how many bytes of a bulk return have been read, as reading goes on (for a progress bar).
+    pub progress: Option<Box<dyn Fn(u64) + Send + Sync + 'c>>,
 }
 
 /// Where an instance's pointers are in the user's file.
@@ -138,7 +140,7 @@ impl Located<'_> {
 
 impl<'c> Validator<'c> {
     pub fn new(catalog: &'c Catalog, options: Options) -> Self {
-        Validator { catalog, options }
+        Validator { catalog, options, progress: None }
     }
 
     /// Validates one document's bytes.
