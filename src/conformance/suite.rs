@@ -347,15 +347,7 @@ fn read_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>, ConformanceError> {
     Ok(paths)
 }
 
-fn collect_embedded(dir: &Dir<'static>, base: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
-    for file in dir.files() {
-        let relative = file.path().strip_prefix(base).unwrap_or(file.path()).to_string_lossy().replace('\\', "/");
-        files.insert(relative, file.contents().to_vec());
-    }
-    for sub in dir.dirs() {
-        collect_embedded(sub, base, files);
-    }
-}
+use crate::standard::collect_embedded;
 
 fn collect_disk(dir: &Path, base: &Path, files: &mut BTreeMap<String, Vec<u8>>) -> Result<(), ConformanceError> {
     for path in read_dir(dir)? {

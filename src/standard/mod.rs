@@ -112,7 +112,8 @@ impl PackFiles {
     }
 }
 
-fn collect_embedded(dir: &Dir<'static>, base: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
+/// Every file below an embedded folder, by its path relative to `base`.
+pub fn collect_embedded(dir: &Dir<'static>, base: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
     for file in dir.files() {
         let relative = file.path().strip_prefix(base).unwrap_or(file.path()).to_string_lossy().replace('\\', "/");
         files.insert(relative, file.contents().to_vec());
