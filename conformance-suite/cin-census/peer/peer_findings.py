@@ -1,10 +1,11 @@
 """Runs the peer CIN validator (Data to Insight's csc-validator-be-cin) on one return and prints its findings
 as JSON: {"findings": [[rule, child], ...], "return_level": [rule, ...], "crashed": [rule, ...]}.
 
-Runs inside the peer's virtual environment (see run.sh). Rules that raise are run one at a time so that one
-crashing rule does not hide the others; they are listed under "crashed".
+Runs inside the peer's virtual environment (see run.sh). The peer's own loop catches a rule that raises and
+goes on with the others; such rules are listed under "crashed".
 """
 import contextlib
+import copy
 import importlib
 import io
 import json
@@ -19,27 +20,23 @@ def run(path, ruleset="cin2025_26"):
     module = importlib.import_module(f"cin_validator.rules.{ruleset}")
     registry = getattr(module, "registry")
     codes = [str(code) for code in registry]
-    findings, return_level, crashed = set(), set(), []
-
-    def one(selected):
-        data = cin_validator.process_data(cin_validator.convert_data(root))
-        with contextlib.redirect_stdout(io.StringIO()):
-            v = cin_validator.CinValidator(data, registry, selected_rules=selected)
-        for _, row in v.full_issue_df.iterrows():
-            findings.add((str(row["rule_code"]), str(row["child_id"])))
-        for _, row in v.multichild_issues.iterrows():
-            return_level.add(str(row["rule_code"]))
-
-    try:
-        one(None)
-    except Exception:  # a rule raised: run them one by one
-        findings.clear()
-        return_level.clear()
-        for code in codes:
-            try:
-                one([code])
-            except Exception as error:  # noqa: BLE001 - the peer's failure is the finding here
-                crashed.append(f"{code}: {type(error).__name__}: {error}")
+    data = cin_validator.process_data(cin_validator.convert_data(root))
+    raw = copy.deepcopy(data)
+    # The peer's own rule loop (it catches a rule that raises and prints it), without its user report.
+    validator = cin_validator.CinValidator.__new__(cin_validator.CinValidator)
+    validator.data_files = data
+    validator.ruleset_registry = registry
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        validator.create_issue_report_df(None)
+    issues = cin_validator.include_issue_child(validator.full_issue_df, raw)
+    findings = {(str(row["rule_code"]), str(row["LAchildID"])) for _, row in issues.iterrows()}
+    return_level = set()
+    la = getattr(validator, "la_rule_issues", None)
+    if la is not None and len(la):
+        return_level = {str(code) for code in la["rule_code"]}
+    # Header rules are reported in the child table with no child.
+    crashed = [line[len("Error with rule "):] for line in printed.getvalue().splitlines() if line.startswith("Error with rule ")]
     return {
         "findings": sorted(findings),
         "return_level": sorted(return_level),
