@@ -62,7 +62,7 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
-    per_rule = collections.defaultdict(lambda: {"both": 0, "caregate_only": 0, "peer_only": 0})
+    per_rule = collections.defaultdict(lambda: {"both": 0, "caregate_only": 0, "peer_only": 0, "peer_crashed": 0})
     disagreements = []
     crashes = collections.Counter()
     rules = None
@@ -79,10 +79,15 @@ def main():
             rules = rules or peer_rules
             ours = caregate_findings(args.caregate, path, rules)
             children_total += args.children
-            for line in crashed:
-                crashes[line.split(":")[0]] += 1
+            crashed_rules = {line.split(":")[0] for line in crashed}
+            for rule in crashed_rules:
+                crashes[rule] += 1
             for pair in ours | peer:
                 rule, child = pair
+                if rule in crashed_rules:
+                    # The peer gave no answer for this rule on this return: caregate's findings stand alone.
+                    per_rule[rule]["peer_crashed"] += 1
+                    continue
                 if pair in ours and pair in peer:
                     per_rule[rule]["both"] += 1
                 elif pair in ours:
@@ -107,7 +112,7 @@ def main():
         "agreement_on_flagged_pairs": both / flagged if flagged else 1.0,
         "agreement_on_all_rule_child_pairs": 1 - differ / evaluated if evaluated else 1.0,
         "peer_crashes": dict(crashes),
-        "per_rule": {rule: {**counts, "agreement": counts["both"] / max(1, sum(counts.values()))}
+        "per_rule": {rule: {**counts, "agreement": counts["both"] / max(1, counts["both"] + counts["caregate_only"] + counts["peer_only"])}
                      for rule, counts in sorted(per_rule.items())},
     }
     with open(os.path.join(args.out, "agreement.json"), "w") as f:
@@ -122,9 +127,9 @@ def main():
         f.write(f"- agreement on flagged pairs: {summary['agreement_on_flagged_pairs']:.4f}\n")
         f.write(f"- agreement on all {evaluated} (rule, child) pairs: {summary['agreement_on_all_rule_child_pairs']:.6f}\n")
         f.write(f"- peer crashes (rule: returns): {dict(crashes) or 'none'}\n\n")
-        f.write("| rule | both | caregate only | peer only | agreement |\n|---|---|---|---|---|\n")
+        f.write("| rule | both | caregate only | peer only | agreement | caregate's findings where the peer crashed |\n|---|---|---|---|---|---|\n")
         for rule, counts in summary["per_rule"].items():
-            f.write(f"| {rule} | {counts['both']} | {counts['caregate_only']} | {counts['peer_only']} | {counts['agreement']:.3f} |\n")
+            f.write(f"| {rule} | {counts['both']} | {counts['caregate_only']} | {counts['peer_only']} | {counts['agreement']:.3f} | {counts['peer_crashed']} |\n")
     print(open(os.path.join(args.out, "summary.md")).read().split("| rule")[0])
     if summary["agreement_on_all_rule_child_pairs"] < args.min_agreement:
         raise SystemExit(f"agreement {summary['agreement_on_all_rule_child_pairs']:.4f} is below {args.min_agreement}")
