@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-// The same allocator as the `caregate` binary (unset CAREGATE_BENCH_SYSTEM_ALLOC has no effect: to compare,
-// build with `--features`-free edit of this line).
+// The same allocator as the `caregate` binary, so that the figures are the binary's (BENCHMARKS.md records
+// the system allocator's figures from before it was chosen).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -11,7 +11,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::Limits;
-use crate::finding::{Finding, Location, Span};
+use crate::finding::{Finding, Location};
 
 /// One element of the return, as its bytes.
 #[derive(Debug, Clone)]
@@ -263,11 +263,6 @@ impl<R: BufRead> Splitter<R> {
     pub fn records(&self) -> usize {
         self.records
     }
-}
-
-/// The span of a whole piece, relative to its own bytes.
-pub fn piece_span(piece: &Piece) -> Span {
-    Span::new(0, piece.bytes.len())
 }
 
 #[cfg(test)]

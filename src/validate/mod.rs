@@ -171,7 +171,7 @@ impl<'c> Validator<'c> {
         let (value, map, mut findings, pack) = match format {
             Format::Xml => match document::parse_xml(bytes, &self.options.limits) {
                 Err(finding) => {
-                    checked.findings.push(with_excerpt(*Box::new(finding), &lines));
+                    checked.findings.push(with_excerpt(finding, &lines));
                     return checked;
                 }
                 Ok(doc) => {
