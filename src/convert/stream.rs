@@ -39,6 +39,12 @@ enum Frame<'p> {
 /// The pretty JSON (as `serde_json::to_string_pretty` writes it) of a document of `pack`, or `None` when the
 /// document needs the tree path.
 pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits) -> Option<String> {
+    element_to_json(bytes, &pack.binding.root, &pack.binding.node, &pack.binding.namespace, limits)
+}
+
+/// As [`xml_to_json`], for an element that stands for a value of `node` (a record of a bulk return): its
+/// name must be `root` and it must be in `namespace` (declared on it, or none).
+pub fn element_to_json<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits: &Limits) -> Option<String> {
     if bytes.len() > limits.max_bytes {
         return None;
     }
@@ -52,7 +58,6 @@ pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits)
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut stack: Vec<Frame<'p>> = Vec::with_capacity(16);
     let mut done = false;
-    let namespace = pack.binding.namespace.as_str();
     loop {
         let event = reader.read_event().ok()?;
         match event {
@@ -83,10 +88,10 @@ pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits)
                 }
                 let child: Frame<'p> = match stack.last_mut() {
                     None => {
-                        if local != pack.binding.root {
+                        if local != root {
                             return None;
                         }
-                        let Node::Object(object) = &*pack.binding.node else { return None };
+                        let Node::Object(object) = node else { return None };
                         out.push(b'{');
                         Frame::Object { node: object, indent: 0, members: 0, furthest: None, open_array: None }
                     }

@@ -247,8 +247,22 @@ impl Validator<'_> {
                     scope.spawn(move || {
                         while let Ok(piece) = receiver.recv() {
                             let step = layout.xml_path.last().cloned().unwrap_or_default();
-                            if let Ok(record) = convert_piece(self, pack, &piece, layout.node, "", &step) {
-                                set_records(&mut root, &layout.pointer, vec![record.value]);
+                            // Aggregates need only the record's value: the streaming fast path gives it without
+                            // a tree or a source map; a record it declines takes the tree path.
+                            let fast = crate::convert::stream::element_to_json(
+                                &piece.bytes,
+                                &step,
+                                layout.node,
+                                &pack.binding.namespace,
+                                &self.options.limits,
+                            )
+                            .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+                            let value = match fast {
+                                Some(value) => Some(value),
+                                None => convert_piece(self, pack, &piece, layout.node, "", &step).ok().map(|c| c.value),
+                            };
+                            if let Some(value) = value {
+                                set_records(&mut root, &layout.pointer, vec![value]);
                                 let seen = observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true));
                                 if !seen.is_empty() && results.send(seen).is_err() {
                                     break;
@@ -443,6 +457,27 @@ impl Validator<'_> {
         }
     }
 
+    /// Whether a record converts on the fast path and gives no finding at all (structure and rules).
+    fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, root: &mut Value, agg: &Value, piece: &Piece, name: &str) -> bool {
+        let Some((_, validator)) = &pack.record_schema else { return false };
+        let Some(text) =
+            crate::convert::stream::element_to_json(&piece.bytes, name, layout.node, &pack.binding.namespace, &self.options.limits)
+        else {
+            return false;
+        };
+        let Ok(value) = serde_json::from_str::<Value>(&text) else { return false };
+        if !validator.is_valid(&value) {
+            return false;
+        }
+        set_records(root, &layout.pointer, vec![value]);
+        let mut context = Context::new(root, None, &self.options.now, &pack.params);
+        context.agg = std::borrow::Cow::Borrowed(agg);
+        let located = Located { locator: &Unlocated, format: Format::Xml, prefix: String::new() };
+        let mut findings = Vec::new();
+        super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
+        findings.is_empty()
+    }
+
     /// Everything about one record: conversion, structure, the rules inside records; located in the file.
     #[allow(clippy::too_many_arguments)]
     fn check_record(
@@ -456,6 +491,11 @@ impl Validator<'_> {
         piece: &Piece,
     ) -> Vec<Finding> {
         let name = layout.xml_path.last().cloned().unwrap_or_default();
+        // Most records are clean: check them on the fast path's value first, and build the tree and the
+        // source map (to locate findings) only for a record that has something to report.
+        if self.record_is_clean(pack, layout, root, agg, piece, &name) {
+            return Vec::new();
+        }
         let step = format!("{name}[{}]", index + 1);
         let converted = match convert_piece(self, pack, piece, layout.node, container_xpath, &step) {
             Ok(c) => c,
@@ -500,6 +540,18 @@ impl Validator<'_> {
                 with_excerpt(f, &locator)
             })
             .collect()
+    }
+}
+
+/// For a first look that only asks whether there is any finding.
+struct Unlocated;
+
+impl Locate for Unlocated {
+    fn locate(&self, _pointer: &str) -> Location {
+        Location::default()
+    }
+    fn excerpt(&self, _line: u32) -> Option<Excerpt> {
+        None
     }
 }
 
