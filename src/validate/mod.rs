@@ -353,7 +353,7 @@ pub fn one_cause_once(findings: Vec<Finding>) -> Vec<Finding> {
         .filter(|f| {
             !(f.rule == "required"
                 && f.location.as_ref().is_some_and(|l| {
-                    misspelt.iter().any(|(parent, near)| *parent == l.path && f.message.contains(&format!("must contain {near}")))
+                    misspelt.iter().any(|(parent, near)| *parent == l.path && f.message.contains(&structure::must_contain(near)))
                 }))
         })
         .collect()

@@ -32,7 +32,7 @@ pub fn check(
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().unwrap_or_default();
                 let missing = located.display_name(pack, &format!("{pointer}/{property}"));
-                ("required", format!("{name} must contain {missing}; it is required."), None)
+                ("required", format!("{name} {}; it is required.", must_contain(&missing)), None)
             }
             ValidationErrorKind::Enum { options } => {
                 let keyword_parent = schema_path.strip_suffix("/enum").unwrap_or(&schema_path);
@@ -116,6 +116,12 @@ fn schema_at(pack: &StandardPack, validator: &jsonschema::Validator, path: &str)
         Some((base, record)) if std::ptr::eq(validator, record) && !path.starts_with("/$defs") => format!("{base}{path}"),
         _ => path.to_string(),
     }
+}
+
+/// How a `required` finding names what is missing; `one_cause_once` recognises a misspelt element's
+/// consequence by it, so the wording lives here only.
+pub(crate) fn must_contain(missing: &str) -> String {
+    format!("must contain {missing}")
 }
 
 fn describe_type(kind: &str) -> &'static str {
