@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rand::RngExt as _;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -117,11 +119,21 @@ pub struct DeliveryConfig {
     pub timeout_ms: u64,
     /// Push requests in flight at once, over all recipients.
     pub concurrency: usize,
+    /// A PEM file of CA certificates trusted for every https push, beside the platform's roots (for a region's
+    /// shared internal CA). A recipient's own `push_ca_file` replaces both for that recipient.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        DeliveryConfig { max_attempts: 8, base_delay_ms: 500, max_delay_ms: 300_000, timeout_ms: 10_000, concurrency: 32 }
+        DeliveryConfig {
+            max_attempts: 8,
+            base_delay_ms: 500,
+            max_delay_ms: 300_000,
+            timeout_ms: 10_000,
+            concurrency: 32,
+            ca_file: None,
+        }
     }
 }
 
@@ -137,6 +149,10 @@ pub struct Organisation {
     pub delivery: String,
     #[serde(default)]
     pub push_url: Option<String>,
+    /// A PEM file of the CA certificates that sign this recipient's https push endpoint (a council's internal
+    /// CA); when set, only these are trusted for it.
+    #[serde(default)]
+    pub push_ca_file: Option<PathBuf>,
     /// `json` or `xml`.
     #[serde(default = "default_format")]
     pub format: String,
@@ -186,6 +202,23 @@ pub struct PolicyConfig {
     /// Replaces the default clearance of a role: the classes it may receive unconditionally.
     #[serde(default)]
     pub clearance: BTreeMap<String, Vec<String>>,
+}
+
+/// The CA certificates in a PEM file, each checked to be a usable trust anchor; the reason, in a sentence
+/// fragment, when there are none or one is not.
+pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot be read ({e})"))?;
+    let certificates = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("is not PEM ({e})"))?;
+    if certificates.is_empty() {
+        return Err("holds no PEM `CERTIFICATE`".into());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (i, certificate) in certificates.iter().enumerate() {
+        roots.add(certificate.clone()).map_err(|e| format!("certificate {} is not a usable CA certificate ({e})", i + 1))?;
+    }
+    Ok(certificates)
 }
 
 /// `sha256:<hex>` of a token.
@@ -238,6 +271,11 @@ impl Config {
         if self.delivery.max_attempts == 0 || self.delivery.concurrency == 0 {
             problems.push("delivery.max_attempts and delivery.concurrency must be at least 1".into());
         }
+        if let Some(path) = &self.delivery.ca_file {
+            if let Err(why) = read_ca_file(path) {
+                problems.push(format!("delivery.ca_file `{}` {why}", path.display()));
+            }
+        }
         if let Some(hash) = &self.admin_token_hash {
             if !is_token_hash(hash) {
                 problems.push("admin_token_hash must be `sha256:` and 64 lower-case hex digits".into());
@@ -265,6 +303,15 @@ impl Config {
                 ("push", Some(url)) => problems.push(format!("{at}: push_url `{url}` must start with http:// or https://")),
                 ("push", None) => problems.push(format!("{at}: delivery is `push` but there is no push_url")),
                 (other, _) => problems.push(format!("{at}: delivery `{other}` must be `mailbox` or `push`")),
+            }
+            if let Some(path) = &org.push_ca_file {
+                match org.push_url() {
+                    Some(url) if url.starts_with("https://") => {}
+                    _ => problems.push(format!("{at}: push_ca_file is set but there is no https:// push_url to use it for")),
+                }
+                if let Err(why) = read_ca_file(path) {
+                    problems.push(format!("{at}: push_ca_file `{}` {why}", path.display()));
+                }
             }
             if org.format != "json" && org.format != "xml" {
                 problems.push(format!("{at}: format `{}` must be `json` or `xml`", org.format));
@@ -339,6 +386,7 @@ impl Config {
                     role: role.to_string(),
                     delivery: default_delivery(),
                     push_url: None,
+                    push_ca_file: None,
                     format: default_format(),
                 })
                 .collect(),
@@ -404,6 +452,49 @@ mod tests {
         for expected in ["listen `nowhere`", "role `wizard`", "no push_url", "`999` is not among", "never configured in clear", "`referral@9.9` is not held", "recipient `XYZ`"] {
             assert!(problems.contains(expected), "missing {expected:?} in:\n{problems}");
         }
+    }
+
+    #[test]
+    fn ca_files_are_read_and_used_only_for_an_https_push() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, params.self_signed(&key).expect("signs").pem()).expect("writes");
+        let not_pem = dir.path().join("notes.txt");
+        std::fs::write(&not_pem, "the council's CA, to follow").expect("writes");
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").expect("writes");
+
+        let catalog = catalog();
+        let (mut config, _) = Config::demo(&catalog, None);
+        config.delivery.ca_file = Some(ca.clone());
+        let push = |org: &mut Organisation, url: &str, ca: &Path| {
+            (org.delivery, org.push_url, org.push_ca_file) = ("push".into(), Some(url.into()), Some(ca.into()));
+        };
+        push(&mut config.organisations[0], "https://201.example/inbox", &ca);
+        assert_eq!(config.check(&catalog), Vec::<String>::new());
+        assert_eq!(read_ca_file(&ca).map(|c| c.len()), Ok(1));
+
+        config.delivery.ca_file = Some(dir.path().join("missing.pem"));
+        push(&mut config.organisations[0], "http://201.example/inbox", &ca);
+        push(&mut config.organisations[1], "https://202.example/inbox", &not_pem);
+        push(&mut config.organisations[2], "https://rj1.example/inbox", &broken);
+        config.organisations[3].push_ca_file = Some(ca.clone());
+        let problems = config.check(&catalog).join("\n");
+        for expected in [
+            "delivery.ca_file `",
+            "missing.pem` cannot be read",
+            "organisation `201`: push_ca_file is set but there is no https:// push_url",
+            "organisation `202`: push_ca_file `",
+            "notes.txt` holds no PEM `CERTIFICATE`",
+            "broken.pem` certificate 1 is not a usable CA certificate",
+            "organisation `POL01`: push_ca_file is set but there is no https:// push_url",
+        ] {
+            assert!(problems.contains(expected), "missing {expected:?} in:\n{problems}");
+        }
+        assert_eq!(problems.lines().count(), 5, "{problems}");
     }
 
     #[test]

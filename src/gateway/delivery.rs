@@ -4,16 +4,19 @@
 //! copy is sent on its own task, so one slow or failing recipient never holds up another. State lives in the
 //! store, so delivery resumes after a restart.
 //!
+//! An https push is verified with rustls (the ring provider): against the platform's roots and
+//! `delivery.ca_file`, or, for a recipient with a `push_ca_file`, against that file's CAs only.
+//!
 //! Not for: mailbox recipients, who collect their copies (`routes`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngExt as _;
 
 use super::audit::{Event, Record};
-use super::config::DeliveryConfig;
+use super::config::{read_ca_file, Config, DeliveryConfig};
 use super::store::sqlite::{now_text, timestamp};
 use super::store::{Attempt, CopyRecord};
 use super::App;
@@ -43,12 +46,77 @@ fn lock(tracker: &Mutex<Tracker>) -> std::sync::MutexGuard<'_, Tracker> {
     }
 }
 
+/// The push clients: one shared by the recipients that trust what the gateway trusts, and one for each
+/// recipient with a CA of its own.
+pub struct Clients {
+    shared: reqwest::Client,
+    own: HashMap<String, reqwest::Client>,
+}
+
+impl Clients {
+    /// Builds every client the configuration asks for; the reason when one cannot be built.
+    pub fn new(config: &Config) -> Result<Clients, String> {
+        // The process's TLS provider, installed once before the first client (an error means it already is).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let builder = || reqwest::Client::builder().timeout(Duration::from_millis(config.delivery.timeout_ms));
+        let extra = match &config.delivery.ca_file {
+            Some(path) => certificates(path)?,
+            None => Vec::new(),
+        };
+        let shared = match builder().tls_certs_merge(extra.clone()).build() {
+            Ok(client) => client,
+            // No platform roots (a machine without a CA bundle): http pushes go on, https ones trust only ca_file.
+            Err(error) => {
+                tracing::warn!(error = %chain(&error), "no platform CA roots; https pushes trust only delivery.ca_file");
+                builder().tls_certs_only(extra).build().map_err(|e| chain(&e))?
+            }
+        };
+        let mut own = HashMap::new();
+        for org in &config.organisations {
+            if let Some(path) = &org.push_ca_file {
+                let client = builder().tls_certs_only(certificates(path)?).build().map_err(|e| chain(&e))?;
+                own.insert(org.code.clone(), client);
+            }
+        }
+        Ok(Clients { shared, own })
+    }
+
+    fn for_recipient(&self, organisation: &str) -> &reqwest::Client {
+        self.own.get(organisation).unwrap_or(&self.shared)
+    }
+}
+
+fn certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let ders = read_ca_file(path).map_err(|why| format!("`{}` {why}", path.display()))?;
+    ders.iter().map(|der| reqwest::Certificate::from_der(der).map_err(|e| chain(&e))).collect()
+}
+
+/// An error and its causes, outermost first (a refused certificate is named only deep in the chain).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// The innermost cause of an error: what went wrong, without the layers that carried it.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
 /// Runs until the process ends.
 pub async fn run(app: Arc<App>) {
-    let client = match reqwest::Client::builder().timeout(Duration::from_millis(app.config.delivery.timeout_ms)).build() {
-        Ok(client) => client,
+    let clients = match Clients::new(&app.config) {
+        Ok(clients) => Arc::new(clients),
         Err(error) => {
-            tracing::error!(%error, "cannot build the delivery client; push delivery is off");
+            tracing::error!(%error, "cannot build the delivery clients; push delivery is off");
             return;
         }
     };
@@ -73,9 +141,9 @@ pub async fn run(app: Arc<App>) {
                     continue;
                 }
             }
-            let (app, client, tracker) = (Arc::clone(&app), client.clone(), Arc::clone(&tracker));
+            let (app, clients, tracker) = (Arc::clone(&app), Arc::clone(&clients), Arc::clone(&tracker));
             tokio::spawn(async move {
-                deliver(&app, &client, copy).await;
+                deliver(&app, clients.for_recipient(&copy.recipient), copy).await;
                 drop(permit);
                 let mut tracker = lock(&tracker);
                 tracker.in_flight.remove(&key);
@@ -115,7 +183,7 @@ async fn deliver(app: &App, client: &reqwest::Client, copy: CopyRecord) {
         }
         Ok(response) => format!("the recipient answered {}", response.status()),
         Err(error) if error.is_timeout() => "the recipient did not answer in time".to_string(),
-        Err(error) if error.is_connect() => "the recipient could not be reached".to_string(),
+        Err(error) if error.is_connect() => format!("the recipient could not be reached ({})", root_cause(&error)),
         Err(error) => format!("the request failed: {error}"),
     };
     let attempts = copy.attempts + 1;
