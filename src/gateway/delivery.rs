@@ -4,7 +4,7 @@
 //! copy is sent on its own task, so one slow or failing recipient never holds up another. State lives in the
 //! store, so delivery resumes after a restart.
 //!
-//! An https push is verified with rustls (the ring provider): against the platform's roots and
+//! An https push is verified with rustls: against the platform's roots and
 //! `delivery.ca_file`, or, for a recipient with a `push_ca_file`, against that file's CAs only.
 //!
 //! Not for: mailbox recipients, who collect their copies (`routes`).
@@ -56,8 +56,6 @@ pub struct Clients {
 impl Clients {
     /// Builds every client the configuration asks for; the reason when one cannot be built.
     pub fn new(config: &Config) -> Result<Clients, String> {
-        // The process's TLS provider, installed once before the first client (an error means it already is).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = || reqwest::Client::builder().timeout(Duration::from_millis(config.delivery.timeout_ms));
         let extra = match &config.delivery.ca_file {
             Some(path) => certificates(path)?,
