@@ -4,8 +4,8 @@
 //! copy is sent on its own task, so one slow or failing recipient never holds up another. State lives in the
 //! store, so delivery resumes after a restart.
 //!
-//! An https push is verified with rustls: against the platform's roots and
-//! `delivery.ca_file`, or, for a recipient with a `push_ca_file`, against that file's CAs only.
+//! An https push is verified with rustls: against the platform's roots and `delivery.ca_file`, or, for a
+//! recipient with a `push_ca_file`, against that file's CAs only.
 //!
 //! Not for: mailbox recipients, who collect their copies (`routes`).
 
@@ -89,7 +89,7 @@ fn certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Str
     ders.iter().map(|der| reqwest::Certificate::from_der(der).map_err(|e| chain(&e))).collect()
 }
 
-/// An error and its causes, outermost first (a refused certificate is named only deep in the chain).
+/// An error and its causes, outermost first (reqwest names what went wrong only deep in the chain).
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
