@@ -83,9 +83,10 @@ impl TestApp {
     }
 }
 
-/// The shipped full referral, from `sender` to `recipients` (organisation, role).
+/// The shipped full referral, from `sender` to `recipients` (organisation, role), under a new messageId.
 fn referral(sender: &str, recipients: &[(&str, &str)]) -> Value {
     let mut envelope: Value = serde_json::from_str(FULL).expect("example parses");
+    envelope["messageId"] = uuid::Uuid::new_v4().to_string().into();
     envelope["sender"]["organisation"] = sender.into();
     envelope["recipients"] = recipients.iter().map(|(o, r)| json!({"organisation": o, "role": r})).collect();
     envelope
@@ -346,7 +347,7 @@ async fn the_same_idempotency_key_returns_the_first_answer_and_another_body_conf
     let again = app.send_as("RJ1", &envelope, Some("key-1")).await;
     assert_eq!(again.status(), StatusCode::ACCEPTED);
     assert_eq!(again.json::<Value>().await.expect("json"), first);
-    let mut other = envelope.clone();
+    let mut other = referral("RJ1", &[("201", "social-care")]);
     other["urgency"] = "routine".into();
     assert_eq!(app.send_as("RJ1", &other, Some("key-1")).await.status(), StatusCode::CONFLICT);
     // Keys are per sender.
@@ -370,6 +371,44 @@ async fn the_same_idempotency_key_returns_the_first_answer_and_another_body_conf
     assert_eq!(ids.len(), 1);
     let mailbox: Value = app.get("201", "/v1/mailbox").await.json().await.expect("json");
     assert_eq!(mailbox["messages"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_messageid_sent_again_is_the_same_message_or_a_conflict() {
+    let app = spawn_app(|_| {}).await;
+    let envelope = referral("RJ1", &[("201", "social-care")]);
+    let first = app.send("RJ1", &envelope).await;
+    // The same envelope again, without a key, as the same bytes or laid out anew: the first answer.
+    assert_eq!(app.send("RJ1", &envelope).await, first);
+    let pretty = app
+        .client
+        .post(app.url("/v1/messages"))
+        .bearer_auth(app.token("RJ1"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_string_pretty(&envelope).expect("serialises"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(pretty.status(), StatusCode::ACCEPTED);
+    assert_eq!(pretty.json::<Value>().await.expect("json"), first);
+    // Under a new Idempotency-Key it is still that message, and the key names it from now on.
+    assert_eq!(app.send_as("RJ1", &envelope, Some("late-key")).await.json::<Value>().await.expect("json"), first);
+    assert_eq!(app.send_as("RJ1", &envelope, Some("late-key")).await.json::<Value>().await.expect("json"), first);
+    // The same messageId with anything changed is another message under a used id: 409, nothing stored.
+    let mut changed = envelope.clone();
+    changed["urgency"] = "routine".into();
+    let conflict = app.send_as("RJ1", &changed, None).await;
+    assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    assert_eq!(conflict.json::<Value>().await.expect("problem")["type"].as_str().map(|t| t.ends_with("message-id-reused")), Some(true));
+    // A messageId is unique per sender: another sender may use the same one.
+    let mut from_201 = referral("201", &[("RJ1", "health")]);
+    from_201["messageId"] = envelope["messageId"].clone();
+    assert_ne!(app.send("201", &from_201).await["id"], first["id"]);
+    let mailbox: Value = app.get("201", "/v1/mailbox").await.json().await.expect("json");
+    assert_eq!(mailbox["messages"].as_array().map(Vec::len), Some(1), "one message, however often it was sent");
+    // Each repeat and the conflict are audited like any request; the accepted message once.
+    let running = app.running.as_ref().expect("running");
+    assert_eq!(running.app.metrics.accepted.load(Ordering::Relaxed), 2);
 }
 
 async fn futures_all<F: std::future::Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>

@@ -71,15 +71,17 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     let mut envelope: Value = serde_json::from_str(FULL).expect("parses");
     envelope["sender"]["organisation"] = "201".into();
     envelope["recipients"] = json!([{"organisation": "RJ1", "role": "health"}, {"organisation": "POL01", "role": "police"}]);
-    let body = envelope.to_string();
     let client = reqwest::Client::new();
     let accepted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let mut senders = Vec::new();
     for _ in 0..8 {
-        let (client, body, accepted, url) = (client.clone(), body.clone(), Arc::clone(&accepted), format!("http://{address}/v1/messages"));
+        let (client, mut envelope, accepted, url) = (client.clone(), envelope.clone(), Arc::clone(&accepted), format!("http://{address}/v1/messages"));
         senders.push(tokio::spawn(async move {
             for _ in 0..2000 {
-                let response = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(body.clone()).send().await;
+                // Each a new message: a messageId is the sender's once.
+                envelope["messageId"] = uuid::Uuid::new_v4().to_string().into();
+                let body = envelope.to_string();
+                let response = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(body).send().await;
                 let Ok(response) = response else { break };
                 if response.status() != reqwest::StatusCode::ACCEPTED {
                     break;

@@ -1,6 +1,8 @@
 //! `POST /v1/messages`: from request to durable acceptance. Content type, size and time limits; idempotency;
-//! the engine validates the envelope and its body; the sender's authorisation; one redacted copy per
-//! recipient; one transaction (message, copies, key, audit); then `202`, and not before.
+//! the engine validates the envelope and its body; the sender's authorisation; for each recipient, what its
+//! copy loses; one transaction (envelope, copies, key, audit); then `202`, and not before. A `messageId` is a
+//! sender's once: sent again with the same envelope it is the same message (the first answer), with another
+//! envelope a conflict (409).
 //!
 //! Not for: reading or delivering copies (`routes`, `delivery`).
 
@@ -139,52 +141,53 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
     let Some(body_pack) = checked.body_pack else {
         return refuse(&app, &organisation, "body-standard", Some(&body_digest), Problem::invalid(findings)).await;
     };
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = time_ordered_id();
     let received_at = super::store::sqlite::now_text();
-    let response = json!({"id": id, "status": "accepted", "receivedAt": received_at, "digest": body_digest});
+    let response = json!({"id": id, "status": "accepted", "receivedAt": received_at, "digest": body_digest}).to_string();
     let standard = body_pack.reference();
     let when = Circumstances::of(&envelope);
     let empty = Value::Object(Default::default());
     let body_value = envelope.get("body").unwrap_or(&empty);
-    let mut audit = vec![Record::new(Event::Accept, &organisation)
-        .message(&id)
-        .digest(&body_digest)
-        .detail(format!("{standard} to {}", recipients.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(",")))];
+    let envelope_text = envelope.to_string();
+    let envelope_digest = digest(envelope_text.as_bytes());
+    let mut audit = Vec::with_capacity(recipients.len() + 1);
+    audit.push(
+        Record::new(Event::Accept, &organisation)
+            .message(&id)
+            .digest(&body_digest)
+            .detail(format!("{standard} to {}", recipients.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(","))),
+    );
     let mut copies: Vec<NewCopy> = Vec::with_capacity(recipients.len());
     for (code, _) in &recipients {
         let Some(org) = app.config.organisation(code) else { continue };
-        let (redacted, redactions) = policy::redact(body_value, &body_pack.binding.node, &org.role, when, &app.clearance, "/body");
-        let mut content = serde_json::Map::with_capacity(envelope.as_object().map_or(0, |m| m.len() + 1));
-        for (name, value) in envelope.as_object().into_iter().flatten() {
-            if name != "body" {
-                content.insert(name.clone(), value.clone());
-            }
-        }
-        content.insert("body".into(), redacted);
-        content.insert("redactions".into(), serde_json::to_value(&redactions).unwrap_or_default());
-        let content = Value::Object(content).to_string();
+        let redactions = policy::redactions(body_value, &body_pack.binding.node, &org.role, when, &app.clearance, "/body");
         let decision = redactions.iter().map(|r| format!("{} {}", r.reason, r.path)).collect::<Vec<_>>().join("; ");
+        // The copy is the envelope whose digest this is, less what the detail lists.
         audit.push(
             Record::new(Event::Redaction, "gateway")
                 .message(&id)
                 .recipient(code)
-                .digest(digest(content.as_bytes()))
+                .digest(&envelope_digest)
                 .detail(format!("{}: {}", org.role, if decision.is_empty() { "nothing removed".into() } else { decision })),
         );
-        copies.push(NewCopy { recipient: code.clone(), role: org.role.clone(), content, push_url: org.push_url().map(String::from), format: org.format.clone() });
+        copies.push(NewCopy { recipient: code.clone(), role: org.role.clone(), redactions, push_url: org.push_url().map(String::from), format: org.format.clone() });
     }
     let push = copies.iter().any(|c| c.push_url.is_some());
     let message = NewMessage {
         id,
         sender: organisation.clone(),
+        message_id: envelope.get("messageId").and_then(Value::as_str).unwrap_or_default().to_string(),
         standard,
         received_at,
         digest: body_digest.clone(),
+        envelope: envelope_text,
+        envelope_digest,
         copies,
         response: response.clone(),
         idempotency_key: key,
         audit,
     };
+    drop(envelope);
     match app.store.accept(message).await {
         Ok(Accepted::New) => {
             app.metrics.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -196,6 +199,14 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
         }
         Ok(Accepted::Repeat(first)) => accepted(first),
         Ok(Accepted::KeyConflict) => key_conflict(&app, &organisation, &body_digest).await,
+        Ok(Accepted::MessageIdConflict) => {
+            let problem = Problem::new(
+                StatusCode::CONFLICT,
+                "message-id-reused",
+                "This sender sent another message under this messageId before; a new message needs a new messageId.",
+            );
+            refuse(&app, &organisation, "http-409", Some(&body_digest), problem).await
+        }
         Err(error) => {
             tracing::error!(%error, "storing an accepted message failed");
             Problem::internal().into_response()
@@ -203,8 +214,16 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
     }
 }
 
-fn accepted(response: Value) -> Response {
-    (StatusCode::ACCEPTED, axum::Json(response)).into_response()
+/// A new message id: a UUID (version 7) that starts with the time, so that the store's indexes grow at one
+/// end rather than everywhere.
+fn time_ordered_id() -> String {
+    let millis = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand::random::<[u8; 10]>()).into_uuid().to_string()
+}
+
+/// `202 Accepted` with the answer (JSON text).
+fn accepted(response: String) -> Response {
+    (StatusCode::ACCEPTED, [(header::CONTENT_TYPE, "application/json")], response).into_response()
 }
 
 async fn key_conflict(app: &Arc<App>, organisation: &str, body_digest: &str) -> Response {

@@ -7,11 +7,12 @@
 //! engine's), and not for storing anything.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::standard::binding::escape_pointer_token;
+use crate::standard::binding::{escape_pointer_token, unescape_pointer_token};
 use crate::standard::{Node, Repeat};
 
 /// Statutes that permit sharing without consent (envelope.md).
@@ -86,22 +87,35 @@ impl Clearance {
     }
 }
 
-/// The copy of `body` (of the standard whose binding is `node`) that a recipient of `role` may see, and what
-/// was removed from it. `prefix` is where the body sits in the delivered envelope (`/body`).
-pub fn redact(body: &Value, node: &Node, role: &str, when: Circumstances, clearance: &Clearance, prefix: &str) -> (Value, Vec<Redaction>) {
-    let mut copy = body.clone();
+/// What a recipient of `role` may not see of `body` (of the standard whose binding is `node`): the fields to
+/// remove from its copy, in the order they are removed. `prefix` is where the body sits in the delivered
+/// envelope (`/body`). The body itself is only read; [`Redaction::remove_from`] makes the copy.
+pub fn redactions(body: &Value, node: &Node, role: &str, when: Circumstances, clearance: &Clearance, prefix: &str) -> Vec<Redaction> {
     let mut redactions = Vec::new();
     let shielded = body.pointer(SHIELD_FLAG).and_then(Value::as_bool) == Some(true);
     if shielded && role != "social-care" {
         for pattern in SHIELDED_FIELDS {
-            remove_matching(&mut copy, pattern, "", &mut |path| {
-                redactions.push(Redaction { path: format!("{prefix}{path}"), reason: "shielded".into() })
-            });
+            find_matching(body, pattern, prefix.to_string(), &mut |path| redactions.push(Redaction { path, reason: "shielded".into() }));
         }
     }
-    let mut walker = Walker { role, when, clearance, redactions: &mut redactions, at: prefix.to_string() };
-    walker.object(&mut copy, node);
-    (copy, redactions)
+    let shielded = redactions.len();
+    let mut walker = Walker { role, when, clearance, redactions: &mut redactions, shielded, at: prefix.to_string() };
+    walker.object(body, node);
+    redactions
+}
+
+impl Redaction {
+    /// Removes the field this redaction names from `copy` (the delivered envelope), if it is there.
+    pub fn remove_from(&self, copy: &mut Value) {
+        let Some((parent, last)) = self.path.rsplit_once('/') else { return };
+        let Some(Value::Object(map)) = copy.pointer_mut(parent) else { return };
+        // Removing keeps the order of the fields that stay.
+        if last.contains('~') {
+            map.shift_remove(unescape_pointer_token(last).as_str());
+        } else {
+            map.shift_remove(last);
+        }
+    }
 }
 
 struct Walker<'a> {
@@ -109,15 +123,17 @@ struct Walker<'a> {
     when: Circumstances,
     clearance: &'a Clearance,
     redactions: &'a mut Vec<Redaction>,
+    /// How many of the first `redactions` are a shielded child's: those fields are gone before the walk.
+    shielded: usize,
     /// The pointer of the value being walked; grown and cut back as the walk goes down and up.
     at: String,
 }
 
 impl Walker<'_> {
-    fn object(&mut self, value: &mut Value, node: &Node) {
-        let (Node::Object(object), Some(map)) = (node, value.as_object_mut()) else { return };
+    fn object(&mut self, value: &Value, node: &Node) {
+        let (Node::Object(object), Some(map)) = (node, value.as_object()) else { return };
         for field in &object.fields {
-            let Some(child) = map.get_mut(&field.json) else { continue };
+            let Some(child) = map.get(&field.json) else { continue };
             let depth = self.at.len();
             self.at.push('/');
             if field.json.contains(['~', '/']) {
@@ -126,16 +142,16 @@ impl Walker<'_> {
                 self.at.push_str(&field.json);
             }
             let cleared = field.sensitivity.as_deref().is_none_or(|class| self.clearance.cleared(self.role, class, self.when));
-            if !cleared {
-                map.remove(&field.json);
+            if self.redactions[..self.shielded].iter().any(|r| r.path == self.at) {
+                // Already removed for a shielded child.
+            } else if !cleared {
                 self.redactions.push(Redaction { path: self.at.clone(), reason: "need-to-know".into() });
             } else if matches!(*field.node, Node::Object(_)) {
                 match (field.repeat, child) {
                     (Repeat::Repeated | Repeat::Wrapped, Value::Array(items)) => {
-                        for (i, item) in items.iter_mut().enumerate() {
+                        for (i, item) in items.iter().enumerate() {
                             let item_depth = self.at.len();
-                            self.at.push('/');
-                            self.at.push_str(itoa(i).as_str());
+                            let _ = write!(self.at, "/{i}");
                             self.object(item, &field.node);
                             self.at.truncate(item_depth);
                         }
@@ -148,13 +164,9 @@ impl Walker<'_> {
     }
 }
 
-fn itoa(i: usize) -> String {
-    i.to_string()
-}
-
-/// Removes every field matching `pattern` (a pointer in which `*` matches each array item), calling `removed`
-/// with the concrete pointer of each.
-fn remove_matching(value: &mut Value, pattern: &str, at: &str, removed: &mut dyn FnMut(String)) {
+/// Calls `found` with the concrete pointer (after `at`) of every field matching `pattern` (a pointer in which
+/// `*` matches each array item).
+fn find_matching(value: &Value, pattern: &str, at: String, found: &mut dyn FnMut(String)) {
     let Some(rest) = pattern.strip_prefix('/') else { return };
     let (token, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -162,23 +174,20 @@ fn remove_matching(value: &mut Value, pattern: &str, at: &str, removed: &mut dyn
     };
     match value {
         Value::Array(items) if token == "*" => {
-            for (i, item) in items.iter_mut().enumerate() {
-                remove_matching(item, tail, &format!("{at}/{i}"), removed);
+            for (i, item) in items.iter().enumerate() {
+                find_matching(item, tail, format!("{at}/{i}"), found);
             }
         }
-        Value::Object(map) => remove_in_object(map, token, tail, at, removed),
-        _ => {}
-    }
-}
-
-fn remove_in_object(map: &mut Map<String, Value>, token: &str, tail: &str, at: &str, removed: &mut dyn FnMut(String)) {
-    let path = format!("{at}/{}", escape_pointer_token(token));
-    if tail.is_empty() {
-        if map.remove(token).is_some() {
-            removed(path);
+        Value::Object(map) => {
+            let Some(child) = map.get(token) else { return };
+            let path = format!("{at}/{}", escape_pointer_token(token));
+            if tail.is_empty() {
+                found(path);
+            } else {
+                find_matching(child, tail, path, found);
+            }
         }
-    } else if let Some(child) = map.get_mut(token) {
-        remove_matching(child, tail, &path, removed);
+        _ => {}
     }
 }
 
@@ -198,10 +207,25 @@ mod tests {
         redactions.iter().filter(|r| r.reason == reason).map(|r| r.path.clone()).collect()
     }
 
+    /// The body a recipient of `role` is given, and what was removed from it.
     fn redact_for(role: &str, envelope: &Value, body: &Value) -> (Value, Vec<Redaction>) {
         let catalog = Catalog::embedded().expect("packs load");
         let pack = catalog.find("referral@1.0").expect("referral held");
-        redact(body, &pack.binding.node, role, Circumstances::of(envelope), &Clearance::default(), "/body")
+        let redactions = redactions(body, &pack.binding.node, role, Circumstances::of(envelope), &Clearance::default(), "/body");
+        let mut copy = serde_json::json!({"body": body});
+        for redaction in &redactions {
+            redaction.remove_from(&mut copy);
+        }
+        (copy["body"].take(), redactions)
+    }
+
+    #[test]
+    fn removing_keeps_the_order_of_what_stays_and_reads_escaped_names() {
+        let mut copy = serde_json::json!({"body": {"a": 1, "b/c": 2, "d": 3, "e": 4}});
+        for path in ["/body/b~1c", "/body/missing", "/body/a/deeper", "/nowhere/x"] {
+            Redaction { path: path.into(), reason: "need-to-know".into() }.remove_from(&mut copy);
+        }
+        assert_eq!(copy.to_string(), r#"{"body":{"a":1,"d":3,"e":4}}"#);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Where accepted messages live until every recipient has them: one stored copy per recipient (already
-//! redacted for it), its delivery state, the idempotency keys and the audit chain. [`Store`] is the seam; the
-//! embedded default is [`sqlite::SqliteStore`] (WAL, group commit), and a PostgreSQL store can follow.
+//! Where accepted messages live until every recipient has them: the accepted envelope, stored once; one stored
+//! copy per recipient, held as the list of fields removed for it (the copy itself is the envelope less those
+//! fields, made the same way whenever it is read or delivered); its delivery state; the idempotency keys and
+//! the audit chain. [`Store`] is the seam; the embedded default is [`sqlite::SqliteStore`] (WAL, group
+//! commit), and a PostgreSQL store can follow.
 //!
 //! Not for: deciding what goes into a copy (`policy`) or sending it (`delivery`).
 
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::audit::Record;
+use super::policy::Redaction;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -65,32 +68,50 @@ impl CopyState {
     }
 }
 
-/// A message to store: the envelope as received, and one copy per recipient.
+/// A message to store: the envelope as accepted, and one copy per recipient.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub id: String,
     pub sender: String,
+    /// The envelope's `messageId`: unique per sender, so a second message under it is a repeat or a conflict.
+    pub message_id: String,
     pub standard: String,
     pub received_at: String,
     /// SHA-256 of the request body.
     pub digest: String,
+    /// The envelope (JSON instance) as accepted, as compact JSON text: every copy is made from it.
+    pub envelope: String,
+    /// SHA-256 of `envelope`: the same message sent again, in either format, has the same.
+    pub envelope_digest: String,
     pub copies: Vec<NewCopy>,
-    /// The answer given for it, kept for an idempotent repeat.
-    pub response: Value,
+    /// The answer given for it (JSON text), kept for a repeat.
+    pub response: String,
     pub idempotency_key: Option<String>,
     /// Accept and redaction decisions, appended in the same transaction.
     pub audit: Vec<Record>,
 }
 
+/// One recipient's copy: what is removed from the envelope for it.
 #[derive(Debug, Clone)]
 pub struct NewCopy {
     pub recipient: String,
     pub role: String,
-    /// The delivered envelope (JSON instance) with its `redactions`, as JSON text.
-    pub content: String,
+    pub redactions: Vec<Redaction>,
     /// Where it is pushed; `None` for a mailbox.
     pub push_url: Option<String>,
     pub format: String,
+}
+
+/// The copy a recipient is given: the envelope without the fields its redactions name, and with the list of
+/// them as `redactions`.
+pub fn copy_of(mut envelope: Value, redactions: &[Redaction]) -> Value {
+    for redaction in redactions {
+        redaction.remove_from(&mut envelope);
+    }
+    if let Value::Object(map) = &mut envelope {
+        map.insert("redactions".into(), serde_json::to_value(redactions).unwrap_or_default());
+    }
+    envelope
 }
 
 /// What became of a store request.
@@ -98,10 +119,13 @@ pub struct NewCopy {
 pub enum Accepted {
     /// Committed now.
     New,
-    /// The same sender, key and body were accepted before: the first answer.
-    Repeat(Value),
+    /// The same sender sent this before — under the same idempotency key with the same body, or under the same
+    /// `messageId` with the same envelope: the first answer (JSON text).
+    Repeat(String),
     /// The same sender and key came with another body.
     KeyConflict,
+    /// The same sender and `messageId` came with another envelope.
+    MessageIdConflict,
 }
 
 /// One recipient's copy, as stored.
@@ -154,10 +178,11 @@ pub enum Transition {
 
 /// The storage seam. Writes are durable when their future resolves.
 pub trait Store: Send + Sync + 'static {
-    /// Stores a message and its copies, its idempotency key and its audit entries, in one transaction.
+    /// Stores a message and its copies, its idempotency key and its audit entries, in one transaction — unless
+    /// it repeats an earlier one (by idempotency key or `messageId`).
     fn accept(&self, message: NewMessage) -> BoxFuture<'_, Result<Accepted, StoreError>>;
-    /// A repeat of an idempotency key: the body digest and first answer, if the key was used by this sender.
-    fn idempotent(&self, sender: &str, key: &str) -> BoxFuture<'_, Result<Option<(String, Value)>, StoreError>>;
+    /// A repeat of an idempotency key: the body digest and first answer (JSON text), if this sender used the key.
+    fn idempotent(&self, sender: &str, key: &str) -> BoxFuture<'_, Result<Option<(String, String)>, StoreError>>;
     /// Appends audit entries on their own (rejections).
     fn audit(&self, records: Vec<Record>) -> BoxFuture<'_, Result<(), StoreError>>;
     fn message(&self, id: &str) -> BoxFuture<'_, Result<Option<MessageRecord>, StoreError>>;

@@ -13,7 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{Accepted, Attempt, BoxFuture, CopyRecord, CopyState, MessageRecord, NewMessage, Store, StoreError, Transition};
+use super::{copy_of, Accepted, Attempt, BoxFuture, CopyRecord, CopyState, MessageRecord, NewMessage, Store, StoreError, Transition};
+use crate::gateway::policy::Redaction;
 use crate::gateway::audit::{Entry, Record, GENESIS};
 
 const SCHEMA: &str = "
@@ -23,13 +24,16 @@ CREATE TABLE IF NOT EXISTS messages (
     standard TEXT NOT NULL,
     received_at TEXT NOT NULL,
     digest TEXT NOT NULL,
-    response TEXT NOT NULL
+    response TEXT NOT NULL,
+    message_id TEXT,
+    envelope TEXT,
+    envelope_digest TEXT
 );
 CREATE TABLE IF NOT EXISTS copies (
     message TEXT NOT NULL,
     recipient TEXT NOT NULL,
     role TEXT NOT NULL,
-    content TEXT NOT NULL,
+    content TEXT NOT NULL DEFAULT '',
     push_url TEXT,
     format TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -37,6 +41,7 @@ CREATE TABLE IF NOT EXISTS copies (
     next_at TEXT NOT NULL,
     last_error TEXT,
     updated_at TEXT NOT NULL,
+    redactions TEXT,
     UNIQUE (message, recipient)
 );
 CREATE INDEX IF NOT EXISTS copies_by_recipient ON copies (recipient);
@@ -61,6 +66,40 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 ";
+
+/// The layout `SCHEMA` makes, as `PRAGMA user_version`. Version 0 stored a whole redacted copy per recipient
+/// (`copies.content`) and no envelope; its copies are read as they were stored, and its messages have no
+/// `messageId`.
+const LAYOUT: i64 = 1;
+
+/// Brings a version-0 store to the current layout (columns added, nothing rewritten), then the indexes that
+/// use the new columns.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version < LAYOUT {
+        let has = |table: &str, column: &str| -> Result<bool, rusqlite::Error> {
+            let mut statement = conn.prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?;
+            statement.exists(params![column])
+        };
+        let tx = conn.unchecked_transaction()?;
+        for (table, column) in [("messages", "message_id"), ("messages", "envelope"), ("messages", "envelope_digest"), ("copies", "redactions")] {
+            if !has(table, column)? {
+                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+            }
+        }
+        tx.pragma_update(None, "user_version", LAYOUT)?;
+        tx.commit()?;
+    }
+    conn.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS messages_by_sender_id ON messages (sender, message_id) WHERE message_id IS NOT NULL;")?;
+    Ok(())
+}
+
+/// Pages (4 KiB) of WAL that gather before the writer copies them into the database file. Larger than
+/// SQLite's 1,000: a page written by many commits (the end of a table or index) is copied once, not each time.
+const CHECKPOINT_PAGES: i64 = 4096;
+
+/// Pages (4 KiB) the writer's connection keeps in memory (SQLite's default is 500).
+const WRITER_CACHE_PAGES: i64 = 8192;
 
 /// The database file in a data folder.
 pub fn database_path(data: &Path) -> PathBuf {
@@ -125,6 +164,9 @@ impl SqliteStore {
         let path = database_path(data);
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
+        conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_PAGES)?;
         let mut writer = Writer::new(conn, max_batch.max(1))?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
@@ -322,22 +364,48 @@ fn accept(conn: &Connection, chain: &mut (i64, String), message: &NewMessage) ->
             .query_row(params![message.sender, key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         if let Some((digest, response)) = earlier {
-            if digest != message.digest {
-                return Ok(Accepted::KeyConflict);
-            }
-            let response = serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            return Ok(Accepted::Repeat(response));
+            return Ok(if digest == message.digest { Accepted::Repeat(response) } else { Accepted::KeyConflict });
         }
+    }
+    let earlier: Option<(String, Option<String>, String)> = conn
+        .prepare_cached("SELECT id, envelope_digest, response FROM messages WHERE sender = ?1 AND message_id = ?2")?
+        .query_row(params![message.sender, message.message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    if let Some((id, digest, response)) = earlier {
+        if digest.as_deref() != Some(message.envelope_digest.as_str()) {
+            return Ok(Accepted::MessageIdConflict);
+        }
+        // A new key for the same message: the key names the first.
+        if let Some(key) = &message.idempotency_key {
+            conn.prepare_cached("INSERT INTO idempotency (sender, key, digest, message) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![message.sender, key, message.digest, id])?;
+        }
+        return Ok(Accepted::Repeat(response));
+    }
+    if let Some(key) = &message.idempotency_key {
         conn.prepare_cached("INSERT INTO idempotency (sender, key, digest, message) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![message.sender, key, message.digest, message.id])?;
     }
-    conn.prepare_cached("INSERT INTO messages (id, sender, standard, received_at, digest, response) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![message.id, message.sender, message.standard, message.received_at, message.digest, message.response.to_string()])?;
+    conn.prepare_cached(
+        "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        message.id,
+        message.sender,
+        message.message_id,
+        message.standard,
+        message.received_at,
+        message.digest,
+        message.response,
+        message.envelope,
+        message.envelope_digest
+    ])?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO copies (message, recipient, role, content, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
+        "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
     )?;
     for copy in &message.copies {
-        insert.execute(params![message.id, copy.recipient, copy.role, copy.content, copy.push_url, copy.format, message.received_at])?;
+        let redactions = serde_json::to_string(&copy.redactions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        insert.execute(params![message.id, copy.recipient, copy.role, redactions, copy.push_url, copy.format, message.received_at])?;
     }
     for record in &message.audit {
         append(conn, chain, record)?;
@@ -382,12 +450,7 @@ const COPY_COLUMNS: &str = "c.message, m.sender, m.standard, m.received_at, c.re
 
 fn copy_row(r: &Row<'_>, with_content: bool) -> Result<CopyRecord, rusqlite::Error> {
     let state: String = r.get(6)?;
-    let content = if with_content {
-        let text: String = r.get(12)?;
-        serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, Box::new(e)))?
-    } else {
-        Value::Null
-    };
+    let content = if with_content { copy_content(r)? } else { Value::Null };
     Ok(CopyRecord {
         message: r.get(0)?,
         sender: r.get(1)?,
@@ -405,8 +468,25 @@ fn copy_row(r: &Row<'_>, with_content: bool) -> Result<CopyRecord, rusqlite::Err
     })
 }
 
+/// The copy, from columns 12 to 14: the message's envelope less the copy's redactions; or, stored before the
+/// envelope was kept, the whole copy.
+fn copy_content(r: &Row<'_>) -> Result<Value, rusqlite::Error> {
+    fn parse<T: serde::de::DeserializeOwned>(column: usize, text: &str) -> Result<T, rusqlite::Error> {
+        serde_json::from_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e)))
+    }
+    let envelope: Option<String> = r.get(12)?;
+    let redactions: Option<String> = r.get(13)?;
+    match (envelope, redactions) {
+        (Some(envelope), Some(redactions)) => {
+            let redactions: Vec<Redaction> = parse(13, &redactions)?;
+            Ok(copy_of(parse(12, &envelope)?, &redactions))
+        }
+        _ => parse(14, &r.get::<_, String>(14)?),
+    }
+}
+
 fn copies(conn: &Connection, filter: &str, params: impl rusqlite::Params, with_content: bool) -> Result<Vec<CopyRecord>, StoreError> {
-    let content = if with_content { ", c.content" } else { "" };
+    let content = if with_content { ", m.envelope, c.redactions, c.content" } else { "" };
     let sql = format!("SELECT {COPY_COLUMNS}{content} FROM copies c JOIN messages m ON m.id = c.message {filter}");
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(params, |r| copy_row(r, with_content))?;
@@ -418,19 +498,13 @@ impl Store for Arc<SqliteStore> {
         self.send(Op::Accept(Box::new(message)), ReplyTo::Accept)
     }
 
-    fn idempotent(&self, sender: &str, key: &str) -> BoxFuture<'_, Result<Option<(String, Value)>, StoreError>> {
+    fn idempotent(&self, sender: &str, key: &str) -> BoxFuture<'_, Result<Option<(String, String)>, StoreError>> {
         let (sender, key) = (sender.to_string(), key.to_string());
         self.read(move |conn| {
-            let found: Option<(String, String)> = conn
+            Ok(conn
                 .prepare_cached("SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = ?1 AND i.key = ?2")?
                 .query_row(params![sender, key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            match found {
-                None => Ok(None),
-                Some((digest, response)) => {
-                    Ok(Some((digest, serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?)))
-                }
-            }
+                .optional()?)
         })
     }
 
@@ -501,15 +575,25 @@ mod tests {
     use crate::gateway::audit::{verify, Event, Verdict};
     use crate::gateway::store::NewCopy;
 
+    /// A message from 201 to RJ1 (health, which loses `/body/b`); its `messageId` is its id.
     fn message(id: &str, key: Option<&str>, digest: &str) -> NewMessage {
         NewMessage {
             id: id.into(),
             sender: "201".into(),
+            message_id: id.into(),
             standard: "referral@1.0".into(),
             received_at: now_text(),
             digest: digest.into(),
-            copies: vec![NewCopy { recipient: "RJ1".into(), role: "health".into(), content: r#"{"a":1}"#.into(), push_url: None, format: "json".into() }],
-            response: serde_json::json!({"id": id}),
+            envelope: r#"{"messageId":"x","body":{"a":1,"b":2}}"#.into(),
+            envelope_digest: digest.into(),
+            copies: vec![NewCopy {
+                recipient: "RJ1".into(),
+                role: "health".into(),
+                redactions: vec![Redaction { path: "/body/b".into(), reason: "need-to-know".into() }],
+                push_url: None,
+                format: "json".into(),
+            }],
+            response: format!(r#"{{"id":"{id}"}}"#),
             idempotency_key: key.map(String::from),
             audit: vec![Record::new(Event::Accept, "201").message(id)],
         }
@@ -524,14 +608,20 @@ mod tests {
             assert_eq!(result.expect("stored"), Accepted::New);
         }
         assert_eq!(store.accept(message("k1", Some("key"), "d1")).await.expect("stored"), Accepted::New);
-        assert_eq!(store.accept(message("k2", Some("key"), "d1")).await.expect("stored"), Accepted::Repeat(serde_json::json!({"id": "k1"})));
+        assert_eq!(store.accept(message("k2", Some("key"), "d1")).await.expect("stored"), Accepted::Repeat(r#"{"id":"k1"}"#.into()));
         assert_eq!(store.accept(message("k3", Some("key"), "d2")).await.expect("stored"), Accepted::KeyConflict);
+        // A messageId is a sender's once: the same envelope again is the first message, another is a conflict.
+        let again = NewMessage { id: "m3-again".into(), message_id: "m3".into(), ..message("m3", None, "d") };
+        assert_eq!(store.accept(again).await.expect("stored"), Accepted::Repeat(r#"{"id":"m3"}"#.into()));
+        let other = NewMessage { id: "m3-other".into(), message_id: "m3".into(), ..message("m3", None, "e") };
+        assert_eq!(store.accept(other).await.expect("stored"), Accepted::MessageIdConflict);
         assert_eq!(store.mailbox("RJ1", 1000).await.expect("reads").len(), 51);
         let read = Record::new(Event::Read, "RJ1").message("m3");
         assert!(store.transition("m3", "RJ1", Transition::Read, read.clone()).await.expect("writes"));
         assert!(!store.transition("m3", "POL01", Transition::Read, read).await.expect("writes"));
         let copy = store.copy("m3", "RJ1").await.expect("reads").expect("exists");
-        assert_eq!((copy.state, copy.content), (CopyState::Delivered, serde_json::json!({"a": 1})));
+        let expected = serde_json::json!({"messageId": "x", "body": {"a": 1}, "redactions": [{"path": "/body/b", "reason": "need-to-know"}]});
+        assert_eq!((copy.state, copy.content), (CopyState::Delivered, expected));
         assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 52 });
         drop(store);
         // The chain continues across a restart.
@@ -544,14 +634,38 @@ mod tests {
     async fn one_bad_write_in_a_group_fails_only_itself() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path(), 64).expect("opens");
-        // Sent together, so committed as one group; the second repeats the first's id.
-        let writes = [message("a", None, "d"), message("a", None, "d"), message("b", None, "d")].map(|m| store.accept(m));
+        // Sent together, so committed as one group; the second repeats the first's id (not its messageId).
+        let clash = NewMessage { message_id: "a2".into(), ..message("a", None, "d") };
+        let writes = [message("a", None, "d"), clash, message("b", None, "d")].map(|m| store.accept(m));
         let results = futures_join(writes.into_iter()).await;
         assert_eq!(results[0].as_ref().ok(), Some(&Accepted::New));
         assert!(matches!(results[1], Err(StoreError::Database(_))), "{:?}", results[1]);
         assert_eq!(results[2].as_ref().ok(), Some(&Accepted::New));
         assert_eq!(store.mailbox("RJ1", 10).await.expect("reads").len(), 2);
         assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 2 });
+    }
+
+    #[tokio::test]
+    async fn a_store_of_the_first_layout_keeps_its_copies_and_takes_new_messages() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let conn = Connection::open(database_path(dir.path())).expect("creates");
+            conn.execute_batch(
+                "CREATE TABLE messages (id TEXT PRIMARY KEY, sender TEXT NOT NULL, standard TEXT NOT NULL, received_at TEXT NOT NULL, digest TEXT NOT NULL, response TEXT NOT NULL);
+                 CREATE TABLE copies (message TEXT NOT NULL, recipient TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, push_url TEXT, format TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT NOT NULL, last_error TEXT, updated_at TEXT NOT NULL, UNIQUE (message, recipient));
+                 INSERT INTO messages VALUES ('old', '201', 'referral@1.0', '2026-01-01T00:00:00.000Z', 'd', '{}');
+                 INSERT INTO copies (message, recipient, role, content, format, state, next_at, updated_at) VALUES ('old', 'RJ1', 'health', '{\"a\":1,\"redactions\":[]}', 'json', 'pending', '', '');",
+            )
+            .expect("the first layout");
+        }
+        let store = SqliteStore::open(dir.path(), 64).expect("opens and migrates");
+        let copy = store.copy("old", "RJ1").await.expect("reads").expect("kept");
+        assert_eq!(copy.content, serde_json::json!({"a": 1, "redactions": []}));
+        assert_eq!(store.accept(message("new", None, "d")).await.expect("stored"), Accepted::New);
+        let copy = store.copy("new", "RJ1").await.expect("reads").expect("stored");
+        assert_eq!(copy.content["body"], serde_json::json!({"a": 1}));
+        drop(store);
+        SqliteStore::open(dir.path(), 64).expect("opens again");
     }
 
     async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
