@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Gateway benchmark: durable accepts per second of a 3.5 KB referral (validated, redacted for two recipients,
-# committed to SQLite with synchronous=FULL before the 202), sent by wrk from a second process on loopback,
-# beside a bare axum handler measured in the same run. Then p50/p99 at a constant offered rate with oha, when
-# oha is installed (`cargo install oha`). Prints the figures; copy them into BENCHMARKS.md, section "Gateway".
+# Gateway benchmark: durable accepts per second of a 3.3 KB referral envelope (validated, redacted for two
+# recipients, committed to SQLite with synchronous=FULL before the 202), sent from a second process on
+# loopback, beside a bare axum handler (scripts/gateway-bench/) measured in the same run with the same load.
+# The load (scripts/gateway-bench/src/bin/gateway-bench-load.rs) gives every request a new messageId, since
+# the gateway answers a messageId sent again with the first answer. Each figure is run ROUNDS times, baseline
+# and gateway in turn; the medians and the gateway/baseline ratios are printed at the end, with the load
+# average before and after. Copy them into BENCHMARKS.md, section "Gateway".
 #
-#   scripts/gateway-bench.sh                 # 20 s per run, 64 connections, 5000/s and 1000/s offered
-#   DURATION=10 CONNS=32 RATE=2000 scripts/gateway-bench.sh
+#   scripts/gateway-bench.sh                        # 3 rounds of 10 s; 64 connections; closed loop, 5000/s, 1000/s
+#   ROUNDS=1 DURATION=20 CONNS=32 RATE=2000 scripts/gateway-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-20}
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 RATE=${RATE:-5000}
@@ -16,7 +20,6 @@ LOW_RATE=${LOW_RATE:-1000}
 GATEWAY=127.0.0.1:18181
 BASELINE=127.0.0.1:18182
 
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 cargo build --release --quiet --bin caregate
 CARGO_TARGET_DIR=target cargo build --release --quiet --manifest-path scripts/gateway-bench/Cargo.toml
 
@@ -63,12 +66,6 @@ envelope["sender"]["organisation"] = "201"
 envelope["recipients"] = [{"organisation": "RJ1", "role": "health"}, {"organisation": "POL01", "role": "police"}]
 open(sys.argv[1], "w").write(json.dumps(envelope, indent=1))
 PY
-cat > "$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = io.open("$work/referral.json"):read("*a")
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $token"
-LUA
 
 ./target/release/caregate serve --config "$work/gateway.toml" > "$work/gateway.log" 2>&1 &
 pids+=($!)
@@ -81,25 +78,43 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$GATEWAY/v1/messag
   -H 'Content-Type: application/json' --data-binary @"$work/referral.json")
 [ "$code" = 202 ] || { echo "the gateway answered $code to the benchmark message" >&2; cat "$work/gateway.log" >&2; exit 1; }
 
+load() { # name url [rate]
+  local rate=${3:+rate=$3}
+  ./target/release/gateway-bench-load url="$2/v1/messages" body="$work/referral.json" token="$token" \
+    connections="$CONNS" seconds="$DURATION" threads="$THREADS" $rate | tee -a "$work/out" | sed "s/^RESULT/RESULT $1/"
+}
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -sr); body $(wc -c < "$work/referral.json") bytes"
-echo "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency (closed loop: as fast as it answers)"
-for target in "baseline http://$BASELINE" "gateway http://$GATEWAY"; do
-  set -- $target
-  echo "== $1"
-  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$work/post.lua" "$2/v1/messages" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|Socket errors"
-done
-if command -v oha >/dev/null || [ -x "$HOME/.cargo/bin/oha" ]; then
-  oha=$(command -v oha || echo "$HOME/.cargo/bin/oha")
-  for rate in "$RATE" "$LOW_RATE"; do
-    echo "oha -q $rate -z ${DURATION}s -c $CONNS (open loop: $rate/s offered)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+: > "$work/results"
+for round in $(seq "$ROUNDS"); do
+  for mode in closed "$RATE" "$LOW_RATE"; do
+    rate=""; [ "$mode" = closed ] || rate=$mode
     for target in "baseline http://$BASELINE" "gateway http://$GATEWAY"; do
       set -- $target
-      echo "== $1"
-      "$oha" --no-tui -q "$rate" -z "${DURATION}s" -c "$CONNS" -m POST -H "Authorization: Bearer $token" -T application/json \
-        -D "$work/referral.json" "$2/v1/messages" | grep -E "Requests/sec|Success rate|50.00%|99.00%|99.90%|\[202\]|\[4|\[5"
+      if [ -n "$rate" ]; then what="$rate/s offered"; else what="closed loop"; fi
+      echo "== round $round, $1, $what (load average $(cut -d' ' -f1 /proc/loadavg))"
+      load "$1-$mode" "$2" $rate | tee -a "$work/results" | grep -v '^RESULT'
     done
   done
-fi
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$work/results" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    if line.startswith("RESULT "):
+        _, name, *fields = line.split()
+        runs.setdefault(name, []).append({k: float(v) for k, v in (f.split("=") for f in fields)})
+print("medians (of %d rounds)" % max(len(v) for v in runs.values()))
+for mode in sorted({n.split("-", 1)[1] for n in runs}, key=lambda m: (m != "closed", -float(m) if m != "closed" else 0)):
+    label = "closed loop" if mode == "closed" else mode + "/s offered"
+    b, g = runs.get("baseline-" + mode, []), runs.get("gateway-" + mode, [])
+    med = lambda rs, k: statistics.median(r[k] for r in rs) if rs else float("nan")
+    print(f"  {label:>16}: baseline {med(b,'rps'):8.0f}/s p50 {med(b,'p50'):7.2f} ms p99 {med(b,'p99'):7.2f} ms | "
+          f"gateway {med(g,'rps'):7.0f}/s p50 {med(g,'p50'):7.2f} ms p99 {med(g,'p99'):7.2f} ms p99.9 {med(g,'p999'):7.2f} ms | "
+          f"ratio {med(g,'rps')/med(b,'rps'):.3f}; non-202 {sum(r['not202'] for r in g):.0f}, errors {sum(r['errors'] for r in g):.0f}")
+PY
 stored=$(curl -s "http://$GATEWAY/metrics" | awk '/^caregate_messages_accepted_total/{print $2}')
 echo "gateway accepted (metrics): $stored"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
