@@ -27,15 +27,17 @@ fi
 data=$(mktemp -d)
 server=
 stop() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
+  if [ -n "$server" ] && kill "$server" 2>/dev/null; then
     wait "$server" 2>/dev/null || true
   fi
   rm -rf "$data"
 }
 trap stop EXIT
 
-# Port 0: the gateway picks a free port and prints it on its first line.
+# Port 0: the gateway picks a free port and prints it on its first line. The files exist before it starts, so
+# that reading them never races the redirection.
+: >"$data/serve.out"
+: >"$data/serve.err"
 "$bin" serve --listen 127.0.0.1:0 --data "$data/store" >"$data/serve.out" 2>"$data/serve.err" &
 server=$!
 base=
