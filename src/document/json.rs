@@ -3,6 +3,8 @@
 //! every value and member key. It keeps its own stack of open arrays and objects instead of recursing, so
 //! nesting depth costs heap, not call stack, and is refused as soon as it passes the limit.
 
+use std::hash::BuildHasher as _;
+
 use serde_json::{Map, Number, Value};
 
 use super::{bom_len, check_size, check_utf8, located, Limits, LineIndex, Refusal};
@@ -112,7 +114,9 @@ fn parse_json_boxed(bytes: &[u8], limits: &Limits) -> Result<JsonDocument, Refus
         max_depth: limits.max_depth,
         stack: Vec::new(),
         values: Vec::new(),
+        members: Vec::new(),
         trees: Vec::new(),
+        hasher: hashbrown::DefaultHashBuilder::default(),
     };
     let (value, spans) = parser.parse()?;
     Ok(JsonDocument { value, spans })
@@ -130,7 +134,10 @@ enum Frame {
     },
     Object {
         start: usize,
-        map: Map<String, Value>,
+        /// Where this object's members begin in [`Parser::members`].
+        members: usize,
+        /// Hashes of the keys so far, once there are too many to compare one by one.
+        seen: Option<hashbrown::HashSet<u64>>,
         /// Where this object's member spans begin in [`Parser::trees`].
         first: usize,
         /// The key of the member whose value is being parsed.
@@ -149,9 +156,15 @@ struct Parser<'a> {
     stack: Vec<Frame>,
     /// Items of all open arrays, innermost last; moved into exactly sized vectors when an array closes.
     values: Vec<Value>,
+    /// Members of all open objects, innermost last; moved into exactly sized maps when an object closes.
+    members: Vec<(String, Value)>,
     /// Spans of the items and members of all open containers, innermost last.
     trees: Vec<SpanTree>,
+    hasher: hashbrown::DefaultHashBuilder,
 }
+
+/// An object with fewer keys than this is searched for a repeated key one by one; a wider one by hash.
+const KEYS_COMPARED_ONE_BY_ONE: usize = 16;
 
 impl Parser<'_> {
     fn parse(&mut self) -> Result<(Value, SpanTree), Refusal> {
@@ -178,7 +191,8 @@ impl Parser<'_> {
                         let first = self.trees.len();
                         self.stack.push(Frame::Object {
                             start,
-                            map: Map::new(),
+                            members: self.members.len(),
+                            seen: None,
                             first,
                             key,
                             key_span,
@@ -245,14 +259,13 @@ impl Parser<'_> {
                         *open = false;
                     }
                     Frame::Object {
-                        map,
                         key,
                         key_span,
                         open,
                         ..
                     } => {
                         tree.key = Some(*key_span);
-                        map.insert(std::mem::take(key), value);
+                        self.members.push((std::mem::take(key), value));
                         self.trees.push(tree);
                         *open = false;
                     }
@@ -317,8 +330,16 @@ impl Parser<'_> {
                                 )
                             }
                             Some(Frame::Object {
-                                start, map, first, ..
+                                start,
+                                members,
+                                first,
+                                ..
                             }) => {
+                                // Keys were checked to be distinct as they came: each is hashed once, here.
+                                let map: Map<String, Value> = self
+                                    .members
+                                    .drain(members.min(self.members.len())..)
+                                    .collect();
                                 let children =
                                     self.trees.drain(first.min(self.trees.len())..).collect();
                                 (
@@ -382,32 +403,41 @@ impl Parser<'_> {
         let start = self.pos;
         let key = self.string()?;
         let span = Span::new(start, self.pos);
-        if let (true, Some(Frame::Object { map, first, .. })) = (in_open_object, self.stack.last())
-        {
-            let spans = self.trees.get(*first..).unwrap_or_default();
-            // Hash lookup first: a linear scan per key would make a wide object quadratic.
-            if map.contains_key(&key) {
-                let first = map
-                    .keys()
-                    .position(|k| *k == key)
-                    .and_then(|i| spans.get(i))
-                    .and_then(|t| t.key)
-                    .map(|s| {
-                        let (l, c) = LineIndex::new(self.src).locate(s.start);
-                        format!(" (first at line {l}, column {c})")
-                    })
-                    .unwrap_or_default();
-                let mut path = self.pointer();
-                path.push('/');
-                escape_token(&key, &mut path);
-                return Err(located(
-                    self.src,
-                    "json-duplicate-key",
-                    format!("The key \"{key}\" appears twice in the same object{first}; each key may appear only once."),
-                    span,
-                    path,
-                ));
-            }
+        let mut repeated = None;
+        if let (true, Some(Frame::Object { members, seen, first, .. })) = (in_open_object, self.stack.last_mut()) {
+            let so_far = self.members.get(*members..).unwrap_or_default();
+            let position = |so_far: &[(String, Value)]| so_far.iter().position(|(k, _)| *k == key);
+            let found = if so_far.len() < KEYS_COMPARED_ONE_BY_ONE {
+                position(so_far)
+            } else {
+                // A linear scan per key would make a wide object quadratic.
+                let hasher = &self.hasher;
+                let seen = seen.get_or_insert_with(|| so_far.iter().map(|(k, _)| hasher.hash_one(k)).collect());
+                if seen.insert(hasher.hash_one(&key)) {
+                    None
+                } else {
+                    position(so_far)
+                }
+            };
+            repeated = found.map(|i| self.trees.get(*first + i).and_then(|t| t.key));
+        }
+        if let Some(first_key) = repeated {
+            let first = first_key
+                .map(|s| {
+                    let (l, c) = LineIndex::new(self.src).locate(s.start);
+                    format!(" (first at line {l}, column {c})")
+                })
+                .unwrap_or_default();
+            let mut path = self.pointer();
+            path.push('/');
+            escape_token(&key, &mut path);
+            return Err(located(
+                self.src,
+                "json-duplicate-key",
+                format!("The key \"{key}\" appears twice in the same object{first}; each key may appear only once."),
+                span,
+                path,
+            ));
         }
         Ok((key, span))
     }
@@ -449,6 +479,9 @@ impl Parser<'_> {
         let mut out = String::new();
         let mut run = self.pos;
         loop {
+            // Past the plain characters at once, to the next quote, backslash or control character.
+            let rest = self.src.get(self.pos..).unwrap_or_default();
+            self.pos += rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len());
             let Some(&b) = self.src.get(self.pos) else {
                 return Err(self.error(
                     "A string is never closed: the closing `\"` is missing.".into(),
@@ -847,6 +880,20 @@ mod tests {
         );
         // The same key in different objects is fine.
         assert!(parse(r#"{"a": {"x": 1}, "b": {"x": 2}, "x": 3}"#).is_ok());
+        // A wide object is searched by hash: the repeat is found wherever it is, nested objects between.
+        for (first, again) in [(0, 40), (17, 18), (39, 40)] {
+            let mut members: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {{\"k{i}\": [{i}]}}")).collect();
+            members.insert(again, format!("\"k{first}\": 0"));
+            let src = format!("{{{}}}", members.join(",\n"));
+            let f = refused(src.as_bytes(), &Limits::default(), "json-duplicate-key");
+            assert_eq!(loc(&f), (again as u32 + 1, 1, format!("/k{first}")));
+            let line = if first == 0 { 1 } else { first + 1 };
+            let column = if first == 0 { 2 } else { 1 };
+            assert!(f.message.contains(&format!("first at line {line}, column {column}")), "{}", f.message);
+        }
+        let wide: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        let doc = parse(&format!("{{{}}}", wide.join(","))).expect("no key repeats");
+        assert_eq!(doc.value.as_object().map(|m| m.keys().nth(39).cloned()), Some(Some("k39".to_string())));
     }
 
     #[test]
