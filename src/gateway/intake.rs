@@ -143,12 +143,17 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
     };
     let id = time_ordered_id();
     let received_at = super::store::sqlite::now_text();
-    let response = json!({"id": id, "status": "accepted", "receivedAt": received_at, "digest": body_digest}).to_string();
+    // serde_json's `to_string` writes bytes; a value's `Display` goes through the slower formatter.
+    let texts = serde_json::to_string(&json!({"id": id, "status": "accepted", "receivedAt": received_at, "digest": body_digest}))
+        .and_then(|response| Ok((response, serde_json::to_string(&envelope)?)));
+    let Ok((response, envelope_text)) = texts else {
+        tracing::error!("an accepted envelope could not be written as JSON");
+        return Problem::internal().into_response();
+    };
     let standard = body_pack.reference();
     let when = Circumstances::of(&envelope);
     let empty = Value::Object(Default::default());
     let body_value = envelope.get("body").unwrap_or(&empty);
-    let envelope_text = envelope.to_string();
     let envelope_digest = digest(envelope_text.as_bytes());
     let mut audit = Vec::with_capacity(recipients.len() + 1);
     audit.push(
@@ -160,7 +165,7 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
     let mut copies: Vec<NewCopy> = Vec::with_capacity(recipients.len());
     for (code, _) in &recipients {
         let Some(org) = app.config.organisation(code) else { continue };
-        let redactions = policy::redactions(body_value, &body_pack.binding.node, &org.role, when, &app.clearance, "/body");
+        let redactions = policy::redactions(body_value, &body_pack, &org.role, when, &app.clearance, "/body");
         let decision = redactions.iter().map(|r| format!("{} {}", r.reason, r.path)).collect::<Vec<_>>().join("; ");
         // The copy is the envelope whose digest this is, less what the detail lists.
         audit.push(

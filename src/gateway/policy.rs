@@ -6,14 +6,15 @@
 //! Not for: authentication, authorisation or the envelope's legal-basis rules (ENV-001/002/004 are the
 //! engine's), and not for storing anything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::standard::binding::{escape_pointer_token, unescape_pointer_token};
-use crate::standard::{Node, Repeat};
+use crate::standard::{Node, Repeat, StandardPack};
 
 /// Statutes that permit sharing without consent (envelope.md).
 pub const STATUTES_WITHOUT_CONSENT: [&str; 4] = ["CA1989-S47", "CA2004-S11", "DPA2018-S8-P4", "CA2014-S42"];
@@ -33,7 +34,7 @@ pub struct Redaction {
 }
 
 /// What the envelope says that the clearance depends on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Circumstances {
     pub consent_given: bool,
     /// A statute that permits sharing without consent is named.
@@ -56,15 +57,27 @@ impl Circumstances {
 }
 
 /// The clearance table of the security policy, with the configuration's overrides.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Clearance {
     /// Role → classes it receives unconditionally, replacing the default for that role.
     overrides: BTreeMap<String, Vec<String>>,
+    /// The plans made so far, by standard (its digest), role and circumstances.
+    plans: Mutex<HashMap<(String, String, Circumstances), Arc<Plan>>>,
 }
 
 impl Clearance {
     pub fn new(overrides: BTreeMap<String, Vec<String>>) -> Self {
-        Clearance { overrides }
+        Clearance { overrides, plans: Mutex::default() }
+    }
+
+    /// The plan for documents of `pack` sent to `role` in these circumstances: made the first time, kept.
+    fn plan(&self, pack: &StandardPack, role: &str, when: Circumstances) -> Arc<Plan> {
+        let key = (pack.digest.clone(), role.to_string(), when);
+        let mut plans = match self.plans.lock() {
+            Ok(plans) => plans,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Arc::clone(plans.entry(key).or_insert_with(|| Arc::new(Plan::of(&pack.binding.node, role, when, self))))
     }
 
     /// May `role` receive a field of `class` in these circumstances?
@@ -87,10 +100,10 @@ impl Clearance {
     }
 }
 
-/// What a recipient of `role` may not see of `body` (of the standard whose binding is `node`): the fields to
-/// remove from its copy, in the order they are removed. `prefix` is where the body sits in the delivered
-/// envelope (`/body`). The body itself is only read; [`Redaction::remove_from`] makes the copy.
-pub fn redactions(body: &Value, node: &Node, role: &str, when: Circumstances, clearance: &Clearance, prefix: &str) -> Vec<Redaction> {
+/// What a recipient of `role` may not see of `body` (a document of `pack`): the fields to remove from its copy,
+/// in the order they are removed. `prefix` is where the body sits in the delivered envelope (`/body`). The
+/// body itself is only read; [`Redaction::remove_from`] makes the copy.
+pub fn redactions(body: &Value, pack: &StandardPack, role: &str, when: Circumstances, clearance: &Clearance, prefix: &str) -> Vec<Redaction> {
     let mut redactions = Vec::new();
     let shielded = body.pointer(SHIELD_FLAG).and_then(Value::as_bool) == Some(true);
     if shielded && role != "social-care" {
@@ -99,8 +112,9 @@ pub fn redactions(body: &Value, node: &Node, role: &str, when: Circumstances, cl
         }
     }
     let shielded = redactions.len();
-    let mut walker = Walker { role, when, clearance, redactions: &mut redactions, shielded, at: prefix.to_string() };
-    walker.object(body, node);
+    let plan = clearance.plan(pack, role, when);
+    let mut walker = Walker { redactions: &mut redactions, shielded, at: prefix.to_string() };
+    walker.object(body, &plan);
     redactions
 }
 
@@ -118,10 +132,48 @@ impl Redaction {
     }
 }
 
+/// The binding of a standard cut down, for one role in given circumstances, to what the role loses: the fields
+/// it is not cleared for, and the objects that hold some. The walk of a body follows the plan, not the whole
+/// binding.
+#[derive(Debug, Default)]
+struct Plan {
+    /// In the binding's order.
+    steps: Vec<Step>,
+}
+
+#[derive(Debug)]
+struct Step {
+    json: String,
+    /// `json` as a JSON Pointer token.
+    token: String,
+    /// Not cleared: the field goes. Otherwise it is an object (or array of objects) to look inside.
+    remove: bool,
+    repeated: bool,
+    inner: Plan,
+}
+
+impl Plan {
+    fn of(node: &Node, role: &str, when: Circumstances, clearance: &Clearance) -> Plan {
+        let Node::Object(object) = node else { return Plan::default() };
+        let mut steps = Vec::new();
+        for field in &object.fields {
+            let cleared = field.sensitivity.as_deref().is_none_or(|class| clearance.cleared(role, class, when));
+            let inner = if cleared && matches!(*field.node, Node::Object(_)) { Plan::of(&field.node, role, when, clearance) } else { Plan::default() };
+            if !cleared || !inner.steps.is_empty() {
+                steps.push(Step {
+                    json: field.json.clone(),
+                    token: escape_pointer_token(&field.json),
+                    remove: !cleared,
+                    repeated: matches!(field.repeat, Repeat::Repeated | Repeat::Wrapped),
+                    inner,
+                });
+            }
+        }
+        Plan { steps }
+    }
+}
+
 struct Walker<'a> {
-    role: &'a str,
-    when: Circumstances,
-    clearance: &'a Clearance,
     redactions: &'a mut Vec<Redaction>,
     /// How many of the first `redactions` are a shielded child's: those fields are gone before the walk.
     shielded: usize,
@@ -130,33 +182,28 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    fn object(&mut self, value: &Value, node: &Node) {
-        let (Node::Object(object), Some(map)) = (node, value.as_object()) else { return };
-        for field in &object.fields {
-            let Some(child) = map.get(&field.json) else { continue };
+    fn object(&mut self, value: &Value, plan: &Plan) {
+        let Some(map) = value.as_object() else { return };
+        for step in &plan.steps {
+            let Some(child) = map.get(&step.json) else { continue };
             let depth = self.at.len();
             self.at.push('/');
-            if field.json.contains(['~', '/']) {
-                self.at.push_str(&escape_pointer_token(&field.json));
-            } else {
-                self.at.push_str(&field.json);
-            }
-            let cleared = field.sensitivity.as_deref().is_none_or(|class| self.clearance.cleared(self.role, class, self.when));
+            self.at.push_str(&step.token);
             if self.redactions[..self.shielded].iter().any(|r| r.path == self.at) {
                 // Already removed for a shielded child.
-            } else if !cleared {
+            } else if step.remove {
                 self.redactions.push(Redaction { path: self.at.clone(), reason: "need-to-know".into() });
-            } else if matches!(*field.node, Node::Object(_)) {
-                match (field.repeat, child) {
-                    (Repeat::Repeated | Repeat::Wrapped, Value::Array(items)) => {
+            } else {
+                match (step.repeated, child) {
+                    (true, Value::Array(items)) => {
                         for (i, item) in items.iter().enumerate() {
                             let item_depth = self.at.len();
                             let _ = write!(self.at, "/{i}");
-                            self.object(item, &field.node);
+                            self.object(item, &step.inner);
                             self.at.truncate(item_depth);
                         }
                     }
-                    (_, child) => self.object(child, &field.node),
+                    (_, child) => self.object(child, &step.inner),
                 }
             }
             self.at.truncate(depth);
@@ -211,7 +258,7 @@ mod tests {
     fn redact_for(role: &str, envelope: &Value, body: &Value) -> (Value, Vec<Redaction>) {
         let catalog = Catalog::embedded().expect("packs load");
         let pack = catalog.find("referral@1.0").expect("referral held");
-        let redactions = redactions(body, &pack.binding.node, role, Circumstances::of(envelope), &Clearance::default(), "/body");
+        let redactions = redactions(body, &pack, role, Circumstances::of(envelope), &Clearance::default(), "/body");
         let mut copy = serde_json::json!({"body": body});
         for redaction in &redactions {
             redaction.remove_from(&mut copy);
