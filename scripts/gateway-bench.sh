@@ -9,6 +9,7 @@
 #
 #   scripts/gateway-bench.sh                        # 3 rounds of 10 s; 64 connections; closed loop, 5000/s, 1000/s
 #   ROUNDS=1 DURATION=20 CONNS=32 RATE=2000 scripts/gateway-bench.sh
+#   CAREGATE=/elsewhere/target/release/caregate scripts/gateway-bench.sh   # another build (e.g. an earlier commit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -17,6 +18,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 RATE=${RATE:-5000}
 LOW_RATE=${LOW_RATE:-1000}
+CAREGATE=${CAREGATE:-./target/release/caregate}
 GATEWAY=127.0.0.1:18181
 BASELINE=127.0.0.1:18182
 
@@ -67,7 +69,7 @@ envelope["recipients"] = [{"organisation": "RJ1", "role": "health"}, {"organisat
 open(sys.argv[1], "w").write(json.dumps(envelope, indent=1))
 PY
 
-./target/release/caregate serve --config "$work/gateway.toml" > "$work/gateway.log" 2>&1 &
+"$CAREGATE" serve --config "$work/gateway.toml" > "$work/gateway.log" 2>&1 &
 pids+=($!)
 ./target/release/gateway-bench-baseline "$BASELINE" > "$work/baseline.log" 2>&1 &
 pids+=($!)
@@ -84,6 +86,7 @@ load() { # name url [rate]
     connections="$CONNS" seconds="$DURATION" threads="$THREADS" $rate | tee -a "$work/out" | sed "s/^RESULT/RESULT $1/"
 }
 
+echo "gateway: $CAREGATE"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -sr); body $(wc -c < "$work/referral.json") bytes"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$work/results"
@@ -118,4 +121,4 @@ PY
 stored=$(curl -s "http://$GATEWAY/metrics" | awk '/^caregate_messages_accepted_total/{print $2}')
 echo "gateway accepted (metrics): $stored"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
-./target/release/caregate audit verify --data "$work/data"
+"$CAREGATE" audit verify --data "$work/data"

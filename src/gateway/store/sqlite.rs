@@ -94,9 +94,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Pages (4 KiB) of WAL that gather before the writer copies them into the database file. Larger than
-/// SQLite's 1,000: a page written by many commits (the end of a table or index) is copied once, not each time.
-const CHECKPOINT_PAGES: i64 = 4096;
+/// How often the checkpointer copies the WAL's committed pages into the database file, on its own thread and
+/// connection, so that the writer never waits for it. A page written by many commits in that time (the end of
+/// a table or an index) is copied once.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Pages (4 KiB) of WAL after which the writer checkpoints itself (SQLite's default is 1,000). The checkpointer
+/// has copied nearly all of them by then, so this is short, and it lets the WAL start again from its beginning
+/// (which a checkpoint on another connection cannot, while commits keep coming).
+const WRITER_CHECKPOINT_PAGES: i64 = 8192;
 
 /// Pages (4 KiB) the writer's connection keeps in memory (SQLite's default is 500).
 const WRITER_CACHE_PAGES: i64 = 8192;
@@ -153,6 +159,8 @@ impl ReplyTo {
 
 pub struct SqliteStore {
     writer: Mutex<mpsc::Sender<Command>>,
+    /// Dropped with the store, which ends the checkpointer.
+    _checkpointer: mpsc::Sender<()>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -165,7 +173,7 @@ impl SqliteStore {
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
-        conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         conn.pragma_update(None, "cache_size", WRITER_CACHE_PAGES)?;
         let mut writer = Writer::new(conn, max_batch.max(1))?;
         let (tx, rx) = mpsc::channel();
@@ -173,8 +181,14 @@ impl SqliteStore {
             .name("caregate-store-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|source| StoreError::Io { path: "writer thread".into(), source })?;
+        let checkpointer = open_connection(&path)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("caregate-store-checkpointer".into())
+            .spawn(move || checkpoint(&checkpointer, &stopped))
+            .map_err(|source| StoreError::Io { path: "checkpointer thread".into(), source })?;
         let readers = (0..4).map(|_| open_connection(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Arc::new(SqliteStore { writer: Mutex::new(tx), readers, next_reader: AtomicUsize::new(0) }))
+        Ok(Arc::new(SqliteStore { writer: Mutex::new(tx), _checkpointer: stop, readers, next_reader: AtomicUsize::new(0) }))
     }
 
     fn send<T: Send + 'static>(
@@ -218,6 +232,24 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(conn)
+}
+
+/// The checkpointer's loop: a passive checkpoint (it never blocks the writer or a reader) every
+/// [`CHECKPOINT_EVERY`], until the store is dropped; and one after another while the WAL nears the writer's
+/// own checkpoint, so that little is left for that one to copy.
+fn checkpoint(conn: &Connection, stop: &mpsc::Receiver<()>) {
+    let mut wait = CHECKPOINT_EVERY;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(wait) {
+        // Busy, pages in the WAL, pages copied.
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(pages) if pages > WRITER_CHECKPOINT_PAGES / 2 => wait = std::time::Duration::from_millis(1),
+            Ok(_) => wait = CHECKPOINT_EVERY,
+            Err(error) => {
+                wait = CHECKPOINT_EVERY;
+                tracing::warn!(%error, "a background checkpoint failed; the writer's own will follow");
+            }
+        }
+    }
 }
 
 /// Reads the whole audit log of a data folder, in order (for `caregate audit verify`).
