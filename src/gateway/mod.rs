@@ -1,7 +1,8 @@
 //! The message gateway: `caregate serve`. Organisations send envelopes over HTTP; the gateway validates each
 //! with the standards engine, applies the security policy (who may send what to whom; what each recipient may
-//! see), stores one redacted copy per recipient durably, and delivers it — to a mailbox the recipient reads, or
-//! by push with retries — recording every step in a hash-chained audit log.
+//! see), stores the envelope and one copy per recipient durably (each copy as the list of what it loses), and
+//! delivers each copy — to a mailbox the recipient reads, or by push with retries — recording every step in a
+//! hash-chained audit log.
 //!
 //! The path of a message is the module list: [`routes`] → [`auth`] and [`limits`] → [`intake`] (the engine's
 //! validation) → [`policy`] (redaction) → [`store`] → [`delivery`]; [`audit`] and [`metrics`] watch every
