@@ -47,7 +47,8 @@ pub struct Record {
     pub message: String,
     /// The recipient organisation concerned, when there is one.
     pub recipient: String,
-    /// A SHA-256 (of the request body, or of a delivered copy), when there is one.
+    /// A SHA-256, when there is one: of the request body (accept, reject), of the stored envelope a copy is
+    /// made from (redaction; the detail lists what the copy loses), or of a copy as delivered or read.
     pub digest: String,
     /// Codes only: a status, rule codes, redacted paths, an outcome.
     pub detail: String,
