@@ -913,3 +913,84 @@ fn op_neg(v: Value<'_>) -> Result<Value<'_>, EvalError> {
         other => Err(type_error("unary `-`", &other)),
     }
 }
+
+/// How an expression reads one variable, for callers that must know whether a rule depends on it only
+/// through membership tests (`self.id in agg.ids`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reads {
+    /// The variable is not mentioned.
+    Not,
+    /// Every mention is `PATH in VAR.FIELD`, with PATH a field path outside any comprehension.
+    Membership(Vec<Membership>),
+    /// Some other use (a size, a comparison, a membership inside a comprehension, …).
+    Otherwise,
+}
+
+/// One `element in var.field` test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The element as a dotted path, e.g. `self.ChildIdentifiers.UPN`.
+    pub element: String,
+    pub field: String,
+}
+
+/// How the expression `source` reads the variable `var` (`Otherwise` if it does not parse).
+pub(crate) fn reads(source: &str, var: &str) -> Reads {
+    let Some(expr) = parse_only(source) else { return Reads::Otherwise };
+    let mut found = Vec::new();
+    if !memberships(&expr, var, &mut found) {
+        return Reads::Otherwise;
+    }
+    if found.is_empty() {
+        Reads::Not
+    } else {
+        Reads::Membership(found)
+    }
+}
+
+/// The expression as a dotted field path (`self.ChildIdentifiers.UPN`), if it is nothing else.
+pub(crate) fn dotted_path(source: &str) -> Option<String> {
+    dotted(&parse_only(source)?)
+}
+
+fn parse_only(source: &str) -> Option<IdedExpr> {
+    guard_size(source).ok()?;
+    std::panic::catch_unwind(|| cel::parser::Parser::new().parse(source)).ok()?.ok()
+}
+
+fn dotted(e: &IdedExpr) -> Option<String> {
+    match &e.expr {
+        Expr::Ident(name) => Some(name.clone()),
+        Expr::Select(sel) if !sel.test => Some(format!("{}.{}", dotted(&sel.operand)?, sel.field)),
+        _ => None,
+    }
+}
+
+/// Collects `PATH in var.FIELD` tests; false if `var` is used in any other way.
+fn memberships(e: &IdedExpr, var: &str, found: &mut Vec<Membership>) -> bool {
+    if let Expr::Call(call) = &e.expr {
+        if call.func_name == "@in" && call.target.is_none() && call.args.len() == 2 {
+            if let Expr::Select(sel) = &call.args[1].expr {
+                if !sel.test && matches!(&sel.operand.expr, Expr::Ident(n) if n == var) {
+                    return match dotted(&call.args[0]) {
+                        Some(element) if !mentions(&call.args[0], var) => {
+                            found.push(Membership { element, field: sel.field.clone() });
+                            true
+                        }
+                        _ => false,
+                    };
+                }
+            }
+        }
+    }
+    match &e.expr {
+        Expr::Ident(n) => n != var,
+        Expr::Literal(_) | Expr::Unspecified => true,
+        Expr::Select(s) => memberships(&s.operand, var, found),
+        Expr::Call(c) => {
+            c.target.as_deref().is_none_or(|t| memberships(t, var, found)) && c.args.iter().all(|a| memberships(a, var, found))
+        }
+        Expr::List(l) => l.elements.iter().all(|x| memberships(x, var, found)),
+        Expr::Comprehension(_) | Expr::Map(_) | Expr::Struct(_) => !mentions(e, var),
+    }
+}

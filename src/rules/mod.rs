@@ -37,6 +37,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde_json::Value as Json;
 
+pub use compile::{Membership, Reads};
 pub use value::Value;
 
 pub use calendar::{add_days, add_years, days_between, parse_date, parse_timestamp, working_days, years_between};
@@ -159,6 +160,17 @@ impl Program {
     /// The expression as written.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// How the expression reads the variable `var`: not at all, only through membership tests
+    /// (`self.id in var.ids`), or otherwise.
+    pub fn reads(&self, var: &str) -> Reads {
+        compile::reads(&self.source, var)
+    }
+
+    /// The expression as a dotted field path (`self.ChildIdentifiers.UPN`), if it is nothing more.
+    pub fn dotted_path(&self) -> Option<String> {
+        compile::dotted_path(&self.source)
     }
 
     /// Evaluates over `vars`, in the order given to [`Compiler::new`]. A variable missing from the

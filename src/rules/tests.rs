@@ -404,3 +404,22 @@ fn long_operator_chains_compile_or_fail_cleanly() {
     let ands = vec!["has(self.nhs)"; 250].join(" && ");
     assert_eq!(ev(&ands), "true");
 }
+
+#[test]
+fn reads_tells_membership_tests_from_other_uses_of_a_variable() {
+    use super::{Membership, Reads};
+    let c = Compiler::new(&["self", "agg"], Vec::new());
+    let reads = |src: &str| c.compile(src).unwrap().reads("agg");
+    assert_eq!(reads("self.a == 1"), Reads::Not);
+    assert_eq!(
+        reads("!(self.ids.upn in agg.upns) && self.a > 0"),
+        Reads::Membership(vec![Membership { element: "self.ids.upn".into(), field: "upns".into() }])
+    );
+    assert_eq!(reads("size(agg.upns) == 0"), Reads::Otherwise);
+    assert_eq!(reads("agg.count > 2"), Reads::Otherwise);
+    assert_eq!(reads("self.x in agg"), Reads::Otherwise);
+    assert_eq!(reads("self.list.all(u, !(u in agg.upns))"), Reads::Otherwise);
+    assert_eq!(reads("(self.a + 'x') in agg.upns"), Reads::Otherwise);
+    assert_eq!(c.compile("self.ids.upn").unwrap().dotted_path().as_deref(), Some("self.ids.upn"));
+    assert_eq!(c.compile("has(self.ids)").unwrap().dotted_path(), None);
+}

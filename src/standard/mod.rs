@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use binding::{Binding, Field, Node, ObjectNode, Repeat, ScalarType};
 pub use codelists::{CodeList, CodeLists};
 pub use manifest::{Manifest, Status};
-pub use rules::{Aggregate, AggregateKind, PathPattern, Rule, RuleGroup};
+pub use rules::{AggUse, Aggregate, AggregateKind, PathPattern, Rule, RuleGroup};
 
 use crate::report::model::{RuleInfo, StandardRef};
 
