@@ -577,8 +577,7 @@ impl Validator<'_> {
 
     /// A record's value by the streaming fast path, or `None` when it declines (the tree path then converts).
     fn fast_value(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, piece: &Piece, name: &str) -> Option<Value> {
-        let text = crate::convert::stream::element_to_json(&piece.bytes, name, layout.node, &pack.binding.namespace, &self.options.limits)?;
-        serde_json::from_str::<Value>(&text).ok()
+        crate::convert::stream::element_to_value(&piece.bytes, name, layout.node, &pack.binding.namespace, &self.options.limits)
     }
 
     /// Whether `root`, holding a record, gives no finding at all (structure and rules).
