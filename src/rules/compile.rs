@@ -28,6 +28,9 @@ pub(crate) struct Ctx<'a, 's> {
     /// Values of sub-expressions hoisted out of comprehension bodies, computed on first use in each
     /// run of the comprehension.
     pub cache: &'s mut [Option<Result<Value<'a>, EvalError>>],
+    /// Values of stable sub-expressions (see [`Needs::memo`]), kept by the caller from one evaluation to
+    /// the next while the stable data stays the same; empty when the caller keeps none.
+    pub memo: &'s mut [Option<Value<'static>>],
 }
 
 /// How many sub-expressions one rule may hoist out of comprehension bodies.
@@ -40,7 +43,14 @@ pub(crate) struct Needs {
     pub depth: usize,
     /// How many hoisted sub-expressions there are.
     pub cached: usize,
+    /// How many stable sub-expressions there are: calls that read only stable data (`asOf`, `now`,
+    /// `params` and the stable parts of `root`, such as a return's header), such as
+    /// `date(root.Header.CollectionDetails.ReferenceDate)`, worth computing once per return.
+    pub memo: usize,
 }
+
+/// How many stable sub-expressions one rule may keep.
+pub(crate) const MAX_MEMO: usize = 16;
 
 type Fun = dyn for<'a, 's> Fn(&mut Ctx<'a, 's>) -> Result<Value<'a>, EvalError> + Send + Sync;
 
@@ -67,7 +77,7 @@ impl Node {
 }
 
 /// Parses and compiles `source`; returns the root node and the space its evaluation needs.
-pub(crate) fn compile(source: &str, vars: &[String], holidays: &Arc<[NaiveDate]>) -> Result<(Node, Needs), RuleError> {
+pub(crate) fn compile(source: &str, vars: &[String], stable: &[String], holidays: &Arc<[NaiveDate]>) -> Result<(Node, Needs), RuleError> {
     guard_size(source)?;
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         cel::parser::Parser::new().parse_with_source_info(source)
@@ -98,9 +108,11 @@ pub(crate) fn compile(source: &str, vars: &[String], holidays: &Arc<[NaiveDate]>
         depth: 0,
         hoist_from: None,
         cached: 0,
+        stable,
+        memo: 0,
     };
     let node = cx.expr(&expr)?;
-    Ok((node, Needs { depth: cx.depth, cached: cx.cached }))
+    Ok((node, Needs { depth: cx.depth, cached: cx.cached, memo: cx.memo }))
 }
 
 /// The longest rule text accepted, in bytes.
@@ -163,6 +175,11 @@ struct Cx<'c> {
     hoist_from: Option<String>,
     /// Hoisted sub-expressions so far (each has a slot in [`Ctx::cache`]).
     cached: usize,
+    /// Variables and dotted paths (`asOf`, `root.Header`) whose values stay the same across the evaluations a
+    /// caller keeps a memo for.
+    stable: &'c [String],
+    /// Stable sub-expressions so far (each has a slot in [`Ctx::memo`]).
+    memo: usize,
 }
 
 /// Whether `e` mentions the identifier `name` anywhere (conservatively, shadowing included).
@@ -269,6 +286,20 @@ impl Cx<'_> {
     }
 
     fn expr(&mut self, e: &IdedExpr) -> Result<Node, RuleError> {
+        if matches!(&e.expr, Expr::Call(_)) && self.memo < MAX_MEMO && !self.stable.is_empty() && stable(e, self.stable) {
+            let slot = self.memo;
+            self.memo += 1;
+            let saved = std::mem::take(&mut self.stable);
+            let node = self.expr_here(e);
+            self.stable = saved;
+            return Ok(match node? {
+                Node::Const(v) => {
+                    self.memo -= 1;
+                    Node::Const(v)
+                }
+                node => memoized(node, slot),
+            });
+        }
         let worth_hoisting = matches!(&e.expr, Expr::Call(_) | Expr::Select(_) | Expr::Comprehension(_));
         if worth_hoisting && self.cached < MAX_CACHED {
             if let Some(var) = &self.hoist_from {
@@ -752,6 +783,41 @@ impl Loop {
         }
         self.range.eval(ctx)
     }
+}
+
+/// Whether `e` reads only stable data: the stable variables and paths, literals, and calls over them.
+fn stable(e: &IdedExpr, stable_roots: &[String]) -> bool {
+    match &e.expr {
+        Expr::Literal(_) => true,
+        Expr::Ident(name) => stable_roots.iter().any(|s| s == name),
+        Expr::Select(sel) => match dotted(e) {
+            Some(path) if !sel.test => stable_roots.iter().any(|s| path == *s || path.starts_with(&format!("{s}."))),
+            _ => false,
+        },
+        Expr::Call(c) => {
+            c.target.as_deref().is_none_or(|t| stable(t, stable_roots)) && c.args.iter().all(|a| stable(a, stable_roots))
+        }
+        Expr::List(l) => l.elements.iter().all(|x| stable(x, stable_roots)),
+        _ => false,
+    }
+}
+
+/// A stable sub-expression: its value is kept in the caller's memo once computed (scalars only: a text or a
+/// list would have to be copied out each time, which costs what reading it again does).
+fn memoized(node: Node, slot: usize) -> Node {
+    Node::dynamic(move |ctx| {
+        if let Some(Some(v)) = ctx.memo.get(slot) {
+            return Ok(v.clone());
+        }
+        let r = node.eval(ctx)?;
+        let keep = matches!(r, Value::Null | Value::Bool(_) | Value::Int(_) | Value::UInt(_) | Value::Double(_) | Value::Date(_) | Value::Timestamp(_));
+        if keep {
+            if let Some(m) = ctx.memo.get_mut(slot) {
+                *m = Some(to_static(r.clone()));
+            }
+        }
+        Ok(r)
+    })
 }
 
 /// A hoisted sub-expression: computed on first use in each run of its comprehension.

@@ -199,9 +199,12 @@ struct RuleEntry {
 }
 
 /// Compiles `rules.toml`: its rules and its aggregates.
-pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<(Vec<Rule>, Vec<Aggregate>), String> {
+///
+/// `stable`: the variables and parts of `root` (`root.Header`) that stay the same across the records of a bulk
+/// return; the rules' calls over them are computed once per return (see [`crate::rules::Memo`]).
+pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[String]) -> Result<(Vec<Rule>, Vec<Aggregate>), String> {
     let file: RulesFile = toml::from_str(text).map_err(|e| e.to_string())?;
-    let compiler = Compiler::new(&VARIABLES, holidays.to_vec());
+    let compiler = Compiler::new(&VARIABLES, holidays.to_vec()).with_stable(stable);
     let mut aggregates = Vec::with_capacity(file.aggregate.len());
     for entry in file.aggregate {
         if aggregates.iter().any(|a: &Aggregate| a.name == entry.name) {

@@ -19,7 +19,7 @@ use crate::finding::{Excerpt, Finding, Location};
 use crate::standard::{AggUse, Node, ObjectNode, Repeat, StandardPack};
 
 use super::aggregate::{observe, Accumulator, Observed};
-use super::rules::{Context, Scope};
+use super::rules::{Context, Memos, Scope};
 use super::{structure, Checked, Locate, Located, Validator};
 
 /// Opens the return afresh, reading from the byte offset given (0 for a whole pass; a record's offset to read
@@ -323,9 +323,10 @@ impl Validator<'_> {
                     let base_context = &base_context;
                     scope.spawn(move || {
                         let mut root = frame.clone();
+                        let memos = Memos::new(pack);
                         while let Ok(piece) = receiver.recv() {
                             let PieceKind::Record(index) = piece.kind else { continue };
-                            let (findings, converted) = self.check_record(pack, layout, &mut root, agg, container_xpath, index, &piece);
+                            let (findings, converted) = self.check_record(pack, layout, &mut root, agg, &memos, container_xpath, index, &piece);
                             let seen = if observe_records && converted {
                                 observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true))
                             } else {
@@ -400,11 +401,12 @@ impl Validator<'_> {
         let agg = gathered.finish();
         // The records whose key repeats, checked again now that the duplicates are known.
         let mut root = frame.clone();
+        let memos = Memos::new(pack);
         for index in recheck {
             let Some(at) = positions.get(index) else { continue };
             let Some(piece) = self.record_at(open, &layout, index, *at)? else { continue };
             record_findings.retain(|(i, _)| *i != index);
-            let (findings, _) = self.check_record(pack, &layout, &mut root, &agg, &container_xpath, index, &piece);
+            let (findings, _) = self.check_record(pack, &layout, &mut root, &agg, &memos, &container_xpath, index, &piece);
             if !findings.is_empty() {
                 record_findings.push((index, findings));
             }
@@ -581,7 +583,7 @@ impl Validator<'_> {
     }
 
     /// Whether `root`, holding a record, gives no finding at all (structure and rules).
-    fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, root: &Value, agg: &Value) -> bool {
+    fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, root: &Value, agg: &Value, memos: &Memos) -> bool {
         let Some((_, validator)) = &pack.record_schema else { return false };
         match root.pointer(&format!("{}/0", layout.pointer)) {
             Some(record) if validator.is_valid(record) => {}
@@ -589,6 +591,7 @@ impl Validator<'_> {
         }
         let mut context = Context::new(root, None, &self.options.now, &pack.params);
         context.agg = std::borrow::Cow::Borrowed(agg);
+        context.memos = Some(memos);
         let located = Located { locator: &Unlocated, format: Format::Xml, prefix: String::new() };
         let mut findings = Vec::new();
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
@@ -604,6 +607,7 @@ impl Validator<'_> {
         layout: &RecordsLayout<'_>,
         root: &mut Value,
         agg: &Value,
+        memos: &Memos,
         container_xpath: &str,
         index: usize,
         piece: &Piece,
@@ -613,7 +617,7 @@ impl Validator<'_> {
         // source map (to locate findings) only for a record that has something to report.
         if let Some(value) = self.fast_value(pack, layout, piece, &name) {
             set_records(root, &layout.pointer, vec![value]);
-            if self.record_is_clean(pack, layout, root, agg) {
+            if self.record_is_clean(pack, layout, root, agg, memos) {
                 return (Vec::new(), true);
             }
         }
@@ -651,6 +655,7 @@ impl Validator<'_> {
         }
         let mut context = Context::new(root, None, &self.options.now, &pack.params);
         context.agg = std::borrow::Cow::Borrowed(agg);
+        context.memos = Some(memos);
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
         let findings = findings
             .into_iter()
