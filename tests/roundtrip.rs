@@ -59,6 +59,11 @@ fn round_trips(reference: &str, value: &Value) -> Result<(), TestCaseError> {
         Some(fast) => prop_assert_eq!(fast, tree),
         None => prop_assert!(reference == "envelope", "the fast path declined a conforming {reference}"),
     }
+    // And its value form (what bulk validation reads) is the tree path's value.
+    let binding = &pack.binding;
+    if let Some(fast) = convert::stream::element_to_value(written.xml.as_bytes(), &binding.root, &binding.node, &binding.namespace, &Limits::default()) {
+        prop_assert_eq!(&fast, &back.value);
+    }
     Ok(())
 }
 

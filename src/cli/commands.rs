@@ -127,8 +127,12 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
                 let bar = bytes_bar(input);
                 validator.progress = bar.clone().map(|bar| Box::new(move |read: u64| bar.set_position(read)) as Box<dyn Fn(u64) + Send + Sync>);
                 let path = input.clone();
-                let open = move || -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
-                    Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, std::fs::File::open(&path)?)))
+                let open = move |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
+                    let mut file = std::fs::File::open(&path)?;
+                    if offset > 0 {
+                        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset))?;
+                    }
+                    Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
                 };
                 let checked = validator.check_bulk(&pack, &open).with_context(|| format!("cannot read {}", input.display()))?;
                 if let Some(bar) = bar {

@@ -1,39 +1,175 @@
-//! The fast path of XML → JSON conversion: quick-xml's events turned straight into JSON text by the binding,
-//! with no tree in between. It takes only documents it can convert exactly as the tree path would (elements
-//! known, in order, values of their datatype, no attributes or embedded documents); for anything else it
-//! declines and the tree path — which also says what is wrong — converts instead. Both give the same text.
+//! The fast path of XML → JSON conversion: quick-xml's events turned straight into JSON (text, or a
+//! `serde_json::Value`) by the binding, with no tree in between. It takes only documents it can convert exactly
+//! as the tree path would (elements known, in order, values of their datatype, no attributes or embedded
+//! documents); for anything else it declines and the tree path — which also says what is wrong — converts
+//! instead. Both give the same JSON.
 
 use std::borrow::Cow;
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::Reader;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::document::Limits;
 use crate::standard::{Field, Node, ObjectNode, Repeat, ScalarType, StandardPack};
 
 use super::from_xml::parse_typed;
 
+/// Where the binding is, for each open element.
 enum Frame<'p> {
     Object {
         node: &'p ObjectNode,
-        indent: usize,
-        members: usize,
         furthest: Option<usize>,
-        /// The unwrapped array being written (its field index) and how many items it has.
-        open_array: Option<(usize, usize)>,
+        /// The unwrapped array being written (its field index), if any.
+        open_array: Option<usize>,
     },
     Wrapped {
         field: &'p Field,
-        indent: usize,
-        items: usize,
     },
     Scalar {
         kind: ScalarType,
         /// The element's text: borrowed from the input when it is one piece, as it usually is.
         text: Cow<'p, str>,
     },
+}
+
+/// What the walk over the events builds: JSON text or a value.
+trait Sink {
+    fn open_object(&mut self);
+    fn close_object(&mut self);
+    fn open_array(&mut self);
+    fn close_array(&mut self);
+    fn key(&mut self, key: &str);
+    fn string(&mut self, text: &str);
+    fn typed(&mut self, value: Value);
+}
+
+/// Pretty JSON text, exactly as `serde_json::to_string_pretty` writes it.
+struct Text {
+    out: Vec<u8>,
+    /// For each open object or array: whether it is an array, and whether it has a member yet.
+    open: Vec<(bool, bool)>,
+}
+
+impl Text {
+    fn newline(&mut self, indent: usize) {
+        self.out.push(b'\n');
+        for _ in 0..indent {
+            self.out.extend_from_slice(b"  ");
+        }
+    }
+
+    /// Before a value: in an array, the comma and new line of an item.
+    fn item(&mut self) {
+        let depth = self.open.len();
+        if let Some((true, has)) = self.open.last_mut() {
+            let comma = std::mem::replace(has, true);
+            if comma {
+                self.out.push(b',');
+            }
+            self.newline(depth);
+        }
+    }
+
+    fn close(&mut self, bracket: u8) {
+        if let Some((_, has)) = self.open.pop() {
+            if has {
+                self.newline(self.open.len());
+            }
+        }
+        self.out.push(bracket);
+    }
+}
+
+impl Sink for Text {
+    fn open_object(&mut self) {
+        self.item();
+        self.out.push(b'{');
+        self.open.push((false, false));
+    }
+    fn close_object(&mut self) {
+        self.close(b'}');
+    }
+    fn open_array(&mut self) {
+        self.item();
+        self.out.push(b'[');
+        self.open.push((true, false));
+    }
+    fn close_array(&mut self) {
+        self.close(b']');
+    }
+    fn key(&mut self, key: &str) {
+        let depth = self.open.len();
+        if let Some((_, has)) = self.open.last_mut() {
+            if std::mem::replace(has, true) {
+                self.out.push(b',');
+            }
+        }
+        self.newline(depth);
+        let _ = serde_json::to_writer(&mut self.out, key);
+        self.out.extend_from_slice(b": ");
+    }
+    fn string(&mut self, text: &str) {
+        self.item();
+        let _ = serde_json::to_writer(&mut self.out, text);
+    }
+    fn typed(&mut self, value: Value) {
+        self.item();
+        let _ = serde_json::to_writer(&mut self.out, &value);
+    }
+}
+
+/// A `serde_json::Value`, built as the events come.
+#[derive(Default)]
+struct Built {
+    open: Vec<(Value, Option<String>)>,
+    done: Option<Value>,
+}
+
+impl Built {
+    fn put(&mut self, value: Value) {
+        match self.open.last_mut() {
+            Some((Value::Object(map), key)) => {
+                map.insert(key.take().unwrap_or_default(), value);
+            }
+            Some((Value::Array(items), _)) => items.push(value),
+            Some(_) => {}
+            None => self.done = Some(value),
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some((value, _)) = self.open.pop() {
+            self.put(value);
+        }
+    }
+}
+
+impl Sink for Built {
+    fn open_object(&mut self) {
+        self.open.push((Value::Object(Map::new()), None));
+    }
+    fn close_object(&mut self) {
+        self.close();
+    }
+    fn open_array(&mut self) {
+        self.open.push((Value::Array(Vec::new()), None));
+    }
+    fn close_array(&mut self) {
+        self.close();
+    }
+    fn key(&mut self, key: &str) {
+        if let Some((_, pending)) = self.open.last_mut() {
+            *pending = Some(key.to_string());
+        }
+    }
+    fn string(&mut self, text: &str) {
+        self.put(Value::String(text.to_string()));
+    }
+    fn typed(&mut self, value: Value) {
+        self.put(value);
+    }
 }
 
 /// The pretty JSON (as `serde_json::to_string_pretty` writes it) of a document of `pack`, or `None` when the
@@ -45,6 +181,20 @@ pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits)
 /// As [`xml_to_json`], for an element that stands for a value of `node` (a record of a bulk return): its
 /// name must be `root` and it must be in `namespace` (declared on it, or none).
 pub fn element_to_json<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits: &Limits) -> Option<String> {
+    let mut text = Text { out: Vec::with_capacity(bytes.len()), open: Vec::with_capacity(16) };
+    walk(bytes, root, node, namespace, limits, &mut text)?;
+    text.out.push(b'\n');
+    String::from_utf8(text.out).ok()
+}
+
+/// As [`element_to_json`], giving the value itself.
+pub fn element_to_value<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits: &Limits) -> Option<Value> {
+    let mut built = Built::default();
+    walk(bytes, root, node, namespace, limits, &mut built)?;
+    built.done
+}
+
+fn walk<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits: &Limits, sink: &mut impl Sink) -> Option<()> {
     if bytes.len() > limits.max_bytes {
         return None;
     }
@@ -55,7 +205,6 @@ pub fn element_to_json<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespac
     // element is in that namespace.
     let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(false);
-    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut stack: Vec<Frame<'p>> = Vec::with_capacity(16);
     let mut done = false;
     loop {
@@ -92,22 +241,17 @@ pub fn element_to_json<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespac
                             return None;
                         }
                         let Node::Object(object) = node else { return None };
-                        out.push(b'{');
-                        Frame::Object { node: object, indent: 0, members: 0, furthest: None, open_array: None }
+                        sink.open_object();
+                        Frame::Object { node: object, furthest: None, open_array: None }
                     }
                     Some(Frame::Scalar { .. }) => return None,
-                    Some(Frame::Wrapped { field, indent, items }) => {
+                    Some(Frame::Wrapped { field }) => {
                         if local != field.item_xml {
                             return None;
                         }
-                        if *items > 0 {
-                            out.push(b',');
-                        }
-                        *items += 1;
-                        newline(&mut out, *indent + 1);
-                        open_value(&mut out, &field.node, *indent + 1)?
+                        open_value(sink, &field.node)?
                     }
-                    Some(Frame::Object { node, indent, members, furthest, open_array }) => {
+                    Some(Frame::Object { node, furthest, open_array }) => {
                         let (index, field) = node.field_by_element(local)?;
                         if field.attribute {
                             return None;
@@ -118,54 +262,39 @@ pub fn element_to_json<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespac
                             }
                         }
                         *furthest = Some(index);
-                        if let Some((open, _)) = *open_array {
-                            if open != index {
-                                newline(&mut out, *indent + 1);
-                                out.push(b']');
-                                *open_array = None;
-                            }
+                        if open_array.is_some_and(|open| open != index) {
+                            sink.close_array();
+                            *open_array = None;
                         }
                         match field.repeat {
                             Repeat::One => {
-                                member(&mut out, members, *indent + 1, &field.json);
-                                open_value(&mut out, &field.node, *indent + 1)?
+                                sink.key(&field.json);
+                                open_value(sink, &field.node)?
                             }
                             Repeat::Repeated => {
-                                let items = match open_array {
-                                    Some((_, items)) => items,
-                                    None => {
-                                        member(&mut out, members, *indent + 1, &field.json);
-                                        out.push(b'[');
-                                        *open_array = Some((index, 0));
-                                        match open_array {
-                                            Some((_, items)) => items,
-                                            None => return None,
-                                        }
-                                    }
-                                };
-                                if *items > 0 {
-                                    out.push(b',');
+                                if open_array.is_none() {
+                                    sink.key(&field.json);
+                                    sink.open_array();
+                                    *open_array = Some(index);
                                 }
-                                *items += 1;
-                                newline(&mut out, *indent + 2);
-                                open_value(&mut out, &field.node, *indent + 2)?
+                                open_value(sink, &field.node)?
                             }
                             Repeat::Wrapped => {
-                                member(&mut out, members, *indent + 1, &field.json);
-                                out.push(b'[');
-                                Frame::Wrapped { field, indent: *indent + 1, items: 0 }
+                                sink.key(&field.json);
+                                sink.open_array();
+                                Frame::Wrapped { field }
                             }
                         }
                     }
                 };
                 stack.push(child);
                 if empty {
-                    close(&mut out, &mut stack)?;
+                    close(sink, &mut stack)?;
                     done = stack.is_empty();
                 }
             }
             Event::End(_) => {
-                close(&mut out, &mut stack)?;
+                close(sink, &mut stack)?;
                 done = stack.is_empty();
             }
             Event::Text(t) => {
@@ -195,11 +324,7 @@ pub fn element_to_json<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespac
             Event::Eof => break,
         }
     }
-    if !done {
-        return None;
-    }
-    out.push(b'\n');
-    String::from_utf8(out).ok()
+    done.then_some(())
 }
 
 /// Adds a piece of text to an element's text, borrowing while it is the only piece.
@@ -211,58 +336,29 @@ fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
     }
 }
 
-fn newline(out: &mut Vec<u8>, indent: usize) {
-    out.push(b'\n');
-    for _ in 0..indent {
-        out.extend_from_slice(b"  ");
-    }
-}
-
-fn member(out: &mut Vec<u8>, members: &mut usize, indent: usize, key: &str) {
-    if *members > 0 {
-        out.push(b',');
-    }
-    *members += 1;
-    newline(out, indent);
-    let _ = serde_json::to_writer(&mut *out, key);
-    out.extend_from_slice(b": ");
-}
-
-/// Starts the JSON of a value of `node` at `indent`.
-fn open_value<'p>(out: &mut Vec<u8>, node: &'p Node, indent: usize) -> Option<Frame<'p>> {
+/// Starts a value of `node`.
+fn open_value<'p>(sink: &mut impl Sink, node: &'p Node) -> Option<Frame<'p>> {
     match node {
         Node::Object(object) => {
-            out.push(b'{');
-            Some(Frame::Object { node: object, indent, members: 0, furthest: None, open_array: None })
+            sink.open_object();
+            Some(Frame::Object { node: object, furthest: None, open_array: None })
         }
         Node::Scalar(kind) => Some(Frame::Scalar { kind: *kind, text: Cow::Borrowed("") }),
         Node::Embedded { .. } => None,
     }
 }
 
-fn close(out: &mut Vec<u8>, stack: &mut Vec<Frame<'_>>) -> Option<()> {
+fn close(sink: &mut impl Sink, stack: &mut Vec<Frame<'_>>) -> Option<()> {
     match stack.pop()? {
-        Frame::Scalar { kind: ScalarType::String, text } => serde_json::to_writer(&mut *out, text.as_ref()).ok()?,
-        Frame::Scalar { kind, text } => {
-            let value: Value = parse_typed(&text, kind)?;
-            serde_json::to_writer(&mut *out, &value).ok()?
-        }
-        Frame::Object { indent, members, open_array, .. } => {
+        Frame::Scalar { kind: ScalarType::String, text } => sink.string(&text),
+        Frame::Scalar { kind, text } => sink.typed(parse_typed(&text, kind)?),
+        Frame::Object { open_array, .. } => {
             if open_array.is_some() {
-                newline(out, indent + 1);
-                out.push(b']');
+                sink.close_array();
             }
-            if members > 0 {
-                newline(out, indent);
-            }
-            out.push(b'}');
+            sink.close_object();
         }
-        Frame::Wrapped { indent, items, .. } => {
-            if items > 0 {
-                newline(out, indent);
-            }
-            out.push(b']');
-        }
+        Frame::Wrapped { .. } => sink.close_array(),
     }
     Some(())
 }

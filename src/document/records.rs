@@ -72,13 +72,13 @@ impl<R> Capture<R> {
     /// Forgets the kept bytes before file offset `at`, counting their newlines.
     fn trim_to(&mut self, at: u64) {
         let cut = (at.saturating_sub(self.base) as usize).min(self.kept.len());
-        for &b in &self.kept[..cut] {
-            if b == b'\n' {
-                self.newlines_before += 1;
-                self.columns_before = 0;
-            } else if (b & 0xC0) != 0x80 {
-                self.columns_before += 1;
+        let gone = &self.kept[..cut];
+        match memchr::memrchr(b'\n', gone) {
+            Some(last) => {
+                self.newlines_before += memchr::memchr_iter(b'\n', gone).count() as u64;
+                self.columns_before = characters(&gone[last + 1..]);
             }
+            None => self.columns_before += characters(gone),
         }
         self.kept.drain(..cut);
         self.base += cut as u64;
@@ -88,10 +88,10 @@ impl<R> Capture<R> {
     fn position(&self, at: u64) -> (u32, u32) {
         let upto = (at.saturating_sub(self.base) as usize).min(self.kept.len());
         let kept = &self.kept[..upto];
-        let newlines = kept.iter().filter(|&&b| b == b'\n').count() as u64;
-        let column = match kept.iter().rposition(|&b| b == b'\n') {
-            Some(last) => kept[last + 1..].iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64,
-            None => self.columns_before + kept.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64,
+        let newlines = memchr::memchr_iter(b'\n', kept).count() as u64;
+        let column = match memchr::memrchr(b'\n', kept) {
+            Some(last) => characters(&kept[last + 1..]),
+            None => self.columns_before + characters(kept),
         };
         ((self.newlines_before + newlines + 1) as u32, (column + 1) as u32)
     }
@@ -100,6 +100,21 @@ impl<R> Capture<R> {
         let s = (start.saturating_sub(self.base) as usize).min(self.kept.len());
         let e = (end.saturating_sub(self.base) as usize).min(self.kept.len());
         self.kept[s..e].to_vec()
+    }
+}
+
+/// Characters (not bytes) in UTF-8 text: the bytes that do not continue a character.
+fn characters(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
+}
+
+/// An element's name as the splitter's stack keeps it: inside a piece only the depth matters (the reader
+/// checks that end tags match), so no name is kept there.
+fn name_of(inside_piece: bool, local: &str) -> String {
+    if inside_piece {
+        String::new()
+    } else {
+        local.to_string()
     }
 }
 
@@ -134,7 +149,7 @@ impl<R: BufRead> Splitter<R> {
         Finding::error(rule, message).with_location(Location {
             line,
             column,
-            path: format!("/{}", self.stack.join("/")),
+            path: format!("/{}", self.stack.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>().join("/")),
             pointer: None,
             span: None,
         })
@@ -166,11 +181,11 @@ impl<R: BufRead> Splitter<R> {
                     ));
                 }
                 Event::Start(start) => {
-                    let name = start.local_name().into_inner().to_string();
+                    let name = name_of(self.current.is_some(), start.local_name().into_inner());
                     self.opened(name, before, false)?;
                 }
                 Event::Empty(start) => {
-                    let name = start.local_name().into_inner().to_string();
+                    let name = name_of(self.current.is_some(), start.local_name().into_inner());
                     self.opened(name, before, true)?;
                     if let Some(piece) = self.closed()? {
                         return Ok(Some(piece));

@@ -28,6 +28,9 @@ pub(crate) struct Ctx<'a, 's> {
     /// Values of sub-expressions hoisted out of comprehension bodies, computed on first use in each
     /// run of the comprehension.
     pub cache: &'s mut [Option<Result<Value<'a>, EvalError>>],
+    /// Values of stable sub-expressions (see [`Needs::memo`]), kept by the caller from one evaluation to
+    /// the next while the stable data stays the same; empty when the caller keeps none.
+    pub memo: &'s mut [Option<Value<'static>>],
 }
 
 /// How many sub-expressions one rule may hoist out of comprehension bodies.
@@ -40,7 +43,14 @@ pub(crate) struct Needs {
     pub depth: usize,
     /// How many hoisted sub-expressions there are.
     pub cached: usize,
+    /// How many stable sub-expressions there are: calls that read only stable data (`asOf`, `now`,
+    /// `params` and the stable parts of `root`, such as a return's header), such as
+    /// `date(root.Header.CollectionDetails.ReferenceDate)`, worth computing once per return.
+    pub memo: usize,
 }
+
+/// How many stable sub-expressions one rule may keep.
+pub(crate) const MAX_MEMO: usize = 16;
 
 type Fun = dyn for<'a, 's> Fn(&mut Ctx<'a, 's>) -> Result<Value<'a>, EvalError> + Send + Sync;
 
@@ -67,7 +77,7 @@ impl Node {
 }
 
 /// Parses and compiles `source`; returns the root node and the space its evaluation needs.
-pub(crate) fn compile(source: &str, vars: &[String], holidays: &Arc<[NaiveDate]>) -> Result<(Node, Needs), RuleError> {
+pub(crate) fn compile(source: &str, vars: &[String], stable: &[String], holidays: &Arc<[NaiveDate]>) -> Result<(Node, Needs), RuleError> {
     guard_size(source)?;
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         cel::parser::Parser::new().parse_with_source_info(source)
@@ -98,9 +108,11 @@ pub(crate) fn compile(source: &str, vars: &[String], holidays: &Arc<[NaiveDate]>
         depth: 0,
         hoist_from: None,
         cached: 0,
+        stable,
+        memo: 0,
     };
     let node = cx.expr(&expr)?;
-    Ok((node, Needs { depth: cx.depth, cached: cx.cached }))
+    Ok((node, Needs { depth: cx.depth, cached: cx.cached, memo: cx.memo }))
 }
 
 /// The longest rule text accepted, in bytes.
@@ -163,6 +175,11 @@ struct Cx<'c> {
     hoist_from: Option<String>,
     /// Hoisted sub-expressions so far (each has a slot in [`Ctx::cache`]).
     cached: usize,
+    /// Variables and dotted paths (`asOf`, `root.Header`) whose values stay the same across the evaluations a
+    /// caller keeps a memo for.
+    stable: &'c [String],
+    /// Stable sub-expressions so far (each has a slot in [`Ctx::memo`]).
+    memo: usize,
 }
 
 /// Whether `e` mentions the identifier `name` anywhere (conservatively, shadowing included).
@@ -269,6 +286,20 @@ impl Cx<'_> {
     }
 
     fn expr(&mut self, e: &IdedExpr) -> Result<Node, RuleError> {
+        if matches!(&e.expr, Expr::Call(_)) && self.memo < MAX_MEMO && !self.stable.is_empty() && stable(e, self.stable) {
+            let slot = self.memo;
+            self.memo += 1;
+            let saved = std::mem::take(&mut self.stable);
+            let node = self.expr_here(e);
+            self.stable = saved;
+            return Ok(match node? {
+                Node::Const(v) => {
+                    self.memo -= 1;
+                    Node::Const(v)
+                }
+                node => memoized(node, slot),
+            });
+        }
         let worth_hoisting = matches!(&e.expr, Expr::Call(_) | Expr::Select(_) | Expr::Comprehension(_));
         if worth_hoisting && self.cached < MAX_CACHED {
             if let Some(var) = &self.hoist_from {
@@ -754,6 +785,41 @@ impl Loop {
     }
 }
 
+/// Whether `e` reads only stable data: the stable variables and paths, literals, and calls over them.
+fn stable(e: &IdedExpr, stable_roots: &[String]) -> bool {
+    match &e.expr {
+        Expr::Literal(_) => true,
+        Expr::Ident(name) => stable_roots.iter().any(|s| s == name),
+        Expr::Select(sel) => match dotted(e) {
+            Some(path) if !sel.test => stable_roots.iter().any(|s| path == *s || path.starts_with(&format!("{s}."))),
+            _ => false,
+        },
+        Expr::Call(c) => {
+            c.target.as_deref().is_none_or(|t| stable(t, stable_roots)) && c.args.iter().all(|a| stable(a, stable_roots))
+        }
+        Expr::List(l) => l.elements.iter().all(|x| stable(x, stable_roots)),
+        _ => false,
+    }
+}
+
+/// A stable sub-expression: its value is kept in the caller's memo once computed (scalars only: a text or a
+/// list would have to be copied out each time, which costs what reading it again does).
+fn memoized(node: Node, slot: usize) -> Node {
+    Node::dynamic(move |ctx| {
+        if let Some(Some(v)) = ctx.memo.get(slot) {
+            return Ok(v.clone());
+        }
+        let r = node.eval(ctx)?;
+        let keep = matches!(r, Value::Null | Value::Bool(_) | Value::Int(_) | Value::UInt(_) | Value::Double(_) | Value::Date(_) | Value::Timestamp(_));
+        if keep {
+            if let Some(m) = ctx.memo.get_mut(slot) {
+                *m = Some(to_static(r.clone()));
+            }
+        }
+        Ok(r)
+    })
+}
+
 /// A hoisted sub-expression: computed on first use in each run of its comprehension.
 fn cached(node: Node, slot: usize) -> Node {
     Node::dynamic(move |ctx| {
@@ -911,5 +977,86 @@ fn op_neg(v: Value<'_>) -> Result<Value<'_>, EvalError> {
         Value::Int(i) => i.checked_neg().map(Value::Int).ok_or(EvalError::Overflow("-")),
         Value::Double(d) => Ok(Value::Double(-d)),
         other => Err(type_error("unary `-`", &other)),
+    }
+}
+
+/// How an expression reads one variable, for callers that must know whether a rule depends on it only
+/// through membership tests (`self.id in agg.ids`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reads {
+    /// The variable is not mentioned.
+    Not,
+    /// Every mention is `PATH in VAR.FIELD`, with PATH a field path outside any comprehension.
+    Membership(Vec<Membership>),
+    /// Some other use (a size, a comparison, a membership inside a comprehension, …).
+    Otherwise,
+}
+
+/// One `element in var.field` test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The element as a dotted path, e.g. `self.ChildIdentifiers.UPN`.
+    pub element: String,
+    pub field: String,
+}
+
+/// How the expression `source` reads the variable `var` (`Otherwise` if it does not parse).
+pub(crate) fn reads(source: &str, var: &str) -> Reads {
+    let Some(expr) = parse_only(source) else { return Reads::Otherwise };
+    let mut found = Vec::new();
+    if !memberships(&expr, var, &mut found) {
+        return Reads::Otherwise;
+    }
+    if found.is_empty() {
+        Reads::Not
+    } else {
+        Reads::Membership(found)
+    }
+}
+
+/// The expression as a dotted field path (`self.ChildIdentifiers.UPN`), if it is nothing else.
+pub(crate) fn dotted_path(source: &str) -> Option<String> {
+    dotted(&parse_only(source)?)
+}
+
+fn parse_only(source: &str) -> Option<IdedExpr> {
+    guard_size(source).ok()?;
+    std::panic::catch_unwind(|| cel::parser::Parser::new().parse(source)).ok()?.ok()
+}
+
+fn dotted(e: &IdedExpr) -> Option<String> {
+    match &e.expr {
+        Expr::Ident(name) => Some(name.clone()),
+        Expr::Select(sel) if !sel.test => Some(format!("{}.{}", dotted(&sel.operand)?, sel.field)),
+        _ => None,
+    }
+}
+
+/// Collects `PATH in var.FIELD` tests; false if `var` is used in any other way.
+fn memberships(e: &IdedExpr, var: &str, found: &mut Vec<Membership>) -> bool {
+    if let Expr::Call(call) = &e.expr {
+        if call.func_name == "@in" && call.target.is_none() && call.args.len() == 2 {
+            if let Expr::Select(sel) = &call.args[1].expr {
+                if !sel.test && matches!(&sel.operand.expr, Expr::Ident(n) if n == var) {
+                    return match dotted(&call.args[0]) {
+                        Some(element) if !mentions(&call.args[0], var) => {
+                            found.push(Membership { element, field: sel.field.clone() });
+                            true
+                        }
+                        _ => false,
+                    };
+                }
+            }
+        }
+    }
+    match &e.expr {
+        Expr::Ident(n) => n != var,
+        Expr::Literal(_) | Expr::Unspecified => true,
+        Expr::Select(s) => memberships(&s.operand, var, found),
+        Expr::Call(c) => {
+            c.target.as_deref().is_none_or(|t| memberships(t, var, found)) && c.args.iter().all(|a| memberships(a, var, found))
+        }
+        Expr::List(l) => l.elements.iter().all(|x| memberships(x, var, found)),
+        Expr::Comprehension(_) | Expr::Map(_) | Expr::Struct(_) => !mentions(e, var),
     }
 }

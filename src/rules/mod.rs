@@ -37,6 +37,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde_json::Value as Json;
 
+pub use compile::{Membership, Reads};
 pub use value::Value;
 
 pub use calendar::{add_days, add_years, days_between, parse_date, parse_timestamp, working_days, years_between};
@@ -121,6 +122,7 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Compiler {
     variables: Vec<String>,
+    stable: Vec<String>,
     holidays: Arc<[NaiveDate]>,
 }
 
@@ -131,16 +133,30 @@ impl Compiler {
     pub fn new(variables: &[&str], holidays: Vec<NaiveDate>) -> Self {
         Compiler {
             variables: variables.iter().map(|v| (*v).to_string()).collect(),
+            stable: Vec::new(),
             holidays: calendar::prepare_holidays(holidays).into(),
         }
     }
 
+    /// Names the data that stays the same while a caller evaluates a program many times with one [`Memo`]:
+    /// variables (`asOf`) and dotted paths (`root.Header`). Calls that read only such data are computed once
+    /// and kept in the memo.
+    pub fn with_stable(mut self, stable: &[String]) -> Self {
+        self.stable = stable.to_vec();
+        self
+    }
+
     /// Parses and compiles one expression.
     pub fn compile(&self, source: &str) -> Result<Program, RuleError> {
-        let (root, needs) = compile::compile(source, &self.variables, &self.holidays)?;
+        let (root, needs) = compile::compile(source, &self.variables, &self.stable, &self.holidays)?;
         Ok(Program { root, needs, source: source.to_string() })
     }
 }
+
+/// What a caller keeps for one program between evaluations over the same stable data (see
+/// [`Compiler::with_stable`]). Make a new one when that data changes.
+#[derive(Debug, Default, Clone)]
+pub struct Memo(Vec<Option<Value<'static>>>);
 
 /// A compiled rule. `Send + Sync`: share one across threads.
 pub struct Program {
@@ -161,29 +177,61 @@ impl Program {
         &self.source
     }
 
+    /// How the expression reads the variable `var`: not at all, only through membership tests
+    /// (`self.id in var.ids`), or otherwise.
+    pub fn reads(&self, var: &str) -> Reads {
+        compile::reads(&self.source, var)
+    }
+
+    /// The expression as a dotted field path (`self.ChildIdentifiers.UPN`), if it is nothing more.
+    pub fn dotted_path(&self) -> Option<String> {
+        compile::dotted_path(&self.source)
+    }
+
     /// Evaluates over `vars`, in the order given to [`Compiler::new`]. A variable missing from the
     /// end of `vars` reads as an absent field.
     pub fn eval<'a>(&self, vars: &[&'a Json]) -> Result<Value<'a>, EvalError> {
+        self.eval_in(vars, &mut [])
+    }
+
+    /// As [`Program::eval`], keeping the values of stable sub-expressions in `memo`.
+    pub fn eval_with<'a>(&self, vars: &[&'a Json], memo: &mut Memo) -> Result<Value<'a>, EvalError> {
+        if memo.0.len() < self.needs.memo {
+            memo.0.resize(self.needs.memo, None);
+        }
+        self.eval_in(vars, &mut memo.0)
+    }
+
+    fn eval_in<'a>(&self, vars: &[&'a Json], memo: &mut [Option<Value<'static>>]) -> Result<Value<'a>, EvalError> {
         if self.needs.depth == 0 {
-            return self.root.eval(&mut compile::Ctx { vars, locals: &mut [], cache: &mut [] });
+            return self.root.eval(&mut compile::Ctx { vars, locals: &mut [], cache: &mut [], memo });
         }
         let mut locals = [const { Value::Null }; compile::MAX_NESTING];
         let mut cache = [const { None }; compile::MAX_CACHED];
         let locals = &mut locals[..self.needs.depth.min(compile::MAX_NESTING)];
         let cache = &mut cache[..self.needs.cached.min(compile::MAX_CACHED)];
-        self.root.eval(&mut compile::Ctx { vars, locals, cache })
+        self.root.eval(&mut compile::Ctx { vars, locals, cache, memo })
     }
 
     /// The rule's outcome: true holds, false is violated, an absent field makes it not applicable,
     /// and any other failure makes it not applicable with the reason.
     pub fn check(&self, vars: &[&Json]) -> Outcome {
-        match self.eval(vars) {
-            Ok(Value::Bool(true)) => Outcome::Holds,
-            Ok(Value::Bool(false)) => Outcome::Violated,
-            Ok(other) => Outcome::NotApplicable(Some(format!("the rule gave {} `{other}`, not true or false", other.type_name()))),
-            Err(e) if e.is_absence() => Outcome::NotApplicable(None),
-            Err(e) => Outcome::NotApplicable(Some(e.to_string())),
-        }
+        outcome(self.eval(vars))
+    }
+
+    /// As [`Program::check`], keeping the values of stable sub-expressions in `memo`.
+    pub fn check_with(&self, vars: &[&Json], memo: &mut Memo) -> Outcome {
+        outcome(self.eval_with(vars, memo))
+    }
+}
+
+fn outcome(result: Result<Value<'_>, EvalError>) -> Outcome {
+    match result {
+        Ok(Value::Bool(true)) => Outcome::Holds,
+        Ok(Value::Bool(false)) => Outcome::Violated,
+        Ok(other) => Outcome::NotApplicable(Some(format!("the rule gave {} `{other}`, not true or false", other.type_name()))),
+        Err(e) if e.is_absence() => Outcome::NotApplicable(None),
+        Err(e) => Outcome::NotApplicable(Some(e.to_string())),
     }
 }
 

@@ -404,3 +404,40 @@ fn long_operator_chains_compile_or_fail_cleanly() {
     let ands = vec!["has(self.nhs)"; 250].join(" && ");
     assert_eq!(ev(&ands), "true");
 }
+
+#[test]
+fn reads_tells_membership_tests_from_other_uses_of_a_variable() {
+    use super::{Membership, Reads};
+    let c = Compiler::new(&["self", "agg"], Vec::new());
+    let reads = |src: &str| c.compile(src).unwrap().reads("agg");
+    assert_eq!(reads("self.a == 1"), Reads::Not);
+    assert_eq!(
+        reads("!(self.ids.upn in agg.upns) && self.a > 0"),
+        Reads::Membership(vec![Membership { element: "self.ids.upn".into(), field: "upns".into() }])
+    );
+    assert_eq!(reads("size(agg.upns) == 0"), Reads::Otherwise);
+    assert_eq!(reads("agg.count > 2"), Reads::Otherwise);
+    assert_eq!(reads("self.x in agg"), Reads::Otherwise);
+    assert_eq!(reads("self.list.all(u, !(u in agg.upns))"), Reads::Otherwise);
+    assert_eq!(reads("(self.a + 'x') in agg.upns"), Reads::Otherwise);
+    assert_eq!(c.compile("self.ids.upn").unwrap().dotted_path().as_deref(), Some("self.ids.upn"));
+    assert_eq!(c.compile("has(self.ids)").unwrap().dotted_path(), None);
+}
+
+#[test]
+fn stable_calls_are_computed_once_per_memo() {
+    let c = Compiler::new(&["self", "root"], Vec::new()).with_stable(&["root.Header".to_string()]);
+    let p = c.compile("date(self.d) >= add_years(date(root.Header.ref), -1)").unwrap();
+    let node = json!({"d": "2025-06-01"});
+    let early = json!({"Header": {"ref": "2026-04-01"}});
+    let late = json!({"Header": {"ref": "2027-04-01"}});
+    let mut memo = Memo::default();
+    assert_eq!(p.check_with(&[&node, &early], &mut memo), Outcome::Holds);
+    // The memo keeps what it computed from the first header: a new header needs a new memo.
+    assert_eq!(p.check_with(&[&node, &late], &mut memo), Outcome::Holds);
+    assert_eq!(p.check_with(&[&node, &late], &mut Memo::default()), Outcome::Violated);
+    assert_eq!(p.check(&[&node, &late]), Outcome::Violated);
+    // Reading `self` is never kept.
+    let other = json!({"d": "2020-01-01"});
+    assert_eq!(p.check_with(&[&other, &early], &mut memo), Outcome::Violated);
+}

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use binding::{Binding, Field, Node, ObjectNode, Repeat, ScalarType};
 pub use codelists::{CodeList, CodeLists};
 pub use manifest::{Manifest, Status};
-pub use rules::{Aggregate, AggregateKind, PathPattern, Rule, RuleGroup};
+pub use rules::{AggUse, Aggregate, AggregateKind, PathPattern, Rule, RuleGroup};
 
 use crate::report::model::{RuleInfo, StandardRef};
 
@@ -215,8 +215,22 @@ impl StandardPack {
             Some(text) => rules::parse_calendar(text).map_err(|m| files.error("calendar.toml", m))?,
             None => Vec::new(),
         };
+        // What stays the same while the records of a bulk return are checked: the variables other than
+        // `self`, `root` and `agg`, and every part of `root` but the one holding the records.
+        let stable: Vec<String> = match &manifest.records {
+            Some(records) => {
+                let top = records.path.split('/').find(|s| !s.is_empty()).unwrap_or_default();
+                let fields = schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+                ["asOf", "now", "params"]
+                    .iter()
+                    .map(|v| v.to_string())
+                    .chain(fields.into_iter().filter(|f| f != top).map(|f| format!("root.{f}")))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         let (rules, aggregates) = match files.text("rules.toml")? {
-            Some(text) => rules::compile_rules(text, &holidays).map_err(|m| files.error("rules.toml", m))?,
+            Some(text) => rules::compile_rules(text, &holidays, &stable).map_err(|m| files.error("rules.toml", m))?,
             None => (Vec::new(), Vec::new()),
         };
         let records_path = match &manifest.records {

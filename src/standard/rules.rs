@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::finding::Severity;
-use crate::rules::{Compiler, Program};
+use crate::rules::{Compiler, Program, Reads};
 
 /// The variables every rule may read, in the order the validator binds them.
 pub const VARIABLES: [&str; 7] = ["self", "root", "envelope", "asOf", "now", "params", "agg"];
@@ -90,6 +90,20 @@ pub struct Rule {
     pub message: String,
     pub clause: Option<String>,
     pub fix: Option<String>,
+    /// How the rule depends on the aggregates (`agg`).
+    pub agg_use: AggUse,
+}
+
+/// How a rule depends on the aggregates: what a bulk return's validation must wait for before checking it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggUse {
+    /// Not at all.
+    None,
+    /// Only as `self.key in agg.name`, where `name` is a `repeats` aggregate of the same context whose value is
+    /// that same `self.key` (a duplicate check): the rule can only change for a node whose key repeats.
+    Repeats(Vec<usize>),
+    /// In some other way: it needs the aggregates of the whole return.
+    Any,
 }
 
 impl std::fmt::Debug for Rule {
@@ -185,9 +199,12 @@ struct RuleEntry {
 }
 
 /// Compiles `rules.toml`: its rules and its aggregates.
-pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<(Vec<Rule>, Vec<Aggregate>), String> {
+///
+/// `stable`: the variables and parts of `root` (`root.Header`) that stay the same across the records of a bulk
+/// return; the rules' calls over them are computed once per return (see [`crate::rules::Memo`]).
+pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[String]) -> Result<(Vec<Rule>, Vec<Aggregate>), String> {
     let file: RulesFile = toml::from_str(text).map_err(|e| e.to_string())?;
-    let compiler = Compiler::new(&VARIABLES, holidays.to_vec());
+    let compiler = Compiler::new(&VARIABLES, holidays.to_vec()).with_stable(stable);
     let mut aggregates = Vec::with_capacity(file.aggregate.len());
     for entry in file.aggregate {
         if aggregates.iter().any(|a: &Aggregate| a.name == entry.name) {
@@ -231,6 +248,7 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<(Vec<
             .as_deref()
             .map(|a| a.split('/').filter(|s| !s.is_empty()).map(super::binding::escape_pointer_token).collect())
             .unwrap_or_default();
+        let agg_use = agg_use(&program, &context, &aggregates);
         rules.push(Rule {
             id: entry.id,
             severity,
@@ -241,9 +259,33 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate]) -> Result<(Vec<
             message: entry.message,
             clause: entry.clause,
             fix: entry.fix,
+            agg_use,
         });
     }
     Ok((rules, aggregates))
+}
+
+fn agg_use(program: &Program, context: &PathPattern, aggregates: &[Aggregate]) -> AggUse {
+    match program.reads("agg") {
+        Reads::Not => AggUse::None,
+        Reads::Otherwise => AggUse::Any,
+        Reads::Membership(tests) => {
+            let mut used = Vec::with_capacity(tests.len());
+            for test in tests {
+                let same_key = aggregates.iter().position(|a| {
+                    a.name == test.field
+                        && a.kind == AggregateKind::Repeats
+                        && a.context == *context
+                        && a.value.dotted_path().as_deref() == Some(test.element.as_str())
+                });
+                match same_key {
+                    Some(index) => used.push(index),
+                    None => return AggUse::Any,
+                }
+            }
+            AggUse::Repeats(used)
+        }
+    }
 }
 
 #[derive(Deserialize)]

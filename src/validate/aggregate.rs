@@ -91,12 +91,35 @@ impl<'p> Accumulator<'p> {
 
     /// Folds in what [`observe`] saw (perhaps on another thread).
     pub fn apply(&mut self, observations: Vec<(usize, Observed)>) {
+        self.apply_from(None, observations);
+    }
+
+    /// As [`Accumulator::apply`], for what was seen in the record numbered `record` of a bulk return: the
+    /// `repeats` aggregates remember which records hold their repeated values.
+    pub fn apply_record(&mut self, record: usize, observations: Vec<(usize, Observed)>) {
+        self.apply_from(Some(record), observations);
+    }
+
+    /// The records (by number) holding a value that repeats in any of the `repeats` aggregates `indices`.
+    pub fn records_with_repeats(&self, indices: &[usize]) -> std::collections::BTreeSet<usize> {
+        indices
+            .iter()
+            .filter_map(|&i| match self.states.get(i) {
+                Some(State::Repeats(tally)) => Some(tally.in_records.iter().map(|&r| r as usize)),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    fn apply_from(&mut self, record: Option<usize>, observations: Vec<(usize, Observed)>) {
+        let record = record.and_then(|r| u32::try_from(r).ok());
         for (index, observed) in observations {
             let Some(state) = self.states.get_mut(index) else { continue };
             let min = self.pack.aggregates.get(index).is_some_and(|a| a.kind == AggregateKind::Min);
             match (state, observed) {
                 (State::CountBy(map), Observed::Text(text)) => *map.entry(text).or_default() += 1,
-                (State::Repeats(tally), Observed::Text(text)) => tally.add(&text, 1),
+                (State::Repeats(tally), Observed::Text(text)) => tally.add(&text, 1, record),
                 (State::Count(n), Observed::True) => *n += 1,
                 (State::Sum(total), Observed::Number(x)) => *total += x,
                 (State::Extreme(best), observed) => {
@@ -193,18 +216,25 @@ pub fn observe(
     out
 }
 
-/// Counts of text values, each value stored once in one buffer: about 40 bytes a distinct value, so that the
-/// identifiers of a return of a million children can be counted in bounded memory.
+/// Counts of text values, each value stored once in one buffer: about 44 bytes a distinct value, so that the
+/// identifiers of a return of a million children can be counted in bounded memory. For a bulk return it also
+/// remembers which records hold a value seen more than once.
 #[derive(Default)]
 struct Tally {
     /// Every distinct value, one after another.
     text: String,
     /// Where each value starts in `text` (it ends where the next starts), and how often it was seen.
     entries: Vec<(u32, u32)>,
+    /// The record each value was first seen in (`NO_RECORD` when not known).
+    first: Vec<u32>,
+    /// The records holding a value seen more than once (few: only the duplicates).
+    in_records: Vec<u32>,
     /// Entry numbers, by the hash of their value.
     table: hashbrown::HashTable<u32>,
     hasher: std::hash::RandomState,
 }
+
+const NO_RECORD: u32 = u32::MAX;
 
 impl Tally {
     fn value<'t>(text: &'t str, entries: &[(u32, u32)], index: u32) -> &'t str {
@@ -214,25 +244,34 @@ impl Tally {
         text.get(start..end).unwrap_or("")
     }
 
-    fn add(&mut self, value: &str, count: u32) {
-        let Tally { text, entries, table, hasher } = self;
+    fn add(&mut self, value: &str, count: u32, record: Option<u32>) {
+        let Tally { text, entries, first, in_records, table, hasher } = self;
         let hash = hasher.hash_one(value);
         if let Some(&index) = table.find(hash, |&i| Tally::value(text, entries, i) == value) {
             if let Some(entry) = entries.get_mut(index as usize) {
+                if entry.1 == 1 {
+                    if let Some(&earlier) = first.get(index as usize).filter(|&&r| r != NO_RECORD) {
+                        in_records.push(earlier);
+                    }
+                }
                 entry.1 += count;
+                in_records.extend(record);
             }
             return;
         }
         let index = entries.len() as u32;
         entries.push((text.len() as u32, count));
+        first.push(record.unwrap_or(NO_RECORD));
         text.push_str(value);
         table.insert_unique(hash, index, |&i| hasher.hash_one(Tally::value(text, entries, i)));
     }
 
     fn merge(&mut self, other: Tally) {
         for (index, entry) in other.entries.iter().enumerate() {
-            self.add(Tally::value(&other.text, &other.entries, index as u32), entry.1);
+            let first = other.first.get(index).copied().filter(|&r| r != NO_RECORD);
+            self.add(Tally::value(&other.text, &other.entries, index as u32), entry.1, first);
         }
+        self.in_records.extend(other.in_records);
     }
 
     /// The values that occur more than once, with their counts.

@@ -16,14 +16,24 @@ use crate::convert::{from_xml_part, SourceMap};
 use crate::document::records::{Piece, PieceKind, Splitter};
 use crate::document::{self, Format, LineIndex};
 use crate::finding::{Excerpt, Finding, Location};
-use crate::standard::{Node, ObjectNode, Repeat, StandardPack};
+use crate::standard::{AggUse, Node, ObjectNode, Repeat, StandardPack};
 
 use super::aggregate::{observe, Accumulator, Observed};
-use super::rules::{Context, Scope};
+use super::rules::{Context, Memos, Scope};
 use super::{structure, Checked, Locate, Located, Validator};
 
-/// Opens the return afresh for each pass.
-pub type Opener<'a> = dyn Fn() -> std::io::Result<Box<dyn BufRead + Send + 'a>> + Sync + 'a;
+/// Opens the return afresh, reading from the byte offset given (0 for a whole pass; a record's offset to read
+/// that record again).
+pub type Opener<'a> = dyn Fn(u64) -> std::io::Result<Box<dyn BufRead + Send + 'a>> + Sync + 'a;
+
+/// Where a record starts in the file, kept for every record of a one-pass check (16 bytes a record) so that
+/// the few records checked again can be read without reading the return again.
+#[derive(Clone, Copy)]
+struct RecordAt {
+    offset: u64,
+    line: u32,
+    column: u32,
+}
 
 /// Where the records of a pack are, in its instance and in its XML.
 struct RecordsLayout<'p> {
@@ -195,8 +205,46 @@ fn json_path<'p>(pack: &'p StandardPack, names: &[String]) -> Option<(Vec<String
     Some((out, node))
 }
 
+/// When the rules inside records may be checked: as each record is read (one pass), or only once the
+/// aggregates of the whole return are known (a first pass to gather them).
+enum Plan {
+    /// One pass: no rule inside records reads the aggregates except as a duplicate check (`self.key in
+    /// agg.keys` over a `repeats` aggregate of that key). Those rules are checked with the aggregates still
+    /// empty, and the few records whose key turns out repeated are checked again once the pass is done.
+    OnePass { recheck_by: Vec<usize> },
+    /// Two passes: some rule inside records reads the aggregates otherwise.
+    TwoPass,
+}
+
+impl Plan {
+    fn of(pack: &StandardPack) -> Plan {
+        let mut recheck_by = Vec::new();
+        for group in pack.rule_groups.iter().filter(|g| g.in_records) {
+            for rule in group.rules.iter().filter_map(|&i| pack.rules.get(i)) {
+                match &rule.agg_use {
+                    AggUse::None => {}
+                    AggUse::Repeats(indices) => recheck_by.extend(indices.iter().copied()),
+                    AggUse::Any => return Plan::TwoPass,
+                }
+            }
+        }
+        recheck_by.sort_unstable();
+        recheck_by.dedup();
+        Plan::OnePass { recheck_by }
+    }
+}
+
+/// What a worker sends back for one record.
+struct RecordResult {
+    index: usize,
+    findings: Vec<Finding>,
+    /// What the aggregates inside records saw in it (gathered in the same pass).
+    seen: Vec<(usize, Observed)>,
+}
+
 impl Validator<'_> {
-    /// Validates a bulk return of `pack` record by record, reading it through `open` (once or twice).
+    /// Validates a bulk return of `pack` record by record, reading it through `open` (once, or twice when its
+    /// rules need the aggregates of the whole return first).
     pub fn check_bulk(&self, pack: &Arc<StandardPack>, open: &Opener<'_>) -> std::io::Result<Checked> {
         let mut checked = Checked {
             format: Some(Format::Xml),
@@ -215,152 +263,97 @@ impl Validator<'_> {
         };
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
         let base_context = Context::new(&Value::Null, None, &self.options.now, &pack.params);
+        let plan = Plan::of(pack);
 
-        // Pass 1: aggregates gathered inside records (they may read the header, so the frame comes first).
+        // With two passes the first gathers the aggregates inside records; with one they are gathered as the
+        // records are checked, and the rules inside records see them empty.
         let mut gathered = Accumulator::new(pack);
-        if gathered.any_in_records() {
-            let mut splitter = Splitter::new(open()?, layout.xml_path.clone(), self.options.limits);
-            let mut frame = Value::Object(Map::new());
-            let mut first = None;
-            while let Ok(Some(piece)) = splitter.next_piece() {
-                match &piece.kind {
-                    PieceKind::Record(_) => {
-                        first = Some(piece);
-                        break;
-                    }
-                    PieceKind::Part { parents, name } => {
-                        let (parents, name) = (parents.clone(), name.clone());
-                        self.frame_part(pack, &mut frame, &mut Vec::new(), &mut Vec::new(), &parents, &name, piece);
-                    }
-                }
+        let gather_in_records = gathered.any_in_records();
+        let record_agg = match plan {
+            Plan::TwoPass if gather_in_records => {
+                self.gather_pass(pack, &layout, open, workers, &base_context, &mut gathered)?;
+                let mut early = Accumulator::new(pack);
+                std::mem::swap(&mut early, &mut gathered);
+                Some(early)
             }
-            // Workers read and convert records and send back what the aggregates see in each; this thread
-            // holds the one set of aggregates, so nothing is gathered twice or merged.
-            let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
-            let (results, observed) = mpsc::channel::<Vec<(usize, Observed)>>();
-            std::thread::scope(|scope| {
-                for receiver in receivers {
-                    let layout = &layout;
-                    let base_context = &base_context;
-                    let results = results.clone();
-                    let mut root = frame.clone();
-                    scope.spawn(move || {
-                        while let Ok(piece) = receiver.recv() {
-                            let step = layout.xml_path.last().cloned().unwrap_or_default();
-                            // Aggregates need only the record's value: the streaming fast path gives it without
-                            // a tree or a source map; a record it declines takes the tree path.
-                            let fast = crate::convert::stream::element_to_json(
-                                &piece.bytes,
-                                &step,
-                                layout.node,
-                                &pack.binding.namespace,
-                                &self.options.limits,
-                            )
-                            .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-                            let value = match fast {
-                                Some(value) => Some(value),
-                                None => convert_piece(self, pack, &piece, layout.node, "", &step).ok().map(|c| c.value),
-                            };
-                            if let Some(value) = value {
-                                set_records(&mut root, &layout.pointer, vec![value]);
-                                let seen = observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true));
-                                if !seen.is_empty() && results.send(seen).is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    });
-                }
-                drop(results);
-                let mut next = first;
-                let mut turn = 0usize;
-                while let Some(piece) = next.take() {
-                    if matches!(piece.kind, PieceKind::Record(_)) {
-                        turn += 1;
-                        if senders[turn % senders.len()].send(piece).is_err() {
-                            break;
-                        }
-                    }
-                    while let Ok(seen) = observed.try_recv() {
-                        gathered.apply(seen);
-                    }
-                    next = splitter.next_piece().ok().flatten();
-                }
-                drop(senders);
-                while let Ok(seen) = observed.recv() {
-                    gathered.apply(seen);
-                }
-            });
-        }
+            _ => None,
+        };
 
-        // Pass 2: the frame (parts outside records), then every record.
-        let mut splitter = Splitter::new(open()?, layout.xml_path.clone(), self.options.limits);
+        let mut splitter = Splitter::new(open(0)?, layout.xml_path.clone(), self.options.limits);
         let root_name = pack.binding.root.clone();
         let container_xpath = format!("/{}", layout.xml_path[..layout.xml_path.len() - 1].join("/"));
         let mut frame = Value::Object(Map::new());
         let mut parts: Vec<Part> = Vec::new();
         let mut frame_findings: Vec<Finding> = Vec::new();
-        let mut pending: Option<Piece> = None;
-        loop {
-            match splitter.next_piece() {
-                Ok(Some(piece)) => match &piece.kind {
-                    PieceKind::Record(_) => {
-                        pending = Some(piece);
-                        break;
-                    }
-                    PieceKind::Part { parents, name } => {
-                        let (parents, name) = (parents.clone(), name.clone());
-                        self.frame_part(pack, &mut frame, &mut parts, &mut frame_findings, &parents, &name, piece)
-                    }
-                },
-                Ok(None) => break,
-                Err(finding) => {
-                    frame_findings.push(finding);
-                    break;
-                }
-            }
-        }
+        let pending = self.read_frame(pack, &mut splitter, &mut frame, &mut parts, &mut frame_findings);
         if splitter.root.as_deref().is_some_and(|r| r != root_name) {
             frame_findings.push(Finding::error(
                 "root-element",
                 format!("The document element is `{}`; a {} starts with `{}`.", splitter.root.clone().unwrap_or_default(), pack.manifest.title, root_name),
             ).with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: None }));
         }
-        // Aggregates outside records, from the frame as far as it is known now.
-        let mut outside = Accumulator::new(pack);
-        outside.add_in(&frame, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(false));
-        gathered.merge(outside);
-        let agg = gathered.finish();
+        // The aggregates the rules inside records see: all of them (two passes, with those outside records
+        // from the frame as far as it is known now), or none yet (one pass).
+        let record_agg = match record_agg {
+            Some(mut early) => {
+                let mut outside = Accumulator::new(pack);
+                outside.add_in(&frame, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(false));
+                early.merge(outside);
+                early.finish()
+            }
+            None => Accumulator::new(pack).finish(),
+        };
+        let observe_records = gather_in_records && matches!(plan, Plan::OnePass { .. });
         let mut record_findings: Vec<(usize, Vec<Finding>)> = Vec::new();
         let mut fatal: Option<Finding> = None;
         let mut late_parts: Vec<Piece> = Vec::new();
         let mut records = 0usize;
+        let keep_positions = matches!(&plan, Plan::OnePass { recheck_by } if !recheck_by.is_empty());
+        let mut positions: Vec<RecordAt> = Vec::new();
         if let Some(first) = pending {
             let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
-            let (results, collected) = mpsc::channel::<(usize, Vec<Finding>)>();
+            let (results, collected) = mpsc::channel::<RecordResult>();
             std::thread::scope(|scope| {
                 for receiver in receivers {
                     let results = results.clone();
                     let layout = &layout;
                     let frame = &frame;
-                    let agg = &agg;
+                    let agg = &record_agg;
                     let container_xpath = &container_xpath;
+                    let base_context = &base_context;
                     scope.spawn(move || {
                         let mut root = frame.clone();
+                        let memos = Memos::new(pack);
                         while let Ok(piece) = receiver.recv() {
                             let PieceKind::Record(index) = piece.kind else { continue };
-                            let findings = self.check_record(pack, layout, &mut root, agg, container_xpath, index, &piece);
-                            if !findings.is_empty() && results.send((index, findings)).is_err() {
+                            let (findings, converted) = self.check_record(pack, layout, &mut root, agg, &memos, container_xpath, index, &piece);
+                            let seen = if observe_records && converted {
+                                observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true))
+                            } else {
+                                Vec::new()
+                            };
+                            if (!findings.is_empty() || !seen.is_empty()) && results.send(RecordResult { index, findings, seen }).is_err() {
                                 break;
                             }
                         }
                     });
                 }
                 drop(results);
+                let mut take = |result: RecordResult, gathered: &mut Accumulator<'_>| {
+                    if !result.seen.is_empty() {
+                        gathered.apply_record(result.index, result.seen);
+                    }
+                    if !result.findings.is_empty() {
+                        record_findings.push((result.index, result.findings));
+                    }
+                };
                 let mut next = Some(first);
                 while let Some(piece) = next.take() {
                     match &piece.kind {
                         PieceKind::Record(_) => {
+                            if keep_positions {
+                                positions.push(RecordAt { offset: piece.offset, line: piece.line, column: piece.column });
+                            }
                             records += 1;
                             if records % 256 == 0 {
                                 if let Some(progress) = &self.progress {
@@ -374,6 +367,9 @@ impl Validator<'_> {
                         // A part after the records: checked with the frame once the records are done.
                         PieceKind::Part { .. } => late_parts.push(piece),
                     }
+                    while let Ok(result) = collected.try_recv() {
+                        take(result, &mut gathered);
+                    }
                     match splitter.next_piece() {
                         Ok(piece) => next = piece,
                         Err(finding) => fatal = Some(finding),
@@ -381,7 +377,7 @@ impl Validator<'_> {
                 }
                 drop(senders);
                 while let Ok(result) = collected.recv() {
-                    record_findings.push(result);
+                    take(result, &mut gathered);
                 }
             });
         }
@@ -391,6 +387,28 @@ impl Validator<'_> {
         for piece in late_parts {
             if let PieceKind::Part { parents, name } = piece.kind.clone() {
                 self.frame_part(pack, &mut frame, &mut parts, &mut frame_findings, &parents, &name, piece);
+            }
+        }
+        // The aggregates of the whole return: those inside records (gathered in the first pass, or in this
+        // one) and those outside them, from the whole frame.
+        let recheck = match &plan {
+            Plan::OnePass { recheck_by } => gathered.records_with_repeats(recheck_by),
+            Plan::TwoPass => Default::default(),
+        };
+        let mut outside = Accumulator::new(pack);
+        outside.add_in(&frame, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(false));
+        gathered.merge(outside);
+        let agg = gathered.finish();
+        // The records whose key repeats, checked again now that the duplicates are known.
+        let mut root = frame.clone();
+        let memos = Memos::new(pack);
+        for index in recheck {
+            let Some(at) = positions.get(index) else { continue };
+            let Some(piece) = self.record_at(open, &layout, index, *at)? else { continue };
+            record_findings.retain(|(i, _)| *i != index);
+            let (findings, _) = self.check_record(pack, &layout, &mut root, &agg, &memos, &container_xpath, index, &piece);
+            if !findings.is_empty() {
+                record_findings.push((index, findings));
             }
         }
         // The frame's own checks: structure (records aside) and the rules outside records.
@@ -428,6 +446,108 @@ impl Validator<'_> {
         Ok(checked)
     }
 
+    /// Reads the record numbered `index` again, from where it starts.
+    fn record_at(&self, open: &Opener<'_>, layout: &RecordsLayout<'_>, index: usize, at: RecordAt) -> std::io::Result<Option<Piece>> {
+        let name = layout.xml_path.last().cloned().unwrap_or_default();
+        let mut splitter = Splitter::new(open(at.offset)?, vec![name], self.options.limits);
+        let Ok(Some(mut piece)) = splitter.next_piece() else { return Ok(None) };
+        if piece.line == 1 {
+            piece.column += at.column.saturating_sub(1);
+        }
+        piece.line += at.line.saturating_sub(1);
+        piece.offset += at.offset;
+        piece.kind = PieceKind::Record(index);
+        Ok(Some(piece))
+    }
+
+    /// Reads the parts before the first record into the frame; gives the first record, if any.
+    fn read_frame<R: BufRead>(
+        &self,
+        pack: &StandardPack,
+        splitter: &mut Splitter<R>,
+        frame: &mut Value,
+        parts: &mut Vec<Part>,
+        findings: &mut Vec<Finding>,
+    ) -> Option<Piece> {
+        loop {
+            match splitter.next_piece() {
+                Ok(Some(piece)) => match &piece.kind {
+                    PieceKind::Record(_) => return Some(piece),
+                    PieceKind::Part { parents, name } => {
+                        let (parents, name) = (parents.clone(), name.clone());
+                        self.frame_part(pack, frame, parts, findings, &parents, &name, piece)
+                    }
+                },
+                Ok(None) => return None,
+                Err(finding) => {
+                    findings.push(finding);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The first of two passes: gathers the aggregates inside records (they may read the header, so the
+    /// frame comes first). Workers convert records and send back what the aggregates see in each; this thread
+    /// holds the one set of aggregates, so nothing is gathered twice or merged.
+    fn gather_pass(
+        &self,
+        pack: &StandardPack,
+        layout: &RecordsLayout<'_>,
+        open: &Opener<'_>,
+        workers: usize,
+        base_context: &Context<'_>,
+        gathered: &mut Accumulator<'_>,
+    ) -> std::io::Result<()> {
+        let mut splitter = Splitter::new(open(0)?, layout.xml_path.clone(), self.options.limits);
+        let mut frame = Value::Object(Map::new());
+        let first = self.read_frame(pack, &mut splitter, &mut frame, &mut Vec::new(), &mut Vec::new());
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
+        let (results, observed) = mpsc::channel::<Vec<(usize, Observed)>>();
+        std::thread::scope(|scope| {
+            for receiver in receivers {
+                let results = results.clone();
+                let mut root = frame.clone();
+                scope.spawn(move || {
+                    let step = layout.xml_path.last().cloned().unwrap_or_default();
+                    while let Ok(piece) = receiver.recv() {
+                        let value = match self.fast_value(pack, layout, &piece, &step) {
+                            Some(value) => Some(value),
+                            None => convert_piece(self, pack, &piece, layout.node, "", &step).ok().map(|c| c.value),
+                        };
+                        if let Some(value) = value {
+                            set_records(&mut root, &layout.pointer, vec![value]);
+                            let seen = observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true));
+                            if !seen.is_empty() && results.send(seen).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+            drop(results);
+            let mut next = first;
+            let mut turn = 0usize;
+            while let Some(piece) = next.take() {
+                if matches!(piece.kind, PieceKind::Record(_)) {
+                    turn += 1;
+                    if senders[turn % senders.len()].send(piece).is_err() {
+                        break;
+                    }
+                }
+                while let Ok(seen) = observed.try_recv() {
+                    gathered.apply(seen);
+                }
+                next = splitter.next_piece().ok().flatten();
+            }
+            drop(senders);
+            while let Ok(seen) = observed.recv() {
+                gathered.apply(seen);
+            }
+        });
+        Ok(())
+    }
+
     /// Converts a part outside the records and puts it in the frame.
     #[allow(clippy::too_many_arguments)]
     fn frame_part(
@@ -457,21 +577,21 @@ impl Validator<'_> {
         }
     }
 
-    /// Whether a record converts on the fast path and gives no finding at all (structure and rules).
-    fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, root: &mut Value, agg: &Value, piece: &Piece, name: &str) -> bool {
+    /// A record's value by the streaming fast path, or `None` when it declines (the tree path then converts).
+    fn fast_value(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, piece: &Piece, name: &str) -> Option<Value> {
+        crate::convert::stream::element_to_value(&piece.bytes, name, layout.node, &pack.binding.namespace, &self.options.limits)
+    }
+
+    /// Whether `root`, holding a record, gives no finding at all (structure and rules).
+    fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, root: &Value, agg: &Value, memos: &Memos) -> bool {
         let Some((_, validator)) = &pack.record_schema else { return false };
-        let Some(text) =
-            crate::convert::stream::element_to_json(&piece.bytes, name, layout.node, &pack.binding.namespace, &self.options.limits)
-        else {
-            return false;
-        };
-        let Ok(value) = serde_json::from_str::<Value>(&text) else { return false };
-        if !validator.is_valid(&value) {
-            return false;
+        match root.pointer(&format!("{}/0", layout.pointer)) {
+            Some(record) if validator.is_valid(record) => {}
+            _ => return false,
         }
-        set_records(root, &layout.pointer, vec![value]);
         let mut context = Context::new(root, None, &self.options.now, &pack.params);
         context.agg = std::borrow::Cow::Borrowed(agg);
+        context.memos = Some(memos);
         let located = Located { locator: &Unlocated, format: Format::Xml, prefix: String::new() };
         let mut findings = Vec::new();
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
@@ -479,6 +599,7 @@ impl Validator<'_> {
     }
 
     /// Everything about one record: conversion, structure, the rules inside records; located in the file.
+    /// Also says whether the record could be read (`root` then holds it).
     #[allow(clippy::too_many_arguments)]
     fn check_record(
         &self,
@@ -486,24 +607,28 @@ impl Validator<'_> {
         layout: &RecordsLayout<'_>,
         root: &mut Value,
         agg: &Value,
+        memos: &Memos,
         container_xpath: &str,
         index: usize,
         piece: &Piece,
-    ) -> Vec<Finding> {
+    ) -> (Vec<Finding>, bool) {
         let name = layout.xml_path.last().cloned().unwrap_or_default();
         // Most records are clean: check them on the fast path's value first, and build the tree and the
         // source map (to locate findings) only for a record that has something to report.
-        if self.record_is_clean(pack, layout, root, agg, piece, &name) {
-            return Vec::new();
+        if let Some(value) = self.fast_value(pack, layout, piece, &name) {
+            set_records(root, &layout.pointer, vec![value]);
+            if self.record_is_clean(pack, layout, root, agg, memos) {
+                return (Vec::new(), true);
+            }
         }
         let step = format!("{name}[{}]", index + 1);
         let converted = match convert_piece(self, pack, piece, layout.node, container_xpath, &step) {
             Ok(c) => c,
-            Err(finding) => return vec![finding],
+            Err(finding) => return (vec![finding], false),
         };
         let key = converted.value.pointer(&layout.key).map(super::structure::display_value);
         set_records(root, &layout.pointer, vec![converted.value]);
-        let Some(record) = root.pointer(&format!("{}/0", layout.pointer)) else { return Vec::new() };
+        let Some(record) = root.pointer(&format!("{}/0", layout.pointer)) else { return (Vec::new(), true) };
         let locator = PieceLocator {
             value: record,
             map: &converted.map,
@@ -530,8 +655,9 @@ impl Validator<'_> {
         }
         let mut context = Context::new(root, None, &self.options.now, &pack.params);
         context.agg = std::borrow::Cow::Borrowed(agg);
+        context.memos = Some(memos);
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
-        findings
+        let findings = findings
             .into_iter()
             .map(|mut f| {
                 if f.record.is_none() {
@@ -539,7 +665,8 @@ impl Validator<'_> {
                 }
                 with_excerpt(f, &locator)
             })
-            .collect()
+            .collect();
+        (findings, true)
     }
 }
 

@@ -161,7 +161,9 @@ impl<'c> Validator<'c> {
         checked.format = Some(format);
         if format == Format::Xml {
             if let Some(pack) = self.bulk_pack(bytes) {
-                let open = || -> std::io::Result<Box<dyn std::io::BufRead + Send + '_>> { Ok(Box::new(std::io::Cursor::new(bytes))) };
+                let open = |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send + '_>> {
+                    Ok(Box::new(bytes.get(offset as usize..).unwrap_or_default()))
+                };
                 if let Ok(checked) = self.check_bulk(&pack, &open) {
                     return checked;
                 }

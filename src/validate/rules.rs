@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 use crate::finding::Finding;
-use crate::rules::Outcome;
+use crate::rules::{Memo, Outcome};
 use crate::standard::StandardPack;
 
 use super::structure::display_value;
@@ -21,6 +21,18 @@ pub struct Context<'a> {
     pub params: &'a Value,
     /// The pack's aggregates over the whole document (or return), `null` fields until gathered.
     pub agg: std::borrow::Cow<'a, Value>,
+    /// One memo per rule of the pack, kept across the records of a bulk return (whose header, `asOf` and
+    /// `params` stay the same), so that what rules compute from those alone is computed once.
+    pub memos: Option<&'a Memos>,
+}
+
+/// What the rules of one pack keep between records (see [`crate::rules::Memo`]).
+pub struct Memos(std::sync::Mutex<Vec<Memo>>);
+
+impl Memos {
+    pub fn new(pack: &StandardPack) -> Self {
+        Memos(std::sync::Mutex::new(vec![Memo::default(); pack.rules.len()]))
+    }
 }
 
 impl<'a> Context<'a> {
@@ -44,6 +56,7 @@ impl<'a> Context<'a> {
             now: Value::String(now.to_rfc3339()),
             params,
             agg: std::borrow::Cow::Owned(Value::Object(serde_json::Map::new())),
+            memos: None,
         }
     }
 
@@ -83,6 +96,8 @@ pub fn check(
     scope: Scope,
     findings: &mut Vec<Finding>,
 ) {
+    // Each worker has its own memos: the lock is never contended, and taken once per call.
+    let mut memos = context.memos.and_then(|m| m.0.lock().ok());
     for group in &pack.rule_groups {
         match scope {
             Scope::All => {}
@@ -100,8 +115,12 @@ pub fn check(
                 context.params,
                 context.agg.as_ref(),
             ];
-            for rule in group.rules.iter().filter_map(|&i| pack.rules.get(i)) {
-                if let Outcome::Violated = rule.program.check(&vars) {
+            for (index, rule) in group.rules.iter().filter_map(|&i| Some((i, pack.rules.get(i)?))) {
+                let outcome = match memos.as_mut().and_then(|m| m.get_mut(index)) {
+                    Some(memo) => rule.program.check_with(&vars, memo),
+                    None => rule.program.check(&vars),
+                };
+                if let Outcome::Violated = outcome {
                     let mut target = pointer.to_string();
                     for token in &rule.at {
                         target.push('/');
