@@ -82,15 +82,25 @@ async fn body(app: &App, headers: &HeaderMap, body: Body) -> Result<axum::body::
         }
         Err(error @ BodyError::TooSlow(_)) => {
             app.metrics.rejected("http-408");
-            Err(Problem::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", error.to_string()).into_response())
+            Err(closing(Problem::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", error.to_string()).into_response()))
         }
         Err(error) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", error.to_string()).into_response()),
     }
 }
 
 fn too_large(max: usize) -> Response {
-    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", format!("The request body is larger than the limit of {max} bytes; it was refused unread."))
-        .into_response()
+    closing(
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", format!("The request body is larger than the limit of {max} bytes; it was refused unread."))
+            .into_response(),
+    )
+}
+
+/// A refusal sent before the request's body was read to its end: the rest of the body is still on the
+/// connection, so it cannot carry another request. Saying so lets the client open a new one rather than find
+/// out by a broken pipe on its next request.
+fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 async fn healthz() -> Json<Value> {
@@ -105,13 +115,13 @@ async fn metrics(State(app): Shared) -> Response {
 async fn submit(State(app): Shared, headers: HeaderMap, request: Body) -> Response {
     let principal = match authenticate(&app, &headers).await {
         Ok(principal) => principal,
-        Err(response) => return response,
+        Err(response) => return closing(response),
     };
     if let Err(wait) = app.rate.take(principal.actor()) {
         app.metrics.rejected("http-429");
         let mut problem = Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "This sender is over its rate limit; retry later.");
         problem.retry_after = Some(wait.as_secs().max(1));
-        return problem.into_response();
+        return closing(problem.into_response());
     }
     let bytes = match body(&app, &headers, request).await {
         Ok(bytes) => bytes,
@@ -232,7 +242,7 @@ struct StandardQuery {
 
 async fn validate(State(app): Shared, headers: HeaderMap, Query(query): Query<StandardQuery>, request: Body) -> Response {
     if let Err(response) = authenticate(&app, &headers).await {
-        return response;
+        return closing(response);
     }
     let bytes = match body(&app, &headers, request).await {
         Ok(bytes) => bytes,
@@ -263,7 +273,7 @@ struct ConvertQuery {
 
 async fn convert_route(State(app): Shared, headers: HeaderMap, Query(query): Query<ConvertQuery>, request: Body) -> Response {
     if let Err(response) = authenticate(&app, &headers).await {
-        return response;
+        return closing(response);
     }
     let target: Target = match query.to.as_deref().unwrap_or("").parse() {
         Ok(target) => target,
