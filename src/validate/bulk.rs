@@ -1,8 +1,12 @@
 //! Bulk returns (a census of tens of thousands of children) validated record by record as the file is read:
-//! memory holds the parts outside the records (the header), the aggregates, the findings and a few records
-//! in flight — never the return — and records are checked on every core.
+//! memory holds the parts outside the records (the header), the aggregates, the findings, where each record
+//! starts (16 bytes a record) and a few records in flight — never the return — and records are checked on
+//! every core.
 //!
-//! Two passes when the pack has aggregates gathered inside records (duplicates, percentages): the first
+//! One pass when the rules inside records read the aggregates only as duplicate checks (`self.key in
+//! agg.keys`, a `repeats` aggregate of that same key): the aggregates are gathered as the records are checked,
+//! and afterwards the few records whose key repeats are read again, from where they start, and checked with the
+//! duplicates known. Two passes when a rule inside records reads the aggregates in any other way: the first
 //! gathers them, the second checks every record with them known. Rules are split by where their context
 //! lies: inside records (checked per record, with `root` holding the header and that one record) or outside
 //! (checked once, with `root` holding the header and `agg`).
