@@ -10,6 +10,7 @@
 #   scripts/gateway-bench.sh                        # 3 rounds of 10 s; 64 connections; closed loop, 5000/s, 1000/s
 #   ROUNDS=1 DURATION=20 CONNS=32 RATE=2000 scripts/gateway-bench.sh
 #   CAREGATE=/elsewhere/target/release/caregate scripts/gateway-bench.sh   # another build (e.g. an earlier commit)
+#   EARLIER=/elsewhere/target/release/caregate scripts/gateway-bench.sh    # and that build too, in the same rounds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -19,8 +20,10 @@ THREADS=${THREADS:-2}
 RATE=${RATE:-5000}
 LOW_RATE=${LOW_RATE:-1000}
 CAREGATE=${CAREGATE:-./target/release/caregate}
+EARLIER=${EARLIER:-}
 GATEWAY=127.0.0.1:18181
 BASELINE=127.0.0.1:18182
+EARLIER_AT=127.0.0.1:18183
 
 cargo build --release --quiet --bin caregate
 CARGO_TARGET_DIR=target cargo build --release --quiet --manifest-path scripts/gateway-bench/Cargo.toml
@@ -73,7 +76,16 @@ PY
 pids+=($!)
 ./target/release/gateway-bench-baseline "$BASELINE" > "$work/baseline.log" 2>&1 &
 pids+=($!)
-for address in $GATEWAY $BASELINE; do
+targets=("baseline http://$BASELINE" "gateway http://$GATEWAY")
+addresses="$GATEWAY $BASELINE"
+if [ -n "$EARLIER" ]; then
+  sed -e "s|^listen = .*|listen = \"$EARLIER_AT\"|" -e "s|^data = .*|data = \"$work/earlier-data\"|" "$work/gateway.toml" > "$work/earlier.toml"
+  "$EARLIER" serve --config "$work/earlier.toml" > "$work/earlier.log" 2>&1 &
+  pids+=($!)
+  targets+=("earlier http://$EARLIER_AT")
+  addresses="$addresses $EARLIER_AT"
+fi
+for address in $addresses; do
   for _ in $(seq 100); do curl -sf "http://$address/healthz" >/dev/null && break; sleep 0.1; done
 done
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$GATEWAY/v1/messages" -H "Authorization: Bearer $token" \
@@ -86,14 +98,14 @@ load() { # name url [rate]
     connections="$CONNS" seconds="$DURATION" threads="$THREADS" $rate | tee -a "$work/out" | sed "s/^RESULT/RESULT $1/"
 }
 
-echo "gateway: $CAREGATE"
+echo "gateway: $CAREGATE${EARLIER:+; earlier: $EARLIER}"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -sr); body $(wc -c < "$work/referral.json") bytes"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$work/results"
 for round in $(seq "$ROUNDS"); do
   for mode in closed "$RATE" "$LOW_RATE"; do
     rate=""; [ "$mode" = closed ] || rate=$mode
-    for target in "baseline http://$BASELINE" "gateway http://$GATEWAY"; do
+    for target in "${targets[@]}"; do
       set -- $target
       if [ -n "$rate" ]; then what="$rate/s offered"; else what="closed loop"; fi
       echo "== round $round, $1, $what (load average $(cut -d' ' -f1 /proc/loadavg))"
@@ -112,13 +124,17 @@ for line in open(sys.argv[1]):
 print("medians (of %d rounds)" % max(len(v) for v in runs.values()))
 for mode in sorted({n.split("-", 1)[1] for n in runs}, key=lambda m: (m != "closed", -float(m) if m != "closed" else 0)):
     label = "closed loop" if mode == "closed" else mode + "/s offered"
-    b, g = runs.get("baseline-" + mode, []), runs.get("gateway-" + mode, [])
+    b = runs.get("baseline-" + mode, [])
     med = lambda rs, k: statistics.median(r[k] for r in rs) if rs else float("nan")
-    print(f"  {label:>16}: baseline {med(b,'rps'):8.0f}/s p50 {med(b,'p50'):7.2f} ms p99 {med(b,'p99'):7.2f} ms | "
-          f"gateway {med(g,'rps'):7.0f}/s p50 {med(g,'p50'):7.2f} ms p99 {med(g,'p99'):7.2f} ms p99.9 {med(g,'p999'):7.2f} ms | "
-          f"ratio {med(g,'rps')/med(b,'rps'):.3f}; non-202 {sum(r['not202'] for r in g):.0f}, errors {sum(r['errors'] for r in g):.0f}")
+    print(f"  {label:>16}: baseline {med(b,'rps'):8.0f}/s p50 {med(b,'p50'):7.2f} ms p99 {med(b,'p99'):7.2f} ms")
+    for name in ("gateway", "earlier"):
+        g = runs.get(name + "-" + mode, [])
+        if g:
+            print(f"  {'':>16}  {name:>8} {med(g,'rps'):7.0f}/s p50 {med(g,'p50'):7.2f} ms p99 {med(g,'p99'):7.2f} ms p99.9 {med(g,'p999'):7.2f} ms | "
+                  f"ratio to baseline {med(g,'rps')/med(b,'rps'):.3f}; non-202 {sum(r['not202'] for r in g):.0f}, errors {sum(r['errors'] for r in g):.0f}")
 PY
 stored=$(curl -s "http://$GATEWAY/metrics" | awk '/^caregate_messages_accepted_total/{print $2}')
 echo "gateway accepted (metrics): $stored"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 "$CAREGATE" audit verify --data "$work/data"
+if [ -n "$EARLIER" ]; then kill "${pids[2]}"; wait "${pids[2]}" 2>/dev/null || true; "$EARLIER" audit verify --data "$work/earlier-data"; fi
