@@ -60,7 +60,11 @@ fn walk<'v>(steps: &[Step], node: &'v Value, pointer: &mut String, visit: &mut i
         Step::Name(name) => {
             if let Some(child) = node.get(name.as_str()) {
                 pointer.push('/');
-                pointer.push_str(&super::binding::escape_pointer_token(name));
+                if name.contains(['~', '/']) {
+                    pointer.push_str(&super::binding::escape_pointer_token(name));
+                } else {
+                    pointer.push_str(name);
+                }
                 walk(rest, child, pointer, visit);
             }
         }
@@ -68,7 +72,7 @@ fn walk<'v>(steps: &[Step], node: &'v Value, pointer: &mut String, visit: &mut i
             if let Some(items) = node.as_array() {
                 for (i, item) in items.iter().enumerate() {
                     pointer.push('/');
-                    pointer.push_str(&i.to_string());
+                    let _ = std::fmt::Write::write_fmt(pointer, format_args!("{i}"));
                     walk(rest, item, pointer, visit);
                     pointer.truncate(before);
                 }

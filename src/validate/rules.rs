@@ -12,10 +12,13 @@ use crate::standard::StandardPack;
 use super::structure::display_value;
 use super::Located;
 
+static NULL: Value = Value::Null;
+
 /// The variables every rule of one document reads (see `standard::rules::VARIABLES`).
 pub struct Context<'a> {
     pub root: &'a Value,
-    pub envelope: Value,
+    /// The envelope a body came in (`null` for a document on its own), borrowed: never copied per document.
+    pub envelope: &'a Value,
     pub as_of: Value,
     pub now: Value,
     pub params: &'a Value,
@@ -38,7 +41,7 @@ impl Memos {
 impl<'a> Context<'a> {
     pub fn new(
         root: &'a Value,
-        envelope: Option<&Value>,
+        envelope: Option<&'a Value>,
         now: &DateTime<FixedOffset>,
         params: &'a Value,
     ) -> Self {
@@ -51,7 +54,7 @@ impl<'a> Context<'a> {
         let as_of = created_date.unwrap_or_else(|| now.date_naive().format("%Y-%m-%d").to_string());
         Context {
             root,
-            envelope: envelope.cloned().unwrap_or(Value::Null),
+            envelope: envelope.unwrap_or(&NULL),
             as_of: Value::String(as_of),
             now: Value::String(now.to_rfc3339()),
             params,
@@ -66,7 +69,7 @@ impl<'a> Context<'a> {
         if !accumulator.is_empty() {
             accumulator.add(
                 self.root,
-                &self.envelope,
+                self.envelope,
                 &self.as_of,
                 &self.now,
                 self.params,
@@ -109,7 +112,7 @@ pub fn check(
             let vars = [
                 node,
                 context.root,
-                &context.envelope,
+                context.envelope,
                 &context.as_of,
                 &context.now,
                 context.params,
