@@ -123,7 +123,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
         let checked = match bulk_file(&validator, input)? {
             // A bulk return (a census) is streamed from the file, record by record, whatever its size.
             Some(pack) => {
-                // A bar for the second (checking) pass over a large return, on a terminal only.
+                // A bar for the pass that checks the records of a large return, on a terminal only.
                 let bar = bytes_bar(input);
                 validator.progress = bar.clone().map(|bar| Box::new(move |read: u64| bar.set_position(read)) as Box<dyn Fn(u64) + Send + Sync>);
                 let path = input.clone();
