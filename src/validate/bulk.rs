@@ -38,17 +38,26 @@ struct RecordAt {
     column: u32,
 }
 
-/// Where every record of a one-pass check starts, in 4 bytes a record (the distance from the record before;
-/// a record is at most the size limit, well under 4 GB): 3 MB for a return of 800,000 children.
+/// Where every record of a one-pass check starts, in 4 bytes a record (the distance from the record before):
+/// 3 MB for a return of 800,000 children. A distance of 4 GB or more (only possible with that much between two
+/// records) is kept aside in full.
 #[derive(Default)]
 struct RecordStarts {
     gaps: Vec<u32>,
+    wide: std::collections::BTreeMap<usize, u64>,
     last: u64,
 }
 
 impl RecordStarts {
     fn push(&mut self, offset: u64) {
-        self.gaps.push(u32::try_from(offset.saturating_sub(self.last)).unwrap_or(u32::MAX));
+        let gap = offset.saturating_sub(self.last);
+        match u32::try_from(gap) {
+            Ok(gap) => self.gaps.push(gap),
+            Err(_) => {
+                self.wide.insert(self.gaps.len(), gap);
+                self.gaps.push(0);
+            }
+        }
         self.last = offset;
     }
 
@@ -58,7 +67,7 @@ impl RecordStarts {
         let mut offsets = Vec::with_capacity(wanted.len());
         let mut offset = 0u64;
         for (index, gap) in self.gaps.iter().enumerate() {
-            offset += u64::from(*gap);
+            offset += self.wide.get(&index).copied().unwrap_or(u64::from(*gap));
             if wanted.contains(&index) {
                 offsets.push((index, offset));
             }
@@ -792,5 +801,30 @@ impl Locate for FrameLocator<'_> {
                 self.locator(&prefix, part).excerpt(line)
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_starts_give_offsets_lines_and_columns_in_characters() {
+        let text = "<R>\n  <C/>é<C/>\r\n\n<C/>\n".as_bytes().to_vec();
+        let starts_at: Vec<u64> = (0..text.len()).filter(|&i| text[i..].starts_with(b"<C/>")).map(|i| i as u64).collect();
+        assert_eq!(starts_at.len(), 3);
+        let mut starts = RecordStarts::default();
+        for &offset in &starts_at {
+            starts.push(offset);
+        }
+        let bytes = text.clone();
+        let open = move |offset: u64| -> std::io::Result<Box<dyn BufRead + Send>> {
+            Ok(Box::new(std::io::Cursor::new(bytes.get(offset as usize..).unwrap_or_default().to_vec())))
+        };
+        let wanted: std::collections::BTreeSet<usize> = [1, 2].into_iter().collect();
+        let found: Vec<(usize, u64, u32, u32)> =
+            starts.find(&open, &wanted).unwrap().into_iter().map(|(i, at)| (i, at.offset, at.line, at.column)).collect();
+        // `é` is two bytes and one character.
+        assert_eq!(found, vec![(1, starts_at[1], 2, 8), (2, starts_at[2], 4, 1)]);
     }
 }
