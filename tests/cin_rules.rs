@@ -151,7 +151,7 @@ fn no_rule_fails_to_evaluate_on_the_base_or_any_case() {
         context.gather(&pack);
         for rule in &pack.rules {
             rule.context.for_each(&instance, |pointer, node| {
-                let vars = [node, &instance, &context.envelope, &context.as_of, &context.now, context.params, context.agg.as_ref()];
+                let vars = [node, &instance, context.envelope, &context.as_of, &context.now, context.params, context.agg.as_ref()];
                 if let Outcome::NotApplicable(Some(reason)) = rule.program.check(&vars) {
                     let case = file.strip_prefix(suite()).unwrap().display().to_string();
                     problems.insert(format!("{} at {case}{pointer}: {reason}", rule.id));

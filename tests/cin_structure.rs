@@ -100,7 +100,7 @@ fn the_pack_loads_with_its_records_binding_and_calendar() {
         "upn-unknown",
         "yes-no",
     ] {
-        assert!(pack.codelists.get(list).is_some(), "code list {list} is missing");
+        assert!(pack.codelists.contains_key(list), "code list {list} is missing");
     }
     let sex: Vec<&str> =
         pack.codelists.get("sex").map(|l| l.codes.iter().map(|c| c.code.as_str()).collect()).unwrap_or_default();

@@ -280,10 +280,33 @@ impl<R: BufRead> Splitter<R> {
     }
 }
 
+/// The document element's local name and namespace, read from the start of a document only (the first start
+/// tag), or `None` when the start is not XML or holds a DOCTYPE.
+pub fn peek_root(start: &[u8]) -> Option<(String, String)> {
+    let mut reader = quick_xml::NsReader::from_reader(start);
+    let mut buf = Vec::new();
+    for _ in 0..10_000 {
+        buf.clear();
+        match reader.read_resolved_event_into(&mut buf) {
+            Ok((resolved, Event::Start(e) | Event::Empty(e))) => {
+                let namespace = match resolved {
+                    quick_xml::name::ResolveResult::Bound(ns) => ns.into_inner().to_string(),
+                    _ => String::new(),
+                };
+                return Some((e.local_name().into_inner().to_string(), namespace));
+            }
+            Ok((_, Event::DocType(_) | Event::Eof)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[allow(clippy::result_large_err)] // one finding ends the reading
     fn pieces(xml: &str) -> Result<Vec<Piece>, Finding> {
         let path = ["Message", "Children", "Child"].iter().map(|s| s.to_string()).collect();
         let mut splitter = Splitter::new(xml.as_bytes(), path, Limits::default());
@@ -319,26 +342,4 @@ mod tests {
         assert_eq!(broken.rule, "xml-not-well-formed");
         assert_eq!(pieces("<Message><Children><Child>").unwrap_err().rule, "xml-not-well-formed");
     }
-}
-
-/// The document element's local name and namespace, read from the start of a document only (the first start
-/// tag), or `None` when the start is not XML or holds a DOCTYPE.
-pub fn peek_root(start: &[u8]) -> Option<(String, String)> {
-    let mut reader = quick_xml::NsReader::from_reader(start);
-    let mut buf = Vec::new();
-    for _ in 0..10_000 {
-        buf.clear();
-        match reader.read_resolved_event_into(&mut buf) {
-            Ok((resolved, Event::Start(e) | Event::Empty(e))) => {
-                let namespace = match resolved {
-                    quick_xml::name::ResolveResult::Bound(ns) => ns.into_inner().to_string(),
-                    _ => String::new(),
-                };
-                return Some((e.local_name().into_inner().to_string(), namespace));
-            }
-            Ok((_, Event::DocType(_) | Event::Eof)) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
-    None
 }
