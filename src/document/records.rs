@@ -33,16 +33,45 @@ pub enum PieceKind {
     Part { parents: Vec<String>, name: String },
 }
 
-/// Bytes consumed by the XML reader, kept from the last trim point, with the newlines counted before it.
+/// A line and column (1-based; the column in characters) moved along by the bytes read past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextPosition {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl Default for TextPosition {
+    fn default() -> Self {
+        TextPosition { line: 1, column: 1 }
+    }
+}
+
+impl TextPosition {
+    /// Moves past `bytes` (newlines found with memchr; characters counted only after the last of them).
+    pub fn advance(&mut self, bytes: &[u8]) {
+        match memchr::memrchr(b'\n', bytes) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', bytes).count() as u64;
+                self.column = 1 + characters(&bytes[last + 1..]);
+            }
+            None => self.column += characters(bytes),
+        }
+    }
+
+    /// The line and column as the findings give them.
+    pub fn at(&self) -> (u32, u32) {
+        (u32::try_from(self.line).unwrap_or(u32::MAX), u32::try_from(self.column).unwrap_or(u32::MAX))
+    }
+}
+
+/// Bytes consumed by the XML reader, kept from the last trim point, with the position of the first of them.
 struct Capture<R> {
     inner: R,
     kept: Vec<u8>,
     /// File offset of `kept[0]`.
     base: u64,
-    /// Lines (newlines) before `kept[0]`, and the byte offset just after the last of them.
-    newlines_before: u64,
-    /// Characters between the last newline before `kept[0]` and `kept[0]`.
-    columns_before: u64,
+    /// Line and column of `kept[0]`.
+    start: TextPosition,
 }
 
 impl<R: BufRead> std::io::Read for Capture<R> {
@@ -69,17 +98,10 @@ impl<R: BufRead> BufRead for Capture<R> {
 }
 
 impl<R> Capture<R> {
-    /// Forgets the kept bytes before file offset `at`, counting their newlines.
+    /// Forgets the kept bytes before file offset `at`, counting their lines.
     fn trim_to(&mut self, at: u64) {
         let cut = (at.saturating_sub(self.base) as usize).min(self.kept.len());
-        let gone = &self.kept[..cut];
-        match memchr::memrchr(b'\n', gone) {
-            Some(last) => {
-                self.newlines_before += memchr::memchr_iter(b'\n', gone).count() as u64;
-                self.columns_before = characters(&gone[last + 1..]);
-            }
-            None => self.columns_before += characters(gone),
-        }
+        self.start.advance(&self.kept[..cut]);
         self.kept.drain(..cut);
         self.base += cut as u64;
     }
@@ -87,13 +109,9 @@ impl<R> Capture<R> {
     /// Line and column (1-based; column in characters) of file offset `at` (at or after `base`).
     fn position(&self, at: u64) -> (u32, u32) {
         let upto = (at.saturating_sub(self.base) as usize).min(self.kept.len());
-        let kept = &self.kept[..upto];
-        let newlines = memchr::memchr_iter(b'\n', kept).count() as u64;
-        let column = match memchr::memrchr(b'\n', kept) {
-            Some(last) => characters(&kept[last + 1..]),
-            None => self.columns_before + characters(kept),
-        };
-        ((self.newlines_before + newlines + 1) as u32, (column + 1) as u32)
+        let mut position = self.start;
+        position.advance(&self.kept[..upto]);
+        position.at()
     }
 
     fn slice(&self, start: u64, end: u64) -> Vec<u8> {
@@ -138,7 +156,7 @@ pub struct Splitter<R: BufRead> {
 #[allow(clippy::result_large_err)]
 impl<R: BufRead> Splitter<R> {
     pub fn new(input: R, path: Vec<String>, limits: Limits) -> Self {
-        let capture = Capture { inner: input, kept: Vec::new(), base: 0, newlines_before: 0, columns_before: 0 };
+        let capture = Capture { inner: input, kept: Vec::new(), base: 0, start: TextPosition::default() };
         let mut reader = Reader::from_reader(capture);
         reader.config_mut().check_end_names = true;
         Splitter { reader, path, limits, stack: Vec::new(), current: None, records: 0, buf: Vec::new(), done: false, root: None }

@@ -234,6 +234,7 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
             .map_err(|e| format!("aggregate {}: expression `{}`: {e}", entry.name, entry.value))?;
         aggregates.push(Aggregate { name: entry.name, context, value, kind, in_records: false });
     }
+    let keys: Vec<Option<String>> = aggregates.iter().map(|a| a.value.dotted_path()).collect();
     let mut rules = Vec::with_capacity(file.rule.len());
     for entry in file.rule {
         // One rule may be said in several entries (e.g. one per field it checks); they must agree on severity.
@@ -252,7 +253,7 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
             .as_deref()
             .map(|a| a.split('/').filter(|s| !s.is_empty()).map(super::binding::escape_pointer_token).collect())
             .unwrap_or_default();
-        let agg_use = agg_use(&program, &context, &aggregates);
+        let agg_use = agg_use(&program, &context, &aggregates, &keys);
         rules.push(Rule {
             id: entry.id,
             severity,
@@ -269,18 +270,19 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
     Ok((rules, aggregates))
 }
 
-fn agg_use(program: &Program, context: &PathPattern, aggregates: &[Aggregate]) -> AggUse {
+/// `keys`: each aggregate's value as a dotted path (`self.ChildIdentifiers.UPN`), if it is one.
+fn agg_use(program: &Program, context: &PathPattern, aggregates: &[Aggregate], keys: &[Option<String>]) -> AggUse {
     match program.reads("agg") {
         Reads::Not => AggUse::None,
         Reads::Otherwise => AggUse::Any,
         Reads::Membership(tests) => {
             let mut used = Vec::with_capacity(tests.len());
             for test in tests {
-                let same_key = aggregates.iter().position(|a| {
+                let same_key = aggregates.iter().zip(keys).position(|(a, key)| {
                     a.name == test.field
                         && a.kind == AggregateKind::Repeats
                         && a.context == *context
-                        && a.value.dotted_path().as_deref() == Some(test.element.as_str())
+                        && key.as_deref() == Some(test.element.as_str())
                 });
                 match same_key {
                     Some(index) => used.push(index),

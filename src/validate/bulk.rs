@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc};
 use serde_json::{Map, Value};
 
 use crate::convert::{from_xml_part, SourceMap};
-use crate::document::records::{Piece, PieceKind, Splitter};
+use crate::document::records::{Piece, PieceKind, Splitter, TextPosition};
 use crate::document::{self, Format, LineIndex};
 use crate::finding::{Excerpt, Finding, Location};
 use crate::standard::{AggUse, Node, ObjectNode, Repeat, StandardPack};
@@ -74,7 +74,7 @@ impl RecordStarts {
         }
         let mut found = Vec::with_capacity(offsets.len());
         let mut reader = open(0)?;
-        let (mut read, mut line, mut column) = (0u64, 1u64, 1u64);
+        let (mut read, mut position) = (0u64, TextPosition::default());
         let mut next = offsets.iter().peekable();
         while let Some(&&(index, at)) = next.peek() {
             let block = reader.fill_buf()?;
@@ -82,19 +82,12 @@ impl RecordStarts {
                 break;
             }
             let take = block.len().min(usize::try_from(at - read).unwrap_or(usize::MAX));
-            let part = &block[..take];
-            match memchr::memrchr(b'\n', part) {
-                Some(last) => {
-                    line += memchr::memchr_iter(b'\n', part).count() as u64;
-                    column = 1 + part[last + 1..].iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64;
-                }
-                None => column += part.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64,
-            }
+            position.advance(&block[..take]);
             reader.consume(take);
             read += take as u64;
             if read == at {
-                let position = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-                found.push((index, RecordAt { offset: at, line: position(line), column: position(column) }));
+                let (line, column) = position.at();
+                found.push((index, RecordAt { offset: at, line, column }));
                 next.next();
             }
         }
