@@ -484,6 +484,11 @@ impl Cx<'_> {
             "@in" => Some(op_in),
             _ => None,
         };
+        if let ("@in", [Node::Dyn(_), Node::Const(Value::List(_))]) = (name, args.as_slice()) {
+            if let (Some(Node::Const(Value::List(list))), Some(Node::Dyn(needle))) = (args.pop(), args.pop()) {
+                return Ok(membership(needle, list));
+            }
+        }
         if let Some(op) = op2 {
             return self.binary(id, args, op);
         }
@@ -939,6 +944,20 @@ fn op_div<'a>(a: &Value<'a>, b: &Value<'a>) -> Result<Value<'a>, EvalError> {
 fn op_rem<'a>(a: &Value<'a>, b: &Value<'a>) -> Result<Value<'a>, EvalError> {
     value::arith(Arith::Rem, a, b)
 }
+/// `x in [ ... ]` against a list literal of constants: a list of strings (code lists, mostly) becomes a set,
+/// any other list is searched without copying its elements.
+fn membership(needle: Box<Fun>, list: Vec<Value<'static>>) -> Node {
+    let strings: Option<std::collections::HashSet<String>> =
+        list.iter().map(|v| v.as_str().map(str::to_string)).collect();
+    match strings {
+        Some(set) if !list.is_empty() => Node::dynamic(move |ctx| match needle(ctx)? {
+            Value::Str(s) => Ok(Value::Bool(set.contains(s.as_ref()))),
+            other => value::contains_in(&list, &other).map(Value::Bool),
+        }),
+        _ => Node::dynamic(move |ctx| value::contains_in(&list, &needle(ctx)?).map(Value::Bool)),
+    }
+}
+
 fn op_in<'a>(a: &Value<'a>, b: &Value<'a>) -> Result<Value<'a>, EvalError> {
     value::contains(b, a).map(Value::Bool)
 }

@@ -248,6 +248,16 @@ pub(crate) fn compare(a: &Value<'_>, b: &Value<'_>) -> Result<Ordering, EvalErro
     ord.ok_or_else(|| EvalError::Type("cannot order NaN".into()))
 }
 
+/// `in` over the elements of a list, compared by reference.
+pub(crate) fn contains_in(list: &[Value<'_>], needle: &Value<'_>) -> Result<bool, EvalError> {
+    for item in list {
+        if equals(item, needle)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// `in`: membership of a list, or a key of a map.
 pub(crate) fn contains(container: &Value<'_>, needle: &Value<'_>) -> Result<bool, EvalError> {
     match container {
@@ -255,6 +265,7 @@ pub(crate) fn contains(container: &Value<'_>, needle: &Value<'_>) -> Result<bool
             Value::Str(k) => Ok(o.contains_key(k.as_ref())),
             _ => Ok(false),
         },
+        Value::List(list) => contains_in(list, needle),
         _ => match container.items() {
             Some(items) => {
                 for item in items {
