@@ -8,7 +8,6 @@
 use std::io::BufRead;
 
 use quick_xml::events::Event;
-use quick_xml::Reader;
 
 use super::Limits;
 use crate::finding::{Finding, Location};
@@ -64,90 +63,75 @@ impl TextPosition {
     }
 }
 
-/// Bytes consumed by the XML reader, kept from the last trim point, with the position of the first of them.
-struct Capture<R> {
-    inner: R,
-    kept: Vec<u8>,
-    /// File offset of `kept[0]`.
-    base: u64,
-    /// Line and column of `kept[0]`.
-    start: TextPosition,
-}
-
-impl<R: BufRead> std::io::Read for Capture<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for Capture<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-    fn consume(&mut self, amt: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            let take = amt.min(buf.len());
-            self.kept.extend_from_slice(&buf[..take]);
-        }
-        self.inner.consume(amt);
-    }
-}
-
-impl<R> Capture<R> {
-    /// Forgets the kept bytes before file offset `at`, counting their lines.
-    fn trim_to(&mut self, at: u64) {
-        let cut = (at.saturating_sub(self.base) as usize).min(self.kept.len());
-        self.start.advance(&self.kept[..cut]);
-        self.kept.drain(..cut);
-        self.base += cut as u64;
-    }
-
-    /// Line and column (1-based; column in characters) of file offset `at` (at or after `base`).
-    fn position(&self, at: u64) -> (u32, u32) {
-        let upto = (at.saturating_sub(self.base) as usize).min(self.kept.len());
-        let mut position = self.start;
-        position.advance(&self.kept[..upto]);
-        position.at()
-    }
-
-    fn slice(&self, start: u64, end: u64) -> Vec<u8> {
-        let s = (start.saturating_sub(self.base) as usize).min(self.kept.len());
-        let e = (end.saturating_sub(self.base) as usize).min(self.kept.len());
-        self.kept[s..e].to_vec()
-    }
-}
-
 /// Characters (not bytes) in UTF-8 text: the bytes that do not continue a character.
 fn characters(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
 }
 
-/// An element's name as the splitter's stack keeps it: inside a piece only the depth matters (the reader
-/// checks that end tags match), so no name is kept there.
-fn name_of(inside_piece: bool, local: &str) -> String {
-    if inside_piece {
-        String::new()
-    } else {
-        local.to_string()
+/// The local part of a qualified name (`cin:Child` → `Child`).
+fn local(qname: &str) -> &str {
+    qname.rsplit(':').next().unwrap_or(qname)
+}
+
+/// Bytes that end an element's name in a tag.
+fn ends_name(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>')
+}
+
+/// Forgotten bytes are dropped from the buffer once this many have gathered.
+const COMPACT_AT: usize = 256 * 1024;
+
+/// One markup token of the return, found by a scanner that reads only as much as finding the pieces needs:
+/// tags, and the comments, processing instructions and CDATA sections a tag may hide in. The text between
+/// tags is skipped; each piece is parsed in full (and its well-formedness checked) by whoever converts it.
+enum Token {
+    /// A start tag: its qualified name (file offset and length) and whether it is empty (`<a/>`).
+    Start { name: (u64, usize), empty: bool },
+    End { name: (u64, usize) },
+    DocType,
+    Other,
+    Eof,
+}
+
+/// Why the scanner stopped early.
+enum ScanError {
+    Io(std::io::Error),
+    /// The input ends inside a tag, comment, CDATA section or processing instruction.
+    Unterminated(&'static str),
+    Malformed(String),
+    /// More than the limit held at once (one piece, or one token outside them).
+    TooLarge,
+}
+
+impl From<std::io::Error> for ScanError {
+    fn from(e: std::io::Error) -> Self {
+        ScanError::Io(e)
     }
 }
 
 /// Reads a bulk return piece by piece. Its errors are one finding each, ending the reading, so they are not
 /// boxed.
 pub struct Splitter<R: BufRead> {
-    reader: Reader<Capture<R>>,
+    input: R,
+    eof: bool,
+    /// Bytes read and not yet forgotten; `buf[0]` is at file offset `base`.
+    buf: Vec<u8>,
+    base: u64,
+    /// Bytes before `buf[trimmed]` are forgotten; `start` is the line and column of `buf[trimmed]`.
+    trimmed: usize,
+    start: TextPosition,
+    /// File offset of the next byte to scan.
+    cursor: u64,
     /// Local names from the document element down to the record element, e.g. Message, Children, Child.
     path: Vec<String>,
     limits: Limits,
+    /// Qualified names of the open elements outside pieces, and of the element of the piece being read.
     stack: Vec<String>,
+    /// Names (file offset, length) of the open elements inside the piece being read, below its element.
+    inner: Vec<(u64, usize)>,
     /// The element being captured: its piece kind, start offset and depth.
     current: Option<(PieceKind, u64, usize)>,
     records: usize,
-    buf: Vec<u8>,
     done: bool,
     /// The document element's local name, once seen.
     pub root: Option<String>,
@@ -156,21 +140,211 @@ pub struct Splitter<R: BufRead> {
 #[allow(clippy::result_large_err)]
 impl<R: BufRead> Splitter<R> {
     pub fn new(input: R, path: Vec<String>, limits: Limits) -> Self {
-        let capture = Capture { inner: input, kept: Vec::new(), base: 0, start: TextPosition::default() };
-        let mut reader = Reader::from_reader(capture);
-        reader.config_mut().check_end_names = true;
-        Splitter { reader, path, limits, stack: Vec::new(), current: None, records: 0, buf: Vec::new(), done: false, root: None }
+        Splitter {
+            input,
+            eof: false,
+            buf: Vec::new(),
+            base: 0,
+            trimmed: 0,
+            start: TextPosition::default(),
+            cursor: 0,
+            path,
+            limits,
+            stack: Vec::new(),
+            inner: Vec::new(),
+            current: None,
+            records: 0,
+            done: false,
+            root: None,
+        }
+    }
+
+    /// File offset just past the bytes read.
+    fn end(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
+    fn index(&self, offset: u64) -> usize {
+        usize::try_from(offset.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.buf.len())
+    }
+
+    /// Reads more of the input; false at its end. Fails when more than the limit would be held at once.
+    fn fill(&mut self) -> Result<bool, ScanError> {
+        if self.eof {
+            return Ok(false);
+        }
+        let held_from = self.current.as_ref().map_or(self.base + self.trimmed as u64, |c| c.1);
+        if self.end() - held_from > self.limits.max_bytes as u64 {
+            return Err(ScanError::TooLarge);
+        }
+        if self.trimmed >= COMPACT_AT {
+            self.buf.drain(..self.trimmed);
+            self.base += self.trimmed as u64;
+            self.trimmed = 0;
+        }
+        let chunk = self.input.fill_buf()?;
+        let n = chunk.len();
+        if n == 0 {
+            self.eof = true;
+            return Ok(false);
+        }
+        self.buf.extend_from_slice(chunk);
+        self.input.consume(n);
+        Ok(true)
+    }
+
+    /// Forgets the bytes before file offset `at`, counting their lines.
+    fn trim_to(&mut self, at: u64) {
+        let cut = self.index(at).max(self.trimmed);
+        self.start.advance(&self.buf[self.trimmed..cut]);
+        self.trimmed = cut;
+    }
+
+    /// Line and column (1-based; column in characters) of file offset `at` (not yet forgotten).
+    fn position(&self, at: u64) -> (u32, u32) {
+        let upto = self.index(at).max(self.trimmed);
+        let mut position = self.start;
+        position.advance(&self.buf[self.trimmed..upto]);
+        position.at()
+    }
+
+    fn byte(&mut self, at: u64) -> Result<Option<u8>, ScanError> {
+        while at >= self.end() {
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+        Ok(self.buf.get(self.index(at)).copied())
+    }
+
+    fn starts_with(&mut self, at: u64, text: &[u8]) -> Result<bool, ScanError> {
+        while at + text.len() as u64 > self.end() {
+            if !self.fill()? {
+                break;
+            }
+        }
+        let i = self.index(at);
+        Ok(self.buf.get(i..i + text.len()) == Some(text))
+    }
+
+    /// The offset of the first byte from `from` on that `hit` finds in a slice, reading more as needed.
+    fn find(&mut self, mut from: u64, keep: usize, hit: impl Fn(&[u8]) -> Option<usize>) -> Result<Option<u64>, ScanError> {
+        loop {
+            let i = self.index(from);
+            if let Some(p) = hit(&self.buf[i..]) {
+                return Ok(Some(from + p as u64));
+            }
+            // A needle of several bytes may straddle what is read and what is not.
+            from = from.max(self.end().saturating_sub(keep as u64));
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn find_text(&mut self, from: u64, needle: &'static [u8], what: &'static str) -> Result<u64, ScanError> {
+        match self.find(from, needle.len() - 1, |b| memchr::memmem::find(b, needle))? {
+            Some(at) => Ok(at + needle.len() as u64),
+            None => Err(ScanError::Unterminated(what)),
+        }
+    }
+
+    /// The next token and the offset of its `<`.
+    fn token(&mut self) -> Result<(Token, u64), ScanError> {
+        let at = loop {
+            let i = self.index(self.cursor);
+            if let Some(p) = memchr::memchr(b'<', &self.buf[i..]) {
+                break self.cursor + p as u64;
+            }
+            self.cursor = self.end();
+            if self.current.is_none() {
+                self.trim_to(self.cursor);
+            }
+            if !self.fill()? {
+                return Ok((Token::Eof, self.cursor));
+            }
+        };
+        let Some(next) = self.byte(at + 1)? else { return Err(ScanError::Unterminated("a tag")) };
+        let token = match next {
+            b'/' => {
+                let Some(gt) = self.find(at + 2, 0, |b| memchr::memchr(b'>', b))? else {
+                    return Err(ScanError::Unterminated("an end tag"));
+                };
+                let raw = &self.buf[self.index(at + 2)..self.index(gt)];
+                let len = raw.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |p| p + 1);
+                self.cursor = gt + 1;
+                Token::End { name: (at + 2, len) }
+            }
+            b'?' => {
+                self.cursor = self.find_text(at + 2, b"?>", "a processing instruction")?;
+                Token::Other
+            }
+            b'!' => {
+                if self.starts_with(at, b"<!--")? {
+                    self.cursor = self.find_text(at + 4, b"-->", "a comment")?;
+                    Token::Other
+                } else if self.starts_with(at, b"<![CDATA[")? {
+                    self.cursor = self.find_text(at + 9, b"]]>", "a CDATA section")?;
+                    Token::Other
+                } else if self.starts_with(at, b"<!DOCTYPE")? {
+                    Token::DocType
+                } else {
+                    return Err(ScanError::Malformed("a markup declaration (`<!`) that is not a comment or CDATA section".into()));
+                }
+            }
+            _ => {
+                let Some(name_end) = self.find(at + 1, 0, |b| b.iter().position(|&c| ends_name(c)))? else {
+                    return Err(ScanError::Unterminated("a start tag"));
+                };
+                let len = (name_end - at - 1) as usize;
+                if len == 0 {
+                    return Err(ScanError::Malformed("a `<` that does not start a tag".into()));
+                }
+                // The tag ends at the first `>` outside quoted attribute values.
+                let mut from = name_end;
+                let gt = loop {
+                    let Some(hit) = self.find(from, 0, |b| memchr::memchr3(b'>', b'"', b'\'', b))? else {
+                        return Err(ScanError::Unterminated("a start tag"));
+                    };
+                    let quote = self.buf[self.index(hit)];
+                    if quote == b'>' {
+                        break hit;
+                    }
+                    let Some(close) = self.find(hit + 1, 0, |b| memchr::memchr(quote, b))? else {
+                        return Err(ScanError::Unterminated("an attribute value"));
+                    };
+                    from = close + 1;
+                };
+                let empty = gt > name_end && self.buf[self.index(gt - 1)] == b'/';
+                self.cursor = gt + 1;
+                Token::Start { name: (at + 1, len), empty }
+            }
+        };
+        Ok((token, at))
+    }
+
+    fn name(&self, (at, len): (u64, usize)) -> &[u8] {
+        let i = self.index(at);
+        &self.buf[i..(i + len).min(self.buf.len())]
     }
 
     fn refuse(&self, rule: &str, message: String, at: u64) -> Finding {
-        let (line, column) = self.reader.get_ref().position(at);
+        let (line, column) = self.position(at);
         Finding::error(rule, message).with_location(Location {
             line,
             column,
-            path: format!("/{}", self.stack.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>().join("/")),
+            path: format!("/{}", self.stack.iter().map(|n| local(n)).collect::<Vec<_>>().join("/")),
             pointer: None,
             span: None,
         })
+    }
+
+    fn too_large(&self, at: u64) -> Finding {
+        self.refuse(
+            "input-too-large",
+            format!("One element of the return is larger than {} bytes; it was refused.", self.limits.max_bytes),
+            at,
+        )
     }
 
     /// The next piece, `Ok(None)` at the end, or the one finding that stops the reading.
@@ -179,69 +353,81 @@ impl<R: BufRead> Splitter<R> {
             return Ok(None);
         }
         loop {
-            let before = self.reader.buffer_position();
-            self.buf.clear();
-            let event = match self.reader.read_event_into(&mut self.buf) {
-                Ok(event) => event,
+            if self.current.is_none() {
+                // Between pieces nothing needs keeping.
+                self.trim_to(self.cursor);
+            }
+            let (token, at) = match self.token() {
+                Ok(found) => found,
                 Err(error) => {
                     self.done = true;
-                    let at = self.reader.error_position();
-                    return Err(self.refuse("xml-not-well-formed", format!("The return is not well-formed XML: {error}."), at));
+                    let at = self.current.as_ref().map_or(self.cursor, |c| c.1);
+                    return Err(match error {
+                        ScanError::TooLarge => self.too_large(at),
+                        ScanError::Io(e) => self.refuse("xml-not-well-formed", format!("The return could not be read: {e}."), self.cursor),
+                        ScanError::Unterminated(what) => self.refuse(
+                            "xml-not-well-formed",
+                            format!("The return is not well-formed XML: it ends inside {what}."),
+                            self.cursor,
+                        ),
+                        ScanError::Malformed(what) => self.refuse(
+                            "xml-not-well-formed",
+                            format!("The return is not well-formed XML: {what}."),
+                            self.cursor,
+                        ),
+                    });
                 }
             };
-            match event {
-                Event::DocType(_) => {
+            match token {
+                Token::DocType => {
                     self.done = true;
                     return Err(self.refuse(
                         "xml-doctype",
                         "The return has a DOCTYPE; document type declarations (and the entities they can define) are refused.".into(),
-                        before,
+                        at,
                     ));
                 }
-                Event::Start(start) => {
-                    let name = name_of(self.current.is_some(), start.local_name().into_inner());
-                    self.opened(name, before, false)?;
+                Token::Start { name, empty } => {
+                    self.opened(name, at)?;
+                    if empty {
+                        if let Some(piece) = self.closed(None, at)? {
+                            return Ok(Some(piece));
+                        }
+                    }
                 }
-                Event::Empty(start) => {
-                    let name = name_of(self.current.is_some(), start.local_name().into_inner());
-                    self.opened(name, before, true)?;
-                    if let Some(piece) = self.closed()? {
+                Token::End { name } => {
+                    if let Some(piece) = self.closed(Some(name), at)? {
                         return Ok(Some(piece));
                     }
                 }
-                Event::End(_) => {
-                    if let Some(piece) = self.closed()? {
-                        return Ok(Some(piece));
-                    }
-                }
-                Event::Eof => {
+                Token::Other => {}
+                Token::Eof => {
                     self.done = true;
-                    if !self.stack.is_empty() {
-                        let at = self.reader.buffer_position();
+                    if let Some(open) = self.stack.last() {
                         return Err(self.refuse(
                             "xml-not-well-formed",
-                            format!("The return ends before `<{}>` is closed.", self.stack.last().cloned().unwrap_or_default()),
+                            format!("The return ends before `<{}>` is closed.", local(open)),
                             at,
                         ));
                     }
                     return Ok(None);
                 }
-                _ => {}
-            }
-            if self.current.is_none() {
-                // Between pieces nothing needs keeping.
-                let at = self.reader.buffer_position();
-                self.reader.get_mut().trim_to(at);
             }
         }
     }
 
-    fn opened(&mut self, name: String, at: u64, _empty: bool) -> Result<(), Finding> {
-        if self.stack.is_empty() {
-            self.root = Some(name.clone());
+    fn opened(&mut self, name: (u64, usize), at: u64) -> Result<(), Finding> {
+        if self.current.is_some() {
+            self.inner.push(name);
+        } else {
+            let qname = String::from_utf8_lossy(self.name(name)).into_owned();
+            if self.stack.is_empty() {
+                self.root = Some(local(&qname).to_string());
+            }
+            self.stack.push(qname);
         }
-        self.stack.push(name);
-        if self.stack.len() > self.limits.max_depth {
+        let depth = self.stack.len() + self.inner.len();
+        if depth > self.limits.max_depth {
             self.done = true;
             return Err(self.refuse(
                 "too-deep",
@@ -250,45 +436,68 @@ impl<R: BufRead> Splitter<R> {
             ));
         }
         if self.current.is_none() {
-            let depth = self.stack.len();
-            let on_path = depth <= self.path.len() && self.stack[..depth] == self.path[..depth];
+            let on_path = depth <= self.path.len() && self.stack.iter().map(|n| local(n)).eq(self.path[..depth].iter().map(String::as_str));
+            let parents_on_path = || self.stack[..depth - 1].iter().map(|n| local(n)).eq(self.path[..depth - 1].iter().map(String::as_str));
             if depth == self.path.len() && on_path {
                 self.current = Some((PieceKind::Record(self.records), at, depth));
                 self.records += 1;
-            } else if !on_path && depth >= 2 && self.stack[..depth - 1] == self.path[..depth - 1] {
-                let parents = self.stack[..depth - 1].to_vec();
-                let name = self.stack[depth - 1].clone();
+            } else if !on_path && depth >= 2 && depth <= self.path.len() && parents_on_path() {
+                let parents = self.stack[..depth - 1].iter().map(|n| local(n).to_string()).collect();
+                let name = local(&self.stack[depth - 1]).to_string();
                 self.current = Some((PieceKind::Part { parents, name }, at, depth));
             }
             if self.current.is_some() {
-                self.reader.get_mut().trim_to(at);
+                self.trim_to(at);
             }
         }
         Ok(())
     }
 
-    fn closed(&mut self) -> Result<Option<Piece>, Finding> {
+    /// An element ends (at its end tag, named, or at the end of an empty tag); gives the piece it completes.
+    fn closed(&mut self, name: Option<(u64, usize)>, at: u64) -> Result<Option<Piece>, Finding> {
+        if let Some(found) = name {
+            let found = self.name(found);
+            let expected: Option<&[u8]> = match self.inner.last() {
+                Some(&open) => Some(self.name(open)),
+                None => self.stack.last().map(|n| n.as_bytes()),
+            };
+            if expected != Some(found) {
+                let found = String::from_utf8_lossy(found).into_owned();
+                let message = match expected {
+                    Some(e) => format!(
+                        "The return is not well-formed XML: `</{found}>` closes `<{}>`.",
+                        String::from_utf8_lossy(e)
+                    ),
+                    None => format!("The return is not well-formed XML: `</{found}>` closes no open element."),
+                };
+                self.done = true;
+                return Err(self.refuse("xml-not-well-formed", message, at));
+            }
+        }
+        if self.inner.pop().is_some() {
+            return match &self.current {
+                Some((_, start, _)) if self.cursor - start > self.limits.max_bytes as u64 => {
+                    self.done = true;
+                    Err(self.too_large(*start))
+                }
+                _ => Ok(None),
+            };
+        }
         let depth = self.stack.len();
         self.stack.pop();
         let Some((kind, start, at_depth)) = self.current.clone() else { return Ok(None) };
         if depth != at_depth {
-            let end = self.reader.buffer_position();
-            if end - start > self.limits.max_bytes as u64 {
-                self.done = true;
-                return Err(self.refuse(
-                    "input-too-large",
-                    format!("One element of the return is larger than {} bytes; it was refused.", self.limits.max_bytes),
-                    start,
-                ));
-            }
             return Ok(None);
         }
-        let end = self.reader.buffer_position();
-        let capture = self.reader.get_ref();
-        let (line, column) = capture.position(start);
-        let bytes = capture.slice(start, end);
+        let end = self.cursor;
+        if end - start > self.limits.max_bytes as u64 {
+            self.done = true;
+            return Err(self.too_large(start));
+        }
+        let (line, column) = self.position(start);
+        let bytes = self.buf[self.index(start)..self.index(end)].to_vec();
         self.current = None;
-        self.reader.get_mut().trim_to(end);
+        self.trim_to(end);
         Ok(Some(Piece { kind, bytes, offset: start, line, column }))
     }
 
@@ -349,6 +558,43 @@ mod tests {
         assert_eq!((got[2].line, got[2].column), (5, 5));
         assert_eq!(got[3].bytes, b"<Child/>");
         assert_eq!((got[3].line, got[3].column), (5, 30), "columns count characters, not bytes");
+    }
+
+    #[test]
+    fn markup_that_hides_tags_does_not_split_a_record() {
+        let xml = "<?xml version=\"1.0\"?><!-- <Child> --><m:Message xmlns:m=\"urn:x\"><m:Children>\
+            <m:Child a=\"x > y\" b='</m:Child>'><!-- </m:Child> --><![CDATA[</m:Child>]]><?pi </m:Child>?><Id>1</Id></m:Child>\
+            <m:Child><Id>2</Id></m:Child ></m:Children></m:Message>";
+        // Read a few bytes at a time, so that every token straddles what has been read.
+        let path = ["Message", "Children", "Child"].iter().map(|s| s.to_string()).collect();
+        let mut splitter = Splitter::new(std::io::BufReader::with_capacity(3, xml.as_bytes()), path, Limits::default());
+        let mut got = Vec::new();
+        while let Some(piece) = splitter.next_piece().unwrap() {
+            got.push(piece);
+        }
+        assert_eq!(got.len(), 2);
+        assert!(got[0].bytes.starts_with(b"<m:Child a=") && got[0].bytes.ends_with(b"<Id>1</Id></m:Child>"));
+        assert_eq!(got[1].bytes, b"<m:Child><Id>2</Id></m:Child >");
+        assert_eq!(splitter.root.as_deref(), Some("Message"));
+    }
+
+    #[test]
+    fn a_mismatched_end_tag_inside_a_record_is_found_where_it_is() {
+        let broken = pieces("<Message><Children><Child><A>\n</B></Child></Children></Message>").unwrap_err();
+        assert_eq!(broken.rule, "xml-not-well-formed");
+        assert!(broken.message.contains("`</B>` closes `<A>`"), "{}", broken.message);
+        assert_eq!(broken.location.map(|l| (l.line, l.column)), Some((2, 1)));
+        assert_eq!(pieces("<Message><Children><Child><!-- open").unwrap_err().rule, "xml-not-well-formed");
+        assert_eq!(pieces("<Message><Children><Child a='x>").unwrap_err().rule, "xml-not-well-formed");
+    }
+
+    #[test]
+    fn a_piece_larger_than_the_limit_is_refused() {
+        let big = format!("<Message><Children><Child>{}</Child></Children></Message>", "<A>x</A>".repeat(200));
+        let path = ["Message", "Children", "Child"].iter().map(|s| s.to_string()).collect();
+        let limits = Limits { max_bytes: 500, ..Limits::default() };
+        let mut splitter = Splitter::new(std::io::BufReader::with_capacity(64, big.as_bytes()), path, limits);
+        assert_eq!(splitter.next_piece().unwrap_err().rule, "input-too-large");
     }
 
     #[test]
