@@ -1021,6 +1021,14 @@ pub struct Membership {
 
 /// How the expression `source` reads the variable `var` (`Otherwise` if it does not parse).
 pub(crate) fn reads(source: &str, var: &str) -> Reads {
+    // Most expressions never name the variable: no need to parse them again to know it.
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let named = source.match_indices(var).any(|(i, _)| {
+        !source[..i].chars().next_back().is_some_and(is_ident) && !source[i + var.len()..].chars().next().is_some_and(is_ident)
+    });
+    if !named {
+        return Reads::Not;
+    }
     let Some(expr) = parse_only(source) else { return Reads::Otherwise };
     let mut found = Vec::new();
     if !memberships(&expr, var, &mut found) {

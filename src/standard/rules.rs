@@ -45,41 +45,63 @@ impl PathPattern {
 
     /// Calls `visit(pointer, node)` for every node the pattern reaches in `root`.
     pub fn for_each<'v>(&self, root: &'v Value, mut visit: impl FnMut(&str, &'v Value)) {
-        let mut pointer = String::new();
-        walk(&self.steps, root, &mut pointer, &mut visit);
+        self.for_each_node(root, |trail, node| visit(&trail.pointer(), node));
+    }
+
+    /// Calls `visit(trail, node)` for every node the pattern reaches in `root`; the trail gives the node's
+    /// pointer when it is asked for, so that a walk whose visits mostly need none builds none.
+    pub fn for_each_node<'v>(&self, root: &'v Value, mut visit: impl FnMut(&Trail<'_>, &'v Value)) {
+        let mut indices = Vec::new();
+        walk(&self.steps, &self.steps, root, &mut indices, &mut visit);
     }
 }
 
-fn walk<'v>(steps: &[Step], node: &'v Value, pointer: &mut String, visit: &mut impl FnMut(&str, &'v Value)) {
+/// The way to a node a pattern reached: the pattern's steps and the index taken at each of its `*`.
+pub struct Trail<'a> {
+    steps: &'a [Step],
+    indices: &'a [usize],
+}
+
+impl Trail<'_> {
+    /// The node's JSON Pointer.
+    pub fn pointer(&self) -> String {
+        let mut pointer = String::new();
+        let mut indices = self.indices.iter();
+        for step in self.steps {
+            pointer.push('/');
+            match step {
+                Step::Name(name) if name.contains(['~', '/']) => pointer.push_str(&super::binding::escape_pointer_token(name)),
+                Step::Name(name) => pointer.push_str(name),
+                Step::Any => {
+                    let _ = std::fmt::Write::write_fmt(&mut pointer, format_args!("{}", indices.next().copied().unwrap_or(0)));
+                }
+            }
+        }
+        pointer
+    }
+}
+
+fn walk<'v>(all: &[Step], steps: &[Step], node: &'v Value, indices: &mut Vec<usize>, visit: &mut impl FnMut(&Trail<'_>, &'v Value)) {
     let Some((step, rest)) = steps.split_first() else {
-        visit(pointer, node);
+        visit(&Trail { steps: all, indices }, node);
         return;
     };
-    let before = pointer.len();
     match step {
         Step::Name(name) => {
             if let Some(child) = node.get(name.as_str()) {
-                pointer.push('/');
-                if name.contains(['~', '/']) {
-                    pointer.push_str(&super::binding::escape_pointer_token(name));
-                } else {
-                    pointer.push_str(name);
-                }
-                walk(rest, child, pointer, visit);
+                walk(all, rest, child, indices, visit);
             }
         }
         Step::Any => {
             if let Some(items) = node.as_array() {
                 for (i, item) in items.iter().enumerate() {
-                    pointer.push('/');
-                    let _ = std::fmt::Write::write_fmt(pointer, format_args!("{i}"));
-                    walk(rest, item, pointer, visit);
-                    pointer.truncate(before);
+                    indices.push(i);
+                    walk(all, rest, item, indices, visit);
+                    indices.pop();
                 }
             }
         }
     }
-    pointer.truncate(before);
 }
 
 /// One compiled business rule.
@@ -235,6 +257,7 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
         aggregates.push(Aggregate { name: entry.name, context, value, kind, in_records: false });
     }
     let keys: Vec<Option<String>> = aggregates.iter().map(|a| a.value.dotted_path()).collect();
+    let mut programs = compile_all(&compiler, file.rule.iter().map(|r| r.expression.as_str()).collect()).into_iter();
     let mut rules = Vec::with_capacity(file.rule.len());
     for entry in file.rule {
         // One rule may be said in several entries (e.g. one per field it checks); they must agree on severity.
@@ -245,8 +268,9 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
         }
         let severity: Severity = entry.severity.parse().map_err(|e| format!("rule {}: {e}", entry.id))?;
         let context = PathPattern::parse(&entry.context).map_err(|e| format!("rule {}: {e}", entry.id))?;
-        let program = compiler
-            .compile(&entry.expression)
+        let program = programs
+            .next()
+            .ok_or_else(|| format!("rule {}: not compiled", entry.id))?
             .map_err(|e| format!("rule {}: expression `{}`: {e}", entry.id, entry.expression))?;
         let at = entry
             .at
@@ -271,6 +295,29 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
 }
 
 /// `keys`: each aggregate's value as a dotted path (`self.ChildIdentifiers.UPN`), if it is one.
+/// Compiles expressions on as many threads as there are cores (parsing is most of loading a pack), in order.
+fn compile_all(compiler: &Compiler, sources: Vec<&str>) -> Vec<Result<Program, crate::rules::RuleError>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunk = sources.len().div_ceil(threads).max(8);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = sources
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|source| compiler.compile(source)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(done) => done,
+                Err(_) => vec![Err(crate::rules::RuleError::Syntax {
+                    message: "the expression could not be compiled".into(),
+                    line: 1,
+                    column: 1,
+                })],
+            })
+            .collect()
+    })
+}
+
 fn agg_use(program: &Program, context: &PathPattern, aggregates: &[Aggregate], keys: &[Option<String>]) -> AggUse {
     match program.reads("agg") {
         Reads::Not => AggUse::None,

@@ -302,6 +302,9 @@ struct RecordResult {
     seen: Vec<(usize, Observed)>,
 }
 
+/// How many records go to a worker at a time.
+const RECORDS_PER_BATCH: usize = 32;
+
 impl Validator<'_> {
     /// Validates a bulk return of `pack` record by record, reading it through `open` (once, or twice when its
     /// rules need the aggregates of the whole return first).
@@ -371,8 +374,8 @@ impl Validator<'_> {
         let keep_positions = matches!(&plan, Plan::OnePass { recheck_by } if !recheck_by.is_empty());
         let mut starts = RecordStarts::default();
         if let Some(first) = pending {
-            let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
-            let (results, collected) = mpsc::channel::<RecordResult>();
+            let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Vec<Piece>>(4)).unzip();
+            let (results, collected) = mpsc::channel::<Vec<RecordResult>>();
             std::thread::scope(|scope| {
                 for receiver in receivers {
                     let results = results.clone();
@@ -384,29 +387,40 @@ impl Validator<'_> {
                     scope.spawn(move || {
                         let mut root = frame.clone();
                         let memos = Memos::new(pack);
-                        while let Ok(piece) = receiver.recv() {
-                            let PieceKind::Record(index) = piece.kind else { continue };
-                            let (findings, converted) = self.check_record(pack, layout, &mut root, agg, &memos, container_xpath, index, &piece);
-                            let seen = if observe_records && converted {
-                                observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true))
-                            } else {
-                                Vec::new()
-                            };
-                            if (!findings.is_empty() || !seen.is_empty()) && results.send(RecordResult { index, findings, seen }).is_err() {
+                        while let Ok(batch) = receiver.recv() {
+                            let mut out = Vec::new();
+                            for piece in batch {
+                                let PieceKind::Record(index) = piece.kind else { continue };
+                                let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece);
+                                let seen = if observe_records && converted {
+                                    observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true))
+                                } else {
+                                    Vec::new()
+                                };
+                                if !findings.is_empty() || !seen.is_empty() {
+                                    out.push(RecordResult { index, findings, seen });
+                                }
+                            }
+                            if !out.is_empty() && results.send(out).is_err() {
                                 break;
                             }
                         }
                     });
                 }
                 drop(results);
-                let mut take = |result: RecordResult, gathered: &mut Accumulator<'_>| {
-                    if !result.seen.is_empty() {
-                        gathered.apply_record(result.index, result.seen);
-                    }
-                    if !result.findings.is_empty() {
-                        record_findings.push((result.index, result.findings));
+                let mut take = |out: Vec<RecordResult>, gathered: &mut Accumulator<'_>| {
+                    for result in out {
+                        if !result.seen.is_empty() {
+                            gathered.apply_record(result.index, result.seen);
+                        }
+                        if !result.findings.is_empty() {
+                            record_findings.push((result.index, result.findings));
+                        }
                     }
                 };
+                // Records go to the workers in batches: fewer hand-overs between threads.
+                let mut batch: Vec<Piece> = Vec::with_capacity(RECORDS_PER_BATCH);
+                let mut batches = 0usize;
                 let mut next = Some(first);
                 while let Some(piece) = next.take() {
                     match &piece.kind {
@@ -420,8 +434,13 @@ impl Validator<'_> {
                                     progress(piece.offset);
                                 }
                             }
-                            if senders[records % senders.len()].send(piece).is_err() {
-                                break;
+                            batch.push(piece);
+                            if batch.len() == RECORDS_PER_BATCH {
+                                batches += 1;
+                                let full = std::mem::replace(&mut batch, Vec::with_capacity(RECORDS_PER_BATCH));
+                                if senders[batches % senders.len()].send(full).is_err() {
+                                    break;
+                                }
                             }
                         }
                         // A part after the records: checked with the frame once the records are done.
@@ -434,6 +453,9 @@ impl Validator<'_> {
                         Ok(piece) => next = piece,
                         Err(finding) => fatal = Some(finding),
                     }
+                }
+                if !batch.is_empty() {
+                    let _ = senders[(batches + 1) % senders.len()].send(batch);
                 }
                 drop(senders);
                 while let Ok(result) = collected.recv() {
@@ -466,7 +488,7 @@ impl Validator<'_> {
         for (index, at) in again {
             let Some(piece) = self.record_at(open, &layout, index, at)? else { continue };
             record_findings.retain(|(i, _)| *i != index);
-            let (findings, _) = self.check_record(pack, &layout, &mut root, &agg, &memos, &container_xpath, index, &piece);
+            let (findings, _) = self.check_record(pack, &layout, &base_context, &mut root, &agg, &memos, &container_xpath, index, &piece);
             if !findings.is_empty() {
                 record_findings.push((index, findings));
             }
@@ -643,15 +665,13 @@ impl Validator<'_> {
     }
 
     /// Whether `root`, holding a record, gives no finding at all (structure and rules).
-    fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, root: &Value, agg: &Value, memos: &Memos) -> bool {
+    fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, base: &Context<'_>, root: &Value, agg: &Value, memos: &Memos) -> bool {
         let Some((_, validator)) = &pack.record_schema else { return false };
         match root.pointer(&format!("{}/0", layout.pointer)) {
             Some(record) if validator.is_valid(record) => {}
             _ => return false,
         }
-        let mut context = Context::new(root, None, &self.options.now, &pack.params);
-        context.agg = std::borrow::Cow::Borrowed(agg);
-        context.memos = Some(memos);
+        let context = base.over(root, agg, memos);
         let located = Located { locator: &Unlocated, format: Format::Xml, prefix: String::new() };
         let mut findings = Vec::new();
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
@@ -665,6 +685,7 @@ impl Validator<'_> {
         &self,
         pack: &StandardPack,
         layout: &RecordsLayout<'_>,
+        base: &Context<'_>,
         root: &mut Value,
         agg: &Value,
         memos: &Memos,
@@ -677,7 +698,7 @@ impl Validator<'_> {
         // source map (to locate findings) only for a record that has something to report.
         if let Some(value) = self.fast_value(pack, layout, piece, &name) {
             set_records(root, &layout.pointer, vec![value]);
-            if self.record_is_clean(pack, layout, root, agg, memos) {
+            if self.record_is_clean(pack, layout, base, root, agg, memos) {
                 return (Vec::new(), true);
             }
         }
@@ -713,9 +734,7 @@ impl Validator<'_> {
                 !(f.rule == "type" && f.location.as_ref().is_some_and(|l| typed.contains(&l.path)))
             }));
         }
-        let mut context = Context::new(root, None, &self.options.now, &pack.params);
-        context.agg = std::borrow::Cow::Borrowed(agg);
-        context.memos = Some(memos);
+        let context = base.over(root, agg, memos);
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
         let findings = findings
             .into_iter()

@@ -19,8 +19,8 @@ pub struct Context<'a> {
     pub root: &'a Value,
     /// The envelope a body came in (`null` for a document on its own), borrowed: never copied per document.
     pub envelope: &'a Value,
-    pub as_of: Value,
-    pub now: Value,
+    pub as_of: std::borrow::Cow<'a, Value>,
+    pub now: std::borrow::Cow<'a, Value>,
     pub params: &'a Value,
     /// The pack's aggregates over the whole document (or return), `null` fields until gathered.
     pub agg: std::borrow::Cow<'a, Value>,
@@ -55,11 +55,25 @@ impl<'a> Context<'a> {
         Context {
             root,
             envelope: envelope.unwrap_or(&NULL),
-            as_of: Value::String(as_of),
-            now: Value::String(now.to_rfc3339()),
+            as_of: std::borrow::Cow::Owned(Value::String(as_of)),
+            now: std::borrow::Cow::Owned(Value::String(now.to_rfc3339())),
             params,
             agg: std::borrow::Cow::Owned(Value::Object(serde_json::Map::new())),
             memos: None,
+        }
+    }
+
+    /// A context over another document with the same envelope, `asOf`, `now` and parameters as this one (the
+    /// records of one return), borrowing them.
+    pub fn over<'b>(&'b self, root: &'b Value, agg: &'b Value, memos: &'b Memos) -> Context<'b> {
+        Context {
+            root,
+            envelope: self.envelope,
+            as_of: std::borrow::Cow::Borrowed(&*self.as_of),
+            now: std::borrow::Cow::Borrowed(&*self.now),
+            params: self.params,
+            agg: std::borrow::Cow::Borrowed(agg),
+            memos: Some(memos),
         }
     }
 
@@ -70,8 +84,8 @@ impl<'a> Context<'a> {
             accumulator.add(
                 self.root,
                 self.envelope,
-                &self.as_of,
-                &self.now,
+                &*self.as_of,
+                &*self.now,
                 self.params,
             );
             self.agg = std::borrow::Cow::Owned(accumulator.finish());
@@ -108,13 +122,13 @@ pub fn check(
             Scope::Frame if group.in_records => continue,
             _ => {}
         }
-        group.context.for_each(context.root, |pointer, node| {
+        group.context.for_each_node(context.root, |trail, node| {
             let vars = [
                 node,
                 context.root,
                 context.envelope,
-                &context.as_of,
-                &context.now,
+                &*context.as_of,
+                &*context.now,
                 context.params,
                 context.agg.as_ref(),
             ];
@@ -124,13 +138,14 @@ pub fn check(
                     None => rule.program.check(&vars),
                 };
                 if let Outcome::Violated = outcome {
-                    let mut target = pointer.to_string();
+                    let pointer = trail.pointer();
+                    let mut target = pointer.clone();
                     for token in &rule.at {
                         target.push('/');
                         target.push_str(token);
                     }
                     let value = context.root.pointer(&target).map(display_value);
-                    let key = record_key(pack, context.root, pointer);
+                    let key = record_key(pack, context.root, &pointer);
                     let message = fill(&rule.message, value.as_deref(), key.as_deref());
                     let full = format!("{}{}", located.prefix, target);
                     let mut finding = Finding::new(rule.id.clone(), rule.severity, message)
