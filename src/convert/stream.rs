@@ -36,7 +36,8 @@ enum Frame<'p> {
 
 /// What the walk over the events builds: JSON text or a value.
 trait Sink {
-    fn open_object(&mut self);
+    /// Opens an object that may have up to `fields` members.
+    fn open_object(&mut self, fields: usize);
     fn close_object(&mut self);
     fn open_array(&mut self);
     fn close_array(&mut self);
@@ -83,7 +84,7 @@ impl Text {
 }
 
 impl Sink for Text {
-    fn open_object(&mut self) {
+    fn open_object(&mut self, _fields: usize) {
         self.item();
         self.out.push(b'{');
         self.open.push((false, false));
@@ -147,8 +148,8 @@ impl Built {
 }
 
 impl Sink for Built {
-    fn open_object(&mut self) {
-        self.open.push((Value::Object(Map::new()), None));
+    fn open_object(&mut self, fields: usize) {
+        self.open.push((Value::Object(Map::with_capacity(fields.min(32))), None));
     }
     fn close_object(&mut self) {
         self.close();
@@ -241,7 +242,7 @@ fn walk<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits
                             return None;
                         }
                         let Node::Object(object) = node else { return None };
-                        sink.open_object();
+                        sink.open_object(object.fields.len());
                         Frame::Object { node: object, furthest: None, open_array: None }
                     }
                     Some(Frame::Scalar { .. }) => return None,
@@ -252,7 +253,13 @@ fn walk<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits
                         open_value(sink, &field.node)?
                     }
                     Some(Frame::Object { node, furthest, open_array }) => {
-                        let (index, field) = node.field_by_element(local)?;
+                        // Elements come in the binding's order: look from the last one on before asking the map.
+                        let from = furthest.unwrap_or(0);
+                        let ahead = node.fields.get(from..).and_then(|rest| rest.iter().position(|f| !f.attribute && f.xml == local));
+                        let (index, field) = match ahead {
+                            Some(p) => (from + p, &node.fields[from + p]),
+                            None => node.field_by_element(local)?,
+                        };
                         if field.attribute {
                             return None;
                         }
@@ -340,7 +347,7 @@ fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
 fn open_value<'p>(sink: &mut impl Sink, node: &'p Node) -> Option<Frame<'p>> {
     match node {
         Node::Object(object) => {
-            sink.open_object();
+            sink.open_object(object.fields.len());
             Some(Frame::Object { node: object, furthest: None, open_array: None })
         }
         Node::Scalar(kind) => Some(Frame::Scalar { kind: *kind, text: Cow::Borrowed("") }),
