@@ -330,12 +330,28 @@ impl Catalog {
     /// The packs embedded in the binary.
     pub fn embedded() -> Result<Catalog, PackError> {
         let mut catalog = Catalog::default();
-        for standard in EMBEDDED.dirs() {
-            for version in standard.dirs() {
-                if version.get_file(version.path().join("standard.toml")).is_some() {
-                    catalog.insert(StandardPack::compile(PackFiles::from_embedded(version))?);
-                }
-            }
+        let folders: Vec<&Dir<'static>> = EMBEDDED
+            .dirs()
+            .flat_map(|standard| standard.dirs())
+            .filter(|version| version.get_file(version.path().join("standard.toml")).is_some())
+            .collect();
+        // Each pack compiles on its own thread: loading is most of a small validation's time.
+        let packs: Vec<Result<StandardPack, PackError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = folders
+                .iter()
+                .map(|version| scope.spawn(move || StandardPack::compile(PackFiles::from_embedded(version))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(PackError::Pack { pack: "embedded".into(), message: "compiling a pack failed".into() })
+                    })
+                })
+                .collect()
+        });
+        for pack in packs {
+            catalog.insert(pack?);
         }
         Ok(catalog)
     }

@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 
 use serde_json::{Map, Number, Value};
 
-use crate::rules::Value as RuleValue;
+use crate::rules::{Memo, Value as RuleValue};
 use crate::standard::{AggregateKind, StandardPack};
 
 /// The running state of every aggregate of a pack.
@@ -85,7 +85,7 @@ impl<'p> Accumulator<'p> {
     /// As [`Accumulator::add`], for only the aggregates inside records (`Some(true)`) or outside them
     /// (`Some(false)`).
     pub fn add_in(&mut self, root: &Value, envelope: &Value, as_of: &Value, now: &Value, params: &Value, records: Option<bool>) {
-        let observations = observe(self.pack, root, envelope, as_of, now, params, records);
+        let observations = observe(self.pack, root, envelope, as_of, now, params, records, None);
         self.apply(observations);
     }
 
@@ -186,16 +186,25 @@ pub fn observe(
     now: &Value,
     params: &Value,
     records: Option<bool>,
+    mut memos: Option<&mut Vec<Memo>>,
 ) -> Vec<(usize, Observed)> {
     let null = Value::Null;
     let mut out = Vec::new();
+    if let Some(memos) = memos.as_mut() {
+        memos.resize_with(pack.aggregates.len(), Memo::default);
+    }
     for (index, aggregate) in pack.aggregates.iter().enumerate() {
         if records.is_some_and(|wanted| aggregate.in_records != wanted) {
             continue;
         }
-        aggregate.context.for_each(root, |_, node| {
+        let mut memo = memos.as_mut().and_then(|m| m.get_mut(index));
+        aggregate.context.for_each_node(root, |_, node| {
             let vars = [node, root, envelope, as_of, now, params, &null];
-            let Ok(value) = aggregate.value.eval(&vars) else { return };
+            let evaluated = match memo.as_mut() {
+                Some(memo) => aggregate.value.eval_with(&vars, memo),
+                None => aggregate.value.eval(&vars),
+            };
+            let Ok(value) = evaluated else { return };
             let observed = match (aggregate.kind, &value) {
                 (_, RuleValue::Null) => return,
                 (AggregateKind::CountBy | AggregateKind::Repeats, v) => Observed::Text(v.to_string()),

@@ -387,13 +387,14 @@ impl Validator<'_> {
                     scope.spawn(move || {
                         let mut root = frame.clone();
                         let memos = Memos::new(pack);
+                        let mut aggregate_memos = Vec::new();
                         while let Ok(batch) = receiver.recv() {
                             let mut out = Vec::new();
                             for piece in batch {
                                 let PieceKind::Record(index) = piece.kind else { continue };
                                 let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece);
                                 let seen = if observe_records && converted {
-                                    observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true))
+                                    observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true), Some(&mut aggregate_memos))
                                 } else {
                                     Vec::new()
                                 };
@@ -592,6 +593,7 @@ impl Validator<'_> {
                 let mut root = frame.clone();
                 scope.spawn(move || {
                     let step = layout.xml_path.last().cloned().unwrap_or_default();
+                    let mut aggregate_memos = Vec::new();
                     while let Ok(piece) = receiver.recv() {
                         let value = match self.fast_value(pack, layout, &piece, &step) {
                             Some(value) => Some(value),
@@ -599,7 +601,7 @@ impl Validator<'_> {
                         };
                         if let Some(value) = value {
                             set_records(&mut root, &layout.pointer, vec![value]);
-                            let seen = observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true));
+                            let seen = observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true), Some(&mut aggregate_memos));
                             if !seen.is_empty() && results.send(seen).is_err() {
                                 break;
                             }
