@@ -56,6 +56,18 @@ impl PathPattern {
     }
 }
 
+impl PathPattern {
+    /// How many `*` the pattern has (how many indices a trail of it holds).
+    pub fn wildcards(&self) -> usize {
+        self.steps.iter().filter(|s| matches!(s, Step::Any)).count()
+    }
+
+    /// The trail to the node reached by taking `indices` at the pattern's `*`s.
+    pub fn trail<'a>(&'a self, indices: &'a [usize]) -> Trail<'a> {
+        Trail { steps: &self.steps, indices }
+    }
+}
+
 /// The way to a node a pattern reached: the pattern's steps and the index taken at each of its `*`.
 pub struct Trail<'a> {
     steps: &'a [Step],
@@ -63,6 +75,11 @@ pub struct Trail<'a> {
 }
 
 impl Trail<'_> {
+    /// The index taken at each `*` of the pattern, in order.
+    pub fn indices(&self) -> &[usize] {
+        self.indices
+    }
+
     /// The node's JSON Pointer.
     pub fn pointer(&self) -> String {
         let mut pointer = String::new();

@@ -178,6 +178,7 @@ pub enum Observed {
 }
 
 /// What the aggregates of `pack` (those inside records, outside them, or all) see in `root`.
+#[allow(clippy::too_many_arguments)]
 pub fn observe(
     pack: &StandardPack,
     root: &Value,
@@ -186,10 +187,44 @@ pub fn observe(
     now: &Value,
     params: &Value,
     records: Option<bool>,
-    mut memos: Option<&mut Vec<Memo>>,
+    memos: Option<&mut Vec<Memo>>,
 ) -> Vec<(usize, Observed)> {
-    let null = Value::Null;
     let mut out = Vec::new();
+    observe_each(pack, root, [envelope, as_of, now, params], records, memos, |_, index, observed| out.push((index, observed)));
+    out
+}
+
+/// As [`observe`] for the aggregates inside records, over a root holding `count` records: what each record
+/// (by its position under the records path) sees.
+#[allow(clippy::too_many_arguments)]
+pub fn observe_per_record(
+    pack: &StandardPack,
+    root: &Value,
+    count: usize,
+    as_of: &Value,
+    now: &Value,
+    params: &Value,
+    memos: Option<&mut Vec<Memo>>,
+) -> Vec<Vec<(usize, Observed)>> {
+    let mut out: Vec<Vec<(usize, Observed)>> = (0..count).map(|_| Vec::new()).collect();
+    observe_each(pack, root, [&Value::Null, as_of, now, params], Some(true), memos, |trail, index, observed| {
+        // The first `*` of a context inside records is the records' own.
+        if let Some(seen) = trail.indices().first().and_then(|&at| out.get_mut(at)) {
+            seen.push((index, observed));
+        }
+    });
+    out
+}
+
+fn observe_each(
+    pack: &StandardPack,
+    root: &Value,
+    [envelope, as_of, now, params]: [&Value; 4],
+    records: Option<bool>,
+    mut memos: Option<&mut Vec<Memo>>,
+    mut sink: impl FnMut(&crate::standard::rules::Trail<'_>, usize, Observed),
+) {
+    let null = Value::Null;
     if let Some(memos) = memos.as_mut() {
         memos.resize_with(pack.aggregates.len(), Memo::default);
     }
@@ -198,7 +233,7 @@ pub fn observe(
             continue;
         }
         let mut memo = memos.as_mut().and_then(|m| m.get_mut(index));
-        aggregate.context.for_each_node(root, |_, node| {
+        aggregate.context.for_each_node(root, |trail, node| {
             let vars = [node, root, envelope, as_of, now, params, &null];
             let evaluated = match memo.as_mut() {
                 Some(memo) => aggregate.value.eval_with(&vars, memo),
@@ -219,10 +254,9 @@ pub fn observe(
                     None => Observed::Text(v.to_string()),
                 },
             };
-            out.push((index, observed));
+            sink(trail, index, observed);
         });
     }
-    out
 }
 
 /// Counts of text values, each value stored once in one buffer: about 44 bytes a distinct value, so that the

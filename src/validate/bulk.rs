@@ -22,7 +22,7 @@ use crate::document::{self, Format, LineIndex};
 use crate::finding::{Excerpt, Finding, Location};
 use crate::standard::{AggUse, Node, ObjectNode, Repeat, StandardPack};
 
-use super::aggregate::{observe, Accumulator, Observed};
+use super::aggregate::{observe, observe_per_record, Accumulator, Observed};
 use super::rules::{Context, Memos, Scope};
 use super::{structure, Checked, Locate, Located, Validator};
 
@@ -390,9 +390,15 @@ impl Validator<'_> {
                         let mut aggregate_memos = Vec::new();
                         while let Ok(batch) = receiver.recv() {
                             let mut out = Vec::new();
-                            for piece in batch {
-                                let PieceKind::Record(index) = piece.kind else { continue };
-                                let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece);
+                            let looked = self.first_look(pack, layout, base_context, &mut root, agg, &memos, batch, observe_records.then_some(&mut aggregate_memos));
+                            for (index, piece, clean) in looked {
+                                if let Some(seen) = clean {
+                                    if !seen.is_empty() {
+                                        out.push(RecordResult { index, findings: Vec::new(), seen });
+                                    }
+                                    continue;
+                                }
+                                let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece, false);
                                 let seen = if observe_records && converted {
                                     observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true), Some(&mut aggregate_memos))
                                 } else {
@@ -489,7 +495,7 @@ impl Validator<'_> {
         for (index, at) in again {
             let Some(piece) = self.record_at(open, &layout, index, at)? else { continue };
             record_findings.retain(|(i, _)| *i != index);
-            let (findings, _) = self.check_record(pack, &layout, &base_context, &mut root, &agg, &memos, &container_xpath, index, &piece);
+            let (findings, _) = self.check_record(pack, &layout, &base_context, &mut root, &agg, &memos, &container_xpath, index, &piece, true);
             if !findings.is_empty() {
                 record_findings.push((index, findings));
             }
@@ -666,6 +672,77 @@ impl Validator<'_> {
         crate::convert::stream::element_to_value(&piece.bytes, name, layout.node, &pack.binding.namespace, &self.options.limits)
     }
 
+    /// A first look at a batch of records, all at once in `root` (each rule is checked over all of them before
+    /// the next): each record with, when it is clean (no finding from structure or rules), what the aggregates
+    /// inside records see in it (`observe`), or `None` when it needs the full check, with locations.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn first_look(
+        &self,
+        pack: &StandardPack,
+        layout: &RecordsLayout<'_>,
+        base: &Context<'_>,
+        root: &mut Value,
+        agg: &Value,
+        memos: &Memos,
+        batch: Vec<Piece>,
+        observe: Option<&mut Vec<crate::rules::Memo>>,
+    ) -> Vec<(usize, Piece, Option<Vec<(usize, Observed)>>)> {
+        let name = layout.xml_path.last().cloned().unwrap_or_default();
+        let mut looked = Vec::with_capacity(batch.len());
+        let mut fast = Vec::with_capacity(batch.len());
+        let mut values = Vec::with_capacity(batch.len());
+        for piece in batch {
+            let PieceKind::Record(index) = piece.kind else { continue };
+            match self.fast_value(pack, layout, &piece, &name) {
+                Some(value) => {
+                    values.push(value);
+                    fast.push((index, piece));
+                }
+                None => looked.push((index, piece, None)),
+            }
+        }
+        if fast.is_empty() {
+            return looked;
+        }
+        let count = values.len();
+        set_records(root, &layout.pointer, values);
+        let mut clean = vec![pack.record_schema.is_some(); count];
+        if let (Some((_, validator)), Some(Value::Array(records))) = (&pack.record_schema, root.pointer(&layout.pointer)) {
+            for (ok, record) in clean.iter_mut().zip(records) {
+                *ok = *ok && validator.is_valid(record);
+            }
+        }
+        let context = base.over(root, agg, memos);
+        let located = Located { locator: &Positions, format: Format::Xml, prefix: String::new() };
+        let mut findings = Vec::new();
+        super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
+        let records_prefix = format!("{}/", layout.pointer);
+        for finding in &findings {
+            let position = finding
+                .location
+                .as_ref()
+                .and_then(|l| l.pointer.as_deref())
+                .and_then(|p| p.strip_prefix(&records_prefix))
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            match position.and_then(|at| clean.get_mut(at)) {
+                Some(ok) => *ok = false,
+                // A finding that cannot be placed: look at every record of the batch again.
+                None => clean.iter_mut().for_each(|ok| *ok = false),
+            }
+        }
+        let mut seen = match observe {
+            Some(aggregate_memos) => observe_per_record(pack, root, count, &base.as_of, &base.now, &pack.params, Some(aggregate_memos)),
+            None => Vec::new(),
+        }
+        .into_iter();
+        for ((index, piece), ok) in fast.into_iter().zip(clean) {
+            let seen = seen.next().unwrap_or_default();
+            looked.push((index, piece, ok.then_some(seen)));
+        }
+        looked
+    }
+
     /// Whether `root`, holding a record, gives no finding at all (structure and rules).
     fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, base: &Context<'_>, root: &Value, agg: &Value, memos: &Memos) -> bool {
         let Some((_, validator)) = &pack.record_schema else { return false };
@@ -694,14 +771,17 @@ impl Validator<'_> {
         container_xpath: &str,
         index: usize,
         piece: &Piece,
+        look_first: bool,
     ) -> (Vec<Finding>, bool) {
         let name = layout.xml_path.last().cloned().unwrap_or_default();
         // Most records are clean: check them on the fast path's value first, and build the tree and the
         // source map (to locate findings) only for a record that has something to report.
-        if let Some(value) = self.fast_value(pack, layout, piece, &name) {
-            set_records(root, &layout.pointer, vec![value]);
-            if self.record_is_clean(pack, layout, base, root, agg, memos) {
-                return (Vec::new(), true);
+        if look_first {
+            if let Some(value) = self.fast_value(pack, layout, piece, &name) {
+                set_records(root, &layout.pointer, vec![value]);
+                if self.record_is_clean(pack, layout, base, root, agg, memos) {
+                    return (Vec::new(), true);
+                }
             }
         }
         let step = format!("{name}[{}]", index + 1);
@@ -748,6 +828,18 @@ impl Validator<'_> {
             })
             .collect();
         (findings, true)
+    }
+}
+
+/// For a first look at a batch of records: a finding says only which record it is in (its pointer).
+struct Positions;
+
+impl Locate for Positions {
+    fn locate(&self, pointer: &str) -> Location {
+        Location { pointer: Some(pointer.to_string()), ..Location::default() }
+    }
+    fn excerpt(&self, _line: u32) -> Option<Excerpt> {
+        None
     }
 }
 

@@ -105,7 +105,8 @@ pub enum Scope {
 }
 
 /// Checks the rules of `pack` in `scope` and appends a finding for each violation. Each context is walked
-/// once, for all the rules that share it.
+/// once, for all the rules that share it; then each rule is checked at all of the context's nodes before the
+/// next rule (over a batch of records, one rule's code stays hot). Findings come in node order, then rule order.
 pub fn check(
     pack: &StandardPack,
     context: &Context<'_>,
@@ -115,6 +116,9 @@ pub fn check(
 ) {
     // Each worker has its own memos: the lock is never contended, and taken once per call.
     let mut memos = context.memos.and_then(|m| m.0.lock().ok());
+    let mut nodes: Vec<&Value> = Vec::new();
+    let mut indices: Vec<usize> = Vec::new();
+    let mut found: Vec<(usize, usize, Finding)> = Vec::new();
     for group in &pack.rule_groups {
         match scope {
             Scope::All => {}
@@ -122,23 +126,32 @@ pub fn check(
             Scope::Frame if group.in_records => continue,
             _ => {}
         }
+        nodes.clear();
+        indices.clear();
         group.context.for_each_node(context.root, |trail, node| {
-            let vars = [
-                node,
-                context.root,
-                context.envelope,
-                &*context.as_of,
-                &*context.now,
-                context.params,
-                context.agg.as_ref(),
-            ];
-            for (index, rule) in group.rules.iter().filter_map(|&i| Some((i, pack.rules.get(i)?))) {
-                let outcome = match memos.as_mut().and_then(|m| m.get_mut(index)) {
+            nodes.push(node);
+            indices.extend_from_slice(trail.indices());
+        });
+        let stride = group.context.wildcards();
+        for (order, (index, rule)) in group.rules.iter().filter_map(|&i| Some((i, pack.rules.get(i)?))).enumerate() {
+            let mut memo = memos.as_mut().and_then(|m| m.get_mut(index));
+            for (n, &node) in nodes.iter().enumerate() {
+                let vars = [
+                    node,
+                    context.root,
+                    context.envelope,
+                    &*context.as_of,
+                    &*context.now,
+                    context.params,
+                    context.agg.as_ref(),
+                ];
+                let outcome = match memo.as_mut() {
                     Some(memo) => rule.program.check_with(&vars, memo),
                     None => rule.program.check(&vars),
                 };
                 if let Outcome::Violated = outcome {
-                    let pointer = trail.pointer();
+                    let at = indices.get(n * stride..(n + 1) * stride).unwrap_or_default();
+                    let pointer = group.context.trail(at).pointer();
                     let mut target = pointer.clone();
                     for token in &rule.at {
                         target.push('/');
@@ -153,10 +166,12 @@ pub fn check(
                     finding.clause = rule.clause.clone();
                     finding.fix = rule.fix.clone();
                     finding.record = key;
-                    findings.push(finding);
+                    found.push((n, order, finding));
                 }
             }
-        });
+        }
+        found.sort_by_key(|(n, order, _)| (*n, *order));
+        findings.extend(found.drain(..).map(|(_, _, f)| f));
     }
 }
 
