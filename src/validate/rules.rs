@@ -84,8 +84,8 @@ impl<'a> Context<'a> {
             accumulator.add(
                 self.root,
                 self.envelope,
-                &*self.as_of,
-                &*self.now,
+                &self.as_of,
+                &self.now,
                 self.params,
             );
             self.agg = std::borrow::Cow::Owned(accumulator.finish());
