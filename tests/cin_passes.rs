@@ -44,8 +44,8 @@ fn duplicate_ids_far_apart_are_found_on_both_children() {
     assert!(check(&catalog, "cin-census@2025-26", xml.as_bytes()).iter().all(|f| f.rule != "8510"));
 }
 
-#[test]
-fn a_rule_reading_a_whole_return_count_inside_records_gets_two_passes() {
+/// A copy of the census pack in a temporary folder, with `extra` added to its rules.
+fn pack_with_rule(extra: &str) -> tempfile::TempDir {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/cin-census/2025-26");
     let dir = tempfile::tempdir().expect("temp dir");
     let pack = dir.path().join("cin-census/2025-26");
@@ -56,7 +56,31 @@ fn a_rule_reading_a_whole_return_count_inside_records_gets_two_passes() {
         }
     }
     let mut rules = std::fs::read_to_string(pack.join("rules.toml")).expect("rules");
-    rules.push_str(
+    rules.push_str(extra);
+    std::fs::write(pack.join("rules.toml"), rules).expect("write rules");
+    dir
+}
+
+#[test]
+fn a_rule_inside_records_that_reads_the_records_through_root_is_refused_at_load() {
+    let dir = pack_with_rule(
+        r#"
+[[rule]]
+id = "TEST-SIBLINGS"
+severity = "warning"
+context = "/Children/Child/*"
+expression = "size(root.Children.Child) < 3"
+message = "Reads the other children."
+"#,
+    );
+    let mut catalog = Catalog::embedded().expect("catalogue");
+    let error = catalog.add_dir(dir.path()).expect_err("the pack is refused").to_string();
+    assert!(error.contains("TEST-SIBLINGS") && error.contains("root.Children"), "{error}");
+}
+
+#[test]
+fn a_rule_reading_a_whole_return_count_inside_records_gets_two_passes() {
+    let dir = pack_with_rule(
         r#"
 [[rule]]
 id = "TEST-COUNT"
@@ -66,7 +90,6 @@ expression = "agg.childCount < 3"
 message = "This return has three or more children."
 "#,
     );
-    std::fs::write(pack.join("rules.toml"), rules).expect("write rules");
     let mut catalog = Catalog::embedded().expect("catalogue");
     catalog.add_dir(dir.path()).expect("the changed pack loads");
     let xml = base();

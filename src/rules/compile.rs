@@ -1046,6 +1046,45 @@ pub(crate) fn dotted_path(source: &str) -> Option<String> {
     dotted(&parse_only(source)?)
 }
 
+/// Whether the expression may read `var.field`: it selects that field, or uses `var` otherwise than by selecting
+/// a field of it (indexing it, passing it whole), which may read anything. Text that does not parse may too.
+pub(crate) fn may_read_field(source: &str, var: &str, field: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    // Most expressions name the variable only as `var.other` (e.g. `root.Header`): no need to parse them.
+    let doubtful = source.match_indices(var).any(|(i, _)| {
+        if source[..i].chars().next_back().is_some_and(is_ident) {
+            return false;
+        }
+        let after = &source[i + var.len()..];
+        match after.strip_prefix('.') {
+            Some(rest) => {
+                let selected: &str = &rest[..rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len())];
+                selected.is_empty() || selected == field
+            }
+            None => !after.chars().next().is_some_and(is_ident),
+        }
+    });
+    doubtful && parse_only(source).is_none_or(|expr| selects(&expr, var, field))
+}
+
+fn selects(e: &IdedExpr, var: &str, field: &str) -> bool {
+    match &e.expr {
+        Expr::Select(s) => match &s.operand.expr {
+            Expr::Ident(n) if n == var => s.field == field,
+            _ => selects(&s.operand, var, field),
+        },
+        Expr::Ident(n) => n == var,
+        Expr::Literal(_) | Expr::Unspecified => false,
+        Expr::Call(c) => c.target.as_deref().is_some_and(|t| selects(t, var, field)) || c.args.iter().any(|a| selects(a, var, field)),
+        Expr::List(l) => l.elements.iter().any(|x| selects(x, var, field)),
+        Expr::Comprehension(c) => {
+            c.iter_var == var
+                || [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result].iter().any(|x| selects(x, var, field))
+        }
+        Expr::Map(_) | Expr::Struct(_) => true,
+    }
+}
+
 fn parse_only(source: &str) -> Option<IdedExpr> {
     guard_size(source).ok()?;
     std::panic::catch_unwind(|| cel::parser::Parser::new().parse(source)).ok()?.ok()

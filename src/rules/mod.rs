@@ -183,6 +183,12 @@ impl Program {
         compile::reads(&self.source, var)
     }
 
+    /// Whether the expression may read the field `field` of the variable `var` (see
+    /// `compile::may_read_field`): selecting it, or using `var` whole.
+    pub fn may_read_field(&self, var: &str, field: &str) -> bool {
+        compile::may_read_field(&self.source, var, field)
+    }
+
     /// The expression as a dotted field path (`self.ChildIdentifiers.UPN`), if it is nothing more.
     pub fn dotted_path(&self) -> Option<String> {
         compile::dotted_path(&self.source)

@@ -441,3 +441,16 @@ fn stable_calls_are_computed_once_per_memo() {
     let other = json!({"d": "2020-01-01"});
     assert_eq!(p.check_with(&[&other, &early], &mut memo), Outcome::Violated);
 }
+
+#[test]
+fn a_read_of_a_variables_field_is_seen_through_selection_and_whole_use() {
+    let c = compiler();
+    let reads = |source: &str| c.compile(source).unwrap().may_read_field("root", "Children");
+    assert!(!reads("date(root.Header.ReferenceDate) < date(self.referral)"));
+    assert!(!reads("self.root == 1"), "a field named like the variable is not the variable");
+    assert!(reads("size(root.Children.Child) > 1"));
+    assert!(reads("has(root.Children)"));
+    assert!(reads("size(root) > 0"), "the variable used whole may read anything");
+    assert!(reads("self.tags.exists(t, root.Children.Child.size() > 0)"));
+    assert!(!reads("self.tags.exists(t, t == 'a')"));
+}

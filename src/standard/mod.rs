@@ -237,6 +237,22 @@ impl StandardPack {
             Some(records) => Some(PathPattern::parse(&records.path).map_err(|m| files.error("standard.toml", m))?),
             None => None,
         };
+        // Records are checked in batches: a rule or aggregate inside them reads its own record (`self`), the parts
+        // of the return outside the records (`root.Header`) and `agg`, never the records through `root`.
+        if let (Some(records), Some(top)) = (&records_path, manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty()))) {
+            let inside = rules.iter().filter(|r| r.context.starts_with(records)).map(|r| (format!("rule {}", r.id), &r.program));
+            let gathered = aggregates.iter().filter(|a| a.context.starts_with(records)).map(|a| (format!("aggregate {}", a.name), &a.value));
+            for (what, program) in inside.chain(gathered) {
+                if program.may_read_field("root", top) {
+                    return Err(files.error(
+                        "rules.toml",
+                        format!(
+                            "{what} is checked inside each record but reads `root.{top}`, where the records are; inside a record read `self` (the record), the rest of the return through `root` (e.g. the header) and other records only through `agg`"
+                        ),
+                    ));
+                }
+            }
+        }
         let rule_groups = RuleGroup::of(&rules, records_path.as_ref());
         let aggregates = aggregates
             .into_iter()
