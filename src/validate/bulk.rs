@@ -391,14 +391,17 @@ impl Validator<'_> {
                         while let Ok(batch) = receiver.recv() {
                             let mut out = Vec::new();
                             let looked = self.first_look(pack, layout, base_context, &mut root, agg, &memos, batch, observe_records.then_some(&mut aggregate_memos));
-                            for (index, piece, clean) in looked {
-                                if let Some(seen) = clean {
-                                    if !seen.is_empty() {
-                                        out.push(RecordResult { index, findings: Vec::new(), seen });
+                            for (index, piece, look) in looked {
+                                let known = match look {
+                                    Look::Clean(seen) => {
+                                        if !seen.is_empty() {
+                                            out.push(RecordResult { index, findings: Vec::new(), seen });
+                                        }
+                                        continue;
                                     }
-                                    continue;
-                                }
-                                let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece, false);
+                                    Look::Again(known) => known,
+                                };
+                                let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece, Recheck::Known(known));
                                 let seen = if observe_records && converted {
                                     observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true), Some(&mut aggregate_memos))
                                 } else {
@@ -495,7 +498,7 @@ impl Validator<'_> {
         for (index, at) in again {
             let Some(piece) = self.record_at(open, &layout, index, at)? else { continue };
             record_findings.retain(|(i, _)| *i != index);
-            let (findings, _) = self.check_record(pack, &layout, &base_context, &mut root, &agg, &memos, &container_xpath, index, &piece, true);
+            let (findings, _) = self.check_record(pack, &layout, &base_context, &mut root, &agg, &memos, &container_xpath, index, &piece, Recheck::LookFirst);
             if !findings.is_empty() {
                 record_findings.push((index, findings));
             }
@@ -686,7 +689,7 @@ impl Validator<'_> {
         memos: &Memos,
         batch: Vec<Piece>,
         observe: Option<&mut Vec<crate::rules::Memo>>,
-    ) -> Vec<(usize, Piece, Option<Vec<(usize, Observed)>>)> {
+    ) -> Vec<(usize, Piece, Look)> {
         let name = layout.xml_path.last().cloned().unwrap_or_default();
         let mut looked = Vec::with_capacity(batch.len());
         let mut fast = Vec::with_capacity(batch.len());
@@ -698,7 +701,7 @@ impl Validator<'_> {
                     values.push(value);
                     fast.push((index, piece));
                 }
-                None => looked.push((index, piece, None)),
+                None => looked.push((index, piece, Look::Again(None))),
             }
         }
         if fast.is_empty() {
@@ -717,7 +720,9 @@ impl Validator<'_> {
         let mut findings = Vec::new();
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
         let records_prefix = format!("{}/", layout.pointer);
-        for finding in &findings {
+        let mut found: Vec<Vec<Finding>> = (0..count).map(|_| Vec::new()).collect();
+        let mut placed = true;
+        for finding in findings {
             let position = finding
                 .location
                 .as_ref()
@@ -725,20 +730,31 @@ impl Validator<'_> {
                 .and_then(|p| p.strip_prefix(&records_prefix))
                 .and_then(|rest| rest.split('/').next())
                 .and_then(|n| n.parse::<usize>().ok());
-            match position.and_then(|at| clean.get_mut(at)) {
-                Some(ok) => *ok = false,
-                // A finding that cannot be placed: look at every record of the batch again.
-                None => clean.iter_mut().for_each(|ok| *ok = false),
+            match position.and_then(|at| Some((clean.get_mut(at)?, found.get_mut(at)?))) {
+                Some((ok, theirs)) => {
+                    *ok = false;
+                    theirs.push(finding);
+                }
+                // A finding that cannot be placed: look at every record of the batch again, rules and all.
+                None => placed = false,
             }
+        }
+        if !placed {
+            clean.iter_mut().for_each(|ok| *ok = false);
         }
         let mut seen = match observe {
             Some(aggregate_memos) => observe_per_record(pack, root, count, &base.as_of, &base.now, &pack.params, Some(aggregate_memos)),
             None => Vec::new(),
         }
         .into_iter();
-        for ((index, piece), ok) in fast.into_iter().zip(clean) {
+        for (((index, piece), ok), theirs) in fast.into_iter().zip(clean).zip(found) {
             let seen = seen.next().unwrap_or_default();
-            looked.push((index, piece, ok.then_some(seen)));
+            let look = match (ok, placed) {
+                (true, _) => Look::Clean(seen),
+                (false, true) => Look::Again(Some(theirs)),
+                (false, false) => Look::Again(None),
+            };
+            looked.push((index, piece, look));
         }
         looked
     }
@@ -771,12 +787,12 @@ impl Validator<'_> {
         container_xpath: &str,
         index: usize,
         piece: &Piece,
-        look_first: bool,
+        recheck: Recheck,
     ) -> (Vec<Finding>, bool) {
         let name = layout.xml_path.last().cloned().unwrap_or_default();
         // Most records are clean: check them on the fast path's value first, and build the tree and the
         // source map (to locate findings) only for a record that has something to report.
-        if look_first {
+        if let Recheck::LookFirst = recheck {
             if let Some(value) = self.fast_value(pack, layout, piece, &name) {
                 set_records(root, &layout.pointer, vec![value]);
                 if self.record_is_clean(pack, layout, base, root, agg, memos) {
@@ -816,8 +832,22 @@ impl Validator<'_> {
                 !(f.rule == "type" && f.location.as_ref().is_some_and(|l| typed.contains(&l.path)))
             }));
         }
-        let context = base.over(root, agg, memos);
-        super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
+        match recheck {
+            // The first look found these on the same value: only their locations are new.
+            Recheck::Known(Some(known)) => {
+                let records_prefix = format!("{}/", layout.pointer);
+                for mut finding in known {
+                    let pointer = finding.location.as_ref().and_then(|l| l.pointer.as_deref()).unwrap_or_default();
+                    let inside = pointer.strip_prefix(&records_prefix).and_then(|rest| rest.find('/').map(|at| &rest[at..])).unwrap_or("");
+                    finding.location = Some(located.locate(&format!("{}/0{inside}", layout.pointer)));
+                    findings.push(finding);
+                }
+            }
+            Recheck::Known(None) | Recheck::LookFirst => {
+                let context = base.over(root, agg, memos);
+                super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
+            }
+        }
         let findings = findings
             .into_iter()
             .map(|mut f| {
@@ -829,6 +859,23 @@ impl Validator<'_> {
             .collect();
         (findings, true)
     }
+}
+
+/// What the first look at a batch says of one record.
+enum Look {
+    /// No finding: what the aggregates inside records see in it.
+    Clean(Vec<(usize, Observed)>),
+    /// Something to report: the record is converted again, with its source map, to locate it; with the
+    /// findings of the rules when the first look could make them.
+    Again(Option<Vec<Finding>>),
+}
+
+/// How [`Validator::check_record`] starts.
+enum Recheck {
+    /// With a first look of its own on the fast path's value, as a record read again on its own.
+    LookFirst,
+    /// After the first look at its batch: with the findings of the rules it gave, or none (check them again).
+    Known(Option<Vec<Finding>>),
 }
 
 /// For a first look at a batch of records: a finding says only which record it is in (its pointer).
