@@ -1022,11 +1022,7 @@ pub struct Membership {
 /// How the expression `source` reads the variable `var` (`Otherwise` if it does not parse).
 pub(crate) fn reads(source: &str, var: &str) -> Reads {
     // Most expressions never name the variable: no need to parse them again to know it.
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
-    let named = source.match_indices(var).any(|(i, _)| {
-        !source[..i].chars().next_back().is_some_and(is_ident) && !source[i + var.len()..].chars().next().is_some_and(is_ident)
-    });
-    if !named {
+    if named(source, var).next().is_none() {
         return Reads::Not;
     }
     let Some(expr) = parse_only(source) else { return Reads::Otherwise };
@@ -1049,22 +1045,29 @@ pub(crate) fn dotted_path(source: &str) -> Option<String> {
 /// Whether the expression may read `var.field`: it selects that field, or uses `var` otherwise than by selecting
 /// a field of it (indexing it, passing it whole), which may read anything. Text that does not parse may too.
 pub(crate) fn may_read_field(source: &str, var: &str, field: &str) -> bool {
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
     // Most expressions name the variable only as `var.other` (e.g. `root.Header`): no need to parse them.
-    let doubtful = source.match_indices(var).any(|(i, _)| {
-        if source[..i].chars().next_back().is_some_and(is_ident) {
-            return false;
+    let doubtful = named(source, var).any(|after| match after.strip_prefix('.') {
+        Some(rest) => {
+            let selected = &rest[..rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len())];
+            selected.is_empty() || selected == field
         }
-        let after = &source[i + var.len()..];
-        match after.strip_prefix('.') {
-            Some(rest) => {
-                let selected: &str = &rest[..rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len())];
-                selected.is_empty() || selected == field
-            }
-            None => !after.chars().next().is_some_and(is_ident),
-        }
+        None => true,
     });
     doubtful && parse_only(source).is_none_or(|expr| selects(&expr, var, field))
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Where the text names `var` as a whole word (not inside a longer name): the text after each such mention.
+/// A cheap look before parsing; a mention inside a string literal is counted too.
+fn named<'s>(source: &'s str, var: &'s str) -> impl Iterator<Item = &'s str> {
+    source.match_indices(var).filter_map(move |(i, _)| {
+        let after = &source[i + var.len()..];
+        let whole = !source[..i].chars().next_back().is_some_and(is_ident) && !after.chars().next().is_some_and(is_ident);
+        whole.then_some(after)
+    })
 }
 
 fn selects(e: &IdedExpr, var: &str, field: &str) -> bool {

@@ -401,7 +401,7 @@ impl Validator<'_> {
                                     }
                                     Look::Again(known) => known,
                                 };
-                                let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece, Recheck::Known(known));
+                                let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece, known);
                                 let seen = if observe_records && converted {
                                     observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true), Some(&mut aggregate_memos))
                                 } else {
@@ -498,9 +498,12 @@ impl Validator<'_> {
         for (index, at) in again {
             let Some(piece) = self.record_at(open, &layout, index, at)? else { continue };
             record_findings.retain(|(i, _)| *i != index);
-            let (findings, _) = self.check_record(pack, &layout, &base_context, &mut root, &agg, &memos, &container_xpath, index, &piece, Recheck::LookFirst);
-            if !findings.is_empty() {
-                record_findings.push((index, findings));
+            for (index, piece, look) in self.first_look(pack, &layout, &base_context, &mut root, &agg, &memos, vec![piece], None) {
+                let Look::Again(known) = look else { continue };
+                let (findings, _) = self.check_record(pack, &layout, &base_context, &mut root, &agg, &memos, &container_xpath, index, &piece, known);
+                if !findings.is_empty() {
+                    record_findings.push((index, findings));
+                }
             }
         }
         // The frame's own checks: structure (records aside) and the rules outside records.
@@ -676,8 +679,8 @@ impl Validator<'_> {
     }
 
     /// A first look at a batch of records, all at once in `root` (each rule is checked over all of them before
-    /// the next): each record with, when it is clean (no finding from structure or rules), what the aggregates
-    /// inside records see in it (`observe`), or `None` when it needs the full check, with locations.
+    /// the next), on the fast path's values: each record with what the look says of it ([`Look`]). Also the
+    /// look at a record read again on its own (a batch of one).
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn first_look(
         &self,
@@ -719,17 +722,10 @@ impl Validator<'_> {
         let located = Located { locator: &Positions, format: Format::Xml, prefix: String::new() };
         let mut findings = Vec::new();
         super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
-        let records_prefix = format!("{}/", layout.pointer);
         let mut found: Vec<Vec<Finding>> = (0..count).map(|_| Vec::new()).collect();
         let mut placed = true;
         for finding in findings {
-            let position = finding
-                .location
-                .as_ref()
-                .and_then(|l| l.pointer.as_deref())
-                .and_then(|p| p.strip_prefix(&records_prefix))
-                .and_then(|rest| rest.split('/').next())
-                .and_then(|n| n.parse::<usize>().ok());
+            let position = finding_pointer(&finding).and_then(|p| record_position(&layout.pointer, p)).map(|(at, _)| at);
             match position.and_then(|at| Some((clean.get_mut(at)?, found.get_mut(at)?))) {
                 Some((ok, theirs)) => {
                     *ok = false;
@@ -759,20 +755,6 @@ impl Validator<'_> {
         looked
     }
 
-    /// Whether `root`, holding a record, gives no finding at all (structure and rules).
-    fn record_is_clean(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, base: &Context<'_>, root: &Value, agg: &Value, memos: &Memos) -> bool {
-        let Some((_, validator)) = &pack.record_schema else { return false };
-        match root.pointer(&format!("{}/0", layout.pointer)) {
-            Some(record) if validator.is_valid(record) => {}
-            _ => return false,
-        }
-        let context = base.over(root, agg, memos);
-        let located = Located { locator: &Unlocated, format: Format::Xml, prefix: String::new() };
-        let mut findings = Vec::new();
-        super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
-        findings.is_empty()
-    }
-
     /// Everything about one record: conversion, structure, the rules inside records; located in the file.
     /// Also says whether the record could be read (`root` then holds it).
     #[allow(clippy::too_many_arguments)]
@@ -787,19 +769,9 @@ impl Validator<'_> {
         container_xpath: &str,
         index: usize,
         piece: &Piece,
-        recheck: Recheck,
+        known: Option<Vec<Finding>>,
     ) -> (Vec<Finding>, bool) {
         let name = layout.xml_path.last().cloned().unwrap_or_default();
-        // Most records are clean: check them on the fast path's value first, and build the tree and the
-        // source map (to locate findings) only for a record that has something to report.
-        if let Recheck::LookFirst = recheck {
-            if let Some(value) = self.fast_value(pack, layout, piece, &name) {
-                set_records(root, &layout.pointer, vec![value]);
-                if self.record_is_clean(pack, layout, base, root, agg, memos) {
-                    return (Vec::new(), true);
-                }
-            }
-        }
         let step = format!("{name}[{}]", index + 1);
         let converted = match convert_piece(self, pack, piece, layout.node, container_xpath, &step) {
             Ok(c) => c,
@@ -832,18 +804,16 @@ impl Validator<'_> {
                 !(f.rule == "type" && f.location.as_ref().is_some_and(|l| typed.contains(&l.path)))
             }));
         }
-        match recheck {
+        match known {
             // The first look found these on the same value: only their locations are new.
-            Recheck::Known(Some(known)) => {
-                let records_prefix = format!("{}/", layout.pointer);
+            Some(known) => {
                 for mut finding in known {
-                    let pointer = finding.location.as_ref().and_then(|l| l.pointer.as_deref()).unwrap_or_default();
-                    let inside = pointer.strip_prefix(&records_prefix).and_then(|rest| rest.find('/').map(|at| &rest[at..])).unwrap_or("");
+                    let inside = finding_pointer(&finding).and_then(|p| record_position(&layout.pointer, p)).map_or("", |(_, inside)| inside);
                     finding.location = Some(located.locate(&format!("{}/0{inside}", layout.pointer)));
                     findings.push(finding);
                 }
             }
-            Recheck::Known(None) | Recheck::LookFirst => {
+            None => {
                 let context = base.over(root, agg, memos);
                 super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
             }
@@ -870,12 +840,17 @@ enum Look {
     Again(Option<Vec<Finding>>),
 }
 
-/// How [`Validator::check_record`] starts.
-enum Recheck {
-    /// With a first look of its own on the fast path's value, as a record read again on its own.
-    LookFirst,
-    /// After the first look at its batch: with the findings of the rules it gave, or none (check them again).
-    Known(Option<Vec<Finding>>),
+/// The pointer a finding of the first look carries (see [`Positions`]).
+fn finding_pointer(finding: &Finding) -> Option<&str> {
+    finding.location.as_ref().and_then(|l| l.pointer.as_deref())
+}
+
+/// Which record of the records at `records` (a pointer) `pointer` lies in, and the rest of it inside that record:
+/// `/Children/Child/3/CINdetails/0` → (3, `/CINdetails/0`).
+fn record_position<'p>(records: &str, pointer: &'p str) -> Option<(usize, &'p str)> {
+    let rest = pointer.strip_prefix(records)?.strip_prefix('/')?;
+    let (position, inside) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
+    Some((position.parse().ok()?, inside))
 }
 
 /// For a first look at a batch of records: a finding says only which record it is in (its pointer).
@@ -884,18 +859,6 @@ struct Positions;
 impl Locate for Positions {
     fn locate(&self, pointer: &str) -> Location {
         Location { pointer: Some(pointer.to_string()), ..Location::default() }
-    }
-    fn excerpt(&self, _line: u32) -> Option<Excerpt> {
-        None
-    }
-}
-
-/// For a first look that only asks whether there is any finding.
-struct Unlocated;
-
-impl Locate for Unlocated {
-    fn locate(&self, _pointer: &str) -> Location {
-        Location::default()
     }
     fn excerpt(&self, _line: u32) -> Option<Excerpt> {
         None
@@ -960,6 +923,14 @@ impl Locate for FrameLocator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pointer_names_its_record_and_the_rest_inside_it() {
+        assert_eq!(record_position("/Children/Child", "/Children/Child/3/CINdetails/0"), Some((3, "/CINdetails/0")));
+        assert_eq!(record_position("/Children/Child", "/Children/Child/12"), Some((12, "")));
+        assert_eq!(record_position("/Children/Child", "/Children/Childs/1"), None);
+        assert_eq!(record_position("/Children/Child", "/Header/x"), None);
+    }
 
     #[test]
     fn record_starts_give_offsets_lines_and_columns_in_characters() {
