@@ -27,6 +27,8 @@ pub enum StoreError {
     Io { path: String, source: std::io::Error },
     #[error("the store's writer has stopped")]
     WriterGone,
+    #[error("the store could not make a write durable (a sync of its log failed), so it takes no more")]
+    NotDurable,
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
 }
