@@ -98,6 +98,9 @@ load() { # name url [rate]
     connections="$CONNS" seconds="$DURATION" threads="$THREADS" $rate | tee -a "$work/out" | sed "s/^RESULT/RESULT $1/"
 }
 
+# Deleting a large store (an earlier run's) leaves the filesystem discarding its blocks (on a disk mounted with
+# `discard`), which was seen to stall syncs for hundreds of milliseconds; let that finish before measuring.
+sync
 echo "gateway: $CAREGATE${EARLIER:+; earlier: $EARLIER}"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -sr); body $(wc -c < "$work/referral.json") bytes"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

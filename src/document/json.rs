@@ -101,10 +101,17 @@ fn escape_token(key: &str, out: &mut String) {
 /// with exactly one located finding.
 #[allow(clippy::result_large_err)] // the signature is the module's contract; the error path is cold
 pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<JsonDocument, Finding> {
-    parse_json_boxed(bytes, limits).map_err(|f| *f)
+    parse_json_boxed(bytes, limits, true).map_err(|f| *f)
 }
 
-fn parse_json_boxed(bytes: &[u8], limits: &Limits) -> Result<JsonDocument, Refusal> {
+/// Parses JSON bytes as [`parse_json`] does (the same checks, the same refusals), but keeps no spans: for a
+/// caller that needs the spans only when there is something to locate, and then parses again.
+#[allow(clippy::result_large_err)]
+pub fn parse_json_value(bytes: &[u8], limits: &Limits) -> Result<Value, Finding> {
+    parse_json_boxed(bytes, limits, false).map(|doc| doc.value).map_err(|f| *f)
+}
+
+fn parse_json_boxed(bytes: &[u8], limits: &Limits, spans: bool) -> Result<JsonDocument, Refusal> {
     check_size(bytes, limits)?;
     let text = check_utf8(bytes, "")?;
     let mut parser = Parser {
@@ -117,6 +124,7 @@ fn parse_json_boxed(bytes: &[u8], limits: &Limits) -> Result<JsonDocument, Refus
         members: Vec::new(),
         trees: Vec::new(),
         hasher: hashbrown::DefaultHashBuilder::default(),
+        spans,
     };
     let (value, spans) = parser.parse()?;
     Ok(JsonDocument { value, spans })
@@ -161,6 +169,8 @@ struct Parser<'a> {
     /// Spans of the items and members of all open containers, innermost last.
     trees: Vec<SpanTree>,
     hasher: hashbrown::DefaultHashBuilder,
+    /// Whether spans are kept (without them, every tree is the root's, and empty).
+    spans: bool,
 }
 
 /// An object with fewer keys than this is searched for a repeated key one by one; a wider one by hash.
@@ -254,7 +264,9 @@ impl Parser<'_> {
                 match frame {
                     Frame::Array { len, open, .. } => {
                         self.values.push(value);
-                        self.trees.push(tree);
+                        if self.spans {
+                            self.trees.push(tree);
+                        }
                         *len += 1;
                         *open = false;
                     }
@@ -266,7 +278,9 @@ impl Parser<'_> {
                     } => {
                         tree.key = Some(*key_span);
                         self.members.push((std::mem::take(key), value));
-                        self.trees.push(tree);
+                        if self.spans {
+                            self.trees.push(tree);
+                        }
                         *open = false;
                     }
                 }

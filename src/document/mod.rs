@@ -32,7 +32,7 @@ mod lines;
 pub mod records;
 mod xml;
 
-pub use json::{parse_json, JsonDocument, SpanTree};
+pub use json::{parse_json, parse_json_value, JsonDocument, SpanTree};
 pub use lines::LineIndex;
 pub use xml::{parse_xml, Attribute, Element, Text, XmlDocument, XmlNode};
 

@@ -87,6 +87,18 @@ pub struct DocumentLocator<'a> {
     pub lines: &'a LineIndex,
 }
 
+/// Locates nothing: for a first look whose findings, if any, are thrown away and made again with locations.
+struct Unlocated;
+
+impl Locate for Unlocated {
+    fn locate(&self, pointer: &str) -> Location {
+        Location { line: 0, column: 0, path: pointer.to_string(), pointer: Some(pointer.to_string()), span: None }
+    }
+    fn excerpt(&self, _line: u32) -> Option<Excerpt> {
+        None
+    }
+}
+
 impl Locate for DocumentLocator<'_> {
     fn locate(&self, pointer: &str) -> Location {
         self.map.locate(self.value, pointer, self.lines)
@@ -167,6 +179,11 @@ impl<'c> Validator<'c> {
                 if let Ok(checked) = self.check_bulk(&pack, &open) {
                     return checked;
                 }
+            }
+        }
+        if format == Format::Json {
+            if let Some(clean) = self.check_clean_json(bytes) {
+                return clean;
             }
         }
         let lines = LineIndex::new(bytes);
@@ -270,6 +287,34 @@ impl<'c> Validator<'c> {
         checked.pack = Some(pack);
         checked.instance = Some(value);
         checked
+    }
+
+    /// A JSON document checked without spans or a line index, which is all a document with no finding at all
+    /// needs (most messages a gateway is sent). `None` when it has a finding, or cannot be read or placed: it is
+    /// then checked again, the whole way, with locations — so the findings are the same either way.
+    fn check_clean_json(&self, bytes: &[u8]) -> Option<Checked> {
+        let value = document::parse_json_value(bytes, &self.options.limits).ok()?;
+        let pack = match self.options.standard.clone() {
+            Some(pack) => pack,
+            None => {
+                let mut candidates = self.catalog.by_json_shape(&value);
+                if candidates.len() != 1 {
+                    return None;
+                }
+                candidates.pop()?
+            }
+        };
+        let located = Located { locator: &Unlocated, format: Format::Json, prefix: String::new() };
+        let mut body_pack = None;
+        let found = self.check_instance(&pack, &value, "", None, &located, &mut body_pack);
+        found.is_empty().then(|| Checked {
+            format: Some(Format::Json),
+            pack: Some(pack),
+            instance: Some(value),
+            body_pack,
+            findings: Vec::new(),
+            records: None,
+        })
     }
 
     /// The bulk standard (one with records) a document of this start is of, if any.
