@@ -243,18 +243,7 @@ impl<'c> Validator<'c> {
                     return checked;
                 }
                 Ok(doc) => {
-                    let pack = match self.options.standard.clone() {
-                        Some(pack) => Some(pack),
-                        None => {
-                            let candidates = self.catalog.by_json_shape(&doc.value);
-                            if candidates.len() == 1 {
-                                candidates.into_iter().next()
-                            } else {
-                                None
-                            }
-                        }
-                    };
-                    let Some(pack) = pack else {
+                    let Some(pack) = self.json_pack(&doc.value) else {
                         checked.findings.push(with_excerpt(
                             Finding::error(
                                 "unknown-standard",
@@ -289,21 +278,25 @@ impl<'c> Validator<'c> {
         checked
     }
 
+    /// The standard a JSON document follows: the one named in the options, or the only one its shape fits.
+    fn json_pack(&self, value: &Value) -> Option<Arc<StandardPack>> {
+        if let Some(pack) = &self.options.standard {
+            return Some(Arc::clone(pack));
+        }
+        let mut candidates = self.catalog.by_json_shape(value);
+        if candidates.len() == 1 {
+            candidates.pop()
+        } else {
+            None
+        }
+    }
+
     /// A JSON document checked without spans or a line index, which is all a document with no finding at all
     /// needs (most messages a gateway is sent). `None` when it has a finding, or cannot be read or placed: it is
     /// then checked again, the whole way, with locations — so the findings are the same either way.
     fn check_clean_json(&self, bytes: &[u8]) -> Option<Checked> {
         let value = document::parse_json_value(bytes, &self.options.limits).ok()?;
-        let pack = match self.options.standard.clone() {
-            Some(pack) => pack,
-            None => {
-                let mut candidates = self.catalog.by_json_shape(&value);
-                if candidates.len() != 1 {
-                    return None;
-                }
-                candidates.pop()?
-            }
-        };
+        let pack = self.json_pack(&value)?;
         let located = Located { locator: &Unlocated, format: Format::Json, prefix: String::new() };
         let mut body_pack = None;
         let found = self.check_instance(&pack, &value, "", None, &located, &mut body_pack);

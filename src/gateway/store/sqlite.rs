@@ -484,64 +484,66 @@ impl Writer {
             reply.send(Err(StoreError::NotDurable));
             return;
         }
-        let Some(reply) = self.begin(reply) else { return };
-        let Some(mut head) = self.open.as_ref().map(|open| open.head.clone()) else { return };
-        match apply(&self.conn, &mut head, &op) {
-            Ok(outcome) => {
-                if let Some(open) = self.open.as_mut() {
-                    open.head = head;
-                    open.writes.push((op, reply, outcome));
+        match self.make(op, reply) {
+            Ok(count) => {
+                if count >= self.max_batch && !self.syncing {
+                    self.commit();
                 }
             }
-            Err(error) => {
+            Err((reply, error)) => {
                 reply.send(Err(error));
                 self.redo();
             }
         }
-        if self.open.as_ref().is_some_and(|o| o.writes.len() >= self.max_batch) && !self.syncing {
-            self.commit();
-        }
     }
 
-    /// The open transaction, begun now if there is none (if it cannot be, `reply` is answered so).
-    fn begin(&mut self, reply: ReplyTo) -> Option<ReplyTo> {
+    /// Applies one write in the open transaction (begun now if there is none); the number of writes it then
+    /// holds, or the write's answer back with its error.
+    fn make(&mut self, op: Op, reply: ReplyTo) -> Result<usize, (ReplyTo, StoreError)> {
         if self.open.is_none() {
             if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-                reply.send(Err(error.into()));
-                return None;
+                return Err((reply, error.into()));
             }
             self.open = Some(Open { writes: Vec::with_capacity(self.max_batch), head: self.head.clone() });
         }
-        Some(reply)
+        let Writer { conn, open: Some(open), .. } = self else { return Err((reply, StoreError::Corrupt("no open transaction".into()))) };
+        let mut head = open.head.clone();
+        match apply(conn, &mut head, &op) {
+            Ok(outcome) => {
+                open.head = head;
+                open.writes.push((op, reply, outcome));
+                Ok(open.writes.len())
+            }
+            Err(error) => Err((reply, error)),
+        }
     }
 
-    /// Rolls back the open transaction and makes its writes again in a new one.
+    /// Rolls back the open transaction and makes its writes again in a new one. Should one of them fail now
+    /// (what succeeded once should not), all of them are failed rather than guessed at.
     fn redo(&mut self) {
         drop(self.conn.execute_batch("ROLLBACK"));
-        let Some(open) = self.open.take() else { return };
-        if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            let reason = error.to_string();
-            for (_, reply, _) in open.writes {
-                reply.send(Err(StoreError::Corrupt(format!("the transaction was given up: {reason}"))));
-            }
-            return;
-        }
-        let mut again = Open { writes: Vec::with_capacity(open.writes.len()), head: self.head.clone() };
-        for (op, reply, _) in open.writes {
-            match apply(&self.conn, &mut again.head, &op) {
-                Ok(outcome) => again.writes.push((op, reply, outcome)),
-                Err(error) => {
-                    // What succeeded once fails now: give the whole transaction up rather than guess.
-                    drop(self.conn.execute_batch("ROLLBACK"));
-                    reply.send(Err(error));
-                    for (_, reply, _) in again.writes {
-                        reply.send(Err(StoreError::Corrupt("a write made again failed; its transaction was given up".into())));
+        let Some(Open { writes, .. }) = self.open.take() else { return };
+        let mut failed = false;
+        for (op, reply, _) in writes {
+            let reply = if failed {
+                reply
+            } else {
+                match self.make(op, reply) {
+                    Ok(_) => continue,
+                    Err((reply, _)) => {
+                        failed = true;
+                        reply
                     }
-                    return;
                 }
+            };
+            reply.send(Err(StoreError::Corrupt("a write made again failed; its transaction was given up".into())));
+        }
+        if failed {
+            drop(self.conn.execute_batch("ROLLBACK"));
+            for (_, reply, _) in self.open.take().map(|open| open.writes).unwrap_or_default() {
+                reply.send(Err(StoreError::Corrupt("a write made again failed; its transaction was given up".into())));
             }
         }
-        self.open = Some(again);
     }
 
     /// Commits the open transaction and hands its group to the syncer.
@@ -582,7 +584,7 @@ impl Writer {
     }
 }
 
-fn apply(conn: &Connection, chain: &mut (i64, String), op: &Op) -> Result<Outcome, StoreError> {
+fn apply(conn: &Connection, chain: &mut Head, op: &Op) -> Result<Outcome, StoreError> {
     Ok(match op {
         Op::Accept(message, envelope) => Outcome::Accept(accept(conn, chain, message, envelope)?),
         Op::Audit(records) => {
