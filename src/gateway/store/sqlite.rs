@@ -4,7 +4,7 @@
 //! many writes share one sync. While one group is being synced the next one fills (pipelined group commit).
 //! The writer checkpoints between two transactions. Reads use their own connections and never wait for the
 //! writer, only, before answering, for what they may have seen to be durable. Envelopes are stored packed
-//! (zstd).
+//! (LZ4).
 //!
 //! Not for: any policy; it stores what it is given.
 
@@ -115,8 +115,15 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// gain elsewhere; no wait at all gave a tenth less throughput.
 const COMMIT_PACE: Duration = Duration::from_micros(300);
 
-/// Pages (4 KiB) the writer's connection keeps in memory (SQLite's default is 500).
-const WRITER_CACHE_PAGES: i64 = 8192;
+/// The size of a page of a new store's database file. At SQLite's default of 4 KiB, two messages fitted a page
+/// only while their envelopes packed small (so LZ4 could not be used), and a checkpoint copied twice as many
+/// pages. At 8 KiB the writer spent about a sixth less time per message under load; 16 KiB was no better and
+/// wrote more (BENCHMARKS.md). A store made before keeps its 4 KiB pages: the page size of a database in WAL
+/// mode cannot be changed.
+const PAGE_SIZE: i64 = 8192;
+
+/// The memory the writer's connection keeps pages in, KiB (SQLite's default is 2 MB).
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
 /// The database file in a data folder.
 pub fn database_path(data: &Path) -> PathBuf {
@@ -237,7 +244,8 @@ impl SqliteStore {
         // checkpoint, which the writer makes on its own schedule (`Writer::run`), never inside a commit.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        conn.pragma_update(None, "cache_size", WRITER_CACHE_PAGES)?;
+        // Negative: a size in KiB rather than in pages.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         let durability = Arc::new(Durability { begun: AtomicU64::new(0), durable: watch::Sender::new((0, false)) });
         let (tx, rx) = mpsc::channel();
         let (to_syncer, groups) = mpsc::channel();
@@ -323,6 +331,8 @@ impl Drop for SqliteStore {
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    // Before anything creates the file; on an existing one it changes nothing.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(conn)
@@ -720,27 +730,43 @@ fn copy_row(r: &Row<'_>, with_content: bool) -> Result<CopyRecord, rusqlite::Err
     })
 }
 
-/// The zstd level envelopes are packed at: the fastest, which halves a referral's envelope (2.6 KB of JSON to
-/// 1.4 KB), so that two messages fit in a page of the database where one did. Higher levels gain a few per cent
-/// for two to three times the time.
-const PACK_LEVEL: i32 = 1;
-
-/// An envelope (compact JSON text) as stored: zstd-compressed, kept as a BLOB. Envelopes stored as TEXT, before
-/// they were packed, are read as they are.
+/// An envelope (compact JSON text) as stored: LZ4-compressed, kept as a BLOB of its length (4 bytes, little
+/// endian) and the LZ4 block. A referral's envelope goes from 2.6 KB to 1.9 KB in about 4 µs; zstd at its
+/// fastest level made it 1.4 KB but took 11 µs, which under load cost more than the smaller rows saved (see
+/// BENCHMARKS.md). Envelopes stored before, as zstd frames or as TEXT, are read as they are.
 fn pack(envelope: &str) -> Vec<u8> {
-    thread_local! {
-        /// A compression context per thread, made once: making one costs about a sixth of a compression.
-        static PACKER: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-            std::cell::RefCell::new(zstd::bulk::Compressor::new(PACK_LEVEL).ok());
-    }
-    PACKER
-        .with(|packer| packer.borrow_mut().as_mut().and_then(|p| p.compress(envelope.as_bytes()).ok()))
-        .or_else(|| zstd::bulk::compress(envelope.as_bytes(), PACK_LEVEL).ok())
-        .unwrap_or_else(|| envelope.as_bytes().to_vec())
+    lz4_flex::block::compress_prepend_size(envelope.as_bytes())
 }
 
 /// The largest envelope unpacked: far beyond the largest document the gateway takes.
 const UNPACKED_LIMIT: usize = 256 << 20;
+
+/// The first bytes of a zstd frame, as envelopes were packed before LZ4. A length prefix never starts so: it
+/// would say more than 4 GB.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// The envelope's JSON text from a packed BLOB: made only as large as it says it is, up to the limit.
+fn unpack_text(packed: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    let too_large = || format!("a packed envelope that says it is larger than {UNPACKED_LIMIT} bytes");
+    if packed.starts_with(&ZSTD_MAGIC) {
+        let size = zstd::zstd_safe::get_frame_content_size(packed).ok().flatten().and_then(|n| usize::try_from(n).ok());
+        let size = size.ok_or("a zstd-packed envelope of no stated size")?;
+        if size > UNPACKED_LIMIT {
+            return Err(too_large().into());
+        }
+        return Ok(zstd::bulk::decompress(packed, size)?);
+    }
+    let (length, block) = packed.split_first_chunk::<4>().ok_or("a packed envelope shorter than its length")?;
+    let size = usize::try_from(u32::from_le_bytes(*length))?;
+    if size > UNPACKED_LIMIT {
+        return Err(too_large().into());
+    }
+    let text = lz4_flex::block::decompress(block, size)?;
+    if text.len() != size {
+        return Err(format!("a packed envelope that says it is {size} bytes but unpacks to {}", text.len()).into());
+    }
+    Ok(text)
+}
 
 /// The envelope in column 12, packed or not.
 fn unpack(r: &Row<'_>) -> Result<Option<Value>, rusqlite::Error> {
@@ -749,10 +775,7 @@ fn unpack(r: &Row<'_>) -> Result<Option<Value>, rusqlite::Error> {
         ValueRef::Null => Ok(None),
         ValueRef::Text(text) => serde_json::from_slice(text).map(Some).map_err(|e| broken(Box::new(e), Type::Text)),
         ValueRef::Blob(packed) => {
-            // The frame says how long the text is (`pack` writes whole frames); room for that much, no more.
-            let size = zstd::zstd_safe::get_frame_content_size(packed).ok().flatten().and_then(|n| usize::try_from(n).ok());
-            let size = size.filter(|&n| n <= UNPACKED_LIMIT).ok_or_else(|| broken("a packed envelope of no stated or too great a size".into(), Type::Blob))?;
-            let text = zstd::bulk::decompress(packed, size).map_err(|e| broken(Box::new(e), Type::Blob))?;
+            let text = unpack_text(packed).map_err(|e| broken(e, Type::Blob))?;
             serde_json::from_slice(&text).map(Some).map_err(|e| broken(Box::new(e), Type::Blob))
         }
         other => Err(broken(format!("an envelope stored as {:?}", other.data_type()).into(), other.data_type())),
@@ -961,7 +984,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn envelopes_are_packed_and_one_stored_as_text_before_is_read_as_it_was() {
+    async fn envelopes_are_packed_and_those_stored_as_text_or_zstd_before_are_read_as_they_were() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path(), 64).expect("opens");
         let big = NewMessage { envelope: serde_json::json!({"body": {"a": "x".repeat(4000), "b": 2}}).to_string(), ..message("packed", None, "d") };
@@ -982,9 +1005,39 @@ mod tests {
                      VALUES ('text', 'RJ1', 'health', '[{"path":"/body/b","reason":"need-to-know"}]', 'json', 'pending', '', '');"#,
             )
             .expect("a message stored before envelopes were packed");
+            let zstd_packed = zstd::bulk::compress(br#"{"body":{"a":3,"b":4}}"#, 1).expect("packs");
+            conn.execute(
+                r#"INSERT INTO messages (id, sender, standard, received_at, digest, response, message_id, envelope, envelope_digest)
+                     VALUES ('zstd', '201', 'referral@1.0', '2026-01-01T00:00:00.000Z', 'd', '{}', 'zstd', ?1, 'd')"#,
+                [zstd_packed],
+            )
+            .expect("a message packed with zstd, as before LZ4");
+            conn.execute_batch(
+                r#"INSERT INTO copies (message, recipient, role, redactions, format, state, next_at, updated_at)
+                     VALUES ('zstd', 'RJ1', 'health', '[{"path":"/body/b","reason":"need-to-know"}]', 'json', 'pending', '', '');"#,
+            )
+            .expect("its copy");
+            let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).expect("reads");
+            assert_eq!(page_size, PAGE_SIZE);
         }
         let copy = store.copy("text", "RJ1").await.expect("reads").expect("kept");
         assert_eq!(copy.content["body"], serde_json::json!({"a": 1}));
+        let copy = store.copy("zstd", "RJ1").await.expect("reads").expect("kept");
+        assert_eq!(copy.content["body"], serde_json::json!({"a": 3}));
+    }
+
+    #[test]
+    fn a_damaged_packed_envelope_is_an_error_not_a_large_allocation() {
+        let packed = pack(r#"{"a":"hello hello hello hello"}"#);
+        assert_eq!(unpack_text(&packed).expect("unpacks"), br#"{"a":"hello hello hello hello"}"#);
+        let mut huge = packed.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(unpack_text(&huge).is_err(), "a length beyond the limit is refused before anything is made");
+        let mut longer = packed.clone();
+        longer[..4].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(unpack_text(&longer).is_err(), "a block that does not fill the stated length");
+        assert!(unpack_text(&packed[..packed.len() - 3]).is_err(), "a cut block");
+        assert!(unpack_text(&[1, 0]).is_err(), "shorter than its length prefix");
     }
 
     #[tokio::test]
