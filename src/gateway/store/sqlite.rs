@@ -104,9 +104,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 /// transactions: a checkpoint on another connection, running beside the commits, held their syncs up for tens of
 /// milliseconds. And since the writer then has the log to itself, its checkpoint copies every frame, so its next
 /// transaction starts the log again from the beginning: the log stays small and is rewritten in place. Each
-/// checkpoint pauses the writer for one copy of this long's writes and one sync of the database file (about 5 ms
-/// at 5,000 accepts a second); 25 ms and 50 ms gave the same p99 at that rate, 50 ms a little more throughput.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// checkpoint pauses the writer for one copy of this long's writes and one sync of the database file. With 8 KiB
+/// pages and LZ4-packed envelopes, 25 ms (three runs each against 50 ms, BENCHMARKS.md) gave a lower p99 at
+/// 5,000 accepts a second (5.2 ms against 7.7, medians) and a little more throughput (+2%); 12 ms no more than 25.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
 /// The least time between two group commits. Every commit writes again the last page of each table and index
 /// it touches (about ten), however few rows it adds; a short wait lets a group gather a few writes under a
