@@ -532,6 +532,7 @@ impl Writer {
     /// Rolls back the open transaction and makes its writes again in a new one. Should one of them fail now
     /// (what succeeded once should not), all of them are failed rather than guessed at.
     fn redo(&mut self) {
+        let given_up = || Err(StoreError::Corrupt("a write made again failed; its transaction was given up".into()));
         drop(self.conn.execute_batch("ROLLBACK"));
         let Some(Open { writes, .. }) = self.open.take() else { return };
         let mut failed = false;
@@ -547,12 +548,12 @@ impl Writer {
                     }
                 }
             };
-            reply.send(Err(StoreError::Corrupt("a write made again failed; its transaction was given up".into())));
+            reply.send(given_up());
         }
         if failed {
             drop(self.conn.execute_batch("ROLLBACK"));
             for (_, reply, _) in self.open.take().map(|open| open.writes).unwrap_or_default() {
-                reply.send(Err(StoreError::Corrupt("a write made again failed; its transaction was given up".into())));
+                reply.send(given_up());
             }
         }
     }
@@ -612,7 +613,7 @@ fn apply(conn: &Connection, chain: &mut Head, op: &Op) -> Result<Outcome, StoreE
     })
 }
 
-fn append(conn: &Connection, chain: &mut (i64, String), record: &Record) -> Result<(), StoreError> {
+fn append(conn: &Connection, chain: &mut Head, record: &Record) -> Result<(), StoreError> {
     let entry = Entry::chain(record, chain.0, now_text(), &chain.1);
     conn.prepare_cached("INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
         .execute(params![entry.seq, entry.at, entry.event, entry.actor, entry.message, entry.recipient, entry.digest, entry.detail, entry.prev, entry.hash])?;
@@ -620,7 +621,7 @@ fn append(conn: &Connection, chain: &mut (i64, String), record: &Record) -> Resu
     Ok(())
 }
 
-fn accept(conn: &Connection, chain: &mut (i64, String), message: &NewMessage, envelope: &[u8]) -> Result<Accepted, StoreError> {
+fn accept(conn: &Connection, chain: &mut Head, message: &NewMessage, envelope: &[u8]) -> Result<Accepted, StoreError> {
     if let Some(key) = &message.idempotency_key {
         let earlier: Option<(String, String)> = conn
             .prepare_cached("SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = ?1 AND i.key = ?2")?
@@ -676,7 +677,7 @@ fn accept(conn: &Connection, chain: &mut (i64, String), message: &NewMessage, en
     Ok(Accepted::New)
 }
 
-fn apply_transition(conn: &Connection, chain: &mut (i64, String), message: &str, recipient: &str, transition: Transition, record: &Record) -> Result<bool, StoreError> {
+fn apply_transition(conn: &Connection, chain: &mut Head, message: &str, recipient: &str, transition: Transition, record: &Record) -> Result<bool, StoreError> {
     let now = now_text();
     let changed = match transition {
         // Reading again is no change of state, but is audited all the same.
@@ -697,7 +698,7 @@ fn apply_transition(conn: &Connection, chain: &mut (i64, String), message: &str,
     Ok(true)
 }
 
-fn attempted(conn: &Connection, chain: &mut (i64, String), message: &str, recipient: &str, attempt: &Attempt, record: &Record) -> Result<(), StoreError> {
+fn attempted(conn: &Connection, chain: &mut Head, message: &str, recipient: &str, attempt: &Attempt, record: &Record) -> Result<(), StoreError> {
     let now = now_text();
     let (state, next_at, error) = match attempt {
         Attempt::Delivered => ("delivered", now.clone(), None),
@@ -808,9 +809,10 @@ fn copies(conn: &Connection, filter: &str, params: impl rusqlite::Params, with_c
 }
 
 impl Store for Arc<SqliteStore> {
-    fn accept(&self, message: NewMessage) -> BoxFuture<'_, Result<Accepted, StoreError>> {
-        // Packed here, on the caller's thread, rather than on the writer's, which every write waits for.
-        let envelope = pack(&message.envelope);
+    fn accept(&self, mut message: NewMessage) -> BoxFuture<'_, Result<Accepted, StoreError>> {
+        // Packed here, on the caller's thread, rather than on the writer's, which every write waits for; the
+        // text is not needed after that, so it is freed here too.
+        let envelope = pack(&std::mem::take(&mut message.envelope));
         self.send(Op::Accept(Box::new(message), envelope), ReplyTo::Accept)
     }
 
