@@ -149,8 +149,8 @@ pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// A write for the writer thread.
 enum Op {
-    /// A message, and its envelope packed for storage (see [`pack`]).
-    Accept(Box<NewMessage>, Vec<u8>),
+    /// A message, and the columns made from it on the caller's thread.
+    Accept(Box<NewMessage>, Prepared),
     Audit(Vec<Record>),
     Transition { message: String, recipient: String, transition: Transition, record: Record },
     Attempted { message: String, recipient: String, attempt: Attempt, record: Record },
@@ -180,6 +180,13 @@ impl ReplyTo {
             ReplyTo::Bool(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Bool(b) = o { Ok(b) } else { Err(mismatch()) }))),
         }
     }
+}
+
+/// The columns of a message that the caller's thread makes, so that the writer, which every write waits for,
+/// only stores them: the envelope packed (see [`pack`]) and each copy's redactions as JSON text.
+struct Prepared {
+    envelope: Vec<u8>,
+    redactions: Vec<String>,
 }
 
 /// What the writer thread is told.
@@ -598,7 +605,7 @@ impl Writer {
 
 fn apply(conn: &Connection, chain: &mut Head, op: &Op) -> Result<Outcome, StoreError> {
     Ok(match op {
-        Op::Accept(message, envelope) => Outcome::Accept(accept(conn, chain, message, envelope)?),
+        Op::Accept(message, prepared) => Outcome::Accept(accept(conn, chain, message, prepared)?),
         Op::Audit(records) => {
             records.iter().try_for_each(|r| append(conn, chain, r))?;
             Outcome::Unit
@@ -621,7 +628,7 @@ fn append(conn: &Connection, chain: &mut Head, record: &Record) -> Result<(), St
     Ok(())
 }
 
-fn accept(conn: &Connection, chain: &mut Head, message: &NewMessage, envelope: &[u8]) -> Result<Accepted, StoreError> {
+fn accept(conn: &Connection, chain: &mut Head, message: &NewMessage, prepared: &Prepared) -> Result<Accepted, StoreError> {
     if let Some(key) = &message.idempotency_key {
         let earlier: Option<(String, String)> = conn
             .prepare_cached("SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = ?1 AND i.key = ?2")?
@@ -661,14 +668,13 @@ fn accept(conn: &Connection, chain: &mut Head, message: &NewMessage, envelope: &
         message.received_at,
         message.digest,
         message.response,
-        envelope,
+        prepared.envelope,
         message.envelope_digest
     ])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
     )?;
-    for copy in &message.copies {
-        let redactions = serde_json::to_string(&copy.redactions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    for (copy, redactions) in message.copies.iter().zip(&prepared.redactions) {
         insert.execute(params![message.id, copy.recipient, copy.role, redactions, copy.push_url, copy.format, message.received_at])?;
     }
     for record in &message.audit {
@@ -810,10 +816,13 @@ fn copies(conn: &Connection, filter: &str, params: impl rusqlite::Params, with_c
 
 impl Store for Arc<SqliteStore> {
     fn accept(&self, mut message: NewMessage) -> BoxFuture<'_, Result<Accepted, StoreError>> {
-        // Packed here, on the caller's thread, rather than on the writer's, which every write waits for; the
-        // text is not needed after that, so it is freed here too.
+        // The envelope's text is not needed once packed, so it is freed here too.
         let envelope = pack(&std::mem::take(&mut message.envelope));
-        self.send(Op::Accept(Box::new(message), envelope), ReplyTo::Accept)
+        let redactions = message.copies.iter().map(|copy| serde_json::to_string(&copy.redactions)).collect::<Result<Vec<_>, _>>();
+        match redactions {
+            Ok(redactions) => self.send(Op::Accept(Box::new(message), Prepared { envelope, redactions }), ReplyTo::Accept),
+            Err(error) => Box::pin(std::future::ready(Err(StoreError::Corrupt(format!("a copy's redactions as JSON: {error}"))))),
+        }
     }
 
     fn idempotent(&self, sender: &str, key: &str) -> BoxFuture<'_, Result<Option<(String, String)>, StoreError>> {
