@@ -108,7 +108,9 @@ pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<JsonDocument, Finding
 /// caller that needs the spans only when there is something to locate, and then parses again.
 #[allow(clippy::result_large_err)]
 pub fn parse_json_value(bytes: &[u8], limits: &Limits) -> Result<Value, Finding> {
-    parse_json_boxed(bytes, limits, false).map(|doc| doc.value).map_err(|f| *f)
+    parse_json_boxed(bytes, limits, false)
+        .map(|doc| doc.value)
+        .map_err(|f| *f)
 }
 
 fn parse_json_boxed(bytes: &[u8], limits: &Limits, spans: bool) -> Result<JsonDocument, Refusal> {
@@ -418,7 +420,16 @@ impl Parser<'_> {
         let key = self.string()?;
         let span = Span::new(start, self.pos);
         let mut repeated = None;
-        if let (true, Some(Frame::Object { members, seen, first, .. })) = (in_open_object, self.stack.last_mut()) {
+        if let (
+            true,
+            Some(Frame::Object {
+                members,
+                seen,
+                first,
+                ..
+            }),
+        ) = (in_open_object, self.stack.last_mut())
+        {
             let so_far = self.members.get(*members..).unwrap_or_default();
             let position = |so_far: &[(String, Value)]| so_far.iter().position(|(k, _)| *k == key);
             let found = if so_far.len() < KEYS_COMPARED_ONE_BY_ONE {
@@ -426,7 +437,9 @@ impl Parser<'_> {
             } else {
                 // A linear scan per key would make a wide object quadratic.
                 let hasher = &self.hasher;
-                let seen = seen.get_or_insert_with(|| so_far.iter().map(|(k, _)| hasher.hash_one(k)).collect());
+                let seen = seen.get_or_insert_with(|| {
+                    so_far.iter().map(|(k, _)| hasher.hash_one(k)).collect()
+                });
                 if seen.insert(hasher.hash_one(&key)) {
                     None
                 } else {
@@ -494,8 +507,7 @@ impl Parser<'_> {
         let mut run = self.pos;
         loop {
             // Past the plain characters at once, to the next quote, backslash or control character.
-            let rest = self.src.get(self.pos..).unwrap_or_default();
-            self.pos += rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len());
+            self.pos += plain_run(self.src.get(self.pos..).unwrap_or_default());
             let Some(&b) = self.src.get(self.pos) else {
                 return Err(self.error(
                     "A string is never closed: the closing `\"` is missing.".into(),
@@ -504,8 +516,13 @@ impl Parser<'_> {
             };
             match b {
                 b'"' => {
-                    out.push_str(self.text.get(run..self.pos).unwrap_or(""));
+                    let last = self.text.get(run..self.pos).unwrap_or("");
                     self.pos += 1;
+                    // Most strings have no escape: one allocation of the right size.
+                    if out.is_empty() {
+                        return Ok(last.to_owned());
+                    }
+                    out.push_str(last);
                     return Ok(out);
                 }
                 b'\\' => {
@@ -758,6 +775,35 @@ impl Parser<'_> {
     }
 }
 
+/// The length of the run of bytes at the start of `bytes` that a string holds as they are: up to the first
+/// quote, backslash or control character (or the end). Eight bytes at a time while none of them is one.
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Sets the high bit of each byte of `word` that is zero (and possibly of a byte above one that is: only the
+    // lowest flagged byte is trusted, and the bytes are then looked at one by one).
+    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut at = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(eight);
+        let quote = zero_bytes(word ^ (ONES * u64::from(b'"')));
+        let backslash = zero_bytes(word ^ (ONES * u64::from(b'\\')));
+        // A byte below 0x20 has none of its top three bits set.
+        let control = zero_bytes(word & (ONES * 0xE0));
+        if quote | backslash | control != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..).unwrap_or_default();
+    at + rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(rest.len())
+}
+
 fn push_step(frame: &Frame, out: &mut String) {
     match frame {
         Frame::Array {
@@ -896,18 +942,28 @@ mod tests {
         assert!(parse(r#"{"a": {"x": 1}, "b": {"x": 2}, "x": 3}"#).is_ok());
         // A wide object is searched by hash: the repeat is found wherever it is, nested objects between.
         for (first, again) in [(0, 40), (17, 18), (39, 40)] {
-            let mut members: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {{\"k{i}\": [{i}]}}")).collect();
+            let mut members: Vec<String> = (0..40)
+                .map(|i| format!("\"k{i}\": {{\"k{i}\": [{i}]}}"))
+                .collect();
             members.insert(again, format!("\"k{first}\": 0"));
             let src = format!("{{{}}}", members.join(",\n"));
             let f = refused(src.as_bytes(), &Limits::default(), "json-duplicate-key");
             assert_eq!(loc(&f), (again as u32 + 1, 1, format!("/k{first}")));
             let line = if first == 0 { 1 } else { first + 1 };
             let column = if first == 0 { 2 } else { 1 };
-            assert!(f.message.contains(&format!("first at line {line}, column {column}")), "{}", f.message);
+            assert!(
+                f.message
+                    .contains(&format!("first at line {line}, column {column}")),
+                "{}",
+                f.message
+            );
         }
         let wide: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
         let doc = parse(&format!("{{{}}}", wide.join(","))).expect("no key repeats");
-        assert_eq!(doc.value.as_object().map(|m| m.keys().nth(39).cloned()), Some(Some("k39".to_string())));
+        assert_eq!(
+            doc.value.as_object().map(|m| m.keys().nth(39).cloned()),
+            Some(Some("k39".to_string()))
+        );
     }
 
     #[test]
@@ -1025,6 +1081,15 @@ mod tests {
         fn never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             let _ = parse_json(&bytes, &Limits::default());
             let _ = crate::document::parse_xml(&bytes, &Limits::default());
+        }
+
+        #[test]
+        fn plain_run_stops_where_a_byte_by_byte_scan_does(bytes in proptest::collection::vec(
+            proptest::prop_oneof![1 => proptest::prelude::Just(b'"'), 1 => proptest::prelude::Just(b'\\'), 1 => 0u8..0x20, 30 => 0x20u8..=0xFF],
+            0..64,
+        )) {
+            let expected = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(bytes.len());
+            proptest::prop_assert_eq!(plain_run(&bytes), expected);
         }
 
         #[test]
