@@ -4,7 +4,11 @@
 //! or open loop (`rate=N`: requests are due at a constant rate, whether or not earlier ones were answered).
 //!
 //!   gateway-bench-load url=http://127.0.0.1:18181/v1/messages body=referral.json token=T \
-//!       connections=64 seconds=20 [rate=5000] [threads=2]
+//!       connections=64 seconds=20 [rate=5000] [threads=2] [ids=random|sequential]
+//!
+//! `ids=random` (the default) spreads the ids as version-4 UUIDs are spread, so that the gateway's index of
+//! message ids is written at random places, as real traffic writes it; `ids=sequential` numbers them in order
+//! (an index then only grows at one end, which flatters the store).
 //!
 //! In the open loop a request's latency runs from when it was due, so that a server that falls behind is
 //! charged for the wait (no coordinated omission) — except when a connection was free and only the timer
@@ -27,6 +31,7 @@ struct Settings {
     seconds: f64,
     rate: Option<f64>,
     threads: usize,
+    random_ids: bool,
 }
 
 fn settings() -> Result<Settings, String> {
@@ -47,6 +52,11 @@ fn settings() -> Result<Settings, String> {
         seconds: number("seconds", 20.0)?,
         rate: args.get("rate").map(|r| r.parse::<f64>().map_err(|e| format!("rate: {e}"))).transpose()?,
         threads: number("threads", 2.0)? as usize,
+        random_ids: match args.get("ids").map(String::as_str) {
+            None | Some("random") => true,
+            Some("sequential") => false,
+            Some(other) => return Err(format!("ids: `{other}` is neither random nor sequential")),
+        },
     })
 }
 
@@ -87,11 +97,26 @@ impl Request {
         Ok(Request { bytes, id_at })
     }
 
-    /// Writes message id number `n` of this run into the request.
-    fn number(&mut self, run: u32, n: u64) {
-        let id = format!("{run:08x}-0000-4000-8000-{n:012x}");
+    /// Writes message id number `n` of this run into the request: in order, or scattered (every `n` still
+    /// gives its own id, since the scattering is a bijection of 64-bit numbers; the run is in the last part).
+    fn number(&mut self, run: u32, n: u64, random: bool) {
+        let id = if random {
+            let h = scatter(n);
+            let (run_high, run_low) = (run >> 24, run & 0xFF_FFFF);
+            format!("{:08x}-{:04x}-4{:03x}-8{:01x}{run_high:02x}-{run_low:06x}000000", h >> 32, (h >> 16) & 0xFFFF, (h >> 4) & 0xFFF, h & 0xF)
+        } else {
+            format!("{run:08x}-0000-4000-8000-{n:012x}")
+        };
         self.bytes[self.id_at..self.id_at + ID_LEN].copy_from_slice(id.as_bytes());
     }
+}
+
+/// splitmix64's finaliser: a bijection of `u64` that scatters consecutive numbers.
+fn scatter(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Reads one response; returns its status. `buffer` keeps what was read past it.
@@ -183,7 +208,7 @@ async fn connection(shared: Arc<Shared>) -> Tally {
             }
         }
         let Some(s) = stream.as_mut() else { continue };
-        request.number(shared.run, n);
+        request.number(shared.run, n, shared.settings.random_ids);
         let outcome = match s.write_all(&request.bytes).await {
             Ok(()) => response(s, &mut buffer).await,
             Err(e) => Err(e.to_string()),
