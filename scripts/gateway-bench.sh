@@ -2,7 +2,9 @@
 # Gateway benchmark: durable accepts per second of a 3.3 KB referral envelope (validated, redacted for two
 # recipients, committed to SQLite, its log synced before the 202), sent from a second process on
 # loopback, beside a bare axum handler (scripts/gateway-bench/) measured in the same run with the same load.
-# The load (scripts/gateway-bench/src/bin/gateway-bench-load.rs) gives every request a new messageId, since
+# The load (scripts/gateway-bench/src/bin/gateway-bench-load.rs) gives every request a new messageId (scattered as
+# version-4 UUIDs are, so that the store's message-id index is written at random places; IDS=sequential numbers
+# them in order instead, which flatters the store: BENCHMARKS.md, seventh session), since
 # the gateway answers a messageId sent again with the first answer. Each figure is run ROUNDS times, baseline
 # and gateway in turn; the medians and the gateway/baseline ratios are printed at the end, with the load
 # average before and after. Copy them into BENCHMARKS.md, section "Gateway".
@@ -22,6 +24,7 @@ CONNS=${CONNS:-64}
 # issue's measurement: a second cost the load generator more than it gave (about 4% in one A/B).
 CLOSED_CONNS=${CLOSED_CONNS:-256}
 THREADS=${THREADS:-1}
+IDS=${IDS:-random}
 RATE=${RATE:-5000}
 LOW_RATE=${LOW_RATE:-1000}
 CAREGATE=${CAREGATE:-./target/release/caregate}
@@ -101,7 +104,7 @@ load() { # name url [rate]
   local rate=${3:+rate=$3} connections=$CONNS
   [ -n "$rate" ] || connections=$CLOSED_CONNS
   ./target/release/gateway-bench-load url="$2/v1/messages" body="$work/referral.json" token="$token" \
-    connections="$connections" seconds="$DURATION" threads="$THREADS" $rate | tee -a "$work/out" | sed "s/^RESULT/RESULT $1/"
+    connections="$connections" seconds="$DURATION" threads="$THREADS" ids="$IDS" $rate | tee -a "$work/out" | sed "s/^RESULT/RESULT $1/"
 }
 
 # Deleting a large store (an earlier run's) leaves the filesystem discarding its blocks (on a disk mounted with
