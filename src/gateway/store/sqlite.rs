@@ -109,6 +109,13 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 /// 5,000 accepts a second (5.2 ms against 7.7, medians) and a little more throughput (+2%); 12 ms no more than 25.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
+/// How many light checkpoints the writer makes between two full ones (see `Writer::checkpoint`). A light one
+/// leaves the sync of the database file to a thread of its own; a full one syncs it on the writer, as SQLite does,
+/// and lets the log start again from its beginning, so the log grows to at most this many checkpoints' writes.
+/// With random message ids, 7 gave ≈ 10 % more accepts a second than a full checkpoint every time; 31 and more no
+/// more than 7 (BENCHMARKS.md, seventh session).
+const LIGHT_CHECKPOINTS: u32 = 7;
+
 /// The least time between two group commits. Every commit writes again the last page of each table and index
 /// it touches (about ten), however few rows it adds; a short wait lets a group gather a few writes under a
 /// moderate load (a heavy one gathers them while the last group is synced). Measured (one run each) at 1,000,
@@ -194,6 +201,8 @@ enum Input {
     Write(Box<Op>, ReplyTo),
     /// The syncer has made the last group durable, so the next may be committed.
     Synced,
+    /// The database file has been synced since the last light checkpoint: the log may start again.
+    DatabaseSynced,
     /// The store is being dropped: commit what is open, let the syncer finish, checkpoint, stop.
     Stop,
 }
@@ -264,14 +273,32 @@ impl SqliteStore {
                 .spawn(move || syncer(&wal, &groups, &durability, &writer))
                 .map_err(|source| StoreError::Io { path: "syncer thread".into(), source })?
         };
-        let mut writer = Writer::new(conn, max_batch.max(1), Arc::clone(&durability), to_syncer)?;
+        let (to_database_syncer, requests) = mpsc::channel();
+        let database_syncer = {
+            let (database, durability, writer) = (path.clone(), Arc::clone(&durability), tx.clone());
+            std::thread::Builder::new()
+                .name("caregate-store-dbsync".into())
+                .spawn(move || database_syncer(&database, &requests, &durability, &writer))
+                .map_err(|source| StoreError::Io { path: "database syncer thread".into(), source })?
+        };
+        let checkpoints = Checkpoints {
+            guard: open_connection(&path)?,
+            wal: wal_path(&path),
+            database: path.clone(),
+            to_database_syncer,
+            guarded: false,
+            light: 0,
+            light_per_full: LIGHT_CHECKPOINTS,
+        };
+        let mut writer = Writer::new(conn, max_batch.max(1), Arc::clone(&durability), to_syncer, checkpoints)?;
         let writer_thread = std::thread::Builder::new()
             .name("caregate-store-writer".into())
             .spawn(move || {
                 writer.run(rx);
                 drop(writer);
-                // The writer has dropped its end of the syncer's channel: the syncer answers what it holds.
+                // The writer has dropped its end of the syncers' channels: the syncer answers what it holds.
                 drop(syncer.join());
+                drop(database_syncer.join());
             })
             .map_err(|source| StoreError::Io { path: "writer thread".into(), source })?;
         let readers = (0..4).map(|_| open_connection(&path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
@@ -375,6 +402,22 @@ fn syncer(wal: &Path, groups: &mpsc::Receiver<Group>, durability: &Durability, w
     }
 }
 
+/// The database syncer's loop: syncs the database file after each light checkpoint, then tells the writer, which
+/// may then let the log start again. Should a sync fail, the store refuses writes from then on, and the writer is
+/// not told: the log keeps every frame.
+fn database_syncer(database: &Path, requests: &mpsc::Receiver<()>, durability: &Durability, writer: &mpsc::Sender<Input>) {
+    while requests.recv().is_ok() {
+        while requests.try_recv().is_ok() {}
+        match File::open(database).and_then(|f| f.sync_all()) {
+            Ok(()) => drop(writer.send(Input::DatabaseSynced)),
+            Err(error) => {
+                tracing::error!(%error, "syncing the database file failed; the store refuses writes from now on");
+                durability.durable.send_modify(|state| state.1 = true);
+            }
+        }
+    }
+}
+
 /// Reads the whole audit log of a data folder, in order (for `caregate audit verify`).
 pub fn read_audit(data: &Path) -> Result<Vec<Entry>, StoreError> {
     let path = database_path(data);
@@ -430,14 +473,30 @@ struct Writer {
     checkpointed: Instant,
     durability: Arc<Durability>,
     to_syncer: mpsc::Sender<Group>,
+    checkpoints: Checkpoints,
+}
+
+/// What the writer's checkpoints need besides its connection.
+struct Checkpoints {
+    /// A connection whose read transaction, held from a light checkpoint until the database file is synced,
+    /// keeps SQLite from starting the log again over frames whose pages may not be on disk yet.
+    guard: Connection,
+    wal: PathBuf,
+    database: PathBuf,
+    to_database_syncer: mpsc::Sender<()>,
+    /// Whether the guard holds its read transaction.
+    guarded: bool,
+    /// Light checkpoints since the last full one.
+    light: u32,
+    light_per_full: u32,
 }
 
 impl Writer {
-    fn new(conn: Connection, max_batch: usize, durability: Arc<Durability>, to_syncer: mpsc::Sender<Group>) -> Result<Writer, StoreError> {
+    fn new(conn: Connection, max_batch: usize, durability: Arc<Durability>, to_syncer: mpsc::Sender<Group>, checkpoints: Checkpoints) -> Result<Writer, StoreError> {
         let head: Option<Head> =
             conn.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
         let head = head.map(|(seq, hash)| (seq + 1, hash)).unwrap_or_else(|| (1, GENESIS.into()));
-        Ok(Writer { conn, max_batch, head, open: None, syncing: false, committed_at: Instant::now(), unchecked: false, checkpointed: Instant::now(), durability, to_syncer })
+        Ok(Writer { conn, max_batch, head, open: None, syncing: false, committed_at: Instant::now(), unchecked: false, checkpointed: Instant::now(), durability, to_syncer, checkpoints })
     }
 
     fn run(&mut self, rx: mpsc::Receiver<Input>) {
@@ -481,6 +540,16 @@ impl Writer {
         if self.open.is_some() {
             self.commit();
         }
+        // Last, a full checkpoint, once the database file holds what the light ones copied.
+        if self.checkpoints.guarded {
+            let synced = File::open(&self.checkpoints.database).and_then(|f| f.sync_all());
+            if let Err(error) = synced {
+                tracing::error!(%error, "syncing the database file failed; its log is kept whole");
+                return;
+            }
+            self.release_guard();
+        }
+        self.checkpoints.light = self.checkpoints.light_per_full;
         self.checkpoint();
     }
 
@@ -489,6 +558,7 @@ impl Writer {
         match input {
             Input::Write(op, reply) => self.write(*op, reply),
             Input::Synced => self.syncing = false,
+            Input::DatabaseSynced => self.release_guard(),
             Input::Stop => return true,
         }
         false
@@ -593,13 +663,66 @@ impl Writer {
         }
     }
 
-    /// Copies the log into the database file, so that the next transaction starts the log again (passive: a
-    /// reader still using old pages is not waited for; the log then goes on, and is started again another time).
+    /// Copies the log's committed pages into the database file. Most checkpoints are light: the copy only, with
+    /// the sync of the database file left to the database syncer, so that the writer goes on committing meanwhile;
+    /// a guard's read transaction keeps the log from starting again over those pages until they are synced. Every
+    /// `light_per_full`-th is full: SQLite syncs the log and the database itself, and the next transaction starts
+    /// the log again from its beginning (passive: a reader still using old pages is not waited for; the log then
+    /// goes on, and is started again another time). With random message ids, each checkpoint has hundreds of
+    /// scattered pages to sync, and a writer that waited for that sync every time lost a third of its rate
+    /// (BENCHMARKS.md, seventh session).
     fn checkpoint(&mut self) {
-        if let Err(error) = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        if self.checkpoints.guarded {
+            // The last light checkpoint's pages are not synced yet: try again next time.
+            self.checkpointed = Instant::now();
+            return;
+        }
+        let result = if self.checkpoints.light < self.checkpoints.light_per_full { self.light_checkpoint() } else { self.full_checkpoint() };
+        if let Err(error) = result {
             tracing::warn!(%error, "a checkpoint failed; the next one will copy what it did not");
         }
         (self.unchecked, self.checkpointed) = (false, Instant::now());
+    }
+
+    fn full_checkpoint(&mut self) -> Result<(), StoreError> {
+        self.checkpoints.light = 0;
+        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn light_checkpoint(&mut self) -> Result<(), StoreError> {
+        // A page may be copied only once its frame is on disk, and the syncer may still be syncing the last group.
+        if self.syncing {
+            let wal = &self.checkpoints.wal;
+            File::open(wal).and_then(|f| f.sync_all()).map_err(|source| StoreError::Io { path: wal.display().to_string(), source })?;
+        }
+        // The guard's read begins before the copy, so that it holds on to every frame copied.
+        let guard = &self.checkpoints.guard;
+        guard.execute_batch("BEGIN")?;
+        if let Err(error) = guard.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())) {
+            drop(guard.execute_batch("ROLLBACK"));
+            return Err(error.into());
+        }
+        self.checkpoints.guarded = true;
+        self.conn.pragma_update(None, "synchronous", "OFF")?;
+        let copied = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        copied?;
+        self.checkpoints.light += 1;
+        // Should the database syncer be gone, the guard stays: the log keeps every frame.
+        if self.checkpoints.to_database_syncer.send(()).is_err() {
+            tracing::warn!("the database syncer has stopped; the log is kept whole");
+        }
+        Ok(())
+    }
+
+    /// Ends the guard's read transaction: the database file holds what the last light checkpoint copied.
+    fn release_guard(&mut self) {
+        if let Err(error) = self.checkpoints.guard.execute_batch("COMMIT") {
+            tracing::warn!(%error, "the checkpoint guard's read could not be ended");
+            return;
+        }
+        self.checkpoints.guarded = false;
     }
 }
 
@@ -955,6 +1078,25 @@ mod tests {
         let store = SqliteStore::open(dir.path(), 64).expect("reopens");
         store.audit(vec![Record::new(Event::Reject, "anonymous")]).await.expect("writes");
         assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 53 });
+    }
+
+    #[tokio::test]
+    async fn messages_written_across_light_and_full_checkpoints_are_all_there_after_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path(), 64).expect("opens");
+        // More checkpoint intervals than a full cycle of light checkpoints.
+        for round in 0..(LIGHT_CHECKPOINTS + 3) {
+            let writes = (0..10).map(|i| store.accept(message(&format!("r{round}m{i}"), None, "d")));
+            for result in futures_join(writes).await {
+                assert_eq!(result.expect("stored"), Accepted::New);
+            }
+            tokio::time::sleep(CHECKPOINT_EVERY * 2).await;
+        }
+        drop(store);
+        let store = SqliteStore::open(dir.path(), 64).expect("reopens");
+        let expected = (LIGHT_CHECKPOINTS as usize + 3) * 10;
+        assert_eq!(store.mailbox("RJ1", 10_000).await.expect("reads").len(), expected);
+        assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: expected });
     }
 
     #[tokio::test]
