@@ -2,7 +2,8 @@
 //! writes into an open transaction as they come and commits it as one group; a syncer thread then syncs the
 //! log, and only then are the group's writes answered — so a write is on disk when its future resolves, and
 //! many writes share one sync. While one group is being synced the next one fills (pipelined group commit).
-//! The writer checkpoints between two transactions. Reads use their own connections and never wait for the
+//! The writer checkpoints between two transactions, most times leaving the sync of the database file to a
+//! thread of its own (light checkpoints, see `Writer::checkpoint`). Reads use their own connections and never wait for the
 //! writer, only, before answering, for what they may have seen to be durable. Envelopes are stored packed
 //! (LZ4).
 //!
@@ -103,8 +104,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 /// How often the writer copies the WAL's committed pages into the database file. It does so itself, between two
 /// transactions: a checkpoint on another connection, running beside the commits, held their syncs up for tens of
 /// milliseconds. And since the writer then has the log to itself, its checkpoint copies every frame, so its next
-/// transaction starts the log again from the beginning: the log stays small and is rewritten in place. Each
-/// checkpoint pauses the writer for one copy of this long's writes and one sync of the database file. With 8 KiB
+/// transaction starts the log again from the beginning after a full checkpoint: the log stays small and is
+/// rewritten in place. A light checkpoint pauses the writer for one copy of this long's writes; a full one also
+/// for a sync of the database file (see `Writer::checkpoint`). With 8 KiB
 /// pages and LZ4-packed envelopes, 25 ms (three runs each against 50 ms, BENCHMARKS.md) gave a lower p99 at
 /// 5,000 accepts a second (5.2 ms against 7.7, medians) and a little more throughput (+2%); 12 ms no more than 25.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
