@@ -3,8 +3,8 @@
 //! log, and only then are the group's writes answered — so a write is on disk when its future resolves, and
 //! many writes share one sync. While one group is being synced the next one fills (pipelined group commit).
 //! The writer checkpoints between two transactions, most times leaving the sync of the database file to a
-//! thread of its own (light checkpoints, see `Writer::checkpoint`). Reads use their own connections and never wait for the
-//! writer, only, before answering, for what they may have seen to be durable. Envelopes are stored packed
+//! thread of its own (light checkpoints, see `Writer::checkpoint`). Reads use their own connections and never
+//! wait for the writer, only, before answering, for what they may have seen to be durable. Envelopes are stored packed
 //! (LZ4).
 //!
 //! Not for: any policy; it stores what it is given.
@@ -106,9 +106,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 /// milliseconds. And since the writer then has the log to itself, its checkpoint copies every frame, so its next
 /// transaction starts the log again from the beginning after a full checkpoint: the log stays small and is
 /// rewritten in place. A light checkpoint pauses the writer for one copy of this long's writes; a full one also
-/// for a sync of the database file (see `Writer::checkpoint`). With 8 KiB
-/// pages and LZ4-packed envelopes, 25 ms (three runs each against 50 ms, BENCHMARKS.md) gave a lower p99 at
-/// 5,000 accepts a second (5.2 ms against 7.7, medians) and a little more throughput (+2%); 12 ms no more than 25.
+/// for a sync of the database file (see `Writer::checkpoint`). With 8 KiB pages and LZ4-packed envelopes, 25 ms
+/// (three runs each against 50 ms, BENCHMARKS.md) gave a lower p99 at 5,000 accepts a second (5.2 ms against
+/// 7.7, medians) and a little more throughput (+2%); 12 ms no more than 25.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
 /// How many light checkpoints the writer makes between two full ones (see `Writer::checkpoint`). A light one
@@ -290,7 +290,6 @@ impl SqliteStore {
             to_database_syncer,
             guarded: false,
             light: 0,
-            light_per_full: LIGHT_CHECKPOINTS,
         };
         let mut writer = Writer::new(conn, max_batch.max(1), Arc::clone(&durability), to_syncer, checkpoints)?;
         let writer_thread = std::thread::Builder::new()
@@ -375,6 +374,11 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Syncs a file as it is now (opened each time): a full `fsync`, as SQLite's own.
+fn sync_file(path: &Path) -> std::io::Result<()> {
+    File::open(path).and_then(|f| f.sync_all())
+}
+
 /// The syncer's loop: takes every group committed since its last sync, syncs the WAL (which holds them all),
 /// tells the writer it may commit the next group, then answers. Should a sync fail, nothing written since the
 /// last good one is claimed durable: those writes and every later one are refused.
@@ -383,8 +387,7 @@ fn syncer(wal: &Path, groups: &mpsc::Receiver<Group>, durability: &Durability, w
         let mut synced = vec![first];
         synced.extend(groups.try_iter());
         let last = synced.iter().map(|g| g.seq).max().unwrap_or_default();
-        // Opened each time, so that the file synced is the WAL as it is now; a full `fsync`, as SQLite's own.
-        let result = if durability.failed() { Err(std::io::Error::other("an earlier sync failed")) } else { File::open(wal).and_then(|f| f.sync_all()) };
+        let result = if durability.failed() { Err(std::io::Error::other("an earlier sync failed")) } else { sync_file(wal) };
         drop(writer.send(Input::Synced));
         match result {
             Ok(()) => {
@@ -408,9 +411,9 @@ fn syncer(wal: &Path, groups: &mpsc::Receiver<Group>, durability: &Durability, w
 /// may then let the log start again. Should a sync fail, the store refuses writes from then on, and the writer is
 /// not told: the log keeps every frame.
 fn database_syncer(database: &Path, requests: &mpsc::Receiver<()>, durability: &Durability, writer: &mpsc::Sender<Input>) {
+    // One request at a time: the writer makes no light checkpoint while the last one's sync is outstanding.
     while requests.recv().is_ok() {
-        while requests.try_recv().is_ok() {}
-        match File::open(database).and_then(|f| f.sync_all()) {
+        match sync_file(database) {
             Ok(()) => drop(writer.send(Input::DatabaseSynced)),
             Err(error) => {
                 tracing::error!(%error, "syncing the database file failed; the store refuses writes from now on");
@@ -490,7 +493,6 @@ struct Checkpoints {
     guarded: bool,
     /// Light checkpoints since the last full one.
     light: u32,
-    light_per_full: u32,
 }
 
 impl Writer {
@@ -544,15 +546,15 @@ impl Writer {
         }
         // Last, a full checkpoint, once the database file holds what the light ones copied.
         if self.checkpoints.guarded {
-            let synced = File::open(&self.checkpoints.database).and_then(|f| f.sync_all());
-            if let Err(error) = synced {
+            if let Err(error) = sync_file(&self.checkpoints.database) {
                 tracing::error!(%error, "syncing the database file failed; its log is kept whole");
                 return;
             }
             self.release_guard();
         }
-        self.checkpoints.light = self.checkpoints.light_per_full;
-        self.checkpoint();
+        if let Err(error) = self.full_checkpoint() {
+            tracing::warn!(%error, "the last checkpoint failed; the log is kept for the next start");
+        }
     }
 
     /// Takes one input; true for `Stop`.
@@ -668,7 +670,7 @@ impl Writer {
     /// Copies the log's committed pages into the database file. Most checkpoints are light: the copy only, with
     /// the sync of the database file left to the database syncer, so that the writer goes on committing meanwhile;
     /// a guard's read transaction keeps the log from starting again over those pages until they are synced. Every
-    /// `light_per_full`-th is full: SQLite syncs the log and the database itself, and the next transaction starts
+    /// `LIGHT_CHECKPOINTS + 1`-th is full: SQLite syncs the log and the database itself, and the next transaction starts
     /// the log again from its beginning (passive: a reader still using old pages is not waited for; the log then
     /// goes on, and is started again another time). With random message ids, each checkpoint has hundreds of
     /// scattered pages to sync, and a writer that waited for that sync every time lost a third of its rate
@@ -679,7 +681,7 @@ impl Writer {
             self.checkpointed = Instant::now();
             return;
         }
-        let result = if self.checkpoints.light < self.checkpoints.light_per_full { self.light_checkpoint() } else { self.full_checkpoint() };
+        let result = if self.checkpoints.light < LIGHT_CHECKPOINTS { self.light_checkpoint() } else { self.full_checkpoint() };
         if let Err(error) = result {
             tracing::warn!(%error, "a checkpoint failed; the next one will copy what it did not");
         }
@@ -696,7 +698,7 @@ impl Writer {
         // A page may be copied only once its frame is on disk, and the syncer may still be syncing the last group.
         if self.syncing {
             let wal = &self.checkpoints.wal;
-            File::open(wal).and_then(|f| f.sync_all()).map_err(|source| StoreError::Io { path: wal.display().to_string(), source })?;
+            sync_file(wal).map_err(|source| StoreError::Io { path: wal.display().to_string(), source })?;
         }
         // The guard's read begins before the copy, so that it holds on to every frame copied.
         let guard = &self.checkpoints.guard;
