@@ -20,6 +20,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
+mod message_ids;
+
+use message_ids::MessageIds;
 use super::{copy_of, Accepted, Attempt, BoxFuture, CopyRecord, CopyState, MessageRecord, NewMessage, Store, StoreError, Transition};
 use crate::gateway::policy::Redaction;
 use crate::gateway::audit::{Entry, Record, GENESIS};
@@ -79,8 +82,8 @@ CREATE TABLE IF NOT EXISTS audit (
 /// `messageId`.
 const LAYOUT: i64 = 1;
 
-/// Brings a version-0 store to the current layout (columns added, nothing rewritten), then the indexes that
-/// use the new columns.
+/// Brings a version-0 store to the current layout (columns added, nothing rewritten). The message-id index
+/// that uses the new columns is `message_ids`'s.
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < LAYOUT {
@@ -97,7 +100,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
         tx.pragma_update(None, "user_version", LAYOUT)?;
         tx.commit()?;
     }
-    conn.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS messages_by_sender_id ON messages (sender, message_id) WHERE message_id IS NOT NULL;")?;
     Ok(())
 }
 
@@ -259,6 +261,7 @@ impl SqliteStore {
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
+        let ids = MessageIds::open(&conn)?;
         // The writer's commits are made durable by the syncer (see `syncer`); SQLite still syncs around each
         // checkpoint, which the writer makes on its own schedule (`Writer::run`), never inside a commit.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -291,7 +294,7 @@ impl SqliteStore {
             guarded: false,
             light: 0,
         };
-        let mut writer = Writer::new(conn, max_batch.max(1), Arc::clone(&durability), to_syncer, checkpoints)?;
+        let mut writer = Writer::new(conn, ids, max_batch.max(1), Arc::clone(&durability), to_syncer, checkpoints)?;
         let writer_thread = std::thread::Builder::new()
             .name("caregate-store-writer".into())
             .spawn(move || {
@@ -465,6 +468,7 @@ struct Open {
 /// the last one is synced; and checkpoints between two transactions.
 struct Writer {
     conn: Connection,
+    ids: MessageIds,
     max_batch: usize,
     /// The chain's head as committed.
     head: Head,
@@ -496,11 +500,11 @@ struct Checkpoints {
 }
 
 impl Writer {
-    fn new(conn: Connection, max_batch: usize, durability: Arc<Durability>, to_syncer: mpsc::Sender<Group>, checkpoints: Checkpoints) -> Result<Writer, StoreError> {
+    fn new(conn: Connection, ids: MessageIds, max_batch: usize, durability: Arc<Durability>, to_syncer: mpsc::Sender<Group>, checkpoints: Checkpoints) -> Result<Writer, StoreError> {
         let head: Option<Head> =
             conn.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
         let head = head.map(|(seq, hash)| (seq + 1, hash)).unwrap_or_else(|| (1, GENESIS.into()));
-        Ok(Writer { conn, max_batch, head, open: None, syncing: false, committed_at: Instant::now(), unchecked: false, checkpointed: Instant::now(), durability, to_syncer, checkpoints })
+        Ok(Writer { conn, ids, max_batch, head, open: None, syncing: false, committed_at: Instant::now(), unchecked: false, checkpointed: Instant::now(), durability, to_syncer, checkpoints })
     }
 
     fn run(&mut self, rx: mpsc::Receiver<Input>) {
@@ -541,9 +545,14 @@ impl Writer {
                 None => {}
             }
         }
-        if self.open.is_some() {
-            self.commit();
+        // The message-id index's waiting entries are written too, so that the next opening has none to make again.
+        if self.open.is_none() && self.ids.waiting() > 0 {
+            match self.conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => self.open = Some(Open { writes: Vec::new(), head: self.head.clone() }),
+                Err(error) => tracing::warn!(%error, "the message-id index is left to be made again at the next opening"),
+            }
         }
+        self.commit_group(true);
         // Last, a full checkpoint, once the database file holds what the light ones copied.
         if self.checkpoints.guarded {
             if let Err(error) = sync_file(&self.checkpoints.database) {
@@ -598,9 +607,9 @@ impl Writer {
             }
             self.open = Some(Open { writes: Vec::with_capacity(self.max_batch), head: self.head.clone() });
         }
-        let Writer { conn, open: Some(open), .. } = self else { return Err((reply, StoreError::Corrupt("no open transaction".into()))) };
+        let Writer { conn, ids, open: Some(open), .. } = self else { return Err((reply, StoreError::Corrupt("no open transaction".into()))) };
         let mut head = open.head.clone();
-        match apply(conn, &mut head, &op) {
+        match apply(conn, ids, &mut head, &op) {
             Ok(outcome) => {
                 open.head = head;
                 open.writes.push((op, reply, outcome));
@@ -615,6 +624,7 @@ impl Writer {
     fn redo(&mut self) {
         let given_up = || Err(StoreError::Corrupt("a write made again failed; its transaction was given up".into()));
         drop(self.conn.execute_batch("ROLLBACK"));
+        self.ids.rolled_back();
         let Some(Open { writes, .. }) = self.open.take() else { return };
         let mut failed = false;
         for (op, reply, _) in writes {
@@ -633,6 +643,7 @@ impl Writer {
         }
         if failed {
             drop(self.conn.execute_batch("ROLLBACK"));
+            self.ids.rolled_back();
             for (_, reply, _) in self.open.take().map(|open| open.writes).unwrap_or_default() {
                 reply.send(given_up());
             }
@@ -641,11 +652,22 @@ impl Writer {
 
     /// Commits the open transaction and hands its group to the syncer.
     fn commit(&mut self) {
+        self.commit_group(false);
+    }
+
+    /// Commits the open transaction, with the message-id index's next slice (or, when `all`, every waiting
+    /// entry), and hands its group to the syncer.
+    fn commit_group(&mut self, all: bool) {
         let Some(open) = self.open.take() else { return };
+        if let Err(error) = self.ids.write(&self.conn, all) {
+            // Its entries wait on in memory; those it wrote before failing are written again, harmlessly.
+            tracing::warn!(%error, "writing the message-id index's waiting entries failed");
+        }
         // Numbered before it can be seen, so that a reader who sees it waits for it.
         let seq = self.durability.begun.fetch_add(1, Ordering::SeqCst) + 1;
         let answers = match self.conn.execute_batch("COMMIT") {
             Ok(()) => {
+                self.ids.committed();
                 self.head = open.head;
                 self.committed_at = Instant::now();
                 self.unchecked = true;
@@ -654,6 +676,7 @@ impl Writer {
             Err(error) => {
                 tracing::error!(%error, "a group commit failed");
                 drop(self.conn.execute_batch("ROLLBACK"));
+                self.ids.rolled_back();
                 let reason = error.to_string();
                 open.writes.into_iter().map(|(_, reply, _)| (reply, Err(StoreError::Corrupt(format!("the commit failed: {reason}"))))).collect()
             }
@@ -730,9 +753,9 @@ impl Writer {
     }
 }
 
-fn apply(conn: &Connection, chain: &mut Head, op: &Op) -> Result<Outcome, StoreError> {
+fn apply(conn: &Connection, ids: &mut MessageIds, chain: &mut Head, op: &Op) -> Result<Outcome, StoreError> {
     Ok(match op {
-        Op::Accept(message, prepared) => Outcome::Accept(accept(conn, chain, message, prepared)?),
+        Op::Accept(message, prepared) => Outcome::Accept(accept(conn, ids, chain, message, prepared)?),
         Op::Audit(records) => {
             records.iter().try_for_each(|r| append(conn, chain, r))?;
             Outcome::Unit
@@ -755,7 +778,7 @@ fn append(conn: &Connection, chain: &mut Head, record: &Record) -> Result<(), St
     Ok(())
 }
 
-fn accept(conn: &Connection, chain: &mut Head, message: &NewMessage, prepared: &Prepared) -> Result<Accepted, StoreError> {
+fn accept(conn: &Connection, ids: &mut MessageIds, chain: &mut Head, message: &NewMessage, prepared: &Prepared) -> Result<Accepted, StoreError> {
     if let Some(key) = &message.idempotency_key {
         let earlier: Option<(String, String)> = conn
             .prepare_cached("SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = ?1 AND i.key = ?2")?
@@ -765,10 +788,13 @@ fn accept(conn: &Connection, chain: &mut Head, message: &NewMessage, prepared: &
             return Ok(if digest == message.digest { Accepted::Repeat(response) } else { Accepted::KeyConflict });
         }
     }
-    let earlier: Option<(String, Option<String>, String)> = conn
-        .prepare_cached("SELECT id, envelope_digest, response FROM messages WHERE sender = ?1 AND message_id = ?2")?
-        .query_row(params![message.sender, message.message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
+    let earlier: Option<(String, Option<String>, String)> = match ids.find(conn, &message.sender, &message.message_id)? {
+        Some(rowid) => conn
+            .prepare_cached("SELECT id, envelope_digest, response FROM messages WHERE rowid = ?1")?
+            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?,
+        None => None,
+    };
     if let Some((id, digest, response)) = earlier {
         if digest.as_deref() != Some(message.envelope_digest.as_str()) {
             return Ok(Accepted::MessageIdConflict);
@@ -798,6 +824,7 @@ fn accept(conn: &Connection, chain: &mut Head, message: &NewMessage, prepared: &
         prepared.envelope,
         message.envelope_digest
     ])?;
+    ids.add(&message.sender, &message.message_id, conn.last_insert_rowid());
     let mut insert = conn.prepare_cached(
         "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
     )?;
