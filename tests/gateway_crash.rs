@@ -72,7 +72,8 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     envelope["sender"]["organisation"] = "201".into();
     envelope["recipients"] = json!([{"organisation": "RJ1", "role": "health"}, {"organisation": "POL01", "role": "police"}]);
     let client = reqwest::Client::new();
-    let accepted: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    // Each accepted message's id, to the body that was sent.
+    let accepted: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let mut senders = Vec::new();
     for _ in 0..8 {
         let (client, mut envelope, accepted, url) = (client.clone(), envelope.clone(), Arc::clone(&accepted), format!("http://{address}/v1/messages"));
@@ -81,13 +82,13 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
                 // Each a new message: a messageId is the sender's once.
                 envelope["messageId"] = uuid::Uuid::new_v4().to_string().into();
                 let body = envelope.to_string();
-                let response = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(body).send().await;
+                let response = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(body.clone()).send().await;
                 let Ok(response) = response else { break };
                 if response.status() != reqwest::StatusCode::ACCEPTED {
                     break;
                 }
                 let Ok(answer) = response.json::<Value>().await else { break };
-                accepted.lock().expect("lock").insert(answer["id"].as_str().unwrap_or("").to_string());
+                accepted.lock().expect("lock").insert(answer["id"].as_str().unwrap_or("").to_string(), body);
             }
         }));
     }
@@ -103,10 +104,24 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     for sender in senders {
         sender.await.expect("sender task");
     }
-    let accepted: BTreeSet<String> = accepted.lock().expect("lock").clone();
+    let bodies: BTreeMap<String, String> = accepted.lock().expect("lock").clone();
+    let accepted: BTreeSet<String> = bodies.keys().cloned().collect();
     assert!(accepted.len() >= 300, "only {} accepted before the kill", accepted.len());
 
     let (mut gateway, address) = start(&config_path, &data);
+    // Each messageId is still known (the store's message-id index, partly kept in memory, is made again from the
+    // messages): the same envelope again is answered as the first, another under its messageId is refused.
+    let url = format!("http://{address}/v1/messages");
+    for (id, body) in &bodies {
+        let again = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(body.clone()).send().await.expect("request");
+        assert_eq!(again.status(), reqwest::StatusCode::ACCEPTED);
+        let answer: Value = again.json().await.expect("json");
+        assert_eq!(answer["id"].as_str(), Some(id.as_str()), "{id} sent again became another message");
+        let mut other: Value = serde_json::from_str(body).expect("parses");
+        other["body"]["child"]["name"]["family"] = "Otherchild".into();
+        let conflict = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(other.to_string()).send().await.expect("request");
+        assert_eq!(conflict.status(), reqwest::StatusCode::CONFLICT, "another envelope under {id}'s messageId");
+    }
     // Every 202'd message is in the store after the restart, for both recipients.
     for id in &accepted {
         let status: Value = client
