@@ -5,7 +5,8 @@
 # The load (scripts/gateway-bench/src/bin/gateway-bench-load.rs) gives every request a new messageId (scattered as
 # version-4 UUIDs are, so that the store's message-id index is written at random places; IDS=sequential numbers
 # them in order instead, which flatters the store: BENCHMARKS.md, seventh session), since
-# the gateway answers a messageId sent again with the first answer. Each figure is run ROUNDS times, baseline
+# the gateway answers a messageId sent again with the first answer. KEYS=yes sends each request with an
+# Idempotency-Key too (random, as a supplier's would be). Each figure is run ROUNDS times, baseline
 # and gateway in turn; the medians and the gateway/baseline ratios are printed at the end, with the load
 # average before and after. Copy them into BENCHMARKS.md, section "Gateway".
 #
@@ -25,6 +26,7 @@ CONNS=${CONNS:-64}
 CLOSED_CONNS=${CLOSED_CONNS:-256}
 THREADS=${THREADS:-1}
 IDS=${IDS:-random}
+KEYS=${KEYS:-no}
 RATE=${RATE:-5000}
 LOW_RATE=${LOW_RATE:-1000}
 CAREGATE=${CAREGATE:-./target/release/caregate}
@@ -104,7 +106,7 @@ load() { # name url [rate]
   local rate=${3:+rate=$3} connections=$CONNS
   [ -n "$rate" ] || connections=$CLOSED_CONNS
   ./target/release/gateway-bench-load url="$2/v1/messages" body="$work/referral.json" token="$token" \
-    connections="$connections" seconds="$DURATION" threads="$THREADS" ids="$IDS" $rate | tee -a "$work/out" | sed "s/^RESULT/RESULT $1/"
+    connections="$connections" seconds="$DURATION" threads="$THREADS" ids="$IDS" keys="$KEYS" $rate | tee -a "$work/out" | sed "s/^RESULT/RESULT $1/"
 }
 
 # Deleting a large store (an earlier run's) leaves the filesystem discarding its blocks (on a disk mounted with

@@ -4,11 +4,13 @@
 //! or open loop (`rate=N`: requests are due at a constant rate, whether or not earlier ones were answered).
 //!
 //!   gateway-bench-load url=http://127.0.0.1:18181/v1/messages body=referral.json token=T \
-//!       connections=64 seconds=20 [rate=5000] [threads=2] [ids=random|sequential]
+//!       connections=64 seconds=20 [rate=5000] [threads=2] [ids=random|sequential] [keys=yes|no]
 //!
 //! `ids=random` (the default) spreads the ids as version-4 UUIDs are spread, so that the gateway's index of
 //! message ids is written at random places, as real traffic writes it; `ids=sequential` numbers them in order
-//! (an index then only grows at one end, which flatters the store).
+//! (an index then only grows at one end, which flatters the store). `keys=yes` also sends each request with an
+//! `Idempotency-Key`, the same text as its `messageId` (as a supplier that retries safely would; the default
+//! is `no`).
 //!
 //! In the open loop a request's latency runs from when it was due, so that a server that falls behind is
 //! charged for the wait (no coordinated omission) — except when a connection was free and only the timer
@@ -32,6 +34,7 @@ struct Settings {
     rate: Option<f64>,
     threads: usize,
     random_ids: bool,
+    keys: bool,
 }
 
 fn settings() -> Result<Settings, String> {
@@ -57,6 +60,11 @@ fn settings() -> Result<Settings, String> {
             Some("sequential") => false,
             Some(other) => return Err(format!("ids: `{other}` is neither random nor sequential")),
         },
+        keys: match args.get("keys").map(String::as_str) {
+            None | Some("no") => false,
+            Some("yes") => true,
+            Some(other) => return Err(format!("keys: `{other}` is neither yes nor no")),
+        },
     })
 }
 
@@ -68,23 +76,28 @@ struct Tally {
     errors: u64,
 }
 
-/// One connection's request bytes, with the place of the `messageId` value in them.
+/// One connection's request bytes, with the place of the `messageId` value in them, and of the
+/// `Idempotency-Key`'s when there is one.
 struct Request {
     bytes: Vec<u8>,
     id_at: usize,
+    key_at: Option<usize>,
 }
 
 const ID_LEN: usize = 36;
 
 impl Request {
     fn new(settings: &Settings) -> Result<Request, String> {
+        let key_header = "Idempotency-Key: ";
+        let key_line = if settings.keys { format!("{key_header}{}\r\n", "0".repeat(ID_LEN)) } else { String::new() };
         let head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\n{key_line}Content-Length: {}\r\n\r\n",
             settings.path,
             settings.host,
             settings.token,
             settings.body.len()
         );
+        let key_at = settings.keys.then(|| head.find(key_header).map(|at| at + key_header.len())).flatten();
         let key = b"\"messageId\"";
         let at = settings.body.windows(key.len()).position(|w| w == key).ok_or("the body has no messageId")?;
         let quote = settings.body[at + key.len()..].iter().position(|&b| b == b'"').ok_or("the messageId has no value")?;
@@ -94,7 +107,7 @@ impl Request {
         if bytes.get(id_at + ID_LEN) != Some(&b'"') {
             return Err("the messageId is not a 36-character UUID".into());
         }
-        Ok(Request { bytes, id_at })
+        Ok(Request { bytes, id_at, key_at })
     }
 
     /// Writes message id number `n` of this run into the request: in order, or scattered (every `n` still
@@ -108,6 +121,9 @@ impl Request {
             format!("{run:08x}-0000-4000-8000-{n:012x}")
         };
         self.bytes[self.id_at..self.id_at + ID_LEN].copy_from_slice(id.as_bytes());
+        if let Some(at) = self.key_at {
+            self.bytes[at..at + ID_LEN].copy_from_slice(id.as_bytes());
+        }
     }
 }
 
