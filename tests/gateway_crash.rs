@@ -82,7 +82,16 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
                 // Each a new message: a messageId is the sender's once.
                 envelope["messageId"] = uuid::Uuid::new_v4().to_string().into();
                 let body = envelope.to_string();
-                let response = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(body.clone()).send().await;
+                // With its messageId as its idempotency key, as a supplier that retries safely would send it.
+                let key = envelope["messageId"].as_str().unwrap_or_default().to_string();
+                let response = client
+                    .post(&url)
+                    .bearer_auth("crash-201")
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", key)
+                    .body(body.clone())
+                    .send()
+                    .await;
                 let Ok(response) = response else { break };
                 if response.status() != reqwest::StatusCode::ACCEPTED {
                     break;
@@ -109,15 +118,20 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     assert!(accepted.len() >= 300, "only {} accepted before the kill", accepted.len());
 
     let (mut gateway, address) = start(&config_path, &data);
-    // Each messageId is still known (the store's message-id index, partly kept in memory, is made again from the
-    // messages): the same envelope again is answered as the first, another under its messageId is refused.
+    // Each idempotency key and messageId is still known (the store's indexes of them, partly kept in memory, are
+    // made again from the messages): the same request again, or the same envelope without its key, is answered as
+    // the first; another envelope under its messageId is refused.
     let url = format!("http://{address}/v1/messages");
     for (id, body) in &bodies {
-        let again = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(body.clone()).send().await.expect("request");
-        assert_eq!(again.status(), reqwest::StatusCode::ACCEPTED);
-        let answer: Value = again.json().await.expect("json");
-        assert_eq!(answer["id"].as_str(), Some(id.as_str()), "{id} sent again became another message");
         let mut other: Value = serde_json::from_str(body).expect("parses");
+        let key = other["messageId"].as_str().unwrap_or_default().to_string();
+        let with_key = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").header("idempotency-key", key);
+        for again in [with_key, client.post(&url).bearer_auth("crash-201").header("content-type", "application/json")] {
+            let again = again.body(body.clone()).send().await.expect("request");
+            assert_eq!(again.status(), reqwest::StatusCode::ACCEPTED);
+            let answer: Value = again.json().await.expect("json");
+            assert_eq!(answer["id"].as_str(), Some(id.as_str()), "{id} sent again became another message");
+        }
         other["body"]["child"]["name"]["family"] = "Otherchild".into();
         let conflict = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(other.to_string()).send().await.expect("request");
         assert_eq!(conflict.status(), reqwest::StatusCode::CONFLICT, "another envelope under {id}'s messageId");

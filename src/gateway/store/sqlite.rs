@@ -20,9 +20,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
-mod message_ids;
+mod deferred_index;
 
-use message_ids::MessageIds;
+use deferred_index::Deferred;
 use super::{copy_of, Accepted, Attempt, BoxFuture, CopyRecord, CopyState, MessageRecord, NewMessage, Store, StoreError, Transition};
 use crate::gateway::policy::Redaction;
 use crate::gateway::audit::{Entry, Record, GENESIS};
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS messages (
     response TEXT NOT NULL,
     message_id TEXT,
     envelope TEXT,
-    envelope_digest TEXT
+    envelope_digest TEXT,
+    idempotency_key TEXT
 );
 CREATE TABLE IF NOT EXISTS copies (
     message TEXT NOT NULL,
@@ -56,6 +57,8 @@ CREATE TABLE IF NOT EXISTS copies (
 );
 CREATE INDEX IF NOT EXISTS copies_by_recipient ON copies (recipient);
 CREATE INDEX IF NOT EXISTS copies_due ON copies (state, next_at) WHERE push_url IS NOT NULL;
+-- Idempotency keys that name an earlier message (a key new to a messageId sent before), and those stored
+-- before messages kept their own (`messages.idempotency_key`).
 CREATE TABLE IF NOT EXISTS idempotency (
     sender TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -79,11 +82,12 @@ CREATE TABLE IF NOT EXISTS audit (
 
 /// The layout `SCHEMA` makes, as `PRAGMA user_version`. Version 0 stored a whole redacted copy per recipient
 /// (`copies.content`) and no envelope; its copies are read as they were stored, and its messages have no
-/// `messageId`.
-const LAYOUT: i64 = 1;
+/// `messageId`. Version 1 kept every idempotency key in `idempotency` and had a unique index on `messageId`;
+/// version 2 keeps a new message's key in its row, and indexes both in `deferred_index`'s tables.
+const LAYOUT: i64 = 2;
 
-/// Brings a version-0 store to the current layout (columns added, nothing rewritten). The message-id index
-/// that uses the new columns is `message_ids`'s.
+/// Brings an earlier store to the current layout (columns added, nothing rewritten; the deferred indexes are
+/// made when the store opens).
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < LAYOUT {
@@ -92,11 +96,13 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             statement.exists(params![column])
         };
         let tx = conn.unchecked_transaction()?;
-        for (table, column) in [("messages", "message_id"), ("messages", "envelope"), ("messages", "envelope_digest"), ("copies", "redactions")] {
+        let columns = [("messages", "message_id"), ("messages", "envelope"), ("messages", "envelope_digest"), ("messages", "idempotency_key"), ("copies", "redactions")];
+        for (table, column) in columns {
             if !has(table, column)? {
                 tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
             }
         }
+        tx.execute_batch("DROP INDEX IF EXISTS messages_by_sender_id")?;
         tx.pragma_update(None, "user_version", LAYOUT)?;
         tx.commit()?;
     }
@@ -162,6 +168,9 @@ pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
 enum Op {
     /// A message, and the columns made from it on the caller's thread.
     Accept(Box<NewMessage>, Prepared),
+    /// Which message a sender's idempotency key names (a read, made by the writer, which alone knows the
+    /// keys not yet in their index's table).
+    Idempotent { sender: String, key: String },
     Audit(Vec<Record>),
     Transition { message: String, recipient: String, transition: Transition, record: Record },
     Attempted { message: String, recipient: String, attempt: Attempt, record: Record },
@@ -172,6 +181,7 @@ enum ReplyTo {
     Accept(oneshot::Sender<Result<Accepted, StoreError>>),
     Unit(oneshot::Sender<Result<(), StoreError>>),
     Bool(oneshot::Sender<Result<bool, StoreError>>),
+    Found(oneshot::Sender<Result<Option<(String, String)>, StoreError>>),
 }
 
 /// What a write came to (not yet durable).
@@ -179,6 +189,8 @@ enum Outcome {
     Accept(Accepted),
     Unit,
     Bool(bool),
+    /// A body digest and an answer.
+    Found(Option<(String, String)>),
 }
 
 impl ReplyTo {
@@ -189,6 +201,7 @@ impl ReplyTo {
             ReplyTo::Accept(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Accept(a) = o { Ok(a) } else { Err(mismatch()) }))),
             ReplyTo::Unit(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Unit = o { Ok(()) } else { Err(mismatch()) }))),
             ReplyTo::Bool(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Bool(b) = o { Ok(b) } else { Err(mismatch()) }))),
+            ReplyTo::Found(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Found(f) = o { Ok(f) } else { Err(mismatch()) }))),
         }
     }
 }
@@ -261,7 +274,7 @@ impl SqliteStore {
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA)?;
         migrate(&conn)?;
-        let ids = MessageIds::open(&conn)?;
+        let indexes = Deferred::open(&conn)?;
         // The writer's commits are made durable by the syncer (see `syncer`); SQLite still syncs around each
         // checkpoint, which the writer makes on its own schedule (`Writer::run`), never inside a commit.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -294,7 +307,7 @@ impl SqliteStore {
             guarded: false,
             light: 0,
         };
-        let mut writer = Writer::new(conn, ids, max_batch.max(1), Arc::clone(&durability), to_syncer, checkpoints)?;
+        let mut writer = Writer::new(conn, indexes, max_batch.max(1), Arc::clone(&durability), to_syncer, checkpoints)?;
         let writer_thread = std::thread::Builder::new()
             .name("caregate-store-writer".into())
             .spawn(move || {
@@ -468,7 +481,7 @@ struct Open {
 /// the last one is synced; and checkpoints between two transactions.
 struct Writer {
     conn: Connection,
-    ids: MessageIds,
+    indexes: Deferred,
     max_batch: usize,
     /// The chain's head as committed.
     head: Head,
@@ -500,11 +513,11 @@ struct Checkpoints {
 }
 
 impl Writer {
-    fn new(conn: Connection, ids: MessageIds, max_batch: usize, durability: Arc<Durability>, to_syncer: mpsc::Sender<Group>, checkpoints: Checkpoints) -> Result<Writer, StoreError> {
+    fn new(conn: Connection, indexes: Deferred, max_batch: usize, durability: Arc<Durability>, to_syncer: mpsc::Sender<Group>, checkpoints: Checkpoints) -> Result<Writer, StoreError> {
         let head: Option<Head> =
             conn.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
         let head = head.map(|(seq, hash)| (seq + 1, hash)).unwrap_or_else(|| (1, GENESIS.into()));
-        Ok(Writer { conn, ids, max_batch, head, open: None, syncing: false, committed_at: Instant::now(), unchecked: false, checkpointed: Instant::now(), durability, to_syncer, checkpoints })
+        Ok(Writer { conn, indexes, max_batch, head, open: None, syncing: false, committed_at: Instant::now(), unchecked: false, checkpointed: Instant::now(), durability, to_syncer, checkpoints })
     }
 
     fn run(&mut self, rx: mpsc::Receiver<Input>) {
@@ -546,7 +559,7 @@ impl Writer {
             }
         }
         // The message-id index's waiting entries are written too, so that the next opening has none to make again.
-        if self.open.is_none() && self.ids.waiting() > 0 {
+        if self.open.is_none() && self.indexes.waiting() > 0 {
             match self.conn.execute_batch("BEGIN IMMEDIATE") {
                 Ok(()) => self.open = Some(Open { writes: Vec::new(), head: self.head.clone() }),
                 Err(error) => tracing::warn!(%error, "the message-id index is left to be made again at the next opening"),
@@ -585,6 +598,16 @@ impl Writer {
             reply.send(Err(StoreError::NotDurable));
             return;
         }
+        if let Op::Idempotent { sender, key } = &op {
+            // A read, answered at once; but what it found may be in the open transaction, or in a group not yet
+            // synced, so a find is answered with the open group, once durable (the caller settles the other).
+            let found = idempotent(&self.conn, &self.indexes, sender, key);
+            match (found, &mut self.open) {
+                (Ok(Some(answer)), Some(open)) => open.writes.push((op, reply, Outcome::Found(Some(answer)))),
+                (found, _) => reply.send(found.map(Outcome::Found)),
+            }
+            return;
+        }
         match self.make(op, reply) {
             Ok(count) => {
                 if count >= self.max_batch && !self.syncing {
@@ -607,9 +630,9 @@ impl Writer {
             }
             self.open = Some(Open { writes: Vec::with_capacity(self.max_batch), head: self.head.clone() });
         }
-        let Writer { conn, ids, open: Some(open), .. } = self else { return Err((reply, StoreError::Corrupt("no open transaction".into()))) };
+        let Writer { conn, indexes, open: Some(open), .. } = self else { return Err((reply, StoreError::Corrupt("no open transaction".into()))) };
         let mut head = open.head.clone();
-        match apply(conn, ids, &mut head, &op) {
+        match apply(conn, indexes, &mut head, &op) {
             Ok(outcome) => {
                 open.head = head;
                 open.writes.push((op, reply, outcome));
@@ -624,7 +647,7 @@ impl Writer {
     fn redo(&mut self) {
         let given_up = || Err(StoreError::Corrupt("a write made again failed; its transaction was given up".into()));
         drop(self.conn.execute_batch("ROLLBACK"));
-        self.ids.rolled_back();
+        self.indexes.rolled_back();
         let Some(Open { writes, .. }) = self.open.take() else { return };
         let mut failed = false;
         for (op, reply, _) in writes {
@@ -643,7 +666,7 @@ impl Writer {
         }
         if failed {
             drop(self.conn.execute_batch("ROLLBACK"));
-            self.ids.rolled_back();
+            self.indexes.rolled_back();
             for (_, reply, _) in self.open.take().map(|open| open.writes).unwrap_or_default() {
                 reply.send(given_up());
             }
@@ -659,7 +682,7 @@ impl Writer {
     /// entry), and hands its group to the syncer.
     fn commit_group(&mut self, all: bool) {
         let Some(open) = self.open.take() else { return };
-        if let Err(error) = self.ids.write(&self.conn, all) {
+        if let Err(error) = self.indexes.write(&self.conn, all) {
             // Its entries wait on in memory; those it wrote before failing are written again, harmlessly.
             tracing::warn!(%error, "writing the message-id index's waiting entries failed");
         }
@@ -667,7 +690,7 @@ impl Writer {
         let seq = self.durability.begun.fetch_add(1, Ordering::SeqCst) + 1;
         let answers = match self.conn.execute_batch("COMMIT") {
             Ok(()) => {
-                self.ids.committed();
+                self.indexes.committed();
                 self.head = open.head;
                 self.committed_at = Instant::now();
                 self.unchecked = true;
@@ -676,7 +699,7 @@ impl Writer {
             Err(error) => {
                 tracing::error!(%error, "a group commit failed");
                 drop(self.conn.execute_batch("ROLLBACK"));
-                self.ids.rolled_back();
+                self.indexes.rolled_back();
                 let reason = error.to_string();
                 open.writes.into_iter().map(|(_, reply, _)| (reply, Err(StoreError::Corrupt(format!("the commit failed: {reason}"))))).collect()
             }
@@ -753,9 +776,10 @@ impl Writer {
     }
 }
 
-fn apply(conn: &Connection, ids: &mut MessageIds, chain: &mut Head, op: &Op) -> Result<Outcome, StoreError> {
+fn apply(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, op: &Op) -> Result<Outcome, StoreError> {
     Ok(match op {
-        Op::Accept(message, prepared) => Outcome::Accept(accept(conn, ids, chain, message, prepared)?),
+        Op::Accept(message, prepared) => Outcome::Accept(accept(conn, indexes, chain, message, prepared)?),
+        Op::Idempotent { sender, key } => Outcome::Found(idempotent(conn, indexes, sender, key)?),
         Op::Audit(records) => {
             records.iter().try_for_each(|r| append(conn, chain, r))?;
             Outcome::Unit
@@ -778,17 +802,24 @@ fn append(conn: &Connection, chain: &mut Head, record: &Record) -> Result<(), St
     Ok(())
 }
 
-fn accept(conn: &Connection, ids: &mut MessageIds, chain: &mut Head, message: &NewMessage, prepared: &Prepared) -> Result<Accepted, StoreError> {
-    if let Some(key) = &message.idempotency_key {
-        let earlier: Option<(String, String)> = conn
+/// The body digest and the answer of the message a sender's idempotency key names, if it names one.
+fn idempotent(conn: &Connection, indexes: &Deferred, sender: &str, key: &str) -> Result<Option<(String, String)>, StoreError> {
+    Ok(match indexes.keys.find(conn, sender, key)? {
+        Some(rowid) => conn.prepare_cached("SELECT digest, response FROM messages WHERE rowid = ?1")?.query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?))).optional()?,
+        None => conn
             .prepare_cached("SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = ?1 AND i.key = ?2")?
-            .query_row(params![message.sender, key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((digest, response)) = earlier {
+            .query_row(params![sender, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?,
+    })
+}
+
+fn accept(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, message: &NewMessage, prepared: &Prepared) -> Result<Accepted, StoreError> {
+    if let Some(key) = &message.idempotency_key {
+        if let Some((digest, response)) = idempotent(conn, indexes, &message.sender, key)? {
             return Ok(if digest == message.digest { Accepted::Repeat(response) } else { Accepted::KeyConflict });
         }
     }
-    let earlier: Option<(String, Option<String>, String)> = match ids.find(conn, &message.sender, &message.message_id)? {
+    let earlier: Option<(String, Option<String>, String)> = match indexes.ids.find(conn, &message.sender, &message.message_id)? {
         Some(rowid) => conn
             .prepare_cached("SELECT id, envelope_digest, response FROM messages WHERE rowid = ?1")?
             .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -806,12 +837,8 @@ fn accept(conn: &Connection, ids: &mut MessageIds, chain: &mut Head, message: &N
         }
         return Ok(Accepted::Repeat(response));
     }
-    if let Some(key) = &message.idempotency_key {
-        conn.prepare_cached("INSERT INTO idempotency (sender, key, digest, message) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![message.sender, key, message.digest, message.id])?;
-    }
     conn.prepare_cached(
-        "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest, idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         message.id,
@@ -822,9 +849,14 @@ fn accept(conn: &Connection, ids: &mut MessageIds, chain: &mut Head, message: &N
         message.digest,
         message.response,
         prepared.envelope,
-        message.envelope_digest
+        message.envelope_digest,
+        message.idempotency_key
     ])?;
-    ids.add(&message.sender, &message.message_id, conn.last_insert_rowid());
+    let rowid = conn.last_insert_rowid();
+    indexes.ids.add(&message.sender, &message.message_id, rowid);
+    if let Some(key) = &message.idempotency_key {
+        indexes.keys.add(&message.sender, key, rowid);
+    }
     let mut insert = conn.prepare_cached(
         "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
     )?;
@@ -981,11 +1013,15 @@ impl Store for Arc<SqliteStore> {
 
     fn idempotent(&self, sender: &str, key: &str) -> BoxFuture<'_, Result<Option<(String, String)>, StoreError>> {
         let (sender, key) = (sender.to_string(), key.to_string());
-        self.read(move |conn| {
-            Ok(conn
-                .prepare_cached("SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = ?1 AND i.key = ?2")?
-                .query_row(params![sender, key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?)
+        let found = self.send(Op::Idempotent { sender, key }, ReplyTo::Found);
+        Box::pin(async move {
+            let found = found.await?;
+            // A key not found reveals nothing; one found names a message that must be durable before it is
+            // answered for.
+            if found.is_some() {
+                self.durability.settle().await?;
+            }
+            Ok(found)
         })
     }
 
@@ -1089,8 +1125,14 @@ mod tests {
             assert_eq!(result.expect("stored"), Accepted::New);
         }
         assert_eq!(store.accept(message("k1", Some("key"), "d1")).await.expect("stored"), Accepted::New);
+        assert_eq!(store.idempotent("201", "key").await.expect("looks up"), Some(("d1".into(), r#"{"id":"k1"}"#.into())));
+        assert_eq!(store.idempotent("202", "key").await.expect("looks up"), None, "a key is its sender's");
         assert_eq!(store.accept(message("k2", Some("key"), "d1")).await.expect("stored"), Accepted::Repeat(r#"{"id":"k1"}"#.into()));
         assert_eq!(store.accept(message("k3", Some("key"), "d2")).await.expect("stored"), Accepted::KeyConflict);
+        // A key new to a message sent before names that message.
+        let with_new_key = NewMessage { id: "k1-again".into(), message_id: "k1".into(), ..message("k1", Some("other-key"), "d1") };
+        assert_eq!(store.accept(with_new_key).await.expect("stored"), Accepted::Repeat(r#"{"id":"k1"}"#.into()));
+        assert_eq!(store.idempotent("201", "other-key").await.expect("looks up"), Some(("d1".into(), r#"{"id":"k1"}"#.into())));
         // A messageId is a sender's once: the same envelope again is the first message, another is a conflict.
         let again = NewMessage { id: "m3-again".into(), message_id: "m3".into(), ..message("m3", None, "d") };
         assert_eq!(store.accept(again).await.expect("stored"), Accepted::Repeat(r#"{"id":"m3"}"#.into()));
@@ -1105,8 +1147,10 @@ mod tests {
         assert_eq!((copy.state, copy.content), (CopyState::Delivered, expected));
         assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 52 });
         drop(store);
-        // The chain continues across a restart.
+        // The chain continues across a restart, and the keys are known.
         let store = SqliteStore::open(dir.path(), 64).expect("reopens");
+        assert_eq!(store.idempotent("201", "key").await.expect("looks up"), Some(("d1".into(), r#"{"id":"k1"}"#.into())));
+        assert_eq!(store.idempotent("201", "other-key").await.expect("looks up"), Some(("d1".into(), r#"{"id":"k1"}"#.into())));
         store.audit(vec![Record::new(Event::Reject, "anonymous")]).await.expect("writes");
         assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 53 });
     }
@@ -1166,6 +1210,35 @@ mod tests {
         assert_eq!(copy.content["body"], serde_json::json!({"a": 1}));
         drop(store);
         SqliteStore::open(dir.path(), 64).expect("opens again");
+    }
+
+    #[tokio::test]
+    async fn a_store_of_the_second_layout_keeps_its_keys_and_messageids() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path(), 64).expect("opens");
+        assert_eq!(store.accept(message("old", Some("old-key"), "d")).await.expect("stored"), Accepted::New);
+        drop(store);
+        {
+            // As version 1 kept them: the key in `idempotency`, a unique index on messageId, no deferred indexes.
+            let conn = Connection::open(database_path(dir.path())).expect("opens");
+            conn.execute_batch(
+                "INSERT INTO idempotency (sender, key, digest, message) SELECT sender, idempotency_key, digest, id FROM messages;
+                 UPDATE messages SET idempotency_key = NULL;
+                 DROP TABLE message_ids; DROP TABLE idempotency_keys; DROP TABLE deferred_indexes;
+                 CREATE UNIQUE INDEX messages_by_sender_id ON messages (sender, message_id) WHERE message_id IS NOT NULL;
+                 PRAGMA user_version = 1;",
+            )
+            .expect("the second layout");
+        }
+        let store = SqliteStore::open(dir.path(), 64).expect("opens and migrates");
+        assert_eq!(store.idempotent("201", "old-key").await.expect("looks up"), Some(("d".into(), r#"{"id":"old"}"#.into())));
+        let again = NewMessage { id: "old-again".into(), message_id: "old".into(), ..message("old", None, "d") };
+        assert_eq!(store.accept(again).await.expect("stored"), Accepted::Repeat(r#"{"id":"old"}"#.into()));
+        assert_eq!(store.accept(message("new", Some("new-key"), "d")).await.expect("stored"), Accepted::New);
+        drop(store);
+        let conn = Connection::open(database_path(dir.path())).expect("opens");
+        let index: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'messages_by_sender_id'", [], |r| r.get(0)).expect("reads");
+        assert_eq!(index, 0, "the unique index is dropped: the deferred index does its work");
     }
 
     #[tokio::test]

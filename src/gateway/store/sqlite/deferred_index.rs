@@ -1,12 +1,13 @@
-//! The message-id index: which stored message a sender's `messageId` names, so that a message sent again is
-//! answered as the first and another under the same `messageId` is refused.
+//! An index of the messages table by sender and a column whose values are random keys: the `messageId` (which
+//! message a sender's `messageId` names, so that a message sent again is answered as the first and another under
+//! the same `messageId` is refused) and the `Idempotency-Key` it came with.
 //!
-//! A `messageId` is a UUID, most often random (version 4), so a B-tree index kept in step with the messages
-//! table puts each new entry on a random leaf page; once the index has more leaves than a group commit has
-//! messages, every message rewrites a page of its own, and SQLite's log holds whole pages: with 8 KiB pages,
-//! 8 KiB of log per message, and as much again at the checkpoint (BENCHMARKS.md, seventh session: the closed
-//! loop fell from ≈ 14,800 to ≈ 8,500 accepts a second). So the index is kept a little behind, as a derived copy
-//! of the messages table:
+//! Both are UUIDs, most often random (version 4), so a B-tree index kept in step with the messages table puts
+//! each new entry on a random leaf page; once the index has more leaves than a group commit has messages, every
+//! message rewrites a page of its own, and SQLite's log holds whole pages: with 8 KiB pages, 8 KiB of log per
+//! message, and as much again at the checkpoint (BENCHMARKS.md, seventh session: the closed loop fell from
+//! ≈ 14,800 to ≈ 8,500 accepts a second). So the index is kept a little behind, as a derived copy of the
+//! messages table:
 //! - a committed message's entry waits in memory (`pending`) and is looked up there;
 //! - each group commit also writes a slice of the waiting entries into the table: the next
 //!   `1 / SWEEP_COMMITS` of them in key order, going on from where the last slice ended and round again, so
@@ -17,6 +18,8 @@
 //!   only there.
 //!
 //! Not for: deciding what a repeat or a conflict is (the writer's `accept`); it only says which message it is.
+//! Nor for keys that name an earlier message (an `Idempotency-Key` new to a `messageId` sent before), which
+//! the `idempotency` table keeps.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
@@ -25,20 +28,24 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::gateway::store::StoreError;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS message_ids (
-    sender TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    message INTEGER NOT NULL,
-    PRIMARY KEY (sender, message_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS message_ids_indexed (
-    one INTEGER PRIMARY KEY CHECK (one = 1),
+/// Every deferred index's watermark: every message up to `up_to` (by rowid) is in it.
+const WATERMARKS: &str = "
+CREATE TABLE IF NOT EXISTS deferred_indexes (
+    name TEXT PRIMARY KEY,
     up_to INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO message_ids_indexed (one, up_to) VALUES (1, 0);
-DROP INDEX IF EXISTS messages_by_sender_id;
 ";
+
+/// An index, and the column of the messages table it indexes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Indexed {
+    /// The index's table.
+    pub table: &'static str,
+    pub column: &'static str,
+}
+
+pub(crate) const MESSAGE_IDS: Indexed = Indexed { table: "message_ids", column: "message_id" };
+pub(crate) const IDEMPOTENCY_KEYS: Indexed = Indexed { table: "idempotency_keys", column: "idempotency_key" };
 
 /// Each group commit writes this fraction (one in so many) of the waiting entries, so that under a steady load
 /// about this many commits' entries wait. The more entries wait, the more of them share a leaf page when
@@ -57,7 +64,12 @@ const WATERMARK_STEP: i64 = 4096;
 /// A sender and its `messageId`.
 type Key = (String, String);
 
-pub(crate) struct MessageIds {
+pub(crate) struct DeferredIndex {
+    indexed: Indexed,
+    /// Its statements.
+    find: String,
+    insert: String,
+
     /// Committed entries not yet in the table, to the rowid of their message.
     pending: BTreeMap<Key, i64>,
     /// The rowids of `pending`, for the watermark.
@@ -77,25 +89,39 @@ pub(crate) struct MessageIds {
     watermark_step: i64,
 }
 
-impl MessageIds {
-    /// Makes the table when needed (taking over from the unique index that earlier layouts kept on the
-    /// messages table), and indexes every message past its watermark.
-    pub(crate) fn open(conn: &Connection) -> Result<MessageIds, StoreError> {
-        conn.execute_batch(SCHEMA)?;
+impl DeferredIndex {
+    /// Makes the index's table when needed, and indexes every message past its watermark.
+    pub(crate) fn open(conn: &Connection, indexed: Indexed) -> Result<DeferredIndex, StoreError> {
+        let Indexed { table, column } = indexed;
+        conn.execute_batch(WATERMARKS)?;
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {table} (
+                 sender TEXT NOT NULL,
+                 key TEXT NOT NULL,
+                 message INTEGER NOT NULL,
+                 PRIMARY KEY (sender, key)
+             ) WITHOUT ROWID;
+             INSERT OR IGNORE INTO deferred_indexes (name, up_to) VALUES ('{table}', 0);"
+        ))?;
         let tx = conn.unchecked_transaction()?;
-        let up_to: i64 = tx.query_row("SELECT up_to FROM message_ids_indexed", [], |r| r.get(0))?;
+        let up_to: i64 = tx.query_row("SELECT up_to FROM deferred_indexes WHERE name = ?1", [table], |r| r.get(0))?;
         // Sorted, so that a long backlog goes in leaf by leaf.
         tx.execute(
-            "INSERT INTO message_ids (sender, message_id, message)
-               SELECT sender, message_id, rowid FROM messages WHERE rowid > ?1 AND message_id IS NOT NULL ORDER BY sender, message_id
-             ON CONFLICT (sender, message_id) DO NOTHING",
+            &format!(
+                "INSERT INTO {table} (sender, key, message)
+                   SELECT sender, {column}, rowid FROM messages WHERE rowid > ?1 AND {column} IS NOT NULL ORDER BY sender, {column}
+                 ON CONFLICT (sender, key) DO NOTHING"
+            ),
             [up_to],
         )?;
         let last: i64 = tx.query_row("SELECT coalesce(max(rowid), 0) FROM messages", [], |r| r.get(0))?;
         let up_to = up_to.max(last);
-        tx.execute("UPDATE message_ids_indexed SET up_to = ?1", [up_to])?;
+        tx.execute("UPDATE deferred_indexes SET up_to = ?1 WHERE name = ?2", params![up_to, table])?;
         tx.commit()?;
-        Ok(MessageIds {
+        Ok(DeferredIndex {
+            indexed,
+            find: format!("SELECT message FROM {table} WHERE sender = ?1 AND key = ?2"),
+            insert: format!("INSERT INTO {table} (sender, key, message) VALUES (?1, ?2, ?3) ON CONFLICT (sender, key) DO NOTHING"),
             pending: BTreeMap::new(),
             rowids: BTreeSet::new(),
             open: HashMap::new(),
@@ -108,21 +134,18 @@ impl MessageIds {
         })
     }
 
-    /// The rowid of the message a sender sent under `message_id`, as the open transaction sees it.
-    pub(crate) fn find(&self, conn: &Connection, sender: &str, message_id: &str) -> Result<Option<i64>, StoreError> {
-        let key = (sender.to_string(), message_id.to_string());
-        if let Some(&rowid) = self.open.get(&key).or_else(|| self.pending.get(&key)) {
+    /// The rowid of the message a sender sent under `key`, as the open transaction sees it.
+    pub(crate) fn find(&self, conn: &Connection, sender: &str, key: &str) -> Result<Option<i64>, StoreError> {
+        let owned = (sender.to_string(), key.to_string());
+        if let Some(&rowid) = self.open.get(&owned).or_else(|| self.pending.get(&owned)) {
             return Ok(Some(rowid));
         }
-        Ok(conn
-            .prepare_cached("SELECT message FROM message_ids WHERE sender = ?1 AND message_id = ?2")?
-            .query_row(params![sender, message_id], |r| r.get(0))
-            .optional()?)
+        Ok(conn.prepare_cached(&self.find)?.query_row(params![sender, key], |r| r.get(0)).optional()?)
     }
 
     /// A message stored in the open transaction.
-    pub(crate) fn add(&mut self, sender: &str, message_id: &str, rowid: i64) {
-        self.open.insert((sender.to_string(), message_id.to_string()), rowid);
+    pub(crate) fn add(&mut self, sender: &str, key: &str, rowid: i64) {
+        self.open.insert((sender.to_string(), key.to_string()), rowid);
     }
 
     /// Just before the open transaction commits: writes the sweep's next slice of waiting entries (all of them
@@ -143,7 +166,7 @@ impl MessageIds {
             None => (self.pending.range::<Key, _>(..), self.pending.range::<Key, _>(..Key::default())),
         };
         let slice: Vec<(Key, i64)> = after.chain(from_start).take(count).map(|(key, &rowid)| (key.clone(), rowid)).collect();
-        let mut insert = conn.prepare_cached("INSERT INTO message_ids (sender, message_id, message) VALUES (?1, ?2, ?3) ON CONFLICT (sender, message_id) DO NOTHING")?;
+        let mut insert = conn.prepare_cached(&self.insert)?;
         for (key, rowid) in slice {
             insert.execute(params![key.0, key.1, rowid])?;
             self.written.push((key, rowid));
@@ -156,7 +179,7 @@ impl MessageIds {
             None => conn.query_row("SELECT coalesce(max(rowid), 0) FROM messages", [], |r| r.get(0))?,
         };
         if complete >= self.up_to + self.watermark_step || (all && complete > self.up_to) {
-            conn.prepare_cached("UPDATE message_ids_indexed SET up_to = ?1")?.execute([complete])?;
+            conn.prepare_cached("UPDATE deferred_indexes SET up_to = ?1 WHERE name = ?2")?.execute(params![complete, self.indexed.table])?;
             self.storing = Some(complete);
         }
         Ok(())
@@ -193,6 +216,39 @@ impl MessageIds {
     }
 }
 
+/// The store's two deferred indexes, written, committed and rolled back together with the writer's transactions.
+pub(crate) struct Deferred {
+    /// Messages by sender and `messageId`.
+    pub ids: DeferredIndex,
+    /// Messages by sender and the `Idempotency-Key` they came with.
+    pub keys: DeferredIndex,
+}
+
+impl Deferred {
+    pub(crate) fn open(conn: &Connection) -> Result<Deferred, StoreError> {
+        Ok(Deferred { ids: DeferredIndex::open(conn, MESSAGE_IDS)?, keys: DeferredIndex::open(conn, IDEMPOTENCY_KEYS)? })
+    }
+
+    pub(crate) fn write(&mut self, conn: &Connection, all: bool) -> Result<(), StoreError> {
+        self.ids.write(conn, all)?;
+        self.keys.write(conn, all)
+    }
+
+    pub(crate) fn committed(&mut self) {
+        self.ids.committed();
+        self.keys.committed();
+    }
+
+    pub(crate) fn rolled_back(&mut self) {
+        self.ids.rolled_back();
+        self.keys.rolled_back();
+    }
+
+    pub(crate) fn waiting(&self) -> usize {
+        self.ids.waiting() + self.keys.waiting()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,7 +261,7 @@ mod tests {
     }
 
     /// Stores messages `from..to` of sender 201 (`messageId` `m<i>`), in one transaction that commits or not.
-    fn group(conn: &Connection, ids: &mut MessageIds, from: usize, to: usize, commits: bool) {
+    fn group(conn: &Connection, ids: &mut DeferredIndex, from: usize, to: usize, commits: bool) {
         conn.execute_batch("BEGIN").expect("begins");
         for i in from..to {
             conn.execute("INSERT INTO messages (id, sender, message_id) VALUES (?1, '201', ?1)", [format!("m{i}")]).expect("stored");
@@ -221,7 +277,7 @@ mod tests {
         }
     }
 
-    fn found(conn: &Connection, ids: &MessageIds, i: usize) -> Option<String> {
+    fn found(conn: &Connection, ids: &DeferredIndex, i: usize) -> Option<String> {
         let rowid = ids.find(conn, "201", &format!("m{i}")).expect("looks up")?;
         conn.query_row("SELECT id FROM messages WHERE rowid = ?1", [rowid], |r| r.get(0)).optional().expect("reads")
     }
@@ -233,13 +289,13 @@ mod tests {
     #[test]
     fn each_commit_writes_its_share_of_the_waiting_entries_in_key_order() {
         let conn = store();
-        let mut ids = MessageIds::open(&conn).expect("opens");
+        let mut ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens");
         ids.sweep_commits = 8;
         group(&conn, &mut ids, 0, 100, true);
         assert_eq!((ids.waiting(), in_table(&conn)), (100, 0), "a group's own entries wait");
         group(&conn, &mut ids, 0, 0, true);
         assert_eq!((ids.waiting(), in_table(&conn)), (87, 13), "an eighth, rounded up");
-        let first: Vec<String> = conn.prepare("SELECT message_id FROM message_ids").and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("reads");
+        let first: Vec<String> = conn.prepare("SELECT key FROM message_ids").and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("reads");
         let mut expected: Vec<String> = (0..100).map(|i| format!("m{i}")).collect();
         expected.sort();
         assert_eq!(first, expected[..13]);
@@ -253,7 +309,7 @@ mod tests {
     #[test]
     fn a_rolled_back_group_leaves_nothing_and_its_slice_waits_on() {
         let conn = store();
-        let mut ids = MessageIds::open(&conn).expect("opens");
+        let mut ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens");
         ids.sweep_commits = 1;
         group(&conn, &mut ids, 0, 10, true);
         group(&conn, &mut ids, 10, 20, false);
@@ -265,16 +321,11 @@ mod tests {
     }
 
     #[test]
-    fn a_store_indexed_by_the_old_unique_index_is_taken_over() {
+    fn messages_stored_before_the_index_was_made_are_indexed_when_it_is() {
         let conn = store();
-        conn.execute_batch(
-            "CREATE UNIQUE INDEX messages_by_sender_id ON messages (sender, message_id) WHERE message_id IS NOT NULL;
-             INSERT INTO messages VALUES ('a', '201', 'x'), ('b', '202', 'x'), ('old', '201', NULL);",
-        )
-        .expect("the old layout");
-        let ids = MessageIds::open(&conn).expect("opens");
-        let index: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'messages_by_sender_id'", [], |r| r.get(0)).expect("reads");
-        assert_eq!((index, in_table(&conn)), (0, 2));
+        conn.execute_batch("INSERT INTO messages VALUES ('a', '201', 'x'), ('b', '202', 'x'), ('old', '201', NULL);").expect("stored before");
+        let ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens");
+        assert_eq!(in_table(&conn), 2, "a message without a messageId has no entry");
         assert_eq!(ids.find(&conn, "202", "x").expect("looks up"), Some(2));
     }
 
@@ -289,7 +340,7 @@ mod tests {
             last_all in any::<bool>(),
         ) {
             let conn = store();
-            let mut ids = MessageIds::open(&conn).expect("opens");
+            let mut ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens");
             (ids.sweep_commits, ids.watermark_step) = (sweep, step);
             let (mut next, mut committed) = (0, Vec::new());
             for (size, commits) in groups {
@@ -307,7 +358,7 @@ mod tests {
                 prop_assert_eq!(ids.waiting(), 0);
             }
             drop(ids);
-            let ids = MessageIds::open(&conn).expect("opens again");
+            let ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens again");
             prop_assert_eq!(in_table(&conn), committed.len());
             for i in 0..next {
                 let expected = committed.contains(&i).then(|| format!("m{i}"));
