@@ -91,8 +91,9 @@ pub(crate) struct DeferredIndex {
     cursor: Option<Key>,
     /// The watermark as committed: every message up to this rowid is in the table.
     up_to: i64,
-    /// `SWEEP_COMMITS` and `WATERMARK_STEP` (smaller in tests).
+    /// `SWEEP_COMMITS`, `MAX_PENDING` and `WATERMARK_STEP` (smaller in tests).
     sweep_commits: usize,
+    max_pending: usize,
     watermark_step: i64,
 }
 
@@ -139,6 +140,7 @@ impl DeferredIndex {
             cursor: None,
             up_to,
             sweep_commits: SWEEP_COMMITS,
+            max_pending: MAX_PENDING,
             watermark_step: WATERMARK_STEP,
         })
     }
@@ -179,7 +181,7 @@ impl DeferredIndex {
         let count = if all {
             self.pending.len()
         } else {
-            self.pending.len().div_ceil(self.sweep_commits) + self.pending.len().saturating_sub(MAX_PENDING)
+            self.pending.len().div_ceil(self.sweep_commits) + self.pending.len().saturating_sub(self.max_pending)
         };
         // From just past the last key written, and round again from the start.
         let (after, from_start) = match &self.cursor {
@@ -335,6 +337,16 @@ mod tests {
         }
         assert_eq!((ids.waiting(), in_table(&conn)), (0, 100));
         assert!((0..100).all(|i| found(&conn, &ids, i) == Some(format!("m{i}"))));
+    }
+
+    #[test]
+    fn past_the_most_that_may_wait_a_commit_writes_the_excess_too() {
+        let conn = store();
+        let mut ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens");
+        (ids.sweep_commits, ids.max_pending) = (1000, 10);
+        group(&conn, &mut ids, 0, 50, true);
+        group(&conn, &mut ids, 50, 50, true);
+        assert_eq!((ids.waiting(), in_table(&conn)), (9, 41), "one for its share of 50, and the 40 beyond 10");
     }
 
     #[test]
