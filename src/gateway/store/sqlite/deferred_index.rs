@@ -63,7 +63,7 @@ const MAX_PENDING: usize = 1 << 18;
 /// its own, and a watermark that lags only means more messages indexed again on opening.
 const WATERMARK_STEP: i64 = 4096;
 
-/// A sender and its `messageId`.
+/// A sender and one of its keys (a `messageId` or an `Idempotency-Key`).
 type Key = (String, String);
 
 pub(crate) struct DeferredIndex {
