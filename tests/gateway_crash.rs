@@ -1,6 +1,7 @@
 //! Crash: the real `caregate serve` is killed with SIGKILL while messages stream in, then restarted on the same
 //! store. Every message that was answered 202 must be there after the restart and reach its push recipient;
-//! a push recipient may see a message twice only under the same idempotency key (its message id).
+//! a push recipient may see a message twice only under the same idempotency key (its message id). And a
+//! SIGTERM, as a service manager sends, stops it cleanly.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -173,4 +174,64 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     gateway.wait().expect("reaped");
     let verify = Command::new(env!("CARGO_BIN_EXE_caregate")).args(["audit", "verify", "--data"]).arg(&data).output().expect("runs");
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+/// A service manager stops the gateway with SIGTERM: it exits at once and cleanly (status 0), having committed,
+/// checkpointed and closed its store, whose log is then gone; started again, it has the message.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_the_gateway_cleanly() {
+    let catalog = Catalog::embedded().expect("packs load");
+    let tokens: BTreeMap<String, String> =
+        ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"].iter().map(|c| (c.to_string(), format!("term-{c}"))).collect();
+    let (config, _) = Config::demo(&catalog, Some(tokens));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("gateway.toml");
+    std::fs::write(&config_path, toml::to_string(&config).expect("serialises")).expect("writes");
+    let data = dir.path().join("data");
+    let (mut gateway, address) = start(&config_path, &data);
+    let mut envelope: Value = serde_json::from_str(FULL).expect("parses");
+    envelope["sender"]["organisation"] = "201".into();
+    envelope["recipients"] = json!([{"organisation": "POL01", "role": "police"}]);
+    let client = reqwest::Client::new();
+    let sent = client
+        .post(format!("http://{address}/v1/messages"))
+        .bearer_auth("term-201")
+        .header("content-type", "application/json")
+        .header("idempotency-key", "b1946ac9-2f0c-4b3a-9f1e-5d6c7b8a9e0f")
+        .body(envelope.to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED);
+    let id = sent.json::<Value>().await.expect("json")["id"].as_str().unwrap_or_default().to_string();
+    let term = Command::new("kill").args(["-TERM", &gateway.id().to_string()]).status().expect("kill runs");
+    assert!(term.success());
+    let mut status = None;
+    for _ in 0..100 {
+        status = gateway.try_wait().expect("waits");
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = status.unwrap_or_else(|| {
+        drop(gateway.kill());
+        panic!("the gateway did not stop within 5 s of SIGTERM")
+    });
+    assert!(status.success(), "{status}");
+    assert!(!data.join("caregate.db-wal").exists(), "the store was checkpointed and closed");
+    let (mut gateway, address) = start(&config_path, &data);
+    let again = client
+        .post(format!("http://{address}/v1/messages"))
+        .bearer_auth("term-201")
+        .header("content-type", "application/json")
+        .header("idempotency-key", "b1946ac9-2f0c-4b3a-9f1e-5d6c7b8a9e0f")
+        .body(envelope.to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.json::<Value>().await.expect("json")["id"].as_str(), Some(id.as_str()));
+    gateway.kill().expect("stops");
+    gateway.wait().expect("reaped");
 }

@@ -371,11 +371,28 @@ fn serve(catalog: Catalog, args: super::ServeArgs) -> Result<u8> {
                 println!("  {who:<7} {token}");
             }
         }
-        tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
+        stop_signal().await?;
         running.stop();
         anyhow::Ok(())
     })?;
     Ok(0)
+}
+
+/// Waits for Ctrl-C or, on Unix, SIGTERM (how a service manager or a container runtime stops a service), so that
+/// either way the store commits what is open, checkpoints and closes.
+#[cfg(unix)]
+async fn stop_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot wait for SIGTERM")?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted.context("cannot wait for Ctrl-C"),
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+async fn stop_signal() -> Result<()> {
+    tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")
 }
 
 fn audit_verify(data: &Path) -> Result<u8> {
