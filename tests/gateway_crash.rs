@@ -35,6 +35,28 @@ fn start(config: &std::path::Path, data: &std::path::Path) -> (Child, String) {
     (child, address)
 }
 
+/// The demo configuration with tokens `<prefix>-<code>`, as `adjust` leaves it, written to `dir/gateway.toml`.
+fn write_config(dir: &std::path::Path, prefix: &str, adjust: impl FnOnce(&mut Config)) -> std::path::PathBuf {
+    let catalog = Catalog::embedded().expect("packs load");
+    let tokens: BTreeMap<String, String> =
+        ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"].iter().map(|c| (c.to_string(), format!("{prefix}-{c}"))).collect();
+    let (mut config, _) = Config::demo(&catalog, Some(tokens));
+    adjust(&mut config);
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, toml::to_string(&config).expect("serialises")).expect("writes");
+    path
+}
+
+/// A JSON envelope posted to `/v1/messages` with a bearer token and, when given, an idempotency key.
+fn post(client: &reqwest::Client, address: &str, token: &str, key: Option<&str>, body: String) -> reqwest::RequestBuilder {
+    let request = client.post(format!("http://{address}/v1/messages")).bearer_auth(token).header("content-type", "application/json");
+    match key {
+        Some(key) => request.header("idempotency-key", key),
+        None => request,
+    }
+    .body(body)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_restart() {
     // The push recipient: records every idempotency key it is sent.
@@ -55,17 +77,15 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     let inbox = format!("http://{}/inbox", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let catalog = Catalog::embedded().expect("packs load");
-    let tokens: BTreeMap<String, String> =
-        ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"].iter().map(|c| (c.to_string(), format!("crash-{c}"))).collect();
-    let (mut config, _) = Config::demo(&catalog, Some(tokens));
-    config.delivery.base_delay_ms = 20;
-    if let Some(org) = config.organisations.iter_mut().find(|o| o.code == "RJ1") {
-        (org.delivery, org.push_url) = ("push".into(), Some(inbox));
-    }
     let dir = tempfile::tempdir().expect("temp dir");
-    let config_path = dir.path().join("gateway.toml");
-    std::fs::write(&config_path, toml::to_string(&config).expect("serialises")).expect("writes");
+    let mut concurrency = 0;
+    let config_path = write_config(dir.path(), "crash", |config| {
+        config.delivery.base_delay_ms = 20;
+        if let Some(org) = config.organisations.iter_mut().find(|o| o.code == "RJ1") {
+            (org.delivery, org.push_url) = ("push".into(), Some(inbox));
+        }
+        concurrency = config.delivery.concurrency;
+    });
     let data = dir.path().join("data");
 
     let (mut gateway, address) = start(&config_path, &data);
@@ -77,7 +97,7 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     let accepted: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let mut senders = Vec::new();
     for _ in 0..8 {
-        let (client, mut envelope, accepted, url) = (client.clone(), envelope.clone(), Arc::clone(&accepted), format!("http://{address}/v1/messages"));
+        let (client, mut envelope, accepted, address) = (client.clone(), envelope.clone(), Arc::clone(&accepted), address.clone());
         senders.push(tokio::spawn(async move {
             for _ in 0..2000 {
                 // Each a new message: a messageId is the sender's once.
@@ -85,14 +105,7 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
                 let body = envelope.to_string();
                 // With its messageId as its idempotency key, as a supplier that retries safely would send it.
                 let key = envelope["messageId"].as_str().unwrap_or_default().to_string();
-                let response = client
-                    .post(&url)
-                    .bearer_auth("crash-201")
-                    .header("content-type", "application/json")
-                    .header("idempotency-key", key)
-                    .body(body.clone())
-                    .send()
-                    .await;
+                let response = post(&client, &address, "crash-201", Some(&key), body.clone()).send().await;
                 let Ok(response) = response else { break };
                 if response.status() != reqwest::StatusCode::ACCEPTED {
                     break;
@@ -122,19 +135,17 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     // Each idempotency key and messageId is still known (the store's indexes of them, partly kept in memory, are
     // made again from the messages): the same request again, or the same envelope without its key, is answered as
     // the first; another envelope under its messageId is refused.
-    let url = format!("http://{address}/v1/messages");
     for (id, body) in &bodies {
         let mut other: Value = serde_json::from_str(body).expect("parses");
         let key = other["messageId"].as_str().unwrap_or_default().to_string();
-        let with_key = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").header("idempotency-key", key);
-        for again in [with_key, client.post(&url).bearer_auth("crash-201").header("content-type", "application/json")] {
-            let again = again.body(body.clone()).send().await.expect("request");
+        for key in [Some(key.as_str()), None] {
+            let again = post(&client, &address, "crash-201", key, body.clone()).send().await.expect("request");
             assert_eq!(again.status(), reqwest::StatusCode::ACCEPTED);
             let answer: Value = again.json().await.expect("json");
             assert_eq!(answer["id"].as_str(), Some(id.as_str()), "{id} sent again became another message");
         }
         other["body"]["child"]["name"]["family"] = "Otherchild".into();
-        let conflict = client.post(&url).bearer_auth("crash-201").header("content-type", "application/json").body(other.to_string()).send().await.expect("request");
+        let conflict = post(&client, &address, "crash-201", None, other.to_string()).send().await.expect("request");
         assert_eq!(conflict.status(), reqwest::StatusCode::CONFLICT, "another envelope under {id}'s messageId");
     }
     // Every 202'd message is in the store after the restart, for both recipients.
@@ -168,7 +179,7 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     }
     let total = received.lock().expect("lock").len();
     // Repeats are only the pushes in flight when the gateway was killed (at most the delivery concurrency).
-    assert!(total - delivered.len() <= config.delivery.concurrency, "{} repeated pushes", total - delivered.len());
+    assert!(total - delivered.len() <= concurrency, "{} repeated pushes", total - delivered.len());
     eprintln!("accepted {} before the kill; delivered {} distinct, {} pushes in all", accepted.len(), delivered.len(), total);
     gateway.kill().expect("stops");
     gateway.wait().expect("reaped");
@@ -181,28 +192,16 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_the_gateway_cleanly() {
-    let catalog = Catalog::embedded().expect("packs load");
-    let tokens: BTreeMap<String, String> =
-        ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"].iter().map(|c| (c.to_string(), format!("term-{c}"))).collect();
-    let (config, _) = Config::demo(&catalog, Some(tokens));
     let dir = tempfile::tempdir().expect("temp dir");
-    let config_path = dir.path().join("gateway.toml");
-    std::fs::write(&config_path, toml::to_string(&config).expect("serialises")).expect("writes");
+    let config_path = write_config(dir.path(), "term", |_| {});
     let data = dir.path().join("data");
     let (mut gateway, address) = start(&config_path, &data);
     let mut envelope: Value = serde_json::from_str(FULL).expect("parses");
     envelope["sender"]["organisation"] = "201".into();
     envelope["recipients"] = json!([{"organisation": "POL01", "role": "police"}]);
     let client = reqwest::Client::new();
-    let sent = client
-        .post(format!("http://{address}/v1/messages"))
-        .bearer_auth("term-201")
-        .header("content-type", "application/json")
-        .header("idempotency-key", "b1946ac9-2f0c-4b3a-9f1e-5d6c7b8a9e0f")
-        .body(envelope.to_string())
-        .send()
-        .await
-        .expect("request");
+    const KEY: &str = "b1946ac9-2f0c-4b3a-9f1e-5d6c7b8a9e0f";
+    let sent = post(&client, &address, "term-201", Some(KEY), envelope.to_string()).send().await.expect("request");
     assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED);
     let id = sent.json::<Value>().await.expect("json")["id"].as_str().unwrap_or_default().to_string();
     let term = Command::new("kill").args(["-TERM", &gateway.id().to_string()]).status().expect("kill runs");
@@ -222,15 +221,7 @@ async fn sigterm_stops_the_gateway_cleanly() {
     assert!(status.success(), "{status}");
     assert!(!data.join("caregate.db-wal").exists(), "the store was checkpointed and closed");
     let (mut gateway, address) = start(&config_path, &data);
-    let again = client
-        .post(format!("http://{address}/v1/messages"))
-        .bearer_auth("term-201")
-        .header("content-type", "application/json")
-        .header("idempotency-key", "b1946ac9-2f0c-4b3a-9f1e-5d6c7b8a9e0f")
-        .body(envelope.to_string())
-        .send()
-        .await
-        .expect("request");
+    let again = post(&client, &address, "term-201", Some(KEY), envelope.to_string()).send().await.expect("request");
     assert_eq!(again.json::<Value>().await.expect("json")["id"].as_str(), Some(id.as_str()));
     gateway.kill().expect("stops");
     gateway.wait().expect("reaped");

@@ -108,9 +108,7 @@ pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<JsonDocument, Finding
 /// caller that needs the spans only when there is something to locate, and then parses again.
 #[allow(clippy::result_large_err)]
 pub fn parse_json_value(bytes: &[u8], limits: &Limits) -> Result<Value, Finding> {
-    parse_json_boxed(bytes, limits, false)
-        .map(|doc| doc.value)
-        .map_err(|f| *f)
+    parse_json_boxed(bytes, limits, false).map(|doc| doc.value).map_err(|f| *f)
 }
 
 fn parse_json_boxed(bytes: &[u8], limits: &Limits, spans: bool) -> Result<JsonDocument, Refusal> {
@@ -420,16 +418,7 @@ impl Parser<'_> {
         let key = self.string()?;
         let span = Span::new(start, self.pos);
         let mut repeated = None;
-        if let (
-            true,
-            Some(Frame::Object {
-                members,
-                seen,
-                first,
-                ..
-            }),
-        ) = (in_open_object, self.stack.last_mut())
-        {
+        if let (true, Some(Frame::Object { members, seen, first, .. })) = (in_open_object, self.stack.last_mut()) {
             let so_far = self.members.get(*members..).unwrap_or_default();
             let position = |so_far: &[(String, Value)]| so_far.iter().position(|(k, _)| *k == key);
             let found = if so_far.len() < KEYS_COMPARED_ONE_BY_ONE {
@@ -437,9 +426,7 @@ impl Parser<'_> {
             } else {
                 // A linear scan per key would make a wide object quadratic.
                 let hasher = &self.hasher;
-                let seen = seen.get_or_insert_with(|| {
-                    so_far.iter().map(|(k, _)| hasher.hash_one(k)).collect()
-                });
+                let seen = seen.get_or_insert_with(|| so_far.iter().map(|(k, _)| hasher.hash_one(k)).collect());
                 if seen.insert(hasher.hash_one(&key)) {
                     None
                 } else {
@@ -798,10 +785,7 @@ fn plain_run(bytes: &[u8]) -> usize {
         at += 8;
     }
     let rest = bytes.get(at..).unwrap_or_default();
-    at + rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(rest.len())
+    at + rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(rest.len())
 }
 
 fn push_step(frame: &Frame, out: &mut String) {
@@ -942,28 +926,18 @@ mod tests {
         assert!(parse(r#"{"a": {"x": 1}, "b": {"x": 2}, "x": 3}"#).is_ok());
         // A wide object is searched by hash: the repeat is found wherever it is, nested objects between.
         for (first, again) in [(0, 40), (17, 18), (39, 40)] {
-            let mut members: Vec<String> = (0..40)
-                .map(|i| format!("\"k{i}\": {{\"k{i}\": [{i}]}}"))
-                .collect();
+            let mut members: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {{\"k{i}\": [{i}]}}")).collect();
             members.insert(again, format!("\"k{first}\": 0"));
             let src = format!("{{{}}}", members.join(",\n"));
             let f = refused(src.as_bytes(), &Limits::default(), "json-duplicate-key");
             assert_eq!(loc(&f), (again as u32 + 1, 1, format!("/k{first}")));
             let line = if first == 0 { 1 } else { first + 1 };
             let column = if first == 0 { 2 } else { 1 };
-            assert!(
-                f.message
-                    .contains(&format!("first at line {line}, column {column}")),
-                "{}",
-                f.message
-            );
+            assert!(f.message.contains(&format!("first at line {line}, column {column}")), "{}", f.message);
         }
         let wide: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
         let doc = parse(&format!("{{{}}}", wide.join(","))).expect("no key repeats");
-        assert_eq!(
-            doc.value.as_object().map(|m| m.keys().nth(39).cloned()),
-            Some(Some("k39".to_string()))
-        );
+        assert_eq!(doc.value.as_object().map(|m| m.keys().nth(39).cloned()), Some(Some("k39".to_string())));
     }
 
     #[test]

@@ -558,11 +558,11 @@ impl Writer {
                 None => {}
             }
         }
-        // The message-id index's waiting entries are written too, so that the next opening has none to make again.
+        // The deferred indexes' waiting entries are written too, so that the next opening has none to make again.
         if self.open.is_none() && self.indexes.waiting() > 0 {
             match self.conn.execute_batch("BEGIN IMMEDIATE") {
                 Ok(()) => self.open = Some(Open { writes: Vec::new(), head: self.head.clone() }),
-                Err(error) => tracing::warn!(%error, "the message-id index is left to be made again at the next opening"),
+                Err(error) => tracing::warn!(%error, "the deferred indexes are left to be made again at the next opening"),
             }
         }
         self.commit_group(true);
@@ -592,7 +592,8 @@ impl Writer {
 
     /// Makes one write in the open transaction, beginning one if needed. A write that fails is answered at
     /// once; since it may have left part of itself in the transaction, the transaction is rolled back and the
-    /// writes before it made again.
+    /// writes before it made again. The idempotency lookup (`Op::Idempotent`) is a read, made here because only
+    /// the writer knows the keys still waiting in memory.
     fn write(&mut self, op: Op, reply: ReplyTo) {
         if self.durability.failed() {
             reply.send(Err(StoreError::NotDurable));
@@ -678,13 +679,13 @@ impl Writer {
         self.commit_group(false);
     }
 
-    /// Commits the open transaction, with the message-id index's next slice (or, when `all`, every waiting
+    /// Commits the open transaction, with the deferred indexes' next slices (or, when `all`, every waiting
     /// entry), and hands its group to the syncer.
     fn commit_group(&mut self, all: bool) {
         let Some(open) = self.open.take() else { return };
         if let Err(error) = self.indexes.write(&self.conn, all) {
             // Its entries wait on in memory; those it wrote before failing are written again, harmlessly.
-            tracing::warn!(%error, "writing the message-id index's waiting entries failed");
+            tracing::warn!(%error, "writing the deferred indexes' waiting entries failed");
         }
         // Numbered before it can be seen, so that a reader who sees it waits for it.
         let seq = self.durability.begun.fetch_add(1, Ordering::SeqCst) + 1;
