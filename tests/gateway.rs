@@ -391,6 +391,18 @@ async fn a_messageid_sent_again_is_the_same_message_or_a_conflict() {
         .expect("request");
     assert_eq!(pretty.status(), StatusCode::ACCEPTED);
     assert_eq!(pretty.json::<Value>().await.expect("json"), first);
+    // With its members in another order, and as XML: still that message.
+    let reordered = match &envelope {
+        Value::Object(members) => Value::Object(members.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        other => other.clone(),
+    };
+    assert_ne!(reordered.to_string(), envelope.to_string());
+    assert_eq!(app.send("RJ1", &reordered).await, first);
+    let xml = app.client.post(app.url("/v1/convert?to=xml")).bearer_auth(app.token("RJ1")).body(envelope.to_string()).send().await.expect("request");
+    let xml = xml.text().await.expect("text");
+    let as_xml = app.client.post(app.url("/v1/messages")).bearer_auth(app.token("RJ1")).header("content-type", "application/xml").body(xml).send().await.expect("request");
+    assert_eq!(as_xml.status(), StatusCode::ACCEPTED);
+    assert_eq!(as_xml.json::<Value>().await.expect("json"), first);
     // Under a new Idempotency-Key it is still that message, and the key names it from now on.
     assert_eq!(app.send_as("RJ1", &envelope, Some("late-key")).await.json::<Value>().await.expect("json"), first);
     assert_eq!(app.send_as("RJ1", &envelope, Some("late-key")).await.json::<Value>().await.expect("json"), first);

@@ -86,12 +86,16 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Guesses the syntax from the first significant byte: after an optional UTF-8 byte order mark and
 /// whitespace, `<` means XML and `{` or `[` means JSON. Anything else is `None`.
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
-    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    match body.iter().find(|b| !b.is_ascii_whitespace())? {
+    match without_bom(bytes).iter().find(|b| !b.is_ascii_whitespace())? {
         b'<' => Some(Format::Xml),
         b'{' | b'[' => Some(Format::Json),
         _ => None,
     }
+}
+
+/// The bytes without a leading UTF-8 byte order mark, if they have one.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
 }
 
 /// Length of a leading UTF-8 byte order mark (0 or 3).

@@ -12,7 +12,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::audit::{Event, Record};
@@ -103,6 +103,7 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
             run()
         }
     };
+    let sent_as = checked.format;
     let mut findings = checked.findings;
     let is_envelope = checked.pack.as_ref().is_some_and(|p| p.id() == app.envelope.id());
     let (Some(envelope), true) = (checked.instance, is_envelope) else {
@@ -144,17 +145,35 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
     let id = time_ordered_id();
     let received_at = super::store::sqlite::now_text();
     // serde_json's `to_string` writes bytes; a value's `Display` goes through the slower formatter.
-    let texts = serde_json::to_string(&json!({"id": id, "status": "accepted", "receivedAt": received_at, "digest": body_digest}))
-        .and_then(|response| Ok((response, serde_json::to_string(&envelope)?)));
-    let Ok((response, envelope_text)) = texts else {
-        tracing::error!("an accepted envelope could not be written as JSON");
+    let answer = Answer { id: &id, status: "accepted", received_at: &received_at, digest: &body_digest };
+    let Ok(response) = serde_json::to_string(&answer) else {
+        tracing::error!("an accepted message's answer could not be written as JSON");
         return Problem::internal().into_response();
+    };
+    // A JSON envelope is stored as it was sent: its text is what the instance just checked was parsed from, and
+    // its digest is the body's. An XML one is stored as its JSON form.
+    let sent_text = match sent_as {
+        Some(Format::Json) => std::str::from_utf8(document::without_bom(&body)).ok(),
+        _ => None,
+    };
+    let (envelope_text, envelope_digest) = match sent_text {
+        Some(text) if text.len() == body.len() => (text.to_string(), body_digest.clone()),
+        Some(text) => (text.to_string(), digest(text.as_bytes())),
+        None => match serde_json::to_string(&envelope) {
+            Ok(text) => {
+                let digest = digest(text.as_bytes());
+                (text, digest)
+            }
+            Err(_) => {
+                tracing::error!("an accepted envelope could not be written as JSON");
+                return Problem::internal().into_response();
+            }
+        },
     };
     let standard = body_pack.reference();
     let when = Circumstances::of(&envelope);
     let empty = Value::Object(Default::default());
     let body_value = envelope.get("body").unwrap_or(&empty);
-    let envelope_digest = digest(envelope_text.as_bytes());
     let mut audit = Vec::with_capacity(recipients.len() + 1);
     audit.push(
         Record::new(Event::Accept, &organisation)
@@ -217,6 +236,16 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
             Problem::internal().into_response()
         }
     }
+}
+
+/// The answer to an accepted message (`202`), kept to be given again to a repeat.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer<'a> {
+    id: &'a str,
+    status: &'static str,
+    received_at: &'a str,
+    digest: &'a str,
 }
 
 /// A new message id: a UUID (version 7) that starts with the time, so that the store's indexes grow at one

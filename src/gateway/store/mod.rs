@@ -81,9 +81,11 @@ pub struct NewMessage {
     pub received_at: String,
     /// SHA-256 of the request body.
     pub digest: String,
-    /// The envelope (JSON instance) as accepted, as compact JSON text: every copy is made from it.
+    /// The envelope (JSON instance) as accepted, as JSON text: every copy is made from it. A JSON envelope is
+    /// kept as it was sent; an XML one as its JSON form.
     pub envelope: String,
-    /// SHA-256 of `envelope`: the same message sent again, in either format, has the same.
+    /// SHA-256 of `envelope`. The same message sent again as the same text has the same; sent laid out anew,
+    /// or in the other format, the store compares the envelopes themselves.
     pub envelope_digest: String,
     pub copies: Vec<NewCopy>,
     /// The answer given for it (JSON text), kept for a repeat.

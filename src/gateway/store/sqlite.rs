@@ -16,7 +16,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::{Type, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, ToSql};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
@@ -782,7 +782,7 @@ fn apply(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, op: &Op) -
         Op::Accept(message, prepared) => Outcome::Accept(accept(conn, indexes, chain, message, prepared)?),
         Op::Idempotent { sender, key } => Outcome::Found(idempotent(conn, indexes, sender, key)?),
         Op::Audit(records) => {
-            records.iter().try_for_each(|r| append(conn, chain, r))?;
+            append(conn, chain, records)?;
             Outcome::Unit
         }
         Op::Transition { message, recipient, transition, record } => {
@@ -795,12 +795,58 @@ fn apply(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, op: &Op) -
     })
 }
 
-fn append(conn: &Connection, chain: &mut Head, record: &Record) -> Result<(), StoreError> {
-    let entry = Entry::chain(record, chain.0, now_text(), &chain.1);
-    conn.prepare_cached("INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?
-        .execute(params![entry.seq, entry.at, entry.event, entry.actor, entry.message, entry.recipient, entry.digest, entry.detail, entry.prev, entry.hash])?;
-    *chain = (entry.seq + 1, entry.hash);
+/// The most rows one multi-row `INSERT` carries: a message's copies, or its accept and redaction entries, are
+/// one statement each up to this many recipients.
+const ROWS_PER_INSERT: usize = 8;
+
+/// `head VALUES row, row, …`, `rows` times `row`, whose parameters are plain `?`s.
+fn insert_rows(head: &str, row: &str, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + 8 + rows * (row.len() + 2));
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(row);
+    }
+    sql
+}
+
+/// Appends records to the audit chain, in order, all at one time.
+fn append(conn: &Connection, chain: &mut Head, records: &[Record]) -> Result<(), StoreError> {
+    let at = now_text();
+    for group in records.chunks(ROWS_PER_INSERT) {
+        let mut entries: Vec<Entry> = Vec::with_capacity(group.len());
+        for record in group {
+            let (seq, prev) = match entries.last() {
+                Some(last) => (last.seq + 1, last.hash.as_str()),
+                None => (chain.0, chain.1.as_str()),
+            };
+            let entry = Entry::chain(record, seq, at.clone(), prev);
+            entries.push(entry);
+        }
+        let sql = insert_rows("INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash)", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entries.len());
+        let values = entries.iter().flat_map(|e| -> [&dyn ToSql; 10] {
+            [&e.seq, &e.at, &e.event, &e.actor, &e.message, &e.recipient, &e.digest, &e.detail, &e.prev, &e.hash]
+        });
+        conn.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+        if let Some(last) = entries.pop() {
+            *chain = (last.seq + 1, last.hash);
+        }
+    }
     Ok(())
+}
+
+/// Whether message `rowid`'s stored envelope is, as JSON, the one `packed` holds: the same message sent again
+/// laid out anew, with its members in another order, or in the other format. Asked only when the two texts
+/// differ, which a supplier's retry seldom makes them.
+fn same_envelope(conn: &Connection, rowid: i64, packed: &[u8]) -> Result<bool, StoreError> {
+    let stored = conn.prepare_cached("SELECT envelope FROM messages WHERE rowid = ?1")?.query_row([rowid], |r| unpack(r, 0)).optional()?;
+    let Some(Some(stored)) = stored else { return Ok(false) };
+    let text = unpack_text(packed).map_err(|e| StoreError::Corrupt(format!("a packed envelope: {e}")))?;
+    let sent: Value = serde_json::from_slice(&text).map_err(|e| StoreError::Corrupt(format!("an accepted envelope as JSON: {e}")))?;
+    Ok(stored == sent)
 }
 
 /// The body digest and the answer of the message a sender's idempotency key names, if it names one.
@@ -820,15 +866,16 @@ fn accept(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, message: 
             return Ok(if digest == message.digest { Accepted::Repeat(response) } else { Accepted::KeyConflict });
         }
     }
-    let earlier: Option<(String, Option<String>, String)> = match indexes.ids.find(conn, &message.sender, &message.message_id)? {
+    let earlier: Option<(i64, String, Option<String>, String)> = match indexes.ids.find(conn, &message.sender, &message.message_id)? {
         Some(rowid) => conn
             .prepare_cached("SELECT id, envelope_digest, response FROM messages WHERE rowid = ?1")?
-            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([rowid], |r| Ok((rowid, r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?,
         None => None,
     };
-    if let Some((id, digest, response)) = earlier {
-        if digest.as_deref() != Some(message.envelope_digest.as_str()) {
+    if let Some((rowid, id, digest, response)) = earlier {
+        let same_text = digest.as_deref() == Some(message.envelope_digest.as_str());
+        if !same_text && !same_envelope(conn, rowid, &prepared.envelope)? {
             return Ok(Accepted::MessageIdConflict);
         }
         // A new key for the same message: the key names the first.
@@ -858,15 +905,19 @@ fn accept(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, message: 
     if let Some(key) = &message.idempotency_key {
         indexes.keys.add(&message.sender, key, rowid);
     }
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
-    )?;
-    for (copy, redactions) in message.copies.iter().zip(&prepared.redactions) {
-        insert.execute(params![message.id, copy.recipient, copy.role, redactions, copy.push_url, copy.format, message.received_at])?;
+    let copies: Vec<_> = message.copies.iter().zip(&prepared.redactions).collect();
+    for group in copies.chunks(ROWS_PER_INSERT) {
+        let sql = insert_rows(
+            "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at)",
+            "(?, ?, ?, '', ?, ?, ?, 'pending', 0, ?, ?)",
+            group.len(),
+        );
+        let values = group.iter().flat_map(|(copy, redactions)| -> [&dyn ToSql; 8] {
+            [&message.id, &copy.recipient, &copy.role, redactions, &copy.push_url, &copy.format, &message.received_at, &message.received_at]
+        });
+        conn.prepare_cached(&sql)?.execute(params_from_iter(values))?;
     }
-    for record in &message.audit {
-        append(conn, chain, record)?;
-    }
+    append(conn, chain, &message.audit)?;
     Ok(Accepted::New)
 }
 
@@ -887,7 +938,7 @@ fn apply_transition(conn: &Connection, chain: &mut Head, message: &str, recipien
     if changed == 0 {
         return Ok(false);
     }
-    append(conn, chain, record)?;
+    append(conn, chain, std::slice::from_ref(record))?;
     Ok(true)
 }
 
@@ -900,7 +951,7 @@ fn attempted(conn: &Connection, chain: &mut Head, message: &str, recipient: &str
     };
     conn.prepare_cached("UPDATE copies SET state = ?3, attempts = attempts + 1, next_at = ?4, last_error = ?5, updated_at = ?6 WHERE message = ?1 AND recipient = ?2")?
         .execute(params![message, recipient, state, next_at, error, now])?;
-    append(conn, chain, record)
+    append(conn, chain, std::slice::from_ref(record))
 }
 
 const COPY_COLUMNS: &str = "c.message, m.sender, m.standard, m.received_at, c.recipient, c.role, c.state, c.attempts, c.last_error, c.updated_at, c.push_url, c.format";
@@ -925,7 +976,7 @@ fn copy_row(r: &Row<'_>, with_content: bool) -> Result<CopyRecord, rusqlite::Err
     })
 }
 
-/// An envelope (compact JSON text) as stored: LZ4-compressed, kept as a BLOB of its length (4 bytes, little
+/// An envelope (JSON text) as stored: LZ4-compressed, kept as a BLOB of its length (4 bytes, little
 /// endian) and the LZ4 block. A referral's envelope goes from 2.6 KB to 1.9 KB in about 4 µs; zstd at its
 /// fastest level made it 1.4 KB but took 11 µs, which under load cost more than the smaller rows saved (see
 /// BENCHMARKS.md). Envelopes stored before, as zstd frames or as TEXT, are read as they are.
@@ -963,10 +1014,10 @@ fn unpack_text(packed: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error + Sen
     Ok(text)
 }
 
-/// The envelope in column 12, packed or not.
-fn unpack(r: &Row<'_>) -> Result<Option<Value>, rusqlite::Error> {
-    let broken = |e: Box<dyn std::error::Error + Send + Sync>, kind| rusqlite::Error::FromSqlConversionFailure(12, kind, e);
-    match r.get_ref(12)? {
+/// The envelope in `column`, packed or not.
+fn unpack(r: &Row<'_>, column: usize) -> Result<Option<Value>, rusqlite::Error> {
+    let broken = |e: Box<dyn std::error::Error + Send + Sync>, kind| rusqlite::Error::FromSqlConversionFailure(column, kind, e);
+    match r.get_ref(column)? {
         ValueRef::Null => Ok(None),
         ValueRef::Text(text) => serde_json::from_slice(text).map(Some).map_err(|e| broken(Box::new(e), Type::Text)),
         ValueRef::Blob(packed) => {
@@ -984,7 +1035,7 @@ fn copy_content(r: &Row<'_>) -> Result<Value, rusqlite::Error> {
         serde_json::from_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
     }
     let redactions: Option<String> = r.get(13)?;
-    match (unpack(r)?, redactions) {
+    match (unpack(r, 12)?, redactions) {
         (Some(envelope), Some(redactions)) => {
             let redactions: Vec<Redaction> = parse(13, &redactions)?;
             Ok(copy_of(envelope, &redactions))
@@ -1137,7 +1188,12 @@ mod tests {
         // A messageId is a sender's once: the same envelope again is the first message, another is a conflict.
         let again = NewMessage { id: "m3-again".into(), message_id: "m3".into(), ..message("m3", None, "d") };
         assert_eq!(store.accept(again).await.expect("stored"), Accepted::Repeat(r#"{"id":"m3"}"#.into()));
-        let other = NewMessage { id: "m3-other".into(), message_id: "m3".into(), ..message("m3", None, "e") };
+        // Laid out anew (another digest), it is still the same envelope.
+        let laid_out = r#"{ "body": { "b": 2, "a": 1 }, "messageId": "x" }"#;
+        let relaid = NewMessage { id: "m3-relaid".into(), message_id: "m3".into(), envelope: laid_out.into(), ..message("m3", None, "e") };
+        assert_eq!(store.accept(relaid).await.expect("stored"), Accepted::Repeat(r#"{"id":"m3"}"#.into()));
+        let changed = r#"{"messageId":"x","body":{"a":1,"b":3}}"#;
+        let other = NewMessage { id: "m3-other".into(), message_id: "m3".into(), envelope: changed.into(), ..message("m3", None, "e") };
         assert_eq!(store.accept(other).await.expect("stored"), Accepted::MessageIdConflict);
         assert_eq!(store.mailbox("RJ1", 1000).await.expect("reads").len(), 51);
         let read = Record::new(Event::Read, "RJ1").message("m3");
