@@ -16,7 +16,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::{Type, ValueRef};
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
@@ -795,45 +795,16 @@ fn apply(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, op: &Op) -
     })
 }
 
-/// The most rows one multi-row `INSERT` carries: a message's copies, or its accept and redaction entries, are
-/// one statement each up to this many recipients.
-const ROWS_PER_INSERT: usize = 8;
-
-/// `head VALUES row, row, …`, `rows` times `row`, whose parameters are plain `?`s.
-fn insert_rows(head: &str, row: &str, rows: usize) -> String {
-    let mut sql = String::with_capacity(head.len() + 8 + rows * (row.len() + 2));
-    sql.push_str(head);
-    sql.push_str(" VALUES ");
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(row);
-    }
-    sql
-}
-
-/// Appends records to the audit chain, in order, all at one time.
+/// Appends records to the audit chain, in order, all at one time. One `INSERT` per entry: a statement that
+/// writes several rows makes SQLite keep a statement journal of every page it touches, which cost more than
+/// the statements saved (BENCHMARKS.md, ninth session).
 fn append(conn: &Connection, chain: &mut Head, records: &[Record]) -> Result<(), StoreError> {
     let at = now_text();
-    for group in records.chunks(ROWS_PER_INSERT) {
-        let mut entries: Vec<Entry> = Vec::with_capacity(group.len());
-        for record in group {
-            let (seq, prev) = match entries.last() {
-                Some(last) => (last.seq + 1, last.hash.as_str()),
-                None => (chain.0, chain.1.as_str()),
-            };
-            let entry = Entry::chain(record, seq, at.clone(), prev);
-            entries.push(entry);
-        }
-        let sql = insert_rows("INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash)", "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entries.len());
-        let values = entries.iter().flat_map(|e| -> [&dyn ToSql; 10] {
-            [&e.seq, &e.at, &e.event, &e.actor, &e.message, &e.recipient, &e.digest, &e.detail, &e.prev, &e.hash]
-        });
-        conn.prepare_cached(&sql)?.execute(params_from_iter(values))?;
-        if let Some(last) = entries.pop() {
-            *chain = (last.seq + 1, last.hash);
-        }
+    let mut insert = conn.prepare_cached("INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?;
+    for record in records {
+        let entry = Entry::chain(record, chain.0, at.clone(), &chain.1);
+        insert.execute(params![entry.seq, entry.at, entry.event, entry.actor, entry.message, entry.recipient, entry.digest, entry.detail, entry.prev, entry.hash])?;
+        *chain = (entry.seq + 1, entry.hash);
     }
     Ok(())
 }
@@ -905,17 +876,11 @@ fn accept(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, message: 
     if let Some(key) = &message.idempotency_key {
         indexes.keys.add(&message.sender, key, rowid);
     }
-    let copies: Vec<_> = message.copies.iter().zip(&prepared.redactions).collect();
-    for group in copies.chunks(ROWS_PER_INSERT) {
-        let sql = insert_rows(
-            "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at)",
-            "(?, ?, ?, '', ?, ?, ?, 'pending', 0, ?, ?)",
-            group.len(),
-        );
-        let values = group.iter().flat_map(|(copy, redactions)| -> [&dyn ToSql; 8] {
-            [&message.id, &copy.recipient, &copy.role, redactions, &copy.push_url, &copy.format, &message.received_at, &message.received_at]
-        });
-        conn.prepare_cached(&sql)?.execute(params_from_iter(values))?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
+    )?;
+    for (copy, redactions) in message.copies.iter().zip(&prepared.redactions) {
+        insert.execute(params![message.id, copy.recipient, copy.role, redactions, copy.push_url, copy.format, message.received_at])?;
     }
     append(conn, chain, &message.audit)?;
     Ok(Accepted::New)
