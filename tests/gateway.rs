@@ -350,6 +350,15 @@ async fn the_same_idempotency_key_returns_the_first_answer_and_another_body_conf
     let mut other = referral("RJ1", &[("201", "social-care")]);
     other["urgency"] = "routine".into();
     assert_eq!(app.send_as("RJ1", &other, Some("key-1")).await.status(), StatusCode::CONFLICT);
+    // A body that would be refused is a conflict too under a used key (422 under a new one, 403 for another
+    // sender's envelope), and stores nothing.
+    let mut invalid = envelope.clone();
+    invalid.as_object_mut().expect("object").remove("body");
+    assert_eq!(app.send_as("RJ1", &invalid, Some("key-1")).await.status(), StatusCode::CONFLICT);
+    assert_eq!(app.send_as("RJ1", &invalid, Some("key-3")).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let not_theirs = referral("201", &[("RJ1", "health")]);
+    assert_eq!(app.send_as("RJ1", &not_theirs, Some("key-1")).await.status(), StatusCode::CONFLICT);
+    assert_eq!(app.send_as("RJ1", &not_theirs, Some("key-4")).await.status(), StatusCode::FORBIDDEN);
     // Keys are per sender.
     assert_eq!(app.send_as("201", &referral("201", &[("RJ1", "health")]), Some("key-1")).await.status(), StatusCode::ACCEPTED);
     // Concurrent repeats of one key store one message.
