@@ -1,8 +1,6 @@
-//! `POST /v1/messages`: from request to durable acceptance. Content type, size and time limits; the engine
-//! validates the envelope and its body; the sender's authorisation; for each recipient, what its copy loses;
-//! one transaction (envelope, copies, key, audit) that first checks the `Idempotency-Key` and the `messageId`;
-//! then `202`, and not before. A key names its first message: the same body again gets the first answer, another
-//! body 409 (a refused body too, which is why a refusal under a key looks the key up). A `messageId` is a
+//! `POST /v1/messages`: from request to durable acceptance. Content type, size and time limits; idempotency;
+//! the engine validates the envelope and its body; the sender's authorisation; for each recipient, what its
+//! copy loses; one transaction (envelope, copies, key, audit); then `202`, and not before. A `messageId` is a
 //! sender's once: sent again with the same envelope it is the same message (the first answer), with another
 //! envelope a conflict (409).
 //!
@@ -77,29 +75,143 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
         Ok(key) => key,
         Err(problem) => return refuse(&app, &organisation, "http-400", Some(&body_digest), problem).await,
     };
-    let message = match prepare(&app, sender, &organisation, &body, &body_digest, key.clone()).await {
-        Ok(message) => message,
-        Err(NotAccepted::Failed) => return Problem::internal().into_response(),
-        Err(NotAccepted::Refused(rule, problem)) => {
-            // Under a key already used, a refused body is answered as the key says: the first answer to the
-            // same body (which may have become invalid since: a rule of time, a changed configuration), or a
-            // conflict. A new key's message never meets this lookup: the store checks its key in the same
-            // transaction that stores it.
-            if let Some(key) = &key {
-                match app.store.idempotent(&organisation, key).await {
-                    Ok(Some((digest, response))) if digest == body_digest => return accepted(response),
-                    Ok(Some(_)) => return key_conflict(&app, &organisation, &body_digest).await,
-                    Ok(None) => {}
-                    Err(error) => {
-                        tracing::error!(%error, "idempotency lookup failed");
-                        return Problem::internal().into_response();
-                    }
-                }
+    if let Some(key) = &key {
+        match app.store.idempotent(&organisation, key).await {
+            Ok(Some((digest, response))) if digest == body_digest => return accepted(response),
+            Ok(Some(_)) => return key_conflict(&app, &organisation, &body_digest).await,
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "idempotency lookup failed");
+                return Problem::internal().into_response();
             }
-            return refuse(&app, &organisation, rule, Some(&body_digest), problem).await;
+        }
+    }
+    let large = body.len() > INLINE_VALIDATION_BYTES;
+    let checked = {
+        let app = Arc::clone(&app);
+        let bytes = body.clone();
+        let run = move || {
+            let options = Options { limits: app.limits, now: chrono::Utc::now().fixed_offset(), standard: None };
+            Validator::new(&app.catalog, options).check(&bytes)
+        };
+        if large {
+            match tokio::task::spawn_blocking(run).await {
+                Ok(checked) => checked,
+                Err(_) => return Problem::internal().into_response(),
+            }
+        } else {
+            run()
         }
     };
-    let (push, response) = (message.copies.iter().any(|c| c.push_url.is_some()), message.response.clone());
+    let sent_as = checked.format;
+    let mut findings = checked.findings;
+    let is_envelope = checked.pack.as_ref().is_some_and(|p| p.id() == app.envelope.id());
+    let (Some(envelope), true) = (checked.instance, is_envelope) else {
+        if !findings.iter().any(|f| f.severity == Severity::Error) {
+            findings.push(Finding::error("not-an-envelope", "The gateway routes envelopes (urn:caregate:envelope:1); this document is not one.")
+                .with_fix("Wrap the document in an envelope that names its standard, sender and recipients."));
+        }
+        return refuse(&app, &organisation, "", Some(&body_digest), Problem::invalid(findings)).await;
+    };
+    if let Err(problem) = authorise(&app, sender, &envelope) {
+        return refuse(&app, &organisation, "http-403", Some(&body_digest), problem).await;
+    }
+    if envelope.get("redactions").is_some() {
+        findings.push(
+            Finding::error("redactions-from-sender", "The envelope carries `redactions`, which only the gateway adds to a delivered copy.")
+                .with_fix("Remove `redactions` (<Redactions>); the gateway records what it removes for each recipient.")
+                .with_location(Location { line: 0, column: 0, path: "/redactions".into(), pointer: Some("/redactions".into()), span: None }),
+        );
+    }
+    let recipients = recipients(&envelope);
+    for (i, (code, role)) in recipients.iter().enumerate() {
+        if let Some(org) = app.config.organisation(code) {
+            if &org.role != role {
+                let pointer = format!("/recipients/{i}/role");
+                findings.push(
+                    Finding::error("recipient-role", format!("Organisation {code} is registered as `{}`, not `{role}`.", org.role))
+                        .with_fix(format!("Address {code} as `{}`: what a recipient may see follows its registered role.", org.role))
+                        .with_location(Location { line: 0, column: 0, path: pointer.clone(), pointer: Some(pointer), span: None }),
+                );
+            }
+        }
+    }
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        return refuse(&app, &organisation, "", Some(&body_digest), Problem::invalid(findings)).await;
+    }
+    let Some(body_pack) = checked.body_pack else {
+        return refuse(&app, &organisation, "body-standard", Some(&body_digest), Problem::invalid(findings)).await;
+    };
+    let id = time_ordered_id();
+    let received_at = super::store::sqlite::now_text();
+    // serde_json's `to_string` writes bytes; a value's `Display` goes through the slower formatter.
+    let answer = Answer { id: &id, status: "accepted", received_at: &received_at, digest: &body_digest };
+    let Ok(response) = serde_json::to_string(&answer) else {
+        tracing::error!("an accepted message's answer could not be written as JSON");
+        return Problem::internal().into_response();
+    };
+    // A JSON envelope is stored as it was sent: its text is what the instance just checked was parsed from, and
+    // its digest is the body's. An XML one is stored as its JSON form.
+    let sent_text = match sent_as {
+        Some(Format::Json) => std::str::from_utf8(document::without_bom(&body)).ok(),
+        _ => None,
+    };
+    let (envelope_text, envelope_digest) = match sent_text {
+        Some(text) if text.len() == body.len() => (text.to_string(), body_digest.clone()),
+        Some(text) => (text.to_string(), digest(text.as_bytes())),
+        None => match serde_json::to_string(&envelope) {
+            Ok(text) => {
+                let digest = digest(text.as_bytes());
+                (text, digest)
+            }
+            Err(_) => {
+                tracing::error!("an accepted envelope could not be written as JSON");
+                return Problem::internal().into_response();
+            }
+        },
+    };
+    let standard = body_pack.reference();
+    let when = Circumstances::of(&envelope);
+    let empty = Value::Object(Default::default());
+    let body_value = envelope.get("body").unwrap_or(&empty);
+    let mut audit = Vec::with_capacity(recipients.len() + 1);
+    audit.push(
+        Record::new(Event::Accept, &organisation)
+            .message(&id)
+            .digest(&body_digest)
+            .detail(format!("{standard} to {}", recipients.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(","))),
+    );
+    let mut copies: Vec<NewCopy> = Vec::with_capacity(recipients.len());
+    for (code, _) in &recipients {
+        let Some(org) = app.config.organisation(code) else { continue };
+        let redactions = policy::redactions(body_value, &body_pack, &org.role, when, &app.clearance, "/body");
+        let decision = redactions.iter().map(|r| format!("{} {}", r.reason, r.path)).collect::<Vec<_>>().join("; ");
+        // The copy is the envelope whose digest this is, less what the detail lists.
+        audit.push(
+            Record::new(Event::Redaction, "gateway")
+                .message(&id)
+                .recipient(code)
+                .digest(&envelope_digest)
+                .detail(format!("{}: {}", org.role, if decision.is_empty() { "nothing removed".into() } else { decision })),
+        );
+        copies.push(NewCopy { recipient: code.clone(), role: org.role.clone(), redactions, push_url: org.push_url().map(String::from), format: org.format.clone() });
+    }
+    let push = copies.iter().any(|c| c.push_url.is_some());
+    let message = NewMessage {
+        id,
+        sender: organisation.clone(),
+        message_id: envelope.get("messageId").and_then(Value::as_str).unwrap_or_default().to_string(),
+        standard,
+        received_at,
+        digest: body_digest.clone(),
+        envelope: envelope_text,
+        envelope_digest,
+        copies,
+        response: response.clone(),
+        idempotency_key: key,
+        audit,
+    };
+    drop(envelope);
     match app.store.accept(message).await {
         Ok(Accepted::New) => {
             app.metrics.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -221,142 +333,4 @@ async fn refuse(app: &Arc<App>, actor: &str, rule: &str, body_digest: Option<&st
         tracing::error!(%error, "auditing a refusal failed");
     }
     problem.into_response()
-}
-
-/// Why a message is not accepted before it reaches the store.
-enum NotAccepted {
-    /// Refused (`rule` for the metrics and the audit, unless the problem's findings name the rules).
-    Refused(&'static str, Problem),
-    /// The gateway failed: answered 500.
-    Failed,
-}
-
-/// The engine's checks of the envelope and its body, the sender's authorisation, and each recipient's copy:
-/// the message to store, or why there is none.
-async fn prepare(app: &Arc<App>, sender: &Sender, organisation: &str, body: &Bytes, body_digest: &str, key: Option<String>) -> Result<NewMessage, NotAccepted> {
-    let large = body.len() > INLINE_VALIDATION_BYTES;
-    let checked = {
-        let app = Arc::clone(app);
-        let bytes = body.clone();
-        let run = move || {
-            let options = Options { limits: app.limits, now: chrono::Utc::now().fixed_offset(), standard: None };
-            Validator::new(&app.catalog, options).check(&bytes)
-        };
-        if large {
-            match tokio::task::spawn_blocking(run).await {
-                Ok(checked) => checked,
-                Err(_) => return Err(NotAccepted::Failed),
-            }
-        } else {
-            run()
-        }
-    };
-    let sent_as = checked.format;
-    let mut findings = checked.findings;
-    let is_envelope = checked.pack.as_ref().is_some_and(|p| p.id() == app.envelope.id());
-    let (Some(envelope), true) = (checked.instance, is_envelope) else {
-        if !findings.iter().any(|f| f.severity == Severity::Error) {
-            findings.push(Finding::error("not-an-envelope", "The gateway routes envelopes (urn:caregate:envelope:1); this document is not one.")
-                .with_fix("Wrap the document in an envelope that names its standard, sender and recipients."));
-        }
-        return Err(NotAccepted::Refused("", Problem::invalid(findings)));
-    };
-    if let Err(problem) = authorise(app, sender, &envelope) {
-        return Err(NotAccepted::Refused("http-403", problem));
-    }
-    if envelope.get("redactions").is_some() {
-        findings.push(
-            Finding::error("redactions-from-sender", "The envelope carries `redactions`, which only the gateway adds to a delivered copy.")
-                .with_fix("Remove `redactions` (<Redactions>); the gateway records what it removes for each recipient.")
-                .with_location(Location { line: 0, column: 0, path: "/redactions".into(), pointer: Some("/redactions".into()), span: None }),
-        );
-    }
-    let recipients = recipients(&envelope);
-    for (i, (code, role)) in recipients.iter().enumerate() {
-        if let Some(org) = app.config.organisation(code) {
-            if &org.role != role {
-                let pointer = format!("/recipients/{i}/role");
-                findings.push(
-                    Finding::error("recipient-role", format!("Organisation {code} is registered as `{}`, not `{role}`.", org.role))
-                        .with_fix(format!("Address {code} as `{}`: what a recipient may see follows its registered role.", org.role))
-                        .with_location(Location { line: 0, column: 0, path: pointer.clone(), pointer: Some(pointer), span: None }),
-                );
-            }
-        }
-    }
-    if findings.iter().any(|f| f.severity == Severity::Error) {
-        return Err(NotAccepted::Refused("", Problem::invalid(findings)));
-    }
-    let Some(body_pack) = checked.body_pack else {
-        return Err(NotAccepted::Refused("body-standard", Problem::invalid(findings)));
-    };
-    let id = time_ordered_id();
-    let received_at = super::store::sqlite::now_text();
-    // serde_json's `to_string` writes bytes; a value's `Display` goes through the slower formatter.
-    let answer = Answer { id: &id, status: "accepted", received_at: &received_at, digest: body_digest };
-    let Ok(response) = serde_json::to_string(&answer) else {
-        tracing::error!("an accepted message's answer could not be written as JSON");
-        return Err(NotAccepted::Failed);
-    };
-    // A JSON envelope is stored as it was sent: its text is what the instance just checked was parsed from, and
-    // its digest is the body's. An XML one is stored as its JSON form.
-    let sent_text = match sent_as {
-        Some(Format::Json) => std::str::from_utf8(document::without_bom(body)).ok(),
-        _ => None,
-    };
-    let (envelope_text, envelope_digest) = match sent_text {
-        Some(text) if text.len() == body.len() => (text.to_string(), body_digest.to_string()),
-        Some(text) => (text.to_string(), digest(text.as_bytes())),
-        None => match serde_json::to_string(&envelope) {
-            Ok(text) => {
-                let digest = digest(text.as_bytes());
-                (text, digest)
-            }
-            Err(_) => {
-                tracing::error!("an accepted envelope could not be written as JSON");
-                return Err(NotAccepted::Failed);
-            }
-        },
-    };
-    let standard = body_pack.reference();
-    let when = Circumstances::of(&envelope);
-    let empty = Value::Object(Default::default());
-    let body_value = envelope.get("body").unwrap_or(&empty);
-    let mut audit = Vec::with_capacity(recipients.len() + 1);
-    audit.push(
-        Record::new(Event::Accept, organisation)
-            .message(&id)
-            .digest(body_digest)
-            .detail(format!("{standard} to {}", recipients.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(","))),
-    );
-    let mut copies: Vec<NewCopy> = Vec::with_capacity(recipients.len());
-    for (code, _) in &recipients {
-        let Some(org) = app.config.organisation(code) else { continue };
-        let redactions = policy::redactions(body_value, &body_pack, &org.role, when, &app.clearance, "/body");
-        let decision = redactions.iter().map(|r| format!("{} {}", r.reason, r.path)).collect::<Vec<_>>().join("; ");
-        // The copy is the envelope whose digest this is, less what the detail lists.
-        audit.push(
-            Record::new(Event::Redaction, "gateway")
-                .message(&id)
-                .recipient(code)
-                .digest(&envelope_digest)
-                .detail(format!("{}: {}", org.role, if decision.is_empty() { "nothing removed".into() } else { decision })),
-        );
-        copies.push(NewCopy { recipient: code.clone(), role: org.role.clone(), redactions, push_url: org.push_url().map(String::from), format: org.format.clone() });
-    }
-    let message = NewMessage {
-        id,
-        sender: organisation.to_string(),
-        message_id: envelope.get("messageId").and_then(Value::as_str).unwrap_or_default().to_string(),
-        standard,
-        received_at,
-        digest: body_digest.to_string(),
-        envelope: envelope_text,
-        envelope_digest,
-        copies,
-        response,
-        idempotency_key: key,
-        audit,
-    };
-    Ok(message)
 }
