@@ -120,6 +120,25 @@ mod tests {
     }
 
     #[test]
+    fn calendar_dates() {
+        for date in ["2024-02-29", "2023-12-31", "0001-01-01", "9999-12-31"] {
+            assert!(parse_date(date).is_some(), "{date}");
+        }
+        for text in ["2023-02-29", "2023-13-01", "2023-00-10", "2023-01-32", "2023/01/01", "2023-1-01", "23-01-01", "2023-01-011", "", "+023-01-01"] {
+            assert!(parse_date(text).is_none(), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Over every text of the form `dddd-dd-dd`, the same verdict as chrono's parser.
+        #[test]
+        fn agrees_with_chrono(year in 0u32..10000, month in 0u32..100, day in 0u32..100) {
+            let text = format!("{year:04}-{month:02}-{day:02}");
+            proptest::prop_assert_eq!(parse_date(&text).is_some(), NaiveDate::parse_from_str(&text, "%Y-%m-%d").is_ok());
+        }
+    }
+
+    #[test]
     fn adds_years_clamping_leap_day() {
         assert_eq!(add_years(d("2024-02-29"), 1), Some(d("2025-02-28")));
         assert_eq!(add_years(d("2024-02-29"), 4), Some(d("2028-02-29")));

@@ -38,21 +38,6 @@ impl Memos {
     }
 }
 
-/// Whether `text` is a date of the calendar written `YYYY-MM-DD`.
-fn is_calendar_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = b.get(range)?;
-        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
-    };
-    match (b.len(), b.get(4), b.get(7), digits(0..4), digits(5..7), digits(8..10)) {
-        (10, Some(b'-'), Some(b'-'), Some(year), Some(month), Some(day)) => {
-            i32::try_from(year).ok().and_then(|year| chrono::NaiveDate::from_ymd_opt(year, month, day)).is_some()
-        }
-        _ => false,
-    }
-}
-
 impl<'a> Context<'a> {
     pub fn new(
         root: &'a Value,
@@ -64,7 +49,7 @@ impl<'a> Context<'a> {
             .and_then(|e| e.get("created"))
             .and_then(Value::as_str)
             .and_then(|c| c.get(..10))
-            .filter(|d| is_calendar_date(d))
+            .filter(|d| crate::rules::parse_date(d).is_some())
             .map(str::to_string);
         // A date's `Display` is its ISO form, `YYYY-MM-DD`, written directly rather than through a format string.
         let as_of = created_date.unwrap_or_else(|| now.date_naive().to_string());
@@ -219,29 +204,4 @@ pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<St
             .join("/")
     );
     root.pointer(&key_pointer).map(display_value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_calendar_date;
-    use proptest::prelude::*;
-
-    #[test]
-    fn calendar_dates() {
-        for date in ["2024-02-29", "2023-12-31", "0001-01-01", "9999-12-31"] {
-            assert!(is_calendar_date(date), "{date}");
-        }
-        for text in ["2023-02-29", "2023-13-01", "2023-00-10", "2023-01-32", "2023/01/01", "2023-1-01", "23-01-01", "2023-01-011", "", "+023-01-01"] {
-            assert!(!is_calendar_date(text), "{text}");
-        }
-    }
-
-    proptest! {
-        /// Over every text of the form `dddd-dd-dd`, the same verdict as chrono's parser.
-        #[test]
-        fn agrees_with_chrono(year in 0u32..10000, month in 0u32..100, day in 0u32..100) {
-            let text = format!("{year:04}-{month:02}-{day:02}");
-            prop_assert_eq!(is_calendar_date(&text), chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").is_ok());
-        }
-    }
 }
