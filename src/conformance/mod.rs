@@ -52,5 +52,39 @@ impl ConformanceError {
 /// `sha256:<hex>` of bytes: how every digest in the evidence is written.
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    let mut out = String::with_capacity("sha256:".len() + 64);
+    out.push_str("sha256:");
+    push_hex(&mut out, &Sha256::digest(bytes));
+    out
+}
+
+/// Appends `bytes` in lower-case hex. Written into the string as it grows: the gateway makes four of these
+/// per message, where `hex::encode` collects a string of its own a character at a time.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for &byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0F)]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_is_written_as_sha256_and_lower_case_hex() {
+        // SHA-256 of "abc" (FIPS 180-2, appendix B.1).
+        assert_eq!(sha256(b"abc"), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn push_hex_writes_what_hex_encode_does(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            let mut out = String::from("x");
+            push_hex(&mut out, &bytes);
+            proptest::prop_assert_eq!(out, format!("x{}", hex::encode(&bytes)));
+        }
+    }
 }

@@ -118,7 +118,9 @@ impl Entry {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part.as_bytes());
         }
-        hex::encode(hasher.finalize())
+        let mut hash = String::with_capacity(64);
+        crate::conformance::push_hex(&mut hash, &hasher.finalize());
+        hash
     }
 }
 

@@ -13,7 +13,6 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::audit::{Event, Record};
 use super::auth::Principal;
@@ -31,7 +30,7 @@ const INLINE_VALIDATION_BYTES: usize = 64 * 1024;
 
 /// `sha256:<hex>` of bytes.
 pub fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    crate::conformance::sha256(bytes)
 }
 
 /// The format a `Content-Type` names, if it names XML or JSON.

@@ -140,6 +140,9 @@ pub struct StandardPack {
     pub holidays: Vec<chrono::NaiveDate>,
     /// The manifest's `[params]`, as JSON, bound to `params` in rules.
     pub params: Value,
+    /// The schema's top-level `required` properties: what a JSON document without a flag must have to be
+    /// taken for one of this standard (see [`Catalog::by_json_shape`]).
+    pub required: Vec<String>,
     pub digest: String,
     pub files: PackFiles,
 }
@@ -262,8 +265,9 @@ impl StandardPack {
             })
             .collect();
         let params = serde_json::to_value(&manifest.params).map_err(|e| files.error("standard.toml", e.to_string()))?;
+        let required = schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
         let digest = files.digest();
-        Ok(StandardPack { manifest, schema, validator, record_schema, binding, codelists, rules, rule_groups, aggregates, holidays, params, digest, files })
+        Ok(StandardPack { manifest, schema, validator, record_schema, binding, codelists, rules, rule_groups, aggregates, holidays, params, required, digest, files })
     }
 }
 
@@ -451,14 +455,8 @@ impl Catalog {
         let Some(object) = value.as_object() else { return Vec::new() };
         let mut found: Vec<Arc<StandardPack>> = Vec::new();
         for pack in self.packs.iter().rev() {
-            let required: Vec<&str> = pack
-                .schema
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            if !required.is_empty()
-                && required.iter().all(|k| object.contains_key(*k))
+            if !pack.required.is_empty()
+                && pack.required.iter().all(|k| object.contains_key(k))
                 && !found.iter().any(|f| f.id() == pack.id())
             {
                 found.push(Arc::clone(pack));

@@ -325,7 +325,7 @@ impl Validator<'_> {
             return Ok(checked);
         };
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-        let base_context = Context::new(&Value::Null, None, &self.options.now, &pack.params);
+        let base_context = Context::new(&Value::Null, None, &self.clock, &pack.params);
         let plan = Plan::of(pack);
 
         // With two passes the first gathers the aggregates inside records; with one they are gathered as the
@@ -508,7 +508,7 @@ impl Validator<'_> {
         }
         // The frame's own checks: structure (records aside) and the rules outside records.
         set_records(&mut frame, &layout.pointer, Vec::new());
-        let mut context = Context::new(&frame, None, &self.options.now, &pack.params);
+        let mut context = Context::new(&frame, None, &self.clock, &pack.params);
         context.agg = std::borrow::Cow::Borrowed(&agg);
         let frame_located = FrameLocator { parts: &parts, root: &root_name };
         let located = Located { locator: &frame_located, format: Format::Xml, prefix: String::new() };

@@ -70,6 +70,8 @@ pub struct Validator<'c> {
     pub options: Options,
     /// Told how many bytes of a bulk return have been read, as reading goes on (for a progress bar).
     pub progress: Option<Box<dyn Fn(u64) + Send + Sync + 'c>>,
+    /// `options.now` as the rules read it.
+    clock: rules::Clock,
 }
 
 /// Where an instance's pointers are in the user's file.
@@ -152,7 +154,8 @@ impl Located<'_> {
 
 impl<'c> Validator<'c> {
     pub fn new(catalog: &'c Catalog, options: Options) -> Self {
-        Validator { catalog, options, progress: None }
+        let clock = rules::Clock::new(&options.now);
+        Validator { catalog, options, progress: None, clock }
     }
 
     /// Validates one document's bytes.
@@ -335,7 +338,7 @@ impl<'c> Validator<'c> {
     ) -> Vec<Finding> {
         let located = Located { locator: whole.locator, format: whole.format, prefix: prefix.to_string() };
         let mut findings = structure::check(pack, &pack.validator, value, prefix, &located);
-        let mut context = rules::Context::new(value, envelope, &self.options.now, &pack.params);
+        let mut context = rules::Context::new(value, envelope, &self.clock, &pack.params);
         context.gather(pack);
         rules::check(pack, &context, &located, rules::Scope::All, &mut findings);
         if let (Node::Object(object), Some(map)) = (&*pack.binding.node, value.as_object()) {

@@ -38,26 +38,37 @@ impl Memos {
     }
 }
 
+/// The validation time as the rules read it: `now`, and the date `asOf` is when there is no envelope. Written
+/// once per validator, not once per document (a gateway's message is two documents, envelope and body).
+pub struct Clock {
+    now: Value,
+    today: Value,
+}
+
+impl Clock {
+    pub fn new(now: &DateTime<FixedOffset>) -> Clock {
+        // A date's `Display` is its ISO form, `YYYY-MM-DD`, written directly rather than through a format string.
+        Clock { now: Value::String(now.to_rfc3339()), today: Value::String(now.date_naive().to_string()) }
+    }
+}
+
 impl<'a> Context<'a> {
-    pub fn new(
-        root: &'a Value,
-        envelope: Option<&'a Value>,
-        now: &DateTime<FixedOffset>,
-        params: &'a Value,
-    ) -> Self {
+    pub fn new(root: &'a Value, envelope: Option<&'a Value>, clock: &'a Clock, params: &'a Value) -> Self {
         let created_date = envelope
             .and_then(|e| e.get("created"))
             .and_then(Value::as_str)
             .and_then(|c| c.get(..10))
             .filter(|d| crate::rules::parse_date(d).is_some())
-            .map(str::to_string);
-        // A date's `Display` is its ISO form, `YYYY-MM-DD`, written directly rather than through a format string.
-        let as_of = created_date.unwrap_or_else(|| now.date_naive().to_string());
+            .map(|d| Value::String(d.to_string()));
+        let as_of = match created_date {
+            Some(date) => std::borrow::Cow::Owned(date),
+            None => std::borrow::Cow::Borrowed(&clock.today),
+        };
         Context {
             root,
             envelope: envelope.unwrap_or(&NULL),
-            as_of: std::borrow::Cow::Owned(Value::String(as_of)),
-            now: std::borrow::Cow::Owned(Value::String(now.to_rfc3339())),
+            as_of,
+            now: std::borrow::Cow::Borrowed(&clock.now),
             params,
             agg: std::borrow::Cow::Owned(Value::Object(serde_json::Map::new())),
             memos: None,
