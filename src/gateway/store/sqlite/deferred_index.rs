@@ -63,8 +63,43 @@ const MAX_PENDING: usize = 1 << 18;
 /// its own, and a watermark that lags only means more messages indexed again on opening.
 const WATERMARK_STEP: i64 = 4096;
 
-/// A sender and one of its keys (a `messageId` or an `Idempotency-Key`).
-type Key = (String, String);
+/// A sender and one of its keys (a `messageId` or an `Idempotency-Key`), ordered as the index's table orders
+/// them: by sender, then key. `pending`'s B-tree compares a new key with several of its own on each level,
+/// over a hundred thousand keys under load; with only the strings, each comparison reads two of them from
+/// elsewhere in memory, and that was half the cost of keeping the index (≈ 1.4 % of the gateway's CPU).
+/// So the first bytes of both, as the table would compare them (`sender`, a zero byte, `key`), are held in
+/// the entry itself, and the strings are read only when those are the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+struct Key {
+    head: u128,
+    sender: String,
+    key: String,
+}
+
+impl Key {
+    fn new(sender: &str, key: &str) -> Key {
+        let mut head = [0u8; 16];
+        let joined = sender.bytes().chain(std::iter::once(0)).chain(key.bytes());
+        for (slot, byte) in head.iter_mut().zip(joined) {
+            *slot = byte;
+        }
+        Key { head: u128::from_be_bytes(head), sender: sender.to_string(), key: key.to_string() }
+    }
+}
+
+/// The head first, then the strings. For a sender without a zero byte, this is the table's order; for any
+/// other it is still a total order that agrees with equality, which is all a lookup needs.
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        self.head.cmp(&other.head).then_with(|| (self.sender.as_str(), self.key.as_str()).cmp(&(other.sender.as_str(), other.key.as_str())))
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 pub(crate) struct DeferredIndex {
     indexed: Indexed,
@@ -148,7 +183,7 @@ impl DeferredIndex {
     /// The rowid of the message a sender sent under `key`, as the open transaction sees it.
     pub(crate) fn find(&self, conn: &Connection, sender: &str, key: &str) -> Result<Option<i64>, StoreError> {
         if self.hashes.contains_key(&self.hasher.hash_one((sender, key))) {
-            let owned = (sender.to_string(), key.to_string());
+            let owned = Key::new(sender, key);
             if let Some(&rowid) = self.open.get(&owned).or_else(|| self.pending.get(&owned)) {
                 return Ok(Some(rowid));
             }
@@ -158,14 +193,14 @@ impl DeferredIndex {
 
     /// A message stored in the open transaction.
     pub(crate) fn add(&mut self, sender: &str, key: &str, rowid: i64) {
-        if self.open.insert((sender.to_string(), key.to_string()), rowid).is_none() {
+        if self.open.insert(Key::new(sender, key), rowid).is_none() {
             *self.hashes.entry(self.hasher.hash_one((sender, key))).or_default() += 1;
         }
     }
 
     /// One entry fewer with the hash of `key`.
     fn unhash(&mut self, key: &Key) {
-        let hash = self.hasher.hash_one((key.0.as_str(), key.1.as_str()));
+        let hash = self.hasher.hash_one((key.sender.as_str(), key.key.as_str()));
         if let Some(count) = self.hashes.get_mut(&hash) {
             *count -= 1;
             if *count == 0 {
@@ -194,7 +229,7 @@ impl DeferredIndex {
         let slice: Vec<(Key, i64)> = after.chain(from_start).take(count).map(|(key, &rowid)| (key.clone(), rowid)).collect();
         let mut insert = conn.prepare_cached(&self.insert)?;
         for (key, rowid) in slice {
-            insert.execute(params![key.0, key.1, rowid])?;
+            insert.execute(params![key.sender, key.key, rowid])?;
             self.written.push((key, rowid));
         }
         let written: HashSet<i64> = self.written.iter().map(|&(_, rowid)| rowid).collect();
@@ -373,6 +408,20 @@ mod tests {
     }
 
     proptest! {
+        /// Keys sort as the table sorts them, by sender and then key (SQLite's TEXT order is their bytes'),
+        /// whether they differ in their first bytes or only past them.
+        #[test]
+        fn keys_sort_as_the_table_does(
+            a in ("[0-9A-Z]{1,6}", "[0-9a-f-]{0,40}"),
+            b in ("[0-9A-Z]{1,6}", "[0-9a-f-]{0,40}"),
+            shared in "[0-9a-f]{0,20}",
+        ) {
+            let (a, b) = ((a.0, format!("{shared}{}", a.1)), (b.0, format!("{shared}{}", b.1)));
+            let (ka, kb) = (Key::new(&a.0, &a.1), Key::new(&b.0, &b.1));
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            prop_assert_eq!(ka == kb, a == b);
+        }
+
         /// Whatever groups commit or roll back, and wherever the process stops (what waits in memory is lost),
         /// the index opened again finds exactly the committed messages.
         #[test]
