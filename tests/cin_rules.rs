@@ -127,7 +127,7 @@ fn the_pack_has_the_109_dfe_rules_and_a_case_for_each() {
 #[test]
 fn no_rule_fails_to_evaluate_on_the_base_or_any_case() {
     use caregate::rules::Outcome;
-    use caregate::validate::rules::Context;
+    use caregate::validate::rules::{Clock, Context};
 
     let catalog = Catalog::embedded().unwrap();
     let pack = pack(&catalog);
@@ -147,7 +147,8 @@ fn no_rule_fails_to_evaluate_on_the_base_or_any_case() {
         let json = caregate::convert::convert(&bytes, caregate::convert::Target::Json, Some(pack.clone()), &catalog, &Default::default())
             .unwrap_or_else(|e| panic!("{}: not read: {e}", file.display()));
         let instance: serde_json::Value = serde_json::from_str(&json.output).unwrap();
-        let mut context = Context::new(&instance, None, &now, &pack.params);
+        let clock = Clock::new(&now);
+        let mut context = Context::new(&instance, None, &clock, &pack.params);
         context.gather(&pack);
         for rule in &pack.rules {
             rule.context.for_each(&instance, |pointer, node| {
