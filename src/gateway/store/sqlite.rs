@@ -284,10 +284,11 @@ impl SqliteStore {
         let durability = Arc::new(Durability { begun: AtomicU64::new(0), durable: watch::Sender::new((0, false)) });
         let (tx, rx) = mpsc::channel();
         let (to_syncer, groups) = mpsc::channel();
+        // The threads' names fit the 15 bytes Linux keeps, so that top and perf tell them apart.
         let syncer = {
             let (wal, durability, writer) = (wal_path(&path), Arc::clone(&durability), tx.clone());
             std::thread::Builder::new()
-                .name("caregate-store-syncer".into())
+                .name("cg-store-syncer".into())
                 .spawn(move || syncer(&wal, &groups, &durability, &writer))
                 .map_err(|source| StoreError::Io { path: "syncer thread".into(), source })?
         };
@@ -295,7 +296,7 @@ impl SqliteStore {
         let database_syncer = {
             let (database, durability, writer) = (path.clone(), Arc::clone(&durability), tx.clone());
             std::thread::Builder::new()
-                .name("caregate-store-dbsync".into())
+                .name("cg-store-dbsync".into())
                 .spawn(move || database_syncer(&database, &requests, &durability, &writer))
                 .map_err(|source| StoreError::Io { path: "database syncer thread".into(), source })?
         };
@@ -309,7 +310,7 @@ impl SqliteStore {
         };
         let mut writer = Writer::new(conn, indexes, max_batch.max(1), Arc::clone(&durability), to_syncer, checkpoints)?;
         let writer_thread = std::thread::Builder::new()
-            .name("caregate-store-writer".into())
+            .name("cg-store-writer".into())
             .spawn(move || {
                 writer.run(rx);
                 drop(writer);
