@@ -17,10 +17,11 @@
 //!   on opening, the messages past that are indexed again — nothing that a crash loses from memory was ever
 //!   only there.
 //!
-//! - a filter of the keys the table holds (a Bloom filter, made when the index opens and added to as keys come)
-//!   answers most lookups of a key new to the gateway, as nearly every message's is, without a search of the
-//!   table: with random keys, that search read a page of its own, and in a store of 700,000 messages cost ≈ 4.5 %
-//!   of the gateway's CPU, rising as the store grew. A false positive costs only the search.
+//! - a filter of the keys the table holds (a Bloom filter, added to as keys come, and made from the table on a
+//!   thread of its own when the index opens) answers most lookups of a key new to the gateway, as nearly every
+//!   message's is, without a search of the table: with random keys, that search read a page of its own, and in
+//!   a store of 700,000 messages cost ≈ 4.5 % of the gateway's CPU, rising as the store grew. A false positive
+//!   costs only the search; until the filter is made (≈ 0.3 s a million keys), every lookup searches.
 //!
 //! Not for: deciding what a repeat or a conflict is (the writer's `accept`); it only says which message it is.
 //! Nor for keys that name an earlier message (an `Idempotency-Key` new to a `messageId` sent before), which
@@ -30,8 +31,9 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::ops::Bound;
+use std::sync::mpsc;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::gateway::store::StoreError;
 
@@ -131,9 +133,8 @@ pub(crate) struct DeferredIndex {
     /// more under load, compares a key on each of its levels.
     hashes: HashMap<u64, u32>,
     hasher: RandomState,
-    /// The hash of every key the table holds (and of some it does not: those of rolled-back transactions, and
-    /// false positives). A key whose hash it has not seen is in neither the table nor memory.
-    stored: fastbloom::BloomFilter,
+    /// The hashes of the keys the table holds.
+    stored: Stored,
     /// Entries the open transaction has written into the table.
     written: Vec<(Key, i64)>,
     /// The watermark the open transaction has stored, if it stored one.
@@ -178,7 +179,7 @@ impl DeferredIndex {
         tx.execute("UPDATE deferred_indexes SET up_to = ?1 WHERE name = ?2", params![up_to, table])?;
         tx.commit()?;
         let hasher = RandomState::new();
-        let stored = stored_keys(conn, table, &hasher)?;
+        let stored = Stored::open(conn, table, &hasher)?;
         Ok(DeferredIndex {
             indexed,
             find: format!("SELECT message FROM {table} WHERE sender = ?1 AND key = ?2"),
@@ -208,8 +209,10 @@ impl DeferredIndex {
                 return Ok(Some(rowid));
             }
         }
-        if !self.stored.contains_hash(hash) {
-            return Ok(None);
+        if let Stored::Made(filter) = &self.stored {
+            if !filter.contains_hash(hash) {
+                return Ok(None);
+            }
         }
         Ok(conn.prepare_cached(&self.find)?.query_row(params![sender, key], |r| r.get(0)).optional()?)
     }
@@ -220,7 +223,7 @@ impl DeferredIndex {
             let hash = self.hasher.hash_one((sender, key));
             *self.hashes.entry(hash).or_default() += 1;
             // Before it can reach the table: the sweep writes only what was added.
-            self.stored.insert_hash(hash);
+            self.stored.insert(hash);
         }
     }
 
@@ -274,6 +277,7 @@ impl DeferredIndex {
 
     /// The open transaction committed: its entries wait, and those it wrote no longer do.
     pub(crate) fn committed(&mut self) {
+        self.stored.take_made();
         for (key, rowid) in self.open.drain() {
             self.rowids.insert(rowid);
             if self.pending.insert(key, rowid).is_some() {
@@ -310,12 +314,78 @@ impl DeferredIndex {
     }
 }
 
-/// The filter of the keys `table` holds, sized for them (see `MIN_FILTER_BITS`).
-fn stored_keys(conn: &Connection, table: &str, hasher: &RandomState) -> Result<fastbloom::BloomFilter, StoreError> {
-    let count: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-    let wanted = usize::try_from(count).unwrap_or(usize::MAX).saturating_mul(16);
-    let bits = wanted.max(MIN_FILTER_BITS).checked_next_power_of_two().unwrap_or(MAX_FILTER_BITS).min(MAX_FILTER_BITS);
-    let mut filter = fastbloom::BloomFilter::with_num_bits(bits).hashes(FILTER_HASHES);
+/// The filter of the keys a table holds: the hash of each (and of some keys it does not hold: those of
+/// rolled-back transactions, and false positives), so that a key whose hash it has not seen is in neither the
+/// table nor memory.
+enum Stored {
+    /// Being made from the table on a thread of its own; the keys added since the index opened are in `recent`.
+    Making { recent: fastbloom::BloomFilter, made: mpsc::Receiver<Result<fastbloom::BloomFilter, StoreError>> },
+    Made(fastbloom::BloomFilter),
+    /// It could not be made: every lookup not answered from memory searches the table.
+    Unknown,
+}
+
+impl Stored {
+    /// Starts making the filter of `table`'s keys: on a thread with a connection of its own, so that opening a
+    /// large store does not wait for it; on `conn` itself when the database has no file (tests).
+    fn open(conn: &Connection, table: &'static str, hasher: &RandomState) -> Result<Stored, StoreError> {
+        // A filter of 16 bits a key, for the messages stored so far (each has at most one key in each index).
+        let messages: i64 = conn.query_row("SELECT coalesce(max(rowid), 0) FROM messages", [], |r| r.get(0))?;
+        let wanted = usize::try_from(messages).unwrap_or(usize::MAX).saturating_mul(16);
+        let bits = wanted.max(MIN_FILTER_BITS).checked_next_power_of_two().unwrap_or(MAX_FILTER_BITS).min(MAX_FILTER_BITS);
+        let empty = move || fastbloom::BloomFilter::with_num_bits(bits).hashes(FILTER_HASHES);
+        let path = conn.path().filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
+        let Some(path) = path else { return Ok(Stored::Made(scan(conn, table, hasher, empty())?)) };
+        let (tx, made) = mpsc::channel();
+        let hasher = hasher.clone();
+        std::thread::Builder::new()
+            .name("cg-index-filter".into())
+            .spawn(move || {
+                let filter = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                    .map_err(StoreError::from)
+                    .and_then(|conn| scan(&conn, table, &hasher, empty()));
+                drop(tx.send(filter));
+            })
+            .map_err(|source| StoreError::Io { path: "index filter thread".into(), source })?;
+        Ok(Stored::Making { recent: empty(), made })
+    }
+
+    fn insert(&mut self, hash: u64) {
+        match self {
+            Stored::Making { recent: filter, .. } | Stored::Made(filter) => {
+                filter.insert_hash(hash);
+            }
+            Stored::Unknown => {}
+        }
+    }
+
+    /// Takes the filter made from the table, if it is ready, with the keys added since.
+    fn take_made(&mut self) {
+        let Stored::Making { recent, made } = self else { return };
+        *self = match made.try_recv() {
+            Err(mpsc::TryRecvError::Empty) => return,
+            Ok(Ok(mut filter)) if filter.num_bits() == recent.num_bits() && filter.num_hashes() == recent.num_hashes() => {
+                filter.union(recent);
+                Stored::Made(filter)
+            }
+            Ok(Ok(_)) => {
+                tracing::warn!("an index filter was made of another size; lookups search the table");
+                Stored::Unknown
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "an index filter could not be made; lookups search the table");
+                Stored::Unknown
+            }
+            Err(mpsc::TryRecvError::Disconnected) => {
+                tracing::warn!("the index filter's thread stopped; lookups search the table");
+                Stored::Unknown
+            }
+        };
+    }
+}
+
+/// `filter` with the hash of every key in `table` added.
+fn scan(conn: &Connection, table: &str, hasher: &RandomState, mut filter: fastbloom::BloomFilter) -> Result<fastbloom::BloomFilter, StoreError> {
     let mut statement = conn.prepare(&format!("SELECT sender, key FROM {table}"))?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -447,6 +517,42 @@ mod tests {
         let ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens");
         assert_eq!(in_table(&conn), 2, "a message without a messageId has no entry");
         assert_eq!(ids.find(&conn, "202", "x").expect("looks up"), Some(2));
+    }
+
+    #[test]
+    fn a_store_on_disk_makes_its_filter_aside_and_then_finds_the_keys_its_table_held() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let path = dir.path().join("store.db");
+        let conn = Connection::open(&path).expect("opens");
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE messages (id TEXT PRIMARY KEY, sender TEXT NOT NULL, message_id TEXT);").expect("a messages table");
+        let mut ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens");
+        group(&conn, &mut ids, 0, 300, true);
+        let (waiting, written) = (ids.waiting(), in_table(&conn));
+        drop(ids);
+        assert_eq!(waiting + written, 300);
+        // Opened again: the 300 are in the table (made again from the messages past the watermark, or swept).
+        let mut ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens again");
+        assert!(matches!(ids.stored, Stored::Making { .. }), "a store with a file makes its filter on a thread");
+        let mut next = 300;
+        for _ in 0..500 {
+            if matches!(ids.stored, Stored::Made(_)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            group(&conn, &mut ids, next, next + 1, true);
+            next += 1;
+        }
+        assert!(matches!(ids.stored, Stored::Made(_)), "the filter was made");
+        // Every waiting entry written: each lookup now passes the filter, for the keys added while it was made too.
+        conn.execute_batch("BEGIN").expect("begins");
+        ids.write(&conn, true).expect("writes every waiting entry");
+        conn.execute_batch("COMMIT").expect("commits");
+        ids.committed();
+        assert_eq!(ids.waiting(), 0);
+        for i in 0..next {
+            assert!(ids.find(&conn, "201", &format!("m{i}")).expect("looks up").is_some(), "m{i} is found");
+        }
+        assert_eq!(ids.find(&conn, "201", "never sent").expect("looks up"), None);
     }
 
     proptest! {
