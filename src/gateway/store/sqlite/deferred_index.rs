@@ -70,10 +70,10 @@ const MAX_PENDING: usize = 1 << 18;
 /// its own, and a watermark that lags only means more messages indexed again on opening.
 const WATERMARK_STEP: i64 = 4096;
 
-/// The least size of the filter of stored keys, in bits (8 MiB): at 7 hashes a key, fewer than 1 % false
-/// positives up to ≈ 6 million keys, and ≈ 14 % at 13 million. A store that has more keys when it opens gets
-/// a filter of 16 bits for each, up to `MAX_FILTER_BITS`. The unit tests' filter is small, so that their
-/// lookups meet false positives too.
+/// The least size of the filter of stored keys, in bits (8 MiB): at 7 hashes a key, by the textbook formula,
+/// fewer than 1 % false positives up to ≈ 6 million keys and ≈ 12 % at 13 million. A store with more messages
+/// when it opens gets a filter of 16 bits for each (a message has at most one key in each index), up to
+/// `MAX_FILTER_BITS`. The unit tests' filter is small, so that their lookups meet false positives too.
 const MIN_FILTER_BITS: usize = if cfg!(test) { 1 << 10 } else { 1 << 26 };
 const MAX_FILTER_BITS: usize = 1 << 32;
 const FILTER_HASHES: u32 = 7;
