@@ -75,7 +75,8 @@ const WATERMARK_STEP: i64 = 4096;
 /// when it opens gets a filter of 16 bits for each (a message has at most one key in each index), up to
 /// `MAX_FILTER_BITS`. The unit tests' filter is small, so that their lookups meet false positives too.
 const MIN_FILTER_BITS: usize = if cfg!(test) { 1 << 10 } else { 1 << 26 };
-const MAX_FILTER_BITS: usize = 1 << 32;
+/// 256 MiB, reached by a store of 134 million messages; a size a 32-bit `usize` holds too.
+const MAX_FILTER_BITS: usize = 1 << 31;
 const FILTER_HASHES: u32 = 7;
 
 /// A sender and one of its keys (a `messageId` or an `Idempotency-Key`), ordered as the index's table orders
@@ -179,7 +180,7 @@ impl DeferredIndex {
         tx.execute("UPDATE deferred_indexes SET up_to = ?1 WHERE name = ?2", params![up_to, table])?;
         tx.commit()?;
         let hasher = RandomState::new();
-        let stored = Stored::open(conn, table, &hasher)?;
+        let stored = Stored::open(conn, table, &hasher, last)?;
         Ok(DeferredIndex {
             indexed,
             find: format!("SELECT message FROM {table} WHERE sender = ?1 AND key = ?2"),
@@ -328,9 +329,9 @@ enum Stored {
 impl Stored {
     /// Starts making the filter of `table`'s keys: on a thread with a connection of its own, so that opening a
     /// large store does not wait for it; on `conn` itself when the database has no file (tests).
-    fn open(conn: &Connection, table: &'static str, hasher: &RandomState) -> Result<Stored, StoreError> {
+    /// `messages`: the last rowid of the messages table, an upper bound on the keys in `table`.
+    fn open(conn: &Connection, table: &'static str, hasher: &RandomState, messages: i64) -> Result<Stored, StoreError> {
         // A filter of 16 bits a key, for the messages stored so far (each has at most one key in each index).
-        let messages: i64 = conn.query_row("SELECT coalesce(max(rowid), 0) FROM messages", [], |r| r.get(0))?;
         let wanted = usize::try_from(messages).unwrap_or(usize::MAX).saturating_mul(16);
         let bits = wanted.max(MIN_FILTER_BITS).checked_next_power_of_two().unwrap_or(MAX_FILTER_BITS).min(MAX_FILTER_BITS);
         let empty = move || fastbloom::BloomFilter::with_num_bits(bits).hashes(FILTER_HASHES);
