@@ -105,6 +105,10 @@ pub struct Finding {
     /// A suggested fix.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub fix: Option<String>,
+    /// For a finding about a whole return (a share, a count across children): the records behind it (e.g. the
+    /// `LAchildID`s of the children counted), in file order. Empty for a finding about one record.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub records: Vec<String>,
     #[serde(skip)]
     pub excerpt: Option<Excerpt>,
 }
@@ -119,6 +123,7 @@ impl Finding {
             record: None,
             clause: None,
             fix: None,
+            records: Vec::new(),
             excerpt: None,
         }
     }

@@ -305,6 +305,31 @@ struct RecordResult {
 /// How many records go to a worker at a time.
 const RECORDS_PER_BATCH: usize = 32;
 
+/// What a streamed check of a bulk return says once its findings have all been given.
+#[derive(Debug, Clone)]
+pub struct BulkSummary {
+    pub pack: Arc<StandardPack>,
+    /// Records read (children in a census return).
+    pub records: usize,
+    /// Findings given, by severity.
+    pub counts: crate::finding::Counts,
+}
+
+impl Validator<'_> {
+    /// Validates a bulk return as [`Validator::check_bulk`] does, giving each finding to `sink` as it is made
+    /// instead of holding them: the findings of the records in file order, then those about the return as a
+    /// whole. Memory is bounded by the largest record and the return-level state, not by the findings.
+    pub fn check_bulk_streaming(&self, pack: &Arc<StandardPack>, open: &Opener<'_>, sink: &mut dyn FnMut(Finding)) -> std::io::Result<BulkSummary> {
+        let checked = self.check_bulk(pack, open)?;
+        let mut counts = crate::finding::Counts::default();
+        for finding in checked.findings {
+            counts.add(finding.severity);
+            sink(finding);
+        }
+        Ok(BulkSummary { pack: Arc::clone(pack), records: checked.records.unwrap_or(0), counts })
+    }
+}
+
 impl Validator<'_> {
     /// Validates a bulk return of `pack` record by record, reading it through `open` (once, or twice when its
     /// rules need the aggregates of the whole return first).
