@@ -185,23 +185,10 @@ impl Reader<'_> {
                 }
             };
             let Some((index, field)) = object.field_by_element(&child.local).filter(|(_, f)| !f.attribute) else {
-                let expected: Vec<&str> =
-                    object.fields.iter().filter(|f| !f.attribute).map(|f| f.xml.as_str()).collect();
-                self.finding(
-                    "unknown-element",
-                    format!(
-                        "`<{}>` is not part of `<{}>` in this standard; expected one of: {}.",
-                        child.local,
-                        element.local,
-                        expected.join(", ")
-                    ),
-                    child.span,
-                    &path.child(&child.local),
-                );
-                if let Some(near) = nearest(&child.local, &expected) {
-                    if let Some(finding) = self.findings.last_mut() {
-                        finding.fix = Some(format!("Did you mean `<{near}>`?"));
-                    }
+                let (message, fix) = unknown_element(&child.local, &element.local, object);
+                self.finding("unknown-element", message, child.span, &path.child(&child.local));
+                if let Some(finding) = self.findings.last_mut() {
+                    finding.fix = fix;
                 }
                 continue;
             };
@@ -248,6 +235,9 @@ impl Reader<'_> {
                 }
             }
             furthest = Some(furthest.map_or(index, |f: usize| f.max(index)));
+            if field.blank_absent && is_blank(child) {
+                continue;
+            }
             match field.repeat {
                 Repeat::One => {
                     let converted = self.field_value(child, field, namespace, &child_path, &slots, object);
@@ -348,6 +338,9 @@ impl Reader<'_> {
                             &item_path,
                         );
                     }
+                    if field.blank_absent && is_blank(item) {
+                        continue;
+                    }
                     let (value, mut source) = self.node(item, &field.node, namespace, &item_path);
                     source.step = step;
                     items.push(value);
@@ -436,16 +429,29 @@ impl Reader<'_> {
         match parse_typed(text, kind) {
             Some(value) => value,
             None => {
-                self.finding(
-                    "type",
-                    format!("`{}` is not {}.", shorten(text, 40), kind.describe()),
-                    span,
-                    path,
-                );
+                self.finding("type", not_of_type(text, kind), span, path);
                 Value::String(text.to_string())
             }
         }
     }
+}
+
+/// The message (and fix, for a near miss) of an element `name` that `<parent>`, of `object`, does not have.
+pub(crate) fn unknown_element(name: &str, parent: &str, object: &ObjectNode) -> (String, Option<String>) {
+    let expected: Vec<&str> = object.fields.iter().filter(|f| !f.attribute).map(|f| f.xml.as_str()).collect();
+    let message = format!("`<{name}>` is not part of `<{parent}>` in this standard; expected one of: {}.", expected.join(", "));
+    (message, nearest(name, &expected).map(|near| format!("Did you mean `<{near}>`?")))
+}
+
+/// The message of a value `text` that is not of its datatype.
+pub(crate) fn not_of_type(text: &str, kind: ScalarType) -> String {
+    format!("`{}` is not {}.", shorten(text, 40), kind.describe())
+}
+
+/// A blank element: no child element, no attribute but `xsi:` ones, and no text but whitespace.
+fn is_blank(element: &Element) -> bool {
+    element.attributes.iter().all(|a| a.namespace == "http://www.w3.org/2001/XMLSchema-instance")
+        && element.children.iter().all(|c| matches!(c, XmlNode::Text(t) if t.text.trim().is_empty()))
 }
 
 /// The instance value of XML text of a datatype (XSD whitespace collapse for non-strings).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::manifest::Naming;
+use super::manifest::{Blank, Naming};
 use super::PackError;
 
 /// What XML text becomes in the instance.
@@ -88,6 +88,9 @@ pub struct Field {
     pub sensitivity: Option<String>,
     /// The JSON Schema of the field's value (the item schema for arrays), refs resolved one level.
     pub schema: Value,
+    /// A blank element of this field (a scalar, or an item of a list of scalars) is not provided: the
+    /// converters leave it out of the instance (the pack's `[xml] blank = "absent"`).
+    pub blank_absent: bool,
 }
 
 /// The compiled binding of one standard.
@@ -101,8 +104,8 @@ pub struct Binding {
 const MAX_BINDING_DEPTH: usize = 32;
 
 impl Binding {
-    pub fn compile(schema: &Value, root: &str, namespace: &str, naming: Naming) -> Result<Binding, PackError> {
-        let compiler = Compiler { schema, naming };
+    pub fn compile(schema: &Value, root: &str, namespace: &str, naming: Naming, blank: Blank) -> Result<Binding, PackError> {
+        let compiler = Compiler { schema, naming, blank };
         let node = compiler.node(schema, None, 0, "#")?;
         if !matches!(*node, Node::Object(_)) {
             return Err(PackError::Binding("the schema's top level must be an object".into()));
@@ -156,6 +159,7 @@ pub fn escape_pointer_token(token: &str) -> String {
 struct Compiler<'s> {
     schema: &'s Value,
     naming: Naming,
+    blank: Blank,
 }
 
 impl<'s> Compiler<'s> {
@@ -281,9 +285,10 @@ impl<'s> Compiler<'s> {
                     required: required.contains(&name.as_str()),
                     min_items,
                     max_items,
-                    node,
                     sensitivity,
                     schema: value_schema,
+                    blank_absent: self.blank == Blank::Absent && matches!(*node, Node::Scalar(_)) && !attribute,
+                    node,
                 });
             }
         }
@@ -316,7 +321,7 @@ mod tests {
 
     #[test]
     fn compiles_names_order_repeats_and_inherited_sensitivity() {
-        let b = Binding::compile(&schema(), "Doc", "urn:x", Naming::Pascal).unwrap();
+        let b = Binding::compile(&schema(), "Doc", "urn:x", Naming::Pascal, Blank::Value).unwrap();
         let Node::Object(root) = &*b.node else { panic!("object expected") };
         let names: Vec<_> = root.fields.iter().map(|f| f.xml.as_str()).collect();
         assert_eq!(names, ["Id", "Name", "Tags", "Codes"]);
@@ -334,7 +339,7 @@ mod tests {
     #[test]
     fn refuses_unwrapped_array_that_may_be_empty() {
         let s = json!({"type": "object", "properties": {"a": {"type": "array", "items": {"type": "string"}}}});
-        let err = Binding::compile(&s, "D", "", Naming::Pascal).unwrap_err();
+        let err = Binding::compile(&s, "D", "", Naming::Pascal, Blank::Value).unwrap_err();
         assert!(err.to_string().contains("minItems"), "{err}");
     }
 }

@@ -38,6 +38,22 @@ pub struct XmlRecognition {
     /// `as-is`: element names are the JSON names.
     #[serde(default)]
     pub naming: Naming,
+    /// What a blank element holding a value (`<X></X>`, `<X/>`, or whitespace only) means.
+    #[serde(default)]
+    pub blank: Blank,
+}
+
+/// What a blank element holding a value means. DfE's returns read a blank element as not provided; a
+/// message standard may read it as the empty text it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Blank {
+    /// The text it holds: an empty string, or (for a number, date, …) a value not of its datatype.
+    #[default]
+    Value,
+    /// Not provided: the instance has no such member, exactly as if the element were left out, so that the
+    /// structure check and the rules read it alike (a required one is missing, an optional one is absent).
+    Absent,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -208,7 +208,7 @@ impl StandardPack {
             .should_validate_formats(true)
             .build(&schema)
             .map_err(|e| files.error("schema.json", format!("is not a valid JSON Schema: {e}")))?;
-        let binding = Binding::compile(&schema, &manifest.xml.root, &manifest.xml.namespace, manifest.xml.naming)
+        let binding = Binding::compile(&schema, &manifest.xml.root, &manifest.xml.namespace, manifest.xml.naming, manifest.xml.blank)
             .map_err(|e| files.error("schema.json", e.to_string()))?;
         let record_schema = match &manifest.records {
             Some(records) => Some(record_validator(&schema, &records.path).map_err(|m| files.error("schema.json", m))?),

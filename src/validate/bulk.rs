@@ -302,9 +302,6 @@ struct RecordResult {
     seen: Vec<(usize, Observed)>,
 }
 
-/// How many records go to a worker at a time.
-const RECORDS_PER_BATCH: usize = 32;
-
 /// What a streamed check of a bulk return says once its findings have all been given.
 #[derive(Debug, Clone)]
 pub struct BulkSummary {
@@ -315,39 +312,62 @@ pub struct BulkSummary {
     pub counts: crate::finding::Counts,
 }
 
-impl Validator<'_> {
-    /// Validates a bulk return as [`Validator::check_bulk`] does, giving each finding to `sink` as it is made
-    /// instead of holding them: the findings of the records in file order, then those about the return as a
-    /// whole. Memory is bounded by the largest record and the return-level state, not by the findings.
-    pub fn check_bulk_streaming(&self, pack: &Arc<StandardPack>, open: &Opener<'_>, sink: &mut dyn FnMut(Finding)) -> std::io::Result<BulkSummary> {
-        let checked = self.check_bulk(pack, open)?;
-        let mut counts = crate::finding::Counts::default();
-        for finding in checked.findings {
-            counts.add(finding.severity);
-            sink(finding);
-        }
-        Ok(BulkSummary { pack: Arc::clone(pack), records: checked.records.unwrap_or(0), counts })
-    }
+/// What a worker sends back for one batch of records: their findings, and what the aggregates inside records
+/// saw in each.
+struct BatchResult {
+    /// The batch's place in the file (0 for the first batch).
+    seq: usize,
+    records: Vec<RecordResult>,
+}
+
+/// How many records go to a worker at a time.
+const RECORDS_PER_BATCH: usize = 32;
+
+/// How many batches may wait for each worker, and for the collector: what is in flight is bounded by these.
+const BATCHES_QUEUED: usize = 4;
+
+/// What the splitter's thread hands back once the return has been read.
+struct Split {
+    records: usize,
+    late_parts: Vec<Piece>,
+    starts: RecordStarts,
+    fatal: Option<Finding>,
 }
 
 impl Validator<'_> {
     /// Validates a bulk return of `pack` record by record, reading it through `open` (once, or twice when its
-    /// rules need the aggregates of the whole return first).
+    /// rules need the aggregates of the whole return first); the findings all together, in file order.
     pub fn check_bulk(&self, pack: &Arc<StandardPack>, open: &Opener<'_>) -> std::io::Result<Checked> {
-        let mut checked = Checked {
+        let mut findings = Vec::new();
+        let summary = self.check_bulk_streaming(pack, open, &mut |finding| findings.push(finding))?;
+        findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+        Ok(Checked {
             format: Some(Format::Xml),
-            pack: Some(Arc::clone(pack)),
+            pack: Some(summary.pack),
             instance: None,
             body_pack: None,
-            findings: Vec::new(),
-            records: None,
+            findings,
+            records: Some(summary.records),
+        })
+    }
+
+    /// Validates a bulk return, giving each finding to `sink` as soon as it is known: first those of the parts
+    /// before the records (the header), then each record's in file order, then those only the whole return
+    /// can tell (rules over the aggregates, duplicates, parts after the records). Records are read once each
+    /// and checked on every core; the findings come back through bounded channels and are put in file order
+    /// here, so memory holds a few batches of records and the return-level state, never the findings.
+    pub fn check_bulk_streaming(&self, pack: &Arc<StandardPack>, open: &Opener<'_>, sink: &mut dyn FnMut(Finding)) -> std::io::Result<BulkSummary> {
+        let mut counts = crate::finding::Counts::default();
+        let mut give = |finding: Finding| {
+            counts.add(finding.severity);
+            sink(finding);
         };
         let Some(layout) = layout(pack) else {
-            checked.findings.push(Finding::error(
+            give(Finding::error(
                 "standard",
                 format!("{}: its records path does not name a repeating field of its schema.", pack.reference()),
             ));
-            return Ok(checked);
+            return Ok(BulkSummary { pack: Arc::clone(pack), records: 0, counts });
         };
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
         let base_context = Context::new(&Value::Null, None, &self.clock, &pack.params);
@@ -372,13 +392,19 @@ impl Validator<'_> {
         let container_xpath = format!("/{}", layout.xml_path[..layout.xml_path.len() - 1].join("/"));
         let mut frame = Value::Object(Map::new());
         let mut parts: Vec<Part> = Vec::new();
-        let mut frame_findings: Vec<Finding> = Vec::new();
-        let pending = self.read_frame(pack, &mut splitter, &mut frame, &mut parts, &mut frame_findings);
+        let mut head_findings: Vec<Finding> = Vec::new();
+        let pending = self.read_frame(pack, &mut splitter, &mut frame, &mut parts, &mut head_findings);
         if splitter.root.as_deref().is_some_and(|r| r != root_name) {
-            frame_findings.push(Finding::error(
+            head_findings.push(Finding::error(
                 "root-element",
                 format!("The document element is `{}`; a {} starts with `{}`.", splitter.root.clone().unwrap_or_default(), pack.manifest.title, root_name),
             ).with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: None }));
+        }
+        {
+            let frame_located = FrameLocator { parts: &parts, root: &root_name };
+            let mut head: Vec<Finding> = head_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
+            head.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+            head.into_iter().for_each(&mut give);
         }
         // The aggregates the rules inside records see: all of them (two passes, with those outside records
         // from the frame as far as it is known now), or none yet (one pass).
@@ -392,143 +418,93 @@ impl Validator<'_> {
             None => Accumulator::new(pack).finish(),
         };
         let observe_records = gather_in_records && matches!(plan, Plan::OnePass { .. });
-        let mut record_findings: Vec<(usize, Vec<Finding>)> = Vec::new();
-        let mut fatal: Option<Finding> = None;
-        let mut late_parts: Vec<Piece> = Vec::new();
-        let mut records = 0usize;
         let keep_positions = matches!(&plan, Plan::OnePass { recheck_by } if !recheck_by.is_empty());
-        let mut starts = RecordStarts::default();
-        if let Some(first) = pending {
-            let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Vec<Piece>>(4)).unzip();
-            let (results, collected) = mpsc::channel::<Vec<RecordResult>>();
-            std::thread::scope(|scope| {
-                for receiver in receivers {
-                    let results = results.clone();
-                    let layout = &layout;
-                    let frame = &frame;
-                    let agg = &record_agg;
-                    let container_xpath = &container_xpath;
-                    let base_context = &base_context;
-                    scope.spawn(move || {
-                        let mut root = frame.clone();
-                        let memos = Memos::new(pack);
-                        let mut aggregate_memos = Vec::new();
-                        while let Ok(batch) = receiver.recv() {
-                            let mut out = Vec::new();
-                            let looked = self.first_look(pack, layout, base_context, &mut root, agg, &memos, batch, observe_records.then_some(&mut aggregate_memos));
-                            for (index, piece, look) in looked {
-                                let known = match look {
-                                    Look::Clean(seen) => {
-                                        if !seen.is_empty() {
-                                            out.push(RecordResult { index, findings: Vec::new(), seen });
-                                        }
-                                        continue;
-                                    }
-                                    Look::Again(known) => known,
-                                };
-                                let (findings, converted) = self.check_record(pack, layout, base_context, &mut root, agg, &memos, container_xpath, index, &piece, known);
-                                let seen = if observe_records && converted {
-                                    observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true), Some(&mut aggregate_memos))
-                                } else {
-                                    Vec::new()
-                                };
-                                if !findings.is_empty() || !seen.is_empty() {
-                                    out.push(RecordResult { index, findings, seen });
-                                }
-                            }
-                            if !out.is_empty() && results.send(out).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                }
-                drop(results);
-                let mut take = |out: Vec<RecordResult>, gathered: &mut Accumulator<'_>| {
-                    for result in out {
-                        if !result.seen.is_empty() {
-                            gathered.apply_record(result.index, result.seen);
-                        }
-                        if !result.findings.is_empty() {
-                            record_findings.push((result.index, result.findings));
-                        }
-                    }
-                };
-                // Records go to the workers in batches: fewer hand-overs between threads.
-                let mut batch: Vec<Piece> = Vec::with_capacity(RECORDS_PER_BATCH);
-                let mut batches = 0usize;
-                let mut next = Some(first);
-                while let Some(piece) = next.take() {
-                    match &piece.kind {
-                        PieceKind::Record(_) => {
-                            if keep_positions {
-                                starts.push(piece.offset);
-                            }
-                            records += 1;
-                            if records % 256 == 0 {
-                                if let Some(progress) = &self.progress {
-                                    progress(piece.offset);
-                                }
-                            }
-                            batch.push(piece);
-                            if batch.len() == RECORDS_PER_BATCH {
-                                batches += 1;
-                                let full = std::mem::replace(&mut batch, Vec::with_capacity(RECORDS_PER_BATCH));
-                                if senders[batches % senders.len()].send(full).is_err() {
+        let reader = Reader { pack, layout: &layout, base: &base_context, container_xpath: &container_xpath };
+        let split = match pending {
+            None => Split { records: 0, late_parts: Vec::new(), starts: RecordStarts::default(), fatal: None },
+            Some(first) => {
+                let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>)>(BATCHES_QUEUED)).unzip();
+                let (results, collected) = mpsc::sync_channel::<BatchResult>(workers * BATCHES_QUEUED);
+                std::thread::scope(|scope| {
+                    for receiver in receivers {
+                        let results = results.clone();
+                        let (frame, agg, reader) = (&frame, &record_agg, &reader);
+                        scope.spawn(move || {
+                            let mut root = frame.clone();
+                            let memos = Memos::new(pack);
+                            let mut aggregate_memos = Vec::new();
+                            while let Ok((seq, batch)) = receiver.recv() {
+                                let records = self.check_batch(reader, &mut root, agg, &memos, batch, observe_records.then_some(&mut aggregate_memos));
+                                if results.send(BatchResult { seq, records }).is_err() {
                                     break;
                                 }
                             }
+                        });
+                    }
+                    drop(results);
+                    let splitting = scope.spawn(move || self.split_records(first, splitter, senders, keep_positions));
+                    // Batches come back in any order; each is given when those before it have been.
+                    let mut waiting: std::collections::BTreeMap<usize, Vec<RecordResult>> = std::collections::BTreeMap::new();
+                    let mut next = 0usize;
+                    while let Ok(result) = collected.recv() {
+                        waiting.insert(result.seq, result.records);
+                        while let Some(records) = waiting.remove(&next) {
+                            next += 1;
+                            for record in records {
+                                if !record.seen.is_empty() {
+                                    gathered.apply_record(record.index, record.seen);
+                                }
+                                record.findings.into_iter().for_each(&mut give);
+                            }
                         }
-                        // A part after the records: checked with the frame once the records are done.
-                        PieceKind::Part { .. } => late_parts.push(piece),
                     }
-                    while let Ok(result) = collected.try_recv() {
-                        take(result, &mut gathered);
+                    for records in std::mem::take(&mut waiting).into_values() {
+                        for record in records {
+                            if !record.seen.is_empty() {
+                                gathered.apply_record(record.index, record.seen);
+                            }
+                            record.findings.into_iter().for_each(&mut give);
+                        }
                     }
-                    match splitter.next_piece() {
-                        Ok(piece) => next = piece,
-                        Err(finding) => fatal = Some(finding),
-                    }
-                }
-                if !batch.is_empty() {
-                    let _ = senders[(batches + 1) % senders.len()].send(batch);
-                }
-                drop(senders);
-                while let Ok(result) = collected.recv() {
-                    take(result, &mut gathered);
-                }
-            });
-        }
+                    splitting.join().unwrap_or_else(|_| Split {
+                        records: 0,
+                        late_parts: Vec::new(),
+                        starts: RecordStarts::default(),
+                        fatal: Some(Finding::error("internal", "Reading the return stopped unexpectedly.")),
+                    })
+                })
+            }
+        };
+        let Split { records, late_parts, starts, fatal } = split;
+        let mut late_findings: Vec<Finding> = Vec::new();
         if let Some(finding) = fatal {
-            frame_findings.push(finding);
+            late_findings.push(finding);
         }
         for piece in late_parts {
             if let PieceKind::Part { parents, name } = piece.kind.clone() {
-                self.frame_part(pack, &mut frame, &mut parts, &mut frame_findings, &parents, &name, piece);
+                self.frame_part(pack, &mut frame, &mut parts, &mut late_findings, &parents, &name, piece);
             }
         }
         // The aggregates of the whole return: those inside records (gathered in the first pass, or in this
         // one) and those outside them, from the whole frame.
-        let recheck = match &plan {
-            Plan::OnePass { recheck_by } => gathered.records_with_repeats(recheck_by),
+        let (recheck, recheck_rules) = match &plan {
+            Plan::OnePass { recheck_by } => (gathered.records_with_repeats(recheck_by), repeat_rules(pack)),
             Plan::TwoPass => Default::default(),
         };
         let mut outside = Accumulator::new(pack);
         outside.add_in(&frame, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(false));
         gathered.merge(outside);
         let agg = gathered.finish();
-        // The records whose key repeats, checked again now that the duplicates are known.
+        // The records whose key repeats, read again now that the duplicates are known: their duplicate checks
+        // (the only rules inside records that read the aggregates in one pass, and that saw them empty) are
+        // checked again; everything else about them was given with the record.
         let mut root = frame.clone();
         let memos = Memos::new(pack);
         let again = if recheck.is_empty() { Vec::new() } else { starts.find(open, &recheck)? };
         for (index, at) in again {
             let Some(piece) = self.record_at(open, &layout, index, at)? else { continue };
-            record_findings.retain(|(i, _)| *i != index);
-            for (index, piece, look) in self.first_look(pack, &layout, &base_context, &mut root, &agg, &memos, vec![piece], None) {
-                let Look::Again(known) = look else { continue };
-                let (findings, _) = self.check_record(pack, &layout, &base_context, &mut root, &agg, &memos, &container_xpath, index, &piece, known);
-                if !findings.is_empty() {
-                    record_findings.push((index, findings));
-                }
+            for record in self.check_batch(&reader, &mut root, &agg, &memos, vec![piece], None) {
+                late_findings.extend(record.findings.into_iter().filter(|f| recheck_rules.contains(&f.rule)));
             }
         }
         // The frame's own checks: structure (records aside) and the rules outside records.
@@ -542,11 +518,11 @@ impl Validator<'_> {
             let pointer = finding.location.as_ref().and_then(|l| l.pointer.clone()).unwrap_or_default();
             let about_records = pointer == layout.pointer || pointer.starts_with(&records_prefix);
             if !about_records {
-                frame_findings.push(finding);
+                late_findings.push(finding);
             }
         }
         if (records as u64) < layout.min_items {
-            frame_findings.push(
+            late_findings.push(
                 Finding::error(
                     "minItems",
                     format!("The return has {records} `<{}>` record(s); at least {} is required.", layout.xml_path.last().cloned().unwrap_or_default(), layout.min_items),
@@ -554,16 +530,168 @@ impl Validator<'_> {
                 .with_location(Location { line: 1, column: 1, path: container_xpath.clone(), pointer: Some(layout.pointer.clone()), span: None }),
             );
         }
-        super::rules::check(pack, &context, &located, Scope::Frame, &mut frame_findings);
-        let mut findings: Vec<Finding> = frame_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
-        record_findings.sort_by_key(|(i, _)| *i);
-        for (_, found) in record_findings {
-            findings.extend(found);
+        super::rules::check(pack, &context, &located, Scope::Frame, &mut late_findings);
+        let mut late: Vec<Finding> = late_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
+        late.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+        late.into_iter().for_each(&mut give);
+        Ok(BulkSummary { pack: Arc::clone(pack), records, counts })
+    }
+
+    /// The splitter's thread: reads the records after the first and hands them to the workers in numbered
+    /// batches, in turn (fewer hand-overs between threads); keeps the parts after the records for later.
+    fn split_records<R: BufRead>(&self, first: Piece, mut splitter: Splitter<R>, senders: Vec<mpsc::SyncSender<(usize, Vec<Piece>)>>, keep_positions: bool) -> Split {
+        let mut split = Split { records: 0, late_parts: Vec::new(), starts: RecordStarts::default(), fatal: None };
+        let mut batch: Vec<Piece> = Vec::with_capacity(RECORDS_PER_BATCH);
+        let mut seq = 0usize;
+        let mut next = Some(first);
+        while let Some(piece) = next.take() {
+            match &piece.kind {
+                PieceKind::Record(_) => {
+                    if keep_positions {
+                        split.starts.push(piece.offset);
+                    }
+                    split.records += 1;
+                    if split.records % 256 == 0 {
+                        if let Some(progress) = &self.progress {
+                            progress(piece.offset);
+                        }
+                    }
+                    batch.push(piece);
+                    if batch.len() == RECORDS_PER_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(RECORDS_PER_BATCH));
+                        if senders[seq % senders.len()].send((seq, full)).is_err() {
+                            break;
+                        }
+                        seq += 1;
+                    }
+                }
+                // A part after the records: checked with the frame once the records are done.
+                PieceKind::Part { .. } => split.late_parts.push(piece),
+            }
+            match splitter.next_piece() {
+                Ok(piece) => next = piece,
+                Err(finding) => split.fatal = Some(finding),
+            }
         }
-        findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
-        checked.findings = findings;
-        checked.records = Some(records);
-        Ok(checked)
+        if !batch.is_empty() {
+            let _ = senders[seq % senders.len()].send((seq, batch));
+        }
+        split
+    }
+
+    /// Checks a batch of records, each read once: converted with the source of every node (the tree path
+    /// only for XML the fast path cannot follow), checked for structure, and checked by the rules inside
+    /// records all at once in `root` (each rule over all of the batch's records before the next rule: its
+    /// code stays in the caches). Findings are located from the spans of that one parse; a line index of a
+    /// record is made only when it has a finding.
+    fn check_batch(
+        &self,
+        reader: &Reader<'_>,
+        root: &mut Value,
+        agg: &Value,
+        memos: &Memos,
+        batch: Vec<Piece>,
+        observe: Option<&mut Vec<crate::rules::Memo>>,
+    ) -> Vec<RecordResult> {
+        let Reader { pack, layout, base, container_xpath } = *reader;
+        let name = layout.xml_path.last().cloned().unwrap_or_default();
+        let mut results: Vec<RecordResult> = Vec::with_capacity(batch.len());
+        let mut slots: Vec<Slot> = Vec::with_capacity(batch.len());
+        let mut values: Vec<Value> = Vec::with_capacity(batch.len());
+        for piece in batch {
+            let PieceKind::Record(index) = piece.kind else { continue };
+            let step = format!("{name}[{}]", index + 1);
+            let read = match crate::convert::stream::element_to_record(&piece.bytes, &name, layout.node, &pack.binding.namespace, &self.options.limits) {
+                Some(traced) => {
+                    let mut source = traced.source;
+                    source.step = step;
+                    Some((traced.value, SourceMap::Xml(source), traced.faults, None))
+                }
+                None => match convert_piece(self, pack, &piece, layout.node, container_xpath, &step) {
+                    Ok(converted) => Some((converted.value, converted.map, converted.findings, Some(converted.lines))),
+                    Err(finding) => {
+                        // Not well-formed: the record cannot be read, and is not counted in the aggregates.
+                        results.push(RecordResult { index, findings: vec![finding], seen: Vec::new() });
+                        None
+                    }
+                },
+            };
+            if let Some((value, map, faults, lines)) = read {
+                let key = value.pointer(&layout.key).map(super::structure::display_value);
+                let slot = Slot { index, piece, map, lines: std::cell::OnceCell::new(), faults, key };
+                if let Some(lines) = lines {
+                    let _ = slot.lines.set(lines);
+                }
+                slots.push(slot);
+                values.push(value);
+            }
+        }
+        let count = values.len();
+        set_records(root, &layout.pointer, values);
+        let no_records = Vec::new();
+        let records = match root.pointer(&layout.pointer) {
+            Some(Value::Array(records)) => records,
+            _ => &no_records,
+        };
+        // Faults of the conversion, then structure, then the rules: each record's findings in that order.
+        let mut found: Vec<Vec<Finding>> = slots.iter_mut().map(|slot| std::mem::take(&mut slot.faults)).collect();
+        let locator = BatchLocator { slots: &slots, records, pointer: &layout.pointer, container_xpath };
+        let located = Located { locator: &locator, format: Format::Xml, prefix: String::new() };
+        for (at, theirs) in found.iter_mut().enumerate() {
+            let Some(slot) = slots.get(at) else { continue };
+            for fault in theirs.iter_mut() {
+                locator.place_fault(slot, fault);
+            }
+            let (Some((_, validator)), Some(record)) = (&pack.record_schema, records.get(at)) else { continue };
+            let structural = structure::check(pack, validator, record, &format!("{}/{at}", layout.pointer), &located);
+            // A value not of its datatype was reported by the conversion already.
+            let typed: Vec<String> = theirs.iter().filter(|f| f.rule == "type").filter_map(|f| f.location.as_ref().map(|l| l.path.clone())).collect();
+            theirs.extend(structural.into_iter().filter(|f| !(f.rule == "type" && f.location.as_ref().is_some_and(|l| typed.contains(&l.path)))));
+        }
+        let context = base.over(root, agg, memos);
+        let mut ruled = Vec::new();
+        super::rules::check(pack, &context, &located, Scope::Records, &mut ruled);
+        let mut astray = Vec::new();
+        for finding in ruled {
+            let index = finding_pointer(&finding).and_then(|p| record_position(&layout.pointer, p)).map(|(index, _)| index);
+            match index.and_then(|index| slots.binary_search_by_key(&index, |s| s.index).ok()).and_then(|at| found.get_mut(at)) {
+                Some(theirs) => theirs.push(finding),
+                None => astray.push(finding),
+            }
+        }
+        let mut seen = match observe {
+            Some(aggregate_memos) => observe_per_record(pack, root, count, &base.as_of, &base.now, &pack.params, Some(aggregate_memos)),
+            None => Vec::new(),
+        }
+        .into_iter();
+        for (slot, theirs) in slots.iter().zip(found) {
+            let seen = seen.next().unwrap_or_default();
+            let piece_locator = locator.piece(slot);
+            let mut findings: Vec<Finding> = super::one_cause_once(theirs)
+                .into_iter()
+                .map(|mut f| {
+                    if f.record.is_none() {
+                        f.record = slot.key.clone();
+                    }
+                    match &piece_locator {
+                        Some(piece_locator) => with_excerpt(f, piece_locator),
+                        None => f,
+                    }
+                })
+                .collect();
+            findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+            if !findings.is_empty() || !seen.is_empty() {
+                results.push(RecordResult { index: slot.index, findings, seen });
+            }
+        }
+        if !astray.is_empty() {
+            match results.first_mut() {
+                Some(first) => first.findings.extend(astray),
+                None => results.push(RecordResult { index: slots.first().map_or(0, |s| s.index), findings: astray, seen: Vec::new() }),
+            }
+        }
+        results.sort_by_key(|r| r.index);
+        results
     }
 
     /// Reads the record numbered `index` again, from where it starts.
@@ -702,170 +830,104 @@ impl Validator<'_> {
     fn fast_value(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, piece: &Piece, name: &str) -> Option<Value> {
         crate::convert::stream::element_to_value(&piece.bytes, name, layout.node, &pack.binding.namespace, &self.options.limits)
     }
+}
 
-    /// A first look at a batch of records, all at once in `root` (each rule is checked over all of them before
-    /// the next), on the fast path's values: each record with what the look says of it ([`Look`]). Also the
-    /// look at a record read again on its own (a batch of one).
-    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-    fn first_look(
-        &self,
-        pack: &StandardPack,
-        layout: &RecordsLayout<'_>,
-        base: &Context<'_>,
-        root: &mut Value,
-        agg: &Value,
-        memos: &Memos,
-        batch: Vec<Piece>,
-        observe: Option<&mut Vec<crate::rules::Memo>>,
-    ) -> Vec<(usize, Piece, Look)> {
-        let name = layout.xml_path.last().cloned().unwrap_or_default();
-        let mut looked = Vec::with_capacity(batch.len());
-        let mut fast = Vec::with_capacity(batch.len());
-        let mut values = Vec::with_capacity(batch.len());
-        for piece in batch {
-            let PieceKind::Record(index) = piece.kind else { continue };
-            match self.fast_value(pack, layout, &piece, &name) {
-                Some(value) => {
-                    values.push(value);
-                    fast.push((index, piece));
-                }
-                None => looked.push((index, piece, Look::Again(None))),
-            }
-        }
-        if fast.is_empty() {
-            return looked;
-        }
-        let count = values.len();
-        set_records(root, &layout.pointer, values);
-        let mut clean = vec![pack.record_schema.is_some(); count];
-        if let (Some((_, validator)), Some(Value::Array(records))) = (&pack.record_schema, root.pointer(&layout.pointer)) {
-            for (ok, record) in clean.iter_mut().zip(records) {
-                *ok = *ok && validator.is_valid(record);
-            }
-        }
-        let context = base.over(root, agg, memos);
-        let located = Located { locator: &Positions, format: Format::Xml, prefix: String::new() };
-        let mut findings = Vec::new();
-        super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
-        let mut found: Vec<Vec<Finding>> = (0..count).map(|_| Vec::new()).collect();
-        let mut placed = true;
-        for finding in findings {
-            let position = finding_pointer(&finding).and_then(|p| record_position(&layout.pointer, p)).map(|(at, _)| at);
-            match position.and_then(|at| Some((clean.get_mut(at)?, found.get_mut(at)?))) {
-                Some((ok, theirs)) => {
-                    *ok = false;
-                    theirs.push(finding);
-                }
-                // A finding that cannot be placed: look at every record of the batch again, rules and all.
-                None => placed = false,
-            }
-        }
-        if !placed {
-            clean.iter_mut().for_each(|ok| *ok = false);
-        }
-        let mut seen = match observe {
-            Some(aggregate_memos) => observe_per_record(pack, root, count, &base.as_of, &base.now, &pack.params, Some(aggregate_memos)),
-            None => Vec::new(),
-        }
-        .into_iter();
-        for (((index, piece), ok), theirs) in fast.into_iter().zip(clean).zip(found) {
-            let seen = seen.next().unwrap_or_default();
-            let look = match (ok, placed) {
-                (true, _) => Look::Clean(seen),
-                (false, true) => Look::Again(Some(theirs)),
-                (false, false) => Look::Again(None),
-            };
-            looked.push((index, piece, look));
-        }
-        looked
-    }
+/// What checking a record needs of the return: its pack, where its records are, the rules' context.
+#[derive(Clone, Copy)]
+struct Reader<'a> {
+    pack: &'a StandardPack,
+    layout: &'a RecordsLayout<'a>,
+    base: &'a Context<'a>,
+    container_xpath: &'a str,
+}
 
-    /// Everything about one record: conversion, structure, the rules inside records; located in the file.
-    /// Also says whether the record could be read (`root` then holds it).
-    #[allow(clippy::too_many_arguments)]
-    fn check_record(
-        &self,
-        pack: &StandardPack,
-        layout: &RecordsLayout<'_>,
-        base: &Context<'_>,
-        root: &mut Value,
-        agg: &Value,
-        memos: &Memos,
-        container_xpath: &str,
-        index: usize,
-        piece: &Piece,
-        known: Option<Vec<Finding>>,
-    ) -> (Vec<Finding>, bool) {
-        let name = layout.xml_path.last().cloned().unwrap_or_default();
-        let step = format!("{name}[{}]", index + 1);
-        let converted = match convert_piece(self, pack, piece, layout.node, container_xpath, &step) {
-            Ok(c) => c,
-            Err(finding) => return (vec![finding], false),
-        };
-        let key = converted.value.pointer(&layout.key).map(super::structure::display_value);
-        set_records(root, &layout.pointer, vec![converted.value]);
-        let Some(record) = root.pointer(&format!("{}/0", layout.pointer)) else { return (Vec::new(), true) };
-        let locator = PieceLocator {
-            value: record,
-            map: &converted.map,
-            lines: &converted.lines,
-            strip: format!("{}/0", layout.pointer),
-            replace: format!("{}/{index}", layout.pointer),
-            line: piece.line,
-            column: piece.column,
-            xpath_prefix: container_xpath.to_string(),
-        };
-        let located = Located { locator: &locator, format: Format::Xml, prefix: String::new() };
-        let mut findings = converted.findings;
-        if let Some((_, validator)) = &pack.record_schema {
-            let found = structure::check(pack, validator, record, &format!("{}/0", layout.pointer), &located);
-            // A value not of its datatype was reported by the conversion already.
-            let typed: Vec<String> = findings
-                .iter()
-                .filter(|f| f.rule == "type")
-                .filter_map(|f| f.location.as_ref().map(|l| l.path.clone()))
-                .collect();
-            findings.extend(found.into_iter().filter(|f| {
-                !(f.rule == "type" && f.location.as_ref().is_some_and(|l| typed.contains(&l.path)))
-            }));
-        }
-        match known {
-            // The first look found these on the same value: only their locations are new.
-            Some(known) => {
-                for mut finding in known {
-                    let inside = finding_pointer(&finding).and_then(|p| record_position(&layout.pointer, p)).map_or("", |(_, inside)| inside);
-                    finding.location = Some(located.locate(&format!("{}/0{inside}", layout.pointer)));
-                    findings.push(finding);
-                }
-            }
-            None => {
-                let context = base.over(root, agg, memos);
-                super::rules::check(pack, &context, &located, Scope::Records, &mut findings);
-            }
-        }
-        let findings = findings
-            .into_iter()
-            .map(|mut f| {
-                if f.record.is_none() {
-                    f.record = key.clone();
-                }
-                with_excerpt(f, &locator)
-            })
-            .collect();
-        (findings, true)
+/// A record of a batch, read: where it is in the file and where each node of its value came from.
+struct Slot {
+    index: usize,
+    piece: Piece,
+    map: SourceMap,
+    /// The record's line index, made when the first of its findings is located.
+    lines: std::cell::OnceCell<LineIndex>,
+    /// What the conversion found (not yet located in the file, when the fast path read the record).
+    faults: Vec<Finding>,
+    key: Option<String>,
+}
+
+impl Slot {
+    fn lines(&self) -> &LineIndex {
+        self.lines.get_or_init(|| LineIndex::new(&self.piece.bytes))
     }
 }
 
-/// What the first look at a batch says of one record.
-enum Look {
-    /// No finding: what the aggregates inside records see in it.
-    Clean(Vec<(usize, Observed)>),
-    /// Something to report: the record is converted again, with its source map, to locate it; with the
-    /// findings of the rules when the first look could make them.
-    Again(Option<Vec<Finding>>),
+/// Locates pointers into a batch of records (`/Children/Child/3/…`: the batch's fourth record) in the file.
+struct BatchLocator<'a> {
+    slots: &'a [Slot],
+    records: &'a [Value],
+    pointer: &'a str,
+    container_xpath: &'a str,
 }
 
-/// The pointer a finding of the first look carries (see [`Positions`]).
+impl BatchLocator<'_> {
+    /// The locator of one record of the batch (`None` if it is not one of them).
+    fn piece<'s>(&'s self, slot: &'s Slot) -> Option<PieceLocator<'s>> {
+        let at = self.slots.iter().position(|s| std::ptr::eq(s, slot))?;
+        Some(PieceLocator {
+            value: self.records.get(at)?,
+            map: &slot.map,
+            lines: slot.lines(),
+            strip: format!("{}/{at}", self.pointer),
+            replace: format!("{}/{}", self.pointer, slot.index),
+            line: slot.piece.line,
+            column: slot.piece.column,
+            xpath_prefix: self.container_xpath.to_string(),
+        })
+    }
+
+    /// Locates a fault the fast path found (a span in the record's bytes and a path below the record).
+    fn place_fault(&self, slot: &Slot, fault: &mut Finding) {
+        let Some(location) = fault.location.as_mut() else { return };
+        if location.line > 0 {
+            return;
+        }
+        let Some(span) = location.span else { return };
+        let (line, column) = slot.lines().locate(span.start);
+        let step = match &slot.map {
+            SourceMap::Xml(node) => node.step.as_str(),
+            SourceMap::Json(_) => "",
+        };
+        location.path = format!("{}/{step}{}", self.container_xpath, location.path);
+        location.column = if line == 1 { column + slot.piece.column.saturating_sub(1) } else { column };
+        location.line = line + slot.piece.line.saturating_sub(1);
+    }
+}
+
+impl Locate for BatchLocator<'_> {
+    fn locate(&self, pointer: &str) -> Location {
+        let slot = record_position(self.pointer, pointer).and_then(|(at, _)| self.slots.get(at));
+        match slot.and_then(|slot| self.piece(slot)) {
+            Some(locator) => locator.locate(pointer),
+            None => Location { pointer: Some(pointer.to_string()), ..Location::default() },
+        }
+    }
+
+    fn excerpt(&self, _line: u32) -> Option<Excerpt> {
+        // Each record's findings take their excerpt from that record's own locator.
+        None
+    }
+}
+
+/// The ids of the rules inside records that read the aggregates as duplicate checks.
+fn repeat_rules(pack: &StandardPack) -> std::collections::HashSet<String> {
+    pack.rule_groups
+        .iter()
+        .filter(|g| g.in_records)
+        .flat_map(|g| g.rules.iter().filter_map(|&i| pack.rules.get(i)))
+        .filter(|rule| matches!(rule.agg_use, AggUse::Repeats(_)))
+        .map(|rule| rule.id.clone())
+        .collect()
+}
+
+/// The pointer a located finding carries (its record's place in the return, as the user's file has it).
 fn finding_pointer(finding: &Finding) -> Option<&str> {
     finding.location.as_ref().and_then(|l| l.pointer.as_deref())
 }
@@ -876,18 +938,6 @@ fn record_position<'p>(records: &str, pointer: &'p str) -> Option<(usize, &'p st
     let rest = pointer.strip_prefix(records)?.strip_prefix('/')?;
     let (position, inside) = rest.find('/').map_or((rest, ""), |at| rest.split_at(at));
     Some((position.parse().ok()?, inside))
-}
-
-/// For a first look at a batch of records: a finding says only which record it is in (its pointer).
-struct Positions;
-
-impl Locate for Positions {
-    fn locate(&self, pointer: &str) -> Location {
-        Location { pointer: Some(pointer.to_string()), ..Location::default() }
-    }
-    fn excerpt(&self, _line: u32) -> Option<Excerpt> {
-        None
-    }
 }
 
 fn set_records(root: &mut Value, pointer: &str, records: Vec<Value>) {
