@@ -64,11 +64,93 @@ fn round_trips(reference: &str, value: &Value) -> Result<(), TestCaseError> {
     if let Some(fast) = convert::stream::element_to_value(written.xml.as_bytes(), &binding.root, &binding.node, &binding.namespace, &Limits::default()) {
         prop_assert_eq!(&fast, &back.value);
     }
+    same_as_tree(reference, &written.xml)?;
     Ok(())
+}
+
+/// Every pointer into `value`, the value itself included.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                pointers(v, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                pointers(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push(at);
+}
+
+/// The one-parse conversion of a record (what bulk validation reads) agrees with the tree path wherever it
+/// takes the XML: the same value, every node at the same span and XPath, and the same faults at the same
+/// places. Returns whether it took it.
+fn same_as_tree(reference: &str, xml: &str) -> Result<bool, TestCaseError> {
+    let pack = CATALOG.find(reference).expect("pack");
+    let binding = &pack.binding;
+    let Some(record) = convert::stream::element_to_record(xml.as_bytes(), &binding.root, &binding.node, &binding.namespace, &Limits::default()) else {
+        return Ok(false);
+    };
+    let doc = parse_xml(xml.as_bytes(), &Limits::default()).map_err(|f| TestCaseError::fail(format!("the fast path took XML the tree refuses: {}", f.message)))?;
+    let lines = LineIndex::new(xml.as_bytes());
+    let tree = convert::from_xml_part(&doc.root, &binding.node, &binding.namespace, &CATALOG, &lines, "");
+    prop_assert_eq!(&record.value, &tree.value, "values differ for\n{}", xml);
+    let (fast_map, tree_map) = (convert::SourceMap::Xml(record.source), convert::SourceMap::Xml(tree.source));
+    let mut all = Vec::new();
+    pointers(&tree.value, String::new(), &mut all);
+    for pointer in all {
+        let (a, b) = (fast_map.place(&record.value, &pointer), tree_map.place(&tree.value, &pointer));
+        prop_assert_eq!((a.span, &a.path, a.exact), (b.span, &b.path, b.exact), "places differ at {} in\n{}", pointer, xml);
+    }
+    let described = |f: &caregate::finding::Finding| {
+        let l = f.location.clone().unwrap_or_default();
+        (f.rule.clone(), f.message.clone(), f.fix.clone(), l.path, l.span)
+    };
+    let fast_faults: Vec<_> = record.faults.iter().map(described).collect();
+    let tree_faults: Vec<_> = tree.findings.iter().map(described).collect();
+    prop_assert_eq!(fast_faults, tree_faults, "faults differ for\n{}", xml);
+    Ok(true)
+}
+
+/// Spoils a conforming document the way real returns are spoilt: the text of the `n`th value replaced by
+/// `text` (a value not of its datatype, a blank), or an element the standard does not have put before the
+/// `n`th element.
+fn spoil(xml: &str, n: usize, unknown: bool, text: &str) -> String {
+    if unknown {
+        let starts: Vec<usize> = xml.match_indices('<').map(|(i, _)| i).filter(|&i| !xml[i..].starts_with("</") && i > 0).collect();
+        let Some(&at) = starts.get(n % starts.len().max(1)) else { return xml.to_string() };
+        return format!("{}<Unexpected><Inner>x</Inner></Unexpected>{}", &xml[..at], &xml[at..]);
+    }
+    let values: Vec<(usize, usize)> = xml
+        .match_indices('>')
+        .filter_map(|(i, _)| {
+            let rest = &xml[i + 1..];
+            let end = rest.find('<')?;
+            (end > 0 && !rest[..end].trim().is_empty()).then_some((i + 1, i + 1 + end))
+        })
+        .collect();
+    let Some(&(from, to)) = values.get(n % values.len().max(1)) else { return xml.to_string() };
+    format!("{}{text}{}", &xml[..from], &xml[to..])
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_spoilt_record_reads_in_one_parse_as_the_tree_reads_it(
+        value in strategy("referral"),
+        n in 0usize..400,
+        unknown in any::<bool>(),
+        text in prop_oneof![Just(""), Just("   "), Just("not-a-number"), Just("2025-13-45"), Just("maybe")],
+    ) {
+        let pack = CATALOG.find("referral").expect("pack");
+        let written = to_xml(&value, &pack, &CATALOG);
+        same_as_tree("referral", &spoil(&written.xml, n, unknown, text))?;
+    }
 
     #[test]
     fn referral_round_trips(value in strategy("referral")) {
@@ -117,4 +199,21 @@ fn a_document_of_no_known_standard_converts_by_the_generic_convention() {
     assert_eq!(value, serde_json::json!({"Note": {"@id": "7", "To": ["Ann", "Bo"], "Body": "Hi & bye"}}));
     let back = convert::convert(json.output.as_bytes(), Target::Xml, None, &CATALOG, &Limits::default()).unwrap();
     assert!(back.output.contains("<To>Ann</To>") && back.output.contains("id=\"7\""), "{}", back.output);
+}
+
+#[test]
+fn the_one_parse_conversion_reports_faults_the_fast_path_declines() {
+    let pack = CATALOG.find("referral").unwrap();
+    let b = &pack.binding;
+    for (xml, rule) in [
+        (r#"<Referral xmlns="urn:caregate:referral:1"><Chld/></Referral>"#, "unknown-element"),
+        (r#"<Referral xmlns="urn:caregate:referral:1"><Chld><Name>x</Name></Chld></Referral>"#, "unknown-element"),
+        (r#"<Referral xmlns="urn:caregate:referral:1"><Concern><ImmediateRisk>maybe</ImmediateRisk></Concern></Referral>"#, "type"),
+        (r#"<Referral xmlns="urn:caregate:referral:1"><Concern><ImmediateRisk/></Concern></Referral>"#, "type"),
+    ] {
+        let record = convert::stream::element_to_record(xml.as_bytes(), &b.root, &b.node, &b.namespace, &Limits::default())
+            .unwrap_or_else(|| panic!("the one-parse conversion declined {xml}"));
+        assert_eq!(record.faults.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), vec![rule], "{xml}");
+        assert!(same_as_tree("referral", xml).unwrap(), "{xml}");
+    }
 }
