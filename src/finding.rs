@@ -78,11 +78,59 @@ pub struct Location {
 
 /// A few source lines around a finding, captured when the finding is located, so that renderers can show
 /// them without holding the whole source.
+///
+/// Every line is cut to the same window of columns, at most [`Excerpt::WIDTH`] characters wide, around the
+/// finding's column: an excerpt's size does not grow with the length of its lines, so a minified document
+/// (one line of megabytes) with thousands of findings costs thousands of small excerpts, not thousands of
+/// copies of the line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Excerpt {
     /// Line number of `lines[0]`.
     pub first_line: u32,
-    pub lines: Vec<String>,
+    pub lines: Vec<LineWindow>,
+}
+
+impl Excerpt {
+    /// The most characters of one line an excerpt keeps.
+    pub const WIDTH: usize = 120;
+
+    /// The excerpt of a piece of a file that starts at `line` and `column` (1-based) of the file, renumbered
+    /// from the piece's lines and columns into the file's: the piece's first line starts `column - 1`
+    /// characters into the file's line.
+    pub fn placed_at(mut self, line: u32, column: u32) -> Excerpt {
+        if self.first_line == 1 {
+            if let Some(first) = self.lines.first_mut() {
+                first.column = first.column.saturating_add(column.saturating_sub(1));
+            }
+        }
+        self.first_line = self.first_line.saturating_add(line.saturating_sub(1));
+        self
+    }
+}
+
+/// The part of one source line that an excerpt shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LineWindow {
+    /// The characters shown, without the line ending; each byte that is not UTF-8 is one U+FFFD, as columns
+    /// count it.
+    pub text: String,
+    /// 1-based column, in characters, at which `text` starts in the source line; above 1, the line was cut
+    /// before `text`. A line shorter than the window's start has an empty `text` at that column.
+    pub column: u32,
+    /// The line goes on after `text`.
+    pub cut_after: bool,
+}
+
+impl LineWindow {
+    /// A whole line, not cut.
+    pub fn whole(text: impl Into<String>) -> LineWindow {
+        LineWindow { text: text.into(), column: 1, cut_after: false }
+    }
+
+    /// The line has characters before `text`.
+    pub fn cut_before(&self) -> bool {
+        self.column > 1
+    }
 }
 
 /// One thing wrong with a document.

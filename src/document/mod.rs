@@ -121,7 +121,7 @@ fn located(source: &[u8], rule: &str, message: String, span: Span, path: String)
         pointer: None,
         span: Some(span),
     });
-    finding.excerpt = Some(index.excerpt(line, 2));
+    finding.excerpt = Some(index.excerpt(line, column, 2));
     Box::new(finding)
 }
 

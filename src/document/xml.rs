@@ -1033,7 +1033,7 @@ mod tests {
         assert!(f
             .excerpt
             .as_ref()
-            .is_some_and(|e| e.lines.iter().any(|l| l.contains("</Child>"))));
+            .is_some_and(|e| e.lines.iter().any(|l| l.text.contains("</Child>"))));
     }
 
     #[test]

@@ -168,9 +168,13 @@ pub(crate) fn visible(s: &str) -> String {
         .collect()
 }
 
+/// Shown where an excerpt's line was cut, before or after the characters it keeps.
+const CUT: char = '\u{2026}';
+
 /// The excerpt of a finding as lines to draw, with the finding's line marked: from `location.column`
 /// (1-based, in characters) for the span's length in characters, at least one character, limited to
-/// the line (a mark may sit one past the end, where something is missing).
+/// the characters the excerpt kept (a mark may sit one past the end, where something is missing). A line
+/// the excerpt cut shows [`CUT`] on the side where characters are left out.
 pub(crate) fn excerpt_lines(finding: &Finding) -> Vec<ExcerptLine> {
     let Some(excerpt) = &finding.excerpt else {
         return Vec::new();
@@ -180,14 +184,28 @@ pub(crate) fn excerpt_lines(finding: &Finding) -> Vec<ExcerptLine> {
         .lines
         .iter()
         .enumerate()
-        .map(|(i, raw)| {
+        .map(|(i, window)| {
             let number = excerpt.first_line.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
-            let raw = raw.trim_end_matches(['\r', '\n']);
-            let (text, mark) = match loc.filter(|l| l.line == number && l.line > 0) {
-                Some(l) => mark_line(raw, l.column, l.span.map(|s| s.end.saturating_sub(s.start))),
+            let raw = window.text.trim_end_matches(['\r', '\n']);
+            let (shown, mark) = match loc.filter(|l| l.line == number && l.line > 0) {
+                // The mark's column counted from the window's first character.
+                Some(l) => mark_line(
+                    raw,
+                    l.column.saturating_sub(window.column.saturating_sub(1)),
+                    l.span.map(|s| s.end.saturating_sub(s.start)),
+                ),
                 None => (expand_tabs(raw).0, None),
             };
-            ExcerptLine { number, text, mark }
+            let mut text = String::with_capacity(shown.len() + 2 * CUT.len_utf8());
+            if window.cut_before() {
+                text.push(CUT);
+            }
+            text.push_str(&shown);
+            if window.cut_after {
+                text.push(CUT);
+            }
+            let shift = usize::from(window.cut_before());
+            ExcerptLine { number, text, mark: mark.map(|(start, len)| (start + shift, len)) }
         })
         .collect()
 }
@@ -250,7 +268,7 @@ pub(crate) fn place(path: &str, finding: &Finding) -> String {
 pub(crate) mod testutil {
     //! A small report shared by the renderers' tests: two documents, findings with and without
     //! location, excerpt, record and fix.
-    use crate::finding::{Excerpt, Finding, Location, Severity, Span};
+    use crate::finding::{Excerpt, Finding, LineWindow, Location, Severity, Span};
     use crate::report::model::{DocumentResult, Report, RuleInfo, StandardRef, Tool};
 
     pub fn sample_report() -> Report {
@@ -269,9 +287,9 @@ pub(crate) mod testutil {
             excerpt: Some(Excerpt {
                 first_line: 11,
                 lines: vec![
-                    "    <Child>".into(),
-                    "      <NhsNumber>9434765918</NhsNumber>".into(),
-                    "      <Surname>O'Neil & Sons</Surname>".into(),
+                    LineWindow::whole("    <Child>"),
+                    LineWindow::whole("      <NhsNumber>9434765918</NhsNumber>"),
+                    LineWindow::whole("      <Surname>O'Neil & Sons</Surname>"),
                 ],
             }),
             ..nhs
@@ -346,7 +364,8 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{Excerpt, Location, Span};
+    use crate::document::LineIndex;
+    use crate::finding::{Excerpt, LineWindow, Location, Span};
 
     #[test]
     fn format_names_round_trip() {
@@ -358,7 +377,10 @@ mod tests {
 
     fn located(line: &str, column: u32, span: Option<Span>) -> Finding {
         Finding {
-            excerpt: Some(Excerpt { first_line: 5, lines: vec!["before".into(), line.into()] }),
+            excerpt: Some(Excerpt {
+                first_line: 5,
+                lines: vec![LineWindow::whole("before"), LineWindow::whole(line)],
+            }),
             ..Finding::error("x", "m").with_location(Location {
                 line: 6,
                 column,
@@ -393,6 +415,53 @@ mod tests {
         let lines = excerpt_lines(&located("\tx\u{1b}y", 2, Some(Span::new(0, 1))));
         assert_eq!(lines[1].text, "    x\u{FFFD}y");
         assert_eq!(lines[1].mark, Some((4, 1)));
+    }
+
+    /// A finding at byte `at` of `source` for `len` bytes, located and excerpted as validation does it.
+    fn found_in(source: &str, at: usize, len: usize) -> Finding {
+        let index = LineIndex::new(source.as_bytes());
+        let (line, column) = index.locate(at);
+        Finding {
+            excerpt: Some(index.excerpt(line, column, 1)),
+            ..Finding::error("x", "m").with_location(Location {
+                line,
+                column,
+                path: String::new(),
+                pointer: None,
+                span: Some(Span::new(at, at + len)),
+            })
+        }
+    }
+
+    #[test]
+    fn a_cut_line_shows_where_it_was_cut_and_marks_the_right_characters() {
+        // One line of 500 KB: multi-byte characters and tabs before the finding, which is `<Bad>` deep inside.
+        let filler = "ab\u{e9}\tc\u{20ac}".repeat(50_000);
+        let source = format!("<R>{filler}<Bad>x</Bad>{filler}</R>\n<next/>");
+        let at = source.find("<Bad>").expect("present");
+        let lines = excerpt_lines(&found_in(&source, at, "<Bad>".len()));
+        assert_eq!(lines.len(), 2);
+        let hit = &lines[0];
+        assert!(hit.text.starts_with(CUT) && hit.text.ends_with(CUT), "{:?}", hit.text);
+        // At most the window, its tabs expanded, and the two marks of the cut.
+        assert!(hit.text.chars().count() <= Excerpt::WIDTH * TAB_WIDTH + 2);
+        assert!(hit.text.len() < 600, "{} bytes", hit.text.len());
+        assert_eq!(hit.split().1, "<Bad>");
+        // The caret row of the human renderer: `start` display columns in, under `<Bad>`.
+        let (start, len) = hit.mark.expect("marked");
+        assert_eq!(hit.text.chars().skip(start).take(len).collect::<String>(), "<Bad>");
+        // The next line is read through the same columns, which it does not reach.
+        assert_eq!(lines[1].text, CUT.to_string());
+        assert_eq!(lines[1].mark, None);
+    }
+
+    #[test]
+    fn short_lines_are_drawn_whole() {
+        let source = "<R>\n  <Bad>x</Bad>\n</R>";
+        let lines = excerpt_lines(&found_in(source, 6, 5));
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["<R>", "  <Bad>x</Bad>", "</R>"]);
+        assert_eq!(lines[1].mark, Some((2, 5)));
     }
 
     #[test]
@@ -430,7 +499,7 @@ mod tests {
         hard.documents[0].path = "returns/2025-26/very-long-directory-name-for-the-autumn-census/cin-census-return-local-authority-318-final-v3.xml".into();
         hard.documents[0].records = Some(4213);
         if let Some(ex) = hard.documents[0].findings[0].excerpt.as_mut() {
-            ex.lines[0] = format!("\t<Child><Notes>{}</Notes>", "word ".repeat(60));
+            ex.lines[0] = LineWindow::whole(format!("\t<Child><Notes>{}</Notes>", "word ".repeat(60)));
         }
         let text = testutil::render_to_string(renderer(OutputFormat::Html, false).as_ref(), &hard);
         std::fs::write(dir.join("report-hard.html"), text).expect("write sample");

@@ -165,16 +165,10 @@ impl Locate for PieceLocator<'_> {
         location
     }
 
-    fn excerpt(&self, line: u32) -> Option<Excerpt> {
+    fn excerpt(&self, line: u32, column: u32) -> Option<Excerpt> {
         let local = line.checked_sub(self.line.saturating_sub(1)).filter(|l| *l > 0)?;
-        let mut excerpt = self.lines.excerpt(local, 1);
-        if excerpt.first_line == 1 {
-            if let Some(first) = excerpt.lines.first_mut() {
-                *first = format!("{}{}", " ".repeat(self.column.saturating_sub(1) as usize), first);
-            }
-        }
-        excerpt.first_line += self.line.saturating_sub(1);
-        Some(excerpt)
+        let column = if local == 1 { column.saturating_sub(self.column.saturating_sub(1)) } else { column };
+        Some(self.lines.excerpt(local, column, 1).placed_at(self.line, self.column))
     }
 }
 
@@ -228,8 +222,8 @@ fn convert_piece(validator: &Validator<'_>, pack: &StandardPack, piece: &Piece, 
 
 fn with_excerpt(mut finding: Finding, locator: &dyn Locate) -> Finding {
     if finding.excerpt.is_none() {
-        if let Some(line) = finding.location.as_ref().map(|l| l.line) {
-            finding.excerpt = locator.excerpt(line);
+        if let Some((line, column)) = finding.location.as_ref().map(|l| (l.line, l.column)) {
+            finding.excerpt = locator.excerpt(line, column);
         }
     }
     finding
@@ -910,7 +904,7 @@ impl Locate for BatchLocator<'_> {
         }
     }
 
-    fn excerpt(&self, _line: u32) -> Option<Excerpt> {
+    fn excerpt(&self, _line: u32, _column: u32) -> Option<Excerpt> {
         // Each record's findings take their excerpt from that record's own locator.
         None
     }
@@ -984,12 +978,12 @@ impl Locate for FrameLocator<'_> {
         }
     }
 
-    fn excerpt(&self, line: u32) -> Option<Excerpt> {
+    fn excerpt(&self, line: u32, column: u32) -> Option<Excerpt> {
         self.parts.iter().find_map(|part| {
             let lines = part.2.lines.line_count();
             (line >= part.1.line && line < part.1.line + lines).then_some(()).and_then(|_| {
                 let prefix: String = part.0.iter().map(|n| format!("/{n}")).collect();
-                self.locator(&prefix, part).excerpt(line)
+                self.locator(&prefix, part).excerpt(line, column)
             })
         })
     }

@@ -70,6 +70,9 @@ pub struct Validator<'c> {
     pub options: Options,
     /// Told how many bytes of a bulk return have been read, as reading goes on (for a progress bar).
     pub progress: Option<Box<dyn Fn(u64) + Send + Sync + 'c>>,
+    /// Whether findings carry the source lines around them ([`Finding::excerpt`]); on by default. A caller
+    /// that never shows them (the gateway answers in JSON) turns it off and keeps none.
+    pub excerpts: bool,
     /// `options.now` as the rules read it.
     clock: rules::Clock,
 }
@@ -78,8 +81,8 @@ pub struct Validator<'c> {
 pub trait Locate {
     /// The location of `pointer` (a JSON Pointer into the instance being checked, as the checks see it).
     fn locate(&self, pointer: &str) -> Location;
-    /// The source lines around `line`, when they can be shown.
-    fn excerpt(&self, line: u32) -> Option<Excerpt>;
+    /// The source lines around `line`, windowed around `column`, when they can be shown.
+    fn excerpt(&self, line: u32, column: u32) -> Option<Excerpt>;
 }
 
 /// One whole document held in memory.
@@ -96,7 +99,7 @@ impl Locate for Unlocated {
     fn locate(&self, pointer: &str) -> Location {
         Location { line: 0, column: 0, path: pointer.to_string(), pointer: Some(pointer.to_string()), span: None }
     }
-    fn excerpt(&self, _line: u32) -> Option<Excerpt> {
+    fn excerpt(&self, _line: u32, _column: u32) -> Option<Excerpt> {
         None
     }
 }
@@ -105,8 +108,8 @@ impl Locate for DocumentLocator<'_> {
     fn locate(&self, pointer: &str) -> Location {
         self.map.locate(self.value, pointer, self.lines)
     }
-    fn excerpt(&self, line: u32) -> Option<Excerpt> {
-        (line > 0).then(|| self.lines.excerpt(line, 1))
+    fn excerpt(&self, line: u32, column: u32) -> Option<Excerpt> {
+        (line > 0).then(|| self.lines.excerpt(line, column, 1))
     }
 }
 
@@ -155,7 +158,7 @@ impl Located<'_> {
 impl<'c> Validator<'c> {
     pub fn new(catalog: &'c Catalog, options: Options) -> Self {
         let clock = rules::Clock::new(&options.now);
-        Validator { catalog, options, progress: None, clock }
+        Validator { catalog, options, progress: None, excerpts: true, clock }
     }
 
     /// Validates one document's bytes.
@@ -179,7 +182,10 @@ impl<'c> Validator<'c> {
                 let open = |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send + '_>> {
                     Ok(Box::new(bytes.get(offset as usize..).unwrap_or_default()))
                 };
-                if let Ok(checked) = self.check_bulk(&pack, &open) {
+                if let Ok(mut checked) = self.check_bulk(&pack, &open) {
+                    if !self.excerpts {
+                        checked.findings.iter_mut().for_each(|f| f.excerpt = None);
+                    }
                     return checked;
                 }
             }
@@ -193,7 +199,7 @@ impl<'c> Validator<'c> {
         let (value, map, mut findings, pack) = match format {
             Format::Xml => match document::parse_xml(bytes, &self.options.limits) {
                 Err(finding) => {
-                    checked.findings.push(with_excerpt(finding, &lines));
+                    checked.findings.push(self.with_excerpt(finding, &lines));
                     return checked;
                 }
                 Ok(doc) => {
@@ -210,7 +216,7 @@ impl<'c> Validator<'c> {
                             .iter()
                             .map(|p| format!("`<{}>` ({})", p.binding.root, p.reference()))
                             .collect();
-                        checked.findings.push(with_excerpt(
+                        checked.findings.push(self.with_excerpt(
                             Finding::error(
                                 "unknown-standard",
                                 format!(
@@ -242,12 +248,12 @@ impl<'c> Validator<'c> {
             },
             Format::Json => match document::parse_json(bytes, &self.options.limits) {
                 Err(finding) => {
-                    checked.findings.push(with_excerpt(finding, &lines));
+                    checked.findings.push(self.with_excerpt(finding, &lines));
                     return checked;
                 }
                 Ok(doc) => {
                     let Some(pack) = self.json_pack(&doc.value) else {
-                        checked.findings.push(with_excerpt(
+                        checked.findings.push(self.with_excerpt(
                             Finding::error(
                                 "unknown-standard",
                                 "caregate cannot tell which standard this JSON document follows.",
@@ -273,7 +279,7 @@ impl<'c> Validator<'c> {
         });
         findings.extend(found);
         let findings = one_cause_once(findings);
-        let mut findings: Vec<Finding> = findings.into_iter().map(|f| with_excerpt(f, &lines)).collect();
+        let mut findings: Vec<Finding> = findings.into_iter().map(|f| self.with_excerpt(f, &lines)).collect();
         findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
         checked.findings = findings;
         checked.pack = Some(pack);
@@ -369,6 +375,17 @@ impl<'c> Validator<'c> {
         findings
     }
 
+    /// `finding` with the source lines around it, when findings carry them; without any otherwise (a parser's
+    /// refusal comes with its own).
+    fn with_excerpt(&self, mut finding: Finding, lines: &LineIndex) -> Finding {
+        if self.excerpts {
+            with_excerpt(finding, lines)
+        } else {
+            finding.excerpt = None;
+            finding
+        }
+    }
+
     /// Validates one document and returns its report entry.
     pub fn validate(&self, path: &str, bytes: &[u8]) -> DocumentResult {
         self.check(bytes).into_result(path)
@@ -416,7 +433,7 @@ pub fn with_excerpt(mut finding: Finding, lines: &LineIndex) -> Finding {
     if finding.excerpt.is_none() {
         if let Some(location) = &finding.location {
             if location.line > 0 {
-                finding.excerpt = Some(lines.excerpt(location.line, 1));
+                finding.excerpt = Some(lines.excerpt(location.line, location.column, 1));
             }
         }
     }
