@@ -91,7 +91,10 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
         let bytes = body.clone();
         let run = move || {
             let options = Options { limits: app.limits, now: chrono::Utc::now().fixed_offset(), standard: None };
-            Validator::new(&app.catalog, options).check(&bytes)
+            let mut validator = Validator::new(&app.catalog, options);
+            // A refusal answers in JSON, which has no source lines.
+            validator.excerpts = false;
+            validator.check(&bytes)
         };
         if large {
             match tokio::task::spawn_blocking(run).await {
@@ -316,12 +319,8 @@ fn authorise(app: &App, sender: &Sender, envelope: &Value) -> Result<(), Problem
 /// Counts, audits and answers a refusal. `rule` names the metric label when the problem has no findings.
 async fn refuse(app: &Arc<App>, actor: &str, rule: &str, body_digest: Option<&str>, problem: Problem) -> Response {
     let codes: Vec<String> = match &problem.findings {
-        Some(findings) => {
-            let mut codes: Vec<String> = findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.rule.clone()).collect();
-            codes.sort();
-            codes.dedup();
-            codes
-        }
+        // Of every finding, listed in the answer or not.
+        Some(listed) => listed.error_rules.clone(),
         None => vec![if rule.is_empty() { format!("http-{}", problem.status) } else { rule.to_string() }],
     };
     for code in &codes {

@@ -64,7 +64,7 @@ pub fn document() -> Value {
                     "409": problem("The Idempotency-Key was used with another body, or this sender's messageId with another envelope."),
                     "413": problem("The body is over the size limit."),
                     "415": problem("Not application/json or application/xml, or the body is not what the Content-Type says."),
-                    "422": problem("The envelope or its body breaks its standard or the policy; `findings` says where."),
+                    "422": problem(&format!("The envelope or its body breaks its standard or the policy; `findings` says where (the first {}, with `total` and `counts` of them all).", super::problem::MAX_FINDINGS)),
                     "429": problem("The sender is over its rate limit; see Retry-After.")
                 }
             }},
@@ -122,7 +122,11 @@ pub fn document() -> Value {
                     "receivedAt": {"type": "string", "format": "date-time"}, "digest": {"type": "string", "description": "sha256:<hex> of the request body"}}},
                 "Problem": {"type": "object", "description": "RFC 9457", "properties": {
                     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
-                    "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}}}},
+                    "findings": {"type": "array", "maxItems": super::problem::MAX_FINDINGS, "items": {"$ref": "#/components/schemas/Finding"},
+                                 "description": "The first findings (at most this many): errors, then queries, then warnings, each in document order."},
+                    "total": {"type": "integer", "minimum": 0, "description": "How many findings there were in all, listed or not; present with `findings`."},
+                    "counts": {"type": "object", "required": ["error", "query", "warning"], "description": "How many findings there were of each severity; present with `findings`.",
+                               "properties": {"error": {"type": "integer", "minimum": 0}, "query": {"type": "integer", "minimum": 0}, "warning": {"type": "integer", "minimum": 0}}}}},
                 "Finding": {"type": "object", "required": ["rule", "severity", "message"], "properties": {
                     "rule": {"type": "string"}, "severity": {"enum": ["error", "query", "warning"]}, "message": {"type": "string"},
                     "location": {"type": "object", "properties": {"line": {"type": "integer"}, "column": {"type": "integer"}, "path": {"type": "string"}, "pointer": {"type": "string"}}},

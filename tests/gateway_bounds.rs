@@ -1,0 +1,151 @@
+//! Bounds: what one message can make the gateway hold and answer. The real `caregate serve` on a random port is
+//! sent a minified envelope (one line of about 500 KB) with thousands of findings: the refusal lists the first
+//! 100 of them with the count of all, and the server's peak memory stays far from the size of a finding times
+//! the length of the line (which it reached when every finding carried its whole line as an excerpt).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use caregate::gateway::config::Config;
+use caregate::gateway::problem::MAX_FINDINGS;
+use caregate::standard::Catalog;
+use serde_json::{json, Value};
+
+const FULL: &str = include_str!("../schemas/envelope/1.0/examples/valid/full.json");
+
+/// The most the gateway may hold at its peak, in KiB, having answered the envelope below. A debug build holds
+/// about 95 MB once started and about 127 MB at its peak after this envelope; when every finding carried its
+/// whole line and a refusal listed every finding, the same envelope took it to 1.7 GB (and a 1.5 MB answer).
+const PEAK_KIB: u64 = 256 * 1024;
+
+/// Starts the gateway binary on the demo configuration with tokens `bounds-<code>` and returns it with the
+/// address it printed.
+fn start(dir: &std::path::Path) -> (Child, String) {
+    let catalog = Catalog::embedded().expect("packs load");
+    let tokens: BTreeMap<String, String> = ["201", "RJ1", "admin"]
+        .iter()
+        .map(|c| (c.to_string(), format!("bounds-{c}")))
+        .collect();
+    let (config, _) = Config::demo(&catalog, Some(tokens));
+    let config_path = dir.join("gateway.toml");
+    std::fs::write(&config_path, toml::to_string(&config).expect("serialises")).expect("writes");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config_path)
+        .arg("--data")
+        .arg(dir.join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the gateway starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a line").expect("readable");
+    let address = first
+        .rsplit("http://")
+        .next()
+        .expect("address")
+        .trim()
+        .to_string();
+    // Keep draining stdout so that the gateway never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+/// The shipped referral from 201 to RJ1, its household grown to at least `bytes` of JSON on one line with
+/// members whose relationship is no code of the standard's (one `enum` error each), none of them with parental
+/// responsibility. Returns the text and the number of members.
+fn one_line_envelope(bytes: usize) -> (String, usize) {
+    let mut envelope: Value = serde_json::from_str(FULL).expect("example parses");
+    envelope["sender"]["organisation"] = "201".into();
+    envelope["recipients"] = json!([{"organisation": "RJ1", "role": "health"}]);
+    let member = json!({
+        "name": {"given": ["Claire"], "family": "Samplechild"},
+        "relationship": "neighbour",
+        "dateOfBirth": "1988-05-21",
+        "parentalResponsibility": false,
+        "livesWithChild": true
+    });
+    envelope["body"]["household"] = json!([]);
+    let base = envelope.to_string().len();
+    // Each member and the comma before it.
+    let members = bytes
+        .saturating_sub(base)
+        .div_ceil(member.to_string().len() + 1);
+    envelope["body"]["household"] = Value::Array(vec![member; members]);
+    let text = envelope.to_string();
+    assert!(
+        !text.contains('\n') && text.len() >= bytes,
+        "{} bytes",
+        text.len()
+    );
+    (text, members)
+}
+
+/// The peak resident memory of a process, in KiB (`VmHWM` in /proc/PID/status).
+#[cfg(target_os = "linux")]
+fn peak_kib(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in kB")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_line_envelope_with_thousands_of_findings_gets_a_bounded_refusal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut gateway, address) = start(dir.path());
+    let (envelope, members) = one_line_envelope(500 * 1024);
+    assert!(members > 3000, "{members} members");
+
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/v1/messages"))
+        .bearer_auth("bounds-201")
+        .header("content-type", "application/json")
+        .body(envelope)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.expect("problem+json");
+    #[cfg(target_os = "linux")]
+    let peak = peak_kib(gateway.id());
+    gateway.kill().expect("stops");
+    gateway.wait().expect("reaped");
+
+    // (a) The first 100 findings, in document order, and the count of them all.
+    let findings = problem["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), MAX_FINDINGS);
+    for (i, finding) in findings.iter().enumerate() {
+        assert_eq!(finding["rule"], "enum", "{finding}");
+        assert_eq!(
+            finding["location"]["pointer"],
+            format!("/body/household/{i}/relationship")
+        );
+        assert_eq!(finding["location"]["line"], 1);
+    }
+    // One error a member, and the household's one query: no one in it has parental responsibility (REF-010).
+    assert_eq!(problem["total"], members + 1);
+    assert_eq!(
+        problem["counts"],
+        json!({"error": members, "query": 1, "warning": 0})
+    );
+    assert_eq!(
+        problem["detail"],
+        format!(
+            "The message was refused: {members} error findings. The first 100 of {} findings are listed.",
+            members + 1
+        )
+    );
+
+    // (b) The gateway's peak memory does not grow with findings times the line.
+    #[cfg(target_os = "linux")]
+    assert!(
+        peak < PEAK_KIB,
+        "the gateway's peak resident memory was {peak} KiB"
+    );
+}
