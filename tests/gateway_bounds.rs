@@ -149,3 +149,35 @@ async fn a_one_line_envelope_with_thousands_of_findings_gets_a_bounded_refusal()
         "the gateway's peak resident memory was {peak} KiB"
     );
 }
+
+#[test]
+fn config_check_refuses_limits_that_could_crash_the_gateway() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let catalog = Catalog::embedded().expect("packs load");
+    let (config, _) = Config::demo(&catalog, None);
+    let mut table: toml::Table =
+        toml::from_str(&toml::to_string(&config).expect("serialises")).expect("parses");
+    let limits: toml::Table =
+        toml::from_str("max_depth = 100000\nrate_per_second = 1e-300\nburst = nan")
+            .expect("parses");
+    match table.get_mut("limits") {
+        Some(toml::Value::Table(section)) => section.extend(limits),
+        _ => panic!("the demo has a [limits] section"),
+    }
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, toml::to_string(&table).expect("serialises")).expect("writes");
+    let output = Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    for expected in [
+        "limits.max_depth must be from 1 to 256 levels, not 100000",
+        "limits.rate_per_second must be a number of messages a second of at least 1/86400 (one a day), not 1e-300",
+        "limits.burst must be a number of messages of at least 1, not NaN",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}

@@ -87,6 +87,24 @@ fn depth_limit_is_configurable() {
 }
 
 #[test]
+fn a_depth_limit_past_what_can_be_checked_is_refused() {
+    let deepest = format!("{}{}", "<a>".repeat(256), "</a>".repeat(256));
+    let (_, report) = validate(deepest.as_bytes(), &["--max-depth", "256"]);
+    assert_eq!(only_finding(&report).0, "unknown-standard", "256 levels are read");
+    for depth in ["257", "100000", "0"] {
+        let output = Command::cargo_bin("caregate")
+            .unwrap()
+            .args(["validate", "--max-depth", depth, "-"])
+            .write_stdin("<a/>")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("must be from 1 to 256 levels, not {depth}")), "{stderr}");
+    }
+}
+
+#[test]
 fn a_100_mb_input_is_refused_unread() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     let chunk = vec![b' '; 1 << 20];

@@ -213,9 +213,18 @@ pub struct Limits {
     /// Refuse documents larger than this many bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
     pub max_bytes: usize,
-    /// Refuse documents nested deeper than this.
-    #[arg(long, default_value_t = 64, value_name = "LEVELS")]
+    /// Refuse documents nested deeper than this (at most 256).
+    #[arg(long, default_value_t = 64, value_name = "LEVELS", value_parser = max_depth)]
     pub max_depth: usize,
+}
+
+/// `--max-depth`: a number of levels the engine can check (see [`crate::document::Limits::DEEPEST`]).
+fn max_depth(text: &str) -> Result<usize, String> {
+    let depth: usize = text.parse().map_err(|_| format!("`{text}` is not a number of levels"))?;
+    match crate::document::Limits::depth_problem(depth) {
+        Some(why) => Err(why),
+        None => Ok(depth),
+    }
 }
 
 #[derive(Args, Debug)]

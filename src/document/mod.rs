@@ -39,15 +39,31 @@ pub use xml::{parse_xml, Attribute, Element, Text, XmlDocument, XmlNode};
 use crate::finding::{Finding, Location, Span};
 
 /// How much input a parser accepts before refusing it.
-///
-/// Keep `max_depth` modest: parsed trees are dropped recursively, so the limit also bounds that recursion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest input accepted, in bytes.
     pub max_bytes: usize,
     /// Deepest nesting accepted: XML elements (the root is depth 1), JSON arrays and objects (the outermost
-    /// is depth 1).
+    /// is depth 1). At most [`Limits::DEEPEST`].
     pub max_depth: usize,
+}
+
+impl Limits {
+    /// The deepest nesting a limit may accept. The parsers are iterative, but later stages recurse once a level
+    /// (parsed trees and values are dropped recursively, the generic converter builds recursively), and this
+    /// many levels stay well inside the 2 MiB stack of a spawned thread or a gateway worker: a debug build's
+    /// generic XML to JSON conversion overflows one at about 430 levels.
+    pub const DEEPEST: usize = 256;
+
+    /// Why `max_depth` cannot be a limit, when it cannot.
+    pub fn depth_problem(max_depth: usize) -> Option<String> {
+        (!(1..=Limits::DEEPEST).contains(&max_depth)).then(|| {
+            format!(
+                "must be from 1 to {} levels, not {max_depth}: a document nested deeper could not be checked within a thread's stack",
+                Limits::DEEPEST
+            )
+        })
+    }
 }
 
 impl Default for Limits {
@@ -199,5 +215,16 @@ mod tests {
         let l = Limits::default();
         assert_eq!(l.max_bytes, 10 * 1024 * 1024);
         assert_eq!(l.max_depth, 64);
+        assert_eq!(Limits::depth_problem(l.max_depth), None);
+    }
+
+    #[test]
+    fn depth_limits_stop_at_the_deepest() {
+        assert_eq!(Limits::depth_problem(1), None);
+        assert_eq!(Limits::depth_problem(Limits::DEEPEST), None);
+        for depth in [0, Limits::DEEPEST + 1, usize::MAX] {
+            let why = Limits::depth_problem(depth).expect("refused");
+            assert!(why.contains(&format!("from 1 to {} levels, not {depth}", Limits::DEEPEST)), "{why}");
+        }
     }
 }

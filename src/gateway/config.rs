@@ -14,6 +14,7 @@ use rustls::pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::document::Limits;
 use crate::standard::Catalog;
 
 /// The roles of the security policy's clearance table.
@@ -91,15 +92,18 @@ impl Default for StoreConfig {
 pub struct LimitsConfig {
     /// Largest request body, in bytes (413 beyond it).
     pub max_bytes: usize,
-    /// Deepest nesting of a document.
+    /// Deepest nesting of a document (at most `Limits::DEEPEST`, 256).
     pub max_depth: usize,
     /// Time allowed to receive a whole request body, slow uploads included (408 beyond it).
     pub body_timeout_ms: u64,
-    /// Messages per second each sender may send, on average.
+    /// Messages per second each sender may send, on average (at least one a day).
     pub rate_per_second: f64,
     /// Messages a sender may send at once before the rate applies.
     pub burst: f64,
 }
+
+/// The slowest rate a sender may be given: one message a day.
+pub const MIN_RATE_PER_SECOND: f64 = 1.0 / 86_400.0;
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -262,11 +266,21 @@ impl Config {
         if self.store.max_batch == 0 {
             problems.push("store.max_batch must be at least 1".into());
         }
-        if self.limits.max_bytes == 0 || self.limits.max_depth == 0 {
-            problems.push("limits.max_bytes and limits.max_depth must be above 0".into());
+        if self.limits.max_bytes == 0 {
+            problems.push("limits.max_bytes must be above 0".into());
         }
-        if self.limits.rate_per_second.is_nan() || self.limits.rate_per_second <= 0.0 || self.limits.burst < 1.0 {
-            problems.push("limits.rate_per_second must be above 0 and limits.burst at least 1".into());
+        if let Some(why) = Limits::depth_problem(self.limits.max_depth) {
+            problems.push(format!("limits.max_depth {why}"));
+        }
+        let rate = self.limits.rate_per_second;
+        if !(rate.is_finite() && rate >= MIN_RATE_PER_SECOND) {
+            problems.push(format!(
+                "limits.rate_per_second must be a number of messages a second of at least 1/86400 (one a day), not {rate:?}"
+            ));
+        }
+        let burst = self.limits.burst;
+        if !(burst.is_finite() && burst >= 1.0) {
+            problems.push(format!("limits.burst must be a number of messages of at least 1, not {burst:?}"));
         }
         if self.delivery.max_attempts == 0 || self.delivery.concurrency == 0 {
             problems.push("delivery.max_attempts and delivery.concurrency must be at least 1".into());
@@ -451,6 +465,39 @@ mod tests {
         let problems = config.check(&catalog()).join("\n");
         for expected in ["listen `nowhere`", "role `wizard`", "no push_url", "`999` is not among", "never configured in clear", "`referral@9.9` is not held", "recipient `XYZ`"] {
             assert!(problems.contains(expected), "missing {expected:?} in:\n{problems}");
+        }
+    }
+
+    #[test]
+    fn limits_that_could_crash_the_gateway_are_explained() {
+        let catalog = catalog();
+        let (config, _) = Config::demo(&catalog, None);
+        let demo = toml::to_string(&config).expect("serialises");
+        // The demo with `limits` (TOML, as a file would say them) in its [limits] section: what check says.
+        let with_limits = |limits: &str| -> String {
+            let mut table: toml::Table = toml::from_str(&demo).expect("parses");
+            let changes: toml::Table = toml::from_str(limits).expect("parses");
+            match table.get_mut("limits") {
+                Some(toml::Value::Table(section)) => section.extend(changes),
+                _ => panic!("the demo has a [limits] section"),
+            }
+            let config: Config = toml::from_str(&toml::to_string(&table).expect("serialises")).expect("parses");
+            config.check(&catalog).join("\n")
+        };
+        assert_eq!(with_limits("max_depth = 256\nrate_per_second = 0.0000116\nburst = 1.0"), "");
+        for (limits, expected) in [
+            ("max_depth = 100000", "limits.max_depth must be from 1 to 256 levels, not 100000"),
+            ("max_depth = 0", "limits.max_depth must be from 1 to 256 levels, not 0"),
+            ("rate_per_second = 1e-300", "limits.rate_per_second must be a number of messages a second of at least 1/86400 (one a day), not 1e-300"),
+            ("rate_per_second = nan", "not NaN"),
+            ("rate_per_second = inf", "not inf"),
+            ("rate_per_second = 0.0", "not 0.0"),
+            ("burst = nan", "limits.burst must be a number of messages of at least 1, not NaN"),
+            ("burst = inf", "limits.burst must be a number of messages of at least 1, not inf"),
+            ("burst = 0.5", "limits.burst must be a number of messages of at least 1, not 0.5"),
+        ] {
+            let problems = with_limits(limits);
+            assert!(problems.contains(expected), "{limits}: {problems}");
         }
     }
 

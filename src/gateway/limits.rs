@@ -36,7 +36,9 @@ pub async fn read_body(body: Body, max_bytes: usize, timeout: Duration) -> Resul
     }
 }
 
-/// A token bucket per sender.
+/// A token bucket per sender. It never panics, whatever its rate and burst: a wait too long for a [`Duration`]
+/// (a rate near zero) or none at all (a rate or burst that is not a number) is [`Duration::MAX`]. The
+/// configuration check keeps both sensible.
 pub struct RateLimiter {
     rate: f64,
     burst: f64,
@@ -66,7 +68,7 @@ impl RateLimiter {
             *tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
+            Err(Duration::try_from_secs_f64((1.0 - *tokens) / self.rate).unwrap_or(Duration::MAX))
         }
     }
 }
@@ -86,6 +88,22 @@ mod tests {
         assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO);
         assert!(limiter.take_at("202", start).is_ok(), "another sender has its own bucket");
         assert!(limiter.take_at("201", start + Duration::from_millis(150)).is_ok());
+    }
+
+    #[test]
+    fn no_rate_or_burst_makes_the_limiter_panic() {
+        let start = Instant::now();
+        let odd = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -1.0, f64::MIN_POSITIVE, 1e-300, 1.0, 1e300];
+        for (rate, burst) in odd.iter().flat_map(|rate| odd.iter().map(move |burst| (*rate, *burst))) {
+            let limiter = RateLimiter::new(rate, burst);
+            for later in [0, 0, 1, 1_000_000] {
+                // Allowed or told to wait, but answered.
+                let _ = limiter.take_at("201", start + Duration::from_millis(later));
+            }
+        }
+        let nearly_never = RateLimiter::new(1e-300, 1.0);
+        assert!(nearly_never.take_at("201", start).is_ok(), "the burst");
+        assert_eq!(nearly_never.take_at("201", start), Err(Duration::MAX));
     }
 
     #[tokio::test]
