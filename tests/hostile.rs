@@ -117,7 +117,11 @@ fn a_100_mb_input_is_refused_unread() {
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(only_finding(&report).0, "input-too-large");
-    assert!(report["documents"][0]["findings"][0]["message"].as_str().unwrap().contains("10485760"));
+    let size = file.as_file().metadata().unwrap().len();
+    assert_eq!(
+        report["documents"][0]["findings"][0]["message"],
+        format!("The file is {size} bytes, which is more than the 10485760 bytes accepted; it was refused unread.")
+    );
 }
 
 #[test]
@@ -133,6 +137,26 @@ fn a_100_mb_input_on_standard_input_is_refused_too() {
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(only_finding(&report).0, "input-too-large");
+    // Reading stopped past the limit: its size is not known.
+    assert_eq!(
+        report["documents"][0]["findings"][0]["message"],
+        "The file is more than the 10485760 bytes accepted; it was refused unread."
+    );
+}
+
+#[test]
+fn convert_refuses_a_file_over_the_limit_with_its_size() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(format!("{{\"a\": \"{}\"}}", "x".repeat(150)).as_bytes()).unwrap();
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["convert", "--to", "xml", "--max-bytes", "100"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("The file is 159 bytes, which is more than the 100 bytes accepted"), "{stderr}");
 }
 
 #[test]

@@ -8,11 +8,12 @@ use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::{Cli, Command, ConvertArgs, GenerateArgs, StandardsCommand, ValidateArgs};
 use crate::convert::{self, Target};
-use crate::document::Limits;
+use crate::document::{self, Limits};
+use crate::finding::Finding;
 use crate::report::model::{Report, Tool};
 use crate::report::{self, OutputFormat};
 use crate::standard::{Catalog, StandardPack};
-use crate::validate::{Options, Validator};
+use crate::validate::{Checked, Options, Validator};
 
 pub fn run(cli: Cli) -> Result<u8> {
     let catalog = load_catalog(&cli.standards)?;
@@ -82,16 +83,33 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn read_input(path: &Path, max_bytes: usize) -> Result<Vec<u8>> {
+/// A document as read for checking: its bytes, or the refusal of one larger than the limit allows.
+enum Input {
+    Bytes(Vec<u8>),
+    TooLarge(Box<Finding>),
+}
+
+/// Reads a document, refusing one over `limits.max_bytes`: a file whose size says so is not read at all; a
+/// stream is read one byte past the limit, so that an oversized input is refused, not truncated (and its
+/// refusal can say only that it is more than the limit).
+fn read_input(path: &Path, limits: &Limits) -> Result<Input> {
+    let max_bytes = limits.max_bytes as u64;
     let mut bytes = Vec::new();
     if path.as_os_str() == "-" {
-        // Read one byte past the limit so that an oversized input is refused, not truncated.
-        std::io::stdin().take(max_bytes as u64 + 1).read_to_end(&mut bytes).context("cannot read standard input")?;
+        std::io::stdin().take(max_bytes + 1).read_to_end(&mut bytes).context("cannot read standard input")?;
     } else {
         let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        file.take(max_bytes as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+        // Only a regular file's length is its size (a pipe or a device says 0).
+        let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        if let Some(size) = size.filter(|size| *size > max_bytes) {
+            return Ok(Input::TooLarge(Box::new(document::too_large(Some(size), limits))));
+        }
+        file.take(max_bytes + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
     }
-    Ok(bytes)
+    if bytes.len() as u64 > max_bytes {
+        return Ok(Input::TooLarge(Box::new(document::too_large(None, limits))));
+    }
+    Ok(Input::Bytes(bytes))
 }
 
 fn display_path(path: &Path) -> String {
@@ -140,7 +158,10 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
                 }
                 checked
             }
-            None => validator.check(&read_input(input, limits.max_bytes)?),
+            None => match read_input(input, &limits)? {
+                Input::Bytes(bytes) => validator.check(&bytes),
+                Input::TooLarge(refusal) => Checked::refused(*refusal),
+            },
         };
         for pack in checked.pack.iter().chain(checked.body_pack.iter()) {
             if !packs.iter().any(|p| Arc::ptr_eq(p, pack)) {
@@ -254,8 +275,11 @@ fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
     let target: Target = args.to.parse().map_err(|e: String| anyhow!(e))?;
     let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
     let limits = limits(&args.limits);
-    let bytes = read_input(&args.file, limits.max_bytes)?;
-    let conversion = match convert::convert(&bytes, target, standard, catalog, &limits) {
+    let converted = match read_input(&args.file, &limits)? {
+        Input::Bytes(bytes) => convert::convert(&bytes, target, standard, catalog, &limits),
+        Input::TooLarge(refusal) => Err(convert::ConvertError::Unreadable(refusal)),
+    };
+    let conversion = match converted {
         Ok(c) => c,
         Err(convert::ConvertError::Unreadable(finding)) => {
             let at = finding.location.as_ref().map(|l| format!(" (line {}, column {})", l.line, l.column)).unwrap_or_default();

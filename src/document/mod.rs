@@ -144,23 +144,30 @@ fn located(source: &[u8], rule: &str, message: String, span: Span, path: String)
 /// Refuses input over the size limit, before anything is parsed.
 fn check_size(bytes: &[u8], limits: &Limits) -> Result<(), Refusal> {
     if bytes.len() > limits.max_bytes {
-        return Err(Box::new(Finding::error(
-            "input-too-large",
-            format!(
-                "The file is {} bytes, which is more than the {} bytes accepted; split it into smaller files.",
-                bytes.len(),
-                limits.max_bytes
-            ),
-        )
-        .with_location(Location {
-            line: 1,
-            column: 1,
-            path: String::new(),
-            pointer: None,
-            span: Some(Span::point(0)),
-        })));
+        return Err(Box::new(too_large(u64::try_from(bytes.len()).ok(), limits)));
     }
     Ok(())
+}
+
+/// The refusal of an input larger than [`Limits::max_bytes`]: `size` is its size in bytes where it is known (a
+/// file's, or bytes held whole), `None` where reading stopped once past the limit (a stream's).
+pub fn too_large(size: Option<u64>, limits: &Limits) -> Finding {
+    let size = match size {
+        Some(size) => format!("{size} bytes, which is more than"),
+        None => "more than".to_string(),
+    };
+    Finding::error(
+        "input-too-large",
+        format!("The file is {size} the {} bytes accepted; it was refused unread.", limits.max_bytes),
+    )
+    .with_fix("Split it into smaller files, or raise the limit (--max-bytes) if it is genuinely this large.")
+    .with_location(Location {
+        line: 1,
+        column: 1,
+        path: String::new(),
+        pointer: None,
+        span: Some(Span::point(0)),
+    })
 }
 
 /// Checks the whole input is UTF-8 (one fast pass), locating the first bad byte otherwise.
@@ -226,5 +233,17 @@ mod tests {
             let why = Limits::depth_problem(depth).expect("refused");
             assert!(why.contains(&format!("from 1 to {} levels, not {depth}", Limits::DEEPEST)), "{why}");
         }
+    }
+
+    #[test]
+    fn a_refusal_for_size_says_the_size_when_it_is_known() {
+        let limits = Limits { max_bytes: 100, ..Limits::default() };
+        let known = too_large(Some(150), &limits);
+        assert_eq!(known.rule, "input-too-large");
+        assert_eq!(known.message, "The file is 150 bytes, which is more than the 100 bytes accepted; it was refused unread.");
+        let streamed = too_large(None, &limits);
+        assert_eq!(streamed.message, "The file is more than the 100 bytes accepted; it was refused unread.");
+        let held = parse_json(&[b' '; 101], &limits).map(|_| ()).expect_err("too large");
+        assert!(held.message.starts_with("The file is 101 bytes, "), "{}", held.message);
     }
 }

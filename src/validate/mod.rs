@@ -51,6 +51,11 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// A document refused before it was read, with the one finding that says why.
+    pub fn refused(finding: Finding) -> Checked {
+        Checked { format: None, pack: None, instance: None, body_pack: None, findings: vec![finding], records: None }
+    }
+
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
@@ -166,7 +171,7 @@ impl<'c> Validator<'c> {
         let mut checked = Checked { format: None, pack: None, instance: None, body_pack: None, findings: Vec::new(), records: None };
         if bytes.len() > self.options.limits.max_bytes {
             // Refused before anything else is done, parsing included.
-            checked.findings.push(refusal_too_large(bytes.len(), &self.options.limits));
+            checked.findings.push(document::too_large(u64::try_from(bytes.len()).ok(), &self.options.limits));
             return checked;
         }
         let Some(format) = document::sniff(bytes) else {
@@ -417,15 +422,6 @@ pub fn one_cause_once(findings: Vec<Finding>) -> Vec<Finding> {
                 }))
         })
         .collect()
-}
-
-fn refusal_too_large(len: usize, limits: &Limits) -> Finding {
-    Finding::error(
-        "input-too-large",
-        format!("The document is {len} bytes; the limit is {} bytes, so it was refused unread.", limits.max_bytes),
-    )
-    .with_fix("Split the document, or raise the limit with --max-bytes if it is genuinely this large.")
-    .with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: None })
 }
 
 /// Adds the source lines around a located finding.
