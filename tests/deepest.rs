@@ -60,21 +60,29 @@ fn on_a_small_stack(work: impl FnOnce() + Send + 'static) {
         .expect("the work finishes");
 }
 
-#[test]
-fn the_deepest_documents_allowed_are_checked_converted_and_dropped_on_a_2_mib_stack() {
-    on_a_small_stack(|| {
-        let catalog = Catalog::embedded().expect("packs load");
-        let limits = Limits {
-            max_depth: Limits::DEEPEST,
-            ..Limits::default()
-        };
-        let validator = Validator::new(
-            &catalog,
+/// The limits that accept the deepest documents, and a validator of `catalog` under them.
+fn at_the_deepest(catalog: &Catalog) -> (Limits, Validator<'_>) {
+    let limits = Limits {
+        max_depth: Limits::DEEPEST,
+        ..Limits::default()
+    };
+    (
+        limits,
+        Validator::new(
+            catalog,
             Options {
                 limits,
                 ..Options::default()
             },
-        );
+        ),
+    )
+}
+
+#[test]
+fn the_deepest_documents_allowed_are_checked_converted_and_dropped_on_a_2_mib_stack() {
+    on_a_small_stack(|| {
+        let catalog = Catalog::embedded().expect("packs load");
+        let (limits, validator) = at_the_deepest(&catalog);
         for (what, text) in documents(Limits::DEEPEST) {
             let bytes = text.as_bytes();
             match document::sniff(bytes) {
@@ -110,17 +118,7 @@ fn the_deepest_documents_allowed_are_checked_converted_and_dropped_on_a_2_mib_st
 #[test]
 fn one_level_deeper_than_the_deepest_is_refused() {
     let catalog = Catalog::embedded().expect("packs load");
-    let limits = Limits {
-        max_depth: Limits::DEEPEST,
-        ..Limits::default()
-    };
-    let validator = Validator::new(
-        &catalog,
-        Options {
-            limits,
-            ..Options::default()
-        },
-    );
+    let (_, validator) = at_the_deepest(&catalog);
     for (what, text) in documents(Limits::DEEPEST + 1) {
         let checked = validator.check(text.as_bytes());
         assert!(
