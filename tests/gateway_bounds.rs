@@ -3,13 +3,12 @@
 //! 100 of them with the count of all, and the server's peak memory stays far from the size of a finding times
 //! the length of the line (which it reached when every finding carried its whole line as an excerpt).
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-use caregate::gateway::config::Config;
+use std::process::Command;
+
 use caregate::gateway::problem::MAX_FINDINGS;
-use caregate::standard::Catalog;
+use common::{serve, write_demo_config};
 use serde_json::{json, Value};
 
 const FULL: &str = include_str!("../schemas/envelope/1.0/examples/valid/full.json");
@@ -18,40 +17,6 @@ const FULL: &str = include_str!("../schemas/envelope/1.0/examples/valid/full.jso
 /// about 95 MB once started and about 127 MB at its peak after this envelope; when every finding carried its
 /// whole line and a refusal listed every finding, the same envelope took it to 1.7 GB (and a 1.5 MB answer).
 const PEAK_KIB: u64 = 256 * 1024;
-
-/// Starts the gateway binary on the demo configuration with tokens `bounds-<code>` and returns it with the
-/// address it printed.
-fn start(dir: &std::path::Path) -> (Child, String) {
-    let catalog = Catalog::embedded().expect("packs load");
-    let tokens: BTreeMap<String, String> = ["201", "RJ1", "admin"]
-        .iter()
-        .map(|c| (c.to_string(), format!("bounds-{c}")))
-        .collect();
-    let (config, _) = Config::demo(&catalog, Some(tokens));
-    let config_path = dir.join("gateway.toml");
-    std::fs::write(&config_path, toml::to_string(&config).expect("serialises")).expect("writes");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config_path)
-        .arg("--data")
-        .arg(dir.join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the gateway starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("a line").expect("readable");
-    let address = first
-        .rsplit("http://")
-        .next()
-        .expect("address")
-        .trim()
-        .to_string();
-    // Keep draining stdout so that the gateway never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
-}
 
 /// The shipped referral from 201 to RJ1, its household grown to at least `bytes` of JSON on one line with
 /// members whose relationship is no code of the standard's (one `enum` error each), none of them with parental
@@ -98,7 +63,8 @@ fn peak_kib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_one_line_envelope_with_thousands_of_findings_gets_a_bounded_refusal() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut gateway, address) = start(dir.path());
+    let config = write_demo_config(dir.path(), "bounds", |_| {});
+    let (mut gateway, address) = serve(&config, &dir.path().join("data"));
     let (envelope, members) = one_line_envelope(500 * 1024);
     assert!(members > 3000, "{members} members");
 
@@ -153,19 +119,11 @@ async fn a_one_line_envelope_with_thousands_of_findings_gets_a_bounded_refusal()
 #[test]
 fn config_check_refuses_limits_that_could_crash_the_gateway() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let catalog = Catalog::embedded().expect("packs load");
-    let (config, _) = Config::demo(&catalog, None);
-    let mut table: toml::Table =
-        toml::from_str(&toml::to_string(&config).expect("serialises")).expect("parses");
-    let limits: toml::Table =
-        toml::from_str("max_depth = 100000\nrate_per_second = 1e-300\nburst = nan")
-            .expect("parses");
-    match table.get_mut("limits") {
-        Some(toml::Value::Table(section)) => section.extend(limits),
-        _ => panic!("the demo has a [limits] section"),
-    }
-    let path = dir.path().join("gateway.toml");
-    std::fs::write(&path, toml::to_string(&table).expect("serialises")).expect("writes");
+    let path = write_demo_config(dir.path(), "bounds", |config| {
+        config.limits.max_depth = 100_000;
+        config.limits.rate_per_second = 1e-300;
+        config.limits.burst = f64::NAN;
+    });
     let output = Command::new(env!("CARGO_BIN_EXE_caregate"))
         .args(["config", "check"])
         .arg(&path)

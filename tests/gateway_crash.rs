@@ -3,49 +3,17 @@
 //! a push recipient may see a message twice only under the same idempotency key (its message id). And a
 //! SIGTERM, as a service manager sends, stops it cleanly.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use caregate::gateway::config::Config;
-use caregate::standard::Catalog;
+use common::{serve, write_demo_config};
 use serde_json::{json, Value};
 
 const FULL: &str = include_str!("../schemas/envelope/1.0/examples/valid/full.json");
-
-/// Starts the gateway binary and returns it with the address it printed.
-fn start(config: &std::path::Path, data: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data")
-        .arg(data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the gateway starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("a line").expect("readable");
-    let address = first.rsplit("http://").next().expect("address").trim().to_string();
-    // Keep draining stdout so that the gateway never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
-}
-
-/// The demo configuration with tokens `<prefix>-<code>`, as `adjust` leaves it, written to `dir/gateway.toml`.
-fn write_config(dir: &std::path::Path, prefix: &str, adjust: impl FnOnce(&mut Config)) -> std::path::PathBuf {
-    let catalog = Catalog::embedded().expect("packs load");
-    let tokens: BTreeMap<String, String> =
-        ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"].iter().map(|c| (c.to_string(), format!("{prefix}-{c}"))).collect();
-    let (mut config, _) = Config::demo(&catalog, Some(tokens));
-    adjust(&mut config);
-    let path = dir.join("gateway.toml");
-    std::fs::write(&path, toml::to_string(&config).expect("serialises")).expect("writes");
-    path
-}
 
 /// A JSON envelope posted to `/v1/messages` with a bearer token and, when given, an idempotency key.
 fn post(client: &reqwest::Client, address: &str, token: &str, key: Option<&str>, body: String) -> reqwest::RequestBuilder {
@@ -79,7 +47,7 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
 
     let dir = tempfile::tempdir().expect("temp dir");
     let mut concurrency = 0;
-    let config_path = write_config(dir.path(), "crash", |config| {
+    let config_path = write_demo_config(dir.path(), "crash", |config| {
         config.delivery.base_delay_ms = 20;
         if let Some(org) = config.organisations.iter_mut().find(|o| o.code == "RJ1") {
             (org.delivery, org.push_url) = ("push".into(), Some(inbox));
@@ -88,7 +56,7 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     });
     let data = dir.path().join("data");
 
-    let (mut gateway, address) = start(&config_path, &data);
+    let (mut gateway, address) = serve(&config_path, &data);
     let mut envelope: Value = serde_json::from_str(FULL).expect("parses");
     envelope["sender"]["organisation"] = "201".into();
     envelope["recipients"] = json!([{"organisation": "RJ1", "role": "health"}, {"organisation": "POL01", "role": "police"}]);
@@ -131,7 +99,7 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     let accepted: BTreeSet<String> = bodies.keys().cloned().collect();
     assert!(accepted.len() >= 300, "only {} accepted before the kill", accepted.len());
 
-    let (mut gateway, address) = start(&config_path, &data);
+    let (mut gateway, address) = serve(&config_path, &data);
     // Each idempotency key and messageId is still known (the store's indexes of them, partly kept in memory, are
     // made again from the messages): the same request again, or the same envelope without its key, is answered as
     // the first; another envelope under its messageId is refused.
@@ -193,9 +161,9 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_the_gateway_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config_path = write_config(dir.path(), "term", |_| {});
+    let config_path = write_demo_config(dir.path(), "term", |_| {});
     let data = dir.path().join("data");
-    let (mut gateway, address) = start(&config_path, &data);
+    let (mut gateway, address) = serve(&config_path, &data);
     let mut envelope: Value = serde_json::from_str(FULL).expect("parses");
     envelope["sender"]["organisation"] = "201".into();
     envelope["recipients"] = json!([{"organisation": "POL01", "role": "police"}]);
@@ -220,7 +188,7 @@ async fn sigterm_stops_the_gateway_cleanly() {
     });
     assert!(status.success(), "{status}");
     assert!(!data.join("caregate.db-wal").exists(), "the store was checkpointed and closed");
-    let (mut gateway, address) = start(&config_path, &data);
+    let (mut gateway, address) = serve(&config_path, &data);
     let again = post(&client, &address, "term-201", Some(KEY), envelope.to_string()).send().await.expect("request");
     assert_eq!(again.json::<Value>().await.expect("json")["id"].as_str(), Some(id.as_str()));
     gateway.kill().expect("stops");
