@@ -11,11 +11,13 @@ use crate::rules::{Memo, Value as RuleValue};
 use crate::standard::{AggregateKind, StandardPack};
 
 /// The running state of every aggregate of a pack.
+#[derive(Clone)]
 pub struct Accumulator<'p> {
     pack: &'p StandardPack,
     states: Vec<State>,
 }
 
+#[derive(Clone)]
 enum State {
     CountBy(BTreeMap<String, u64>),
     Repeats(Tally),
@@ -117,7 +119,7 @@ impl<'p> Accumulator<'p> {
     }
 
     fn apply_from(&mut self, record: Option<usize>, observations: Vec<(usize, Observed)>) {
-        let number = record;
+        let numbered = record;
         let record = record.and_then(|r| u32::try_from(r).ok());
         // Several nodes of one record (a context below the record) give a `records` aggregate the same record:
         // they come one after another, so the last one kept is all that needs remembering.
@@ -126,11 +128,9 @@ impl<'p> Accumulator<'p> {
             let Some(state) = self.states.get_mut(index) else { continue };
             let min = self.pack.aggregates.get(index).is_some_and(|a| a.kind == AggregateKind::Min);
             match (state, observed) {
-                (State::Records(keys), Observed::Key { at, key }) => {
-                    if last_key != Some((index, at)) {
-                        last_key = Some((index, at));
-                        keys.push(number.unwrap_or(at), key.as_deref());
-                    }
+                (State::Records(keys), Observed::Key { at, key }) if last_key != Some((index, at)) => {
+                    last_key = Some((index, at));
+                    keys.push(numbered.unwrap_or(at), key.as_deref());
                 }
                 (State::CountBy(map), Observed::Text(text)) => *map.entry(text).or_default() += 1,
                 (State::Repeats(tally), Observed::Text(text)) => tally.add(&text, 1, record),
@@ -285,7 +285,7 @@ fn observe_each(
 /// Counts of text values, each value stored once in one buffer: about 44 bytes a distinct value, so that the
 /// identifiers of a return of a million children can be counted in bounded memory. For a bulk return it also
 /// remembers which records hold a value seen more than once.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Tally {
     /// Every distinct value, one after another.
     text: String,
@@ -352,7 +352,7 @@ impl Tally {
 
 /// The keys a `records` aggregate gathered, each with the number of its record: one buffer of text and 8 bytes
 /// a record, for the records where its value held.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Keys {
     /// Every key, one after another.
     text: String,
