@@ -257,13 +257,34 @@ impl StandardPack {
             }
         }
         let rule_groups = RuleGroup::of(&rules, records_path.as_ref());
-        let aggregates = aggregates
+        let aggregates: Vec<Aggregate> = aggregates
             .into_iter()
             .map(|mut a| {
                 a.in_records = records_path.as_ref().is_some_and(|r| a.context.starts_with(r));
                 a
             })
             .collect();
+        // A `records` aggregate names records by their keys, so it lies inside them; a rule names the records
+        // behind it only when it is about the whole return (a rule inside a record is about that record).
+        if let Some(aggregate) = aggregates.iter().find(|a| a.kind == AggregateKind::Records && !a.in_records) {
+            return Err(files.error(
+                "rules.toml",
+                format!(
+                    "aggregate {} is of kind `records` but its context `{}` is not inside the records of the standard (standard.toml's [records] path)",
+                    aggregate.name, aggregate.context.text
+                ),
+            ));
+        }
+        let inside = |context: &PathPattern| records_path.as_ref().is_some_and(|r| context.starts_with(r));
+        if let Some(rule) = rules.iter().find(|r| r.records.is_some() && inside(&r.context)) {
+            return Err(files.error(
+                "rules.toml",
+                format!(
+                    "rule {} names the records behind it (`records = …`) but is checked inside each record (context `{}`); only a rule about the whole return names them",
+                    rule.id, rule.context.text
+                ),
+            ));
+        }
         let params = serde_json::to_value(&manifest.params).map_err(|e| files.error("standard.toml", e.to_string()))?;
         let required = schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
         let digest = files.digest();

@@ -135,6 +135,9 @@ pub struct Rule {
     pub fix: Option<String>,
     /// How the rule depends on the aggregates (`agg`).
     pub agg_use: AggUse,
+    /// For a rule about a whole return: the `records` aggregate whose keys are the records behind a violation
+    /// (its finding's `records`).
+    pub records: Option<String>,
 }
 
 /// How a rule depends on the aggregates: what a bulk return's validation must wait for before checking it.
@@ -188,6 +191,10 @@ pub enum AggregateKind {
     /// The least and the greatest value given (numbers, or text such as dates).
     Min,
     Max,
+    /// The keys of the records where the value is `true`, each record once, in file order (a record without a
+    /// key as `null`): what a rule about a whole return names as the records behind it, and counts with
+    /// `size()`. Only inside the records of a bulk standard.
+    Records,
 }
 
 /// A value gathered across a document (across all records of a bulk return) before the rules run, bound to
@@ -239,6 +246,7 @@ struct RuleEntry {
     message: String,
     clause: Option<String>,
     fix: Option<String>,
+    records: Option<String>,
 }
 
 /// Compiles `rules.toml`: its rules and its aggregates.
@@ -260,9 +268,10 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
             "sum" => AggregateKind::Sum,
             "min" => AggregateKind::Min,
             "max" => AggregateKind::Max,
+            "records" => AggregateKind::Records,
             other => {
                 return Err(format!(
-                    "aggregate {}: kind `{other}` is not one of count-by, repeats, count, sum, min, max",
+                    "aggregate {}: kind `{other}` is not one of count-by, repeats, count, sum, min, max, records",
                     entry.name
                 ))
             }
@@ -295,6 +304,11 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
             .map(|a| a.split('/').filter(|s| !s.is_empty()).map(super::binding::escape_pointer_token).collect())
             .unwrap_or_default();
         let agg_use = agg_use(&program, &context, &aggregates, &keys);
+        if let Some(name) = &entry.records {
+            if !aggregates.iter().any(|a| a.name == *name && a.kind == AggregateKind::Records) {
+                return Err(format!("rule {}: `records = \"{name}\"` names no aggregate of kind `records`", entry.id));
+            }
+        }
         rules.push(Rule {
             id: entry.id,
             severity,
@@ -306,6 +320,7 @@ pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[Strin
             clause: entry.clause,
             fix: entry.fix,
             agg_use,
+            records: entry.records,
         });
     }
     Ok((rules, aggregates))

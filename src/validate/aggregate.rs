@@ -11,17 +11,20 @@ use crate::rules::{Memo, Value as RuleValue};
 use crate::standard::{AggregateKind, StandardPack};
 
 /// The running state of every aggregate of a pack.
+#[derive(Clone)]
 pub struct Accumulator<'p> {
     pack: &'p StandardPack,
     states: Vec<State>,
 }
 
+#[derive(Clone)]
 enum State {
     CountBy(BTreeMap<String, u64>),
     Repeats(Tally),
     Count(u64),
     Sum(f64),
     Extreme(Option<Value>),
+    Records(Keys),
 }
 
 impl<'p> Accumulator<'p> {
@@ -35,6 +38,7 @@ impl<'p> Accumulator<'p> {
                 AggregateKind::Count => State::Count(0),
                 AggregateKind::Sum => State::Sum(0.0),
                 AggregateKind::Min | AggregateKind::Max => State::Extreme(None),
+                AggregateKind::Records => State::Records(Keys::default()),
             })
             .collect();
         Accumulator { pack, states }
@@ -61,6 +65,7 @@ impl<'p> Accumulator<'p> {
                 (State::Repeats(a), State::Repeats(b)) => a.merge(b),
                 (State::Count(a), State::Count(b)) => *a += b,
                 (State::Sum(a), State::Sum(b)) => *a += b,
+                (State::Records(a), State::Records(b)) => a.merge(b),
                 (State::Extreme(a), State::Extreme(Some(b))) => {
                     let take = match a.as_ref() {
                         None => true,
@@ -95,7 +100,8 @@ impl<'p> Accumulator<'p> {
     }
 
     /// As [`Accumulator::apply`], for what was seen in the record numbered `record` of a bulk return: the
-    /// `repeats` aggregates remember which records hold their repeated values.
+    /// `repeats` aggregates remember which records hold their repeated values, and the `records` aggregates
+    /// keep the keys they gathered in the order of these numbers.
     pub fn apply_record(&mut self, record: usize, observations: Vec<(usize, Observed)>) {
         self.apply_from(Some(record), observations);
     }
@@ -113,11 +119,19 @@ impl<'p> Accumulator<'p> {
     }
 
     fn apply_from(&mut self, record: Option<usize>, observations: Vec<(usize, Observed)>) {
+        let numbered = record;
         let record = record.and_then(|r| u32::try_from(r).ok());
+        // Several nodes of one record (a context below the record) give a `records` aggregate the same record:
+        // they come one after another, so the last one kept is all that needs remembering.
+        let mut last_key: Option<(usize, usize)> = None;
         for (index, observed) in observations {
             let Some(state) = self.states.get_mut(index) else { continue };
             let min = self.pack.aggregates.get(index).is_some_and(|a| a.kind == AggregateKind::Min);
             match (state, observed) {
+                (State::Records(keys), Observed::Key { at, key }) if last_key != Some((index, at)) => {
+                    last_key = Some((index, at));
+                    keys.push(numbered.unwrap_or(at), key.as_deref());
+                }
                 (State::CountBy(map), Observed::Text(text)) => *map.entry(text).or_default() += 1,
                 (State::Repeats(tally), Observed::Text(text)) => tally.add(&text, 1, record),
                 (State::Count(n), Observed::True) => *n += 1,
@@ -126,7 +140,7 @@ impl<'p> Accumulator<'p> {
                     let candidate = match observed {
                         Observed::Number(x) => Number::from_f64(x).map(Value::Number),
                         Observed::Text(text) => Some(Value::String(text)),
-                        Observed::True => None,
+                        Observed::True | Observed::Key { .. } => None,
                     };
                     let Some(candidate) = candidate else { continue };
                     let better = match best.as_ref() {
@@ -161,6 +175,7 @@ impl<'p> Accumulator<'p> {
                     }
                 }
                 State::Extreme(best) => best.unwrap_or(Value::Null),
+                State::Records(keys) => keys.into_value(),
             };
             map.insert(aggregate.name.clone(), value);
         }
@@ -175,6 +190,9 @@ pub enum Observed {
     Text(String),
     True,
     Number(f64),
+    /// A `records` aggregate's value held in the record at position `at` of the records walked (its first
+    /// `*`), whose key is `key` (`None` for a record without one).
+    Key { at: usize, key: Option<String> },
 }
 
 /// What the aggregates of `pack` (those inside records, outside them, or all) see in `root`.
@@ -253,6 +271,11 @@ fn observe_each(
                     Some(x) => Observed::Number(x),
                     None => Observed::Text(v.to_string()),
                 },
+                (AggregateKind::Records, RuleValue::Bool(true)) => Observed::Key {
+                    at: trail.indices().first().copied().unwrap_or(0),
+                    key: super::rules::record_key(pack, root, &trail.pointer()),
+                },
+                (AggregateKind::Records, _) => return,
             };
             sink(trail, index, observed);
         });
@@ -262,7 +285,7 @@ fn observe_each(
 /// Counts of text values, each value stored once in one buffer: about 44 bytes a distinct value, so that the
 /// identifiers of a return of a million children can be counted in bounded memory. For a bulk return it also
 /// remembers which records hold a value seen more than once.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Tally {
     /// Every distinct value, one after another.
     text: String,
@@ -327,6 +350,63 @@ impl Tally {
     }
 }
 
+/// The keys a `records` aggregate gathered, each with the number of its record: one buffer of text and 8 bytes
+/// a record, for the records where its value held.
+#[derive(Default, Clone)]
+struct Keys {
+    /// Every key, one after another.
+    text: String,
+    /// For each record, in the order gathered: its number, and its key's length in `text` (`NO_KEY` for a
+    /// record without a key).
+    entries: Vec<(u32, u32)>,
+}
+
+const NO_KEY: u32 = u32::MAX;
+
+impl Keys {
+    fn push(&mut self, record: usize, key: Option<&str>) {
+        // A key as long as `NO_KEY` cannot come from a record within the document limits; it would be counted,
+        // unnamed, rather than misread.
+        let length = key.and_then(|k| u32::try_from(k.len()).ok()).filter(|&n| n != NO_KEY);
+        if let (Some(key), Some(_)) = (key, length) {
+            self.text.push_str(key);
+        }
+        self.entries.push((u32::try_from(record).unwrap_or(u32::MAX), length.unwrap_or(NO_KEY)));
+    }
+
+    fn merge(&mut self, other: Keys) {
+        self.text.push_str(&other.text);
+        self.entries.extend(other.entries);
+    }
+
+    /// The keys in the order of their records' numbers (as gathered, between records of the same number),
+    /// `null` for a record without a key.
+    fn into_value(self) -> Value {
+        let mut start = 0usize;
+        let mut keys: Vec<(u32, Option<(usize, usize)>)> = self
+            .entries
+            .iter()
+            .map(|&(record, length)| {
+                if length == NO_KEY {
+                    return (record, None);
+                }
+                let span = (start, start + length as usize);
+                start = span.1;
+                (record, Some(span))
+            })
+            .collect();
+        keys.sort_by_key(|(record, _)| *record);
+        Value::Array(
+            keys.into_iter()
+                .map(|(_, span)| match span.and_then(|(from, to)| self.text.get(from..to)) {
+                    Some(key) => Value::String(key.to_string()),
+                    None => Value::Null,
+                })
+                .collect(),
+        )
+    }
+}
+
 fn number(value: &RuleValue<'_>) -> Option<f64> {
     match value {
         RuleValue::Int(i) => Some(*i as f64),
@@ -341,5 +421,43 @@ fn less_than(a: &Value, b: &Value) -> bool {
         (Value::Number(x), Value::Number(y)) => x.as_f64() < y.as_f64(),
         (Value::String(x), Value::String(y)) => x < y,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::standard::Catalog;
+
+    fn key(at: usize, key: &str) -> Observed {
+        Observed::Key { at, key: Some(key.to_string()) }
+    }
+
+    #[test]
+    fn records_keys_come_out_in_record_order_each_record_once() {
+        let catalog = Catalog::embedded().unwrap();
+        let pack = catalog.find("cin-census@2025-26").unwrap();
+        let index = pack.aggregates.iter().position(|a| a.name == "morePlansThanConferences").unwrap();
+        let mut gathered = Accumulator::new(&pack);
+        // Records come back from the workers out of order; one record's nodes (its CINdetails) one after another.
+        gathered.apply_record(7, vec![(index, key(0, "C7")), (index, key(0, "C7"))]);
+        gathered.apply_record(2, vec![(index, key(0, "C2"))]);
+        let mut other = Accumulator::new(&pack);
+        other.apply_record(5, vec![(index, Observed::Key { at: 0, key: None })]);
+        other.apply_record(0, vec![(index, key(0, "Cé0"))]);
+        gathered.merge(other);
+        let agg = gathered.finish();
+        assert_eq!(agg["morePlansThanConferences"], serde_json::json!(["Cé0", "C2", null, "C7"]));
+    }
+
+    #[test]
+    fn records_of_a_whole_document_are_told_apart_by_position() {
+        let catalog = Catalog::embedded().unwrap();
+        let pack = catalog.find("cin-census@2025-26").unwrap();
+        let index = pack.aggregates.iter().position(|a| a.name == "sexUnknown").unwrap();
+        let mut gathered = Accumulator::new(&pack);
+        // Two records sharing a key are two records.
+        gathered.apply(vec![(index, key(0, "A")), (index, key(1, "B")), (index, key(1, "B")), (index, key(2, "B"))]);
+        assert_eq!(gathered.finish()["sexUnknown"], serde_json::json!(["A", "B", "B"]));
     }
 }

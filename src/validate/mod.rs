@@ -397,9 +397,53 @@ impl<'c> Validator<'c> {
     }
 }
 
-/// A misspelt element is one mistake, not two: when an unknown element is a near miss for a required one that
-/// is then missing from the same parent, only the unknown element is reported (its fix names the right name).
+/// One cause is reported once. Works on the findings of a whole document, or of one record of a bulk return
+/// at a time (the pairs it looks for never span two records); keeps the order of those it keeps.
+///
+/// - A misspelt element is one mistake, not two: when an unknown element is a near miss for a required one that
+///   is then missing from the same parent, only the unknown element is reported (its fix names the right name).
+/// - A field that one of the standard's rules and the structure check both find wrong (DfE rule 4180 and
+///   `required` for a missing `<Sex>`) is reported by the rule, in the standard's own words: a structural
+///   finding about a field (`required`, `enum`, `pattern`, `format`, … each located at the field's pointer,
+///   a missing field's included) is left out when a rule's finding at least as severe points at that field.
+///   A query or warning of a rule never hides a structural error.
 pub fn one_cause_once(findings: Vec<Finding>) -> Vec<Finding> {
+    let findings = misspelt_once(findings);
+    let about_field = |f: &Finding| structure::FIELD_CODES.contains(&f.rule.as_str());
+    if !findings.iter().any(about_field) {
+        return findings;
+    }
+    // The fields that rules found wrong, each with the most severe rule finding there (`Error` orders first).
+    let mut ruled: std::collections::HashMap<&str, Severity> = std::collections::HashMap::new();
+    for finding in findings.iter().filter(|f| from_rules(f)) {
+        if let Some(pointer) = finding.location.as_ref().and_then(|l| l.pointer.as_deref()) {
+            let severity = ruled.entry(pointer).or_insert(finding.severity);
+            *severity = (*severity).min(finding.severity);
+        }
+    }
+    if ruled.is_empty() {
+        return findings;
+    }
+    let keep: Vec<bool> = findings
+        .iter()
+        .map(|f| {
+            let pointer = f.location.as_ref().and_then(|l| l.pointer.as_deref());
+            !(about_field(f) && pointer.and_then(|p| ruled.get(p)).is_some_and(|&rule| rule <= f.severity))
+        })
+        .collect();
+    findings.into_iter().zip(keep).filter_map(|(f, keep)| keep.then_some(f)).collect()
+}
+
+/// Whether a finding is one of a standard's rules', not one of caregate's own checks: structure (its field codes,
+/// `unknown-property`, `structure`) or recognising an embedded document's standard (`unknown-standard`, at the
+/// field naming it). caregate's other findings (reading, converting) have no pointer, so they never match one.
+fn from_rules(finding: &Finding) -> bool {
+    let code = finding.rule.as_str();
+    !(structure::FIELD_CODES.contains(&code) || matches!(code, "unknown-property" | "structure" | "unknown-standard"))
+}
+
+/// The misspelt-element half of [`one_cause_once`].
+fn misspelt_once(findings: Vec<Finding>) -> Vec<Finding> {
     let misspelt: Vec<(String, String)> = findings
         .iter()
         .filter(|f| f.rule == "unknown-element")
@@ -434,4 +478,56 @@ pub fn with_excerpt(mut finding: Finding, lines: &LineIndex) -> Finding {
         }
     }
     finding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rule: &str, severity: Severity, pointer: &str) -> Finding {
+        Finding::new(rule, severity, "m").with_location(Location { line: 3, column: 5, path: "/R/C".into(), pointer: Some(pointer.into()), span: None })
+    }
+
+    fn rules(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn a_field_a_rule_finds_wrong_is_reported_by_the_rule_alone() {
+        let sex = "/Children/Child/3/ChildIdentifiers/Sex";
+        let findings = vec![
+            at("required", Severity::Error, sex),
+            at("pattern", Severity::Error, "/Children/Child/3/ChildIdentifiers/UPN"),
+            at("4180", Severity::Error, sex),
+            at("enum", Severity::Error, "/Children/Child/4/ChildIdentifiers/Sex"),
+        ];
+        assert_eq!(rules(&one_cause_once(findings)), ["pattern", "4180", "enum"]);
+    }
+
+    #[test]
+    fn a_query_never_hides_a_structural_error() {
+        let upn = "/Children/Child/0/ChildIdentifiers/UPN";
+        let findings = vec![at("pattern", Severity::Error, upn), at("1530Q", Severity::Query, upn), at("1510", Severity::Error, "/Children/Child/0")];
+        assert_eq!(rules(&one_cause_once(findings)), ["pattern", "1530Q", "1510"]);
+        // A rule's error and its query at one field: the error decides.
+        let findings = vec![at("1530Q", Severity::Query, upn), at("pattern", Severity::Error, upn), at("1510", Severity::Error, upn)];
+        assert_eq!(rules(&one_cause_once(findings)), ["1530Q", "1510"]);
+    }
+
+    #[test]
+    fn caregate_s_own_findings_do_not_stand_for_a_rule() {
+        let standard = "/standard";
+        let findings = vec![at("pattern", Severity::Error, standard), at("unknown-standard", Severity::Error, standard)];
+        assert_eq!(rules(&one_cause_once(findings)), ["pattern", "unknown-standard"]);
+    }
+
+    #[test]
+    fn a_misspelt_element_hides_the_required_one_it_was_meant_to_be() {
+        let unknown = Finding::error("unknown-element", "`<Famly>` is not part of `<Name>`.")
+            .with_fix("Did you mean `<Family>`?")
+            .with_location(Location { line: 3, column: 29, path: "/Referral/Child/Name/Famly".into(), pointer: None, span: None });
+        let required = Finding::error("required", format!("`<Name>` {}; it is required.", structure::must_contain("`<Family>`")))
+            .with_location(Location { line: 3, column: 5, path: "/Referral/Child/Name".into(), pointer: Some("/child/name/family".into()), span: None });
+        assert_eq!(rules(&one_cause_once(vec![unknown, required])), ["unknown-element"]);
+    }
 }

@@ -178,12 +178,24 @@ pub fn check(
                     finding.clause = rule.clause.clone();
                     finding.fix = rule.fix.clone();
                     finding.record = key;
+                    if let Some(name) = &rule.records {
+                        finding.records = records_behind(context.agg.as_ref(), name);
+                    }
                     found.push((n, order, finding));
                 }
             }
         }
         found.sort_by_key(|(n, order, _)| (*n, *order));
         findings.extend(found.drain(..).map(|(_, _, f)| f));
+    }
+}
+
+/// The keys a `records` aggregate gathered (see `AggregateKind::Records`), in file order; a record without a
+/// key is counted there but cannot be named here.
+fn records_behind(agg: &Value, name: &str) -> Vec<String> {
+    match agg.get(name) {
+        Some(Value::Array(keys)) => keys.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -32,10 +32,14 @@ pub fn check(
         let pointer = format!("{prefix}{inner}");
         let name = located.display_name(pack, &pointer);
         let shown = shorten(&display_value(error.instance()), 60);
+        // Where the finding points: the field it is about. For a missing field that is the field itself, which
+        // the source does not have, so it is located at its parent; its pointer still names it.
+        let mut at = pointer.clone();
         let (rule, message, fix): (&str, String, Option<String>) = match error.kind() {
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().unwrap_or_default();
-                let missing = located.display_name(pack, &format!("{pointer}/{property}"));
+                at = format!("{pointer}/{}", crate::standard::binding::escape_pointer_token(property));
+                let missing = located.display_name(pack, &at);
                 ("required", format!("{name} {}; it is required.", must_contain(&missing)), None)
             }
             ValidationErrorKind::Enum { options } => {
@@ -105,7 +109,7 @@ pub fn check(
             }
             _ => ("structure", format!("{name}: {error}"), None),
         };
-        let mut finding = Finding::error(rule, message).with_location(located.locate(&pointer));
+        let mut finding = Finding::error(rule, message).with_location(located.locate(&at));
         finding.clause = Some(format!("{} structure", pack.reference()));
         finding.fix = fix;
         findings.push(finding);
@@ -121,6 +125,13 @@ fn schema_at(pack: &StandardPack, validator: &jsonschema::Validator, path: &str)
         _ => path.to_string(),
     }
 }
+
+/// The codes of the structure check's findings about one field: its presence or its value. Each is located at
+/// that field's pointer (see `one_cause_once`).
+pub(crate) const FIELD_CODES: [&str; 13] = [
+    "required", "enum", "pattern", "format", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum", "type",
+    "uniqueItems", "const",
+];
 
 /// How a `required` finding names what is missing; `one_cause_once` recognises a misspelt element's
 /// consequence by it, so the wording lives here only.
