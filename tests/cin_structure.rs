@@ -7,8 +7,8 @@ use std::io::Write as _;
 use std::process::Command;
 use std::sync::{Arc, LazyLock};
 
-use caregate::convert::{convert, Target};
-use caregate::document::Limits;
+use caregate::convert::{convert, from_xml, Target};
+use caregate::document::{parse_xml, LineIndex, Limits};
 use caregate::finding::Finding;
 use caregate::standard::{export, Catalog, StandardPack};
 use caregate::validate::{Options, Validator};
@@ -41,7 +41,15 @@ fn structure_findings(pack: &StandardPack, findings: &[Finding]) -> Vec<String> 
 fn check(bytes: &[u8]) -> Vec<String> {
     let pack = pack();
     let validator = Validator::new(&CATALOG, Options { standard: Some(Arc::clone(&pack)), ..Options::default() });
-    structure_findings(&pack, &validator.check(bytes).findings)
+    let mut found = structure_findings(&pack, &validator.check(bytes).findings);
+    // A structural fault that one of the pack's rules also reports is reported once, by the rule; the verdict
+    // of the structure itself is the conversion's and the schema's, asked directly.
+    if let Ok(doc) = parse_xml(bytes, &Limits::default()) {
+        let converted = from_xml(&doc.root, &pack, &CATALOG, &LineIndex::new(bytes));
+        found.extend(converted.findings.iter().map(|f| format!("{} {}", f.rule, f.message)));
+        found.extend(pack.validator.iter_errors(&converted.value).map(|e| format!("schema {} at {}", e, e.instance_path())));
+    }
+    found
 }
 
 /// The exported XSD, written once to a temporary file.
