@@ -775,18 +775,15 @@ fn is_xml_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
 
     #[allow(clippy::result_large_err)]
     fn parse(s: &str) -> Result<XmlDocument, Finding> {
         parse_xml(s.as_bytes(), &Limits::default())
     }
 
-    /// Parses input expected to be refused; checks the rule, that it was quick, and returns the finding.
+    /// Parses input expected to be refused; checks the rule and returns the finding.
     fn refused(bytes: &[u8], limits: &Limits, rule: &str) -> Finding {
-        let t = Instant::now();
         let result = parse_xml(bytes, limits);
-        let took = t.elapsed();
         let finding = match result {
             Ok(doc) => panic!("expected `{rule}`, parsed {:?}", doc.root.local),
             Err(f) => f,
@@ -794,7 +791,6 @@ mod tests {
         assert_eq!(finding.rule, rule, "{}", finding.message);
         assert_eq!(finding.severity, crate::finding::Severity::Error);
         assert!(finding.location.is_some(), "finding has no location");
-        assert!(took < Duration::from_secs(2), "took {took:?}");
         finding
     }
 
