@@ -538,15 +538,18 @@ fn lines(buf: &str, from: usize) -> Vec<Line> {
             continue;
         }
         let name = name_from..name_from + name_len;
-        // `<X>` is two characters longer than its name; a leaf goes on with its value and `</X>`.
-        let shape = if closing {
-            Shape::Close
-        } else if line.ends_with("/>") {
-            Shape::Leaf(end..end)
-        } else if line.len() > name_len + 2 {
-            Shape::Leaf(name.end + 1..end - name_len - 3)
-        } else {
-            Shape::Open
+        // A leaf is `<X>value</X>`: its closing tag starts `name_len + 3` bytes before the line's end.
+        let bytes = buf.as_bytes();
+        let closing_tag = end.checked_sub(name_len + 3).filter(|&at| {
+            at > name.end
+                && bytes[at..at + 2] == *b"</"
+                && bytes[at + 2..end - 1] == bytes[name.clone()]
+        });
+        let shape = match closing_tag {
+            _ if closing => Shape::Close,
+            _ if line.ends_with("/>") => Shape::Leaf(end..end),
+            Some(at) => Shape::Leaf(name.end + 1..at),
+            None => Shape::Open,
         };
         out.push(Line {
             span: start..end,
@@ -662,6 +665,13 @@ mod tests {
             leaves(blank, &lines, &["Sex", "Ethnicity"]).is_empty(),
             "blank elements have no value to spoil"
         );
+        let odd = "<Child>\n  <Note>a>b</Other>\n  <Sex>é</Sex>\n</Child>\n";
+        let lines = super::lines(odd, 0);
+        assert!(
+            matches!(lines[1].shape, Shape::Open),
+            "a line that does not close its element is no leaf"
+        );
+        assert_eq!(&odd[lines[2].value()], "é");
     }
 
     #[test]
