@@ -343,6 +343,9 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
     if pack.id() == "cin-census" {
         return generate_census_return(&pack, &args);
     }
+    if args.profile != "clean" {
+        bail!("--profile {} is for census returns (cin-census); {} is generated from its examples", args.profile, pack.reference());
+    }
     let target: Target = args.format.parse().map_err(|e: String| anyhow!(e))?;
     let generator = crate::generate::Generator::new(&pack, catalog, args.seed, args.invalid_rate)?;
     if let Some(dir) = &args.output {
@@ -458,8 +461,9 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
     if args.format != "xml" {
         bail!("a {} return is generated as XML; convert it with `caregate convert --to json`", pack.reference());
     }
+    let profile: crate::generate::cin::Profile = args.profile.parse().map_err(|e: String| anyhow!(e))?;
     let write = |out: &mut dyn Write| {
-        crate::generate::cin::write_return(pack, args.count, args.seed, args.invalid_rate, out)
+        crate::generate::cin::write_return_with(pack, args.count, args.seed, args.invalid_rate, profile, out)
     };
     let summary = match &args.output {
         Some(path) => {
@@ -470,8 +474,10 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
         None => write(&mut std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?,
     };
     let faults: usize = summary.faults.values().sum();
+    let mistakes: usize = summary.mistakes.values().sum();
+    let mistakes = if profile == crate::generate::cin::Profile::Messy { format!(", {mistakes} first-submission mistakes") } else { String::new() };
     eprintln!(
-        "caregate: generated a {} return of {} children ({} bytes); {faults} deliberate faults",
+        "caregate: generated a {} return of {} children ({} bytes); {faults} deliberate faults{mistakes}",
         pack.reference(),
         summary.children,
         summary.bytes

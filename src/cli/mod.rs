@@ -304,6 +304,9 @@ pub struct GenerateArgs {
     /// Share of documents (0 to 1) given one deliberate fault, each breaking one rule.
     #[arg(long, default_value_t = 0.0)]
     pub invalid_rate: f64,
+    /// clean, or messy: a census return with the mistakes of a first submission (about two findings a child).
+    #[arg(long, default_value = "clean", value_parser = ["clean", "messy"])]
+    pub profile: String,
     /// xml or json.
     #[arg(long, default_value = "xml", value_parser = ["xml", "json"])]
     pub format: String,

@@ -16,11 +16,18 @@
 //! (`count × R` at least the number of child faults) — rule 100 by the header's reference date and 2887Q and
 //! 2888Q by a return that uses few disability codes, one per child.
 //!
+//! The messy profile (`--profile messy`, module `messy`) gives the same children the mistakes of a council's
+//! first submission: blank elements, dates outside the year or day first, wrong codes, repeated ids,
+//! overlapping episodes and missing modules, about two findings a child.
+//!
 //! Not for: other standards (they generate from their examples, `super::Generator`), or validating.
+
+mod messy;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
+use std::str::FromStr;
 
 use anyhow::{anyhow, Context as _, Result};
 use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
@@ -38,6 +45,30 @@ pub struct Summary {
     pub faults: BTreeMap<&'static str, usize>,
     /// Whether the return-level faults (rules 100, 2887Q, 2888Q) were given.
     pub return_faults: bool,
+    /// How many mistakes of each kind the messy profile made.
+    pub mistakes: BTreeMap<&'static str, usize>,
+}
+
+/// What kind of return is generated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// Children consistent with themselves and the census year; faults only at `--invalid-rate`.
+    #[default]
+    Clean,
+    /// The same children with the mistakes of a first submission (module `messy`).
+    Messy,
+}
+
+impl FromStr for Profile {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Profile, String> {
+        match text {
+            "clean" => Ok(Profile::Clean),
+            "messy" => Ok(Profile::Messy),
+            other => Err(format!("unknown profile `{other}`: expected clean or messy")),
+        }
+    }
 }
 
 /// Every rule of the 2025-26 ruleset the generator can break: the child faults, then the return faults.
@@ -45,7 +76,7 @@ pub fn fault_rules() -> Vec<&'static str> {
     CHILD_FAULTS.iter().chain(RETURN_FAULTS.iter()).copied().collect()
 }
 
-/// Writes one return of `count` children to `out`.
+/// Writes one clean return of `count` children to `out`.
 pub fn write_return(
     pack: &StandardPack,
     count: usize,
@@ -53,7 +84,23 @@ pub fn write_return(
     invalid_rate: f64,
     out: &mut dyn Write,
 ) -> Result<Summary> {
+    write_return_with(pack, count, seed, invalid_rate, Profile::Clean, out)
+}
+
+/// Writes one return of `count` children to `out`, of the given profile.
+pub fn write_return_with(
+    pack: &StandardPack,
+    count: usize,
+    seed: u64,
+    invalid_rate: f64,
+    profile: Profile,
+    out: &mut dyn Write,
+) -> Result<Summary> {
     let mut generator = CinGenerator::new(pack, count, seed, invalid_rate)?;
+    let mut mess = match profile {
+        Profile::Clean => None,
+        Profile::Messy => Some(messy::Mess::new(seed, generator.start, generator.end, &pack.codelists)),
+    };
     let mut summary = Summary { return_faults: generator.return_faults, ..Summary::default() };
     let mut buf = String::with_capacity(16 * 1024);
     generator.header(&mut buf);
@@ -62,7 +109,11 @@ pub fn write_return(
         if let Some(rule) = fault {
             *summary.faults.entry(rule).or_default() += 1;
         }
+        let written_from = buf.len();
         write_child(&child, &mut buf);
+        if let Some(mess) = &mut mess {
+            mess.spoil(&mut buf, written_from, &mut summary.mistakes);
+        }
         out.write_all(buf.as_bytes()).context("cannot write the return")?;
         summary.bytes += buf.len() as u64;
         buf.clear();
@@ -355,6 +406,19 @@ const CHILD_FAULTS: &[&str] = &[
 /// Faults of the whole return.
 const RETURN_FAULTS: [&str; 3] = ["100", "2887Q", "2888Q"];
 
+/// One item of a table of (item, weight), drawn in proportion to the weights; `None` for an empty table.
+fn weighted<'t, T>(rng: &mut ChaCha8Rng, table: &'t [(T, u32)]) -> Option<&'t T> {
+    let total: u32 = table.iter().map(|(_, w)| w).sum();
+    let mut at = rng.random_range(0..total.max(1));
+    for (item, weight) in table {
+        if at < *weight {
+            return Some(item);
+        }
+        at -= weight;
+    }
+    table.first().map(|(item, _)| item)
+}
+
 fn days(d: NaiveDate, n: i64) -> NaiveDate {
     d.checked_add_signed(TimeDelta::days(n)).unwrap_or(d)
 }
@@ -449,15 +513,7 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn pick(&mut self, table: &Weighted) -> &'static str {
-        let total: u32 = table.iter().map(|(_, w)| w).sum();
-        let mut at = self.rng.random_range(0..total.max(1));
-        for (code, weight) in table {
-            if at < *weight {
-                return code;
-            }
-            at -= weight;
-        }
-        table[0].0
+        weighted(&mut self.rng, table).copied().unwrap_or_default()
     }
 
     /// `n` different codes.
