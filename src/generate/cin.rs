@@ -1564,8 +1564,10 @@ impl CinGenerator<'_> {
                 Some(p) => p.reviews.insert(0, Some(p.start)),
                 None => return false,
             },
+            // A review group whose only date is blank: a review with a missing date. (A blank date beside
+            // dated reviews is left out, as DfE reads a blank element, and breaks nothing.)
             "8842Q" => match e.cpps.first_mut() {
-                Some(p) => p.reviews.push(None),
+                Some(p) => p.reviews = vec![None],
                 None => return false,
             },
             "8863Q" | "8896" => {

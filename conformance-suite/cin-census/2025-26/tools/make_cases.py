@@ -34,12 +34,35 @@ ORDER = {
 WRAPPED = {"Disabilities": "Disability", "FactorsIdentifiedAtAssessment": "AssessmentFactors", "Reviews": "CPPreviewDate"}
 
 
+class Blank:
+    """A blank element, written in one of the three ways a return may hold one: `empty` (<X></X>),
+    `self-closing` (<X/>) or `whitespace` (<X> and a line break, then </X>). `form` None is filled in later."""
+    FORMS = ("empty", "self-closing", "whitespace")
+
+    def __init__(self, form=None):
+        assert form is None or form in Blank.FORMS, form
+        self.form = form
+
+    def element(self, name, pad):
+        if self.form == "self-closing":
+            return f"<{name}/>"
+        if self.form == "whitespace":
+            return f"<{name}>\n{pad}  </{name}>"
+        return f"<{name}></{name}>"
+
+
+def scalar(name, value, pad):
+    if isinstance(value, Blank):
+        return f"{pad}{value.element(name, pad)}\n"
+    return f"{pad}<{name}>{escape(str(value))}</{name}>\n"
+
+
 def to_xml(name, value, indent=0):
     pad = "  " * indent
     if name in WRAPPED:
         if not value:
             return f"{pad}<{name}/>\n"
-        items = "".join(f"{pad}  <{WRAPPED[name]}>{escape(str(v))}</{WRAPPED[name]}>\n" for v in value)
+        items = "".join(scalar(WRAPPED[name], v, pad + "  ") for v in value)
         return f"{pad}<{name}>\n{items}{pad}</{name}>\n"
     if isinstance(value, list):
         return "".join(to_xml(name, v, indent) for v in value)
@@ -49,7 +72,7 @@ def to_xml(name, value, indent=0):
         assert not unknown, (name, unknown)
         inner = "".join(to_xml(k, value[k], indent + 1) for k in order if k in value)
         return f"{pad}<{name}>\n{inner}{pad}</{name}>\n"
-    return f"{pad}<{name}>{escape(str(value))}</{name}>\n"
+    return scalar(name, value, pad)
 
 
 def document(doc):
