@@ -235,7 +235,8 @@ impl Reader<'_> {
                 }
             }
             furthest = Some(furthest.map_or(index, |f: usize| f.max(index)));
-            if field.blank_absent && is_blank(child) {
+            // A blank wrapper of a list is an empty list, not an absent one: only its blank items are left out.
+            if field.blank_absent && field.repeat != Repeat::Wrapped && is_blank(child) {
                 continue;
             }
             match field.repeat {
