@@ -200,6 +200,7 @@ fn the_parts_outside_the_records_convert_and_report_as_in_the_whole_document() {
         ("an attribute on the document element", text.replacen("<Message>", "<Message version=\"1\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:noNamespaceSchemaLocation=\"cin.xsd\">", 1)),
         ("an unknown element after the records", text.replacen("</Children>", "</Children>\n  <Footer>end</Footer>", 1)),
         ("text between records", replace_nth(&text, "<Child>", "between <Child>", 20)),
+        ("a record in another namespace", replace_nth(&text, "<Child>", "<Child xmlns=\"urn:elsewhere\">", 10)),
         ("no records", text[..text.find("<Children>").unwrap()].to_string() + "<Children/>\n</Message>\n"),
         ("no record container", text[..text.find("<Children>").unwrap()].to_string() + "</Message>\n"),
         ("a byte order mark and CRLF line ends", format!("\u{feff}{}", text.replace('\n', "\r\n"))),

@@ -901,14 +901,23 @@ fn convert_batch(
             }
         };
         let lines = LineIndex::new(&piece.bytes);
-        let converted = from_xml_part(
-            &element,
-            layout.node,
-            namespace,
-            catalog,
-            &lines,
-            &format!("{container}/{name}[{}]", index + 1),
-        );
+        let path = format!("{container}/{name}[{}]", index + 1);
+        // The record's own namespace is checked where it stands, as the whole document's conversion does.
+        if element.namespace != *namespace {
+            let (line, column) = lines.locate(element.span.start);
+            let location = Location {
+                line,
+                column,
+                path: path.clone(),
+                pointer: None,
+                span: Some(element.span),
+            };
+            let finding =
+                Finding::error("namespace", super::from_xml::misplaced(&element, namespace))
+                    .with_location(location);
+            written.findings.push(shift(finding, &piece));
+        }
+        let converted = from_xml_part(&element, layout.node, namespace, catalog, &lines, &path);
         written
             .findings
             .extend(converted.findings.into_iter().map(|f| shift(f, &piece)));
