@@ -387,3 +387,61 @@ fn a_json_return_over_the_limit_is_refused_saying_it_is_read_whole() {
         .assert()
         .code(0);
 }
+
+/// The highest resident set size (VmHWM, in KiB) the command reaches, read from /proc while it runs.
+#[cfg(target_os = "linux")]
+fn peak_memory_kib(mut command: std::process::Command) -> (u64, std::process::ExitStatus) {
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (peak, status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_return_over_the_read_limit_converts_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let convert = |path: &Path| {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("caregate"));
+        command
+            .arg("convert")
+            .arg(path)
+            .args(["--to", "json", "-o"])
+            .arg(dir.path().join("out.json"));
+        let (peak, status) = peak_memory_kib(command);
+        assert!(status.success());
+        peak
+    };
+    let small = convert(&generate(dir.path(), 300, 12, 0.0));
+    let big_return = generate(dir.path(), 8_000, 12, 0.0);
+    let size = std::fs::metadata(&big_return).unwrap().len();
+    assert!(
+        size > Limits::default().max_bytes as u64,
+        "{size} bytes: over the default read limit"
+    );
+    let big = convert(&big_return);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    assert_eq!(json["Children"]["Child"].as_array().unwrap().len(), 8_000);
+    // Reading the whole return would hold its 11 MB and its 20 MB of JSON at least.
+    assert!(
+        big < small + 20 * 1024,
+        "peak memory {big} KiB for {size} bytes, {small} KiB for 300 children"
+    );
+}
