@@ -264,6 +264,36 @@ fn a_header_after_the_records_follows_them_with_the_same_value() {
 }
 
 #[test]
+fn records_of_a_repeated_container_are_all_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(generate(dir.path(), 20, 10, 0.0)).unwrap();
+    let split = replace_nth(&text, "<Child>", "</Children><Children><Child>", 12);
+    let path = dir.path().join("two-containers.xml");
+    std::fs::write(&path, &split).unwrap();
+    let (json, findings, code) = whole_document(&path, split.as_bytes());
+    let (streamed_json, stderr, streamed_code) = streamed(&path, 20_000);
+    assert_eq!(
+        (streamed_code, &stderr[..stderr.len() - 1]),
+        (code, &findings[..])
+    );
+    assert!(
+        findings.len() == 1 && findings[0].contains("error[duplicate-element]"),
+        "{findings:?}"
+    );
+    let children = |json: &str| {
+        serde_json::from_str::<serde_json::Value>(json).unwrap()["Children"]["Child"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        (children(&json), children(&streamed_json)),
+        (12, 20),
+        "the whole document's conversion drops the second"
+    );
+}
+
+#[test]
 fn standard_input_streams_as_a_file_does() {
     let bytes = std::fs::read(EXAMPLE).unwrap();
     let (json, _, _) = whole_document(Path::new("-"), &bytes);

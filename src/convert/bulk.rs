@@ -7,7 +7,8 @@
 //! when it declines — on several threads, and written in file order; everything outside the records (the
 //! header, the document element and the elements that hold the records, any text or stray elements among
 //! them) is gathered into a small XML document of its own and converted whole by the tree path, so that it
-//! is read, checked and reported as in the whole document. Findings come in file order, located in the file.
+//! is read, checked and reported as in the whole document. Findings are located in the file and come in file
+//! order, except that those of anything between records come once the records are written.
 //!
 //! One departure, for returns that do not conform anyway: an element that stands after the records but that
 //! the standard puts before them (a header at the end) is written after them in the JSON, which has been
@@ -184,9 +185,9 @@ const RECORDS_PER_BATCH: usize = 32;
 /// Bytes forgotten at the front of [`Kept`] are dropped once this many have gathered.
 const COMPACT_AT: usize = 1 << 20;
 
-/// The bytes read from the input since the end of the last record: the splitter hands over records and the
-/// elements outside them, but the document element, the elements that hold the records and any text among
-/// them are found only here.
+/// The bytes read from the input since the end of the last record (and up to [`COMPACT_AT`] bytes before it):
+/// the splitter hands over records and the elements outside them, but the document element, the elements that
+/// hold the records and any text among them are found only here.
 struct Kept {
     bytes: Vec<u8>,
     /// File offset of `bytes[0]`.
@@ -674,10 +675,8 @@ impl<'p> Stream<'_, 'p> {
         }
         let suffix = whole.map_or_else(|| "\n".to_string(), |cut| cut.suffix);
         let indent = "  ".repeat(self.layout.pointer.len());
-        if self.records > 0 {
-            self.out.write_all(b"\n")?;
-            self.out.write_all(indent.as_bytes())?;
-        }
+        self.out.write_all(b"\n")?;
+        self.out.write_all(indent.as_bytes())?;
         self.out.write_all(b"]")?;
         self.out.write_all(suffix.as_bytes())?;
         Ok(())
