@@ -5,6 +5,8 @@
 #
 #   bash benches/convert.sh [CHILDREN=10000] [RUNS=10] [BIG_CHILDREN=0]
 #
+# CAREGATE=path/to/caregate measures that binary instead of building the release one.
+#
 # Needs hyperfine and GNU time (Debian: hyperfine, time). xmltodict 1.0.4 is installed in a virtual environment
 # under target/convert-venv on first use. The baseline writes compact JSON with the C encoder (json.dump without
 # indent, its fastest); caregate writes the indented JSON of `caregate convert`. BIG_CHILDREN (e.g. 200000,
@@ -16,8 +18,11 @@ runs=${2:-10}
 big=${3:-0}
 work=target/bench-convert
 mkdir -p "$work"
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-target}/release/caregate
+bin=${CAREGATE:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin=${CARGO_TARGET_DIR:-target}/release/caregate
+fi
 
 venv=target/convert-venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import xmltodict' 2>/dev/null; then
