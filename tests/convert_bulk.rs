@@ -376,6 +376,33 @@ fn the_output_file_appears_only_when_the_conversion_is_complete() {
 }
 
 #[test]
+fn a_refusal_outside_the_records_is_located_as_in_the_whole_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(generate(dir.path(), 30, 13, 0.0)).unwrap();
+    let path = dir.path().join("refused.xml");
+    for broken in [
+        text.replacen("<Year>", "<Year>&bogus;", 1),
+        text.replacen(
+            "</Children>",
+            "</Children>\n  <Footer>\n    &bogus;</Footer>",
+            1,
+        ),
+        replace_nth(&text, "<Child>", "&bogus;<Child>", 17),
+    ] {
+        std::fs::write(&path, &broken).unwrap();
+        let (_, refusal, code) = whole_document(&path, broken.as_bytes());
+        assert_eq!(code, 2);
+        let (_, stderr, streamed_code) = streamed(&path, 20_000);
+        assert_eq!(streamed_code, 2);
+        assert!(
+            stderr.iter().any(|line| line.contains(&refusal[0])),
+            "{stderr:?}\nexpected: {}",
+            refusal[0]
+        );
+    }
+}
+
+#[test]
 fn the_read_limit_applies_to_each_record() {
     let out = caregate()
         .args(["convert", EXAMPLE, "--to", "json", "--max-bytes", "600"])

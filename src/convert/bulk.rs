@@ -308,6 +308,24 @@ impl Frame {
         (offset, Some(position.at()))
     }
 
+    /// `doc` (the frame document, or its start with end tags that close it) converted by the tree path, as the
+    /// whole document would be; a refusal is located in the file.
+    fn convert(
+        &self,
+        doc: &[u8],
+        pack: &StandardPack,
+        catalog: &Catalog,
+        limits: &Limits,
+    ) -> Result<super::FromXml, BulkError> {
+        let limits = Limits {
+            max_bytes: limits.max_bytes.max(doc.len()),
+            ..*limits
+        };
+        let parsed = document::parse_xml(doc, &limits)
+            .map_err(|finding| BulkError::Unreadable(Box::new(self.locate(finding))))?;
+        Ok(from_xml(&parsed.root, pack, catalog, &LineIndex::new(doc)))
+    }
+
     /// A finding of the frame document, located in the file.
     fn locate(&self, mut finding: Finding) -> Finding {
         if let Some(location) = finding.location.as_mut() {
@@ -580,8 +598,9 @@ impl<'p> Stream<'_, 'p> {
         let len = self.frame.doc.len();
         let mut doc = self.frame.doc.clone();
         doc.extend_from_slice(&closing_tags(&doc));
-        let converted = convert_frame(&doc, self.pack, self.catalog, self.limits)
-            .map_err(|finding| BulkError::Unreadable(Box::new(self.frame.locate(finding))))?;
+        let converted = self
+            .frame
+            .convert(&doc, self.pack, self.catalog, self.limits)?;
         for finding in converted.findings {
             let finding = self.frame.locate(finding);
             self.report(finding);
@@ -638,8 +657,9 @@ impl<'p> Stream<'_, 'p> {
         };
         self.stand_in()?;
         self.add_to_frame(&tail, from, position)?;
-        let converted = convert_frame(&self.frame.doc, self.pack, self.catalog, self.limits)
-            .map_err(|finding| BulkError::Unreadable(Box::new(self.frame.locate(finding))))?;
+        let converted =
+            self.frame
+                .convert(&self.frame.doc, self.pack, self.catalog, self.limits)?;
         let reported = self.head.as_ref().map_or(0, |head| head.len);
         for finding in converted.findings {
             let after_head = finding
@@ -751,21 +771,6 @@ fn closing_tags(head: &[u8]) -> Vec<u8> {
         tags.push(b'>');
     }
     tags
-}
-
-/// The frame document converted by the tree path, as the whole document would be.
-fn convert_frame(
-    doc: &[u8],
-    pack: &StandardPack,
-    catalog: &Catalog,
-    limits: &Limits,
-) -> Result<super::FromXml, Finding> {
-    let limits = Limits {
-        max_bytes: limits.max_bytes.max(doc.len()),
-        ..*limits
-    };
-    let parsed = document::parse_xml(doc, &limits)?;
-    Ok(from_xml(&parsed.root, pack, catalog, &LineIndex::new(doc)))
 }
 
 /// Renders `frame` (the value of everything but the records) with the records array marked, and cuts the text
