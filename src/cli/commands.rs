@@ -275,8 +275,26 @@ fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
     let target: Target = args.to.parse().map_err(|e: String| anyhow!(e))?;
     let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
     let limits = limits(&args.limits);
-    let converted = match read_input(&args.file, &limits)? {
+    let mut input = open_input(&args.file)?;
+    let mut head = Vec::new();
+    input.by_ref().take(convert::bulk::HEAD_BYTES as u64).read_to_end(&mut head).with_context(|| format!("cannot read {}", display_path(&args.file)))?;
+    // A bulk return is converted record by record as it is read, whatever its size.
+    if target == Target::Json {
+        if let Some(pack) = convert::bulk::streamed_pack(&head, standard.as_ref(), catalog) {
+            return convert_return(catalog, &args, &pack, &limits, std::io::Cursor::new(head).chain(input));
+        }
+    }
+    let json = document::sniff(&head) == Some(document::Format::Json);
+    let converted = match read_rest(&args.file, head, input, &limits)? {
         Input::Bytes(bytes) => convert::convert(&bytes, target, standard, catalog, &limits),
+        Input::TooLarge(refusal) if json => {
+            eprintln!(
+                "caregate: {}: {} JSON is read whole to be converted (only an XML bulk return is converted record by record, whatever its size): convert the return from its XML, split it, or raise --max-bytes.",
+                display_path(&args.file),
+                refusal.message
+            );
+            return Ok(2);
+        }
         Input::TooLarge(refusal) => Err(convert::ConvertError::Unreadable(refusal)),
     };
     let conversion = match converted {
@@ -289,8 +307,7 @@ fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
         Err(e) => bail!("{}: {e}", display_path(&args.file)),
     };
     for finding in &conversion.findings {
-        let at = finding.location.as_ref().map(|l| format!("{}:{}: ", l.line, l.column)).unwrap_or_default();
-        eprintln!("{}:{at}{}[{}]: {}", display_path(&args.file), finding.severity, finding.rule, finding.message);
+        print_conversion_finding(&args.file, finding);
     }
     match &conversion.standard {
         Some(pack) if conversion.round_trip => eprintln!("converted as {} (round trip guaranteed)", pack.reference()),
@@ -299,6 +316,82 @@ fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
     }
     write_output(&conversion.output, args.output.as_deref())?;
     Ok(if conversion.findings.is_empty() { 0 } else { 1 })
+}
+
+/// The rest of a document whose first bytes (`head`) have been read from `input`, as [`read_input`] reads it: a
+/// file afresh (its size may refuse it unread), standard input on from where it is.
+fn read_rest(path: &Path, mut head: Vec<u8>, input: impl Read, limits: &Limits) -> Result<Input> {
+    if path.as_os_str() != "-" {
+        return read_input(path, limits);
+    }
+    let max_bytes = limits.max_bytes as u64;
+    input.take((max_bytes + 1).saturating_sub(head.len() as u64)).read_to_end(&mut head).context("cannot read standard input")?;
+    if head.len() as u64 > max_bytes {
+        return Ok(Input::TooLarge(Box::new(document::too_large(None, limits))));
+    }
+    Ok(Input::Bytes(head))
+}
+
+/// A file, or standard input for `-`.
+fn open_input(path: &Path) -> Result<Box<dyn Read>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(Box::new(file))
+}
+
+fn print_conversion_finding(path: &Path, finding: &Finding) {
+    let at = finding.location.as_ref().map(|l| format!("{}:{}: ", l.line, l.column)).unwrap_or_default();
+    eprintln!("{}:{at}{}[{}]: {}", display_path(path), finding.severity, finding.rule, finding.message);
+}
+
+/// Converts a bulk return to JSON as it is read; the JSON goes to the output as it is made (to a file, under a
+/// temporary name until it is complete).
+fn convert_return(catalog: &Catalog, args: &ConvertArgs, pack: &Arc<StandardPack>, limits: &Limits, input: impl Read) -> Result<u8> {
+    let stdout = std::io::stdout();
+    let partial = args.output.as_ref().map(|path| {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{}.partial", std::process::id()));
+        path.with_file_name(name)
+    });
+    let mut out: Box<dyn Write> = match &partial {
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, file))
+        }
+        None => Box::new(std::io::BufWriter::with_capacity(1 << 16, stdout.lock())),
+    };
+    let mut report = |finding: Finding| print_conversion_finding(&args.file, &finding);
+    let converted = convert::bulk::bulk_to_json(input, pack, catalog, limits, &mut out, &mut report).and_then(|converted| {
+        out.flush()?;
+        Ok(converted)
+    });
+    drop(out);
+    let converted = match (converted, &partial) {
+        (Ok(converted), None) => converted,
+        (Ok(converted), Some(partial)) => {
+            let path = args.output.as_deref().unwrap_or(partial);
+            std::fs::rename(partial, path).with_context(|| format!("cannot write {}", path.display()))?;
+            converted
+        }
+        (Err(e), _) => {
+            if let Some(partial) = &partial {
+                let _ = std::fs::remove_file(partial);
+            }
+            let convert::bulk::BulkError::Unreadable(finding) = e else { bail!("{}: {e}", display_path(&args.file)) };
+            let at = finding.location.as_ref().map(|l| format!(" (line {}, column {})", l.line, l.column)).unwrap_or_default();
+            let partly = if partial.is_none() { "; the JSON written before it is incomplete" } else { "" };
+            eprintln!("caregate: {}: {}{at}{partly}", display_path(&args.file), finding.message);
+            return Ok(2);
+        }
+    };
+    if converted.findings == 0 {
+        eprintln!("converted as {} (round trip guaranteed)", pack.reference());
+    } else {
+        eprintln!("converted as {}, but the input does not conform: not round-trip guaranteed", pack.reference());
+    }
+    Ok(if converted.findings == 0 { 0 } else { 1 })
 }
 
 fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {

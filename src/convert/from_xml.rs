@@ -98,6 +98,11 @@ pub fn from_xml_part(
     FromXml { value, source, findings: reader.findings }
 }
 
+/// What the `namespace` finding says of an element that is not in `namespace`, where it belongs.
+pub(crate) fn misplaced(element: &Element, namespace: &str) -> String {
+    format!("`<{}>` is{}; it belongs in namespace `{namespace}`.", element.local, describe_ns(&element.namespace))
+}
+
 fn describe_ns(ns: &str) -> String {
     if ns.is_empty() {
         " (no namespace)".to_string()
@@ -203,11 +208,7 @@ impl Reader<'_> {
             if child.namespace != namespace {
                 self.finding(
                     "namespace",
-                    format!(
-                        "`<{}>` is{}; it belongs in namespace `{namespace}`.",
-                        child.local,
-                        describe_ns(&child.namespace)
-                    ),
+                    misplaced(child, namespace),
                     child.span,
                     &child_path,
                 );
@@ -334,7 +335,7 @@ impl Reader<'_> {
                     if item.namespace != namespace {
                         self.finding(
                             "namespace",
-                            format!("`<{}>` is{}; it belongs in namespace `{namespace}`.", item.local, describe_ns(&item.namespace)),
+                            misplaced(item, namespace),
                             item.span,
                             &item_path,
                         );

@@ -4,6 +4,7 @@
 //!
 //! Not for: deciding validity (the structure and rule checks are `validate`'s), or parsing bytes (`document`).
 
+pub mod bulk;
 pub mod from_xml;
 pub mod generic;
 pub mod source;
