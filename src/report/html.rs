@@ -3,7 +3,8 @@
 //! the standard's message), the documents, then one collapsible group per rule (`<details>`) with the fix
 //! and clause shown once, and each finding with its place, record, message and source lines; a finding about
 //! a whole return lists every record behind it. Inline CSS and one small inline script (filter by record and
-//! by rule); no external resources; prints with every group open.
+//! by rule; in a large report, build a rule's findings when its group is opened, see [`INLINE_UP_TO`]); no
+//! external resources; prints with every group open.
 //!
 //! Written as the findings come: each finding's markup goes to its rule's group in a [`Spool`] and the page
 //! is put together at the end, when the totals and the order of the rules are known.
@@ -19,9 +20,13 @@ use super::{
 };
 use crate::finding::{Counts, Finding, Severity};
 
-/// With at most this many findings in the run, the groups start open; with more, closed (a closed group is
-/// not laid out, which keeps a large page quick to open).
+/// With at most this many findings in the run, the groups start open; with more, closed.
 const OPEN_UP_TO: usize = 200;
+/// With at most this many findings in the run, they are in the page's markup. With more, each rule's findings
+/// are kept as text in the page (an inert `<script type="text/html">`, which the browser reads without
+/// building anything) and built by the script when the group is opened, filtered or printed: 50,000 findings
+/// built at once are over a million elements, and the page took 17 s to open, against 2 s so.
+const INLINE_UP_TO: usize = 2_000;
 
 /// Escape text for HTML element content and double- or single-quoted attributes; control
 /// characters become U+FFFD.
@@ -134,6 +139,8 @@ details[open] > .rule-head::before { content: "\25BE"; }
 .rule-notes p { margin: 2px 0; }
 ol.occ { list-style: none; margin: 0; padding: 4px 20px 14px; }
 ol.occ > li { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; margin-top: 8px; break-inside: avoid; }
+/* Only the findings on screen are laid out: opening a rule of thousands of findings takes 0.1 s, not 6. */
+ol.occ > li { content-visibility: auto; contain-intrinsic-size: auto 170px; }
 .sev-error ol.occ > li { border-left: 4px solid var(--err-line); }
 .sev-query ol.occ > li { border-left: 4px solid var(--qry-line); }
 .sev-warning ol.occ > li { border-left: 4px solid var(--wrn-line); }
@@ -169,7 +176,7 @@ footer { color: var(--muted); font-size: 12.5px; padding: 8px 0 30px; }
   .src { overflow: hidden; }
   .src .l { white-space: pre-wrap; min-width: 0; }
   .src .l > span:last-child { min-width: 0; overflow-wrap: anywhere; }
-  ol.occ > li { break-inside: auto; }
+  ol.occ > li { break-inside: auto; content-visibility: visible; }
   .src { break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
   body:has(#show-error:not(:checked)) .sev-error,
@@ -180,18 +187,54 @@ footer { color: var(--muted); font-size: 12.5px; padding: 8px 0 30px; }
 
 const SCRIPT: &str = r##"
 (function () {
+  var groups = document.querySelectorAll('details.rule');
+  // A large report holds each rule's findings as text until they are needed.
+  function held(g) { return g.querySelector('script[type="text/html"]'); }
+  function build(g) {
+    var text = held(g);
+    if (!text) return;
+    g.querySelector('ol.occ').innerHTML = text.textContent;
+    text.remove();
+    g.lower = null;
+  }
+  function lower(g) {
+    if (g.lower == null) g.lower = held(g).textContent.toLowerCase();
+    return g.lower;
+  }
+  for (var i = 0; i < groups.length; i++) {
+    groups[i].addEventListener('toggle', function () { if (this.open) build(this); });
+    if (groups[i].open) build(groups[i]);
+  }
+  function open(id) {
+    var target = id && document.getElementById(id);
+    if (target && target.tagName === 'DETAILS') { target.hidden = false; target.open = true; build(target); }
+  }
+  document.addEventListener('click', function (e) {
+    var a = e.target.closest && e.target.closest('a[href^="#rule-"]');
+    if (a) open(a.getAttribute('href').slice(1));
+  });
+  open(location.hash.slice(1));
+  window.addEventListener('beforeprint', function () {
+    for (var i = 0; i < groups.length; i++) { build(groups[i]); groups[i].open = true; }
+  });
   var find = document.querySelector('.find');
   if (!find) return;
   find.hidden = false;
   var record = document.getElementById('find-record'), rule = document.getElementById('find-rule');
-  var shown = document.getElementById('find-count'), groups = document.querySelectorAll('details.rule'), timer;
+  var shown = document.getElementById('find-count'), timer;
   function apply() {
     var q = record.value.trim().toLowerCase(), r = rule.value, found = 0;
     for (var i = 0; i < groups.length; i++) {
-      var g = groups[i], inRule = !r || g.getAttribute('data-rule') === r, n = 0;
+      var g = groups[i], n = 0;
+      if ((r && g.getAttribute('data-rule') !== r) || (q && held(g) && lower(g).indexOf(q) < 0)) {
+        g.hidden = true;
+        continue;
+      }
+      if (q) build(g);
       var items = g.querySelectorAll('ol.occ > li');
+      if (!items.length) n = +g.getAttribute('data-count');
       for (var j = 0; j < items.length; j++) {
-        var hit = inRule && (!q || (items[j].getAttribute('data-r') || '').indexOf(q) >= 0);
+        var hit = !q || (items[j].getAttribute('data-r') || '').indexOf(q) >= 0;
         items[j].hidden = !hit;
         if (hit) n++;
       }
@@ -203,18 +246,6 @@ const SCRIPT: &str = r##"
   }
   record.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(apply, 200); });
   rule.addEventListener('change', apply);
-  function open(id) {
-    var target = id && document.getElementById(id);
-    if (target && target.tagName === 'DETAILS') target.open = true;
-  }
-  document.addEventListener('click', function (e) {
-    var a = e.target.closest && e.target.closest('a[href^="#rule-"]');
-    if (a) open(a.getAttribute('href').slice(1));
-  });
-  open(location.hash.slice(1));
-  window.addEventListener('beforeprint', function () {
-    for (var i = 0; i < groups.length; i++) groups[i].open = true;
-  });
 })();
 "##;
 
@@ -322,15 +353,30 @@ impl ReportWriter for HtmlWriter<'_> {
         self.out.write_all(h.as_bytes())?;
 
         let total: usize = self.rules.rules.iter().map(|r| r.count).sum();
+        let deferred = total > INLINE_UP_TO;
         if !order.is_empty() {
             self.out.write_all(b"<h2 class=\"section\">Findings by rule</h2>\n")?;
+        }
+        if deferred {
+            self.out.write_all(
+                b"<noscript><p class=\"clean\">This report has too many findings to lay out at once: each rule's \
+                  findings are shown when its group is opened, which needs scripts. With scripts off, read the \
+                  CSV or JSON report (caregate validate --format csv).</p></noscript>\n",
+            )?;
         }
         for (n, &i) in order.iter().enumerate() {
             let mut head = String::new();
             write_group_head(&mut head, n, &self.rules.rules[i], infos, total <= OPEN_UP_TO);
             self.out.write_all(head.as_bytes())?;
-            self.groups.drain(i, &mut self.out)?;
-            self.out.write_all(b"</ol>\n</details>\n")?;
+            if deferred {
+                // Escaped data holds no `<`, so nothing in the findings' markup can end the script element.
+                self.out.write_all(b"</ol><script type=\"text/html\">\n")?;
+                self.groups.drain(i, &mut self.out)?;
+                self.out.write_all(b"</script>\n</details>\n")?;
+            } else {
+                self.groups.drain(i, &mut self.out)?;
+                self.out.write_all(b"</ol>\n</details>\n")?;
+            }
         }
 
         let mut h = String::new();
@@ -477,9 +523,10 @@ fn write_group_head(h: &mut String, n: usize, r: &super::RuleCount, infos: &[Rul
     let open = if open { " open data-open" } else { "" };
     let _ = writeln!(
         h,
-        "<details class=\"rule sev-{sev}\" id=\"rule-{}\" data-rule=\"{}\"{open}>",
+        "<details class=\"rule sev-{sev}\" id=\"rule-{}\" data-rule=\"{}\" data-count=\"{}\"{open}>",
         n + 1,
-        esc(&r.rule)
+        esc(&r.rule),
+        r.count
     );
     let _ = writeln!(
         h,
@@ -665,7 +712,7 @@ mod tests {
             .collect();
         assert!(groups.windows(2).all(|w| w[0] < w[1]));
         assert!(out.contains(
-            "<details class=\"rule sev-error\" id=\"rule-1\" data-rule=\"REF-005\" open data-open>"
+            "<details class=\"rule sev-error\" id=\"rule-1\" data-rule=\"REF-005\" data-count=\"2\" open data-open>"
         ));
         assert!(out.contains("2 occurrences"));
         assert!(out.contains("Line 12, column 18") && out.contains("Record <code>C-1042</code>"));
@@ -720,6 +767,30 @@ mod tests {
         assert!(!out.contains(" open data-open>"));
         assert!(out.contains(&format!("{} occurrences", thousands(OPEN_UP_TO + 1))));
         assert_eq!(out.matches("<li").count(), OPEN_UP_TO + 5);
+    }
+
+    #[test]
+    fn a_large_report_holds_each_rules_findings_as_text() {
+        let mut r = sample_report();
+        let template = r.documents[0].findings[0].clone();
+        r.documents[0].findings.extend((0..INLINE_UP_TO).map(|i| Finding {
+            record: Some(format!("C-{i}")),
+            message: format!("</script><script>alert({i})</script>"),
+            ..template.clone()
+        }));
+        r.documents[0].counts = Counts::of(&r.documents[0].findings);
+        let out = render(OutputFormat::Html, &r);
+        // Every group's findings are inert text after its empty list; nothing in them closes the element early.
+        assert_eq!(out.matches("<ol class=\"occ\">\n</ol><script type=\"text/html\">").count(), 4);
+        assert_eq!(out.matches("<script").count(), 5);
+        assert_eq!(out.matches("</script>").count(), 5);
+        assert!(out.contains("<noscript>"));
+        let held = &out[out.find("<script type=\"text/html\">").expect("held findings")..];
+        let held = &held[..held.find("</script>").expect("end")];
+        assert_eq!(held.matches("<li").count(), INLINE_UP_TO + 2);
+        assert!(held.contains("<li data-r=\"c-1999\">"));
+        assert!(held.contains("&lt;/script&gt;&lt;script&gt;alert(1999)"));
+        assert!(out.contains("data-rule=\"REF-005\" data-count=\"2002\">"));
     }
 
     #[test]
