@@ -3,11 +3,11 @@
 //! the standard's message), the documents, then one collapsible group per rule (`<details>`) with the fix
 //! and clause shown once, and each finding with its place, record, message and source lines; a finding about
 //! a whole return lists every record behind it. Inline CSS and one small inline script (filter by record and
-//! by rule; in a large report, build a rule's findings when its group is opened, see [`INLINE_UP_TO`]); no
+//! by rule; in a large report, build a rule's findings when its group is opened, see `INLINE_UP_TO`); no
 //! external resources; prints with every group open.
 //!
-//! Written as the findings come: each finding's markup goes to its rule's group in a [`Spool`] and the page
-//! is put together at the end, when the totals and the order of the rules are known.
+//! Written as the findings come: each finding's markup goes to its rule's group in a spool (`spool.rs`) and
+//! the page is put together at the end, when the totals and the order of the rules are known.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -195,11 +195,12 @@ const SCRIPT: &str = r##"
     if (!text) return;
     g.querySelector('ol.occ').innerHTML = text.textContent;
     text.remove();
-    g.lower = null;
+    g.text = null;
   }
-  function lower(g) {
-    if (g.lower == null) g.lower = held(g).textContent.toLowerCase();
-    return g.lower;
+  // A record's `data-r` is in lower case: text without the query has no finding of that record.
+  function mentions(g, q) {
+    if (g.text == null) g.text = held(g).textContent;
+    return g.text.indexOf(q) >= 0;
   }
   for (var i = 0; i < groups.length; i++) {
     groups[i].addEventListener('toggle', function () { if (this.open) build(this); });
@@ -226,7 +227,7 @@ const SCRIPT: &str = r##"
     var q = record.value.trim().toLowerCase(), r = rule.value, found = 0;
     for (var i = 0; i < groups.length; i++) {
       var g = groups[i], n = 0;
-      if ((r && g.getAttribute('data-rule') !== r) || (q && held(g) && lower(g).indexOf(q) < 0)) {
+      if ((r && g.getAttribute('data-rule') !== r) || (q && held(g) && !mentions(g, q))) {
         g.hidden = true;
         continue;
       }

@@ -5,8 +5,8 @@
 //! CI dashboards ([`junit`]), SARIF 2.1.0 for code-scanning tools ([`sarif`]) and a self-contained HTML page
 //! for data officers ([`html`]). Each format is one [`ReportWriter`]: it is told the run, then each document
 //! and its findings one by one, and keeps only running totals and bounded summaries (per rule, per document),
-//! never the findings; text it must put out after totals it has not yet seen waits in a [`spool`]. A whole
-//! [`Report`](model::Report) is drawn by replaying it into the same writers ([`replay`], [`Renderer`]).
+//! never the findings; text it must put out after totals it has not yet seen waits in a spool (`spool.rs`).
+//! A whole [`Report`] is drawn by replaying it into the same writers ([`replay`], [`Renderer`]).
 //!
 //! Not for: deciding validity (the caller says what is valid and why), reading source files (findings carry
 //! their own excerpts), or choosing where output goes (the caller passes a writer).
