@@ -10,8 +10,8 @@ use super::{Cli, Command, ConvertArgs, GenerateArgs, StandardsCommand, ValidateA
 use crate::convert::{self, Target};
 use crate::document::{self, Limits};
 use crate::finding::Finding;
-use crate::report::model::{Report, Tool};
-use crate::report::{self, OutputFormat};
+use crate::report::model::{DocumentEnd, DocumentResult, DocumentStart, Tool};
+use crate::report::{self, OutputFormat, ReportWriter, WriterOptions};
 use crate::standard::{Catalog, StandardPack};
 use crate::validate::{Checked, Options, Validator};
 
@@ -133,59 +133,6 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     if inputs.is_empty() {
         bail!("no .xml or .json files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    let mut validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() });
-    let progress = progress_bar(inputs.len());
-    let mut documents = Vec::with_capacity(inputs.len());
-    let mut packs: Vec<Arc<StandardPack>> = Vec::new();
-    for input in &inputs {
-        let checked = match bulk_file(&validator, input)? {
-            // A bulk return (a census) is streamed from the file, record by record, whatever its size.
-            Some(pack) => {
-                // A bar for the pass that checks the records of a large return, on a terminal only.
-                let bar = bytes_bar(input);
-                validator.progress = bar.clone().map(|bar| Box::new(move |read: u64| bar.set_position(read)) as Box<dyn Fn(u64) + Send + Sync>);
-                let path = input.clone();
-                let open = move |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
-                    let mut file = std::fs::File::open(&path)?;
-                    if offset > 0 {
-                        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset))?;
-                    }
-                    Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
-                };
-                let checked = validator.check_bulk(&pack, &open).with_context(|| format!("cannot read {}", input.display()))?;
-                if let Some(bar) = bar {
-                    bar.finish_and_clear();
-                }
-                checked
-            }
-            None => match read_input(input, &limits)? {
-                Input::Bytes(bytes) => validator.check(&bytes),
-                Input::TooLarge(refusal) => Checked::refused(*refusal),
-            },
-        };
-        for pack in checked.pack.iter().chain(checked.body_pack.iter()) {
-            if !packs.iter().any(|p| Arc::ptr_eq(p, pack)) {
-                packs.push(Arc::clone(pack));
-            }
-        }
-        documents.push(checked.into_result(&display_path(input)));
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
-    }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    let mut rules = Vec::new();
-    for pack in &packs {
-        rules.extend(pack.rule_infos());
-    }
-    let report = Report {
-        tool: Tool::caregate(),
-        standard: standard.as_ref().or(packs.first()).map(|p| p.standard_ref()),
-        documents,
-        rules,
-    };
     let colour = match args.color.as_str() {
         "always" => true,
         "never" => false,
@@ -196,8 +143,145 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
         (None, OutputFormat::Html) => Some(PathBuf::from("reports/validation.html")),
         (None, _) => None,
     };
-    write_report(&report, format, colour, output.as_deref())?;
-    Ok(if report.has_errors() { 1 } else { 0 })
+    // A person reads the first findings at a terminal and the summary by rule for the rest; a file keeps all.
+    let max_findings = match args.max_findings.as_deref() {
+        Some("all") => None,
+        Some(text) => Some(text.parse::<usize>().map_err(|_| anyhow!("--max-findings `{text}` is not a number or `all`"))?),
+        None if output.is_some() => None,
+        None => Some(50),
+    };
+    let validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() });
+    match &output {
+        Some(path) => {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(dir) = dir {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+            // Spooled text waits beside the report, on the disk that is to hold it anyway.
+            let options = WriterOptions { colour, max_findings, spool_dir: Some(dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf)) };
+            let mut writer = report::writer(format, &options, Box::new(std::io::BufWriter::new(file)));
+            match validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut()) {
+                Ok(has_errors) => {
+                    eprintln!("report written to {}", path.display());
+                    Ok(u8::from(has_errors))
+                }
+                Err(error) => {
+                    // What was written is part of a report that could not be finished.
+                    drop(writer);
+                    let _ = std::fs::remove_file(path);
+                    Err(error.context(format!("{} not written", path.display())))
+                }
+            }
+        }
+        None => {
+            let options = WriterOptions { colour, max_findings, spool_dir: None };
+            let mut writer = report::writer(format, &options, Box::new(std::io::BufWriter::new(std::io::stdout().lock())));
+            let has_errors = validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut())?;
+            Ok(u8::from(has_errors))
+        }
+    }
+}
+
+/// Checks every input and gives each document to `writer` as it is checked: a bulk return finding by finding
+/// as its records are read, a single document once checked. Says whether any document has errors.
+fn validate_into(mut validator: Validator<'_>, standard: Option<&StandardPack>, inputs: &[PathBuf], limits: &Limits, writer: &mut dyn ReportWriter) -> Result<bool> {
+    let progress = progress_bar(inputs.len());
+    let mut packs: Vec<Arc<StandardPack>> = Vec::new();
+    let mut has_errors = false;
+    // The run begins with its standard: the one asked for, or the first detected. Documents checked before
+    // one is detected wait; they are documents of no known standard, each with the one finding saying why.
+    let mut waiting: Option<Vec<DocumentResult>> = Some(Vec::new());
+    if let Some(pack) = standard {
+        begin_run(writer, Some(pack), &mut waiting)?;
+    }
+    for input in inputs {
+        let path = display_path(input);
+        match bulk_file(&validator, input)? {
+            // A bulk return (a census) is streamed from the file, record by record, whatever its size.
+            Some(pack) => {
+                begin_run(writer, Some(&pack), &mut waiting)?;
+                if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
+                    packs.push(Arc::clone(&pack));
+                }
+                // A bar for the pass that checks the records of a large return, on a terminal only.
+                let bar = bytes_bar(input);
+                validator.progress = bar.clone().map(|bar| Box::new(move |read: u64| bar.set_position(read)) as Box<dyn Fn(u64) + Send + Sync>);
+                let file_path = input.clone();
+                let open = move |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
+                    let mut file = std::fs::File::open(&file_path)?;
+                    if offset > 0 {
+                        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset))?;
+                    }
+                    Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
+                };
+                let standard_ref = pack.standard_ref();
+                writer.begin_document(&DocumentStart { path: &path, format: "xml", standard: Some(&standard_ref) }).context("cannot write the report")?;
+                // The sink cannot stop the check: the first error writing stops the writing, and is reported after.
+                let mut write_error = None;
+                let summary = validator
+                    .check_bulk_streaming(&pack, &open, &mut |finding| {
+                        if write_error.is_none() {
+                            write_error = writer.finding(&finding).err();
+                        }
+                    })
+                    .with_context(|| format!("cannot read {}", input.display()))?;
+                if let Some(error) = write_error {
+                    return Err(anyhow::Error::new(error).context("cannot write the report"));
+                }
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+                let valid = summary.counts.error == 0;
+                has_errors |= !valid;
+                writer.end_document(&DocumentEnd { counts: summary.counts, valid, records: Some(summary.records) }).context("cannot write the report")?;
+            }
+            None => {
+                let checked = match read_input(input, limits)? {
+                    Input::Bytes(bytes) => validator.check(&bytes),
+                    Input::TooLarge(refusal) => Checked::refused(*refusal),
+                };
+                for pack in checked.pack.iter().chain(checked.body_pack.iter()) {
+                    if !packs.iter().any(|p| Arc::ptr_eq(p, pack)) {
+                        packs.push(Arc::clone(pack));
+                    }
+                }
+                if let Some(pack) = &checked.pack {
+                    begin_run(writer, Some(pack), &mut waiting)?;
+                }
+                let document = checked.into_result(&path);
+                has_errors |= !document.valid;
+                match &mut waiting {
+                    Some(held) => held.push(document),
+                    None => report::replay_document(&document, writer).context("cannot write the report")?,
+                }
+            }
+        }
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    begin_run(writer, None, &mut waiting)?;
+    let mut rules = Vec::new();
+    for pack in &packs {
+        rules.extend(pack.rule_infos());
+    }
+    writer.finish(&rules).context("cannot write the report")?;
+    Ok(has_errors)
+}
+
+/// Begins the run with `standard` unless it has begun, then gives it the documents that were waiting.
+fn begin_run(writer: &mut dyn ReportWriter, standard: Option<&StandardPack>, waiting: &mut Option<Vec<DocumentResult>>) -> Result<()> {
+    let Some(held) = waiting.take() else { return Ok(()) };
+    let standard_ref = standard.map(StandardPack::standard_ref);
+    writer.begin_run(&Tool::caregate(), standard_ref.as_ref()).context("cannot write the report")?;
+    for document in &held {
+        report::replay_document(document, writer).context("cannot write the report")?;
+    }
+    Ok(())
 }
 
 /// The bulk standard a file on disk is a return of, judged from its first 64 KiB.
@@ -233,30 +317,6 @@ fn progress_bar(len: usize) -> Option<indicatif::ProgressBar> {
         bar.set_style(style);
     }
     Some(bar)
-}
-
-fn write_report(report: &Report, format: OutputFormat, colour: bool, output: Option<&Path>) -> Result<()> {
-    let renderer = report::renderer(format, colour);
-    match output {
-        Some(path) => {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-            }
-            let mut file = std::io::BufWriter::new(
-                std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-            );
-            renderer.render(report, &mut file).with_context(|| format!("cannot write {}", path.display()))?;
-            file.flush()?;
-            eprintln!("report written to {}", path.display());
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            renderer.render(report, &mut lock).context("cannot write the report")?;
-            lock.flush()?;
-        }
-    }
-    Ok(())
 }
 
 fn write_output(text: &str, output: Option<&Path>) -> Result<()> {

@@ -236,11 +236,15 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "ID[@VERSION]")]
     pub standard: Option<String>,
     /// Report format.
-    #[arg(long, default_value = "human", value_name = "FORMAT", value_parser = ["human", "json", "junit", "sarif", "html"])]
+    #[arg(long, default_value = "human", value_name = "FORMAT", value_parser = ["human", "json", "csv", "junit", "sarif", "html"])]
     pub format: String,
     /// Write the report to this file (default: standard output; HTML goes to reports/validation.html).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Human output shows at most N findings and counts the rest (default: 50 on standard output, all in a
+    /// file written with --output); `all` shows every one. The summary by rule always counts them all.
+    #[arg(long, value_name = "N|all")]
+    pub max_findings: Option<String>,
     /// Validate as at this time (RFC 3339), for reproducible runs; default: now.
     #[arg(long, value_name = "DATE-TIME")]
     pub now: Option<String>,

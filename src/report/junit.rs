@@ -1,48 +1,151 @@
 //! JUnit XML for CI dashboards: one `<testsuite>` for the standard, one `<testcase>` per document.
 //! Each error finding is a `<failure>`; queries and warnings are listed in the test case's
 //! `<system-out>`, so they are visible without failing the build.
+//!
+//! The suite's totals come first in the file and are known only at the end: the test cases are spooled as
+//! the findings come (a document's queries and warnings in a spool of their own, since they follow its
+//! failures), and copied after the header.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
-use super::model::{DocumentResult, Report};
-use super::{counts_phrase, place, Renderer};
+use super::model::{DocumentEnd, DocumentStart, RuleInfo, StandardRef, Tool};
+use super::spool::Spool;
+use super::{counts_phrase, place, ReportWriter};
 use crate::finding::{Finding, Severity};
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JunitRenderer;
+/// Writes JUnit XML; see the module documentation.
+pub struct JunitWriter<'a> {
+    out: Box<dyn Write + 'a>,
+    tool: Tool,
+    standard: Option<StandardRef>,
+    /// The test cases written so far.
+    cases: Spool,
+    /// The current document's queries and warnings, as `<system-out>` text (escaped).
+    others: Spool,
+    /// The current document: its path, its test case's class name, and whether its `<testcase>` is open.
+    path: String,
+    classname: String,
+    open: bool,
+    documents: usize,
+    failing: usize,
+}
 
-impl Renderer for JunitRenderer {
-    fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        let suite = report.standard.as_ref().map_or("caregate", |s| s.id.as_str());
-        let tests = report.documents.len();
+impl<'a> JunitWriter<'a> {
+    pub fn new(out: Box<dyn Write + 'a>, spool_dir: Option<PathBuf>) -> Self {
+        JunitWriter {
+            out,
+            tool: Tool { name: String::new(), version: String::new() },
+            standard: None,
+            cases: Spool::new(spool_dir.clone()),
+            others: Spool::new(spool_dir),
+            path: String::new(),
+            classname: String::new(),
+            open: false,
+            documents: 0,
+            failing: 0,
+        }
+    }
+
+    fn suite(&self) -> &str {
+        self.standard.as_ref().map_or("caregate", |s| s.id.as_str())
+    }
+}
+
+impl ReportWriter for JunitWriter<'_> {
+    fn begin_run(&mut self, tool: &Tool, standard: Option<&StandardRef>) -> io::Result<()> {
+        self.tool = tool.clone();
+        self.standard = standard.cloned();
+        Ok(())
+    }
+
+    fn begin_document(&mut self, d: &DocumentStart<'_>) -> io::Result<()> {
+        self.path = d.path.to_string();
+        self.classname = d.standard.map_or_else(|| self.suite().to_string(), |s| s.id.clone());
+        self.open = false;
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding) -> io::Result<()> {
+        if !self.open {
+            writeln!(
+                self.cases.group(0),
+                r#"    <testcase name="{}" classname="{}">"#,
+                attr(&self.path),
+                attr(&self.classname)
+            )?;
+            self.open = true;
+        }
+        if f.severity == Severity::Error {
+            writeln!(
+                self.cases.group(0),
+                r#"      <failure message="{}" type="{}">{}</failure>"#,
+                attr(&f.message),
+                attr(&f.rule),
+                text(&detail(&self.path, f))
+            )?;
+        } else {
+            let mut body = format!("{}[{}]: {}\n", f.severity, f.rule, f.message);
+            for line in detail(&self.path, f).lines() {
+                body.push_str("  ");
+                body.push_str(line);
+                body.push('\n');
+            }
+            self.others.append(0, text(&body).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn end_document(&mut self, end: &DocumentEnd) -> io::Result<()> {
+        self.documents += 1;
+        self.failing += usize::from(!end.valid);
+        let mut cases = self.cases.group(0);
+        if !self.open {
+            return writeln!(
+                cases,
+                r#"    <testcase name="{}" classname="{}"/>"#,
+                attr(&self.path),
+                attr(&self.classname)
+            );
+        }
+        if !self.others.is_empty(0) {
+            let head = format!("{}: {}\n", self.path, counts_phrase(&end.counts));
+            write!(cases, "      <system-out>{}", text(&head))?;
+            self.others.drain(0, &mut cases)?;
+            writeln!(cases, "</system-out>")?;
+        }
+        writeln!(cases, "    </testcase>")
+    }
+
+    fn finish(&mut self, _rules: &[RuleInfo]) -> io::Result<()> {
+        let suite = self.suite().to_string();
+        let tests = self.documents;
         // As in the JUnit schema, `failures` counts failed test cases (documents), not findings.
-        let failures = report.documents.iter().filter(|d| !d.valid).count();
-
+        let failures = self.failing;
+        let out = &mut self.out;
         writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
         writeln!(
             out,
             r#"<testsuites name="{}" tests="{tests}" failures="{failures}" errors="0">"#,
-            attr(&report.tool.name)
+            attr(&self.tool.name)
         )?;
         writeln!(
             out,
             r#"  <testsuite name="{}" tests="{tests}" failures="{failures}" errors="0" skipped="0">"#,
-            attr(suite)
+            attr(&suite)
         )?;
         writeln!(out, "    <properties>")?;
-        property(out, "tool", &format!("{} {}", report.tool.name, report.tool.version))?;
-        if let Some(s) = &report.standard {
+        property(out, "tool", &format!("{} {}", self.tool.name, self.tool.version))?;
+        if let Some(s) = &self.standard {
             property(out, "standard.id", &s.id)?;
             property(out, "standard.version", &s.version)?;
             property(out, "standard.digest", &s.digest)?;
         }
         writeln!(out, "    </properties>")?;
-        for doc in &report.documents {
-            let classname = doc.standard.as_ref().map_or(suite, |s| s.id.as_str());
-            write_case(out, doc, classname)?;
-        }
+        self.cases.drain(0, out)?;
         writeln!(out, "  </testsuite>")?;
-        writeln!(out, "</testsuites>")
+        writeln!(out, "</testsuites>")?;
+        out.flush()
     }
 }
 
@@ -50,40 +153,9 @@ fn property(out: &mut dyn Write, name: &str, value: &str) -> io::Result<()> {
     writeln!(out, r#"      <property name="{}" value="{}"/>"#, attr(name), attr(value))
 }
 
-fn write_case(out: &mut dyn Write, doc: &DocumentResult, classname: &str) -> io::Result<()> {
-    write!(out, r#"    <testcase name="{}" classname="{}""#, attr(&doc.path), attr(classname))?;
-    let others: Vec<&Finding> = doc.findings.iter().filter(|f| f.severity != Severity::Error).collect();
-    if doc.findings.is_empty() {
-        return writeln!(out, "/>");
-    }
-    writeln!(out, ">")?;
-    for f in doc.findings.iter().filter(|f| f.severity == Severity::Error) {
-        writeln!(
-            out,
-            r#"      <failure message="{}" type="{}">{}</failure>"#,
-            attr(&f.message),
-            attr(&f.rule),
-            text(&detail(doc, f))
-        )?;
-    }
-    if !others.is_empty() {
-        let mut body = format!("{}: {}\n", doc.path, counts_phrase(&doc.counts));
-        for f in others {
-            body.push_str(&format!("{}[{}]: {}\n", f.severity, f.rule, f.message));
-            for line in detail(doc, f).lines() {
-                body.push_str("  ");
-                body.push_str(line);
-                body.push('\n');
-            }
-        }
-        writeln!(out, "      <system-out>{}</system-out>", text(&body))?;
-    }
-    writeln!(out, "    </testcase>")
-}
-
 /// Where the finding is and what else is known: a few `key: value` lines.
-fn detail(doc: &DocumentResult, f: &Finding) -> String {
-    let mut s = format!("at {}", place(&doc.path, f));
+fn detail(path: &str, f: &Finding) -> String {
+    let mut s = format!("at {}", place(path, f));
     if let Some(l) = f.location.as_ref().filter(|l| !l.path.is_empty()) {
         s.push_str(&format!(" ({})", l.path));
     }
@@ -92,6 +164,9 @@ fn detail(doc: &DocumentResult, f: &Finding) -> String {
         if let Some(v) = value {
             s.push_str(&format!("{key}: {v}\n"));
         }
+    }
+    if !f.records.is_empty() {
+        s.push_str(&format!("records: {}\n", f.records.join(", ")));
     }
     s
 }
@@ -131,11 +206,12 @@ fn escape(s: &str, in_attr: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::testutil::{render_to_string, sample_report};
+    use crate::report::testutil::{render, sample_report};
+    use crate::report::OutputFormat;
 
     #[test]
     fn parses_and_counts_failures() {
-        let xml = render_to_string(&JunitRenderer, &sample_report());
+        let xml = render(OutputFormat::Junit, &sample_report());
         let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "testsuites");
@@ -177,7 +253,7 @@ mod tests {
         let mut r = sample_report();
         r.documents[0].path = "odd\u{7}\"name\".xml".into();
         r.documents[0].findings[0].message = "nul \u{0} and tab\tand\r\nnewline".into();
-        let xml = render_to_string(&JunitRenderer, &r);
+        let xml = render(OutputFormat::Junit, &r);
         let doc = roxmltree::Document::parse(&xml).expect("still well-formed");
         let failure = doc.descendants().find(|n| n.has_tag_name("failure")).expect("failure");
         assert_eq!(failure.attribute("message"), Some("nul \u{FFFD} and tab\tand\r\nnewline"));
@@ -189,7 +265,7 @@ mod tests {
     fn clean_documents_are_empty_cases() {
         let mut r = sample_report();
         r.documents[1].findings.clear();
-        let xml = render_to_string(&JunitRenderer, &r);
+        let xml = render(OutputFormat::Junit, &r);
         assert!(xml.contains(r#"<testcase name="referral-2.json" classname="csc-referral"/>"#));
     }
 }

@@ -1,33 +1,41 @@
-//! Renderers: one per output format, all drawing the same [`Report`](model::Report).
+//! Report writers: one per output format, each taking a run's findings as they are made.
 //!
-//! For: turning a finished validation run into what a person or another tool reads — terminal
-//! diagnostics ([`human`]), the JSON contract ([`json`]), JUnit XML for CI dashboards ([`junit`]),
-//! SARIF 2.1.0 for code-scanning tools ([`sarif`]) and a self-contained HTML page for data officers
-//! ([`html`]). Each format is one [`Renderer`] behind one trait; pick one with [`renderer`].
+//! For: turning a validation run into what a person or another tool reads — terminal diagnostics
+//! ([`human`]), the JSON contract ([`json`]), one CSV row a finding for spreadsheets ([`csv`]), JUnit XML for
+//! CI dashboards ([`junit`]), SARIF 2.1.0 for code-scanning tools ([`sarif`]) and a self-contained HTML page
+//! for data officers ([`html`]). Each format is one [`ReportWriter`]: it is told the run, then each document
+//! and its findings one by one, and keeps only running totals and bounded summaries (per rule, per document),
+//! never the findings; text it must put out after totals it has not yet seen waits in a spool (`spool.rs`).
+//! A whole [`Report`] is drawn by replaying it into the same writers ([`replay`], [`Renderer`]).
 //!
-//! Not for: deciding validity (the report already says what is valid and why), reading source files
-//! (findings carry their own excerpts), or choosing where output goes (the caller passes a writer).
+//! Not for: deciding validity (the caller says what is valid and why), reading source files (findings carry
+//! their own excerpts), or choosing where output goes (the caller passes a writer).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 pub mod model;
 
+pub mod csv;
 pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
 pub mod sarif;
+pub(crate) mod spool;
 
-use crate::finding::{Counts, Finding};
-use model::Report;
+use crate::finding::{Counts, Finding, Severity};
+use model::{DocumentEnd, DocumentResult, DocumentStart, Report, RuleInfo, StandardRef, Tool};
 
 /// The output formats the command line offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputFormat {
     Human,
     Json,
+    Csv,
     Junit,
     Sarif,
     Html,
@@ -35,9 +43,10 @@ pub enum OutputFormat {
 
 impl OutputFormat {
     /// Every format, in the order the help text lists them.
-    pub const ALL: [OutputFormat; 5] = [
+    pub const ALL: [OutputFormat; 6] = [
         OutputFormat::Human,
         OutputFormat::Json,
+        OutputFormat::Csv,
         OutputFormat::Junit,
         OutputFormat::Sarif,
         OutputFormat::Html,
@@ -47,6 +56,7 @@ impl OutputFormat {
         match self {
             OutputFormat::Human => "human",
             OutputFormat::Json => "json",
+            OutputFormat::Csv => "csv",
             OutputFormat::Junit => "junit",
             OutputFormat::Sarif => "sarif",
             OutputFormat::Html => "html",
@@ -64,9 +74,69 @@ impl FromStr for OutputFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         OutputFormat::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
-            format!("unknown output format `{s}` (expected human, json, junit, sarif or html)")
+            format!("unknown output format `{s}` (expected human, json, csv, junit, sarif or html)")
         })
     }
+}
+
+/// Takes a run as it happens: [`begin_run`](Self::begin_run), then for each document
+/// [`begin_document`](Self::begin_document), its findings one by one in the order they are made and
+/// [`end_document`](Self::end_document), and last [`finish`](Self::finish), which writes what is left and
+/// flushes. A writer keeps no finding once its call returns.
+pub trait ReportWriter {
+    /// The run begins: the tool, and the run's standard (the one asked for, or the first detected).
+    fn begin_run(&mut self, tool: &Tool, standard: Option<&StandardRef>) -> io::Result<()>;
+    fn begin_document(&mut self, document: &DocumentStart<'_>) -> io::Result<()>;
+    fn finding(&mut self, finding: &Finding) -> io::Result<()>;
+    /// The document's findings have all been given; `end` says what they came to.
+    fn end_document(&mut self, end: &DocumentEnd) -> io::Result<()>;
+    /// The run is over; `rules` holds the metadata of the rules the run's standards define.
+    fn finish(&mut self, rules: &[RuleInfo]) -> io::Result<()>;
+}
+
+/// What a writer may be asked beyond its format.
+#[derive(Debug, Clone, Default)]
+pub struct WriterOptions {
+    /// Terminal colours in human output (the other formats never emit escapes).
+    pub colour: bool,
+    /// Human output shows at most this many findings and counts the rest; `None` shows all.
+    pub max_findings: Option<usize>,
+    /// Where spooled text is kept while the run goes on (the system's temporary folder when `None`).
+    pub spool_dir: Option<PathBuf>,
+}
+
+/// The writer for `format`, writing to `out`.
+pub fn writer<'a>(
+    format: OutputFormat,
+    options: &WriterOptions,
+    out: Box<dyn io::Write + 'a>,
+) -> Box<dyn ReportWriter + 'a> {
+    match format {
+        OutputFormat::Human => Box::new(human::HumanWriter::new(out, options.colour, options.max_findings)),
+        OutputFormat::Json => Box::new(json::JsonWriter::new(out, options.spool_dir.clone())),
+        OutputFormat::Csv => Box::new(csv::CsvWriter::new(out)),
+        OutputFormat::Junit => Box::new(junit::JunitWriter::new(out, options.spool_dir.clone())),
+        OutputFormat::Sarif => Box::new(sarif::SarifWriter::new(out, options.spool_dir.clone())),
+        OutputFormat::Html => Box::new(html::HtmlWriter::new(out, options.spool_dir.clone())),
+    }
+}
+
+/// Gives a whole report to `writer`, document by document and finding by finding.
+pub fn replay(report: &Report, writer: &mut dyn ReportWriter) -> io::Result<()> {
+    writer.begin_run(&report.tool, report.standard.as_ref())?;
+    for doc in &report.documents {
+        replay_document(doc, writer)?;
+    }
+    writer.finish(&report.rules)
+}
+
+/// Gives one checked document to `writer`: its start, its findings, its end.
+pub fn replay_document(doc: &DocumentResult, writer: &mut dyn ReportWriter) -> io::Result<()> {
+    writer.begin_document(&DocumentStart { path: &doc.path, format: &doc.format, standard: doc.standard.as_ref() })?;
+    for finding in &doc.findings {
+        writer.finding(finding)?;
+    }
+    writer.end_document(&DocumentEnd { counts: doc.counts, valid: doc.valid, records: doc.records })
 }
 
 /// Draws a whole [`Report`] in one format.
@@ -74,24 +144,45 @@ pub trait Renderer {
     fn render(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()>;
 }
 
-/// The renderer for `format`. `colour` only matters to [`OutputFormat::Human`]; the others never
-/// emit terminal escapes.
-pub fn renderer(format: OutputFormat, colour: bool) -> Box<dyn Renderer> {
-    match format {
-        OutputFormat::Human => Box::new(human::HumanRenderer { colour }),
-        OutputFormat::Json => Box::new(json::JsonRenderer),
-        OutputFormat::Junit => Box::new(junit::JunitRenderer),
-        OutputFormat::Sarif => Box::new(sarif::SarifRenderer),
-        OutputFormat::Html => Box::new(html::HtmlRenderer),
+/// A format's writer over a finished report: [`replay`] into [`writer`].
+#[derive(Debug, Clone)]
+pub struct ReplayRenderer {
+    pub format: OutputFormat,
+    pub options: WriterOptions,
+}
+
+impl Renderer for ReplayRenderer {
+    fn render(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()> {
+        let mut w = writer(self.format, &self.options, Box::new(out));
+        replay(report, w.as_mut())
     }
 }
 
+/// The renderer for `format`, showing every finding. `colour` only matters to [`OutputFormat::Human`];
+/// the others never emit terminal escapes.
+pub fn renderer(format: OutputFormat, colour: bool) -> Box<dyn Renderer> {
+    Box::new(ReplayRenderer { format, options: WriterOptions { colour, ..WriterOptions::default() } })
+}
+
 // ---------------------------------------------------------------------------------------------------
-// Shared helpers for the renderers.
+// Shared helpers for the writers.
 
 /// `1 error`, `3 errors`, `1 query`, `2 queries`.
 pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `12345` as `12,345`.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `3 errors, 1 query, 0 warnings`.
@@ -104,11 +195,16 @@ pub(crate) fn counts_phrase(c: &Counts) -> String {
     )
 }
 
-/// The one-line verdict of a run: `✗ 2 of 5 documents have errors` or `✓ all 5 documents valid`,
-/// without the mark.
-pub(crate) fn verdict_phrase(report: &Report) -> (bool, String) {
-    let total = report.documents.len();
-    let failing = report.documents.iter().filter(|d| !d.valid).count();
+/// Adds `c` to `total`.
+pub(crate) fn add_counts(total: &mut Counts, c: &Counts) {
+    total.error += c.error;
+    total.query += c.query;
+    total.warning += c.warning;
+}
+
+/// The one-line verdict of a run of `total` documents of which `failing` have errors:
+/// `✗ 2 of 5 documents have errors` or `✓ all 5 documents valid`, without the mark.
+pub(crate) fn verdict_phrase(total: usize, failing: usize) -> (bool, String) {
     if total == 0 {
         return (true, "no documents validated".to_string());
     }
@@ -124,6 +220,86 @@ pub(crate) fn verdict_phrase(report: &Report) -> (bool, String) {
         let verb = if failing == 1 { "has" } else { "have" };
         (false, format!("{failing} of {total} {noun} {verb} errors"))
     }
+}
+
+/// What a writer keeps of one rule's findings in place of the findings themselves.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleCount {
+    pub rule: String,
+    /// The most severe of its findings.
+    pub severity: Severity,
+    pub count: usize,
+    pub first_message: String,
+    /// Whether every finding so far had `first_message`.
+    pub same_message: bool,
+    /// The first fix and clause a finding of the rule suggested.
+    pub fix: Option<String>,
+    pub clause: Option<String>,
+}
+
+impl RuleCount {
+    /// The rule's wording for a summary: the standard's own when the rule is known, else the message its
+    /// findings share, else the first one as an example.
+    pub fn wording(&self, info: Option<&RuleInfo>) -> String {
+        match info {
+            Some(info) => info.description.clone(),
+            None if self.same_message => self.first_message.clone(),
+            None => format!("e.g. {}", self.first_message),
+        }
+    }
+}
+
+/// Per-rule running totals, in order of first appearance; bounded by the number of rules, not findings.
+#[derive(Debug, Default)]
+pub(crate) struct RuleTally {
+    index: HashMap<String, usize>,
+    pub rules: Vec<RuleCount>,
+}
+
+impl RuleTally {
+    /// Counts `f` and returns its rule's position (in order of first appearance).
+    pub fn add(&mut self, f: &Finding) -> usize {
+        if let Some(&i) = self.index.get(f.rule.as_str()) {
+            let r = &mut self.rules[i];
+            r.count += 1;
+            r.severity = r.severity.min(f.severity);
+            r.same_message &= r.first_message == f.message;
+            if r.fix.is_none() {
+                r.fix.clone_from(&f.fix);
+            }
+            if r.clause.is_none() {
+                r.clause.clone_from(&f.clause);
+            }
+            return i;
+        }
+        let i = self.rules.len();
+        self.index.insert(f.rule.clone(), i);
+        self.rules.push(RuleCount {
+            rule: f.rule.clone(),
+            severity: f.severity,
+            count: 1,
+            first_message: f.message.clone(),
+            same_message: true,
+            fix: f.fix.clone(),
+            clause: f.clause.clone(),
+        });
+        i
+    }
+
+    /// Positions of the rules, most findings first; ties by severity, then code.
+    pub fn by_count(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.rules.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&self.rules[a], &self.rules[b]);
+            b.count.cmp(&a.count).then(a.severity.cmp(&b.severity)).then_with(|| a.rule.cmp(&b.rule))
+        });
+        order
+    }
+}
+
+/// The metadata of rule `id`, when the run's standards define it.
+pub(crate) fn rule_info<'r>(rules: &'r [RuleInfo], id: &str) -> Option<&'r RuleInfo> {
+    rules.iter().find(|r| r.id == id)
 }
 
 /// Tabs in excerpts are shown as this many spaces, so carets line up.
@@ -359,6 +535,11 @@ pub(crate) mod testutil {
         r.render(report, &mut out).expect("render to a Vec cannot fail");
         String::from_utf8(out).expect("renderers write UTF-8")
     }
+
+    /// `report` in `format`, every finding shown, without colour.
+    pub fn render(format: super::OutputFormat, report: &Report) -> String {
+        render_to_string(super::renderer(format, false).as_ref(), report)
+    }
 }
 
 #[cfg(test)]
@@ -466,13 +647,94 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        let mut r = testutil::sample_report();
-        assert_eq!(verdict_phrase(&r), (false, "1 of 2 documents has errors".to_string()));
-        r.documents[0].valid = true;
-        assert_eq!(verdict_phrase(&r), (true, "all 2 documents valid".to_string()));
+        assert_eq!(verdict_phrase(2, 1), (false, "1 of 2 documents has errors".to_string()));
+        assert_eq!(verdict_phrase(2, 0), (true, "all 2 documents valid".to_string()));
+        assert_eq!(verdict_phrase(1, 0), (true, "the document is valid".to_string()));
+        assert_eq!(verdict_phrase(0, 0), (true, "no documents validated".to_string()));
         assert_eq!(
             counts_phrase(&Counts { error: 1, query: 2, warning: 0 }),
             "1 error, 2 queries, 0 warnings"
+        );
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(12345), "12,345");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn rule_tally_keeps_counts_not_findings() {
+        let mut tally = RuleTally::default();
+        let a = Finding::new("A", Severity::Query, "one").with_fix("fix a");
+        let b = Finding::error("B", "b");
+        assert_eq!(tally.add(&b), 0);
+        assert_eq!(tally.add(&a), 1);
+        assert_eq!(tally.add(&Finding::error("A", "two")), 1);
+        assert_eq!(tally.add(&a), 1);
+        let r = &tally.rules[1];
+        assert_eq!((r.count, r.severity, r.same_message), (3, Severity::Error, false));
+        assert_eq!(r.fix.as_deref(), Some("fix a"));
+        assert_eq!(r.wording(None), "e.g. one");
+        assert_eq!(tally.rules[0].wording(None), "b");
+        assert_eq!(tally.by_count(), [1, 0]);
+        let info = RuleInfo {
+            id: "A".into(),
+            severity: Severity::Query,
+            description: "The rule's words.".into(),
+            clause: None,
+            help: None,
+        };
+        assert_eq!(r.wording(Some(&info)), "The rule's words.");
+    }
+
+    #[test]
+    fn replay_gives_every_document_and_finding_in_order() {
+        /// Records the calls it is given.
+        #[derive(Default)]
+        struct Calls(Vec<String>);
+        impl ReportWriter for Calls {
+            fn begin_run(&mut self, tool: &Tool, standard: Option<&StandardRef>) -> io::Result<()> {
+                self.0.push(format!("run {} {:?}", tool.name, standard.map(|s| s.id.as_str())));
+                Ok(())
+            }
+            fn begin_document(&mut self, d: &DocumentStart<'_>) -> io::Result<()> {
+                self.0.push(format!("doc {} {}", d.path, d.format));
+                Ok(())
+            }
+            fn finding(&mut self, f: &Finding) -> io::Result<()> {
+                self.0.push(f.rule.clone());
+                Ok(())
+            }
+            fn end_document(&mut self, end: &DocumentEnd) -> io::Result<()> {
+                self.0.push(format!("end {} {}", end.counts.error, end.valid));
+                Ok(())
+            }
+            fn finish(&mut self, rules: &[RuleInfo]) -> io::Result<()> {
+                self.0.push(format!("finish {}", rules.len()));
+                Ok(())
+            }
+        }
+        let mut calls = Calls::default();
+        replay(&testutil::sample_report(), &mut calls).unwrap();
+        assert_eq!(
+            calls.0,
+            [
+                "run caregate Some(\"csc-referral\")",
+                "doc referral.xml xml",
+                "REF-005",
+                "REF-010",
+                "required",
+                "REF-005",
+                "end 3 false",
+                "doc referral-2.json json",
+                "REF-099",
+                "end 0 true",
+                "finish 2",
+            ]
         );
     }
 

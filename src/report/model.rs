@@ -1,4 +1,4 @@
-//! The report every renderer draws: what was validated, against which standard, and what was found.
+//! The report every writer draws: what was validated, against which standard, and what was found.
 //! The JSON form of [`Report`] is a contract that other tools read; change it only by adding fields.
 
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,26 @@ impl DocumentResult {
             records: None,
         }
     }
+}
+
+/// What a report writer is told as a document begins.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentStart<'a> {
+    pub path: &'a str,
+    /// `xml` or `json`.
+    pub format: &'a str,
+    /// The standard this document is validated against, when one is known.
+    pub standard: Option<&'a StandardRef>,
+}
+
+/// What a report writer is told once a document's findings have all been given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentEnd {
+    pub counts: Counts,
+    /// True when there is no finding of severity error.
+    pub valid: bool,
+    /// Records validated (children in a census return).
+    pub records: Option<usize>,
 }
 
 /// A whole validation run.

@@ -1,25 +1,92 @@
 //! SARIF 2.1.0 for code-scanning tools: one run, a rule table with one entry per distinct rule id
 //! found, and one result per finding with its physical (file, line, column) and logical (XPath or
 //! JSON Pointer) location.
+//!
+//! The rule table comes before the results and is complete only at the end: results are spooled as the
+//! findings come (each knows its rule's index, given in order of first appearance) and copied after it.
 
-use std::collections::HashMap;
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use super::model::{Report, RuleInfo};
-use super::Renderer;
+use super::json::{pretty, split_at_array};
+use super::model::{DocumentEnd, DocumentStart, RuleInfo, StandardRef, Tool};
+use super::spool::Spool;
+use super::{rule_info, ReportWriter, RuleTally};
 use crate::finding::{Finding, Severity};
 
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SarifRenderer;
+/// How deep a result sits in the log: `runs[0].results[i]`.
+const RESULT_DEPTH: usize = 4;
 
-impl Renderer for SarifRenderer {
-    fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, &sarif_log(report)).map_err(io::Error::from)?;
-        out.write_all(b"\n")
+/// Writes a SARIF log; see the module documentation.
+pub struct SarifWriter<'a> {
+    out: Box<dyn Write + 'a>,
+    tool: Tool,
+    standard: Option<StandardRef>,
+    rules: RuleTally,
+    path: String,
+    results: Spool,
+    count: usize,
+}
+
+impl<'a> SarifWriter<'a> {
+    pub fn new(out: Box<dyn Write + 'a>, spool_dir: Option<PathBuf>) -> Self {
+        SarifWriter {
+            out,
+            tool: Tool { name: String::new(), version: String::new() },
+            standard: None,
+            rules: RuleTally::default(),
+            path: String::new(),
+            results: Spool::new(spool_dir),
+            count: 0,
+        }
+    }
+}
+
+impl ReportWriter for SarifWriter<'_> {
+    fn begin_run(&mut self, tool: &Tool, standard: Option<&StandardRef>) -> io::Result<()> {
+        self.tool = tool.clone();
+        self.standard = standard.cloned();
+        Ok(())
+    }
+
+    fn begin_document(&mut self, d: &DocumentStart<'_>) -> io::Result<()> {
+        self.path = d.path.to_string();
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding) -> io::Result<()> {
+        let rule_index = self.rules.add(f);
+        let text = pretty(&result(&self.path, f, rule_index), RESULT_DEPTH)?;
+        let sep = if self.count == 0 { "\n" } else { ",\n" };
+        write!(self.results.group(0), "{sep}{}{text}", "  ".repeat(RESULT_DEPTH))?;
+        self.count += 1;
+        Ok(())
+    }
+
+    fn end_document(&mut self, _end: &DocumentEnd) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn finish(&mut self, infos: &[RuleInfo]) -> io::Result<()> {
+        let rules: Vec<Value> = self
+            .rules
+            .rules
+            .iter()
+            .map(|r| rule(&r.rule, rule_info(infos, &r.rule), r.fix.as_deref()))
+            .collect();
+        let (head, tail) =
+            split_at_array(&pretty(&log(&self.tool, self.standard.as_ref(), rules), 0)?, "results", 3)?;
+        self.out.write_all(head.as_bytes())?;
+        self.results.drain(0, &mut self.out)?;
+        if self.count > 0 {
+            write!(self.out, "\n{}", "  ".repeat(RESULT_DEPTH - 1))?;
+        }
+        writeln!(self.out, "]{tail}")?;
+        self.out.flush()
     }
 }
 
@@ -32,44 +99,18 @@ pub fn level(s: Severity) -> &'static str {
     }
 }
 
-/// The whole SARIF log as a JSON value.
-pub fn sarif_log(report: &Report) -> Value {
-    // Rule ids in order of first appearance, and each one's index in the rule table.
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut rules: Vec<Value> = Vec::new();
-    for f in report.documents.iter().flat_map(|d| &d.findings) {
-        if !index.contains_key(f.rule.as_str()) {
-            index.insert(f.rule.as_str(), rules.len());
-            let info = report.rules.iter().find(|r| r.id == f.rule);
-            // Help text: the rule's own, else the first fix a finding of the rule suggests.
-            let fix = report
-                .documents
-                .iter()
-                .flat_map(|d| &d.findings)
-                .filter(|g| g.rule == f.rule)
-                .find_map(|g| g.fix.as_deref());
-            rules.push(rule(&f.rule, info, fix));
-        }
-    }
-
-    let mut results = Vec::new();
-    for doc in &report.documents {
-        for f in &doc.findings {
-            let rule_index = index.get(f.rule.as_str()).copied().unwrap_or(0);
-            results.push(result(&doc.path, f, rule_index));
-        }
-    }
-
+/// The SARIF log with its rule table and no results.
+fn log(tool: &Tool, standard: Option<&StandardRef>, rules: Vec<Value>) -> Value {
     let mut driver = Map::new();
-    driver.insert("name".into(), json!(report.tool.name));
-    driver.insert("version".into(), json!(report.tool.version));
+    driver.insert("name".into(), json!(tool.name));
+    driver.insert("version".into(), json!(tool.version));
     driver.insert("rules".into(), Value::Array(rules));
 
     let mut run = Map::new();
     run.insert("tool".into(), json!({ "driver": driver }));
     run.insert("columnKind".into(), json!("unicodeCodePoints"));
-    run.insert("results".into(), Value::Array(results));
-    if let Some(s) = &report.standard {
+    run.insert("results".into(), Value::Array(Vec::new()));
+    if let Some(s) = standard {
         run.insert(
             "properties".into(),
             json!({ "standard": { "id": s.id, "version": s.version, "digest": s.digest } }),
@@ -156,6 +197,9 @@ fn result(path: &str, f: &Finding, rule_index: usize) -> Value {
     if let Some(pointer) = f.location.as_ref().and_then(|l| l.pointer.as_ref()) {
         props.insert("pointer".into(), json!(pointer));
     }
+    if !f.records.is_empty() {
+        props.insert("records".into(), json!(f.records));
+    }
     props.insert("severity".into(), json!(f.severity.as_str()));
     r.insert("properties".into(), Value::Object(props));
     Value::Object(r)
@@ -188,10 +232,11 @@ pub fn path_to_uri(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::testutil::{render_to_string, sample_report};
+    use crate::report::testutil::{render, sample_report};
+    use crate::report::OutputFormat;
 
     fn log() -> Value {
-        let text = render_to_string(&SarifRenderer, &sample_report());
+        let text = render(OutputFormat::Sarif, &sample_report());
         serde_json::from_str(&text).expect("SARIF is JSON")
     }
 
@@ -221,7 +266,7 @@ mod tests {
         // Without rule metadata, a finding's fix still gives the rule its help text.
         let mut r = sample_report();
         r.rules.clear();
-        let bare = sarif_log(&r);
+        let bare: Value = serde_json::from_str(&render(OutputFormat::Sarif, &r)).expect("SARIF is JSON");
         assert_eq!(
             bare["runs"][0]["tool"]["driver"]["rules"][0],
             json!({ "id": "REF-005", "help": { "text": "Check the number against the child's NHS record and correct the typing." } })
@@ -261,6 +306,26 @@ mod tests {
             results[4]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
             "referral-2.json"
         );
+    }
+
+    #[test]
+    fn written_as_it_goes_it_is_pretty_json_throughout() {
+        let mut r = sample_report();
+        r.documents[0].findings[2].records = vec!["A1".into(), "A2".into()];
+        let text = render(OutputFormat::Sarif, &r);
+        let value: Value = serde_json::from_str(&text).expect("SARIF is JSON");
+        assert_eq!(text, format!("{}\n", serde_json::to_string_pretty(&value).unwrap()));
+        assert_eq!(value["runs"][0]["results"][2]["properties"]["records"], json!(["A1", "A2"]));
+
+        for d in &mut r.documents {
+            d.findings.clear();
+        }
+        r.standard = None;
+        let text = render(OutputFormat::Sarif, &r);
+        let value: Value = serde_json::from_str(&text).expect("SARIF is JSON");
+        assert_eq!(text, format!("{}\n", serde_json::to_string_pretty(&value).unwrap()));
+        assert_eq!(value["runs"][0]["results"], json!([]));
+        assert_eq!(value["runs"][0]["tool"]["driver"]["rules"], json!([]));
     }
 
     #[test]
