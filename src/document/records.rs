@@ -96,9 +96,11 @@ enum Token {
 /// Why the scanner stopped early.
 enum ScanError {
     Io(std::io::Error),
-    /// The input ends inside a tag, comment, CDATA section or processing instruction.
-    Unterminated(&'static str),
-    Malformed(String),
+    /// The input ends inside a tag, comment, CDATA section or processing instruction, which starts at the
+    /// offset given (the finding points there, wherever the reading had got to).
+    Unterminated(&'static str, u64),
+    /// Markup that is not XML, starting at the offset given.
+    Malformed(String, u64),
     /// More than the limit held at once (one piece, or one token outside them).
     TooLarge,
 }
@@ -242,10 +244,10 @@ impl<R: BufRead> Splitter<R> {
         }
     }
 
-    fn find_text(&mut self, from: u64, needle: &'static [u8], what: &'static str) -> Result<u64, ScanError> {
+    fn find_text(&mut self, from: u64, needle: &'static [u8], what: &'static str, opened: u64) -> Result<u64, ScanError> {
         match self.find(from, needle.len() - 1, |b| memchr::memmem::find(b, needle))? {
             Some(at) => Ok(at + needle.len() as u64),
-            None => Err(ScanError::Unterminated(what)),
+            None => Err(ScanError::Unterminated(what, opened)),
         }
     }
 
@@ -264,11 +266,11 @@ impl<R: BufRead> Splitter<R> {
                 return Ok((Token::Eof, self.cursor));
             }
         };
-        let Some(next) = self.byte(at + 1)? else { return Err(ScanError::Unterminated("a tag")) };
+        let Some(next) = self.byte(at + 1)? else { return Err(ScanError::Unterminated("a tag", at)) };
         let token = match next {
             b'/' => {
                 let Some(gt) = self.find(at + 2, 0, |b| memchr::memchr(b'>', b))? else {
-                    return Err(ScanError::Unterminated("an end tag"));
+                    return Err(ScanError::Unterminated("an end tag", at));
                 };
                 let raw = &self.buf[self.index(at + 2)..self.index(gt)];
                 let len = raw.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |p| p + 1);
@@ -276,42 +278,42 @@ impl<R: BufRead> Splitter<R> {
                 Token::End { name: (at + 2, len) }
             }
             b'?' => {
-                self.cursor = self.find_text(at + 2, b"?>", "a processing instruction")?;
+                self.cursor = self.find_text(at + 2, b"?>", "a processing instruction", at)?;
                 Token::Other
             }
             b'!' => {
                 if self.starts_with(at, b"<!--")? {
-                    self.cursor = self.find_text(at + 4, b"-->", "a comment")?;
+                    self.cursor = self.find_text(at + 4, b"-->", "a comment", at)?;
                     Token::Other
                 } else if self.starts_with(at, b"<![CDATA[")? {
-                    self.cursor = self.find_text(at + 9, b"]]>", "a CDATA section")?;
+                    self.cursor = self.find_text(at + 9, b"]]>", "a CDATA section", at)?;
                     Token::Other
                 } else if self.starts_with(at, b"<!DOCTYPE")? {
                     Token::DocType
                 } else {
-                    return Err(ScanError::Malformed("a markup declaration (`<!`) that is not a comment or CDATA section".into()));
+                    return Err(ScanError::Malformed("a markup declaration (`<!`) that is not a comment or CDATA section".into(), at));
                 }
             }
             _ => {
                 let Some(name_end) = self.find(at + 1, 0, |b| b.iter().position(|&c| ends_name(c)))? else {
-                    return Err(ScanError::Unterminated("a start tag"));
+                    return Err(ScanError::Unterminated("a start tag", at));
                 };
                 let len = (name_end - at - 1) as usize;
                 if len == 0 {
-                    return Err(ScanError::Malformed("a `<` that does not start a tag".into()));
+                    return Err(ScanError::Malformed("a `<` that does not start a tag".into(), at));
                 }
                 // The tag ends at the first `>` outside quoted attribute values.
                 let mut from = name_end;
                 let gt = loop {
                     let Some(hit) = self.find(from, 0, |b| memchr::memchr3(b'>', b'"', b'\'', b))? else {
-                        return Err(ScanError::Unterminated("a start tag"));
+                        return Err(ScanError::Unterminated("a start tag", at));
                     };
                     let quote = self.buf[self.index(hit)];
                     if quote == b'>' {
                         break hit;
                     }
                     let Some(close) = self.find(hit + 1, 0, |b| memchr::memchr(quote, b))? else {
-                        return Err(ScanError::Unterminated("an attribute value"));
+                        return Err(ScanError::Unterminated("an attribute value", hit));
                     };
                     from = close + 1;
                 };
@@ -365,15 +367,15 @@ impl<R: BufRead> Splitter<R> {
                     return Err(match error {
                         ScanError::TooLarge => self.too_large(at),
                         ScanError::Io(e) => self.refuse("xml-not-well-formed", format!("The return could not be read: {e}."), self.cursor),
-                        ScanError::Unterminated(what) => self.refuse(
+                        ScanError::Unterminated(what, opened) => self.refuse(
                             "xml-not-well-formed",
                             format!("The return is not well-formed XML: it ends inside {what}."),
-                            self.cursor,
+                            opened,
                         ),
-                        ScanError::Malformed(what) => self.refuse(
+                        ScanError::Malformed(what, opened) => self.refuse(
                             "xml-not-well-formed",
                             format!("The return is not well-formed XML: {what}."),
-                            self.cursor,
+                            opened,
                         ),
                     });
                 }

@@ -23,13 +23,20 @@ static EXAMPLES: LazyLock<Vec<Value>> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let holidays: Vec<NaiveDate> = ["2025-12-25", "2025-12-26", "2026-01-01"]
         .iter()
         .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .collect();
-    let stable: Vec<String> = ["asOf", "now", "params", "root.Header"].iter().map(|s| s.to_string()).collect();
-    let Ok((rules, aggregates)) = compile_rules(text, &holidays, &stable) else { return };
+    let stable: Vec<String> = ["asOf", "now", "params", "root.Header"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let Ok((rules, aggregates)) = compile_rules(text, &holidays, &stable) else {
+        return;
+    };
     let as_of = json!("2026-03-31");
     let now = json!("2026-03-31T12:00:00Z");
     let params = json!({"referenceDate": "2026-03-31", "collectionStart": "2025-04-01"});
@@ -37,12 +44,17 @@ fuzz_target!(|data: &[u8]| {
     for root in EXAMPLES.iter() {
         for aggregate in &aggregates {
             aggregate.context.for_each(root, |_, node| {
-                let _ = aggregate.value.eval(&[node, root, &Value::Null, &as_of, &now, &params, &agg]);
+                let _ =
+                    aggregate
+                        .value
+                        .eval(&[node, root, &Value::Null, &as_of, &now, &params, &agg]);
             });
         }
         for rule in &rules {
             rule.context.for_each(root, |_, node| {
-                let _ = rule.program.check(&[node, root, &Value::Null, &as_of, &now, &params, &agg]);
+                let _ =
+                    rule.program
+                        .check(&[node, root, &Value::Null, &as_of, &now, &params, &agg]);
             });
         }
     }
