@@ -4,8 +4,9 @@
 use std::io::BufReader;
 
 use caregate::document::records::Splitter;
-use caregate::document::Limits;
+use caregate::document::{parse_json, parse_json_value, Limits};
 use caregate::finding::Finding;
+use serde_json::Value;
 
 /// The refusal that ends reading `input` as a CIN census return, `chunk` bytes at a time (0: all at once).
 fn return_refusal(input: &[u8], chunk: usize) -> Finding {
@@ -70,5 +71,21 @@ fn markup_a_return_cannot_hold_is_located_where_it_starts_however_the_return_is_
                 refusal.message
             );
         }
+    }
+}
+
+/// Found by the `json` target: `-0` was read as the integer 0, where serde_json, whose values the reader gives,
+/// reads the float -0.0.
+#[test]
+fn minus_zero_is_read_as_serde_json_reads_it() {
+    for text in ["-0", "[-0, 0, -1]", "{\"a\": -0}"] {
+        let theirs: Value = serde_json::from_str(text).unwrap();
+        let ours = parse_json(text.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(ours.value, theirs, "{text}");
+        assert_eq!(
+            parse_json_value(text.as_bytes(), &Limits::default()).unwrap(),
+            theirs,
+            "{text}"
+        );
     }
 }
