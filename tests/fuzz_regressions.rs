@@ -8,22 +8,16 @@ use caregate::document::{parse_json, parse_json_value, Limits};
 use caregate::finding::Finding;
 use serde_json::Value;
 
-/// The refusal that ends reading `input` as a CIN census return, `chunk` bytes at a time (0: all at once).
-fn return_refusal(input: &[u8], chunk: usize) -> Finding {
+/// The refusal that ends reading `input` as a CIN census return within `limits`, `chunk` bytes at a time
+/// (0: all at once).
+fn return_refusal_within(input: &[u8], chunk: usize, limits: Limits) -> Finding {
     let path = ["Message", "Children", "Child"].map(String::from).to_vec();
-    let mut splitter = if chunk == 0 {
-        Splitter::new(
-            Box::new(input) as Box<dyn std::io::BufRead>,
-            path,
-            Limits::default(),
-        )
+    let input: Box<dyn std::io::BufRead> = if chunk == 0 {
+        Box::new(input)
     } else {
-        Splitter::new(
-            Box::new(BufReader::with_capacity(chunk, input)) as Box<dyn std::io::BufRead>,
-            path,
-            Limits::default(),
-        )
+        Box::new(BufReader::with_capacity(chunk, input))
     };
+    let mut splitter = Splitter::new(input, path, limits);
     loop {
         match splitter.next_piece() {
             Ok(Some(_)) => {}
@@ -31,6 +25,10 @@ fn return_refusal(input: &[u8], chunk: usize) -> Finding {
             Err(refusal) => return refusal,
         }
     }
+}
+
+fn return_refusal(input: &[u8], chunk: usize) -> Finding {
+    return_refusal_within(input, chunk, Limits::default())
 }
 
 fn line_column(finding: &Finding) -> (u32, u32) {
@@ -87,5 +85,33 @@ fn minus_zero_is_read_as_serde_json_reads_it() {
             theirs,
             "{text}"
         );
+    }
+}
+
+/// Found by the `records` target: a record past the size limit was refused as too large when the return was
+/// read a little at a time, but read whole, scanning went on past the limit to another refusal later in the
+/// record (nesting too deep, a comment never closed), or none at all for a long comment between records.
+#[test]
+fn a_return_is_too_large_at_the_same_place_however_it_is_read() {
+    let limits = Limits {
+        max_bytes: 64,
+        max_depth: 6,
+    };
+    let text = "x".repeat(80);
+    let cases = [
+        (format!("<Message><Children>\n<Child>{text}<a><b><c><d/></c></b></a></Child></Children></Message>"), (2, 1)),
+        (format!("<Message><Children>\n<Child>{text}<!-- never closed"), (2, 1)),
+        (format!("<Message>\n  <!--{text}-->\n<Children><Child/></Children></Message>"), (2, 3)),
+    ];
+    for (input, at) in cases {
+        for chunk in 0..=16 {
+            let refusal = return_refusal_within(input.as_bytes(), chunk, limits);
+            assert_eq!(
+                refusal.rule, "input-too-large",
+                "read {chunk} bytes at a time: {}",
+                refusal.message
+            );
+            assert_eq!(line_column(&refusal), at, "read {chunk} bytes at a time");
+        }
     }
 }

@@ -170,13 +170,32 @@ impl<R: BufRead> Splitter<R> {
         usize::try_from(offset.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.buf.len())
     }
 
+    /// File offset where the bytes held begin: the piece being read, or between pieces the token being read.
+    fn held_from(&self) -> u64 {
+        self.current.as_ref().map_or(self.base + self.trimmed as u64, |c| c.1)
+    }
+
+    /// File offset just past the bytes the scanner may look at: those read, up to one past the limit from where
+    /// the bytes held begin. So whether a piece is too large, and which refusal comes first, depends on the
+    /// bytes alone, never on how many each read of the input gave.
+    fn seen(&self) -> u64 {
+        self.end().min(self.held_from().saturating_add(self.limits.max_bytes as u64 + 1))
+    }
+
+    /// Lets the scanner see more; false at the end of the input. Fails when it would see past the limit.
+    fn more(&mut self) -> Result<bool, ScanError> {
+        if self.seen() < self.end() {
+            return Err(ScanError::TooLarge);
+        }
+        self.fill()
+    }
+
     /// Reads more of the input; false at its end. Fails when more than the limit would be held at once.
     fn fill(&mut self) -> Result<bool, ScanError> {
         if self.eof {
             return Ok(false);
         }
-        let held_from = self.current.as_ref().map_or(self.base + self.trimmed as u64, |c| c.1);
-        if self.end() - held_from > self.limits.max_bytes as u64 {
+        if self.end() - self.held_from() > self.limits.max_bytes as u64 {
             return Err(ScanError::TooLarge);
         }
         if self.trimmed >= COMPACT_AT {
@@ -211,8 +230,8 @@ impl<R: BufRead> Splitter<R> {
     }
 
     fn byte(&mut self, at: u64) -> Result<Option<u8>, ScanError> {
-        while at >= self.end() {
-            if !self.fill()? {
+        while at >= self.seen() {
+            if !self.more()? {
                 return Ok(None);
             }
         }
@@ -220,8 +239,8 @@ impl<R: BufRead> Splitter<R> {
     }
 
     fn starts_with(&mut self, at: u64, text: &[u8]) -> Result<bool, ScanError> {
-        while at + text.len() as u64 > self.end() {
-            if !self.fill()? {
+        while at + text.len() as u64 > self.seen() {
+            if !self.more()? {
                 break;
             }
         }
@@ -232,13 +251,13 @@ impl<R: BufRead> Splitter<R> {
     /// The offset of the first byte from `from` on that `hit` finds in a slice, reading more as needed.
     fn find(&mut self, mut from: u64, keep: usize, hit: impl Fn(&[u8]) -> Option<usize>) -> Result<Option<u64>, ScanError> {
         loop {
-            let i = self.index(from);
-            if let Some(p) = hit(&self.buf[i..]) {
+            let (i, seen) = (self.index(from), self.index(self.seen()));
+            if let Some(p) = hit(self.buf.get(i..seen).unwrap_or_default()) {
                 return Ok(Some(from + p as u64));
             }
-            // A needle of several bytes may straddle what is read and what is not.
-            from = from.max(self.end().saturating_sub(keep as u64));
-            if !self.fill()? {
+            // A needle of several bytes may straddle what is seen and what is not.
+            from = from.max(self.seen().saturating_sub(keep as u64));
+            if !self.more()? {
                 return Ok(None);
             }
         }
@@ -254,18 +273,26 @@ impl<R: BufRead> Splitter<R> {
     /// The next token and the offset of its `<`.
     fn token(&mut self) -> Result<(Token, u64), ScanError> {
         let at = loop {
-            let i = self.index(self.cursor);
-            if let Some(p) = memchr::memchr(b'<', &self.buf[i..]) {
+            let (i, seen) = (self.index(self.cursor), self.index(self.seen()));
+            if let Some(p) = memchr::memchr(b'<', self.buf.get(i..seen).unwrap_or_default()) {
                 break self.cursor + p as u64;
             }
-            self.cursor = self.end();
+            self.cursor = self.seen();
             if self.current.is_none() {
+                // Text between pieces is not kept: what is seen moves on past it.
                 self.trim_to(self.cursor);
+                if self.seen() > self.cursor {
+                    continue;
+                }
             }
-            if !self.fill()? {
+            if !self.more()? {
                 return Ok((Token::Eof, self.cursor));
             }
         };
+        if self.current.is_none() {
+            // Between pieces a token is held from its `<`, however much text was read with the text before it.
+            self.trim_to(at);
+        }
         let Some(next) = self.byte(at + 1)? else { return Err(ScanError::Unterminated("a tag", at)) };
         let token = match next {
             b'/' => {
@@ -363,7 +390,7 @@ impl<R: BufRead> Splitter<R> {
                 Ok(found) => found,
                 Err(error) => {
                     self.done = true;
-                    let at = self.current.as_ref().map_or(self.cursor, |c| c.1);
+                    let at = self.held_from();
                     return Err(match error {
                         ScanError::TooLarge => self.too_large(at),
                         ScanError::Io(e) => self.refuse("xml-not-well-formed", format!("The return could not be read: {e}."), self.cursor),
