@@ -677,7 +677,8 @@ impl Parser<'_> {
         let lexeme = self.text.get(start..i).unwrap_or("0");
         if integer {
             if negative {
-                if let Ok(v) = lexeme.parse::<i64>() {
+                // `-0` is left to the float below, -0.0, as serde_json reads it.
+                if let Ok(v @ ..=-1) = lexeme.parse::<i64>() {
                     return Ok(Number::from(v));
                 }
             } else if let Ok(v) = lexeme.parse::<u64>() {

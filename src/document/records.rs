@@ -96,9 +96,11 @@ enum Token {
 /// Why the scanner stopped early.
 enum ScanError {
     Io(std::io::Error),
-    /// The input ends inside a tag, comment, CDATA section or processing instruction.
-    Unterminated(&'static str),
-    Malformed(String),
+    /// The input ends inside a tag, comment, CDATA section or processing instruction, which starts at the
+    /// offset given (the finding points there, wherever the reading had got to).
+    Unterminated(&'static str, u64),
+    /// Markup that is not XML, starting at the offset given.
+    Malformed(String, u64),
     /// More than the limit held at once (one piece, or one token outside them).
     TooLarge,
 }
@@ -168,13 +170,32 @@ impl<R: BufRead> Splitter<R> {
         usize::try_from(offset.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.buf.len())
     }
 
+    /// File offset where the bytes held begin: the piece being read, or between pieces the token being read.
+    fn held_from(&self) -> u64 {
+        self.current.as_ref().map_or(self.base + self.trimmed as u64, |c| c.1)
+    }
+
+    /// File offset just past the bytes the scanner may look at: those read, up to one past the limit from where
+    /// the bytes held begin. So whether a piece is too large, and which refusal comes first, depends on the
+    /// bytes alone, never on how many each read of the input gave.
+    fn seen(&self) -> u64 {
+        self.end().min(self.held_from().saturating_add(self.limits.max_bytes as u64 + 1))
+    }
+
+    /// Lets the scanner see more; false at the end of the input. Fails when it would see past the limit.
+    fn more(&mut self) -> Result<bool, ScanError> {
+        if self.seen() < self.end() {
+            return Err(ScanError::TooLarge);
+        }
+        self.fill()
+    }
+
     /// Reads more of the input; false at its end. Fails when more than the limit would be held at once.
     fn fill(&mut self) -> Result<bool, ScanError> {
         if self.eof {
             return Ok(false);
         }
-        let held_from = self.current.as_ref().map_or(self.base + self.trimmed as u64, |c| c.1);
-        if self.end() - held_from > self.limits.max_bytes as u64 {
+        if self.end() - self.held_from() > self.limits.max_bytes as u64 {
             return Err(ScanError::TooLarge);
         }
         if self.trimmed >= COMPACT_AT {
@@ -209,8 +230,8 @@ impl<R: BufRead> Splitter<R> {
     }
 
     fn byte(&mut self, at: u64) -> Result<Option<u8>, ScanError> {
-        while at >= self.end() {
-            if !self.fill()? {
+        while at >= self.seen() {
+            if !self.more()? {
                 return Ok(None);
             }
         }
@@ -218,8 +239,8 @@ impl<R: BufRead> Splitter<R> {
     }
 
     fn starts_with(&mut self, at: u64, text: &[u8]) -> Result<bool, ScanError> {
-        while at + text.len() as u64 > self.end() {
-            if !self.fill()? {
+        while at + text.len() as u64 > self.seen() {
+            if !self.more()? {
                 break;
             }
         }
@@ -230,45 +251,53 @@ impl<R: BufRead> Splitter<R> {
     /// The offset of the first byte from `from` on that `hit` finds in a slice, reading more as needed.
     fn find(&mut self, mut from: u64, keep: usize, hit: impl Fn(&[u8]) -> Option<usize>) -> Result<Option<u64>, ScanError> {
         loop {
-            let i = self.index(from);
-            if let Some(p) = hit(&self.buf[i..]) {
+            let (i, seen) = (self.index(from), self.index(self.seen()));
+            if let Some(p) = hit(self.buf.get(i..seen).unwrap_or_default()) {
                 return Ok(Some(from + p as u64));
             }
-            // A needle of several bytes may straddle what is read and what is not.
-            from = from.max(self.end().saturating_sub(keep as u64));
-            if !self.fill()? {
+            // A needle of several bytes may straddle what is seen and what is not.
+            from = from.max(self.seen().saturating_sub(keep as u64));
+            if !self.more()? {
                 return Ok(None);
             }
         }
     }
 
-    fn find_text(&mut self, from: u64, needle: &'static [u8], what: &'static str) -> Result<u64, ScanError> {
+    fn find_text(&mut self, from: u64, needle: &'static [u8], what: &'static str, opened: u64) -> Result<u64, ScanError> {
         match self.find(from, needle.len() - 1, |b| memchr::memmem::find(b, needle))? {
             Some(at) => Ok(at + needle.len() as u64),
-            None => Err(ScanError::Unterminated(what)),
+            None => Err(ScanError::Unterminated(what, opened)),
         }
     }
 
     /// The next token and the offset of its `<`.
     fn token(&mut self) -> Result<(Token, u64), ScanError> {
         let at = loop {
-            let i = self.index(self.cursor);
-            if let Some(p) = memchr::memchr(b'<', &self.buf[i..]) {
+            let (i, seen) = (self.index(self.cursor), self.index(self.seen()));
+            if let Some(p) = memchr::memchr(b'<', self.buf.get(i..seen).unwrap_or_default()) {
                 break self.cursor + p as u64;
             }
-            self.cursor = self.end();
+            self.cursor = self.seen();
             if self.current.is_none() {
+                // Text between pieces is not kept: what is seen moves on past it.
                 self.trim_to(self.cursor);
+                if self.seen() > self.cursor {
+                    continue;
+                }
             }
-            if !self.fill()? {
+            if !self.more()? {
                 return Ok((Token::Eof, self.cursor));
             }
         };
-        let Some(next) = self.byte(at + 1)? else { return Err(ScanError::Unterminated("a tag")) };
+        if self.current.is_none() {
+            // Between pieces a token is held from its `<`, however much text was read with the text before it.
+            self.trim_to(at);
+        }
+        let Some(next) = self.byte(at + 1)? else { return Err(ScanError::Unterminated("a tag", at)) };
         let token = match next {
             b'/' => {
                 let Some(gt) = self.find(at + 2, 0, |b| memchr::memchr(b'>', b))? else {
-                    return Err(ScanError::Unterminated("an end tag"));
+                    return Err(ScanError::Unterminated("an end tag", at));
                 };
                 let raw = &self.buf[self.index(at + 2)..self.index(gt)];
                 let len = raw.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |p| p + 1);
@@ -276,42 +305,42 @@ impl<R: BufRead> Splitter<R> {
                 Token::End { name: (at + 2, len) }
             }
             b'?' => {
-                self.cursor = self.find_text(at + 2, b"?>", "a processing instruction")?;
+                self.cursor = self.find_text(at + 2, b"?>", "a processing instruction", at)?;
                 Token::Other
             }
             b'!' => {
                 if self.starts_with(at, b"<!--")? {
-                    self.cursor = self.find_text(at + 4, b"-->", "a comment")?;
+                    self.cursor = self.find_text(at + 4, b"-->", "a comment", at)?;
                     Token::Other
                 } else if self.starts_with(at, b"<![CDATA[")? {
-                    self.cursor = self.find_text(at + 9, b"]]>", "a CDATA section")?;
+                    self.cursor = self.find_text(at + 9, b"]]>", "a CDATA section", at)?;
                     Token::Other
                 } else if self.starts_with(at, b"<!DOCTYPE")? {
                     Token::DocType
                 } else {
-                    return Err(ScanError::Malformed("a markup declaration (`<!`) that is not a comment or CDATA section".into()));
+                    return Err(ScanError::Malformed("a markup declaration (`<!`) that is not a comment or CDATA section".into(), at));
                 }
             }
             _ => {
                 let Some(name_end) = self.find(at + 1, 0, |b| b.iter().position(|&c| ends_name(c)))? else {
-                    return Err(ScanError::Unterminated("a start tag"));
+                    return Err(ScanError::Unterminated("a start tag", at));
                 };
                 let len = (name_end - at - 1) as usize;
                 if len == 0 {
-                    return Err(ScanError::Malformed("a `<` that does not start a tag".into()));
+                    return Err(ScanError::Malformed("a `<` that does not start a tag".into(), at));
                 }
                 // The tag ends at the first `>` outside quoted attribute values.
                 let mut from = name_end;
                 let gt = loop {
                     let Some(hit) = self.find(from, 0, |b| memchr::memchr3(b'>', b'"', b'\'', b))? else {
-                        return Err(ScanError::Unterminated("a start tag"));
+                        return Err(ScanError::Unterminated("a start tag", at));
                     };
                     let quote = self.buf[self.index(hit)];
                     if quote == b'>' {
                         break hit;
                     }
                     let Some(close) = self.find(hit + 1, 0, |b| memchr::memchr(quote, b))? else {
-                        return Err(ScanError::Unterminated("an attribute value"));
+                        return Err(ScanError::Unterminated("an attribute value", hit));
                     };
                     from = close + 1;
                 };
@@ -361,19 +390,19 @@ impl<R: BufRead> Splitter<R> {
                 Ok(found) => found,
                 Err(error) => {
                     self.done = true;
-                    let at = self.current.as_ref().map_or(self.cursor, |c| c.1);
+                    let at = self.held_from();
                     return Err(match error {
                         ScanError::TooLarge => self.too_large(at),
                         ScanError::Io(e) => self.refuse("xml-not-well-formed", format!("The return could not be read: {e}."), self.cursor),
-                        ScanError::Unterminated(what) => self.refuse(
+                        ScanError::Unterminated(what, opened) => self.refuse(
                             "xml-not-well-formed",
                             format!("The return is not well-formed XML: it ends inside {what}."),
-                            self.cursor,
+                            opened,
                         ),
-                        ScanError::Malformed(what) => self.refuse(
+                        ScanError::Malformed(what, opened) => self.refuse(
                             "xml-not-well-formed",
                             format!("The return is not well-formed XML: {what}."),
-                            self.cursor,
+                            opened,
                         ),
                     });
                 }
