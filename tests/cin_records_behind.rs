@@ -285,3 +285,32 @@ fn a_pack_naming_records_wrongly_is_refused_at_load() {
         &["TEST-INSIDE", "inside each record"],
     );
 }
+
+#[test]
+fn a_return_as_a_json_file_is_checked_whole_and_names_its_children() {
+    let catalog = Catalog::embedded().unwrap();
+    let json = caregate::convert::convert(
+        small_return().as_bytes(),
+        caregate::convert::Target::Json,
+        catalog.find(PACK),
+        &catalog,
+        &Default::default(),
+    )
+    .expect("converts");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("return.json");
+    std::fs::write(&path, &json.output).unwrap();
+    // Named with --standard, a JSON file is still not a stream of XML records.
+    let out = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--now", NOW, "--format", "json", "--standard", PACK])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = report["documents"][0]["findings"].as_array().unwrap();
+    assert!(findings.iter().all(|f| f["rule"] != "minItems"), "{findings:#?}");
+    let query: Vec<&serde_json::Value> = findings.iter().filter(|f| f["rule"] == "2886Q").collect();
+    assert_eq!(query.len(), 1, "{findings:#?}");
+    assert_eq!(query[0]["records"], serde_json::json!(SMALL_BEHIND));
+}

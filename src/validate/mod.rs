@@ -324,8 +324,12 @@ impl<'c> Validator<'c> {
         })
     }
 
-    /// The bulk standard (one with records) a document of this start is of, if any.
+    /// The bulk standard (one with records) a document of this start is of, if any. Only XML is checked
+    /// record by record: a return in its JSON form, even of a standard named in the options, has none.
     pub fn bulk_pack(&self, start: &[u8]) -> Option<Arc<StandardPack>> {
+        if document::sniff(start) != Some(Format::Xml) {
+            return None;
+        }
         let pack = match &self.options.standard {
             Some(pack) => Some(Arc::clone(pack)),
             None => {
