@@ -93,8 +93,8 @@ done
 # Big messy returns: one run each under GNU time, as generated and minified onto one line.
 for count in "$big" "$huge"; do
   [ "$count" -gt 0 ] || continue
-  return="$work/messy-$count.xml"
-  flat="$work/messy-$count-one-line.xml"
+  return="$work/big-messy-$count.xml"
+  flat="$work/big-messy-$count-one-line.xml"
   $bin generate cin-census --count "$count" --seed 7 --profile messy --output "$return"
   tr -d '\n\r' <"$return" >"$flat"
   echo "== big messy return: $return ($(du -h "$return" | cut -f1), $count children), and minified"
