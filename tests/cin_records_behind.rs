@@ -314,3 +314,19 @@ fn a_return_as_a_json_file_is_checked_whole_and_names_its_children() {
     assert_eq!(query.len(), 1, "{findings:#?}");
     assert_eq!(query[0]["records"], serde_json::json!(SMALL_BEHIND));
 }
+
+/// A rule inside records that reads the aggregates otherwise than as a duplicate check makes the check two passes;
+/// the return-level rules still see the whole return's aggregates, and name their children in file order.
+#[test]
+fn with_two_passes_every_child_behind_is_still_named() {
+    let dir = pack_with(|rules| {
+        rules + "\n[[rule]]\nid = \"TEST-COUNT\"\nseverity = \"warning\"\ncontext = \"/Children/Child/*\"\nexpression = \"agg.childCount < 3\"\nmessage = \"m\"\n"
+    });
+    let mut catalog = Catalog::embedded().unwrap();
+    catalog.add_dir(dir.path()).expect("the changed pack loads");
+    let validator = Validator::new(&catalog, options(&catalog));
+    let (xml, expected) = large_return();
+    let findings = validator.check(xml.as_bytes()).findings;
+    assert_eq!(findings.iter().filter(|f| f.rule == "TEST-COUNT").count(), 300, "two passes");
+    assert_eq!(behind(&findings, "2886Q"), expected);
+}

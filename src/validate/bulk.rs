@@ -374,9 +374,8 @@ impl Validator<'_> {
         let record_agg = match plan {
             Plan::TwoPass if gather_in_records => {
                 self.gather_pass(pack, &layout, open, workers, &base_context, &mut gathered)?;
-                let mut early = Accumulator::new(pack);
-                std::mem::swap(&mut early, &mut gathered);
-                Some(early)
+                // The records' aggregates serve the rules inside records now, and those outside them at the end.
+                Some(gathered.clone())
             }
             _ => None,
         };
@@ -745,7 +744,7 @@ impl Validator<'_> {
         let mut frame = Value::Object(Map::new());
         let first = self.read_frame(pack, &mut splitter, &mut frame, &mut Vec::new(), &mut Vec::new());
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
-        let (results, observed) = mpsc::channel::<Vec<(usize, Observed)>>();
+        let (results, observed) = mpsc::channel::<(usize, Vec<(usize, Observed)>)>();
         std::thread::scope(|scope| {
             for receiver in receivers {
                 let results = results.clone();
@@ -761,7 +760,8 @@ impl Validator<'_> {
                         if let Some(value) = value {
                             set_records(&mut root, &layout.pointer, vec![value]);
                             let seen = observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true), Some(&mut aggregate_memos));
-                            if !seen.is_empty() && results.send(seen).is_err() {
+                            let PieceKind::Record(index) = piece.kind else { continue };
+                            if !seen.is_empty() && results.send((index, seen)).is_err() {
                                 break;
                             }
                         }
@@ -778,14 +778,14 @@ impl Validator<'_> {
                         break;
                     }
                 }
-                while let Ok(seen) = observed.try_recv() {
-                    gathered.apply(seen);
+                while let Ok((index, seen)) = observed.try_recv() {
+                    gathered.apply_record(index, seen);
                 }
                 next = splitter.next_piece().ok().flatten();
             }
             drop(senders);
-            while let Ok(seen) = observed.recv() {
-                gathered.apply(seen);
+            while let Ok((index, seen)) = observed.recv() {
+                gathered.apply_record(index, seen);
             }
         });
         Ok(())
