@@ -321,6 +321,7 @@ const RECORDS_PER_BATCH: usize = 32;
 const BATCHES_QUEUED: usize = 4;
 
 /// What the splitter's thread hands back once the return has been read.
+#[derive(Default)]
 struct Split {
     records: usize,
     late_parts: Vec<Piece>,
@@ -414,7 +415,7 @@ impl Validator<'_> {
         let keep_positions = matches!(&plan, Plan::OnePass { recheck_by } if !recheck_by.is_empty());
         let reader = Reader { pack, layout: &layout, base: &base_context, container_xpath: &container_xpath };
         let split = match pending {
-            None => Split { records: 0, late_parts: Vec::new(), starts: RecordStarts::default(), fatal: None },
+            None => Split::default(),
             Some(first) => {
                 let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>)>(BATCHES_QUEUED)).unzip();
                 let (results, collected) = mpsc::sync_channel::<BatchResult>(workers * BATCHES_QUEUED);
@@ -437,33 +438,28 @@ impl Validator<'_> {
                     drop(results);
                     let splitting = scope.spawn(move || self.split_records(first, splitter, senders, keep_positions));
                     // Batches come back in any order; each is given when those before it have been.
-                    let mut waiting: std::collections::BTreeMap<usize, Vec<RecordResult>> = std::collections::BTreeMap::new();
-                    let mut next = 0usize;
-                    while let Ok(result) = collected.recv() {
-                        waiting.insert(result.seq, result.records);
-                        while let Some(records) = waiting.remove(&next) {
-                            next += 1;
-                            for record in records {
-                                if !record.seen.is_empty() {
-                                    gathered.apply_record(record.index, record.seen);
-                                }
-                                record.findings.into_iter().for_each(&mut give);
-                            }
-                        }
-                    }
-                    for records in std::mem::take(&mut waiting).into_values() {
+                    let mut deliver = |records: Vec<RecordResult>| {
                         for record in records {
                             if !record.seen.is_empty() {
                                 gathered.apply_record(record.index, record.seen);
                             }
                             record.findings.into_iter().for_each(&mut give);
                         }
+                    };
+                    let mut waiting: std::collections::BTreeMap<usize, Vec<RecordResult>> = std::collections::BTreeMap::new();
+                    let mut next = 0usize;
+                    while let Ok(result) = collected.recv() {
+                        waiting.insert(result.seq, result.records);
+                        while let Some(records) = waiting.remove(&next) {
+                            next += 1;
+                            deliver(records);
+                        }
                     }
+                    // Only a batch lost by a worker that stopped leaves a gap; what came after it is still given.
+                    waiting.into_values().for_each(&mut deliver);
                     splitting.join().unwrap_or_else(|_| Split {
-                        records: 0,
-                        late_parts: Vec::new(),
-                        starts: RecordStarts::default(),
                         fatal: Some(Finding::error("internal", "Reading the return stopped unexpectedly.")),
+                        ..Split::default()
                     })
                 })
             }
@@ -533,7 +529,7 @@ impl Validator<'_> {
     /// The splitter's thread: reads the records after the first and hands them to the workers in numbered
     /// batches, in turn (fewer hand-overs between threads); keeps the parts after the records for later.
     fn split_records<R: BufRead>(&self, first: Piece, mut splitter: Splitter<R>, senders: Vec<mpsc::SyncSender<(usize, Vec<Piece>)>>, keep_positions: bool) -> Split {
-        let mut split = Split { records: 0, late_parts: Vec::new(), starts: RecordStarts::default(), fatal: None };
+        let mut split = Split::default();
         let mut batch: Vec<Piece> = Vec::with_capacity(RECORDS_PER_BATCH);
         let mut seq = 0usize;
         let mut next = Some(first);
@@ -657,9 +653,9 @@ impl Validator<'_> {
             None => Vec::new(),
         }
         .into_iter();
-        for (slot, theirs) in slots.iter().zip(found) {
+        for (at, (slot, theirs)) in slots.iter().zip(found).enumerate() {
             let seen = seen.next().unwrap_or_default();
-            let piece_locator = locator.piece(slot);
+            let piece_locator = locator.piece(at);
             let mut findings: Vec<Finding> = super::one_cause_once(theirs)
                 .into_iter()
                 .map(|mut f| {
@@ -862,9 +858,9 @@ struct BatchLocator<'a> {
 }
 
 impl BatchLocator<'_> {
-    /// The locator of one record of the batch (`None` if it is not one of them).
-    fn piece<'s>(&'s self, slot: &'s Slot) -> Option<PieceLocator<'s>> {
-        let at = self.slots.iter().position(|s| std::ptr::eq(s, slot))?;
+    /// The locator of the batch's record at `at` (its place in the batch's records).
+    fn piece(&self, at: usize) -> Option<PieceLocator<'_>> {
+        let slot = self.slots.get(at)?;
         Some(PieceLocator {
             value: self.records.get(at)?,
             map: &slot.map,
@@ -897,8 +893,7 @@ impl BatchLocator<'_> {
 
 impl Locate for BatchLocator<'_> {
     fn locate(&self, pointer: &str) -> Location {
-        let slot = record_position(self.pointer, pointer).and_then(|(at, _)| self.slots.get(at));
-        match slot.and_then(|slot| self.piece(slot)) {
+        match record_position(self.pointer, pointer).and_then(|(at, _)| self.piece(at)) {
             Some(locator) => locator.locate(pointer),
             None => Location { pointer: Some(pointer.to_string()), ..Location::default() },
         }
