@@ -13,39 +13,24 @@ const RECORDS: usize = 20_000;
 
 fn xml_doc() -> String {
     let mut s = String::with_capacity(11 << 20);
-    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Return xmlns=\"urn:example:return\" xmlns:x=\"urn:example:x\">\n");
+    s.push_str(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Return xmlns=\"urn:example:return\" xmlns:x=\"urn:example:x\">\n",
+    );
     for i in 0..RECORDS {
         let _ = writeln!(s, "  <Record id=\"{i}\" x:status=\"open\">");
         let _ = writeln!(s, "    <ChildId>CH{i:08}</ChildId>");
         let _ = writeln!(s, "    <Forename>Forename {i} &amp; co</Forename>");
         let _ = writeln!(s, "    <Surname>Surname-{i}</Surname>");
-        let _ = writeln!(
-            s,
-            "    <DateOfBirth>2015-03-{:02}</DateOfBirth>",
-            i % 28 + 1
-        );
+        let _ = writeln!(s, "    <DateOfBirth>2015-03-{:02}</DateOfBirth>", i % 28 + 1);
         let _ = writeln!(s, "    <Gender>{}</Gender>", i % 3);
         let _ = writeln!(s, "    <Ethnicity>WBRI</Ethnicity>");
         let _ = writeln!(s, "    <Postcode>AB1 {}CD</Postcode>", i % 10);
-        let _ = writeln!(
-            s,
-            "    <ReferralDate>2024-01-{:02}</ReferralDate>",
-            i % 28 + 1
-        );
+        let _ = writeln!(s, "    <ReferralDate>2024-01-{:02}</ReferralDate>", i % 28 + 1);
         let _ = writeln!(s, "    <Source>1A</Source>");
         let _ = writeln!(s, "    <NFA>false</NFA>");
-        let _ = writeln!(
-            s,
-            "    <Assessment><Start>2024-02-01</Start><End>2024-03-01</End></Assessment>"
-        );
-        let _ = writeln!(
-            s,
-            "    <Factors><Factor>1A</Factor><Factor>2B</Factor><Factor>3C</Factor></Factors>"
-        );
-        let _ = writeln!(
-            s,
-            "    <Notes>Free text note number {i}, with a few more words in it.</Notes>"
-        );
+        let _ = writeln!(s, "    <Assessment><Start>2024-02-01</Start><End>2024-03-01</End></Assessment>");
+        let _ = writeln!(s, "    <Factors><Factor>1A</Factor><Factor>2B</Factor><Factor>3C</Factor></Factors>");
+        let _ = writeln!(s, "    <Notes>Free text note number {i}, with a few more words in it.</Notes>");
         let _ = writeln!(s, "    <x:Extra>{}</x:Extra>", i * 7);
         let _ = writeln!(s, "  </Record>");
     }
@@ -101,15 +86,8 @@ fn median_mb_s(name: &str, bytes: usize, mut f: impl FnMut()) {
 fn main() {
     let xml = xml_doc();
     let json = json_doc();
-    let limits = Limits {
-        max_bytes: 64 << 20,
-        ..Limits::default()
-    };
-    println!(
-        "XML input {} bytes, JSON input {} bytes; median of 5 runs\n",
-        xml.len(),
-        json.len()
-    );
+    let limits = Limits { max_bytes: 64 << 20, ..Limits::default() };
+    println!("XML input {} bytes, JSON input {} bytes; median of 5 runs\n", xml.len(), json.len());
 
     median_mb_s("quick-xml raw tokenizer (events to Eof)", xml.len(), || {
         let mut reader = quick_xml::Reader::from_reader(xml.as_bytes());
@@ -141,13 +119,8 @@ fn main() {
         let doc = parse_json(json.as_bytes(), &limits).expect("bench JSON parses");
         black_box(doc);
     });
-    median_mb_s(
-        "serde_json::from_slice::<Value> (baseline)",
-        json.len(),
-        || {
-            let v: serde_json::Value =
-                serde_json::from_slice(json.as_bytes()).expect("bench JSON parses");
-            black_box(v);
-        },
-    );
+    median_mb_s("serde_json::from_slice::<Value> (baseline)", json.len(), || {
+        let v: serde_json::Value = serde_json::from_slice(json.as_bytes()).expect("bench JSON parses");
+        black_box(v);
+    });
 }

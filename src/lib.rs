@@ -6,14 +6,14 @@
 //! knows about terminals and exit codes.
 #![forbid(unsafe_code)]
 
-pub mod finding;
+pub mod cli;
+pub mod conformance;
+pub mod convert;
 pub mod document;
+pub mod finding;
+pub mod gateway;
+pub mod generate;
+pub mod report;
 pub mod rules;
 pub mod standard;
-pub mod convert;
-pub mod generate;
 pub mod validate;
-pub mod report;
-pub mod gateway;
-pub mod conformance;
-pub mod cli;

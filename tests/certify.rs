@@ -44,7 +44,13 @@ fn target(endpoint: &str, supplier: &str) -> receiver::Target {
 
 /// The requirements of the receiver cases with this verdict.
 fn covered_by(suite: &Suite, verdict: Verdict) -> BTreeSet<String> {
-    suite.manifest.cases.iter().filter(|c| c.receiver && c.verdict == verdict).flat_map(|c| c.covers().iter().cloned()).collect()
+    suite
+        .manifest
+        .cases
+        .iter()
+        .filter(|c| c.receiver && c.verdict == verdict)
+        .flat_map(|c| c.covers().iter().cloned())
+        .collect()
 }
 
 fn failed(evidence: &Evidence) -> BTreeSet<String> {
@@ -65,7 +71,11 @@ async fn a_lax_receiver_fails_every_refusal_requirement_and_nothing_else() {
         assert_eq!(failed(&evidence), expected, "{standard}");
         assert_eq!(evidence.requirement(receiver::ACCEPTS).unwrap().status, Status::Pass);
         assert!(!evidence.conformant);
-        let refused = evidence.cases.iter().find(|c| c.id.starts_with("REF-005") || c.id.starts_with("ESCR-007") || c.id.starts_with("ENV-001")).unwrap();
+        let refused = evidence
+            .cases
+            .iter()
+            .find(|c| c.id.starts_with("REF-005") || c.id.starts_with("ESCR-007") || c.id.starts_with("ENV-001"))
+            .unwrap();
         assert!(refused.problems[0].contains("was answered 202 instead of being refused"), "{:?}", refused.problems);
     }
 }
@@ -97,8 +107,10 @@ async fn a_strict_receiver_fails_every_acceptance_requirement_and_nothing_else()
 /// care) send; 318, POL01, RJ1 and Y01234 receive. Returns it with its tokens.
 async fn caregate_gateway(data: &Path) -> (gateway::Running, BTreeMap<String, String>) {
     let catalog = Arc::new(Catalog::embedded().unwrap());
-    let tokens: BTreeMap<String, String> =
-        ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin", "318", "Y01234"].iter().map(|c| (c.to_string(), format!("token-of-{c}"))).collect();
+    let tokens: BTreeMap<String, String> = ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin", "318", "Y01234"]
+        .iter()
+        .map(|c| (c.to_string(), format!("token-of-{c}")))
+        .collect();
     let (mut config, _) = Config::demo(&catalog, Some(tokens.clone()));
     config.listen = "127.0.0.1:0".into();
     config.store.data = data.to_path_buf();
@@ -142,7 +154,12 @@ async fn caregates_own_gateway_passes_receiver_certification() {
     for standard in ["referral", "escr-document", "envelope"] {
         let s = suite::find(&suites, standard).unwrap();
         let evidence = receiver::certify(s, &transport, &catalog, &target, &[]).await.unwrap();
-        let problems: Vec<String> = evidence.cases.iter().filter(|c| !c.passed).map(|c| format!("{}: {} ({})", c.id, c.problems.join("; "), c.observed)).collect();
+        let problems: Vec<String> = evidence
+            .cases
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("{}: {} ({})", c.id, c.problems.join("; "), c.observed))
+            .collect();
         assert!(problems.is_empty(), "{standard}:\n{}", problems.join("\n"));
         assert!(evidence.conformant, "{standard}");
         for id in [receiver::ACCEPTS, receiver::REFUSES, receiver::NAMES_RULES] {
@@ -156,7 +173,21 @@ async fn caregates_own_gateway_passes_receiver_certification() {
     let assert = tokio::task::spawn_blocking(move || {
         assert_cmd::Command::cargo_bin("caregate")
             .unwrap()
-            .args(["certify", "receiver", "--standard", "referral", "--endpoint", &endpoint_for_binary, "--token", &token, "--format", "xml", "--supplier", "caregate", "--output"])
+            .args([
+                "certify",
+                "receiver",
+                "--standard",
+                "referral",
+                "--endpoint",
+                &endpoint_for_binary,
+                "--token",
+                &token,
+                "--format",
+                "xml",
+                "--supplier",
+                "caregate",
+                "--output",
+            ])
             .arg(&path)
             .timeout(std::time::Duration::from_secs(120))
             .assert()
@@ -189,7 +220,12 @@ async fn caregates_own_gateway_passes_gateway_certification() {
         supplier: "caregate gateway".into(),
     };
     let evidence = gateway_check::certify(envelope, &catalog, &target, &[]).await.unwrap();
-    let problems: Vec<String> = evidence.cases.iter().filter(|c| !c.passed).map(|c| format!("{}: {} ({})", c.id, c.problems.join("; "), c.observed)).collect();
+    let problems: Vec<String> = evidence
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| format!("{}: {} ({})", c.id, c.problems.join("; "), c.observed))
+        .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert_eq!(evidence.summary.passed, gateway_check::CHECKS.len());
     // A lax "gateway" that accepts everything fails the refusals.
@@ -214,28 +250,51 @@ fn producer_certification_reports_each_mistake_with_its_diff() {
     let referral = suite::find(&suites, "referral").unwrap();
     let others: Vec<_> = suites.iter().flat_map(|s| s.requirements.clone()).collect();
     // The example submissions are right.
-    let good = producer::certify(referral, &others, &catalog, &scenarios(), &scenarios().join("example-submissions"), "Good Ltd", &[]).unwrap();
+    let good = producer::certify(
+        referral,
+        &others,
+        &catalog,
+        &scenarios(),
+        &scenarios().join("example-submissions"),
+        "Good Ltd",
+        &[],
+    )
+    .unwrap();
     assert!(good.conformant, "{:?}", good.cases.iter().map(|c| &c.problems).collect::<Vec<_>>());
     assert_eq!(good.summary.cases_passed, 2);
 
     // A supplier whose product gets the consent and the sex wrong, records a date of birth for the unborn child,
     // and leaves out the immediate-risk submission.
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(scenarios().join("example-submissions/unborn-consent-refused-s47.json")).unwrap();
+    let text =
+        std::fs::read_to_string(scenarios().join("example-submissions/unborn-consent-refused-s47.json")).unwrap();
     let wrong = text
         .replace("\"consent\": \"refused\"", "\"consent\": \"not-sought\"")
         .replace("\"sex\": \"U\"", "\"sex\": \"F\"")
-        .replace("\"expectedDateOfBirth\": \"2027-02-15\",", "\"expectedDateOfBirth\": \"2027-02-15\",\n      \"dateOfBirth\": \"2026-11-01\",");
+        .replace(
+            "\"expectedDateOfBirth\": \"2027-02-15\",",
+            "\"expectedDateOfBirth\": \"2027-02-15\",\n      \"dateOfBirth\": \"2026-11-01\",",
+        );
     assert_ne!(wrong, text);
     std::fs::write(dir.path().join("unborn-consent-refused-s47.json"), wrong).unwrap();
-    let evidence = producer::certify(referral, &others, &catalog, &scenarios(), dir.path(), "Mistaken Ltd", &[]).unwrap();
+    let evidence =
+        producer::certify(referral, &others, &catalog, &scenarios(), dir.path(), "Mistaken Ltd", &[]).unwrap();
     assert!(!evidence.conformant);
     let unborn = evidence.cases.iter().find(|c| c.id == "unborn-consent-refused-s47").unwrap();
     let diffs: BTreeMap<&str, &str> = unborn.diffs.iter().map(|d| (d.pointer.as_str(), d.diff.as_str())).collect();
-    assert_eq!(diffs.keys().copied().collect::<Vec<_>>(), vec!["/body/child/dateOfBirth", "/body/child/sex", "/legalBasis/consent"]);
-    assert!(diffs["/legalBasis/consent"].contains("-/legalBasis/consent: \"refused\"\n+/legalBasis/consent: \"not-sought\""), "{}", diffs["/legalBasis/consent"]);
+    assert_eq!(
+        diffs.keys().copied().collect::<Vec<_>>(),
+        vec!["/body/child/dateOfBirth", "/body/child/sex", "/legalBasis/consent"]
+    );
+    assert!(
+        diffs["/legalBasis/consent"]
+            .contains("-/legalBasis/consent: \"refused\"\n+/legalBasis/consent: \"not-sought\""),
+        "{}",
+        diffs["/legalBasis/consent"]
+    );
     assert!(diffs["/body/child/sex"].contains("-/body/child/sex: \"U\"\n+/body/child/sex: \"F\""));
-    assert!(diffs["/body/child/dateOfBirth"].contains("-/body/child/dateOfBirth: (absent)\n+/body/child/dateOfBirth: \"2026-11-01\""));
+    assert!(diffs["/body/child/dateOfBirth"]
+        .contains("-/body/child/dateOfBirth: (absent)\n+/body/child/dateOfBirth: \"2026-11-01\""));
     // The engine's findings are reported too: both dates of birth (REF-001), sex F for an unborn child (REF-004).
     assert!(unborn.problems.iter().any(|p| p.starts_with("REF-001")), "{:?}", unborn.problems);
     assert!(unborn.problems.iter().any(|p| p.starts_with("REF-004")), "{:?}", unborn.problems);

@@ -21,13 +21,10 @@ use serde_json::Value;
 
 const NOW: &str = "2026-05-15T10:00:00Z";
 
-static CATALOG: LazyLock<Catalog> =
-    LazyLock::new(|| Catalog::embedded().expect("embedded packs load"));
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog::embedded().expect("embedded packs load"));
 
 fn pack() -> Arc<StandardPack> {
-    CATALOG
-        .find("cin-census@2025-26")
-        .expect("cin-census 2025-26 is embedded")
+    CATALOG.find("cin-census@2025-26").expect("cin-census 2025-26 is embedded")
 }
 
 fn suite() -> PathBuf {
@@ -43,12 +40,7 @@ fn base() -> String {
 }
 
 fn pack_text(name: &str) -> String {
-    let bytes = pack()
-        .files
-        .files
-        .get(name)
-        .unwrap_or_else(|| panic!("the pack has no {name}"))
-        .clone();
+    let bytes = pack().files.files.get(name).unwrap_or_else(|| panic!("the pack has no {name}")).clone();
     String::from_utf8(bytes).expect("pack files are UTF-8")
 }
 
@@ -58,9 +50,7 @@ fn check(xml: &str) -> Vec<Finding> {
         standard: Some(pack()),
         ..Options::default()
     };
-    Validator::new(&CATALOG, options)
-        .check(xml.as_bytes())
-        .findings
+    Validator::new(&CATALOG, options).check(xml.as_bytes()).findings
 }
 
 /// What the findings say, without their line and column: severity, rule, record, XPath and message.
@@ -69,13 +59,7 @@ fn said(findings: &[Finding]) -> Vec<String> {
         .iter()
         .map(|f| {
             let path = f.location.as_ref().map(|l| l.path.as_str()).unwrap_or("-");
-            format!(
-                "{} {} [{}] {path}: {}",
-                f.severity,
-                f.rule,
-                f.record.as_deref().unwrap_or("-"),
-                f.message
-            )
+            format!("{} {} [{}] {path}: {}", f.severity, f.rule, f.record.as_deref().unwrap_or("-"), f.message)
         })
         .collect();
     lines.sort();
@@ -83,10 +67,7 @@ fn said(findings: &[Finding]) -> Vec<String> {
 }
 
 fn rules_of(findings: &[Finding]) -> BTreeSet<(String, Option<String>)> {
-    findings
-        .iter()
-        .map(|f| (f.rule.clone(), f.record.clone()))
-        .collect()
+    findings.iter().map(|f| (f.rule.clone(), f.record.clone())).collect()
 }
 
 /// The three ways of writing a blank element, and leaving it out.
@@ -98,12 +79,7 @@ enum Form {
     Removed,
 }
 
-const FORMS: [Form; 4] = [
-    Form::Empty,
-    Form::SelfClosing,
-    Form::Whitespace,
-    Form::Removed,
-];
+const FORMS: [Form; 4] = [Form::Empty, Form::SelfClosing, Form::Whitespace, Form::Removed];
 
 impl Form {
     /// The line(s) of element `name` indented by `indent`, in this form.
@@ -118,9 +94,8 @@ impl Form {
 }
 
 /// A blank element on lines of its own, in any of the three forms.
-static BLANK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^([ \t]*)<(\w+)(?:\s*/>|>\s*</(\w+)>)[ \t]*\r?\n").expect("pattern compiles")
-});
+static BLANK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^([ \t]*)<(\w+)(?:\s*/>|>\s*</(\w+)>)[ \t]*\r?\n").expect("pattern compiles"));
 
 /// The names of the blank elements of `xml`.
 fn blank_elements(xml: &str) -> Vec<String> {
@@ -144,49 +119,21 @@ fn rewrite(xml: &str, form: Form) -> String {
 /// `base.xml` with the `nth` element holding exactly `element` (e.g. `<Sex>M</Sex>`) written blank in `form`.
 fn blank_in_base(element: &str, nth: usize, form: Form) -> String {
     let xml = base();
-    let name = element
-        .trim_start_matches('<')
-        .split('>')
-        .next()
-        .expect("an element")
-        .to_string();
-    let (start, _) = xml
-        .match_indices(element)
-        .nth(nth)
-        .unwrap_or_else(|| panic!("base.xml has no {element} #{nth}"));
+    let name = element.trim_start_matches('<').split('>').next().expect("an element").to_string();
+    let (start, _) = xml.match_indices(element).nth(nth).unwrap_or_else(|| panic!("base.xml has no {element} #{nth}"));
     let line_start = xml[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = xml[start..].find('\n').map_or(xml.len(), |i| start + i + 1);
-    assert_eq!(
-        xml[line_start..line_end].trim(),
-        element,
-        "{element} is not on a line of its own"
-    );
-    format!(
-        "{}{}{}",
-        &xml[..line_start],
-        form.line(&xml[line_start..start], &name),
-        &xml[line_end..]
-    )
+    assert_eq!(xml[line_start..line_end].trim(), element, "{element} is not on a line of its own");
+    format!("{}{}{}", &xml[..line_start], form.line(&xml[line_start..start], &name), &xml[line_end..])
 }
 
 #[test]
 fn the_forms_are_recognised_and_rewritten() {
     let xml = "<A>\n  <B></B>\n  <C/>\n  <D> \n  </D>\n  <E>x</E>\n  <F></G>\n</A>\n";
     assert_eq!(blank_elements(xml), ["B", "C", "D"]);
-    assert_eq!(
-        rewrite(xml, Form::Removed),
-        "<A>\n  <E>x</E>\n  <F></G>\n</A>\n"
-    );
-    assert_eq!(
-        rewrite(xml, Form::SelfClosing),
-        "<A>\n  <B/>\n  <C/>\n  <D/>\n  <E>x</E>\n  <F></G>\n</A>\n"
-    );
-    assert_eq!(
-        blank_in_base("<Sex>M</Sex>", 0, Form::Empty)
-            .matches("<Sex></Sex>")
-            .count(),
-        1
-    );
+    assert_eq!(rewrite(xml, Form::Removed), "<A>\n  <E>x</E>\n  <F></G>\n</A>\n");
+    assert_eq!(rewrite(xml, Form::SelfClosing), "<A>\n  <B/>\n  <C/>\n  <D/>\n  <E>x</E>\n  <F></G>\n</A>\n");
+    assert_eq!(blank_in_base("<Sex>M</Sex>", 0, Form::Empty).matches("<Sex></Sex>").count(), 1);
 }
 
 /// Through the binary, as a local authority would run it: a closed episode whose ReasonForClosure is blank has
@@ -196,40 +143,22 @@ fn blank_reason_for_closure_on_a_closed_episode_is_8805_not_8640() {
     let dir = tempfile::tempdir().unwrap();
     for form in [Form::Empty, Form::SelfClosing, Form::Whitespace] {
         let path = dir.path().join(format!("{form:?}.xml"));
-        std::fs::write(
-            &path,
-            blank_in_base("<ReasonForClosure>RC1</ReasonForClosure>", 0, form),
-        )
-        .unwrap();
+        std::fs::write(&path, blank_in_base("<ReasonForClosure>RC1</ReasonForClosure>", 0, form)).unwrap();
         let output = Command::cargo_bin("caregate")
             .unwrap()
             .args(["validate", "--format", "json", "--now", NOW])
             .arg(&path)
             .output()
             .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{form:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_eq!(output.status.code(), Some(1), "{form:?}: {}", String::from_utf8_lossy(&output.stderr));
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
         let found: Vec<(String, String)> = report["documents"][0]["findings"]
             .as_array()
             .expect("findings")
             .iter()
-            .map(|f| {
-                (
-                    f["rule"].as_str().unwrap().to_string(),
-                    f["record"].as_str().unwrap_or("-").to_string(),
-                )
-            })
+            .map(|f| (f["rule"].as_str().unwrap().to_string(), f["record"].as_str().unwrap_or("-").to_string()))
             .collect();
-        assert_eq!(
-            found,
-            [("8805".to_string(), "CH001".to_string())],
-            "{form:?}"
-        );
+        assert_eq!(found, [("8805".to_string(), "CH001".to_string())], "{form:?}");
     }
 }
 
@@ -241,55 +170,15 @@ fn a_blank_required_element_gives_the_dfe_rule_for_its_absence() {
         ("<LAchildID>CH002</LAchildID>", 0, "8500", None),
         ("<Sex>M</Sex>", 0, "4180", Some("CH001")),
         ("<Ethnicity>WBRI</Ethnicity>", 0, "4220", Some("CH001")),
-        (
-            "<CINreferralDate>2026-01-12</CINreferralDate>",
-            0,
-            "8600",
-            Some("CH001"),
-        ),
-        (
-            "<ReferralSource>2A</ReferralSource>",
-            0,
-            "8866",
-            Some("CH001"),
-        ),
+        ("<CINreferralDate>2026-01-12</CINreferralDate>", 0, "8600", Some("CH001")),
+        ("<ReferralSource>2A</ReferralSource>", 0, "8866", Some("CH001")),
         ("<ReferralNFA>false</ReferralNFA>", 0, "8568", Some("CH001")),
-        (
-            "<CINPlanStartDate>2026-02-23</CINPlanStartDate>",
-            0,
-            "4010",
-            Some("CH001"),
-        ),
-        (
-            "<S47ActualStartDate>2025-05-12</S47ActualStartDate>",
-            0,
-            "8615",
-            Some("CH001"),
-        ),
-        (
-            "<CPPstartDate>2025-06-02</CPPstartDate>",
-            0,
-            "8720",
-            Some("CH001"),
-        ),
-        (
-            "<InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>",
-            0,
-            "8905",
-            Some("CH001"),
-        ),
-        (
-            "<LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse>",
-            0,
-            "8910",
-            Some("CH001"),
-        ),
-        (
-            "<NumberOfPreviousCPP>1</NumberOfPreviousCPP>",
-            0,
-            "8730",
-            Some("CH001"),
-        ),
+        ("<CINPlanStartDate>2026-02-23</CINPlanStartDate>", 0, "4010", Some("CH001")),
+        ("<S47ActualStartDate>2025-05-12</S47ActualStartDate>", 0, "8615", Some("CH001")),
+        ("<CPPstartDate>2025-06-02</CPPstartDate>", 0, "8720", Some("CH001")),
+        ("<InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>", 0, "8905", Some("CH001")),
+        ("<LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse>", 0, "8910", Some("CH001")),
+        ("<NumberOfPreviousCPP>1</NumberOfPreviousCPP>", 0, "8730", Some("CH001")),
     ];
     let mut problems = Vec::new();
     for (element, nth, rule, record) in cases {
@@ -299,22 +188,14 @@ fn a_blank_required_element_gives_the_dfe_rule_for_its_absence() {
             let findings = check(&blank_in_base(element, nth, form));
             let found = rules_of(&findings);
             if !found.contains(&(rule.to_string(), record.map(str::to_string))) {
-                problems.push(format!(
-                    "{name} {form:?}: no {rule} for {record:?}: {:#?}",
-                    said(&findings)
-                ));
+                problems.push(format!("{name} {form:?}: no {rule} for {record:?}: {:#?}", said(&findings)));
             }
             let as_value: Vec<&Finding> = findings
                 .iter()
-                .filter(|f| {
-                    ["enum", "pattern", "format", "type", "minLength"].contains(&f.rule.as_str())
-                })
+                .filter(|f| ["enum", "pattern", "format", "type", "minLength"].contains(&f.rule.as_str()))
                 .collect();
             if !as_value.is_empty() {
-                problems.push(format!(
-                    "{name} {form:?}: the blank text is judged as a value: {:#?}",
-                    said(&findings)
-                ));
+                problems.push(format!("{name} {form:?}: the blank text is judged as a value: {:#?}", said(&findings)));
             }
             if said(&findings) != said(&left_out) {
                 problems.push(format!(
@@ -336,11 +217,7 @@ fn a_blank_optional_date_behaves_as_absent() {
     let sex = "        <Sex>M</Sex>\n";
     assert_eq!(xml.matches(sex).count(), 1);
     for form in [Form::Empty, Form::SelfClosing, Form::Whitespace] {
-        let with_blank = xml.replacen(
-            sex,
-            &format!("{sex}{}", form.line("        ", "PersonDeathDate")),
-            1,
-        );
+        let with_blank = xml.replacen(sex, &format!("{sex}{}", form.line("        ", "PersonDeathDate")), 1);
         assert!(with_blank.contains("PersonDeathDate"));
         let findings = check(&with_blank);
         assert!(findings.is_empty(), "{form:?}: {:#?}", said(&findings));
@@ -348,21 +225,10 @@ fn a_blank_optional_date_behaves_as_absent() {
     // A child protection plan whose end date is blank is open: the CIN plan that starts on its end date now
     // starts while it is open (4016), and the end date is neither the start date (8840), nor before it (8925),
     // nor outside the year (8930), nor a malformed date.
-    let left_out = check(&blank_in_base(
-        "<CPPendDate>2025-10-01</CPPendDate>",
-        0,
-        Form::Removed,
-    ));
-    assert_eq!(
-        rules_of(&left_out),
-        BTreeSet::from([("4016".to_string(), Some("CH001".to_string()))])
-    );
+    let left_out = check(&blank_in_base("<CPPendDate>2025-10-01</CPPendDate>", 0, Form::Removed));
+    assert_eq!(rules_of(&left_out), BTreeSet::from([("4016".to_string(), Some("CH001".to_string()))]));
     for form in [Form::Empty, Form::SelfClosing, Form::Whitespace] {
-        let findings = check(&blank_in_base(
-            "<CPPendDate>2025-10-01</CPPendDate>",
-            0,
-            form,
-        ));
+        let findings = check(&blank_in_base("<CPPendDate>2025-10-01</CPPendDate>", 0, form));
         assert_eq!(said(&findings), said(&left_out), "{form:?}");
     }
 }
@@ -372,12 +238,7 @@ fn blank_cases() -> Vec<PathBuf> {
     for entry in std::fs::read_dir(suite().join("cases")).unwrap() {
         for file in std::fs::read_dir(entry.unwrap().path()).unwrap() {
             let path = file.unwrap().path();
-            if path
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("blank-")
-            {
+            if path.file_name().unwrap().to_string_lossy().starts_with("blank-") {
                 files.push(path);
             }
         }
@@ -389,11 +250,10 @@ fn blank_cases() -> Vec<PathBuf> {
 /// The instance of `xml` by the converter's tree path, and by its fast path when that takes the document.
 fn instances(xml: &str) -> (Value, Option<Value>) {
     let (pack, limits) = (pack(), Limits::default());
-    let doc =
-        caregate::document::parse_xml(xml.as_bytes(), &limits).expect("the cases are well-formed");
+    let doc = caregate::document::parse_xml(xml.as_bytes(), &limits).expect("the cases are well-formed");
     let tree = from_xml(&doc.root, &pack, &CATALOG, &LineIndex::new(xml.as_bytes())).value;
-    let fast = stream::xml_to_json(xml.as_bytes(), &pack, &limits)
-        .map(|json| serde_json::from_str(&json).expect("JSON"));
+    let fast =
+        stream::xml_to_json(xml.as_bytes(), &pack, &limits).map(|json| serde_json::from_str(&json).expect("JSON"));
     (tree, fast)
 }
 
@@ -401,35 +261,21 @@ fn instances(xml: &str) -> (Value, Option<Value>) {
 #[test]
 fn every_blank_case_gives_the_findings_of_the_return_without_its_blanks() {
     let files = blank_cases();
-    assert!(
-        files.len() >= 100,
-        "only {} blank-element cases",
-        files.len()
-    );
+    assert!(files.len() >= 100, "only {} blank-element cases", files.len());
     let mut problems = Vec::new();
     for file in &files {
         let name = file.strip_prefix(suite()).unwrap().display().to_string();
         let xml = read(file);
-        assert!(
-            !blank_elements(&xml).is_empty(),
-            "{name} has no blank element"
-        );
+        assert!(!blank_elements(&xml).is_empty(), "{name} has no blank element");
         let left_out = said(&check(&rewrite(&xml, Form::Removed)));
         for form in FORMS {
             let findings = said(&check(&rewrite(&xml, form)));
             if findings != left_out {
-                problems.push(format!(
-                    "{name} {form:?}:\n  blank {findings:#?}\n  left out {left_out:#?}"
-                ));
+                problems.push(format!("{name} {form:?}:\n  blank {findings:#?}\n  left out {left_out:#?}"));
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} difference(s):\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} difference(s):\n{}", problems.len(), problems.join("\n"));
 }
 
 /// Both converter paths leave a blank element out alike: in each blank form, the tree path gives the instance
@@ -445,23 +291,14 @@ fn both_converter_paths_leave_a_blank_element_out() {
         for form in FORMS {
             let (tree, fast) = instances(&rewrite(&xml, form));
             if tree != left_out {
-                problems.push(format!(
-                    "{name} {form:?}: the tree path's instance differs from the one without blanks"
-                ));
+                problems.push(format!("{name} {form:?}: the tree path's instance differs from the one without blanks"));
             }
             if fast.as_ref().is_some_and(|fast| *fast != tree) {
-                problems.push(format!(
-                    "{name} {form:?}: the fast path's instance differs from the tree path's"
-                ));
+                problems.push(format!("{name} {form:?}: the fast path's instance differs from the tree path's"));
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} difference(s):\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} difference(s):\n{}", problems.len(), problems.join("\n"));
 }
 
 /// An empty wrapper of a list of scalars (`<Reviews/>`) is an empty list, whichever converter path reads the
@@ -478,50 +315,26 @@ fn an_empty_list_wrapper_is_an_empty_list_on_the_tree_path_too() {
     assert_eq!(rules_of(&check(&fail)), expected, "cases/8842Q/fail.xml");
     let disability = "          <Disability>MOB</Disability>\n";
     assert_eq!(fail.matches(disability).count(), 1);
-    let with_blank = fail.replacen(
-        disability,
-        &format!("{disability}          <Disability/>\n"),
-        1,
-    );
-    assert_eq!(
-        rules_of(&check(&with_blank)),
-        expected,
-        "8842Q/fail.xml with a blank <Disability/> in the same child"
-    );
+    let with_blank = fail.replacen(disability, &format!("{disability}          <Disability/>\n"), 1);
+    assert_eq!(rules_of(&check(&with_blank)), expected, "8842Q/fail.xml with a blank <Disability/> in the same child");
     let (tree, _) = instances(&with_blank);
     let plan = &tree["Children"]["Child"][0]["CINdetails"][0]["ChildProtectionPlans"][0];
-    assert_eq!(
-        plan.get("Reviews"),
-        Some(&serde_json::json!([])),
-        "the tree path's plan: {plan}"
-    );
+    assert_eq!(plan.get("Reviews"), Some(&serde_json::json!([])), "the tree path's plan: {plan}");
 }
 
 /// The scalar fields of the schema: property name → (the element a blank one is written as, optional
 /// somewhere). A list of scalars is written as its items' elements.
 fn scalar_fields(schema: &Value) -> BTreeMap<String, (String, bool)> {
     let mut fields: BTreeMap<String, (String, bool)> = BTreeMap::new();
-    let scalar = |s: &Value| {
-        matches!(
-            s["type"].as_str(),
-            Some("string" | "integer" | "number" | "boolean")
-        )
-    };
+    let scalar = |s: &Value| matches!(s["type"].as_str(), Some("string" | "integer" | "number" | "boolean"));
     for def in schema["$defs"].as_object().expect("$defs").values() {
-        let required: BTreeSet<&str> = def["required"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required: BTreeSet<&str> =
+            def["required"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         for (name, property) in def["properties"].as_object().into_iter().flatten() {
             let element = if scalar(property) {
                 name.clone()
             } else if property["type"] == "array" && scalar(&property["items"]) {
-                property["items"]["xml"]["name"]
-                    .as_str()
-                    .unwrap_or(name)
-                    .to_string()
+                property["items"]["xml"]["name"].as_str().unwrap_or(name).to_string()
             } else {
                 continue;
             };
@@ -535,20 +348,14 @@ fn scalar_fields(schema: &Value) -> BTreeMap<String, (String, bool)> {
 /// For every rule, the scalar fields it reads (itself or through its aggregates), and those of them that are
 /// optional or tested with `has(...)`. The header's reference date, read by every rule that dates the census
 /// year, is left aside: its blank case is rule 100's.
-fn fields_read(
-    fields: &BTreeMap<String, (String, bool)>,
-) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
+fn fields_read(fields: &BTreeMap<String, (String, bool)>) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
     let rules: toml::Table = toml::from_str(&pack_text("rules.toml")).expect("rules.toml");
     let aggregates: BTreeMap<&str, String> = rules["aggregate"]
         .as_array()
         .expect("aggregates")
         .iter()
         .map(|a| {
-            let text = format!(
-                "{} {}",
-                a["value"].as_str().unwrap(),
-                a["context"].as_str().unwrap().replace('/', ".")
-            );
+            let text = format!("{} {}", a["value"].as_str().unwrap(), a["context"].as_str().unwrap().replace('/', "."));
             (a["name"].as_str().unwrap(), text)
         })
         .collect();
@@ -558,19 +365,14 @@ fn fields_read(
     let mut read: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
     for rule in rules["rule"].as_array().expect("rules") {
         let id = rule["id"].as_str().unwrap().to_string();
-        let expression = rule["expression"]
-            .as_str()
-            .unwrap()
-            .replace("root.Header.CollectionDetails.ReferenceDate", "");
+        let expression =
+            rule["expression"].as_str().unwrap().replace("root.Header.CollectionDetails.ReferenceDate", "");
         let mut text = expression.clone();
         for name in used.captures_iter(&expression) {
             text.push(' ');
             text.push_str(&aggregates[&name[1]]);
         }
-        let has: BTreeSet<&str> = tested
-            .captures_iter(&text)
-            .map(|c| c.get(1).unwrap().as_str())
-            .collect();
+        let has: BTreeSet<&str> = tested.captures_iter(&text).map(|c| c.get(1).unwrap().as_str()).collect();
         let entry = read.entry(id).or_default();
         for name in member.captures_iter(&text) {
             if let Some((_, optional)) = fields.get(&name[1]) {
@@ -591,30 +393,20 @@ fn fields_read(
 fn every_rule_reading_an_optional_field_has_a_blank_case() {
     let schema: Value = serde_json::from_str(&pack_text("schema.json")).expect("schema.json");
     let fields = scalar_fields(&schema);
-    let elements: BTreeMap<&str, &str> = fields
-        .iter()
-        .map(|(name, (element, _))| (element.as_str(), name.as_str()))
-        .collect();
+    let elements: BTreeMap<&str, &str> =
+        fields.iter().map(|(name, (element, _))| (element.as_str(), name.as_str())).collect();
     let reads = fields_read(&fields);
     let manifest = read(&suite().join("suite.toml"));
     let mut cases: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     for file in blank_cases() {
-        let code = file
-            .parent()
-            .unwrap()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
+        let code = file.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
         cases.entry(code).or_default().push(file);
     }
     let mut problems = Vec::new();
     for (code, (all, optional)) in &reads {
         let files = cases.get(code).map(Vec::as_slice).unwrap_or_default();
         if !optional.is_empty() && files.is_empty() {
-            problems.push(format!(
-                "{code} reads {optional:?} but has no blank-element case"
-            ));
+            problems.push(format!("{code} reads {optional:?} but has no blank-element case"));
         }
         for file in files {
             let name = file.strip_prefix(suite()).unwrap().display().to_string();
@@ -622,14 +414,8 @@ fn every_rule_reading_an_optional_field_has_a_blank_case() {
             if let Some(other) = blank.iter().find(|e| !elements.contains_key(e.as_str())) {
                 problems.push(format!("{name}: <{other}> is not a scalar field"));
             }
-            if !blank.iter().any(|e| {
-                elements
-                    .get(e.as_str())
-                    .is_some_and(|field| all.contains(*field))
-            }) {
-                problems.push(format!(
-                    "{name}: blanks {blank:?}, none of which {code} reads ({all:?})"
-                ));
+            if !blank.iter().any(|e| elements.get(e.as_str()).is_some_and(|field| all.contains(*field))) {
+                problems.push(format!("{name}: blanks {blank:?}, none of which {code} reads ({all:?})"));
             }
             if !manifest.contains(&format!("document = \"{name}\"")) {
                 problems.push(format!("{name} is not listed in suite.toml"));

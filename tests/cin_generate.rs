@@ -117,7 +117,8 @@ fn every_rule_of_the_pack_has_a_fault_and_a_faulty_return_breaks_each() {
 
 fn generate_messy(count: usize, seed: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    let summary = write_return_with(&pack(), count, seed, 0.0, Profile::Messy, &mut out).expect("the return is generated");
+    let summary =
+        write_return_with(&pack(), count, seed, 0.0, Profile::Messy, &mut out).expect("the return is generated");
     assert_eq!(summary.children, count);
     assert_eq!(summary.bytes, out.len() as u64);
     out
@@ -167,7 +168,11 @@ fn a_messy_return_reads_like_a_first_submission() {
         .expect("caregate runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let xml = std::fs::read_to_string(&path).expect("the return");
-    assert_eq!(xml.as_bytes(), generate_messy(500, 2026).as_slice(), "the command and the library write the same return");
+    assert_eq!(
+        xml.as_bytes(),
+        generate_messy(500, 2026).as_slice(),
+        "the command and the library write the same return"
+    );
 
     // Blank elements in each of the spellings extracts use, a date written day first.
     let blank_pair = regex::Regex::new(r"<(\w+)></(\w+)>").expect("regex");

@@ -37,9 +37,15 @@ fn duplicate_ids_far_apart_are_found_on_both_children() {
     // The last child takes the first one's id.
     let at = xml.rfind(&format!("<LAchildID>{last}</LAchildID>")).expect("last id");
     let mut twin = xml.clone();
-    twin.replace_range(at..at + format!("<LAchildID>{last}</LAchildID>").len(), &format!("<LAchildID>{first}</LAchildID>"));
-    let found: Vec<(String, Option<String>)> =
-        check(&catalog, "cin-census@2025-26", twin.as_bytes()).into_iter().filter(|f| f.rule == "8510").map(|f| (f.rule, f.record)).collect();
+    twin.replace_range(
+        at..at + format!("<LAchildID>{last}</LAchildID>").len(),
+        &format!("<LAchildID>{first}</LAchildID>"),
+    );
+    let found: Vec<(String, Option<String>)> = check(&catalog, "cin-census@2025-26", twin.as_bytes())
+        .into_iter()
+        .filter(|f| f.rule == "8510")
+        .map(|f| (f.rule, f.record))
+        .collect();
     assert_eq!(found, vec![("8510".to_string(), Some(first.clone())), ("8510".to_string(), Some(first))]);
     assert!(check(&catalog, "cin-census@2025-26", xml.as_bytes()).iter().all(|f| f.rule != "8510"));
 }

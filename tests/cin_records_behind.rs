@@ -26,10 +26,7 @@ fn child(id: &str, sex: Sex) -> String {
         Sex::Known(code) => ("<PersonBirthDate>2014-06-12</PersonBirthDate>", format!("<Sex>{code}</Sex>")),
         Sex::Unknown => ("<PersonBirthDate>2014-06-12</PersonBirthDate>", "<Sex>U</Sex>".to_string()),
         Sex::Missing => ("<PersonBirthDate>2014-06-12</PersonBirthDate>", String::new()),
-        Sex::Unborn => (
-            "<ExpectedPersonBirthDate>2026-06-01</ExpectedPersonBirthDate>",
-            "<Sex>U</Sex>".to_string(),
-        ),
+        Sex::Unborn => ("<ExpectedPersonBirthDate>2026-06-01</ExpectedPersonBirthDate>", "<Sex>U</Sex>".to_string()),
     };
     format!(
         "    <Child>
@@ -115,10 +112,7 @@ fn a_return_level_query_names_exactly_its_children_in_file_order() {
     let findings = validator.check(small_return().as_bytes()).findings;
     assert_eq!(behind(&findings, "2886Q"), SMALL_BEHIND);
     // A finding about one child names no others.
-    assert!(
-        findings.iter().filter(|f| f.rule != "2886Q").all(|f| f.records.is_empty()),
-        "{findings:#?}"
-    );
+    assert!(findings.iter().filter(|f| f.rule != "2886Q").all(|f| f.records.is_empty()), "{findings:#?}");
     // The same return as one JSON document, checked whole.
     let json = caregate::convert::convert(
         small_return().as_bytes(),
@@ -137,9 +131,8 @@ fn a_return_under_the_threshold_gives_no_finding_to_name_children_in() {
     let catalog = Catalog::embedded().unwrap();
     let validator = Validator::new(&catalog, options(&catalog));
     // One child of 50 with sex U is 2%, which 2886Q allows.
-    let children: Vec<String> = (0..50)
-        .map(|i| child(&format!("K{i:02}"), if i == 17 { Sex::Unknown } else { Sex::Known("F") }))
-        .collect();
+    let children: Vec<String> =
+        (0..50).map(|i| child(&format!("K{i:02}"), if i == 17 { Sex::Unknown } else { Sex::Known("F") })).collect();
     let findings = validator.check(census(&children).as_bytes()).findings;
     assert!(findings.iter().all(|f| f.rule != "2886Q" && f.records.is_empty()), "{findings:#?}");
 }
@@ -184,10 +177,7 @@ fn the_streamed_check_of_a_file_names_every_child_in_file_order() {
     let summary = validator.check_bulk_streaming(&pack, &open, &mut |f| given.push(f)).expect("read");
     assert_eq!(summary.records, 300);
     assert_eq!(behind(&given, "2886Q"), expected);
-    assert_eq!(
-        behind(&validator.check_bulk(&pack, &open).expect("read").findings, "2886Q"),
-        expected
-    );
+    assert_eq!(behind(&validator.check_bulk(&pack, &open).expect("read").findings, "2886Q"), expected);
 }
 
 #[test]
@@ -273,7 +263,9 @@ fn a_pack_naming_records_wrongly_is_refused_at_load() {
     );
     // A `records` aggregate names records, so it lies inside them.
     refused(
-        &|rules| rules + "\n[[aggregate]]\nname = \"headers\"\ncontext = \"/Header\"\nvalue = \"true\"\nkind = \"records\"\n",
+        &|rules| {
+            rules + "\n[[aggregate]]\nname = \"headers\"\ncontext = \"/Header\"\nvalue = \"true\"\nkind = \"records\"\n"
+        },
         &["headers", "/Header", "inside the records"],
     );
     // A rule inside a record is about that record.

@@ -59,11 +59,8 @@ fn expected(dir: &Path) -> BTreeSet<(String, Option<String>)> {
 }
 
 fn case_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(suite().join("cases"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(suite().join("cases")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     dirs.sort();
     dirs
 }
@@ -90,7 +87,8 @@ fn every_rule_fails_and_passes_its_case() {
 
         let fail = check(&catalog, &dir.join("fail.xml"));
         let of_rule: Vec<&Finding> = fail.iter().filter(|f| f.rule == code).collect();
-        let got: BTreeSet<(String, Option<String>)> = of_rule.iter().map(|f| (f.rule.clone(), f.record.clone())).collect();
+        let got: BTreeSet<(String, Option<String>)> =
+            of_rule.iter().map(|f| (f.rule.clone(), f.record.clone())).collect();
         if got != want {
             problems.push(format!("{code}/fail.xml: expected {want:?}, got:\n{}", describe(&of_rule)));
         }
@@ -118,7 +116,8 @@ fn the_pack_has_the_109_dfe_rules_and_a_case_for_each() {
         assert_eq!(rule.clause.as_deref(), Some(format!("CIN census 2025-26 rule {}", rule.id).as_str()));
         assert!(rule.fix.is_some(), "rule {} has no fix", rule.id);
     }
-    let cases: BTreeSet<String> = case_dirs().iter().map(|d| d.file_name().unwrap().to_string_lossy().to_string()).collect();
+    let cases: BTreeSet<String> =
+        case_dirs().iter().map(|d| d.file_name().unwrap().to_string_lossy().to_string()).collect();
     assert_eq!(ids, cases, "rules without a case, or cases without a rule");
 }
 
@@ -144,15 +143,29 @@ fn no_rule_fails_to_evaluate_on_the_base_or_any_case() {
         // The whole return as one instance (the validator itself streams it record by record).
         let bytes = std::fs::read(file).unwrap();
         let _ = &validator;
-        let json = caregate::convert::convert(&bytes, caregate::convert::Target::Json, Some(pack.clone()), &catalog, &Default::default())
-            .unwrap_or_else(|e| panic!("{}: not read: {e}", file.display()));
+        let json = caregate::convert::convert(
+            &bytes,
+            caregate::convert::Target::Json,
+            Some(pack.clone()),
+            &catalog,
+            &Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}: not read: {e}", file.display()));
         let instance: serde_json::Value = serde_json::from_str(&json.output).unwrap();
         let clock = Clock::new(&now);
         let mut context = Context::new(&instance, None, &clock, &pack.params);
         context.gather(&pack);
         for rule in &pack.rules {
             rule.context.for_each(&instance, |pointer, node| {
-                let vars = [node, &instance, context.envelope, &context.as_of, &context.now, context.params, context.agg.as_ref()];
+                let vars = [
+                    node,
+                    &instance,
+                    context.envelope,
+                    &context.as_of,
+                    &context.now,
+                    context.params,
+                    context.agg.as_ref(),
+                ];
                 if let Outcome::NotApplicable(Some(reason)) = rule.program.check(&vars) {
                     let case = file.strip_prefix(suite()).unwrap().display().to_string();
                     problems.insert(format!("{} at {case}{pointer}: {reason}", rule.id));

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, LazyLock};
 
 use caregate::convert::{convert, from_xml, Target};
-use caregate::document::{parse_xml, LineIndex, Limits};
+use caregate::document::{parse_xml, Limits, LineIndex};
 use caregate::finding::Finding;
 use caregate::standard::{export, Catalog, StandardPack};
 use caregate::validate::{Options, Validator};
@@ -47,7 +47,9 @@ fn check(bytes: &[u8]) -> Vec<String> {
     if let Ok(doc) = parse_xml(bytes, &Limits::default()) {
         let converted = from_xml(&doc.root, &pack, &CATALOG, &LineIndex::new(bytes));
         found.extend(converted.findings.iter().map(|f| format!("{} {}", f.rule, f.message)));
-        found.extend(pack.validator.iter_errors(&converted.value).map(|e| format!("schema {} at {}", e, e.instance_path())));
+        found.extend(
+            pack.validator.iter_errors(&converted.value).map(|e| format!("schema {} at {}", e, e.instance_path())),
+        );
     }
     found
 }

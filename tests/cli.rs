@@ -62,7 +62,12 @@ fn junit_sarif_and_html_reports_are_written() {
     let dir = tempfile::tempdir().unwrap();
     for format in ["junit", "sarif", "html"] {
         let path = dir.path().join(format!("report.{format}"));
-        caregate().args(["validate", "--now", NOW, "--format", format, "--output"]).arg(&path).arg(BROKEN).assert().code(1);
+        caregate()
+            .args(["validate", "--now", NOW, "--format", format, "--output"])
+            .arg(&path)
+            .arg(BROKEN)
+            .assert()
+            .code(1);
         let text = std::fs::read_to_string(&path).unwrap();
         match format {
             "junit" => {
@@ -73,7 +78,10 @@ fn junit_sarif_and_html_reports_are_written() {
                 let sarif: Value = serde_json::from_str(&text).unwrap();
                 assert_eq!(sarif["version"], "2.1.0");
                 assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "REF-005");
-                assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 10);
+                assert_eq!(
+                    sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+                    10
+                );
             }
             _ => assert!(text.contains("REF-005") && text.contains("<html"), "HTML report"),
         }
@@ -116,8 +124,10 @@ fn standards_are_listed_shown_and_exported() {
     }
     let show = String::from_utf8(caregate().args(["standards", "show", "referral"]).output().unwrap().stdout).unwrap();
     assert!(show.contains("/child/nhsNumber") && show.contains("REF-005"), "{show}");
-    let schema: Value =
-        serde_json::from_slice(&caregate().args(["standards", "export", "referral", "--as", "json-schema"]).output().unwrap().stdout).unwrap();
+    let schema: Value = serde_json::from_slice(
+        &caregate().args(["standards", "export", "referral", "--as", "json-schema"]).output().unwrap().stdout,
+    )
+    .unwrap();
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     let xsd = caregate().args(["standards", "export", "referral@1.0", "--as", "xsd"]).output().unwrap().stdout;
     roxmltree::Document::parse(std::str::from_utf8(&xsd).unwrap()).unwrap();
@@ -152,7 +162,8 @@ fn generate_is_reproducible_by_seed_and_faults_at_the_asked_rate() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     for doc in report["documents"].as_array().unwrap() {
         let path = doc["path"].as_str().unwrap();
-        let rules: Vec<&str> = doc["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+        let rules: Vec<&str> =
+            doc["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
         match path.split("-REF-").nth(1) {
             Some(rest) => {
                 let rule = format!("REF-{}", rest.trim_end_matches(".xml"));
@@ -169,10 +180,15 @@ fn a_misspelt_element_is_one_finding_with_the_right_name_suggested() {
     let out = caregate().args(["validate", "--now", NOW, "--format", "json", "-"]).write_stdin(xml).output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let findings = report["documents"][0]["findings"].as_array().unwrap();
-    let about_name: Vec<&Value> =
-        findings.iter().filter(|f| f["location"]["path"].as_str().unwrap_or("").starts_with("/Referral/Child/Name")).collect();
+    let about_name: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["location"]["path"].as_str().unwrap_or("").starts_with("/Referral/Child/Name"))
+        .collect();
     assert_eq!(about_name.len(), 1, "{findings:#?}");
     assert_eq!(about_name[0]["rule"], "unknown-element");
     assert_eq!(about_name[0]["fix"], "Did you mean `<Family>`?");
-    assert_eq!((about_name[0]["location"]["line"].as_u64(), about_name[0]["location"]["column"].as_u64()), (Some(3), Some(29)));
+    assert_eq!(
+        (about_name[0]["location"]["line"].as_u64(), about_name[0]["location"]["column"].as_u64()),
+        (Some(3), Some(29))
+    );
 }

@@ -55,12 +55,19 @@ fn every_case_passes_and_every_requirement_has_a_case() {
     }
     for s in &suites {
         let evidence = run::run(s, &catalog, &run::engine(), &[]);
-        let failed: Vec<String> = evidence.cases.iter().filter(|c| !c.passed).map(|c| format!("{}: {}", c.id, c.problems.join("; "))).collect();
+        let failed: Vec<String> = evidence
+            .cases
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("{}: {}", c.id, c.problems.join("; ")))
+            .collect();
         assert!(failed.is_empty(), "{}:\n{}", s.reference(), failed.join("\n"));
         assert!(s.uncovered().is_empty(), "{}: requirements without a case: {:?}", s.reference(), s.uncovered());
         // Every rule of the standard is a requirement with a case.
         for info in s.pack.rule_infos() {
-            let r = evidence.requirement(&info.id).unwrap_or_else(|| panic!("{}: rule {} is not a requirement", s.reference(), info.id));
+            let r = evidence
+                .requirement(&info.id)
+                .unwrap_or_else(|| panic!("{}: rule {} is not a requirement", s.reference(), info.id));
             assert_eq!(r.status, Status::Pass, "{}: rule {}", s.reference(), info.id);
         }
         // Every input is named with its digest, and so are the pack and the suite.
@@ -102,7 +109,13 @@ const WRONG: (&str, &str) = ("id = \"REF-007-xml\"\ntitle = \"Breaks REF-007 (XM
 fn a_wrong_expectation_fails_the_run_and_a_requirement_without_a_case_is_listed() {
     let wrong = edited_suites(|t| t.replace(WRONG.0, WRONG.1));
     let out = tempfile::tempdir().unwrap();
-    let assert = caregate().args(["suite", "run", "--standard", "referral", "--suites"]).arg(wrong.path()).arg("--output").arg(out.path()).assert().code(1);
+    let assert = caregate()
+        .args(["suite", "run", "--standard", "referral", "--suites"])
+        .arg(wrong.path())
+        .arg("--output")
+        .arg(out.path())
+        .assert()
+        .code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     assert!(stdout.contains("FAIL REF-007-xml: expected valid but the document is invalid"), "{stdout}");
     let evidence = Evidence::read(&run_dir(out.path()).join("report.json")).unwrap();
@@ -111,7 +124,11 @@ fn a_wrong_expectation_fails_the_run_and_a_requirement_without_a_case_is_listed(
 
     // Remove both REF-013 cases: coverage names REF-013.
     let uncovered = edited_suites(|t| t.replace("rules = [\"REF-013\"]", "rules = [\"REF-007\"]"));
-    let assert = caregate().args(["suite", "coverage", "--standard", "referral", "--suites"]).arg(uncovered.path()).assert().code(1);
+    let assert = caregate()
+        .args(["suite", "coverage", "--standard", "referral", "--suites"])
+        .arg(uncovered.path())
+        .assert()
+        .code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     assert!(stdout.contains("1 without a case") && stdout.contains("REF-013 [rules]"), "{stdout}");
 }
@@ -146,7 +163,13 @@ fn a_signed_report_verifies_and_a_changed_byte_does_not() {
     let (private, public) = (prefix.with_extension("key"), prefix.with_extension("pub"));
     assert!(std::fs::read_to_string(&private).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
     let out = dir.path().join("reports");
-    caregate().args(["suite", "run", "--standard", "escr-document", "--sign"]).arg(&private).arg("--output").arg(&out).assert().success();
+    caregate()
+        .args(["suite", "run", "--standard", "escr-document", "--sign"])
+        .arg(&private)
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .success();
     let report = run_dir(&out).join("report.json");
     caregate().args(["report", "verify"]).arg(&report).arg("--key").arg(&public).assert().success();
 
@@ -160,7 +183,13 @@ fn a_signed_report_verifies_and_a_changed_byte_does_not() {
     assert_eq!(signature::verify(forged.as_bytes(), &key), Err(signature::VerifyError::BadSignature));
     for at in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 2] {
         let mut changed = bytes.clone();
-        changed[at] = if changed[at] == b'1' { b'2' } else if changed[at] == b' ' { b'\t' } else { b'1' };
+        changed[at] = if changed[at] == b'1' {
+            b'2'
+        } else if changed[at] == b' ' {
+            b'\t'
+        } else {
+            b'1'
+        };
         assert!(signature::verify(&changed, &key).is_err(), "a change at byte {at} was not noticed");
     }
     let tampered = dir.path().join("tampered.json");
@@ -174,7 +203,13 @@ fn a_signed_report_verifies_and_a_changed_byte_does_not() {
     // An unsigned report does not verify.
     let unsigned = dir.path().join("unsigned");
     caregate().args(["suite", "run", "--standard", "escr-document", "--output"]).arg(&unsigned).assert().success();
-    caregate().args(["report", "verify"]).arg(run_dir(&unsigned).join("report.json")).arg("--key").arg(&public).assert().code(1);
+    caregate()
+        .args(["report", "verify"])
+        .arg(run_dir(&unsigned).join("report.json"))
+        .arg("--key")
+        .arg(&public)
+        .assert()
+        .code(1);
 }
 
 #[test]
@@ -182,8 +217,18 @@ fn the_matrix_has_one_row_per_supplier_and_one_column_per_requirement() {
     let wrong = edited_suites(|t| t.replace(WRONG.0, WRONG.1));
     let dir = tempfile::tempdir().unwrap();
     let (good, bad) = (dir.path().join("good"), dir.path().join("bad"));
-    caregate().args(["suite", "run", "--standard", "referral", "--supplier", "Good Ltd", "--output"]).arg(&good).assert().success();
-    caregate().args(["suite", "run", "--standard", "referral", "--supplier", "Bad Ltd", "--suites"]).arg(wrong.path()).arg("--output").arg(&bad).assert().code(1);
+    caregate()
+        .args(["suite", "run", "--standard", "referral", "--supplier", "Good Ltd", "--output"])
+        .arg(&good)
+        .assert()
+        .success();
+    caregate()
+        .args(["suite", "run", "--standard", "referral", "--supplier", "Bad Ltd", "--suites"])
+        .arg(wrong.path())
+        .arg("--output")
+        .arg(&bad)
+        .assert()
+        .code(1);
     let out = dir.path().join("matrix");
     caregate().args(["report", "matrix"]).arg(&good).arg(&bad).arg("--output").arg(&out).assert().success();
     let matrix: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("matrix.json")).unwrap()).unwrap();

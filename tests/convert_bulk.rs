@@ -21,14 +21,7 @@ fn caregate() -> Command {
 fn generate(dir: &Path, children: usize, seed: u64, invalid_rate: f64) -> PathBuf {
     let path = dir.join(format!("return-{children}-{seed}-{invalid_rate}.xml"));
     caregate()
-        .args([
-            "generate",
-            "cin-census",
-            "--count",
-            &children.to_string(),
-            "--seed",
-            &seed.to_string(),
-        ])
+        .args(["generate", "cin-census", "--count", &children.to_string(), "--seed", &seed.to_string()])
         .args(["--invalid-rate", &invalid_rate.to_string(), "--output"])
         .arg(&path)
         .assert()
@@ -40,10 +33,7 @@ fn generate(dir: &Path, children: usize, seed: u64, invalid_rate: f64) -> PathBu
 /// the exit code it gives them.
 fn whole_document(path: &Path, bytes: &[u8]) -> (String, Vec<String>, i32) {
     let catalog = Catalog::embedded().unwrap();
-    let limits = Limits {
-        max_bytes: bytes.len(),
-        ..Limits::default()
-    };
+    let limits = Limits { max_bytes: bytes.len(), ..Limits::default() };
     match convert::convert(bytes, Target::Json, None, &catalog, &limits) {
         Ok(conversion) => {
             let lines = conversion
@@ -51,33 +41,14 @@ fn whole_document(path: &Path, bytes: &[u8]) -> (String, Vec<String>, i32) {
                 .iter()
                 .map(|f| {
                     let l = f.location.as_ref().unwrap();
-                    format!(
-                        "{}:{}:{}: {}[{}]: {}",
-                        path.display(),
-                        l.line,
-                        l.column,
-                        f.severity,
-                        f.rule,
-                        f.message
-                    )
+                    format!("{}:{}:{}: {}[{}]: {}", path.display(), l.line, l.column, f.severity, f.rule, f.message)
                 })
                 .collect();
-            (
-                conversion.output,
-                lines,
-                if conversion.findings.is_empty() { 0 } else { 1 },
-            )
+            (conversion.output, lines, if conversion.findings.is_empty() { 0 } else { 1 })
         }
         Err(convert::ConvertError::Unreadable(finding)) => {
             let l = finding.location.unwrap();
-            (
-                String::new(),
-                vec![format!(
-                    "{} (line {}, column {})",
-                    finding.message, l.line, l.column
-                )],
-                2,
-            )
+            (String::new(), vec![format!("{} (line {}, column {})", finding.message, l.line, l.column)], 2)
         }
         Err(e) => panic!("{e}"),
     }
@@ -93,11 +64,7 @@ fn streamed(path: &Path, max_bytes: usize) -> (String, Vec<String>, i32) {
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        stderr.lines().map(str::to_string).collect(),
-        out.status.code().unwrap(),
-    )
+    (String::from_utf8(out.stdout).unwrap(), stderr.lines().map(str::to_string).collect(), out.status.code().unwrap())
 }
 
 /// Converts `path` both ways and checks that the streamed conversion gives what the whole document's does.
@@ -107,20 +74,16 @@ fn assert_same_as_whole(path: &Path) -> (String, Vec<String>) {
     assert_ne!(code, 2, "{findings:?}");
     let (streamed_json, stderr, streamed_code) = streamed(path, bytes.len() - 1);
     assert_eq!(streamed_code, code, "{stderr:?}");
-    assert!(
-        streamed_json == json,
-        "the streamed JSON of {} differs from the whole document's",
-        path.display()
-    );
+    assert!(streamed_json == json, "the streamed JSON of {} differs from the whole document's", path.display());
     let (summary, printed) = stderr.split_last().unwrap();
     assert_eq!(printed, &findings[..]);
     if code == 0 {
+        assert_eq!(summary, "converted as cin-census@2025-26 (round trip guaranteed)");
+    } else {
         assert_eq!(
             summary,
-            "converted as cin-census@2025-26 (round trip guaranteed)"
+            "converted as cin-census@2025-26, but the input does not conform: not round-trip guaranteed"
         );
-    } else {
-        assert_eq!(summary, "converted as cin-census@2025-26, but the input does not conform: not round-trip guaranteed");
     }
     (json, findings)
 }
@@ -140,18 +103,12 @@ fn generated_returns_stream_to_the_whole_documents_json() {
 fn the_packs_example_return_streams_to_its_json() {
     let (json, findings) = assert_same_as_whole(Path::new(EXAMPLE));
     assert!(findings.is_empty());
-    assert_eq!(
-        json,
-        std::fs::read_to_string("schemas/cin-census/2025-26/examples/valid/return.json").unwrap()
-    );
+    assert_eq!(json, std::fs::read_to_string("schemas/cin-census/2025-26/examples/valid/return.json").unwrap());
 }
 
 /// Replaces the `n`-th (0-based) occurrence of `from`.
 fn replace_nth(text: &str, from: &str, to: &str, n: usize) -> String {
-    let (at, _) = text
-        .match_indices(from)
-        .nth(n)
-        .unwrap_or_else(|| panic!("no {from} #{n}"));
+    let (at, _) = text.match_indices(from).nth(n).unwrap_or_else(|| panic!("no {from} #{n}"));
     format!("{}{to}{}", &text[..at], &text[at + from.len()..])
 }
 
@@ -159,35 +116,19 @@ fn replace_nth(text: &str, from: &str, to: &str, n: usize) -> String {
 fn records_the_fast_path_declines_give_the_whole_documents_findings() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(generate(dir.path(), 300, 5, 0.0)).unwrap();
-    let text = replace_nth(
-        &text,
-        "<NumberOfPreviousCPP>",
-        "<NumberOfPreviousCPP>three, not ",
-        4,
-    );
+    let text = replace_nth(&text, "<NumberOfPreviousCPP>", "<NumberOfPreviousCPP>three, not ", 4);
     let text = replace_nth(&text, "<NumberOfPreviousCPP>", "<NumberOfPreviousCPP>+", 30);
-    let text = replace_nth(
-        &text,
-        "<NumberOfPreviousCPP>",
-        "<NumberOfPreviousCPP>1.5",
-        40,
-    );
+    let text = replace_nth(&text, "<NumberOfPreviousCPP>", "<NumberOfPreviousCPP>1.5", 40);
     let text = replace_nth(&text, "</Sex>", "</Sex><Nickname>Jo</Nickname>", 100);
     let text = replace_nth(&text, "<Sex>", "<Sex kind=\"legal\">", 150);
     let text = replace_nth(&text, "<Ethnicity>", "<Ethnicity><![CDATA[W]]>B&#82;", 151);
     let path = dir.path().join("faulty.xml");
     std::fs::write(&path, text).unwrap();
     let (_, findings) = assert_same_as_whole(&path);
-    let mut rules: Vec<&str> = findings
-        .iter()
-        .map(|f| f.split('[').nth(1).unwrap().split(']').next().unwrap())
-        .collect();
+    let mut rules: Vec<&str> =
+        findings.iter().map(|f| f.split('[').nth(1).unwrap().split(']').next().unwrap()).collect();
     rules.sort_unstable();
-    assert_eq!(
-        rules,
-        ["type", "type", "unknown-attribute", "unknown-element"],
-        "{findings:#?}"
-    );
+    assert_eq!(rules, ["type", "type", "unknown-attribute", "unknown-element"], "{findings:#?}");
 }
 
 #[test]
@@ -211,15 +152,8 @@ fn the_parts_outside_the_records_convert_and_report_as_in_the_whole_document() {
         let bytes = text.as_bytes();
         let (json, findings, code) = whole_document(&path, bytes);
         let (streamed_json, stderr, streamed_code) = streamed(&path, bytes.len().min(20_000));
-        assert_eq!(
-            (streamed_code, &stderr[..stderr.len() - 1]),
-            (code, &findings[..]),
-            "{what}"
-        );
-        assert!(
-            streamed_json == json,
-            "{what}: the JSON differs:\n{streamed_json}"
-        );
+        assert_eq!((streamed_code, &stderr[..stderr.len() - 1]), (code, &findings[..]), "{what}");
+        assert!(streamed_json == json, "{what}: the JSON differs:\n{streamed_json}");
     }
 }
 
@@ -227,40 +161,21 @@ fn the_parts_outside_the_records_convert_and_report_as_in_the_whole_document() {
 fn a_header_after_the_records_follows_them_with_the_same_value() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(generate(dir.path(), 30, 9, 0.0)).unwrap();
-    let (start, end) = (
-        text.find("<Header>").unwrap(),
-        text.find("</Header>").unwrap() + "</Header>".len(),
-    );
+    let (start, end) = (text.find("<Header>").unwrap(), text.find("</Header>").unwrap() + "</Header>".len());
     let header = &text[start..end];
-    let moved = format!("{}{}", &text[..start], &text[end..]).replacen(
-        "</Children>",
-        &format!("</Children>{header}"),
-        1,
-    );
+    let moved =
+        format!("{}{}", &text[..start], &text[end..]).replacen("</Children>", &format!("</Children>{header}"), 1);
     let path = dir.path().join("late-header.xml");
     std::fs::write(&path, &moved).unwrap();
     let (json, findings, code) = whole_document(&path, moved.as_bytes());
     assert_eq!(code, 1);
-    assert!(
-        findings.iter().any(|f| f.contains("error[element-order]")),
-        "{findings:?}"
-    );
+    assert!(findings.iter().any(|f| f.contains("error[element-order]")), "{findings:?}");
     let (streamed_json, stderr, streamed_code) = streamed(&path, 20_000);
-    assert_eq!(
-        (streamed_code, &stderr[..stderr.len() - 1]),
-        (code, &findings[..])
-    );
+    assert_eq!((streamed_code, &stderr[..stderr.len() - 1]), (code, &findings[..]));
     let value: serde_json::Value = serde_json::from_str(&streamed_json).unwrap();
-    assert_eq!(
-        value,
-        serde_json::from_str::<serde_json::Value>(&json).unwrap()
-    );
+    assert_eq!(value, serde_json::from_str::<serde_json::Value>(&json).unwrap());
     let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-    assert_eq!(
-        keys,
-        ["Children", "Header"],
-        "written where it stands: after the records"
-    );
+    assert_eq!(keys, ["Children", "Header"], "written where it stands: after the records");
 }
 
 #[test]
@@ -272,19 +187,10 @@ fn records_of_a_repeated_container_are_all_written() {
     std::fs::write(&path, &split).unwrap();
     let (json, findings, code) = whole_document(&path, split.as_bytes());
     let (streamed_json, stderr, streamed_code) = streamed(&path, 20_000);
-    assert_eq!(
-        (streamed_code, &stderr[..stderr.len() - 1]),
-        (code, &findings[..])
-    );
-    assert!(
-        findings.len() == 1 && findings[0].contains("error[duplicate-element]"),
-        "{findings:?}"
-    );
+    assert_eq!((streamed_code, &stderr[..stderr.len() - 1]), (code, &findings[..]));
+    assert!(findings.len() == 1 && findings[0].contains("error[duplicate-element]"), "{findings:?}");
     let children = |json: &str| {
-        serde_json::from_str::<serde_json::Value>(json).unwrap()["Children"]["Child"]
-            .as_array()
-            .unwrap()
-            .len()
+        serde_json::from_str::<serde_json::Value>(json).unwrap()["Children"]["Child"].as_array().unwrap().len()
     };
     assert_eq!(
         (children(&json), children(&streamed_json)),
@@ -297,17 +203,9 @@ fn records_of_a_repeated_container_are_all_written() {
 fn standard_input_streams_as_a_file_does() {
     let bytes = std::fs::read(EXAMPLE).unwrap();
     let (json, _, _) = whole_document(Path::new("-"), &bytes);
-    let out = caregate()
-        .args(["convert", "-", "--to", "json", "--max-bytes", "4000"])
-        .write_stdin(bytes)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        caregate().args(["convert", "-", "--to", "json", "--max-bytes", "4000"]).write_stdin(bytes).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8(out.stdout).unwrap() == json);
 }
 
@@ -343,36 +241,19 @@ fn the_output_file_appears_only_when_the_conversion_is_complete() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains(&refusal[0]),
-        "{stderr}\nexpected: {}",
-        refusal[0]
-    );
-    assert!(
-        !out_path.exists(),
-        "no partial output under the name asked for"
-    );
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    assert!(stderr.contains(&refusal[0]), "{stderr}\nexpected: {}", refusal[0]);
+    assert!(!out_path.exists(), "no partial output under the name asked for");
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names.len(), 2, "nor under another name: {names:?}");
 
     // A mismatched end tag: refused, and the JSON on standard output says it is incomplete.
     let broken = replace_nth(&text, "</LAchildID>", "</LAchildId>", 120);
     std::fs::write(&path, &broken).unwrap();
-    let out = caregate()
-        .arg("convert")
-        .arg(&path)
-        .args(["--to", "json", "--max-bytes", "50000"])
-        .output()
-        .unwrap();
+    let out = caregate().arg("convert").arg(&path).args(["--to", "json", "--max-bytes", "50000"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("`</LAchildId>` closes `<LAchildID>`") && stderr.contains("incomplete"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("`</LAchildId>` closes `<LAchildID>`") && stderr.contains("incomplete"), "{stderr}");
 }
 
 #[test]
@@ -382,11 +263,7 @@ fn a_refusal_outside_the_records_is_located_as_in_the_whole_document() {
     let path = dir.path().join("refused.xml");
     for broken in [
         text.replacen("<Year>", "<Year>&bogus;", 1),
-        text.replacen(
-            "</Children>",
-            "</Children>\n  <Footer>\n    &bogus;</Footer>",
-            1,
-        ),
+        text.replacen("</Children>", "</Children>\n  <Footer>\n    &bogus;</Footer>", 1),
         replace_nth(&text, "<Child>", "&bogus;<Child>", 17),
     ] {
         std::fs::write(&path, &broken).unwrap();
@@ -394,20 +271,13 @@ fn a_refusal_outside_the_records_is_located_as_in_the_whole_document() {
         assert_eq!(code, 2);
         let (_, stderr, streamed_code) = streamed(&path, 20_000);
         assert_eq!(streamed_code, 2);
-        assert!(
-            stderr.iter().any(|line| line.contains(&refusal[0])),
-            "{stderr:?}\nexpected: {}",
-            refusal[0]
-        );
+        assert!(stderr.iter().any(|line| line.contains(&refusal[0])), "{stderr:?}\nexpected: {}", refusal[0]);
     }
 }
 
 #[test]
 fn the_read_limit_applies_to_each_record() {
-    let out = caregate()
-        .args(["convert", EXAMPLE, "--to", "json", "--max-bytes", "600"])
-        .output()
-        .unwrap();
+    let out = caregate().args(["convert", EXAMPLE, "--to", "json", "--max-bytes", "600"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("larger than 600 bytes"), "{stderr}");
@@ -433,26 +303,14 @@ fn a_json_return_over_the_limit_is_refused_saying_it_is_read_whole() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("JSON is read whole") && stderr.contains("--max-bytes"),
-        "{stderr}"
-    );
-    caregate()
-        .arg("convert")
-        .arg(&json_path)
-        .args(["--to", "xml"])
-        .assert()
-        .code(0);
+    assert!(stderr.contains("JSON is read whole") && stderr.contains("--max-bytes"), "{stderr}");
+    caregate().arg("convert").arg(&json_path).args(["--to", "xml"]).assert().code(0);
 }
 
 /// The highest resident set size (VmHWM, in KiB) the command reaches, read from /proc while it runs.
 #[cfg(target_os = "linux")]
 fn peak_memory_kib(mut command: std::process::Command) -> (u64, std::process::ExitStatus) {
-    let mut child = command
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0;
     loop {
@@ -476,11 +334,7 @@ fn a_return_over_the_read_limit_converts_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let convert = |path: &Path| {
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("caregate"));
-        command
-            .arg("convert")
-            .arg(path)
-            .args(["--to", "json", "-o"])
-            .arg(dir.path().join("out.json"));
+        command.arg("convert").arg(path).args(["--to", "json", "-o"]).arg(dir.path().join("out.json"));
         let (peak, status) = peak_memory_kib(command);
         assert!(status.success());
         peak
@@ -488,17 +342,10 @@ fn a_return_over_the_read_limit_converts_in_bounded_memory() {
     let small = convert(&generate(dir.path(), 300, 12, 0.0));
     let big_return = generate(dir.path(), 8_000, 12, 0.0);
     let size = std::fs::metadata(&big_return).unwrap().len();
-    assert!(
-        size > Limits::default().max_bytes as u64,
-        "{size} bytes: over the default read limit"
-    );
+    assert!(size > Limits::default().max_bytes as u64, "{size} bytes: over the default read limit");
     let big = convert(&big_return);
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
     assert_eq!(json["Children"]["Child"].as_array().unwrap().len(), 8_000);
     // Reading the whole return would hold its 11 MB and its 20 MB of JSON at least.
-    assert!(
-        big < small + 20 * 1024,
-        "peak memory {big} KiB for {size} bytes, {small} KiB for 300 children"
-    );
+    assert!(big < small + 20 * 1024, "peak memory {big} KiB for {size} bytes, {small} KiB for 300 children");
 }

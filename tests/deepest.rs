@@ -15,18 +15,9 @@ const FULL: &str = include_str!("../schemas/envelope/1.0/examples/valid/full.jso
 fn documents(depth: usize) -> Vec<(&'static str, String)> {
     let inner = depth - 2;
     vec![
-        (
-            "xml",
-            format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth)),
-        ),
-        (
-            "json arrays",
-            format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
-        ),
-        (
-            "json objects",
-            format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth)),
-        ),
+        ("xml", format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth))),
+        ("json arrays", format!("{}{}", "[".repeat(depth), "]".repeat(depth))),
+        ("json objects", format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))),
         (
             "referral",
             format!(
@@ -39,11 +30,7 @@ fn documents(depth: usize) -> Vec<(&'static str, String)> {
             "envelope",
             FULL.replacen(
                 "\"body\": {",
-                &format!(
-                    "\"body\": {{\"deep\": {}1{},",
-                    "{\"a\":".repeat(inner),
-                    "}".repeat(inner)
-                ),
+                &format!("\"body\": {{\"deep\": {}1{},", "{\"a\":".repeat(inner), "}".repeat(inner)),
                 1,
             ),
         ),
@@ -62,20 +49,8 @@ fn on_a_small_stack(work: impl FnOnce() + Send + 'static) {
 
 /// The limits that accept the deepest documents, and a validator of `catalog` under them.
 fn at_the_deepest(catalog: &Catalog) -> (Limits, Validator<'_>) {
-    let limits = Limits {
-        max_depth: Limits::DEEPEST,
-        ..Limits::default()
-    };
-    (
-        limits,
-        Validator::new(
-            catalog,
-            Options {
-                limits,
-                ..Options::default()
-            },
-        ),
-    )
+    let limits = Limits { max_depth: Limits::DEEPEST, ..Limits::default() };
+    (limits, Validator::new(catalog, Options { limits, ..Options::default() }))
 }
 
 #[test]
@@ -86,31 +61,15 @@ fn the_deepest_documents_allowed_are_checked_converted_and_dropped_on_a_2_mib_st
         for (what, text) in documents(Limits::DEEPEST) {
             let bytes = text.as_bytes();
             match document::sniff(bytes) {
-                Some(document::Format::Xml) => {
-                    drop(document::parse_xml(bytes, &limits).expect(what))
-                }
-                Some(document::Format::Json) => {
-                    drop(document::parse_json(bytes, &limits).expect(what))
-                }
+                Some(document::Format::Xml) => drop(document::parse_xml(bytes, &limits).expect(what)),
+                Some(document::Format::Json) => drop(document::parse_json(bytes, &limits).expect(what)),
                 None => panic!("{what} is neither XML nor JSON"),
             }
             let checked = validator.check(bytes);
-            assert!(
-                checked.findings.iter().all(|f| f.rule != "too-deep"),
-                "{what}: {:?}",
-                checked.findings
-            );
-            let to = if bytes.starts_with(b"<") {
-                Target::Json
-            } else {
-                Target::Xml
-            };
-            let converted =
-                convert::convert(bytes, to, None, &catalog, &limits).map_err(|e| format!("{e:?}"));
-            assert!(
-                converted.is_ok_and(|c| !c.output.is_empty()),
-                "{what} converts"
-            );
+            assert!(checked.findings.iter().all(|f| f.rule != "too-deep"), "{what}: {:?}", checked.findings);
+            let to = if bytes.starts_with(b"<") { Target::Json } else { Target::Xml };
+            let converted = convert::convert(bytes, to, None, &catalog, &limits).map_err(|e| format!("{e:?}"));
+            assert!(converted.is_ok_and(|c| !c.output.is_empty()), "{what} converts");
         }
     });
 }
@@ -121,10 +80,6 @@ fn one_level_deeper_than_the_deepest_is_refused() {
     let (_, validator) = at_the_deepest(&catalog);
     for (what, text) in documents(Limits::DEEPEST + 1) {
         let checked = validator.check(text.as_bytes());
-        assert!(
-            checked.findings.iter().any(|f| f.rule == "too-deep"),
-            "{what}: {:?}",
-            checked.findings
-        );
+        assert!(checked.findings.iter().any(|f| f.rule == "too-deep"), "{what}: {:?}", checked.findings);
     }
 }

@@ -10,10 +10,7 @@ use caregate::standard::{Catalog, StandardPack};
 use caregate::validate::{Options, Validator};
 
 fn pinned() -> Options {
-    Options {
-        now: chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z").unwrap(),
-        ..Options::default()
-    }
+    Options { now: chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z").unwrap(), ..Options::default() }
 }
 
 fn describe(findings: &[Finding]) -> String {
@@ -98,10 +95,15 @@ fn invalid_examples_give_exactly_their_rule_where_recorded() {
             );
             let finding = &result.findings[0];
             let location = finding.location.as_ref().unwrap_or_else(|| panic!("{path}: {rule} has no location"));
-            let expected = locations
-                .get(file)
-                .and_then(|v| v.as_str())
-                .unwrap_or_else(|| panic!("{}: locations.toml has no entry for {file}; found {}:{} {}", pack.reference(), location.line, location.column, location.path));
+            let expected = locations.get(file).and_then(|v| v.as_str()).unwrap_or_else(|| {
+                panic!(
+                    "{}: locations.toml has no entry for {file}; found {}:{} {}",
+                    pack.reference(),
+                    location.line,
+                    location.column,
+                    location.path
+                )
+            });
             assert_eq!(
                 format!("{}:{}", location.line, location.column),
                 expected,
@@ -134,5 +136,12 @@ fn cross_check_xml(text: &str, location: &caregate::finding::Location, path: &st
         pos.row == location.line && pos.col == location.column
     });
     let node = found.unwrap_or_else(|| panic!("{path}: no element starts at {}:{}", location.line, location.column));
-    assert_eq!(node.tag_name().name(), name, "{path}: element at {}:{} is not {}", location.line, location.column, location.path);
+    assert_eq!(
+        node.tag_name().name(),
+        name,
+        "{path}: element at {}:{} is not {}",
+        location.line,
+        location.column,
+        location.path
+    );
 }

@@ -12,11 +12,8 @@ use serde_json::Value;
 /// (0: all at once).
 fn return_refusal_within(input: &[u8], chunk: usize, limits: Limits) -> Finding {
     let path = ["Message", "Children", "Child"].map(String::from).to_vec();
-    let input: Box<dyn std::io::BufRead> = if chunk == 0 {
-        Box::new(input)
-    } else {
-        Box::new(BufReader::with_capacity(chunk, input))
-    };
+    let input: Box<dyn std::io::BufRead> =
+        if chunk == 0 { Box::new(input) } else { Box::new(BufReader::with_capacity(chunk, input)) };
     let mut splitter = Splitter::new(input, path, limits);
     loop {
         match splitter.next_piece() {
@@ -41,33 +38,16 @@ fn line_column(finding: &Finding) -> (u32, u32) {
 #[test]
 fn markup_a_return_cannot_hold_is_located_where_it_starts_however_the_return_is_read() {
     let cases: [(&[u8], &str, (u32, u32)); 3] = [
-        (
-            b"<Message>\n<Children>\n<Child/>\n          < x</Children></Message>",
-            "does not start a tag",
-            (4, 11),
-        ),
-        (
-            b"<Message>\n<Children>\n\n   <!-- never closed\n\n",
-            "ends inside a comment",
-            (4, 4),
-        ),
-        (
-            b"<Message>\n  <Children>\n    <Child a=\"never closed>\n</Child>",
-            "ends inside an attribute value",
-            (3, 14),
-        ),
+        (b"<Message>\n<Children>\n<Child/>\n          < x</Children></Message>", "does not start a tag", (4, 11)),
+        (b"<Message>\n<Children>\n\n   <!-- never closed\n\n", "ends inside a comment", (4, 4)),
+        (b"<Message>\n  <Children>\n    <Child a=\"never closed>\n</Child>", "ends inside an attribute value", (3, 14)),
     ];
     for (input, message, at) in cases {
         for chunk in 0..=16 {
             let refusal = return_refusal(input, chunk);
             assert_eq!(refusal.rule, "xml-not-well-formed");
             assert!(refusal.message.contains(message), "{}", refusal.message);
-            assert_eq!(
-                line_column(&refusal),
-                at,
-                "read {chunk} bytes at a time: {}",
-                refusal.message
-            );
+            assert_eq!(line_column(&refusal), at, "read {chunk} bytes at a time: {}", refusal.message);
         }
     }
 }
@@ -80,11 +60,7 @@ fn minus_zero_is_read_as_serde_json_reads_it() {
         let theirs: Value = serde_json::from_str(text).unwrap();
         let ours = parse_json(text.as_bytes(), &Limits::default()).unwrap();
         assert_eq!(ours.value, theirs, "{text}");
-        assert_eq!(
-            parse_json_value(text.as_bytes(), &Limits::default()).unwrap(),
-            theirs,
-            "{text}"
-        );
+        assert_eq!(parse_json_value(text.as_bytes(), &Limits::default()).unwrap(), theirs, "{text}");
     }
 }
 
@@ -93,10 +69,7 @@ fn minus_zero_is_read_as_serde_json_reads_it() {
 /// record (nesting too deep, a comment never closed), or none at all for a long comment between records.
 #[test]
 fn a_return_is_too_large_at_the_same_place_however_it_is_read() {
-    let limits = Limits {
-        max_bytes: 64,
-        max_depth: 6,
-    };
+    let limits = Limits { max_bytes: 64, max_depth: 6 };
     let text = "x".repeat(80);
     let cases = [
         (format!("<Message><Children>\n<Child>{text}<a><b><c><d/></c></b></a></Child></Children></Message>"), (2, 1)),
@@ -106,11 +79,7 @@ fn a_return_is_too_large_at_the_same_place_however_it_is_read() {
     for (input, at) in cases {
         for chunk in 0..=16 {
             let refusal = return_refusal_within(input.as_bytes(), chunk, limits);
-            assert_eq!(
-                refusal.rule, "input-too-large",
-                "read {chunk} bytes at a time: {}",
-                refusal.message
-            );
+            assert_eq!(refusal.rule, "input-too-large", "read {chunk} bytes at a time: {}", refusal.message);
             assert_eq!(line_column(&refusal), at, "read {chunk} bytes at a time");
         }
     }

@@ -22,7 +22,10 @@ struct TestApp {
 }
 
 fn demo_tokens() -> BTreeMap<String, String> {
-    ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"].iter().map(|c| (c.to_string(), format!("token-of-{c}"))).collect()
+    ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"]
+        .iter()
+        .map(|c| (c.to_string(), format!("token-of-{c}")))
+        .collect()
 }
 
 async fn spawn_app(change: impl FnOnce(&mut Config)) -> TestApp {
@@ -105,7 +108,8 @@ fn need_to_know(paths: &[&str]) -> Vec<(String, String)> {
     paths.iter().map(|p| ("need-to-know".to_string(), p.to_string())).collect()
 }
 
-const EVERYONE: [(&str, &str); 5] = [("201", "social-care"), ("RJ1", "health"), ("POL01", "police"), ("SCH001", "education"), ("EH201", "early-help")];
+const EVERYONE: [(&str, &str); 5] =
+    [("201", "social-care"), ("RJ1", "health"), ("POL01", "police"), ("SCH001", "education"), ("EH201", "early-help")];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_recipient_reads_only_its_own_copy_redacted_for_its_role() {
@@ -122,7 +126,15 @@ async fn each_recipient_reads_only_its_own_copy_redacted_for_its_role() {
         ("201", vec![]),
         ("RJ1", need_to_know(&["/body/sensitiveServices"])),
         ("POL01", need_to_know(&["/body/child/disabilities", "/body/sensitiveServices"])),
-        ("SCH001", need_to_know(&["/body/child/disabilities", "/body/concern", "/body/sensitiveServices", "/body/previousInvolvement"])),
+        (
+            "SCH001",
+            need_to_know(&[
+                "/body/child/disabilities",
+                "/body/concern",
+                "/body/sensitiveServices",
+                "/body/previousInvolvement",
+            ]),
+        ),
         ("EH201", need_to_know(&["/body/sensitiveServices"])),
     ];
     for (who, removed) in expected {
@@ -159,10 +171,11 @@ async fn a_shielded_childs_whereabouts_reach_social_care_only() {
     envelope["body"]["child"]["shielded"] = true.into();
     let id = app.send("RJ1", &envelope).await["id"].as_str().expect("id").to_string();
     assert_eq!(redacted(&app.read_copy("201", &id).await), vec![]);
-    let shielded: Vec<(String, String)> = ["/body/child/address", "/body/child/school", "/body/child/gpPractice", "/body/household/1/address"]
-        .iter()
-        .map(|p| ("shielded".to_string(), p.to_string()))
-        .collect();
+    let shielded: Vec<(String, String)> =
+        ["/body/child/address", "/body/child/school", "/body/child/gpPractice", "/body/household/1/address"]
+            .iter()
+            .map(|p| ("shielded".to_string(), p.to_string()))
+            .collect();
     let early_help = app.read_copy("EH201", &id).await;
     let mut expected = shielded.clone();
     expected.extend(need_to_know(&["/body/sensitiveServices"]));
@@ -182,7 +195,10 @@ async fn xml_in_and_out_by_preference_or_accept() {
     })
     .await;
     let xml = include_str!("../schemas/envelope/1.0/examples/valid/full.xml")
-        .replace("<Organisation>318</Organisation>\n      <Role>early-help</Role>", "<Organisation>EH201</Organisation>\n      <Role>early-help</Role>")
+        .replace(
+            "<Organisation>318</Organisation>\n      <Role>early-help</Role>",
+            "<Organisation>EH201</Organisation>\n      <Role>early-help</Role>",
+        )
         .replace("<Organisation>318</Organisation>", "<Organisation>201</Organisation>");
     let response = app
         .client
@@ -237,9 +253,24 @@ async fn refusals_carry_their_status_and_a_problem() {
     };
 
     // 401: no token, a wrong token.
-    let response = app.client.post(app.url("/v1/messages")).header("content-type", "application/json").body(ok.to_string()).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("content-type", "application/json")
+        .body(ok.to_string())
+        .send()
+        .await
+        .expect("request");
     assert_eq!(problem(response).await.0, StatusCode::UNAUTHORIZED);
-    let response = app.client.post(app.url("/v1/messages")).bearer_auth("nope").header("content-type", "application/json").body(ok.to_string()).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/v1/messages"))
+        .bearer_auth("nope")
+        .header("content-type", "application/json")
+        .body(ok.to_string())
+        .send()
+        .await
+        .expect("request");
     assert_eq!(problem(response).await.0, StatusCode::UNAUTHORIZED);
 
     // 403: as another organisation; a standard or a recipient not configured.
@@ -248,7 +279,9 @@ async fn refusals_carry_their_status_and_a_problem() {
     assert!(body["detail"].as_str().is_some_and(|d| d.contains("only as itself")), "{body}");
     let (status, _) = problem(app.send_as("SCH001", &referral("SCH001", &[("201", "social-care")]), None).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let mut escr: Value = serde_json::from_str(include_str!("../schemas/envelope/1.0/examples/valid/escr-document.json")).expect("parses");
+    let mut escr: Value =
+        serde_json::from_str(include_str!("../schemas/envelope/1.0/examples/valid/escr-document.json"))
+            .expect("parses");
     escr["sender"]["organisation"] = "SCH001".into();
     escr["recipients"] = json!([{"organisation": "RJ1", "role": "health"}]);
     assert_eq!(problem(app.send_as("SCH001", &escr, None).await).await.0, StatusCode::FORBIDDEN);
@@ -257,13 +290,37 @@ async fn refusals_carry_their_status_and_a_problem() {
 
     // 413: over the limit, refused unread.
     let big = vec![b' '; 70 * 1024];
-    let response = app.client.post(app.url("/v1/messages")).bearer_auth(app.token("RJ1")).header("content-type", "application/json").body(big).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/v1/messages"))
+        .bearer_auth(app.token("RJ1"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(problem(response).await.0, StatusCode::PAYLOAD_TOO_LARGE);
 
     // 415: not XML or JSON; or not what it says.
-    let response = app.client.post(app.url("/v1/messages")).bearer_auth(app.token("RJ1")).header("content-type", "text/plain").body(ok.to_string()).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/v1/messages"))
+        .bearer_auth(app.token("RJ1"))
+        .header("content-type", "text/plain")
+        .body(ok.to_string())
+        .send()
+        .await
+        .expect("request");
     assert_eq!(problem(response).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let response = app.client.post(app.url("/v1/messages")).bearer_auth(app.token("RJ1")).header("content-type", "application/xml").body(ok.to_string()).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/v1/messages"))
+        .bearer_auth(app.token("RJ1"))
+        .header("content-type", "application/xml")
+        .body(ok.to_string())
+        .send()
+        .await
+        .expect("request");
     assert_eq!(problem(response).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // 422: the legal basis rules, with findings in the JSON report's shape.
@@ -271,7 +328,8 @@ async fn refusals_carry_their_status_and_a_problem() {
     no_basis["legalBasis"] = json!({"consent": "refused"});
     let (status, body) = problem(app.send_as("RJ1", &no_basis, None).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let rules: Vec<&str> = body["findings"].as_array().expect("findings").iter().filter_map(|f| f["rule"].as_str()).collect();
+    let rules: Vec<&str> =
+        body["findings"].as_array().expect("findings").iter().filter_map(|f| f["rule"].as_str()).collect();
     assert!(rules.contains(&"ENV-001") && rules.contains(&"ENV-002"), "{rules:?}");
     let finding = body["findings"].as_array().and_then(|f| f.iter().find(|f| f["rule"] == "ENV-001")).expect("ENV-001");
     assert_eq!(finding["severity"], "error");
@@ -288,12 +346,22 @@ async fn refusals_carry_their_status_and_a_problem() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["findings"][0]["rule"], "redactions-from-sender");
     // A recipient addressed in a role it does not hold (a school as social care would see everything).
-    let (status, body) = problem(app.send_as("RJ1", &referral("RJ1", &[("SCH001", "social-care"), ("201", "social-care")]), None).await).await;
+    let (status, body) =
+        problem(app.send_as("RJ1", &referral("RJ1", &[("SCH001", "social-care"), ("201", "social-care")]), None).await)
+            .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["findings"][0]["rule"], "recipient-role");
     // Hostile input is refused before anything else.
     let doctype = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><Envelope xmlns=\"urn:caregate:envelope:1\">&e;</Envelope>";
-    let response = app.client.post(app.url("/v1/messages")).bearer_auth(app.token("RJ1")).header("content-type", "application/xml").body(doctype).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/v1/messages"))
+        .bearer_auth(app.token("RJ1"))
+        .header("content-type", "application/xml")
+        .body(doctype)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(problem(response).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     // A bare referral is not an envelope.
     let (status, body) = problem(app.send_as("RJ1", &ok["body"], None).await).await;
@@ -317,7 +385,11 @@ async fn a_sender_over_its_rate_gets_429_with_retry_after() {
     let response = app.send_as("RJ1", &envelope, None).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(response.headers().get("retry-after").is_some());
-    assert_eq!(app.send_as("201", &referral("201", &[("RJ1", "health")]), None).await.status(), StatusCode::ACCEPTED, "other senders are not held up");
+    assert_eq!(
+        app.send_as("201", &referral("201", &[("RJ1", "health")]), None).await.status(),
+        StatusCode::ACCEPTED,
+        "other senders are not held up"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -332,7 +404,10 @@ async fn a_slow_upload_is_cut_off() {
     );
     stream.write_all(head.as_bytes()).await.expect("writes");
     let mut answer = vec![0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await.expect("answered in time").expect("reads");
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("reads");
     let text = String::from_utf8_lossy(&answer[..n]);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
 }
@@ -360,7 +435,10 @@ async fn the_same_idempotency_key_returns_the_first_answer_and_another_body_conf
     assert_eq!(app.send_as("RJ1", &not_theirs, Some("key-1")).await.status(), StatusCode::CONFLICT);
     assert_eq!(app.send_as("RJ1", &not_theirs, Some("key-4")).await.status(), StatusCode::FORBIDDEN);
     // Keys are per sender.
-    assert_eq!(app.send_as("201", &referral("201", &[("RJ1", "health")]), Some("key-1")).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        app.send_as("201", &referral("201", &[("RJ1", "health")]), Some("key-1")).await.status(),
+        StatusCode::ACCEPTED
+    );
     // Concurrent repeats of one key store one message.
     let repeats = (0..8).map(|_| {
         let request = app
@@ -407,9 +485,24 @@ async fn a_messageid_sent_again_is_the_same_message_or_a_conflict() {
     };
     assert_ne!(reordered.to_string(), envelope.to_string());
     assert_eq!(app.send("RJ1", &reordered).await, first);
-    let xml = app.client.post(app.url("/v1/convert?to=xml")).bearer_auth(app.token("RJ1")).body(envelope.to_string()).send().await.expect("request");
+    let xml = app
+        .client
+        .post(app.url("/v1/convert?to=xml"))
+        .bearer_auth(app.token("RJ1"))
+        .body(envelope.to_string())
+        .send()
+        .await
+        .expect("request");
     let xml = xml.text().await.expect("text");
-    let as_xml = app.client.post(app.url("/v1/messages")).bearer_auth(app.token("RJ1")).header("content-type", "application/xml").body(xml).send().await.expect("request");
+    let as_xml = app
+        .client
+        .post(app.url("/v1/messages"))
+        .bearer_auth(app.token("RJ1"))
+        .header("content-type", "application/xml")
+        .body(xml)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(as_xml.status(), StatusCode::ACCEPTED);
     assert_eq!(as_xml.json::<Value>().await.expect("json"), first);
     // Under a new Idempotency-Key it is still that message, and the key names it from now on.
@@ -420,7 +513,10 @@ async fn a_messageid_sent_again_is_the_same_message_or_a_conflict() {
     changed["urgency"] = "routine".into();
     let conflict = app.send_as("RJ1", &changed, None).await;
     assert_eq!(conflict.status(), StatusCode::CONFLICT);
-    assert_eq!(conflict.json::<Value>().await.expect("problem")["type"].as_str().map(|t| t.ends_with("message-id-reused")), Some(true));
+    assert_eq!(
+        conflict.json::<Value>().await.expect("problem")["type"].as_str().map(|t| t.ends_with("message-id-reused")),
+        Some(true)
+    );
     // A messageId is unique per sender: another sender may use the same one.
     let mut from_201 = referral("201", &[("RJ1", "health")]);
     from_201["messageId"] = envelope["messageId"].clone();
@@ -447,23 +543,49 @@ where
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sender_follows_each_copy_from_pending_to_acknowledged() {
     let app = spawn_app(|_| {}).await;
-    let id = app.send("RJ1", &referral("RJ1", &[("201", "social-care"), ("POL01", "police")])).await["id"].as_str().expect("id").to_string();
+    let id = app.send("RJ1", &referral("RJ1", &[("201", "social-care"), ("POL01", "police")])).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let states = |status: &Value| -> Vec<(String, String)> {
-        status["recipients"].as_array().expect("recipients").iter().map(|r| (r["organisation"].as_str().unwrap_or("").into(), r["state"].as_str().unwrap_or("").into())).collect()
+        status["recipients"]
+            .as_array()
+            .expect("recipients")
+            .iter()
+            .map(|r| (r["organisation"].as_str().unwrap_or("").into(), r["state"].as_str().unwrap_or("").into()))
+            .collect()
     };
     let pending = vec![("201".to_string(), "pending".to_string()), ("POL01".to_string(), "pending".to_string())];
     assert_eq!(states(&app.status(&id, "RJ1").await), pending);
     app.read_copy("201", &id).await;
-    let response = app.client.post(app.url(&format!("/v1/mailbox/{id}/ack"))).bearer_auth(app.token("POL01")).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/mailbox/{id}/ack")))
+        .bearer_auth(app.token("POL01"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     let status = app.status(&id, "RJ1").await;
-    assert_eq!(states(&status), [("201".to_string(), "delivered".to_string()), ("POL01".to_string(), "acknowledged".to_string())]);
+    assert_eq!(
+        states(&status),
+        [("201".to_string(), "delivered".to_string()), ("POL01".to_string(), "acknowledged".to_string())]
+    );
     assert_eq!(status["recipients"][0]["attempts"], 0);
     // Only the sender may ask; a recipient may not ack what it was not sent.
     assert_eq!(app.get("201", &format!("/v1/messages/{id}")).await.status(), StatusCode::NOT_FOUND);
-    let response = app.client.post(app.url(&format!("/v1/mailbox/{id}/ack"))).bearer_auth(app.token("SCH001")).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/mailbox/{id}/ack")))
+        .bearer_auth(app.token("SCH001"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.client.get(app.url(&format!("/v1/messages/{id}"))).send().await.expect("request").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.client.get(app.url(&format!("/v1/messages/{id}"))).send().await.expect("request").status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// A push recipient for tests: fails the first `failures` requests (all when `None`), records every
@@ -532,13 +654,19 @@ async fn push_recipients_get_retries_then_dead_letters_and_replay() {
         }
     })
     .await;
-    let id = app.send("201", &referral("201", &[("RJ1", "health"), ("POL01", "police"), ("EH201", "early-help")])).await["id"]
+    let id = app
+        .send("201", &referral("201", &[("RJ1", "health"), ("POL01", "police"), ("EH201", "early-help")]))
+        .await["id"]
         .as_str()
         .expect("id")
         .to_string();
     wait_for("the flaky recipient to succeed", || flaky.delivered.lock().expect("lock").len() == 1).await;
     assert_eq!(flaky.calls.load(Ordering::SeqCst), 3, "two failures, then success");
-    assert_eq!(*flaky.delivered.lock().expect("lock"), std::slice::from_ref(&id), "the message id is the idempotency key");
+    assert_eq!(
+        *flaky.delivered.lock().expect("lock"),
+        std::slice::from_ref(&id),
+        "the message id is the idempotency key"
+    );
     let mut status = Value::Null;
     for _ in 0..200 {
         status = app.status(&id, "201").await;
@@ -583,16 +711,29 @@ fn copy_store(from: &std::path::Path, to: &std::path::Path) {
 }
 
 fn audit_verify(data: &std::path::Path) -> (bool, String) {
-    let output = assert_cmd::Command::cargo_bin("caregate").expect("binary").args(["audit", "verify", "--data"]).arg(data).output().expect("runs");
+    let output = assert_cmd::Command::cargo_bin("caregate")
+        .expect("binary")
+        .args(["audit", "verify", "--data"])
+        .arg(data)
+        .output()
+        .expect("runs");
     (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_audit_chain_verifies_and_names_an_edited_a_deleted_and_a_reordered_entry() {
     let mut app = spawn_app(|_| {}).await;
-    let id = app.send("RJ1", &referral("RJ1", &[("201", "social-care"), ("POL01", "police")])).await["id"].as_str().expect("id").to_string();
+    let id = app.send("RJ1", &referral("RJ1", &[("201", "social-care"), ("POL01", "police")])).await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     app.read_copy("201", &id).await;
-    app.client.post(app.url(&format!("/v1/mailbox/{id}/ack"))).bearer_auth(app.token("201")).send().await.expect("request");
+    app.client
+        .post(app.url(&format!("/v1/mailbox/{id}/ack")))
+        .bearer_auth(app.token("201"))
+        .send()
+        .await
+        .expect("request");
     let mut refused = referral("RJ1", &[("201", "social-care")]);
     refused["legalBasis"] = json!({"consent": "refused"});
     assert_eq!(app.send_as("RJ1", &refused, None).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -629,33 +770,84 @@ async fn the_audit_chain_verifies_and_names_an_edited_a_deleted_and_a_reordered_
 async fn stateless_routes_standards_health_openapi_and_metrics() {
     let app = spawn_app(|_| {}).await;
     let envelope = referral("RJ1", &[("201", "social-care")]);
-    let response = app.client.post(app.url("/v1/validate")).bearer_auth(app.token("RJ1")).body(envelope.to_string()).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/v1/validate"))
+        .bearer_auth(app.token("RJ1"))
+        .body(envelope.to_string())
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     let result: Value = response.json().await.expect("json");
     assert_eq!(result["valid"], true);
     assert!(result["findings"].as_array().is_some());
     let mut invalid = envelope.clone();
     invalid["legalBasis"] = json!({"consent": "refused"});
-    let result: Value = app.client.post(app.url("/v1/validate")).bearer_auth(app.token("RJ1")).body(invalid.to_string()).send().await.expect("request").json().await.expect("json");
+    let result: Value = app
+        .client
+        .post(app.url("/v1/validate"))
+        .bearer_auth(app.token("RJ1"))
+        .body(invalid.to_string())
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(result["valid"], false);
-    assert_eq!(app.client.post(app.url("/v1/validate")).body("{}").send().await.expect("request").status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.client.post(app.url("/v1/validate")).body("{}").send().await.expect("request").status(),
+        StatusCode::UNAUTHORIZED
+    );
 
-    let response = app.client.post(app.url("/v1/convert?to=xml")).bearer_auth(app.token("RJ1")).body(envelope.to_string()).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/v1/convert?to=xml"))
+        .bearer_auth(app.token("RJ1"))
+        .body(envelope.to_string())
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     let xml = response.text().await.expect("text");
     assert!(xml.contains("<Envelope") && xml.contains("<Referral"));
-    let back: Value = app.client.post(app.url("/v1/convert?to=json")).bearer_auth(app.token("RJ1")).body(xml).send().await.expect("request").json().await.expect("json");
+    let back: Value = app
+        .client
+        .post(app.url("/v1/convert?to=json"))
+        .bearer_auth(app.token("RJ1"))
+        .body(xml)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(back, envelope);
 
-    let standards: Value = app.client.get(app.url("/v1/standards")).send().await.expect("request").json().await.expect("json");
-    let ids: Vec<&str> = standards["standards"].as_array().expect("list").iter().filter_map(|s| s["id"].as_str()).collect();
+    let standards: Value =
+        app.client.get(app.url("/v1/standards")).send().await.expect("request").json().await.expect("json");
+    let ids: Vec<&str> =
+        standards["standards"].as_array().expect("list").iter().filter_map(|s| s["id"].as_str()).collect();
     assert!(ids.contains(&"referral") && ids.contains(&"envelope"));
-    let referral_pack: Value = app.client.get(app.url("/v1/standards/referral/1.0")).send().await.expect("request").json().await.expect("json");
+    let referral_pack: Value = app
+        .client
+        .get(app.url("/v1/standards/referral/1.0"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(referral_pack["schema"]["type"], "object");
-    assert_eq!(app.client.get(app.url("/v1/standards/referral/9.9")).send().await.expect("request").status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.client.get(app.url("/v1/standards/referral/9.9")).send().await.expect("request").status(),
+        StatusCode::NOT_FOUND
+    );
 
     assert_eq!(app.client.get(app.url("/healthz")).send().await.expect("request").status(), StatusCode::OK);
-    let openapi: Value = app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
+    let openapi: Value =
+        app.client.get(app.url("/openapi.json")).send().await.expect("request").json().await.expect("json");
     assert_eq!(openapi["openapi"], "3.1.0");
     assert!(openapi["paths"]["/v1/messages"]["post"]["responses"]["422"].is_object());
 
@@ -676,14 +868,24 @@ fn config_check_explains_a_bad_configuration_and_passes_a_good_one() {
          [[senders]]\norganisation = \"201\"\ntoken_hash = \"secret-in-clear\"\nstandards = [\"referral@1.0\"]\nrecipients = [\"RJ1\"]\n",
     )
     .expect("writes");
-    let output = assert_cmd::Command::cargo_bin("caregate").expect("binary").args(["config", "check"]).arg(&bad).output().expect("runs");
+    let output = assert_cmd::Command::cargo_bin("caregate")
+        .expect("binary")
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("never configured in clear") && text.contains("recipient `RJ1` is not among"), "{text}");
     let catalog = Catalog::embedded().expect("packs load");
     let good = dir.path().join("good.toml");
     std::fs::write(&good, toml::to_string(&Config::demo(&catalog, None).0).expect("serialises")).expect("writes");
-    let output = assert_cmd::Command::cargo_bin("caregate").expect("binary").args(["config", "check"]).arg(&good).output().expect("runs");
+    let output = assert_cmd::Command::cargo_bin("caregate")
+        .expect("binary")
+        .args(["config", "check"])
+        .arg(&good)
+        .output()
+        .expect("runs");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
 }
 
@@ -703,7 +905,8 @@ async fn serve_without_a_config_runs_the_demo_and_writes_its_tokens() {
     let first = lines.next().expect("a line").expect("readable");
     let base = format!("http://{}", first.rsplit("http://").next().expect("address").trim());
     let printed: Vec<String> = lines.by_ref().take(9).map_while(Result::ok).collect();
-    let tokens: BTreeMap<String, String> = serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).expect("written")).expect("json");
+    let tokens: BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).expect("written")).expect("json");
     let codes: Vec<&str> = tokens.keys().map(String::as_str).collect();
     assert_eq!(codes, ["201", "202", "EH201", "POL01", "RJ1", "SCH001", "admin"]);
     assert!(printed.iter().any(|l| l.contains(&tokens["SCH001"])), "tokens are printed: {printed:?}");
@@ -718,7 +921,15 @@ async fn serve_without_a_config_runs_the_demo_and_writes_its_tokens() {
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let mailbox: Value = client.get(format!("{base}/v1/mailbox")).bearer_auth(&tokens["201"]).send().await.expect("request").json().await.expect("json");
+    let mailbox: Value = client
+        .get(format!("{base}/v1/mailbox"))
+        .bearer_auth(&tokens["201"])
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(mailbox["messages"].as_array().map(Vec::len), Some(1));
     child.kill().expect("stops");
     child.wait().expect("reaped");

@@ -35,24 +35,17 @@ fn one_line_envelope(bytes: usize) -> (String, usize) {
     envelope["body"]["household"] = json!([]);
     let base = envelope.to_string().len();
     // Each member and the comma before it.
-    let members = bytes
-        .saturating_sub(base)
-        .div_ceil(member.to_string().len() + 1);
+    let members = bytes.saturating_sub(base).div_ceil(member.to_string().len() + 1);
     envelope["body"]["household"] = Value::Array(vec![member; members]);
     let text = envelope.to_string();
-    assert!(
-        !text.contains('\n') && text.len() >= bytes,
-        "{} bytes",
-        text.len()
-    );
+    assert!(!text.contains('\n') && text.len() >= bytes, "{} bytes", text.len());
     (text, members)
 }
 
 /// The peak resident memory of a process, in KiB (`VmHWM` in /proc/PID/status).
 #[cfg(target_os = "linux")]
 fn peak_kib(pid: u32) -> u64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
@@ -88,18 +81,12 @@ async fn a_one_line_envelope_with_thousands_of_findings_gets_a_bounded_refusal()
     assert_eq!(findings.len(), MAX_FINDINGS);
     for (i, finding) in findings.iter().enumerate() {
         assert_eq!(finding["rule"], "enum", "{finding}");
-        assert_eq!(
-            finding["location"]["pointer"],
-            format!("/body/household/{i}/relationship")
-        );
+        assert_eq!(finding["location"]["pointer"], format!("/body/household/{i}/relationship"));
         assert_eq!(finding["location"]["line"], 1);
     }
     // One error a member, and the household's one query: no one in it has parental responsibility (REF-010).
     assert_eq!(problem["total"], members + 1);
-    assert_eq!(
-        problem["counts"],
-        json!({"error": members, "query": 1, "warning": 0})
-    );
+    assert_eq!(problem["counts"], json!({"error": members, "query": 1, "warning": 0}));
     assert_eq!(
         problem["detail"],
         format!(
@@ -110,10 +97,7 @@ async fn a_one_line_envelope_with_thousands_of_findings_gets_a_bounded_refusal()
 
     // (b) The gateway's peak memory does not grow with findings times the line.
     #[cfg(target_os = "linux")]
-    assert!(
-        peak < PEAK_KIB,
-        "the gateway's peak resident memory was {peak} KiB"
-    );
+    assert!(peak < PEAK_KIB, "the gateway's peak resident memory was {peak} KiB");
 }
 
 #[test]
@@ -124,11 +108,8 @@ fn config_check_refuses_limits_that_could_crash_the_gateway() {
         config.limits.rate_per_second = 1e-300;
         config.limits.burst = f64::NAN;
     });
-    let output = Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["config", "check"])
-        .arg(&path)
-        .output()
-        .expect("runs");
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_caregate")).args(["config", "check"]).arg(&path).output().expect("runs");
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{text}");
     for expected in [

@@ -16,8 +16,17 @@ use serde_json::{json, Value};
 const FULL: &str = include_str!("../schemas/envelope/1.0/examples/valid/full.json");
 
 /// A JSON envelope posted to `/v1/messages` with a bearer token and, when given, an idempotency key.
-fn post(client: &reqwest::Client, address: &str, token: &str, key: Option<&str>, body: String) -> reqwest::RequestBuilder {
-    let request = client.post(format!("http://{address}/v1/messages")).bearer_auth(token).header("content-type", "application/json");
+fn post(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+    key: Option<&str>,
+    body: String,
+) -> reqwest::RequestBuilder {
+    let request = client
+        .post(format!("http://{address}/v1/messages"))
+        .bearer_auth(token)
+        .header("content-type", "application/json");
     match key {
         Some(key) => request.header("idempotency-key", key),
         None => request,
@@ -59,13 +68,15 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     let (mut gateway, address) = serve(&config_path, &data);
     let mut envelope: Value = serde_json::from_str(FULL).expect("parses");
     envelope["sender"]["organisation"] = "201".into();
-    envelope["recipients"] = json!([{"organisation": "RJ1", "role": "health"}, {"organisation": "POL01", "role": "police"}]);
+    envelope["recipients"] =
+        json!([{"organisation": "RJ1", "role": "health"}, {"organisation": "POL01", "role": "police"}]);
     let client = reqwest::Client::new();
     // Each accepted message's id, to the body that was sent.
     let accepted: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let mut senders = Vec::new();
     for _ in 0..8 {
-        let (client, mut envelope, accepted, address) = (client.clone(), envelope.clone(), Arc::clone(&accepted), address.clone());
+        let (client, mut envelope, accepted, address) =
+            (client.clone(), envelope.clone(), Arc::clone(&accepted), address.clone());
         senders.push(tokio::spawn(async move {
             for _ in 0..2000 {
                 // Each a new message: a messageId is the sender's once.
@@ -142,16 +153,30 @@ async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_rest
     assert!(missing.is_empty(), "{} accepted messages never delivered, e.g. {:?}", missing.len(), missing.first());
     // Anything delivered is a stored message (a 202 may have been lost in the kill, never a message).
     for key in delivered.difference(&accepted) {
-        let response = client.get(format!("http://{address}/v1/messages/{key}")).bearer_auth("crash-201").send().await.expect("request");
+        let response = client
+            .get(format!("http://{address}/v1/messages/{key}"))
+            .bearer_auth("crash-201")
+            .send()
+            .await
+            .expect("request");
         assert_eq!(response.status(), reqwest::StatusCode::OK, "delivered {key}, which the store does not hold");
     }
     let total = received.lock().expect("lock").len();
     // Repeats are only the pushes in flight when the gateway was killed (at most the delivery concurrency).
     assert!(total - delivered.len() <= concurrency, "{} repeated pushes", total - delivered.len());
-    eprintln!("accepted {} before the kill; delivered {} distinct, {} pushes in all", accepted.len(), delivered.len(), total);
+    eprintln!(
+        "accepted {} before the kill; delivered {} distinct, {} pushes in all",
+        accepted.len(),
+        delivered.len(),
+        total
+    );
     gateway.kill().expect("stops");
     gateway.wait().expect("reaped");
-    let verify = Command::new(env!("CARGO_BIN_EXE_caregate")).args(["audit", "verify", "--data"]).arg(&data).output().expect("runs");
+    let verify = Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .expect("runs");
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
 }
 

@@ -102,7 +102,10 @@ async fn spawn_receiver(ca: &TestCa) -> (String, Receiver) {
 }
 
 fn demo_tokens() -> std::collections::BTreeMap<String, String> {
-    ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"].iter().map(|c| (c.to_string(), format!("token-of-{c}"))).collect()
+    ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"]
+        .iter()
+        .map(|c| (c.to_string(), format!("token-of-{c}")))
+        .collect()
 }
 
 fn push_to(config: &mut Config, code: &str, url: &str, ca: Option<&std::path::Path>) {
@@ -111,7 +114,8 @@ fn push_to(config: &mut Config, code: &str, url: &str, ca: Option<&std::path::Pa
 }
 
 async fn status(client: &reqwest::Client, base: &str, id: &str) -> Value {
-    let response = client.get(format!("{base}/v1/messages/{id}")).bearer_auth("token-of-201").send().await.expect("request");
+    let response =
+        client.get(format!("{base}/v1/messages/{id}")).bearer_auth("token-of-201").send().await.expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.expect("json")
 }
@@ -119,7 +123,8 @@ async fn status(client: &reqwest::Client, base: &str, id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn https_pushes_reach_recipients_whose_ca_is_configured_and_no_other() {
     let certs = tempfile::tempdir().expect("temp dir");
-    let (trust_rj1, trust_all, unknown) = (test_ca(certs.path(), "rj1"), test_ca(certs.path(), "region"), test_ca(certs.path(), "unknown"));
+    let (trust_rj1, trust_all, unknown) =
+        (test_ca(certs.path(), "rj1"), test_ca(certs.path(), "region"), test_ca(certs.path(), "unknown"));
     let (rj1_url, rj1) = spawn_receiver(&trust_rj1).await;
     let (police_url, police) = spawn_receiver(&trust_all).await;
     let (early_help_url, early_help) = spawn_receiver(&unknown).await;
@@ -160,7 +165,8 @@ async fn https_pushes_reach_recipients_whose_ca_is_configured_and_no_other() {
     let mut seen = Value::Null;
     for _ in 0..400 {
         seen = status(&client, &base, &id).await;
-        let states: Vec<&str> = seen["recipients"].as_array().expect("recipients").iter().filter_map(|r| r["state"].as_str()).collect();
+        let states: Vec<&str> =
+            seen["recipients"].as_array().expect("recipients").iter().filter_map(|r| r["state"].as_str()).collect();
         if states == ["delivered", "delivered", "dead"] {
             break;
         }
@@ -174,7 +180,9 @@ async fn https_pushes_reach_recipients_whose_ca_is_configured_and_no_other() {
     let error = recipients[2]["lastError"].as_str().unwrap_or("");
     assert!(error.contains("could not be reached") && error.contains("certificate"), "{error}");
 
-    for (who, receiver, removed) in [("RJ1", &rj1, "/body/sensitiveServices"), ("POL01", &police, "/body/child/disabilities")] {
+    for (who, receiver, removed) in
+        [("RJ1", &rj1, "/body/sensitiveServices"), ("POL01", &police, "/body/child/disabilities")]
+    {
         let pushes = receiver.pushes.lock().expect("lock").clone();
         assert_eq!(pushes.len(), 1, "{who} gets one push");
         assert_eq!(pushes[0].0, id, "{who}: the message id is the idempotency key");
@@ -207,7 +215,12 @@ fn config_check_names_a_ca_file_that_is_not_a_certificate() {
         push_to(&mut config, "RJ1", "https://rj1.example.nhs.uk/inbox", Some(ca_file));
         let file = dir.path().join("gateway.toml");
         std::fs::write(&file, toml::to_string(&config).expect("serialises")).expect("writes");
-        let output = assert_cmd::Command::cargo_bin("caregate").expect("binary").args(["config", "check"]).arg(&file).output().expect("runs");
+        let output = assert_cmd::Command::cargo_bin("caregate")
+            .expect("binary")
+            .args(["config", "check"])
+            .arg(&file)
+            .output()
+            .expect("runs");
         (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
     };
     let (code, out) = check(&ca.pem);
@@ -215,5 +228,9 @@ fn config_check_names_a_ca_file_that_is_not_a_certificate() {
     assert!(out.starts_with("OK: 6 organisations"), "{out}");
     let (code, out) = check(&not_a_ca);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("organisation `RJ1`: push_ca_file `") && out.contains("council-key.txt` holds no PEM `CERTIFICATE`"), "{out}");
+    assert!(
+        out.contains("organisation `RJ1`: push_ca_file `")
+            && out.contains("council-key.txt` holds no PEM `CERTIFICATE`"),
+        "{out}"
+    );
 }

@@ -113,7 +113,12 @@ fn a_100_mb_input_is_refused_unread() {
         file.write_all(&chunk).unwrap();
     }
     file.write_all(b"</Referral>").unwrap();
-    let output = Command::cargo_bin("caregate").unwrap().args(["validate", "--format", "json"]).arg(file.path()).output().unwrap();
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--format", "json"])
+        .arg(file.path())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(only_finding(&report).0, "input-too-large");

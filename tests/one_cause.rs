@@ -133,9 +133,6 @@ fn a_required_finding_points_at_the_missing_field_from_its_parent_s_place() {
     assert_eq!(findings.len(), 1, "{findings:#?}");
     assert_eq!(findings[0].rule, "required");
     let location = findings[0].location.as_ref().unwrap();
-    assert_eq!(
-        (location.line, location.column, location.path.as_str()),
-        (13, 3, "/Referral/Concern")
-    );
+    assert_eq!((location.line, location.column, location.path.as_str()), (13, 3, "/Referral/Concern"));
     assert_eq!(location.pointer.as_deref(), Some("/concern/summary"));
 }

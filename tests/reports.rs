@@ -24,12 +24,7 @@ fn caregate() -> Command {
 
 /// The report of `paths` in `format` (on standard output, with any `extra` arguments), and the exit code.
 fn report(format: &str, paths: &[&Path], extra: &[&str]) -> (String, i32) {
-    let out = caregate()
-        .args(["validate", "--now", NOW, "--format", format])
-        .args(extra)
-        .args(paths)
-        .output()
-        .unwrap();
+    let out = caregate().args(["validate", "--now", NOW, "--format", format]).args(extra).args(paths).output().unwrap();
     (String::from_utf8(out.stdout).unwrap(), out.status.code().unwrap())
 }
 
@@ -100,19 +95,13 @@ fn csv_rows_are_the_json_reports_findings() {
         assert_eq!(csv_code, json_code);
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-        assert_eq!(
-            header,
-            ["file", "rule", "severity", "record", "line", "column", "path", "message", "fix"]
-        );
-        let rows: Vec<Vec<String>> =
-            reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect();
+        assert_eq!(header, ["file", "rule", "severity", "record", "line", "column", "path", "message", "fix"]);
+        let rows: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect();
         let expected: Vec<Vec<String>> = json_findings(&json)
             .into_iter()
             .map(|(file, f)| {
-                let records: Vec<&str> = f["records"]
-                    .as_array()
-                    .map(|r| r.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
+                let records: Vec<&str> =
+                    f["records"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
                 let record = f["record"].as_str().map_or_else(|| records.join(" "), str::to_string);
                 let number = |key: &str| match f["location"][key].as_u64() {
                     Some(n) if n > 0 && f["location"]["line"].as_u64() > Some(0) => n.to_string(),
@@ -149,10 +138,7 @@ fn human_output_shows_n_findings_and_counts_the_rest_by_rule() {
     let (text, code) = report("human", &[&messy], &["--max-findings", "7"]);
     assert_eq!(code, 1);
     assert_eq!(text.matches(" --> ").count(), 7);
-    assert!(
-        text.contains(&format!("\n\u{2026} and {} more findings (the first 7 shown;", total - 7)),
-        "{text}"
-    );
+    assert!(text.contains(&format!("\n\u{2026} and {} more findings (the first 7 shown;", total - 7)), "{text}");
     // The summary by rule: every rule with its count, most findings first.
     let summary = text.split("findings by rule:\n").nth(1).expect("a summary by rule");
     let mut seen = BTreeMap::new();
@@ -165,10 +151,7 @@ fn human_output_shows_n_findings_and_counts_the_rest_by_rule() {
         seen.insert(fields[0].to_string(), count);
     }
     assert_eq!(seen, expected);
-    assert!(
-        text.ends_with(&format!("\u{2717} 1 of 1 document has errors ({})\n", totals_phrase(&json))),
-        "{text}"
-    );
+    assert!(text.ends_with(&format!("\u{2717} 1 of 1 document has errors ({})\n", totals_phrase(&json))), "{text}");
 
     // On standard output, 50 by default; in a file, all of them; `all` on standard output too.
     let (text, _) = report("human", &[&messy], &[]);
@@ -209,12 +192,7 @@ fn html_has_an_index_of_rules_and_a_group_per_rule() {
     let findings = json_findings(&json);
     let expected = by_rule(findings.iter().map(|(_, f)| f["rule"].as_str().unwrap()));
     let page = dir.path().join("report.html");
-    caregate()
-        .args(["validate", "--now", NOW, "--format", "html", "--output"])
-        .arg(&page)
-        .arg(&messy)
-        .assert()
-        .code(1);
+    caregate().args(["validate", "--now", NOW, "--format", "html", "--output"]).arg(&page).arg(&messy).assert().code(1);
     let html = std::fs::read_to_string(&page).unwrap();
 
     let index = &html[html.find("<table class=\"overview index\">").expect("an index of rules")..];
@@ -226,8 +204,7 @@ fn html_has_an_index_of_rules_and_a_group_per_rule() {
     let mut last = usize::MAX;
     for (n, group) in html.split("<details class=\"rule").skip(1).enumerate() {
         let rule = group.split("data-rule=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-        let count: usize =
-            group.split("data-count=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        let count: usize = group.split("data-count=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
         assert!(group.contains(&format!("id=\"rule-{}\"", n + 1)));
         assert!(rows[n].contains(&format!("href=\"#rule-{}\"><code class=\"rule-id\">{rule}</code>", n + 1)));
         let body = &group[..group.find("</details>").unwrap()];
@@ -253,9 +230,7 @@ fn every_format_gives_the_same_findings() {
         // (rule, file, line) of every finding.
         let mut expected: Vec<(String, String, u64)> = findings
             .iter()
-            .map(|(file, f)| {
-                (text_of(f, "rule"), file.clone(), f["location"]["line"].as_u64().unwrap_or_default())
-            })
+            .map(|(file, f)| (text_of(f, "rule"), file.clone(), f["location"]["line"].as_u64().unwrap_or_default()))
             .collect();
         expected.sort();
         let rules = by_rule(expected.iter().map(|(rule, _, _)| rule.as_str()));
@@ -287,10 +262,8 @@ fn every_format_gives_the_same_findings() {
             })
             .collect();
         results.sort();
-        let uris: Vec<(String, String, u64)> = expected
-            .iter()
-            .map(|(rule, file, line)| (rule.clone(), file.replace(' ', "%20"), *line))
-            .collect();
+        let uris: Vec<(String, String, u64)> =
+            expected.iter().map(|(rule, file, line)| (rule.clone(), file.replace(' ', "%20"), *line)).collect();
         assert_eq!(results, uris, "SARIF of {paths:?}");
 
         let (junit, junit_code) = report("junit", &paths, &[]);
@@ -311,10 +284,8 @@ fn every_format_gives_the_same_findings() {
 
         let (human, human_code) = report("human", &paths, &["--max-findings", "all"]);
         let heads = human.lines().filter_map(|l| {
-            let rest = l
-                .strip_prefix("error[")
-                .or_else(|| l.strip_prefix("query["))
-                .or_else(|| l.strip_prefix("warning["))?;
+            let rest =
+                l.strip_prefix("error[").or_else(|| l.strip_prefix("query[")).or_else(|| l.strip_prefix("warning["))?;
             rest.split("]: ").next()
         });
         assert_eq!(by_rule(heads), rules, "human output of {paths:?}");
@@ -365,11 +336,6 @@ fn a_report_that_cannot_be_finished_is_not_left_behind() {
     }
     std::fs::remove_file(input.join("b.xml")).unwrap();
     let out = dir.path().join("report.json");
-    caregate()
-        .args(["validate", "--now", NOW, "--format", "json", "--output"])
-        .arg(&out)
-        .arg(&input)
-        .assert()
-        .code(1);
+    caregate().args(["validate", "--now", NOW, "--format", "json", "--output"]).arg(&out).arg(&input).assert().code(1);
     assert!(out.exists());
 }

@@ -7,7 +7,7 @@ mod common;
 use std::sync::LazyLock;
 
 use caregate::convert::{self, from_xml, to_xml, Target};
-use caregate::document::{parse_xml, LineIndex, Limits};
+use caregate::document::{parse_xml, Limits, LineIndex};
 use caregate::standard::Catalog;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -61,7 +61,13 @@ fn round_trips(reference: &str, value: &Value) -> Result<(), TestCaseError> {
     }
     // And its value form (what bulk validation reads) is the tree path's value.
     let binding = &pack.binding;
-    if let Some(fast) = convert::stream::element_to_value(written.xml.as_bytes(), &binding.root, &binding.node, &binding.namespace, &Limits::default()) {
+    if let Some(fast) = convert::stream::element_to_value(
+        written.xml.as_bytes(),
+        &binding.root,
+        &binding.node,
+        &binding.namespace,
+        &Limits::default(),
+    ) {
         prop_assert_eq!(&fast, &back.value);
     }
     same_as_tree(reference, &written.xml)?;
@@ -92,10 +98,17 @@ fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
 fn same_as_tree(reference: &str, xml: &str) -> Result<bool, TestCaseError> {
     let pack = CATALOG.find(reference).expect("pack");
     let binding = &pack.binding;
-    let Some(record) = convert::stream::element_to_record(xml.as_bytes(), &binding.root, &binding.node, &binding.namespace, &Limits::default()) else {
+    let Some(record) = convert::stream::element_to_record(
+        xml.as_bytes(),
+        &binding.root,
+        &binding.node,
+        &binding.namespace,
+        &Limits::default(),
+    ) else {
         return Ok(false);
     };
-    let doc = parse_xml(xml.as_bytes(), &Limits::default()).map_err(|f| TestCaseError::fail(format!("the fast path took XML the tree refuses: {}", f.message)))?;
+    let doc = parse_xml(xml.as_bytes(), &Limits::default())
+        .map_err(|f| TestCaseError::fail(format!("the fast path took XML the tree refuses: {}", f.message)))?;
     let lines = LineIndex::new(xml.as_bytes());
     let tree = convert::from_xml_part(&doc.root, &binding.node, &binding.namespace, &CATALOG, &lines, "");
     prop_assert_eq!(&record.value, &tree.value, "values differ for\n{}", xml);
@@ -104,7 +117,13 @@ fn same_as_tree(reference: &str, xml: &str) -> Result<bool, TestCaseError> {
     pointers(&tree.value, String::new(), &mut all);
     for pointer in all {
         let (a, b) = (fast_map.place(&record.value, &pointer), tree_map.place(&tree.value, &pointer));
-        prop_assert_eq!((a.span, &a.path, a.exact), (b.span, &b.path, b.exact), "places differ at {} in\n{}", pointer, xml);
+        prop_assert_eq!(
+            (a.span, &a.path, a.exact),
+            (b.span, &b.path, b.exact),
+            "places differ at {} in\n{}",
+            pointer,
+            xml
+        );
     }
     let described = |f: &caregate::finding::Finding| {
         let l = f.location.clone().unwrap_or_default();
@@ -121,7 +140,8 @@ fn same_as_tree(reference: &str, xml: &str) -> Result<bool, TestCaseError> {
 /// `n`th element.
 fn spoil(xml: &str, n: usize, unknown: bool, text: &str) -> String {
     if unknown {
-        let starts: Vec<usize> = xml.match_indices('<').map(|(i, _)| i).filter(|&i| !xml[i..].starts_with("</") && i > 0).collect();
+        let starts: Vec<usize> =
+            xml.match_indices('<').map(|(i, _)| i).filter(|&i| !xml[i..].starts_with("</") && i > 0).collect();
         let Some(&at) = starts.get(n % starts.len().max(1)) else { return xml.to_string() };
         return format!("{}<Unexpected><Inner>x</Inner></Unexpected>{}", &xml[..at], &xml[at..]);
     }
@@ -208,11 +228,15 @@ fn the_one_parse_conversion_reports_faults_the_fast_path_declines() {
     for (xml, rule) in [
         (r#"<Referral xmlns="urn:caregate:referral:1"><Chld/></Referral>"#, "unknown-element"),
         (r#"<Referral xmlns="urn:caregate:referral:1"><Chld><Name>x</Name></Chld></Referral>"#, "unknown-element"),
-        (r#"<Referral xmlns="urn:caregate:referral:1"><Concern><ImmediateRisk>maybe</ImmediateRisk></Concern></Referral>"#, "type"),
+        (
+            r#"<Referral xmlns="urn:caregate:referral:1"><Concern><ImmediateRisk>maybe</ImmediateRisk></Concern></Referral>"#,
+            "type",
+        ),
         (r#"<Referral xmlns="urn:caregate:referral:1"><Concern><ImmediateRisk/></Concern></Referral>"#, "type"),
     ] {
-        let record = convert::stream::element_to_record(xml.as_bytes(), &b.root, &b.node, &b.namespace, &Limits::default())
-            .unwrap_or_else(|| panic!("the one-parse conversion declined {xml}"));
+        let record =
+            convert::stream::element_to_record(xml.as_bytes(), &b.root, &b.node, &b.namespace, &Limits::default())
+                .unwrap_or_else(|| panic!("the one-parse conversion declined {xml}"));
         assert_eq!(record.faults.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), vec![rule], "{xml}");
         assert!(same_as_tree("referral", xml).unwrap(), "{xml}");
     }

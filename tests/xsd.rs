@@ -22,12 +22,10 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog::embedded().expect(
 fn xmllint_accepts(xsd: &std::path::Path, xml: &str) -> bool {
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(xml.as_bytes()).unwrap();
-    let output = Command::new("xmllint")
-        .args(["--noout", "--nonet", "--schema"])
-        .arg(xsd)
-        .arg(file.path())
-        .output()
-        .expect("xmllint must be installed for this test (Debian: apt-get install libxml2-utils; .ci/run installs it)");
+    let output =
+        Command::new("xmllint").args(["--noout", "--nonet", "--schema"]).arg(xsd).arg(file.path()).output().expect(
+            "xmllint must be installed for this test (Debian: apt-get install libxml2-utils; .ci/run installs it)",
+        );
     output.status.success()
 }
 
@@ -51,8 +49,12 @@ fn structure_findings(pack: &StandardPack, findings: &[Finding]) -> Vec<String> 
 /// Ways to break a document's XML text, each applied at the n-th place it can be.
 fn mutate(xml: &str, kind: usize, n: usize) -> Option<String> {
     let lines: Vec<&str> = xml.lines().collect();
-    let leaf_lines: Vec<usize> =
-        (0..lines.len()).filter(|&i| { let t = lines[i].trim_start(); t.starts_with('<') && !t.starts_with("</") && t.contains("</") }).collect();
+    let leaf_lines: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            let t = lines[i].trim_start();
+            t.starts_with('<') && !t.starts_with("</") && t.contains("</")
+        })
+        .collect();
     if leaf_lines.is_empty() {
         return None;
     }
@@ -74,9 +76,9 @@ fn mutate(xml: &str, kind: usize, n: usize) -> Option<String> {
             out.swap(at, at + 1); // moved past its next sibling (or its parent's end)
         }
         3 => out[at] = format!("{}ZZ{}{}", &line[..open_end + 1], value, &line[value_end..]), // value corrupted
-        4 => out[at] = format!("{}2026-02-30{}", &line[..open_end + 1], &line[value_end..]), // an impossible date
-        5 => out[at] = format!("{}{}", &line[..open_end + 1], &line[value_end..]), // emptied
-        6 => out[at] = line.replacen('<', "<X", 1).replacen("</", "</X", 1), // renamed
+        4 => out[at] = format!("{}2026-02-30{}", &line[..open_end + 1], &line[value_end..]),  // an impossible date
+        5 => out[at] = format!("{}{}", &line[..open_end + 1], &line[value_end..]),            // emptied
+        6 => out[at] = line.replacen('<', "<X", 1).replacen("</", "</X", 1),                  // renamed
         7 => out.insert(at, "stray text".to_string()), // text where elements belong
         _ => out[at] = format!("{}{}{}", &line[..open_end + 1], value.repeat(3), &line[value_end..]), // lengthened
     }

@@ -131,7 +131,10 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     let limits = limits(&args.limits);
     let inputs = collect_inputs(&args.paths)?;
     if inputs.is_empty() {
-        bail!("no .xml or .json files found in {}", args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no .xml or .json files found in {}",
+            args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
     }
     let colour = match args.color.as_str() {
         "always" => true,
@@ -146,7 +149,9 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     // A person reads the first findings at a terminal and the summary by rule for the rest; a file keeps all.
     let max_findings = match args.max_findings.as_deref() {
         Some("all") => None,
-        Some(text) => Some(text.parse::<usize>().map_err(|_| anyhow!("--max-findings `{text}` is not a number or `all`"))?),
+        Some(text) => {
+            Some(text.parse::<usize>().map_err(|_| anyhow!("--max-findings `{text}` is not a number or `all`"))?)
+        }
         None if output.is_some() => None,
         None => Some(50),
     };
@@ -159,7 +164,11 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
             }
             let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
             // Spooled text waits beside the report, on the disk that is to hold it anyway.
-            let options = WriterOptions { colour, max_findings, spool_dir: Some(dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf)) };
+            let options = WriterOptions {
+                colour,
+                max_findings,
+                spool_dir: Some(dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
+            };
             let mut writer = report::writer(format, &options, Box::new(std::io::BufWriter::new(file)));
             match validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut()) {
                 Ok(has_errors) => {
@@ -176,7 +185,8 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
         }
         None => {
             let options = WriterOptions { colour, max_findings, spool_dir: None };
-            let mut writer = report::writer(format, &options, Box::new(std::io::BufWriter::new(std::io::stdout().lock())));
+            let mut writer =
+                report::writer(format, &options, Box::new(std::io::BufWriter::new(std::io::stdout().lock())));
             let has_errors = validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut())?;
             Ok(u8::from(has_errors))
         }
@@ -185,7 +195,13 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
 
 /// Checks every input and gives each document to `writer` as it is checked: a bulk return finding by finding
 /// as its records are read, a single document once checked. Says whether any document has errors.
-fn validate_into(mut validator: Validator<'_>, standard: Option<&StandardPack>, inputs: &[PathBuf], limits: &Limits, writer: &mut dyn ReportWriter) -> Result<bool> {
+fn validate_into(
+    mut validator: Validator<'_>,
+    standard: Option<&StandardPack>,
+    inputs: &[PathBuf],
+    limits: &Limits,
+    writer: &mut dyn ReportWriter,
+) -> Result<bool> {
     let progress = progress_bar(inputs.len());
     let mut packs: Vec<Arc<StandardPack>> = Vec::new();
     let mut has_errors = false;
@@ -206,7 +222,9 @@ fn validate_into(mut validator: Validator<'_>, standard: Option<&StandardPack>, 
                 }
                 // A bar for the pass that checks the records of a large return, on a terminal only.
                 let bar = bytes_bar(input);
-                validator.progress = bar.clone().map(|bar| Box::new(move |read: u64| bar.set_position(read)) as Box<dyn Fn(u64) + Send + Sync>);
+                validator.progress = bar
+                    .clone()
+                    .map(|bar| Box::new(move |read: u64| bar.set_position(read)) as Box<dyn Fn(u64) + Send + Sync>);
                 let file_path = input.clone();
                 let open = move |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
                     let mut file = std::fs::File::open(&file_path)?;
@@ -216,7 +234,9 @@ fn validate_into(mut validator: Validator<'_>, standard: Option<&StandardPack>, 
                     Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
                 };
                 let standard_ref = pack.standard_ref();
-                writer.begin_document(&DocumentStart { path: &path, format: "xml", standard: Some(&standard_ref) }).context("cannot write the report")?;
+                writer
+                    .begin_document(&DocumentStart { path: &path, format: "xml", standard: Some(&standard_ref) })
+                    .context("cannot write the report")?;
                 // The sink cannot stop the check: the first error writing stops the writing, and is reported after.
                 let mut write_error = None;
                 let summary = validator
@@ -234,7 +254,9 @@ fn validate_into(mut validator: Validator<'_>, standard: Option<&StandardPack>, 
                 }
                 let valid = summary.counts.error == 0;
                 has_errors |= !valid;
-                writer.end_document(&DocumentEnd { counts: summary.counts, valid, records: Some(summary.records) }).context("cannot write the report")?;
+                writer
+                    .end_document(&DocumentEnd { counts: summary.counts, valid, records: Some(summary.records) })
+                    .context("cannot write the report")?;
             }
             None => {
                 let checked = match read_input(input, limits)? {
@@ -274,7 +296,11 @@ fn validate_into(mut validator: Validator<'_>, standard: Option<&StandardPack>, 
 }
 
 /// Begins the run with `standard` unless it has begun, then gives it the documents that were waiting.
-fn begin_run(writer: &mut dyn ReportWriter, standard: Option<&StandardPack>, waiting: &mut Option<Vec<DocumentResult>>) -> Result<()> {
+fn begin_run(
+    writer: &mut dyn ReportWriter,
+    standard: Option<&StandardPack>,
+    waiting: &mut Option<Vec<DocumentResult>>,
+) -> Result<()> {
     let Some(held) = waiting.take() else { return Ok(()) };
     let standard_ref = standard.map(StandardPack::standard_ref);
     writer.begin_run(&Tool::caregate(), standard_ref.as_ref()).context("cannot write the report")?;
@@ -302,7 +328,9 @@ fn bytes_bar(path: &Path) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("checking {bar:40} {bytes}/{total_bytes} {elapsed} (eta {eta})") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("checking {bar:40} {bytes}/{total_bytes} {elapsed} (eta {eta})")
+    {
         bar.set_style(style);
     }
     Some(bar)
@@ -337,7 +365,11 @@ fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
     let limits = limits(&args.limits);
     let mut input = open_input(&args.file)?;
     let mut head = Vec::new();
-    input.by_ref().take(convert::bulk::HEAD_BYTES as u64).read_to_end(&mut head).with_context(|| format!("cannot read {}", display_path(&args.file)))?;
+    input
+        .by_ref()
+        .take(convert::bulk::HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .with_context(|| format!("cannot read {}", display_path(&args.file)))?;
     // A bulk return is converted record by record as it is read, whatever its size.
     if target == Target::Json {
         if let Some(pack) = convert::bulk::streamed_pack(&head, standard.as_ref(), catalog) {
@@ -360,7 +392,11 @@ fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
     let conversion = match converted {
         Ok(c) => c,
         Err(convert::ConvertError::Unreadable(finding)) => {
-            let at = finding.location.as_ref().map(|l| format!(" (line {}, column {})", l.line, l.column)).unwrap_or_default();
+            let at = finding
+                .location
+                .as_ref()
+                .map(|l| format!(" (line {}, column {})", l.line, l.column))
+                .unwrap_or_default();
             eprintln!("caregate: {}: {}{at}", display_path(&args.file), finding.message);
             return Ok(2);
         }
@@ -371,7 +407,9 @@ fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
     }
     match &conversion.standard {
         Some(pack) if conversion.round_trip => eprintln!("converted as {} (round trip guaranteed)", pack.reference()),
-        Some(pack) => eprintln!("converted as {}, but the input does not conform: not round-trip guaranteed", pack.reference()),
+        Some(pack) => {
+            eprintln!("converted as {}, but the input does not conform: not round-trip guaranteed", pack.reference())
+        }
         None => eprintln!("no known standard: converted by the generic convention (not round-trip guaranteed)"),
     }
     write_output(&conversion.output, args.output.as_deref())?;
@@ -385,7 +423,10 @@ fn read_rest(path: &Path, mut head: Vec<u8>, input: impl Read, limits: &Limits) 
         return read_input(path, limits);
     }
     let max_bytes = limits.max_bytes as u64;
-    input.take((max_bytes + 1).saturating_sub(head.len() as u64)).read_to_end(&mut head).context("cannot read standard input")?;
+    input
+        .take((max_bytes + 1).saturating_sub(head.len() as u64))
+        .read_to_end(&mut head)
+        .context("cannot read standard input")?;
     if head.len() as u64 > max_bytes {
         return Ok(Input::TooLarge(Box::new(document::too_large(None, limits))));
     }
@@ -408,7 +449,13 @@ fn print_conversion_finding(path: &Path, finding: &Finding) {
 
 /// Converts a bulk return to JSON as it is read; the JSON goes to the output as it is made (to a file, under a
 /// temporary name until it is complete).
-fn convert_return(catalog: &Catalog, args: &ConvertArgs, pack: &Arc<StandardPack>, limits: &Limits, input: impl Read) -> Result<u8> {
+fn convert_return(
+    catalog: &Catalog,
+    args: &ConvertArgs,
+    pack: &Arc<StandardPack>,
+    limits: &Limits,
+    input: impl Read,
+) -> Result<u8> {
     let stdout = std::io::stdout();
     let partial = args.output.as_ref().map(|path| {
         let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -423,10 +470,11 @@ fn convert_return(catalog: &Catalog, args: &ConvertArgs, pack: &Arc<StandardPack
         None => Box::new(std::io::BufWriter::with_capacity(1 << 16, stdout.lock())),
     };
     let mut report = |finding: Finding| print_conversion_finding(&args.file, &finding);
-    let converted = convert::bulk::bulk_to_json(input, pack, catalog, limits, &mut out, &mut report).and_then(|converted| {
-        out.flush()?;
-        Ok(converted)
-    });
+    let converted =
+        convert::bulk::bulk_to_json(input, pack, catalog, limits, &mut out, &mut report).and_then(|converted| {
+            out.flush()?;
+            Ok(converted)
+        });
     drop(out);
     let converted = match (converted, &partial) {
         (Ok(converted), None) => converted,
@@ -440,7 +488,11 @@ fn convert_return(catalog: &Catalog, args: &ConvertArgs, pack: &Arc<StandardPack
                 let _ = std::fs::remove_file(partial);
             }
             let convert::bulk::BulkError::Unreadable(finding) = e else { bail!("{}: {e}", display_path(&args.file)) };
-            let at = finding.location.as_ref().map(|l| format!(" (line {}, column {})", l.line, l.column)).unwrap_or_default();
+            let at = finding
+                .location
+                .as_ref()
+                .map(|l| format!(" (line {}, column {})", l.line, l.column))
+                .unwrap_or_default();
             let partly = if partial.is_none() { "; the JSON written before it is incomplete" } else { "" };
             eprintln!("caregate: {}: {}{at}{partly}", display_path(&args.file), finding.message);
             return Ok(2);
@@ -497,7 +549,11 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
         return generate_census_return(&pack, &args);
     }
     if args.profile != "clean" {
-        bail!("--profile {} is for census returns (cin-census); {} is generated from its examples", args.profile, pack.reference());
+        bail!(
+            "--profile {} is for census returns (cin-census); {} is generated from its examples",
+            args.profile,
+            pack.reference()
+        );
     }
     let target: Target = args.format.parse().map_err(|e: String| anyhow!(e))?;
     let generator = crate::generate::Generator::new(&pack, catalog, args.seed, args.invalid_rate)?;
@@ -511,7 +567,12 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
         let text = doc.render(target, &pack, catalog);
         match &args.output {
             Some(dir) => {
-                let name = format!("{}-{:06}{}.{extension}", pack.id(), i + 1, doc.fault.as_deref().map(|f| format!("-{f}")).unwrap_or_default());
+                let name = format!(
+                    "{}-{:06}{}.{extension}",
+                    pack.id(),
+                    i + 1,
+                    doc.fault.as_deref().map(|f| format!("-{f}")).unwrap_or_default()
+                );
                 std::fs::write(dir.join(&name), text).with_context(|| format!("cannot write {name}"))?;
             }
             None => lock.write_all(text.as_bytes())?,
@@ -540,7 +601,8 @@ fn serve(catalog: Catalog, args: super::ServeArgs) -> Result<u8> {
     if let Some(data) = args.data {
         config.store.data = data;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let running = gateway::start(config, Arc::new(catalog)).await?;
         println!("caregate gateway listening on http://{}", running.address);
@@ -577,7 +639,8 @@ async fn stop_signal() -> Result<()> {
 
 fn audit_verify(data: &Path) -> Result<u8> {
     use crate::gateway::audit::{verify, Verdict};
-    let entries = crate::gateway::store::sqlite::read_audit(data).with_context(|| format!("cannot read the audit log in {}", data.display()))?;
+    let entries = crate::gateway::store::sqlite::read_audit(data)
+        .with_context(|| format!("cannot read the audit log in {}", data.display()))?;
     match verify(entries) {
         Verdict::Intact { entries } => {
             println!("OK: {entries} audit entries, chain intact");
@@ -620,7 +683,8 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
     };
     let summary = match &args.output {
         Some(path) => {
-            let path = if path.is_dir() { path.join(format!("{}-{}.xml", pack.id(), pack.version())) } else { path.clone() };
+            let path =
+                if path.is_dir() { path.join(format!("{}-{}.xml", pack.id(), pack.version())) } else { path.clone() };
             let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
             write(&mut std::io::BufWriter::with_capacity(1 << 20, file))?
         }
@@ -628,7 +692,11 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
     };
     let faults: usize = summary.faults.values().sum();
     let mistakes: usize = summary.mistakes.values().sum();
-    let mistakes = if profile == crate::generate::cin::Profile::Messy { format!(", {mistakes} first-submission mistakes") } else { String::new() };
+    let mistakes = if profile == crate::generate::cin::Profile::Messy {
+        format!(", {mistakes} first-submission mistakes")
+    } else {
+        String::new()
+    };
     eprintln!(
         "caregate: generated a {} return of {} children ({} bytes); {faults} deliberate faults{mistakes}",
         pack.reference(),
@@ -652,7 +720,10 @@ fn load_waivers(args: &super::EvidenceArgs) -> Result<Vec<crate::conformance::wa
 }
 
 /// Signs (when asked) and writes the evidence to `OUTPUT/<run-id>/`; prints where and the verdict.
-fn write_evidence(mut evidence: crate::conformance::evidence::Evidence, args: &super::EvidenceArgs) -> Result<crate::conformance::evidence::Evidence> {
+fn write_evidence(
+    mut evidence: crate::conformance::evidence::Evidence,
+    args: &super::EvidenceArgs,
+) -> Result<crate::conformance::evidence::Evidence> {
     if let Some(key) = &args.sign {
         let key = crate::conformance::signature::read_private(key)?;
         crate::conformance::signature::sign(&mut evidence, &key);
@@ -692,7 +763,15 @@ fn suite_command(catalog: &Catalog, command: super::SuiteCommand) -> Result<u8> 
             let waivers = load_waivers(&args)?;
             let mut failed = false;
             for suite in chosen {
-                let evidence = write_evidence(crate::conformance::run::run(suite, catalog, &supplier(&args, &crate::conformance::run::engine()), &waivers), &args)?;
+                let evidence = write_evidence(
+                    crate::conformance::run::run(
+                        suite,
+                        catalog,
+                        &supplier(&args, &crate::conformance::run::engine()),
+                        &waivers,
+                    ),
+                    &args,
+                )?;
                 failed |= evidence.summary.cases_failed > 0;
             }
             Ok(u8::from(failed))
@@ -729,7 +808,8 @@ fn supplier(args: &super::EvidenceArgs, default: &str) -> String {
 
 fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<u8> {
     use crate::conformance::{gateway, producer, receiver, suite};
-    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime");
+    let runtime =
+        || tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime");
     let evidence = match command {
         super::CertifyCommand::Receiver { standard, endpoint, token, sender_tokens, format, evidence: args } => {
             let suites = load_suites(catalog, args.suites.as_deref())?;
@@ -737,7 +817,8 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
             let transport = suite::find(&suites, "envelope@1.0")?.requirements.clone();
             let mut tokens_by_sender = std::collections::BTreeMap::new();
             for pair in &sender_tokens {
-                let (org, token) = pair.split_once('=').ok_or_else(|| anyhow!("--sender-token `{pair}`: expected ORG=TOKEN"))?;
+                let (org, token) =
+                    pair.split_once('=').ok_or_else(|| anyhow!("--sender-token `{pair}`: expected ORG=TOKEN"))?;
                 tokens_by_sender.insert(org.to_string(), token.to_string());
             }
             let target = receiver::Target {
@@ -755,7 +836,8 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
         super::CertifyCommand::Producer { standard, scenarios, submissions, evidence: args } => {
             let suites = load_suites(catalog, args.suites.as_deref())?;
             let chosen = suite::find(&suites, &standard)?;
-            let others: Vec<_> = suites.iter().filter(|s| !std::ptr::eq(*s, chosen)).flat_map(|s| s.requirements.clone()).collect();
+            let others: Vec<_> =
+                suites.iter().filter(|s| !std::ptr::eq(*s, chosen)).flat_map(|s| s.requirements.clone()).collect();
             let waivers = load_waivers(&args)?;
             let name = supplier(&args, &submissions.display().to_string());
             let evidence = producer::certify(chosen, &others, catalog, &scenarios, &submissions, &name, &waivers)?;
@@ -764,7 +846,8 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
         super::CertifyCommand::Gateway { url, token, sender, recipient, recipient_token, evidence: args } => {
             let suites = load_suites(catalog, args.suites.as_deref())?;
             let envelope = suite::find(&suites, "envelope@1.0")?;
-            let (organisation, role) = recipient.split_once(':').ok_or_else(|| anyhow!("--recipient `{recipient}`: expected ORG:ROLE"))?;
+            let (organisation, role) =
+                recipient.split_once(':').ok_or_else(|| anyhow!("--recipient `{recipient}`: expected ORG:ROLE"))?;
             let target = gateway::Target {
                 url: url.clone(),
                 token,
@@ -789,7 +872,11 @@ fn report_command(command: super::ReportCommand) -> Result<u8> {
             let bytes = std::fs::read(&report).with_context(|| format!("cannot read {}", report.display()))?;
             match crate::conformance::signature::verify(&bytes, &key) {
                 Ok(()) => {
-                    println!("OK: {} is signed by key {} and unchanged", report.display(), crate::conformance::signature::key_id(&key));
+                    println!(
+                        "OK: {} is signed by key {} and unchanged",
+                        report.display(),
+                        crate::conformance::signature::key_id(&key)
+                    );
                     Ok(0)
                 }
                 Err(error) => {

@@ -49,9 +49,11 @@ pub fn carry(suite: &Suite, catalog: &Catalog, bytes: &[u8], format: &str, creat
             for (name, value) in header.as_object().into_iter().flatten() {
                 envelope.insert(name.clone(), value.clone());
             }
-            let sender = envelope.get("sender").and_then(|s| s.get("organisation")).and_then(Value::as_str).map(String::from);
+            let sender =
+                envelope.get("sender").and_then(|s| s.get("organisation")).and_then(Value::as_str).map(String::from);
             let bytes = if format == "json" {
-                let body: Value = serde_json::from_slice(bytes).map_err(|e| format!("the document is not JSON ({e}), so it cannot be wrapped"))?;
+                let body: Value = serde_json::from_slice(bytes)
+                    .map_err(|e| format!("the document is not JSON ({e}), so it cannot be wrapped"))?;
                 envelope.insert("body".into(), body);
                 let mut text = serde_json::to_string_pretty(&Value::Object(envelope)).map_err(|e| e.to_string())?;
                 text.push('\n');
@@ -63,7 +65,12 @@ pub fn carry(suite: &Suite, catalog: &Catalog, bytes: &[u8], format: &str, creat
             };
             Ok(Carried { bytes, content_type, message_id, sender })
         }
-        _ => Err(suite.manifest.carry.reason.clone().unwrap_or_else(|| format!("{} is not carried in an envelope", suite.reference()))),
+        _ => Err(suite
+            .manifest
+            .carry
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("{} is not carried in an envelope", suite.reference()))),
     }
 }
 

@@ -103,7 +103,8 @@ impl Excerpt {
         } else {
             (line.saturating_sub(around).max(1), (line + around).min(all.len() as u32))
         };
-        let lines = (from..=to).filter_map(|n| all.get(n as usize - 1)).map(|l| l.chars().take(160).collect()).collect();
+        let lines =
+            (from..=to).filter_map(|n| all.get(n as usize - 1)).map(|l| l.chars().take(160).collect()).collect();
         Excerpt { first_line: from, lines, mark: (line > 0).then_some(line) }
     }
 }
@@ -320,7 +321,8 @@ impl Evidence {
 
     pub fn read(path: &Path) -> Result<Evidence, ConformanceError> {
         let bytes = std::fs::read(path).map_err(|e| ConformanceError::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ConformanceError::file(path, format!("not a caregate conformance report: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ConformanceError::file(path, format!("not a caregate conformance report: {e}")))
     }
 
     /// Writes `report.json`, `report.html` and `junit.xml` into `dir`; returns their paths.

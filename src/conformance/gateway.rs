@@ -16,8 +16,18 @@ use super::ConformanceError;
 use crate::standard::Catalog;
 
 /// The requirement ids the checks verify.
-pub const CHECKS: [&str; 10] =
-    ["GW-AUTH-01", "GW-AUTH-02", "GW-AUTH-03", "GW-SEC-01", "GW-IDEM-01", "GW-IDEM-02", "GW-MBX-01", "GW-MBX-02", "GW-PROB-01", "GW-PROB-02"];
+pub const CHECKS: [&str; 10] = [
+    "GW-AUTH-01",
+    "GW-AUTH-02",
+    "GW-AUTH-03",
+    "GW-SEC-01",
+    "GW-IDEM-01",
+    "GW-IDEM-02",
+    "GW-MBX-01",
+    "GW-MBX-02",
+    "GW-PROB-01",
+    "GW-PROB-02",
+];
 
 /// Whether a check verifies requirement `id`.
 pub fn verifies(id: &str) -> bool {
@@ -52,7 +62,15 @@ impl Probe<'_> {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.target.url.trim_end_matches('/'))
     }
-    async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, content_type: Option<&str>, key: Option<&str>, body: Option<Vec<u8>>) -> Result<Reply, String> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        key: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Result<Reply, String> {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -76,20 +94,34 @@ impl Probe<'_> {
         let bytes = response.bytes().await.unwrap_or_default();
         Ok(Reply { status, problem, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) })
     }
-    async fn post(&self, token: Option<&str>, content_type: &str, key: Option<&str>, body: &Value) -> Result<Reply, String> {
-        self.send(reqwest::Method::POST, "/v1/messages", token, Some(content_type), key, Some(serde_json::to_vec_pretty(body).unwrap_or_default())).await
+    async fn post(
+        &self,
+        token: Option<&str>,
+        content_type: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Result<Reply, String> {
+        self.send(
+            reqwest::Method::POST,
+            "/v1/messages",
+            token,
+            Some(content_type),
+            key,
+            Some(serde_json::to_vec_pretty(body).unwrap_or_default()),
+        )
+        .await
     }
 }
 
 /// A conformant envelope from the target's sender to its recipient, from the envelope pack's minimal example.
 fn message(envelope: &Suite, target: &Target) -> Result<Value, ConformanceError> {
-    let bytes = envelope
-        .pack
-        .files
-        .files
-        .get("examples/valid/minimal.json")
-        .ok_or_else(|| ConformanceError::Suite { suite: envelope.reference(), message: "the pack has no examples/valid/minimal.json".into() })?;
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| ConformanceError::Suite { suite: envelope.reference(), message: e.to_string() })?;
+    let bytes =
+        envelope.pack.files.files.get("examples/valid/minimal.json").ok_or_else(|| ConformanceError::Suite {
+            suite: envelope.reference(),
+            message: "the pack has no examples/valid/minimal.json".into(),
+        })?;
+    let mut value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ConformanceError::Suite { suite: envelope.reference(), message: e.to_string() })?;
     value["messageId"] = json!(uuid::Uuid::new_v4().to_string());
     value["created"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     value["sender"]["organisation"] = json!(target.sender);
@@ -134,19 +166,34 @@ fn expect_status(reply: &Reply, wanted: u16, problem: bool) -> (String, Vec<Stri
 }
 
 /// Runs every check against the gateway.
-pub async fn certify(envelope: &Suite, catalog: &Catalog, target: &Target, waivers: &[Waiver]) -> Result<Evidence, ConformanceError> {
+pub async fn certify(
+    envelope: &Suite,
+    catalog: &Catalog,
+    target: &Target,
+    waivers: &[Waiver],
+) -> Result<Evidence, ConformanceError> {
     let _ = catalog;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|e| ConformanceError::Http(e.to_string()))?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| ConformanceError::Http(e.to_string()))?;
     let probe = Probe { client, target };
     let base = message(envelope, target)?;
     let token = Some(target.token.as_str());
     let mut cases = Vec::new();
-    let inputs = vec![Input { name: "message (from envelope 1.0 examples/valid/minimal.json)".into(), sha256: super::sha256(base.to_string().as_bytes()) }];
+    let inputs = vec![Input {
+        name: "message (from envelope 1.0 examples/valid/minimal.json)".into(),
+        sha256: super::sha256(base.to_string().as_bytes()),
+    }];
 
-    let r = probe.post(None, "application/json", None, &fresh(base.clone())).await.map(|r| expect_status(&r, 401, true));
+    let r =
+        probe.post(None, "application/json", None, &fresh(base.clone())).await.map(|r| expect_status(&r, 401, true));
     cases.push(check("GW-AUTH-01", "A message without a bearer token", "401 problem+json", r));
     let wrong = format!("not-a-token-{}", uuid::Uuid::new_v4());
-    let r = probe.post(Some(&wrong), "application/json", None, &fresh(base.clone())).await.map(|r| expect_status(&r, 401, true));
+    let r = probe
+        .post(Some(&wrong), "application/json", None, &fresh(base.clone()))
+        .await
+        .map(|r| expect_status(&r, 401, true));
     cases.push(check("GW-AUTH-02", "A message with an unknown bearer token", "401 problem+json", r));
     let mut other = fresh(base.clone());
     other["sender"]["organisation"] = json!(if target.sender == "ZZZ99" { "ZZZ98" } else { "ZZZ99" });
@@ -166,13 +213,22 @@ pub async fn certify(envelope: &Suite, catalog: &Catalog, target: &Target, waive
     broken["legalBasis"] = json!({"consent": "not-sought"});
     let r = probe.post(token, "application/json", None, &broken).await.map(|r| {
         let (observed, mut problems) = expect_status(&r, 422, true);
-        let named = r.body.get("findings").and_then(Value::as_array).is_some_and(|f| f.iter().any(|f| f.get("rule").and_then(Value::as_str) == Some("ENV-001")));
+        let named = r
+            .body
+            .get("findings")
+            .and_then(Value::as_array)
+            .is_some_and(|f| f.iter().any(|f| f.get("rule").and_then(Value::as_str) == Some("ENV-001")));
         if !named {
             problems.push("the problem's findings do not name ENV-001".into());
         }
         (observed, problems)
     });
-    cases.push(check("GW-PROB-01", "An envelope sharing without consent and without a reason (breaks ENV-001)", "422 problem+json naming ENV-001", r));
+    cases.push(check(
+        "GW-PROB-01",
+        "An envelope sharing without consent and without a reason (breaks ENV-001)",
+        "422 problem+json naming ENV-001",
+        r,
+    ));
     let r = probe
         .send(reqwest::Method::POST, "/v1/messages", token, Some("text/plain"), None, Some(b"hello".to_vec()))
         .await
@@ -187,30 +243,57 @@ pub async fn certify(envelope: &Suite, catalog: &Catalog, target: &Target, waive
         let two = probe.post(token, "application/json", Some(&key), &first).await?;
         let mut problems = Vec::new();
         if !(200..300).contains(&one.status) {
-            problems.push(format!("the first sending was answered {} ({})", one.status, one.body.get("detail").and_then(Value::as_str).unwrap_or("")));
+            problems.push(format!(
+                "the first sending was answered {} ({})",
+                one.status,
+                one.body.get("detail").and_then(Value::as_str).unwrap_or("")
+            ));
         }
         if !(200..300).contains(&two.status) {
             problems.push(format!("the repeat was answered {}", two.status));
         }
         let (a, b) = (one.body.get("id").cloned(), two.body.get("id").cloned());
         if a.is_none() || a != b {
-            problems.push(format!("the repeat's answer names message {} but the first named {}", b.unwrap_or(Value::Null), a.clone().unwrap_or(Value::Null)));
+            problems.push(format!(
+                "the repeat's answer names message {} but the first named {}",
+                b.unwrap_or(Value::Null),
+                a.clone().unwrap_or(Value::Null)
+            ));
         }
         accepted_id = a.and_then(|v| v.as_str().map(String::from));
         Ok::<_, String>((format!("{} then {}", one.status, two.status), problems))
     }
     .await;
-    cases.push(check("GW-IDEM-01", "The same message sent twice with one Idempotency-Key", "2xx twice, naming the same message", r));
-    let r = probe.post(token, "application/json", Some(&key), &fresh(first.clone())).await.map(|r| expect_status(&r, 409, true));
+    cases.push(check(
+        "GW-IDEM-01",
+        "The same message sent twice with one Idempotency-Key",
+        "2xx twice, naming the same message",
+        r,
+    ));
+    let r = probe
+        .post(token, "application/json", Some(&key), &fresh(first.clone()))
+        .await
+        .map(|r| expect_status(&r, 409, true));
     cases.push(check("GW-IDEM-02", "A different message under a used Idempotency-Key", "409 problem+json", r));
-    let r = probe.send(reqwest::Method::GET, "/v1/mailbox", None, None, None, None).await.map(|r| expect_status(&r, 401, true));
+    let r = probe
+        .send(reqwest::Method::GET, "/v1/mailbox", None, None, None, None)
+        .await
+        .map(|r| expect_status(&r, 401, true));
     cases.push(check("GW-MBX-02", "The mailbox read without a token", "401 problem+json", r));
     if let (Some(recipient_token), Some(id)) = (&target.recipient_token, &accepted_id) {
         let r = async {
             let list = probe.send(reqwest::Method::GET, "/v1/mailbox", Some(recipient_token), None, None, None).await?;
-            let listed = list.body.get("messages").and_then(Value::as_array).is_some_and(|m| m.iter().any(|m| m.get("id").and_then(Value::as_str) == Some(id)));
-            let read = probe.send(reqwest::Method::GET, &format!("/v1/mailbox/{id}"), Some(recipient_token), None, None, None).await?;
-            let ack = probe.send(reqwest::Method::POST, &format!("/v1/mailbox/{id}/ack"), Some(recipient_token), None, None, None).await?;
+            let listed = list
+                .body
+                .get("messages")
+                .and_then(Value::as_array)
+                .is_some_and(|m| m.iter().any(|m| m.get("id").and_then(Value::as_str) == Some(id)));
+            let read = probe
+                .send(reqwest::Method::GET, &format!("/v1/mailbox/{id}"), Some(recipient_token), None, None, None)
+                .await?;
+            let ack = probe
+                .send(reqwest::Method::POST, &format!("/v1/mailbox/{id}/ack"), Some(recipient_token), None, None, None)
+                .await?;
             let mut problems = Vec::new();
             if !listed {
                 problems.push(format!("message {id} is not in the recipient's mailbox"));
@@ -224,7 +307,12 @@ pub async fn certify(envelope: &Suite, catalog: &Catalog, target: &Target, waive
             Ok::<_, String>((format!("listed: {listed}; read {}; ack {}", read.status, ack.status), problems))
         }
         .await;
-        cases.push(check("GW-MBX-01", "The accepted message in the recipient's mailbox: listed, read, acknowledged", "listed; 200; 2xx", r));
+        cases.push(check(
+            "GW-MBX-01",
+            "The accepted message in the recipient's mailbox: listed, read, acknowledged",
+            "listed; 200; 2xx",
+            r,
+        ));
     }
     let requirements: Vec<_> = envelope.requirements.iter().filter(|r| verifies(&r.id)).cloned().collect();
     let subject = Subject { supplier: target.supplier.clone(), endpoint: Some(target.url.clone()) };

@@ -83,10 +83,18 @@ impl Matrix {
             }
         }
         for row in rows.values_mut() {
-            row.conformant = !row.cells.values().any(|s| *s == Status::Fail) && row.cells.values().any(|s| matches!(s, Status::Pass | Status::Waived));
+            row.conformant = !row.cells.values().any(|s| *s == Status::Fail)
+                && row.cells.values().any(|s| matches!(s, Status::Pass | Status::Waived));
         }
-        let tested: BTreeSet<String> = rows.values().flat_map(|r| r.cells.iter().filter(|(_, s)| **s != Status::Untested).map(|(k, _)| k.clone())).collect();
-        let requirements = columns.into_iter().filter(|((s, id), _)| tested.contains(&format!("{s} {id}"))).map(|((s, id), text)| (s, id, text)).collect();
+        let tested: BTreeSet<String> = rows
+            .values()
+            .flat_map(|r| r.cells.iter().filter(|(_, s)| **s != Status::Untested).map(|(k, _)| k.clone()))
+            .collect();
+        let requirements = columns
+            .into_iter()
+            .filter(|((s, id), _)| tested.contains(&format!("{s} {id}")))
+            .map(|((s, id), text)| (s, id, text))
+            .collect();
         Matrix { requirements, suppliers: rows.into_values().collect() }
     }
 
@@ -99,19 +107,26 @@ table.grid td.cell{{text-align:center;padding:2px}} th.req{{writing-mode:vertica
         let mut standards: Vec<&str> = self.requirements.iter().map(|(s, _, _)| s.as_str()).collect();
         standards.dedup();
         for standard in standards {
-            let columns: Vec<&(String, String, String)> = self.requirements.iter().filter(|(s, _, _)| s == standard).collect();
-            let _ = write!(out, "<h2>{}</h2><table class=\"grid\"><tr><th>Supplier</th><th>Verdict</th>", esc(standard));
+            let columns: Vec<&(String, String, String)> =
+                self.requirements.iter().filter(|(s, _, _)| s == standard).collect();
+            let _ =
+                write!(out, "<h2>{}</h2><table class=\"grid\"><tr><th>Supplier</th><th>Verdict</th>", esc(standard));
             for (_, id, text) in &columns {
                 let _ = write!(out, "<th class=\"req\" title=\"{}\">{}</th>", esc(text), esc(id));
             }
             out.push_str("</tr>");
             for row in &self.suppliers {
-                let cells: Vec<Option<Status>> = columns.iter().map(|(s, id, _)| row.cells.get(&format!("{s} {id}")).copied()).collect();
+                let cells: Vec<Option<Status>> =
+                    columns.iter().map(|(s, id, _)| row.cells.get(&format!("{s} {id}")).copied()).collect();
                 if cells.iter().all(|c| c.is_none()) {
                     continue;
                 }
                 let failed = cells.iter().filter(|c| **c == Some(Status::Fail)).count();
-                let verdict = if failed == 0 { "<span class=\"badge pass\">conformant</span>".to_string() } else { format!("<span class=\"badge fail\">{failed} failed</span>") };
+                let verdict = if failed == 0 {
+                    "<span class=\"badge pass\">conformant</span>".to_string()
+                } else {
+                    format!("<span class=\"badge fail\">{failed} failed</span>")
+                };
                 let _ = write!(out, "<tr><td><b>{}</b></td><td>{verdict}</td>", esc(&row.supplier));
                 for cell in cells {
                     let status = cell.unwrap_or(Status::Untested);
@@ -121,7 +136,8 @@ table.grid td.cell{{text-align:center;padding:2px}} th.req{{writing-mode:vertica
                         Status::Waived => "W",
                         Status::Untested => "·",
                     };
-                    let _ = write!(out, "<td class=\"cell {}\" title=\"{}\">{mark}</td>", status.as_str(), status.as_str());
+                    let _ =
+                        write!(out, "<td class=\"cell {}\" title=\"{}\">{mark}</td>", status.as_str(), status.as_str());
                 }
                 out.push_str("</tr>");
             }

@@ -101,7 +101,11 @@ pub fn compare(scenario: &Scenario, instance: &Value) -> Vec<FieldDiff> {
 
 fn field_diff(pointer: &str, expected: String, produced: String) -> FieldDiff {
     let (old, new) = (format!("{pointer}: {expected}\n"), format!("{pointer}: {produced}\n"));
-    let diff = similar::TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header("scenario", "submission").to_string();
+    let diff = similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header("scenario", "submission")
+        .to_string();
     FieldDiff { pointer: pointer.to_string(), expected, produced, diff }
 }
 
@@ -124,8 +128,15 @@ pub fn certify(
         let mut requirements = scenario.requirements.clone();
         named.extend(requirements.iter().cloned());
         requirements.extend([CONFORMS.to_string(), AS_FIXED.to_string()]);
-        let found = ["xml", "json"].iter().map(|ext| submissions.join(format!("{}.{ext}", scenario.id))).find(|p| p.is_file());
-        let expected = format!("a conformant {}{} with {} field{} as fixed", suite.reference(), if scenario.carried { " in an envelope" } else { "" }, scenario.fields.len() + scenario.absent.len(), if scenario.fields.len() + scenario.absent.len() == 1 { "" } else { "s" });
+        let found =
+            ["xml", "json"].iter().map(|ext| submissions.join(format!("{}.{ext}", scenario.id))).find(|p| p.is_file());
+        let expected = format!(
+            "a conformant {}{} with {} field{} as fixed",
+            suite.reference(),
+            if scenario.carried { " in an envelope" } else { "" },
+            scenario.fields.len() + scenario.absent.len(),
+            if scenario.fields.len() + scenario.absent.len() == 1 { "" } else { "s" }
+        );
         let mut case = CaseResult {
             id: scenario.id.clone(),
             title: Some(scenario.title.clone()),
@@ -142,7 +153,12 @@ pub fn certify(
         let Some(file) = found else {
             case.document = format!("{}/{}.xml|json", submissions.display(), scenario.id);
             case.observed = "no submission".into();
-            case.problems.push(format!("no submission: expected {}.xml or {}.json in {}", scenario.id, scenario.id, submissions.display()));
+            case.problems.push(format!(
+                "no submission: expected {}.xml or {}.json in {}",
+                scenario.id,
+                scenario.id,
+                submissions.display()
+            ));
             cases.push(case);
             continue;
         };
@@ -161,7 +177,11 @@ pub fn certify(
         if scenario.carried {
             let body = checked.body_pack.as_ref().map(|p| p.reference());
             if body.as_deref() != Some(suite.reference().as_str()) {
-                case.problems.push(format!("the envelope carries {}, not {}", body.as_deref().unwrap_or("no known standard"), suite.reference()));
+                case.problems.push(format!(
+                    "the envelope carries {}, not {}",
+                    body.as_deref().unwrap_or("no known standard"),
+                    suite.reference()
+                ));
             }
         }
         let line = errors.first().and_then(|f| f.location.as_ref()).map(|l| l.line).unwrap_or(0);
@@ -171,7 +191,12 @@ pub fn certify(
             None => case.problems.push("the submission could not be read, so its fields could not be compared".into()),
         }
         for d in &case.diffs {
-            case.problems.push(format!("{}: the scenario fixes {} but the submission has {}", d.pointer, d.expected.replace('\n', " "), d.produced.replace('\n', " ")));
+            case.problems.push(format!(
+                "{}: the scenario fixes {} but the submission has {}",
+                d.pointer,
+                d.expected.replace('\n', " "),
+                d.produced.replace('\n', " ")
+            ));
         }
         case.observed = format!(
             "{} error finding{}, {} field{} not as fixed",

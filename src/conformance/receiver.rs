@@ -73,7 +73,10 @@ pub async fn certify(
 ) -> Result<Evidence, ConformanceError> {
     if !matches!(suite.manifest.carry.mode.as_str(), "as-is" | "wrapped") {
         let reason = suite.manifest.carry.reason.clone().unwrap_or_default();
-        return Err(ConformanceError::Suite { suite: suite.reference(), message: format!("not carried to receivers: {reason}") });
+        return Err(ConformanceError::Suite {
+            suite: suite.reference(),
+            message: format!("not carried to receivers: {reason}"),
+        });
     }
     let client = reqwest::Client::builder()
         .timeout(if target.timeout.is_zero() { Duration::from_secs(30) } else { target.timeout })
@@ -99,7 +102,17 @@ pub async fn certify(
         let carried = match carry::carry(suite, catalog, bytes, case.format(), &created) {
             Ok(carried) => carried,
             Err(problem) => {
-                cases.push(result(case, &name, &digest, requirements, expected, "not sent".into(), vec![problem], &observed, bytes));
+                cases.push(result(
+                    case,
+                    &name,
+                    &digest,
+                    requirements,
+                    expected,
+                    "not sent".into(),
+                    vec![problem],
+                    &observed,
+                    bytes,
+                ));
                 continue;
             }
         };
@@ -126,7 +139,17 @@ pub async fn certify(
             }
             Err(error) => {
                 let problem = format!("the endpoint could not be reached: {error}");
-                cases.push(result(case, &name, &digest, requirements, expected, "no answer".into(), vec![problem], &observed, bytes));
+                cases.push(result(
+                    case,
+                    &name,
+                    &digest,
+                    requirements,
+                    expected,
+                    "no answer".into(),
+                    vec![problem],
+                    &observed,
+                    bytes,
+                ));
                 continue;
             }
         };
@@ -136,16 +159,22 @@ pub async fn certify(
             Verdict::Valid if !(200..300).contains(&answer.status) => {
                 problems.push(format!("a conformant document was answered {} instead of being accepted", answer.status))
             }
-            Verdict::Invalid if !(400..500).contains(&answer.status) => {
-                problems.push(format!("a document that breaks {} was answered {} instead of being refused (4xx)", case.rules.join(", "), answer.status))
-            }
+            Verdict::Invalid if !(400..500).contains(&answer.status) => problems.push(format!(
+                "a document that breaks {} was answered {} instead of being refused (4xx)",
+                case.rules.join(", "),
+                answer.status
+            )),
             _ => {}
         }
         if answer.problem.is_some() {
             let named = answer.named_rules(&case.rules);
             observed_text.push_str(&format!(
                 " problem+json{}",
-                if named.is_empty() { String::new() } else { format!(" naming {}", named.iter().cloned().collect::<Vec<_>>().join(", ")) }
+                if named.is_empty() {
+                    String::new()
+                } else {
+                    format!(" naming {}", named.iter().cloned().collect::<Vec<_>>().join(", "))
+                }
             ));
             // Only a refusal of the content (400, 422) is expected to name rules: 401, 403, 409, 413 or 415
             // refuse for another reason, before the content is judged.
@@ -153,7 +182,10 @@ pub async fn certify(
                 requirements.push(NAMES_RULES.to_string());
                 let missing: Vec<&String> = case.rules.iter().filter(|r| !named.contains(*r)).collect();
                 if !missing.is_empty() {
-                    problems.push(format!("the problem+json refusal does not name {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+                    problems.push(format!(
+                        "the problem+json refusal does not name {}",
+                        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
                 }
             }
         }

@@ -93,7 +93,11 @@ fn case_card(out: &mut String, case: &CaseResult) {
         out.push_str("</ul>");
     }
     for d in &case.diffs {
-        let _ = write!(out, "<div class=\"kv\"><span>Field</span> <code>{}</code>: expected (−) and produced (+)</div>", esc(&d.pointer));
+        let _ = write!(
+            out,
+            "<div class=\"kv\"><span>Field</span> <code>{}</code>: expected (−) and produced (+)</div>",
+            esc(&d.pointer)
+        );
         diff(out, &d.diff);
     }
     if let Some(e) = &case.excerpt {
@@ -117,20 +121,41 @@ pub fn html(evidence: &Evidence) -> String {
     if let Some(endpoint) = &evidence.subject.endpoint {
         row("Endpoint", esc(endpoint));
     }
-    row("Standard", format!("{} {} <span class=\"digest\">{}</span>", esc(&evidence.standard.id), esc(&evidence.standard.version), esc(&evidence.standard.digest)));
-    row("Suite", format!("{} <span class=\"digest\">{}</span>", esc(&evidence.suite.origin), esc(&evidence.suite.sha256)));
+    row(
+        "Standard",
+        format!(
+            "{} {} <span class=\"digest\">{}</span>",
+            esc(&evidence.standard.id),
+            esc(&evidence.standard.version),
+            esc(&evidence.standard.digest)
+        ),
+    );
+    row(
+        "Suite",
+        format!("{} <span class=\"digest\">{}</span>", esc(&evidence.suite.origin), esc(&evidence.suite.sha256)),
+    );
     row("Run", format!("{} at {}", esc(&evidence.run_id), esc(&evidence.created)));
     row("Tool", format!("{} {}", esc(&evidence.tool.name), esc(&evidence.tool.version)));
     row(
         "Signature",
         match &evidence.signature {
-            Some(sig) => format!("{} by key <span class=\"digest\">{}</span> (check with <code>caregate report verify</code>)", esc(&sig.algorithm), esc(&sig.key_id)),
+            Some(sig) => format!(
+                "{} by key <span class=\"digest\">{}</span> (check with <code>caregate report verify</code>)",
+                esc(&sig.algorithm),
+                esc(&sig.key_id)
+            ),
             None => "not signed".into(),
         },
     );
     out.push_str("</table>");
     let (class, verdict) = if evidence.conformant {
-        ("ok", format!("CONFORMANT: every requirement tested passed{}.", if s.waived > 0 { format!(" or is waived ({} waived)", s.waived) } else { String::new() }))
+        (
+            "ok",
+            format!(
+                "CONFORMANT: every requirement tested passed{}.",
+                if s.waived > 0 { format!(" or is waived ({} waived)", s.waived) } else { String::new() }
+            ),
+        )
     } else if s.passed + s.waived == 0 && s.failed == 0 {
         ("bad", "NOT CONFORMANT: nothing was tested.".to_string())
     } else {
@@ -151,13 +176,26 @@ pub fn html(evidence: &Evidence) -> String {
             let _ = write!(what, "<br><span class=\"digest\">{}</span>", esc(clause));
         }
         if let Some(w) = &r.waiver {
-            let _ = write!(what, "<br><i>Waiver for {}: {} (expires {})</i>", esc(&w.supplier), esc(&w.reason), esc(&w.expires));
+            let _ = write!(
+                what,
+                "<br><i>Waiver for {}: {} (expires {})</i>",
+                esc(&w.supplier),
+                esc(&w.reason),
+                esc(&w.expires)
+            );
         }
         if let Some(note) = &r.note {
             let _ = write!(what, "<br><b>{}</b>", esc(note));
         }
         let cases: Vec<String> = r.cases.iter().map(|c| format!("<a href=\"#case-{0}\">{0}</a>", esc(c))).collect();
-        let _ = write!(out, "<tr><td><b>{}</b></td><td>{}</td><td>{what}</td><td>{}</td><td>{}</td></tr>", esc(&r.id), r.level.as_str(), badge(r.status), cases.join(" "));
+        let _ = write!(
+            out,
+            "<tr><td><b>{}</b></td><td>{}</td><td>{what}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.id),
+            r.level.as_str(),
+            badge(r.status),
+            cases.join(" ")
+        );
     }
     out.push_str("</table>");
     let (failed, passed): (Vec<&CaseResult>, Vec<&CaseResult>) = evidence.cases.iter().partition(|c| !c.passed);
@@ -190,7 +228,13 @@ pub fn junit(evidence: &Evidence) -> String {
     let mut out = String::new();
     let name = format!("{} {}@{}", evidence.kind.title(), evidence.standard.id, evidence.standard.version);
     let _ = writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    let _ = writeln!(out, "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\">", xml_esc(&name), evidence.summary.cases, evidence.summary.cases_failed);
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\">",
+        xml_esc(&name),
+        evidence.summary.cases,
+        evidence.summary.cases_failed
+    );
     let _ = writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" timestamp=\"{}\">",
@@ -212,7 +256,12 @@ pub fn junit(evidence: &Evidence) -> String {
                 text.push('\n');
                 text.push_str(&d.diff);
             }
-            let _ = write!(out, "<failure message=\"{}\">{}</failure>", xml_esc(case.problems.first().map(String::as_str).unwrap_or("failed")), xml_esc(&text));
+            let _ = write!(
+                out,
+                "<failure message=\"{}\">{}</failure>",
+                xml_esc(case.problems.first().map(String::as_str).unwrap_or("failed")),
+                xml_esc(&text)
+            );
         }
         out.push_str("</testcase>\n");
     }

@@ -63,7 +63,12 @@ fn describe(observed: &Observed) -> String {
 pub fn judge(case: &Case, observed: &Observed) -> Vec<String> {
     let mut problems = Vec::new();
     if case.verdict != Verdict::Any && observed.verdict != case.verdict {
-        let errors: Vec<String> = observed.findings.iter().filter(|f| f.severity == Severity::Error).map(|f| format!("{}: {}", f.rule, f.message)).collect();
+        let errors: Vec<String> = observed
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| format!("{}: {}", f.rule, f.message))
+            .collect();
         problems.push(format!(
             "expected {} but the document is {}{}",
             case.verdict.as_str(),
@@ -84,7 +89,10 @@ pub fn judge(case: &Case, observed: &Observed) -> Vec<String> {
     if case.exact {
         let extra: Vec<&String> = observed.rules.iter().filter(|r| !case.rules.contains(r)).collect();
         if !extra.is_empty() {
-            problems.push(format!("other rules were found: {}", extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+            problems.push(format!(
+                "other rules were found: {}",
+                extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ));
         }
     }
     problems
@@ -95,7 +103,9 @@ pub fn excerpt_for(case: &Case, observed: &Observed, bytes: &[u8]) -> Excerpt {
     let line = case
         .rules
         .iter()
-        .find_map(|rule| observed.findings.iter().find(|f| &f.rule == rule).and_then(|f| f.location.as_ref()).map(|l| l.line))
+        .find_map(|rule| {
+            observed.findings.iter().find(|f| &f.rule == rule).and_then(|f| f.location.as_ref()).map(|l| l.line)
+        })
         .unwrap_or(0);
     Excerpt::of(&String::from_utf8_lossy(bytes), line, if line == 0 { 5 } else { 3 })
 }

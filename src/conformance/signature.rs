@@ -129,18 +129,21 @@ pub fn generate() -> SigningKey {
 /// The private key as PKCS#8 PEM and the public key as SPKI PEM.
 pub fn to_pem(key: &SigningKey) -> Result<(String, String), ConformanceError> {
     let private = key.to_pkcs8_pem(Default::default()).map_err(|e| ConformanceError::Key(e.to_string()))?;
-    let public = key.verifying_key().to_public_key_pem(Default::default()).map_err(|e| ConformanceError::Key(e.to_string()))?;
+    let public =
+        key.verifying_key().to_public_key_pem(Default::default()).map_err(|e| ConformanceError::Key(e.to_string()))?;
     Ok((private.to_string(), public))
 }
 
 pub fn read_private(path: &Path) -> Result<SigningKey, ConformanceError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConformanceError::io(path, e))?;
-    SigningKey::from_pkcs8_pem(&text).map_err(|e| ConformanceError::file(path, format!("not an Ed25519 private key (PKCS#8 PEM): {e}")))
+    SigningKey::from_pkcs8_pem(&text)
+        .map_err(|e| ConformanceError::file(path, format!("not an Ed25519 private key (PKCS#8 PEM): {e}")))
 }
 
 pub fn read_public(path: &Path) -> Result<VerifyingKey, ConformanceError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConformanceError::io(path, e))?;
-    VerifyingKey::from_public_key_pem(&text).map_err(|e| ConformanceError::file(path, format!("not an Ed25519 public key (SPKI PEM): {e}")))
+    VerifyingKey::from_public_key_pem(&text)
+        .map_err(|e| ConformanceError::file(path, format!("not an Ed25519 public key (SPKI PEM): {e}")))
 }
 
 /// Writes a new key pair: `PREFIX.key` (private, readable by the owner only) and `PREFIX.pub`.
@@ -179,7 +182,8 @@ mod tests {
 
     #[test]
     fn canonical_form_sorts_members_and_drops_the_signature() {
-        let value: Value = serde_json::from_str(r#"{"b": [1, {"z": 1, "a": "x"}], "signature": {"v": 1}, "a": null}"#).unwrap();
+        let value: Value =
+            serde_json::from_str(r#"{"b": [1, {"z": 1, "a": "x"}], "signature": {"v": 1}, "a": null}"#).unwrap();
         assert_eq!(canonical(&value), r#"{"a":null,"b":[1,{"a":"x","z":1}]}"#);
     }
 

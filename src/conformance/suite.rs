@@ -186,7 +186,9 @@ impl Suite {
         let text = files.get("suite.toml").ok_or_else(|| fail("suite.toml is missing".into()))?;
         let text = std::str::from_utf8(text).map_err(|_| fail("suite.toml is not UTF-8".into()))?;
         let manifest: Manifest = toml::from_str(text).map_err(|e| fail(format!("suite.toml: {e}")))?;
-        let pack = catalog.find(&manifest.standard).ok_or_else(|| fail(format!("the standard `{}` is not in the catalogue", manifest.standard)))?;
+        let pack = catalog
+            .find(&manifest.standard)
+            .ok_or_else(|| fail(format!("the standard `{}` is not in the catalogue", manifest.standard)))?;
         let now = chrono::DateTime::parse_from_rfc3339(&manifest.now)
             .map_err(|e| fail(format!("suite.toml: now `{}` is not RFC 3339: {e}", manifest.now)))?;
         let mut requirements = manifest.requirements.clone();
@@ -195,7 +197,11 @@ impl Suite {
             if !stated.contains(&info.id) {
                 requirements.push(Requirement {
                     id: info.id.clone(),
-                    text: format!("{} ({})", info.description.replace("{value}", "…").replace("{key}", "…"), info.severity),
+                    text: format!(
+                        "{} ({})",
+                        info.description.replace("{value}", "…").replace("{key}", "…"),
+                        info.severity
+                    ),
                     level: Level::Rules,
                     clause: info.clause.clone(),
                     verified_by: None,
@@ -221,17 +227,22 @@ impl Suite {
                 problems.push(format!("case `{}` is invalid but names no rule it breaks", case.id));
             }
             if !case.receiver && case.note.is_none() {
-                problems.push(format!("case `{}` is left out of receiver certification without a note saying why", case.id));
+                problems.push(format!(
+                    "case `{}` is left out of receiver certification without a note saying why",
+                    case.id
+                ));
             }
         }
-        let suite = Suite { origin: origin.to_string(), digest: digest(&files), manifest, pack, requirements, files, now };
+        let suite =
+            Suite { origin: origin.to_string(), digest: digest(&files), manifest, pack, requirements, files, now };
         for case in &suite.manifest.cases {
             if let Err(e) = suite.document(case) {
                 problems.push(e);
             }
         }
         if !matches!(suite.manifest.carry.mode.as_str(), "as-is" | "wrapped" | "not-carried") {
-            problems.push(format!("[carry] as = `{}`: expected as-is, wrapped or not-carried", suite.manifest.carry.mode));
+            problems
+                .push(format!("[carry] as = `{}`: expected as-is, wrapped or not-carried", suite.manifest.carry.mode));
         }
         if suite.manifest.carry.mode == "wrapped" && suite.manifest.carry.envelope.is_none() {
             problems.push("[carry] as = \"wrapped\" needs [carry.envelope]".into());
@@ -264,7 +275,8 @@ impl Suite {
 
     /// Requirements that no case covers and no certification command verifies.
     pub fn uncovered(&self) -> Vec<&Requirement> {
-        let covered: BTreeSet<&str> = self.manifest.cases.iter().flat_map(|c| c.covers().iter().map(String::as_str)).collect();
+        let covered: BTreeSet<&str> =
+            self.manifest.cases.iter().flat_map(|c| c.covers().iter().map(String::as_str)).collect();
         self.requirements
             .iter()
             .filter(|r| !covered.contains(r.id.as_str()))

@@ -56,7 +56,10 @@ pub fn parse(text: &str) -> Result<Vec<Waiver>, String> {
     let file: WaiverFile = toml::from_str(text).map_err(|e| e.to_string())?;
     for w in &file.waiver {
         if w.expiry().is_none() {
-            return Err(format!("the waiver of {} for {} expires `{}`, which is not a date (YYYY-MM-DD)", w.requirement, w.supplier, w.expires));
+            return Err(format!(
+                "the waiver of {} for {} expires `{}`, which is not a date (YYYY-MM-DD)",
+                w.requirement, w.supplier, w.expires
+            ));
         }
     }
     Ok(file.waiver)
@@ -76,11 +79,15 @@ mod tests {
 
     #[test]
     fn expiry_is_inclusive_and_a_bad_date_is_refused() {
-        let waivers = parse("[[waiver]]\nrequirement = \"R\"\nsupplier = \"Acme\"\nreason = \"r\"\nexpires = \"2027-01-31\"\n").unwrap();
+        let waivers =
+            parse("[[waiver]]\nrequirement = \"R\"\nsupplier = \"Acme\"\nreason = \"r\"\nexpires = \"2027-01-31\"\n")
+                .unwrap();
         let w = applicable(&waivers, "R", "acme").unwrap();
         assert!(w.holds_on(chrono::NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()));
         assert!(!w.holds_on(chrono::NaiveDate::from_ymd_opt(2027, 2, 1).unwrap()));
         assert!(applicable(&waivers, "R", "Other").is_none());
-        assert!(parse("[[waiver]]\nrequirement = \"R\"\nsupplier = \"A\"\nreason = \"r\"\nexpires = \"soon\"\n").is_err());
+        assert!(
+            parse("[[waiver]]\nrequirement = \"R\"\nsupplier = \"A\"\nreason = \"r\"\nexpires = \"soon\"\n").is_err()
+        );
     }
 }

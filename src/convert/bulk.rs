@@ -53,11 +53,7 @@ pub struct RecordsLayout<'p> {
 /// last (the records themselves, repeated or wrapped) is a single element.
 pub fn records_layout(pack: &StandardPack) -> Option<RecordsLayout<'_>> {
     let records = pack.manifest.records.as_ref()?;
-    let names: Vec<&str> = records
-        .path
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != "*")
-        .collect();
+    let names: Vec<&str> = records.path.split('/').filter(|s| !s.is_empty() && *s != "*").collect();
     let mut pointer = Vec::with_capacity(names.len());
     let mut xml_path = vec![pack.binding.root.clone()];
     let mut node: &Node = &pack.binding.node;
@@ -77,11 +73,7 @@ pub fn records_layout(pack: &StandardPack) -> Option<RecordsLayout<'_>> {
         }
         node = &field.node;
     }
-    (!pointer.is_empty()).then_some(RecordsLayout {
-        pointer,
-        xml_path,
-        node,
-    })
+    (!pointer.is_empty()).then_some(RecordsLayout { pointer, xml_path, node })
 }
 
 /// The standard whose bulk return an input is, judged from its first bytes (up to [`HEAD_BYTES`]), when it
@@ -139,13 +131,7 @@ pub fn bulk_to_json(
 ) -> Result<Streamed, BulkError> {
     let layout = records_layout(pack).ok_or(BulkError::NoRecords)?;
     let kept = Rc::new(RefCell::new(Kept::new(limits)));
-    let reader = BufReader::with_capacity(
-        READ_CHUNK,
-        Tee {
-            inner: input,
-            kept: Rc::clone(&kept),
-        },
-    );
+    let reader = BufReader::with_capacity(READ_CHUNK, Tee { inner: input, kept: Rc::clone(&kept) });
     let mut splitter = Splitter::new(reader, layout.xml_path.clone(), *limits);
     let mut stream = Stream {
         pack,
@@ -162,18 +148,13 @@ pub fn bulk_to_json(
         last_end: None,
         unplaced: None,
     };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let fatal = std::thread::scope(|scope| stream.records(scope, &mut splitter, workers))?;
     if let Some(finding) = fatal {
         return Err(BulkError::Unreadable(Box::new(finding)));
     }
     stream.finish()?;
-    Ok(Streamed {
-        records: stream.records,
-        findings: stream.findings,
-    })
+    Ok(Streamed { records: stream.records, findings: stream.findings })
 }
 
 /// Bytes read from the input at a time.
@@ -202,16 +183,8 @@ struct Kept {
 
 impl Kept {
     fn new(limits: &Limits) -> Self {
-        let most = (limits.max_bytes as u64)
-            .saturating_mul(2)
-            .saturating_add(2 * READ_CHUNK as u64);
-        Kept {
-            bytes: Vec::new(),
-            base: 0,
-            from: 0,
-            most,
-            overflow: false,
-        }
+        let most = (limits.max_bytes as u64).saturating_mul(2).saturating_add(2 * READ_CHUNK as u64);
+        Kept { bytes: Vec::new(), base: 0, from: 0, most, overflow: false }
     }
 
     fn end(&self) -> u64 {
@@ -219,9 +192,7 @@ impl Kept {
     }
 
     fn index(&self, offset: u64) -> usize {
-        usize::try_from(offset.saturating_sub(self.base))
-            .unwrap_or(usize::MAX)
-            .min(self.bytes.len())
+        usize::try_from(offset.saturating_sub(self.base)).unwrap_or(usize::MAX).min(self.bytes.len())
     }
 
     /// The bytes from file offset `from` to `to` (both already read and not forgotten).
@@ -251,9 +222,7 @@ impl<R: Read> Read for Tee<R> {
         let mut kept = self.kept.borrow_mut();
         if kept.end() + n as u64 - kept.from > kept.most {
             kept.overflow = true;
-            return Err(std::io::Error::other(
-                "too much of the return outside its records",
-            ));
+            return Err(std::io::Error::other("too much of the return outside its records"));
         }
         kept.bytes.extend_from_slice(&buf[..n]);
         Ok(n)
@@ -280,21 +249,14 @@ struct Segment {
 
 impl Frame {
     fn push(&mut self, bytes: &[u8], offset: u64, position: TextPosition) {
-        self.segments.push(Segment {
-            at: self.doc.len(),
-            offset,
-            position,
-        });
+        self.segments.push(Segment { at: self.doc.len(), offset, position });
         self.doc.extend_from_slice(bytes);
     }
 
     /// The file offset of an offset in the frame document, with its line and column — `None` in the frame's
     /// first segment, which starts where the file does, so that the frame's own line index places it right.
     fn place(&self, at: usize) -> (u64, Option<(u32, u32)>) {
-        let i = self
-            .segments
-            .partition_point(|s| s.at <= at)
-            .saturating_sub(1);
+        let i = self.segments.partition_point(|s| s.at <= at).saturating_sub(1);
         let Some(segment) = self.segments.get(i) else {
             return (at as u64, None);
         };
@@ -317,10 +279,7 @@ impl Frame {
         catalog: &Catalog,
         limits: &Limits,
     ) -> Result<super::FromXml, BulkError> {
-        let limits = Limits {
-            max_bytes: limits.max_bytes.max(doc.len()),
-            ..*limits
-        };
+        let limits = Limits { max_bytes: limits.max_bytes.max(doc.len()), ..*limits };
         let parsed = document::parse_xml(doc, &limits)
             .map_err(|finding| BulkError::Unreadable(Box::new(self.locate(finding))))?;
         Ok(from_xml(&parsed.root, pack, catalog, &LineIndex::new(doc)))
@@ -414,25 +373,16 @@ impl<'p> Stream<'_, 'p> {
     where
         'p: 's,
     {
-        let (senders, receivers): (Vec<_>, Vec<_>) =
-            (0..workers).map(|_| mpsc::sync_channel::<Batch>(4)).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Batch>(4)).unzip();
         let (results, written) = mpsc::channel::<Written>();
         let indent = "  ".repeat(self.layout.pointer.len() + 1);
         for receiver in receivers {
             let results = results.clone();
-            let (pack, catalog, limits, layout, indent) = (
-                self.pack,
-                self.catalog,
-                self.limits,
-                self.layout,
-                indent.clone(),
-            );
+            let (pack, catalog, limits, layout, indent) =
+                (self.pack, self.catalog, self.limits, self.layout, indent.clone());
             scope.spawn(move || {
                 while let Ok(batch) = receiver.recv() {
-                    if results
-                        .send(convert_batch(pack, catalog, limits, layout, &indent, batch))
-                        .is_err()
-                    {
+                    if results.send(convert_batch(pack, catalog, limits, layout, &indent, batch)).is_err() {
                         break;
                     }
                 }
@@ -468,13 +418,7 @@ impl<'p> Stream<'_, 'p> {
             batch.push(piece);
             if batch.len() == RECORDS_PER_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(RECORDS_PER_BATCH));
-                if senders[sent % workers]
-                    .send(Batch {
-                        seq: sent,
-                        pieces: full,
-                    })
-                    .is_err()
-                {
+                if senders[sent % workers].send(Batch { seq: sent, pieces: full }).is_err() {
                     break;
                 }
                 sent += 1;
@@ -491,10 +435,7 @@ impl<'p> Stream<'_, 'p> {
         // The records before a refusal are still written (and one of them that cannot be read, coming before the
         // refusal in the file, is the one reported).
         if !batch.is_empty() {
-            let _ = senders[sent % workers].send(Batch {
-                seq: sent,
-                pieces: batch,
-            });
+            let _ = senders[sent % workers].send(Batch { seq: sent, pieces: batch });
         }
         drop(senders);
         let mut record_fatal = None;
@@ -525,13 +466,7 @@ impl<'p> Stream<'_, 'p> {
     /// Takes note of a record as the splitter passes it: the bytes before it join the frame (all of them before
     /// the first record, then anything but blanks and comments), and the first record opens the JSON.
     fn passed(&mut self, piece: &Piece) -> Result<(), BulkError> {
-        let start = (
-            piece.offset,
-            TextPosition {
-                line: u64::from(piece.line),
-                column: u64::from(piece.column),
-            },
-        );
+        let start = (piece.offset, TextPosition { line: u64::from(piece.line), column: u64::from(piece.column) });
         match self.last_end {
             None => {
                 let head = self.kept.borrow().slice(0, piece.offset).to_vec();
@@ -560,12 +495,7 @@ impl<'p> Stream<'_, 'p> {
     }
 
     /// Adds bytes of the file to the frame, within the limit.
-    fn add_to_frame(
-        &mut self,
-        bytes: &[u8],
-        offset: u64,
-        position: TextPosition,
-    ) -> Result<(), BulkError> {
+    fn add_to_frame(&mut self, bytes: &[u8], offset: u64, position: TextPosition) -> Result<(), BulkError> {
         if self.frame.doc.len() + bytes.len() > self.limits.max_bytes {
             let (line, column) = position.at();
             let finding = Finding::error(
@@ -598,17 +528,13 @@ impl<'p> Stream<'_, 'p> {
         let len = self.frame.doc.len();
         let mut doc = self.frame.doc.clone();
         doc.extend_from_slice(&closing_tags(&doc));
-        let converted = self
-            .frame
-            .convert(&doc, self.pack, self.catalog, self.limits)?;
+        let converted = self.frame.convert(&doc, self.pack, self.catalog, self.limits)?;
         for finding in converted.findings {
             let finding = self.frame.locate(finding);
             self.report(finding);
         }
         let value = converted.value;
-        let prefix = cut(&value, self.pack, self.layout)
-            .ok_or(BulkError::NoRecords)?
-            .prefix;
+        let prefix = cut(&value, self.pack, self.layout).ok_or(BulkError::NoRecords)?.prefix;
         self.out.write_all(prefix.as_bytes())?;
         self.out.write_all(b"[")?;
         self.head = Some(Head { len, value, prefix });
@@ -617,22 +543,14 @@ impl<'p> Stream<'_, 'p> {
 
     /// Writes a converted batch when its turn comes, with any that were waiting for it; gives the finding of a
     /// record that could not be read.
-    fn write_in_order(
-        &mut self,
-        order: &mut InOrder,
-        done: Written,
-    ) -> Result<Option<Finding>, BulkError> {
+    fn write_in_order(&mut self, order: &mut InOrder, done: Written) -> Result<Option<Finding>, BulkError> {
         if order.stopped {
             return Ok(None);
         }
         order.waiting.insert(done.seq, done);
         while let Some(done) = order.waiting.remove(&order.next) {
             order.next += 1;
-            let json = if order.first {
-                done.json.get(1..).unwrap_or_default()
-            } else {
-                &done.json[..]
-            };
+            let json = if order.first { done.json.get(1..).unwrap_or_default() } else { &done.json[..] };
             order.first &= json.is_empty();
             self.out.write_all(json)?;
             for finding in done.findings {
@@ -657,16 +575,10 @@ impl<'p> Stream<'_, 'p> {
         };
         self.stand_in()?;
         self.add_to_frame(&tail, from, position)?;
-        let converted =
-            self.frame
-                .convert(&self.frame.doc, self.pack, self.catalog, self.limits)?;
+        let converted = self.frame.convert(&self.frame.doc, self.pack, self.catalog, self.limits)?;
         let reported = self.head.as_ref().map_or(0, |head| head.len);
         for finding in converted.findings {
-            let after_head = finding
-                .location
-                .as_ref()
-                .and_then(|l| l.span)
-                .is_none_or(|span| span.start >= reported);
+            let after_head = finding.location.as_ref().and_then(|l| l.span).is_none_or(|span| span.start >= reported);
             if self.head.is_none() || after_head {
                 let finding = self.frame.locate(finding);
                 self.report(finding);
@@ -715,12 +627,7 @@ struct InOrder {
 
 impl Default for InOrder {
     fn default() -> Self {
-        InOrder {
-            waiting: BTreeMap::new(),
-            next: 0,
-            first: true,
-            stopped: false,
-        }
+        InOrder { waiting: BTreeMap::new(), next: 0, first: true, stopped: false }
     }
 }
 
@@ -779,22 +686,14 @@ fn cut(frame: &Value, pack: &StandardPack, layout: &RecordsLayout<'_>) -> Option
     for attempt in 0..8 {
         let mark = format!("\u{1}records {attempt}\u{1}");
         let mut marked = frame.clone();
-        place(
-            &mut marked,
-            &pack.binding.node,
-            &layout.pointer,
-            Value::String(mark.clone()),
-        )?;
+        place(&mut marked, &pack.binding.node, &layout.pointer, Value::String(mark.clone()))?;
         let text = serde_json::to_string_pretty(&marked).ok()?;
         let quoted = serde_json::to_string(&mark).ok()?;
         let mut found = memchr::memmem::find_iter(text.as_bytes(), quoted.as_bytes());
         let (Some(at), None) = (found.next(), found.next()) else {
             continue;
         };
-        return Some(Cut {
-            prefix: text[..at].to_string(),
-            suffix: format!("{}\n", &text[at + quoted.len()..]),
-        });
+        return Some(Cut { prefix: text[..at].to_string(), suffix: format!("{}\n", &text[at + quoted.len()..]) });
     }
     None
 }
@@ -876,10 +775,7 @@ fn convert_batch(
     batch: Batch,
 ) -> Written {
     let name = layout.xml_path.last().map_or("", String::as_str);
-    let container = format!(
-        "/{}",
-        layout.xml_path[..layout.xml_path.len() - 1].join("/")
-    );
+    let container = format!("/{}", layout.xml_path[..layout.xml_path.len() - 1].join("/"));
     let namespace = &pack.binding.namespace;
     let mut written = Written {
         seq: batch.seq,
@@ -891,9 +787,7 @@ fn convert_batch(
         let PieceKind::Record(index) = piece.kind else {
             continue;
         };
-        if let Some(text) =
-            stream::element_to_json(&piece.bytes, name, layout.node, namespace, limits)
-        {
+        if let Some(text) = stream::element_to_json(&piece.bytes, name, layout.node, namespace, limits) {
             push_record(&mut written.json, indent, text.as_bytes());
             continue;
         }
@@ -909,30 +803,18 @@ fn convert_batch(
         // The record's own namespace is checked where it stands, as the whole document's conversion does.
         if element.namespace != *namespace {
             let (line, column) = lines.locate(element.span.start);
-            let location = Location {
-                line,
-                column,
-                path: path.clone(),
-                pointer: None,
-                span: Some(element.span),
-            };
+            let location = Location { line, column, path: path.clone(), pointer: None, span: Some(element.span) };
             let finding =
-                Finding::error("namespace", super::from_xml::misplaced(&element, namespace))
-                    .with_location(location);
+                Finding::error("namespace", super::from_xml::misplaced(&element, namespace)).with_location(location);
             written.findings.push(shift(finding, &piece));
         }
         let converted = from_xml_part(&element, layout.node, namespace, catalog, &lines, &path);
-        written
-            .findings
-            .extend(converted.findings.into_iter().map(|f| shift(f, &piece)));
+        written.findings.extend(converted.findings.into_iter().map(|f| shift(f, &piece)));
         match serde_json::to_string_pretty(&converted.value) {
             Ok(text) => push_record(&mut written.json, indent, text.as_bytes()),
             Err(e) => {
                 written.fatal = Some(shift(
-                    Finding::error(
-                        "not-converted",
-                        format!("A record could not be written as JSON: {e}."),
-                    ),
+                    Finding::error("not-converted", format!("A record could not be written as JSON: {e}.")),
                     &piece,
                 ));
                 break;
@@ -961,15 +843,11 @@ fn push_record(out: &mut Vec<u8>, indent: &str, text: &[u8]) {
 fn shift(mut finding: Finding, piece: &Piece) -> Finding {
     if let Some(location) = finding.location.as_mut() {
         if location.line == 1 {
-            location.column = location
-                .column
-                .saturating_add(piece.column.saturating_sub(1));
+            location.column = location.column.saturating_add(piece.column.saturating_sub(1));
         }
         location.line = location.line.saturating_add(piece.line.saturating_sub(1));
         let base = file_offset(piece.offset);
-        location.span = location
-            .span
-            .map(|s| Span::new(s.start.saturating_add(base), s.end.saturating_add(base)));
+        location.span = location.span.map(|s| Span::new(s.start.saturating_add(base), s.end.saturating_add(base)));
     }
     finding.excerpt = None;
     finding
@@ -983,10 +861,7 @@ mod tests {
     fn records_are_indented_below_their_key() {
         let mut out = Vec::new();
         push_record(&mut out, "    ", b"{\n  \"a\": \"x\\ny\"\n}\n");
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            ",\n    {\n      \"a\": \"x\\ny\"\n    }"
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), ",\n    {\n      \"a\": \"x\\ny\"\n    }");
     }
 
     #[test]

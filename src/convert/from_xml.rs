@@ -138,7 +138,13 @@ impl Reader<'_> {
         }
     }
 
-    fn object(&mut self, element: &Element, object: &ObjectNode, namespace: &str, path: &XPath<'_>) -> (Value, SourceNode) {
+    fn object(
+        &mut self,
+        element: &Element,
+        object: &ObjectNode,
+        namespace: &str,
+        path: &XPath<'_>,
+    ) -> (Value, SourceNode) {
         // Slots in binding order; each holds the value and its source.
         let mut slots: Vec<Option<(Value, SourceNode)>> = (0..object.fields.len()).map(|_| None).collect();
         for attribute in &element.attributes {
@@ -151,8 +157,11 @@ impl Reader<'_> {
                         _ => ScalarType::String,
                     };
                     let value = self.typed(&attribute.value, kind, attribute.span, &apath);
-                    let source =
-                        SourceNode { span: attribute.span, step: format!("@{}", attribute.local), children: Vec::new() };
+                    let source = SourceNode {
+                        span: attribute.span,
+                        step: format!("@{}", attribute.local),
+                        children: Vec::new(),
+                    };
                     slots[index] = Some((value, source));
                 }
                 _ => {
@@ -206,12 +215,7 @@ impl Reader<'_> {
             };
             let child_path = path.child(&step);
             if child.namespace != namespace {
-                self.finding(
-                    "namespace",
-                    misplaced(child, namespace),
-                    child.span,
-                    &child_path,
-                );
+                self.finding("namespace", misplaced(child, namespace), child.span, &child_path);
             }
             if field.repeat != Repeat::Repeated && occurrence > 1 {
                 self.finding(
@@ -249,7 +253,10 @@ impl Reader<'_> {
                     let (value, mut source) = self.node(child, &field.node, namespace, &child_path);
                     source.step = step;
                     let slot = slots[index].get_or_insert_with(|| {
-                        (Value::Array(Vec::new()), SourceNode { span: child.span, step: String::new(), children: Vec::new() })
+                        (
+                            Value::Array(Vec::new()),
+                            SourceNode { span: child.span, step: String::new(), children: Vec::new() },
+                        )
                     });
                     if let Value::Array(items) = &mut slot.0 {
                         items.push(value);
@@ -333,12 +340,7 @@ impl Reader<'_> {
                         continue;
                     }
                     if item.namespace != namespace {
-                        self.finding(
-                            "namespace",
-                            misplaced(item, namespace),
-                            item.span,
-                            &item_path,
-                        );
+                        self.finding("namespace", misplaced(item, namespace), item.span, &item_path);
                     }
                     if field.blank_absent && is_blank(item) {
                         continue;
@@ -370,7 +372,10 @@ impl Reader<'_> {
                 holder.span,
                 path,
             );
-            return (Value::Object(Map::new()), SourceNode { span: holder.span, step: holder.local.clone(), children: Vec::new() });
+            return (
+                Value::Object(Map::new()),
+                SourceNode { span: holder.span, step: holder.local.clone(), children: Vec::new() },
+            );
         };
         let inner_path = path.child(&document.local);
         let pack = reference.and_then(|r| self.catalog.find(r));
@@ -441,7 +446,8 @@ impl Reader<'_> {
 /// The message (and fix, for a near miss) of an element `name` that `<parent>`, of `object`, does not have.
 pub(crate) fn unknown_element(name: &str, parent: &str, object: &ObjectNode) -> (String, Option<String>) {
     let expected: Vec<&str> = object.fields.iter().filter(|f| !f.attribute).map(|f| f.xml.as_str()).collect();
-    let message = format!("`<{name}>` is not part of `<{parent}>` in this standard; expected one of: {}.", expected.join(", "));
+    let message =
+        format!("`<{name}>` is not part of `<{parent}>` in this standard; expected one of: {}.", expected.join(", "));
     (message, nearest(name, &expected).map(|near| format!("Did you mean `<{near}>`?")))
 }
 

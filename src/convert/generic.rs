@@ -73,7 +73,11 @@ pub fn element_to_value(element: &Element) -> (Value, SourceNode) {
         }
     }
     if !text.trim().is_empty() {
-        entries.push(("#text".into(), Value::String(text), SourceNode { span: element.span, step: "text()".into(), children: Vec::new() }));
+        entries.push((
+            "#text".into(),
+            Value::String(text),
+            SourceNode { span: element.span, step: "text()".into(), children: Vec::new() },
+        ));
     }
     let mut map = Map::new();
     let mut children = Vec::new();

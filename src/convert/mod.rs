@@ -17,7 +17,7 @@ pub use from_xml::{from_xml, from_xml_part, FromXml};
 pub use source::{SourceMap, SourceNode, SourcePlace};
 pub use to_xml::{to_xml, Omission, ToXml};
 
-use crate::document::{self, Format, LineIndex, Limits};
+use crate::document::{self, Format, Limits, LineIndex};
 use crate::finding::{Finding, Location};
 use crate::standard::{Catalog, StandardPack};
 
@@ -118,11 +118,19 @@ pub fn convert(
                         .iter()
                         .map(|o| {
                             let location: Location = map.locate(&doc.value, &o.pointer, &lines);
-                            Finding::error("not-converted", format!("`{}` was left out of the XML: {}.", o.pointer, o.reason))
-                                .with_location(location)
+                            Finding::error(
+                                "not-converted",
+                                format!("`{}` was left out of the XML: {}.", o.pointer, o.reason),
+                            )
+                            .with_location(location)
                         })
                         .collect();
-                    Ok(Conversion { round_trip: findings.is_empty(), output: written.xml, standard: Some(pack), findings })
+                    Ok(Conversion {
+                        round_trip: findings.is_empty(),
+                        output: written.xml,
+                        standard: Some(pack),
+                        findings,
+                    })
                 }
                 None => Ok(Conversion {
                     output: generic::value_to_xml(&doc.value),

@@ -42,7 +42,13 @@ enum Frame<'p> {
         blank: Blank,
     },
     /// An element the standard does not have, skipped to its end (`depth` elements open inside it).
-    Unknown { at: usize, name: &'p str, parent: &'p ObjectNode, parent_name: &'p str, depth: usize },
+    Unknown {
+        at: usize,
+        name: &'p str,
+        parent: &'p ObjectNode,
+        parent_name: &'p str,
+        depth: usize,
+    },
 }
 
 /// What the walk over the events builds: JSON text or a value.
@@ -282,7 +288,13 @@ impl Sink for Traced {
             path.push('/');
             path.push_str(step);
         }
-        let mut finding = Finding::error(rule, message).with_location(Location { line: 0, column: 0, path, pointer: None, span: Some(span) });
+        let mut finding = Finding::error(rule, message).with_location(Location {
+            line: 0,
+            column: 0,
+            path,
+            pointer: None,
+            span: Some(span),
+        });
         finding.fix = fix;
         self.faults.push(finding);
     }
@@ -296,7 +308,13 @@ pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits)
 
 /// As [`xml_to_json`], for an element that stands for a value of `node` (a record of a bulk return): its
 /// name must be `root` and it must be in `namespace` (declared on it, or none).
-pub fn element_to_json<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits: &Limits) -> Option<String> {
+pub fn element_to_json<'p>(
+    bytes: &'p [u8],
+    root: &str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+) -> Option<String> {
     let mut text = Text { out: Vec::with_capacity(bytes.len()), open: Vec::with_capacity(16), last_key: (0, false) };
     walk(bytes, root, node, namespace, limits, &mut text)?;
     text.out.push(b'\n');
@@ -304,7 +322,13 @@ pub fn element_to_json<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespac
 }
 
 /// As [`element_to_json`], giving the value itself.
-pub fn element_to_value<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits: &Limits) -> Option<Value> {
+pub fn element_to_value<'p>(
+    bytes: &'p [u8],
+    root: &str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+) -> Option<Value> {
     let mut built = Built::default();
     walk(bytes, root, node, namespace, limits, &mut built)?;
     built.done
@@ -324,13 +348,26 @@ pub struct TracedRecord {
 /// for XML the binding cannot follow exactly (attributes, prefixes, elements out of order or repeated where
 /// one is allowed, text beside elements, blank items of a list, not well-formed): the tree path, which says
 /// what is wrong, converts those instead.
-pub fn element_to_record<'p>(bytes: &'p [u8], root: &str, node: &'p Node, namespace: &str, limits: &Limits) -> Option<TracedRecord> {
+pub fn element_to_record<'p>(
+    bytes: &'p [u8],
+    root: &str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+) -> Option<TracedRecord> {
     let mut traced = Traced { built: Built::default(), open: Vec::with_capacity(16), done: None, faults: Vec::new() };
     walk(bytes, root, node, namespace, limits, &mut traced)?;
     Some(TracedRecord { value: traced.built.done?, source: traced.done?, faults: traced.faults })
 }
 
-fn walk<'p>(bytes: &'p [u8], root: &'p str, node: &'p Node, namespace: &str, limits: &Limits, sink: &mut impl Sink) -> Option<()> {
+fn walk<'p>(
+    bytes: &'p [u8],
+    root: &'p str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+    sink: &mut impl Sink,
+) -> Option<()> {
     if bytes.len() > limits.max_bytes {
         return None;
     }
@@ -355,7 +392,9 @@ fn walk<'p>(bytes: &'p [u8], root: &'p str, node: &'p Node, namespace: &str, lim
                 Event::Start(_) => *depth += 1,
                 Event::End(_) if *depth > 0 => *depth -= 1,
                 Event::End(_) => {
-                    let Some(Frame::Unknown { at: from, name, parent, parent_name, .. }) = stack.pop() else { return None };
+                    let Some(Frame::Unknown { at: from, name, parent, parent_name, .. }) = stack.pop() else {
+                        return None;
+                    };
                     let (message, fix) = unknown_element(name, parent_name, parent);
                     sink.fault("unknown-element", message, fix, Span::new(from, end), Some(name));
                 }
@@ -412,7 +451,10 @@ fn walk<'p>(bytes: &'p [u8], root: &'p str, node: &'p Node, namespace: &str, lim
                     Some(Frame::Object { node, name, furthest, open_array, items }) => {
                         // Elements come in the binding's order: look from the last one on before asking the map.
                         let from = furthest.unwrap_or(0);
-                        let ahead = node.fields.get(from..).and_then(|rest| rest.iter().position(|f| !f.attribute && f.xml == local));
+                        let ahead = node
+                            .fields
+                            .get(from..)
+                            .and_then(|rest| rest.iter().position(|f| !f.attribute && f.xml == local));
                         let found = match ahead {
                             Some(p) => Some((from + p, &node.fields[from + p])),
                             None => node.field_by_element(local).filter(|(_, f)| !f.attribute),

@@ -113,10 +113,19 @@ impl Writer<'_> {
     }
 
     /// Writes the element members of an object; returns whether any was written.
-    fn members(&mut self, map: &serde_json::Map<String, Value>, object: &ObjectNode, depth: usize, pointer: &str) -> bool {
+    fn members(
+        &mut self,
+        map: &serde_json::Map<String, Value>,
+        object: &ObjectNode,
+        depth: usize,
+        pointer: &str,
+    ) -> bool {
         for key in map.keys() {
             if object.field_by_json(key).is_none() {
-                self.omit(format!("{pointer}/{}", crate::standard::binding::escape_pointer_token(key)), "not a field of this standard");
+                self.omit(
+                    format!("{pointer}/{}", crate::standard::binding::escape_pointer_token(key)),
+                    "not a field of this standard",
+                );
             }
         }
         let mut wrote = false;
@@ -141,7 +150,8 @@ impl Writer<'_> {
         match field.repeat {
             Repeat::One => {
                 if let Node::Embedded { by } = &*field.node {
-                    let reference = object.field_by_json(by).and_then(|(_, f)| siblings.get(&f.json)).and_then(Value::as_str);
+                    let reference =
+                        object.field_by_json(by).and_then(|(_, f)| siblings.get(&f.json)).and_then(Value::as_str);
                     match reference.and_then(|r| self.catalog.find(r)) {
                         Some(pack) => {
                             self.indent(depth);
@@ -155,7 +165,10 @@ impl Writer<'_> {
                             self.out.push_str(&field.xml);
                             self.out.push('>');
                         }
-                        None => self.omit(pointer.to_string(), format!("the standard `{}` is not known", reference.unwrap_or("(none)"))),
+                        None => self.omit(
+                            pointer.to_string(),
+                            format!("the standard `{}` is not known", reference.unwrap_or("(none)")),
+                        ),
                     }
                     return;
                 }

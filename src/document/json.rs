@@ -50,9 +50,7 @@ impl SpanTree {
                     .enumerate()
                     .find(|(_, (k, _))| **k == *token)
                     .and_then(|(i, (_, v))| Some((node.children.get(i)?, v))),
-                Value::Array(items) => {
-                    array_index(&token).and_then(|i| Some((node.children.get(i)?, items.get(i)?)))
-                }
+                Value::Array(items) => array_index(&token).and_then(|i| Some((node.children.get(i)?, items.get(i)?))),
                 _ => None,
             };
             match next {
@@ -77,10 +75,7 @@ fn unescape_token(raw: &str) -> std::borrow::Cow<'_, str> {
 
 /// RFC 6901 array index: `0` or digits without a leading zero.
 fn array_index(token: &str) -> Option<usize> {
-    if token.is_empty()
-        || !token.bytes().all(|b| b.is_ascii_digit())
-        || (token.len() > 1 && token.starts_with('0'))
-    {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()) || (token.len() > 1 && token.starts_with('0')) {
         return None;
     }
     token.parse().ok()
@@ -180,10 +175,7 @@ impl Parser<'_> {
     fn parse(&mut self) -> Result<(Value, SpanTree), Refusal> {
         self.skip_ws();
         if self.pos >= self.src.len() {
-            return Err(self.error(
-                "The file contains no JSON value.".into(),
-                Span::point(self.pos),
-            ));
+            return Err(self.error("The file contains no JSON value.".into(), Span::point(self.pos)));
         }
         'value: loop {
             self.skip_ws();
@@ -221,12 +213,7 @@ impl Parser<'_> {
                         (Value::Array(Vec::new()), leaf(start, self.pos))
                     } else {
                         let first = self.trees.len();
-                        self.stack.push(Frame::Array {
-                            start,
-                            first,
-                            len: 0,
-                            open: true,
-                        });
+                        self.stack.push(Frame::Array { start, first, len: 0, open: true });
                         continue 'value;
                     }
                 }
@@ -242,9 +229,7 @@ impl Parser<'_> {
                     (Value::Number(n), leaf(start, self.pos))
                 }
                 Some(_) => {
-                    return Err(self.unexpected(
-                        "a value (an object, array, string, number, true, false or null)",
-                    ))
+                    return Err(self.unexpected("a value (an object, array, string, number, true, false or null)"))
                 }
                 None => return Err(self.eof("a value")),
             };
@@ -255,7 +240,9 @@ impl Parser<'_> {
                     if self.pos < self.src.len() {
                         let c = self.char_at(self.pos);
                         return Err(self.error(
-                            format!("Unexpected `{c}` after the end of the JSON value; a file holds exactly one value."),
+                            format!(
+                                "Unexpected `{c}` after the end of the JSON value; a file holds exactly one value."
+                            ),
                             Span::new(self.pos, self.pos + c.len_utf8()),
                         ));
                     }
@@ -270,12 +257,7 @@ impl Parser<'_> {
                         *len += 1;
                         *open = false;
                     }
-                    Frame::Object {
-                        key,
-                        key_span,
-                        open,
-                        ..
-                    } => {
+                    Frame::Object { key, key_span, open, .. } => {
                         tree.key = Some(*key_span);
                         self.members.push((std::mem::take(key), value));
                         if self.spans {
@@ -304,16 +286,13 @@ impl Parser<'_> {
                         }
                         if !is_array {
                             let (k, ks) = self.key(true)?;
-                            if let Some(Frame::Object { key, key_span, .. }) = self.stack.last_mut()
-                            {
+                            if let Some(Frame::Object { key, key_span, .. }) = self.stack.last_mut() {
                                 *key = k;
                                 *key_span = ks;
                             }
                         }
                         match self.stack.last_mut() {
-                            Some(Frame::Array { open, .. } | Frame::Object { open, .. }) => {
-                                *open = true
-                            }
+                            Some(Frame::Array { open, .. } | Frame::Object { open, .. }) => *open = true,
                             None => {}
                         }
                         if !is_array {
@@ -325,50 +304,19 @@ impl Parser<'_> {
                         self.pos += 1;
                         let end = self.pos;
                         (value, tree) = match self.stack.pop() {
-                            Some(Frame::Array {
-                                start, first, len, ..
-                            }) => {
-                                let items = self
-                                    .values
-                                    .drain(self.values.len().saturating_sub(len)..)
-                                    .collect();
-                                let children =
-                                    self.trees.drain(first.min(self.trees.len())..).collect();
-                                (
-                                    Value::Array(items),
-                                    SpanTree {
-                                        span: Span::new(start, end),
-                                        key: None,
-                                        children,
-                                    },
-                                )
+                            Some(Frame::Array { start, first, len, .. }) => {
+                                let items = self.values.drain(self.values.len().saturating_sub(len)..).collect();
+                                let children = self.trees.drain(first.min(self.trees.len())..).collect();
+                                (Value::Array(items), SpanTree { span: Span::new(start, end), key: None, children })
                             }
-                            Some(Frame::Object {
-                                start,
-                                members,
-                                first,
-                                ..
-                            }) => {
+                            Some(Frame::Object { start, members, first, .. }) => {
                                 // Keys were checked to be distinct as they came: each is hashed once, here.
-                                let map: Map<String, Value> = self
-                                    .members
-                                    .drain(members.min(self.members.len())..)
-                                    .collect();
-                                let children =
-                                    self.trees.drain(first.min(self.trees.len())..).collect();
-                                (
-                                    Value::Object(map),
-                                    SpanTree {
-                                        span: Span::new(start, end),
-                                        key: None,
-                                        children,
-                                    },
-                                )
+                                let map: Map<String, Value> =
+                                    self.members.drain(members.min(self.members.len())..).collect();
+                                let children = self.trees.drain(first.min(self.trees.len())..).collect();
+                                (Value::Object(map), SpanTree { span: Span::new(start, end), key: None, children })
                             }
-                            None => {
-                                return Err(self
-                                    .error("Internal parser state lost.".into(), Span::point(end)))
-                            }
+                            None => return Err(self.error("Internal parser state lost.".into(), Span::point(end))),
                         };
                     }
                     Some(_) => {
@@ -470,11 +418,7 @@ impl Parser<'_> {
 
     fn literal(&mut self, word: &'static str, value: Value) -> Result<(Value, SpanTree), Refusal> {
         let start = self.pos;
-        if self
-            .src
-            .get(start..)
-            .is_some_and(|r| r.starts_with(word.as_bytes()))
-        {
+        if self.src.get(start..).is_some_and(|r| r.starts_with(word.as_bytes())) {
             self.pos += word.len();
             return Ok((value, leaf(start, self.pos)));
         }
@@ -580,7 +524,9 @@ impl Parser<'_> {
                     }
                 } else if (0xDC00..0xE000).contains(&hi) {
                     return Err(self.error(
-                        format!("The escape `\\u{hi:04X}` is the second half of a surrogate pair without a first half."),
+                        format!(
+                            "The escape `\\u{hi:04X}` is the second half of a surrogate pair without a first half."
+                        ),
                         Span::new(at, at + 6),
                     ));
                 } else {
@@ -601,10 +547,7 @@ impl Parser<'_> {
 
     /// Reads four hex digits at `pos`; `escape_at` is the backslash, for the message.
     fn hex4(&mut self, escape_at: usize) -> Result<u32, Refusal> {
-        let digits = self
-            .src
-            .get(self.pos..self.pos + 4)
-            .filter(|d| d.iter().all(u8::is_ascii_hexdigit));
+        let digits = self.src.get(self.pos..self.pos + 4).filter(|d| d.iter().all(u8::is_ascii_hexdigit));
         let Some(digits) = digits else {
             return Err(self.error(
                 "A `\\u` escape must be followed by exactly four hexadecimal digits.".into(),
@@ -630,10 +573,7 @@ impl Parser<'_> {
         let bad = |p: &Self, i: usize, why: &str| {
             let end = p.token_end(start).max(i).min(s.len());
             let found = p.text.get(start..end).unwrap_or("");
-            p.error(
-                format!("`{found}` is not a valid number: {why}."),
-                Span::new(start, end),
-            )
+            p.error(format!("`{found}` is not a valid number: {why}."), Span::new(start, end))
         };
         match s.get(i) {
             Some(b'0') => {
@@ -687,10 +627,7 @@ impl Parser<'_> {
         }
         match lexeme.parse::<f64>().ok().and_then(Number::from_f64) {
             Some(n) => Ok(n),
-            None => Err(self.error(
-                format!("The number `{lexeme}` is too large to represent."),
-                Span::new(start, i),
-            )),
+            None => Err(self.error(format!("The number `{lexeme}` is too large to represent."), Span::new(start, i))),
         }
     }
 
@@ -707,20 +644,13 @@ impl Parser<'_> {
     }
 
     fn char_at(&self, at: usize) -> char {
-        self.text
-            .get(at..)
-            .and_then(|r| r.chars().next())
-            .unwrap_or('\u{FFFD}')
+        self.text.get(at..).and_then(|r| r.chars().next()).unwrap_or('\u{FFFD}')
     }
 
     /// End of a run of letters, digits and number punctuation, for quoting a bad token.
     fn token_end(&self, start: usize) -> usize {
         let mut end = start;
-        while self
-            .src
-            .get(end)
-            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_'))
-        {
+        while self.src.get(end).is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_')) {
             end += 1;
         }
         if end == start {
@@ -749,17 +679,11 @@ impl Parser<'_> {
 
     fn unexpected(&self, expected: &str) -> Refusal {
         let c = self.char_at(self.pos);
-        self.error(
-            format!("Expected {expected}, found `{c}`."),
-            Span::new(self.pos, self.pos + c.len_utf8()),
-        )
+        self.error(format!("Expected {expected}, found `{c}`."), Span::new(self.pos, self.pos + c.len_utf8()))
     }
 
     fn eof(&self, expected: &str) -> Refusal {
-        self.error(
-            format!("The file ends where {expected} was expected."),
-            Span::point(self.src.len()),
-        )
+        self.error(format!("The file ends where {expected} was expected."), Span::point(self.src.len()))
     }
 }
 
@@ -791,15 +715,11 @@ fn plain_run(bytes: &[u8]) -> usize {
 
 fn push_step(frame: &Frame, out: &mut String) {
     match frame {
-        Frame::Array {
-            len, open: true, ..
-        } => {
+        Frame::Array { len, open: true, .. } => {
             out.push('/');
             out.push_str(&len.to_string());
         }
-        Frame::Object {
-            key, open: true, ..
-        } => {
+        Frame::Object { key, open: true, .. } => {
             out.push('/');
             escape_token(key, out);
         }
@@ -808,11 +728,7 @@ fn push_step(frame: &Frame, out: &mut String) {
 }
 
 fn leaf(start: usize, end: usize) -> SpanTree {
-    SpanTree {
-        span: Span::new(start, end),
-        key: None,
-        children: Vec::new(),
-    }
+    SpanTree { span: Span::new(start, end), key: None, children: Vec::new() }
 }
 
 #[cfg(test)]
@@ -864,12 +780,7 @@ mod tests {
         let expected: Value = serde_json::from_str(DOC).unwrap();
         assert_eq!(doc.value, expected);
         // Member order is document order.
-        let keys: Vec<_> = doc.value["referral"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let keys: Vec<_> = doc.value["referral"].as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["id", "children", "a/b", "flag"]);
         let second = &doc.value["referral"]["children"][1];
         assert_eq!(second["name"], "Bé😀\n\"q\"");
@@ -893,10 +804,7 @@ mod tests {
         let (node, ok) = doc.spans.resolve(&doc.value, "/referral/a~1b/~0k");
         assert!(ok);
         assert_eq!(text(node.span), "null");
-        assert_eq!(
-            LineIndex::new(DOC.as_bytes()).locate(node.span.start),
-            (8, 19)
-        );
+        assert_eq!(LineIndex::new(DOC.as_bytes()).locate(node.span.start), (8, 19));
         let (node, ok) = doc.spans.resolve(&doc.value, "");
         assert!(ok);
         assert_eq!(node.span, Span::new(0, DOC.len()));
@@ -918,11 +826,7 @@ mod tests {
         let src = "{\n  \"a\": {\"x\": 1,\n        \"x\": 2}\n}";
         let f = refused(src.as_bytes(), &Limits::default(), "json-duplicate-key");
         assert_eq!(loc(&f), (3, 9, "/a/x".into()));
-        assert!(
-            f.message.contains("first at line 2, column 9"),
-            "{}",
-            f.message
-        );
+        assert!(f.message.contains("first at line 2, column 9"), "{}", f.message);
         // The same key in different objects is fine.
         assert!(parse(r#"{"a": {"x": 1}, "b": {"x": 2}, "x": 3}"#).is_ok());
         // A wide object is searched by hash: the repeat is found wherever it is, nested objects between.
@@ -953,14 +857,7 @@ mod tests {
         // A huge limit: the parser is iterative, so even 200,000 levels cannot overflow the stack while
         // parsing; the input is refused only because it is unterminated.
         let src = "[".repeat(200_000);
-        refused(
-            src.as_bytes(),
-            &Limits {
-                max_depth: usize::MAX,
-                ..Limits::default()
-            },
-            NOT_WELL_FORMED,
-        );
+        refused(src.as_bytes(), &Limits { max_depth: usize::MAX, ..Limits::default() }, NOT_WELL_FORMED);
         // At the limit is fine.
         let ok = format!("{}{}", "[".repeat(64), "]".repeat(64));
         assert!(parse(&ok).is_ok());
@@ -969,20 +866,9 @@ mod tests {
     #[test]
     fn too_large_and_invalid_utf8() {
         let src = format!("[{}]", "1,".repeat(1000) + "1");
-        let f = refused(
-            src.as_bytes(),
-            &Limits {
-                max_bytes: 100,
-                max_depth: 64,
-            },
-            "input-too-large",
-        );
+        let f = refused(src.as_bytes(), &Limits { max_bytes: 100, max_depth: 64 }, "input-too-large");
         assert_eq!((loc(&f).0, loc(&f).1), (1, 1));
-        let f = refused(
-            b"{\"a\":\n \"caf\xC3\"}",
-            &Limits::default(),
-            "invalid-utf8",
-        );
+        let f = refused(b"{\"a\":\n \"caf\xC3\"}", &Limits::default(), "invalid-utf8");
         assert_eq!((loc(&f).0, loc(&f).1), (2, 6));
     }
 
@@ -1015,12 +901,7 @@ mod tests {
         ];
         for (src, (line, col), path) in cases {
             let f = refused(src.as_bytes(), &Limits::default(), NOT_WELL_FORMED);
-            assert_eq!(
-                loc(&f),
-                (*line, *col, path.to_string()),
-                "{src:?}: {}",
-                f.message
-            );
+            assert_eq!(loc(&f), (*line, *col, path.to_string()), "{src:?}: {}", f.message);
             eprintln!("{src:?} -> {path}: {}", f.message);
         }
     }
@@ -1030,18 +911,9 @@ mod tests {
         let doc = parse_json(b"\xEF\xBB\xBF 42 ", &Limits::default()).unwrap();
         assert_eq!(doc.value, Value::from(42u64));
         assert_eq!(doc.spans.span, Span::new(4, 6));
-        assert_eq!(
-            parse("-9223372036854775808").unwrap().value.as_i64(),
-            Some(i64::MIN)
-        );
-        assert_eq!(
-            parse("-9223372036854775809").unwrap().value.as_f64(),
-            Some(-9223372036854775809.0)
-        );
-        assert_eq!(
-            parse("\"\\/\\b\\f\\r\\t\"").unwrap().value,
-            "/\u{8}\u{c}\r\t"
-        );
+        assert_eq!(parse("-9223372036854775808").unwrap().value.as_i64(), Some(i64::MIN));
+        assert_eq!(parse("-9223372036854775809").unwrap().value.as_f64(), Some(-9223372036854775809.0));
+        assert_eq!(parse("\"\\/\\b\\f\\r\\t\"").unwrap().value, "/\u{8}\u{c}\r\t");
     }
 
     #[test]

@@ -15,10 +15,7 @@ impl LineIndex {
         let mut starts = Vec::with_capacity(source.len() / 32 + 1);
         starts.push(0);
         starts.extend(memchr::memchr_iter(b'\n', source).map(|i| i + 1));
-        LineIndex {
-            source: source.into(),
-            starts,
-        }
+        LineIndex { source: source.into(), starts }
     }
 
     /// Number of lines (a final newline starts a last, empty line).
@@ -31,10 +28,7 @@ impl LineIndex {
     pub fn locate(&self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.source.len());
         // Index of the last line starting at or before `offset`.
-        let line_idx = self
-            .starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1);
+        let line_idx = self.starts.partition_point(|&s| s <= offset).saturating_sub(1);
         let start = self.starts.get(line_idx).copied().unwrap_or(0).min(offset);
         let column = self.source.get(start..offset).map_or(0, count_chars);
         let line = u32::try_from(line_idx + 1).unwrap_or(u32::MAX);
@@ -45,10 +39,7 @@ impl LineIndex {
     fn line_bytes(&self, line: u32) -> Option<&[u8]> {
         let idx = usize::try_from(line).ok()?.checked_sub(1)?;
         let start = *self.starts.get(idx)?;
-        let end = self
-            .starts
-            .get(idx + 1)
-            .map_or(self.source.len(), |next| next - 1);
+        let end = self.starts.get(idx + 1).map_or(self.source.len(), |next| next - 1);
         let bytes = self.source.get(start..end)?;
         Some(bytes.strip_suffix(b"\r").unwrap_or(bytes))
     }
@@ -67,14 +58,8 @@ impl LineIndex {
         let first = line.saturating_sub(context).max(1);
         let end = line.saturating_add(context).min(last);
         let from = window_start(self.line_bytes(line).unwrap_or_default(), column);
-        let lines = (first..=end)
-            .filter_map(|l| self.line_bytes(l))
-            .map(|bytes| window(bytes, from))
-            .collect();
-        Excerpt {
-            first_line: first,
-            lines,
-        }
+        let lines = (first..=end).filter_map(|l| self.line_bytes(l)).map(|bytes| window(bytes, from)).collect();
+        Excerpt { first_line: first, lines }
     }
 }
 
@@ -151,10 +136,7 @@ fn count_chars(bytes: &[u8]) -> usize {
     if bytes.is_ascii() {
         return bytes.len();
     }
-    bytes
-        .utf8_chunks()
-        .map(|chunk| chunk.valid().chars().count() + chunk.invalid().len())
-        .sum()
+    bytes.utf8_chunks().map(|chunk| chunk.valid().chars().count() + chunk.invalid().len()).sum()
 }
 
 #[cfg(test)]

@@ -68,10 +68,7 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_bytes: 10 * 1024 * 1024,
-            max_depth: 64,
-        }
+        Limits { max_bytes: 10 * 1024 * 1024, max_depth: 64 }
     }
 }
 
@@ -130,13 +127,8 @@ type Refusal = Box<Finding>;
 fn located(source: &[u8], rule: &str, message: String, span: Span, path: String) -> Refusal {
     let index = LineIndex::new(source);
     let (line, column) = index.locate(span.start);
-    let mut finding = Finding::error(rule, message).with_location(Location {
-        line,
-        column,
-        path,
-        pointer: None,
-        span: Some(span),
-    });
+    let mut finding =
+        Finding::error(rule, message).with_location(Location { line, column, path, pointer: None, span: Some(span) });
     finding.excerpt = Some(index.excerpt(line, column, 2));
     Box::new(finding)
 }
@@ -161,13 +153,7 @@ pub fn too_large(size: Option<u64>, limits: &Limits) -> Finding {
         format!("The file is {size} the {} bytes accepted; it was refused unread.", limits.max_bytes),
     )
     .with_fix("Split it into smaller files, or raise the limit (--max-bytes) if it is genuinely this large.")
-    .with_location(Location {
-        line: 1,
-        column: 1,
-        path: String::new(),
-        pointer: None,
-        span: Some(Span::point(0)),
-    })
+    .with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: Some(Span::point(0)) })
 }
 
 /// Checks the whole input is UTF-8 (one fast pass), locating the first bad byte otherwise.
@@ -176,10 +162,7 @@ fn check_utf8<'a>(bytes: &'a [u8], path: &str) -> Result<&'a str, Refusal> {
         Ok(text) => Ok(text),
         Err(e) => {
             let at = e.valid_up_to();
-            let len = e
-                .error_len()
-                .unwrap_or(bytes.len().saturating_sub(at))
-                .max(1);
+            let len = e.error_len().unwrap_or(bytes.len().saturating_sub(at)).max(1);
             let bad = bytes.get(at).copied().unwrap_or(0);
             let index = LineIndex::new(bytes);
             let (line, column) = index.locate(at);
@@ -240,7 +223,10 @@ mod tests {
         let limits = Limits { max_bytes: 100, ..Limits::default() };
         let known = too_large(Some(150), &limits);
         assert_eq!(known.rule, "input-too-large");
-        assert_eq!(known.message, "The file is 150 bytes, which is more than the 100 bytes accepted; it was refused unread.");
+        assert_eq!(
+            known.message,
+            "The file is 150 bytes, which is more than the 100 bytes accepted; it was refused unread."
+        );
         let streamed = too_large(None, &limits);
         assert_eq!(streamed.message, "The file is more than the 100 bytes accepted; it was refused unread.");
         let held = parse_json(&[b' '; 101], &limits).map(|_| ()).expect_err("too large");

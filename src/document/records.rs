@@ -86,8 +86,13 @@ const COMPACT_AT: usize = 256 * 1024;
 /// tags is skipped; each piece is parsed in full (and its well-formedness checked) by whoever converts it.
 enum Token {
     /// A start tag: its qualified name (file offset and length) and whether it is empty (`<a/>`).
-    Start { name: (u64, usize), empty: bool },
-    End { name: (u64, usize) },
+    Start {
+        name: (u64, usize),
+        empty: bool,
+    },
+    End {
+        name: (u64, usize),
+    },
     DocType,
     Other,
     Eof,
@@ -249,7 +254,12 @@ impl<R: BufRead> Splitter<R> {
     }
 
     /// The offset of the first byte from `from` on that `hit` finds in a slice, reading more as needed.
-    fn find(&mut self, mut from: u64, keep: usize, hit: impl Fn(&[u8]) -> Option<usize>) -> Result<Option<u64>, ScanError> {
+    fn find(
+        &mut self,
+        mut from: u64,
+        keep: usize,
+        hit: impl Fn(&[u8]) -> Option<usize>,
+    ) -> Result<Option<u64>, ScanError> {
         loop {
             let (i, seen) = (self.index(from), self.index(self.seen()));
             if let Some(p) = hit(self.buf.get(i..seen).unwrap_or_default()) {
@@ -263,7 +273,13 @@ impl<R: BufRead> Splitter<R> {
         }
     }
 
-    fn find_text(&mut self, from: u64, needle: &'static [u8], what: &'static str, opened: u64) -> Result<u64, ScanError> {
+    fn find_text(
+        &mut self,
+        from: u64,
+        needle: &'static [u8],
+        what: &'static str,
+        opened: u64,
+    ) -> Result<u64, ScanError> {
         match self.find(from, needle.len() - 1, |b| memchr::memmem::find(b, needle))? {
             Some(at) => Ok(at + needle.len() as u64),
             None => Err(ScanError::Unterminated(what, opened)),
@@ -318,7 +334,10 @@ impl<R: BufRead> Splitter<R> {
                 } else if self.starts_with(at, b"<!DOCTYPE")? {
                     Token::DocType
                 } else {
-                    return Err(ScanError::Malformed("a markup declaration (`<!`) that is not a comment or CDATA section".into(), at));
+                    return Err(ScanError::Malformed(
+                        "a markup declaration (`<!`) that is not a comment or CDATA section".into(),
+                        at,
+                    ));
                 }
             }
             _ => {
@@ -393,7 +412,11 @@ impl<R: BufRead> Splitter<R> {
                     let at = self.held_from();
                     return Err(match error {
                         ScanError::TooLarge => self.too_large(at),
-                        ScanError::Io(e) => self.refuse("xml-not-well-formed", format!("The return could not be read: {e}."), self.cursor),
+                        ScanError::Io(e) => self.refuse(
+                            "xml-not-well-formed",
+                            format!("The return could not be read: {e}."),
+                            self.cursor,
+                        ),
                         ScanError::Unterminated(what, opened) => self.refuse(
                             "xml-not-well-formed",
                             format!("The return is not well-formed XML: it ends inside {what}."),
@@ -465,8 +488,11 @@ impl<R: BufRead> Splitter<R> {
             ));
         }
         if self.current.is_none() {
-            let on_path = depth <= self.path.len() && self.stack.iter().map(|n| local(n)).eq(self.path[..depth].iter().map(String::as_str));
-            let parents_on_path = || self.stack[..depth - 1].iter().map(|n| local(n)).eq(self.path[..depth - 1].iter().map(String::as_str));
+            let on_path = depth <= self.path.len()
+                && self.stack.iter().map(|n| local(n)).eq(self.path[..depth].iter().map(String::as_str));
+            let parents_on_path = || {
+                self.stack[..depth - 1].iter().map(|n| local(n)).eq(self.path[..depth - 1].iter().map(String::as_str))
+            };
             if depth == self.path.len() && on_path {
                 self.current = Some((PieceKind::Record(self.records), at, depth));
                 self.records += 1;

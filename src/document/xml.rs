@@ -85,9 +85,7 @@ impl Element {
 
     /// The value of the attribute in no namespace with this local name.
     pub fn attribute(&self, local: &str) -> Option<&Attribute> {
-        self.attributes
-            .iter()
-            .find(|a| a.local == local && a.namespace.is_empty())
+        self.attributes.iter().find(|a| a.local == local && a.namespace.is_empty())
     }
 
     /// All the element's direct text, concatenated.
@@ -298,12 +296,7 @@ impl<'s> Builder<'s> {
             self.attach(element);
         } else {
             let children_start = self.nodes.len();
-            self.stack.push(Open {
-                element,
-                name_start,
-                name_end: name_start + qname.0.len(),
-                children_start,
-            });
+            self.stack.push(Open { element, name_start, name_end: name_start + qname.0.len(), children_start });
         }
         Ok(())
     }
@@ -327,9 +320,7 @@ impl<'s> Builder<'s> {
             }
             let key_at = content_start + offset_within(buf, attr.key.0).unwrap_or(0);
             let value_end = offset_within(buf, &attr.value)
-                .map_or(key_at + attr.key.0.len(), |o| {
-                    content_start + o + attr.value.len() + 1
-                });
+                .map_or(key_at + attr.key.0.len(), |o| content_start + o + attr.value.len() + 1);
             let span = Span::new(key_at, value_end);
             let (resolved, local) = reader.resolver().resolve_attribute(attr.key);
             let namespace = match resolved {
@@ -347,25 +338,15 @@ impl<'s> Builder<'s> {
                     ))
                 }
             };
-            let value = match attr.normalized_value_with(
-                XmlVersion::Implicit1_0,
-                1,
-                resolve_predefined_entity,
-            ) {
+            let value = match attr.normalized_value_with(XmlVersion::Implicit1_0, 1, resolve_predefined_entity) {
                 Ok(v) => v.into_owned(),
                 Err(err) => {
-                    let value_start =
-                        offset_within(buf, &attr.value).map_or(key_at, |o| content_start + o);
+                    let value_start = offset_within(buf, &attr.value).map_or(key_at, |o| content_start + o);
                     return Err(self.value_error(err, value_start, span, attr.key.0, element));
                 }
             };
             prefixed += usize::from(attr.key.prefix().is_some());
-            out.push(Attribute {
-                local: local.into_inner().to_owned(),
-                namespace,
-                value,
-                span,
-            });
+            out.push(Attribute { local: local.into_inner().to_owned(), namespace, value, span });
         }
         // The same attribute twice under two prefixes bound to one namespace (quick-xml already refuses the
         // same name written twice). A set keeps this linear however many attributes there are.
@@ -400,10 +381,7 @@ impl<'s> Builder<'s> {
             };
             return Err(self.error(NOT_WELL_FORMED, message, Span::new(start, end), None));
         };
-        let expected = self
-            .source
-            .get(open.name_start..open.name_end)
-            .unwrap_or_default();
+        let expected = self.source.get(open.name_start..open.name_end).unwrap_or_default();
         if expected != found.as_bytes() {
             let expected = String::from_utf8_lossy(expected);
             let opened = self.line_of(open.element.span.start);
@@ -422,10 +400,7 @@ impl<'s> Builder<'s> {
         }
         if let Some(mut open) = self.stack.pop() {
             open.element.span = Span::new(open.element.span.start, end);
-            open.element.children = self
-                .nodes
-                .drain(open.children_start.min(self.nodes.len())..)
-                .collect();
+            open.element.children = self.nodes.drain(open.children_start.min(self.nodes.len())..).collect();
             self.attach(open.element);
         }
         Ok(())
@@ -451,13 +426,7 @@ impl<'s> Builder<'s> {
                 p.text.push_str(&text);
                 p.end = end;
             }
-            None => {
-                self.pending = Some(PendingText {
-                    text: text.into_owned(),
-                    start,
-                    end,
-                })
-            }
+            None => self.pending = Some(PendingText { text: text.into_owned(), start, end }),
         }
         Ok(())
     }
@@ -465,20 +434,12 @@ impl<'s> Builder<'s> {
     fn flush_text(&mut self) {
         if let Some(p) = self.pending.take() {
             if !self.stack.is_empty() {
-                self.nodes.push(XmlNode::Text(Text {
-                    text: p.text,
-                    span: Span::new(p.start, p.end),
-                }));
+                self.nodes.push(XmlNode::Text(Text { text: p.text, span: Span::new(p.start, p.end) }));
             }
         }
     }
 
-    fn resolve_ref(
-        &self,
-        r: &BytesRef<'_>,
-        start: usize,
-        end: usize,
-    ) -> Result<Cow<'static, str>, Refusal> {
+    fn resolve_ref(&self, r: &BytesRef<'_>, start: usize, end: usize) -> Result<Cow<'static, str>, Refusal> {
         let name: &str = r;
         if r.is_char_ref() {
             return match r.resolve_char_ref() {
@@ -512,12 +473,9 @@ impl<'s> Builder<'s> {
         }
         match self.root {
             Some(root) => Ok(XmlDocument { root }),
-            None => Err(self.error(
-                NOT_WELL_FORMED,
-                "The file contains no XML element.".into(),
-                Span::point(end),
-                None,
-            )),
+            None => {
+                Err(self.error(NOT_WELL_FORMED, "The file contains no XML element.".into(), Span::point(end), None))
+            }
         }
     }
 
@@ -549,10 +507,8 @@ impl<'s> Builder<'s> {
             out.push('/');
             out.push_str(leaf);
             if let Some(parent) = self.stack.last() {
-                let position = 1 + self
-                    .siblings(parent.children_start, self.nodes.len())
-                    .filter(|e| e.qname() == leaf)
-                    .count();
+                let position =
+                    1 + self.siblings(parent.children_start, self.nodes.len()).filter(|e| e.qname() == leaf).count();
                 if position > 1 {
                     out.push_str(&format!("[{position}]"));
                 }
@@ -563,14 +519,10 @@ impl<'s> Builder<'s> {
 
     /// Elements among the pending children `nodes[from..to]`.
     fn siblings(&self, from: usize, to: usize) -> impl Iterator<Item = &Element> {
-        self.nodes
-            .get(from..to)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|n| match n {
-                XmlNode::Element(e) => Some(e),
-                XmlNode::Text(_) => None,
-            })
+        self.nodes.get(from..to).unwrap_or_default().iter().filter_map(|n| match n {
+            XmlNode::Element(e) => Some(e),
+            XmlNode::Text(_) => None,
+        })
     }
 
     fn line_of(&self, offset: usize) -> u32 {
@@ -612,65 +564,27 @@ impl<'s> Builder<'s> {
         self.error(NOT_WELL_FORMED, message, Span::new(start, end), None)
     }
 
-    fn attr_error(
-        &self,
-        err: AttrError,
-        buf: &str,
-        content_start: usize,
-        element: &str,
-    ) -> Refusal {
+    fn attr_error(&self, err: AttrError, buf: &str, content_start: usize, element: &str) -> Refusal {
         let (at, message) = match err {
-            AttrError::ExpectedEq(p) => (
-                p,
-                format!("An attribute of `<{element}>` is missing its `=` and value."),
-            ),
-            AttrError::ExpectedValue(p) => (
-                p,
-                format!("An attribute of `<{element}>` has `=` but no value."),
-            ),
-            AttrError::UnquotedValue(p) => (
-                p,
-                format!(
-                    "An attribute value in `<{element}>` is not in quotes; write name=\"value\"."
-                ),
-            ),
-            AttrError::ExpectedQuote(p, q) => (
-                p,
-                format!(
-                    "An attribute value in `<{element}>` is missing its closing `{}`.",
-                    char::from(q)
-                ),
-            ),
+            AttrError::ExpectedEq(p) => (p, format!("An attribute of `<{element}>` is missing its `=` and value.")),
+            AttrError::ExpectedValue(p) => (p, format!("An attribute of `<{element}>` has `=` but no value.")),
+            AttrError::UnquotedValue(p) => {
+                (p, format!("An attribute value in `<{element}>` is not in quotes; write name=\"value\"."))
+            }
+            AttrError::ExpectedQuote(p, q) => {
+                (p, format!("An attribute value in `<{element}>` is missing its closing `{}`.", char::from(q)))
+            }
             AttrError::Duplicated(p, _) => {
-                let name: String = buf
-                    .get(p..)
-                    .unwrap_or("")
-                    .chars()
-                    .take_while(|c| !c.is_whitespace() && *c != '=')
-                    .collect();
-                (
-                    p,
-                    format!("The element `<{element}>` has the attribute `{name}` twice."),
-                )
+                let name: String =
+                    buf.get(p..).unwrap_or("").chars().take_while(|c| !c.is_whitespace() && *c != '=').collect();
+                (p, format!("The element `<{element}>` has the attribute `{name}` twice."))
             }
         };
         let at = content_start + at;
-        self.error(
-            NOT_WELL_FORMED,
-            message,
-            Span::new(at, at + 1),
-            Some(element),
-        )
+        self.error(NOT_WELL_FORMED, message, Span::new(at, at + 1), Some(element))
     }
 
-    fn value_error(
-        &self,
-        err: QxError,
-        value_start: usize,
-        span: Span,
-        key: &str,
-        element: &str,
-    ) -> Refusal {
+    fn value_error(&self, err: QxError, value_start: usize, span: Span, key: &str, element: &str) -> Refusal {
         match err {
             QxError::Escape(EscapeError::UnrecognizedEntity(range, name)) => self.undeclared_entity(
                 &name,
@@ -707,7 +621,8 @@ impl<'s> Builder<'s> {
                     SyntaxError::UnclosedComment => "a comment `<!--` is never closed with `-->`".into(),
                     SyntaxError::UnclosedCData => "a CDATA section `<![CDATA[` is never closed with `]]>`".into(),
                     SyntaxError::UnclosedTag => "a tag starting with `<` is never closed with `>`".into(),
-                    SyntaxError::UnclosedSingleQuotedAttributeValue | SyntaxError::UnclosedDoubleQuotedAttributeValue => {
+                    SyntaxError::UnclosedSingleQuotedAttributeValue
+                    | SyntaxError::UnclosedDoubleQuotedAttributeValue => {
                         "an attribute value is never closed with its quote".into()
                     }
                     other => format!("{other}"),
@@ -719,11 +634,9 @@ impl<'s> Builder<'s> {
                 "A `&` does not start an entity reference (like `&amp;`); write `&amp;` for an ampersand.".into(),
                 point,
             ),
-            QxError::IllFormed(IllFormedError::MissingDeclVersion(_) | IllFormedError::UnknownVersion) => (
-                NOT_WELL_FORMED,
-                "The XML declaration must start with version=\"1.0\".".into(),
-                span,
-            ),
+            QxError::IllFormed(IllFormedError::MissingDeclVersion(_) | IllFormedError::UnknownVersion) => {
+                (NOT_WELL_FORMED, "The XML declaration must start with version=\"1.0\".".into(), span)
+            }
             QxError::IllFormed(other) => (NOT_WELL_FORMED, format!("The XML is not well-formed: {other}."), span),
             QxError::Namespace(NamespaceError::TooDeeplyNested(_)) => (
                 "too-deep",
@@ -735,20 +648,12 @@ impl<'s> Builder<'s> {
                 format!("More than {n} namespace declarations are in scope at once; the file is refused."),
                 span,
             ),
-            QxError::Namespace(ns) => {
-                (NOT_WELL_FORMED, format!("A namespace declaration is not allowed: {ns}."), span)
-            }
-            QxError::InvalidAttr(a) => {
-                (NOT_WELL_FORMED, format!("An attribute is not well-formed: {a}."), span)
-            }
+            QxError::Namespace(ns) => (NOT_WELL_FORMED, format!("A namespace declaration is not allowed: {ns}."), span),
+            QxError::InvalidAttr(a) => (NOT_WELL_FORMED, format!("An attribute is not well-formed: {a}."), span),
             QxError::Escape(EscapeError::UnrecognizedEntity(_, name)) => {
                 return self.undeclared_entity(&name, span, None)
             }
-            QxError::Encoding(_) => (
-                "invalid-utf8",
-                "The file is not valid UTF-8; save it as UTF-8.".into(),
-                span,
-            ),
+            QxError::Encoding(_) => ("invalid-utf8", "The file is not valid UTF-8; save it as UTF-8.".into(), span),
             other => (NOT_WELL_FORMED, format!("The XML is not well-formed: {other}."), span),
         };
         self.error(rule, message, span, None)
@@ -800,9 +705,7 @@ mod tests {
     }
 
     fn el<'a>(e: &'a Element, local: &str) -> &'a Element {
-        e.elements()
-            .find(|c| c.local == local)
-            .unwrap_or_else(|| panic!("no <{local}>"))
+        e.elements().find(|c| c.local == local).unwrap_or_else(|| panic!("no <{local}>"))
     }
 
     const REFERRAL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
@@ -833,15 +736,9 @@ mod tests {
         assert_eq!(child.namespace, "urn:default");
         assert_eq!(child.prefix, None);
         let status = &child.attributes[0];
-        assert_eq!(
-            (status.local.as_str(), status.namespace.as_str()),
-            ("status", "urn:x")
-        );
+        assert_eq!((status.local.as_str(), status.namespace.as_str()), ("status", "urn:x"));
         assert_eq!(status.value, "a & b");
-        assert_eq!(
-            child.attribute("plain").map(|a| a.value.as_str()),
-            Some("q<")
-        );
+        assert_eq!(child.attribute("plain").map(|a| a.value.as_str()), Some("q<"));
 
         let name = el(child, "Name");
         assert_eq!(name.text(), "Ann <Smith> £A<raw>");
@@ -854,10 +751,7 @@ mod tests {
         assert_eq!(inner.namespace, "");
         assert_eq!(el(inner, "Bare").namespace, "");
         // Whitespace text is kept.
-        assert!(child
-            .children
-            .iter()
-            .any(|c| matches!(c, XmlNode::Text(t) if t.text.trim().is_empty())));
+        assert!(child.children.iter().any(|c| matches!(c, XmlNode::Text(t) if t.text.trim().is_empty())));
     }
 
     #[test]
@@ -868,29 +762,18 @@ mod tests {
         let name = el(child, "Name");
         assert_eq!(idx.locate(name.span.start), (5, 5));
         let name_src = &REFERRAL[name.span.start..name.span.end];
-        assert!(
-            name_src.starts_with("<Name>") && name_src.ends_with("</Name>"),
-            "{name_src}"
-        );
+        assert!(name_src.starts_with("<Name>") && name_src.ends_with("</Name>"), "{name_src}");
         let status = &child.attributes[0];
         assert_eq!(idx.locate(status.span.start), (4, 10));
-        assert_eq!(
-            &REFERRAL[status.span.start..status.span.end],
-            "x:status=\"a &amp; b\""
-        );
+        assert_eq!(&REFERRAL[status.span.start..status.span.end], "x:status=\"a &amp; b\"");
         let plain = &child.attributes[1];
         assert_eq!(&REFERRAL[plain.span.start..plain.span.end], "plain='q&lt;'");
         let code = el(child, "Code");
         assert_eq!(&REFERRAL[code.span.start..code.span.end], "<x:Code/>");
         let root_src = &REFERRAL[doc.root.span.start..doc.root.span.end];
         assert!(root_src.starts_with("<r:Referral") && root_src.ends_with("</r:Referral>"));
-        let XmlNode::Text(t) = &name.children[0] else {
-            panic!("no text")
-        };
-        assert_eq!(
-            &REFERRAL[t.span.start..t.span.end],
-            "Ann &lt;Smith&gt; &#163;&#x41;<![CDATA[<raw>]]>"
-        );
+        let XmlNode::Text(t) = &name.children[0] else { panic!("no text") };
+        assert_eq!(&REFERRAL[t.span.start..t.span.end], "Ann &lt;Smith&gt; &#163;&#x41;<![CDATA[<raw>]]>");
     }
 
     #[test]
@@ -924,11 +807,7 @@ mod tests {
         let src = "<?xml version=\"1.0\"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\n<x>&e;</x>";
         refused(src.as_bytes(), &Limits::default(), "xml-doctype");
         // Unterminated DOCTYPE is refused the same way.
-        refused(
-            b"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">",
-            &Limits::default(),
-            "xml-doctype",
-        );
+        refused(b"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">", &Limits::default(), "xml-doctype");
     }
 
     #[test]
@@ -959,55 +838,27 @@ mod tests {
         let src = format!("{}{}", "<d>".repeat(n), "</d>".repeat(n));
         let f = refused(src.as_bytes(), &Limits::default(), "too-deep");
         // The 65th element, at byte 64*3.
-        assert_eq!(
-            f.location.as_ref().and_then(|l| l.span).map(|s| s.start),
-            Some(64 * 3)
-        );
+        assert_eq!(f.location.as_ref().and_then(|l| l.span).map(|s| s.start), Some(64 * 3));
         assert!(loc(&f).2.starts_with("/d/d[1]/d[1]"), "{}", loc(&f).2);
         // Exactly at the limit is fine.
         let ok = format!("{}{}", "<d>".repeat(64), "</d>".repeat(64));
         assert!(parse(&ok).is_ok());
         // Also with a huge limit nothing overflows (quick-xml caps nesting at 65535).
         let src = format!("{}{}", "<d>".repeat(70_000), "</d>".repeat(70_000));
-        refused(
-            src.as_bytes(),
-            &Limits {
-                max_depth: 1_000_000,
-                ..Limits::default()
-            },
-            "too-deep",
-        );
+        refused(src.as_bytes(), &Limits { max_depth: 1_000_000, ..Limits::default() }, "too-deep");
     }
 
     #[test]
     fn too_large() {
         let src = format!("<a>{}</a>", "x".repeat(2000));
-        let f = refused(
-            src.as_bytes(),
-            &Limits {
-                max_bytes: 1000,
-                max_depth: 64,
-            },
-            "input-too-large",
-        );
+        let f = refused(src.as_bytes(), &Limits { max_bytes: 1000, max_depth: 64 }, "input-too-large");
         assert_eq!((loc(&f).0, loc(&f).1), (1, 1));
-        assert!(parse_xml(
-            src.as_bytes(),
-            &Limits {
-                max_bytes: src.len(),
-                max_depth: 64
-            }
-        )
-        .is_ok());
+        assert!(parse_xml(src.as_bytes(), &Limits { max_bytes: src.len(), max_depth: 64 }).is_ok());
     }
 
     #[test]
     fn invalid_utf8() {
-        let f = refused(
-            b"<a>\n  <b>caf\xE9</b>\n</a>",
-            &Limits::default(),
-            "invalid-utf8",
-        );
+        let f = refused(b"<a>\n  <b>caf\xE9</b>\n</a>", &Limits::default(), "invalid-utf8");
         assert_eq!((loc(&f).0, loc(&f).1), (2, 9));
         assert_eq!(f.location.and_then(|l| l.span), Some(Span::new(12, 13)));
     }
@@ -1018,18 +869,12 @@ mod tests {
         let f = refused(src.as_bytes(), &Limits::default(), NOT_WELL_FORMED);
         assert_eq!(loc(&f), (4, 3, "/Referral/Child[1]/Name".into()));
         assert!(
-            f.message.contains(
-                "expected `</Name>` to close `<Name>` opened at line 3, found `</Child>`"
-            ) || f.message.contains(
-                "Expected `</Name>` to close `<Name>` opened at line 3, found `</Child>`"
-            ),
+            f.message.contains("expected `</Name>` to close `<Name>` opened at line 3, found `</Child>`")
+                || f.message.contains("Expected `</Name>` to close `<Name>` opened at line 3, found `</Child>`"),
             "{}",
             f.message
         );
-        assert!(f
-            .excerpt
-            .as_ref()
-            .is_some_and(|e| e.lines.iter().any(|l| l.text.contains("</Child>"))));
+        assert!(f.excerpt.as_ref().is_some_and(|e| e.lines.iter().any(|l| l.text.contains("</Child>"))));
     }
 
     #[test]
@@ -1060,12 +905,7 @@ mod tests {
         ];
         for (src, (line, col)) in cases {
             let f = refused(src.as_bytes(), &Limits::default(), NOT_WELL_FORMED);
-            assert_eq!(
-                (loc(&f).0, loc(&f).1),
-                (*line, *col),
-                "{src:?}: {}",
-                f.message
-            );
+            assert_eq!((loc(&f).0, loc(&f).1), (*line, *col), "{src:?}: {}", f.message);
             assert!(!f.message.is_empty());
             eprintln!("{src:?} -> {}: {}", loc(&f).2, f.message);
         }

@@ -56,7 +56,14 @@ pub struct Record {
 
 impl Record {
     pub fn new(event: Event, actor: impl Into<String>) -> Record {
-        Record { event, actor: actor.into(), message: String::new(), recipient: String::new(), digest: String::new(), detail: String::new() }
+        Record {
+            event,
+            actor: actor.into(),
+            message: String::new(),
+            recipient: String::new(),
+            digest: String::new(),
+            detail: String::new(),
+        }
     }
     pub fn message(mut self, id: impl Into<String>) -> Record {
         self.message = id.into();
@@ -114,7 +121,17 @@ impl Entry {
     pub fn compute_hash(&self) -> String {
         let mut hasher = Sha256::new();
         let seq = self.seq.to_string();
-        for part in [&self.prev, &seq, &self.at, &self.event, &self.actor, &self.message, &self.recipient, &self.digest, &self.detail] {
+        for part in [
+            &self.prev,
+            &seq,
+            &self.at,
+            &self.event,
+            &self.actor,
+            &self.message,
+            &self.recipient,
+            &self.digest,
+            &self.detail,
+        ] {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part.as_bytes());
         }
@@ -127,9 +144,15 @@ impl Entry {
 /// The verdict on a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Intact { entries: usize },
+    Intact {
+        entries: usize,
+    },
     /// The first entry that does not follow from the ones before it.
-    Broken { seq: i64, position: usize, reason: String },
+    Broken {
+        seq: i64,
+        position: usize,
+        reason: String,
+    },
 }
 
 /// Checks a log, given in storage order (ascending `seq`).
@@ -150,7 +173,10 @@ pub fn verify(entries: impl IntoIterator<Item = Entry>) -> Verdict {
             ));
         }
         if entry.seq != expected_seq {
-            return broken(format!("its sequence number is {} where {} was expected (an entry is missing or moved)", entry.seq, expected_seq));
+            return broken(format!(
+                "its sequence number is {} where {} was expected (an entry is missing or moved)",
+                entry.seq, expected_seq
+            ));
         }
         prev = entry.hash;
         count += 1;
@@ -170,7 +196,12 @@ mod tests {
         let mut prev = GENESIS.to_string();
         (1..=n as i64)
             .map(|seq| {
-                let entry = Entry::chain(&Record::new(Event::Accept, "201").message(format!("m{seq}")), seq, "2026-11-25T00:00:00Z".into(), &prev);
+                let entry = Entry::chain(
+                    &Record::new(Event::Accept, "201").message(format!("m{seq}")),
+                    seq,
+                    "2026-11-25T00:00:00Z".into(),
+                    &prev,
+                );
                 prev = entry.hash.clone();
                 entry
             })

@@ -107,7 +107,13 @@ pub const MIN_RATE_PER_SECOND: f64 = 1.0 / 86_400.0;
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig { max_bytes: 10 * 1024 * 1024, max_depth: 64, body_timeout_ms: 10_000, rate_per_second: 1000.0, burst: 2000.0 }
+        LimitsConfig {
+            max_bytes: 10 * 1024 * 1024,
+            max_depth: 64,
+            body_timeout_ms: 10_000,
+            rate_per_second: 1000.0,
+            burst: 2000.0,
+        }
     }
 }
 
@@ -220,7 +226,9 @@ pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String>
     }
     let mut roots = rustls::RootCertStore::empty();
     for (i, certificate) in certificates.iter().enumerate() {
-        roots.add(certificate.clone()).map_err(|e| format!("certificate {} is not a usable CA certificate ({e})", i + 1))?;
+        roots
+            .add(certificate.clone())
+            .map_err(|e| format!("certificate {} is not a usable CA certificate ({e})", i + 1))?;
     }
     Ok(certificates)
 }
@@ -314,14 +322,17 @@ impl Config {
                 ("mailbox", None) => {}
                 ("mailbox", Some(_)) => problems.push(format!("{at}: push_url is set but delivery is `mailbox`")),
                 ("push", Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {}
-                ("push", Some(url)) => problems.push(format!("{at}: push_url `{url}` must start with http:// or https://")),
+                ("push", Some(url)) => {
+                    problems.push(format!("{at}: push_url `{url}` must start with http:// or https://"))
+                }
                 ("push", None) => problems.push(format!("{at}: delivery is `push` but there is no push_url")),
                 (other, _) => problems.push(format!("{at}: delivery `{other}` must be `mailbox` or `push`")),
             }
             if let Some(path) = &org.push_ca_file {
                 match org.push_url() {
                     Some(url) if url.starts_with("https://") => {}
-                    _ => problems.push(format!("{at}: push_ca_file is set but there is no https:// push_url to use it for")),
+                    _ => problems
+                        .push(format!("{at}: push_ca_file is set but there is no https:// push_url to use it for")),
                 }
                 if let Err(why) = read_ca_file(path) {
                     problems.push(format!("{at}: push_ca_file `{}` {why}", path.display()));
@@ -362,7 +373,8 @@ impl Config {
             }
             for class in classes {
                 if !CLASSES.contains(&class.as_str()) {
-                    problems.push(format!("policy.clearance.{role}: `{class}` is not a class ({})", CLASSES.join(", ")));
+                    problems
+                        .push(format!("policy.clearance.{role}: `{class}` is not a class ({})", CLASSES.join(", ")));
                 }
             }
         }
@@ -385,7 +397,8 @@ impl Config {
             tokens.entry(code.to_string()).or_insert_with(new_token);
         }
         tokens.entry("admin".to_string()).or_insert_with(new_token);
-        let standards: Vec<String> = catalog.packs().iter().filter(|p| p.id() != "envelope").map(|p| p.reference()).collect();
+        let standards: Vec<String> =
+            catalog.packs().iter().filter(|p| p.id() != "envelope").map(|p| p.reference()).collect();
         let config = Config {
             listen: default_listen(),
             store: StoreConfig::default(),
@@ -463,7 +476,15 @@ mod tests {
         "#;
         let config: Config = toml::from_str(text).expect("parses");
         let problems = config.check(&catalog()).join("\n");
-        for expected in ["listen `nowhere`", "role `wizard`", "no push_url", "`999` is not among", "never configured in clear", "`referral@9.9` is not held", "recipient `XYZ`"] {
+        for expected in [
+            "listen `nowhere`",
+            "role `wizard`",
+            "no push_url",
+            "`999` is not among",
+            "never configured in clear",
+            "`referral@9.9` is not held",
+            "recipient `XYZ`",
+        ] {
             assert!(problems.contains(expected), "missing {expected:?} in:\n{problems}");
         }
     }

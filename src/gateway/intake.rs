@@ -53,10 +53,24 @@ fn unsupported(detail: &str) -> Problem {
 pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
     let Principal::Organisation(organisation) = principal else {
-        return refuse(&app, "admin", "http-403", None, Problem::forbidden("The administrator does not send messages.")).await;
+        return refuse(
+            &app,
+            "admin",
+            "http-403",
+            None,
+            Problem::forbidden("The administrator does not send messages."),
+        )
+        .await;
     };
     let Some(sender) = app.config.senders.iter().find(|s| s.organisation == organisation) else {
-        return refuse(&app, &organisation, "http-403", None, Problem::forbidden("This organisation is not configured to send.")).await;
+        return refuse(
+            &app,
+            &organisation,
+            "http-403",
+            None,
+            Problem::forbidden("This organisation is not configured to send."),
+        )
+        .await;
     };
     let declared = match content_format(&headers) {
         Some(format) => format,
@@ -110,8 +124,13 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
     let is_envelope = checked.pack.as_ref().is_some_and(|p| p.id() == app.envelope.id());
     let (Some(envelope), true) = (checked.instance, is_envelope) else {
         if !findings.iter().any(|f| f.severity == Severity::Error) {
-            findings.push(Finding::error("not-an-envelope", "The gateway routes envelopes (urn:caregate:envelope:1); this document is not one.")
-                .with_fix("Wrap the document in an envelope that names its standard, sender and recipients."));
+            findings.push(
+                Finding::error(
+                    "not-an-envelope",
+                    "The gateway routes envelopes (urn:caregate:envelope:1); this document is not one.",
+                )
+                .with_fix("Wrap the document in an envelope that names its standard, sender and recipients."),
+            );
         }
         return refuse(&app, &organisation, "", Some(&body_digest), Problem::invalid(findings)).await;
     };
@@ -120,9 +139,18 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
     }
     if envelope.get("redactions").is_some() {
         findings.push(
-            Finding::error("redactions-from-sender", "The envelope carries `redactions`, which only the gateway adds to a delivered copy.")
-                .with_fix("Remove `redactions` (<Redactions>); the gateway records what it removes for each recipient.")
-                .with_location(Location { line: 0, column: 0, path: "/redactions".into(), pointer: Some("/redactions".into()), span: None }),
+            Finding::error(
+                "redactions-from-sender",
+                "The envelope carries `redactions`, which only the gateway adds to a delivered copy.",
+            )
+            .with_fix("Remove `redactions` (<Redactions>); the gateway records what it removes for each recipient.")
+            .with_location(Location {
+                line: 0,
+                column: 0,
+                path: "/redactions".into(),
+                pointer: Some("/redactions".into()),
+                span: None,
+            }),
         );
     }
     let recipients = recipients(&envelope);
@@ -131,9 +159,21 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
             if &org.role != role {
                 let pointer = format!("/recipients/{i}/role");
                 findings.push(
-                    Finding::error("recipient-role", format!("Organisation {code} is registered as `{}`, not `{role}`.", org.role))
-                        .with_fix(format!("Address {code} as `{}`: what a recipient may see follows its registered role.", org.role))
-                        .with_location(Location { line: 0, column: 0, path: pointer.clone(), pointer: Some(pointer), span: None }),
+                    Finding::error(
+                        "recipient-role",
+                        format!("Organisation {code} is registered as `{}`, not `{role}`.", org.role),
+                    )
+                    .with_fix(format!(
+                        "Address {code} as `{}`: what a recipient may see follows its registered role.",
+                        org.role
+                    ))
+                    .with_location(Location {
+                        line: 0,
+                        column: 0,
+                        path: pointer.clone(),
+                        pointer: Some(pointer),
+                        span: None,
+                    }),
                 );
             }
         }
@@ -178,10 +218,10 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
     let body_value = envelope.get("body").unwrap_or(&empty);
     let mut audit = Vec::with_capacity(recipients.len() + 1);
     audit.push(
-        Record::new(Event::Accept, &organisation)
-            .message(&id)
-            .digest(&body_digest)
-            .detail(format!("{standard} to {}", recipients.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(","))),
+        Record::new(Event::Accept, &organisation).message(&id).digest(&body_digest).detail(format!(
+            "{standard} to {}",
+            recipients.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(",")
+        )),
     );
     let mut copies: Vec<NewCopy> = Vec::with_capacity(recipients.len());
     for (code, _) in &recipients {
@@ -190,13 +230,17 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
         let decision = redactions.iter().map(|r| format!("{} {}", r.reason, r.path)).collect::<Vec<_>>().join("; ");
         // The copy is the envelope whose digest this is, less what the detail lists.
         audit.push(
-            Record::new(Event::Redaction, "gateway")
-                .message(&id)
-                .recipient(code)
-                .digest(&envelope_digest)
-                .detail(format!("{}: {}", org.role, if decision.is_empty() { "nothing removed".into() } else { decision })),
+            Record::new(Event::Redaction, "gateway").message(&id).recipient(code).digest(&envelope_digest).detail(
+                format!("{}: {}", org.role, if decision.is_empty() { "nothing removed".into() } else { decision }),
+            ),
         );
-        copies.push(NewCopy { recipient: code.clone(), role: org.role.clone(), redactions, push_url: org.push_url().map(String::from), format: org.format.clone() });
+        copies.push(NewCopy {
+            recipient: code.clone(),
+            role: org.role.clone(),
+            redactions,
+            push_url: org.push_url().map(String::from),
+            format: org.format.clone(),
+        });
     }
     let push = copies.iter().any(|c| c.push_url.is_some());
     let message = NewMessage {
@@ -274,8 +318,14 @@ async fn key_conflict(app: &Arc<App>, organisation: &str, body_digest: &str) -> 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
     match value.to_str() {
-        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(key.to_string())),
-        _ => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-idempotency-key", "An Idempotency-Key is 1 to 255 visible ASCII characters.")),
+        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_string()))
+        }
+        _ => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-idempotency-key",
+            "An Idempotency-Key is 1 to 255 visible ASCII characters.",
+        )),
     }
 }
 
@@ -326,7 +376,11 @@ async fn refuse(app: &Arc<App>, actor: &str, rule: &str, body_digest: Option<&st
     for code in &codes {
         app.metrics.rejected(code);
     }
-    let record = Record::new(Event::Reject, actor).digest(body_digest.unwrap_or_default()).detail(format!("{} {}", problem.status, codes.join(",")));
+    let record = Record::new(Event::Reject, actor).digest(body_digest.unwrap_or_default()).detail(format!(
+        "{} {}",
+        problem.status,
+        codes.join(",")
+    ));
     if let Err(error) = app.store.audit(vec![record]).await {
         tracing::error!(%error, "auditing a refusal failed");
     }

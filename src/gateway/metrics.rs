@@ -91,7 +91,10 @@ impl Metrics {
         }
         self.accept_latency.render("caregate_accept_seconds", "Time from request to durable 202.", &mut out);
         self.delivery_latency.render("caregate_delivery_seconds", "Time of one push attempt.", &mut out);
-        let _ = writeln!(out, "# HELP caregate_queue_depth Copies waiting for delivery or collection.\n# TYPE caregate_queue_depth gauge");
+        let _ = writeln!(
+            out,
+            "# HELP caregate_queue_depth Copies waiting for delivery or collection.\n# TYPE caregate_queue_depth gauge"
+        );
         let _ = writeln!(out, "caregate_queue_depth {queue_depth}");
         out
     }

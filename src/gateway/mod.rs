@@ -75,7 +75,8 @@ impl App {
                 if written.omissions.is_empty() {
                     Ok((written.xml.into_bytes(), "application/xml"))
                 } else {
-                    let what: Vec<String> = written.omissions.iter().map(|o| format!("{}: {}", o.pointer, o.reason)).collect();
+                    let what: Vec<String> =
+                        written.omissions.iter().map(|o| format!("{}: {}", o.pointer, o.reason)).collect();
                     Err(format!("the copy has no XML form ({})", what.join("; ")))
                 }
             }
@@ -123,7 +124,8 @@ pub async fn start(config: Config, catalog: Arc<Catalog>) -> Result<Running, Gat
     let listener = tokio::net::TcpListener::bind(&app.config.listen)
         .await
         .map_err(|source| GatewayError::Listen { address: app.config.listen.clone(), source })?;
-    let address = listener.local_addr().map_err(|source| GatewayError::Listen { address: app.config.listen.clone(), source })?;
+    let address =
+        listener.local_addr().map_err(|source| GatewayError::Listen { address: app.config.listen.clone(), source })?;
     let router = routes::router(Arc::clone(&app));
     let server = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
@@ -149,7 +151,8 @@ pub fn demo(catalog: &Catalog, data: &Path) -> Result<(Config, BTreeMap<String, 
     {
         use std::os::unix::fs::PermissionsExt as _;
         let owner_only = std::fs::Permissions::from_mode(0o600);
-        std::fs::set_permissions(&path, owner_only).map_err(|source| GatewayError::Tokens { path: path.clone(), source })?;
+        std::fs::set_permissions(&path, owner_only)
+            .map_err(|source| GatewayError::Tokens { path: path.clone(), source })?;
     }
     Ok((config, tokens))
 }

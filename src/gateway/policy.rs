@@ -103,12 +103,21 @@ impl Clearance {
 /// What a recipient of `role` may not see of `body` (a document of `pack`): the fields to remove from its copy,
 /// in the order they are removed. `prefix` is where the body sits in the delivered envelope (`/body`). The
 /// body itself is only read; [`Redaction::remove_from`] makes the copy.
-pub fn redactions(body: &Value, pack: &StandardPack, role: &str, when: Circumstances, clearance: &Clearance, prefix: &str) -> Vec<Redaction> {
+pub fn redactions(
+    body: &Value,
+    pack: &StandardPack,
+    role: &str,
+    when: Circumstances,
+    clearance: &Clearance,
+    prefix: &str,
+) -> Vec<Redaction> {
     let mut redactions = Vec::new();
     let shielded = body.pointer(SHIELD_FLAG).and_then(Value::as_bool) == Some(true);
     if shielded && role != "social-care" {
         for pattern in SHIELDED_FIELDS {
-            find_matching(body, pattern, prefix.to_string(), &mut |path| redactions.push(Redaction { path, reason: "shielded".into() }));
+            find_matching(body, pattern, prefix.to_string(), &mut |path| {
+                redactions.push(Redaction { path, reason: "shielded".into() })
+            });
         }
     }
     let shielded = redactions.len();
@@ -158,7 +167,11 @@ impl Plan {
         let mut steps = Vec::new();
         for field in &object.fields {
             let cleared = field.sensitivity.as_deref().is_none_or(|class| clearance.cleared(role, class, when));
-            let inner = if cleared && matches!(*field.node, Node::Object(_)) { Plan::of(&field.node, role, when, clearance) } else { Plan::default() };
+            let inner = if cleared && matches!(*field.node, Node::Object(_)) {
+                Plan::of(&field.node, role, when, clearance)
+            } else {
+                Plan::default()
+            };
             if !cleared || !inner.steps.is_empty() {
                 steps.push(Step {
                     json: field.json.clone(),
@@ -327,7 +340,10 @@ mod tests {
 
     #[test]
     fn overrides_replace_a_roles_clearance() {
-        let clearance = Clearance::new(BTreeMap::from([("education".to_string(), vec!["identity".to_string(), "case".to_string()])]));
+        let clearance = Clearance::new(BTreeMap::from([(
+            "education".to_string(),
+            vec!["identity".to_string(), "case".to_string()],
+        )]));
         let when = Circumstances { consent_given: true, statute_without_consent: false, urgency_immediate: false };
         assert!(clearance.cleared("education", "case", when));
         assert!(!clearance.cleared("education", "contact", when));

@@ -53,7 +53,11 @@ impl Problem {
         }
     }
     pub fn unauthorised() -> Problem {
-        Problem::new(StatusCode::UNAUTHORIZED, "unauthorised", "A valid bearer token is required (Authorization: Bearer <token>).")
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorised",
+            "A valid bearer token is required (Authorization: Bearer <token>).",
+        )
     }
     pub fn forbidden(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::FORBIDDEN, "forbidden", detail)
@@ -62,19 +66,28 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
     }
     pub fn internal() -> Problem {
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "The gateway could not complete the request; nothing was accepted.")
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "The gateway could not complete the request; nothing was accepted.",
+        )
     }
     pub fn invalid(mut findings: Vec<Finding>) -> Problem {
         let counts = Counts::of(&findings);
         let total = findings.len();
-        let mut error_rules: Vec<String> = findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.rule.clone()).collect();
+        let mut error_rules: Vec<String> =
+            findings.iter().filter(|f| f.severity == Severity::Error).map(|f| f.rule.clone()).collect();
         error_rules.sort();
         error_rules.dedup();
         // Stable: each severity stays in document order.
         findings.sort_by_key(|f| f.severity);
         findings.truncate(MAX_FINDINGS);
         let errors = counts.error;
-        let listed = if total > findings.len() { format!(" The first {} of {total} findings are listed.", findings.len()) } else { String::new() };
+        let listed = if total > findings.len() {
+            format!(" The first {} of {total} findings are listed.", findings.len())
+        } else {
+            String::new()
+        };
         let mut problem = Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-message",
@@ -104,7 +117,8 @@ mod tests {
 
     #[test]
     fn a_refusal_lists_the_first_findings_errors_first_and_counts_them_all() {
-        let mut findings: Vec<Finding> = (0..150).map(|i| Finding::new("W-1", Severity::Warning, format!("warning {i}"))).collect();
+        let mut findings: Vec<Finding> =
+            (0..150).map(|i| Finding::new("W-1", Severity::Warning, format!("warning {i}"))).collect();
         findings.extend((0..250).map(|i| Finding::error(if i % 2 == 0 { "E-2" } else { "E-1" }, format!("error {i}"))));
         findings.push(Finding::new("Q-1", Severity::Query, "query"));
         let problem = Problem::invalid(findings);
@@ -116,7 +130,10 @@ mod tests {
         assert_eq!(listed[99].message, "error 99");
         assert_eq!((refused.total, refused.counts), (401, Counts { error: 250, query: 1, warning: 150 }));
         assert_eq!(refused.error_rules, ["E-1", "E-2"]);
-        assert_eq!(problem.detail, "The message was refused: 250 error findings. The first 100 of 401 findings are listed.");
+        assert_eq!(
+            problem.detail,
+            "The message was refused: 250 error findings. The first 100 of 401 findings are listed."
+        );
         let body: serde_json::Value = serde_json::to_value(&problem).expect("serialises");
         assert_eq!(body["findings"].as_array().map(Vec::len), Some(MAX_FINDINGS));
         assert_eq!(body["total"], 401);
@@ -126,10 +143,8 @@ mod tests {
 
     #[test]
     fn a_short_refusal_lists_every_finding() {
-        let problem = Problem::invalid(vec![
-            Finding::new("Q-1", Severity::Query, "query"),
-            Finding::error("E-1", "error"),
-        ]);
+        let problem =
+            Problem::invalid(vec![Finding::new("Q-1", Severity::Query, "query"), Finding::error("E-1", "error")]);
         let listed: Vec<&str> = problem.findings.iter().flat_map(|l| &l.findings).map(|f| f.rule.as_str()).collect();
         assert_eq!(listed, ["E-1", "Q-1"]);
         assert_eq!(problem.findings.as_ref().map(|l| l.total), Some(2));

@@ -62,14 +62,18 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, Respo
 async fn organisation(app: &App, headers: &HeaderMap) -> Result<String, Response> {
     match authenticate(app, headers).await? {
         Principal::Organisation(code) => Ok(code),
-        Principal::Admin => Err(Problem::forbidden("This route is for organisations; the admin token has its own routes.").into_response()),
+        Principal::Admin => {
+            Err(Problem::forbidden("This route is for organisations; the admin token has its own routes.")
+                .into_response())
+        }
     }
 }
 
 /// A request body within the size and time limits (413, 408 otherwise).
 async fn body(app: &App, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Response> {
     let max = app.config.limits.max_bytes;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         app.metrics.rejected("http-413");
         return Err(too_large(max));
@@ -82,7 +86,9 @@ async fn body(app: &App, headers: &HeaderMap, body: Body) -> Result<axum::body::
         }
         Err(error @ BodyError::TooSlow(_)) => {
             app.metrics.rejected("http-408");
-            Err(closing(Problem::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", error.to_string()).into_response()))
+            Err(closing(
+                Problem::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", error.to_string()).into_response(),
+            ))
         }
         Err(error) => Err(Problem::new(StatusCode::BAD_REQUEST, "bad-request", error.to_string()).into_response()),
     }
@@ -90,8 +96,12 @@ async fn body(app: &App, headers: &HeaderMap, body: Body) -> Result<axum::body::
 
 fn too_large(max: usize) -> Response {
     closing(
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", format!("The request body is larger than the limit of {max} bytes; it was refused unread."))
-            .into_response(),
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("The request body is larger than the limit of {max} bytes; it was refused unread."),
+        )
+        .into_response(),
     )
 }
 
@@ -119,7 +129,11 @@ async fn submit(State(app): Shared, headers: HeaderMap, request: Body) -> Respon
     };
     if let Err(wait) = app.rate.take(principal.actor()) {
         app.metrics.rejected("http-429");
-        let mut problem = Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "This sender is over its rate limit; retry later.");
+        let mut problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "This sender is over its rate limit; retry later.",
+        );
         problem.retry_after = Some(wait.as_secs().max(1));
         return closing(problem.into_response());
     }
@@ -178,7 +192,8 @@ async fn mailbox(State(app): Shared, headers: HeaderMap, Query(query): Query<Mai
         Err(response) => return response,
     };
     match app.store.mailbox(&code, query.limit.unwrap_or(100).clamp(1, 1000)).await {
-        Ok(copies) => Json(json!({"organisation": code, "messages": copies.iter().map(summary).collect::<Vec<_>>()})).into_response(),
+        Ok(copies) => Json(json!({"organisation": code, "messages": copies.iter().map(summary).collect::<Vec<_>>()}))
+            .into_response(),
         Err(error) => internal(error),
     }
 }
@@ -210,7 +225,11 @@ async fn mailbox_copy(State(app): Shared, headers: HeaderMap, Path(id): Path<Str
         Ok(rendered) => rendered,
         Err(error) => return internal(error),
     };
-    let record = Record::new(Event::Read, &code).message(&id).recipient(&code).digest(intake::digest(&bytes)).detail(format.clone());
+    let record = Record::new(Event::Read, &code)
+        .message(&id)
+        .recipient(&code)
+        .digest(intake::digest(&bytes))
+        .detail(format.clone());
     if let Err(error) = app.store.transition(&id, &code, Transition::Read, record).await {
         return internal(error);
     }
@@ -230,7 +249,12 @@ async fn acknowledge(State(app): Shared, headers: HeaderMap, Path(id): Path<Stri
     let record = Record::new(Event::Ack, &code).message(&id).recipient(&code);
     match app.store.transition(&id, &code, Transition::Ack, record).await {
         Ok(true) => Json(json!({"id": id, "state": "acknowledged"})).into_response(),
-        Ok(false) => Problem::new(StatusCode::CONFLICT, "not-deliverable", "This copy was not delivered, so it cannot be acknowledged.").into_response(),
+        Ok(false) => Problem::new(
+            StatusCode::CONFLICT,
+            "not-deliverable",
+            "This copy was not delivered, so it cannot be acknowledged.",
+        )
+        .into_response(),
         Err(error) => internal(error),
     }
 }
@@ -240,7 +264,12 @@ struct StandardQuery {
     standard: Option<String>,
 }
 
-async fn validate(State(app): Shared, headers: HeaderMap, Query(query): Query<StandardQuery>, request: Body) -> Response {
+async fn validate(
+    State(app): Shared,
+    headers: HeaderMap,
+    Query(query): Query<StandardQuery>,
+    request: Body,
+) -> Response {
     if let Err(response) = authenticate(&app, &headers).await {
         return closing(response);
     }
@@ -274,13 +303,21 @@ struct ConvertQuery {
     standard: Option<String>,
 }
 
-async fn convert_route(State(app): Shared, headers: HeaderMap, Query(query): Query<ConvertQuery>, request: Body) -> Response {
+async fn convert_route(
+    State(app): Shared,
+    headers: HeaderMap,
+    Query(query): Query<ConvertQuery>,
+    request: Body,
+) -> Response {
     if let Err(response) = authenticate(&app, &headers).await {
         return closing(response);
     }
     let target: Target = match query.to.as_deref().unwrap_or("").parse() {
         Ok(target) => target,
-        Err(message) => return Problem::new(StatusCode::BAD_REQUEST, "bad-target", format!("{message}; use ?to=json or ?to=xml")).into_response(),
+        Err(message) => {
+            return Problem::new(StatusCode::BAD_REQUEST, "bad-target", format!("{message}; use ?to=json or ?to=xml"))
+                .into_response()
+        }
     };
     let bytes = match body(&app, &headers, request).await {
         Ok(bytes) => bytes,
@@ -291,11 +328,16 @@ async fn convert_route(State(app): Shared, headers: HeaderMap, Query(query): Que
         Ok(conversion) => {
             let content_type = if target == Target::Xml { "application/xml" } else { "application/json" };
             let mut response = ([(header::CONTENT_TYPE, content_type)], conversion.output).into_response();
-            response.headers_mut().insert("x-caregate-round-trip", HeaderValue::from_static(if conversion.round_trip { "true" } else { "false" }));
+            response.headers_mut().insert(
+                "x-caregate-round-trip",
+                HeaderValue::from_static(if conversion.round_trip { "true" } else { "false" }),
+            );
             response
         }
         Err(ConvertError::Unreadable(finding)) => Problem::invalid(vec![*finding]).into_response(),
-        Err(error @ ConvertError::SameFormat(_)) => Problem::new(StatusCode::BAD_REQUEST, "same-format", error.to_string()).into_response(),
+        Err(error @ ConvertError::SameFormat(_)) => {
+            Problem::new(StatusCode::BAD_REQUEST, "same-format", error.to_string()).into_response()
+        }
     }
 }
 
@@ -316,7 +358,8 @@ async fn standard(State(app): Shared, Path((id, version)): Path<(String, String)
     match app.catalog.find(&format!("{id}@{version}")) {
         Some(pack) => {
             let mut summary = pack_summary(&pack);
-            summary["schema"] = serde_json::from_str(&crate::standard::export::json_schema(&pack)).unwrap_or(Value::Null);
+            summary["schema"] =
+                serde_json::from_str(&crate::standard::export::json_schema(&pack)).unwrap_or(Value::Null);
             summary["ruleList"] = serde_json::to_value(pack.rule_infos()).unwrap_or(Value::Null);
             Json(summary).into_response()
         }
@@ -327,7 +370,9 @@ async fn standard(State(app): Shared, Path((id, version)): Path<(String, String)
 async fn admin(app: &App, headers: &HeaderMap) -> Result<(), Response> {
     match authenticate(app, headers).await? {
         Principal::Admin => Ok(()),
-        Principal::Organisation(_) => Err(Problem::forbidden("Only the admin token may manage dead letters.").into_response()),
+        Principal::Organisation(_) => {
+            Err(Problem::forbidden("Only the admin token may manage dead letters.").into_response())
+        }
     }
 }
 

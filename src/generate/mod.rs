@@ -65,8 +65,8 @@ impl Generator {
             if !rest.ends_with(".json") {
                 continue;
             }
-            let value: Value =
-                serde_json::from_slice(bytes).with_context(|| format!("{}: example {path} is not JSON", pack.reference()))?;
+            let value: Value = serde_json::from_slice(bytes)
+                .with_context(|| format!("{}: example {path} is not JSON", pack.reference()))?;
             if rest.starts_with("valid/") {
                 valid.push(value);
             } else if let Some(name) = rest.strip_prefix("invalid/") {

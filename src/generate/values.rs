@@ -43,8 +43,18 @@ const GIVEN: &[&str] = &[
     "Theo", "Zara", "Jacob", "Poppy", "Harry", "Maryam", "Alfie", "Evie", "Oscar", "Grace", "Reuben", "Lily",
 ];
 const FAMILY: &[&str] = &[
-    "Testchild", "Example", "Sample", "Fictional", "Placeholder", "Madeup", "Synthetic", "Dummy", "Specimen", "Mockford",
-    "Pretendly", "Notreal",
+    "Testchild",
+    "Example",
+    "Sample",
+    "Fictional",
+    "Placeholder",
+    "Madeup",
+    "Synthetic",
+    "Dummy",
+    "Specimen",
+    "Mockford",
+    "Pretendly",
+    "Notreal",
 ];
 const POSTCODES: &[&str] = &[
     "SW1A 1AA", "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT", "LS1 4AP", "NE1 7RU", "BS1 4ST", "L1 8JQ", "EC1A 1BB",
@@ -67,7 +77,8 @@ impl Kind {
     }
 
     pub fn generate(self, rng: &mut impl Rng, _old: &Value) -> Value {
-        let pick = |rng: &mut dyn rand::Rng, list: &[&str]| -> String { list[rng.random_range(0..list.len())].to_string() };
+        let pick =
+            |rng: &mut dyn rand::Rng, list: &[&str]| -> String { list[rng.random_range(0..list.len())].to_string() };
         Value::String(match self {
             Kind::GivenName => pick(rng, GIVEN),
             Kind::FamilyName => pick(rng, FAMILY),
@@ -95,7 +106,11 @@ pub fn nhs_number(rng: &mut (impl Rng + ?Sized)) -> String {
         if check == 10 {
             continue;
         }
-        return digits.iter().map(|d| char::from(b'0' + *d as u8)).chain(std::iter::once(char::from(b'0' + check as u8))).collect();
+        return digits
+            .iter()
+            .map(|d| char::from(b'0' + *d as u8))
+            .chain(std::iter::once(char::from(b'0' + check as u8)))
+            .collect();
     }
 }
 
@@ -104,7 +119,12 @@ const UPN_LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRTUVWXYZ";
 /// A DfE unique pupil number: check letter, LA code, establishment, year, serial.
 pub fn upn(rng: &mut (impl Rng + ?Sized)) -> String {
     let la = [201u32, 202, 318, 873, 330, 805][rng.random_range(0..6)];
-    let mut body = format!("{la:03}{:04}{:02}{:03}", rng.random_range(1000..7000), rng.random_range(10..26), rng.random_range(0..1000));
+    let mut body = format!(
+        "{la:03}{:04}{:02}{:03}",
+        rng.random_range(1000..7000),
+        rng.random_range(10..26),
+        rng.random_range(0..1000)
+    );
     body.truncate(12);
     let sum: u32 = body.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * (i as u32 + 2)).sum();
     let letter = UPN_LETTERS[(sum % 23) as usize] as char;

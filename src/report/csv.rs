@@ -18,8 +18,7 @@ use super::ReportWriter;
 use crate::finding::Finding;
 
 /// The columns, in order.
-pub const HEADER: [&str; 9] =
-    ["file", "rule", "severity", "record", "line", "column", "path", "message", "fix"];
+pub const HEADER: [&str; 9] = ["file", "rule", "severity", "record", "line", "column", "path", "message", "fix"];
 
 /// Writes one row a finding; see the module documentation.
 pub struct CsvWriter<'a> {

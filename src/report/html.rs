@@ -472,9 +472,7 @@ fn write_index(h: &mut String, tally: &RuleTally, order: &[usize], infos: &[Rule
 
 fn write_documents(h: &mut String, documents: &[DocumentRow]) {
     h.push_str("<h2 class=\"section\">Documents</h2>\n<table class=\"overview\">\n");
-    h.push_str(
-        "<colgroup><col class=\"doc\"><col class=\"fmt\"><col class=\"res\"><col><col><col></colgroup>\n",
-    );
+    h.push_str("<colgroup><col class=\"doc\"><col class=\"fmt\"><col class=\"res\"><col><col><col></colgroup>\n");
     h.push_str(
         "<thead><tr><th>Document</th><th>Format</th><th>Result</th><th class=\"num\">Errors</th>\
                 <th class=\"num\">Queries</th><th class=\"num\">Warnings</th></tr></thead>\n<tbody>\n",
@@ -494,9 +492,7 @@ fn write_documents(h: &mut String, documents: &[DocumentRow]) {
             esc(&meta.join(" \u{00b7} ")),
             verdict_pill(d.valid)
         );
-        for (class, n) in
-            [("error", d.counts.error), ("query", d.counts.query), ("warning", d.counts.warning)]
-        {
+        for (class, n) in [("error", d.counts.error), ("query", d.counts.query), ("warning", d.counts.warning)] {
             if n == 0 {
                 let _ = write!(h, "<td class=\"num\">0</td>");
             } else {
@@ -566,15 +562,8 @@ fn plural_thousands(n: usize, one: &str, many: &str) -> String {
 /// One finding in its rule's group. Its fix and clause are shown only where they differ from the group's
 /// (`group_fix`, `group_clause`: the first a finding of the rule gave); `data-r` holds its records, in
 /// lower case, for the filter.
-fn write_occurrence(
-    h: &mut String,
-    path: &str,
-    f: &Finding,
-    group_fix: Option<&str>,
-    group_clause: Option<&str>,
-) {
-    let records: Vec<&str> =
-        f.record.iter().map(String::as_str).chain(f.records.iter().map(String::as_str)).collect();
+fn write_occurrence(h: &mut String, path: &str, f: &Finding, group_fix: Option<&str>, group_clause: Option<&str>) {
+    let records: Vec<&str> = f.record.iter().map(String::as_str).chain(f.records.iter().map(String::as_str)).collect();
     if records.is_empty() {
         h.push_str("<li>");
     } else {
@@ -626,12 +615,7 @@ fn write_source(h: &mut String, f: &Finding) {
         for line in &lines {
             let (before, marked, after) = line.split();
             let hit = if line.mark.is_some() { " hit" } else { "" };
-            let _ = write!(
-                h,
-                "<div class=\"l{hit}\"><span class=\"n\">{}</span><span>{}",
-                line.number,
-                esc(before)
-            );
+            let _ = write!(h, "<div class=\"l{hit}\"><span class=\"n\">{}</span><span>{}", line.number, esc(before));
             if !marked.is_empty() {
                 let _ = write!(h, "<mark>{}</mark>", esc(marked));
             }
@@ -671,9 +655,7 @@ mod tests {
     fn escapes_markup_from_data() {
         let out = html();
         assert!(!out.contains("<script>alert"));
-        assert!(
-            out.contains("Free text contains &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more.")
-        );
+        assert!(out.contains("Free text contains &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more."));
         assert!(out.contains("O&#39;Neil &amp; Sons"));
         assert!(out.contains("no &lt;ReferralSource&gt; element"));
         // One script, inline, and no external resources.
@@ -688,11 +670,7 @@ mod tests {
         let out = html();
         assert!(out.starts_with("<!DOCTYPE html>"));
         assert!(out.contains("\u{2717} 1 of 2 documents has errors"));
-        assert!(
-            out.contains("<b>3</b> errors")
-                && out.contains("<b>1</b> query")
-                && out.contains("<b>1</b> warning")
-        );
+        assert!(out.contains("<b>3</b> errors") && out.contains("<b>1</b> query") && out.contains("<b>1</b> warning"));
         assert!(out.contains("sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
         // The index: most findings first, each row linking to its group, with the standard's wording.
         let index = &out[out.find("<table class=\"overview index\">").expect("index")..];
@@ -702,9 +680,7 @@ mod tests {
         assert!(rows[0].contains("<a href=\"#rule-1\"><code class=\"rule-id\">REF-005</code></a>"));
         assert!(rows[0].contains("<td class=\"num error\"><b>2</b></td>"));
         assert!(rows[0].contains("An NHS number must pass its Modulus 11 check digit."));
-        assert!(
-            rows[1].contains(">required<") && rows[2].contains(">REF-010<") && rows[3].contains(">REF-099<")
-        );
+        assert!(rows[1].contains(">required<") && rows[2].contains(">REF-010<") && rows[3].contains(">REF-099<"));
         // One group per rule across the documents, in the index's order.
         assert_eq!(out.matches("<details class=\"rule").count(), 4);
         let groups: Vec<usize> = ["REF-005", "required", "REF-010", "REF-099"]
@@ -733,8 +709,7 @@ mod tests {
         // REF-005's help from the standard, then the findings' own fix (different words) once, not per finding.
         assert_eq!(out.matches("Re-key the NHS number from the child&#39;s health record.").count(), 1);
         assert_eq!(
-            out.matches("Check the number against the child&#39;s NHS record and correct the typing.")
-                .count(),
+            out.matches("Check the number against the child&#39;s NHS record and correct the typing.").count(),
             1
         );
         assert_eq!(out.matches("Referral standard 4.2.1").count(), 1);

@@ -12,8 +12,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::model::{DocumentEnd, DocumentStart, RuleInfo, StandardRef, Tool};
 use super::{
-    add_counts, counts_phrase, excerpt_lines, rule_info, thousands, verdict_phrase, visible, ReportWriter,
-    RuleTally,
+    add_counts, counts_phrase, excerpt_lines, rule_info, thousands, verdict_phrase, visible, ReportWriter, RuleTally,
 };
 use crate::finding::{Counts, Finding, Severity};
 
@@ -156,12 +155,7 @@ impl ReportWriter for HumanWriter<'_> {
 }
 
 /// `findings by rule:` and a line per rule, most findings first: code, severity, count and the rule's wording.
-fn write_rule_summary(
-    out: &mut dyn Write,
-    p: &Palette,
-    tally: &RuleTally,
-    infos: &[RuleInfo],
-) -> io::Result<()> {
+fn write_rule_summary(out: &mut dyn Write, p: &Palette, tally: &RuleTally, infos: &[RuleInfo]) -> io::Result<()> {
     if tally.rules.is_empty() {
         return Ok(());
     }
@@ -209,14 +203,8 @@ fn write_finding(out: &mut dyn Write, p: &Palette, path: &str, f: &Finding) -> i
     writeln!(out, "{}{}", paint(sev, &head), paint(p.bold, &format!(": {}", one_line(&f.message))))?;
 
     let lines = excerpt_lines(f);
-    let width = lines
-        .iter()
-        .map(|l| l.number)
-        .chain(f.location.as_ref().map(|l| l.line))
-        .max()
-        .unwrap_or(0)
-        .to_string()
-        .len();
+    let width =
+        lines.iter().map(|l| l.number).chain(f.location.as_ref().map(|l| l.line)).max().unwrap_or(0).to_string().len();
     let pad = " ".repeat(width);
     let bar = paint(p.gutter, "|");
 
@@ -326,9 +314,7 @@ mod tests {
     #[test]
     fn findings_without_location_or_excerpt_print_cleanly() {
         let out = plain();
-        assert!(out.contains(
-            "error[required]: The referral has no <ReferralSource> element.\n --> referral.xml\n\n"
-        ));
+        assert!(out.contains("error[required]: The referral has no <ReferralSource> element.\n --> referral.xml\n\n"));
         assert!(out.contains(
             "query[REF-010]: The date of birth 2031-01-01 is in the future.\n  --> referral.xml:14:7 (/Referral/Child/DateOfBirth)\n   = record: C-1042\n\n"
         ));
@@ -378,23 +364,19 @@ mod tests {
     fn at_most_max_findings_are_shown_and_the_rest_counted() {
         let mut r = sample_report();
         let template = r.documents[0].findings[2].clone();
-        r.documents[0].findings.extend((0..12_344).map(|i| Finding {
-            message: format!("The referral has no <Part{i}> element."),
-            ..template.clone()
-        }));
+        r.documents[0].findings.extend(
+            (0..12_344)
+                .map(|i| Finding { message: format!("The referral has no <Part{i}> element."), ..template.clone() }),
+        );
         r.documents[0].counts = Counts::of(&r.documents[0].findings);
         let out = with(&r, false, Some(3));
         assert_eq!(out.matches("\n  --> ").count() + out.matches("\n --> ").count(), 3);
         assert!(out.starts_with("error[REF-005]"));
         assert!(
-            out.contains(
-                "\n\u{2026} and 12,346 more findings (the first 3 shown; --max-findings sets how many)\n"
-            ),
+            out.contains("\n\u{2026} and 12,346 more findings (the first 3 shown; --max-findings sets how many)\n"),
             "{out}"
         );
-        assert!(
-            out.contains("  required  error    12,345  e.g. The referral has no <ReferralSource> element.\n")
-        );
+        assert!(out.contains("  required  error    12,345  e.g. The referral has no <ReferralSource> element.\n"));
         assert!(out.contains("\nreferral.xml: 12347 errors, 1 query, 0 warnings\n"));
 
         let none = with(&r, false, Some(0));

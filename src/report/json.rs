@@ -46,12 +46,7 @@ impl<'a> JsonWriter<'a> {
 
 impl ReportWriter for JsonWriter<'_> {
     fn begin_run(&mut self, tool: &Tool, standard: Option<&StandardRef>) -> io::Result<()> {
-        let run = Report {
-            tool: tool.clone(),
-            standard: standard.cloned(),
-            documents: Vec::new(),
-            rules: Vec::new(),
-        };
+        let run = Report { tool: tool.clone(), standard: standard.cloned(), documents: Vec::new(), rules: Vec::new() };
         let (head, tail) = split_at_array(&pretty(&run, 0)?, "documents", 1)?;
         self.out.write_all(head.as_bytes())?;
         self.run_tail = tail;

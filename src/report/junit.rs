@@ -228,10 +228,7 @@ mod tests {
         let failures: Vec<_> = cases[0].children().filter(|n| n.has_tag_name("failure")).collect();
         assert_eq!(failures.len(), 3);
         assert_eq!(failures[0].attribute("type"), Some("REF-005"));
-        assert_eq!(
-            failures[0].attribute("message"),
-            Some("The NHS number 9434765918 fails its Modulus 11 check.")
-        );
+        assert_eq!(failures[0].attribute("message"), Some("The NHS number 9434765918 fails its Modulus 11 check."));
         let body = failures[0].text().expect("detail");
         assert!(body.contains("at referral.xml:12:18 (/Referral/Child/NhsNumber)"));
         assert!(body.contains("record: C-1042"));

@@ -73,9 +73,10 @@ impl fmt::Display for OutputFormat {
 impl FromStr for OutputFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OutputFormat::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
-            format!("unknown output format `{s}` (expected human, json, csv, junit, sarif or html)")
-        })
+        OutputFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("unknown output format `{s}` (expected human, json, csv, junit, sarif or html)"))
     }
 }
 
@@ -209,11 +210,8 @@ pub(crate) fn verdict_phrase(total: usize, failing: usize) -> (bool, String) {
         return (true, "no documents validated".to_string());
     }
     if failing == 0 {
-        let text = if total == 1 {
-            "the document is valid".to_string()
-        } else {
-            format!("all {total} documents valid")
-        };
+        let text =
+            if total == 1 { "the document is valid".to_string() } else { format!("all {total} documents valid") };
         (true, text)
     } else {
         let noun = if total == 1 { "document" } else { "documents" };
@@ -480,26 +478,24 @@ pub(crate) mod testutil {
             })
             .with_record("C-1042");
         let missing = Finding::error("required", "The referral has no <ReferralSource> element.");
-        let script = Finding::new(
-            "REF-099",
-            Severity::Warning,
-            "Free text contains <script>alert(\"x\")</script> & more.",
-        )
-        .with_location(Location {
-            line: 3,
-            column: 1,
-            path: "/Referral/Notes".into(),
-            pointer: None,
-            span: None,
-        });
-        let nhs2 = Finding::error("REF-005", "The NHS number 1234567890 fails its Modulus 11 check.")
-            .with_location(Location {
+        let script =
+            Finding::new("REF-099", Severity::Warning, "Free text contains <script>alert(\"x\")</script> & more.")
+                .with_location(Location {
+                    line: 3,
+                    column: 1,
+                    path: "/Referral/Notes".into(),
+                    pointer: None,
+                    span: None,
+                });
+        let nhs2 = Finding::error("REF-005", "The NHS number 1234567890 fails its Modulus 11 check.").with_location(
+            Location {
                 line: 40,
                 column: 3,
                 path: "/Referral/Carer/NhsNumber".into(),
                 pointer: None,
                 span: Some(Span::new(900, 910)),
-            });
+            },
+        );
 
         let first = DocumentResult::new("referral.xml", "xml", vec![nhs, dob, missing, nhs2]);
         let second = DocumentResult::new("referral-2.json", "json", vec![script]);
@@ -558,10 +554,7 @@ mod tests {
 
     fn located(line: &str, column: u32, span: Option<Span>) -> Finding {
         Finding {
-            excerpt: Some(Excerpt {
-                first_line: 5,
-                lines: vec![LineWindow::whole("before"), LineWindow::whole(line)],
-            }),
+            excerpt: Some(Excerpt { first_line: 5, lines: vec![LineWindow::whole("before"), LineWindow::whole(line)] }),
             ..Finding::error("x", "m").with_location(Location {
                 line: 6,
                 column,
@@ -651,10 +644,7 @@ mod tests {
         assert_eq!(verdict_phrase(2, 0), (true, "all 2 documents valid".to_string()));
         assert_eq!(verdict_phrase(1, 0), (true, "the document is valid".to_string()));
         assert_eq!(verdict_phrase(0, 0), (true, "no documents validated".to_string()));
-        assert_eq!(
-            counts_phrase(&Counts { error: 1, query: 2, warning: 0 }),
-            "1 error, 2 queries, 0 warnings"
-        );
+        assert_eq!(counts_phrase(&Counts { error: 1, query: 2, warning: 0 }), "1 error, 2 queries, 0 warnings");
     }
 
     #[test]

@@ -72,14 +72,9 @@ impl ReportWriter for SarifWriter<'_> {
     }
 
     fn finish(&mut self, infos: &[RuleInfo]) -> io::Result<()> {
-        let rules: Vec<Value> = self
-            .rules
-            .rules
-            .iter()
-            .map(|r| rule(&r.rule, rule_info(infos, &r.rule), r.fix.as_deref()))
-            .collect();
-        let (head, tail) =
-            split_at_array(&pretty(&log(&self.tool, self.standard.as_ref(), rules), 0)?, "results", 3)?;
+        let rules: Vec<Value> =
+            self.rules.rules.iter().map(|r| rule(&r.rule, rule_info(infos, &r.rule), r.fix.as_deref())).collect();
+        let (head, tail) = split_at_array(&pretty(&log(&self.tool, self.standard.as_ref(), rules), 0)?, "results", 3)?;
         self.out.write_all(head.as_bytes())?;
         self.results.drain(0, &mut self.out)?;
         if self.count > 0 {
@@ -220,9 +215,7 @@ pub fn path_to_uri(path: &str) -> String {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(b as char),
             b':' if drive && i == 1 => out.push(':'),
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'@' => {
-                out.push(b as char)
-            }
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'@' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -257,10 +250,7 @@ mod tests {
             driver["rules"][0]["shortDescription"]["text"],
             "An NHS number must pass its Modulus 11 check digit."
         );
-        assert_eq!(
-            driver["rules"][0]["help"]["text"],
-            "Re-key the NHS number from the child's health record."
-        );
+        assert_eq!(driver["rules"][0]["help"]["text"], "Re-key the NHS number from the child's health record.");
         assert_eq!(driver["rules"][0]["defaultConfiguration"]["level"], "error");
         assert_eq!(driver["rules"][2], json!({ "id": "required" }));
         // Without rule metadata, a finding's fix still gives the rule its help text.
@@ -302,10 +292,7 @@ mod tests {
         assert!(missing["locations"][0]["physicalLocation"].get("region").is_none());
         assert!(missing["locations"][0].get("logicalLocations").is_none());
         assert_eq!(results[4]["ruleIndex"], 3);
-        assert_eq!(
-            results[4]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-            "referral-2.json"
-        );
+        assert_eq!(results[4]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "referral-2.json");
     }
 
     #[test]

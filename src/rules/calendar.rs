@@ -114,7 +114,8 @@ mod tests {
         // the local date as written, not the UTC date
         assert_eq!(d("2025-05-01T00:30:00+01:00"), NaiveDate::from_ymd_opt(2025, 5, 1).unwrap());
         assert_eq!(d("2025-05-01T23:30:00-05:00"), NaiveDate::from_ymd_opt(2025, 5, 1).unwrap());
-        for bad in ["2025-5-1", "2025-02-30", "01/05/2025", "2025-05-01T", "2025-05-01 junk", "", "２０２５-05-01"] {
+        for bad in ["2025-5-1", "2025-02-30", "01/05/2025", "2025-05-01T", "2025-05-01 junk", "", "２０２５-05-01"]
+        {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
     }
@@ -124,7 +125,18 @@ mod tests {
         for date in ["2024-02-29", "2023-12-31", "0001-01-01", "9999-12-31"] {
             assert!(parse_date(date).is_some(), "{date}");
         }
-        for text in ["2023-02-29", "2023-13-01", "2023-00-10", "2023-01-32", "2023/01/01", "2023-1-01", "23-01-01", "2023-01-011", "", "+023-01-01"] {
+        for text in [
+            "2023-02-29",
+            "2023-13-01",
+            "2023-00-10",
+            "2023-01-32",
+            "2023/01/01",
+            "2023-1-01",
+            "23-01-01",
+            "2023-01-011",
+            "",
+            "+023-01-01",
+        ] {
             assert!(parse_date(text).is_none(), "{text}");
         }
     }
@@ -174,7 +186,8 @@ mod tests {
 
     #[test]
     fn working_days_match_counting_day_by_day() {
-        let hol = prepare_holidays(vec![d("2025-05-05"), d("2025-05-26"), d("2025-05-26"), d("2025-05-31"), d("2025-12-25")]);
+        let hol =
+            prepare_holidays(vec![d("2025-05-05"), d("2025-05-26"), d("2025-05-26"), d("2025-05-31"), d("2025-12-25")]);
         assert_eq!(hol.len(), 3);
         let start = d("2025-04-20");
         for i in 0..60 {

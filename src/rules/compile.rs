@@ -77,7 +77,12 @@ impl Node {
 }
 
 /// Parses and compiles `source`; returns the root node and the space its evaluation needs.
-pub(crate) fn compile(source: &str, vars: &[String], stable: &[String], holidays: &Arc<[NaiveDate]>) -> Result<(Node, Needs), RuleError> {
+pub(crate) fn compile(
+    source: &str,
+    vars: &[String],
+    stable: &[String],
+    holidays: &Arc<[NaiveDate]>,
+) -> Result<(Node, Needs), RuleError> {
     guard_size(source)?;
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         cel::parser::Parser::new().parse_with_source_info(source)
@@ -188,7 +193,9 @@ fn mentions(e: &IdedExpr, name: &str) -> bool {
         Expr::Ident(n) => n == name,
         Expr::Literal(_) | Expr::Unspecified => false,
         Expr::Select(s) => mentions(&s.operand, name),
-        Expr::Call(c) => c.target.as_deref().is_some_and(|t| mentions(t, name)) || c.args.iter().any(|a| mentions(a, name)),
+        Expr::Call(c) => {
+            c.target.as_deref().is_some_and(|t| mentions(t, name)) || c.args.iter().any(|a| mentions(a, name))
+        }
         Expr::List(l) => l.elements.iter().any(|x| mentions(x, name)),
         Expr::Comprehension(c) => {
             c.iter_var == name
@@ -286,7 +293,8 @@ impl Cx<'_> {
     }
 
     fn expr(&mut self, e: &IdedExpr) -> Result<Node, RuleError> {
-        if matches!(&e.expr, Expr::Call(_)) && self.memo < MAX_MEMO && !self.stable.is_empty() && stable(e, self.stable) {
+        if matches!(&e.expr, Expr::Call(_)) && self.memo < MAX_MEMO && !self.stable.is_empty() && stable(e, self.stable)
+        {
             let slot = self.memo;
             self.memo += 1;
             let saved = std::mem::take(&mut self.stable);
@@ -456,7 +464,9 @@ impl Cx<'_> {
                     return match cv {
                         Value::Bool(true) => Ok(t),
                         Value::Bool(false) => Ok(f),
-                        other => Err(self.invalid(id, format!("the condition of `?:` is {}, not bool", other.type_name()))),
+                        other => {
+                            Err(self.invalid(id, format!("the condition of `?:` is {}, not bool", other.type_name())))
+                        }
                     };
                 }
                 return Ok(Node::dynamic(move |ctx| match c.eval(ctx)? {
@@ -596,7 +606,12 @@ impl Cx<'_> {
         let is_accu = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if *n == c.accu_var);
         let append = |e: &'e IdedExpr| -> Option<&'e IdedExpr> {
             match &e.expr {
-                Expr::Call(add) if add.func_name == "_+_" && add.target.is_none() && add.args.len() == 2 && is_accu(&add.args[0]) => {
+                Expr::Call(add)
+                    if add.func_name == "_+_"
+                        && add.target.is_none()
+                        && add.args.len() == 2
+                        && is_accu(&add.args[0]) =>
+                {
                     match &add.args[1].expr {
                         Expr::List(l) if l.elements.len() == 1 => l.elements.first(),
                         _ => None,
@@ -612,8 +627,12 @@ impl Cx<'_> {
             (Expr::Literal(LiteralValue::Boolean(b)), "_||_", [acc, pred]) if !*b.inner() && is_accu(acc) => {
                 Some(Macro::Exists(pred))
             }
-            (Expr::Literal(LiteralValue::Int(i)), "_?_:_", [pred, _, _]) if *i.inner() == 0 => Some(Macro::ExistsOne(pred)),
-            (Expr::List(l), "_+_", _) if l.elements.is_empty() => Some(Macro::Map { filter: None, f: append(&c.loop_step)? }),
+            (Expr::Literal(LiteralValue::Int(i)), "_?_:_", [pred, _, _]) if *i.inner() == 0 => {
+                Some(Macro::ExistsOne(pred))
+            }
+            (Expr::List(l), "_+_", _) if l.elements.is_empty() => {
+                Some(Macro::Map { filter: None, f: append(&c.loop_step)? })
+            }
             (Expr::List(l), "_?_:_", [filter, add, acc]) if l.elements.is_empty() && is_accu(acc) => {
                 Some(Macro::Map { filter: Some(filter), f: append(add)? })
             }
@@ -800,7 +819,8 @@ fn stable(e: &IdedExpr, stable_roots: &[String]) -> bool {
             _ => false,
         },
         Expr::Call(c) => {
-            c.target.as_deref().is_none_or(|t| stable(t, stable_roots)) && c.args.iter().all(|a| stable(a, stable_roots))
+            c.target.as_deref().is_none_or(|t| stable(t, stable_roots))
+                && c.args.iter().all(|a| stable(a, stable_roots))
         }
         Expr::List(l) => l.elements.iter().all(|x| stable(x, stable_roots)),
         _ => false,
@@ -815,7 +835,16 @@ fn memoized(node: Node, slot: usize) -> Node {
             return Ok(v.clone());
         }
         let r = node.eval(ctx)?;
-        let keep = matches!(r, Value::Null | Value::Bool(_) | Value::Int(_) | Value::UInt(_) | Value::Double(_) | Value::Date(_) | Value::Timestamp(_));
+        let keep = matches!(
+            r,
+            Value::Null
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::UInt(_)
+                | Value::Double(_)
+                | Value::Date(_)
+                | Value::Timestamp(_)
+        );
         if keep {
             if let Some(m) = ctx.memo.get_mut(slot) {
                 *m = Some(to_static(r.clone()));
@@ -1065,7 +1094,8 @@ fn is_ident(c: char) -> bool {
 fn named<'s>(source: &'s str, var: &'s str) -> impl Iterator<Item = &'s str> {
     source.match_indices(var).filter_map(move |(i, _)| {
         let after = &source[i + var.len()..];
-        let whole = !source[..i].chars().next_back().is_some_and(is_ident) && !after.chars().next().is_some_and(is_ident);
+        let whole =
+            !source[..i].chars().next_back().is_some_and(is_ident) && !after.chars().next().is_some_and(is_ident);
         whole.then_some(after)
     })
 }
@@ -1078,11 +1108,15 @@ fn selects(e: &IdedExpr, var: &str, field: &str) -> bool {
         },
         Expr::Ident(n) => n == var,
         Expr::Literal(_) | Expr::Unspecified => false,
-        Expr::Call(c) => c.target.as_deref().is_some_and(|t| selects(t, var, field)) || c.args.iter().any(|a| selects(a, var, field)),
+        Expr::Call(c) => {
+            c.target.as_deref().is_some_and(|t| selects(t, var, field)) || c.args.iter().any(|a| selects(a, var, field))
+        }
         Expr::List(l) => l.elements.iter().any(|x| selects(x, var, field)),
         Expr::Comprehension(c) => {
             c.iter_var == var
-                || [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result].iter().any(|x| selects(x, var, field))
+                || [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result]
+                    .iter()
+                    .any(|x| selects(x, var, field))
         }
         Expr::Map(_) | Expr::Struct(_) => true,
     }
@@ -1123,7 +1157,8 @@ fn memberships(e: &IdedExpr, var: &str, found: &mut Vec<Membership>) -> bool {
         Expr::Literal(_) | Expr::Unspecified => true,
         Expr::Select(s) => memberships(&s.operand, var, found),
         Expr::Call(c) => {
-            c.target.as_deref().is_none_or(|t| memberships(t, var, found)) && c.args.iter().all(|a| memberships(a, var, found))
+            c.target.as_deref().is_none_or(|t| memberships(t, var, found))
+                && c.args.iter().all(|a| memberships(a, var, found))
         }
         Expr::List(l) => l.elements.iter().all(|x| memberships(x, var, found)),
         Expr::Comprehension(_) | Expr::Map(_) | Expr::Struct(_) => !mentions(e, var),

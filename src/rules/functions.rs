@@ -97,11 +97,9 @@ fn to_int(v: Value<'_>) -> Result<Value<'_>, EvalError> {
                 Err(EvalError::Overflow("int()"))
             }
         }
-        Value::Str(s) => s
-            .trim()
-            .parse::<i64>()
-            .map(Value::Int)
-            .map_err(|_| EvalError::Invalid(format!("`{s}` is not an integer"))),
+        Value::Str(s) => {
+            s.trim().parse::<i64>().map(Value::Int).map_err(|_| EvalError::Invalid(format!("`{s}` is not an integer")))
+        }
         Value::Timestamp(t) => Ok(Value::Int(t.timestamp())),
         other => Err(type_error("int()", &other)),
     }
@@ -112,11 +110,9 @@ fn to_double(v: Value<'_>) -> Result<Value<'_>, EvalError> {
         Value::Int(i) => Ok(Value::Double(i as f64)),
         Value::UInt(u) => Ok(Value::Double(u as f64)),
         Value::Double(_) => Ok(v),
-        Value::Str(s) => s
-            .trim()
-            .parse::<f64>()
-            .map(Value::Double)
-            .map_err(|_| EvalError::Invalid(format!("`{s}` is not a number"))),
+        Value::Str(s) => {
+            s.trim().parse::<f64>().map(Value::Double).map_err(|_| EvalError::Invalid(format!("`{s}` is not a number")))
+        }
         other => Err(type_error("double()", &other)),
     }
 }
@@ -139,9 +135,9 @@ fn date(v: Value<'_>) -> Result<Value<'_>, EvalError> {
 
 fn timestamp(v: Value<'_>) -> Result<Value<'_>, EvalError> {
     match v {
-        Value::Str(s) => calendar::parse_timestamp(&s)
-            .map(Value::Timestamp)
-            .ok_or_else(|| EvalError::BadTimestamp(s.into_owned())),
+        Value::Str(s) => {
+            calendar::parse_timestamp(&s).map(Value::Timestamp).ok_or_else(|| EvalError::BadTimestamp(s.into_owned()))
+        }
         Value::Timestamp(_) => Ok(v),
         other => Err(type_error("timestamp()", &other)),
     }
@@ -254,18 +250,16 @@ fn years_between<'a>(a: &Value<'a>, b: &Value<'a>) -> Result<Value<'a>, EvalErro
 fn seconds_between<'a>(a: &Value<'a>, b: &Value<'a>) -> Result<Value<'a>, EvalError> {
     let stamp = |v: &Value<'_>| match v {
         Value::Timestamp(t) => Ok(*t),
-        Value::Str(_) => Err(EvalError::Type("seconds_between() takes timestamps, not strings: wrap the text in timestamp()".into())),
+        Value::Str(_) => {
+            Err(EvalError::Type("seconds_between() takes timestamps, not strings: wrap the text in timestamp()".into()))
+        }
         other => Err(type_error("seconds_between()", other)),
     };
     Ok(Value::Int((stamp(b)? - stamp(a)?).num_seconds()))
 }
 
 pub(crate) fn working_days<'a>(a: &Value<'a>, b: &Value<'a>, holidays: &[NaiveDate]) -> Result<Value<'a>, EvalError> {
-    Ok(Value::Int(calendar::working_days(
-        date_arg("working_days()", a)?,
-        date_arg("working_days()", b)?,
-        holidays,
-    )))
+    Ok(Value::Int(calendar::working_days(date_arg("working_days()", a)?, date_arg("working_days()", b)?, holidays)))
 }
 
 pub(crate) fn regex_match<'a>(s: &Value<'a>, re: &regex::Regex) -> Result<Value<'a>, EvalError> {
@@ -273,8 +267,5 @@ pub(crate) fn regex_match<'a>(s: &Value<'a>, re: &regex::Regex) -> Result<Value<
 }
 
 pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| e.to_string())
+    regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().map_err(|e| e.to_string())
 }

@@ -235,7 +235,9 @@ fn outcome(result: Result<Value<'_>, EvalError>) -> Outcome {
     match result {
         Ok(Value::Bool(true)) => Outcome::Holds,
         Ok(Value::Bool(false)) => Outcome::Violated,
-        Ok(other) => Outcome::NotApplicable(Some(format!("the rule gave {} `{other}`, not true or false", other.type_name()))),
+        Ok(other) => {
+            Outcome::NotApplicable(Some(format!("the rule gave {} `{other}`, not true or false", other.type_name())))
+        }
         Err(e) if e.is_absence() => Outcome::NotApplicable(None),
         Err(e) => Outcome::NotApplicable(Some(e.to_string())),
     }

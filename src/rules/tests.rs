@@ -253,10 +253,7 @@ fn identifier_and_format_functions() {
     assert_eq!(ev("email('a@@b.com')"), "false");
     assert_eq!(ev("uk_phone('+44 20 7946 0000') && uk_phone('01632 960000')"), "true");
     assert_eq!(ev("uk_phone('12345')"), "false");
-    assert_eq!(
-        ev("sha256_base64('aGVsbG8=')"),
-        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
-    );
+    assert_eq!(ev("sha256_base64('aGVsbG8=')"), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
     assert_eq!(ev("sha256_base64('***') == null"), "true");
     assert_eq!(ev("base64_len('aGVsbG8=')"), "5");
     assert_eq!(ev("base64_len('***')"), "null");
@@ -362,14 +359,14 @@ fn hoisted_subexpressions_keep_their_meaning() {
     assert_eq!(ev("self.tags.all(t, has(self.ghost) && self.ghost == t)"), "false");
     assert_eq!(ev("self.tags.all(t, self.ghost == 1 || t != 'z')"), "true");
     assert_eq!(ev("self.tags.exists(t, t == 'q' && date(self.name) > date(self.referral))"), "false");
-    assert!(matches!(err("self.tags.all(t, date(self.name) > date(self.referral) || t == 'q')"), EvalError::BadDate(_)));
+    assert!(matches!(
+        err("self.tags.all(t, date(self.name) > date(self.referral) || t == 'q')"),
+        EvalError::BadDate(_)
+    ));
     // a hoisted value that depends on an outer variable is recomputed for each outer element
     assert_eq!(ev("[1, 2].map(x, [0, 0].map(y, x * 10))"), "[[10, 10], [20, 20]]");
     assert_eq!(ev("[1, 2].all(x, [1, 2].filter(y, y <= x).size() == x)"), "true");
-    assert_eq!(
-        ev("self.assessments.map(a, self.assessments.filter(b, b.score > a.score).size())"),
-        "[2, 1, 0]"
-    );
+    assert_eq!(ev("self.assessments.map(a, self.assessments.filter(b, b.score > a.score).size())"), "[2, 1, 0]");
     // more hoistable pieces than cache slots still evaluate correctly
     assert_eq!(
         ev("[1].all(x, size(self.tags) + size(self.name) + size(self.child) + size(self.dupes) + \
@@ -390,7 +387,19 @@ fn nesting_limit() {
 #[test]
 fn hostile_rule_text_gives_errors_not_panics() {
     let deep = format!("{}1{}", "(".repeat(500), ")".repeat(500));
-    for src in [deep.as_str(), "é.ü", "self.", "'unterminated", "1 ? 2", "[1,2", "self[", "a.b.c(", "\u{0}", "has()", "x.map(1, 2)"] {
+    for src in [
+        deep.as_str(),
+        "é.ü",
+        "self.",
+        "'unterminated",
+        "1 ? 2",
+        "[1,2",
+        "self[",
+        "a.b.c(",
+        "\u{0}",
+        "has()",
+        "x.map(1, 2)",
+    ] {
         assert!(compiler().compile(src).is_err(), "{src:?} compiled");
     }
 }

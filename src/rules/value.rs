@@ -209,9 +209,7 @@ fn eq_loose(a: &Value<'_>, b: &Value<'_>) -> bool {
                 _ => false,
             }
         }
-        (Json(j), other) | (other, Json(j)) if !j.is_array() && !j.is_object() => {
-            eq_loose(&Value::from_json(j), other)
-        }
+        (Json(j), other) | (other, Json(j)) if !j.is_array() && !j.is_object() => eq_loose(&Value::from_json(j), other),
         _ => false,
     }
 }
@@ -345,7 +343,9 @@ pub(crate) fn arith<'a>(op: Arith, a: &Value<'a>, b: &Value<'a>) -> Result<Value
             s.push_str(y);
             Ok(Str(Cow::Owned(s)))
         }
-        (List(_) | Json(serde_json::Value::Array(_)), List(_) | Json(serde_json::Value::Array(_))) if matches!(op, Arith::Add) => {
+        (List(_) | Json(serde_json::Value::Array(_)), List(_) | Json(serde_json::Value::Array(_)))
+            if matches!(op, Arith::Add) =>
+        {
             let mut out = Vec::new();
             if let Some(it) = a.items() {
                 out.extend(it);

@@ -37,7 +37,9 @@ pub enum Node {
     Object(ObjectNode),
     Scalar(ScalarType),
     /// A whole document of another standard, named (`id@version`) by the sibling field `by`.
-    Embedded { by: String },
+    Embedded {
+        by: String,
+    },
 }
 
 #[derive(Debug)]
@@ -104,7 +106,13 @@ pub struct Binding {
 const MAX_BINDING_DEPTH: usize = 32;
 
 impl Binding {
-    pub fn compile(schema: &Value, root: &str, namespace: &str, naming: Naming, blank: Blank) -> Result<Binding, PackError> {
+    pub fn compile(
+        schema: &Value,
+        root: &str,
+        namespace: &str,
+        naming: Naming,
+        blank: Blank,
+    ) -> Result<Binding, PackError> {
         let compiler = Compiler { schema, naming, blank };
         let node = compiler.node(schema, None, 0, "#")?;
         if !matches!(*node, Node::Object(_)) {
@@ -203,7 +211,13 @@ impl<'s> Compiler<'s> {
         }
     }
 
-    fn object(&self, schema: &'s Value, inherited: Option<&str>, depth: usize, at: &str) -> Result<Arc<Node>, PackError> {
+    fn object(
+        &self,
+        schema: &'s Value,
+        inherited: Option<&str>,
+        depth: usize,
+        at: &str,
+    ) -> Result<Arc<Node>, PackError> {
         let required: Vec<&str> = schema
             .get("required")
             .and_then(Value::as_array)
@@ -230,9 +244,9 @@ impl<'s> Compiler<'s> {
                 let is_array = resolved.get("type").and_then(Value::as_str) == Some("array");
                 let (repeat, item_xml, node, value_schema, min_items, max_items) = if is_array {
                     let wrapped = xml.and_then(|x| x.get("wrapped")).and_then(Value::as_bool).unwrap_or(false);
-                    let items = resolved.get("items").ok_or_else(|| {
-                        PackError::Binding(format!("{here}: an array needs `items`"))
-                    })?;
+                    let items = resolved
+                        .get("items")
+                        .ok_or_else(|| PackError::Binding(format!("{here}: an array needs `items`")))?;
                     let items_resolved = self.resolve(items, &here)?;
                     let item_xml = xml_annotation(items)
                         .or_else(|| xml_annotation(items_resolved))
@@ -256,7 +270,8 @@ impl<'s> Compiler<'s> {
                         }
                         Repeat::Repeated
                     };
-                    let item_sensitivity = items.get("x-sensitivity").and_then(Value::as_str).or(sensitivity.as_deref());
+                    let item_sensitivity =
+                        items.get("x-sensitivity").and_then(Value::as_str).or(sensitivity.as_deref());
                     let node = self.node(items, item_sensitivity, depth + 1, &format!("{here}/items"))?;
                     (repeat, item_xml.unwrap_or_default(), node, items_resolved.clone(), min_items, max_items)
                 } else {

@@ -31,8 +31,7 @@ impl CodeList {
 
     /// "WBRI (White British), WIRI (White Irish), …" — at most `max` codes, then how many more.
     pub fn describe(&self, max: usize) -> String {
-        let shown: Vec<String> =
-            self.codes.iter().take(max).map(|c| format!("{} ({})", c.code, c.label)).collect();
+        let shown: Vec<String> = self.codes.iter().take(max).map(|c| format!("{} ({})", c.code, c.label)).collect();
         let mut text = shown.join(", ");
         if self.codes.len() > max {
             text.push_str(&format!(", … ({} codes in all)", self.codes.len()));

@@ -144,10 +144,9 @@ fn simple_type(kind: ScalarType, schema: &Value, depth: usize, out: &mut String)
             "xs:dateTime",
             vec!["[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+\\-][0-9]{2}:[0-9]{2})".into()],
         ),
-        (ScalarType::String, Some("uuid")) => (
-            "xs:string",
-            vec!["[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}".into()],
-        ),
+        (ScalarType::String, Some("uuid")) => {
+            ("xs:string", vec!["[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}".into()])
+        }
         (ScalarType::String, _) => ("xs:string", Vec::new()),
         (ScalarType::Integer, _) => ("xs:integer", Vec::new()),
         (ScalarType::Number, _) => ("xs:decimal", Vec::new()),
@@ -175,7 +174,12 @@ fn simple_type(kind: ScalarType, schema: &Value, depth: usize, out: &mut String)
     if let Some(pattern) = &first_pattern {
         facets.push(format!("<xs:pattern value=\"{}\"/>", attr(pattern)));
     }
-    for (key, facet) in [("minLength", "minLength"), ("maxLength", "maxLength"), ("minimum", "minInclusive"), ("maximum", "maxInclusive")] {
+    for (key, facet) in [
+        ("minLength", "minLength"),
+        ("maxLength", "maxLength"),
+        ("minimum", "minInclusive"),
+        ("maximum", "maxInclusive"),
+    ] {
         if let Some(n) = schema.get(key).filter(|v| v.is_number()) {
             facets.push(format!("<xs:{facet} value=\"{n}\"/>"));
         }

@@ -6,8 +6,8 @@
 
 pub mod binding;
 pub mod codelists;
-pub mod manifest;
 pub mod export;
+pub mod manifest;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -89,7 +89,8 @@ impl PackFiles {
         let mut files = BTreeMap::new();
         let mut stack = vec![dir.to_path_buf()];
         while let Some(folder) = stack.pop() {
-            let entries = std::fs::read_dir(&folder).map_err(|source| PackError::Io { path: folder.clone(), source })?;
+            let entries =
+                std::fs::read_dir(&folder).map_err(|source| PackError::Io { path: folder.clone(), source })?;
             for entry in entries {
                 let entry = entry.map_err(|source| PackError::Io { path: folder.clone(), source })?;
                 let path = entry.path();
@@ -165,7 +166,11 @@ impl StandardPack {
         format!("{}@{}", self.manifest.id, self.manifest.version)
     }
     pub fn standard_ref(&self) -> StandardRef {
-        StandardRef { id: self.manifest.id.clone(), version: self.manifest.version.clone(), digest: self.digest.clone() }
+        StandardRef {
+            id: self.manifest.id.clone(),
+            version: self.manifest.version.clone(),
+            digest: self.digest.clone(),
+        }
     }
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
@@ -208,8 +213,14 @@ impl StandardPack {
             .should_validate_formats(true)
             .build(&schema)
             .map_err(|e| files.error("schema.json", format!("is not a valid JSON Schema: {e}")))?;
-        let binding = Binding::compile(&schema, &manifest.xml.root, &manifest.xml.namespace, manifest.xml.naming, manifest.xml.blank)
-            .map_err(|e| files.error("schema.json", e.to_string()))?;
+        let binding = Binding::compile(
+            &schema,
+            &manifest.xml.root,
+            &manifest.xml.namespace,
+            manifest.xml.naming,
+            manifest.xml.blank,
+        )
+        .map_err(|e| files.error("schema.json", e.to_string()))?;
         let record_schema = match &manifest.records {
             Some(records) => Some(record_validator(&schema, &records.path).map_err(|m| files.error("schema.json", m))?),
             None => None,
@@ -223,7 +234,11 @@ impl StandardPack {
         let stable: Vec<String> = match &manifest.records {
             Some(records) => {
                 let top = records.path.split('/').find(|s| !s.is_empty()).unwrap_or_default();
-                let fields = schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+                let fields = schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
                 ["asOf", "now", "params"]
                     .iter()
                     .map(|v| v.to_string())
@@ -242,9 +257,15 @@ impl StandardPack {
         };
         // Records are checked in batches: a rule or aggregate inside them reads its own record (`self`), the parts
         // of the return outside the records (`root.Header`) and `agg`, never the records through `root`.
-        if let (Some(records), Some(top)) = (&records_path, manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty()))) {
-            let inside = rules.iter().filter(|r| r.context.starts_with(records)).map(|r| (format!("rule {}", r.id), &r.program));
-            let gathered = aggregates.iter().filter(|a| a.context.starts_with(records)).map(|a| (format!("aggregate {}", a.name), &a.value));
+        if let (Some(records), Some(top)) =
+            (&records_path, manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty())))
+        {
+            let inside =
+                rules.iter().filter(|r| r.context.starts_with(records)).map(|r| (format!("rule {}", r.id), &r.program));
+            let gathered = aggregates
+                .iter()
+                .filter(|a| a.context.starts_with(records))
+                .map(|a| (format!("aggregate {}", a.name), &a.value));
             for (what, program) in inside.chain(gathered) {
                 if program.may_read_field("root", top) {
                     return Err(files.error(
@@ -286,9 +307,28 @@ impl StandardPack {
             ));
         }
         let params = serde_json::to_value(&manifest.params).map_err(|e| files.error("standard.toml", e.to_string()))?;
-        let required = schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+        let required = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
         let digest = files.digest();
-        Ok(StandardPack { manifest, schema, validator, record_schema, binding, codelists, rules, rule_groups, aggregates, holidays, params, required, digest, files })
+        Ok(StandardPack {
+            manifest,
+            schema,
+            validator,
+            record_schema,
+            binding,
+            codelists,
+            rules,
+            rule_groups,
+            aggregates,
+            holidays,
+            params,
+            required,
+            digest,
+            files,
+        })
     }
 }
 
@@ -301,7 +341,8 @@ fn record_validator(schema: &Value, records_path: &str) -> Result<(String, jsons
         node = resolve_local(schema, node)?;
         if step == "*" {
             location.push_str("/items");
-            node = node.get("items").ok_or_else(|| format!("records path `{records_path}`: no `items` at {location}"))?;
+            node =
+                node.get("items").ok_or_else(|| format!("records path `{records_path}`: no `items` at {location}"))?;
         } else {
             location.push_str(&format!("/properties/{step}"));
             node = node
@@ -342,7 +383,8 @@ fn inject_codelists(node: &mut Value, lists: &CodeLists, at: &str) -> Result<(),
     match node {
         Value::Object(map) => {
             if let Some(name) = map.get("x-codelist").and_then(Value::as_str) {
-                let list = lists.get(name).ok_or_else(|| format!("{at}: code list `{name}` is not in codelists.toml"))?;
+                let list =
+                    lists.get(name).ok_or_else(|| format!("{at}: code list `{name}` is not in codelists.toml"))?;
                 let codes: Vec<Value> = list.codes.iter().map(|c| Value::String(c.code.clone())).collect();
                 map.insert("enum".into(), Value::Array(codes));
             }
@@ -435,7 +477,8 @@ impl Catalog {
     pub fn insert(&mut self, pack: StandardPack) {
         self.packs.retain(|p| !(p.id() == pack.id() && p.version() == pack.version()));
         self.packs.push(Arc::new(pack));
-        self.packs.sort_by(|a, b| a.id().cmp(b.id()).then_with(|| version_key(a.version()).cmp(&version_key(b.version()))));
+        self.packs
+            .sort_by(|a, b| a.id().cmp(b.id()).then_with(|| version_key(a.version()).cmp(&version_key(b.version()))));
     }
 
     pub fn packs(&self) -> &[Arc<StandardPack>] {
@@ -464,11 +507,7 @@ impl Catalog {
 
     /// The pack whose XML root element is this one.
     pub fn by_xml_root(&self, local: &str, namespace: &str) -> Option<Arc<StandardPack>> {
-        self.packs
-            .iter()
-            .rev()
-            .find(|p| p.binding.root == local && p.binding.namespace == namespace)
-            .cloned()
+        self.packs.iter().rev().find(|p| p.binding.root == local && p.binding.namespace == namespace).cloned()
     }
 
     /// A JSON document without a flag: the packs whose top-level required properties it all has.

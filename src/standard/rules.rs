@@ -87,10 +87,15 @@ impl Trail<'_> {
         for step in self.steps {
             pointer.push('/');
             match step {
-                Step::Name(name) if name.contains(['~', '/']) => pointer.push_str(&super::binding::escape_pointer_token(name)),
+                Step::Name(name) if name.contains(['~', '/']) => {
+                    pointer.push_str(&super::binding::escape_pointer_token(name))
+                }
                 Step::Name(name) => pointer.push_str(name),
                 Step::Any => {
-                    let _ = std::fmt::Write::write_fmt(&mut pointer, format_args!("{}", indices.next().copied().unwrap_or(0)));
+                    let _ = std::fmt::Write::write_fmt(
+                        &mut pointer,
+                        format_args!("{}", indices.next().copied().unwrap_or(0)),
+                    );
                 }
             }
         }
@@ -98,7 +103,13 @@ impl Trail<'_> {
     }
 }
 
-fn walk<'v>(all: &[Step], steps: &[Step], node: &'v Value, indices: &mut Vec<usize>, visit: &mut impl FnMut(&Trail<'_>, &'v Value)) {
+fn walk<'v>(
+    all: &[Step],
+    steps: &[Step],
+    node: &'v Value,
+    indices: &mut Vec<usize>,
+    visit: &mut impl FnMut(&Trail<'_>, &'v Value),
+) {
     let Some((step, rest)) = steps.split_first() else {
         visit(&Trail { steps: all, indices }, node);
         return;
@@ -253,7 +264,11 @@ struct RuleEntry {
 ///
 /// `stable`: the variables and parts of `root` (`root.Header`) that stay the same across the records of a bulk
 /// return; the rules' calls over them are computed once per return (see [`crate::rules::Memo`]).
-pub fn compile_rules(text: &str, holidays: &[chrono::NaiveDate], stable: &[String]) -> Result<(Vec<Rule>, Vec<Aggregate>), String> {
+pub fn compile_rules(
+    text: &str,
+    holidays: &[chrono::NaiveDate],
+    stable: &[String],
+) -> Result<(Vec<Rule>, Vec<Aggregate>), String> {
     let file: RulesFile = toml::from_str(text).map_err(|e| e.to_string())?;
     let compiler = Compiler::new(&VARIABLES, holidays.to_vec()).with_stable(stable);
     let mut aggregates = Vec::with_capacity(file.aggregate.len());

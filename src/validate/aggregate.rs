@@ -89,7 +89,15 @@ impl<'p> Accumulator<'p> {
 
     /// As [`Accumulator::add`], for only the aggregates inside records (`Some(true)`) or outside them
     /// (`Some(false)`).
-    pub fn add_in(&mut self, root: &Value, envelope: &Value, as_of: &Value, now: &Value, params: &Value, records: Option<bool>) {
+    pub fn add_in(
+        &mut self,
+        root: &Value,
+        envelope: &Value,
+        as_of: &Value,
+        now: &Value,
+        params: &Value,
+        records: Option<bool>,
+    ) {
         let observations = observe(self.pack, root, envelope, as_of, now, params, records, None);
         self.apply(observations);
     }
@@ -165,7 +173,9 @@ impl<'p> Accumulator<'p> {
                 State::CountBy(counts) => {
                     Value::Object(counts.into_iter().map(|(k, n)| (k, Value::Number(n.into()))).collect())
                 }
-                State::Repeats(tally) => Value::Object(tally.repeated().map(|(k, n)| (k.to_string(), Value::Number(n.into()))).collect()),
+                State::Repeats(tally) => {
+                    Value::Object(tally.repeated().map(|(k, n)| (k.to_string(), Value::Number(n.into()))).collect())
+                }
                 State::Count(n) => Value::Number(n.into()),
                 State::Sum(total) => {
                     if total.fract() == 0.0 && total.abs() < 9.0e15 {
@@ -192,7 +202,10 @@ pub enum Observed {
     Number(f64),
     /// A `records` aggregate's value held in the record at position `at` of the records walked (its first
     /// `*`), whose key is `key` (`None` for a record without one).
-    Key { at: usize, key: Option<String> },
+    Key {
+        at: usize,
+        key: Option<String>,
+    },
 }
 
 /// What the aggregates of `pack` (those inside records, outside them, or all) see in `root`.
@@ -208,7 +221,9 @@ pub fn observe(
     memos: Option<&mut Vec<Memo>>,
 ) -> Vec<(usize, Observed)> {
     let mut out = Vec::new();
-    observe_each(pack, root, [envelope, as_of, now, params], records, memos, |_, index, observed| out.push((index, observed)));
+    observe_each(pack, root, [envelope, as_of, now, params], records, memos, |_, index, observed| {
+        out.push((index, observed))
+    });
     out
 }
 

@@ -63,7 +63,11 @@ impl RecordStarts {
 
     /// The file offsets of the records `wanted` (ascending), with their lines and columns, counted by reading
     /// the file once up to the last of them.
-    fn find(&self, open: &Opener<'_>, wanted: &std::collections::BTreeSet<usize>) -> std::io::Result<Vec<(usize, RecordAt)>> {
+    fn find(
+        &self,
+        open: &Opener<'_>,
+        wanted: &std::collections::BTreeSet<usize>,
+    ) -> std::io::Result<Vec<(usize, RecordAt)>> {
         let mut offsets = Vec::with_capacity(wanted.len());
         let mut offset = 0u64;
         for (index, gap) in self.gaps.iter().enumerate() {
@@ -130,7 +134,13 @@ fn layout(pack: &StandardPack) -> Option<RecordsLayout<'_>> {
         return None;
     }
     let key = records.key.split('/').filter(|s| !s.is_empty()).map(|s| format!("/{s}")).collect();
-    Some(RecordsLayout { pointer, xml_path, node, key, min_items: if field.required { field.min_items.unwrap_or(1) } else { 0 } })
+    Some(RecordsLayout {
+        pointer,
+        xml_path,
+        node,
+        key,
+        min_items: if field.required { field.min_items.unwrap_or(1) } else { 0 },
+    })
 }
 
 /// Locates pointers of one piece (a record or a part) of a return in the file.
@@ -185,7 +195,14 @@ type Part = (Vec<String>, Piece, Converted);
 
 /// Parses and converts one piece; its own findings (not well-formed, unknown elements) are located in the file.
 #[allow(clippy::result_large_err)] // one finding, once per record that cannot be read
-fn convert_piece(validator: &Validator<'_>, pack: &StandardPack, piece: &Piece, node: &Node, xpath: &str, step: &str) -> Result<Converted, Finding> {
+fn convert_piece(
+    validator: &Validator<'_>,
+    pack: &StandardPack,
+    piece: &Piece,
+    node: &Node,
+    xpath: &str,
+    step: &str,
+) -> Result<Converted, Finding> {
     let lines = LineIndex::new(&piece.bytes);
     let shift = |mut location: Location| {
         if location.line == 1 {
@@ -206,7 +223,8 @@ fn convert_piece(validator: &Validator<'_>, pack: &StandardPack, piece: &Piece, 
             return Err(finding);
         }
     };
-    let converted = from_xml_part(&element, node, &pack.binding.namespace, validator.catalog, &lines, &format!("{xpath}/{step}"));
+    let converted =
+        from_xml_part(&element, node, &pack.binding.namespace, validator.catalog, &lines, &format!("{xpath}/{step}"));
     let findings = converted
         .findings
         .into_iter()
@@ -351,7 +369,12 @@ impl Validator<'_> {
     /// can tell (rules over the aggregates, duplicates, parts after the records). Records are read once each
     /// and checked on every core; the findings come back through bounded channels and are put in file order
     /// here, so memory holds a few batches of records and the return-level state, never the findings.
-    pub fn check_bulk_streaming(&self, pack: &Arc<StandardPack>, open: &Opener<'_>, sink: &mut dyn FnMut(Finding)) -> std::io::Result<BulkSummary> {
+    pub fn check_bulk_streaming(
+        &self,
+        pack: &Arc<StandardPack>,
+        open: &Opener<'_>,
+        sink: &mut dyn FnMut(Finding),
+    ) -> std::io::Result<BulkSummary> {
         let mut counts = crate::finding::Counts::default();
         let mut give = |finding: Finding| {
             counts.add(finding.severity);
@@ -389,10 +412,24 @@ impl Validator<'_> {
         let mut head_findings: Vec<Finding> = Vec::new();
         let pending = self.read_frame(pack, &mut splitter, &mut frame, &mut parts, &mut head_findings);
         if splitter.root.as_deref().is_some_and(|r| r != root_name) {
-            head_findings.push(Finding::error(
-                "root-element",
-                format!("The document element is `{}`; a {} starts with `{}`.", splitter.root.clone().unwrap_or_default(), pack.manifest.title, root_name),
-            ).with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: None }));
+            head_findings.push(
+                Finding::error(
+                    "root-element",
+                    format!(
+                        "The document element is `{}`; a {} starts with `{}`.",
+                        splitter.root.clone().unwrap_or_default(),
+                        pack.manifest.title,
+                        root_name
+                    ),
+                )
+                .with_location(Location {
+                    line: 1,
+                    column: 1,
+                    path: String::new(),
+                    pointer: None,
+                    span: None,
+                }),
+            );
         }
         {
             let frame_located = FrameLocator { parts: &parts, root: &root_name };
@@ -417,7 +454,8 @@ impl Validator<'_> {
         let split = match pending {
             None => Split::default(),
             Some(first) => {
-                let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>)>(BATCHES_QUEUED)).unzip();
+                let (senders, receivers): (Vec<_>, Vec<_>) =
+                    (0..workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>)>(BATCHES_QUEUED)).unzip();
                 let (results, collected) = mpsc::sync_channel::<BatchResult>(workers * BATCHES_QUEUED);
                 std::thread::scope(|scope| {
                     for receiver in receivers {
@@ -428,7 +466,14 @@ impl Validator<'_> {
                             let memos = Memos::new(pack);
                             let mut aggregate_memos = Vec::new();
                             while let Ok((seq, batch)) = receiver.recv() {
-                                let records = self.check_batch(reader, &mut root, agg, &memos, batch, observe_records.then_some(&mut aggregate_memos));
+                                let records = self.check_batch(
+                                    reader,
+                                    &mut root,
+                                    agg,
+                                    &memos,
+                                    batch,
+                                    observe_records.then_some(&mut aggregate_memos),
+                                );
                                 if results.send(BatchResult { seq, records }).is_err() {
                                     break;
                                 }
@@ -446,7 +491,8 @@ impl Validator<'_> {
                             record.findings.into_iter().for_each(&mut give);
                         }
                     };
-                    let mut waiting: std::collections::BTreeMap<usize, Vec<RecordResult>> = std::collections::BTreeMap::new();
+                    let mut waiting: std::collections::BTreeMap<usize, Vec<RecordResult>> =
+                        std::collections::BTreeMap::new();
                     let mut next = 0usize;
                     while let Ok(result) = collected.recv() {
                         waiting.insert(result.seq, result.records);
@@ -514,9 +560,19 @@ impl Validator<'_> {
             late_findings.push(
                 Finding::error(
                     "minItems",
-                    format!("The return has {records} `<{}>` record(s); at least {} is required.", layout.xml_path.last().cloned().unwrap_or_default(), layout.min_items),
+                    format!(
+                        "The return has {records} `<{}>` record(s); at least {} is required.",
+                        layout.xml_path.last().cloned().unwrap_or_default(),
+                        layout.min_items
+                    ),
                 )
-                .with_location(Location { line: 1, column: 1, path: container_xpath.clone(), pointer: Some(layout.pointer.clone()), span: None }),
+                .with_location(Location {
+                    line: 1,
+                    column: 1,
+                    path: container_xpath.clone(),
+                    pointer: Some(layout.pointer.clone()),
+                    span: None,
+                }),
             );
         }
         super::rules::check(pack, &context, &located, Scope::Frame, &mut late_findings);
@@ -528,7 +584,13 @@ impl Validator<'_> {
 
     /// The splitter's thread: reads the records after the first and hands them to the workers in numbered
     /// batches, in turn (fewer hand-overs between threads); keeps the parts after the records for later.
-    fn split_records<R: BufRead>(&self, first: Piece, mut splitter: Splitter<R>, senders: Vec<mpsc::SyncSender<(usize, Vec<Piece>)>>, keep_positions: bool) -> Split {
+    fn split_records<R: BufRead>(
+        &self,
+        first: Piece,
+        mut splitter: Splitter<R>,
+        senders: Vec<mpsc::SyncSender<(usize, Vec<Piece>)>>,
+        keep_positions: bool,
+    ) -> Split {
         let mut split = Split::default();
         let mut batch: Vec<Piece> = Vec::with_capacity(RECORDS_PER_BATCH);
         let mut seq = 0usize;
@@ -590,7 +652,13 @@ impl Validator<'_> {
         for piece in batch {
             let PieceKind::Record(index) = piece.kind else { continue };
             let step = format!("{name}[{}]", index + 1);
-            let read = match crate::convert::stream::element_to_record(&piece.bytes, &name, layout.node, &pack.binding.namespace, &self.options.limits) {
+            let read = match crate::convert::stream::element_to_record(
+                &piece.bytes,
+                &name,
+                layout.node,
+                &pack.binding.namespace,
+                &self.options.limits,
+            ) {
                 Some(traced) => {
                     let mut source = traced.source;
                     source.step = step;
@@ -634,22 +702,36 @@ impl Validator<'_> {
             let (Some((_, validator)), Some(record)) = (&pack.record_schema, records.get(at)) else { continue };
             let structural = structure::check(pack, validator, record, &format!("{}/{at}", layout.pointer), &located);
             // A value not of its datatype was reported by the conversion already.
-            let typed: Vec<String> = theirs.iter().filter(|f| f.rule == "type").filter_map(|f| f.location.as_ref().map(|l| l.path.clone())).collect();
-            theirs.extend(structural.into_iter().filter(|f| !(f.rule == "type" && f.location.as_ref().is_some_and(|l| typed.contains(&l.path)))));
+            let typed: Vec<String> = theirs
+                .iter()
+                .filter(|f| f.rule == "type")
+                .filter_map(|f| f.location.as_ref().map(|l| l.path.clone()))
+                .collect();
+            theirs.extend(
+                structural
+                    .into_iter()
+                    .filter(|f| !(f.rule == "type" && f.location.as_ref().is_some_and(|l| typed.contains(&l.path)))),
+            );
         }
         let context = base.over(root, agg, memos);
         let mut ruled = Vec::new();
         super::rules::check(pack, &context, &located, Scope::Records, &mut ruled);
         let mut astray = Vec::new();
         for finding in ruled {
-            let index = finding_pointer(&finding).and_then(|p| record_position(&layout.pointer, p)).map(|(index, _)| index);
-            match index.and_then(|index| slots.binary_search_by_key(&index, |s| s.index).ok()).and_then(|at| found.get_mut(at)) {
+            let index =
+                finding_pointer(&finding).and_then(|p| record_position(&layout.pointer, p)).map(|(index, _)| index);
+            match index
+                .and_then(|index| slots.binary_search_by_key(&index, |s| s.index).ok())
+                .and_then(|at| found.get_mut(at))
+            {
                 Some(theirs) => theirs.push(finding),
                 None => astray.push(finding),
             }
         }
         let mut seen = match observe {
-            Some(aggregate_memos) => observe_per_record(pack, root, count, &base.as_of, &base.now, &pack.params, Some(aggregate_memos)),
+            Some(aggregate_memos) => {
+                observe_per_record(pack, root, count, &base.as_of, &base.now, &pack.params, Some(aggregate_memos))
+            }
             None => Vec::new(),
         }
         .into_iter();
@@ -676,7 +758,11 @@ impl Validator<'_> {
         if !astray.is_empty() {
             match results.first_mut() {
                 Some(first) => first.findings.extend(astray),
-                None => results.push(RecordResult { index: slots.first().map_or(0, |s| s.index), findings: astray, seen: Vec::new() }),
+                None => results.push(RecordResult {
+                    index: slots.first().map_or(0, |s| s.index),
+                    findings: astray,
+                    seen: Vec::new(),
+                }),
             }
         }
         results.sort_by_key(|r| r.index);
@@ -684,7 +770,13 @@ impl Validator<'_> {
     }
 
     /// Reads the record numbered `index` again, from where it starts.
-    fn record_at(&self, open: &Opener<'_>, layout: &RecordsLayout<'_>, index: usize, at: RecordAt) -> std::io::Result<Option<Piece>> {
+    fn record_at(
+        &self,
+        open: &Opener<'_>,
+        layout: &RecordsLayout<'_>,
+        index: usize,
+        at: RecordAt,
+    ) -> std::io::Result<Option<Piece>> {
         let name = layout.xml_path.last().cloned().unwrap_or_default();
         let mut splitter = Splitter::new(open(at.offset)?, vec![name], self.options.limits);
         let Ok(Some(mut piece)) = splitter.next_piece() else { return Ok(None) };
@@ -755,7 +847,16 @@ impl Validator<'_> {
                         };
                         if let Some(value) = value {
                             set_records(&mut root, &layout.pointer, vec![value]);
-                            let seen = observe(pack, &root, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(true), Some(&mut aggregate_memos));
+                            let seen = observe(
+                                pack,
+                                &root,
+                                &Value::Null,
+                                &base_context.as_of,
+                                &base_context.now,
+                                &pack.params,
+                                Some(true),
+                                Some(&mut aggregate_memos),
+                            );
                             let PieceKind::Record(index) = piece.kind else { continue };
                             if !seen.is_empty() && results.send((index, seen)).is_err() {
                                 break;
@@ -810,15 +911,33 @@ impl Validator<'_> {
                 Err(finding) => findings.push(finding),
             },
             None => findings.push(
-                Finding::error("unknown-element", format!("`<{name}>` is not part of `<{}>` in this standard.", parents.last().cloned().unwrap_or_default()))
-                    .with_location(Location { line: piece.line, column: piece.column, path: format!("{xpath}/{name}"), pointer: None, span: None }),
+                Finding::error(
+                    "unknown-element",
+                    format!(
+                        "`<{name}>` is not part of `<{}>` in this standard.",
+                        parents.last().cloned().unwrap_or_default()
+                    ),
+                )
+                .with_location(Location {
+                    line: piece.line,
+                    column: piece.column,
+                    path: format!("{xpath}/{name}"),
+                    pointer: None,
+                    span: None,
+                }),
             ),
         }
     }
 
     /// A record's value by the streaming fast path, or `None` when it declines (the tree path then converts).
     fn fast_value(&self, pack: &StandardPack, layout: &RecordsLayout<'_>, piece: &Piece, name: &str) -> Option<Value> {
-        crate::convert::stream::element_to_value(&piece.bytes, name, layout.node, &pack.binding.namespace, &self.options.limits)
+        crate::convert::stream::element_to_value(
+            &piece.bytes,
+            name,
+            layout.node,
+            &pack.binding.namespace,
+            &self.options.limits,
+        )
     }
 }
 
@@ -969,7 +1088,13 @@ impl Locate for FrameLocator<'_> {
     fn locate(&self, pointer: &str) -> Location {
         match self.part_for(pointer) {
             Some((prefix, part)) => self.locator(&prefix, part).locate(pointer),
-            None => Location { line: 1, column: 1, path: format!("/{}", self.root), pointer: Some(pointer.to_string()), span: None },
+            None => Location {
+                line: 1,
+                column: 1,
+                path: format!("/{}", self.root),
+                pointer: Some(pointer.to_string()),
+                span: None,
+            },
         }
     }
 
@@ -999,7 +1124,8 @@ mod tests {
     #[test]
     fn record_starts_give_offsets_lines_and_columns_in_characters() {
         let text = "<R>\n  <C/>é<C/>\r\n\n<C/>\n".as_bytes().to_vec();
-        let starts_at: Vec<u64> = (0..text.len()).filter(|&i| text[i..].starts_with(b"<C/>")).map(|i| i as u64).collect();
+        let starts_at: Vec<u64> =
+            (0..text.len()).filter(|&i| text[i..].starts_with(b"<C/>")).map(|i| i as u64).collect();
         assert_eq!(starts_at.len(), 3);
         let mut starts = RecordStarts::default();
         for &offset in &starts_at {
@@ -1010,8 +1136,12 @@ mod tests {
             Ok(Box::new(std::io::Cursor::new(bytes.get(offset as usize..).unwrap_or_default().to_vec())))
         };
         let wanted: std::collections::BTreeSet<usize> = [1, 2].into_iter().collect();
-        let found: Vec<(usize, u64, u32, u32)> =
-            starts.find(&open, &wanted).unwrap().into_iter().map(|(i, at)| (i, at.offset, at.line, at.column)).collect();
+        let found: Vec<(usize, u64, u32, u32)> = starts
+            .find(&open, &wanted)
+            .unwrap()
+            .into_iter()
+            .map(|(i, at)| (i, at.offset, at.line, at.column))
+            .collect();
         // `é` is two bytes and one character.
         assert_eq!(found, vec![(1, starts_at[1], 2, 8), (2, starts_at[2], 4, 1)]);
     }

@@ -15,7 +15,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 use crate::convert::{self, SourceMap};
-use crate::document::{self, Format, LineIndex, Limits};
+use crate::document::{self, Format, Limits, LineIndex};
 use crate::finding::{Excerpt, Finding, Location, Severity};
 use crate::report::model::DocumentResult;
 use crate::standard::binding::unescape_pointer_token;
@@ -168,7 +168,8 @@ impl<'c> Validator<'c> {
 
     /// Validates one document's bytes.
     pub fn check(&self, bytes: &[u8]) -> Checked {
-        let mut checked = Checked { format: None, pack: None, instance: None, body_pack: None, findings: Vec::new(), records: None };
+        let mut checked =
+            Checked { format: None, pack: None, instance: None, body_pack: None, findings: Vec::new(), records: None };
         if bytes.len() > self.options.limits.max_bytes {
             // Refused before anything else is done, parsing included.
             checked.findings.push(document::too_large(u64::try_from(bytes.len()).ok(), &self.options.limits));
@@ -176,8 +177,17 @@ impl<'c> Validator<'c> {
         }
         let Some(format) = document::sniff(bytes) else {
             checked.findings.push(
-                Finding::error("unknown-format", "The file is neither XML nor JSON (it must start with `<`, `{` or `[`).")
-                    .with_location(Location { line: 1, column: 1, path: String::new(), pointer: None, span: None }),
+                Finding::error(
+                    "unknown-format",
+                    "The file is neither XML nor JSON (it must start with `<`, `{` or `[`).",
+                )
+                .with_location(Location {
+                    line: 1,
+                    column: 1,
+                    path: String::new(),
+                    pointer: None,
+                    span: None,
+                }),
             );
             return checked;
         };
@@ -280,7 +290,9 @@ impl<'c> Validator<'c> {
         // the same element is the same cause.
         found.retain(|f| {
             !(f.rule == "type"
-                && findings.iter().any(|c| c.rule == "type" && c.location.as_ref().map(|l| &l.path) == f.location.as_ref().map(|l| &l.path)))
+                && findings.iter().any(|c| {
+                    c.rule == "type" && c.location.as_ref().map(|l| &l.path) == f.location.as_ref().map(|l| &l.path)
+                }))
         });
         findings.extend(found);
         let findings = one_cause_once(findings);
@@ -466,7 +478,9 @@ fn misspelt_once(findings: Vec<Finding>) -> Vec<Finding> {
         .filter(|f| {
             !(f.rule == "required"
                 && f.location.as_ref().is_some_and(|l| {
-                    misspelt.iter().any(|(parent, near)| *parent == l.path && f.message.contains(&structure::must_contain(near)))
+                    misspelt
+                        .iter()
+                        .any(|(parent, near)| *parent == l.path && f.message.contains(&structure::must_contain(near)))
                 }))
         })
         .collect()
@@ -489,7 +503,13 @@ mod tests {
     use super::*;
 
     fn at(rule: &str, severity: Severity, pointer: &str) -> Finding {
-        Finding::new(rule, severity, "m").with_location(Location { line: 3, column: 5, path: "/R/C".into(), pointer: Some(pointer.into()), span: None })
+        Finding::new(rule, severity, "m").with_location(Location {
+            line: 3,
+            column: 5,
+            path: "/R/C".into(),
+            pointer: Some(pointer.into()),
+            span: None,
+        })
     }
 
     fn rules(findings: &[Finding]) -> Vec<&str> {
@@ -511,17 +531,26 @@ mod tests {
     #[test]
     fn a_query_never_hides_a_structural_error() {
         let upn = "/Children/Child/0/ChildIdentifiers/UPN";
-        let findings = vec![at("pattern", Severity::Error, upn), at("1530Q", Severity::Query, upn), at("1510", Severity::Error, "/Children/Child/0")];
+        let findings = vec![
+            at("pattern", Severity::Error, upn),
+            at("1530Q", Severity::Query, upn),
+            at("1510", Severity::Error, "/Children/Child/0"),
+        ];
         assert_eq!(rules(&one_cause_once(findings)), ["pattern", "1530Q", "1510"]);
         // A rule's error and its query at one field: the error decides.
-        let findings = vec![at("1530Q", Severity::Query, upn), at("pattern", Severity::Error, upn), at("1510", Severity::Error, upn)];
+        let findings = vec![
+            at("1530Q", Severity::Query, upn),
+            at("pattern", Severity::Error, upn),
+            at("1510", Severity::Error, upn),
+        ];
         assert_eq!(rules(&one_cause_once(findings)), ["1530Q", "1510"]);
     }
 
     #[test]
     fn caregate_s_own_findings_do_not_stand_for_a_rule() {
         let standard = "/standard";
-        let findings = vec![at("pattern", Severity::Error, standard), at("unknown-standard", Severity::Error, standard)];
+        let findings =
+            vec![at("pattern", Severity::Error, standard), at("unknown-standard", Severity::Error, standard)];
         assert_eq!(rules(&one_cause_once(findings)), ["pattern", "unknown-standard"]);
     }
 
@@ -529,9 +558,22 @@ mod tests {
     fn a_misspelt_element_hides_the_required_one_it_was_meant_to_be() {
         let unknown = Finding::error("unknown-element", "`<Famly>` is not part of `<Name>`.")
             .with_fix("Did you mean `<Family>`?")
-            .with_location(Location { line: 3, column: 29, path: "/Referral/Child/Name/Famly".into(), pointer: None, span: None });
-        let required = Finding::error("required", format!("`<Name>` {}; it is required.", structure::must_contain("`<Family>`")))
-            .with_location(Location { line: 3, column: 5, path: "/Referral/Child/Name".into(), pointer: Some("/child/name/family".into()), span: None });
+            .with_location(Location {
+                line: 3,
+                column: 29,
+                path: "/Referral/Child/Name/Famly".into(),
+                pointer: None,
+                span: None,
+            });
+        let required =
+            Finding::error("required", format!("`<Name>` {}; it is required.", structure::must_contain("`<Family>`")))
+                .with_location(Location {
+                    line: 3,
+                    column: 5,
+                    path: "/Referral/Child/Name".into(),
+                    pointer: Some("/child/name/family".into()),
+                    span: None,
+                });
         assert_eq!(rules(&one_cause_once(vec![unknown, required])), ["unknown-element"]);
     }
 }

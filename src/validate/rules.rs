@@ -93,13 +93,7 @@ impl<'a> Context<'a> {
     pub fn gather(&mut self, pack: &StandardPack) {
         let mut accumulator = super::aggregate::Accumulator::new(pack);
         if !accumulator.is_empty() {
-            accumulator.add(
-                self.root,
-                self.envelope,
-                &self.as_of,
-                &self.now,
-                self.params,
-            );
+            accumulator.add(self.root, self.envelope, &self.as_of, &self.now, self.params);
             self.agg = std::borrow::Cow::Owned(accumulator.finish());
         }
     }
@@ -173,8 +167,8 @@ pub fn check(
                     let key = record_key(pack, context.root, &pointer);
                     let message = fill(&rule.message, value.as_deref(), key.as_deref());
                     let full = format!("{}{}", located.prefix, target);
-                    let mut finding = Finding::new(rule.id.clone(), rule.severity, message)
-                        .with_location(located.locate(&full));
+                    let mut finding =
+                        Finding::new(rule.id.clone(), rule.severity, message).with_location(located.locate(&full));
                     finding.clause = rule.clause.clone();
                     finding.fix = rule.fix.clone();
                     finding.record = key;
@@ -217,14 +211,7 @@ pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<St
         return None;
     }
     let record_pointer: String = tokens[..steps].iter().map(|t| format!("/{t}")).collect();
-    let key_pointer = format!(
-        "{record_pointer}/{}",
-        records
-            .key
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join("/")
-    );
+    let key_pointer =
+        format!("{record_pointer}/{}", records.key.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/"));
     root.pointer(&key_pointer).map(display_value)
 }

@@ -51,17 +51,24 @@ pub fn check(
                         Some(format!("Use a code of the list `{}`.", list.title)),
                     ),
                     None => {
-                        let choices: Vec<String> = options
-                            .as_array()
-                            .map(|o| o.iter().map(display_value).collect())
-                            .unwrap_or_default();
-                        ("enum", format!("`{shown}` is not allowed for {name}; expected one of {}.", choices.join(", ")), None)
+                        let choices: Vec<String> =
+                            options.as_array().map(|o| o.iter().map(display_value).collect()).unwrap_or_default();
+                        (
+                            "enum",
+                            format!("`{shown}` is not allowed for {name}; expected one of {}.", choices.join(", ")),
+                            None,
+                        )
                     }
                 }
             }
             ValidationErrorKind::Pattern { pattern } => {
-                let what = description_at(pack, &schema_at(pack, validator, &schema_path), "/pattern").unwrap_or_else(|| name.clone());
-                ("pattern", format!("`{shown}` does not have the form of {what}."), Some(format!("Expected the form `{pattern}`.")))
+                let what = description_at(pack, &schema_at(pack, validator, &schema_path), "/pattern")
+                    .unwrap_or_else(|| name.clone());
+                (
+                    "pattern",
+                    format!("`{shown}` does not have the form of {what}."),
+                    Some(format!("Expected the form `{pattern}`.")),
+                )
             }
             ValidationErrorKind::Format { format } => {
                 let expected = match format.as_str() {
@@ -80,13 +87,23 @@ pub fn check(
                     ("minLength", format!("{name} is shorter than {limit} characters."), None)
                 }
             }
-            ValidationErrorKind::MaxLength { limit } => {
-                ("maxLength", format!("{name} is longer than the {limit} characters allowed."), Some("Shorten it.".into()))
+            ValidationErrorKind::MaxLength { limit } => (
+                "maxLength",
+                format!("{name} is longer than the {limit} characters allowed."),
+                Some("Shorten it.".into()),
+            ),
+            ValidationErrorKind::MinItems { limit } => {
+                ("minItems", format!("{name} needs at least {limit} item(s)."), None)
             }
-            ValidationErrorKind::MinItems { limit } => ("minItems", format!("{name} needs at least {limit} item(s)."), None),
-            ValidationErrorKind::MaxItems { limit } => ("maxItems", format!("{name} allows at most {limit} item(s)."), None),
-            ValidationErrorKind::Minimum { limit } => ("minimum", format!("{name} is {shown}; the least allowed is {limit}."), None),
-            ValidationErrorKind::Maximum { limit } => ("maximum", format!("{name} is {shown}; the most allowed is {limit}."), None),
+            ValidationErrorKind::MaxItems { limit } => {
+                ("maxItems", format!("{name} allows at most {limit} item(s)."), None)
+            }
+            ValidationErrorKind::Minimum { limit } => {
+                ("minimum", format!("{name} is {shown}; the least allowed is {limit}."), None)
+            }
+            ValidationErrorKind::Maximum { limit } => {
+                ("maximum", format!("{name} is {shown}; the most allowed is {limit}."), None)
+            }
             ValidationErrorKind::Type { kind } => {
                 ("type", format!("{name} is `{shown}`, which is not {}.", describe_type(&format!("{kind:?}"))), None)
             }
@@ -121,7 +138,9 @@ pub fn check(
 /// the record's part of the schema).
 fn schema_at(pack: &StandardPack, validator: &jsonschema::Validator, path: &str) -> String {
     match &pack.record_schema {
-        Some((base, record)) if std::ptr::eq(validator, record) && !path.starts_with("/$defs") => format!("{base}{path}"),
+        Some((base, record)) if std::ptr::eq(validator, record) && !path.starts_with("/$defs") => {
+            format!("{base}{path}")
+        }
         _ => path.to_string(),
     }
 }
@@ -129,8 +148,19 @@ fn schema_at(pack: &StandardPack, validator: &jsonschema::Validator, path: &str)
 /// The codes of the structure check's findings about one field: its presence or its value. Each is located at
 /// that field's pointer (see `one_cause_once`).
 pub(crate) const FIELD_CODES: [&str; 13] = [
-    "required", "enum", "pattern", "format", "minLength", "maxLength", "minItems", "maxItems", "minimum", "maximum", "type",
-    "uniqueItems", "const",
+    "required",
+    "enum",
+    "pattern",
+    "format",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minimum",
+    "maximum",
+    "type",
+    "uniqueItems",
+    "const",
 ];
 
 /// How a `required` finding names what is missing; `one_cause_once` recognises a misspelt element's

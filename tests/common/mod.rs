@@ -16,11 +16,10 @@ use serde_json::{Map, Value};
 /// The demo configuration with tokens `<prefix>-<code>`, as `adjust` leaves it, written to `dir/gateway.toml`.
 pub fn write_demo_config(dir: &Path, prefix: &str, adjust: impl FnOnce(&mut Config)) -> PathBuf {
     let catalog = Catalog::embedded().expect("packs load");
-    let tokens: BTreeMap<String, String> =
-        ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"]
-            .iter()
-            .map(|c| (c.to_string(), format!("{prefix}-{c}")))
-            .collect();
+    let tokens: BTreeMap<String, String> = ["201", "202", "RJ1", "POL01", "SCH001", "EH201", "admin"]
+        .iter()
+        .map(|c| (c.to_string(), format!("{prefix}-{c}")))
+        .collect();
     let (mut config, _) = Config::demo(&catalog, Some(tokens));
     adjust(&mut config);
     let path = dir.join("gateway.toml");
@@ -43,12 +42,7 @@ pub fn serve(config: &Path, data: &Path) -> (Child, String) {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().expect("a line").expect("readable");
-    let address = first
-        .rsplit("http://")
-        .next()
-        .expect("address")
-        .trim()
-        .to_string();
+    let address = first.rsplit("http://").next().expect("address").trim().to_string();
     // Keep draining stdout so that the gateway never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, address)
@@ -60,34 +54,18 @@ pub fn instance(schema: &Value, root: &Value, depth: usize) -> BoxedStrategy<Val
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         return proptest::sample::select(values.clone()).boxed();
     }
-    match schema
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("object")
-    {
+    match schema.get("type").and_then(Value::as_str).unwrap_or("object") {
         "object" => object(schema, root, depth),
         "array" => {
             let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0) as usize;
-            let max = schema
-                .get("maxItems")
-                .and_then(Value::as_u64)
-                .map(|m| m as usize)
-                .unwrap_or(min + 3)
-                .min(min + 3);
+            let max =
+                schema.get("maxItems").and_then(Value::as_u64).map(|m| m as usize).unwrap_or(min + 3).min(min + 3);
             let items = instance(&schema["items"], root, depth + 1);
-            proptest::collection::vec(items, min..=max)
-                .prop_map(Value::Array)
-                .boxed()
+            proptest::collection::vec(items, min..=max).prop_map(Value::Array).boxed()
         }
         "integer" => {
-            let lo = schema
-                .get("minimum")
-                .and_then(Value::as_i64)
-                .unwrap_or(-1000);
-            let hi = schema
-                .get("maximum")
-                .and_then(Value::as_i64)
-                .unwrap_or(1000);
+            let lo = schema.get("minimum").and_then(Value::as_i64).unwrap_or(-1000);
+            let hi = schema.get("maximum").and_then(Value::as_i64).unwrap_or(1000);
             (lo..=hi).prop_map(|i| Value::Number(i.into())).boxed()
         }
         "number" => (-1000i32..1000, 0u32..100)
@@ -100,9 +78,7 @@ pub fn instance(schema: &Value, root: &Value, depth: usize) -> BoxedStrategy<Val
 
 fn resolve<'a>(mut schema: &'a Value, root: &'a Value) -> &'a Value {
     while let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        schema = root
-            .pointer(reference.trim_start_matches('#'))
-            .expect("local $ref resolves");
+        schema = root.pointer(reference.trim_start_matches('#')).expect("local $ref resolves");
     }
     schema
 }
@@ -111,18 +87,12 @@ fn object(schema: &Value, root: &Value, depth: usize) -> BoxedStrategy<Value> {
     let required: Vec<String> = schema
         .get("required")
         .and_then(Value::as_array)
-        .map(|r| {
-            r.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
+        .map(|r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect())
         .unwrap_or_default();
     let mut members: Vec<BoxedStrategy<Option<(String, Value)>>> = Vec::new();
     if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
-            if property.get("x-embedded").is_some()
-                || resolve(property, root).get("x-embedded").is_some()
-            {
+            if property.get("x-embedded").is_some() || resolve(property, root).get("x-embedded").is_some() {
                 continue; // filled in by the caller, which knows the body's standard
             }
             let name = name.clone();
@@ -130,41 +100,21 @@ fn object(schema: &Value, root: &Value, depth: usize) -> BoxedStrategy<Value> {
             if required.contains(&name) {
                 members.push(value.prop_map(move |v| Some((name.clone(), v))).boxed());
             } else if depth < 6 {
-                members.push(
-                    proptest::option::of(value)
-                        .prop_map(move |v| v.map(|v| (name.clone(), v)))
-                        .boxed(),
-                );
+                members.push(proptest::option::of(value).prop_map(move |v| v.map(|v| (name.clone(), v))).boxed());
             }
         }
     }
-    members
-        .prop_map(|entries| {
-            Value::Object(
-                entries
-                    .into_iter()
-                    .flatten()
-                    .collect::<Map<String, Value>>(),
-            )
-        })
-        .boxed()
+    members.prop_map(|entries| Value::Object(entries.into_iter().flatten().collect::<Map<String, Value>>())).boxed()
 }
 
 fn string(schema: &Value) -> BoxedStrategy<Value> {
     let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let max = schema
-        .get("maxLength")
-        .and_then(Value::as_u64)
-        .map(|m| m as usize)
-        .unwrap_or(40)
-        .min(40)
-        .max(min);
+    let max = schema.get("maxLength").and_then(Value::as_u64).map(|m| m as usize).unwrap_or(40).min(40).max(min);
     let format = schema.get("format").and_then(Value::as_str);
-    let base: BoxedStrategy<String> = match (format, schema.get("pattern").and_then(Value::as_str))
-    {
-        (Some("date"), _) => (1990u32..2030, 1u32..=12, 1u32..=28)
-            .prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}"))
-            .boxed(),
+    let base: BoxedStrategy<String> = match (format, schema.get("pattern").and_then(Value::as_str)) {
+        (Some("date"), _) => {
+            (1990u32..2030, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")).boxed()
+        }
         (Some("date-time"), _) => (
             2020u32..2030,
             1u32..=12,
@@ -175,14 +125,12 @@ fn string(schema: &Value) -> BoxedStrategy<Value> {
         )
             .prop_map(|(y, m, d, h, mi, z)| format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:00{z}"))
             .boxed(),
-        (Some("uuid"), _) => any::<[u8; 16]>()
-            .prop_map(|b| uuid::Builder::from_random_bytes(b).into_uuid().to_string())
-            .boxed(),
+        (Some("uuid"), _) => {
+            any::<[u8; 16]>().prop_map(|b| uuid::Builder::from_random_bytes(b).into_uuid().to_string()).boxed()
+        }
         (_, Some(pattern)) => {
             let trimmed = pattern.trim_start_matches('^').trim_end_matches('$');
-            proptest::string::string_regex(trimmed)
-                .expect("pack pattern is a regex")
-                .boxed()
+            proptest::string::string_regex(trimmed).expect("pack pattern is a regex").boxed()
         }
         // Free text, with the characters XML must escape and white space that must survive.
         _ => proptest::string::string_regex(&format!("[A-Za-z0-9 &<>\"'.,\\n\\t-]{{{min},{max}}}"))
@@ -191,10 +139,7 @@ fn string(schema: &Value) -> BoxedStrategy<Value> {
     };
     // Formats and patterns bound their own length; only the schema's own limits apply to them.
     let has_format = format.is_some();
-    let max = match (
-        has_format || schema.get("pattern").is_some(),
-        schema.get("maxLength").and_then(Value::as_u64),
-    ) {
+    let max = match (has_format || schema.get("pattern").is_some(), schema.get("maxLength").and_then(Value::as_u64)) {
         (true, Some(limit)) => limit as usize,
         (true, None) => usize::MAX,
         (false, _) => max,
@@ -218,15 +163,8 @@ pub fn canonical_xml(text: &str) -> String {
 
 fn canonical_node(node: roxmltree::Node<'_, '_>, out: &mut String) {
     out.push('<');
-    out.push_str(&format!(
-        "{{{}}}{}",
-        node.tag_name().namespace().unwrap_or(""),
-        node.tag_name().name()
-    ));
-    let mut attributes: Vec<String> = node
-        .attributes()
-        .map(|a| format!(" {}={:?}", a.name(), a.value()))
-        .collect();
+    out.push_str(&format!("{{{}}}{}", node.tag_name().namespace().unwrap_or(""), node.tag_name().name()));
+    let mut attributes: Vec<String> = node.attributes().map(|a| format!(" {}={:?}", a.name(), a.value())).collect();
     attributes.sort();
     for a in attributes {
         out.push_str(&a);

@@ -167,9 +167,14 @@ pub struct MessageRecord {
 pub enum Attempt {
     Delivered,
     /// Failed; try again at this time (RFC 3339).
-    Retry { error: String, next_at: String },
+    Retry {
+        error: String,
+        next_at: String,
+    },
     /// Failed for the last time.
-    Dead { error: String },
+    Dead {
+        error: String,
+    },
 }
 
 /// Something happened to a copy: mailbox read, acknowledgement, replay.
@@ -195,11 +200,23 @@ pub trait Store: Send + Sync + 'static {
     fn copy(&self, message: &str, recipient: &str) -> BoxFuture<'_, Result<Option<CopyRecord>, StoreError>>;
     /// Moves a copy on (read → delivered, ack → acknowledged, replay → pending) and audits it. False when
     /// there is no such copy or the transition does not apply.
-    fn transition(&self, message: &str, recipient: &str, transition: Transition, record: Record) -> BoxFuture<'_, Result<bool, StoreError>>;
+    fn transition(
+        &self,
+        message: &str,
+        recipient: &str,
+        transition: Transition,
+        record: Record,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Push copies due for an attempt at `now`, oldest first.
     fn due(&self, now: &str, limit: usize) -> BoxFuture<'_, Result<Vec<CopyRecord>, StoreError>>;
     /// Records a push attempt and its audit entry.
-    fn attempted(&self, message: &str, recipient: &str, attempt: Attempt, record: Record) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn attempted(
+        &self,
+        message: &str,
+        recipient: &str,
+        attempt: Attempt,
+        record: Record,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<CopyRecord>, StoreError>>;
     /// Copies waiting for delivery or collection (for the queue-depth gauge).
     fn queue_depth(&self) -> BoxFuture<'_, Result<u64, StoreError>>;

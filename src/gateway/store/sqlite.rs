@@ -9,8 +9,8 @@
 //!
 //! Not for: any policy; it stores what it is given.
 
-use std::path::{Path, PathBuf};
 use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,10 +22,13 @@ use tokio::sync::{oneshot, watch};
 
 mod deferred_index;
 
-use deferred_index::Deferred;
-use super::{copy_of, Accepted, Attempt, BoxFuture, CopyRecord, CopyState, MessageRecord, NewMessage, Store, StoreError, Transition};
-use crate::gateway::policy::Redaction;
+use super::{
+    copy_of, Accepted, Attempt, BoxFuture, CopyRecord, CopyState, MessageRecord, NewMessage, Store, StoreError,
+    Transition,
+};
 use crate::gateway::audit::{Entry, Record, GENESIS};
+use crate::gateway::policy::Redaction;
+use deferred_index::Deferred;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -96,7 +99,13 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             statement.exists(params![column])
         };
         let tx = conn.unchecked_transaction()?;
-        let columns = [("messages", "message_id"), ("messages", "envelope"), ("messages", "envelope_digest"), ("messages", "idempotency_key"), ("copies", "redactions")];
+        let columns = [
+            ("messages", "message_id"),
+            ("messages", "envelope"),
+            ("messages", "envelope_digest"),
+            ("messages", "idempotency_key"),
+            ("copies", "redactions"),
+        ];
         for (table, column) in columns {
             if !has(table, column)? {
                 tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
@@ -170,10 +179,23 @@ enum Op {
     Accept(Box<NewMessage>, Prepared),
     /// Which message a sender's idempotency key names (a read, made by the writer, which alone knows the
     /// keys not yet in their index's table).
-    Idempotent { sender: String, key: String },
+    Idempotent {
+        sender: String,
+        key: String,
+    },
     Audit(Vec<Record>),
-    Transition { message: String, recipient: String, transition: Transition, record: Record },
-    Attempted { message: String, recipient: String, attempt: Attempt, record: Record },
+    Transition {
+        message: String,
+        recipient: String,
+        transition: Transition,
+        record: Record,
+    },
+    Attempted {
+        message: String,
+        recipient: String,
+        attempt: Attempt,
+        record: Record,
+    },
 }
 
 /// Where its answer goes.
@@ -198,10 +220,18 @@ impl ReplyTo {
         let mismatch = || StoreError::Corrupt("a write answered in the wrong kind".into());
         // A requester that has gone away (its connection closed) no longer needs the answer.
         match self {
-            ReplyTo::Accept(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Accept(a) = o { Ok(a) } else { Err(mismatch()) }))),
-            ReplyTo::Unit(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Unit = o { Ok(()) } else { Err(mismatch()) }))),
-            ReplyTo::Bool(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Bool(b) = o { Ok(b) } else { Err(mismatch()) }))),
-            ReplyTo::Found(tx) => drop(tx.send(outcome.and_then(|o| if let Outcome::Found(f) = o { Ok(f) } else { Err(mismatch()) }))),
+            ReplyTo::Accept(tx) => {
+                drop(tx.send(outcome.and_then(|o| if let Outcome::Accept(a) = o { Ok(a) } else { Err(mismatch()) })))
+            }
+            ReplyTo::Unit(tx) => {
+                drop(tx.send(outcome.and_then(|o| if let Outcome::Unit = o { Ok(()) } else { Err(mismatch()) })))
+            }
+            ReplyTo::Bool(tx) => {
+                drop(tx.send(outcome.and_then(|o| if let Outcome::Bool(b) = o { Ok(b) } else { Err(mismatch()) })))
+            }
+            ReplyTo::Found(tx) => {
+                drop(tx.send(outcome.and_then(|o| if let Outcome::Found(f) = o { Ok(f) } else { Err(mismatch()) })))
+            }
         }
     }
 }
@@ -404,7 +434,8 @@ fn syncer(wal: &Path, groups: &mpsc::Receiver<Group>, durability: &Durability, w
         let mut synced = vec![first];
         synced.extend(groups.try_iter());
         let last = synced.iter().map(|g| g.seq).max().unwrap_or_default();
-        let result = if durability.failed() { Err(std::io::Error::other("an earlier sync failed")) } else { sync_file(wal) };
+        let result =
+            if durability.failed() { Err(std::io::Error::other("an earlier sync failed")) } else { sync_file(wal) };
         drop(writer.send(Input::Synced));
         match result {
             Ok(()) => {
@@ -427,7 +458,12 @@ fn syncer(wal: &Path, groups: &mpsc::Receiver<Group>, durability: &Durability, w
 /// The database syncer's loop: syncs the database file after each light checkpoint, then tells the writer, which
 /// may then let the log start again. Should a sync fail, the store refuses writes from then on, and the writer is
 /// not told: the log keeps every frame.
-fn database_syncer(database: &Path, requests: &mpsc::Receiver<()>, durability: &Durability, writer: &mpsc::Sender<Input>) {
+fn database_syncer(
+    database: &Path,
+    requests: &mpsc::Receiver<()>,
+    durability: &Durability,
+    writer: &mpsc::Sender<Input>,
+) {
     // One request at a time: the writer makes no light checkpoint while the last one's sync is outstanding.
     while requests.recv().is_ok() {
         match sync_file(database) {
@@ -450,7 +486,9 @@ pub fn read_audit(data: &Path) -> Result<Vec<Entry>, StoreError> {
         });
     }
     let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut statement = conn.prepare("SELECT seq, at, event, actor, message, recipient, digest, detail, prev, hash FROM audit ORDER BY rowid")?;
+    let mut statement = conn.prepare(
+        "SELECT seq, at, event, actor, message, recipient, digest, detail, prev, hash FROM audit ORDER BY rowid",
+    )?;
     let rows = statement.query_map([], |r| {
         Ok(Entry {
             seq: r.get(0)?,
@@ -514,11 +552,32 @@ struct Checkpoints {
 }
 
 impl Writer {
-    fn new(conn: Connection, indexes: Deferred, max_batch: usize, durability: Arc<Durability>, to_syncer: mpsc::Sender<Group>, checkpoints: Checkpoints) -> Result<Writer, StoreError> {
-        let head: Option<Head> =
-            conn.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    fn new(
+        conn: Connection,
+        indexes: Deferred,
+        max_batch: usize,
+        durability: Arc<Durability>,
+        to_syncer: mpsc::Sender<Group>,
+        checkpoints: Checkpoints,
+    ) -> Result<Writer, StoreError> {
+        let head: Option<Head> = conn
+            .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
         let head = head.map(|(seq, hash)| (seq + 1, hash)).unwrap_or_else(|| (1, GENESIS.into()));
-        Ok(Writer { conn, indexes, max_batch, head, open: None, syncing: false, committed_at: Instant::now(), unchecked: false, checkpointed: Instant::now(), durability, to_syncer, checkpoints })
+        Ok(Writer {
+            conn,
+            indexes,
+            max_batch,
+            head,
+            open: None,
+            syncing: false,
+            committed_at: Instant::now(),
+            unchecked: false,
+            checkpointed: Instant::now(),
+            durability,
+            to_syncer,
+            checkpoints,
+        })
     }
 
     fn run(&mut self, rx: mpsc::Receiver<Input>) {
@@ -563,7 +622,9 @@ impl Writer {
         if self.open.is_none() && self.indexes.waiting() > 0 {
             match self.conn.execute_batch("BEGIN IMMEDIATE") {
                 Ok(()) => self.open = Some(Open { writes: Vec::new(), head: self.head.clone() }),
-                Err(error) => tracing::warn!(%error, "the deferred indexes are left to be made again at the next opening"),
+                Err(error) => {
+                    tracing::warn!(%error, "the deferred indexes are left to be made again at the next opening")
+                }
             }
         }
         self.commit_group(true);
@@ -632,7 +693,9 @@ impl Writer {
             }
             self.open = Some(Open { writes: Vec::with_capacity(self.max_batch), head: self.head.clone() });
         }
-        let Writer { conn, indexes, open: Some(open), .. } = self else { return Err((reply, StoreError::Corrupt("no open transaction".into()))) };
+        let Writer { conn, indexes, open: Some(open), .. } = self else {
+            return Err((reply, StoreError::Corrupt("no open transaction".into())));
+        };
         let mut head = open.head.clone();
         match apply(conn, indexes, &mut head, &op) {
             Ok(outcome) => {
@@ -703,7 +766,10 @@ impl Writer {
                 drop(self.conn.execute_batch("ROLLBACK"));
                 self.indexes.rolled_back();
                 let reason = error.to_string();
-                open.writes.into_iter().map(|(_, reply, _)| (reply, Err(StoreError::Corrupt(format!("the commit failed: {reason}"))))).collect()
+                open.writes
+                    .into_iter()
+                    .map(|(_, reply, _)| (reply, Err(StoreError::Corrupt(format!("the commit failed: {reason}")))))
+                    .collect()
             }
         };
         self.syncing = true;
@@ -729,7 +795,8 @@ impl Writer {
             self.checkpointed = Instant::now();
             return;
         }
-        let result = if self.checkpoints.light < LIGHT_CHECKPOINTS { self.light_checkpoint() } else { self.full_checkpoint() };
+        let result =
+            if self.checkpoints.light < LIGHT_CHECKPOINTS { self.light_checkpoint() } else { self.full_checkpoint() };
         if let Err(error) = result {
             tracing::warn!(%error, "a checkpoint failed; the next one will copy what it did not");
         }
@@ -804,7 +871,18 @@ fn append(conn: &Connection, chain: &mut Head, records: &[Record]) -> Result<(),
     let mut insert = conn.prepare_cached("INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?;
     for record in records {
         let entry = Entry::chain(record, chain.0, at.clone(), &chain.1);
-        insert.execute(params![entry.seq, entry.at, entry.event, entry.actor, entry.message, entry.recipient, entry.digest, entry.detail, entry.prev, entry.hash])?;
+        insert.execute(params![
+            entry.seq,
+            entry.at,
+            entry.event,
+            entry.actor,
+            entry.message,
+            entry.recipient,
+            entry.digest,
+            entry.detail,
+            entry.prev,
+            entry.hash
+        ])?;
         *chain = (entry.seq + 1, entry.hash);
     }
     Ok(())
@@ -814,15 +892,24 @@ fn append(conn: &Connection, chain: &mut Head, records: &[Record]) -> Result<(),
 /// laid out anew, with its members in another order, or in the other format. Asked only when the two texts
 /// differ, which a supplier's retry seldom makes them.
 fn same_envelope(conn: &Connection, rowid: i64, packed: &[u8]) -> Result<bool, StoreError> {
-    let stored = conn.prepare_cached("SELECT envelope FROM messages WHERE rowid = ?1")?.query_row([rowid], |r| unpack(r, 0)).optional()?;
+    let stored = conn
+        .prepare_cached("SELECT envelope FROM messages WHERE rowid = ?1")?
+        .query_row([rowid], |r| unpack(r, 0))
+        .optional()?;
     let Some(Some(stored)) = stored else { return Ok(false) };
     let text = unpack_text(packed).map_err(|e| StoreError::Corrupt(format!("a packed envelope: {e}")))?;
-    let sent: Value = serde_json::from_slice(&text).map_err(|e| StoreError::Corrupt(format!("an accepted envelope as JSON: {e}")))?;
+    let sent: Value =
+        serde_json::from_slice(&text).map_err(|e| StoreError::Corrupt(format!("an accepted envelope as JSON: {e}")))?;
     Ok(stored == sent)
 }
 
 /// The body digest and the answer of the message a sender's idempotency key names, if it names one.
-fn idempotent(conn: &Connection, indexes: &Deferred, sender: &str, key: &str) -> Result<Option<(String, String)>, StoreError> {
+fn idempotent(
+    conn: &Connection,
+    indexes: &Deferred,
+    sender: &str,
+    key: &str,
+) -> Result<Option<(String, String)>, StoreError> {
     Ok(match indexes.keys.find(conn, sender, key)? {
         Some(rowid) => conn.prepare_cached("SELECT digest, response FROM messages WHERE rowid = ?1")?.query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?))).optional()?,
         None => conn
@@ -832,19 +919,26 @@ fn idempotent(conn: &Connection, indexes: &Deferred, sender: &str, key: &str) ->
     })
 }
 
-fn accept(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, message: &NewMessage, prepared: &Prepared) -> Result<Accepted, StoreError> {
+fn accept(
+    conn: &Connection,
+    indexes: &mut Deferred,
+    chain: &mut Head,
+    message: &NewMessage,
+    prepared: &Prepared,
+) -> Result<Accepted, StoreError> {
     if let Some(key) = &message.idempotency_key {
         if let Some((digest, response)) = idempotent(conn, indexes, &message.sender, key)? {
             return Ok(if digest == message.digest { Accepted::Repeat(response) } else { Accepted::KeyConflict });
         }
     }
-    let earlier: Option<(i64, String, Option<String>, String)> = match indexes.ids.find(conn, &message.sender, &message.message_id)? {
-        Some(rowid) => conn
-            .prepare_cached("SELECT id, envelope_digest, response FROM messages WHERE rowid = ?1")?
-            .query_row([rowid], |r| Ok((rowid, r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?,
-        None => None,
-    };
+    let earlier: Option<(i64, String, Option<String>, String)> =
+        match indexes.ids.find(conn, &message.sender, &message.message_id)? {
+            Some(rowid) => conn
+                .prepare_cached("SELECT id, envelope_digest, response FROM messages WHERE rowid = ?1")?
+                .query_row([rowid], |r| Ok((rowid, r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?,
+            None => None,
+        };
     if let Some((rowid, id, digest, response)) = earlier {
         let same_text = digest.as_deref() == Some(message.envelope_digest.as_str());
         if !same_text && !same_envelope(conn, rowid, &prepared.envelope)? {
@@ -881,13 +975,28 @@ fn accept(conn: &Connection, indexes: &mut Deferred, chain: &mut Head, message: 
         "INSERT INTO copies (message, recipient, role, content, redactions, push_url, format, state, attempts, next_at, updated_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
     )?;
     for (copy, redactions) in message.copies.iter().zip(&prepared.redactions) {
-        insert.execute(params![message.id, copy.recipient, copy.role, redactions, copy.push_url, copy.format, message.received_at])?;
+        insert.execute(params![
+            message.id,
+            copy.recipient,
+            copy.role,
+            redactions,
+            copy.push_url,
+            copy.format,
+            message.received_at
+        ])?;
     }
     append(conn, chain, &message.audit)?;
     Ok(Accepted::New)
 }
 
-fn apply_transition(conn: &Connection, chain: &mut Head, message: &str, recipient: &str, transition: Transition, record: &Record) -> Result<bool, StoreError> {
+fn apply_transition(
+    conn: &Connection,
+    chain: &mut Head,
+    message: &str,
+    recipient: &str,
+    transition: Transition,
+    record: &Record,
+) -> Result<bool, StoreError> {
     let now = now_text();
     let changed = match transition {
         // Reading again is no change of state, but is audited all the same.
@@ -908,7 +1017,14 @@ fn apply_transition(conn: &Connection, chain: &mut Head, message: &str, recipien
     Ok(true)
 }
 
-fn attempted(conn: &Connection, chain: &mut Head, message: &str, recipient: &str, attempt: &Attempt, record: &Record) -> Result<(), StoreError> {
+fn attempted(
+    conn: &Connection,
+    chain: &mut Head,
+    message: &str,
+    recipient: &str,
+    attempt: &Attempt,
+    record: &Record,
+) -> Result<(), StoreError> {
     let now = now_text();
     let (state, next_at, error) = match attempt {
         Attempt::Delivered => ("delivered", now.clone(), None),
@@ -932,7 +1048,8 @@ fn copy_row(r: &Row<'_>, with_content: bool) -> Result<CopyRecord, rusqlite::Err
         received_at: r.get(3)?,
         recipient: r.get(4)?,
         role: r.get(5)?,
-        state: CopyState::parse(&state).map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, Type::Text, Box::new(e)))?,
+        state: CopyState::parse(&state)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, Type::Text, Box::new(e)))?,
         attempts: r.get(7)?,
         last_error: r.get(8)?,
         updated_at: r.get(9)?,
@@ -983,7 +1100,8 @@ fn unpack_text(packed: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error + Sen
 
 /// The envelope in `column`, packed or not.
 fn unpack(r: &Row<'_>, column: usize) -> Result<Option<Value>, rusqlite::Error> {
-    let broken = |e: Box<dyn std::error::Error + Send + Sync>, kind| rusqlite::Error::FromSqlConversionFailure(column, kind, e);
+    let broken =
+        |e: Box<dyn std::error::Error + Send + Sync>, kind| rusqlite::Error::FromSqlConversionFailure(column, kind, e);
     match r.get_ref(column)? {
         ValueRef::Null => Ok(None),
         ValueRef::Text(text) => serde_json::from_slice(text).map(Some).map_err(|e| broken(Box::new(e), Type::Text)),
@@ -999,7 +1117,8 @@ fn unpack(r: &Row<'_>, column: usize) -> Result<Option<Value>, rusqlite::Error> 
 /// envelope was kept, the whole copy.
 fn copy_content(r: &Row<'_>) -> Result<Value, rusqlite::Error> {
     fn parse<T: serde::de::DeserializeOwned>(column: usize, text: &str) -> Result<T, rusqlite::Error> {
-        serde_json::from_str(text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
+        serde_json::from_str(text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
     }
     let redactions: Option<String> = r.get(13)?;
     match (unpack(r, 12)?, redactions) {
@@ -1011,7 +1130,12 @@ fn copy_content(r: &Row<'_>) -> Result<Value, rusqlite::Error> {
     }
 }
 
-fn copies(conn: &Connection, filter: &str, params: impl rusqlite::Params, with_content: bool) -> Result<Vec<CopyRecord>, StoreError> {
+fn copies(
+    conn: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+    with_content: bool,
+) -> Result<Vec<CopyRecord>, StoreError> {
     let content = if with_content { ", m.envelope, c.redactions, c.content" } else { "" };
     let sql = format!("SELECT {COPY_COLUMNS}{content} FROM copies c JOIN messages m ON m.id = c.message {filter}");
     let mut statement = conn.prepare_cached(&sql)?;
@@ -1023,10 +1147,15 @@ impl Store for Arc<SqliteStore> {
     fn accept(&self, mut message: NewMessage) -> BoxFuture<'_, Result<Accepted, StoreError>> {
         // The envelope's text is not needed once packed, so it is freed here too.
         let envelope = pack(&std::mem::take(&mut message.envelope));
-        let redactions = message.copies.iter().map(|copy| serde_json::to_string(&copy.redactions)).collect::<Result<Vec<_>, _>>();
+        let redactions =
+            message.copies.iter().map(|copy| serde_json::to_string(&copy.redactions)).collect::<Result<Vec<_>, _>>();
         match redactions {
-            Ok(redactions) => self.send(Op::Accept(Box::new(message), Prepared { envelope, redactions }), ReplyTo::Accept),
-            Err(error) => Box::pin(std::future::ready(Err(StoreError::Corrupt(format!("a copy's redactions as JSON: {error}"))))),
+            Ok(redactions) => {
+                self.send(Op::Accept(Box::new(message), Prepared { envelope, redactions }), ReplyTo::Accept)
+            }
+            Err(error) => {
+                Box::pin(std::future::ready(Err(StoreError::Corrupt(format!("a copy's redactions as JSON: {error}")))))
+            }
         }
     }
 
@@ -1063,15 +1192,32 @@ impl Store for Arc<SqliteStore> {
 
     fn mailbox(&self, recipient: &str, limit: usize) -> BoxFuture<'_, Result<Vec<CopyRecord>, StoreError>> {
         let recipient = recipient.to_string();
-        self.read(move |conn| copies(conn, "WHERE c.recipient = ?1 ORDER BY c.rowid DESC LIMIT ?2", params![recipient, limit as i64], false))
+        self.read(move |conn| {
+            copies(
+                conn,
+                "WHERE c.recipient = ?1 ORDER BY c.rowid DESC LIMIT ?2",
+                params![recipient, limit as i64],
+                false,
+            )
+        })
     }
 
     fn copy(&self, message: &str, recipient: &str) -> BoxFuture<'_, Result<Option<CopyRecord>, StoreError>> {
         let (message, recipient) = (message.to_string(), recipient.to_string());
-        self.read(move |conn| Ok(copies(conn, "WHERE c.message = ?1 AND c.recipient = ?2", params![message, recipient], true)?.into_iter().next()))
+        self.read(move |conn| {
+            Ok(copies(conn, "WHERE c.message = ?1 AND c.recipient = ?2", params![message, recipient], true)?
+                .into_iter()
+                .next())
+        })
     }
 
-    fn transition(&self, message: &str, recipient: &str, transition: Transition, record: Record) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn transition(
+        &self,
+        message: &str,
+        recipient: &str,
+        transition: Transition,
+        record: Record,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
         let (message, recipient) = (message.to_string(), recipient.to_string());
         self.send(Op::Transition { message, recipient, transition, record }, ReplyTo::Bool)
     }
@@ -1088,7 +1234,13 @@ impl Store for Arc<SqliteStore> {
         })
     }
 
-    fn attempted(&self, message: &str, recipient: &str, attempt: Attempt, record: Record) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn attempted(
+        &self,
+        message: &str,
+        recipient: &str,
+        attempt: Attempt,
+        record: Record,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
         let (message, recipient) = (message.to_string(), recipient.to_string());
         self.send(Op::Attempted { message, recipient, attempt, record }, ReplyTo::Unit)
     }
@@ -1099,7 +1251,8 @@ impl Store for Arc<SqliteStore> {
 
     fn queue_depth(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.read(|conn| {
-            let n: i64 = conn.query_row("SELECT count(*) FROM copies WHERE state IN ('pending', 'failed')", [], |r| r.get(0))?;
+            let n: i64 =
+                conn.query_row("SELECT count(*) FROM copies WHERE state IN ('pending', 'failed')", [], |r| r.get(0))?;
             Ok(n.max(0) as u64)
         })
     }
@@ -1144,23 +1297,43 @@ mod tests {
             assert_eq!(result.expect("stored"), Accepted::New);
         }
         assert_eq!(store.accept(message("k1", Some("key"), "d1")).await.expect("stored"), Accepted::New);
-        assert_eq!(store.idempotent("201", "key").await.expect("looks up"), Some(("d1".into(), r#"{"id":"k1"}"#.into())));
+        assert_eq!(
+            store.idempotent("201", "key").await.expect("looks up"),
+            Some(("d1".into(), r#"{"id":"k1"}"#.into()))
+        );
         assert_eq!(store.idempotent("202", "key").await.expect("looks up"), None, "a key is its sender's");
-        assert_eq!(store.accept(message("k2", Some("key"), "d1")).await.expect("stored"), Accepted::Repeat(r#"{"id":"k1"}"#.into()));
+        assert_eq!(
+            store.accept(message("k2", Some("key"), "d1")).await.expect("stored"),
+            Accepted::Repeat(r#"{"id":"k1"}"#.into())
+        );
         assert_eq!(store.accept(message("k3", Some("key"), "d2")).await.expect("stored"), Accepted::KeyConflict);
         // A key new to a message sent before names that message.
-        let with_new_key = NewMessage { id: "k1-again".into(), message_id: "k1".into(), ..message("k1", Some("other-key"), "d1") };
+        let with_new_key =
+            NewMessage { id: "k1-again".into(), message_id: "k1".into(), ..message("k1", Some("other-key"), "d1") };
         assert_eq!(store.accept(with_new_key).await.expect("stored"), Accepted::Repeat(r#"{"id":"k1"}"#.into()));
-        assert_eq!(store.idempotent("201", "other-key").await.expect("looks up"), Some(("d1".into(), r#"{"id":"k1"}"#.into())));
+        assert_eq!(
+            store.idempotent("201", "other-key").await.expect("looks up"),
+            Some(("d1".into(), r#"{"id":"k1"}"#.into()))
+        );
         // A messageId is a sender's once: the same envelope again is the first message, another is a conflict.
         let again = NewMessage { id: "m3-again".into(), message_id: "m3".into(), ..message("m3", None, "d") };
         assert_eq!(store.accept(again).await.expect("stored"), Accepted::Repeat(r#"{"id":"m3"}"#.into()));
         // Laid out anew (another digest), it is still the same envelope.
         let laid_out = r#"{ "body": { "b": 2, "a": 1 }, "messageId": "x" }"#;
-        let relaid = NewMessage { id: "m3-relaid".into(), message_id: "m3".into(), envelope: laid_out.into(), ..message("m3", None, "e") };
+        let relaid = NewMessage {
+            id: "m3-relaid".into(),
+            message_id: "m3".into(),
+            envelope: laid_out.into(),
+            ..message("m3", None, "e")
+        };
         assert_eq!(store.accept(relaid).await.expect("stored"), Accepted::Repeat(r#"{"id":"m3"}"#.into()));
         let changed = r#"{"messageId":"x","body":{"a":1,"b":3}}"#;
-        let other = NewMessage { id: "m3-other".into(), message_id: "m3".into(), envelope: changed.into(), ..message("m3", None, "e") };
+        let other = NewMessage {
+            id: "m3-other".into(),
+            message_id: "m3".into(),
+            envelope: changed.into(),
+            ..message("m3", None, "e")
+        };
         assert_eq!(store.accept(other).await.expect("stored"), Accepted::MessageIdConflict);
         assert_eq!(store.mailbox("RJ1", 1000).await.expect("reads").len(), 51);
         let read = Record::new(Event::Read, "RJ1").message("m3");
@@ -1173,8 +1346,14 @@ mod tests {
         drop(store);
         // The chain continues across a restart, and the keys are known.
         let store = SqliteStore::open(dir.path(), 64).expect("reopens");
-        assert_eq!(store.idempotent("201", "key").await.expect("looks up"), Some(("d1".into(), r#"{"id":"k1"}"#.into())));
-        assert_eq!(store.idempotent("201", "other-key").await.expect("looks up"), Some(("d1".into(), r#"{"id":"k1"}"#.into())));
+        assert_eq!(
+            store.idempotent("201", "key").await.expect("looks up"),
+            Some(("d1".into(), r#"{"id":"k1"}"#.into()))
+        );
+        assert_eq!(
+            store.idempotent("201", "other-key").await.expect("looks up"),
+            Some(("d1".into(), r#"{"id":"k1"}"#.into()))
+        );
         store.audit(vec![Record::new(Event::Reject, "anonymous")]).await.expect("writes");
         assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 53 });
     }
@@ -1255,13 +1434,18 @@ mod tests {
             .expect("the second layout");
         }
         let store = SqliteStore::open(dir.path(), 64).expect("opens and migrates");
-        assert_eq!(store.idempotent("201", "old-key").await.expect("looks up"), Some(("d".into(), r#"{"id":"old"}"#.into())));
+        assert_eq!(
+            store.idempotent("201", "old-key").await.expect("looks up"),
+            Some(("d".into(), r#"{"id":"old"}"#.into()))
+        );
         let again = NewMessage { id: "old-again".into(), message_id: "old".into(), ..message("old", None, "d") };
         assert_eq!(store.accept(again).await.expect("stored"), Accepted::Repeat(r#"{"id":"old"}"#.into()));
         assert_eq!(store.accept(message("new", Some("new-key"), "d")).await.expect("stored"), Accepted::New);
         drop(store);
         let conn = Connection::open(database_path(dir.path())).expect("opens");
-        let index: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'messages_by_sender_id'", [], |r| r.get(0)).expect("reads");
+        let index: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'messages_by_sender_id'", [], |r| r.get(0))
+            .expect("reads");
         assert_eq!(index, 0, "the unique index is dropped: the deferred index does its work");
     }
 
@@ -1269,14 +1453,19 @@ mod tests {
     async fn envelopes_are_packed_and_those_stored_as_text_or_zstd_before_are_read_as_they_were() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path(), 64).expect("opens");
-        let big = NewMessage { envelope: serde_json::json!({"body": {"a": "x".repeat(4000), "b": 2}}).to_string(), ..message("packed", None, "d") };
+        let big = NewMessage {
+            envelope: serde_json::json!({"body": {"a": "x".repeat(4000), "b": 2}}).to_string(),
+            ..message("packed", None, "d")
+        };
         assert_eq!(store.accept(big).await.expect("stored"), Accepted::New);
         let copy = store.copy("packed", "RJ1").await.expect("reads").expect("stored");
         assert_eq!(copy.content["body"], serde_json::json!({"a": "x".repeat(4000)}));
         {
             let conn = Connection::open(database_path(dir.path())).expect("opens");
             let (kind, size): (String, i64) = conn
-                .query_row("SELECT typeof(envelope), length(envelope) FROM messages WHERE id = 'packed'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("SELECT typeof(envelope), length(envelope) FROM messages WHERE id = 'packed'", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .expect("stored");
             assert_eq!(kind, "blob");
             assert!(size < 1000, "4 KB of repeated text packs small, not {size} bytes");
@@ -1347,7 +1536,10 @@ mod tests {
         assert!(matches!(told.try_recv(), Ok(Input::Synced)), "the writer is told the syncer is free");
         assert!(durability.failed());
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        assert!(matches!(runtime.block_on(durability.settle()), Err(StoreError::NotDurable)), "nor is anything read claimed durable");
+        assert!(
+            matches!(runtime.block_on(durability.settle()), Err(StoreError::NotDurable)),
+            "nor is anything read claimed durable"
+        );
     }
 
     async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {

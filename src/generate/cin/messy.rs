@@ -127,10 +127,7 @@ const EMPTY_OPTIONAL: &[(&str, Place)] = &[
     ("PersonDeathDate", Place::LastIn("ChildIdentifiers")),
     ("CINclosureDate", Place::After("PrimaryNeedCode")),
     ("ReasonForClosure", Place::After("CINclosureDate")),
-    (
-        "AssessmentInternalReviewDate",
-        Place::After("AssessmentActualStartDate"),
-    ),
+    ("AssessmentInternalReviewDate", Place::After("AssessmentActualStartDate")),
     ("CINPlanEndDate", Place::After("CINPlanStartDate")),
     ("CPPendDate", Place::After("CPPstartDate")),
 ];
@@ -200,10 +197,7 @@ const UNKNOWN_CODES: &[(&str, &[&str])] = &[
 
 /// Codes of earlier years' code sets: the GenderCurrent codes that Sex replaced in 2025-26, and assessment
 /// factors no longer to be used.
-const OLD_CODES: &[(&str, &[&str])] = &[
-    ("Sex", &["1", "2", "0", "9"]),
-    ("AssessmentFactors", &["18A", "19A"]),
-];
+const OLD_CODES: &[(&str, &[&str])] = &[("Sex", &["1", "2", "0", "9"]), ("AssessmentFactors", &["18A", "19A"])];
 
 /// Modules an extract leaves out (weights).
 const MODULES: &[(&str, u32)] = &[
@@ -216,11 +210,7 @@ const MODULES: &[(&str, u32)] = &[
 ];
 
 /// How an empty element is spelt (weights).
-const BLANKS: &[(Blank, u32)] = &[
-    (Blank::Pair, 5),
-    (Blank::SelfClosing, 3),
-    (Blank::Spaces, 2),
-];
+const BLANKS: &[(Blank, u32)] = &[(Blank::Pair, 5), (Blank::SelfClosing, 3), (Blank::Spaces, 2)];
 
 #[derive(Debug, Clone, Copy)]
 enum Blank {
@@ -269,29 +259,13 @@ impl Mess {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         // Stream 0 makes the children; the mistakes have a stream of their own.
         rng.set_stream(1);
-        let codes = codelists
-            .values()
-            .flat_map(|list| list.codes.iter().map(|c| c.code.clone()))
-            .collect();
-        Mess {
-            rng,
-            start,
-            end,
-            codes,
-            previous_id: None,
-        }
+        let codes = codelists.values().flat_map(|list| list.codes.iter().map(|c| c.code.clone())).collect();
+        Mess { rng, start, end, codes, previous_id: None }
     }
 
     /// Gives the child written at `buf[from..]` its mistakes, counting each kind made in `made`.
-    pub(super) fn spoil(
-        &mut self,
-        buf: &mut String,
-        from: usize,
-        made: &mut BTreeMap<&'static str, usize>,
-    ) {
-        let count = weighted(&mut self.rng, MISTAKES_PER_CHILD)
-            .copied()
-            .unwrap_or(0);
+    pub(super) fn spoil(&mut self, buf: &mut String, from: usize, made: &mut BTreeMap<&'static str, usize>) {
+        let count = weighted(&mut self.rng, MISTAKES_PER_CHILD).copied().unwrap_or(0);
         for _ in 0..count {
             // A child may have nothing a mistake needs (no plan to leave a review out of): draw again.
             for _ in 0..8 {
@@ -305,9 +279,7 @@ impl Mess {
             }
         }
         let lines = lines(buf, from);
-        self.previous_id = leaves(buf, &lines, &["LAchildID"])
-            .first()
-            .map(|&i| buf[lines[i].value()].to_string());
+        self.previous_id = leaves(buf, &lines, &["LAchildID"]).first().map(|&i| buf[lines[i].value()].to_string());
     }
 
     /// Makes `mistake` in the child at `buf[from..]`; false when the child has nothing to make it in.
@@ -324,11 +296,7 @@ impl Mess {
             Mistake::EmptyOptional(places) => {
                 let mut slots = Vec::new();
                 for &(name, place) in places {
-                    slots.extend(
-                        slots_for(buf, &lines, name, place)
-                            .into_iter()
-                            .map(|slot| (name, slot)),
-                    );
+                    slots.extend(slots_for(buf, &lines, name, place).into_iter().map(|slot| (name, slot)));
                 }
                 let Some((name, (at, indent))) = self.choose(slots) else {
                     return false;
@@ -382,11 +350,7 @@ impl Mess {
             Mistake::MistypedCode(fields) => {
                 let typos: Vec<(usize, String)> = leaves(buf, &lines, fields)
                     .into_iter()
-                    .flat_map(|i| {
-                        typos(&buf[lines[i].value()])
-                            .into_iter()
-                            .map(move |typo| (i, typo))
-                    })
+                    .flat_map(|i| typos(&buf[lines[i].value()]).into_iter().map(move |typo| (i, typo)))
                     .filter(|(_, typo)| !self.codes.contains(typo))
                     .collect();
                 let Some((i, typo)) = self.choose(typos) else {
@@ -397,11 +361,7 @@ impl Mess {
             Mistake::LowercaseCode(fields) => {
                 let upper: Vec<usize> = leaves(buf, &lines, fields)
                     .into_iter()
-                    .filter(|&i| {
-                        buf[lines[i].value()]
-                            .bytes()
-                            .any(|b| b.is_ascii_uppercase())
-                    })
+                    .filter(|&i| buf[lines[i].value()].bytes().any(|b| b.is_ascii_uppercase()))
                     .collect();
                 let Some(i) = self.choose(upper) else {
                     return false;
@@ -410,8 +370,7 @@ impl Mess {
                 buf.replace_range(lines[i].value(), &lower);
             }
             Mistake::RepeatedChildId => {
-                let Some(previous) = self.previous_id.clone().filter(|id| !id.trim().is_empty())
-                else {
+                let Some(previous) = self.previous_id.clone().filter(|id| !id.trim().is_empty()) else {
                     return false;
                 };
                 let Some(&i) = leaves(buf, &lines, &["LAchildID"]).first() else {
@@ -438,19 +397,12 @@ impl Mess {
     fn overlap(&mut self, buf: &mut String, lines: &[Line]) -> bool {
         let episodes = blocks(buf, lines, "CINdetails");
         let date_in = |block: &Range<usize>, name: &str| {
-            let i = leaves(buf, lines, &[name])
-                .into_iter()
-                .find(|&i| block.contains(&lines[i].span.start))?;
+            let i = leaves(buf, lines, &[name]).into_iter().find(|&i| block.contains(&lines[i].span.start))?;
             Some((lines[i].value(), parse_date(&buf[lines[i].value()])?))
         };
         let pairs: Vec<(Range<usize>, NaiveDate)> = episodes
             .windows(2)
-            .filter_map(|pair| {
-                Some((
-                    date_in(&pair[0], "CINclosureDate")?.0,
-                    date_in(&pair[1], "CINreferralDate")?.1,
-                ))
-            })
+            .filter_map(|pair| Some((date_in(&pair[0], "CINclosureDate")?.0, date_in(&pair[1], "CINreferralDate")?.1)))
             .collect();
         if let Some((closure, next_referral)) = self.choose(pairs) {
             let late = days(next_referral, self.rng.random_range(1..=60));
@@ -467,10 +419,7 @@ impl Mess {
 
     /// An empty `name` element, spelt one of the ways extracts spell it.
     fn blank(&mut self, name: &str) -> String {
-        match weighted(&mut self.rng, BLANKS)
-            .copied()
-            .unwrap_or(Blank::Pair)
-        {
+        match weighted(&mut self.rng, BLANKS).copied().unwrap_or(Blank::Pair) {
             Blank::Pair => format!("<{name}></{name}>"),
             Blank::SelfClosing => format!("<{name}/>"),
             Blank::Spaces => format!("<{name}>  </{name}>"),
@@ -530,10 +479,7 @@ fn lines(buf: &str, from: usize) -> Vec<Line> {
         let line = &buf[tag..end];
         let closing = line.starts_with("</");
         let name_from = tag + if closing { 2 } else { 1 };
-        let name_len = buf
-            .get(name_from..end)
-            .and_then(|rest| rest.find(['>', '/']))
-            .unwrap_or(0);
+        let name_len = buf.get(name_from..end).and_then(|rest| rest.find(['>', '/'])).unwrap_or(0);
         if !line.starts_with('<') || !line.ends_with('>') || name_len == 0 {
             continue;
         }
@@ -541,9 +487,7 @@ fn lines(buf: &str, from: usize) -> Vec<Line> {
         // A leaf is `<X>value</X>`: its closing tag starts `name_len + 3` bytes before the line's end.
         let bytes = buf.as_bytes();
         let closing_tag = end.checked_sub(name_len + 3).filter(|&at| {
-            at > name.end
-                && bytes[at..at + 2] == *b"</"
-                && bytes[at + 2..end - 1] == bytes[name.clone()]
+            at > name.end && bytes[at..at + 2] == *b"</" && bytes[at + 2..end - 1] == bytes[name.clone()]
         });
         let shape = match closing_tag {
             _ if closing => Shape::Close,
@@ -551,12 +495,7 @@ fn lines(buf: &str, from: usize) -> Vec<Line> {
             Some(at) => Shape::Leaf(name.end + 1..at),
             None => Shape::Open,
         };
-        out.push(Line {
-            span: start..end,
-            tag,
-            name,
-            shape,
-        });
+        out.push(Line { span: start..end, tag, name, shape });
     }
     out
 }
@@ -661,42 +600,23 @@ mod tests {
         let lines = super::lines(blank, 0);
         assert!(matches!(&lines[1].shape, Shape::Leaf(v) if v.is_empty()));
         assert_eq!(&blank[lines[2].value()], "  ");
-        assert!(
-            leaves(blank, &lines, &["Sex", "Ethnicity"]).is_empty(),
-            "blank elements have no value to spoil"
-        );
+        assert!(leaves(blank, &lines, &["Sex", "Ethnicity"]).is_empty(), "blank elements have no value to spoil");
         let odd = "<Child>\n  <Note>a>b</Other>\n  <Sex>é</Sex>\n</Child>\n";
         let lines = super::lines(odd, 0);
-        assert!(
-            matches!(lines[1].shape, Shape::Open),
-            "a line that does not close its element is no leaf"
-        );
+        assert!(matches!(lines[1].shape, Shape::Open), "a line that does not close its element is no leaf");
         assert_eq!(&odd[lines[2].value()], "é");
     }
 
     #[test]
     fn empty_optional_elements_go_where_the_schema_puts_them() {
         let lines = lines(CHILD, 0);
-        let after = slots_for(
-            CHILD,
-            &lines,
-            "CINclosureDate",
-            Place::After("PrimaryNeedCode"),
-        );
+        let after = slots_for(CHILD, &lines, "CINclosureDate", Place::After("PrimaryNeedCode"));
         assert_eq!(after.len(), 1);
         assert!(CHILD[after[0].0..].starts_with("        <ReferralNFA>"));
-        let last = slots_for(
-            CHILD,
-            &lines,
-            "PersonDeathDate",
-            Place::LastIn("ChildIdentifiers"),
-        );
+        let last = slots_for(CHILD, &lines, "PersonDeathDate", Place::LastIn("ChildIdentifiers"));
         assert!(CHILD[last[0].0..].starts_with("      </ChildIdentifiers>"));
         assert_eq!(last[0].1, 8);
-        assert!(
-            slots_for(CHILD, &lines, "Sex", Place::LastIn("ChildIdentifiers")).is_empty(),
-            "Sex is there"
-        );
+        assert!(slots_for(CHILD, &lines, "Sex", Place::LastIn("ChildIdentifiers")).is_empty(), "Sex is there");
     }
 
     #[test]
@@ -712,13 +632,7 @@ mod tests {
             for (name, property) in properties {
                 // A wrapped list's items are elements of their own name: Disabilities/Disability.
                 let (name, property) = match property.get("items") {
-                    Some(items) => (
-                        items
-                            .pointer("/xml/name")
-                            .and_then(|n| n.as_str())
-                            .unwrap_or(name),
-                        items,
-                    ),
+                    Some(items) => (items.pointer("/xml/name").and_then(|n| n.as_str()).unwrap_or(name), items),
                     None => (name.as_str(), property),
                 };
                 if let Some(list) = property.get("x-codelist").and_then(|l| l.as_str()) {
@@ -738,16 +652,9 @@ mod tests {
         let mut lists = BTreeMap::new();
         codelist_names(&pack.schema, &mut lists);
         for (name, values) in UNKNOWN_CODES.iter().chain(OLD_CODES) {
-            let list = lists
-                .get(*name)
-                .and_then(|l| pack.codelists.get(l))
-                .expect("a coded element");
+            let list = lists.get(*name).and_then(|l| pack.codelists.get(l)).expect("a coded element");
             for value in *values {
-                assert!(
-                    !list.contains(value),
-                    "{name}: {value} is a code of {}",
-                    list.title
-                );
+                assert!(!list.contains(value), "{name}: {value} is a code of {}", list.title);
             }
         }
         for name in CODED {
@@ -760,22 +667,12 @@ mod tests {
         let catalog = crate::standard::Catalog::embedded().expect("embedded packs");
         let pack = catalog.find("cin-census@2025-26").expect("the census pack");
         let mut out = Vec::new();
-        let summary = super::super::write_return_with(
-            &pack,
-            300,
-            3,
-            0.0,
-            super::super::Profile::Messy,
-            &mut out,
-        )
-        .expect("a messy return");
+        let summary = super::super::write_return_with(&pack, 300, 3, 0.0, super::super::Profile::Messy, &mut out)
+            .expect("a messy return");
         let names: HashSet<&str> = MISTAKES.iter().map(|(m, _)| m.name()).collect();
         let made: HashSet<&str> = summary.mistakes.keys().copied().collect();
         assert_eq!(made, names, "{:?}", summary.mistakes);
         let total: usize = summary.mistakes.values().sum();
-        assert!(
-            (1.5..2.0).contains(&(total as f64 / 300.0)),
-            "{total} mistakes in 300 children"
-        );
+        assert!((1.5..2.0).contains(&(total as f64 / 300.0)), "{total} mistakes in 300 children");
     }
 }

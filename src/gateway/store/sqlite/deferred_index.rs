@@ -107,7 +107,9 @@ impl Key {
 /// other it is still a total order that agrees with equality, which is all a lookup needs.
 impl Ord for Key {
     fn cmp(&self, other: &Key) -> std::cmp::Ordering {
-        self.head.cmp(&other.head).then_with(|| (self.sender.as_str(), self.key.as_str()).cmp(&(other.sender.as_str(), other.key.as_str())))
+        self.head
+            .cmp(&other.head)
+            .then_with(|| (self.sender.as_str(), self.key.as_str()).cmp(&(other.sender.as_str(), other.key.as_str())))
     }
 }
 
@@ -184,7 +186,9 @@ impl DeferredIndex {
         Ok(DeferredIndex {
             indexed,
             find: format!("SELECT message FROM {table} WHERE sender = ?1 AND key = ?2"),
-            insert: format!("INSERT INTO {table} (sender, key, message) VALUES (?1, ?2, ?3) ON CONFLICT (sender, key) DO NOTHING"),
+            insert: format!(
+                "INSERT INTO {table} (sender, key, message) VALUES (?1, ?2, ?3) ON CONFLICT (sender, key) DO NOTHING"
+            ),
             pending: BTreeMap::new(),
             rowids: BTreeSet::new(),
             open: HashMap::new(),
@@ -256,7 +260,8 @@ impl DeferredIndex {
             ),
             None => (self.pending.range::<Key, _>(..), self.pending.range::<Key, _>(..Key::default())),
         };
-        let slice: Vec<(Key, i64)> = after.chain(from_start).take(count).map(|(key, &rowid)| (key.clone(), rowid)).collect();
+        let slice: Vec<(Key, i64)> =
+            after.chain(from_start).take(count).map(|(key, &rowid)| (key.clone(), rowid)).collect();
         let mut insert = conn.prepare_cached(&self.insert)?;
         for (key, rowid) in slice {
             insert.execute(params![key.sender, key.key, rowid])?;
@@ -270,7 +275,8 @@ impl DeferredIndex {
             None => conn.query_row("SELECT coalesce(max(rowid), 0) FROM messages", [], |r| r.get(0))?,
         };
         if complete >= self.up_to + self.watermark_step || (all && complete > self.up_to) {
-            conn.prepare_cached("UPDATE deferred_indexes SET up_to = ?1 WHERE name = ?2")?.execute(params![complete, self.indexed.table])?;
+            conn.prepare_cached("UPDATE deferred_indexes SET up_to = ?1 WHERE name = ?2")?
+                .execute(params![complete, self.indexed.table])?;
             self.storing = Some(complete);
         }
         Ok(())
@@ -320,7 +326,10 @@ impl DeferredIndex {
 /// table nor memory.
 enum Stored {
     /// Being made from the table on a thread of its own; the keys added since the index opened are in `recent`.
-    Making { recent: fastbloom::BloomFilter, made: mpsc::Receiver<Result<fastbloom::BloomFilter, StoreError>> },
+    Making {
+        recent: fastbloom::BloomFilter,
+        made: mpsc::Receiver<Result<fastbloom::BloomFilter, StoreError>>,
+    },
     Made(fastbloom::BloomFilter),
     /// It could not be made: every lookup not answered from memory searches the table.
     Unknown,
@@ -333,7 +342,8 @@ impl Stored {
     fn open(conn: &Connection, table: &'static str, hasher: &RandomState, messages: i64) -> Result<Stored, StoreError> {
         // A filter of 16 bits a key, for the messages stored so far (each has at most one key in each index).
         let wanted = usize::try_from(messages).unwrap_or(usize::MAX).saturating_mul(16);
-        let bits = wanted.max(MIN_FILTER_BITS).checked_next_power_of_two().unwrap_or(MAX_FILTER_BITS).min(MAX_FILTER_BITS);
+        let bits =
+            wanted.max(MIN_FILTER_BITS).checked_next_power_of_two().unwrap_or(MAX_FILTER_BITS).min(MAX_FILTER_BITS);
         let empty = move || fastbloom::BloomFilter::with_num_bits(bits).hashes(FILTER_HASHES);
         let path = conn.path().filter(|p| !p.is_empty()).map(std::path::PathBuf::from);
         let Some(path) = path else { return Ok(Stored::Made(scan(conn, table, hasher, empty())?)) };
@@ -342,9 +352,12 @@ impl Stored {
         std::thread::Builder::new()
             .name("cg-index-filter".into())
             .spawn(move || {
-                let filter = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                    .map_err(StoreError::from)
-                    .and_then(|conn| scan(&conn, table, &hasher, empty()));
+                let filter = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(StoreError::from)
+                .and_then(|conn| scan(&conn, table, &hasher, empty()));
                 drop(tx.send(filter));
             })
             .map_err(|source| StoreError::Io { path: "index filter thread".into(), source })?;
@@ -365,7 +378,9 @@ impl Stored {
         let Stored::Making { recent, made } = self else { return };
         *self = match made.try_recv() {
             Err(mpsc::TryRecvError::Empty) => return,
-            Ok(Ok(mut filter)) if filter.num_bits() == recent.num_bits() && filter.num_hashes() == recent.num_hashes() => {
+            Ok(Ok(mut filter))
+                if filter.num_bits() == recent.num_bits() && filter.num_hashes() == recent.num_hashes() =>
+            {
                 filter.union(recent);
                 Stored::Made(filter)
             }
@@ -386,11 +401,21 @@ impl Stored {
 }
 
 /// `filter` with the hash of every key in `table` added.
-fn scan(conn: &Connection, table: &str, hasher: &RandomState, mut filter: fastbloom::BloomFilter) -> Result<fastbloom::BloomFilter, StoreError> {
+fn scan(
+    conn: &Connection,
+    table: &str,
+    hasher: &RandomState,
+    mut filter: fastbloom::BloomFilter,
+) -> Result<fastbloom::BloomFilter, StoreError> {
     let mut statement = conn.prepare(&format!("SELECT sender, key FROM {table}"))?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
-        let text = |i| row.get_ref(i).map_err(StoreError::from)?.as_str().map_err(|e| StoreError::Corrupt(format!("a key in {table}: {e}")));
+        let text = |i| {
+            row.get_ref(i)
+                .map_err(StoreError::from)?
+                .as_str()
+                .map_err(|e| StoreError::Corrupt(format!("a key in {table}: {e}")))
+        };
         let (sender, key) = (text(0)?, text(1)?);
         filter.insert_hash(hasher.hash_one((sender, key)));
     }
@@ -407,7 +432,10 @@ pub(crate) struct Deferred {
 
 impl Deferred {
     pub(crate) fn open(conn: &Connection) -> Result<Deferred, StoreError> {
-        Ok(Deferred { ids: DeferredIndex::open(conn, MESSAGE_IDS)?, keys: DeferredIndex::open(conn, IDEMPOTENCY_KEYS)? })
+        Ok(Deferred {
+            ids: DeferredIndex::open(conn, MESSAGE_IDS)?,
+            keys: DeferredIndex::open(conn, IDEMPOTENCY_KEYS)?,
+        })
     }
 
     pub(crate) fn write(&mut self, conn: &Connection, all: bool) -> Result<(), StoreError> {
@@ -437,7 +465,8 @@ mod tests {
 
     fn store() -> Connection {
         let conn = Connection::open_in_memory().expect("opens");
-        conn.execute_batch("CREATE TABLE messages (id TEXT PRIMARY KEY, sender TEXT NOT NULL, message_id TEXT);").expect("a messages table");
+        conn.execute_batch("CREATE TABLE messages (id TEXT PRIMARY KEY, sender TEXT NOT NULL, message_id TEXT);")
+            .expect("a messages table");
         conn
     }
 
@@ -445,7 +474,8 @@ mod tests {
     fn group(conn: &Connection, ids: &mut DeferredIndex, from: usize, to: usize, commits: bool) {
         conn.execute_batch("BEGIN").expect("begins");
         for i in from..to {
-            conn.execute("INSERT INTO messages (id, sender, message_id) VALUES (?1, '201', ?1)", [format!("m{i}")]).expect("stored");
+            conn.execute("INSERT INTO messages (id, sender, message_id) VALUES (?1, '201', ?1)", [format!("m{i}")])
+                .expect("stored");
             ids.add("201", &format!("m{i}"), conn.last_insert_rowid());
         }
         ids.write(conn, false).expect("writes its slice");
@@ -476,7 +506,10 @@ mod tests {
         assert_eq!((ids.waiting(), in_table(&conn)), (100, 0), "a group's own entries wait");
         group(&conn, &mut ids, 0, 0, true);
         assert_eq!((ids.waiting(), in_table(&conn)), (87, 13), "an eighth, rounded up");
-        let first: Vec<String> = conn.prepare("SELECT key FROM message_ids").and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("reads");
+        let first: Vec<String> = conn
+            .prepare("SELECT key FROM message_ids")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("reads");
         let mut expected: Vec<String> = (0..100).map(|i| format!("m{i}")).collect();
         expected.sort();
         assert_eq!(first, expected[..13]);
@@ -504,7 +537,11 @@ mod tests {
         ids.sweep_commits = 1;
         group(&conn, &mut ids, 0, 10, true);
         group(&conn, &mut ids, 10, 20, false);
-        assert_eq!((ids.waiting(), in_table(&conn)), (10, 0), "the slice written by the rolled-back group is not taken as written");
+        assert_eq!(
+            (ids.waiting(), in_table(&conn)),
+            (10, 0),
+            "the slice written by the rolled-back group is not taken as written"
+        );
         assert_eq!(found(&conn, &ids, 15), None);
         assert_eq!(found(&conn, &ids, 5), Some("m5".into()));
         group(&conn, &mut ids, 20, 20, true);
@@ -514,7 +551,8 @@ mod tests {
     #[test]
     fn messages_stored_before_the_index_was_made_are_indexed_when_it_is() {
         let conn = store();
-        conn.execute_batch("INSERT INTO messages VALUES ('a', '201', 'x'), ('b', '202', 'x'), ('old', '201', NULL);").expect("stored before");
+        conn.execute_batch("INSERT INTO messages VALUES ('a', '201', 'x'), ('b', '202', 'x'), ('old', '201', NULL);")
+            .expect("stored before");
         let ids = DeferredIndex::open(&conn, MESSAGE_IDS).expect("opens");
         assert_eq!(in_table(&conn), 2, "a message without a messageId has no entry");
         assert_eq!(ids.find(&conn, "202", "x").expect("looks up"), Some(2));
