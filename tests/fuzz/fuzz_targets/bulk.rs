@@ -12,33 +12,18 @@ use caregate::validate::{Options, Validator};
 use chrono::DateTime;
 use libfuzzer_sys::fuzz_target;
 
-static CATALOG: LazyLock<Catalog> =
-    LazyLock::new(|| Catalog::embedded().expect("the embedded packs load"));
-static CIN: LazyLock<Arc<StandardPack>> = LazyLock::new(|| {
-    CATALOG
-        .find("cin-census@2025-26")
-        .expect("the CIN census pack")
-});
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog::embedded().expect("the embedded packs load"));
+static CIN: LazyLock<Arc<StandardPack>> =
+    LazyLock::new(|| CATALOG.find("cin-census@2025-26").expect("the CIN census pack"));
 
 fuzz_target!(|data: &[u8]| {
     let now = DateTime::parse_from_rfc3339("2026-04-15T09:00:00+01:00").expect("a timestamp");
-    let options = Options {
-        limits: Limits::default(),
-        now,
-        standard: Some(Arc::clone(&CIN)),
-    };
+    let options = Options { limits: Limits::default(), now, standard: Some(Arc::clone(&CIN)) };
     let validator = Validator::new(&CATALOG, options);
     let open = |offset: u64| -> std::io::Result<Box<dyn BufRead + Send + '_>> {
-        Ok(Box::new(
-            usize::try_from(offset)
-                .ok()
-                .and_then(|o| data.get(o..))
-                .unwrap_or_default(),
-        ))
+        Ok(Box::new(usize::try_from(offset).ok().and_then(|o| data.get(o..)).unwrap_or_default()))
     };
-    let checked = validator
-        .check_bulk(&CIN, &open)
-        .expect("reading from memory does not fail");
+    let checked = validator.check_bulk(&CIN, &open).expect("reading from memory does not fail");
     let lines = 1 + data.iter().filter(|&&b| b == b'\n').count();
     for finding in &checked.findings {
         if let Some(location) = &finding.location {

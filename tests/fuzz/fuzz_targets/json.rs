@@ -21,11 +21,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(doc.value, value, "parse_json and parse_json_value disagree");
             mirrors(&doc.value, &doc.spans, Span::new(0, data.len()));
             // Within the depth limit (64) serde_json (which stops at 128) reads everything that was read.
-            assert_eq!(
-                Some(&doc.value),
-                theirs.as_ref(),
-                "serde_json reads the same text otherwise"
-            );
+            assert_eq!(Some(&doc.value), theirs.as_ref(), "serde_json reads the same text otherwise");
         }
         (Err(a), Err(b)) => {
             // The same refusal at the same place (a repeated key's message names its first place only when
@@ -38,17 +34,11 @@ fuzz_target!(|data: &[u8]| {
             let location = a.location.as_ref().expect("a refusal is located");
             assert!(location.line >= 1 && location.column >= 1, "{location:?}");
             if let Some(span) = location.span {
-                assert!(
-                    span.start <= span.end && span.end <= data.len(),
-                    "{span:?} outside {} bytes",
-                    data.len()
-                );
+                assert!(span.start <= span.end && span.end <= data.len(), "{span:?} outside {} bytes", data.len());
             }
             if theirs.is_some() {
-                let on_purpose = matches!(
-                    a.rule.as_str(),
-                    "json-duplicate-key" | "too-deep" | "input-too-large"
-                ) || a.message.contains("too large to represent");
+                let on_purpose = matches!(a.rule.as_str(), "json-duplicate-key" | "too-deep" | "input-too-large")
+                    || a.message.contains("too large to represent");
                 assert!(on_purpose, "serde_json reads what was refused: {a:?}");
             }
         }
@@ -60,20 +50,13 @@ fuzz_target!(|data: &[u8]| {
 /// within `outer`.
 fn mirrors(value: &Value, tree: &SpanTree, outer: Span) {
     let span = tree.span;
-    assert!(
-        outer.start <= span.start && span.start < span.end && span.end <= outer.end,
-        "{span:?} outside {outer:?}"
-    );
+    assert!(outer.start <= span.start && span.start < span.end && span.end <= outer.end, "{span:?} outside {outer:?}");
     let children: Vec<&Value> = match value {
         Value::Array(items) => items.iter().collect(),
         Value::Object(members) => members.values().collect(),
         _ => Vec::new(),
     };
-    assert_eq!(
-        children.len(),
-        tree.children.len(),
-        "the span tree does not mirror {value}"
-    );
+    assert_eq!(children.len(), tree.children.len(), "the span tree does not mirror {value}");
     for (child, node) in children.into_iter().zip(&tree.children) {
         if value.is_object() {
             let key = node.key.expect("a member's key has a span");

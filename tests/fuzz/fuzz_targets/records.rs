@@ -16,17 +16,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // Chunks of 1 to 16 bytes, chosen by the input so that every size is tried.
-    let chunk = 1 + data
-        .iter()
-        .fold(0usize, |a, &b| a.wrapping_add(usize::from(b)))
-        % 16;
-    for limits in [
-        Limits::default(),
-        Limits {
-            max_bytes: 700,
-            max_depth: 6,
-        },
-    ] {
+    let chunk = 1 + data.iter().fold(0usize, |a, &b| a.wrapping_add(usize::from(b))) % 16;
+    for limits in [Limits::default(), Limits { max_bytes: 700, max_depth: 6 }] {
         let whole = split(data, limits);
         let chunked = split(BufReader::with_capacity(chunk, data), limits);
         assert_eq!(
@@ -45,11 +36,7 @@ fuzz_target!(|data: &[u8]| {
             );
             let mut position = TextPosition::default();
             position.advance(&data[..start]);
-            assert_eq!(
-                position.at(),
-                (piece.line, piece.column),
-                "a piece's line and column are not its offset's"
-            );
+            assert_eq!(position.at(), (piece.line, piece.column), "a piece's line and column are not its offset's");
             if let PieceKind::Record(n) = piece.kind {
                 assert_eq!(n, records, "records are numbered in order");
                 records += 1;
@@ -68,10 +55,7 @@ fn split(input: impl BufRead, limits: Limits) -> (Vec<Piece>, Option<Finding>) {
             Ok(Some(piece)) => pieces.push(piece),
             Ok(None) => break (pieces, None),
             Err(refusal) => {
-                assert!(
-                    matches!(splitter.next_piece(), Ok(None)),
-                    "the reading goes on after a refusal"
-                );
+                assert!(matches!(splitter.next_piece(), Ok(None)), "the reading goes on after a refusal");
                 break (pieces, Some(refusal));
             }
         }

@@ -20,10 +20,7 @@ static NULL: Value = Value::Null;
 
 fuzz_target!(|data: &[u8]| {
     let (source, bindings) = match data.iter().position(|&b| b == 0) {
-        Some(nul) => (
-            &data[..nul],
-            serde_json::from_slice(&data[nul + 1..]).unwrap_or(Value::Null),
-        ),
+        Some(nul) => (&data[..nul], serde_json::from_slice(&data[nul + 1..]).unwrap_or(Value::Null)),
         None => (data, Value::Null),
     };
     let Ok(source) = std::str::from_utf8(source) else {
@@ -33,14 +30,9 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .collect();
-    let stable: Vec<String> = ["asOf", "now", "params", "root.Header"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let stable: Vec<String> = ["asOf", "now", "params", "root.Header"].iter().map(|s| s.to_string()).collect();
     let plain = Compiler::new(&VARIABLES, holidays.clone()).compile(source);
-    let memoised = Compiler::new(&VARIABLES, holidays)
-        .with_stable(&stable)
-        .compile(source);
+    let memoised = Compiler::new(&VARIABLES, holidays).with_stable(&stable).compile(source);
     let (plain, memoised) = match (plain, memoised) {
         (Ok(p), Ok(m)) => (p, m),
         (Err(p), Err(m)) => {
@@ -51,31 +43,12 @@ fuzz_target!(|data: &[u8]| {
         }
         (p, m) => panic!("the stable variables change whether `{source}` compiles: {p:?} / {m:?}"),
     };
-    let vars: Vec<&Value> = VARIABLES
-        .iter()
-        .map(|v| bindings.get(v).unwrap_or(&NULL))
-        .collect();
+    let vars: Vec<&Value> = VARIABLES.iter().map(|v| bindings.get(v).unwrap_or(&NULL)).collect();
     let expected = format!("{:?}", plain.eval(&vars));
     let mut memo = Memo::default();
-    assert_eq!(
-        format!("{:?}", memoised.eval(&vars)),
-        expected,
-        "`{source}` without a memo"
-    );
-    assert_eq!(
-        format!("{:?}", memoised.eval_with(&vars, &mut memo)),
-        expected,
-        "`{source}` with a fresh memo"
-    );
-    assert_eq!(
-        format!("{:?}", memoised.eval_with(&vars, &mut memo)),
-        expected,
-        "`{source}` with a filled memo"
-    );
+    assert_eq!(format!("{:?}", memoised.eval(&vars)), expected, "`{source}` without a memo");
+    assert_eq!(format!("{:?}", memoised.eval_with(&vars, &mut memo)), expected, "`{source}` with a fresh memo");
+    assert_eq!(format!("{:?}", memoised.eval_with(&vars, &mut memo)), expected, "`{source}` with a filled memo");
     let _ = plain.check(&vars);
-    let _ = (
-        plain.reads("agg"),
-        plain.may_read_field("self", "ChildIdentifiers"),
-        plain.dotted_path(),
-    );
+    let _ = (plain.reads("agg"), plain.may_read_field("self", "ChildIdentifiers"), plain.dotted_path());
 });

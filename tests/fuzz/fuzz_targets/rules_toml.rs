@@ -30,10 +30,7 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .collect();
-    let stable: Vec<String> = ["asOf", "now", "params", "root.Header"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let stable: Vec<String> = ["asOf", "now", "params", "root.Header"].iter().map(|s| s.to_string()).collect();
     let Ok((rules, aggregates)) = compile_rules(text, &holidays, &stable) else {
         return;
     };
@@ -44,17 +41,12 @@ fuzz_target!(|data: &[u8]| {
     for root in EXAMPLES.iter() {
         for aggregate in &aggregates {
             aggregate.context.for_each(root, |_, node| {
-                let _ =
-                    aggregate
-                        .value
-                        .eval(&[node, root, &Value::Null, &as_of, &now, &params, &agg]);
+                let _ = aggregate.value.eval(&[node, root, &Value::Null, &as_of, &now, &params, &agg]);
             });
         }
         for rule in &rules {
             rule.context.for_each(root, |_, node| {
-                let _ =
-                    rule.program
-                        .check(&[node, root, &Value::Null, &as_of, &now, &params, &agg]);
+                let _ = rule.program.check(&[node, root, &Value::Null, &as_of, &now, &params, &agg]);
             });
         }
     }

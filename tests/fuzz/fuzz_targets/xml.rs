@@ -13,15 +13,8 @@ fuzz_target!(|data: &[u8]| {
     match parse_xml(data, &limits) {
         Ok(doc) => {
             let depth = depth_within(&doc.root, Span::new(0, data.len()));
-            assert!(
-                depth <= limits.max_depth,
-                "a tree {depth} deep passed a limit of {}",
-                limits.max_depth
-            );
-            let tighter = Limits {
-                max_depth: depth - 1,
-                ..limits
-            };
+            assert!(depth <= limits.max_depth, "a tree {depth} deep passed a limit of {}", limits.max_depth);
+            let tighter = Limits { max_depth: depth - 1, ..limits };
             match parse_xml(data, &tighter) {
                 Ok(_) => panic!("a tree {depth} deep passed a limit of {}", depth - 1),
                 Err(refusal) => assert_eq!(refusal.rule, "too-deep", "{refusal:?}"),
@@ -31,11 +24,7 @@ fuzz_target!(|data: &[u8]| {
             let location = refusal.location.as_ref().expect("a refusal is located");
             assert!(location.line >= 1 && location.column >= 1, "{location:?}");
             if let Some(span) = location.span {
-                assert!(
-                    span.start <= span.end && span.end <= data.len(),
-                    "{span:?} outside {} bytes",
-                    data.len()
-                );
+                assert!(span.start <= span.end && span.end <= data.len(), "{span:?} outside {} bytes", data.len());
             }
         }
     }
@@ -44,16 +33,10 @@ fuzz_target!(|data: &[u8]| {
 /// Checks that `element` and everything in it lie within `outer`; gives the depth of the tree (1 for a leaf).
 fn depth_within(element: &Element, outer: Span) -> usize {
     let span = element.span;
-    assert!(
-        outer.start <= span.start && span.start < span.end && span.end <= outer.end,
-        "{span:?} outside {outer:?}"
-    );
+    assert!(outer.start <= span.start && span.start < span.end && span.end <= outer.end, "{span:?} outside {outer:?}");
     for attribute in &element.attributes {
         let a = attribute.span;
-        assert!(
-            span.start < a.start && a.start <= a.end && a.end < span.end,
-            "attribute {a:?} outside {span:?}"
-        );
+        assert!(span.start < a.start && a.start <= a.end && a.end < span.end, "attribute {a:?} outside {span:?}");
     }
     let mut deepest = 0;
     for child in &element.children {
@@ -61,10 +44,7 @@ fn depth_within(element: &Element, outer: Span) -> usize {
             XmlNode::Element(e) => deepest = deepest.max(depth_within(e, span)),
             XmlNode::Text(t) => {
                 let s = t.span;
-                assert!(
-                    span.start < s.start && s.start <= s.end && s.end < span.end,
-                    "text {s:?} outside {span:?}"
-                );
+                assert!(span.start < s.start && s.start <= s.end && s.end < span.end, "text {s:?} outside {span:?}");
             }
         }
     }
