@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use caregate::convert::{self, Target};
-use caregate::document::Limits;
-use caregate::generate::Generator;
-use caregate::standard::Catalog;
-use caregate::validate::{Options, Validator};
+use caregate_engine::convert::{self, Target};
+use caregate_engine::document::Limits;
+use caregate_engine::standard::Catalog;
+use caregate_engine::validate::{Options, Validator};
+use caregate_generate::Generator;
 
 fn median(mut runs: Vec<Duration>) -> Duration {
     runs.sort();
@@ -100,7 +100,7 @@ fn main() {
     // into the same `Value` is its baseline.
     let parse_ours = time(runs, || {
         for doc in &json_docs {
-            std::hint::black_box(caregate::document::parse_json_value(doc, &limits).expect("parses"));
+            std::hint::black_box(caregate_engine::document::parse_json_value(doc, &limits).expect("parses"));
         }
     });
     let parse_serde = time(runs, || {

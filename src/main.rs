@@ -1,4 +1,8 @@
-//! The `caregate` command. All of it lives in `caregate::cli`.
+//! The `caregate` command: the command line over the engine (`caregate-engine`), the generator, conformance
+//! and the gateway. [`cli`] is the only place that knows about terminals and exit codes.
+#![forbid(unsafe_code)]
+
+mod cli;
 
 // Parsing builds many small strings; mimalloc serves them markedly faster than the system allocator
 // (see BENCHMARKS.md).
@@ -6,5 +10,5 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    caregate::cli::main()
+    cli::main()
 }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::{Cli, Command, ConvertArgs, GenerateArgs, StandardsCommand, ValidateArgs};
-use crate::convert::{self, Target};
-use crate::document::{self, Limits};
-use crate::finding::Finding;
-use crate::report::model::{DocumentEnd, DocumentResult, DocumentStart, Tool};
-use crate::report::{self, OutputFormat, ReportWriter, WriterOptions};
-use crate::standard::{Catalog, StandardPack};
-use crate::validate::{Checked, Options, Validator};
+use caregate_engine::convert::{self, Target};
+use caregate_engine::document::{self, Limits};
+use caregate_engine::finding::Finding;
+use caregate_engine::model::{DocumentEnd, DocumentResult, DocumentStart, Tool};
+use caregate_engine::report::{self, OutputFormat, ReportWriter, WriterOptions};
+use caregate_engine::standard::{Catalog, StandardPack};
+use caregate_engine::validate::{Checked, Options, Validator};
 
 pub fn run(cli: Cli) -> Result<u8> {
     let catalog = load_catalog(&cli.standards)?;
@@ -47,7 +47,7 @@ fn find_standard(catalog: &Catalog, reference: &str) -> Result<Arc<StandardPack>
     })
 }
 
-fn limits(args: &super::Limits) -> Limits {
+fn limits(args: &super::LimitArgs) -> Limits {
     Limits { max_bytes: args.max_bytes, max_depth: args.max_depth }
 }
 
@@ -526,13 +526,13 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
         }
         StandardsCommand::Show { standard } => {
             let pack = find_standard(catalog, &standard)?;
-            write_output(&crate::standard::export::describe(&pack), None)?;
+            write_output(&caregate_engine::standard::export::describe(&pack), None)?;
         }
         StandardsCommand::Export { standard, format, output } => {
             let pack = find_standard(catalog, &standard)?;
             let text = match format.as_str() {
-                "xsd" => crate::standard::export::xsd(&pack, catalog),
-                _ => crate::standard::export::json_schema(&pack),
+                "xsd" => caregate_engine::standard::export::xsd(&pack, catalog),
+                _ => caregate_engine::standard::export::json_schema(&pack),
             };
             write_output(&text, output.as_deref())?;
         }
@@ -556,7 +556,7 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
         );
     }
     let target: Target = args.format.parse().map_err(|e: String| anyhow!(e))?;
-    let generator = crate::generate::Generator::new(&pack, catalog, args.seed, args.invalid_rate)?;
+    let generator = caregate_generate::Generator::new(&pack, catalog, args.seed, args.invalid_rate)?;
     if let Some(dir) = &args.output {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -582,7 +582,7 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
 }
 
 fn serve(catalog: Catalog, args: super::ServeArgs) -> Result<u8> {
-    use crate::gateway;
+    use caregate_gateway as gateway;
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -638,8 +638,8 @@ async fn stop_signal() -> Result<()> {
 }
 
 fn audit_verify(data: &Path) -> Result<u8> {
-    use crate::gateway::audit::{verify, Verdict};
-    let entries = crate::gateway::store::sqlite::read_audit(data)
+    use caregate_gateway::audit::{verify, Verdict};
+    let entries = caregate_gateway::store::sqlite::read_audit(data)
         .with_context(|| format!("cannot read the audit log in {}", data.display()))?;
     match verify(entries) {
         Verdict::Intact { entries } => {
@@ -654,7 +654,7 @@ fn audit_verify(data: &Path) -> Result<u8> {
 }
 
 fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {
-    match crate::gateway::config::Config::load(file, catalog) {
+    match caregate_gateway::config::Config::load(file, catalog) {
         Ok(config) => {
             println!(
                 "OK: {} organisations, {} senders, listening on {}",
@@ -677,9 +677,9 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
     if args.format != "xml" {
         bail!("a {} return is generated as XML; convert it with `caregate convert --to json`", pack.reference());
     }
-    let profile: crate::generate::cin::Profile = args.profile.parse().map_err(|e: String| anyhow!(e))?;
+    let profile: caregate_generate::cin::Profile = args.profile.parse().map_err(|e: String| anyhow!(e))?;
     let write = |out: &mut dyn Write| {
-        crate::generate::cin::write_return_with(pack, args.count, args.seed, args.invalid_rate, profile, out)
+        caregate_generate::cin::write_return_with(pack, args.count, args.seed, args.invalid_rate, profile, out)
     };
     let summary = match &args.output {
         Some(path) => {
@@ -692,7 +692,7 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
     };
     let faults: usize = summary.faults.values().sum();
     let mistakes: usize = summary.mistakes.values().sum();
-    let mistakes = if profile == crate::generate::cin::Profile::Messy {
+    let mistakes = if profile == caregate_generate::cin::Profile::Messy {
         format!(", {mistakes} first-submission mistakes")
     } else {
         String::new()
@@ -708,25 +708,25 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
 
 // ---- conformance: suites, certification, signed reports ----
 
-fn load_suites(catalog: &Catalog, dir: Option<&Path>) -> Result<Vec<crate::conformance::suite::Suite>> {
-    crate::conformance::suite::load_all(catalog, dir).context("cannot load the conformance suites")
+fn load_suites(catalog: &Catalog, dir: Option<&Path>) -> Result<Vec<caregate_conformance::suite::Suite>> {
+    caregate_conformance::suite::load_all(catalog, dir).context("cannot load the conformance suites")
 }
 
-fn load_waivers(args: &super::EvidenceArgs) -> Result<Vec<crate::conformance::waiver::Waiver>> {
+fn load_waivers(args: &super::EvidenceArgs) -> Result<Vec<caregate_conformance::waiver::Waiver>> {
     match &args.waivers {
-        Some(path) => Ok(crate::conformance::waiver::load(path)?),
+        Some(path) => Ok(caregate_conformance::waiver::load(path)?),
         None => Ok(Vec::new()),
     }
 }
 
 /// Signs (when asked) and writes the evidence to `OUTPUT/<run-id>/`; prints where and the verdict.
 fn write_evidence(
-    mut evidence: crate::conformance::evidence::Evidence,
+    mut evidence: caregate_conformance::evidence::Evidence,
     args: &super::EvidenceArgs,
-) -> Result<crate::conformance::evidence::Evidence> {
+) -> Result<caregate_conformance::evidence::Evidence> {
     if let Some(key) = &args.sign {
-        let key = crate::conformance::signature::read_private(key)?;
-        crate::conformance::signature::sign(&mut evidence, &key);
+        let key = caregate_conformance::signature::read_private(key)?;
+        caregate_conformance::signature::sign(&mut evidence, &key);
     }
     let dir = args.output.join(&evidence.run_id);
     evidence.write(&dir)?;
@@ -756,18 +756,18 @@ fn suite_command(catalog: &Catalog, command: super::SuiteCommand) -> Result<u8> 
     match command {
         super::SuiteCommand::Run { standard, evidence: args } => {
             let suites = load_suites(catalog, args.suites.as_deref())?;
-            let chosen: Vec<&crate::conformance::suite::Suite> = match &standard {
-                Some(reference) => vec![crate::conformance::suite::find(&suites, reference)?],
+            let chosen: Vec<&caregate_conformance::suite::Suite> = match &standard {
+                Some(reference) => vec![caregate_conformance::suite::find(&suites, reference)?],
                 None => suites.iter().collect(),
             };
             let waivers = load_waivers(&args)?;
             let mut failed = false;
             for suite in chosen {
                 let evidence = write_evidence(
-                    crate::conformance::run::run(
+                    caregate_conformance::run::run(
                         suite,
                         catalog,
-                        &supplier(&args, &crate::conformance::run::engine()),
+                        &supplier(&args, &caregate_conformance::run::engine()),
                         &waivers,
                     ),
                     &args,
@@ -778,8 +778,8 @@ fn suite_command(catalog: &Catalog, command: super::SuiteCommand) -> Result<u8> 
         }
         super::SuiteCommand::Coverage { standard, suites } => {
             let suites = load_suites(catalog, suites.as_deref())?;
-            let chosen: Vec<&crate::conformance::suite::Suite> = match &standard {
-                Some(reference) => vec![crate::conformance::suite::find(&suites, reference)?],
+            let chosen: Vec<&caregate_conformance::suite::Suite> = match &standard {
+                Some(reference) => vec![caregate_conformance::suite::find(&suites, reference)?],
                 None => suites.iter().collect(),
             };
             let mut uncovered = 0;
@@ -807,7 +807,7 @@ fn supplier(args: &super::EvidenceArgs, default: &str) -> String {
 }
 
 fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<u8> {
-    use crate::conformance::{gateway, producer, receiver, suite};
+    use caregate_conformance::{gateway, producer, receiver, suite};
     let runtime =
         || tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime");
     let evidence = match command {
@@ -868,14 +868,14 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
 fn report_command(command: super::ReportCommand) -> Result<u8> {
     match command {
         super::ReportCommand::Verify { report, key } => {
-            let key = crate::conformance::signature::read_public(&key)?;
+            let key = caregate_conformance::signature::read_public(&key)?;
             let bytes = std::fs::read(&report).with_context(|| format!("cannot read {}", report.display()))?;
-            match crate::conformance::signature::verify(&bytes, &key) {
+            match caregate_conformance::signature::verify(&bytes, &key) {
                 Ok(()) => {
                     println!(
                         "OK: {} is signed by key {} and unchanged",
                         report.display(),
-                        crate::conformance::signature::key_id(&key)
+                        caregate_conformance::signature::key_id(&key)
                     );
                     Ok(0)
                 }
@@ -886,7 +886,7 @@ fn report_command(command: super::ReportCommand) -> Result<u8> {
             }
         }
         super::ReportCommand::Matrix { dirs, output } => {
-            let matrix = crate::conformance::matrix::Matrix::collect(&dirs)?;
+            let matrix = caregate_conformance::matrix::Matrix::collect(&dirs)?;
             let written = matrix.write(&output)?;
             println!("{} suppliers × {} requirements", matrix.suppliers.len(), matrix.requirements.len());
             for path in written {
@@ -898,7 +898,7 @@ fn report_command(command: super::ReportCommand) -> Result<u8> {
 }
 
 fn keygen_command(prefix: &Path) -> Result<u8> {
-    let (private, public) = crate::conformance::signature::keygen(prefix)?;
+    let (private, public) = caregate_conformance::signature::keygen(prefix)?;
     println!("private key: {} (keep it secret)", private.display());
     println!("public key:  {} (give it to whoever verifies your reports)", public.display());
     Ok(0)

@@ -209,7 +209,7 @@ pub enum ReportCommand {
 }
 
 #[derive(Args, Debug, Clone)]
-pub struct Limits {
+pub struct LimitArgs {
     /// Refuse documents larger than this many bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024, value_name = "BYTES")]
     pub max_bytes: usize,
@@ -218,10 +218,10 @@ pub struct Limits {
     pub max_depth: usize,
 }
 
-/// `--max-depth`: a number of levels the engine can check (see [`crate::document::Limits::DEEPEST`]).
+/// `--max-depth`: a number of levels the engine can check (see [`caregate_engine::document::Limits::DEEPEST`]).
 fn max_depth(text: &str) -> Result<usize, String> {
     let depth: usize = text.parse().map_err(|_| format!("`{text}` is not a number of levels"))?;
-    match crate::document::Limits::depth_problem(depth) {
+    match caregate_engine::document::Limits::depth_problem(depth) {
         Some(why) => Err(why),
         None => Ok(depth),
     }
@@ -252,7 +252,7 @@ pub struct ValidateArgs {
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
     #[command(flatten)]
-    pub limits: Limits,
+    pub limits: LimitArgs,
 }
 
 #[derive(Args, Debug)]
@@ -270,7 +270,7 @@ pub struct ConvertArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     #[command(flatten)]
-    pub limits: Limits,
+    pub limits: LimitArgs,
 }
 
 #[derive(Subcommand, Debug)]

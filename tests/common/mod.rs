@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use caregate::gateway::config::Config;
-use caregate::standard::Catalog;
+use caregate_engine::standard::Catalog;
+use caregate_gateway::config::Config;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 

@@ -6,9 +6,9 @@
 use std::io::BufRead;
 use std::sync::{Arc, LazyLock};
 
-use caregate::document::Limits;
-use caregate::standard::{Catalog, StandardPack};
-use caregate::validate::{Options, Validator};
+use caregate_engine::document::Limits;
+use caregate_engine::standard::{Catalog, StandardPack};
+use caregate_engine::validate::{Options, Validator};
 use chrono::DateTime;
 use libfuzzer_sys::fuzz_target;
 

@@ -6,8 +6,8 @@
 //! its spans lie inside the input.
 #![no_main]
 
-use caregate::document::{parse_json, parse_json_value, without_bom, Limits, SpanTree};
-use caregate::finding::Span;
+use caregate_engine::document::{parse_json, parse_json_value, without_bom, Limits, SpanTree};
+use caregate_engine::finding::Span;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -9,9 +9,9 @@
 
 use std::io::{BufRead, BufReader};
 
-use caregate::document::records::{Piece, PieceKind, Splitter, TextPosition};
-use caregate::document::Limits;
-use caregate::finding::Finding;
+use caregate_engine::document::records::{Piece, PieceKind, Splitter, TextPosition};
+use caregate_engine::document::Limits;
+use caregate_engine::finding::Finding;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

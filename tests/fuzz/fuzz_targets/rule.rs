@@ -10,8 +10,8 @@
 //! all four answers must be the same.
 #![no_main]
 
-use caregate::rules::{Compiler, Memo};
-use caregate::standard::rules::VARIABLES;
+use caregate_engine::expr::{Compiler, Memo};
+use caregate_engine::standard::rulebook::VARIABLES;
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -1,11 +1,11 @@
-//! A pack's whole `rules.toml` (`standard::rules::compile_rules`): its rules and aggregates, or one error
+//! A pack's whole `rules.toml` (`standard::rulebook::compile_rules`): its rules and aggregates, or one error
 //! message, never a panic. Whatever compiles is then run as validation runs it, over the valid examples of
 //! the packs: every rule and aggregate checked at each node its context names.
 #![no_main]
 
 use std::sync::LazyLock;
 
-use caregate::standard::rules::compile_rules;
+use caregate_engine::standard::rulebook::compile_rules;
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};

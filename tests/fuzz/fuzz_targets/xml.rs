@@ -4,8 +4,8 @@
 //! the same bytes are refused as `too-deep`.
 #![no_main]
 
-use caregate::document::{parse_xml, Element, Limits, XmlNode};
-use caregate::finding::Span;
+use caregate_engine::document::{parse_xml, Element, Limits, XmlNode};
+use caregate_engine::finding::Span;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,0 +1,640 @@
+//! The fast path of XML → JSON conversion: quick-xml's events turned straight into JSON (text, or a
+//! `serde_json::Value`) by the binding, with no tree in between. It takes only documents it can convert exactly
+//! as the tree path would (elements known, in order, values of their datatype, no attributes or embedded
+//! documents); for anything else it declines and the tree path — which also says what is wrong — converts
+//! instead. Both give the same JSON.
+
+use std::borrow::Cow;
+
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use serde_json::{Map, Value};
+
+use crate::document::Limits;
+use crate::finding::{Finding, Location, Span};
+use crate::standard::{Field, Node, ObjectNode, Repeat, ScalarType, StandardPack};
+
+use crate::instance::from_xml::{not_of_type, parse_typed, unknown_element};
+use crate::instance::SourceNode;
+
+/// Where the binding is, for each open element.
+enum Frame<'p> {
+    Object {
+        node: &'p ObjectNode,
+        /// The element's name, for a finding about an element it does not have.
+        name: &'p str,
+        furthest: Option<usize>,
+        /// The unwrapped array being written (its field index), if any, and how many items it has.
+        open_array: Option<usize>,
+        items: usize,
+    },
+    Wrapped {
+        field: &'p Field,
+        items: usize,
+    },
+    Scalar {
+        kind: ScalarType,
+        /// The element's text: borrowed from the input when it is one piece, as it usually is.
+        text: Cow<'p, str>,
+        /// Where the element starts, and what a blank one becomes.
+        at: usize,
+        blank: Blank,
+    },
+    /// An element the standard does not have, skipped to its end (`depth` elements open inside it).
+    Unknown {
+        at: usize,
+        name: &'p str,
+        parent: &'p ObjectNode,
+        parent_name: &'p str,
+        depth: usize,
+    },
+}
+
+/// What the walk over the events builds: JSON text or a value.
+trait Sink {
+    /// Opens an object that may have up to `fields` members.
+    fn open_object(&mut self, fields: usize);
+    fn close_object(&mut self);
+    fn open_array(&mut self);
+    fn close_array(&mut self);
+    fn key(&mut self, key: &str);
+    fn string(&mut self, text: &str);
+    fn typed(&mut self, value: Value);
+    /// Whether faults of the values (text not of its datatype, an element the standard does not have) are
+    /// reported through [`Sink::fault`] and the walk goes on; otherwise the walk declines at the first.
+    fn tolerant(&self) -> bool {
+        false
+    }
+    /// A node of the value starts at byte `at` of the element's source; `step` is its XPath step.
+    fn enter(&mut self, _at: usize, _step: String) {}
+    /// The node last entered ends at byte `end` (`None`: where its last child ends, for an unwrapped array).
+    fn leave(&mut self, _end: Option<usize>) {}
+    /// The member whose key was given last is not provided after all (a blank element): forget its key and
+    /// the node entered for it.
+    fn discard(&mut self) {}
+    /// A fault at `span` of the source, in the node last entered (`step`: one more step below it).
+    fn fault(&mut self, _rule: &str, _message: String, _fix: Option<String>, _span: Span, _step: Option<&str>) {}
+}
+
+/// Pretty JSON text, exactly as `serde_json::to_string_pretty` writes it.
+struct Text {
+    out: Vec<u8>,
+    /// For each open object or array: whether it is an array, and whether it has a member yet.
+    open: Vec<(bool, bool)>,
+    /// Where the last key began and whether its object had a member before it, to take the key back.
+    last_key: (usize, bool),
+}
+
+impl Text {
+    fn newline(&mut self, indent: usize) {
+        self.out.push(b'\n');
+        for _ in 0..indent {
+            self.out.extend_from_slice(b"  ");
+        }
+    }
+
+    /// Before a value: in an array, the comma and new line of an item.
+    fn item(&mut self) {
+        let depth = self.open.len();
+        if let Some((true, has)) = self.open.last_mut() {
+            let comma = std::mem::replace(has, true);
+            if comma {
+                self.out.push(b',');
+            }
+            self.newline(depth);
+        }
+    }
+
+    fn close(&mut self, bracket: u8) {
+        if let Some((_, has)) = self.open.pop() {
+            if has {
+                self.newline(self.open.len());
+            }
+        }
+        self.out.push(bracket);
+    }
+}
+
+impl Sink for Text {
+    fn open_object(&mut self, _fields: usize) {
+        self.item();
+        self.out.push(b'{');
+        self.open.push((false, false));
+    }
+    fn close_object(&mut self) {
+        self.close(b'}');
+    }
+    fn open_array(&mut self) {
+        self.item();
+        self.out.push(b'[');
+        self.open.push((true, false));
+    }
+    fn close_array(&mut self) {
+        self.close(b']');
+    }
+    fn key(&mut self, key: &str) {
+        let depth = self.open.len();
+        let at = self.out.len();
+        if let Some((_, has)) = self.open.last_mut() {
+            let before = std::mem::replace(has, true);
+            self.last_key = (at, before);
+            if before {
+                self.out.push(b',');
+            }
+        }
+        self.newline(depth);
+        let _ = serde_json::to_writer(&mut self.out, key);
+        self.out.extend_from_slice(b": ");
+    }
+    fn string(&mut self, text: &str) {
+        self.item();
+        let _ = serde_json::to_writer(&mut self.out, text);
+    }
+    fn typed(&mut self, value: Value) {
+        self.item();
+        let _ = serde_json::to_writer(&mut self.out, &value);
+    }
+    fn discard(&mut self) {
+        let (at, before) = self.last_key;
+        self.out.truncate(at);
+        if let Some((_, has)) = self.open.last_mut() {
+            *has = before;
+        }
+    }
+}
+
+/// A `serde_json::Value`, built as the events come.
+#[derive(Default)]
+struct Built {
+    open: Vec<(Value, Option<String>)>,
+    done: Option<Value>,
+}
+
+impl Built {
+    fn put(&mut self, value: Value) {
+        match self.open.last_mut() {
+            Some((Value::Object(map), key)) => {
+                map.insert(key.take().unwrap_or_default(), value);
+            }
+            Some((Value::Array(items), _)) => items.push(value),
+            Some(_) => {}
+            None => self.done = Some(value),
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some((value, _)) = self.open.pop() {
+            self.put(value);
+        }
+    }
+}
+
+impl Sink for Built {
+    fn open_object(&mut self, fields: usize) {
+        self.open.push((Value::Object(Map::with_capacity(fields.min(32))), None));
+    }
+    fn close_object(&mut self) {
+        self.close();
+    }
+    fn open_array(&mut self) {
+        self.open.push((Value::Array(Vec::new()), None));
+    }
+    fn close_array(&mut self) {
+        self.close();
+    }
+    fn key(&mut self, key: &str) {
+        if let Some((_, pending)) = self.open.last_mut() {
+            *pending = Some(key.to_string());
+        }
+    }
+    fn string(&mut self, text: &str) {
+        self.put(Value::String(text.to_string()));
+    }
+    fn typed(&mut self, value: Value) {
+        self.put(value);
+    }
+    fn discard(&mut self) {
+        if let Some((_, pending)) = self.open.last_mut() {
+            *pending = None;
+        }
+    }
+}
+
+/// A value with the source of each of its nodes, and the faults found on the way: all that locating a finding
+/// in a record needs, from the one parse of it.
+struct Traced {
+    built: Built,
+    /// The source nodes open, innermost last.
+    open: Vec<SourceNode>,
+    done: Option<SourceNode>,
+    faults: Vec<Finding>,
+}
+
+impl Sink for Traced {
+    fn open_object(&mut self, fields: usize) {
+        self.built.open_object(fields);
+    }
+    fn close_object(&mut self) {
+        self.built.close_object();
+    }
+    fn open_array(&mut self) {
+        self.built.open_array();
+    }
+    fn close_array(&mut self) {
+        self.built.close_array();
+    }
+    fn key(&mut self, key: &str) {
+        self.built.key(key);
+    }
+    fn string(&mut self, text: &str) {
+        self.built.string(text);
+    }
+    fn typed(&mut self, value: Value) {
+        self.built.typed(value);
+    }
+    fn tolerant(&self) -> bool {
+        true
+    }
+    fn enter(&mut self, at: usize, step: String) {
+        self.open.push(SourceNode { span: Span::point(at), step, children: Vec::new() });
+    }
+    fn leave(&mut self, end: Option<usize>) {
+        let Some(mut node) = self.open.pop() else { return };
+        if let Some(end) = end {
+            node.span.end = end.max(node.span.start);
+        }
+        match self.open.last_mut() {
+            Some(parent) => {
+                parent.span.end = parent.span.end.max(node.span.end);
+                parent.children.push(node);
+            }
+            None => self.done = Some(node),
+        }
+    }
+    fn discard(&mut self) {
+        self.built.discard();
+        self.open.pop();
+    }
+    fn fault(&mut self, rule: &str, message: String, fix: Option<String>, span: Span, step: Option<&str>) {
+        let mut path = String::new();
+        for node in self.open.iter().skip(1) {
+            if !node.step.is_empty() {
+                path.push('/');
+                path.push_str(&node.step);
+            }
+        }
+        if let Some(step) = step {
+            path.push('/');
+            path.push_str(step);
+        }
+        let mut finding = Finding::error(rule, message).with_location(Location {
+            line: 0,
+            column: 0,
+            path,
+            pointer: None,
+            span: Some(span),
+        });
+        finding.fix = fix;
+        self.faults.push(finding);
+    }
+}
+
+/// The pretty JSON (as `serde_json::to_string_pretty` writes it) of a document of `pack`, or `None` when the
+/// document needs the tree path.
+pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits) -> Option<String> {
+    element_to_json(bytes, &pack.binding.root, &pack.binding.node, &pack.binding.namespace, limits)
+}
+
+/// As [`xml_to_json`], for an element that stands for a value of `node` (a record of a bulk return): its
+/// name must be `root` and it must be in `namespace` (declared on it, or none).
+pub fn element_to_json<'p>(
+    bytes: &'p [u8],
+    root: &str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+) -> Option<String> {
+    let mut text = Text { out: Vec::with_capacity(bytes.len()), open: Vec::with_capacity(16), last_key: (0, false) };
+    walk(bytes, root, node, namespace, limits, &mut text)?;
+    text.out.push(b'\n');
+    String::from_utf8(text.out).ok()
+}
+
+/// As [`element_to_json`], giving the value itself.
+pub fn element_to_value<'p>(
+    bytes: &'p [u8],
+    root: &str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+) -> Option<Value> {
+    let mut built = Built::default();
+    walk(bytes, root, node, namespace, limits, &mut built)?;
+    built.done
+}
+
+/// A record of a bulk return converted in one parse: its value, the source of each node of it (spans are
+/// byte offsets into the record's bytes), and the faults found on the way — values not of their datatype
+/// (kept as text, as the tree path keeps them) and elements the standard does not have (left out) — as
+/// findings whose location holds the span and the XPath below the record, but no line yet.
+pub struct TracedRecord {
+    pub value: Value,
+    pub source: SourceNode,
+    pub faults: Vec<Finding>,
+}
+
+/// As [`element_to_value`], also for a record with faults in its values, with the source of every node. `None`
+/// for XML the binding cannot follow exactly (attributes, prefixes, elements out of order or repeated where
+/// one is allowed, text beside elements, blank items of a list, not well-formed): the tree path, which says
+/// what is wrong, converts those instead.
+pub fn element_to_record<'p>(
+    bytes: &'p [u8],
+    root: &str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+) -> Option<TracedRecord> {
+    let mut traced = Traced { built: Built::default(), open: Vec::with_capacity(16), done: None, faults: Vec::new() };
+    walk(bytes, root, node, namespace, limits, &mut traced)?;
+    Some(TracedRecord { value: traced.built.done?, source: traced.done?, faults: traced.faults })
+}
+
+fn walk<'p>(
+    bytes: &'p [u8],
+    root: &'p str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+    sink: &mut impl Sink,
+) -> Option<()> {
+    if bytes.len() > limits.max_bytes {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let stripped = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Offsets in the events are into the text without its byte order mark; spans are into `bytes`.
+    let shift = text.len() - stripped.len();
+    let tolerant = sink.tolerant();
+    // Namespaces are not resolved per element: the fast path takes only documents whose one namespace
+    // declaration is the default one on the document element and whose names have no prefix, so that every
+    // element is in that namespace.
+    let mut reader = Reader::from_str(stripped);
+    reader.config_mut().trim_text(false);
+    let mut stack: Vec<Frame<'p>> = Vec::with_capacity(16);
+    let mut done = false;
+    loop {
+        let at = reader.buffer_position() as usize + shift;
+        let event = reader.read_event().ok()?;
+        let end = reader.buffer_position() as usize + shift;
+        if let Some(Frame::Unknown { depth, .. }) = stack.last_mut() {
+            match &event {
+                Event::Start(_) => *depth += 1,
+                Event::End(_) if *depth > 0 => *depth -= 1,
+                Event::End(_) => {
+                    let Some(Frame::Unknown { at: from, name, parent, parent_name, .. }) = stack.pop() else {
+                        return None;
+                    };
+                    let (message, fix) = unknown_element(name, parent_name, parent);
+                    sink.fault("unknown-element", message, fix, Span::new(from, end), Some(name));
+                }
+                Event::Eof | Event::DocType(_) => return None,
+                _ => {}
+            }
+            continue;
+        }
+        match event {
+            Event::Start(_) | Event::Empty(_) if done => return None,
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(event, Event::Empty(_));
+                let local = e.name().into_inner();
+                if local.contains(':') {
+                    return None;
+                }
+                if stack.is_empty() {
+                    let mut declared = String::new();
+                    for attribute in e.attributes() {
+                        let attribute = attribute.ok()?;
+                        if attribute.key.into_inner() != "xmlns" {
+                            return None;
+                        }
+                        declared = attribute.value.into_owned();
+                    }
+                    if declared != namespace {
+                        return None;
+                    }
+                } else if e.attributes().next().is_some() {
+                    return None;
+                }
+                if stack.len() >= limits.max_depth {
+                    return None;
+                }
+                let child: Frame<'p> = match stack.last_mut() {
+                    None => {
+                        if local != root {
+                            return None;
+                        }
+                        let Node::Object(object) = node else { return None };
+                        sink.enter(at, String::new());
+                        sink.open_object(object.fields.len());
+                        Frame::Object { node: object, name: root, furthest: None, open_array: None, items: 0 }
+                    }
+                    Some(Frame::Scalar { .. } | Frame::Unknown { .. }) => return None,
+                    Some(Frame::Wrapped { field, items }) => {
+                        if local != field.item_xml {
+                            return None;
+                        }
+                        *items += 1;
+                        sink.enter(at, format!("{}[{items}]", field.item_xml));
+                        open_value(sink, field, &field.item_xml, at, Blank::item(field))?
+                    }
+                    Some(Frame::Object { node, name, furthest, open_array, items }) => {
+                        // Elements come in the binding's order: look from the last one on before asking the map.
+                        let from = furthest.unwrap_or(0);
+                        let ahead = node
+                            .fields
+                            .get(from..)
+                            .and_then(|rest| rest.iter().position(|f| !f.attribute && f.xml == local));
+                        let found = match ahead {
+                            Some(p) => Some((from + p, &node.fields[from + p])),
+                            None => node.field_by_element(local).filter(|(_, f)| !f.attribute),
+                        };
+                        let Some((index, field)) = found else {
+                            if !tolerant {
+                                return None;
+                            }
+                            let (parent, parent_name) = (*node, *name);
+                            // The name as the standard does not have it: borrowed from the input.
+                            let name = field_name_in(stripped, at - shift, local)?;
+                            if empty {
+                                let (message, fix) = unknown_element(name, parent_name, parent);
+                                sink.fault("unknown-element", message, fix, Span::new(at, end), Some(name));
+                                continue;
+                            }
+                            stack.push(Frame::Unknown { at, name, parent, parent_name, depth: 0 });
+                            continue;
+                        };
+                        if let Some(f) = *furthest {
+                            if index < f || (index == f && field.repeat != Repeat::Repeated) {
+                                return None;
+                            }
+                        }
+                        *furthest = Some(index);
+                        if open_array.is_some_and(|open| open != index) {
+                            sink.close_array();
+                            sink.leave(None);
+                            *open_array = None;
+                        }
+                        match field.repeat {
+                            Repeat::One => {
+                                sink.key(&field.json);
+                                sink.enter(at, field.xml.clone());
+                                open_value(sink, field, &field.xml, at, Blank::one(field))?
+                            }
+                            Repeat::Repeated => {
+                                if open_array.is_none() {
+                                    sink.key(&field.json);
+                                    sink.open_array();
+                                    sink.enter(at, String::new());
+                                    *open_array = Some(index);
+                                    *items = 0;
+                                }
+                                *items += 1;
+                                sink.enter(at, format!("{}[{items}]", field.xml));
+                                open_value(sink, field, &field.xml, at, Blank::item(field))?
+                            }
+                            Repeat::Wrapped => {
+                                sink.key(&field.json);
+                                sink.open_array();
+                                sink.enter(at, field.xml.clone());
+                                Frame::Wrapped { field, items: 0 }
+                            }
+                        }
+                    }
+                };
+                stack.push(child);
+                if empty {
+                    close(sink, &mut stack, end)?;
+                    done = stack.is_empty();
+                }
+            }
+            Event::End(_) => {
+                close(sink, &mut stack, end)?;
+                done = stack.is_empty();
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                match stack.last_mut() {
+                    Some(Frame::Scalar { text, .. }) => append(text, content),
+                    _ if content.trim().is_empty() => {}
+                    _ => return None,
+                }
+            }
+            Event::CData(t) => match stack.last_mut() {
+                Some(Frame::Scalar { text, .. }) => append(text, t.xml10_content()),
+                _ => return None,
+            },
+            Event::GeneralRef(r) => {
+                let Some(Frame::Scalar { text, .. }) = stack.last_mut() else { return None };
+                if r.is_char_ref() {
+                    let c = r.resolve_char_ref().ok()??;
+                    text.to_mut().push(c);
+                } else {
+                    let name: &str = &r;
+                    append(text, Cow::Borrowed(resolve_predefined_entity(name)?));
+                }
+            }
+            Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
+            Event::DocType(_) => return None,
+            Event::Eof => break,
+        }
+    }
+    done.then_some(())
+}
+
+/// The element name `local` as it stands in `text` at the tag starting at byte `at` (`<` then the name), so
+/// that it can be borrowed for as long as the text.
+fn field_name_in<'t>(text: &'t str, at: usize, local: &str) -> Option<&'t str> {
+    let name = text.get(at + 1..at + 1 + local.len())?;
+    (name == local).then_some(name)
+}
+
+/// Adds a piece of text to an element's text, borrowing while it is the only piece.
+fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
+    if text.is_empty() {
+        *text = piece;
+    } else {
+        text.to_mut().push_str(&piece);
+    }
+}
+
+/// What a blank scalar element becomes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Blank {
+    /// The text it holds.
+    Value,
+    /// Nothing: the member is not provided.
+    Absent,
+    /// An item of a list that leaves blank items out: the tree path converts the record.
+    Decline,
+}
+
+impl Blank {
+    fn one(field: &Field) -> Blank {
+        if field.blank_absent {
+            Blank::Absent
+        } else {
+            Blank::Value
+        }
+    }
+    fn item(field: &Field) -> Blank {
+        if field.blank_absent {
+            Blank::Decline
+        } else {
+            Blank::Value
+        }
+    }
+}
+
+/// Starts a value of `field`, whose element `name` starts at byte `at`.
+fn open_value<'p>(sink: &mut impl Sink, field: &'p Field, name: &'p str, at: usize, blank: Blank) -> Option<Frame<'p>> {
+    match &*field.node {
+        Node::Object(object) => {
+            sink.open_object(object.fields.len());
+            Some(Frame::Object { node: object, name, furthest: None, open_array: None, items: 0 })
+        }
+        Node::Scalar(kind) => Some(Frame::Scalar { kind: *kind, text: Cow::Borrowed(""), at, blank }),
+        Node::Embedded { .. } => None,
+    }
+}
+
+/// Closes the innermost element, which ends at byte `end`.
+fn close(sink: &mut impl Sink, stack: &mut Vec<Frame<'_>>, end: usize) -> Option<()> {
+    match stack.pop()? {
+        Frame::Scalar { text, blank: Blank::Absent, .. } if text.trim().is_empty() => {
+            sink.discard();
+            return Some(());
+        }
+        Frame::Scalar { text, blank: Blank::Decline, .. } if text.trim().is_empty() => return None,
+        Frame::Scalar { kind: ScalarType::String, text, .. } => sink.string(&text),
+        Frame::Scalar { kind, text, at, .. } => match parse_typed(&text, kind) {
+            Some(value) => sink.typed(value),
+            None if sink.tolerant() => {
+                sink.fault("type", not_of_type(&text, kind), None, Span::new(at, end), None);
+                sink.string(&text);
+            }
+            None => return None,
+        },
+        Frame::Object { open_array, .. } => {
+            if open_array.is_some() {
+                sink.close_array();
+                sink.leave(None);
+            }
+            sink.close_object();
+        }
+        Frame::Wrapped { .. } => sink.close_array(),
+        Frame::Unknown { .. } => return None,
+    }
+    sink.leave(Some(end));
+    Some(())
+}

@@ -1,0 +1,19 @@
+//! caregate's standards engine: bytes in, findings and instances out, with no server, database or network
+//! crate beneath it (so it builds for wasm32 too).
+//!
+//! The data path is the module list: bytes → [`document`] (parsed, with spans, hostile input refused) →
+//! [`standard`] (the pack: binding, rules, code lists) → instance through the binding ([`convert`]) →
+//! findings ([`validate`], using the rule language of [`expr`]) → [`report`] (one writer per format).
+//! [`finding`] and [`model`] are the vocabulary every stage shares; [`digest`] the hashing every layer uses.
+#![forbid(unsafe_code)]
+
+pub mod convert;
+pub mod digest;
+pub mod document;
+pub mod expr;
+pub mod finding;
+pub mod instance;
+pub mod model;
+pub mod report;
+pub mod standard;
+pub mod validate;

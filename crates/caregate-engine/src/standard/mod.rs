@@ -1,0 +1,537 @@
+//! Standard packs: loading a `schemas/<id>/<version>/` folder (embedded in the binary, or from disk) and
+//! compiling it once — manifest, JSON Schema (with code lists injected), XML binding, rules and calendar —
+//! into a [`StandardPack`] that validation and conversion use for every document.
+//!
+//! Not for: reading documents or producing findings. The folder format is documented in `schemas/README.md`.
+
+pub mod binding;
+pub mod codelists;
+pub mod export;
+pub mod manifest;
+pub mod rulebook;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use include_dir::{include_dir, Dir};
+use serde_json::Value;
+
+pub use binding::{Binding, Field, Node, ObjectNode, Repeat, ScalarType};
+pub use codelists::{CodeList, CodeLists};
+pub use manifest::{Manifest, Status};
+pub use rulebook::{AggUse, Aggregate, AggregateKind, PathPattern, Rule, RuleGroup};
+
+use crate::model::{RuleInfo, StandardRef};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../schemas");
+
+/// Why a pack could not be loaded. Each names the pack and file where it can.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("{pack}: {file}: {message}")]
+    File { pack: String, file: String, message: String },
+    #[error("XML binding: {0}")]
+    Binding(String),
+    #[error("{pack}: {message}")]
+    Pack { pack: String, message: String },
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// The files of one pack, by path relative to the pack folder.
+#[derive(Debug, Clone, Default)]
+pub struct PackFiles {
+    /// Where the pack came from, for messages (`embedded:referral/1.0` or a folder).
+    pub origin: String,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl PackFiles {
+    fn text(&self, name: &str) -> Result<Option<&str>, PackError> {
+        match self.files.get(name) {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| PackError::File {
+                pack: self.origin.clone(),
+                file: name.into(),
+                message: "is not UTF-8 text".into(),
+            }),
+        }
+    }
+
+    fn required_text(&self, name: &str) -> Result<&str, PackError> {
+        self.text(name)?.ok_or_else(|| PackError::File {
+            pack: self.origin.clone(),
+            file: name.into(),
+            message: "is missing".into(),
+        })
+    }
+
+    fn error(&self, file: &str, message: impl Into<String>) -> PackError {
+        PackError::File { pack: self.origin.clone(), file: file.into(), message: message.into() }
+    }
+
+    /// SHA-256 over the files in path order, each as `path NUL bytes NUL`.
+    pub fn digest(&self) -> String {
+        crate::digest::files(&self.files)
+    }
+
+    /// Reads a pack folder from disk (every file below it).
+    pub fn from_dir(dir: &Path) -> Result<PackFiles, PackError> {
+        let mut files = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(folder) = stack.pop() {
+            let entries =
+                std::fs::read_dir(&folder).map_err(|source| PackError::Io { path: folder.clone(), source })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| PackError::Io { path: folder.clone(), source })?;
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let bytes = std::fs::read(&path).map_err(|source| PackError::Io { path: path.clone(), source })?;
+                    let relative = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+                    files.insert(relative, bytes);
+                }
+            }
+        }
+        Ok(PackFiles { origin: dir.display().to_string(), files })
+    }
+
+    fn from_embedded(dir: &Dir<'static>) -> PackFiles {
+        let mut files = BTreeMap::new();
+        collect_embedded(dir, dir.path(), &mut files);
+        PackFiles { origin: format!("embedded:{}", dir.path().display()), files }
+    }
+}
+
+/// Every file below an embedded folder, by its path relative to `base`.
+pub fn collect_embedded(dir: &Dir<'static>, base: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
+    for file in dir.files() {
+        let relative = file.path().strip_prefix(base).unwrap_or(file.path()).to_string_lossy().replace('\\', "/");
+        files.insert(relative, file.contents().to_vec());
+    }
+    for sub in dir.dirs() {
+        collect_embedded(sub, base, files);
+    }
+}
+
+/// A standard, compiled and ready to check documents.
+pub struct StandardPack {
+    pub manifest: Manifest,
+    /// The schema as written, with each code list's `enum` injected.
+    pub schema: Value,
+    pub validator: jsonschema::Validator,
+    /// For bulk standards: the schema location of one record, and a validator of one record.
+    pub record_schema: Option<(String, jsonschema::Validator)>,
+    pub binding: Binding,
+    pub codelists: CodeLists,
+    pub rules: Vec<Rule>,
+    /// The rules grouped by context (indices into `rules`), so that each context is walked once.
+    pub rule_groups: Vec<RuleGroup>,
+    pub aggregates: Vec<Aggregate>,
+    pub holidays: Vec<chrono::NaiveDate>,
+    /// The manifest's `[params]`, as JSON, bound to `params` in rules.
+    pub params: Value,
+    /// The schema's top-level `required` properties: what a JSON document without a flag must have to be
+    /// taken for one of this standard (see [`Catalog::by_json_shape`]).
+    pub required: Vec<String>,
+    pub digest: String,
+    pub files: PackFiles,
+}
+
+impl std::fmt::Debug for StandardPack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandardPack").field("id", &self.manifest.id).field("version", &self.manifest.version).finish()
+    }
+}
+
+impl StandardPack {
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+    /// `id@version`.
+    pub fn reference(&self) -> String {
+        format!("{}@{}", self.manifest.id, self.manifest.version)
+    }
+    pub fn standard_ref(&self) -> StandardRef {
+        StandardRef {
+            id: self.manifest.id.clone(),
+            version: self.manifest.version.clone(),
+            digest: self.digest.clone(),
+        }
+    }
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+    /// One entry per rule id (a rule said in several entries is described by its first).
+    pub fn rule_infos(&self) -> Vec<RuleInfo> {
+        let mut seen = std::collections::HashSet::new();
+        self.rules
+            .iter()
+            .filter(|r| seen.insert(r.id.as_str()))
+            .map(|r| RuleInfo {
+                id: r.id.clone(),
+                severity: r.severity,
+                description: r.message.clone(),
+                clause: r.clause.clone(),
+                help: r.fix.clone(),
+            })
+            .collect()
+    }
+    /// The code list a schema location (a JSON Schema keyword location) declares with `x-codelist`.
+    pub fn codelist_at(&self, schema_pointer: &str) -> Option<&CodeList> {
+        let node = self.schema.pointer(schema_pointer)?;
+        let name = node.get("x-codelist")?.as_str()?;
+        self.codelists.get(name)
+    }
+
+    /// Compiles a pack from its files.
+    pub fn compile(files: PackFiles) -> Result<StandardPack, PackError> {
+        let manifest: Manifest = toml::from_str(files.required_text("standard.toml")?)
+            .map_err(|e| files.error("standard.toml", e.to_string()))?;
+        let codelists: CodeLists = match files.text("codelists.toml")? {
+            Some(text) => toml::from_str(text).map_err(|e| files.error("codelists.toml", e.to_string()))?,
+            None => CodeLists::new(),
+        };
+        let mut schema: Value = serde_json::from_str(files.required_text("schema.json")?)
+            .map_err(|e| files.error("schema.json", e.to_string()))?;
+        inject_codelists(&mut schema, &codelists, "").map_err(|m| files.error("schema.json", m))?;
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&schema)
+            .map_err(|e| files.error("schema.json", format!("is not a valid JSON Schema: {e}")))?;
+        let binding = Binding::compile(
+            &schema,
+            &manifest.xml.root,
+            &manifest.xml.namespace,
+            manifest.xml.naming,
+            manifest.xml.blank,
+        )
+        .map_err(|e| files.error("schema.json", e.to_string()))?;
+        let record_schema = match &manifest.records {
+            Some(records) => Some(record_validator(&schema, &records.path).map_err(|m| files.error("schema.json", m))?),
+            None => None,
+        };
+        let holidays = match files.text("calendar.toml")? {
+            Some(text) => rulebook::parse_calendar(text).map_err(|m| files.error("calendar.toml", m))?,
+            None => Vec::new(),
+        };
+        // What stays the same while the records of a bulk return are checked: the variables other than
+        // `self`, `root` and `agg`, and every part of `root` but the one holding the records.
+        let stable: Vec<String> = match &manifest.records {
+            Some(records) => {
+                let top = records.path.split('/').find(|s| !s.is_empty()).unwrap_or_default();
+                let fields = schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                ["asOf", "now", "params"]
+                    .iter()
+                    .map(|v| v.to_string())
+                    .chain(fields.into_iter().filter(|f| f != top).map(|f| format!("root.{f}")))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let (rules, aggregates) = match files.text("rules.toml")? {
+            Some(text) => {
+                rulebook::compile_rules(text, &holidays, &stable).map_err(|m| files.error("rules.toml", m))?
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let records_path = match &manifest.records {
+            Some(records) => Some(PathPattern::parse(&records.path).map_err(|m| files.error("standard.toml", m))?),
+            None => None,
+        };
+        // Records are checked in batches: a rule or aggregate inside them reads its own record (`self`), the parts
+        // of the return outside the records (`root.Header`) and `agg`, never the records through `root`.
+        if let (Some(records), Some(top)) =
+            (&records_path, manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty())))
+        {
+            let inside =
+                rules.iter().filter(|r| r.context.starts_with(records)).map(|r| (format!("rule {}", r.id), &r.program));
+            let gathered = aggregates
+                .iter()
+                .filter(|a| a.context.starts_with(records))
+                .map(|a| (format!("aggregate {}", a.name), &a.value));
+            for (what, program) in inside.chain(gathered) {
+                if program.may_read_field("root", top) {
+                    return Err(files.error(
+                        "rules.toml",
+                        format!(
+                            "{what} is checked inside each record but reads `root.{top}`, where the records are; inside a record read `self` (the record), the rest of the return through `root` (e.g. the header) and other records only through `agg`"
+                        ),
+                    ));
+                }
+            }
+        }
+        let rule_groups = RuleGroup::of(&rules, records_path.as_ref());
+        let aggregates: Vec<Aggregate> = aggregates
+            .into_iter()
+            .map(|mut a| {
+                a.in_records = records_path.as_ref().is_some_and(|r| a.context.starts_with(r));
+                a
+            })
+            .collect();
+        // A `records` aggregate names records by their keys, so it lies inside them; a rule names the records
+        // behind it only when it is about the whole return (a rule inside a record is about that record).
+        if let Some(aggregate) = aggregates.iter().find(|a| a.kind == AggregateKind::Records && !a.in_records) {
+            return Err(files.error(
+                "rules.toml",
+                format!(
+                    "aggregate {} is of kind `records` but its context `{}` is not inside the records of the standard (standard.toml's [records] path)",
+                    aggregate.name, aggregate.context.text
+                ),
+            ));
+        }
+        let inside = |context: &PathPattern| records_path.as_ref().is_some_and(|r| context.starts_with(r));
+        if let Some(rule) = rules.iter().find(|r| r.records.is_some() && inside(&r.context)) {
+            return Err(files.error(
+                "rules.toml",
+                format!(
+                    "rule {} names the records behind it (`records = …`) but is checked inside each record (context `{}`); only a rule about the whole return names them",
+                    rule.id, rule.context.text
+                ),
+            ));
+        }
+        let params = serde_json::to_value(&manifest.params).map_err(|e| files.error("standard.toml", e.to_string()))?;
+        let required = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        let digest = files.digest();
+        Ok(StandardPack {
+            manifest,
+            schema,
+            validator,
+            record_schema,
+            binding,
+            codelists,
+            rules,
+            rule_groups,
+            aggregates,
+            holidays,
+            params,
+            required,
+            digest,
+            files,
+        })
+    }
+}
+
+/// A validator of one record of a bulk standard: the record's schema (found by following the records path
+/// through `properties` and `items`), with the pack's `$defs` beside it so references still resolve.
+fn record_validator(schema: &Value, records_path: &str) -> Result<(String, jsonschema::Validator), String> {
+    let mut location = String::new();
+    let mut node = schema;
+    for step in records_path.split('/').filter(|s| !s.is_empty()) {
+        node = resolve_local(schema, node)?;
+        if step == "*" {
+            location.push_str("/items");
+            node =
+                node.get("items").ok_or_else(|| format!("records path `{records_path}`: no `items` at {location}"))?;
+        } else {
+            location.push_str(&format!("/properties/{step}"));
+            node = node
+                .get("properties")
+                .and_then(|p| p.get(step))
+                .ok_or_else(|| format!("records path `{records_path}`: no property `{step}` at {location}"))?;
+        }
+    }
+    let node = resolve_local(schema, node)?;
+    let mut record = node.clone();
+    if let (Some(map), Some(defs)) = (record.as_object_mut(), schema.get("$defs")) {
+        map.insert("$defs".into(), defs.clone());
+    }
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&record)
+        .map_err(|e| format!("the record schema does not compile: {e}"))?;
+    Ok((location, validator))
+}
+
+fn resolve_local<'a>(schema: &'a Value, mut node: &'a Value) -> Result<&'a Value, String> {
+    for _ in 0..32 {
+        match node.get("$ref").and_then(Value::as_str) {
+            Some(reference) => {
+                node = schema
+                    .pointer(reference.trim_start_matches('#'))
+                    .ok_or_else(|| format!("`{reference}` names nothing in the schema"))?;
+            }
+            None => return Ok(node),
+        }
+    }
+    Err("references nest too deeply".into())
+}
+
+/// Replaces each `x-codelist` with the list's codes as `enum` (kept beside it, so findings can name the list).
+fn inject_codelists(node: &mut Value, lists: &CodeLists, at: &str) -> Result<(), String> {
+    match node {
+        Value::Object(map) => {
+            if let Some(name) = map.get("x-codelist").and_then(Value::as_str) {
+                let list =
+                    lists.get(name).ok_or_else(|| format!("{at}: code list `{name}` is not in codelists.toml"))?;
+                let codes: Vec<Value> = list.codes.iter().map(|c| Value::String(c.code.clone())).collect();
+                map.insert("enum".into(), Value::Array(codes));
+            }
+            for (key, child) in map.iter_mut() {
+                inject_codelists(child, lists, &format!("{at}/{key}"))?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                inject_codelists(child, lists, &format!("{at}/{i}"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every standard caregate knows: the embedded packs, and packs added from disk.
+#[derive(Default)]
+pub struct Catalog {
+    packs: Vec<Arc<StandardPack>>,
+}
+
+impl Catalog {
+    /// The packs embedded in the binary.
+    pub fn embedded() -> Result<Catalog, PackError> {
+        let mut catalog = Catalog::default();
+        let folders: Vec<&Dir<'static>> = EMBEDDED
+            .dirs()
+            .flat_map(|standard| standard.dirs())
+            .filter(|version| version.get_file(version.path().join("standard.toml")).is_some())
+            .collect();
+        // Each pack compiles on its own thread: loading is most of a small validation's time.
+        let packs: Vec<Result<StandardPack, PackError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = folders
+                .iter()
+                .map(|version| scope.spawn(move || StandardPack::compile(PackFiles::from_embedded(version))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(PackError::Pack { pack: "embedded".into(), message: "compiling a pack failed".into() })
+                    })
+                })
+                .collect()
+        });
+        for pack in packs {
+            catalog.insert(pack?);
+        }
+        Ok(catalog)
+    }
+
+    /// Adds packs from a folder: either one pack (it holds `standard.toml`) or a tree `<id>/<version>/`.
+    /// A pack with the same id and version as one already known replaces it.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<usize, PackError> {
+        if dir.join("standard.toml").is_file() {
+            self.insert(StandardPack::compile(PackFiles::from_dir(dir)?)?);
+            return Ok(1);
+        }
+        let mut added = 0;
+        let ids = std::fs::read_dir(dir).map_err(|source| PackError::Io { path: dir.into(), source })?;
+        let mut folders: Vec<PathBuf> = Vec::new();
+        for id in ids.flatten() {
+            if id.path().is_dir() {
+                if let Ok(versions) = std::fs::read_dir(id.path()) {
+                    for version in versions.flatten() {
+                        if version.path().join("standard.toml").is_file() {
+                            folders.push(version.path());
+                        }
+                    }
+                }
+            }
+        }
+        folders.sort();
+        for folder in folders {
+            self.insert(StandardPack::compile(PackFiles::from_dir(&folder)?)?);
+            added += 1;
+        }
+        if added == 0 {
+            return Err(PackError::Pack {
+                pack: dir.display().to_string(),
+                message: "holds no standard pack (no standard.toml in it or in <id>/<version>/ below it)".into(),
+            });
+        }
+        Ok(added)
+    }
+
+    pub fn insert(&mut self, pack: StandardPack) {
+        self.packs.retain(|p| !(p.id() == pack.id() && p.version() == pack.version()));
+        self.packs.push(Arc::new(pack));
+        self.packs
+            .sort_by(|a, b| a.id().cmp(b.id()).then_with(|| version_key(a.version()).cmp(&version_key(b.version()))));
+    }
+
+    pub fn packs(&self) -> &[Arc<StandardPack>] {
+        &self.packs
+    }
+
+    /// `id` or `id@version`; without a version, the newest active one (or newest of any status).
+    pub fn find(&self, reference: &str) -> Option<Arc<StandardPack>> {
+        let (id, version) = match reference.split_once('@') {
+            Some((id, version)) => (id, Some(version)),
+            None => (reference, None),
+        };
+        let mut candidates = self.packs.iter().filter(|p| p.id() == id);
+        match version {
+            Some(v) => candidates.find(|p| p.version() == v).cloned(),
+            None => {
+                let all: Vec<_> = candidates.collect();
+                all.iter()
+                    .rev()
+                    .find(|p| p.manifest.status == Status::Active)
+                    .or_else(|| all.last())
+                    .map(|p| Arc::clone(p))
+            }
+        }
+    }
+
+    /// The pack whose XML root element is this one.
+    pub fn by_xml_root(&self, local: &str, namespace: &str) -> Option<Arc<StandardPack>> {
+        self.packs.iter().rev().find(|p| p.binding.root == local && p.binding.namespace == namespace).cloned()
+    }
+
+    /// A JSON document without a flag: the packs whose top-level required properties it all has.
+    pub fn by_json_shape(&self, value: &Value) -> Vec<Arc<StandardPack>> {
+        let Some(object) = value.as_object() else { return Vec::new() };
+        let mut found: Vec<Arc<StandardPack>> = Vec::new();
+        for pack in self.packs.iter().rev() {
+            if !pack.required.is_empty()
+                && pack.required.iter().all(|k| object.contains_key(k))
+                && !found.iter().any(|f| f.id() == pack.id())
+            {
+                found.push(Arc::clone(pack));
+            }
+        }
+        found
+    }
+}
+
+/// Orders versions like `1.0` < `1.10` and `2024-25` < `2025-26`.
+fn version_key(version: &str) -> Vec<u64> {
+    version.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_order_is_numeric() {
+        assert!(version_key("1.10") > version_key("1.9"));
+        assert!(version_key("2025-26") > version_key("2024-25"));
+    }
+}

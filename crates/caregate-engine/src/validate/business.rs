@@ -1,0 +1,217 @@
+//! Business rules over an instance: each compiled rule checked at every node its context names, with the
+//! variables bound once per document; a violated rule becomes a finding at the field it names, with the record
+//! key of bulk standards.
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::Value;
+
+use crate::expr::{Memo, Outcome};
+use crate::finding::Finding;
+use crate::standard::StandardPack;
+
+use super::structure::display_value;
+use super::SourceView;
+
+static NULL: Value = Value::Null;
+
+/// The variables every rule of one document reads (see `standard::rulebook::VARIABLES`).
+pub struct Context<'a> {
+    pub root: &'a Value,
+    /// The envelope a body came in (`null` for a document on its own), borrowed: never copied per document.
+    pub envelope: &'a Value,
+    pub as_of: std::borrow::Cow<'a, Value>,
+    pub now: std::borrow::Cow<'a, Value>,
+    pub params: &'a Value,
+    /// The pack's aggregates over the whole document (or return), `null` fields until gathered.
+    pub agg: std::borrow::Cow<'a, Value>,
+    /// One memo per rule of the pack, kept across the records of a bulk return (whose header, `asOf` and
+    /// `params` stay the same), so that what rules compute from those alone is computed once.
+    pub memos: Option<&'a Memos>,
+}
+
+/// What the rules of one pack keep between records (see [`crate::expr::Memo`]).
+pub struct Memos(std::sync::Mutex<Vec<Memo>>);
+
+impl Memos {
+    pub fn new(pack: &StandardPack) -> Self {
+        Memos(std::sync::Mutex::new(vec![Memo::default(); pack.rules.len()]))
+    }
+}
+
+/// The validation time as the rules read it: `now`, and the date `asOf` is when there is no envelope. Written
+/// once per validator, not once per document (a gateway's message is two documents, envelope and body).
+pub struct Clock {
+    now: Value,
+    today: Value,
+}
+
+impl Clock {
+    pub fn new(now: &DateTime<FixedOffset>) -> Clock {
+        // A date's `Display` is its ISO form, `YYYY-MM-DD`, written directly rather than through a format string.
+        Clock { now: Value::String(now.to_rfc3339()), today: Value::String(now.date_naive().to_string()) }
+    }
+}
+
+impl<'a> Context<'a> {
+    pub fn new(root: &'a Value, envelope: Option<&'a Value>, clock: &'a Clock, params: &'a Value) -> Self {
+        let created_date = envelope
+            .and_then(|e| e.get("created"))
+            .and_then(Value::as_str)
+            .and_then(|c| c.get(..10))
+            .filter(|d| crate::expr::parse_date(d).is_some())
+            .map(|d| Value::String(d.to_string()));
+        let as_of = match created_date {
+            Some(date) => std::borrow::Cow::Owned(date),
+            None => std::borrow::Cow::Borrowed(&clock.today),
+        };
+        Context {
+            root,
+            envelope: envelope.unwrap_or(&NULL),
+            as_of,
+            now: std::borrow::Cow::Borrowed(&clock.now),
+            params,
+            agg: std::borrow::Cow::Owned(Value::Object(serde_json::Map::new())),
+            memos: None,
+        }
+    }
+
+    /// A context over another document with the same envelope, `asOf`, `now` and parameters as this one (the
+    /// records of one return), borrowing them.
+    pub fn over<'b>(&'b self, root: &'b Value, agg: &'b Value, memos: &'b Memos) -> Context<'b> {
+        Context {
+            root,
+            envelope: self.envelope,
+            as_of: std::borrow::Cow::Borrowed(&*self.as_of),
+            now: std::borrow::Cow::Borrowed(&*self.now),
+            params: self.params,
+            agg: std::borrow::Cow::Borrowed(agg),
+            memos: Some(memos),
+        }
+    }
+
+    /// Gathers the pack's aggregates over this context's whole document.
+    pub fn gather(&mut self, pack: &StandardPack) {
+        let mut accumulator = super::aggregate::Accumulator::new(pack);
+        if !accumulator.is_empty() {
+            accumulator.add(self.root, self.envelope, &self.as_of, &self.now, self.params);
+            self.agg = std::borrow::Cow::Owned(accumulator.finish());
+        }
+    }
+}
+
+/// Which of a pack's rules to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every rule (a whole document in memory).
+    All,
+    /// The rules checked inside each record of a bulk return.
+    Records,
+    /// The rules checked once per bulk return, outside its records.
+    Frame,
+}
+
+/// Checks the rules of `pack` in `scope` and appends a finding for each violation. Each context is walked
+/// once, for all the rules that share it; then each rule is checked at all of the context's nodes before the
+/// next rule (over a batch of records, one rule's code stays hot). Findings come in node order, then rule order.
+pub fn check(
+    pack: &StandardPack,
+    context: &Context<'_>,
+    view: &SourceView<'_>,
+    scope: Scope,
+    findings: &mut Vec<Finding>,
+) {
+    // Each worker has its own memos: the lock is never contended, and taken once per call.
+    let mut memos = context.memos.and_then(|m| m.0.lock().ok());
+    let mut nodes: Vec<&Value> = Vec::new();
+    let mut indices: Vec<usize> = Vec::new();
+    let mut found: Vec<(usize, usize, Finding)> = Vec::new();
+    for group in &pack.rule_groups {
+        match scope {
+            Scope::All => {}
+            Scope::Records if !group.in_records => continue,
+            Scope::Frame if group.in_records => continue,
+            _ => {}
+        }
+        nodes.clear();
+        indices.clear();
+        group.context.for_each_node(context.root, |trail, node| {
+            nodes.push(node);
+            indices.extend_from_slice(trail.indices());
+        });
+        let stride = group.context.wildcards();
+        for (order, (index, rule)) in group.rules.iter().filter_map(|&i| Some((i, pack.rules.get(i)?))).enumerate() {
+            let mut memo = memos.as_mut().and_then(|m| m.get_mut(index));
+            for (n, &node) in nodes.iter().enumerate() {
+                let vars = [
+                    node,
+                    context.root,
+                    context.envelope,
+                    &*context.as_of,
+                    &*context.now,
+                    context.params,
+                    context.agg.as_ref(),
+                ];
+                let outcome = match memo.as_mut() {
+                    Some(memo) => rule.program.check_with(&vars, memo),
+                    None => rule.program.check(&vars),
+                };
+                if let Outcome::Violated = outcome {
+                    let at = indices.get(n * stride..(n + 1) * stride).unwrap_or_default();
+                    let pointer = group.context.trail(at).pointer();
+                    let mut target = pointer.clone();
+                    for token in &rule.at {
+                        target.push('/');
+                        target.push_str(token);
+                    }
+                    let value = context.root.pointer(&target).map(display_value);
+                    let key = record_key(pack, context.root, &pointer);
+                    let message = fill(&rule.message, value.as_deref(), key.as_deref());
+                    let full = format!("{}{}", view.prefix, target);
+                    let mut finding =
+                        Finding::new(rule.id.clone(), rule.severity, message).with_location(view.locate(&full));
+                    finding.clause = rule.clause.clone();
+                    finding.fix = rule.fix.clone();
+                    finding.record = key;
+                    if let Some(name) = &rule.records {
+                        finding.records = records_behind(context.agg.as_ref(), name);
+                    }
+                    found.push((n, order, finding));
+                }
+            }
+        }
+        found.sort_by_key(|(n, order, _)| (*n, *order));
+        findings.extend(found.drain(..).map(|(_, _, f)| f));
+    }
+}
+
+/// The keys a `records` aggregate gathered (see `AggregateKind::Records`), in file order; a record without a
+/// key is counted there but cannot be named here.
+fn records_behind(agg: &Value, name: &str) -> Vec<String> {
+    match agg.get(name) {
+        Some(Value::Array(keys)) => keys.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `{value}` and `{key}` in a rule's message.
+fn fill(template: &str, value: Option<&str>, key: Option<&str>) -> String {
+    let mut out = template.replace("{value}", value.unwrap_or("(absent)"));
+    if out.contains("{key}") {
+        out = out.replace("{key}", key.unwrap_or("(no key)"));
+    }
+    out
+}
+
+/// The record key of the record that `pointer` lies in, for standards with records.
+pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<String> {
+    let records = pack.manifest.records.as_ref()?;
+    let steps = records.path.split('/').filter(|s| !s.is_empty()).count();
+    let tokens: Vec<&str> = pointer.split('/').skip(1).collect();
+    if tokens.len() < steps {
+        return None;
+    }
+    let record_pointer: String = tokens[..steps].iter().map(|t| format!("/{t}")).collect();
+    let key_pointer =
+        format!("{record_pointer}/{}", records.key.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/"));
+    root.pointer(&key_pointer).map(display_value)
+}

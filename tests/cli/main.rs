@@ -1,0 +1,8 @@
+//! The command line as a user runs it: standards, conformance runs and supplier certification.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod certify;
+mod cli;
+mod conformance;

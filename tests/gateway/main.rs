@@ -1,0 +1,10 @@
+//! The gateway as an organisation talks to it: the real binary over HTTP and TLS, its limits, and crash
+//! recovery.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bounds;
+mod crash;
+mod messages;
+mod tls;
