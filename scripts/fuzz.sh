@@ -17,9 +17,9 @@
 #
 # Sanitizer: none (`-s none`), with debug assertions and overflow checks (`-a`). caregate forbids unsafe code,
 # so what the fuzzer looks for is panics (a slice out of range, an unwrap, an arithmetic overflow), hangs and
-# unbounded memory, which these catch; AddressSanitizer would watch only the few unsafe blocks of dependencies,
-# run the targets about half as fast, and needs its runtime linked into a crate that also links C (bundled SQLite,
-# aws-lc). One process per target (no -jobs, no -fork): the machines it runs on have few cores.
+# unbounded memory, which these catch; AddressSanitizer would watch only the few unsafe blocks of dependencies
+# and run the targets about half as fast. The targets link the engine alone (`caregate-engine`: no server,
+# database or C library). One process per target (no -jobs, no -fork): the machines it runs on have few cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

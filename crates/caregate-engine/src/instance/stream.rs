@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::Reader;
+use serde_json::ser::{Formatter as _, PrettyFormatter};
 use serde_json::{Map, Value};
 
 use crate::document::Limits;
@@ -77,9 +78,12 @@ trait Sink {
     fn fault(&mut self, _rule: &str, _message: String, _fix: Option<String>, _span: Span, _step: Option<&str>) {}
 }
 
-/// Pretty JSON text, exactly as `serde_json::to_string_pretty` writes it.
+/// Pretty JSON text, laid out by serde_json's own `PrettyFormatter` one event at a time, so that it is exactly
+/// what `serde_json::to_string_pretty` writes for the value. Writing to a `Vec` cannot fail, so the formatter's
+/// `io::Result`s are dropped.
 struct Text {
     out: Vec<u8>,
+    format: PrettyFormatter<'static>,
     /// For each open object or array: whether it is an array, and whether it has a member yet.
     open: Vec<(bool, bool)>,
     /// Where the last key began and whether its object had a member before it, to take the key back.
@@ -87,74 +91,78 @@ struct Text {
 }
 
 impl Text {
-    fn newline(&mut self, indent: usize) {
-        self.out.push(b'\n');
-        for _ in 0..indent {
-            self.out.extend_from_slice(b"  ");
+    fn new(capacity: usize) -> Text {
+        Text {
+            out: Vec::with_capacity(capacity),
+            format: PrettyFormatter::new(),
+            open: Vec::with_capacity(16),
+            last_key: (0, false),
         }
     }
 
-    /// Before a value: in an array, the comma and new line of an item.
+    /// Before a value: in an array, the separator and indentation of an item.
     fn item(&mut self) {
-        let depth = self.open.len();
         if let Some((true, has)) = self.open.last_mut() {
-            let comma = std::mem::replace(has, true);
-            if comma {
-                self.out.push(b',');
-            }
-            self.newline(depth);
+            let first = !std::mem::replace(has, true);
+            let _ = self.format.begin_array_value(&mut self.out, first);
         }
     }
 
-    fn close(&mut self, bracket: u8) {
-        if let Some((_, has)) = self.open.pop() {
-            if has {
-                self.newline(self.open.len());
-            }
-        }
-        self.out.push(bracket);
+    /// After a value: it ends an item of the array or a member of the object it is in.
+    fn after(&mut self) {
+        let _ = match self.open.last() {
+            Some((true, _)) => self.format.end_array_value(&mut self.out),
+            Some((false, _)) => self.format.end_object_value(&mut self.out),
+            None => Ok(()),
+        };
     }
 }
 
 impl Sink for Text {
     fn open_object(&mut self, _fields: usize) {
         self.item();
-        self.out.push(b'{');
+        let _ = self.format.begin_object(&mut self.out);
         self.open.push((false, false));
     }
     fn close_object(&mut self) {
-        self.close(b'}');
+        self.open.pop();
+        let _ = self.format.end_object(&mut self.out);
+        self.after();
     }
     fn open_array(&mut self) {
         self.item();
-        self.out.push(b'[');
+        let _ = self.format.begin_array(&mut self.out);
         self.open.push((true, false));
     }
     fn close_array(&mut self) {
-        self.close(b']');
+        self.open.pop();
+        let _ = self.format.end_array(&mut self.out);
+        self.after();
     }
     fn key(&mut self, key: &str) {
-        let depth = self.open.len();
         let at = self.out.len();
-        if let Some((_, has)) = self.open.last_mut() {
-            let before = std::mem::replace(has, true);
-            self.last_key = (at, before);
-            if before {
-                self.out.push(b',');
-            }
-        }
-        self.newline(depth);
+        let before = match self.open.last_mut() {
+            Some((_, has)) => std::mem::replace(has, true),
+            None => false,
+        };
+        self.last_key = (at, before);
+        let _ = self.format.begin_object_key(&mut self.out, !before);
         let _ = serde_json::to_writer(&mut self.out, key);
-        self.out.extend_from_slice(b": ");
+        let _ = self.format.end_object_key(&mut self.out);
+        let _ = self.format.begin_object_value(&mut self.out);
     }
     fn string(&mut self, text: &str) {
         self.item();
         let _ = serde_json::to_writer(&mut self.out, text);
+        self.after();
     }
     fn typed(&mut self, value: Value) {
         self.item();
         let _ = serde_json::to_writer(&mut self.out, &value);
+        self.after();
     }
+    /// Takes back the key last written. The formatter's own state is untouched by a key (it changes only when
+    /// a value ends or a container opens or closes), so cutting the text is all it takes.
     fn discard(&mut self) {
         let (at, before) = self.last_key;
         self.out.truncate(at);
@@ -315,7 +323,7 @@ pub fn element_to_json<'p>(
     namespace: &str,
     limits: &Limits,
 ) -> Option<String> {
-    let mut text = Text { out: Vec::with_capacity(bytes.len()), open: Vec::with_capacity(16), last_key: (0, false) };
+    let mut text = Text::new(bytes.len());
     walk(bytes, root, node, namespace, limits, &mut text)?;
     text.out.push(b'\n');
     String::from_utf8(text.out).ok()
