@@ -1,5 +1,5 @@
 //! Bulk returns (a census of tens of thousands of children) validated record by record as the file is read:
-//! memory holds the parts outside the records (the header), the aggregates, the findings, where each record
+//! memory holds the parts outside the records (the header), the aggregates, where each record
 //! starts (4 bytes a record) and a few records in flight — never the return — and records are checked on
 //! every core.
 //!
@@ -28,7 +28,10 @@ use super::{structure, Checked, Locator, SourceView, Validator};
 
 /// Opens the return afresh, reading from the byte offset given (0 for a whole pass; a record's offset to read
 /// that record again).
-pub type Opener<'a> = dyn Fn(u64) -> std::io::Result<Box<dyn BufRead + Send + 'a>> + Sync + 'a;
+pub type Opener<'a> = dyn Fn(u64) -> std::io::Result<Opened<'a>> + Sync + 'a;
+
+/// The return, opened by an [`Opener`].
+pub type Opened<'a> = Box<dyn BufRead + Send + 'a>;
 
 /// Where a record starts in the file, found again for the few records checked a second time.
 #[derive(Clone, Copy)]
@@ -193,7 +196,7 @@ struct Converted {
 /// A part of a return outside its records: where it sits in the instance, its bytes, and what it became.
 type Part = (Vec<String>, Piece, Converted);
 
-/// Parses and converts one piece; its own findings (not well-formed, unknown elements) are view in the file.
+/// Parses and converts one piece; its own findings (not well-formed, unknown elements) are located in the file.
 #[allow(clippy::result_large_err)] // one finding, once per record that cannot be read
 fn convert_piece(
     validator: &Validator<'_>,
@@ -404,13 +407,54 @@ impl Validator<'_> {
             _ => None,
         };
 
-        let mut splitter = Splitter::new(open(0)?, layout.xml_path.clone(), self.options.limits);
-        let root_name = pack.binding.root.clone();
-        let container_xpath = format!("/{}", layout.xml_path[..layout.xml_path.len() - 1].join("/"));
         let mut frame = Value::Object(Map::new());
         let mut parts: Vec<Part> = Vec::new();
+        let (splitter, pending) = self.read_head(pack, &layout, open, &mut frame, &mut parts, &mut give)?;
+        // The aggregates the rules inside records see: all of them (two passes, with those outside records
+        // from the frame as far as it is known now), or none yet (one pass).
+        let record_agg = match record_agg {
+            Some(mut early) => {
+                early.merge(outside_records(pack, &frame, &base_context));
+                early.finish()
+            }
+            None => Accumulator::new(pack).finish(),
+        };
+        let container_xpath = format!("/{}", layout.xml_path[..layout.xml_path.len() - 1].join("/"));
+        let reader = Reader { pack, layout: &layout, base: &base_context, container_xpath: &container_xpath };
+        let split = match pending {
+            None => Split::default(),
+            Some(first) => {
+                let records = Records {
+                    frame: &frame,
+                    agg: &record_agg,
+                    workers,
+                    observe: gather_in_records && matches!(plan, Plan::OnePass { .. }),
+                    keep_positions: matches!(&plan, Plan::OnePass { recheck_by } if !recheck_by.is_empty()),
+                };
+                self.check_records(&reader, &records, first, splitter, &mut gathered, &mut give)
+            }
+        };
+        let records = split.records;
+        let end = ReturnEnd { plan: &plan, split, frame, parts, gathered };
+        self.check_return(&reader, open, end, &mut give)?;
+        Ok(BulkSummary { pack: Arc::clone(pack), records, counts })
+    }
+
+    /// The parts of the return before its first record (the header), read into `frame` and `parts`, and their
+    /// findings given; then the splitter, positioned at the first record (`None`: the return has none).
+    fn read_head<'o>(
+        &self,
+        pack: &StandardPack,
+        layout: &RecordsLayout<'_>,
+        open: &Opener<'o>,
+        frame: &mut Value,
+        parts: &mut Vec<Part>,
+        give: &mut dyn FnMut(Finding),
+    ) -> std::io::Result<(Splitter<Opened<'o>>, Option<Piece>)> {
+        let mut splitter = Splitter::new(open(0)?, layout.xml_path.clone(), self.options.limits);
+        let root_name = &pack.binding.root;
         let mut head_findings: Vec<Finding> = Vec::new();
-        let pending = self.read_frame(pack, &mut splitter, &mut frame, &mut parts, &mut head_findings);
+        let pending = self.read_frame(pack, &mut splitter, frame, parts, &mut head_findings);
         if splitter.root.as_deref().is_some_and(|r| r != root_name) {
             head_findings.push(
                 Finding::error(
@@ -431,86 +475,95 @@ impl Validator<'_> {
                 }),
             );
         }
-        {
-            let frame_located = FrameLocator { parts: &parts, root: &root_name };
-            let mut head: Vec<Finding> = head_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
-            head.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
-            head.into_iter().for_each(&mut give);
-        }
-        // The aggregates the rules inside records see: all of them (two passes, with those outside records
-        // from the frame as far as it is known now), or none yet (one pass).
-        let record_agg = match record_agg {
-            Some(mut early) => {
-                let mut outside = Accumulator::new(pack);
-                outside.add_in(&frame, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(false));
-                early.merge(outside);
-                early.finish()
-            }
-            None => Accumulator::new(pack).finish(),
-        };
-        let observe_records = gather_in_records && matches!(plan, Plan::OnePass { .. });
-        let keep_positions = matches!(&plan, Plan::OnePass { recheck_by } if !recheck_by.is_empty());
-        let reader = Reader { pack, layout: &layout, base: &base_context, container_xpath: &container_xpath };
-        let split = match pending {
-            None => Split::default(),
-            Some(first) => {
-                let (senders, receivers): (Vec<_>, Vec<_>) =
-                    (0..workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>)>(BATCHES_QUEUED)).unzip();
-                let (results, collected) = mpsc::sync_channel::<BatchResult>(workers * BATCHES_QUEUED);
-                std::thread::scope(|scope| {
-                    for receiver in receivers {
-                        let results = results.clone();
-                        let (frame, agg, reader) = (&frame, &record_agg, &reader);
-                        scope.spawn(move || {
-                            let mut root = frame.clone();
-                            let memos = Memos::new(pack);
-                            let mut aggregate_memos = Vec::new();
-                            while let Ok((seq, batch)) = receiver.recv() {
-                                let records = self.check_batch(
-                                    reader,
-                                    &mut root,
-                                    agg,
-                                    &memos,
-                                    batch,
-                                    observe_records.then_some(&mut aggregate_memos),
-                                );
-                                if results.send(BatchResult { seq, records }).is_err() {
-                                    break;
-                                }
-                            }
-                        });
-                    }
-                    drop(results);
-                    let splitting = scope.spawn(move || self.split_records(first, splitter, senders, keep_positions));
-                    // Batches come back in any order; each is given when those before it have been.
-                    let mut deliver = |records: Vec<RecordResult>| {
-                        for record in records {
-                            if !record.seen.is_empty() {
-                                gathered.apply_record(record.index, record.seen);
-                            }
-                            record.findings.into_iter().for_each(&mut give);
-                        }
-                    };
-                    let mut waiting: std::collections::BTreeMap<usize, Vec<RecordResult>> =
-                        std::collections::BTreeMap::new();
-                    let mut next = 0usize;
-                    while let Ok(result) = collected.recv() {
-                        waiting.insert(result.seq, result.records);
-                        while let Some(records) = waiting.remove(&next) {
-                            next += 1;
-                            deliver(records);
+        let frame_located = FrameLocator { parts, root: root_name };
+        let mut head: Vec<Finding> = head_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
+        head.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+        head.into_iter().for_each(give);
+        Ok((splitter, pending))
+    }
+
+    /// The records, split on a thread of their own and checked on `records.workers` threads, their findings
+    /// given in file order (and what they add to the aggregates gathered, when `records.observe`).
+    fn check_records<R: BufRead + Send>(
+        &self,
+        reader: &Reader<'_>,
+        records: &Records<'_>,
+        first: Piece,
+        splitter: Splitter<R>,
+        gathered: &mut Accumulator,
+        give: &mut dyn FnMut(Finding),
+    ) -> Split {
+        let pack = reader.pack;
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..records.workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>)>(BATCHES_QUEUED)).unzip();
+        let (results, collected) = mpsc::sync_channel::<BatchResult>(records.workers * BATCHES_QUEUED);
+        let keep_positions = records.keep_positions;
+        std::thread::scope(|scope| {
+            for receiver in receivers {
+                let results = results.clone();
+                let (frame, agg, observe) = (records.frame, records.agg, records.observe);
+                scope.spawn(move || {
+                    let mut root = frame.clone();
+                    let memos = Memos::new(pack);
+                    let mut aggregate_memos = Vec::new();
+                    while let Ok((seq, batch)) = receiver.recv() {
+                        let records = self.check_batch(
+                            reader,
+                            &mut root,
+                            agg,
+                            &memos,
+                            batch,
+                            observe.then_some(&mut aggregate_memos),
+                        );
+                        if results.send(BatchResult { seq, records }).is_err() {
+                            break;
                         }
                     }
-                    // Only a batch lost by a worker that stopped leaves a gap; what came after it is still given.
-                    waiting.into_values().for_each(&mut deliver);
-                    splitting.join().unwrap_or_else(|_| Split {
-                        fatal: Some(Finding::error("internal", "Reading the return stopped unexpectedly.")),
-                        ..Split::default()
-                    })
-                })
+                });
             }
-        };
+            drop(results);
+            let splitting = scope.spawn(move || self.split_records(first, splitter, senders, keep_positions));
+            // Batches come back in any order; each is given when those before it have been.
+            let mut deliver = |records: Vec<RecordResult>| {
+                for record in records {
+                    if !record.seen.is_empty() {
+                        gathered.apply_record(record.index, record.seen);
+                    }
+                    record.findings.into_iter().for_each(&mut *give);
+                }
+            };
+            let mut waiting: std::collections::BTreeMap<usize, Vec<RecordResult>> = std::collections::BTreeMap::new();
+            let mut next = 0usize;
+            while let Ok(result) = collected.recv() {
+                waiting.insert(result.seq, result.records);
+                while let Some(records) = waiting.remove(&next) {
+                    next += 1;
+                    deliver(records);
+                }
+            }
+            // Only a batch lost by a worker that stopped leaves a gap; what came after it is still given.
+            waiting.into_values().for_each(&mut deliver);
+            splitting.join().unwrap_or_else(|_| Split {
+                fatal: Some(Finding::error("internal", "Reading the return stopped unexpectedly.")),
+                ..Split::default()
+            })
+        })
+    }
+
+    /// What only the whole return can tell, given once its records are: the parts after the records, the
+    /// duplicate checks of records whose key repeats (read again), the frame's structure, the number of
+    /// records, and the rules outside records over the aggregates of the whole return.
+    fn check_return(
+        &self,
+        reader: &Reader<'_>,
+        open: &Opener<'_>,
+        end: ReturnEnd<'_>,
+        give: &mut dyn FnMut(Finding),
+    ) -> std::io::Result<()> {
+        let (pack, layout, base_context) = (reader.pack, reader.layout, reader.base);
+        let ReturnEnd { plan, split, mut frame, mut parts, mut gathered } = end;
         let Split { records, late_parts, starts, fatal } = split;
+        let root_name = &pack.binding.root;
         let mut late_findings: Vec<Finding> = Vec::new();
         if let Some(finding) = fatal {
             late_findings.push(finding);
@@ -522,13 +575,11 @@ impl Validator<'_> {
         }
         // The aggregates of the whole return: those inside records (gathered in the first pass, or in this
         // one) and those outside them, from the whole frame.
-        let (recheck, recheck_rules) = match &plan {
+        let (recheck, recheck_rules) = match plan {
             Plan::OnePass { recheck_by } => (gathered.records_with_repeats(recheck_by), repeat_rules(pack)),
             Plan::TwoPass => Default::default(),
         };
-        let mut outside = Accumulator::new(pack);
-        outside.add_in(&frame, &Value::Null, &base_context.as_of, &base_context.now, &pack.params, Some(false));
-        gathered.merge(outside);
+        gathered.merge(outside_records(pack, &frame, base_context));
         let agg = gathered.finish();
         // The records whose key repeats, read again now that the duplicates are known: their duplicate checks
         // (the only rules inside records that read the aggregates in one pass, and that saw them empty) are
@@ -537,8 +588,8 @@ impl Validator<'_> {
         let memos = Memos::new(pack);
         let again = if recheck.is_empty() { Vec::new() } else { starts.find(open, &recheck)? };
         for (index, at) in again {
-            let Some(piece) = self.record_at(open, &layout, index, at)? else { continue };
-            for record in self.check_batch(&reader, &mut root, &agg, &memos, vec![piece], None) {
+            let Some(piece) = self.record_at(open, layout, index, at)? else { continue };
+            for record in self.check_batch(reader, &mut root, &agg, &memos, vec![piece], None) {
                 late_findings.extend(record.findings.into_iter().filter(|f| recheck_rules.contains(&f.rule)));
             }
         }
@@ -546,7 +597,7 @@ impl Validator<'_> {
         set_records(&mut frame, &layout.pointer, Vec::new());
         let mut context = Context::new(&frame, None, &self.clock, &pack.params);
         context.agg = std::borrow::Cow::Borrowed(&agg);
-        let frame_located = FrameLocator { parts: &parts, root: &root_name };
+        let frame_located = FrameLocator { parts: &parts, root: root_name };
         let view = SourceView { locator: &frame_located, format: Format::Xml, prefix: String::new() };
         let records_prefix = format!("{}/", layout.pointer);
         for finding in structure::check(pack, &pack.validator, &frame, "", &view) {
@@ -569,7 +620,7 @@ impl Validator<'_> {
                 .with_location(Location {
                     line: 1,
                     column: 1,
-                    path: container_xpath.clone(),
+                    path: reader.container_xpath.to_string(),
                     pointer: Some(layout.pointer.clone()),
                     span: None,
                 }),
@@ -578,8 +629,8 @@ impl Validator<'_> {
         super::business::check(pack, &context, &view, Scope::Frame, &mut late_findings);
         let mut late: Vec<Finding> = late_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
         late.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
-        late.into_iter().for_each(&mut give);
-        Ok(BulkSummary { pack: Arc::clone(pack), records, counts })
+        late.into_iter().for_each(give);
+        Ok(())
     }
 
     /// The splitter's thread: reads the records after the first and hands them to the workers in numbered
@@ -633,7 +684,7 @@ impl Validator<'_> {
     /// Checks a batch of records, each read once: converted with the source of every node (the tree path
     /// only for XML the fast path cannot follow), checked for structure, and checked by the rules inside
     /// records all at once in `root` (each rule over all of the batch's records before the next rule: its
-    /// code stays in the caches). Findings are view from the spans of that one parse; a line index of a
+    /// code stays in the caches). Findings are located from the spans of that one parse; a line index of a
     /// record is made only when it has a finding.
     fn check_batch(
         &self,
@@ -941,6 +992,33 @@ impl Validator<'_> {
     }
 }
 
+/// How the records of a return are checked: against the frame (the header, with no records), with the
+/// aggregates the rules inside records see, on so many threads; whether the records' own aggregates are
+/// gathered as they are checked (one pass), and whether each record's start is kept to read it again.
+struct Records<'a> {
+    frame: &'a Value,
+    agg: &'a Value,
+    workers: usize,
+    observe: bool,
+    keep_positions: bool,
+}
+
+/// What the return-level checks take over once the records have been read.
+struct ReturnEnd<'a> {
+    plan: &'a Plan,
+    split: Split,
+    frame: Value,
+    parts: Vec<Part>,
+    gathered: Accumulator<'a>,
+}
+
+/// The aggregates gathered from the parts of the return outside its records.
+fn outside_records<'p>(pack: &'p StandardPack, frame: &Value, base: &Context<'_>) -> Accumulator<'p> {
+    let mut outside = Accumulator::new(pack);
+    outside.add_in(frame, &Value::Null, &base.as_of, &base.now, &pack.params, Some(false));
+    outside
+}
+
 /// What checking a record needs of the return: its pack, where its records are, the rules' context.
 #[derive(Clone, Copy)]
 struct Reader<'a> {
@@ -955,9 +1033,9 @@ struct Slot {
     index: usize,
     piece: Piece,
     map: SourceMap,
-    /// The record's line index, made when the first of its findings is view.
+    /// The record's line index, made when the first of its findings is located.
     lines: std::cell::OnceCell<LineIndex>,
-    /// What the conversion found (not yet view in the file, when the fast path read the record).
+    /// What the conversion found (not yet located in the file, when the fast path read the record).
     faults: Vec<Finding>,
     key: Option<String>,
 }
@@ -1035,7 +1113,7 @@ fn repeat_rules(pack: &StandardPack) -> std::collections::HashSet<String> {
         .collect()
 }
 
-/// The pointer a view finding carries (its record's place in the return, as the user's file has it).
+/// The pointer a located finding carries (its record's place in the return, as the user's file has it).
 fn finding_pointer(finding: &Finding) -> Option<&str> {
     finding.location.as_ref().and_then(|l| l.pointer.as_deref())
 }

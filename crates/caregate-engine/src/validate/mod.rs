@@ -1,4 +1,4 @@
-//! Validation: a document's bytes → view findings. Parses (refusing hostile input first), recognises the
+//! Validation: a document's bytes → located findings. Parses (refusing hostile input first), recognises the
 //! standard, builds the instance through the binding, runs the structure check and the rules — also of an
 //! envelope's body, against the body's own standard — and points every finding into the user's file.
 //!
@@ -122,7 +122,7 @@ impl Locator for DocumentLocator<'_> {
 pub struct SourceView<'a> {
     pub locator: &'a dyn Locator,
     pub format: Format,
-    /// Where the document being checked sits in the view instance (`/body` for an envelope's body).
+    /// Where the document being checked sits in the located instance (`/body` for an envelope's body).
     pub prefix: String,
 }
 
@@ -132,7 +132,7 @@ impl SourceView<'_> {
     }
 
     /// How a field is called in the user's document: `<NhsNumber>` for XML, `nhsNumber` for JSON.
-    /// `pointer` is a pointer into the view instance; the part before `prefix` is not the pack's.
+    /// `pointer` is a pointer into the located instance; the part before `prefix` is not the pack's.
     pub fn display_name(&self, pack: &StandardPack, pointer: &str) -> String {
         let inner_pointer = pointer.strip_prefix(self.prefix.as_str()).unwrap_or(pointer);
         match self.format {
@@ -420,7 +420,7 @@ impl<'c> Validator<'c> {
 ///   is then missing from the same parent, only the unknown element is reported (its fix names the right name).
 /// - A field that one of the standard's rules and the structure check both find wrong (DfE rule 4180 and
 ///   `required` for a missing `<Sex>`) is reported by the rule, in the standard's own words: a structural
-///   finding about a field (`required`, `enum`, `pattern`, `format`, … each view at the field's pointer,
+///   finding about a field (`required`, `enum`, `pattern`, `format`, … each located at the field's pointer,
 ///   a missing field's included) is left out when a rule's finding at least as severe points at that field.
 ///   A query or warning of a rule never hides a structural error.
 pub fn one_cause_once(findings: Vec<Finding>) -> Vec<Finding> {
@@ -486,7 +486,7 @@ fn misspelt_once(findings: Vec<Finding>) -> Vec<Finding> {
         .collect()
 }
 
-/// Adds the source lines around a view finding.
+/// Adds the source lines around a located finding.
 pub fn with_excerpt(mut finding: Finding, lines: &LineIndex) -> Finding {
     if finding.excerpt.is_none() {
         if let Some(location) = &finding.location {

@@ -1,6 +1,6 @@
 //! The structure check: the pack's compiled JSON Schema over the instance, each error turned into a finding a
 //! practitioner can read — named in the document's own terms (element names for XML, property names for JSON),
-//! with code lists spelled out — and view in the user's file.
+//! with code lists spelled out — and located in the user's file.
 
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
@@ -13,7 +13,7 @@ use crate::standard::StandardPack;
 use super::SourceView;
 
 /// Structure findings for `value` (a document of `pack`, or a record of one), checked with `validator`,
-/// found at `prefix` in the view instance.
+/// found at `prefix` in the located instance.
 pub fn check(
     pack: &StandardPack,
     validator: &jsonschema::Validator,
@@ -33,7 +33,7 @@ pub fn check(
         let name = view.display_name(pack, &pointer);
         let shown = shorten(&display_value(error.instance()), 60);
         // Where the finding points: the field it is about. For a missing field that is the field itself, which
-        // the source does not have, so it is view at its parent; its pointer still names it.
+        // the source does not have, so it is located at its parent; its pointer still names it.
         let mut at = pointer.clone();
         let (rule, message, fix): (&str, String, Option<String>) = match error.kind() {
             ValidationErrorKind::Required { property } => {
@@ -145,7 +145,7 @@ fn schema_at(pack: &StandardPack, validator: &jsonschema::Validator, path: &str)
     }
 }
 
-/// The codes of the structure check's findings about one field: its presence or its value. Each is view at
+/// The codes of the structure check's findings about one field: its presence or its value. Each is located at
 /// that field's pointer (see `one_cause_once`).
 pub(crate) const FIELD_CODES: [&str; 13] = [
     "required",
