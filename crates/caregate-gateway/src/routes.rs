@@ -1,5 +1,9 @@
 //! The HTTP surface: the router assembled in one place, and the handlers of every route but intake's. Each
-//! handler authenticates, checks what the caller may see, calls the store, and answers.
+//! handler names its caller with an extractor of `auth` (which answers a refusal itself), checks what the caller
+//! may see, calls the store, and answers.
+//!
+//! Extractors run in argument order, so each handler names its caller after its path and query: a malformed
+//! request is refused as malformed (`400`) before its token is looked at, and only token refusals are audited.
 //!
 //! Not for: the policy itself (`policy`, `intake`) or storage (`store`).
 
@@ -7,16 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::audit::{Event, Record};
-use super::auth::Principal;
+use super::auth::{AsAdmin, AsOrganisation, Principal};
 use super::limits::{read_body, BodyError};
 use super::problem::Problem;
 use super::store::{CopyRecord, Transition};
@@ -26,46 +32,67 @@ use caregate_engine::validate::{Options, Validator};
 
 type Shared = State<Arc<App>>;
 
+/// The routes [`described`], and `/openapi.json`, which serves the description and is not in it.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
-        .route("/v1/messages", post(submit))
-        .route("/v1/messages/{id}", get(message_status))
-        .route("/v1/mailbox", get(mailbox))
-        .route("/v1/mailbox/{id}", get(mailbox_copy))
-        .route("/v1/mailbox/{id}/ack", post(acknowledge))
-        .route("/v1/validate", post(validate))
-        .route("/v1/convert", post(convert_route))
-        .route("/v1/standards", get(standards))
-        .route("/v1/standards/{id}/{version}", get(standard))
-        .route("/v1/admin/dead-letters", get(dead_letters))
-        .route("/v1/admin/dead-letters/{id}/replay", post(replay))
-        .with_state(app)
-}
-
-/// The caller, or the 401 to answer (audited).
-async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, Response> {
-    match app.tokens.authenticate(headers) {
-        Some(principal) => Ok(principal),
-        None => {
-            app.metrics.rejected("http-401");
-            if let Err(error) = app.store.audit(vec![Record::new(Event::Reject, "anonymous").detail("401")]).await {
-                tracing::error!(%error, "auditing a refusal failed");
-            }
-            Err(Problem::unauthorised().into_response())
-        }
+    let mut router = Router::new().route("/openapi.json", get(|| async { Json(openapi::document()) }));
+    for route in described() {
+        router = router.route(route.path, route.handler);
     }
+    router.with_state(app)
 }
 
-async fn organisation(app: &App, headers: &HeaderMap) -> Result<String, Response> {
-    match authenticate(app, headers).await? {
-        Principal::Organisation(code) => Ok(code),
-        Principal::Admin => {
-            Err(Problem::forbidden("This route is for organisations; the admin token has its own routes.")
-                .into_response())
-        }
+/// A route: its method, its path (axum's `{name}` captures are OpenAPI's path templates too) and its handler.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<Arc<App>>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, Arc<App>>,
+    T: 'static,
+{
+    // `described` names only methods axum routes by (GET, POST); the test in `openapi` builds that list, so a
+    // method it could not route would fail there before it could fail a start.
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route by");
+    Route { method, path, handler: on(filter, handler) }
+}
+
+/// The routes the OpenAPI document describes: the router is built from this list, and a test in `openapi` holds
+/// it equal to the document's operations, so that neither can gain or lose a route alone.
+pub fn described() -> Vec<Route> {
+    vec![
+        route(Method::GET, "/healthz", healthz),
+        route(Method::GET, "/metrics", metrics),
+        route(Method::POST, "/v1/messages", submit),
+        route(Method::GET, "/v1/messages/{id}", message_status),
+        route(Method::GET, "/v1/mailbox", mailbox),
+        route(Method::GET, "/v1/mailbox/{id}", mailbox_copy),
+        route(Method::POST, "/v1/mailbox/{id}/ack", acknowledge),
+        route(Method::POST, "/v1/validate", validate),
+        route(Method::POST, "/v1/convert", convert_route),
+        route(Method::GET, "/v1/standards", standards),
+        route(Method::GET, "/v1/standards/{id}/{version}", standard),
+        route(Method::GET, "/v1/admin/dead-letters", dead_letters),
+        route(Method::POST, "/v1/admin/dead-letters/{id}/replay", replay),
+    ]
+}
+
+/// `T`, extracted before the request's body is read: its refusal also closes the connection (see [`closing`]).
+/// For the routes that take a body.
+struct BeforeBody<T>(T);
+
+impl<S, T> FromRequestParts<S> for BeforeBody<T>
+where
+    S: Send + Sync,
+    T: FromRequestParts<S>,
+    T::Rejection: IntoResponse,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<BeforeBody<T>, Response> {
+        T::from_request_parts(parts, state).await.map(BeforeBody).map_err(|refusal| closing(refusal.into_response()))
     }
 }
 
@@ -122,11 +149,12 @@ async fn metrics(State(app): Shared) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(depth)).into_response()
 }
 
-async fn submit(State(app): Shared, headers: HeaderMap, request: Body) -> Response {
-    let principal = match authenticate(&app, &headers).await {
-        Ok(principal) => principal,
-        Err(response) => return closing(response),
-    };
+async fn submit(
+    State(app): Shared,
+    BeforeBody(principal): BeforeBody<Principal>,
+    headers: HeaderMap,
+    request: Body,
+) -> Response {
     if let Err(wait) = app.rate.take(principal.actor()) {
         app.metrics.rejected("http-429");
         let mut problem = Problem::new(
@@ -144,11 +172,7 @@ async fn submit(State(app): Shared, headers: HeaderMap, request: Body) -> Respon
     intake::submit(app, principal, headers, bytes).await
 }
 
-async fn message_status(State(app): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let code = match organisation(&app, &headers).await {
-        Ok(code) => code,
-        Err(response) => return response,
-    };
+async fn message_status(State(app): Shared, Path(id): Path<String>, AsOrganisation(code): AsOrganisation) -> Response {
     match app.store.message(&id).await {
         // Another organisation's message is as absent as one that never was.
         Ok(Some(message)) if message.sender == code => Json(json!({
@@ -186,11 +210,11 @@ struct MailboxQuery {
     limit: Option<usize>,
 }
 
-async fn mailbox(State(app): Shared, headers: HeaderMap, Query(query): Query<MailboxQuery>) -> Response {
-    let code = match organisation(&app, &headers).await {
-        Ok(code) => code,
-        Err(response) => return response,
-    };
+async fn mailbox(
+    State(app): Shared,
+    Query(query): Query<MailboxQuery>,
+    AsOrganisation(code): AsOrganisation,
+) -> Response {
     match app.store.mailbox(&code, query.limit.unwrap_or(100).clamp(1, 1000)).await {
         Ok(copies) => Json(json!({"organisation": code, "messages": copies.iter().map(summary).collect::<Vec<_>>()}))
             .into_response(),
@@ -210,11 +234,12 @@ fn negotiate(headers: &HeaderMap, preferred: &str) -> String {
     }
 }
 
-async fn mailbox_copy(State(app): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let code = match organisation(&app, &headers).await {
-        Ok(code) => code,
-        Err(response) => return response,
-    };
+async fn mailbox_copy(
+    State(app): Shared,
+    Path(id): Path<String>,
+    AsOrganisation(code): AsOrganisation,
+    headers: HeaderMap,
+) -> Response {
     let copy = match app.store.copy(&id, &code).await {
         Ok(Some(copy)) => copy,
         Ok(None) => return Problem::not_found(format!("Your mailbox holds no message `{id}`.")).into_response(),
@@ -236,11 +261,7 @@ async fn mailbox_copy(State(app): Shared, headers: HeaderMap, Path(id): Path<Str
     ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], bytes).into_response()
 }
 
-async fn acknowledge(State(app): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let code = match organisation(&app, &headers).await {
-        Ok(code) => code,
-        Err(response) => return response,
-    };
+async fn acknowledge(State(app): Shared, Path(id): Path<String>, AsOrganisation(code): AsOrganisation) -> Response {
     match app.store.copy(&id, &code).await {
         Ok(Some(_)) => {}
         Ok(None) => return Problem::not_found(format!("Your mailbox holds no message `{id}`.")).into_response(),
@@ -266,13 +287,11 @@ struct StandardQuery {
 
 async fn validate(
     State(app): Shared,
-    headers: HeaderMap,
     Query(query): Query<StandardQuery>,
+    _caller: BeforeBody<Principal>,
+    headers: HeaderMap,
     request: Body,
 ) -> Response {
-    if let Err(response) = authenticate(&app, &headers).await {
-        return closing(response);
-    }
     let bytes = match body(&app, &headers, request).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
@@ -305,13 +324,11 @@ struct ConvertQuery {
 
 async fn convert_route(
     State(app): Shared,
-    headers: HeaderMap,
     Query(query): Query<ConvertQuery>,
+    _caller: BeforeBody<Principal>,
+    headers: HeaderMap,
     request: Body,
 ) -> Response {
-    if let Err(response) = authenticate(&app, &headers).await {
-        return closing(response);
-    }
     let target: Target = match query.to.as_deref().unwrap_or("").parse() {
         Ok(target) => target,
         Err(message) => {
@@ -367,19 +384,7 @@ async fn standard(State(app): Shared, Path((id, version)): Path<(String, String)
     }
 }
 
-async fn admin(app: &App, headers: &HeaderMap) -> Result<(), Response> {
-    match authenticate(app, headers).await? {
-        Principal::Admin => Ok(()),
-        Principal::Organisation(_) => {
-            Err(Problem::forbidden("Only the admin token may manage dead letters.").into_response())
-        }
-    }
-}
-
-async fn dead_letters(State(app): Shared, headers: HeaderMap) -> Response {
-    if let Err(response) = admin(&app, &headers).await {
-        return response;
-    }
+async fn dead_letters(State(app): Shared, _admin: AsAdmin) -> Response {
     match app.store.dead_letters().await {
         Ok(copies) => Json(json!({"deadLetters": copies.iter().map(|c| json!({
             "id": c.message, "sender": c.sender, "recipient": c.recipient, "standard": c.standard,
@@ -390,10 +395,7 @@ async fn dead_letters(State(app): Shared, headers: HeaderMap) -> Response {
     }
 }
 
-async fn replay(State(app): Shared, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(response) = admin(&app, &headers).await {
-        return response;
-    }
+async fn replay(State(app): Shared, Path(id): Path<String>, _admin: AsAdmin) -> Response {
     let message = match app.store.message(&id).await {
         Ok(Some(message)) => message,
         Ok(None) => return Problem::not_found(format!("There is no message `{id}`.")).into_response(),
