@@ -16,7 +16,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::{Type, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 
@@ -30,6 +30,8 @@ use crate::audit::{Entry, Record, GENESIS};
 use crate::policy::Redaction;
 use deferred_index::Deferred;
 
+/// The tables. `copies.content` is written empty and not read: a copy is made from its message's envelope and
+/// its `redactions` whenever it is read or delivered; the column stays because the layout has it.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT PRIMARY KEY,
@@ -60,8 +62,8 @@ CREATE TABLE IF NOT EXISTS copies (
 );
 CREATE INDEX IF NOT EXISTS copies_by_recipient ON copies (recipient);
 CREATE INDEX IF NOT EXISTS copies_due ON copies (state, next_at) WHERE push_url IS NOT NULL;
--- Idempotency keys that name an earlier message (a key new to a messageId sent before), and those stored
--- before messages kept their own (`messages.idempotency_key`).
+-- Idempotency keys that name an earlier message (a key new to a messageId sent before); a message's own key
+-- is kept in its row (`messages.idempotency_key`).
 CREATE TABLE IF NOT EXISTS idempotency (
     sender TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -83,38 +85,32 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 ";
 
-/// The layout `SCHEMA` makes, as `PRAGMA user_version`. Version 0 stored a whole redacted copy per recipient
-/// (`copies.content`) and no envelope; its copies are read as they were stored, and its messages have no
-/// `messageId`. Version 1 kept every idempotency key in `idempotency` and had a unique index on `messageId`;
-/// version 2 keeps a new message's key in its row, and indexes both in `deferred_index`'s tables.
+/// The layout `SCHEMA` makes (with `deferred_index`'s tables), as `PRAGMA user_version`: a message's
+/// idempotency key in its row, its `messageId` and key indexed in `deferred_index`'s tables, each copy held as
+/// its redactions. A store of another version, earlier or later, is refused.
 const LAYOUT: i64 = 2;
 
-/// Brings an earlier store to the current layout (columns added, nothing rewritten; the deferred indexes are
-/// made when the store opens).
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version < LAYOUT {
-        let has = |table: &str, column: &str| -> Result<bool, rusqlite::Error> {
-            let mut statement = conn.prepare(&format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"))?;
-            statement.exists(params![column])
-        };
-        let tx = conn.unchecked_transaction()?;
-        let columns = [
-            ("messages", "message_id"),
-            ("messages", "envelope"),
-            ("messages", "envelope_digest"),
-            ("messages", "idempotency_key"),
-            ("copies", "redactions"),
-        ];
-        for (table, column) in columns {
-            if !has(table, column)? {
-                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
-            }
-        }
-        tx.execute_batch("DROP INDEX IF EXISTS messages_by_sender_id")?;
-        tx.pragma_update(None, "user_version", LAYOUT)?;
-        tx.commit()?;
+/// Makes the tables of a new (empty) store, at `LAYOUT`; a store already at `LAYOUT` is left as it is. Anything
+/// else — a store of another layout, or a database of something else under the store's name — is refused
+/// unchanged.
+fn make(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let version = |conn: &Connection| conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+    if version(conn)? == LAYOUT {
+        return Ok(());
     }
+    // Immediate, so that the version and the tables are read and made as one: a second process opening the same
+    // new store waits, then finds it made.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let found = version(&tx)?;
+    if found != LAYOUT {
+        let empty = !tx.prepare("SELECT 1 FROM sqlite_schema")?.exists([])?;
+        if found != 0 || !empty {
+            return Err(StoreError::Layout { path: path.display().to_string(), found, expected: LAYOUT });
+        }
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", LAYOUT)?;
+    }
+    tx.commit()?;
     Ok(())
 }
 
@@ -145,7 +141,7 @@ const COMMIT_PACE: Duration = Duration::from_micros(300);
 /// The size of a page of a new store's database file. At SQLite's default of 4 KiB, two messages fitted a page
 /// only while their envelopes packed small (so LZ4 could not be used), and a checkpoint copied twice as many
 /// pages. At 8 KiB the writer spent about a sixth less time per message under load; 16 KiB was no better and
-/// wrote more (BENCHMARKS.md). A store made before keeps its 4 KiB pages: the page size of a database in WAL
+/// wrote more (BENCHMARKS.md). A store made with other pages keeps them: the page size of a database in WAL
 /// mode cannot be changed.
 const PAGE_SIZE: i64 = 8192;
 
@@ -297,13 +293,12 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating when needed) the store in `data`, and starts its writer and syncer threads.
+    /// Opens (creating when needed) the store in `data`, and starts its writer and syncer threads. A store of
+    /// another layout is refused before anything is started or written.
     pub fn open(data: &Path, max_batch: usize) -> Result<Arc<SqliteStore>, StoreError> {
         std::fs::create_dir_all(data).map_err(|source| StoreError::Io { path: data.display().to_string(), source })?;
         let path = database_path(data);
-        let conn = open_connection(&path)?;
-        conn.execute_batch(SCHEMA)?;
-        migrate(&conn)?;
+        let conn = open_store(&path)?;
         let indexes = Deferred::open(&conn)?;
         // The writer's commits are made durable by the syncer (see `syncer`); SQLite still syncs around each
         // checkpoint, which the writer makes on its own schedule (`Writer::run`), never inside a commit.
@@ -411,14 +406,35 @@ impl Drop for SqliteStore {
     }
 }
 
+/// The store's first connection: the tables of a new store made, a store of another layout refused before
+/// anything is written to it (WAL mode, too, is set only after), then as `open_connection`.
+fn open_store(path: &Path) -> Result<Connection, StoreError> {
+    let conn = connect(path)?;
+    make(&conn, path)?;
+    use_wal(&conn)?;
+    Ok(conn)
+}
+
+/// A further connection to the store's file, which `open_store` has made: in WAL mode, every commit synced (the
+/// writer relaxes that for its own).
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = connect(path)?;
+    use_wal(&conn)?;
+    Ok(conn)
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     // Before anything creates the file; on an existing one it changes nothing.
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+    Ok(conn)
+}
+
+fn use_wal(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    Ok(conn)
+    Ok(())
 }
 
 /// Syncs a file as it is now (opened each time): a full `fsync`, as SQLite's own.
@@ -896,7 +912,7 @@ fn same_envelope(conn: &Connection, rowid: i64, packed: &[u8]) -> Result<bool, S
         .prepare_cached("SELECT envelope FROM messages WHERE rowid = ?1")?
         .query_row([rowid], |r| unpack(r, 0))
         .optional()?;
-    let Some(Some(stored)) = stored else { return Ok(false) };
+    let Some(stored) = stored else { return Ok(false) };
     let text = unpack_text(packed).map_err(|e| StoreError::Corrupt(format!("a packed envelope: {e}")))?;
     let sent: Value =
         serde_json::from_slice(&text).map_err(|e| StoreError::Corrupt(format!("an accepted envelope as JSON: {e}")))?;
@@ -1063,7 +1079,7 @@ fn copy_row(r: &Row<'_>, with_content: bool) -> Result<CopyRecord, rusqlite::Err
 /// endian) and the LZ4 block. A referral's envelope goes from 2.6 KB to 1.9 KB in about 4 µs (as sent, with
 /// one space of indentation a level, from 3.3 KB to 2.1 KB in 3.9 µs); zstd at its
 /// fastest level made it 1.4 KB but took 11 µs, which under load cost more than the smaller rows saved (see
-/// BENCHMARKS.md). Envelopes stored before, as zstd frames or as TEXT, are read as they are.
+/// BENCHMARKS.md).
 fn pack(envelope: &str) -> Vec<u8> {
     lz4_flex::block::compress_prepend_size(envelope.as_bytes())
 }
@@ -1071,25 +1087,12 @@ fn pack(envelope: &str) -> Vec<u8> {
 /// The largest envelope unpacked: far beyond the largest document the gateway takes.
 const UNPACKED_LIMIT: usize = 256 << 20;
 
-/// The first bytes of a zstd frame, as envelopes were packed before LZ4. A length prefix never starts so: it
-/// would say more than 4 GB.
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
-
 /// The envelope's JSON text from a packed BLOB: made only as large as it says it is, up to the limit.
 fn unpack_text(packed: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-    let too_large = || format!("a packed envelope that says it is larger than {UNPACKED_LIMIT} bytes");
-    if packed.starts_with(&ZSTD_MAGIC) {
-        let size = zstd::zstd_safe::get_frame_content_size(packed).ok().flatten().and_then(|n| usize::try_from(n).ok());
-        let size = size.ok_or("a zstd-packed envelope of no stated size")?;
-        if size > UNPACKED_LIMIT {
-            return Err(too_large().into());
-        }
-        return Ok(zstd::bulk::decompress(packed, size)?);
-    }
     let (length, block) = packed.split_first_chunk::<4>().ok_or("a packed envelope shorter than its length")?;
     let size = usize::try_from(u32::from_le_bytes(*length))?;
     if size > UNPACKED_LIMIT {
-        return Err(too_large().into());
+        return Err(format!("a packed envelope that says it is larger than {UNPACKED_LIMIT} bytes").into());
     }
     let text = lz4_flex::block::decompress(block, size)?;
     if text.len() != size {
@@ -1098,36 +1101,27 @@ fn unpack_text(packed: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error + Sen
     Ok(text)
 }
 
-/// The envelope in `column`, packed or not.
-fn unpack(r: &Row<'_>, column: usize) -> Result<Option<Value>, rusqlite::Error> {
+/// The envelope in `column`, which holds it packed; anything else there (no envelope, or one stored otherwise)
+/// is an error.
+fn unpack(r: &Row<'_>, column: usize) -> Result<Value, rusqlite::Error> {
     let broken =
         |e: Box<dyn std::error::Error + Send + Sync>, kind| rusqlite::Error::FromSqlConversionFailure(column, kind, e);
     match r.get_ref(column)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Text(text) => serde_json::from_slice(text).map(Some).map_err(|e| broken(Box::new(e), Type::Text)),
         ValueRef::Blob(packed) => {
             let text = unpack_text(packed).map_err(|e| broken(e, Type::Blob))?;
-            serde_json::from_slice(&text).map(Some).map_err(|e| broken(Box::new(e), Type::Blob))
+            serde_json::from_slice(&text).map_err(|e| broken(Box::new(e), Type::Blob))
         }
         other => Err(broken(format!("an envelope stored as {:?}", other.data_type()).into(), other.data_type())),
     }
 }
 
-/// The copy, from columns 12 to 14: the message's envelope less the copy's redactions; or, stored before the
-/// envelope was kept, the whole copy.
+/// The copy, from columns 12 and 13: the message's envelope less the copy's redactions.
 fn copy_content(r: &Row<'_>) -> Result<Value, rusqlite::Error> {
-    fn parse<T: serde::de::DeserializeOwned>(column: usize, text: &str) -> Result<T, rusqlite::Error> {
-        serde_json::from_str(text)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(e)))
-    }
-    let redactions: Option<String> = r.get(13)?;
-    match (unpack(r, 12)?, redactions) {
-        (Some(envelope), Some(redactions)) => {
-            let redactions: Vec<Redaction> = parse(13, &redactions)?;
-            Ok(copy_of(envelope, &redactions))
-        }
-        _ => parse(14, &r.get::<_, String>(14)?),
-    }
+    let envelope = unpack(r, 12)?;
+    let redactions: String = r.get(13)?;
+    let redactions: Vec<Redaction> = serde_json::from_str(&redactions)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(13, Type::Text, Box::new(e)))?;
+    Ok(copy_of(envelope, &redactions))
 }
 
 fn copies(
@@ -1136,7 +1130,7 @@ fn copies(
     params: impl rusqlite::Params,
     with_content: bool,
 ) -> Result<Vec<CopyRecord>, StoreError> {
-    let content = if with_content { ", m.envelope, c.redactions, c.content" } else { "" };
+    let content = if with_content { ", m.envelope, c.redactions" } else { "" };
     let sql = format!("SELECT {COPY_COLUMNS}{content} FROM copies c JOIN messages m ON m.id = c.message {filter}");
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(params, |r| copy_row(r, with_content))?;
@@ -1392,65 +1386,59 @@ mod tests {
         assert_eq!(verify(read_audit(dir.path()).expect("reads")), Verdict::Intact { entries: 2 });
     }
 
-    #[tokio::test]
-    async fn a_store_of_the_first_layout_keeps_its_copies_and_takes_new_messages() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        {
-            let conn = Connection::open(database_path(dir.path())).expect("creates");
-            conn.execute_batch(
-                "CREATE TABLE messages (id TEXT PRIMARY KEY, sender TEXT NOT NULL, standard TEXT NOT NULL, received_at TEXT NOT NULL, digest TEXT NOT NULL, response TEXT NOT NULL);
-                 CREATE TABLE copies (message TEXT NOT NULL, recipient TEXT NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, push_url TEXT, format TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT NOT NULL, last_error TEXT, updated_at TEXT NOT NULL, UNIQUE (message, recipient));
-                 INSERT INTO messages VALUES ('old', '201', 'referral@1.0', '2026-01-01T00:00:00.000Z', 'd', '{}');
-                 INSERT INTO copies (message, recipient, role, content, format, state, next_at, updated_at) VALUES ('old', 'RJ1', 'health', '{\"a\":1,\"redactions\":[]}', 'json', 'pending', '', '');",
-            )
-            .expect("the first layout");
-        }
-        let store = SqliteStore::open(dir.path(), 64).expect("opens and migrates");
-        let copy = store.copy("old", "RJ1").await.expect("reads").expect("kept");
-        assert_eq!(copy.content, serde_json::json!({"a": 1, "redactions": []}));
-        assert_eq!(store.accept(message("new", None, "d")).await.expect("stored"), Accepted::New);
-        let copy = store.copy("new", "RJ1").await.expect("reads").expect("stored");
-        assert_eq!(copy.content["body"], serde_json::json!({"a": 1}));
-        drop(store);
-        SqliteStore::open(dir.path(), 64).expect("opens again");
+    fn layout(data: &Path) -> i64 {
+        let conn = Connection::open(database_path(data)).expect("opens");
+        conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("reads")
     }
 
-    #[tokio::test]
-    async fn a_store_of_the_second_layout_keeps_its_keys_and_messageids() {
+    #[test]
+    fn a_new_store_is_made_in_the_layout_with_large_pages() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(dir.path(), 64).expect("opens");
-        assert_eq!(store.accept(message("old", Some("old-key"), "d")).await.expect("stored"), Accepted::New);
-        drop(store);
-        {
-            // As version 1 kept them: the key in `idempotency`, a unique index on messageId, no deferred indexes.
-            let conn = Connection::open(database_path(dir.path())).expect("opens");
-            conn.execute_batch(
-                "INSERT INTO idempotency (sender, key, digest, message) SELECT sender, idempotency_key, digest, id FROM messages;
-                 UPDATE messages SET idempotency_key = NULL;
-                 DROP TABLE message_ids; DROP TABLE idempotency_keys; DROP TABLE deferred_indexes;
-                 CREATE UNIQUE INDEX messages_by_sender_id ON messages (sender, message_id) WHERE message_id IS NOT NULL;
-                 PRAGMA user_version = 1;",
-            )
-            .expect("the second layout");
-        }
-        let store = SqliteStore::open(dir.path(), 64).expect("opens and migrates");
-        assert_eq!(
-            store.idempotent("201", "old-key").await.expect("looks up"),
-            Some(("d".into(), r#"{"id":"old"}"#.into()))
-        );
-        let again = NewMessage { id: "old-again".into(), message_id: "old".into(), ..message("old", None, "d") };
-        assert_eq!(store.accept(again).await.expect("stored"), Accepted::Repeat(r#"{"id":"old"}"#.into()));
-        assert_eq!(store.accept(message("new", Some("new-key"), "d")).await.expect("stored"), Accepted::New);
-        drop(store);
+        drop(SqliteStore::open(dir.path(), 64).expect("opens"));
+        assert_eq!(layout(dir.path()), LAYOUT);
         let conn = Connection::open(database_path(dir.path())).expect("opens");
-        let index: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'messages_by_sender_id'", [], |r| r.get(0))
-            .expect("reads");
-        assert_eq!(index, 0, "the unique index is dropped: the deferred index does its work");
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).expect("reads");
+        assert_eq!(page_size, PAGE_SIZE);
+        drop(conn);
+        drop(SqliteStore::open(dir.path(), 64).expect("opens again"));
+        assert_eq!(layout(dir.path()), LAYOUT);
+    }
+
+    #[test]
+    fn a_store_of_another_layout_is_refused_and_left_as_it_is() {
+        for found in [1, LAYOUT + 1] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            drop(SqliteStore::open(dir.path(), 64).expect("opens"));
+            let conn = Connection::open(database_path(dir.path())).expect("opens");
+            conn.pragma_update(None, "user_version", found).expect("sets the layout");
+            drop(conn);
+            let opened = SqliteStore::open(dir.path(), 64);
+            assert!(
+                matches!(&opened, Err(StoreError::Layout { found: f, expected: LAYOUT, .. }) if *f == found),
+                "layout {found}: {:?}",
+                opened.as_ref().err()
+            );
+            let message = opened.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains(&format!("has layout {found}")), "{message}");
+            assert_eq!(layout(dir.path()), found, "the store is not changed");
+        }
+        // Tables but no layout: an earlier store, or another program's database under the store's name.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = Connection::open(database_path(dir.path())).expect("creates");
+        conn.execute_batch("CREATE TABLE messages (id TEXT PRIMARY KEY);").expect("a table");
+        drop(conn);
+        let opened = SqliteStore::open(dir.path(), 64);
+        assert!(matches!(opened, Err(StoreError::Layout { found: 0, .. })), "{:?}", opened.as_ref().err());
+        let conn = Connection::open(database_path(dir.path())).expect("opens");
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0))
+            .expect("counts");
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).expect("reads");
+        assert_eq!((layout(dir.path()), tables, mode.as_str()), (0, 1, "delete"), "nothing is changed in it");
     }
 
     #[tokio::test]
-    async fn envelopes_are_packed_and_those_stored_as_text_or_zstd_before_are_read_as_they_were() {
+    async fn envelopes_are_stored_packed_and_read_back_whole() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path(), 64).expect("opens");
         let big = NewMessage {
@@ -1460,41 +1448,24 @@ mod tests {
         assert_eq!(store.accept(big).await.expect("stored"), Accepted::New);
         let copy = store.copy("packed", "RJ1").await.expect("reads").expect("stored");
         assert_eq!(copy.content["body"], serde_json::json!({"a": "x".repeat(4000)}));
-        {
-            let conn = Connection::open(database_path(dir.path())).expect("opens");
-            let (kind, size): (String, i64) = conn
-                .query_row("SELECT typeof(envelope), length(envelope) FROM messages WHERE id = 'packed'", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .expect("stored");
-            assert_eq!(kind, "blob");
-            assert!(size < 1000, "4 KB of repeated text packs small, not {size} bytes");
-            conn.execute_batch(
-                r#"INSERT INTO messages (id, sender, standard, received_at, digest, response, message_id, envelope, envelope_digest)
-                     VALUES ('text', '201', 'referral@1.0', '2026-01-01T00:00:00.000Z', 'd', '{}', 'text', '{"body":{"a":1,"b":2}}', 'd');
-                   INSERT INTO copies (message, recipient, role, redactions, format, state, next_at, updated_at)
-                     VALUES ('text', 'RJ1', 'health', '[{"path":"/body/b","reason":"need-to-know"}]', 'json', 'pending', '', '');"#,
-            )
-            .expect("a message stored before envelopes were packed");
-            let zstd_packed = zstd::bulk::compress(br#"{"body":{"a":3,"b":4}}"#, 1).expect("packs");
-            conn.execute(
-                r#"INSERT INTO messages (id, sender, standard, received_at, digest, response, message_id, envelope, envelope_digest)
-                     VALUES ('zstd', '201', 'referral@1.0', '2026-01-01T00:00:00.000Z', 'd', '{}', 'zstd', ?1, 'd')"#,
-                [zstd_packed],
-            )
-            .expect("a message packed with zstd, as before LZ4");
-            conn.execute_batch(
-                r#"INSERT INTO copies (message, recipient, role, redactions, format, state, next_at, updated_at)
-                     VALUES ('zstd', 'RJ1', 'health', '[{"path":"/body/b","reason":"need-to-know"}]', 'json', 'pending', '', '');"#,
-            )
-            .expect("its copy");
-            let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).expect("reads");
-            assert_eq!(page_size, PAGE_SIZE);
-        }
-        let copy = store.copy("text", "RJ1").await.expect("reads").expect("kept");
-        assert_eq!(copy.content["body"], serde_json::json!({"a": 1}));
-        let copy = store.copy("zstd", "RJ1").await.expect("reads").expect("kept");
-        assert_eq!(copy.content["body"], serde_json::json!({"a": 3}));
+        let conn = Connection::open(database_path(dir.path())).expect("opens");
+        let (kind, size): (String, i64) = conn
+            .query_row("SELECT typeof(envelope), length(envelope) FROM messages WHERE id = 'packed'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("stored");
+        assert_eq!(kind, "blob");
+        assert!(size < 1000, "4 KB of repeated text packs small, not {size} bytes");
+    }
+
+    #[test]
+    fn only_a_packed_envelope_is_read() {
+        use rusqlite::types::Value as Sql;
+        let conn = Connection::open_in_memory().expect("opens");
+        let read = |value: Sql| conn.query_row("SELECT ?1", [value], |r| unpack(r, 0));
+        assert_eq!(read(Sql::Blob(pack(r#"{"a":1}"#))).expect("unpacks"), serde_json::json!({"a": 1}));
+        assert!(read(Sql::Text(r#"{"a":1}"#.into())).is_err(), "JSON text, not packed");
+        assert!(read(Sql::Null).is_err(), "no envelope");
     }
 
     #[test]
