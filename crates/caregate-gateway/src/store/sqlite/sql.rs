@@ -33,7 +33,7 @@ pub(super) fn head(conn: &Connection) -> Result<Head, StoreError> {
 
 /// Appends records to the audit chain, in order, all at one time. One `INSERT` per entry: a statement that
 /// writes several rows makes SQLite keep a statement journal of every page it touches, which cost more than
-/// the statements saved (BENCHMARKS.md, ninth session).
+/// the statements saved (BENCHMARKS.md).
 pub(super) fn append(conn: &Connection, chain: &mut Head, records: &[Record]) -> Result<(), StoreError> {
     let at = now_text();
     let mut insert = conn.prepare_cached("INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?;

@@ -37,7 +37,7 @@ pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 /// leaves the sync of the database file to a thread of its own; a full one syncs it on the writer, as SQLite does,
 /// and lets the log start again from its beginning, so the log grows to at most this many checkpoints' writes.
 /// With random message ids, 7 gave ≈ 10 % more accepts a second than a full checkpoint every time; 31 and more no
-/// more than 7 (BENCHMARKS.md, seventh session).
+/// more than 7 (BENCHMARKS.md).
 pub(super) const LIGHT_CHECKPOINTS: u32 = 7;
 
 /// The least time between two group commits. Every commit writes again the last page of each table and index
@@ -462,7 +462,7 @@ impl Writer {
     /// the log again from its beginning (passive: a reader still using old pages is not waited for; the log then
     /// goes on, and is started again another time). With random message ids, each checkpoint has hundreds of
     /// scattered pages to sync, and a writer that waited for that sync every time lost a third of its rate
-    /// (BENCHMARKS.md, seventh session).
+    /// (BENCHMARKS.md).
     fn checkpoint(&mut self) {
         if self.checkpoints.guarded {
             // The last light checkpoint's pages are not synced yet: try again next time.
