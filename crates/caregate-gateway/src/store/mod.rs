@@ -31,6 +31,9 @@ pub enum StoreError {
     NotDurable,
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    /// The store was made in another layout than the one this build keeps; it is left as it is.
+    #[error("the store {path} has layout {found}, but this caregate opens only layout {expected}")]
+    Layout { path: String, found: i64, expected: i64 },
 }
 
 /// The delivery state of one recipient's copy.

@@ -5,7 +5,7 @@
 //! Both are UUIDs, most often random (version 4), so a B-tree index kept in step with the messages table puts
 //! each new entry on a random leaf page; once the index has more leaves than a group commit has messages, every
 //! message rewrites a page of its own, and SQLite's log holds whole pages: with 8 KiB pages, 8 KiB of log per
-//! message, and as much again at the checkpoint (BENCHMARKS.md, seventh session: the closed loop fell from
+//! message, and as much again at the checkpoint (BENCHMARKS.md: the closed loop fell from
 //! ≈ 14,800 to ≈ 8,500 accepts a second). So the index is kept a little behind, as a derived copy of the
 //! messages table:
 //! - a committed message's entry waits in memory (`pending`) and is looked up there;
@@ -60,7 +60,7 @@ pub(crate) const IDEMPOTENCY_KEYS: Indexed = Indexed { table: "idempotency_keys"
 /// about this many commits' entries wait. The more entries wait, the more of them share a leaf page when
 /// written; under a heavy load, with groups of tens of messages, a hundred thousand or more wait (≈ 30 MB).
 /// With random ids, one store for four 12 s closed-loop rounds, two runs each: 4096 gave ≈ 5 % more accepts a
-/// second than 1024 and no worse a p99 at 5,000/s (BENCHMARKS.md, eighth session).
+/// second than 1024 and no worse a p99 at 5,000/s (BENCHMARKS.md).
 const SWEEP_COMMITS: usize = 4096;
 
 /// The most entries that wait in memory (≈ 150 bytes each); past it a commit writes the excess too.
