@@ -545,15 +545,11 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
     if !(0.0..=1.0).contains(&args.invalid_rate) {
         bail!("--invalid-rate must be between 0 and 1");
     }
-    if pack.id() == "cin-census" {
+    if caregate_generate::method(&pack)? == caregate_generate::Method::CinCensus {
         return generate_census_return(&pack, &args);
     }
     if args.profile != "clean" {
-        bail!(
-            "--profile {} is for census returns (cin-census); {} is generated from its examples",
-            args.profile,
-            pack.reference()
-        );
+        bail!("--profile {} is for census returns; {} is generated from its examples", args.profile, pack.reference());
     }
     let target: Target = args.format.parse().map_err(|e: String| anyhow!(e))?;
     let generator = caregate_generate::Generator::new(&pack, catalog, args.seed, args.invalid_rate)?;

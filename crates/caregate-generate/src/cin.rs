@@ -46,7 +46,7 @@ pub struct Summary {
     pub children: usize,
     pub bytes: u64,
     /// How many children carry each rule's deliberate fault.
-    pub faults: BTreeMap<&'static str, usize>,
+    pub faults: BTreeMap<String, usize>,
     /// Whether the return-level faults (rules 100, 2887Q, 2888Q) were given.
     pub return_faults: bool,
     /// How many mistakes of each kind the messy profile made.
@@ -75,9 +75,48 @@ impl FromStr for Profile {
     }
 }
 
-/// Every rule of the 2025-26 ruleset the generator can break: the child faults, then the return faults.
-pub fn fault_rules() -> Vec<&'static str> {
-    CHILD_FAULTS.iter().chain(RETURN_FAULTS.iter()).copied().collect()
+/// The rules the generator breaks, from the pack's `generate.toml` (`[faults]`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultLists {
+    /// The rules a faulty child is made to break, taken in turn; each names a recipe of this generator.
+    pub child: Vec<String>,
+    /// The rules broken across the whole return: 100 (the header's reference date), 2887Q and 2888Q (few
+    /// disability codes, one per child), all three together.
+    #[serde(default)]
+    pub whole_return: Vec<String>,
+}
+
+/// The whole-return faults this generator can make (together).
+const WHOLE_RETURN: [&str; 3] = ["100", "2887Q", "2888Q"];
+
+impl FaultLists {
+    /// The pack's lists, each rule checked to be one of the pack's rules (a new year's pack that drops a rule
+    /// must drop its fault too).
+    pub fn of(pack: &StandardPack) -> Result<FaultLists> {
+        let lists = super::GenerateFile::of(pack)?.faults.unwrap_or_default();
+        for rule in lists.child.iter().chain(&lists.whole_return) {
+            if pack.rule(rule).is_none() {
+                return Err(anyhow!(
+                    "{}: generate.toml: [faults] names `{rule}`, which is not a rule of the pack",
+                    pack.reference()
+                ));
+            }
+        }
+        if let Some(rule) = lists.whole_return.iter().find(|r| !WHOLE_RETURN.contains(&r.as_str())) {
+            return Err(anyhow!(
+                "{}: generate.toml: [faults] whole_return names `{rule}`; the census generator breaks {} across a return",
+                pack.reference(),
+                WHOLE_RETURN.join(", ")
+            ));
+        }
+        Ok(lists)
+    }
+
+    /// Every rule the generator breaks: the child faults, then the whole-return ones.
+    pub fn all(&self) -> Vec<String> {
+        self.child.iter().chain(&self.whole_return).cloned().collect()
+    }
 }
 
 /// Writes one clean return of `count` children to `out`.
@@ -128,8 +167,8 @@ pub fn write_return_with(
     out.flush().context("cannot write the return")?;
     summary.children = count;
     if generator.return_faults {
-        for rule in RETURN_FAULTS {
-            summary.faults.insert(rule, 1);
+        for rule in &generator.faults.whole_return {
+            summary.faults.insert(rule.clone(), 1);
         }
     }
     Ok(summary)
@@ -396,20 +435,6 @@ const LAS: &[(u16, &str)] = &[
     (938, "West Sussex"),
 ];
 
-/// Child faults, taken in turn. Each breaks the rule it names (some, by their nature, a related rule too).
-const CHILD_FAULTS: &[&str] = &[
-    "1103", "1104", "1105", "1510", "1520", "1530", "1540", "1550", "1560Q", "1570", "1580", "2883", "2884", "2885",
-    "2886Q", "2889", "2990", "2991Q", "4000", "4001", "4003", "4004", "4008", "4009Q", "4010", "4011", "4012Q", "4013",
-    "4014", "4015", "4016", "4017", "4180", "4220", "8500", "8510", "8520", "8525Q", "8530Q", "8535Q", "8540", "8545Q",
-    "8555Q", "8565", "8568", "8569Q", "8585Q", "8590", "8600", "8606", "8608", "8610", "8614", "8615", "8620", "8630",
-    "8640", "8650", "8670Q", "8675Q", "8696", "8715", "8720", "8730", "8736", "8740", "8750", "8770Q", "8772", "8775Q",
-    "8790", "8794", "8805", "8810", "8815", "8816", "8820", "8825Q", "8831", "8832", "8839", "8840", "8841", "8842Q",
-    "8863Q", "8866", "8867", "8868", "8869", "8870Q", "8873Q", "8875", "8890", "8896", "8897Q", "8898", "8905", "8910",
-    "8915", "8920", "8925", "8930", "8935", "8940", "8945Q", "8950Q",
-];
-/// Faults of the whole return.
-const RETURN_FAULTS: [&str; 3] = ["100", "2887Q", "2888Q"];
-
 /// One item of a table of (item, weight), drawn in proportion to the weights; `None` for an empty table.
 fn weighted<'t, T>(rng: &mut ChaCha8Rng, table: &'t [(T, u32)]) -> Option<&'t T> {
     let total: u32 = table.iter().map(|(_, w)| w).sum();
@@ -448,6 +473,8 @@ struct CinGenerator<'p> {
     la_name: &'static str,
     invalid_rate: f64,
     return_faults: bool,
+    /// The rules the pack's faults break.
+    faults: FaultLists,
     next_fault: usize,
     id_prefix: &'static str,
     id_base: u64,
@@ -480,7 +507,10 @@ impl<'p> CinGenerator<'p> {
         let id_prefix = ["", "C", "CH", "LA"][rng.random_range(0..4)];
         let id_base = rng.random_range(100_000..900_000u64);
         let invalid_rate = invalid_rate.clamp(0.0, 1.0);
-        let return_faults = invalid_rate > 0.0 && count as f64 * invalid_rate >= CHILD_FAULTS.len() as f64;
+        let faults = FaultLists::of(pack)?;
+        let return_faults = !faults.whole_return.is_empty()
+            && invalid_rate > 0.0
+            && count as f64 * invalid_rate >= faults.child.len() as f64;
         Ok(CinGenerator {
             rng,
             holidays: &pack.holidays,
@@ -490,6 +520,7 @@ impl<'p> CinGenerator<'p> {
             la_name,
             invalid_rate,
             return_faults,
+            faults,
             next_fault: 0,
             id_prefix,
             id_base,
@@ -594,18 +625,18 @@ impl<'p> CinGenerator<'p> {
         buf.push_str("    </Source>\n  </Header>\n  <Children>\n");
     }
 
-    fn next_child(&mut self, index: usize) -> (Child, Option<&'static str>) {
+    fn next_child(&mut self, index: usize) -> (Child, Option<String>) {
         let faulty = self.invalid_rate > 0.0 && self.chance(self.invalid_rate);
-        let fault = if faulty {
-            let rule = CHILD_FAULTS[self.next_fault % CHILD_FAULTS.len()];
+        let fault = if faulty && !self.faults.child.is_empty() {
+            let rule = self.faults.child[self.next_fault % self.faults.child.len()].clone();
             self.next_fault += 1;
             Some(rule)
         } else {
             None
         };
-        let want = fault.map(|r| self.want(r)).unwrap_or_default();
+        let want = fault.as_deref().map(|r| self.want(r)).unwrap_or_default();
         let mut child = self.child(index, &want);
-        let applied = match fault {
+        let applied = match fault.as_deref() {
             Some(rule) => self.apply(rule, &mut child, index),
             None => false,
         };
@@ -1054,10 +1085,26 @@ mod tests {
     }
 
     #[test]
-    fn every_fault_is_named_once() {
-        let rules = fault_rules();
+    fn the_census_pack_names_each_of_its_109_rules_once_among_the_faults() {
+        let catalog = caregate_engine::standard::Catalog::embedded().expect("packs load");
+        let pack = catalog.find("cin-census@2025-26").expect("the census pack");
+        let rules = FaultLists::of(&pack).expect("generate.toml").all();
         let unique: std::collections::BTreeSet<_> = rules.iter().collect();
         assert_eq!(unique.len(), rules.len());
         assert_eq!(rules.len(), 109);
+        assert_eq!(rules.len(), pack.rules.len(), "every rule of the ruleset has a fault");
+    }
+
+    #[test]
+    fn a_fault_list_naming_no_rule_of_the_pack_is_refused() {
+        let catalog = caregate_engine::standard::Catalog::embedded().expect("packs load");
+        let pack = catalog.find("cin-census@2025-26").expect("the census pack");
+        let mut files = pack.files.clone();
+        files
+            .files
+            .insert("generate.toml".into(), b"generator = \"cin-census\"\n[faults]\nchild = [\"9999\"]\n".to_vec());
+        let changed = caregate_engine::standard::StandardPack::compile(files).expect("compiles");
+        let error = FaultLists::of(&changed).expect_err("9999 is no rule").to_string();
+        assert!(error.contains("`9999`, which is not a rule of the pack"), "{error}");
     }
 }

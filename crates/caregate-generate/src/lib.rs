@@ -7,7 +7,7 @@
 //! its check letter). So generated documents are as realistic as the examples, and a fault at rate R
 //! exercises every rule in turn.
 //!
-//! Not for: bulk standards with their own generator (the census has one of its own).
+//! Not for: bulk standards with a generator of their own (`generator = "cin-census"` in `generate.toml`: [`cin`]).
 
 pub mod cin;
 pub mod values;
@@ -40,12 +40,53 @@ impl Generated {
     }
 }
 
+/// A pack's `generate.toml`: which generator makes its documents, and what that generator is told.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct GenerateFile {
-    /// Instance path (with `*` for every item) → kind of value.
+    /// `examples` (the default) or `cin-census`.
+    #[serde(default)]
+    generator: Option<String>,
+    /// For the examples: instance path (with `*` for every item) → kind of value.
     #[serde(default)]
     vary: BTreeMap<String, String>,
+    /// For the census generator: the rules its faults break.
+    #[serde(default)]
+    faults: Option<cin::FaultLists>,
+}
+
+impl GenerateFile {
+    fn of(pack: &StandardPack) -> Result<GenerateFile> {
+        match pack.files.files.get("generate.toml") {
+            Some(bytes) => {
+                let text =
+                    std::str::from_utf8(bytes).with_context(|| format!("{}: generate.toml", pack.reference()))?;
+                toml::from_str(text).with_context(|| format!("{}: generate.toml", pack.reference()))
+            }
+            None => Ok(GenerateFile::default()),
+        }
+    }
+}
+
+/// How a pack's documents are generated, as its `generate.toml` says (`generator = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Varied copies of the pack's examples ([`Generator`]).
+    Examples,
+    /// Whole census returns written child by child ([`cin`]).
+    CinCensus,
+}
+
+/// The generator a pack names.
+pub fn method(pack: &StandardPack) -> Result<Method> {
+    match GenerateFile::of(pack)?.generator.as_deref() {
+        None | Some("examples") => Ok(Method::Examples),
+        Some("cin-census") => Ok(Method::CinCensus),
+        Some(other) => Err(anyhow!(
+            "{}: generate.toml names the generator `{other}`; caregate has `examples` and `cin-census`",
+            pack.reference()
+        )),
+    }
 }
 
 pub struct Generator {
@@ -78,11 +119,7 @@ impl Generator {
         if valid.is_empty() {
             return Err(anyhow!("{} has no valid JSON examples to generate from", pack.reference()));
         }
-        let config: GenerateFile = match pack.files.files.get("generate.toml") {
-            Some(bytes) => toml::from_str(std::str::from_utf8(bytes).unwrap_or_default())
-                .with_context(|| format!("{}: generate.toml", pack.reference()))?,
-            None => GenerateFile::default(),
-        };
+        let config = GenerateFile::of(pack)?;
         let mut vary = Vec::new();
         for (path, kind) in config.vary {
             let pattern =

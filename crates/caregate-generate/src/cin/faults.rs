@@ -166,7 +166,7 @@ impl CinGenerator<'_> {
     }
 
     /// Breaks `rule` in `child`; false when this child cannot carry it.
-    pub(super) fn apply(&mut self, rule: &'static str, child: &mut Child, index: usize) -> bool {
+    pub(super) fn apply(&mut self, rule: &str, child: &mut Child, index: usize) -> bool {
         let s = self.start;
         let end = self.end;
         let first_upn = self.first_upn.clone();
