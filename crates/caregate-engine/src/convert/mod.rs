@@ -1,17 +1,17 @@
-//! Conversion between a standard's XML and its JSON instance, driven by the standard's binding, with a map from
-//! every instance node back to where it stood in the source. Lossless for every document that conforms to its
-//! standard: XML → JSON → XML gives an equivalent document, JSON → XML → JSON the same value.
+//! The `convert` command's engine: a document converted between its XML and its JSON form through the
+//! standard's instance (`instance`), or by the generic convention when no standard is known; a bulk return
+//! record by record ([`bulk`]). Lossless for every document that conforms to its standard: XML → JSON → XML
+//! gives an equivalent document, JSON → XML → JSON the same value.
 //!
-//! Not for: deciding validity (the structure and rule checks are `validate`'s), or parsing bytes (`document`).
+//! Not for: the binding itself (`instance`), deciding validity (`validate`), or parsing bytes (`document`).
 
 pub mod bulk;
 
 use std::sync::Arc;
 
-use crate::instance::{from_xml, generic, to_xml, SourceMap};
-
 use crate::document::{self, Format, Limits, LineIndex};
 use crate::finding::{Finding, Location};
+use crate::instance::{from_xml, generic, to_xml, SourceMap};
 use crate::standard::{Catalog, StandardPack};
 
 /// Which way to convert.
