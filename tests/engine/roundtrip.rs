@@ -203,11 +203,19 @@ fn the_fast_path_declines_what_it_cannot_convert_exactly() {
         r#"<Referral xmlns="urn:caregate:referral:1"><Child><Name><Family>D</Family><Family>E</Family></Name></Child></Referral>"#,
         r#"<Referral xmlns="urn:caregate:referral:1"><Concern><ImmediateRisk>maybe</ImmediateRisk></Concern></Referral>"#,
         r#"<Referral xmlns="urn:caregate:referral:1">text<Child/></Referral>"#,
-        r#"<!DOCTYPE r><Referral xmlns="urn:caregate:referral:1"/>"#,
         r#"<Referral xmlns="urn:caregate:referral:1"><Child>"#,
+        // End tags that do not match: an error to the fast path's tokenizer, on which it declines.
+        r#"<Referral xmlns="urn:caregate:referral:1"><Child><Name><Family>D</Given></Name></Child></Referral>"#,
+        r#"<Referral xmlns="urn:caregate:referral:1"><Child></Chld></Referral>"#,
+        r#"<Referral xmlns="urn:caregate:referral:1"><Child/></Child></Referral>"#,
     ] {
         assert_eq!(fast(broken), None, "{broken}");
     }
+    // Deeper than the limit: declined, as the tree refuses it.
+    let shallow = Limits { max_depth: 3, ..Limits::default() };
+    let deep = r#"<Referral xmlns="urn:caregate:referral:1"><Child><Name><Family>D</Family></Name></Child></Referral>"#;
+    assert!(fast(deep).is_some());
+    assert_eq!(instance::stream::xml_to_json(deep.as_bytes(), &pack, &shallow), None);
 }
 
 #[test]

@@ -87,7 +87,7 @@ pub fn streamed_pack(
     if document::sniff(head) != Some(Format::Xml) {
         return None;
     }
-    let (local, namespace) = document::records::peek_root(&head[..head.len().min(HEAD_BYTES)])?;
+    let (local, namespace) = document::tokens::peek_root(&head[..head.len().min(HEAD_BYTES)])?;
     let pack = match standard {
         Some(pack) => Arc::clone(pack),
         None => catalog.by_xml_root(&local, &namespace)?,

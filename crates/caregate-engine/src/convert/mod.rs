@@ -70,7 +70,7 @@ pub fn convert(
             // The fast path, for documents it can take; otherwise the tree path below.
             let known = standard.clone().or_else(|| {
                 let head = &bytes[..bytes.len().min(64 * 1024)];
-                let (local, namespace) = document::records::peek_root(head)?;
+                let (local, namespace) = document::tokens::peek_root(head)?;
                 catalog.by_xml_root(&local, &namespace)
             });
             if let Some(pack) = known {

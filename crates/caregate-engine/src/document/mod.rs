@@ -27,9 +27,12 @@
 //! step below it with its 1-based position among same-named siblings, except that the last step omits
 //! `[1]`) and JSON Pointers (RFC 6901) for JSON.
 
+#[cfg(test)]
+mod hostile;
 mod json;
 mod lines;
 pub mod records;
+pub mod tokens;
 mod xml;
 
 pub use json::{parse_json, parse_json_value, JsonDocument, SpanTree};

@@ -2,13 +2,18 @@
 //! records, such as a header) at a time, so that a return of any size is read in bounded memory.
 //!
 //! Each piece comes with where it starts in the file (byte offset, line, column), so that findings in it can
-//! be located in the file the user sent. Hostile input is refused here as in [`super::parse_xml`]: a
-//! DOCTYPE on sight, nesting beyond the limit, a piece larger than the message limit.
+//! be located in the file the user sent. Hostile input is refused here by the policy of [`super::tokens`], in its
+//! words: a DOCTYPE on sight, nesting beyond the limit; and a piece larger than the message limit.
+//!
+//! Why a scanner of its own rather than the XML tokenizer: a return is read from a stream, a buffer at a time,
+//! and each record goes on as the raw bytes of the file (the workers parse it, and its findings are located in
+//! those bytes); an event reader over a stream copies each event into a buffer of its own and keeps nothing
+//! of the bytes between them. The scanner only finds where tags begin and end (memchr over the buffer) and
+//! leaves everything else to the tokenizer that reads each record.
 
 use std::io::BufRead;
 
-use quick_xml::events::Event;
-
+use super::tokens::{doctype_message, too_deep_message};
 use super::Limits;
 use crate::finding::{Finding, Location};
 
@@ -433,11 +438,7 @@ impl<R: BufRead> Splitter<R> {
             match token {
                 Token::DocType => {
                     self.done = true;
-                    return Err(self.refuse(
-                        "xml-doctype",
-                        "The return has a DOCTYPE; document type declarations (and the entities they can define) are refused.".into(),
-                        at,
-                    ));
+                    return Err(self.refuse("xml-doctype", doctype_message().into(), at));
                 }
                 Token::Start { name, empty } => {
                     self.opened(name, at)?;
@@ -481,11 +482,8 @@ impl<R: BufRead> Splitter<R> {
         let depth = self.stack.len() + self.inner.len();
         if depth > self.limits.max_depth {
             self.done = true;
-            return Err(self.refuse(
-                "too-deep",
-                format!("The return nests elements more than {} levels deep; it was refused.", self.limits.max_depth),
-                at,
-            ));
+            let qname = String::from_utf8_lossy(self.name(name)).into_owned();
+            return Err(self.refuse("too-deep", too_deep_message(&qname, depth, self.limits.max_depth), at));
         }
         if self.current.is_none() {
             let on_path = depth <= self.path.len()
@@ -562,28 +560,6 @@ impl<R: BufRead> Splitter<R> {
     }
 }
 
-/// The document element's local name and namespace, read from the start of a document only (the first start
-/// tag), or `None` when the start is not XML or holds a DOCTYPE.
-pub fn peek_root(start: &[u8]) -> Option<(String, String)> {
-    let mut reader = quick_xml::NsReader::from_reader(start);
-    let mut buf = Vec::new();
-    for _ in 0..10_000 {
-        buf.clear();
-        match reader.read_resolved_event_into(&mut buf) {
-            Ok((resolved, Event::Start(e) | Event::Empty(e))) => {
-                let namespace = match resolved {
-                    quick_xml::name::ResolveResult::Bound(ns) => ns.into_inner().to_string(),
-                    _ => String::new(),
-                };
-                return Some((e.local_name().into_inner().to_string(), namespace));
-            }
-            Ok((_, Event::DocType(_) | Event::Eof)) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,10 +629,8 @@ mod tests {
     }
 
     #[test]
-    fn refuses_doctype_depth_and_broken_input() {
-        assert_eq!(pieces("<!DOCTYPE m [<!ENTITY a 'b'>]><Message/>").unwrap_err().rule, "xml-doctype");
-        let deep = format!("<Message><Children>{}{}</Children></Message>", "<a>".repeat(100), "</a>".repeat(100));
-        assert_eq!(pieces(&deep).unwrap_err().rule, "too-deep");
+    fn refuses_broken_input() {
+        // DOCTYPEs and depth: `document::hostile`, for every reader.
         let broken = pieces("<Message><Children><Child></Children></Message>").unwrap_err();
         assert_eq!(broken.rule, "xml-not-well-formed");
         assert_eq!(pieces("<Message><Children><Child>").unwrap_err().rule, "xml-not-well-formed");

@@ -8,10 +8,10 @@ use std::borrow::Cow;
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
-use quick_xml::Reader;
 use serde_json::ser::{Formatter as _, PrettyFormatter};
 use serde_json::{Map, Value};
 
+use crate::document::tokens::XmlTokens;
 use crate::document::Limits;
 use crate::finding::{Finding, Location, Span};
 use crate::standard::{Field, Node, ObjectNode, Repeat, ScalarType, StandardPack};
@@ -387,14 +387,11 @@ fn walk<'p>(
     // Namespaces are not resolved per element: the fast path takes only documents whose one namespace
     // declaration is the default one on the document element and whose names have no prefix, so that every
     // element is in that namespace.
-    let mut reader = Reader::from_str(stripped);
-    reader.config_mut().trim_text(false);
+    let mut tokens = XmlTokens::plain(stripped, shift, limits);
     let mut stack: Vec<Frame<'p>> = Vec::with_capacity(16);
     let mut done = false;
     loop {
-        let at = reader.buffer_position() as usize + shift;
-        let event = reader.read_event().ok()?;
-        let end = reader.buffer_position() as usize + shift;
+        let (event, Span { start: at, end }) = tokens.next_token().ok()?;
         if let Some(Frame::Unknown { depth, .. }) = stack.last_mut() {
             match &event {
                 Event::Start(_) => *depth += 1,
@@ -432,9 +429,6 @@ fn walk<'p>(
                         return None;
                     }
                 } else if e.attributes().next().is_some() {
-                    return None;
-                }
-                if stack.len() >= limits.max_depth {
                     return None;
                 }
                 let child: Frame<'p> = match stack.last_mut() {

@@ -346,7 +346,7 @@ impl<'c> Validator<'c> {
             Some(pack) => Some(Arc::clone(pack)),
             None => {
                 let head = &start[..start.len().min(64 * 1024)];
-                let (local, namespace) = document::records::peek_root(head)?;
+                let (local, namespace) = document::tokens::peek_root(head)?;
                 self.catalog.by_xml_root(&local, &namespace)
             }
         };
