@@ -13,6 +13,7 @@ use caregate_engine::finding::Finding;
 use caregate_engine::model::{DocumentEnd, DocumentResult, DocumentStart, Tool};
 use caregate_engine::report::{self, OutputFormat, ReportWriter, WriterOptions};
 use caregate_engine::standard::{Catalog, StandardPack};
+use caregate_engine::validate::tables::TableFile;
 use caregate_engine::validate::{Checked, Options, Validator};
 
 pub fn run(cli: Cli) -> Result<u8> {
@@ -76,7 +77,7 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, found)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("xml" | "json")) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("xml" | "json" | "csv")) {
             found.push(path);
         }
     }
@@ -132,7 +133,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     let inputs = collect_inputs(&args.paths)?;
     if inputs.is_empty() {
         bail!(
-            "no .xml or .json files found in {}",
+            "no .xml, .json or .csv files found in {}",
             args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
@@ -210,6 +211,24 @@ fn validate_into(
     let mut waiting: Option<Vec<DocumentResult>> = Some(Vec::new());
     if let Some(pack) = standard {
         begin_run(writer, Some(pack), &mut waiting)?;
+    }
+    // CSV files are the tables of one return, checked together.
+    let (tables, inputs): (Vec<&PathBuf>, Vec<&PathBuf>) = inputs.iter().partition(|p| is_csv(p));
+    if !tables.is_empty() {
+        let pack = tables_pack(validator.catalog, standard)?;
+        begin_run(writer, Some(&pack), &mut waiting)?;
+        if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
+            packs.push(Arc::clone(&pack));
+        }
+        let mut files = Vec::with_capacity(tables.len());
+        for input in &tables {
+            let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+            files.push(TableFile { path: display_path(input), bytes });
+        }
+        for document in validator.check_tables(&pack, &files) {
+            has_errors |= !document.valid;
+            report::replay_document(&document, writer).context("cannot write the report")?;
+        }
     }
     for input in inputs {
         let path = display_path(input);
@@ -293,6 +312,32 @@ fn validate_into(
     }
     writer.finish(&rules).context("cannot write the report")?;
     Ok(has_errors)
+}
+
+fn is_csv(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// The standard CSV files are tables of: the one named, or the only one sent as tables.
+fn tables_pack(catalog: &Catalog, standard: Option<&StandardPack>) -> Result<Arc<StandardPack>> {
+    let sent_as_tables: Vec<Arc<StandardPack>> =
+        catalog.packs().iter().filter(|p| p.manifest.tables.is_some()).cloned().collect();
+    match standard {
+        Some(named) => {
+            let reference = named.reference();
+            if named.manifest.tables.is_none() {
+                bail!("{reference} is not sent as CSV tables, so .csv files cannot be checked against it");
+            }
+            catalog.find(&reference).ok_or_else(|| anyhow!("{reference} is not loaded"))
+        }
+        None => match sent_as_tables.as_slice() {
+            [only] => Ok(Arc::clone(only)),
+            _ => bail!(
+                "name the standard the CSV files are tables of with --standard ({})",
+                sent_as_tables.iter().map(|p| p.reference()).collect::<Vec<_>>().join(", ")
+            ),
+        },
+    }
 }
 
 /// Begins the run with `standard` unless it has begun, then gives it the documents that were waiting.

@@ -19,4 +19,5 @@ mod hostile;
 mod one_cause;
 mod reports;
 mod roundtrip;
+mod ssda903;
 mod xsd;

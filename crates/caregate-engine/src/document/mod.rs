@@ -27,6 +27,7 @@
 //! step below it with its 1-based position among same-named siblings, except that the last step omits
 //! `[1]`) and JSON Pointers (RFC 6901) for JSON.
 
+pub mod csv;
 #[cfg(test)]
 mod hostile;
 mod json;

@@ -24,6 +24,8 @@ pub struct Manifest {
     pub description: Option<String>,
     pub xml: XmlRecognition,
     pub records: Option<Records>,
+    /// For returns sent as tables (CSV files joined on a key): the tables.
+    pub tables: Option<Tables>,
     #[serde(default)]
     pub params: toml::Table,
 }
@@ -87,4 +89,35 @@ pub struct Records {
     pub path: String,
     /// Path from a record to its key, e.g. `ChildIdentifiers/LAchildID`.
     pub key: String,
+}
+
+/// A return sent as several tables, each a CSV file known by its header row, whose rows are joined into
+/// records on a key column. Each record (at `[records] path`) holds the key (at `[records] key`) and, for
+/// every table, the array of that table's rows for it (empty when it has none), each row an object of its
+/// columns (a blank cell is left out).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tables {
+    /// The column that names the record in every table, e.g. `CHILD`.
+    pub key: String,
+    /// How dates are written in the tables: `dd/mm/yyyy`, read into the instance as ISO dates.
+    #[serde(default)]
+    pub dates: DateOrder,
+    pub table: Vec<Table>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// The table's name: the record's member holding its rows.
+    pub name: String,
+    /// Its columns, the key among them, in the order they are usually written.
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum DateOrder {
+    #[default]
+    #[serde(rename = "dd/mm/yyyy")]
+    DayMonthYear,
 }

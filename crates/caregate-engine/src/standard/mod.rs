@@ -130,6 +130,8 @@ pub struct StandardPack {
     /// The rules grouped by context (indices into `rules`), so that each context is walked once.
     pub rule_groups: Vec<RuleGroup>,
     pub aggregates: Vec<Aggregate>,
+    /// For bulk standards: where the records are (`[records] path`), as a pattern.
+    pub records_pattern: Option<PathPattern>,
     pub holidays: Vec<chrono::NaiveDate>,
     /// The manifest's `[params]`, as JSON, bound to `params` in rules.
     pub params: Value,
@@ -153,6 +155,11 @@ impl StandardPack {
     pub fn version(&self) -> &str {
         &self.manifest.version
     }
+    /// The schema of one record of a bulk standard, as written (with its code lists' `enum`s).
+    pub fn record_schema_node(&self) -> Option<&Value> {
+        self.record_schema.as_ref().and_then(|(location, _)| self.schema.pointer(location))
+    }
+
     /// `id@version`.
     pub fn reference(&self) -> String {
         format!("{}@{}", self.manifest.id, self.manifest.version)
@@ -217,6 +224,10 @@ impl StandardPack {
             Some(records) => Some(record_validator(&schema, &records.path).map_err(|m| files.error("schema.json", m))?),
             None => None,
         };
+        if let Some(tables) = &manifest.tables {
+            check_tables(tables, &manifest, &schema, record_schema.as_ref())
+                .map_err(|m| files.error("standard.toml", m))?;
+        }
         let holidays = match files.text("calendar.toml")? {
             Some(text) => rulebook::parse_calendar(text).map_err(|m| files.error("calendar.toml", m))?,
             None => Vec::new(),
@@ -316,6 +327,7 @@ impl StandardPack {
             codelists,
             rules,
             rule_groups,
+            records_pattern: records_path,
             aggregates,
             holidays,
             params,
@@ -324,6 +336,34 @@ impl StandardPack {
             files,
         })
     }
+}
+
+/// A return sent as tables has one level of records, keyed by the tables' key column, and the schema of a
+/// record names every table and, for each, every column.
+fn check_tables(
+    tables: &manifest::Tables,
+    manifest: &Manifest,
+    schema: &Value,
+    record_schema: Option<&(String, jsonschema::Validator)>,
+) -> Result<(), String> {
+    let records = manifest.records.as_ref().ok_or("[tables] needs [records]: where the records are, and their key")?;
+    let steps: Vec<&str> = records.path.split('/').filter(|s| !s.is_empty()).collect();
+    if steps.len() != 2 || steps[1] != "*" || records.key != tables.key {
+        return Err(format!(
+            "with [tables], [records] path is `/NAME/*` and key is the tables' key `{}` (not `{}` and `{}`)",
+            tables.key, records.path, records.key
+        ));
+    }
+    let record = record_schema.and_then(|(location, _)| schema.pointer(location)).ok_or("no schema for a record")?;
+    for table in &tables.table {
+        let row = record.pointer(&format!("/properties/{}/items/properties", table.name)).ok_or_else(|| {
+            format!("table {}: the record's schema has no array `{}` of rows", table.name, table.name)
+        })?;
+        if let Some(column) = table.columns.iter().find(|c| row.get(c.as_str()).is_none()) {
+            return Err(format!("table {}: its rows' schema has no column `{column}`", table.name));
+        }
+    }
+    Ok(())
 }
 
 /// A validator of one record of a bulk standard: the record's schema (found by following the records path

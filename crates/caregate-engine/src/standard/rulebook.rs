@@ -8,7 +8,7 @@ use crate::expr::{Compiler, Program, Reads};
 use crate::finding::Severity;
 
 /// The variables every rule may read, in the order the validator binds them.
-pub const VARIABLES: [&str; 7] = ["self", "root", "envelope", "asOf", "now", "params", "agg"];
+pub const VARIABLES: [&str; 8] = ["self", "root", "envelope", "asOf", "now", "params", "agg", "record"];
 
 /// An instance path with `*` for "every item of this array": `/household/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::expr::{Memo, Outcome};
 use crate::finding::Finding;
+use crate::standard::rulebook::PathPattern;
 use crate::standard::StandardPack;
 
 use super::structure::display_value;
@@ -139,6 +140,25 @@ pub fn check(
             indices.extend_from_slice(trail.indices());
         });
         let stride = group.context.wildcards();
+        // `record`: the record a node inside the records lies in (`null` elsewhere), found once per record.
+        let records = pack.records_pattern.as_ref().filter(|_| group.in_records);
+        let depth = records.map_or(0, PathPattern::wildcards);
+        let mut record_of: Vec<&Value> = Vec::with_capacity(nodes.len());
+        let mut last: Option<(&[usize], &Value)> = None;
+        for n in 0..nodes.len() {
+            let record = match (records, indices.get(n * stride..n * stride + depth)) {
+                (Some(pattern), Some(prefix)) => match last {
+                    Some((seen, value)) if seen == prefix => value,
+                    _ => {
+                        let value = context.root.pointer(&pattern.trail(prefix).pointer()).unwrap_or(&NULL);
+                        last = Some((prefix, value));
+                        value
+                    }
+                },
+                _ => &NULL,
+            };
+            record_of.push(record);
+        }
         for (order, (index, rule)) in group.rules.iter().filter_map(|&i| Some((i, pack.rules.get(i)?))).enumerate() {
             let mut memo = memos.as_mut().and_then(|m| m.get_mut(index));
             for (n, &node) in nodes.iter().enumerate() {
@@ -150,6 +170,7 @@ pub fn check(
                     &*context.now,
                     context.params,
                     context.agg.as_ref(),
+                    record_of.get(n).copied().unwrap_or(&NULL),
                 ];
                 let outcome = match memo.as_mut() {
                     Some(memo) => rule.program.check_with(&vars, memo),

@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod bulk;
 pub mod business;
 pub mod structure;
+pub mod tables;
 
 use std::sync::Arc;
 

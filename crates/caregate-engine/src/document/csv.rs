@@ -1,0 +1,247 @@
+//! CSV as councils export it: a header row naming the columns, then one row per line. UTF-8 with or without a
+//! byte order mark, CRLF or LF line ends, fields quoted or not (`""` inside quotes is one `"`; a quoted field
+//! may hold commas and line breaks), blank lines skipped, spaces around a value not part of it.
+//!
+//! Written here rather than taken from the `csv` crate because every field must keep its byte span in the
+//! file the user sent (to point a finding at line and column), which that crate does not give for fields:
+//! its ranges are into the unescaped record, not the input.
+
+use super::{Limits, LineIndex};
+use crate::finding::{Finding, Location, Span};
+
+/// One field: its value (unquoted, unescaped, trimmed) and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvField {
+    pub value: String,
+    pub span: Span,
+}
+
+/// One row: its fields in column order, and the span of the whole line(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvRow {
+    pub fields: Vec<CsvField>,
+    pub span: Span,
+}
+
+impl CsvRow {
+    /// The field in column `index`, when the row has one.
+    pub fn get(&self, index: usize) -> Option<&CsvField> {
+        self.fields.get(index)
+    }
+}
+
+/// A whole CSV file: its header row and its rows.
+#[derive(Debug, Clone)]
+pub struct CsvTable {
+    pub header: CsvRow,
+    pub rows: Vec<CsvRow>,
+}
+
+impl CsvTable {
+    /// The column called `name` (compared without regard to case), by its index.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.header.fields.iter().position(|f| f.value.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Reads `bytes` as a CSV table. Refuses (with one located finding) input over the limit, bytes that are not
+/// UTF-8, a quoted field that never ends, and a file with no header row.
+#[allow(clippy::result_large_err)] // as the other parsers: one finding, on a cold path
+pub fn parse_csv(bytes: &[u8], limits: &Limits) -> Result<CsvTable, Finding> {
+    if bytes.len() > limits.max_bytes {
+        return Err(super::too_large(u64::try_from(bytes.len()).ok(), limits));
+    }
+    let lines = LineIndex::new(bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let at = error.valid_up_to();
+            return Err(refusal(
+                "invalid-utf8",
+                "The file is not UTF-8 text: save it from the spreadsheet as \"CSV UTF-8\".".into(),
+                at,
+                &lines,
+            ));
+        }
+    };
+    let start = if text.starts_with('\u{FEFF}') { 3 } else { 0 };
+    let mut reader = Reader { text, at: start, lines: &lines };
+    let mut header = None;
+    let mut rows = Vec::new();
+    while let Some(row) = reader.row()? {
+        if header.is_none() {
+            header = Some(row);
+        } else {
+            rows.push(row);
+        }
+    }
+    let Some(header) = header else {
+        return Err(refusal(
+            "csv-no-header",
+            "The file has no header row: the first line must name the columns (CHILD, DOB, …).".into(),
+            start,
+            &lines,
+        ));
+    };
+    Ok(CsvTable { header, rows })
+}
+
+fn refusal(rule: &str, message: String, at: usize, lines: &LineIndex) -> Finding {
+    let (line, column) = lines.locate(at);
+    Finding::error(rule, message).with_location(Location {
+        line,
+        column,
+        path: String::new(),
+        pointer: None,
+        span: Some(Span::new(at, at)),
+    })
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+    lines: &'a LineIndex,
+}
+
+impl Reader<'_> {
+    /// The next row that is not blank, or `None` at the end.
+    #[allow(clippy::result_large_err)]
+    fn row(&mut self) -> Result<Option<CsvRow>, Finding> {
+        let bytes = self.text.as_bytes();
+        loop {
+            if self.at >= bytes.len() {
+                return Ok(None);
+            }
+            let start = self.at;
+            let mut fields = Vec::new();
+            loop {
+                let field = self.field()?;
+                fields.push(field);
+                match bytes.get(self.at) {
+                    Some(b',') => self.at += 1,
+                    Some(b'\r') => {
+                        self.at += if bytes.get(self.at + 1) == Some(&b'\n') { 2 } else { 1 };
+                        break;
+                    }
+                    Some(b'\n') => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            let end = self.at;
+            let blank = fields.iter().all(|f| f.value.is_empty() && f.span.start == f.span.end)
+                || self.text[start..end].trim().is_empty();
+            if !blank {
+                return Ok(Some(CsvRow { fields, span: Span::new(start, trim_line_end(self.text, start, end)) }));
+            }
+        }
+    }
+
+    /// One field, up to (not including) the comma or line end after it.
+    #[allow(clippy::result_large_err)]
+    fn field(&mut self) -> Result<CsvField, Finding> {
+        let bytes = self.text.as_bytes();
+        let mut at = self.at;
+        while matches!(bytes.get(at), Some(b' ' | b'\t')) {
+            at += 1;
+        }
+        if bytes.get(at) == Some(&b'"') {
+            let open = at;
+            let mut value = String::new();
+            let mut from = at + 1;
+            loop {
+                let Some(quote) = memchr::memchr(b'"', &bytes[from..]).map(|i| from + i) else {
+                    return Err(refusal(
+                        "csv-unterminated-quote",
+                        "A quoted field is opened here and never closed: a `\"` is missing.".into(),
+                        open,
+                        self.lines,
+                    ));
+                };
+                value.push_str(&self.text[from..quote]);
+                if bytes.get(quote + 1) == Some(&b'"') {
+                    value.push('"');
+                    from = quote + 2;
+                } else {
+                    at = quote + 1;
+                    break;
+                }
+            }
+            // Anything between the closing quote and the comma is kept, as Excel reads it.
+            let rest_end = field_end(bytes, at);
+            value.push_str(&self.text[at..rest_end]);
+            self.at = rest_end;
+            let value = match value.trim() {
+                trimmed if trimmed.len() == value.len() => value,
+                trimmed => trimmed.to_string(),
+            };
+            return Ok(CsvField { value, span: Span::new(open, rest_end) });
+        }
+        let end = field_end(bytes, at);
+        self.at = end;
+        let value = self.text[at..end].trim_end();
+        Ok(CsvField { value: value.to_string(), span: Span::new(at, at + value.len()) })
+    }
+}
+
+/// Where an unquoted field that starts at `at` ends: the next comma or line end.
+fn field_end(bytes: &[u8], at: usize) -> usize {
+    memchr::memchr3(b',', b'\n', b'\r', &bytes[at..]).map_or(bytes.len(), |i| at + i)
+}
+
+fn trim_line_end(text: &str, start: usize, end: usize) -> usize {
+    start + text[start..end].trim_end_matches(['\r', '\n']).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> CsvTable {
+        parse_csv(text.as_bytes(), &Limits::default()).unwrap()
+    }
+
+    fn values(row: &CsvRow) -> Vec<&str> {
+        row.fields.iter().map(|f| f.value.as_str()).collect()
+    }
+
+    #[test]
+    fn reads_rows_as_excel_writes_them() {
+        let src = "\u{FEFF}CHILD,DOB,NOTE\r\n1, 01/02/2020 ,\"a, \"\"b\"\"\"\r\n\r\n2,,\"two\nlines\"\r\n";
+        let t = table(src);
+        assert_eq!(values(&t.header), ["CHILD", "DOB", "NOTE"]);
+        assert_eq!(t.header.fields[0].span.start, 3);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(values(&t.rows[0]), ["1", "01/02/2020", "a, \"b\""]);
+        let dob = &t.rows[0].fields[1];
+        assert_eq!(&src[dob.span.start..dob.span.end], "01/02/2020");
+        let note = &t.rows[0].fields[2];
+        assert_eq!(&src[note.span.start..note.span.end], "\"a, \"\"b\"\"\"");
+        assert_eq!(values(&t.rows[1]), ["2", "", "two\nlines"]);
+        assert_eq!(t.column("dob"), Some(1));
+        let lines = LineIndex::new(src.as_bytes());
+        assert_eq!(lines.locate(t.rows[1].fields[0].span.start), (4, 1));
+    }
+
+    #[test]
+    fn a_last_line_without_a_line_end_and_lf_only() {
+        let t = table("A,B\n1,2\n3,4");
+        assert_eq!(t.rows.iter().map(values).collect::<Vec<_>>(), [["1", "2"], ["3", "4"]]);
+        let t = table("A,B\n1,\n");
+        assert_eq!(values(&t.rows[0]), ["1", ""]);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_table() {
+        let limits = Limits::default();
+        let open = parse_csv(b"A,B\n1,\"never closed\n", &limits).unwrap_err();
+        assert_eq!(open.rule, "csv-unterminated-quote");
+        assert_eq!(open.location.map(|l| (l.line, l.column)), Some((2, 3)));
+        assert_eq!(parse_csv(b"\n\r\n", &limits).unwrap_err().rule, "csv-no-header");
+        assert_eq!(parse_csv(b"A,B\n1,\xff\n", &limits).unwrap_err().rule, "invalid-utf8");
+        let small = Limits { max_bytes: 4, ..limits };
+        assert_eq!(parse_csv(b"A,B\n1,2\n", &small).unwrap_err().rule, "input-too-large");
+    }
+}

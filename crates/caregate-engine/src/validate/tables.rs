@@ -1,0 +1,435 @@
+//! Returns sent as tables: several CSV files, each a table of the standard known by its header row, whose
+//! rows are joined on a key column (SSDA903's `CHILD`) into records. Each record is checked on its own — its
+//! instance holds the key and every table's rows for it — by the structure check and the rules, and every
+//! finding is located at the line and column of the field it is about, in the file that holds it.
+//!
+//! Not for: deciding which files make one return (the caller gives them together).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::document::csv::{parse_csv, CsvRow, CsvTable};
+use crate::document::{Format, LineIndex};
+use crate::finding::{Excerpt, Finding, Location, Severity, Span};
+use crate::model::DocumentResult;
+use crate::standard::manifest::Tables;
+use crate::standard::StandardPack;
+
+use super::{one_cause_once, Locator, SourceView, Validator};
+
+/// One file of a return sent as tables.
+pub struct TableFile {
+    /// How the report names it.
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A file read, and what it was taken for.
+struct Read {
+    lines: LineIndex,
+    table: Option<CsvTable>,
+    /// The standard's table this file is (index into `Tables::table`), when it is one.
+    of: Option<usize>,
+    /// For each of that table's columns, its index in the file.
+    columns: Vec<Option<usize>>,
+    findings: Vec<Finding>,
+}
+
+/// One record's rows: for each table, the rows (file, row) that belong to it, in file order.
+type Rows = Vec<Vec<(usize, usize)>>;
+
+impl Validator<'_> {
+    /// Checks the files of one return of `pack` (a standard with `[tables]`), giving one report entry per
+    /// file, in the order given, each with the findings located in it.
+    pub fn check_tables(&self, pack: &Arc<StandardPack>, files: &[TableFile]) -> Vec<DocumentResult> {
+        let Some(tables) = pack.manifest.tables.as_ref() else {
+            return files
+                .iter()
+                .map(|f| {
+                    let finding = Finding::error(
+                        "not-tables",
+                        format!("{} is not sent as tables, so CSV files cannot be a return of it.", pack.reference()),
+                    );
+                    DocumentResult::new(&f.path, "csv", vec![finding])
+                })
+                .collect();
+        };
+        let mut read: Vec<Read> = files.iter().map(|f| self.read_table(pack, tables, f)).collect();
+        // A table given twice: the first file is the table, the others are refused.
+        for i in 0..read.len() {
+            if let Some(of) = read[i].of {
+                if let Some(first) = (0..i).find(|&j| read[j].of == Some(of)) {
+                    let name = &tables.table[of].name;
+                    let message = format!(
+                        "This is a second {name} table (the first is {}): a return has each table once, so its rows were not read.",
+                        files[first].path
+                    );
+                    read[i].findings.push(at_line_one("table-twice", message));
+                    read[i].of = None;
+                }
+            }
+        }
+
+        // Records in the order their key first appears, the tables taken in the standard's order.
+        let mut order: Vec<(usize, usize)> = read.iter().enumerate().filter_map(|(i, r)| Some((r.of?, i))).collect();
+        order.sort();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut records: Vec<(String, Rows)> = Vec::new();
+        for &(of, file) in &order {
+            let Some(table) = &read[file].table else { continue };
+            let key_column = read[file].columns.first().copied().flatten();
+            let mut blank_keys = Vec::new();
+            for (row_index, row) in table.rows.iter().enumerate() {
+                let key = key_column.and_then(|k| row.get(k)).map(|f| f.value.as_str()).unwrap_or_default();
+                if key.is_empty() {
+                    blank_keys.push(row_index);
+                    continue;
+                }
+                let record = *index.entry(key.to_string()).or_insert_with(|| {
+                    records.push((key.to_string(), vec![Vec::new(); tables.table.len()]));
+                    records.len() - 1
+                });
+                records[record].1[of].push((file, row_index));
+            }
+            let mut refused = Vec::new();
+            for row_index in blank_keys {
+                let Some(row) = table.rows.get(row_index) else { continue };
+                let span = key_column.and_then(|k| row.get(k)).map_or(row.span, |f| f.span);
+                let (line, column) = read[file].lines.locate(span.start);
+                let finding = Finding::error(
+                    "table-no-key",
+                    format!(
+                        "This {} row has no {}: the row cannot be joined to a record.",
+                        tables.table[of].name, tables.key
+                    ),
+                )
+                .with_location(Location {
+                    line,
+                    column,
+                    path: tables.key.clone(),
+                    pointer: None,
+                    span: Some(span),
+                });
+                refused.push(finding);
+            }
+            read[file].findings.extend(refused);
+        }
+
+        let names: Vec<String> = tables.table.iter().map(|t| t.name.clone()).collect();
+        let top = pack.manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty()));
+        let top = top.unwrap_or("records").to_string();
+        let dates = date_columns(pack, tables);
+        let mut found_in: Vec<Vec<Finding>> = vec![Vec::new(); read.len()];
+        for (key, rows) in &records {
+            let mut not_dates = Vec::new();
+            let record = record_value(tables, &read, key, rows, &dates, &mut not_dates);
+            let mut root = Map::new();
+            root.insert(top.clone(), Value::Array(vec![record]));
+            let root = Value::Object(root);
+            let locator = TableLocator { read: &read, names: &names, rows, key_file: first_file(rows) };
+            let view = SourceView { locator: &locator, format: Format::Json, prefix: String::new() };
+            let mut found: Vec<Finding> = not_dates
+                .into_iter()
+                .map(|(at, text)| {
+                    let pointer = format!("/{top}/0/{at}");
+                    Finding::error(
+                        "format",
+                        format!("`{text}` is not a date written dd/mm/yyyy, so it was read as not provided."),
+                    )
+                    .with_fix("Write the date as dd/mm/yyyy, e.g. 01/04/2025.")
+                    .with_location(locator.locate(&pointer))
+                })
+                .collect();
+            found.extend(self.check_instance(pack, &root, "", None, &view, &mut None));
+            let found = one_cause_once(found);
+            for mut finding in found {
+                let pointer = finding.location.as_ref().and_then(|l| l.pointer.clone()).unwrap_or_default();
+                let file = locator.place(&pointer).map_or(locator.key_file, |p| p.0);
+                if finding.record.is_none() {
+                    finding.record = Some(key.clone());
+                }
+                if let (Some(target), Some(lines)) = (found_in.get_mut(file), read.get(file).map(|r| &r.lines)) {
+                    target.push(if self.excerpts { super::with_excerpt(finding, lines) } else { finding });
+                }
+            }
+        }
+
+        let standard = pack.standard_ref();
+        read.into_iter()
+            .zip(found_in)
+            .zip(files)
+            .map(|((r, found), file)| {
+                let mut findings = r.findings;
+                findings.extend(found);
+                findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+                let records_here = r.table.as_ref().map(|t| t.rows.len());
+                let mut result = DocumentResult::new(&file.path, "csv", findings);
+                result.standard = Some(standard.clone());
+                result.records = records_here;
+                result
+            })
+            .collect()
+    }
+
+    /// Reads one file and finds which table it is from its header row.
+    fn read_table(&self, pack: &StandardPack, tables: &Tables, file: &TableFile) -> Read {
+        let lines = LineIndex::new(&file.bytes);
+        let table = match parse_csv(&file.bytes, &self.options.limits) {
+            Ok(table) => table,
+            Err(finding) => {
+                let finding = if self.excerpts { super::with_excerpt(finding, &lines) } else { finding };
+                return Read { lines, table: None, of: None, columns: Vec::new(), findings: vec![finding] };
+            }
+        };
+        let mut findings = Vec::new();
+        let present =
+            |t: &crate::standard::manifest::Table| t.columns.iter().filter(|c| table.column(c).is_some()).count();
+        // The table all of whose columns the header has, the one with most columns if several; else the one
+        // with the key and most of its columns, its missing columns then reported.
+        let best = tables
+            .table
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| table.column(&tables.key).is_some() && present(t) * 2 > t.columns.len())
+            .max_by_key(|(_, t)| (present(t) == t.columns.len(), present(t), std::cmp::Reverse(t.columns.len())));
+        let Some((of, spec)) = best else {
+            let known: Vec<String> =
+                tables.table.iter().map(|t| format!("{} ({})", t.name, t.columns.join(","))).collect();
+            let header: Vec<&str> = table.header.fields.iter().map(|f| f.value.as_str()).collect();
+            let mut finding = at_line_one(
+                "table-unknown",
+                format!(
+                    "The header row `{}` is not that of a table of {}; its tables are: {}.",
+                    header.join(","),
+                    pack.reference(),
+                    known.join("; ")
+                ),
+            );
+            finding.fix =
+                Some("Check the file is one of the return's tables, with its header row as the first line.".into());
+            let finding = if self.excerpts { super::with_excerpt(finding, &lines) } else { finding };
+            return Read { lines, table: Some(table), of: None, columns: Vec::new(), findings: vec![finding] };
+        };
+        let header_span = table.header.span;
+        for column in spec.columns.iter().filter(|c| table.column(c).is_none()) {
+            let (line, col) = lines.locate(header_span.end);
+            findings.push(
+                Finding::error(
+                    "table-missing-column",
+                    format!("The {} table has no column {column}: every value of it is taken as blank.", spec.name),
+                )
+                .with_location(Location {
+                    line,
+                    column: col,
+                    path: format!("{}/{column}", spec.name),
+                    pointer: None,
+                    span: Some(Span::new(header_span.end, header_span.end)),
+                }),
+            );
+        }
+        for field in
+            table.header.fields.iter().filter(|f| !spec.columns.iter().any(|c| c.eq_ignore_ascii_case(&f.value)))
+        {
+            let (line, column) = lines.locate(field.span.start);
+            findings.push(
+                Finding::new(
+                    "table-unknown-column",
+                    Severity::Warning,
+                    format!("The {} table has no column `{}`; its values were not read.", spec.name, field.value),
+                )
+                .with_location(Location {
+                    line,
+                    column,
+                    path: format!("{}/{}", spec.name, field.value),
+                    pointer: None,
+                    span: Some(field.span),
+                }),
+            );
+        }
+        // The key first, then the table's columns in its order.
+        let columns =
+            std::iter::once(&tables.key).chain(spec.columns.iter()).map(|c| table.column(c)).collect::<Vec<_>>();
+        let findings = findings.into_iter().map(|f| if self.excerpts { super::with_excerpt(f, &lines) } else { f });
+        Read { findings: findings.collect(), lines, table: Some(table), of: Some(of), columns }
+    }
+}
+
+fn at_line_one(rule: &str, message: String) -> Finding {
+    Finding::error(rule, message).with_location(Location {
+        line: 1,
+        column: 1,
+        path: String::new(),
+        pointer: None,
+        span: Some(Span::new(0, 0)),
+    })
+}
+
+/// The first file any of a record's rows is in.
+fn first_file(rows: &Rows) -> usize {
+    rows.iter().flat_map(|t| t.first()).map(|&(file, _)| file).min().unwrap_or(0)
+}
+
+/// For each table, which of its columns hold dates (`format: date` in the schema of its rows).
+fn date_columns(pack: &StandardPack, tables: &Tables) -> Vec<Vec<bool>> {
+    let record = pack.record_schema_node();
+    tables
+        .table
+        .iter()
+        .map(|t| {
+            let row = record.and_then(|r| r.pointer(&format!("/properties/{}/items/properties", t.name)));
+            t.columns
+                .iter()
+                .map(|c| {
+                    row.and_then(|r| r.get(c)).and_then(|s| s.get("format")).and_then(Value::as_str) == Some("date")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The instance of one record: its key, and each table's rows for it (a blank cell left out, other text as
+/// written, a date written dd/mm/yyyy as an ISO date). A date cell that is not a date written so is left out
+/// too, as not provided, and its pointer given in `not_dates`: rules read it as missing, and it is reported at
+/// the cell (a rule about the same field says it instead, in the standard's words).
+fn record_value(
+    tables: &Tables,
+    read: &[Read],
+    key: &str,
+    rows: &Rows,
+    dates: &[Vec<bool>],
+    not_dates: &mut Vec<(String, String)>,
+) -> Value {
+    let mut record = Map::new();
+    record.insert(tables.key.clone(), Value::String(key.to_string()));
+    for (of, table_rows) in rows.iter().enumerate() {
+        let Some(spec) = tables.table.get(of) else { continue };
+        let date_columns = dates.get(of).map(Vec::as_slice).unwrap_or_default();
+        let mut items = Vec::with_capacity(table_rows.len());
+        for &(file, row) in table_rows {
+            let Some((r, csv_row)) = read.get(file).and_then(|r| Some((r, r.table.as_ref()?.rows.get(row)?))) else {
+                continue;
+            };
+            let (value, bad) = row_value(spec, &r.columns, csv_row, date_columns);
+            let at = items.len();
+            not_dates.extend(bad.into_iter().map(|(column, text)| (format!("{}/{at}/{column}", spec.name), text)));
+            items.push(value);
+        }
+        record.insert(spec.name.clone(), Value::Array(items));
+    }
+    Value::Object(record)
+}
+
+/// A row's object, and the date columns whose text is not a date (column, text).
+fn row_value(
+    spec: &crate::standard::manifest::Table,
+    columns: &[Option<usize>],
+    row: &CsvRow,
+    dates: &[bool],
+) -> (Value, Vec<(String, String)>) {
+    let mut out = Map::new();
+    let mut bad = Vec::new();
+    for (i, name) in spec.columns.iter().enumerate() {
+        let Some(field) = columns.get(i + 1).copied().flatten().and_then(|c| row.get(c)) else { continue };
+        if field.value.is_empty() {
+            continue;
+        }
+        let value = match dates.get(i) {
+            Some(true) => match iso_date(&field.value) {
+                Some(date) => date,
+                None => {
+                    bad.push((name.clone(), field.value.clone()));
+                    continue;
+                }
+            },
+            _ => field.value.clone(),
+        };
+        out.insert(name.clone(), Value::String(value));
+    }
+    (Value::Object(out), bad)
+}
+
+/// `dd/mm/yyyy` (day and month of one or two digits) as `yyyy-mm-dd`, when it is a date of the calendar.
+fn iso_date(text: &str) -> Option<String> {
+    let mut parts = text.split('/');
+    let (d, m, y) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || !(1..=2).contains(&d.len()) || !(1..=2).contains(&m.len()) || y.len() != 4 {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+    Some(date.format("%Y-%m-%d").to_string())
+}
+
+/// Locates a record's pointers (`/<records>/0/<Table>/<row>/<COLUMN>`) in the files its rows came from.
+struct TableLocator<'a> {
+    read: &'a [Read],
+    names: &'a [String],
+    rows: &'a Rows,
+    /// Where a finding about the record as a whole goes.
+    key_file: usize,
+}
+
+impl TableLocator<'_> {
+    /// The file and span a pointer names, and the path to show: the field, else its row, else the record's
+    /// first row.
+    fn place(&self, pointer: &str) -> Option<(usize, Span, String)> {
+        let tokens: Vec<&str> = pointer.split('/').skip(3).collect();
+        let first_row = || {
+            let (file, row) = self.rows.iter().flat_map(|t| t.first()).min().copied()?;
+            let span = self.read.get(file)?.table.as_ref()?.rows.get(row)?.span;
+            Some((file, Span::new(span.start, span.start), String::new()))
+        };
+        let Some(of) = tokens.first().and_then(|name| self.names.iter().position(|n| n == name)) else {
+            return first_row();
+        };
+        let name = &self.names[of];
+        let Some(&(file, row)) =
+            tokens.get(1).and_then(|i| i.parse::<usize>().ok()).and_then(|i| self.rows.get(of)?.get(i))
+        else {
+            return first_row().map(|(file, span, _)| (file, span, name.clone()));
+        };
+        let r = self.read.get(file)?;
+        let table = r.table.as_ref()?;
+        let csv_row = table.rows.get(row)?;
+        let Some(column) = tokens.get(2) else {
+            return Some((file, Span::new(csv_row.span.start, csv_row.span.start), name.clone()));
+        };
+        let field = table.column(column).and_then(|c| csv_row.get(c));
+        let span = field.map_or(Span::new(csv_row.span.end, csv_row.span.end), |f| f.span);
+        Some((file, span, format!("{name}/{column}")))
+    }
+}
+
+impl Locator for TableLocator<'_> {
+    fn locate(&self, pointer: &str) -> Location {
+        match self.place(pointer) {
+            Some((file, span, path)) => {
+                let (line, column) = self.read.get(file).map_or((0, 0), |r| r.lines.locate(span.start));
+                Location { line, column, path, pointer: Some(pointer.to_string()), span: Some(span) }
+            }
+            None => {
+                Location { line: 0, column: 0, path: String::new(), pointer: Some(pointer.to_string()), span: None }
+            }
+        }
+    }
+
+    fn excerpt(&self, _line: u32, _column: u32) -> Option<Excerpt> {
+        // Excerpts are added once the finding's file is known.
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_date;
+
+    #[test]
+    fn dates_are_read_day_first() {
+        assert_eq!(iso_date("01/04/2025").as_deref(), Some("2025-04-01"));
+        assert_eq!(iso_date("1/4/2025").as_deref(), Some("2025-04-01"));
+        assert_eq!(iso_date("31/02/2025"), None);
+        assert_eq!(iso_date("2025-04-01"), None);
+        assert_eq!(iso_date("01/04/25"), None);
+    }
+}
