@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
-use super::{Cli, Command, ConvertArgs, GenerateArgs, StandardsCommand, ValidateArgs};
+use super::{Cli, Colour, Command, ConvertArgs, GenerateArgs, SchemaFormat, StandardsCommand, ValidateArgs};
 use caregate_engine::convert::{self, Target};
-use caregate_engine::document::{self, Limits};
+use caregate_engine::document::{self, Format, Limits};
 use caregate_engine::finding::Finding;
 use caregate_engine::model::{DocumentEnd, DocumentResult, DocumentStart, Tool};
 use caregate_engine::report::{self, OutputFormat, ReportWriter, WriterOptions};
@@ -122,7 +122,7 @@ fn display_path(path: &Path) -> String {
 }
 
 fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
-    let format: OutputFormat = args.format.parse().map_err(|e: String| anyhow!(e))?;
+    let format = args.format;
     let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
     let now = match &args.now {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
@@ -137,10 +137,12 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
             args.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
-    let colour = match args.color.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    let colour = match args.color {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => {
+            args.output.is_none() && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     };
     let output = match (&args.output, format) {
         (Some(path), _) => Some(path.clone()),
@@ -405,7 +407,7 @@ fn write_output(text: &str, output: Option<&Path>) -> Result<()> {
 }
 
 fn convert_command(catalog: &Catalog, args: ConvertArgs) -> Result<u8> {
-    let target: Target = args.to.parse().map_err(|e: String| anyhow!(e))?;
+    let target = args.to;
     let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
     let limits = limits(&args.limits);
     let mut input = open_input(&args.file)?;
@@ -562,7 +564,7 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
                     "{:<16} {:<9} {:<8} {:<6} {}\n",
                     m.id,
                     m.version,
-                    format!("{:?}", m.status).to_lowercase(),
+                    m.status.to_string(),
                     pack.rules.len(),
                     m.title
                 ));
@@ -575,9 +577,9 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
         }
         StandardsCommand::Export { standard, format, output } => {
             let pack = find_standard(catalog, &standard)?;
-            let text = match format.as_str() {
-                "xsd" => caregate_engine::standard::export::xsd(&pack, catalog),
-                _ => caregate_engine::standard::export::json_schema(&pack),
+            let text = match format {
+                SchemaFormat::Xsd => caregate_engine::standard::export::xsd(&pack, catalog),
+                SchemaFormat::JsonSchema => caregate_engine::standard::export::json_schema(&pack),
             };
             write_output(&text, output.as_deref())?;
         }
@@ -593,10 +595,10 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
     if caregate_generate::method(&pack)? == caregate_generate::Method::CinCensus {
         return generate_census_return(&pack, &args);
     }
-    if args.profile != "clean" {
+    if args.profile != caregate_generate::cin::Profile::Clean {
         bail!("--profile {} is for census returns; {} is generated from its examples", args.profile, pack.reference());
     }
-    let target: Target = args.format.parse().map_err(|e: String| anyhow!(e))?;
+    let target = Target::from(args.format);
     let generator = caregate_generate::Generator::new(&pack, catalog, args.seed, args.invalid_rate)?;
     if let Some(dir) = &args.output {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -715,10 +717,10 @@ fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {
 /// A census return: `--count` is the number of children in one return, written as it is generated to standard
 /// output or to `--output` (a file, or a folder to hold `<id>-<version>.xml`).
 fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8> {
-    if args.format != "xml" {
+    if args.format != Format::Xml {
         bail!("a {} return is generated as XML; convert it with `caregate convert --to json`", pack.reference());
     }
-    let profile: caregate_generate::cin::Profile = args.profile.parse().map_err(|e: String| anyhow!(e))?;
+    let profile = args.profile;
     let write = |out: &mut dyn Write| {
         caregate_generate::cin::write_return_with(pack, args.count, args.seed, args.invalid_rate, profile, out)
     };
@@ -867,7 +869,7 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
                 endpoint,
                 token,
                 tokens_by_sender,
-                format,
+                format: format.map(|f| f.as_str().to_string()),
                 timeout: std::time::Duration::from_secs(30),
             };
             let waivers = load_waivers(&args)?;

@@ -6,8 +6,16 @@ mod commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use caregate_engine::convert::Target;
+use caregate_engine::document::Format;
+use caregate_engine::names::VariantNames;
+use caregate_engine::report::OutputFormat;
+use caregate_generate::cin::Profile;
 
 #[derive(Parser, Debug)]
 #[command(name = "caregate", version, about = "Validate, convert and route social-care data standards", long_about = None)]
@@ -146,8 +154,8 @@ pub enum CertifyCommand {
         #[arg(long = "sender-token", value_name = "ORG=T")]
         sender_tokens: Vec<String>,
         /// Only the cases in this format.
-        #[arg(long, value_parser = ["xml", "json"])]
-        format: Option<String>,
+        #[arg(long, value_parser = names::<Format>())]
+        format: Option<Format>,
         #[command(flatten)]
         evidence: EvidenceArgs,
     },
@@ -227,6 +235,32 @@ fn max_depth(text: &str) -> Result<usize, String> {
     }
 }
 
+/// The parser of an option whose values are an enum's names: clap offers, and lists in help and refusals,
+/// exactly the names the enum declares, in its order, and the enum's own `FromStr` makes the value.
+fn names<E>() -> impl TypedValueParser<Value = E>
+where
+    E: VariantNames + FromStr + Clone + Send + Sync + 'static,
+    E::Err: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    PossibleValuesParser::new(E::VARIANTS).try_map(|name| name.parse::<E>())
+}
+
+/// `--color`. Its variants carry no doc comments: clap would show them in `--help` as a list of their own.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colour {
+    // Colour when standard output is a terminal, nothing goes to --output and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// `standards export --as`; no variant doc comments, as for [`Colour`].
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaFormat {
+    JsonSchema,
+    Xsd,
+}
+
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
     /// Files or folders to validate; `-` reads standard input.
@@ -236,8 +270,8 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "ID[@VERSION]")]
     pub standard: Option<String>,
     /// Report format.
-    #[arg(long, default_value = "human", value_name = "FORMAT", value_parser = ["human", "json", "csv", "junit", "sarif", "html"])]
-    pub format: String,
+    #[arg(long, default_value = "human", value_name = "FORMAT", value_parser = names::<OutputFormat>())]
+    pub format: OutputFormat,
     /// Write the report to this file (default: standard output; HTML goes to reports/validation.html).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -249,8 +283,8 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "DATE-TIME")]
     pub now: Option<String>,
     /// Colour in human output: auto, always or never.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
-    pub color: String,
+    #[arg(long, default_value = "auto")]
+    pub color: Colour,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -261,8 +295,8 @@ pub struct ConvertArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Target format.
-    #[arg(long, value_name = "json|xml", value_parser = ["json", "xml"])]
-    pub to: String,
+    #[arg(long, value_name = "json|xml", value_parser = names::<Target>())]
+    pub to: Target,
     /// The standard, as ID or ID@VERSION; detected when not given.
     #[arg(long, value_name = "ID[@VERSION]")]
     pub standard: Option<String>,
@@ -287,8 +321,8 @@ pub enum StandardsCommand {
         /// ID or ID@VERSION.
         standard: String,
         /// json-schema or xsd.
-        #[arg(long = "as", value_name = "json-schema|xsd", value_parser = ["json-schema", "xsd"])]
-        format: String,
+        #[arg(long = "as", value_name = "json-schema|xsd")]
+        format: SchemaFormat,
         /// Write to this file (default: standard output).
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -309,11 +343,11 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 0.0)]
     pub invalid_rate: f64,
     /// clean, or messy: a census return with the mistakes of a first submission (about two findings a child).
-    #[arg(long, default_value = "clean", value_parser = ["clean", "messy"])]
-    pub profile: String,
+    #[arg(long, default_value = "clean", value_parser = names::<Profile>())]
+    pub profile: Profile,
     /// xml or json.
-    #[arg(long, default_value = "xml", value_parser = ["xml", "json"])]
-    pub format: String,
+    #[arg(long, default_value = "xml", value_parser = names::<Format>())]
+    pub format: Format,
     /// Folder to write the documents to (default: standard output, one after another).
     #[arg(long, short, value_name = "DIR")]
     pub output: Option<PathBuf>,

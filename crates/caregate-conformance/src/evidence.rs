@@ -42,8 +42,11 @@ impl Kind {
 }
 
 /// Pass, fail, waived (a failure an unexpired waiver covers) or untested (no case of it ran).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumIter,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Status {
     Pass,
     Fail,
@@ -53,12 +56,7 @@ pub enum Status {
 
 impl Status {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::Waived => "waived",
-            Status::Untested => "untested",
-        }
+        self.into()
     }
 }
 
@@ -340,5 +338,19 @@ impl Evidence {
             written.push(path);
         }
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator as _;
+
+    #[test]
+    fn status_names_are_the_serde_names() {
+        // The HTML report shows `as_str` (strum) and report.json holds serde's: the two must name alike.
+        for status in Status::iter() {
+            assert_eq!(serde_json::to_value(status).ok(), Some(status.as_str().into()));
+        }
     }
 }

@@ -21,8 +21,11 @@ static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../conforma
 
 /// What kind of requirement: how a document is shaped, a business rule, the security policy, or the
 /// exchange between systems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumIter,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Level {
     Structure,
     Rules,
@@ -32,12 +35,7 @@ pub enum Level {
 
 impl Level {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Structure => "structure",
-            Level::Rules => "rules",
-            Level::Security => "security",
-            Level::Transport => "transport",
-        }
+        self.into()
     }
 }
 
@@ -57,8 +55,9 @@ pub struct Requirement {
 
 /// Whether a document conforms: no finding of severity error. `Any` leaves it unjudged (a case about one
 /// rule only, whose document may break others).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Verdict {
     Valid,
     Invalid,
@@ -67,11 +66,7 @@ pub enum Verdict {
 
 impl Verdict {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Valid => "valid",
-            Verdict::Invalid => "invalid",
-            Verdict::Any => "any",
-        }
+        self.into()
     }
 }
 
@@ -364,4 +359,21 @@ fn collect_disk(dir: &Path, base: &Path, files: &mut BTreeMap<String, Vec<u8>>) 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator as _;
+
+    #[test]
+    fn names_are_the_serde_names() {
+        // Reports print `as_str` (strum) and suite.toml is read by serde: the two must name alike.
+        for level in Level::iter() {
+            assert_eq!(serde_json::to_value(level).ok(), Some(level.as_str().into()));
+        }
+        for verdict in Verdict::iter() {
+            assert_eq!(serde_json::to_value(verdict).ok(), Some(verdict.as_str().into()));
+        }
+    }
 }

@@ -5,10 +5,29 @@
 //! findings; the report renderers consume them.
 
 use serde::{Deserialize, Serialize};
+use strum::VariantNames as _;
 
 /// How serious a finding is. `Error` blocks acceptance; `Query` asks the sender to confirm; `Warning` informs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Its name (`error`, `query`, `warning`) is the same in rule packs, reports and JSON.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase", parse_err_ty = String, parse_err_fn = unknown_severity)]
 pub enum Severity {
     Error,
     Query,
@@ -17,30 +36,12 @@ pub enum Severity {
 
 impl Severity {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Query => "query",
-            Severity::Warning => "warning",
-        }
+        self.into()
     }
 }
 
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "error" => Ok(Severity::Error),
-            "query" => Ok(Severity::Query),
-            "warning" => Ok(Severity::Warning),
-            other => Err(format!("unknown severity `{other}` (expected error, query or warning)")),
-        }
-    }
+fn unknown_severity(text: &str) -> String {
+    crate::names::unknown("severity", text, Severity::VARIANTS)
 }
 
 /// A half-open byte range `[start, end)` in the bytes the user sent.

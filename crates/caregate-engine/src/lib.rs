@@ -4,7 +4,8 @@
 //! The data path is the module list: bytes → [`document`] (parsed, with spans, hostile input refused) →
 //! [`standard`] (the pack: binding, rules, code lists) → instance through the binding ([`convert`]) →
 //! findings ([`validate`], using the rule language of [`expr`]) → [`report`] (one writer per format).
-//! [`finding`] and [`model`] are the vocabulary every stage shares; [`digest`] the hashing every layer uses.
+//! [`finding`] and [`model`] are the vocabulary every stage shares; [`digest`] the hashing every layer uses;
+//! [`names`] how the enums users type and read are named and refused.
 #![forbid(unsafe_code)]
 
 pub mod convert;
@@ -14,6 +15,7 @@ pub mod expr;
 pub mod finding;
 pub mod instance;
 pub mod model;
+pub mod names;
 pub mod report;
 pub mod standard;
 pub mod validate;

@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Event {
     Accept,
     Reject,
@@ -25,15 +26,7 @@ pub enum Event {
 
 impl Event {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Accept => "accept",
-            Event::Reject => "reject",
-            Event::Redaction => "redaction",
-            Event::DeliveryAttempt => "delivery-attempt",
-            Event::Read => "read",
-            Event::Ack => "ack",
-            Event::Replay => "replay",
-        }
+        self.into()
     }
 }
 
@@ -223,5 +216,16 @@ mod tests {
         let mut reordered = log(5);
         reordered.swap(1, 3);
         assert!(matches!(verify(reordered), Verdict::Broken { seq: 4, .. }));
+    }
+
+    #[test]
+    fn event_names_are_pinned() {
+        use strum::IntoEnumIterator as _;
+        // The name is hashed into each entry: renaming an event would break the chain of every stored log.
+        let names: Vec<&str> = Event::iter().map(Event::as_str).collect();
+        assert_eq!(names, ["accept", "reject", "redaction", "delivery-attempt", "read", "ack", "replay"]);
+        for event in Event::iter() {
+            assert_eq!(serde_json::to_value(event).ok(), Some(event.as_str().into()));
+        }
     }
 }

@@ -31,12 +31,12 @@ use write::{leaf, leaf_date, write_child};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::str::FromStr;
 
 use anyhow::{anyhow, Context as _, Result};
 use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use strum::VariantNames as _;
 
 use caregate_engine::standard::StandardPack;
 
@@ -53,8 +53,9 @@ pub struct Summary {
     pub mistakes: BTreeMap<&'static str, usize>,
 }
 
-/// What kind of return is generated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What kind of return is generated: `clean` or `messy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, strum::Display, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "lowercase", parse_err_ty = String, parse_err_fn = unknown_profile)]
 pub enum Profile {
     /// Children consistent with themselves and the census year; faults only at `--invalid-rate`.
     #[default]
@@ -63,16 +64,8 @@ pub enum Profile {
     Messy,
 }
 
-impl FromStr for Profile {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Profile, String> {
-        match text {
-            "clean" => Ok(Profile::Clean),
-            "messy" => Ok(Profile::Messy),
-            other => Err(format!("unknown profile `{other}`: expected clean or messy")),
-        }
-    }
+fn unknown_profile(text: &str) -> String {
+    format!("unknown profile `{text}`: expected {}", caregate_engine::names::one_of(Profile::VARIANTS))
 }
 
 /// The rules the generator breaks, from the pack's `generate.toml` (`[faults]`).
@@ -1074,6 +1067,19 @@ fn drop_conferences(child: &mut Child) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_and_kinds_are_named_as_before() {
+        use crate::values::Kind;
+        assert_eq!("messy".parse::<Profile>(), Ok(Profile::Messy));
+        assert_eq!(Profile::Messy.to_string(), "messy");
+        assert_eq!("odd".parse::<Profile>(), Err("unknown profile `odd`: expected clean or messy".to_string()));
+        assert_eq!("nhs-number".parse::<Kind>(), Ok(Kind::NhsNumber));
+        assert_eq!(
+            "x".parse::<Kind>(),
+            Err("unknown kind `x` (expected given-name, family-name, full-name, nhs-number, upn, postcode, uuid, sentence, phone)".to_string())
+        );
+    }
 
     #[test]
     fn upns_carry_their_check_letter_and_are_unique_by_index() {

@@ -2,8 +2,11 @@
 
 use rand::{Rng, RngExt as _};
 use serde_json::Value;
+use strum::VariantNames as _;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A kind of value, named in `generate.toml` as `given-name`, `nhs-number`, ….
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case", parse_err_ty = String, parse_err_fn = unknown_kind)]
 pub enum Kind {
     GivenName,
     FamilyName,
@@ -16,26 +19,8 @@ pub enum Kind {
     Phone,
 }
 
-impl std::str::FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "given-name" => Kind::GivenName,
-            "family-name" => Kind::FamilyName,
-            "full-name" => Kind::FullName,
-            "nhs-number" => Kind::NhsNumber,
-            "upn" => Kind::Upn,
-            "postcode" => Kind::Postcode,
-            "uuid" => Kind::Uuid,
-            "sentence" => Kind::Sentence,
-            "phone" => Kind::Phone,
-            other => {
-                return Err(format!(
-                    "unknown kind `{other}` (expected given-name, family-name, full-name, nhs-number, upn, postcode, uuid, sentence, phone)"
-                ))
-            }
-        })
-    }
+fn unknown_kind(text: &str) -> String {
+    format!("unknown kind `{text}` (expected {})", Kind::VARIANTS.join(", "))
 }
 
 const GIVEN: &[&str] = &[

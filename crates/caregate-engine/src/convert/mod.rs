@@ -9,25 +9,31 @@ pub mod bulk;
 
 use std::sync::Arc;
 
+use strum::VariantNames as _;
+
 use crate::document::{self, Format, Limits, LineIndex};
 use crate::finding::{Finding, Location};
 use crate::instance::{from_xml, generic, to_xml, SourceMap};
 use crate::standard::{Catalog, StandardPack};
 
-/// Which way to convert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which way to convert: `json` or `xml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "lowercase", parse_err_ty = String, parse_err_fn = cannot_convert_to)]
 pub enum Target {
     Json,
     Xml,
 }
 
-impl std::str::FromStr for Target {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "json" => Ok(Target::Json),
-            "xml" => Ok(Target::Xml),
-            other => Err(format!("cannot convert to `{other}` (expected json or xml)")),
+fn cannot_convert_to(text: &str) -> String {
+    format!("cannot convert to `{text}` (expected {})", crate::names::one_of(Target::VARIANTS))
+}
+
+impl From<Format> for Target {
+    /// Conversion to the syntax `format` names.
+    fn from(format: Format) -> Target {
+        match format {
+            Format::Json => Target::Json,
+            Format::Xml => Target::Xml,
         }
     }
 }

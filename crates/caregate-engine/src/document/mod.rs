@@ -40,6 +40,8 @@ pub use json::{parse_json, parse_json_value, JsonDocument, SpanTree};
 pub use lines::LineIndex;
 pub use xml::{parse_xml, Attribute, Element, Text, XmlDocument, XmlNode};
 
+use strum::VariantNames as _;
+
 use crate::finding::{Finding, Location, Span};
 
 /// How much input a parser accepts before refusing it.
@@ -76,8 +78,20 @@ impl Default for Limits {
     }
 }
 
-/// The two syntaxes a document may arrive in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The two syntaxes a document may arrive in, named `xml` and `json`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase", parse_err_ty = String, parse_err_fn = unknown_format)]
 pub enum Format {
     Xml,
     Json,
@@ -85,17 +99,12 @@ pub enum Format {
 
 impl Format {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Xml => "xml",
-            Format::Json => "json",
-        }
+        self.into()
     }
 }
 
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+fn unknown_format(text: &str) -> String {
+    crate::names::unknown("format", text, Format::VARIANTS)
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";

@@ -12,10 +12,8 @@
 //! their own excerpts), or choosing where output goes (the caller passes a writer).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 pub mod csv;
 pub mod html;
@@ -25,11 +23,26 @@ pub mod junit;
 pub mod sarif;
 pub(crate) mod spool;
 
+use strum::VariantNames as _;
+
 use crate::finding::{Counts, Finding, Severity};
 use crate::model::{DocumentEnd, DocumentResult, DocumentStart, Report, RuleInfo, StandardRef, Tool};
 
-/// The output formats the command line offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The output formats the command line offers, in the order its help lists them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase", parse_err_ty = String, parse_err_fn = unknown_format)]
 pub enum OutputFormat {
     Human,
     Json,
@@ -40,42 +53,13 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
-    /// Every format, in the order the help text lists them.
-    pub const ALL: [OutputFormat; 6] = [
-        OutputFormat::Human,
-        OutputFormat::Json,
-        OutputFormat::Csv,
-        OutputFormat::Junit,
-        OutputFormat::Sarif,
-        OutputFormat::Html,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            OutputFormat::Human => "human",
-            OutputFormat::Json => "json",
-            OutputFormat::Csv => "csv",
-            OutputFormat::Junit => "junit",
-            OutputFormat::Sarif => "sarif",
-            OutputFormat::Html => "html",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for OutputFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OutputFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OutputFormat::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| format!("unknown output format `{s}` (expected human, json, csv, junit, sarif or html)"))
-    }
+fn unknown_format(text: &str) -> String {
+    crate::names::unknown("output format", text, OutputFormat::VARIANTS)
 }
 
 /// Takes a run as it happens: [`begin_run`](Self::begin_run), then for each document
@@ -541,13 +525,18 @@ mod tests {
     use super::*;
     use crate::document::LineIndex;
     use crate::finding::{Excerpt, LineWindow, Location, Span};
+    use strum::IntoEnumIterator as _;
 
     #[test]
     fn format_names_round_trip() {
-        for f in OutputFormat::ALL {
+        for f in OutputFormat::iter() {
             assert_eq!(f.to_string().parse::<OutputFormat>(), Ok(f));
         }
         assert!("xml".parse::<OutputFormat>().is_err());
+        assert_eq!(
+            "x".parse::<OutputFormat>(),
+            Err("unknown output format `x` (expected human, json, csv, junit, sarif or html)".to_string())
+        );
     }
 
     fn located(line: &str, column: u32, span: Option<Span>) -> Finding {
@@ -734,7 +723,7 @@ mod tests {
         let dir = std::path::Path::new(&dir);
         std::fs::create_dir_all(dir).expect("create sample directory");
         let report = testutil::sample_report();
-        for format in OutputFormat::ALL {
+        for format in OutputFormat::iter() {
             let ext = match format {
                 OutputFormat::Human => "txt",
                 OutputFormat::Junit => "xml",

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use strum::VariantNames as _;
 
 use crate::expr::{Compiler, Program, Reads};
 use crate::finding::Severity;
@@ -187,8 +188,9 @@ struct AggregateEntry {
     kind: String,
 }
 
-/// What an aggregate gathers over the nodes of its context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What an aggregate gathers over the nodes of its context; named in `rules.toml` as `count-by`, `repeats`, ….
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::VariantNames)]
+#[strum(serialize_all = "kebab-case")]
 pub enum AggregateKind {
     /// A map from each value (as text) to how many nodes gave it.
     CountBy,
@@ -276,21 +278,14 @@ pub fn compile_rules(
         if aggregates.iter().any(|a: &Aggregate| a.name == entry.name) {
             return Err(format!("aggregate {} is defined twice", entry.name));
         }
-        let kind = match entry.kind.as_str() {
-            "count-by" => AggregateKind::CountBy,
-            "repeats" => AggregateKind::Repeats,
-            "count" => AggregateKind::Count,
-            "sum" => AggregateKind::Sum,
-            "min" => AggregateKind::Min,
-            "max" => AggregateKind::Max,
-            "records" => AggregateKind::Records,
-            other => {
-                return Err(format!(
-                    "aggregate {}: kind `{other}` is not one of count-by, repeats, count, sum, min, max, records",
-                    entry.name
-                ))
-            }
-        };
+        let kind: AggregateKind = entry.kind.parse().map_err(|_| {
+            format!(
+                "aggregate {}: kind `{}` is not one of {}",
+                entry.name,
+                entry.kind,
+                AggregateKind::VARIANTS.join(", ")
+            )
+        })?;
         let context = PathPattern::parse(&entry.context).map_err(|e| format!("aggregate {}: {e}", entry.name))?;
         let value = compiler
             .compile(&entry.value)

@@ -37,8 +37,11 @@ pub enum StoreError {
 }
 
 /// The delivery state of one recipient's copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::EnumIter, strum::EnumString, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum CopyState {
     /// Waiting in the mailbox, or for its push.
     Pending,
@@ -53,23 +56,11 @@ pub enum CopyState {
 
 impl CopyState {
     pub fn as_str(self) -> &'static str {
-        match self {
-            CopyState::Pending => "pending",
-            CopyState::Delivered => "delivered",
-            CopyState::Acknowledged => "acknowledged",
-            CopyState::Failed => "failed",
-            CopyState::Dead => "dead",
-        }
+        self.into()
     }
+    /// The state a stored name stands for; any other name means the store was altered.
     pub fn parse(s: &str) -> Result<CopyState, StoreError> {
-        Ok(match s {
-            "pending" => CopyState::Pending,
-            "delivered" => CopyState::Delivered,
-            "acknowledged" => CopyState::Acknowledged,
-            "failed" => CopyState::Failed,
-            "dead" => CopyState::Dead,
-            other => return Err(StoreError::Corrupt(format!("unknown copy state `{other}`"))),
-        })
+        s.parse().map_err(|_| StoreError::Corrupt(format!("unknown copy state `{s}`")))
     }
 }
 
@@ -223,4 +214,24 @@ pub trait Store: Send + Sync + 'static {
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<CopyRecord>, StoreError>>;
     /// Copies waiting for delivery or collection (for the queue-depth gauge).
     fn queue_depth(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::IntoEnumIterator as _;
+
+    #[test]
+    fn copy_state_names_are_pinned() {
+        // Stored in the database: renaming a state would make every stored copy in it unreadable.
+        let names: Vec<&str> = CopyState::iter().map(CopyState::as_str).collect();
+        assert_eq!(names, ["pending", "delivered", "acknowledged", "failed", "dead"]);
+        for state in CopyState::iter() {
+            assert_eq!(CopyState::parse(state.as_str()).ok(), Some(state));
+            assert_eq!(serde_json::to_value(state).ok(), Some(state.as_str().into()));
+        }
+        assert!(
+            matches!(CopyState::parse("Pending"), Err(StoreError::Corrupt(m)) if m == "unknown copy state `Pending`")
+        );
+    }
 }
