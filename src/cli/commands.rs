@@ -158,7 +158,8 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
         None if output.is_some() => None,
         None => Some(50),
     };
-    let validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() });
+    let validator =
+        Validator::new(catalog, Options { limits, now, standard: standard.clone() }).with_params(args.params.clone());
     match &output {
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty());

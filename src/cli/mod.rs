@@ -235,6 +235,13 @@ fn max_depth(text: &str) -> Result<usize, String> {
     }
 }
 
+fn param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not NAME=VALUE (e.g. la_code=E09000027)")),
+    }
+}
+
 /// The parser of an option whose values are an enum's names: clap offers, and lists in help and refusals,
 /// exactly the names the enum declares, in its order, and the enum's own `FromStr` makes the value.
 fn names<E>() -> impl TypedValueParser<Value = E>
@@ -285,6 +292,10 @@ pub struct ValidateArgs {
     /// Colour in human output: auto, always or never.
     #[arg(long, default_value = "auto")]
     pub color: Colour,
+    /// A value the rules read that the return does not carry, as NAME=VALUE (e.g. `la_code=E09000027`, the
+    /// council's code); repeatable. Rules that need one not given are reported as not run.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = param)]
+    pub params: Vec<(String, String)>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -114,3 +114,40 @@ fn a_file_that_is_no_table_and_a_table_given_twice_are_said_so() {
     assert!(found.iter().any(|f| f.0 == "again.csv" && f.1 == "table-twice"), "{found:#?}");
     assert_eq!(found.len(), 2, "{found:#?}");
 }
+
+/// A rule that needs the council's code runs only when it is given; without it, the report says it was not
+/// run (a warning), and never passes or fails it.
+#[test]
+fn a_rule_needing_a_run_time_input_runs_only_when_given_it() {
+    let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/ssda903/2025-26");
+    let standards = tempfile::tempdir().unwrap();
+    let ours = standards.path().join("ssda903/2025-26");
+    std::fs::create_dir_all(&ours).unwrap();
+    for name in ["standard.toml", "schema.json", "rules.toml"] {
+        std::fs::copy(pack.join(name), ours.join(name)).unwrap();
+    }
+    let mut rules = std::fs::read_to_string(ours.join("rules.toml")).unwrap();
+    rules.push_str(
+        "\n[[rule]]\nid = \"LA-TEST\"\nseverity = \"error\"\ncontext = \"/children/*/Header/*\"\nat = \"UPN\"\n\
+         needs = [\"la_code\"]\nexpression = \"params.la_code == 'E09000027'\"\nmessage = \"Not our council.\"\n",
+    );
+    std::fs::write(ours.join("rules.toml"), rules).unwrap();
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n";
+    let run = |extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("header.csv"), header).unwrap();
+        let output = Command::cargo_bin("caregate")
+            .unwrap()
+            .args(["validate", "--standard", "ssda903@2025-26", "--format", "json", "--standards"])
+            .arg(standards.path())
+            .args(extra)
+            .arg(dir.path().join("header.csv"))
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        findings(&report).into_iter().map(|f| f.1).collect::<Vec<_>>()
+    };
+    assert_eq!(run(&[]), ["rules-not-run"]);
+    assert_eq!(run(&["--param", "la_code=E09000027"]), Vec::<String>::new());
+    assert_eq!(run(&["--param", "la_code=E08000001"]), ["LA-TEST"]);
+}

@@ -150,6 +150,9 @@ pub struct Rule {
     /// For a rule about a whole return: the `records` aggregate whose keys are the records behind a violation
     /// (its finding's `records`).
     pub records: Option<String>,
+    /// The run-time inputs (`params` a return does not carry, e.g. the council's code `la_code`) the rule
+    /// reads: without all of them it is not run, and the report says so.
+    pub needs: Vec<String>,
 }
 
 /// How a rule depends on the aggregates: what a bulk return's validation must wait for before checking it.
@@ -260,6 +263,8 @@ struct RuleEntry {
     clause: Option<String>,
     fix: Option<String>,
     records: Option<String>,
+    #[serde(default)]
+    needs: Vec<String>,
 }
 
 /// Compiles `rules.toml`: its rules and its aggregates.
@@ -314,6 +319,12 @@ pub fn compile_rules(
             .map(|a| a.split('/').filter(|s| !s.is_empty()).map(super::binding::escape_pointer_token).collect())
             .unwrap_or_default();
         let agg_use = agg_use(&program, &context, &aggregates, &keys);
+        if let Some(name) = entry.needs.iter().find(|n| !program.may_read_field("params", n)) {
+            return Err(format!(
+                "rule {}: `needs` names `{name}`, which the expression does not read as params.{name}",
+                entry.id
+            ));
+        }
         if let Some(name) = &entry.records {
             if !aggregates.iter().any(|a| a.name == *name && a.kind == AggregateKind::Records) {
                 return Err(format!("rule {}: `records = \"{name}\"` names no aggregate of kind `records`", entry.id));
@@ -331,6 +342,7 @@ pub fn compile_rules(
             fix: entry.fix,
             agg_use,
             records: entry.records,
+            needs: entry.needs,
         });
     }
     Ok((rules, aggregates))

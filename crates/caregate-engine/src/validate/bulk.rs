@@ -391,7 +391,8 @@ impl Validator<'_> {
             return Ok(BulkSummary { pack: Arc::clone(pack), records: 0, counts });
         };
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-        let base_context = Context::new(&Value::Null, None, &self.clock, &pack.params);
+        let params = self.params_for(pack);
+        let base_context = Context::new(&Value::Null, None, &self.clock, &params);
         let plan = Plan::of(pack);
 
         // With two passes the first gathers the aggregates inside records; with one they are gathered as the
@@ -595,7 +596,8 @@ impl Validator<'_> {
         }
         // The frame's own checks: structure (records aside) and the rules outside records.
         set_records(&mut frame, &layout.pointer, Vec::new());
-        let mut context = Context::new(&frame, None, &self.clock, &pack.params);
+        let params = self.params_for(pack);
+        let mut context = Context::new(&frame, None, &self.clock, &params);
         context.agg = std::borrow::Cow::Borrowed(&agg);
         let frame_located = FrameLocator { parts: &parts, root: root_name };
         let view = SourceView { locator: &frame_located, format: Format::Xml, prefix: String::new() };
@@ -781,7 +783,7 @@ impl Validator<'_> {
         }
         let mut seen = match observe {
             Some(aggregate_memos) => {
-                observe_per_record(pack, root, count, &base.as_of, &base.now, &pack.params, Some(aggregate_memos))
+                observe_per_record(pack, root, count, &base.as_of, &base.now, base.params, Some(aggregate_memos))
             }
             None => Vec::new(),
         }
@@ -904,7 +906,7 @@ impl Validator<'_> {
                                 &Value::Null,
                                 &base_context.as_of,
                                 &base_context.now,
-                                &pack.params,
+                                base_context.params,
                                 Some(true),
                                 Some(&mut aggregate_memos),
                             );
@@ -1015,7 +1017,7 @@ struct ReturnEnd<'a> {
 /// The aggregates gathered from the parts of the return outside its records.
 fn outside_records<'p>(pack: &'p StandardPack, frame: &Value, base: &Context<'_>) -> Accumulator<'p> {
     let mut outside = Accumulator::new(pack);
-    outside.add_in(frame, &Value::Null, &base.as_of, &base.now, &pack.params, Some(false));
+    outside.add_in(frame, &Value::Null, &base.as_of, &base.now, base.params, Some(false));
     outside
 }
 

@@ -160,6 +160,10 @@ pub fn check(
             record_of.push(record);
         }
         for (order, (index, rule)) in group.rules.iter().filter_map(|&i| Some((i, pack.rules.get(i)?))).enumerate() {
+            // A rule that needs a run-time input it was not given is not run (see [`not_run`]).
+            if rule.needs.iter().any(|name| context.params.get(name).is_none()) {
+                continue;
+            }
             let mut memo = memos.as_mut().and_then(|m| m.get_mut(index));
             for (n, &node) in nodes.iter().enumerate() {
                 let vars = [
@@ -235,4 +239,43 @@ pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<St
     let key_pointer =
         format!("{record_pointer}/{}", records.key.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/"));
     root.pointer(&key_pointer).map(display_value)
+}
+
+/// The finding that says which rules of `pack` were not run because this run was not given an input they need
+/// (`params` from `--param`), when some were not.
+pub fn not_run(pack: &StandardPack, params: &Value) -> Option<Finding> {
+    let mut missing: Vec<&str> = Vec::new();
+    let mut rules: Vec<&str> = Vec::new();
+    for rule in &pack.rules {
+        let lacking: Vec<&str> =
+            rule.needs.iter().map(String::as_str).filter(|name| params.get(*name).is_none()).collect();
+        if !lacking.is_empty() {
+            if !rules.contains(&rule.id.as_str()) {
+                rules.push(&rule.id);
+            }
+            for name in lacking {
+                if !missing.contains(&name) {
+                    missing.push(name);
+                }
+            }
+        }
+    }
+    if rules.is_empty() {
+        return None;
+    }
+    let given: Vec<String> = missing.iter().map(|m| format!("--param {m}=…")).collect();
+    let mut finding = Finding::new(
+        "rules-not-run",
+        crate::finding::Severity::Warning,
+        format!(
+            "{} rule{} of {} were not run, neither passed nor failed, because the run was not given {}: {}.",
+            rules.len(),
+            if rules.len() == 1 { "" } else { "s" },
+            pack.reference(),
+            missing.join(", "),
+            rules.join(", ")
+        ),
+    );
+    finding.fix = Some(format!("Run again with {}.", given.join(" ")));
+    Some(finding)
 }

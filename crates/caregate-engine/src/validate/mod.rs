@@ -81,6 +81,8 @@ pub struct Validator<'c> {
     pub excerpts: bool,
     /// `options.now` as the rules read it.
     clock: business::Clock,
+    /// Values of the packs' `params` given for this run (`--param la_code=E09000027`), over standard.toml's.
+    params: serde_json::Map<String, Value>,
 }
 
 /// Where an instance's pointers are in the user's file.
@@ -164,7 +166,24 @@ impl SourceView<'_> {
 impl<'c> Validator<'c> {
     pub fn new(catalog: &'c Catalog, options: Options) -> Self {
         let clock = business::Clock::new(&options.now);
-        Validator { catalog, options, progress: None, excerpts: true, clock }
+        Validator { catalog, options, progress: None, excerpts: true, clock, params: serde_json::Map::new() }
+    }
+
+    /// Gives the rules' `params` values for this run, over (or beside) those the packs' standard.toml set:
+    /// what a return does not carry, such as the council's own code.
+    pub fn with_params(mut self, params: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.params = params.into_iter().map(|(name, value)| (name, Value::String(value))).collect();
+        self
+    }
+
+    /// The `params` the rules of `pack` read in this run.
+    fn params_for<'p>(&self, pack: &'p StandardPack) -> std::borrow::Cow<'p, Value> {
+        if self.params.is_empty() {
+            return std::borrow::Cow::Borrowed(&pack.params);
+        }
+        let mut merged = pack.params.as_object().cloned().unwrap_or_default();
+        merged.extend(self.params.iter().map(|(k, v)| (k.clone(), v.clone())));
+        std::borrow::Cow::Owned(Value::Object(merged))
     }
 
     /// Validates one document's bytes.
@@ -366,7 +385,8 @@ impl<'c> Validator<'c> {
     ) -> Vec<Finding> {
         let view = SourceView { locator: whole.locator, format: whole.format, prefix: prefix.to_string() };
         let mut findings = structure::check(pack, &pack.validator, value, prefix, &view);
-        let mut context = business::Context::new(value, envelope, &self.clock, &pack.params);
+        let params = self.params_for(pack);
+        let mut context = business::Context::new(value, envelope, &self.clock, &params);
         context.gather(pack);
         business::check(pack, &context, &view, business::Scope::All, &mut findings);
         if let (Node::Object(object), Some(map)) = (&*pack.binding.node, value.as_object()) {

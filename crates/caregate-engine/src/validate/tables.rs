@@ -156,6 +156,12 @@ impl Validator<'_> {
             }
         }
 
+        // Which rules were not run goes with the first table read.
+        if let Some(first) = read.iter().position(|r| r.of.is_some()) {
+            if let Some(finding) = super::business::not_run(pack, &self.params_for(pack)) {
+                found_in[first].insert(0, finding);
+            }
+        }
         let standard = pack.standard_ref();
         read.into_iter()
             .zip(found_in)
