@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::document::csv::{parse_csv, CsvRow, CsvTable};
+use crate::document::csv::{parse_csv, CsvTable};
 use crate::document::{Format, LineIndex};
 use crate::finding::{Excerpt, Finding, Location, Severity, Span};
 use crate::model::DocumentResult;
@@ -117,45 +117,17 @@ impl Validator<'_> {
             read[file].findings.extend(refused);
         }
 
-        let names: Vec<String> = tables.table.iter().map(|t| t.name.clone()).collect();
-        let top = pack.manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty()));
-        let top = top.unwrap_or("records").to_string();
         let dates = date_columns(pack, tables);
+        let places = CsvPlaces { read: &read };
         let mut found_in: Vec<Vec<Finding>> = vec![Vec::new(); read.len()];
         for (key, rows) in &records {
-            let mut not_dates = Vec::new();
-            let record = record_value(tables, &read, key, rows, &dates, &mut not_dates);
-            let mut root = Map::new();
-            root.insert(top.clone(), Value::Array(vec![record]));
-            let root = Value::Object(root);
-            let locator = TableLocator { read: &read, names: &names, rows, key_file: first_file(rows) };
-            let view = SourceView { locator: &locator, format: Format::Json, prefix: String::new() };
-            let mut found: Vec<Finding> = not_dates
-                .into_iter()
-                .map(|(at, text)| {
-                    let pointer = format!("/{top}/0/{at}");
-                    Finding::error(
-                        "format",
-                        format!("`{text}` is not a date written dd/mm/yyyy, so it was read as not provided."),
-                    )
-                    .with_fix("Write the date as dd/mm/yyyy, e.g. 01/04/2025.")
-                    .with_location(locator.locate(&pointer))
-                })
-                .collect();
-            found.extend(self.check_instance(pack, &root, "", None, &view, &mut None));
-            let found = one_cause_once(found);
-            for mut finding in found {
-                let pointer = finding.location.as_ref().and_then(|l| l.pointer.clone()).unwrap_or_default();
-                let file = locator.place(&pointer).map_or(locator.key_file, |p| p.0);
-                if finding.record.is_none() {
-                    finding.record = Some(key.clone());
-                }
-                if let (Some(target), Some(lines)) = (found_in.get_mut(file), read.get(file).map(|r| &r.lines)) {
-                    target.push(if self.excerpts { super::with_excerpt(finding, lines) } else { finding });
+            let rows = csv_rows(tables, &read, rows);
+            for (file, finding) in self.check_record(pack, tables, &dates, key, &rows, &places) {
+                if let Some(target) = found_in.get_mut(file) {
+                    target.push(finding);
                 }
             }
         }
-
         // Which rules were not run goes with the first table read.
         if let Some(first) = read.iter().position(|r| r.of.is_some()) {
             if let Some(finding) = super::business::not_run(pack, &self.params_for(pack)) {
@@ -272,11 +244,6 @@ fn at_line_one(rule: &str, message: String) -> Finding {
     })
 }
 
-/// The first file any of a record's rows is in.
-fn first_file(rows: &Rows) -> usize {
-    rows.iter().flat_map(|t| t.first()).map(|&(file, _)| file).min().unwrap_or(0)
-}
-
 /// For each table, which of its columns hold dates (`format: date` in the schema of its rows).
 fn date_columns(pack: &StandardPack, tables: &Tables) -> Vec<Vec<bool>> {
     let record = pack.record_schema_node();
@@ -295,65 +262,158 @@ fn date_columns(pack: &StandardPack, tables: &Tables) -> Vec<Vec<bool>> {
         .collect()
 }
 
+/// One row of a table as the checks see it: the file it is in, where, and the cell of each of its table's
+/// columns (in the table's order; `None` for a column the file does not have).
+struct Row {
+    file: usize,
+    span: Span,
+    cells: Vec<Option<Cell>>,
+}
+
+struct Cell {
+    value: String,
+    span: Span,
+}
+
+/// A record's rows, table by table in the standard's order.
+type RecordRows = Vec<Vec<Row>>;
+
+/// The rows of one record of CSV tables, taken from the files read.
+fn csv_rows(tables: &Tables, read: &[Read], rows: &Rows) -> RecordRows {
+    rows.iter()
+        .enumerate()
+        .map(|(of, table_rows)| {
+            let width = tables.table.get(of).map_or(0, |t| t.columns.len());
+            table_rows
+                .iter()
+                .filter_map(|&(file, row)| {
+                    let r = read.get(file)?;
+                    let csv_row = r.table.as_ref()?.rows.get(row)?;
+                    let cells = (0..width)
+                        .map(|i| {
+                            let field = r.columns.get(i + 1).copied().flatten().and_then(|c| csv_row.get(c))?;
+                            Some(Cell { value: field.value.clone(), span: field.span })
+                        })
+                        .collect();
+                    Some(Row { file, span: csv_row.span, cells })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Where a return's files' offsets are, as line and column, and their source lines.
+trait Places {
+    fn locate(&self, file: usize, offset: usize) -> (u32, u32);
+    fn with_excerpt(&self, file: usize, finding: Finding) -> Finding;
+}
+
+struct CsvPlaces<'a> {
+    read: &'a [Read],
+}
+
+impl Places for CsvPlaces<'_> {
+    fn locate(&self, file: usize, offset: usize) -> (u32, u32) {
+        self.read.get(file).map_or((0, 0), |r| r.lines.locate(offset))
+    }
+    fn with_excerpt(&self, file: usize, finding: Finding) -> Finding {
+        match self.read.get(file) {
+            Some(r) => super::with_excerpt(finding, &r.lines),
+            None => finding,
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// Checks one record (`key` and its rows): its instance through the structure check and the rules, each
+    /// finding given with the file it is in.
+    fn check_record(
+        &self,
+        pack: &StandardPack,
+        tables: &Tables,
+        dates: &[Vec<bool>],
+        key: &str,
+        rows: &RecordRows,
+        places: &dyn Places,
+    ) -> Vec<(usize, Finding)> {
+        let top = pack.manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty()));
+        let top = top.unwrap_or("records");
+        let mut not_dates = Vec::new();
+        let record = record_value(tables, key, rows, dates, &mut not_dates);
+        let mut root = Map::new();
+        root.insert(top.to_string(), Value::Array(vec![record]));
+        let root = Value::Object(root);
+        let locator = RowLocator { tables, rows, places };
+        let view = SourceView { locator: &locator, format: Format::Json, prefix: String::new() };
+        let mut found: Vec<Finding> = not_dates
+            .into_iter()
+            .map(|(at, text)| {
+                Finding::error(
+                    "format",
+                    format!("`{text}` is not a date written dd/mm/yyyy, so it was read as not provided."),
+                )
+                .with_fix("Write the date as dd/mm/yyyy, e.g. 01/04/2025.")
+                .with_location(locator.locate(&format!("/{top}/0/{at}")))
+            })
+            .collect();
+        found.extend(self.check_instance(pack, &root, "", None, &view, &mut None));
+        let first_file = rows.iter().flat_map(|t| t.first()).map(|r| r.file).min().unwrap_or(0);
+        one_cause_once(found)
+            .into_iter()
+            .map(|mut finding| {
+                let pointer = finding.location.as_ref().and_then(|l| l.pointer.clone()).unwrap_or_default();
+                let file = locator.place(&pointer).map_or(first_file, |p| p.0);
+                if finding.record.is_none() {
+                    finding.record = Some(key.to_string());
+                }
+                let finding = if self.excerpts { places.with_excerpt(file, finding) } else { finding };
+                (file, finding)
+            })
+            .collect()
+    }
+}
+
 /// The instance of one record: its key, and each table's rows for it (a blank cell left out, other text as
 /// written, a date written dd/mm/yyyy as an ISO date). A date cell that is not a date written so is left out
-/// too, as not provided, and its pointer given in `not_dates`: rules read it as missing, and it is reported at
-/// the cell (a rule about the same field says it instead, in the standard's words).
+/// too, as not provided, and its place (`Table/row/COLUMN`) and text given in `not_dates`: rules read it as
+/// missing, and it is reported at the cell (a rule about the same field says it instead, in the standard's
+/// words).
 fn record_value(
     tables: &Tables,
-    read: &[Read],
     key: &str,
-    rows: &Rows,
+    rows: &RecordRows,
     dates: &[Vec<bool>],
     not_dates: &mut Vec<(String, String)>,
 ) -> Value {
     let mut record = Map::new();
     record.insert(tables.key.clone(), Value::String(key.to_string()));
-    for (of, table_rows) in rows.iter().enumerate() {
-        let Some(spec) = tables.table.get(of) else { continue };
+    for (of, spec) in tables.table.iter().enumerate() {
         let date_columns = dates.get(of).map(Vec::as_slice).unwrap_or_default();
-        let mut items = Vec::with_capacity(table_rows.len());
-        for &(file, row) in table_rows {
-            let Some((r, csv_row)) = read.get(file).and_then(|r| Some((r, r.table.as_ref()?.rows.get(row)?))) else {
-                continue;
-            };
-            let (value, bad) = row_value(spec, &r.columns, csv_row, date_columns);
-            let at = items.len();
-            not_dates.extend(bad.into_iter().map(|(column, text)| (format!("{}/{at}/{column}", spec.name), text)));
-            items.push(value);
+        let mut items = Vec::new();
+        for (at, row) in rows.get(of).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+            let mut out = Map::new();
+            for (i, name) in spec.columns.iter().enumerate() {
+                let Some(cell) = row.cells.get(i).and_then(Option::as_ref).filter(|c| !c.value.is_empty()) else {
+                    continue;
+                };
+                let value = if date_columns.get(i) == Some(&true) {
+                    match iso_date(&cell.value) {
+                        Some(date) => date,
+                        None => {
+                            not_dates.push((format!("{}/{at}/{name}", spec.name), cell.value.clone()));
+                            continue;
+                        }
+                    }
+                } else {
+                    cell.value.clone()
+                };
+                out.insert(name.clone(), Value::String(value));
+            }
+            items.push(Value::Object(out));
         }
         record.insert(spec.name.clone(), Value::Array(items));
     }
     Value::Object(record)
-}
-
-/// A row's object, and the date columns whose text is not a date (column, text).
-fn row_value(
-    spec: &crate::standard::manifest::Table,
-    columns: &[Option<usize>],
-    row: &CsvRow,
-    dates: &[bool],
-) -> (Value, Vec<(String, String)>) {
-    let mut out = Map::new();
-    let mut bad = Vec::new();
-    for (i, name) in spec.columns.iter().enumerate() {
-        let Some(field) = columns.get(i + 1).copied().flatten().and_then(|c| row.get(c)) else { continue };
-        if field.value.is_empty() {
-            continue;
-        }
-        let value = match dates.get(i) {
-            Some(true) => match iso_date(&field.value) {
-                Some(date) => date,
-                None => {
-                    bad.push((name.clone(), field.value.clone()));
-                    continue;
-                }
-            },
-            _ => field.value.clone(),
-        };
-        out.insert(name.clone(), Value::String(value));
-    }
-    (Value::Object(out), bad)
 }
 
 /// `dd/mm/yyyy` (day and month of one or two digits) as `yyyy-mm-dd`, when it is a date of the calendar.
@@ -368,50 +428,49 @@ fn iso_date(text: &str) -> Option<String> {
 }
 
 /// Locates a record's pointers (`/<records>/0/<Table>/<row>/<COLUMN>`) in the files its rows came from.
-struct TableLocator<'a> {
-    read: &'a [Read],
-    names: &'a [String],
-    rows: &'a Rows,
-    /// Where a finding about the record as a whole goes.
-    key_file: usize,
+struct RowLocator<'a> {
+    tables: &'a Tables,
+    rows: &'a RecordRows,
+    places: &'a dyn Places,
 }
 
-impl TableLocator<'_> {
+impl RowLocator<'_> {
     /// The file and span a pointer names, and the path to show: the field, else its row, else the record's
     /// first row.
     fn place(&self, pointer: &str) -> Option<(usize, Span, String)> {
         let tokens: Vec<&str> = pointer.split('/').skip(3).collect();
         let first_row = || {
-            let (file, row) = self.rows.iter().flat_map(|t| t.first()).min().copied()?;
-            let span = self.read.get(file)?.table.as_ref()?.rows.get(row)?.span;
-            Some((file, Span::new(span.start, span.start), String::new()))
+            let row = self.rows.iter().flat_map(|t| t.first()).min_by_key(|r| (r.file, r.span.start))?;
+            Some((row.file, Span::new(row.span.start, row.span.start), String::new()))
         };
-        let Some(of) = tokens.first().and_then(|name| self.names.iter().position(|n| n == name)) else {
+        let Some((of, spec)) =
+            tokens.first().and_then(|name| self.tables.table.iter().enumerate().find(|(_, t)| t.name == *name))
+        else {
             return first_row();
         };
-        let name = &self.names[of];
-        let Some(&(file, row)) =
-            tokens.get(1).and_then(|i| i.parse::<usize>().ok()).and_then(|i| self.rows.get(of)?.get(i))
+        let name = spec.name.as_str();
+        let Some(row) = tokens.get(1).and_then(|i| i.parse::<usize>().ok()).and_then(|i| self.rows.get(of)?.get(i))
         else {
-            return first_row().map(|(file, span, _)| (file, span, name.clone()));
+            return first_row().map(|(file, span, _)| (file, span, name.to_string()));
         };
-        let r = self.read.get(file)?;
-        let table = r.table.as_ref()?;
-        let csv_row = table.rows.get(row)?;
         let Some(column) = tokens.get(2) else {
-            return Some((file, Span::new(csv_row.span.start, csv_row.span.start), name.clone()));
+            return Some((row.file, Span::new(row.span.start, row.span.start), name.to_string()));
         };
-        let field = table.column(column).and_then(|c| csv_row.get(c));
-        let span = field.map_or(Span::new(csv_row.span.end, csv_row.span.end), |f| f.span);
-        Some((file, span, format!("{name}/{column}")))
+        let span = spec
+            .columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| row.cells.get(i)?.as_ref())
+            .map_or(Span::new(row.span.end, row.span.end), |c| c.span);
+        Some((row.file, span, format!("{name}/{column}")))
     }
 }
 
-impl Locator for TableLocator<'_> {
+impl Locator for RowLocator<'_> {
     fn locate(&self, pointer: &str) -> Location {
         match self.place(pointer) {
             Some((file, span, path)) => {
-                let (line, column) = self.read.get(file).map_or((0, 0), |r| r.lines.locate(span.start));
+                let (line, column) = self.places.locate(file, span.start);
                 Location { line, column, path, pointer: Some(pointer.to_string()), span: Some(span) }
             }
             None => {
