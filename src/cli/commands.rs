@@ -235,6 +235,37 @@ fn validate_into(
     }
     for input in inputs {
         let path = display_path(input);
+        // A table return in its XML form (SSDA903's EXPSSDA903), read child by child.
+        if let Some(pack) = file_head(input)?.and_then(|head| validator.tables_xml_pack(&head)) {
+            begin_run(writer, Some(&pack), &mut waiting)?;
+            if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
+                packs.push(Arc::clone(&pack));
+            }
+            let standard_ref = pack.standard_ref();
+            writer
+                .begin_document(&DocumentStart { path: &path, format: "xml", standard: Some(&standard_ref) })
+                .context("cannot write the report")?;
+            let file = std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+            let mut write_error = None;
+            let summary =
+                validator.check_tables_xml(&pack, std::io::BufReader::with_capacity(1 << 16, file), &mut |finding| {
+                    if write_error.is_none() {
+                        write_error = writer.finding(&finding).err();
+                    }
+                });
+            if let Some(error) = write_error {
+                return Err(anyhow::Error::new(error).context("cannot write the report"));
+            }
+            let valid = summary.counts.error == 0;
+            has_errors |= !valid;
+            writer
+                .end_document(&DocumentEnd { counts: summary.counts, valid, records: Some(summary.records) })
+                .context("cannot write the report")?;
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+            continue;
+        }
         match bulk_file(&validator, input)? {
             // A bulk return (a census) is streamed from the file, record by record, whatever its size.
             Some(pack) => {
@@ -360,13 +391,18 @@ fn begin_run(
 
 /// The bulk standard a file on disk is a return of, judged from its first 64 KiB.
 fn bulk_file(validator: &Validator<'_>, path: &Path) -> Result<Option<Arc<StandardPack>>> {
+    Ok(file_head(path)?.and_then(|head| validator.bulk_pack(&head)))
+}
+
+/// The first 64 KiB of a file on disk (`None` for standard input, which cannot be read twice).
+fn file_head(path: &Path) -> Result<Option<Vec<u8>>> {
     if path.as_os_str() == "-" {
         return Ok(None);
     }
     let mut head = Vec::with_capacity(64 * 1024);
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     file.take(64 * 1024).read_to_end(&mut head).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(validator.bulk_pack(&head))
+    Ok(Some(head))
 }
 
 /// A progress bar over a file's bytes, when it is large and standard error is a terminal.

@@ -151,3 +151,43 @@ fn a_rule_needing_a_run_time_input_runs_only_when_given_it() {
     assert_eq!(run(&["--param", "la_code=E09000027"]), Vec::<String>::new());
     assert_eq!(run(&["--param", "la_code=E08000001"]), ["LA-TEST"]);
 }
+
+/// DfE's XML form of a return (EXPSSDA903) gives the same findings, for the same children, as its CSV tables,
+/// each located at its element.
+#[test]
+fn the_xml_form_gives_the_same_findings_as_the_tables() {
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\nC2,1,15/06/2010,XXXX,UN2,,\n";
+    let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
+        C1,01/05/2025,S,C2,N1,U1,PR1,,,,,,\n\
+        C2,2025-06-01,S,C2,N9,U1,PR1,01/07/2025,,,,,\n";
+    let reviews = "CHILD,DOB,REVIEW,REVIEW_CODE\nC1,01/02/2012,01/06/2025,PN9\n";
+    let uasc = "CHILD,SEX,DOB,DUC\nC2,1,15/06/2010,31/02/2027\n";
+    let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<EXPSSDA903>\n\
+        <CHILD><HEADER><CHILDID>C1</CHILDID><UPN>UN1</UPN><SEX>M</SEX><DOB>01/02/2012</DOB><ETHNIC>WBRI</ETHNIC><UASC/>\n\
+        <AREVIEW><REVIEW>01/06/2025</REVIEW><REVIEW_CODE>PN9</REVIEW_CODE></AREVIEW><MOTHER/><MC_DOB/></HEADER>\n\
+        <EPISODE><DECOM>01/05/2025</DECOM><RNE>S</RNE><LS>C2</LS><CIN>N1</CIN><PL>U1</PL><PLACE_PROVIDER>PR1</PLACE_PROVIDER><DEC/><REC/></EPISODE></CHILD>\n\
+        <CHILD><HEADER><CHILDID>C2</CHILDID><UPN>UN2</UPN><SEX>1</SEX><DOB>15/06/2010</DOB><ETHNIC>XXXX</ETHNIC><UASC>1</UASC><DUC>31/02/2027</DUC><MOTHER/><MC_DOB/></HEADER>\n\
+        <EPISODE><DECOM>2025-06-01</DECOM><RNE>S</RNE><LS>C2</LS><CIN>N9</CIN><PL>U1</PL><PLACE_PROVIDER>PR1</PLACE_PROVIDER><DEC>01/07/2025</DEC><REC/></EPISODE></CHILD>\n\
+        </EPISODE903>";
+    let xml = xml.replace("</EPISODE903>", "</EXPSSDA903>\n");
+    let pairs = |report: &Value| {
+        let mut pairs: Vec<(String, String)> = findings(report).into_iter().map(|f| (f.1, f.4)).collect();
+        pairs.sort();
+        pairs
+    };
+    let (_, tables) =
+        validate(&[("header.csv", header), ("episodes.csv", episodes), ("reviews.csv", reviews), ("uasc.csv", uasc)]);
+    let (code, from_xml) = validate(&[("return.xml", &xml)]);
+    assert_eq!(code, 1);
+    let expected: Vec<(String, String)> =
+        [("101", "C2"), ("103", "C2"), ("104", "C2"), ("141", "C2"), ("145", "C2"), ("148", "C2"), ("167", "C1")]
+            .iter()
+            .map(|(r, c)| (r.to_string(), c.to_string()))
+            .collect();
+    assert_eq!(pairs(&tables), expected);
+    assert_eq!(pairs(&from_xml), expected);
+    // Located at the element: C2's <SEX> is on line 6 of return.xml.
+    let found = findings(&from_xml);
+    assert!(has(&found, "return.xml", "101", 6, 51, "C2"), "{found:#?}");
+    assert_eq!(from_xml["documents"][0]["records"], 2);
+}

@@ -105,7 +105,36 @@ pub struct Tables {
     /// How dates are written in the tables: `dd/mm/yyyy`, read into the instance as ISO dates.
     #[serde(default)]
     pub dates: DateOrder,
+    /// The return's XML form, when it has one.
+    pub xml: Option<TablesXml>,
     pub table: Vec<Table>,
+}
+
+/// A return of tables written as one XML file: an element per record under the root, in which each table's
+/// rows are elements whose childless children are the row's columns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TablesXml {
+    /// The document element, e.g. `EXPSSDA903`.
+    pub root: String,
+    /// The element of one record under the root, e.g. `CHILD`.
+    pub record: String,
+    /// The element under the record, e.g. `HEADER`, that columns a row's element lacks (the key, DOB, SEX) are
+    /// taken from.
+    pub inherit: String,
+    /// Elements named otherwise than their column: `{ CHILDID = "CHILD", PL = "PLACE" }`.
+    #[serde(default)]
+    pub rename: std::collections::BTreeMap<String, String>,
+}
+
+/// Where a table's rows are in the XML form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableXml {
+    /// The path of each row's element from the record, e.g. `HEADER/AREVIEW`.
+    pub path: String,
+    /// A row only when the row's element (or the inherited one) has this element, not blank, e.g. `DUC`.
+    pub when: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +144,8 @@ pub struct Table {
     pub name: String,
     /// Its columns, the key among them, in the order they are usually written.
     pub columns: Vec<String>,
+    /// Where its rows are in the return's XML form; a table without is not in that form.
+    pub xml: Option<TableXml>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

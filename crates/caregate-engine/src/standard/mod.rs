@@ -282,6 +282,21 @@ impl StandardPack {
                 }
             }
         }
+        if let Some(tables) = &manifest.tables {
+            let record = record_schema.as_ref().and_then(|(location, _)| schema.pointer(location));
+            for table in &tables.table {
+                for column in &table.columns {
+                    let pointer = format!("/properties/{}/items/properties/{column}/x-format-rule", table.name);
+                    let Some(id) = record.and_then(|r| r.pointer(&pointer)) else { continue };
+                    if !rules.iter().any(|r| Some(r.id.as_str()) == id.as_str()) {
+                        return Err(files.error(
+                            "schema.json",
+                            format!("{}/{column}: `x-format-rule` {id} is not a rule of rules.toml", table.name),
+                        ));
+                    }
+                }
+            }
+        }
         let rule_groups = RuleGroup::of(&rules, records_path.as_ref());
         let aggregates: Vec<Aggregate> = aggregates
             .into_iter()

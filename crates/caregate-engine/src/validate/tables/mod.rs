@@ -3,6 +3,9 @@
 //! instance holds the key and every table's rows for it — by the structure check and the rules, and every
 //! finding is located at the line and column of the field it is about, in the file that holds it.
 //!
+//! The same return written as one XML file (SSDA903's `EXPSSDA903`) is read record by record into the same rows
+//! ([`xml`]), and checked alike.
+//!
 //! Not for: deciding which files make one return (the caller gives them together).
 
 use std::collections::HashMap;
@@ -18,6 +21,8 @@ use crate::standard::manifest::Tables;
 use crate::standard::StandardPack;
 
 use super::{one_cause_once, Locator, SourceView, Validator};
+
+mod xml;
 
 /// One file of a return sent as tables.
 pub struct TableFile {
@@ -244,6 +249,16 @@ fn at_line_one(rule: &str, message: String) -> Finding {
     })
 }
 
+/// The rule that reports a cell of the column at `at` (`Table/row/COLUMN`) not of its form, as the schema of
+/// the column names it (`"x-format-rule": "104"`).
+fn format_rule<'p>(pack: &'p StandardPack, at: &str) -> Option<&'p crate::standard::Rule> {
+    let mut parts = at.split('/');
+    let (table, _, column) = (parts.next()?, parts.next()?, parts.next()?);
+    let pointer = format!("/properties/{table}/items/properties/{column}/x-format-rule");
+    let id = pack.record_schema_node()?.pointer(&pointer)?.as_str()?;
+    pack.rules.iter().find(|r| r.id == id)
+}
+
 /// For each table, which of its columns hold dates (`format: date` in the schema of its rows).
 fn date_columns(pack: &StandardPack, tables: &Tables) -> Vec<Vec<bool>> {
     let record = pack.record_schema_node();
@@ -348,15 +363,31 @@ impl Validator<'_> {
         let mut found: Vec<Finding> = not_dates
             .into_iter()
             .map(|(at, text)| {
-                Finding::error(
-                    "format",
-                    format!("`{text}` is not a date written dd/mm/yyyy, so it was read as not provided."),
-                )
-                .with_fix("Write the date as dd/mm/yyyy, e.g. 01/04/2025.")
-                .with_location(locator.locate(&format!("/{top}/0/{at}")))
+                let location = locator.locate(&format!("/{top}/0/{at}"));
+                let mut finding = match format_rule(pack, &at) {
+                    Some(rule) => {
+                        let mut finding = Finding::new(rule.id.clone(), rule.severity, rule.message.clone());
+                        finding.clause = rule.clause.clone();
+                        finding.fix = rule.fix.clone();
+                        finding
+                    }
+                    None => Finding::error(
+                        "format",
+                        format!("`{text}` is not a date written dd/mm/yyyy, so it was read as not provided."),
+                    )
+                    .with_fix("Write the date as dd/mm/yyyy, e.g. 01/04/2025."),
+                };
+                finding.location = Some(location);
+                finding
             })
             .collect();
         found.extend(self.check_instance(pack, &root, "", None, &view, &mut None));
+        // A rule that reports a cell not of its form (`x-format-rule`) and also finds it missing says so once.
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|f| {
+            let pointer = f.location.as_ref().and_then(|l| l.pointer.clone());
+            pointer.is_none() || seen.insert((f.rule.clone(), pointer))
+        });
         let first_file = rows.iter().flat_map(|t| t.first()).map(|r| r.file).min().unwrap_or(0);
         one_cause_once(found)
             .into_iter()

@@ -1,0 +1,211 @@
+//! A table return written as one XML file (`[tables.xml]`): read record element by record element with the
+//! bulk splitter, so that memory holds one record at a time whatever the file's size; each record's rows are
+//! taken from the elements the standard names (`HEADER/AREVIEW` for Reviews) and checked as the CSV form's are.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use super::{date_columns, Cell, Places, RecordRows, Row};
+use crate::document::records::{Piece, PieceKind, Splitter};
+use crate::document::{parse_xml, Element, LineIndex};
+use crate::finding::{Counts, Finding, Location, Span};
+use crate::standard::manifest::{Tables, TablesXml};
+use crate::standard::StandardPack;
+use crate::validate::Validator;
+
+/// What checking an XML table return came to.
+pub struct TablesSummary {
+    /// Records read (children).
+    pub records: usize,
+    pub counts: Counts,
+}
+
+impl Validator<'_> {
+    /// The standard an XML file of this start is the table return of (its document element is a pack's
+    /// `[tables.xml] root`), if any.
+    pub fn tables_xml_pack(&self, start: &[u8]) -> Option<Arc<StandardPack>> {
+        let head = &start[..start.len().min(64 * 1024)];
+        let (local, _) = crate::document::tokens::peek_root(head)?;
+        let fits = |p: &Arc<StandardPack>| {
+            p.manifest.tables.as_ref().and_then(|t| t.xml.as_ref()).is_some_and(|x| x.root == local)
+        };
+        match &self.options.standard {
+            Some(pack) => fits(pack).then(|| Arc::clone(pack)),
+            None => self.catalog.packs().iter().find(|p| fits(p)).cloned(),
+        }
+    }
+
+    /// Checks an XML table return read from `input`, giving each finding to `sink` in file order.
+    pub fn check_tables_xml(
+        &self,
+        pack: &StandardPack,
+        input: impl BufRead,
+        sink: &mut dyn FnMut(Finding),
+    ) -> TablesSummary {
+        let mut counts = Counts::default();
+        let mut give = |finding: Finding| {
+            counts.add(finding.severity);
+            sink(finding);
+        };
+        let Some((tables, form)) = pack.manifest.tables.as_ref().and_then(|t| Some((t, t.xml.as_ref()?))) else {
+            give(Finding::error("not-tables", format!("{} has no XML form of its tables.", pack.reference())));
+            return TablesSummary { records: 0, counts };
+        };
+        if let Some(finding) = super::super::business::not_run(pack, &self.params_for(pack)) {
+            give(finding);
+        }
+        let dates = date_columns(pack, tables);
+        let mut splitter = Splitter::new(input, vec![form.root.clone(), form.record.clone()], self.options.limits);
+        let mut records = 0;
+        loop {
+            let piece = match splitter.next_piece() {
+                Ok(Some(piece)) => piece,
+                Ok(None) => break,
+                Err(finding) => {
+                    give(finding);
+                    break;
+                }
+            };
+            if !matches!(piece.kind, PieceKind::Record(_)) {
+                continue;
+            }
+            records += 1;
+            let places = PiecePlaces::new(&piece);
+            let record = match parse_xml(&piece.bytes, &self.options.limits) {
+                Ok(doc) => doc.root,
+                Err(finding) => {
+                    give(places.shifted(finding));
+                    continue;
+                }
+            };
+            let (key, rows) = record_rows(tables, form, &record, piece.offset);
+            let Some(key) = key else {
+                let span = Span::new(piece.offset as usize, piece.offset as usize);
+                let (line, column) = places.locate(0, span.start);
+                give(
+                    Finding::error(
+                        "table-no-key",
+                        format!(
+                            "This {} has no {}: its rows cannot be checked as one record.",
+                            form.record, tables.key
+                        ),
+                    )
+                    .with_location(Location {
+                        line,
+                        column,
+                        path: format!("/{}/{}", form.root, form.record),
+                        pointer: None,
+                        span: Some(span),
+                    }),
+                );
+                continue;
+            };
+            for (_, finding) in self.check_record(pack, tables, &dates, &key, &rows, &places) {
+                give(finding);
+            }
+        }
+        TablesSummary { records, counts }
+    }
+}
+
+/// The record's key and rows: for each table with an XML form, a row per element at its path (when its `when`
+/// element is there and not blank), each column the row element's child of that name, else the inherited
+/// element's.
+fn record_rows(tables: &Tables, form: &TablesXml, record: &Element, offset: u64) -> (Option<String>, RecordRows) {
+    let base = usize::try_from(offset).unwrap_or(usize::MAX);
+    let column_of = |element: &str| form.rename.get(element).map_or(element, String::as_str).to_string();
+    let leaves = |element: &Element| -> Vec<(String, Cell)> {
+        element
+            .elements()
+            .filter(|e| e.elements().next().is_none())
+            .map(|e| {
+                let span = Span::new(base + e.span.start, base + e.span.end);
+                (column_of(&e.local), Cell { value: e.text().trim().to_string(), span })
+            })
+            .collect()
+    };
+    let inherited: Vec<(String, Cell)> =
+        record.elements().find(|e| e.local == form.inherit).map(&leaves).unwrap_or_default();
+    let key =
+        inherited.iter().find(|(c, _)| *c == tables.key).map(|(_, cell)| cell.value.clone()).filter(|k| !k.is_empty());
+    let rows = tables
+        .table
+        .iter()
+        .map(|spec| {
+            let Some(at) = &spec.xml else { return Vec::new() };
+            let mut found: Vec<&Element> = vec![record];
+            for step in at.path.split('/').filter(|s| !s.is_empty()) {
+                found = found.into_iter().flat_map(|e| e.elements().filter(move |c| c.local == step)).collect();
+            }
+            found
+                .into_iter()
+                .filter_map(|element| {
+                    let own = leaves(element);
+                    let cell = |column: &str| {
+                        own.iter().chain(inherited.iter()).find(|(c, _)| c == column).map(|(_, cell)| cell)
+                    };
+                    if let Some(when) = &at.when {
+                        cell(when).filter(|c| !c.value.is_empty())?;
+                    }
+                    let cells = spec
+                        .columns
+                        .iter()
+                        .map(|column| cell(column).map(|c| Cell { value: c.value.clone(), span: c.span }))
+                        .collect();
+                    let span = Span::new(base + element.span.start, base + element.span.end);
+                    Some(Row { file: 0, span, cells })
+                })
+                .collect()
+        })
+        .collect();
+    (key, rows)
+}
+
+/// Positions in the file from one record's bytes: its own line index, moved to where the record starts.
+struct PiecePlaces {
+    lines: LineIndex,
+    offset: usize,
+    line: u32,
+    column: u32,
+}
+
+impl PiecePlaces {
+    fn new(piece: &Piece) -> PiecePlaces {
+        PiecePlaces {
+            lines: LineIndex::new(&piece.bytes),
+            offset: usize::try_from(piece.offset).unwrap_or(usize::MAX),
+            line: piece.line,
+            column: piece.column,
+        }
+    }
+
+    /// `(line, column)` within the record to the file's.
+    fn shift(&self, (line, column): (u32, u32)) -> (u32, u32) {
+        let column = if line == 1 { column + self.column.saturating_sub(1) } else { column };
+        (line + self.line.saturating_sub(1), column)
+    }
+
+    /// A refusal of the record's bytes, located in the file.
+    fn shifted(&self, mut finding: Finding) -> Finding {
+        if let Some(location) = finding.location.as_mut() {
+            (location.line, location.column) = self.shift((location.line, location.column));
+            location.span = location.span.map(|s| Span::new(s.start + self.offset, s.end + self.offset));
+        }
+        finding
+    }
+}
+
+impl Places for PiecePlaces {
+    fn locate(&self, _file: usize, offset: usize) -> (u32, u32) {
+        self.shift(self.lines.locate(offset.saturating_sub(self.offset)))
+    }
+
+    fn with_excerpt(&self, _file: usize, mut finding: Finding) -> Finding {
+        let Some(span) = finding.location.as_ref().and_then(|l| l.span) else { return finding };
+        let (line, column) = self.lines.locate(span.start.saturating_sub(self.offset));
+        let mut excerpt = self.lines.excerpt(line, column, 1);
+        excerpt.first_line += self.line.saturating_sub(1);
+        finding.excerpt = Some(excerpt);
+        finding
+    }
+}
