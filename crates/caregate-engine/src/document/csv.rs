@@ -9,11 +9,14 @@
 use super::{Limits, LineIndex};
 use crate::finding::{Finding, Location, Span};
 
-/// One field: its value (unquoted, unescaped, trimmed) and where it was written.
+/// One field: where it was written and its value (unquoted, unescaped, trimmed), read through
+/// [`CsvTable::value`]. The value is kept as where it is in the file's text, so that a table costs its text
+/// and a few words a field; only a value that unescaping changed (`""` in quotes) is kept apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvField {
-    pub value: String,
     pub span: Span,
+    value: Span,
+    unescaped: Option<Box<str>>,
 }
 
 /// One row: its fields in column order, and the span of the whole line(s).
@@ -30,9 +33,10 @@ impl CsvRow {
     }
 }
 
-/// A whole CSV file: its header row and its rows.
+/// A whole CSV file: its text, header row and rows.
 #[derive(Debug, Clone)]
 pub struct CsvTable {
+    text: Box<str>,
     pub header: CsvRow,
     pub rows: Vec<CsvRow>,
 }
@@ -40,7 +44,15 @@ pub struct CsvTable {
 impl CsvTable {
     /// The column called `name` (compared without regard to case), by its index.
     pub fn column(&self, name: &str) -> Option<usize> {
-        self.header.fields.iter().position(|f| f.value.eq_ignore_ascii_case(name))
+        self.header.fields.iter().position(|f| self.value(f).eq_ignore_ascii_case(name))
+    }
+
+    /// A field's value: unquoted, unescaped, without the spaces around it.
+    pub fn value<'t>(&'t self, field: &'t CsvField) -> &'t str {
+        match &field.unescaped {
+            Some(value) => value,
+            None => self.text.get(field.value.start..field.value.end).unwrap_or_default(),
+        }
     }
 }
 
@@ -66,7 +78,7 @@ pub fn parse_csv(bytes: &[u8], limits: &Limits) -> Result<CsvTable, Finding> {
     };
     let start = if text.starts_with('\u{FEFF}') { 3 } else { 0 };
     let mut reader = Reader { text, at: start, lines: &lines };
-    let mut header = None;
+    let mut header: Option<CsvRow> = None;
     let mut rows = Vec::new();
     while let Some(row) = reader.row()? {
         if header.is_none() {
@@ -83,7 +95,7 @@ pub fn parse_csv(bytes: &[u8], limits: &Limits) -> Result<CsvTable, Finding> {
             &lines,
         ));
     };
-    Ok(CsvTable { header, rows })
+    Ok(CsvTable { text: text.into(), header, rows })
 }
 
 fn refusal(rule: &str, message: String, at: usize, lines: &LineIndex) -> Finding {
@@ -131,8 +143,11 @@ impl Reader<'_> {
                 }
             }
             let end = self.at;
-            let blank = fields.iter().all(|f| f.value.is_empty() && f.span.start == f.span.end)
-                || self.text[start..end].trim().is_empty();
+            // A line of nothing but commas (as spreadsheets export a blank row) is blank too.
+            let blank = fields.iter().all(|f| match &f.unescaped {
+                Some(value) => value.is_empty(),
+                None => f.value.start == f.value.end,
+            });
             if !blank {
                 return Ok(Some(CsvRow { fields, span: Span::new(start, trim_line_end(self.text, start, end)) }));
             }
@@ -151,6 +166,7 @@ impl Reader<'_> {
             let open = at;
             let mut value = String::new();
             let mut from = at + 1;
+            let mut escaped = false;
             loop {
                 let Some(quote) = memchr::memchr(b'"', &bytes[from..]).map(|i| from + i) else {
                     return Err(refusal(
@@ -163,6 +179,7 @@ impl Reader<'_> {
                 value.push_str(&self.text[from..quote]);
                 if bytes.get(quote + 1) == Some(&b'"') {
                     value.push('"');
+                    escaped = true;
                     from = quote + 2;
                 } else {
                     at = quote + 1;
@@ -170,19 +187,26 @@ impl Reader<'_> {
                 }
             }
             // Anything between the closing quote and the comma is kept, as Excel reads it.
+            let close = at - 1;
             let rest_end = field_end(bytes, at);
-            value.push_str(&self.text[at..rest_end]);
+            let rest = &self.text[at..rest_end];
             self.at = rest_end;
-            let value = match value.trim() {
-                trimmed if trimmed.len() == value.len() => value,
-                trimmed => trimmed.to_string(),
-            };
-            return Ok(CsvField { value, span: Span::new(open, rest_end) });
+            let span = Span::new(open, rest_end);
+            if !escaped && rest.trim().is_empty() {
+                // The value is the text between the quotes, trimmed, as it stands in the file.
+                let inner = &self.text[open + 1..close];
+                let lead = inner.len() - inner.trim_start().len();
+                let value = Span::new(open + 1 + lead, open + 1 + lead + inner.trim().len());
+                return Ok(CsvField { span, value, unescaped: None });
+            }
+            value.push_str(rest);
+            let unescaped = Some(value.trim().into());
+            return Ok(CsvField { span, value: span, unescaped });
         }
         let end = field_end(bytes, at);
         self.at = end;
-        let value = self.text[at..end].trim_end();
-        Ok(CsvField { value: value.to_string(), span: Span::new(at, at + value.len()) })
+        let span = Span::new(at, at + self.text[at..end].trim_end().len());
+        Ok(CsvField { span, value: span, unescaped: None })
     }
 }
 
@@ -203,23 +227,26 @@ mod tests {
         parse_csv(text.as_bytes(), &Limits::default()).unwrap()
     }
 
-    fn values(row: &CsvRow) -> Vec<&str> {
-        row.fields.iter().map(|f| f.value.as_str()).collect()
+    fn values<'t>(table: &'t CsvTable, row: &'t CsvRow) -> Vec<&'t str> {
+        row.fields.iter().map(|f| table.value(f)).collect()
     }
 
     #[test]
     fn reads_rows_as_excel_writes_them() {
         let src = "\u{FEFF}CHILD,DOB,NOTE\r\n1, 01/02/2020 ,\"a, \"\"b\"\"\"\r\n\r\n2,,\"two\nlines\"\r\n";
         let t = table(src);
-        assert_eq!(values(&t.header), ["CHILD", "DOB", "NOTE"]);
+        assert_eq!(values(&t, &t.header), ["CHILD", "DOB", "NOTE"]);
         assert_eq!(t.header.fields[0].span.start, 3);
         assert_eq!(t.rows.len(), 2);
-        assert_eq!(values(&t.rows[0]), ["1", "01/02/2020", "a, \"b\""]);
+        assert_eq!(values(&t, &t.rows[0]), ["1", "01/02/2020", "a, \"b\""]);
         let dob = &t.rows[0].fields[1];
         assert_eq!(&src[dob.span.start..dob.span.end], "01/02/2020");
         let note = &t.rows[0].fields[2];
         assert_eq!(&src[note.span.start..note.span.end], "\"a, \"\"b\"\"\"");
-        assert_eq!(values(&t.rows[1]), ["2", "", "two\nlines"]);
+        assert_eq!(values(&t, &t.rows[1]), ["2", "", "two\nlines"]);
+        // Quoted without escapes: the value is where it stands, trimmed.
+        let quoted = table("A\n\" x \"\n");
+        assert_eq!(values(&quoted, &quoted.rows[0]), ["x"]);
         assert_eq!(t.column("dob"), Some(1));
         let lines = LineIndex::new(src.as_bytes());
         assert_eq!(lines.locate(t.rows[1].fields[0].span.start), (4, 1));
@@ -228,9 +255,10 @@ mod tests {
     #[test]
     fn a_last_line_without_a_line_end_and_lf_only() {
         let t = table("A,B\n1,2\n3,4");
-        assert_eq!(t.rows.iter().map(values).collect::<Vec<_>>(), [["1", "2"], ["3", "4"]]);
-        let t = table("A,B\n1,\n");
-        assert_eq!(values(&t.rows[0]), ["1", ""]);
+        assert_eq!(t.rows.iter().map(|r| values(&t, r)).collect::<Vec<_>>(), [["1", "2"], ["3", "4"]]);
+        let t = table("A,B\n1,\n,\n , \n");
+        assert_eq!(values(&t, &t.rows[0]), ["1", ""]);
+        assert_eq!(t.rows.len(), 1, "rows of nothing but commas are blank");
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl Validator<'_> {
             let key_column = read[file].columns.first().copied().flatten();
             let mut blank_keys = Vec::new();
             for (row_index, row) in table.rows.iter().enumerate() {
-                let key = key_column.and_then(|k| row.get(k)).map(|f| f.value.as_str()).unwrap_or_default();
+                let key = key_column.and_then(|k| row.get(k)).map(|f| table.value(f)).unwrap_or_default();
                 if key.is_empty() {
                     blank_keys.push(row_index);
                     continue;
@@ -180,7 +180,7 @@ impl Validator<'_> {
         let Some((of, spec)) = best else {
             let known: Vec<String> =
                 tables.table.iter().map(|t| format!("{} ({})", t.name, t.columns.join(","))).collect();
-            let header: Vec<&str> = table.header.fields.iter().map(|f| f.value.as_str()).collect();
+            let header: Vec<&str> = table.header.fields.iter().map(|f| table.value(f)).collect();
             let mut finding = at_line_one(
                 "table-unknown",
                 format!(
@@ -213,19 +213,23 @@ impl Validator<'_> {
             );
         }
         for field in
-            table.header.fields.iter().filter(|f| !spec.columns.iter().any(|c| c.eq_ignore_ascii_case(&f.value)))
+            table.header.fields.iter().filter(|f| !spec.columns.iter().any(|c| c.eq_ignore_ascii_case(table.value(f))))
         {
             let (line, column) = lines.locate(field.span.start);
             findings.push(
                 Finding::new(
                     "table-unknown-column",
                     Severity::Warning,
-                    format!("The {} table has no column `{}`; its values were not read.", spec.name, field.value),
+                    format!(
+                        "The {} table has no column `{}`; its values were not read.",
+                        spec.name,
+                        table.value(field)
+                    ),
                 )
                 .with_location(Location {
                     line,
                     column,
-                    path: format!("{}/{}", spec.name, field.value),
+                    path: format!("{}/{}", spec.name, table.value(field)),
                     pointer: None,
                     span: Some(field.span),
                 }),
@@ -303,11 +307,12 @@ fn csv_rows(tables: &Tables, read: &[Read], rows: &Rows) -> RecordRows {
                 .iter()
                 .filter_map(|&(file, row)| {
                     let r = read.get(file)?;
-                    let csv_row = r.table.as_ref()?.rows.get(row)?;
+                    let table = r.table.as_ref()?;
+                    let csv_row = table.rows.get(row)?;
                     let cells = (0..width)
                         .map(|i| {
                             let field = r.columns.get(i + 1).copied().flatten().and_then(|c| csv_row.get(c))?;
-                            Some(Cell { value: field.value.clone(), span: field.span })
+                            Some(Cell { value: table.value(field).to_string(), span: field.span })
                         })
                         .collect();
                     Some(Row { file, span: csv_row.span, cells })
