@@ -191,3 +191,28 @@ fn the_xml_form_gives_the_same_findings_as_the_tables() {
     assert!(has(&found, "return.xml", "101", 6, 51, "C2"), "{found:#?}");
     assert_eq!(from_xml["documents"][0]["records"], 2);
 }
+
+/// The 2026-27 pack is written as what changed from 2025-26 (`extends`): it has every rule of 2025-26 and the
+/// new DoLo table with its rules, and reads a return as a pack written whole would.
+#[test]
+fn the_2026_27_return_extends_2025_26_with_its_dolo_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,1,01/02/2012,WBRI,UN1,,\n";
+    let dolo = "CHILD,DOB,DOLO_START,DOLO_END\nC1,01/02/2012,01/06/2026,01/05/2026\nC1,01/02/2012,2026-07-01,\n";
+    std::fs::write(dir.path().join("header.csv"), header).unwrap();
+    std::fs::write(dir.path().join("dolo.csv"), dolo).unwrap();
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--standard", "ssda903@2026-27", "--format", "json"])
+        .arg(dir.path().join("header.csv"))
+        .arg(dir.path().join("dolo.csv"))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found = findings(&report);
+    // Inherited: 2025-26's rule on sex codes; new: an order ending before it starts, a start not dd/mm/yyyy.
+    assert!(has(&found, "header.csv", "101", 2, 4, "C1"), "{found:#?}");
+    assert!(has(&found, "dolo.csv", "702", 2, 26, "C1"), "{found:#?}");
+    assert!(has(&found, "dolo.csv", "700", 3, 15, "C1"), "{found:#?}");
+    assert_eq!(report["standard"]["version"], "2026-27", "{report:#}");
+}

@@ -7,6 +7,7 @@
 pub mod binding;
 pub mod codelists;
 pub mod export;
+pub mod extends;
 pub mod manifest;
 pub mod rulebook;
 
@@ -462,17 +463,17 @@ impl Catalog {
     /// The packs embedded in the binary.
     pub fn embedded() -> Result<Catalog, PackError> {
         let mut catalog = Catalog::default();
-        let folders: Vec<&Dir<'static>> = EMBEDDED
+        let folders: Vec<PackFiles> = EMBEDDED
             .dirs()
             .flat_map(|standard| standard.dirs())
             .filter(|version| version.get_file(version.path().join("standard.toml")).is_some())
+            .map(PackFiles::from_embedded)
             .collect();
+        let folders = extends::resolve_all(folders, &|_| None)?;
         // Each pack compiles on its own thread: loading is most of a small validation's time.
         let packs: Vec<Result<StandardPack, PackError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = folders
-                .iter()
-                .map(|version| scope.spawn(move || StandardPack::compile(PackFiles::from_embedded(version))))
-                .collect();
+            let handles: Vec<_> =
+                folders.into_iter().map(|files| scope.spawn(move || StandardPack::compile(files))).collect();
             handles
                 .into_iter()
                 .map(|h| {
@@ -491,8 +492,12 @@ impl Catalog {
     /// Adds packs from a folder: either one pack (it holds `standard.toml`) or a tree `<id>/<version>/`.
     /// A pack with the same id and version as one already known replaces it.
     pub fn add_dir(&mut self, dir: &Path) -> Result<usize, PackError> {
+        let known = |reference: &str| self.find(reference).map(|p| p.files.clone());
         if dir.join("standard.toml").is_file() {
-            self.insert(StandardPack::compile(PackFiles::from_dir(dir)?)?);
+            let files = extends::resolve_all(vec![PackFiles::from_dir(dir)?], &known)?;
+            for files in files {
+                self.insert(StandardPack::compile(files)?);
+            }
             return Ok(1);
         }
         let mut added = 0;
@@ -510,8 +515,10 @@ impl Catalog {
             }
         }
         folders.sort();
-        for folder in folders {
-            self.insert(StandardPack::compile(PackFiles::from_dir(&folder)?)?);
+        let files = folders.iter().map(|folder| PackFiles::from_dir(folder)).collect::<Result<Vec<_>, _>>()?;
+        let files = extends::resolve_all(files, &known)?;
+        for files in files {
+            self.insert(StandardPack::compile(files)?);
             added += 1;
         }
         if added == 0 {
