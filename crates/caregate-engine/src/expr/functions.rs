@@ -29,6 +29,8 @@ pub(crate) fn lookup1(name: &str) -> Option<F1> {
         "sha256_base64" => sha256_base64,
         "base64_len" => base64_len,
         "unique" => unique,
+        "min" => min,
+        "max" => max,
         _ => return None,
     })
 }
@@ -187,6 +189,37 @@ fn unique(v: Value<'_>) -> Result<Value<'_>, EvalError> {
         }
     }
     Ok(Value::Bool(true))
+}
+
+/// The least (`greatest` false) or greatest element of a list, by CEL's ordering (numbers, texts such as ISO
+/// dates, dates); `null` for an empty list.
+fn extreme<'a>(f: &str, v: Value<'a>, greatest: bool) -> Result<Value<'a>, EvalError> {
+    let mut best: Option<Value<'a>> = None;
+    for item in v.items().ok_or_else(|| type_error(f, &v))? {
+        let better = match &best {
+            None => true,
+            Some(b) => {
+                let o = super::value::compare(&item, b)?;
+                if greatest {
+                    o.is_gt()
+                } else {
+                    o.is_lt()
+                }
+            }
+        };
+        if better {
+            best = Some(item);
+        }
+    }
+    Ok(best.unwrap_or(Value::Null))
+}
+
+fn min(v: Value<'_>) -> Result<Value<'_>, EvalError> {
+    extreme("min()", v, false)
+}
+
+fn max(v: Value<'_>) -> Result<Value<'_>, EvalError> {
+    extreme("max()", v, true)
 }
 
 fn count<'a>(list: &Value<'a>, needle: &Value<'a>) -> Result<Value<'a>, EvalError> {
