@@ -68,9 +68,10 @@ fn has(
 
 #[test]
 fn a_clean_return_has_no_findings() {
+    // The episode ends with the child back home with parents (E4A): adoption (E11) would need an adoption placement (390).
     let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n";
     let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
-        C1,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E11,,,,\n";
+        C1,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,,,\n";
     let (code, report) = validate(&[("header.csv", header), ("episodes.csv", episodes)]);
     assert_eq!(findings(&report), Vec::new());
     assert_eq!(code, 0);
