@@ -31,6 +31,7 @@ pub(crate) fn lookup1(name: &str) -> Option<F1> {
         "unique" => unique,
         "min" => min,
         "max" => max,
+        "sum" => sum,
         _ => return None,
     })
 }
@@ -220,6 +221,18 @@ fn min(v: Value<'_>) -> Result<Value<'_>, EvalError> {
 
 fn max(v: Value<'_>) -> Result<Value<'_>, EvalError> {
     extreme("max()", v, true)
+}
+
+/// The sum of a list of numbers (ints stay ints; a double makes the sum a double); 0 for an empty list.
+fn sum(v: Value<'_>) -> Result<Value<'_>, EvalError> {
+    let mut total = Value::Int(0);
+    for item in v.items().ok_or_else(|| type_error("sum()", &v))? {
+        if !matches!(item, Value::Int(_) | Value::UInt(_) | Value::Double(_)) {
+            return Err(type_error("sum()", &item));
+        }
+        total = super::value::arith(super::value::Arith::Add, &total, &item)?;
+    }
+    Ok(total)
 }
 
 fn count<'a>(list: &Value<'a>, needle: &Value<'a>) -> Result<Value<'a>, EvalError> {

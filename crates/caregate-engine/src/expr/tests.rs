@@ -203,6 +203,11 @@ fn least_and_greatest() {
         EvalError::Type(_)
     ));
     assert!(matches!(compile_err("min(['a', 1])"), RuleError::Invalid { .. }));
+    // sums: of numbers, 0 for none
+    assert_eq!(ev("sum(self.assessments.map(a, a.score))"), "20");
+    assert_eq!(ev("sum(self.dupes.filter(d, d > 5))"), "0");
+    assert_eq!(ev("sum([1, 2.5])"), "3.5");
+    assert!(matches!(err("sum(self.tags)"), EvalError::Type(_)));
     assert!(matches!(err("max(self.name)"), EvalError::Type(_)));
 }
 
