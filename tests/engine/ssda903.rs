@@ -68,9 +68,10 @@ fn has(
 
 #[test]
 fn a_clean_return_has_no_findings() {
+    // The episode ends with the child back home with parents (E4A): adoption (E11) would need an adoption placement (390).
     let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n";
     let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
-        C1,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E11,,,,\n";
+        C1,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,,,\n";
     let (code, report) = validate(&[("header.csv", header), ("episodes.csv", episodes)]);
     assert_eq!(findings(&report), Vec::new());
     assert_eq!(code, 0);
@@ -97,8 +98,11 @@ fn findings_are_in_the_file_the_field_is_in_and_name_the_child() {
     // A row with no CHILD, and a column the table does not have.
     assert!(has(&found, "reviews.csv", "table-no-key", 4, 1, ""), "{found:#?}");
     assert!(has(&found, "reviews.csv", "table-unknown-column", 1, 30, ""), "{found:#?}");
+    // C3 has no episodes (nor OC3): the portal's warning that episodes are needed, on each of its rows.
+    assert!(has(&found, "header.csv", "EPI", 5, 1, "C3"), "{found:#?}");
+    assert!(has(&found, "header.csv", "EPI", 6, 1, "C3"), "{found:#?}");
     // Nothing else: a clean child has no finding, and the date's `format` is said once, by rule 141.
-    assert_eq!(found.len(), 9, "{found:#?}");
+    assert_eq!(found.len(), 11, "{found:#?}");
 }
 
 #[test]
@@ -112,7 +116,9 @@ fn a_file_that_is_no_table_and_a_table_given_twice_are_said_so() {
     assert!(found.iter().any(|f| f.0 == "notes.csv" && f.1 == "table-unknown"), "{found:#?}");
     // Files are read in the order given: header.csv is the Header table, again.csv a second one.
     assert!(found.iter().any(|f| f.0 == "again.csv" && f.1 == "table-twice"), "{found:#?}");
-    assert_eq!(found.len(), 2, "{found:#?}");
+    // A return of a Header alone: its child has no episodes, which the portal warns of (EPI).
+    assert!(has(&found, "header.csv", "EPI", 2, 1, "C1"), "{found:#?}");
+    assert_eq!(found.len(), 3, "{found:#?}");
 }
 
 /// A rule that needs the council's code runs only when it is given; without it, the report says it was not
@@ -147,9 +153,10 @@ fn a_rule_needing_a_run_time_input_runs_only_when_given_it() {
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
         findings(&report).into_iter().map(|f| f.1).collect::<Vec<_>>()
     };
-    assert_eq!(run(&[]), ["rules-not-run"]);
-    assert_eq!(run(&["--param", "la_code=E09000027"]), Vec::<String>::new());
-    assert_eq!(run(&["--param", "la_code=E08000001"]), ["LA-TEST"]);
+    // The child has a Header row only, so the portal's warning that episodes are needed (EPI) is always there.
+    assert_eq!(run(&[]), ["rules-not-run", "EPI"]);
+    assert_eq!(run(&["--param", "la_code=E09000027"]), ["EPI"]);
+    assert_eq!(run(&["--param", "la_code=E08000001"]), ["EPI", "LA-TEST"]);
 }
 
 /// DfE's XML form of a return (EXPSSDA903) gives the same findings, for the same children, as its CSV tables,

@@ -29,6 +29,9 @@ pub(crate) fn lookup1(name: &str) -> Option<F1> {
         "sha256_base64" => sha256_base64,
         "base64_len" => base64_len,
         "unique" => unique,
+        "min" => min,
+        "max" => max,
+        "sum" => sum,
         _ => return None,
     })
 }
@@ -187,6 +190,49 @@ fn unique(v: Value<'_>) -> Result<Value<'_>, EvalError> {
         }
     }
     Ok(Value::Bool(true))
+}
+
+/// The least (`greatest` false) or greatest element of a list, by CEL's ordering (numbers, texts such as ISO
+/// dates, dates); `null` for an empty list.
+fn extreme<'a>(f: &str, v: Value<'a>, greatest: bool) -> Result<Value<'a>, EvalError> {
+    let mut best: Option<Value<'a>> = None;
+    for item in v.items().ok_or_else(|| type_error(f, &v))? {
+        let better = match &best {
+            None => true,
+            Some(b) => {
+                let o = super::value::compare(&item, b)?;
+                if greatest {
+                    o.is_gt()
+                } else {
+                    o.is_lt()
+                }
+            }
+        };
+        if better {
+            best = Some(item);
+        }
+    }
+    Ok(best.unwrap_or(Value::Null))
+}
+
+fn min(v: Value<'_>) -> Result<Value<'_>, EvalError> {
+    extreme("min()", v, false)
+}
+
+fn max(v: Value<'_>) -> Result<Value<'_>, EvalError> {
+    extreme("max()", v, true)
+}
+
+/// The sum of a list of numbers (ints stay ints; a double makes the sum a double); 0 for an empty list.
+fn sum(v: Value<'_>) -> Result<Value<'_>, EvalError> {
+    let mut total = Value::Int(0);
+    for item in v.items().ok_or_else(|| type_error("sum()", &v))? {
+        if !matches!(item, Value::Int(_) | Value::UInt(_) | Value::Double(_)) {
+            return Err(type_error("sum()", &item));
+        }
+        total = super::value::arith(super::value::Arith::Add, &total, &item)?;
+    }
+    Ok(total)
 }
 
 fn count<'a>(list: &Value<'a>, needle: &Value<'a>) -> Result<Value<'a>, EvalError> {

@@ -184,6 +184,34 @@ fn macros() {
 }
 
 #[test]
+fn least_and_greatest() {
+    assert_eq!(ev("min(self.dupes)"), "1");
+    assert_eq!(ev("max(self.dupes)"), "2");
+    assert_eq!(ev("self.tags.max()"), "c");
+    // ISO dates as text order as dates; with a filter and map, the episode before a date
+    assert_eq!(
+        ev("max(self.assessments.filter(a, a.start < '2025-03-01').map(a, a.start))"),
+        "2025-02-01T09:00:00+00:00"
+    );
+    assert_eq!(ev("min([date('2025-02-01'), date('2024-12-31')])"), "2024-12-31");
+    assert_eq!(ev("min([2.5, 1, 3])"), "1");
+    // an empty list has neither: null, which equals nothing but null
+    assert_eq!(ev("max(self.tags.filter(t, t == 'z'))"), "null");
+    assert_eq!(ev("max(self.tags.filter(t, t == 'z')) == 'a'"), "false");
+    assert!(matches!(
+        err("min(self.assessments.map(a, a.start).map(s, s == '2025-03-05' ? 1 : s))"),
+        EvalError::Type(_)
+    ));
+    assert!(matches!(compile_err("min(['a', 1])"), RuleError::Invalid { .. }));
+    // sums: of numbers, 0 for none
+    assert_eq!(ev("sum(self.assessments.map(a, a.score))"), "20");
+    assert_eq!(ev("sum(self.dupes.filter(d, d > 5))"), "0");
+    assert_eq!(ev("sum([1, 2.5])"), "3.5");
+    assert!(matches!(err("sum(self.tags)"), EvalError::Type(_)));
+    assert!(matches!(err("max(self.name)"), EvalError::Type(_)));
+}
+
+#[test]
 fn strings() {
     assert_eq!(ev("size(self.name)"), "11");
     assert_eq!(ev("self.tags.size()"), "3");
