@@ -787,10 +787,14 @@ fn convert_batch(
         let PieceKind::Record(index) = piece.kind else {
             continue;
         };
-        if let Some(text) = stream::element_to_json(&piece.bytes, name, layout.node, namespace, limits) {
-            push_record(&mut written.json, indent, text.as_bytes());
+        let mark = written.json.len();
+        written.json.extend_from_slice(b",\n");
+        written.json.extend_from_slice(indent.as_bytes());
+        let depth = layout.pointer.len() + 1;
+        if stream::element_to_json_into(&piece.bytes, name, layout.node, namespace, limits, depth, &mut written.json) {
             continue;
         }
+        written.json.truncate(mark);
         let element = match document::parse_xml(&piece.bytes, limits) {
             Ok(doc) => doc.root,
             Err(finding) => {

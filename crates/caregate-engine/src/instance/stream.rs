@@ -67,8 +67,9 @@ trait Sink {
     fn tolerant(&self) -> bool {
         false
     }
-    /// A node of the value starts at byte `at` of the element's source; `step` is its XPath step.
-    fn enter(&mut self, _at: usize, _step: String) {}
+    /// A node of the value starts at byte `at` of the element's source; `step` makes its XPath step (only a
+    /// sink that traces the source pays for making it).
+    fn enter(&mut self, _at: usize, _step: impl FnOnce() -> String) {}
     /// The node last entered ends at byte `end` (`None`: where its last child ends, for an unwrapped array).
     fn leave(&mut self, _end: Option<usize>) {}
     /// The member whose key was given last is not provided after all (a blank element): forget its key and
@@ -92,12 +93,18 @@ struct Text {
 
 impl Text {
     fn new(capacity: usize) -> Text {
-        Text {
-            out: Vec::with_capacity(capacity),
-            format: PrettyFormatter::new(),
-            open: Vec::with_capacity(16),
-            last_key: (0, false),
+        Text::nested(Vec::with_capacity(capacity), 0)
+    }
+
+    /// Text appended to `out`, laid out as a value `depth` levels deep in a pretty document: the formatter is
+    /// taken down that many levels (writing their brackets nowhere), so that each new line it writes is indented
+    /// as it would be there.
+    fn nested(out: Vec<u8>, depth: usize) -> Text {
+        let mut format = PrettyFormatter::new();
+        for _ in 0..depth {
+            let _ = format.begin_array(&mut std::io::sink());
         }
+        Text { out, format, open: Vec::with_capacity(16), last_key: (0, false) }
     }
 
     /// Before a value: in an array, the separator and indentation of an item.
@@ -264,8 +271,8 @@ impl Sink for Traced {
     fn tolerant(&self) -> bool {
         true
     }
-    fn enter(&mut self, at: usize, step: String) {
-        self.open.push(SourceNode { span: Span::point(at), step, children: Vec::new() });
+    fn enter(&mut self, at: usize, step: impl FnOnce() -> String) {
+        self.open.push(SourceNode { span: Span::point(at), step: step(), children: Vec::new() });
     }
     fn leave(&mut self, end: Option<usize>) {
         let Some(mut node) = self.open.pop() else { return };
@@ -327,6 +334,29 @@ pub fn element_to_json<'p>(
     walk(bytes, root, node, namespace, limits, &mut text)?;
     text.out.push(b'\n');
     String::from_utf8(text.out).ok()
+}
+
+/// As [`element_to_json`], appending the JSON to `out` as it stands `depth` levels deep in a pretty document
+/// (each line after its first indented by as many levels, and no new line after it), with no copy of its own:
+/// for the records of a bulk return, written one after another into one buffer. False, with `out` as it was,
+/// when the element needs the tree path. What is appended is UTF-8: the text the walk writes is all `&str`.
+pub fn element_to_json_into<'p>(
+    bytes: &'p [u8],
+    root: &str,
+    node: &'p Node,
+    namespace: &str,
+    limits: &Limits,
+    depth: usize,
+    out: &mut Vec<u8>,
+) -> bool {
+    let mark = out.len();
+    let mut text = Text::nested(std::mem::take(out), depth);
+    let converted = walk(bytes, root, node, namespace, limits, &mut text).is_some();
+    *out = text.out;
+    if !converted {
+        out.truncate(mark);
+    }
+    converted
 }
 
 /// As [`element_to_json`], giving the value itself.
@@ -437,7 +467,7 @@ fn walk<'p>(
                             return None;
                         }
                         let Node::Object(object) = node else { return None };
-                        sink.enter(at, String::new());
+                        sink.enter(at, String::new);
                         sink.open_object(object.fields.len());
                         Frame::Object { node: object, name: root, furthest: None, open_array: None, items: 0 }
                     }
@@ -447,7 +477,7 @@ fn walk<'p>(
                             return None;
                         }
                         *items += 1;
-                        sink.enter(at, format!("{}[{items}]", field.item_xml));
+                        sink.enter(at, || format!("{}[{items}]", field.item_xml));
                         open_value(sink, field, &field.item_xml, at, Blank::item(field))?
                     }
                     Some(Frame::Object { node, name, furthest, open_array, items }) => {
@@ -490,25 +520,25 @@ fn walk<'p>(
                         match field.repeat {
                             Repeat::One => {
                                 sink.key(&field.json);
-                                sink.enter(at, field.xml.clone());
+                                sink.enter(at, || field.xml.clone());
                                 open_value(sink, field, &field.xml, at, Blank::one(field))?
                             }
                             Repeat::Repeated => {
                                 if open_array.is_none() {
                                     sink.key(&field.json);
                                     sink.open_array();
-                                    sink.enter(at, String::new());
+                                    sink.enter(at, String::new);
                                     *open_array = Some(index);
                                     *items = 0;
                                 }
                                 *items += 1;
-                                sink.enter(at, format!("{}[{items}]", field.xml));
+                                sink.enter(at, || format!("{}[{items}]", field.xml));
                                 open_value(sink, field, &field.xml, at, Blank::item(field))?
                             }
                             Repeat::Wrapped => {
                                 sink.key(&field.json);
                                 sink.open_array();
-                                sink.enter(at, field.xml.clone());
+                                sink.enter(at, || field.xml.clone());
                                 Frame::Wrapped { field, items: 0 }
                             }
                         }
