@@ -160,8 +160,9 @@ pub fn bulk_to_json(
 /// Bytes read from the input at a time.
 const READ_CHUNK: usize = 1 << 16;
 
-/// How many records go to a worker at a time.
-const RECORDS_PER_BATCH: usize = 32;
+/// How many records go to a worker at a time: enough that a batch of census children makes tens of kilobytes
+/// of JSON, written to the output in one call, and that handing batches over costs little beside them.
+const RECORDS_PER_BATCH: usize = 64;
 
 /// Bytes forgotten at the front of [`Kept`] are dropped once this many have gathered.
 const COMPACT_AT: usize = 1 << 20;
@@ -323,10 +324,12 @@ struct Head {
     prefix: String,
 }
 
-/// Records handed to a worker, numbered in file order.
+/// Records handed to a worker, numbered in file order, with a buffer to write their JSON into.
 struct Batch {
     seq: usize,
     pieces: Vec<Piece>,
+    /// Empty; the buffer of a batch already written, when there is one, so that its memory is used again.
+    json: Vec<u8>,
 }
 
 /// A batch converted: each record's JSON preceded by `,` and its indented new line.
@@ -418,7 +421,8 @@ impl<'p> Stream<'_, 'p> {
             batch.push(piece);
             if batch.len() == RECORDS_PER_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(RECORDS_PER_BATCH));
-                if senders[sent % workers].send(Batch { seq: sent, pieces: full }).is_err() {
+                let json = order.spare.pop().unwrap_or_default();
+                if senders[sent % workers].send(Batch { seq: sent, pieces: full, json }).is_err() {
                     break;
                 }
                 sent += 1;
@@ -435,7 +439,8 @@ impl<'p> Stream<'_, 'p> {
         // The records before a refusal are still written (and one of them that cannot be read, coming before the
         // refusal in the file, is the one reported).
         if !batch.is_empty() {
-            let _ = senders[sent % workers].send(Batch { seq: sent, pieces: batch });
+            let json = order.spare.pop().unwrap_or_default();
+            let _ = senders[sent % workers].send(Batch { seq: sent, pieces: batch, json });
         }
         drop(senders);
         let mut record_fatal = None;
@@ -553,6 +558,7 @@ impl<'p> Stream<'_, 'p> {
             let json = if order.first { done.json.get(1..).unwrap_or_default() } else { &done.json[..] };
             order.first &= json.is_empty();
             self.out.write_all(json)?;
+            order.give_back(done.json);
             for finding in done.findings {
                 self.report(finding);
             }
@@ -623,13 +629,28 @@ struct InOrder {
     first: bool,
     /// A record could not be read: nothing after it is written.
     stopped: bool,
+    /// Buffers of batches written, for batches to come: no more of them than batches were in flight at once.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Default for InOrder {
     fn default() -> Self {
-        InOrder { waiting: BTreeMap::new(), next: 0, first: true, stopped: false }
+        InOrder { waiting: BTreeMap::new(), next: 0, first: true, stopped: false, spare: Vec::new() }
     }
 }
+
+impl InOrder {
+    /// Keeps a written batch's buffer to be used again, unless a batch of very large records made it large.
+    fn give_back(&mut self, mut json: Vec<u8>) {
+        if json.capacity() <= SPARE_BYTES {
+            json.clear();
+            self.spare.push(json);
+        }
+    }
+}
+
+/// Buffers larger than this are not kept for another batch: what is held between batches stays small.
+const SPARE_BYTES: usize = 1 << 20;
 
 /// Whether bytes between two records hold anything the conversion must see: elements, text, references or an
 /// end tag (blanks, comments and processing instructions are dropped by the conversion).
@@ -777,12 +798,9 @@ fn convert_batch(
     let name = layout.xml_path.last().map_or("", String::as_str);
     let container = format!("/{}", layout.xml_path[..layout.xml_path.len() - 1].join("/"));
     let namespace = &pack.binding.namespace;
-    let mut written = Written {
-        seq: batch.seq,
-        json: Vec::with_capacity(batch.pieces.iter().map(|p| p.bytes.len() * 2).sum()),
-        findings: Vec::new(),
-        fatal: None,
-    };
+    let mut json = batch.json;
+    json.reserve(batch.pieces.iter().map(|p| p.bytes.len() * 2).sum());
+    let mut written = Written { seq: batch.seq, json, findings: Vec::new(), fatal: None };
     for piece in batch.pieces {
         let PieceKind::Record(index) = piece.kind else {
             continue;

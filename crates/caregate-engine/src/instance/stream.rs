@@ -558,7 +558,7 @@ fn walk<'p>(
                 let content = t.xml10_content();
                 match stack.last_mut() {
                     Some(Frame::Scalar { text, .. }) => append(text, content),
-                    _ if content.trim().is_empty() => {}
+                    _ if blank(&content) => {}
                     _ => return None,
                 }
             }
@@ -589,6 +589,12 @@ fn walk<'p>(
 fn field_name_in<'t>(text: &'t str, at: usize, local: &str) -> Option<&'t str> {
     let name = text.get(at + 1..at + 1 + local.len())?;
     (name == local).then_some(name)
+}
+
+/// Whether text is all white space (as `str::trim` has it): the indentation between elements, mostly, which
+/// is ASCII and so told byte by byte before any character is decoded.
+fn blank(text: &str) -> bool {
+    text.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) || text.trim().is_empty()
 }
 
 /// Adds a piece of text to an element's text, borrowing while it is the only piece.
@@ -643,11 +649,11 @@ fn open_value<'p>(sink: &mut impl Sink, field: &'p Field, name: &'p str, at: usi
 /// Closes the innermost element, which ends at byte `end`.
 fn close(sink: &mut impl Sink, stack: &mut Vec<Frame<'_>>, end: usize) -> Option<()> {
     match stack.pop()? {
-        Frame::Scalar { text, blank: Blank::Absent, .. } if text.trim().is_empty() => {
+        Frame::Scalar { text, blank: Blank::Absent, .. } if blank(&text) => {
             sink.discard();
             return Some(());
         }
-        Frame::Scalar { text, blank: Blank::Decline, .. } if text.trim().is_empty() => return None,
+        Frame::Scalar { text, blank: Blank::Decline, .. } if blank(&text) => return None,
         Frame::Scalar { kind: ScalarType::String, text, .. } => sink.string(&text),
         Frame::Scalar { kind, text, at, .. } => match parse_typed(&text, kind) {
             Some(value) => sink.typed(value),
