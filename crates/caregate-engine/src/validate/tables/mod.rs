@@ -125,12 +125,38 @@ impl Validator<'_> {
         let dates = date_columns(pack, tables);
         let places = CsvPlaces { read: &read };
         let mut found_in: Vec<Vec<Finding>> = vec![Vec::new(); read.len()];
-        for (key, rows) in &records {
-            let rows = csv_rows(tables, &read, rows);
-            for (file, finding) in self.check_record(pack, tables, &dates, key, &rows, &places) {
-                if let Some(target) = found_in.get_mut(file) {
-                    target.push(finding);
-                }
+        // Records are checked on every core, each thread a run of them; each file's findings are put in line
+        // order after, so the order the threads finish in does not show.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = records.len().div_ceil(threads).max(64);
+        let found: Vec<Vec<(usize, Finding)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = records
+                .chunks(chunk)
+                .map(|run| {
+                    let (read, dates, places) = (&read, &dates, &places);
+                    scope.spawn(move || {
+                        let mut found = Vec::new();
+                        for (key, rows) in run {
+                            let rows = csv_rows(tables, read, rows);
+                            found.extend(self.check_record(pack, tables, dates, key, &rows, places));
+                        }
+                        found
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        let message = "Checking some of the records failed inside caregate; this report is incomplete.";
+                        vec![(0, Finding::error("internal-error", message))]
+                    })
+                })
+                .collect()
+        });
+        for (file, finding) in found.into_iter().flatten() {
+            if let Some(target) = found_in.get_mut(file) {
+                target.push(finding);
             }
         }
         // Which rules were not run goes with the first table read.
