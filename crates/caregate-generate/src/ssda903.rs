@@ -821,7 +821,8 @@ impl<'p> Generator<'p> {
 
     fn looked_after(&mut self, id: &str, want: &Want) -> Rows {
         let (start, end) = (self.start, self.end);
-        let adoption = want.adopted || want.placed || want.reversed;
+        let plain = !(want.uasc || want.oc2 || want.mother || want.missing || want.leaver);
+        let adoption = want.adopted || want.placed || want.reversed || (plain && self.chance(0.04));
         let uasc = !adoption && (want.uasc || self.chance(0.06));
         // Age at the end of the year.
         let age: i32 = if adoption {
