@@ -759,7 +759,10 @@ fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
         bail!("a {} return is generated as CSV tables, not JSON", pack.reference());
     }
     let Some(dir) = &args.output else {
-        bail!("a {} return is one CSV file per table: give the folder to write them to with --output", pack.reference());
+        bail!(
+            "a {} return is one CSV file per table: give the folder to write them to with --output",
+            pack.reference()
+        );
     };
     if dir.is_file() {
         bail!("{} is a file; a {} return is written to a folder", dir.display(), pack.reference());

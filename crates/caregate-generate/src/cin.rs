@@ -88,7 +88,9 @@ impl FaultLists {
     /// must drop its fault too).
     pub fn of(pack: &StandardPack) -> Result<FaultLists> {
         let lists: FaultLists = match super::GenerateFile::of(pack)?.faults {
-            Some(value) => value.try_into().with_context(|| format!("{}: generate.toml: [faults]", pack.reference()))?,
+            Some(value) => {
+                value.try_into().with_context(|| format!("{}: generate.toml: [faults]", pack.reference()))?
+            }
             None => FaultLists::default(),
         };
         for rule in lists.child.iter().chain(&lists.whole_return) {

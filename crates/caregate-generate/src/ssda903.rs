@@ -94,8 +94,7 @@ impl Plan {
     pub fn of(pack: &StandardPack) -> Result<Plan> {
         let file = super::GenerateFile::of(pack)?;
         let what = format!("{}: generate.toml", pack.reference());
-        let tables =
-            pack.manifest.tables.as_ref().ok_or_else(|| anyhow!("{what}: the pack is not sent as tables"))?;
+        let tables = pack.manifest.tables.as_ref().ok_or_else(|| anyhow!("{what}: the pack is not sent as tables"))?;
         let files: BTreeMap<String, String> = match file.files {
             Some(v) => v.try_into().with_context(|| format!("{what}: [files]"))?,
             None => BTreeMap::new(),
@@ -213,7 +212,8 @@ pub fn write_tables<W: Write>(
         bail!("{} tables need {} files, not {}", pack.reference(), plan.layout.tables.len(), outs.len());
     }
     let mut generator = Generator::new(pack, plan, settings)?;
-    let mut summary = Summary { files: plan.layout.tables.iter().map(|t| t.file.clone()).collect(), ..Summary::default() };
+    let mut summary =
+        Summary { files: plan.layout.tables.iter().map(|t| t.file.clone()).collect(), ..Summary::default() };
     let mut buf = String::with_capacity(4096);
     for (t, out) in plan.layout.tables.iter().zip(outs.iter_mut()) {
         buf.clear();
@@ -298,9 +298,7 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 /// The date `years` whole years after `d` (29 February becomes 28 February).
 fn plus_years(d: NaiveDate, years: i32) -> NaiveDate {
     let y = d.year() + years;
-    NaiveDate::from_ymd_opt(y, d.month(), d.day())
-        .or_else(|| NaiveDate::from_ymd_opt(y, d.month(), 28))
-        .unwrap_or(d)
+    NaiveDate::from_ymd_opt(y, d.month(), d.day()).or_else(|| NaiveDate::from_ymd_opt(y, d.month(), 28)).unwrap_or(d)
 }
 
 /// Whole years from `born` to `on`.
@@ -318,7 +316,8 @@ fn param_date(pack: &StandardPack, name: &str) -> Result<NaiveDate> {
         .get(name)
         .and_then(|v| v.as_str())
         .ok_or_else(|| anyhow!("{}: standard.toml has no [params] {name}", pack.reference()))?;
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{}: [params] {name} = {text}", pack.reference()))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("{}: [params] {name} = {text}", pack.reference()))
 }
 
 /// One item of a table of (item, weight), drawn in proportion to the weights.
@@ -378,8 +377,17 @@ const REASON_PLACE_CHANGE: &Weighted = &[
     ("CUSTOD", 10),
     ("OTHER", 40),
 ];
-const LEFT_CARE: &Weighted =
-    &[("E4A", 380), ("E4B", 40), ("E41", 70), ("E45", 70), ("E46", 60), ("E47", 10), ("E48", 10), ("E8", 80), ("E3", 20)];
+const LEFT_CARE: &Weighted = &[
+    ("E4A", 380),
+    ("E4B", 40),
+    ("E41", 70),
+    ("E45", 70),
+    ("E46", 60),
+    ("E47", 10),
+    ("E48", 10),
+    ("E8", 80),
+    ("E3", 20),
+];
 const PARTICIPATION: &Weighted =
     &[("PN1", 500), ("PN2", 120), ("PN3", 90), ("PN4", 60), ("PN5", 80), ("PN6", 80), ("PN7", 70)];
 const SDQ_REASON: &Weighted = &[("SDQ2", 30), ("SDQ3", 15), ("SDQ4", 40), ("SDQ5", 15)];
@@ -487,8 +495,12 @@ struct Want {
 impl Want {
     fn of(recipe: &Recipe, layout: &Layout) -> Want {
         let mut w = Want::default();
-        let reads: Vec<&str> =
-            recipe.reads().iter().filter_map(|&c| layout.tables[recipe.target].columns.get(c)).map(String::as_str).collect();
+        let reads: Vec<&str> = recipe
+            .reads()
+            .iter()
+            .filter_map(|&c| layout.tables[recipe.target].columns.get(c))
+            .map(String::as_str)
+            .collect();
         for t in [recipe.needs, recipe.target] {
             match layout.tables[t].name.as_str() {
                 "Episodes" | "SWEpisodes" | "Reviews" => w.looked_after = true,
@@ -682,7 +694,8 @@ impl<'p> Generator<'p> {
     }
 
     fn upn(&mut self, born: NaiveDate) -> String {
-        let la = if self.chance(0.85) { self.council.code } else { COUNCILS[self.rng.random_range(0..COUNCILS.len())].code };
+        let la =
+            if self.chance(0.85) { self.council.code } else { COUNCILS[self.rng.random_range(0..COUNCILS.len())].code };
         let establishment = 2000 + (self.index / 1000) % 7000;
         let body = format!("{la:03}{establishment:04}{:02}{:03}", (born.year() + 5).rem_euclid(100), self.index % 1000);
         let letter = caregate_engine::expr::upn_check_letter(body.as_bytes()).map_or('A', char::from);
@@ -719,7 +732,11 @@ impl<'p> Generator<'p> {
         let upn = if self.chance(0.9) { self.upn(dob) } else { "UN5".to_string() };
         let dob_text = format_date(dob);
         let mother = if sex == "F" && self.chance(0.1) { "1" } else { "0" };
-        let mc_dob = if mother == "1" { format_date(self.date_in(plus_years(dob, 17), days(self.end, -30))) } else { String::new() };
+        let mc_dob = if mother == "1" {
+            format_date(self.date_in(plus_years(dob, 17), days(self.end, -30)))
+        } else {
+            String::new()
+        };
         self.push(
             &mut rows,
             self.known.header,
@@ -742,7 +759,8 @@ impl<'p> Generator<'p> {
         let (activ, accom) = if in_touch == "YES" {
             let accom = self.pick(ACCOM);
             let suitable = if self.chance(0.9) { '1' } else { '2' };
-            let accom = if accom.ends_with('1') && suitable == '2' { format!("{}2", &accom[..1]) } else { accom.into() };
+            let accom =
+                if accom.ends_with('1') && suitable == '2' { format!("{}2", &accom[..1]) } else { accom.into() };
             (self.pick(ACTIV).to_string(), accom)
         } else {
             (String::new(), String::new())
@@ -750,7 +768,13 @@ impl<'p> Generator<'p> {
         self.push(
             rows,
             self.known.oc3,
-            &[("CHILD", id.into()), ("DOB", dob.into()), ("IN_TOUCH", in_touch.into()), ("ACTIV", activ), ("ACCOM", accom)],
+            &[
+                ("CHILD", id.into()),
+                ("DOB", dob.into()),
+                ("IN_TOUCH", in_touch.into()),
+                ("ACTIV", activ),
+                ("ACCOM", accom),
+            ],
         );
     }
 
@@ -795,7 +819,9 @@ impl<'p> Generator<'p> {
             "K1" => weighted(&mut self.rng, &[("PR2", 70), ("PR1", 30)]).copied().unwrap_or("PR2"),
             "S1" => weighted(&mut self.rng, &[("PR4", 60), ("PR5", 40)]).copied().unwrap_or("PR4"),
             "R1" => "PR4",
-            "A3" | "A4" | "A5" | "A6" => weighted(&mut self.rng, &[("PR1", 60), ("PR2", 20), ("PR5", 20)]).copied().unwrap_or("PR1"),
+            "A3" | "A4" | "A5" | "A6" => {
+                weighted(&mut self.rng, &[("PR1", 60), ("PR2", 20), ("PR5", 20)]).copied().unwrap_or("PR1")
+            }
             "U1" | "U2" | "U3" => "PR1",
             _ => weighted(&mut self.rng, &[("PR1", 62), ("PR4", 34), ("PR5", 4)]).copied().unwrap_or("PR1"),
         };
@@ -812,7 +838,8 @@ impl<'p> Generator<'p> {
                 } else {
                     self.agencies[self.rng.random_range(0..self.agencies.len())].clone()
                 };
-                let near = if self.chance(0.8) { self.council } else { &COUNCILS[self.rng.random_range(0..COUNCILS.len())] };
+                let near =
+                    if self.chance(0.8) { self.council } else { &COUNCILS[self.rng.random_range(0..COUNCILS.len())] };
                 (urn, postcode(&mut self.rng, near))
             }
         };
@@ -909,7 +936,9 @@ impl<'p> Generator<'p> {
             let first_ls = if uasc {
                 "V2"
             } else if new_entrant || born_in_year {
-                weighted(&mut self.rng, &[("V2", 40), ("C1", 50), ("L1", 4), ("L2", 3), ("J2", 3)]).copied().unwrap_or("V2")
+                weighted(&mut self.rng, &[("V2", 40), ("C1", 50), ("L1", 4), ("L2", 3), ("J2", 3)])
+                    .copied()
+                    .unwrap_or("V2")
             } else {
                 weighted(&mut self.rng, &[("C2", 70), ("V2", 18), ("C1", 12)]).copied().unwrap_or("C2")
             };
@@ -981,7 +1010,8 @@ impl<'p> Generator<'p> {
                     prev.dec = Some(at);
                     prev.rec = Some("X1");
                     if placement.is_some() {
-                        prev.reason_change = Some(weighted(&mut self.rng, REASON_PLACE_CHANGE).copied().unwrap_or("CARPL"));
+                        prev.reason_change =
+                            Some(weighted(&mut self.rng, REASON_PLACE_CHANGE).copied().unwrap_or("CARPL"));
                     }
                 }
                 let (place, provider, urn, pl_post) = match placement {
@@ -1008,7 +1038,9 @@ impl<'p> Generator<'p> {
                     if place.starts_with('U') && self.chance(0.5) {
                         "E17"
                     } else {
-                        weighted(&mut self.rng, &[("E5", 60), ("E6", 15), ("E8", 15), ("E13", 10)]).copied().unwrap_or("E5")
+                        weighted(&mut self.rng, &[("E5", 60), ("E6", 15), ("E8", 15), ("E13", 10)])
+                            .copied()
+                            .unwrap_or("E5")
                     }
                 } else if uasc && self.chance(0.1) {
                     "E15"
@@ -1039,7 +1071,8 @@ impl<'p> Generator<'p> {
         } else {
             ""
         };
-        let mc_dob = if mother == "1" { format_date(self.date_in(days(start, -300), days(end, -20))) } else { String::new() };
+        let mc_dob =
+            if mother == "1" { format_date(self.date_in(days(start, -300), days(end, -20))) } else { String::new() };
         self.push(
             &mut rows,
             self.known.header,
@@ -1089,7 +1122,12 @@ impl<'p> Generator<'p> {
                 self.push(
                     &mut rows,
                     self.known.reviews,
-                    &[("CHILD", id.into()), ("DOB", dob_text.clone()), ("REVIEW", format_date(review)), ("REVIEW_CODE", code.into())],
+                    &[
+                        ("CHILD", id.into()),
+                        ("DOB", dob_text.clone()),
+                        ("REVIEW", format_date(review)),
+                        ("REVIEW_CODE", code.into()),
+                    ],
                 );
             }
             n += 1;
@@ -1120,7 +1158,8 @@ impl<'p> Generator<'p> {
             let convicted = if age_end >= 10 { flag(self, 0.03) } else { "0".into() };
             let health_check = if age_end < 5 { flag(self, 0.88) } else { String::new() };
             let substance = if age_end >= 10 { flag(self, 0.05) } else { "0".into() };
-            let (received, offered) = if substance == "1" { (flag(self, 0.6), "1".into()) } else { (String::new(), String::new()) };
+            let (received, offered) =
+                if substance == "1" { (flag(self, 0.6), "1".into()) } else { (String::new(), String::new()) };
             let cells = [
                 ("CHILD", id.to_string()),
                 ("DOB", dob_text.clone()),
@@ -1148,9 +1187,20 @@ impl<'p> Generator<'p> {
                 if adopted >= start && adopted <= end {
                     let couple = self.chance(0.8);
                     let (sex_adoptr, ls_adoptr) = if couple {
-                        weighted(&mut self.rng, &[(("MF", "L11"), 60), (("MF", "L3"), 15), (("FF", "L12"), 8), (("MM", "L2"), 6), (("FF", "L4"), 5), (("MM", "L4"), 3), (("FF", "L2"), 3)])
-                            .copied()
-                            .unwrap_or(("MF", "L11"))
+                        weighted(
+                            &mut self.rng,
+                            &[
+                                (("MF", "L11"), 60),
+                                (("MF", "L3"), 15),
+                                (("FF", "L12"), 8),
+                                (("MM", "L2"), 6),
+                                (("FF", "L4"), 5),
+                                (("MM", "L4"), 3),
+                                (("FF", "L2"), 3),
+                            ],
+                        )
+                        .copied()
+                        .unwrap_or(("MF", "L11"))
                     } else if self.chance(0.85) {
                         ("F1", "L0")
                     } else {
@@ -1174,7 +1224,9 @@ impl<'p> Generator<'p> {
                 }
             }
             let (ceased, reason) = match reversed {
-                Some(d) => (format_date(d), self.pick(&[("RD1", 40), ("RD2", 20), ("RD3", 20), ("RD4", 20)]).to_string()),
+                Some(d) => {
+                    (format_date(d), self.pick(&[("RD1", 40), ("RD2", 20), ("RD3", 20), ("RD4", 20)]).to_string())
+                }
                 None => (String::new(), String::new()),
             };
             self.push(
@@ -1192,18 +1244,29 @@ impl<'p> Generator<'p> {
 
         // PrevPerm: every child with an episode starting in the year.
         if shown.iter().any(|e| e.decom >= start) {
-            let prev = if self.chance(0.88) { "Z1" } else { self.pick(&[("P1", 20), ("P2", 40), ("P3", 25), ("P4", 15)]) };
+            let prev =
+                if self.chance(0.88) { "Z1" } else { self.pick(&[("P1", 20), ("P2", 40), ("P3", 25), ("P4", 15)]) };
             let (la, date) = if prev == "Z1" {
                 (String::new(), String::new())
             } else {
-                let la = if self.chance(0.7) { self.council.code } else { COUNCILS[self.rng.random_range(0..COUNCILS.len())].code };
+                let la = if self.chance(0.7) {
+                    self.council.code
+                } else {
+                    COUNCILS[self.rng.random_range(0..COUNCILS.len())].code
+                };
                 let from = days(dob, 30).min(days(care_start, -30));
                 (format!("{la:03}"), format_date(self.date_in(from, days(care_start, -30).max(from))))
             };
             self.push(
                 &mut rows,
                 self.known.prev_perm,
-                &[("CHILD", id.into()), ("DOB", dob_text.clone()), ("PREV_PERM", prev.into()), ("LA_PERM", la), ("DATE_PERM", date)],
+                &[
+                    ("CHILD", id.into()),
+                    ("DOB", dob_text.clone()),
+                    ("PREV_PERM", prev.into()),
+                    ("LA_PERM", la),
+                    ("DATE_PERM", date),
+                ],
             );
         }
 
@@ -1224,7 +1287,13 @@ impl<'p> Generator<'p> {
                 self.push(
                     &mut rows,
                     self.known.missing,
-                    &[("CHILD", id.into()), ("DOB", dob_text.clone()), ("MISSING", kind.into()), ("MIS_START", format_date(s)), ("MIS_END", format_date(e))],
+                    &[
+                        ("CHILD", id.into()),
+                        ("DOB", dob_text.clone()),
+                        ("MISSING", kind.into()),
+                        ("MIS_START", format_date(s)),
+                        ("MIS_END", format_date(e)),
+                    ],
                 );
                 at = days(e, 1);
             }
@@ -1247,7 +1316,14 @@ impl<'p> Generator<'p> {
             self.push(
                 &mut rows,
                 self.known.sw,
-                &[("CHILD", id.into()), ("DOB", dob_text.clone()), ("SW_ID", sw), ("SW_DECOM", format_date(sw_start)), ("SW_DEC", sw_dec), ("SW_REASON", reason)],
+                &[
+                    ("CHILD", id.into()),
+                    ("DOB", dob_text.clone()),
+                    ("SW_ID", sw),
+                    ("SW_DECOM", format_date(sw_start)),
+                    ("SW_DEC", sw_dec),
+                    ("SW_REASON", reason),
+                ],
             );
             if !ended {
                 break;
@@ -1272,7 +1348,11 @@ impl<'p> Generator<'p> {
         let reversed = want.reversed || (!want.adopted && self.chance(0.06));
         let adopted_in_year = want.adopted || (!reversed && self.chance(0.7));
         // Work back from the adoption order (or from a placement still running at the end of the year).
-        let adopted = if adopted_in_year { self.date_in(days(start, 10), days(end, -5)) } else { days(end, self.between(20, 200)) };
+        let adopted = if adopted_in_year {
+            self.date_in(days(start, 10), days(end, -5))
+        } else {
+            days(end, self.between(20, 200))
+        };
         let placed = days(adopted, -self.between(70, 240));
         let matched = days(placed, -self.between(7, 40));
         let po = days(matched, -self.between(30, 180));
@@ -1280,31 +1360,33 @@ impl<'p> Generator<'p> {
         let c2 = days(decision, -self.between(30, 150));
         let start_care = days(c2, -self.between(60, 250)).max(days(dob, 2));
         let (c2, decision) = (c2.max(days(start_care, 1)), decision.max(days(start_care, 2)));
-        let (po, matched, placed) = (po.max(days(decision, 1)), matched.max(days(decision, 2)), placed.max(days(decision, 3)));
+        let (po, matched, placed) =
+            (po.max(days(decision, 1)), matched.max(days(decision, 2)), placed.max(days(decision, 3)));
         let with_carer = self.chance(0.15);
         let foster = self.placement_of(if with_carer { "U5" } else { "U6" }, home_post);
-        let push = |episodes: &mut Vec<Episode>, decom: NaiveDate, rne: &'static str, ls: &'static str, p: &Placement| {
-            if let Some(prev) = episodes.last_mut() {
-                prev.dec = Some(decom);
-                prev.rec = Some("X1");
-                if rne != "L" {
-                    prev.reason_change = Some("CARPL");
+        let push =
+            |episodes: &mut Vec<Episode>, decom: NaiveDate, rne: &'static str, ls: &'static str, p: &Placement| {
+                if let Some(prev) = episodes.last_mut() {
+                    prev.dec = Some(decom);
+                    prev.rec = Some("X1");
+                    if rne != "L" {
+                        prev.reason_change = Some("CARPL");
+                    }
                 }
-            }
-            episodes.push(Episode {
-                decom,
-                rne,
-                ls,
-                cin,
-                place: p.place,
-                provider: p.provider,
-                urn: p.urn.clone(),
-                pl_post: p.post.clone(),
-                dec: None,
-                rec: None,
-                reason_change: None,
-            });
-        };
+                episodes.push(Episode {
+                    decom,
+                    rne,
+                    ls,
+                    cin,
+                    place: p.place,
+                    provider: p.provider,
+                    urn: p.urn.clone(),
+                    pl_post: p.post.clone(),
+                    dec: None,
+                    rec: None,
+                    reason_change: None,
+                });
+            };
         push(episodes, start_care, "S", "C1", &foster);
         push(episodes, c2, "L", "C2", &foster);
         if reversed {
@@ -1367,6 +1449,12 @@ mod tests {
         assert_eq!(parse_date("1/7/2025"), None);
         assert_eq!(recipe::date_as(d, "yyyy-mm-dd"), "2025-07-21");
         assert_eq!(recipe::date_as(d, "dd.mm.yyyy"), "21.07.2025");
-        assert_eq!(age_on(NaiveDate::from_ymd_opt(2008, 3, 31).expect("a date"), NaiveDate::from_ymd_opt(2026, 3, 31).expect("a date")), 18);
+        assert_eq!(
+            age_on(
+                NaiveDate::from_ymd_opt(2008, 3, 31).expect("a date"),
+                NaiveDate::from_ymd_opt(2026, 3, 31).expect("a date")
+            ),
+            18
+        );
     }
 }

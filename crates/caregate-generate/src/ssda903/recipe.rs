@@ -107,7 +107,11 @@ impl RecipeFile {
         let table = self.table.as_deref().map(table_index).transpose()?;
         let column = |t: usize, name: &str| {
             layout.tables[t].columns.iter().position(|c| c == name).ok_or_else(|| {
-                anyhow!("{what}: `{name}` is not a column of {} ({})", layout.tables[t].name, layout.tables[t].columns.join(", "))
+                anyhow!(
+                    "{what}: `{name}` is not a column of {} ({})",
+                    layout.tables[t].name,
+                    layout.tables[t].columns.join(", ")
+                )
             })
         };
         let date_column = |t: usize, name: &str| {
