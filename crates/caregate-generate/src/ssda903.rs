@@ -843,17 +843,25 @@ impl<'p> Generator<'p> {
                 (urn, postcode(&mut self.rng, near))
             }
         };
+        // Away from home, unless placed with parents.
+        let mut post = post;
+        for _ in 0..8 {
+            if place == "P1" || post != home_post {
+                break;
+            }
+            post = postcode(&mut self.rng, self.council);
+        }
         Placement { place, provider, urn, post }
     }
 
     fn looked_after(&mut self, id: &str, want: &Want) -> Rows {
         let (start, end) = (self.start, self.end);
         let plain = !(want.uasc || want.oc2 || want.mother || want.missing || want.leaver);
-        let adoption = want.adopted || want.placed || want.reversed || (plain && self.chance(0.04));
+        let adoption = want.adopted || want.placed || want.reversed || (plain && self.chance(0.03));
         let uasc = !adoption && (want.uasc || self.chance(0.06));
         // Age at the end of the year.
         let age: i32 = if adoption {
-            self.between(1, 6) as i32
+            self.between(2, 5) as i32
         } else if uasc {
             self.between(15, 17) as i32
         } else if want.mother {
@@ -1347,16 +1355,19 @@ impl<'p> Generator<'p> {
         let (start, end) = (self.start, self.end);
         let reversed = want.reversed || (!want.adopted && self.chance(0.06));
         let adopted_in_year = want.adopted || (!reversed && self.chance(0.7));
-        // Work back from the adoption order (or from a placement still running at the end of the year).
-        let adopted = if adopted_in_year {
-            self.date_in(days(start, 10), days(end, -5))
+        // Work back from the adoption order in the year, or from a placement for adoption made by its end (the
+        // adoption order then falls later, in the year or after it).
+        let (placed, adopted) = if adopted_in_year {
+            let adopted = self.date_in(days(start, 10), days(end, -5));
+            (days(adopted, -self.between(70, 240)), adopted)
         } else {
-            days(end, self.between(20, 200))
+            let placed = self.date_in(days(start, -60), days(end, -10));
+            (placed, days(placed, self.between(70, 240)))
         };
-        let placed = days(adopted, -self.between(70, 240));
         let matched = days(placed, -self.between(7, 40));
         let po = days(matched, -self.between(30, 180));
-        let decision = days(po, -self.between(20, 100));
+        let decision =
+            if reversed { self.date_in(days(start, -400), days(end, -60)) } else { days(po, -self.between(20, 100)) };
         let c2 = days(decision, -self.between(30, 150));
         let start_care = days(c2, -self.between(60, 250)).max(days(dob, 2));
         let (c2, decision) = (c2.max(days(start_care, 1)), decision.max(days(start_care, 2)));
@@ -1394,7 +1405,7 @@ impl<'p> Generator<'p> {
             let reversal = self.date_in(days(start.max(decision), 1), days(end, -1));
             return (decision.min(days(reversal, -1)), None, None, Some(reversal));
         }
-        if !with_carer {
+        if !with_carer && po <= end {
             push(episodes, po, "L", "E1", &foster);
         }
         if placed <= end {
