@@ -168,7 +168,7 @@ fn the_messy_profile_is_the_clean_return_with_mistakes() {
     for (rule, _) in &found {
         *by_rule.entry(rule.clone()).or_default() += 1;
     }
-    for rule in ["101", "102", "141", "146", "format", "INT03"] {
+    for rule in ["101", "102", "103", "141", "146", "148", "167", "INT03", "INT32"] {
         assert!(by_rule.contains_key(rule), "a messy return shows {rule}: {by_rule:?}");
     }
     // The same children as the clean return: the messy one has its header rows, less those dropped.

@@ -231,10 +231,14 @@ pub fn write_tables<W: Write>(
         if settings.profile == Profile::Messy && !plan.mistakes.is_empty() {
             let n = weighted(&mut mess, &plan.per_child).copied().unwrap_or(0);
             let table: Vec<(usize, u32)> = (0..plan.mistakes.len()).map(|i| (i, plan.mistakes[i].weight)).collect();
+            // Each mistake drawn until one fits the child (a few tries: a child may have no row it fits).
             for _ in 0..n {
-                let Some(&i) = weighted(&mut mess, &table) else { break };
-                if plan.mistakes[i].apply(&mut rows, Pick::Any, &mut mess) {
-                    summary.mistakes += 1;
+                for _ in 0..6 {
+                    let Some(&i) = weighted(&mut mess, &table) else { break };
+                    if plan.mistakes[i].apply(&mut rows, Pick::Any, &mut mess) {
+                        summary.mistakes += 1;
+                        break;
+                    }
                 }
             }
         }
@@ -862,9 +866,7 @@ impl<'p> Generator<'p> {
         // Age at the end of the year.
         let age: i32 = if adoption {
             self.between(2, 5) as i32
-        } else if uasc {
-            self.between(15, 17) as i32
-        } else if want.mother {
+        } else if uasc || want.mother {
             self.between(15, 17) as i32
         } else if want.oc2 {
             self.between(5, 15) as i32
@@ -983,8 +985,7 @@ impl<'p> Generator<'p> {
                 }
             };
             // Changes of placement or legal status until the care ends or the year does.
-            loop {
-                let Some(last) = episodes.last() else { break };
+            while let Some(last) = episodes.last() {
                 let teen = age_on(dob, last.decom) >= 13;
                 let gap = if teen { self.between(25, 330) } else { self.between(40, 500) };
                 let at = days(last.decom, gap);
