@@ -4,7 +4,8 @@
 //!
 //! Each child is consistent with the year and with itself: a date of birth, sex, ethnicity and a UPN with its
 //! check letter (or UN1–UN5); a period of care whose episodes follow one another without gap or overlap (RNE
-//! S for the first, REC X1 and RNE P, L, T or U at each change), legal status, category of need, placement
+//! S for the first, REC X1 and RNE P, L, B or U at each change; police protection, an emergency protection
+//! order and PACE custody short, as the law has them), legal status, category of need, placement
 //! type, provider and Ofsted URN that go together, home and placement postcodes of the UK's shape; reviews 20
 //! working days after care starts, three months later, then every six months, with PN codes by age; OC2 for
 //! children looked after for 12 months at 31 March, OC3 for care leavers whose 17th to 21st birthday falls in
@@ -735,12 +736,6 @@ impl<'p> Generator<'p> {
         let ethnic = self.pick(ETHNIC);
         let upn = if self.chance(0.9) { self.upn(dob) } else { "UN5".to_string() };
         let dob_text = format_date(dob);
-        let mother = if sex == "F" && self.chance(0.1) { "1" } else { "0" };
-        let mc_dob = if mother == "1" {
-            format_date(self.date_in(plus_years(dob, 17), days(self.end, -30)))
-        } else {
-            String::new()
-        };
         self.push(
             &mut rows,
             self.known.header,
@@ -750,8 +745,9 @@ impl<'p> Generator<'p> {
                 ("DOB", dob_text.clone()),
                 ("ETHNIC", ethnic.into()),
                 ("UPN", upn),
-                ("MOTHER", if sex == "F" { mother.into() } else { String::new() }),
-                ("MC_DOB", mc_dob),
+                // MOTHER is asked of a girl looked after in the year, not of a care leaver (rule 165).
+                ("MOTHER", String::new()),
+                ("MC_DOB", String::new()),
             ],
         );
         self.oc3_row(&mut rows, id, &dob_text);
@@ -766,6 +762,9 @@ impl<'p> Generator<'p> {
             let accom =
                 if accom.ends_with('1') && suitable == '2' { format!("{}2", &accom[..1]) } else { accom.into() };
             (self.pick(ACTIV).to_string(), accom)
+        } else if matches!(in_touch, "DIED" | "RHOM") {
+            // Died or returned home: activity and accommodation are 0 (rule 344).
+            ("0".to_string(), "0".to_string())
         } else {
             (String::new(), String::new())
         };
@@ -953,7 +952,10 @@ impl<'p> Generator<'p> {
                 weighted(&mut self.rng, &[("C2", 70), ("V2", 18), ("C1", 12)]).copied().unwrap_or("C2")
             };
             let age_at_start = age_on(dob, poc_start);
+            // Remanded (J1-J3) only from the age of 10 (rule 358).
+            let first_ls = if first_ls == "J2" && age_at_start < 10 { "V2" } else { first_ls };
             let first = self.placement(age_at_start, uasc, &home_post, kinship);
+            let first = self.not_with_parents(first, first_ls, &home_post);
             episodes.push(Episode {
                 decom: poc_start,
                 rne: "S",
@@ -987,7 +989,18 @@ impl<'p> Generator<'p> {
             // Changes of placement or legal status until the care ends or the year does.
             while let Some(last) = episodes.last() {
                 let teen = age_on(dob, last.decom) >= 13;
-                let gap = if teen { self.between(25, 330) } else { self.between(40, 500) };
+                // Police protection lasts at most 72 hours, an emergency protection order and PACE custody at
+                // most 21 days (rules 361, 362, 364): the legal status changes within them.
+                let short = match last.ls {
+                    "L1" => Some(3),
+                    "L2" | "J2" => Some(21),
+                    _ => None,
+                };
+                let gap = match short {
+                    Some(most) => self.between(1, most),
+                    None if teen => self.between(25, 330),
+                    None => self.between(40, 500),
+                };
                 let at = days(last.decom, gap);
                 let stop = care_end.unwrap_or(days(end, 1));
                 if at >= stop || at > end {
@@ -1003,12 +1016,15 @@ impl<'p> Generator<'p> {
                     _ => None,
                 };
                 let roll = self.between(0, 99);
+                let roll = if short.is_some() { roll % 70 } else { roll };
                 let (rne, ls, placement) = match legal_next {
                     Some(ls) if roll < 55 => ("L", ls, None),
-                    Some(ls) if roll < 70 => ("T", ls, Some(self.placement(age_then, uasc, &home_post, false))),
+                    // B: legal status, placement and carer change together.
+                    Some(ls) if roll < 70 => ("B", ls, Some(self.placement(age_then, uasc, &home_post, false))),
                     _ => ("P", last.ls, Some(self.placement(age_then, uasc, &home_post, kinship && roll < 50))),
                 };
-                let placement = placement.map(|mut p| {
+                let placement = placement.map(|p| {
+                    let mut p = self.not_with_parents(p, ls, &home_post);
                     // A change of placement changes something of it.
                     if p.pl_same(&last) {
                         p.post = postcode(&mut self.rng, self.council);
@@ -1019,8 +1035,10 @@ impl<'p> Generator<'p> {
                     prev.dec = Some(at);
                     prev.rec = Some("X1");
                     if placement.is_some() {
-                        prev.reason_change =
-                            Some(weighted(&mut self.rng, REASON_PLACE_CHANGE).copied().unwrap_or("CARPL"));
+                        let reason = weighted(&mut self.rng, REASON_PLACE_CHANGE).copied().unwrap_or("CARPL");
+                        // Custody only from the age of 10 (rule 234).
+                        let young = age_on(dob, prev.decom) < 10;
+                        prev.reason_change = Some(if reason == "CUSTOD" && young { "CARPL" } else { reason });
                     }
                 }
                 let (place, provider, urn, pl_post) = match placement {
@@ -1055,6 +1073,8 @@ impl<'p> Generator<'p> {
                     "E15"
                 } else {
                     let r = self.pick(LEFT_CARE);
+                    // Staying with former foster carers (E45, E46) only from a foster placement (rule 516).
+                    let r = if matches!(r, "E45" | "E46") && !place.starts_with('U') { "E4A" } else { r };
                     if age_on(dob, ended) >= 16 && self.chance(0.2) {
                         "E5"
                     } else {
@@ -1071,14 +1091,13 @@ impl<'p> Generator<'p> {
         let mut rows = self.empty_rows();
         let dob_text = format_date(dob);
         let looked_after_at_end = episodes.last().is_some_and(|e| e.dec.is_none());
-        let mother = if sex == "F" && age >= 12 {
-            if want.mother || (age >= 15 && self.chance(0.01)) {
-                "1"
-            } else {
-                "0"
-            }
-        } else {
+        // MOTHER is given for every girl looked after in the year (rule 165).
+        let mother = if sex != "F" {
             ""
+        } else if age >= 12 && (want.mother || (age >= 15 && self.chance(0.01))) {
+            "1"
+        } else {
+            "0"
         };
         let mc_dob =
             if mother == "1" { format_date(self.date_in(days(start, -300), days(end, -20))) } else { String::new() };
@@ -1167,8 +1186,14 @@ impl<'p> Generator<'p> {
             let convicted = if age_end >= 10 { flag(self, 0.03) } else { "0".into() };
             let health_check = if age_end < 5 { flag(self, 0.88) } else { String::new() };
             let substance = if age_end >= 10 { flag(self, 0.05) } else { "0".into() };
-            let (received, offered) =
-                if substance == "1" { (flag(self, 0.6), "1".into()) } else { (String::new(), String::new()) };
+            // Whether an intervention was offered is asked only when none was received (rule 158).
+            let (received, offered) = if substance != "1" {
+                (String::new(), String::new())
+            } else if self.chance(0.6) {
+                ("1".to_string(), String::new())
+            } else {
+                ("0".to_string(), flag(self, 0.7))
+            };
             let cells = [
                 ("CHILD", id.to_string()),
                 ("DOB", dob_text.clone()),
@@ -1427,6 +1452,18 @@ impl<'p> Generator<'p> {
             }
         }
         (decision, Some(matched), Some(adopted), None)
+    }
+}
+
+impl Generator<'_> {
+    /// A placement for legal status `ls`: not with parents (P1) under a single period of accommodation under
+    /// section 20 (V2, rule 378) or on remand (J2), whose placement a later V2 episode keeps.
+    fn not_with_parents(&mut self, p: Placement, ls: &str, home_post: &str) -> Placement {
+        if p.place == "P1" && matches!(ls, "V2" | "J2") {
+            self.placement_of("U6", home_post)
+        } else {
+            p
+        }
     }
 }
 
