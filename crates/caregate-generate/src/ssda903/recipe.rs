@@ -30,6 +30,10 @@ pub struct RecipeFile {
     /// The table whose row is changed; for `duplicate` and `drop`, the table the child must have rows in.
     #[serde(default)]
     pub table: Option<String>,
+    /// The table the child must have rows in, when not the one changed (`{ table = "Episodes", needs = "OC2",
+    /// set = { LS = "L1" } }`: an episode of a child looked after for 12 months).
+    #[serde(default)]
+    pub needs: Option<String>,
     /// Cells written as given, exactly (`{ SEX = "1" }`, `{ DECOM = "2025-07-21" }`).
     #[serde(default)]
     pub set: BTreeMap<String, String>,
@@ -105,6 +109,7 @@ impl RecipeFile {
             })
         };
         let table = self.table.as_deref().map(table_index).transpose()?;
+        let needs = self.needs.as_deref().map(table_index).transpose()?;
         let column = |t: usize, name: &str| {
             layout.tables[t].columns.iter().position(|c| c == name).ok_or_else(|| {
                 anyhow!(
@@ -180,7 +185,8 @@ impl RecipeFile {
         if self.weight == Some(0) {
             bail!("{what}: a weight is at least 1");
         }
-        Ok(Recipe { rule: self.rule, weight: self.weight.unwrap_or(1), needs: table.unwrap_or(target), target, op })
+        let needs = needs.or(table).unwrap_or(target);
+        Ok(Recipe { rule: self.rule, weight: self.weight.unwrap_or(1), needs, target, op })
     }
 }
 
