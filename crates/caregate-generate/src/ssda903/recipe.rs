@@ -34,6 +34,10 @@ pub struct RecipeFile {
     /// set = { LS = "L1" } }`: an episode of a child looked after for 12 months).
     #[serde(default)]
     pub needs: Option<String>,
+    /// Cells a row must hold, exactly, for the change to be made in it (`{ REC = "X1" }`: an episode followed
+    /// by another).
+    #[serde(default)]
+    pub when: BTreeMap<String, String>,
     /// Cells written as given, exactly (`{ SEX = "1" }`, `{ DECOM = "2025-07-21" }`).
     #[serde(default)]
     pub set: BTreeMap<String, String>,
@@ -86,6 +90,8 @@ pub struct Recipe {
     pub needs: usize,
     /// The table changed.
     pub target: usize,
+    /// Cells of the target table a row must hold for the change to be made in it.
+    pub when: Vec<(usize, String)>,
     pub op: Op,
 }
 
@@ -186,7 +192,8 @@ impl RecipeFile {
             bail!("{what}: a weight is at least 1");
         }
         let needs = needs.or(table).unwrap_or(target);
-        Ok(Recipe { rule: self.rule, weight: self.weight.unwrap_or(1), needs, target, op })
+        let when = self.when.iter().map(|(c, v)| Ok((column(target, c)?, v.clone()))).collect::<Result<_>>()?;
+        Ok(Recipe { rule: self.rule, weight: self.weight.unwrap_or(1), needs, target, when, op })
     }
 }
 
@@ -205,7 +212,9 @@ impl Recipe {
     /// Whether the change can be made in `row`.
     fn fits(&self, row: &[String]) -> bool {
         let filled = self.reads().iter().all(|&c| row.get(c).is_some_and(|v| !v.is_empty()));
+        let holds = self.when.iter().all(|(c, v)| row.get(*c) == Some(v));
         filled
+            && holds
             && match &self.op {
                 Op::Shift(c) => c.iter().all(|(i, _)| row.get(*i).and_then(|v| parse_date(v)).is_some()),
                 Op::DateAs(c) => c.iter().all(|(i, _)| row.get(*i).and_then(|v| parse_date(v)).is_some()),
