@@ -629,8 +629,10 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
     if !(0.0..=1.0).contains(&args.invalid_rate) {
         bail!("--invalid-rate must be between 0 and 1");
     }
-    if caregate_generate::method(&pack)? == caregate_generate::Method::CinCensus {
-        return generate_census_return(&pack, &args);
+    match caregate_generate::method(&pack)? {
+        caregate_generate::Method::CinCensus => return generate_census_return(&pack, &args),
+        caregate_generate::Method::Ssda903 => return generate_tables_return(&pack, &args),
+        caregate_generate::Method::Examples => {}
     }
     if args.profile != caregate_generate::cin::Profile::Clean {
         bail!("--profile {} is for census returns; {} is generated from its examples", args.profile, pack.reference());
@@ -781,6 +783,45 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
         "caregate: generated a {} return of {} children ({} bytes); {faults} deliberate faults{mistakes}",
         pack.reference(),
         summary.children,
+        summary.bytes
+    );
+    Ok(0)
+}
+
+/// A return sent as tables (SSDA903): `--count` children in one return, written to the folder `--output` as
+/// one CSV file per table.
+fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8> {
+    if args.format == Format::Json {
+        bail!("a {} return is generated as CSV tables, not JSON", pack.reference());
+    }
+    let Some(dir) = &args.output else {
+        bail!(
+            "a {} return is one CSV file per table: give the folder to write them to with --output",
+            pack.reference()
+        );
+    };
+    if dir.is_file() {
+        bail!("{} is a file; a {} return is written to a folder", dir.display(), pack.reference());
+    }
+    let settings = caregate_generate::ssda903::Settings {
+        count: args.count,
+        seed: args.seed,
+        invalid_rate: args.invalid_rate,
+        profile: args.profile,
+    };
+    let summary = caregate_generate::ssda903::write_return(pack, &settings, dir)?;
+    let faults: usize = summary.faults.values().sum();
+    let mistakes = if args.profile == caregate_generate::cin::Profile::Messy {
+        format!(", {} first-submission mistakes", summary.mistakes)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "caregate: generated a {} return of {} children in {} ({} files, {} bytes); {faults} deliberate faults{mistakes}",
+        pack.reference(),
+        summary.children,
+        dir.display(),
+        summary.files.len(),
         summary.bytes
     );
     Ok(0)

@@ -353,7 +353,7 @@ pub struct GenerateArgs {
     /// Share of documents (0 to 1) given one deliberate fault, each breaking one rule.
     #[arg(long, default_value_t = 0.0)]
     pub invalid_rate: f64,
-    /// clean, or messy: a census return with the mistakes of a first submission (about two findings a child).
+    /// clean, or messy: a census or SSDA903 return with the mistakes of a first submission.
     #[arg(long, default_value = "clean", value_parser = names::<Profile>())]
     pub profile: Profile,
     /// xml or json.

@@ -20,4 +20,5 @@ mod one_cause;
 mod reports;
 mod roundtrip;
 mod ssda903;
+mod ssda903_generate;
 mod xsd;

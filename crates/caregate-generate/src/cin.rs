@@ -87,7 +87,12 @@ impl FaultLists {
     /// The pack's lists, each rule checked to be one of the pack's rules (a new year's pack that drops a rule
     /// must drop its fault too).
     pub fn of(pack: &StandardPack) -> Result<FaultLists> {
-        let lists = super::GenerateFile::of(pack)?.faults.unwrap_or_default();
+        let lists: FaultLists = match super::GenerateFile::of(pack)?.faults {
+            Some(value) => {
+                value.try_into().with_context(|| format!("{}: generate.toml: [faults]", pack.reference()))?
+            }
+            None => FaultLists::default(),
+        };
         for rule in lists.child.iter().chain(&lists.whole_return) {
             if pack.rule(rule).is_none() {
                 return Err(anyhow!(

@@ -7,9 +7,11 @@
 //! its check letter). So generated documents are as realistic as the examples, and a fault at rate R
 //! exercises every rule in turn.
 //!
-//! Not for: bulk standards with a generator of their own (`generator = "cin-census"` in `generate.toml`: [`cin`]).
+//! Not for: bulk standards with a generator of their own (`generator = "cin-census"` in `generate.toml`: [`cin`];
+//! `generator = "ssda903"`: [`ssda903`]).
 
 pub mod cin;
+pub mod ssda903;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -44,15 +46,22 @@ impl Generated {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct GenerateFile {
-    /// `examples` (the default) or `cin-census`.
+    /// `examples` (the default), `cin-census` or `ssda903`.
     #[serde(default)]
     generator: Option<String>,
     /// For the examples: instance path (with `*` for every item) → kind of value.
     #[serde(default)]
     vary: BTreeMap<String, String>,
-    /// For the census generator: the rules its faults break.
+    /// For the census and SSDA903 generators: the faults, as each reads them ([`cin::FaultLists`],
+    /// [`ssda903::Plan`]).
     #[serde(default)]
-    faults: Option<cin::FaultLists>,
+    faults: Option<toml::Value>,
+    /// For the SSDA903 generator: the messy profile's mistakes.
+    #[serde(default)]
+    messy: Option<toml::Value>,
+    /// For the SSDA903 generator: the file each table is written to.
+    #[serde(default)]
+    files: Option<toml::Value>,
 }
 
 impl GenerateFile {
@@ -75,6 +84,8 @@ pub enum Method {
     Examples,
     /// Whole census returns written child by child ([`cin`]).
     CinCensus,
+    /// SSDA903 returns as CSV tables, written child by child ([`ssda903`]).
+    Ssda903,
 }
 
 /// The generator a pack names.
@@ -82,8 +93,9 @@ pub fn method(pack: &StandardPack) -> Result<Method> {
     match GenerateFile::of(pack)?.generator.as_deref() {
         None | Some("examples") => Ok(Method::Examples),
         Some("cin-census") => Ok(Method::CinCensus),
+        Some("ssda903") => Ok(Method::Ssda903),
         Some(other) => Err(anyhow!(
-            "{}: generate.toml names the generator `{other}`; caregate has `examples` and `cin-census`",
+            "{}: generate.toml names the generator `{other}`; caregate has `examples`, `cin-census` and `ssda903`",
             pack.reference()
         )),
     }

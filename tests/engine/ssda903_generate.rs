@@ -1,0 +1,241 @@
+//! The SSDA903 generator: a council's return as CSV tables, reproducible by seed, with no finding at invalid
+//! rate 0; each fault recipe of the pack's generate.toml breaks its rule for its child; the recipes are checked
+//! against the pack when it is read; the messy profile gives a first submission's mistakes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, LazyLock};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use caregate_engine::document::Limits;
+use caregate_engine::model::DocumentResult;
+use caregate_engine::standard::{Catalog, StandardPack};
+use caregate_engine::validate::tables::TableFile;
+use caregate_engine::validate::{Options, Validator};
+use caregate_generate::cin::Profile;
+use caregate_generate::ssda903::{write_tables, Plan, Settings, Summary};
+
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| Catalog::embedded().expect("embedded packs load"));
+
+fn pack() -> Arc<StandardPack> {
+    CATALOG.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded")
+}
+
+/// The rules no recipe breaks, each with the reason: a recipe changes one row of one table, the first it fits.
+const UNBREAKABLE: [(&str, &str); 16] = [
+    ("185", "an SDQ score for a child not looked after 12 months: OC2 rows are only for such children, and not all have a score"),
+    ("198", "an SDQ reason for a child not looked after 12 months: OC2 rows are only for such children, and few have a reason"),
+    ("187", "OC2 with AD1 or OC3 data: no child has both, and a change adds no table's rows"),
+    ("215", "OC3 with OC2 data: no child has both, and a change adds no table's rows"),
+    ("634", "no episode since April 2016: every one of the child's episodes would change"),
+    ("399", "MOTHER or reviews with every episode V3 or V4: every one of the child's episodes would change"),
+    ("373", "a school placement under 4: no table picks a child under 4 at an episode's start (adopted children may be 4)"),
+    ("377", "three T3 placements in 12 months: three episodes would change"),
+    ("426", "V3 and V4 in one year: two episodes would change"),
+    ("334", "the decision to place before the latest start of care: that episode is often before the year"),
+    ("336", "an adoptive placement after one not in foster care: the episode before it would change"),
+    ("383", "a temporary placement not followed by the one before it: two episodes would change"),
+    ("367", "respite over 75 days in 12 months: the first episode of the year may be shorter"),
+    ("431", "an episode started (S) the day the one before it ended: the change is to the later episode, which may be the first of the year, its earlier one not in the return"),
+    ("435", "a P or B episode against the one before it: the X1 episode before a P looks like the one before a B, and the later episode may be the first of the year, its earlier one not in the return"),
+    ("436", "a P or B episode against the one before it: the X1 episode before a P looks like the one before a B, and the later episode may be the first of the year, its earlier one not in the return"),
+];
+
+fn generate_with(
+    pack: &StandardPack,
+    count: usize,
+    seed: u64,
+    rate: f64,
+    profile: Profile,
+) -> (Vec<TableFile>, Summary) {
+    let plan = Plan::of(pack).expect("generate.toml reads");
+    let mut outs: Vec<Vec<u8>> = vec![Vec::new(); plan.layout.tables.len()];
+    let settings = Settings { count, seed, invalid_rate: rate, profile };
+    let summary = write_tables(pack, &plan, &settings, &mut outs).expect("the return is generated");
+    assert_eq!(summary.children, count);
+    assert_eq!(summary.bytes, outs.iter().map(|o| o.len() as u64).sum::<u64>());
+    let files =
+        plan.layout.tables.iter().zip(outs).map(|(t, bytes)| TableFile { path: t.file.clone(), bytes }).collect();
+    (files, summary)
+}
+
+fn generate(count: usize, seed: u64, rate: f64, profile: Profile) -> (Vec<TableFile>, Summary) {
+    generate_with(&pack(), count, seed, rate, profile)
+}
+
+fn validate(files: &[TableFile]) -> Vec<DocumentResult> {
+    let options = Options {
+        standard: Some(pack()),
+        limits: Limits { max_bytes: 1 << 30, ..Limits::default() },
+        now: chrono::DateTime::parse_from_rfc3339("2026-05-01T10:00:00Z").expect("a time"),
+    };
+    Validator::new(&CATALOG, options).check_tables(&pack(), files)
+}
+
+/// Each finding as (rule, child).
+fn findings(results: &[DocumentResult]) -> Vec<(String, String)> {
+    results
+        .iter()
+        .flat_map(|d| d.findings.iter().map(|f| (f.rule.clone(), f.record.clone().unwrap_or_default())))
+        .collect()
+}
+
+#[test]
+fn same_seed_same_bytes_and_different_seeds_differ() {
+    let bytes = |files: Vec<TableFile>| files.into_iter().map(|f| f.bytes).collect::<Vec<_>>();
+    let a = bytes(generate(60, 42, 0.2, Profile::Clean).0);
+    assert_eq!(a, bytes(generate(60, 42, 0.2, Profile::Clean).0));
+    assert_ne!(a, bytes(generate(60, 43, 0.2, Profile::Clean).0));
+}
+
+#[test]
+fn a_clean_return_has_no_findings_and_every_table_rows() {
+    for seed in [1, 2] {
+        let (files, _) = generate(1500, seed, 0.0, Profile::Clean);
+        let results = validate(&files);
+        assert_eq!(findings(&results), Vec::new(), "seed {seed}");
+        for (file, result) in files.iter().zip(&results) {
+            assert!(result.records.unwrap_or(0) > 0, "{} has rows", file.path);
+            let text = String::from_utf8_lossy(&file.bytes);
+            let lines: Vec<&str> = text.split('\n').collect();
+            assert_eq!(lines.last(), Some(&""), "{} ends with a line break", file.path);
+            assert!(lines[..lines.len() - 1].iter().all(|l| l.ends_with('\r')), "{} ends its lines CRLF", file.path);
+        }
+    }
+}
+
+#[test]
+fn each_fault_recipe_breaks_its_rule_for_its_child() {
+    let pack = pack();
+    let plan = Plan::of(&pack).expect("generate.toml reads");
+    let rules = plan.rules();
+    // At rate 1 each child takes the next recipe, so one child per recipe.
+    let (files, summary) = generate(rules.len(), 5, 1.0, Profile::Clean);
+    let found: BTreeSet<(String, String)> = findings(&validate(&files)).into_iter().collect();
+    let mut missed = Vec::new();
+    for rule in &rules {
+        let Some(child) = summary.first_child.get(rule) else {
+            missed.push(format!("{rule}: no child could be given the fault"));
+            continue;
+        };
+        if !found.contains(&(rule.clone(), child.clone())) {
+            missed.push(format!("{rule}: not reported for child {child}"));
+        }
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
+}
+
+#[test]
+fn the_faults_cover_every_rule_a_child_can_break() {
+    let pack = pack();
+    let rules = Plan::of(&pack).expect("generate.toml reads").rules();
+    let unique: BTreeSet<&String> = rules.iter().collect();
+    assert_eq!(unique.len(), rules.len(), "each rule once");
+    let all: BTreeSet<String> = pack.rules.iter().map(|r| r.id.clone()).collect();
+    let unbreakable: BTreeSet<&str> = UNBREAKABLE.iter().map(|(rule, _)| *rule).collect();
+    assert_eq!(unbreakable.len(), UNBREAKABLE.len(), "each unbreakable rule once");
+    assert!(unbreakable.iter().all(|r| all.contains(*r)), "each unbreakable rule is a rule of the pack");
+    let breakable: BTreeSet<String> = all.iter().filter(|r| !unbreakable.contains(r.as_str())).cloned().collect();
+    let covered: BTreeSet<String> = rules.into_iter().collect();
+    assert_eq!(covered, breakable);
+}
+
+#[test]
+fn at_a_rate_the_share_of_faulty_children_is_about_it() {
+    let (files, summary) = generate(800, 11, 0.1, Profile::Clean);
+    let faulty: usize = summary.faults.values().sum();
+    assert!((50..=110).contains(&faulty), "{faulty} of 800");
+    let children: BTreeSet<String> = findings(&validate(&files)).into_iter().map(|f| f.1).collect();
+    assert!(children.len() <= faulty, "only faulty children have findings: {} > {faulty}", children.len());
+}
+
+fn with_generate_toml(text: &str) -> Result<Plan, String> {
+    let mut files = pack().files.clone();
+    files.files.insert("generate.toml".into(), text.as_bytes().to_vec());
+    let changed = StandardPack::compile(files).map_err(|e| format!("compile: {e}"))?;
+    Plan::of(&changed).map_err(|e| format!("{e:#}"))
+}
+
+#[test]
+fn recipes_are_checked_against_the_pack() {
+    let head = "generator = \"ssda903\"\n[faults]\nchild = [";
+    let refused = |recipe: &str, says: &str| {
+        let error = with_generate_toml(&format!("{head}{recipe}]\n")).err().unwrap_or_default();
+        assert!(error.contains(says), "{recipe}: {error}");
+    };
+    refused(r#"{ rule = "9999", table = "Header", set = { SEX = "1" } }"#, "`9999` is not a rule of the pack");
+    refused(r#"{ rule = "101", table = "Header", set = { GENDER = "1" } }"#, "`GENDER` is not a column of Header");
+    refused(r#"{ rule = "101", table = "Heading", set = { SEX = "1" } }"#, "`Heading` is not a table of the pack");
+    refused(r#"{ rule = "101", table = "Header", set = { SEX = "1" }, blank = ["DOB"] }"#, "exactly one change");
+    refused(r#"{ rule = "101", table = "Header", shift = { SEX = 1 } }"#, "Header.SEX is not a date column");
+    refused(r#"{ rule = "101", set = { SEX = "1" } }"#, "names its `table`");
+    refused(r#"{ rule = "101", table = "Header", sett = { SEX = "1" } }"#, "unknown field `sett`");
+    refused(r#"{ table = "Header", set = { SEX = "1" } }"#, "names no rule");
+    refused(
+        r#"{ rule = "501", table = "Episodes", when = { RECC = "X1" }, shift = { DEC = 5 } }"#,
+        "`RECC` is not a column of Episodes",
+    );
+    refused(r#"{ rule = "INT32", duplicate = "Headers" }"#, "`Headers` is not a table of the pack");
+    let mistake =
+        "generator = \"ssda903\"\n[messy]\nmistakes = [{ rule = \"101\", table = \"Header\", blank = [\"SEX\"] }]\n";
+    assert!(with_generate_toml(mistake).err().unwrap_or_default().contains("a mistake names no rule"));
+    let ok = with_generate_toml(&format!("{head}{{ rule = \"101\", table = \"Header\", set = {{ SEX = \"1\" }} }}]\n"));
+    assert_eq!(ok.map(|p| p.rules()), Ok(vec!["101".to_string()]));
+}
+
+#[test]
+fn the_messy_profile_is_the_clean_return_with_mistakes() {
+    let (files, summary) = generate(600, 8, 0.0, Profile::Messy);
+    assert!(summary.mistakes > 200, "{} mistakes", summary.mistakes);
+    let found = findings(&validate(&files));
+    let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
+    for (rule, _) in &found {
+        *by_rule.entry(rule.clone()).or_default() += 1;
+    }
+    for rule in ["101", "102", "103", "141", "146", "148", "167", "INT03", "INT32"] {
+        assert!(by_rule.contains_key(rule), "a messy return shows {rule}: {by_rule:?}");
+    }
+    // The same children as the clean return: the messy one has its header rows, less those dropped.
+    let (clean, _) = generate(600, 8, 0.0, Profile::Clean);
+    let lines = |f: &TableFile| String::from_utf8_lossy(&f.bytes).lines().count();
+    assert!(lines(&files[0]) <= lines(&clean[0]) + 20 && lines(&files[0]) + 40 >= lines(&clean[0]));
+}
+
+#[test]
+fn the_command_writes_one_file_per_table_to_the_folder() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let out = dir.path().join("return");
+    let output = std::process::Command::cargo_bin("caregate")
+        .expect("the binary")
+        .args(["generate", "ssda903", "--count", "40", "--seed", "3", "--invalid-rate", "0.2", "--output"])
+        .arg(&out)
+        .output()
+        .expect("caregate runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let pack = pack();
+    let tables = pack.manifest.tables.as_ref().expect("tables");
+    let names = [
+        "header.csv",
+        "episodes.csv",
+        "reviews.csv",
+        "uasc.csv",
+        "oc2.csv",
+        "oc3.csv",
+        "ad1.csv",
+        "placed_for_adoption.csv",
+        "previous_permanence.csv",
+        "missing.csv",
+        "sw_episodes.csv",
+    ];
+    for (table, name) in tables.table.iter().zip(names) {
+        let text = std::fs::read_to_string(out.join(name)).expect(name);
+        let header = text.split("\r\n").next().unwrap_or_default();
+        assert_eq!(header, table.columns.join(","), "{name}");
+    }
+    let refused = std::process::Command::cargo_bin("caregate")
+        .expect("the binary")
+        .args(["generate", "ssda903", "--count", "2"])
+        .output()
+        .expect("caregate runs");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--output"));
+}
