@@ -59,8 +59,9 @@ def caregate_pairs(report, peer_rules):
     return pairs, other
 
 
-def compare(peer, report, examples=20):
-    rules = [str(code) for code in peer["rules"]]
+def compare(peer, report, examples=20, ours_only=None):
+    """`ours_only`: when given, the rule codes caregate has; the peer's other rules are not compared."""
+    rules = [str(code) for code in peer["rules"] if ours_only is None or str(code) in ours_only]
     ours_all, other = caregate_pairs(report, set(rules))
     theirs_all = peer_pairs(peer)
     crashed = {str(code): error for code, error in peer.get("crashed", {}).items()}
@@ -164,12 +165,18 @@ def main():
     parser.add_argument("--out-md", help="the markdown table")
     parser.add_argument("--examples", type=int, default=20, help="disagreeing children listed per rule and side")
     parser.add_argument("--min-agreement", type=float, default=0.0)
+    parser.add_argument("--rules-toml", help="compare only the rules of this caregate rules.toml (those written)")
     args = parser.parse_args()
+    ours_only = None
+    if args.rules_toml:
+        import tomllib
+        with open(args.rules_toml, "rb") as f:
+            ours_only = {str(rule["id"]) for rule in tomllib.load(f).get("rule", [])}
     with open(args.peer) as f:
         peer = json.load(f)
     with open(args.caregate) as f:
         report = json.load(f)
-    summary = compare(peer, report, args.examples)
+    summary = compare(peer, report, args.examples, ours_only)
     text = json.dumps(summary, indent=1) + "\n"
     if args.out_json:
         with open(args.out_json, "w") as f:

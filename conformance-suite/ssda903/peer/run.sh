@@ -17,6 +17,7 @@
 #   --postcodes CSV         pcd,oseast1m,osnrth1m,laua in place of the peer's bundled ONS directory
 #   --out DIR               where to write (default reports)
 #   --min-agreement X       exit 1 when the agreement on flagged (rule, CHILD) pairs is below X (default 0)
+#   --written-only          compare only the rules caregate's pack for YEAR has written (its rules.toml)
 # Writes DIR/ssda903-peer.json (run_peer.py's output, summed up on stdout); with caregate also
 # DIR/ssda903-caregate.json and DIR/ssda903-peer-agreement.{json,md} (compare.py).
 # The venv is target/ssda903-peer-venv ($CAREGATE_SSDA903_PEER_VENV); it needs Python 3.9 or later
@@ -40,6 +41,7 @@ while [ $# -gt 0 ]; do
     --ofsted-ch|--ofsted-scp|--postcodes) peer_opts+=("$1" "$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --min-agreement) min=$2; shift 2 ;;
+    --written-only) written=1; shift ;;
     -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -96,7 +98,11 @@ if [ -z "$report" ] && [ -n "$bin" ]; then
   fi
 fi
 if [ -n "$report" ]; then
-  python3 "$here/compare.py" --peer "$out/ssda903-peer.json" --caregate "$report" \
+  written_rules=()
+  if [ -n "${written:-}" ]; then
+    written_rules=(--rules-toml "$root/schemas/ssda903/$standard_version/rules.toml")
+  fi
+  python3 "$here/compare.py" --peer "$out/ssda903-peer.json" --caregate "$report" ${written_rules[@]+"${written_rules[@]}"} \
     --out-json "$out/ssda903-peer-agreement.json" --out-md "$out/ssda903-peer-agreement.md" --min-agreement "$min"
   echo "agreement: $out/ssda903-peer-agreement.md"
 fi

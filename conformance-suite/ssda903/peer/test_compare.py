@@ -99,6 +99,12 @@ class CompareTest(unittest.TestCase):
         self.assertAlmostEqual(s["agreement"], 4 / 9, places=5)
         self.assertEqual((s["rules_compared"], s["rules_flagged_by_either"], s["rules_in_full_agreement"]), (5, 5, 1))
 
+    def test_only_the_rules_caregate_has(self):
+        # The rules not written in caregate yet are left out of the comparison, not counted as disagreements.
+        s = compare.compare(PEER, CAREGATE, ours_only={"101", "102"})
+        self.assertEqual(sorted(s["per_rule"]), ["101", "102"])
+        self.assertEqual((s["pairs_both"], s["pairs_peer_only"], s["pairs_caregate_only"]), (2, 1, 2))
+
     def test_markdown_table(self):
         text = compare.markdown(self.summary)
         self.assertIn("| 101 | 2 | 1 | 1 | 0.500 |", text)
