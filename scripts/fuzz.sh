@@ -5,7 +5,8 @@
 #
 # Targets (tests/fuzz/fuzz_targets): xml and json (the document readers), rule (one expression of the rule
 # language, compiled and evaluated), rules_toml (a pack's whole rules.toml), records (the bulk record splitter)
-# and bulk (a CIN census return through Validator::check_bulk).
+# bulk (a CIN census return through Validator::check_bulk) and tables (CSV tables of an SSDA903 return through
+# Validator::check_tables).
 #
 # The corpora (tests/fuzz/corpus/TARGET) are seeded on every run from the packs' examples and the conformance
 # suites, and the rule corpus from each rule of the packs paired with a record of the pack's example (python3's
@@ -29,7 +30,7 @@ if (($# < 1)) || ! [[ $1 =~ ^[0-9]+$ ]]; then
 fi
 seconds=$1
 shift
-all_targets=(xml json rule rules_toml records bulk)
+all_targets=(xml json rule rules_toml records bulk tables)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
 for target in "${targets[@]}"; do
@@ -71,6 +72,7 @@ seed json schemas/*/*/examples/**/*.json conformance-suite/**/*.json
 seed records schemas/cin-census/*/examples/**/*.xml conformance-suite/cin-census/**/*.xml
 seed bulk schemas/cin-census/*/examples/**/*.xml conformance-suite/cin-census/**/*.xml
 seed rules_toml schemas/*/*/rules.toml
+seed tables conformance-suite/ssda903/**/*.csv
 mkdir -p "$corpus/rule"
 # A rule seed: the expression, a NUL byte, and the variables as a JSON object: `self` the first node the rule's
 # context names in the pack's first valid JSON example, `root` that example, `params` the pack's parameters.

@@ -203,9 +203,13 @@ impl Reader<'_> {
             let unescaped = Some(value.trim().into());
             return Ok(CsvField { span, value: span, unescaped });
         }
+        // Unquoted: the value is the text up to the comma without the whitespace around it (any, as trim reads
+        // it: a no-break space pasted from a web page too).
         let end = field_end(bytes, at);
         self.at = end;
-        let span = Span::new(at, at + self.text[at..end].trim_end().len());
+        let raw = &self.text[at..end];
+        let start = at + (raw.len() - raw.trim_start().len());
+        let span = Span::new(start, start + raw.trim().len());
         Ok(CsvField { span, value: span, unescaped: None })
     }
 }
@@ -259,6 +263,8 @@ mod tests {
         let t = table("A,B\n1,\n,\n , \n");
         assert_eq!(values(&t, &t.rows[0]), ["1", ""]);
         assert_eq!(t.rows.len(), 1, "rows of nothing but commas are blank");
+        let t = table("A,B\n\u{a0}x\u{a0}, \u{b}y\n");
+        assert_eq!(values(&t, &t.rows[0]), ["x", "y"], "whitespace of any kind around a value is not part of it");
     }
 
     #[test]
