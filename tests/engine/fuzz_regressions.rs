@@ -84,3 +84,13 @@ fn a_return_is_too_large_at_the_same_place_however_it_is_read() {
         }
     }
 }
+
+/// `tables`: a value led by whitespace other than a space or a tab (here a vertical tab) kept it, while its
+/// trailing whitespace of any kind went; a CSV value now has no whitespace of any kind around it.
+#[test]
+fn a_csv_value_has_no_whitespace_of_any_kind_around_it() {
+    let input = b"CHILD,DOB,REVIEW,REVIEW_CODE\r\nLA0001,\x0b\0\0/2025,PN1 \xc2\xa0\r\n";
+    let table = caregate_engine::document::csv::parse_csv(input, &Limits::default()).unwrap();
+    let values: Vec<&str> = table.rows[0].fields.iter().map(|f| table.value(f)).collect();
+    assert_eq!(values, ["LA0001", "\0\0/2025", "PN1"]);
+}
