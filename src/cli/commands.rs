@@ -17,7 +17,16 @@ use caregate_engine::validate::tables::TableFile;
 use caregate_engine::validate::{Checked, Options, Validator};
 
 pub fn run(cli: Cli) -> Result<u8> {
-    let catalog = load_catalog(&cli.standards)?;
+    let narrow = match &cli.command {
+        Command::Convert(args) if cli.standards.is_empty() && args.standard.is_none() => {
+            conversion_catalog(&args.file)?
+        }
+        _ => None,
+    };
+    let catalog = match narrow {
+        Some(catalog) => catalog,
+        None => load_catalog(&cli.standards)?,
+    };
     match cli.command {
         Command::Validate(args) => validate(&catalog, args),
         Command::Convert(args) => convert_command(&catalog, args),
@@ -39,6 +48,20 @@ fn load_catalog(dirs: &[PathBuf]) -> Result<Catalog> {
         catalog.add_dir(dir).with_context(|| format!("cannot load standards from {}", dir.display()))?;
     }
     Ok(catalog)
+}
+
+/// For converting an XML file: only the embedded packs of its document element, when there are some and none
+/// of them holds documents of other standards; `None` when every pack is needed (a JSON document, standard
+/// input, a document of no known standard, an envelope).
+fn conversion_catalog(path: &Path) -> Result<Option<Catalog>> {
+    // A file that cannot be read is left for the command to report, as it does.
+    let Some(root) = file_head(path).ok().flatten().and_then(|head| document::tokens::peek_root(&head)) else {
+        return Ok(None);
+    };
+    let catalog = Catalog::embedded_where(|files| files.xml_root().as_ref() == Some(&root))
+        .context("an embedded standard pack does not load")?;
+    let whole = catalog.packs().is_empty() || catalog.packs().iter().any(|p| p.files.embeds_documents());
+    Ok((!whole).then_some(catalog))
 }
 
 fn find_standard(catalog: &Catalog, reference: &str) -> Result<Arc<StandardPack>> {

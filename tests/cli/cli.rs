@@ -116,6 +116,28 @@ fn convert_goes_both_ways_and_back() {
     assert_eq!(serde_json::from_slice::<Value>(&again.stdout).unwrap(), value);
 }
 
+/// A conversion compiles only the packs of the document's element (or every pack, for an envelope, whose body
+/// is another standard's, and for a document of no known standard); its output is that of a conversion with
+/// every pack, which naming the standard gives.
+#[test]
+fn a_conversion_with_only_its_standard_loaded_is_the_same() {
+    for (file, standard) in [
+        (VALID, "referral@1.0"),
+        ("schemas/envelope/1.0/examples/valid/full.xml", "envelope@1.0"),
+        ("schemas/escr-document/1.0/examples/valid/full.xml", "escr-document@1.0"),
+    ] {
+        let narrow = caregate().args(["convert", file, "--to", "json"]).output().unwrap();
+        let whole = caregate().args(["convert", file, "--to", "json", "--standard", standard]).output().unwrap();
+        assert!(narrow.status.success(), "{file}: {}", String::from_utf8_lossy(&narrow.stderr));
+        assert_eq!((narrow.stdout, narrow.stderr), (whole.stdout, whole.stderr), "{file}");
+    }
+    let unknown = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(unknown.path(), "<Note xmlns=\"urn:example:other\"><To>Ann</To></Note>").unwrap();
+    let out = caregate().arg("convert").arg(unknown.path()).args(["--to", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Ann"));
+}
+
 #[test]
 fn standards_are_listed_shown_and_exported() {
     let list = String::from_utf8(caregate().args(["standards", "list"]).output().unwrap().stdout).unwrap();

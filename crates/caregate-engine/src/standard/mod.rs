@@ -72,6 +72,19 @@ impl PackFiles {
         PackError::File { pack: self.origin.clone(), file: file.into(), message: message.into() }
     }
 
+    /// The document element (local name and namespace) its standard.toml says documents of the pack have.
+    pub fn xml_root(&self) -> Option<(String, String)> {
+        let manifest: toml::Table = toml::from_str(self.text("standard.toml").ok()??).ok()?;
+        let xml = manifest.get("xml")?;
+        let namespace = xml.get("namespace").and_then(toml::Value::as_str).unwrap_or_default();
+        Some((xml.get("root")?.as_str()?.to_string(), namespace.to_string()))
+    }
+
+    /// Whether documents of the pack may hold documents of other standards (`x-embedded` in its schema).
+    pub fn embeds_documents(&self) -> bool {
+        self.files.get("schema.json").is_some_and(|bytes| bytes.windows(10).any(|w| w == b"x-embedded"))
+    }
+
     /// SHA-256 over the files in path order, each as `path NUL bytes NUL`.
     pub fn digest(&self) -> String {
         crate::digest::files(&self.files)
@@ -462,6 +475,13 @@ pub struct Catalog {
 impl Catalog {
     /// The packs embedded in the binary.
     pub fn embedded() -> Result<Catalog, PackError> {
+        Catalog::embedded_where(|_| true)
+    }
+
+    /// The embedded packs `keep` chooses by their files (each year as written whole, `extends` resolved),
+    /// compiled: for a command that needs only some of them (converting a document of one standard), as
+    /// compiling every pack's rules is most of a short command's time.
+    pub fn embedded_where(keep: impl Fn(&PackFiles) -> bool) -> Result<Catalog, PackError> {
         let mut catalog = Catalog::default();
         let folders: Vec<PackFiles> = EMBEDDED
             .dirs()
@@ -469,7 +489,8 @@ impl Catalog {
             .filter(|version| version.get_file(version.path().join("standard.toml")).is_some())
             .map(PackFiles::from_embedded)
             .collect();
-        let folders = extends::resolve_all(folders, &|_| None)?;
+        let folders: Vec<PackFiles> =
+            extends::resolve_all(folders, &|_| None)?.into_iter().filter(|f| keep(f)).collect();
         // Each pack compiles on its own thread: loading is most of a small validation's time.
         let packs: Vec<Result<StandardPack, PackError>> = std::thread::scope(|scope| {
             let handles: Vec<_> =
