@@ -33,12 +33,14 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::{anyhow, Context as _, Result};
-use chrono::{Datelike, NaiveDate, TimeDelta, Weekday};
+use chrono::{Datelike, NaiveDate, Weekday};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use strum::VariantNames as _;
 
 use caregate_engine::standard::StandardPack;
+
+pub(crate) use crate::draw::{days, weighted, Draw as _, Weighted};
 
 /// What was generated.
 #[derive(Debug, Clone, Default)]
@@ -273,8 +275,6 @@ struct Want {
 // ---------------------------------------------------------------------------------------------------------
 // Code mixes (weights roughly as in the national CIN statistics).
 
-type Weighted = [(&'static str, u32)];
-
 const ETHNICITY: &Weighted = &[
     ("WBRI", 600),
     ("WIRI", 5),
@@ -433,23 +433,6 @@ const LAS: &[(u16, &str)] = &[
     (938, "West Sussex"),
 ];
 
-/// One item of a table of (item, weight), drawn in proportion to the weights; `None` for an empty table.
-fn weighted<'t, T>(rng: &mut ChaCha8Rng, table: &'t [(T, u32)]) -> Option<&'t T> {
-    let total: u32 = table.iter().map(|(_, w)| w).sum();
-    let mut at = rng.random_range(0..total.max(1));
-    for (item, weight) in table {
-        if at < *weight {
-            return Some(item);
-        }
-        at -= weight;
-    }
-    table.first().map(|(item, _)| item)
-}
-
-fn days(d: NaiveDate, n: i64) -> NaiveDate {
-    d.checked_add_signed(TimeDelta::days(n)).unwrap_or(d)
-}
-
 fn is_weekend(d: NaiveDate) -> bool {
     matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
@@ -533,22 +516,6 @@ impl<'p> CinGenerator<'p> {
 
     // --- random helpers -----------------------------------------------------------------------------------
 
-    fn chance(&mut self, p: f64) -> bool {
-        self.rng.random_bool(p.clamp(0.0, 1.0))
-    }
-
-    fn between(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo {
-            lo
-        } else {
-            self.rng.random_range(lo..=hi)
-        }
-    }
-
-    fn pick(&mut self, table: &Weighted) -> &'static str {
-        weighted(&mut self.rng, table).copied().unwrap_or_default()
-    }
-
     /// `n` different codes.
     fn pick_distinct(&mut self, table: &Weighted, n: usize) -> Vec<&'static str> {
         let mut out: Vec<&'static str> = Vec::with_capacity(n);
@@ -556,18 +523,12 @@ impl<'p> CinGenerator<'p> {
             if out.len() == n {
                 break;
             }
-            let code = self.pick(table);
+            let code = self.rng.pick(table);
             if !out.contains(&code) {
                 out.push(code);
             }
         }
         out
-    }
-
-    /// A date uniformly in `[from, to]`.
-    fn date_in(&mut self, from: NaiveDate, to: NaiveDate) -> NaiveDate {
-        let span = (to - from).num_days();
-        days(from, self.between(0, span))
     }
 
     // --- working days -------------------------------------------------------------------------------------
@@ -606,9 +567,9 @@ impl<'p> CinGenerator<'p> {
 
     fn header(&mut self, buf: &mut String) {
         let reference = if self.return_faults { days(self.end, 1) } else { self.end };
-        let made = days(self.end, self.between(10, 40));
-        let (h, m, s) = (self.between(8, 17), self.between(0, 59), self.between(0, 59));
-        let serial = self.between(1, 20);
+        let made = days(self.end, self.rng.between(10, 40));
+        let (h, m, s) = (self.rng.between(8, 17), self.rng.between(0, 59), self.rng.between(0, 59));
+        let serial = self.rng.between(1, 20);
         buf.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Message>\n  <Header>\n    <CollectionDetails>\n");
         leaf(buf, 3, "Collection", "CIN");
         leaf(buf, 3, "Year", &self.end.year().to_string());
@@ -624,7 +585,7 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn next_child(&mut self, index: usize) -> (Child, Option<String>) {
-        let faulty = self.invalid_rate > 0.0 && self.chance(self.invalid_rate);
+        let faulty = self.invalid_rate > 0.0 && self.rng.chance(self.invalid_rate);
         let fault = if faulty && !self.faults.child.is_empty() {
             let rule = self.faults.child[self.next_fault % self.faults.child.len()].clone();
             self.next_fault += 1;
@@ -656,44 +617,44 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn child(&mut self, index: usize, want: &Want) -> Child {
-        let jitter = self.between(0, 6) as u64;
+        let jitter = self.rng.between(0, 6) as u64;
         let mut child = Child {
             id: Some(format!("{}{}", self.id_prefix, self.id_base + index as u64 * 7 + jitter)),
             ..Child::default()
         };
-        let unborn = want.unborn.unwrap_or_else(|| want.age.is_none() && !want.dead && self.chance(0.02));
+        let unborn = want.unborn.unwrap_or_else(|| want.age.is_none() && !want.dead && self.rng.chance(0.02));
         let (earliest, age) = if unborn {
-            let expected = self.date_in(date(self.end.year(), 4, 10), date(self.end.year(), 11, 30));
+            let expected = self.rng.date_in(date(self.end.year(), 4, 10), date(self.end.year(), 11, 30));
             child.expected = Some(expected);
             child.sex = Some("U");
             child.upn_unknown = Some("UN1");
             ((days(expected, -260)).max(self.start), -1)
         } else {
             let age = match want.age {
-                Some((lo, hi)) => self.between(lo, hi),
+                Some((lo, hi)) => self.rng.between(lo, hi),
                 None => {
-                    let bucket = self.between(0, 99);
+                    let bucket = self.rng.between(0, 99);
                     match bucket {
                         0..=7 => 0,
-                        8..=27 => self.between(1, 4),
-                        28..=54 => self.between(5, 9),
-                        55..=89 => self.between(10, 15),
-                        _ => self.between(16, 17),
+                        8..=27 => self.rng.between(1, 4),
+                        28..=54 => self.rng.between(5, 9),
+                        55..=89 => self.rng.between(10, 15),
+                        _ => self.rng.between(16, 17),
                     }
                 }
             };
-            let birth = days(self.end, -(age * 365 + age / 4) - self.between(1, 360));
+            let birth = days(self.end, -(age * 365 + age / 4) - self.rng.between(1, 360));
             child.birth = Some(birth);
-            child.sex = Some(if self.chance(0.004) {
+            child.sex = Some(if self.rng.chance(0.004) {
                 "U"
-            } else if self.chance(0.515) {
+            } else if self.rng.chance(0.515) {
                 "M"
             } else {
                 "F"
             });
             (birth.max(days(self.start, -45)), age)
         };
-        let dead = want.dead || (!unborn && want.kind.is_none() && want.episodes.is_none() && self.chance(0.003));
+        let dead = want.dead || (!unborn && want.kind.is_none() && want.episodes.is_none() && self.rng.chance(0.003));
         child.episodes = self.episodes(earliest, age, dead, want);
         if dead {
             child.death = child.episodes.last().and_then(|e| e.closure);
@@ -702,37 +663,37 @@ impl<'p> CinGenerator<'p> {
         if let Some(birth) = child.birth {
             let school_age = birth <= date(self.end.year() - 6, 9, 30);
             let further = child.episodes.iter().any(|e| e.nfa == Some("false"));
-            if school_age || (birth <= date(self.end.year() - 5, 8, 31) && self.chance(0.6)) {
-                if self.chance(0.96) {
-                    let la = if self.chance(0.85) { self.la } else { LAS[self.rng.random_range(0..LAS.len())].0 };
+            if school_age || (birth <= date(self.end.year() - 5, 8, 31) && self.rng.chance(0.6)) {
+                if self.rng.chance(0.96) {
+                    let la = if self.rng.chance(0.85) { self.la } else { LAS[self.rng.random_range(0..LAS.len())].0 };
                     child.upn = Some(upn(la, index as u64, birth.year() + 5));
-                    if self.chance(0.02) {
+                    if self.rng.chance(0.02) {
                         let la = LAS[self.rng.random_range(0..LAS.len())].0;
                         child.former_upn = Some(upn(la, index as u64 + 4_000_000, birth.year() + 4));
                     }
                 } else {
                     child.upn_unknown = Some(["UN2", "UN3", "UN4", "UN5", "UN6"][self.rng.random_range(0..5)]);
                 }
-            } else if !further && self.chance(0.5) {
+            } else if !further && self.rng.chance(0.5) {
                 child.upn_unknown = Some("UN7");
             } else {
                 child.upn_unknown = Some("UN1");
             }
         }
-        child.ethnicity = Some(if unborn && self.chance(0.7) { "NOBT" } else { self.pick(ETHNICITY) });
+        child.ethnicity = Some(if unborn && self.rng.chance(0.7) { "NOBT" } else { self.rng.pick(ETHNICITY) });
         let further = child.episodes.iter().any(|e| e.nfa == Some("false"));
         child.disabilities = if unborn || !further {
-            if self.chance(0.6) {
+            if self.rng.chance(0.6) {
                 None
             } else {
                 Some(vec!["NONE"])
             }
-        } else if self.chance(0.8) {
+        } else if self.rng.chance(0.8) {
             Some(vec!["NONE"])
         } else if self.return_faults {
-            Some(vec![self.pick(FEW_DISABILITIES)])
+            Some(vec![self.rng.pick(FEW_DISABILITIES)])
         } else {
-            let n = match self.between(0, 99) {
+            let n = match self.rng.between(0, 99) {
                 0..=54 => 1,
                 55..=84 => 2,
                 85..=96 => 3,
@@ -745,7 +706,7 @@ impl<'p> CinGenerator<'p> {
 
     fn episodes(&mut self, earliest: NaiveDate, age: i64, dead: bool, want: &Want) -> Vec<Episode> {
         let latest = days(self.end, -1);
-        let mut k = want.episodes.unwrap_or_else(|| match self.between(0, 99) {
+        let mut k = want.episodes.unwrap_or_else(|| match self.rng.between(0, 99) {
             0..=79 => 1,
             80..=94 => 2,
             _ => 3,
@@ -761,24 +722,24 @@ impl<'p> CinGenerator<'p> {
         if k == 1 && (want.referral_from.is_some() || want.referral_to.is_some()) {
             let from = want.referral_from.unwrap_or(earliest).max(earliest);
             let to = want.referral_to.unwrap_or(latest).min(latest).max(from);
-            referrals.push(self.date_in(from, to));
+            referrals.push(self.rng.date_in(from, to));
         } else if dead {
-            referrals.push(self.date_in(earliest, days(latest, -120).max(earliest)));
+            referrals.push(self.rng.date_in(earliest, days(latest, -120).max(earliest)));
         } else {
             for i in 0..k as i64 {
                 let slice = span / k as i64;
                 let from = days(earliest, slice * i);
-                referrals.push(days(from, self.between(0, slice * 3 / 10)));
+                referrals.push(days(from, self.rng.between(0, slice * 3 / 10)));
             }
         }
         let mut out = Vec::with_capacity(k);
         for i in 0..k {
             let last = i + 1 == k;
-            let death = if dead { Some(days(referrals[i], self.between(60, 200)).min(self.end)) } else { None };
+            let death = if dead { Some(days(referrals[i], self.rng.between(60, 200)).min(self.end)) } else { None };
             let limit = match (last, death) {
                 (_, Some(d)) => d,
                 (true, None) => self.end,
-                (false, None) => days(referrals[i + 1], -self.between(1, 6)),
+                (false, None) => days(referrals[i + 1], -self.rng.between(1, 6)),
             };
             let must_close = !last || dead || want.open == Some(false);
             let force_open = last && want.open == Some(true);
@@ -801,7 +762,7 @@ impl<'p> CinGenerator<'p> {
     fn choose_kind(&mut self, referral: NaiveDate, may_open: bool) -> Kind {
         let nfa_ok = referral >= self.start;
         loop {
-            let kind = match self.between(0, 99) {
+            let kind = match self.rng.between(0, 99) {
                 0..=13 => Kind::Nfa,
                 14..=37 => Kind::AssessmentClosed,
                 38..=45 => Kind::AssessmentOpen,
@@ -833,7 +794,7 @@ impl<'p> CinGenerator<'p> {
         let mut kind = kind.unwrap_or_else(|| self.choose_kind(referral, may_open));
         let mut e = Episode {
             referral,
-            source: self.pick(SOURCE),
+            source: self.rng.pick(SOURCE),
             need: None,
             closure: None,
             reason: None,
@@ -853,19 +814,19 @@ impl<'p> CinGenerator<'p> {
         }
         if kind == Kind::Nfa {
             e.nfa = Some("true");
-            e.need = match self.between(0, 9) {
+            e.need = match self.rng.between(0, 9) {
                 0..=4 => Some("N9"),
                 5 => Some("N0"),
                 _ => None,
             };
-            if must_close || (!force_open && self.chance(0.9)) {
-                e.closure = Some(days(referral, self.between(0, 2)).min(limit).max(referral));
+            if must_close || (!force_open && self.rng.chance(0.9)) {
+                e.closure = Some(days(referral, self.rng.between(0, 2)).min(limit).max(referral));
                 e.reason = Some("RC7");
             }
             return e;
         }
-        e.need = Some(self.pick(NEED));
-        let a_start = days(referral, self.between(0, 3)).min(limit);
+        e.need = Some(self.rng.pick(NEED));
+        let a_start = days(referral, self.rng.between(0, 3)).min(limit);
         let mut last_end = a_start;
         match kind {
             Kind::Nfa => {}
@@ -874,7 +835,7 @@ impl<'p> CinGenerator<'p> {
             }
             Kind::AssessmentClosed => {
                 let mut a = self.assessment(a_start, limit, false);
-                if self.chance(0.25) {
+                if self.rng.chance(0.25) {
                     a.factors = Some(vec!["21"]);
                 }
                 last_end = a.auth.unwrap_or(a_start);
@@ -888,14 +849,14 @@ impl<'p> CinGenerator<'p> {
                     None => last_end = self.end,
                     Some(auth) => {
                         last_end = auth;
-                        let jitter = self.between(0, 7);
+                        let jitter = self.rng.between(0, 7);
                         let plan_start = self.working_day_from(days(auth, jitter));
                         if days(plan_start, 2) <= limit {
                             let plan = self.plan(plan_start, limit, may_open);
                             last_end = plan.end.unwrap_or(self.end);
-                            if let (Some(end), true) = (plan.end, self.chance(0.1)) {
+                            if let (Some(end), true) = (plan.end, self.rng.chance(0.1)) {
                                 // A re-assessment while the plan ran.
-                                let start = days(plan.start, self.between(60, 120));
+                                let start = days(plan.start, self.rng.between(60, 120));
                                 if days(start, 60) < end {
                                     let again = self.assessment(start, end, false);
                                     if again.auth.is_some_and(|d| d <= end) {
@@ -909,12 +870,12 @@ impl<'p> CinGenerator<'p> {
                 }
             }
             Kind::S47NotRequired | Kind::Cpp => {
-                let s47_start = days(a_start, self.between(0, 2)).max(self.start).min(limit);
+                let s47_start = days(a_start, self.rng.between(0, 2)).max(self.start).min(limit);
                 let target = self.add_wd(s47_start, 15);
                 let a = self.assessment(a_start, limit, may_open);
                 last_end = a.auth.unwrap_or(self.end);
                 e.assessments.push(a);
-                let jitter = self.between(5, 15);
+                let jitter = self.rng.between(5, 15);
                 let icpc = self.add_wd(s47_start, jitter);
                 if kind == Kind::Cpp && icpc <= days(limit, -30) {
                     e.s47.push(S47 { start: s47_start, target: Some(target), icpc: Some(icpc), not_required: "false" });
@@ -923,9 +884,9 @@ impl<'p> CinGenerator<'p> {
                     let cpp_end = cpp.end;
                     e.cpps.push(cpp);
                     if let Some(end) = cpp_end {
-                        let jitter = self.between(1, 14);
+                        let jitter = self.rng.between(1, 14);
                         let plan_start = self.working_day_from(days(end, jitter));
-                        if self.chance(0.5) && days(plan_start, 2) <= limit {
+                        if self.rng.chance(0.5) && days(plan_start, 2) <= limit {
                             let plan = self.plan(plan_start, limit, may_open);
                             last_end = last_end.max(plan.end.unwrap_or(self.end));
                             e.plans.push(plan);
@@ -939,9 +900,9 @@ impl<'p> CinGenerator<'p> {
                     e.s47.push(S47 { start: s47_start, target: Some(target), icpc: None, not_required: "true" });
                     last_end = last_end.max(s47_start);
                     if let Some(auth) = e.assessments.first().and_then(|a| a.auth) {
-                        let jitter = self.between(0, 7);
+                        let jitter = self.rng.between(0, 7);
                         let plan_start = self.working_day_from(days(auth, jitter));
-                        if self.chance(0.6) && days(plan_start, 2) <= limit {
+                        if self.rng.chance(0.6) && days(plan_start, 2) <= limit {
                             let plan = self.plan(plan_start, limit, may_open);
                             last_end = last_end.max(plan.end.unwrap_or(self.end));
                             e.plans.push(plan);
@@ -954,20 +915,20 @@ impl<'p> CinGenerator<'p> {
             && e.plans.iter().all(|p| p.end.is_some())
             && e.cpps.iter().all(|p| p.end.is_some())
             && e.s47.iter().all(|s| s.icpc.is_some() || s.not_required == "true");
-        if all_closed && !force_open && (must_close || self.chance(0.8)) {
-            let closure = days(last_end, self.between(0, 10)).min(limit).max(last_end);
+        if all_closed && !force_open && (must_close || self.rng.chance(0.8)) {
+            let closure = days(last_end, self.rng.between(0, 10)).min(limit).max(last_end);
             e.closure = Some(closure);
             e.reason = Some(match kind {
                 Kind::AssessmentClosed => {
-                    if self.chance(0.6) {
+                    if self.rng.chance(0.6) {
                         "RC8"
                     } else {
                         "RC9"
                     }
                 }
-                _ if age >= 16 && self.chance(0.2) => "RC6",
-                _ if (0..10).contains(&age) && self.chance(0.01) => "RC1",
-                _ => self.pick(CLOSE_AFTER_PLAN),
+                _ if age >= 16 && self.rng.chance(0.2) => "RC6",
+                _ if (0..10).contains(&age) && self.rng.chance(0.01) => "RC1",
+                _ => self.rng.pick(CLOSE_AFTER_PLAN),
             });
         } else if e.assessments.iter().any(|a| a.factors.as_deref() == Some(&["21"][..])) {
             // Code 21 belongs to an assessment after which the case closed.
@@ -979,10 +940,10 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn assessment(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Assessment {
-        let duration = if self.chance(0.9) { self.between(5, 45) } else { self.between(46, 65) };
+        let duration = if self.rng.chance(0.9) { self.rng.between(5, 45) } else { self.rng.between(46, 65) };
         let mut auth = self.add_wd(start, duration);
         if auth < self.start {
-            let jitter = self.between(1, 10);
+            let jitter = self.rng.between(1, 10);
             auth = self.add_wd(self.start, jitter);
         }
         if auth > limit {
@@ -991,12 +952,12 @@ impl<'p> CinGenerator<'p> {
             }
             auth = limit.max(start);
         }
-        let review = if self.chance(0.05) && (auth - start).num_days() > 10 {
+        let review = if self.rng.chance(0.05) && (auth - start).num_days() > 10 {
             Some(days(start, (auth - start).num_days() / 2))
         } else {
             None
         };
-        let n = match self.between(0, 99) {
+        let n = match self.rng.between(0, 99) {
             0..=39 => 1,
             40..=74 => 2,
             75..=92 => 3,
@@ -1007,7 +968,7 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn plan(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Plan {
-        let end = days(start, self.between(30, 330));
+        let end = days(start, self.rng.between(30, 330));
         if end <= limit {
             Plan { start, end: Some(end) }
         } else if may_open {
@@ -1018,25 +979,25 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn cpp(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Cpp {
-        let mut end = Some(days(start, self.between(60, 450)));
+        let mut end = Some(days(start, self.rng.between(60, 450)));
         if end.is_some_and(|e| e > limit) {
             end = if may_open { None } else { Some(limit.max(days(start, 1))) };
         }
-        let initial = self.pick(ABUSE);
-        let latest = if self.chance(0.85) { initial } else { self.pick(ABUSE) };
-        let previous = Some(match self.between(0, 99) {
+        let initial = self.rng.pick(ABUSE);
+        let latest = if self.rng.chance(0.85) { initial } else { self.rng.pick(ABUSE) };
+        let previous = Some(match self.rng.between(0, 99) {
             0..=69 => 1,
             70..=89 => 2,
             90..=96 => 3,
-            _ => self.between(4, 6) as u32,
+            _ => self.rng.between(4, 6) as u32,
         });
         let mut reviews = Vec::new();
         let until = end.unwrap_or(self.end).min(self.end);
-        let jitter = self.between(60, 90);
+        let jitter = self.rng.between(60, 90);
         let mut review = self.working_day_from(days(start, jitter));
         while review < until {
             reviews.push(Some(review));
-            let jitter = self.between(170, 185);
+            let jitter = self.rng.between(170, 185);
             review = self.working_day_from(days(review, jitter));
         }
         Cpp { start, end, initial, latest, previous, reviews }

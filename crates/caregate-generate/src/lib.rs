@@ -11,6 +11,7 @@
 //! `generator = "ssda903"`: [`ssda903`]).
 
 pub mod cin;
+mod draw;
 pub mod ssda903;
 pub mod values;
 

@@ -26,12 +26,14 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _, Result};
-use chrono::{Datelike, NaiveDate, TimeDelta};
+use chrono::{Datelike, NaiveDate};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use caregate_engine::standard::StandardPack;
+
+pub(crate) use crate::draw::{days, weighted, Draw as _, Weighted};
 
 use crate::cin::Profile;
 pub use recipe::{Pick, Recipe, RecipeFile};
@@ -282,10 +284,6 @@ fn write_row(buf: &mut String, cells: &[String]) {
 // ---------------------------------------------------------------------------------------------------------
 // Dates.
 
-pub(crate) fn days(d: NaiveDate, n: i64) -> NaiveDate {
-    d.checked_add_signed(TimeDelta::days(n)).unwrap_or(d)
-}
-
 /// dd/mm/yyyy.
 pub fn format_date(d: NaiveDate) -> String {
     format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
@@ -325,23 +323,8 @@ fn param_date(pack: &StandardPack, name: &str) -> Result<NaiveDate> {
         .with_context(|| format!("{}: [params] {name} = {text}", pack.reference()))
 }
 
-/// One item of a table of (item, weight), drawn in proportion to the weights.
-fn weighted<'t, T>(rng: &mut ChaCha8Rng, table: &'t [(T, u32)]) -> Option<&'t T> {
-    let total: u32 = table.iter().map(|(_, w)| w).sum();
-    let mut at = rng.random_range(0..total.max(1));
-    for (item, weight) in table {
-        if at < *weight {
-            return Some(item);
-        }
-        at -= weight;
-    }
-    table.first().map(|(item, _)| item)
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Code mixes, roughly as in the national statistics of children looked after.
-
-type Weighted = [(&'static str, u32)];
 
 const ETHNIC: &Weighted = &[
     ("WBRI", 690),
@@ -640,31 +623,11 @@ impl<'p> Generator<'p> {
         })
     }
 
-    fn chance(&mut self, p: f64) -> bool {
-        self.rng.random_bool(p.clamp(0.0, 1.0))
-    }
-
-    fn between(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo {
-            lo
-        } else {
-            self.rng.random_range(lo..=hi)
-        }
-    }
-
-    fn pick(&mut self, table: &Weighted) -> &'static str {
-        weighted(&mut self.rng, table).copied().unwrap_or_default()
-    }
-
-    fn date_in(&mut self, from: NaiveDate, to: NaiveDate) -> NaiveDate {
-        days(from, self.between(0, (to - from).num_days()))
-    }
-
     /// The next child: its key, its rows, and the rule its fault breaks, when it was given one.
     fn next_child(&mut self, index: usize) -> (String, Rows, Option<String>) {
         self.index = index as u64;
         let id = format!("{}", self.id_base + index as u64 * 3 + self.rng.random_range(0..3u64));
-        let faulty = self.invalid_rate > 0.0 && !self.plan.faults.is_empty() && self.chance(self.invalid_rate);
+        let faulty = self.invalid_rate > 0.0 && !self.plan.faults.is_empty() && self.rng.chance(self.invalid_rate);
         if !faulty {
             let rows = self.child(&id, &Want::default());
             return (id, rows, None);
@@ -699,8 +662,11 @@ impl<'p> Generator<'p> {
     }
 
     fn upn(&mut self, born: NaiveDate) -> String {
-        let la =
-            if self.chance(0.85) { self.council.code } else { COUNCILS[self.rng.random_range(0..COUNCILS.len())].code };
+        let la = if self.rng.chance(0.85) {
+            self.council.code
+        } else {
+            COUNCILS[self.rng.random_range(0..COUNCILS.len())].code
+        };
         let establishment = 2000 + (self.index / 1000) % 7000;
         let body = format!("{la:03}{establishment:04}{:02}{:03}", (born.year() + 5).rem_euclid(100), self.index % 1000);
         let letter = caregate_engine::expr::upn_check_letter(body.as_bytes()).map_or('A', char::from);
@@ -717,7 +683,7 @@ impl<'p> Generator<'p> {
                 && !want.missing
                 && !want.mother
                 && !want.new_episode
-                && self.chance(0.07));
+                && self.rng.chance(0.07));
         if leaver {
             self.care_leaver(id)
         } else {
@@ -729,12 +695,12 @@ impl<'p> Generator<'p> {
     /// and OC3 only.
     fn care_leaver(&mut self, id: &str) -> Rows {
         let mut rows = self.empty_rows();
-        let age = self.between(19, 21) as i32;
-        let birthday = self.date_in(self.start, self.end);
+        let age = self.rng.between(19, 21) as i32;
+        let birthday = self.rng.date_in(self.start, self.end);
         let dob = plus_years(birthday, -age);
-        let sex = if self.chance(0.55) { "M" } else { "F" };
-        let ethnic = self.pick(ETHNIC);
-        let upn = if self.chance(0.9) { self.upn(dob) } else { "UN5".to_string() };
+        let sex = if self.rng.chance(0.55) { "M" } else { "F" };
+        let ethnic = self.rng.pick(ETHNIC);
+        let upn = if self.rng.chance(0.9) { self.upn(dob) } else { "UN5".to_string() };
         let dob_text = format_date(dob);
         self.push(
             &mut rows,
@@ -755,13 +721,13 @@ impl<'p> Generator<'p> {
     }
 
     fn oc3_row(&mut self, rows: &mut Rows, id: &str, dob: &str) {
-        let in_touch = self.pick(IN_TOUCH);
+        let in_touch = self.rng.pick(IN_TOUCH);
         let (activ, accom) = if in_touch == "YES" {
-            let accom = self.pick(ACCOM);
-            let suitable = if self.chance(0.9) { '1' } else { '2' };
+            let accom = self.rng.pick(ACCOM);
+            let suitable = if self.rng.chance(0.9) { '1' } else { '2' };
             let accom =
                 if accom.ends_with('1') && suitable == '2' { format!("{}2", &accom[..1]) } else { accom.into() };
-            (self.pick(ACTIV).to_string(), accom)
+            (self.rng.pick(ACTIV).to_string(), accom)
         } else if matches!(in_touch, "DIED" | "RHOM") {
             // Died or returned home: activity and accommodation are 0 (rule 344).
             ("0".to_string(), "0".to_string())
@@ -782,9 +748,9 @@ impl<'p> Generator<'p> {
     }
 
     fn placement(&mut self, age: i32, uasc: bool, home_post: &str, kinship: bool) -> Placement {
-        let roll = self.between(0, 99);
+        let roll = self.rng.between(0, 99);
         let place = if kinship {
-            if self.chance(0.6) {
+            if self.rng.chance(0.6) {
                 "U1"
             } else {
                 "U3"
@@ -798,7 +764,7 @@ impl<'p> Generator<'p> {
                 "U6"
             }
         } else if age >= 11 && roll < 18 {
-            match self.between(0, 19) {
+            match self.rng.between(0, 19) {
                 0 => "K1",
                 1 => "S1",
                 2 => "R1",
@@ -841,8 +807,11 @@ impl<'p> Generator<'p> {
                 } else {
                     self.agencies[self.rng.random_range(0..self.agencies.len())].clone()
                 };
-                let near =
-                    if self.chance(0.8) { self.council } else { &COUNCILS[self.rng.random_range(0..COUNCILS.len())] };
+                let near = if self.rng.chance(0.8) {
+                    self.council
+                } else {
+                    &COUNCILS[self.rng.random_range(0..COUNCILS.len())]
+                };
                 (urn, postcode(&mut self.rng, near))
             }
         };
@@ -860,58 +829,58 @@ impl<'p> Generator<'p> {
     fn looked_after(&mut self, id: &str, want: &Want) -> Rows {
         let (start, end) = (self.start, self.end);
         let plain = !(want.uasc || want.oc2 || want.mother || want.missing || want.leaver);
-        let adoption = want.adopted || want.placed || want.reversed || (plain && self.chance(0.03));
-        let uasc = !adoption && (want.uasc || self.chance(0.06));
+        let adoption = want.adopted || want.placed || want.reversed || (plain && self.rng.chance(0.03));
+        let uasc = !adoption && (want.uasc || self.rng.chance(0.06));
         // Age at the end of the year.
         let age: i32 = if adoption {
-            self.between(2, 5) as i32
+            self.rng.between(2, 5) as i32
         } else if uasc || want.mother {
-            self.between(15, 17) as i32
+            self.rng.between(15, 17) as i32
         } else if want.oc2 {
-            self.between(5, 15) as i32
+            self.rng.between(5, 15) as i32
         } else if want.missing {
-            self.between(12, 17) as i32
+            self.rng.between(12, 17) as i32
         } else {
-            match self.between(0, 99) {
+            match self.rng.between(0, 99) {
                 0..=4 => 0,
-                5..=18 => self.between(1, 4) as i32,
-                19..=35 => self.between(5, 9) as i32,
-                36..=73 => self.between(10, 15) as i32,
-                _ => self.between(16, 17) as i32,
+                5..=18 => self.rng.between(1, 4) as i32,
+                19..=35 => self.rng.between(5, 9) as i32,
+                36..=73 => self.rng.between(10, 15) as i32,
+                _ => self.rng.between(16, 17) as i32,
             }
         };
-        let mut dob = days(plus_years(end, -age - 1), self.between(1, 365));
+        let mut dob = days(plus_years(end, -age - 1), self.rng.between(1, 365));
         if uasc && want.uasc_ceased {
             // Turns 18 in the year.
-            dob = plus_years(self.date_in(days(start, 40), days(end, -10)), -18);
+            dob = plus_years(self.rng.date_in(days(start, 40), days(end, -10)), -18);
         }
         let eighteenth = plus_years(dob, 18);
         let sex = if want.mother {
             "F"
         } else if uasc {
-            if self.chance(0.9) {
+            if self.rng.chance(0.9) {
                 "M"
             } else {
                 "F"
             }
-        } else if self.chance(0.003) {
+        } else if self.rng.chance(0.003) {
             "U"
-        } else if self.chance(0.56) {
+        } else if self.rng.chance(0.56) {
             "M"
         } else {
             "F"
         };
-        let ethnic = if uasc { self.pick(ETHNIC_UASC) } else { self.pick(ETHNIC) };
+        let ethnic = if uasc { self.rng.pick(ETHNIC_UASC) } else { self.rng.pick(ETHNIC) };
         let school_age = age_on(dob, start) >= 5;
         let upn = if uasc {
-            if self.chance(0.5) {
+            if self.rng.chance(0.5) {
                 "UN3".to_string()
             } else {
                 "UN4".to_string()
             }
         } else if !school_age {
             "UN1".to_string()
-        } else if self.chance(0.95) {
+        } else if self.rng.chance(0.95) {
             self.upn(dob)
         } else {
             ["UN2", "UN4", "UN5"][self.rng.random_range(0..3)].to_string()
@@ -922,19 +891,19 @@ impl<'p> Generator<'p> {
         let new_entrant = !born_in_year
             && !want.oc2
             && !adoption
-            && (want.new_episode && self.chance(0.7) || uasc && self.chance(0.5) || self.chance(0.33));
+            && (want.new_episode && self.rng.chance(0.7) || uasc && self.rng.chance(0.5) || self.rng.chance(0.33));
         let poc_start = if born_in_year {
-            self.date_in(dob.max(start), days(dob, 60).min(days(end, -3)).max(dob.max(start)))
+            self.rng.date_in(dob.max(start), days(dob, 60).min(days(end, -3)).max(dob.max(start)))
         } else if new_entrant {
-            self.date_in(start, days(end.min(eighteenth), -5).max(start))
+            self.rng.date_in(start, days(end.min(eighteenth), -5).max(start))
         } else {
             let earliest = days(start, -365 * 8).max(days(dob, 3));
             let latest = if want.oc2 { days(start, -2) } else { days(start, -1) };
-            self.date_in(earliest, latest.max(earliest))
+            self.rng.date_in(earliest, latest.max(earliest))
         };
         let home_post = if uasc { String::new() } else { postcode(&mut self.rng, self.council) };
-        let cin = if uasc { "N8" } else { self.pick(NEED) };
-        let kinship = !uasc && self.chance(0.15);
+        let cin = if uasc { "N8" } else { self.rng.pick(NEED) };
+        let kinship = !uasc && self.rng.chance(0.15);
 
         let mut episodes: Vec<Episode> = Vec::new();
         let mut adoption_dates: Option<AdoptionDates> = None;
@@ -975,10 +944,10 @@ impl<'p> Generator<'p> {
                 None
             } else {
                 let p = if new_entrant { 0.4 } else { 0.22 };
-                if self.chance(p) {
+                if self.rng.chance(p) {
                     let from = days(poc_start.max(start), 7);
                     if from < days(end, -1) {
-                        Some(self.date_in(from, days(end, -1)))
+                        Some(self.rng.date_in(from, days(end, -1)))
                     } else {
                         None
                     }
@@ -997,9 +966,9 @@ impl<'p> Generator<'p> {
                     _ => None,
                 };
                 let gap = match short {
-                    Some(most) => self.between(1, most),
-                    None if teen => self.between(25, 330),
-                    None => self.between(40, 500),
+                    Some(most) => self.rng.between(1, most),
+                    None if teen => self.rng.between(25, 330),
+                    None => self.rng.between(40, 500),
                 };
                 let at = days(last.decom, gap);
                 let stop = care_end.unwrap_or(days(end, 1));
@@ -1012,10 +981,10 @@ impl<'p> Generator<'p> {
                     "L1" | "L2" => Some("C1"),
                     "J2" => Some("V2"),
                     "C1" => Some("C2"),
-                    "V2" if !uasc && self.chance(0.3) => Some("C1"),
+                    "V2" if !uasc && self.rng.chance(0.3) => Some("C1"),
                     _ => None,
                 };
-                let roll = self.between(0, 99);
+                let roll = self.rng.between(0, 99);
                 let roll = if short.is_some() { roll % 70 } else { roll };
                 let (rne, ls, placement) = match legal_next {
                     Some(ls) if roll < 55 => ("L", ls, None),
@@ -1062,20 +1031,20 @@ impl<'p> Generator<'p> {
             if let Some(ended) = care_end {
                 let place = episodes.last().map(|e| e.place).unwrap_or("U6");
                 let reason = if leaves_at_18 {
-                    if place.starts_with('U') && self.chance(0.5) {
+                    if place.starts_with('U') && self.rng.chance(0.5) {
                         "E17"
                     } else {
                         weighted(&mut self.rng, &[("E5", 60), ("E6", 15), ("E8", 15), ("E13", 10)])
                             .copied()
                             .unwrap_or("E5")
                     }
-                } else if uasc && self.chance(0.1) {
+                } else if uasc && self.rng.chance(0.1) {
                     "E15"
                 } else {
-                    let r = self.pick(LEFT_CARE);
+                    let r = self.rng.pick(LEFT_CARE);
                     // Staying with former foster carers (E45, E46) only from a foster placement (rule 516).
                     let r = if matches!(r, "E45" | "E46") && !place.starts_with('U') { "E4A" } else { r };
-                    if age_on(dob, ended) >= 16 && self.chance(0.2) {
+                    if age_on(dob, ended) >= 16 && self.rng.chance(0.2) {
                         "E5"
                     } else {
                         r
@@ -1094,13 +1063,16 @@ impl<'p> Generator<'p> {
         // MOTHER is given for every girl looked after in the year (rule 165).
         let mother = if sex != "F" {
             ""
-        } else if age >= 12 && (want.mother || (age >= 15 && self.chance(0.01))) {
+        } else if age >= 12 && (want.mother || (age >= 15 && self.rng.chance(0.01))) {
             "1"
         } else {
             "0"
         };
-        let mc_dob =
-            if mother == "1" { format_date(self.date_in(days(start, -300), days(end, -20))) } else { String::new() };
+        let mc_dob = if mother == "1" {
+            format_date(self.rng.date_in(days(start, -300), days(end, -20)))
+        } else {
+            String::new()
+        };
         self.push(
             &mut rows,
             self.known.header,
@@ -1142,11 +1114,11 @@ impl<'p> Generator<'p> {
         let care_end = episodes.last().and_then(|e| e.dec);
 
         // Reviews: 20 working days (about four weeks) after care starts, three months later, then six-monthly.
-        let mut review = days(care_start, self.between(14, 27));
+        let mut review = days(care_start, self.rng.between(14, 27));
         let mut n = 0;
         while review <= end && care_end.is_none_or(|e| review < e) {
             if review >= start {
-                let code = if age_on(dob, review) < 4 { "PN0" } else { self.pick(PARTICIPATION) };
+                let code = if age_on(dob, review) < 4 { "PN0" } else { self.rng.pick(PARTICIPATION) };
                 self.push(
                     &mut rows,
                     self.known.reviews,
@@ -1159,7 +1131,7 @@ impl<'p> Generator<'p> {
                 );
             }
             n += 1;
-            review = days(review, if n == 1 { self.between(80, 92) } else { self.between(160, 182) });
+            review = days(review, if n == 1 { self.rng.between(80, 92) } else { self.rng.between(160, 182) });
         }
 
         if uasc {
@@ -1177,19 +1149,19 @@ impl<'p> Generator<'p> {
             let age_end = age_on(dob, end);
             let (score, reason) = if age_end < 4 || age_start >= 17 {
                 (String::new(), String::new())
-            } else if self.chance(0.85) {
-                (self.between(2, 32).to_string(), String::new())
+            } else if self.rng.chance(0.85) {
+                (self.rng.between(2, 32).to_string(), String::new())
             } else {
-                (String::new(), self.pick(SDQ_REASON).to_string())
+                (String::new(), self.rng.pick(SDQ_REASON).to_string())
             };
-            let flag = |g: &mut Self, p: f64| if g.chance(p) { "1".to_string() } else { "0".to_string() };
+            let flag = |g: &mut Self, p: f64| if g.rng.chance(p) { "1".to_string() } else { "0".to_string() };
             let convicted = if age_end >= 10 { flag(self, 0.03) } else { "0".into() };
             let health_check = if age_end < 5 { flag(self, 0.88) } else { String::new() };
             let substance = if age_end >= 10 { flag(self, 0.05) } else { "0".into() };
             // Whether an intervention was offered is asked only when none was received (rule 158).
             let (received, offered) = if substance != "1" {
                 (String::new(), String::new())
-            } else if self.chance(0.6) {
+            } else if self.rng.chance(0.6) {
                 ("1".to_string(), String::new())
             } else {
                 ("0".to_string(), flag(self, 0.7))
@@ -1219,7 +1191,7 @@ impl<'p> Generator<'p> {
         if let Some((decision, matched, adopted, reversed)) = adoption_dates {
             if let (Some(matched), Some(adopted)) = (matched, adopted) {
                 if adopted >= start && adopted <= end {
-                    let couple = self.chance(0.8);
+                    let couple = self.rng.chance(0.8);
                     let (sex_adoptr, ls_adoptr) = if couple {
                         weighted(
                             &mut self.rng,
@@ -1235,7 +1207,7 @@ impl<'p> Generator<'p> {
                         )
                         .copied()
                         .unwrap_or(("MF", "L11"))
-                    } else if self.chance(0.85) {
+                    } else if self.rng.chance(0.85) {
                         ("F1", "L0")
                     } else {
                         ("M1", "L0")
@@ -1259,7 +1231,7 @@ impl<'p> Generator<'p> {
             }
             let (ceased, reason) = match reversed {
                 Some(d) => {
-                    (format_date(d), self.pick(&[("RD1", 40), ("RD2", 20), ("RD3", 20), ("RD4", 20)]).to_string())
+                    (format_date(d), self.rng.pick(&[("RD1", 40), ("RD2", 20), ("RD3", 20), ("RD4", 20)]).to_string())
                 }
                 None => (String::new(), String::new()),
             };
@@ -1278,18 +1250,21 @@ impl<'p> Generator<'p> {
 
         // PrevPerm: every child with an episode starting in the year.
         if shown.iter().any(|e| e.decom >= start) {
-            let prev =
-                if self.chance(0.88) { "Z1" } else { self.pick(&[("P1", 20), ("P2", 40), ("P3", 25), ("P4", 15)]) };
+            let prev = if self.rng.chance(0.88) {
+                "Z1"
+            } else {
+                self.rng.pick(&[("P1", 20), ("P2", 40), ("P3", 25), ("P4", 15)])
+            };
             let (la, date) = if prev == "Z1" {
                 (String::new(), String::new())
             } else {
-                let la = if self.chance(0.7) {
+                let la = if self.rng.chance(0.7) {
                     self.council.code
                 } else {
                     COUNCILS[self.rng.random_range(0..COUNCILS.len())].code
                 };
                 let from = days(dob, 30).min(days(care_start, -30));
-                (format!("{la:03}"), format_date(self.date_in(from, days(care_start, -30).max(from))))
+                (format!("{la:03}"), format_date(self.rng.date_in(from, days(care_start, -30).max(from))))
             };
             self.push(
                 &mut rows,
@@ -1307,17 +1282,17 @@ impl<'p> Generator<'p> {
         // Missing episodes for a minority of older children, within the care of the year.
         let from = care_start.max(start);
         let to = care_end.unwrap_or(end).min(end);
-        if age >= 11 && (to - from).num_days() > 30 && (want.missing || self.chance(0.12)) {
-            let k = self.between(1, 4);
+        if age >= 11 && (to - from).num_days() > 30 && (want.missing || self.rng.chance(0.12)) {
+            let k = self.rng.between(1, 4);
             let mut at = from;
             for _ in 0..k {
                 let room = (to - at).num_days();
                 if room < 10 {
                     break;
                 }
-                let s = days(at, self.between(1, room / 2));
-                let e = days(s, self.between(0, 4)).min(to);
-                let kind = if self.chance(0.7) { "M" } else { "A" };
+                let s = days(at, self.rng.between(1, room / 2));
+                let e = days(s, self.rng.between(0, 4)).min(to);
+                let kind = if self.rng.chance(0.7) { "M" } else { "A" };
                 self.push(
                     &mut rows,
                     self.known.missing,
@@ -1335,12 +1310,12 @@ impl<'p> Generator<'p> {
 
         // Social worker episodes: the one allocated at the start of the year (or of care), then changes.
         let mut sw_start =
-            if care_start < start { days(start, -self.between(0, 300)).max(care_start) } else { care_start };
+            if care_start < start { days(start, -self.rng.between(0, 300)).max(care_start) } else { care_start };
         loop {
             let sw = format!("SW{:05}", 10_000 + self.rng.random_range(0..self.social_workers));
-            let next = days(sw_start, self.between(60, 420));
+            let next = days(sw_start, self.rng.between(60, 420));
             let (sw_dec, reason) = if next < to && next <= end {
-                (format_date(next), self.pick(SW_REASON).to_string())
+                (format_date(next), self.rng.pick(SW_REASON).to_string())
             } else if care_end.is_some() {
                 (format_date(to), "CHCHAN".to_string())
             } else {
@@ -1379,27 +1354,30 @@ impl<'p> Generator<'p> {
         want: &Want,
     ) -> AdoptionDates {
         let (start, end) = (self.start, self.end);
-        let reversed = want.reversed || (!want.adopted && self.chance(0.06));
-        let adopted_in_year = want.adopted || (!reversed && self.chance(0.7));
+        let reversed = want.reversed || (!want.adopted && self.rng.chance(0.06));
+        let adopted_in_year = want.adopted || (!reversed && self.rng.chance(0.7));
         // Work back from the adoption order in the year, or from a placement for adoption made by its end (the
         // adoption order then falls later, in the year or after it).
         let (placed, adopted) = if adopted_in_year {
-            let adopted = self.date_in(days(start, 10), days(end, -5));
-            (days(adopted, -self.between(70, 240)), adopted)
+            let adopted = self.rng.date_in(days(start, 10), days(end, -5));
+            (days(adopted, -self.rng.between(70, 240)), adopted)
         } else {
-            let placed = self.date_in(days(start, -60), days(end, -10));
-            (placed, days(placed, self.between(70, 240)))
+            let placed = self.rng.date_in(days(start, -60), days(end, -10));
+            (placed, days(placed, self.rng.between(70, 240)))
         };
-        let matched = days(placed, -self.between(7, 40));
-        let po = days(matched, -self.between(30, 180));
-        let decision =
-            if reversed { self.date_in(days(start, -400), days(end, -60)) } else { days(po, -self.between(20, 100)) };
-        let c2 = days(decision, -self.between(30, 150));
-        let start_care = days(c2, -self.between(60, 250)).max(days(dob, 2));
+        let matched = days(placed, -self.rng.between(7, 40));
+        let po = days(matched, -self.rng.between(30, 180));
+        let decision = if reversed {
+            self.rng.date_in(days(start, -400), days(end, -60))
+        } else {
+            days(po, -self.rng.between(20, 100))
+        };
+        let c2 = days(decision, -self.rng.between(30, 150));
+        let start_care = days(c2, -self.rng.between(60, 250)).max(days(dob, 2));
         let (c2, decision) = (c2.max(days(start_care, 1)), decision.max(days(start_care, 2)));
         let (po, matched, placed) =
             (po.max(days(decision, 1)), matched.max(days(decision, 2)), placed.max(days(decision, 3)));
-        let with_carer = self.chance(0.15);
+        let with_carer = self.rng.chance(0.15);
         let foster = self.placement_of(if with_carer { "U5" } else { "U6" }, home_post);
         let push =
             |episodes: &mut Vec<Episode>, decom: NaiveDate, rne: &'static str, ls: &'static str, p: &Placement| {
@@ -1428,7 +1406,7 @@ impl<'p> Generator<'p> {
         push(episodes, c2, "L", "C2", &foster);
         if reversed {
             // The decision to place is reversed in the year; the child stays in foster care.
-            let reversal = self.date_in(days(start.max(decision), 1), days(end, -1));
+            let reversal = self.rng.date_in(days(start.max(decision), 1), days(end, -1));
             return (decision.min(days(reversal, -1)), None, None, Some(reversal));
         }
         if !with_carer && po <= end {
