@@ -185,6 +185,15 @@ fn rules(base: &[u8], over: &[u8]) -> Result<Vec<u8>, String> {
         Some(toml::Value::Array(ids)) => ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
         Some(_) => return Err("`remove` is a list of rule ids".into()),
     };
+    let earlier_ids: Vec<String> = match merged.get("rule") {
+        Some(toml::Value::Array(rules)) => {
+            rules.iter().filter_map(|r| r.get("id").and_then(toml::Value::as_str)).map(str::to_string).collect()
+        }
+        _ => Vec::new(),
+    };
+    if let Some(unknown) = removed.iter().find(|id| !earlier_ids.contains(id)) {
+        return Err(format!("`remove` names rule {unknown}, which the earlier pack does not have"));
+    }
     for (list, key) in [("rule", "id"), ("aggregate", "name")] {
         let later = match over.remove(list) {
             None => Vec::new(),
@@ -196,20 +205,11 @@ fn rules(base: &[u8], over: &[u8]) -> Result<Vec<u8>, String> {
         let toml::Value::Array(items) = entry else { return Err(format!("`{list}` is an array of tables")) };
         items.retain(|t| {
             let id = t.get(key);
-            !id.is_some_and(|id| {
-                given.contains(id) || (list == "rule" && id.as_str().is_some_and(|s| removed.iter().any(|r| r == s)))
-            })
+            let removed_rule =
+                list == "rule" && id.and_then(toml::Value::as_str).is_some_and(|s| removed.iter().any(|r| r == s));
+            !(removed_rule || id.is_some_and(|id| given.contains(id)))
         });
         items.extend(later);
-    }
-    if let Some(unknown) =
-        removed.iter().find(|id| {
-            !toml_of(base).ok().and_then(|t| t.get("rule").cloned()).and_then(|r| r.as_array().cloned()).is_some_and(
-                |rules| rules.iter().any(|r| r.get("id").and_then(toml::Value::as_str) == Some(id.as_str())),
-            )
-        })
-    {
-        return Err(format!("`remove` names rule {unknown}, which the earlier pack does not have"));
     }
     merged.extend(over);
     toml_bytes(&merged)
