@@ -197,6 +197,16 @@ fn the_xml_form_gives_the_same_findings_as_the_tables() {
     let found = findings(&from_xml);
     assert!(has(&found, "return.xml", "101", 6, 51, "C2"), "{found:#?}");
     assert_eq!(from_xml["documents"][0]["records"], 2);
+    // Any caller of the engine recognises the XML form too (the gateway, a conformance suite), not the
+    // command alone.
+    let catalog = caregate_engine::standard::Catalog::embedded().unwrap();
+    let validator = caregate_engine::validate::Validator::new(&catalog, Default::default());
+    let checked = validator.check(xml.as_bytes());
+    assert_eq!(checked.pack.map(|p| p.reference()).as_deref(), Some("ssda903@2026-27"));
+    let mut from_engine: Vec<(String, String)> =
+        checked.findings.into_iter().map(|f| (f.rule, f.record.unwrap_or_default())).collect();
+    from_engine.sort();
+    assert_eq!(from_engine, expected);
 }
 
 /// The 2026-27 pack is written as what changed from 2025-26 (`extends`): it has every rule of 2025-26 and the

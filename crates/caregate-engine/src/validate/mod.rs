@@ -213,6 +213,15 @@ impl<'c> Validator<'c> {
         };
         checked.format = Some(format);
         if format == Format::Xml {
+            // A table return in its XML form (SSDA903's EXPSSDA903), read record by record.
+            if let Some(pack) = self.tables_xml_pack(bytes) {
+                let mut findings = Vec::new();
+                let summary = self.check_tables_xml(&pack, bytes, &mut |finding| findings.push(finding));
+                checked.findings = findings;
+                checked.records = Some(summary.records);
+                checked.pack = Some(pack);
+                return checked;
+            }
             if let Some(pack) = self.bulk_pack(bytes) {
                 let open = |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send + '_>> {
                     Ok(Box::new(bytes.get(offset as usize..).unwrap_or_default()))

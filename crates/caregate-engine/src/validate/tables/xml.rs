@@ -31,7 +31,8 @@ impl Validator<'_> {
         };
         match &self.options.standard {
             Some(pack) => fits(pack).then(|| Arc::clone(pack)),
-            None => self.catalog.packs().iter().find(|p| fits(p)).cloned(),
+            // As a document is recognised by its element: the newest year.
+            None => self.catalog.packs().iter().rev().find(|p| fits(p)).cloned(),
         }
     }
 
