@@ -153,6 +153,8 @@ pub struct Rule {
     /// The run-time inputs (`params` a return does not carry, e.g. the council's code `la_code`) the rule
     /// reads: without all of them it is not run, and the report says so.
     pub needs: Vec<String>,
+    /// Whether the expression reads `record` (the record its node lies in), which is then found for it.
+    pub reads_record: bool,
 }
 
 /// How a rule depends on the aggregates: what a bulk return's validation must wait for before checking it.
@@ -330,6 +332,7 @@ pub fn compile_rules(
                 return Err(format!("rule {}: `records = \"{name}\"` names no aggregate of kind `records`", entry.id));
             }
         }
+        let reads_record = !matches!(program.reads("record"), Reads::Not);
         rules.push(Rule {
             id: entry.id,
             severity,
@@ -343,6 +346,7 @@ pub fn compile_rules(
             agg_use,
             records: entry.records,
             needs: entry.needs,
+            reads_record,
         });
     }
     Ok((rules, aggregates))

@@ -141,7 +141,8 @@ pub fn check(
         });
         let stride = group.context.wildcards();
         // `record`: the record a node inside the records lies in (`null` elsewhere), found once per record.
-        let records = pack.records_pattern.as_ref().filter(|_| group.in_records);
+        let reads_record = group.rules.iter().any(|&i| pack.rules.get(i).is_some_and(|r| r.reads_record));
+        let records = pack.records_pattern.as_ref().filter(|_| group.in_records && reads_record);
         let depth = records.map_or(0, PathPattern::wildcards);
         let mut record_of: Vec<&Value> = Vec::with_capacity(nodes.len());
         let mut last: Option<(&[usize], &Value)> = None;
