@@ -17,13 +17,7 @@ use caregate_engine::validate::tables::TableFile;
 use caregate_engine::validate::{Checked, Options, Validator};
 
 pub fn run(cli: Cli) -> Result<u8> {
-    let narrow = match &cli.command {
-        Command::Convert(args) if cli.standards.is_empty() && args.standard.is_none() => {
-            conversion_catalog(&args.file)?
-        }
-        _ => None,
-    };
-    let catalog = match narrow {
+    let catalog = match narrow_catalog(&cli)? {
         Some(catalog) => catalog,
         None => load_catalog(&cli.standards)?,
     };
@@ -50,18 +44,83 @@ fn load_catalog(dirs: &[PathBuf]) -> Result<Catalog> {
     Ok(catalog)
 }
 
-/// For converting an XML file: only the embedded packs of its document element, when there are some and none
-/// of them holds documents of other standards; `None` when every pack is needed (a JSON document, standard
-/// input, a document of no known standard, an envelope).
-fn conversion_catalog(path: &Path) -> Result<Option<Catalog>> {
-    // A file that cannot be read is left for the command to report, as it does.
-    let Some(root) = file_head(path).ok().flatten().and_then(|head| document::tokens::peek_root(&head)) else {
+/// The embedded packs a validation or conversion needs, when its arguments tell: those of the standard named
+/// and of the files' document elements, or sent as tables for CSV files. Compiling every pack's rules is
+/// most of a short command's time, and a conversion compiles none. `None` when every pack is needed: packs
+/// added from folders, standard input, a JSON document (known by its shape among all), a document of no known
+/// standard, or an envelope (which holds documents of other standards).
+fn narrow_catalog(cli: &Cli) -> Result<Option<Catalog>> {
+    if !cli.standards.is_empty() {
         return Ok(None);
+    }
+    let (standard, inputs, conversion) = match &cli.command {
+        // Inputs that cannot be listed are left for the command to report, as it does.
+        Command::Validate(args) => match collect_inputs(&args.paths) {
+            Ok(inputs) => (args.standard.as_deref(), inputs, false),
+            Err(_) => return Ok(None),
+        },
+        Command::Convert(args) => (args.standard.as_deref(), vec![args.file.clone()], true),
+        _ => return Ok(None),
     };
-    let catalog = Catalog::embedded_where(|files| files.xml_root().as_ref() == Some(&root))
+    let Some(wanted) = Wanted::of(standard, &inputs, conversion) else { return Ok(None) };
+    let keep = |files: &caregate_engine::standard::PackFiles| wanted.keeps(files);
+    let catalog = if conversion { Catalog::embedded_for_conversion(keep) } else { Catalog::embedded_where(keep) }
         .context("an embedded standard pack does not load")?;
-    let whole = catalog.packs().is_empty() || catalog.packs().iter().any(|p| p.files.embeds_documents());
+    let whole = catalog.packs().iter().any(|p| p.files.embeds_documents()) || !wanted.all_found(&catalog);
     Ok((!whole).then_some(catalog))
+}
+
+/// What a command's files and `--standard` ask of the catalog.
+struct Wanted {
+    id: Option<String>,
+    roots: Vec<(String, String)>,
+    tables: bool,
+    conversion: bool,
+}
+
+impl Wanted {
+    /// `None` when some input cannot be placed without every pack.
+    fn of(standard: Option<&str>, inputs: &[PathBuf], conversion: bool) -> Option<Wanted> {
+        let id = standard.map(|r| r.split_once('@').map_or(r, |(id, _)| id).to_string());
+        let mut wanted = Wanted { id, roots: Vec::new(), tables: false, conversion };
+        for input in inputs {
+            if is_csv(input) && !conversion {
+                wanted.tables = true;
+                continue;
+            }
+            let root = file_head(input).ok().flatten().and_then(|head| document::tokens::peek_root(&head))?;
+            if !wanted.roots.contains(&root) {
+                wanted.roots.push(root);
+            }
+        }
+        Some(wanted)
+    }
+
+    fn keeps(&self, files: &caregate_engine::standard::PackFiles) -> bool {
+        let tables = files.tables();
+        // A table return's XML form is validated, not converted.
+        let tables_root = tables.clone().flatten().filter(|_| !self.conversion);
+        self.id.is_some() && files.id() == self.id
+            || (self.tables && tables.is_some())
+            || files.xml_root().is_some_and(|root| self.roots.contains(&root))
+            || tables_root.is_some_and(|local| self.roots.iter().any(|(l, _)| *l == local))
+    }
+
+    /// Whether every part of the command found its pack, so that one it did not find is reported among all.
+    fn all_found(&self, catalog: &Catalog) -> bool {
+        let packs = catalog.packs();
+        let xml_root = |p: &StandardPack| (p.manifest.xml.root.clone(), p.manifest.xml.namespace.clone());
+        let tables_root = |p: &StandardPack| {
+            p.manifest.tables.as_ref().and_then(|t| t.xml.as_ref()).map(|x| x.root.clone()).filter(|_| !self.conversion)
+        };
+        self.id.as_ref().is_none_or(|id| packs.iter().any(|p| p.id() == id))
+            && (!self.tables || packs.iter().any(|p| p.manifest.tables.is_some()))
+            && self
+                .roots
+                .iter()
+                .all(|root| packs.iter().any(|p| xml_root(p) == *root || tables_root(p).as_ref() == Some(&root.0)))
+            && !packs.is_empty()
+    }
 }
 
 fn find_standard(catalog: &Catalog, reference: &str) -> Result<Arc<StandardPack>> {

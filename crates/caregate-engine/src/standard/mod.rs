@@ -74,10 +74,26 @@ impl PackFiles {
 
     /// The document element (local name and namespace) its standard.toml says documents of the pack have.
     pub fn xml_root(&self) -> Option<(String, String)> {
-        let manifest: toml::Table = toml::from_str(self.text("standard.toml").ok()??).ok()?;
+        let manifest = self.manifest_table()?;
         let xml = manifest.get("xml")?;
         let namespace = xml.get("namespace").and_then(toml::Value::as_str).unwrap_or_default();
         Some((xml.get("root")?.as_str()?.to_string(), namespace.to_string()))
+    }
+
+    /// The standard's id as standard.toml says it, before the pack is compiled.
+    pub fn id(&self) -> Option<String> {
+        Some(self.manifest_table()?.get("id")?.as_str()?.to_string())
+    }
+
+    /// Whether the pack's returns are sent as tables (`[tables]`), and the element of their XML form.
+    pub fn tables(&self) -> Option<Option<String>> {
+        let manifest = self.manifest_table()?;
+        let tables = manifest.get("tables")?;
+        Some(tables.get("xml").and_then(|x| x.get("root")).and_then(toml::Value::as_str).map(str::to_string))
+    }
+
+    fn manifest_table(&self) -> Option<toml::Table> {
+        toml::from_str(self.text("standard.toml").ok()??).ok()
     }
 
     /// Whether documents of the pack may hold documents of other standards (`x-embedded` in its schema).
@@ -212,6 +228,10 @@ impl StandardPack {
 
     /// Compiles a pack from its files.
     pub fn compile(files: PackFiles) -> Result<StandardPack, PackError> {
+        StandardPack::compile_with(files, Rules::Compiled)
+    }
+
+    fn compile_with(files: PackFiles, with: Rules) -> Result<StandardPack, PackError> {
         let manifest: Manifest = toml::from_str(files.required_text("standard.toml")?)
             .map_err(|e| files.error("standard.toml", e.to_string()))?;
         let codelists: CodeLists = match files.text("codelists.toml")? {
@@ -264,7 +284,7 @@ impl StandardPack {
             }
             None => Vec::new(),
         };
-        let (rules, aggregates) = match files.text("rules.toml")? {
+        let (rules, aggregates) = match files.text("rules.toml")?.filter(|_| with == Rules::Compiled) {
             Some(text) => {
                 rulebook::compile_rules(text, &holidays, &stable).map_err(|m| files.error("rules.toml", m))?
             }
@@ -296,7 +316,7 @@ impl StandardPack {
                 }
             }
         }
-        if let Some(tables) = &manifest.tables {
+        if let Some(tables) = manifest.tables.as_ref().filter(|_| with == Rules::Compiled) {
             let record = record_schema.as_ref().and_then(|(location, _)| schema.pointer(location));
             for table in &tables.table {
                 for column in &table.columns {
@@ -466,6 +486,14 @@ fn inject_codelists(node: &mut Value, lists: &CodeLists, at: &str) -> Result<(),
     }
 }
 
+/// Whether a pack is compiled with its rules, or without them for a use that never evaluates one (a
+/// conversion), as compiling the rules is most of a short command's time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    Compiled,
+    Skipped,
+}
+
 /// Every standard caregate knows: the embedded packs, and packs added from disk.
 #[derive(Default)]
 pub struct Catalog {
@@ -482,6 +510,16 @@ impl Catalog {
     /// compiled: for a command that needs only some of them (converting a document of one standard), as
     /// compiling every pack's rules is most of a short command's time.
     pub fn embedded_where(keep: impl Fn(&PackFiles) -> bool) -> Result<Catalog, PackError> {
+        Catalog::embedded_with(keep, Rules::Compiled)
+    }
+
+    /// The embedded packs `keep` chooses, compiled for converting documents: without their rules, which a
+    /// conversion never evaluates. Such a catalog is for converting only; its packs find nothing wrong.
+    pub fn embedded_for_conversion(keep: impl Fn(&PackFiles) -> bool) -> Result<Catalog, PackError> {
+        Catalog::embedded_with(keep, Rules::Skipped)
+    }
+
+    fn embedded_with(keep: impl Fn(&PackFiles) -> bool, with: Rules) -> Result<Catalog, PackError> {
         let mut catalog = Catalog::default();
         let folders: Vec<PackFiles> = EMBEDDED
             .dirs()
@@ -494,7 +532,7 @@ impl Catalog {
         // Each pack compiles on its own thread: loading is most of a small validation's time.
         let packs: Vec<Result<StandardPack, PackError>> = std::thread::scope(|scope| {
             let handles: Vec<_> =
-                folders.into_iter().map(|files| scope.spawn(move || StandardPack::compile(files))).collect();
+                folders.into_iter().map(|files| scope.spawn(move || StandardPack::compile_with(files, with))).collect();
             handles
                 .into_iter()
                 .map(|h| {
