@@ -72,7 +72,8 @@ fn narrow_catalog(cli: &Cli) -> Result<Option<Catalog>> {
 
 /// What a command's files and `--standard` ask of the catalog.
 struct Wanted {
-    id: Option<String>,
+    /// The standard named, as id and version if it gives one.
+    standard: Option<(String, Option<String>)>,
     roots: Vec<(String, String)>,
     tables: bool,
     conversion: bool,
@@ -81,8 +82,11 @@ struct Wanted {
 impl Wanted {
     /// `None` when some input cannot be placed without every pack.
     fn of(standard: Option<&str>, inputs: &[PathBuf], conversion: bool) -> Option<Wanted> {
-        let id = standard.map(|r| r.split_once('@').map_or(r, |(id, _)| id).to_string());
-        let mut wanted = Wanted { id, roots: Vec::new(), tables: false, conversion };
+        let standard = standard.map(|r| match r.split_once('@') {
+            Some((id, version)) => (id.to_string(), Some(version.to_string())),
+            None => (r.to_string(), None),
+        });
+        let mut wanted = Wanted { standard, roots: Vec::new(), tables: false, conversion };
         for input in inputs {
             if is_csv(input) && !conversion {
                 wanted.tables = true;
@@ -100,7 +104,11 @@ impl Wanted {
         let tables = files.tables();
         // A table return's XML form is validated, not converted.
         let tables_root = tables.clone().flatten().filter(|_| !self.conversion);
-        self.id.is_some() && files.id() == self.id
+        let named = self.standard.as_ref().is_some_and(|(id, version)| {
+            // Without a version the newest active one is meant, so every version is needed to know it.
+            files.id_version().is_some_and(|(i, v)| i == *id && version.as_ref().is_none_or(|version| v == *version))
+        });
+        named
             || (self.tables && tables.is_some())
             || files.xml_root().is_some_and(|root| self.roots.contains(&root))
             || tables_root.is_some_and(|local| self.roots.iter().any(|(l, _)| *l == local))
@@ -113,8 +121,9 @@ impl Wanted {
         let tables_root = |p: &StandardPack| {
             p.manifest.tables.as_ref().and_then(|t| t.xml.as_ref()).map(|x| x.root.clone()).filter(|_| !self.conversion)
         };
-        self.id.as_ref().is_none_or(|id| packs.iter().any(|p| p.id() == id))
-            && (!self.tables || packs.iter().any(|p| p.manifest.tables.is_some()))
+        self.standard.as_ref().is_none_or(|(id, version)| {
+            packs.iter().any(|p| p.id() == id && version.as_ref().is_none_or(|v| p.version() == v))
+        }) && (!self.tables || packs.iter().any(|p| p.manifest.tables.is_some()))
             && self
                 .roots
                 .iter()

@@ -80,9 +80,11 @@ impl PackFiles {
         Some((xml.get("root")?.as_str()?.to_string(), namespace.to_string()))
     }
 
-    /// The standard's id as standard.toml says it, before the pack is compiled.
-    pub fn id(&self) -> Option<String> {
-        Some(self.manifest_table()?.get("id")?.as_str()?.to_string())
+    /// The standard's id and version as standard.toml says them, before the pack is compiled.
+    pub fn id_version(&self) -> Option<(String, String)> {
+        let manifest = self.manifest_table()?;
+        let text = |key: &str| Some(manifest.get(key)?.as_str()?.to_string());
+        Some((text("id")?, text("version")?))
     }
 
     /// Whether the pack's returns are sent as tables (`[tables]`), and the element of their XML form.
