@@ -401,22 +401,26 @@ fn parse_path(path: &str) -> Result<Place> {
     Ok(Place::Element(elem, t))
 }
 
-fn has_each(place: Place) -> bool {
-    let sels = match place {
-        Place::Field(elem, ..) | Place::Element(elem, _) => match elem {
-            Elem::Child => vec![],
-            Elem::Episode(a) => vec![a],
-            Elem::Item(a, _, b) => vec![a, b],
-            Elem::Review(a, b, c) => vec![a, b, c],
-        },
-        Place::List(List::Items(a, _)) => vec![a],
-        Place::List(List::Reviews(a, b)) => vec![a, b],
-        _ => vec![],
-    };
-    sels.contains(&Sel::Each)
+/// Whether an element is named with `[*]` somewhere on its way.
+fn each(elem: Elem) -> bool {
+    match elem {
+        Elem::Child => false,
+        Elem::Episode(a) => a == Sel::Each,
+        Elem::Item(a, _, b) => [a, b].contains(&Sel::Each),
+        Elem::Review(a, b, c) => [a, b, c].contains(&Sel::Each),
+    }
 }
 
-/// What a path's field holds, or an error naming the step.
+fn has_each(place: Place) -> bool {
+    match place {
+        Place::Field(elem, ..) | Place::Element(elem, _) => each(elem),
+        Place::List(List::Items(a, _)) => a == Sel::Each,
+        Place::List(List::Reviews(a, b)) => [a, b].contains(&Sel::Each),
+        _ => false,
+    }
+}
+
+/// What a path's field holds and whether it may be blank; `None` for an element or a list.
 fn value_of(place: Place) -> Option<(Value, bool)> {
     match place {
         Place::Field(_, t, f) => FIELDS.iter().find(|(ft, _, ff, ..)| *ft == t && *ff == f).map(|x| (x.3, x.4)),
@@ -458,6 +462,10 @@ struct DateExpr {
     at_least: Option<Box<DateExpr>>,
     snap: Option<Snap>,
 }
+
+/// The most days (working days) a date is moved by.
+const MAX_DAYS: i64 = 36_600;
+const MAX_WORKING_DAYS: u32 = 1_000;
 
 /// What a step writes into a field.
 #[derive(Debug, Clone)]
@@ -596,6 +604,10 @@ fn date_expr(file: &DateFile) -> Result<DateExpr> {
         };
         Ok(Some(Box::new(date_expr(&file).with_context(|| format!("`{name}`"))?)))
     };
+    // Bounds keep a recipe's arithmetic within the calendar and its loops short.
+    if file.days.abs() > MAX_DAYS || file.working_days > MAX_WORKING_DAYS {
+        bail!("`days` is at most {MAX_DAYS} either way, `working_days` at most {MAX_WORKING_DAYS}");
+    }
     let snap = match &file.snap {
         None => None,
         Some(name) => Some(
@@ -637,12 +649,12 @@ impl ShapeFile {
             ),
         };
         if let Some([lo, hi]) = self.age {
-            if lo > hi || lo < 0 {
-                bail!("`age = [{lo}, {hi}]` is no range of ages");
+            if lo > hi || lo < 0 || hi > 120 {
+                bail!("`age = [{lo}, {hi}]` is no range of ages (0 to 120)");
             }
         }
-        if self.episodes == Some(0) {
-            bail!("`episodes` is at least 1");
+        if self.episodes.is_some_and(|n| !(1..=10).contains(&n)) {
+            bail!("`episodes` is 1 to 10");
         }
         let date = |file: &Option<DateFile>, name: &str| -> Result<Option<DateExpr>> {
             let Some(file) = file else { return Ok(None) };
@@ -850,6 +862,9 @@ impl StepFile {
                 if value != Value::Text {
                     bail!("`suffix = \"{path}\"`: not a text field");
                 }
+                if self.index_width.is_some_and(|w| w > 64) {
+                    bail!("`index_width` is at most 64");
+                }
                 Op::Suffix(
                     place,
                     self.text.clone().unwrap_or_default(),
@@ -947,9 +962,9 @@ fn compile_one(value: &toml::Value, shapes: &BTreeMap<&str, ShapeExpr>) -> Resul
         None => None,
         Some(run) => {
             let size = match (run.children, run.one_in) {
-                (Some(n), None) => RunSize::Children(n),
+                (Some(n), None) if n <= 1_000_000 => RunSize::Children(n),
                 (None, Some(n)) if n > 0 => RunSize::OneIn(n),
-                _ => bail!("`run` gives `children` or `one_in` (at least 1)"),
+                _ => bail!("`run` gives `children` (at most 1000000) or `one_in` (at least 1)"),
             };
             Some(Run { size, once: run.once, steps: steps(&run.steps).context("`run`")? })
         }
@@ -1297,7 +1312,7 @@ fn eval_date(expr: &DateExpr, child: &Child<'_>, ctx: &Ctx<'_>) -> Option<NaiveD
     })
 }
 
-/// The value `source` gives, for a field holding codes or text as `value` says; `None` when it reads nothing.
+/// The value `source` gives (a string as a code when `code`, else as text); `None` when it reads nothing.
 fn eval<'a>(source: &'a Source, code: bool, child: &Child<'a>, ctx: &Ctx<'_>) -> Option<Val<'a>> {
     match source {
         Source::Text(t) if code => Some(Val::Code(t)),
@@ -1353,15 +1368,13 @@ fn make<'a>(op: &'a Op, child: &mut Child<'a>, ctx: &Ctx<'_>) -> bool {
             let Ok(Some(Val::Text(current))) = read(*place, child, ctx) else { return false };
             let mut chars: Vec<char> = current.chars().collect();
             let new: Vec<char> = text.chars().collect();
-            let Some(there) = chars.get(*at..*at + new.len()) else { return false };
+            let Some(there) = at.checked_add(new.len()).and_then(|end| chars.get(*at..end)) else { return false };
             let new: Vec<char> = match or {
                 Some(or) if there == new.as_slice() => or.chars().collect(),
                 _ => new,
             };
-            if chars.get(*at..*at + new.len()).is_none() {
-                return false;
-            }
-            chars.splice(*at..*at + new.len(), new);
+            let Some(end) = at.checked_add(new.len()).filter(|&end| end <= chars.len()) else { return false };
+            chars.splice(*at..end, new);
             write(*place, child, Some(Val::Text(chars.into_iter().collect())))
         }
         Op::CheckLetter(place) => {
@@ -1383,14 +1396,9 @@ fn make<'a>(op: &'a Op, child: &mut Child<'a>, ctx: &Ctx<'_>) -> bool {
         Op::Absent(place) => {
             let Place::Field(elem, _, field) = *place else { return false };
             let found = elements(child, elem);
-            (!found.is_empty() || elem_sel_each(elem)) && found.iter().all(|e| get(e, field).is_none())
+            (!found.is_empty() || each(elem)) && found.iter().all(|e| get(e, field).is_none())
         }
     }
-}
-
-/// Whether an element is named `[*]`: then no element at all still satisfies a condition on each.
-fn elem_sel_each(elem: Elem) -> bool {
-    has_each(Place::Element(elem, Type::Child))
 }
 
 fn write<'a>(place: Place, child: &mut Child<'a>, value: Option<Val<'a>>) -> bool {
@@ -1411,7 +1419,7 @@ fn require(place: Place, cond: &Cond, child: &Child<'_>, ctx: &Ctx<'_>) -> bool 
         }
     };
     let found = elements(child, elem);
-    if found.is_empty() && !elem_sel_each(elem) {
+    if found.is_empty() && !each(elem) {
         return false;
     }
     match field {
@@ -1610,6 +1618,6 @@ mod tests {
         let (e, _) = error("child = [{ rule = \"RULE\", want = { referral_from = { from = \"child.birth\" } } }]");
         assert!(e.contains("a shape's dates are of the census"), "{e}");
         let (e, _) = error("child = [{ rule = \"RULE\", run = { do = [] } }]");
-        assert!(e.contains("`run` gives `children` or `one_in`"), "{e}");
+        assert!(e.contains("`run` gives `children`"), "{e}");
     }
 }
