@@ -9,12 +9,13 @@
 //! Codes follow the mixes of national CIN statistics (ethnicity, disability, referral source, primary need,
 //! category of abuse, factors at assessment, reasons for closure).
 //!
-//! At `--invalid-rate R` a child is given one deliberate fault (taking the census rules in turn), so that
-//! over enough children every rule of the 2025-26 ruleset is broken at least once. Return-level rules are
-//! broken across the return: rule 2883 by conferences left out of several children's plans, 2886Q by a run
-//! of children of unknown sex, and — when the return is large enough for every child fault to occur
-//! (`count × R` at least the number of child faults) — rule 100 by the header's reference date and 2887Q and
-//! 2888Q by a return that uses few disability codes, one per child.
+//! At `--invalid-rate R` a child is given one deliberate fault, taking in turn the recipes of the pack's
+//! `generate.toml` (module `recipe`: the child each rule needs and how it is broken), so that over enough
+//! children every rule the pack lists is broken at least once. A recipe may go on in a run of later children
+//! (conferences left out of several children's plans, a run of children of unknown sex), and — when the return
+//! is large enough for every child fault to occur (`count × R` at least the number of child faults) — the
+//! whole-return faults move the header's reference date and give the return few disability codes, one per
+//! child.
 //!
 //! The messy profile (`--profile messy`, module `messy`) gives the same children the mistakes of a council's
 //! first submission: blank elements, dates outside the year or day first, wrong codes, repeated ids,
@@ -22,8 +23,8 @@
 //!
 //! Not for: other standards (they generate from their examples, `super::Generator`), or validating.
 
-mod faults;
 mod messy;
+mod recipe;
 mod write;
 
 use write::{leaf, leaf_date, write_child};
@@ -49,7 +50,7 @@ pub struct Summary {
     pub bytes: u64,
     /// How many children carry each rule's deliberate fault.
     pub faults: BTreeMap<String, usize>,
-    /// Whether the return-level faults (rules 100, 2887Q, 2888Q) were given.
+    /// Whether the whole-return faults (`[faults.whole_return]`) were given.
     pub return_faults: bool,
     /// How many mistakes of each kind the messy profile made.
     pub mistakes: BTreeMap<&'static str, usize>,
@@ -70,52 +71,71 @@ fn unknown_profile(text: &str) -> String {
     format!("unknown profile `{text}`: expected {}", caregate_engine::names::one_of(Profile::VARIANTS))
 }
 
-/// The rules the generator breaks, from the pack's `generate.toml` (`[faults]`).
+/// `[faults]` as `generate.toml` writes it.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FaultLists {
-    /// The rules a faulty child is made to break, taken in turn; each names a recipe of this generator.
-    pub child: Vec<String>,
-    /// The rules broken across the whole return: 100 (the header's reference date), 2887Q and 2888Q (few
-    /// disability codes, one per child), all three together.
+struct FaultsFile {
+    /// The recipes, each read on its own so that an error names it.
     #[serde(default)]
-    pub whole_return: Vec<String>,
+    child: Vec<toml::Value>,
+    /// The children recipes need, by name.
+    #[serde(default)]
+    shapes: BTreeMap<String, recipe::ShapeFile>,
+    #[serde(default)]
+    whole_return: WholeReturn,
 }
 
-/// The whole-return faults this generator can make (together).
-const WHOLE_RETURN: [&str; 3] = ["100", "2887Q", "2888Q"];
+/// The faults made across a whole return, together, when it is large enough for every child fault to occur.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WholeReturn {
+    /// The rules they break.
+    #[serde(default)]
+    rules: Vec<String>,
+    /// Days the header's reference date is moved by.
+    #[serde(default)]
+    reference_date_days: i64,
+    /// The few codes (weights) a child with a disability is given one of; none: disabilities as usual.
+    #[serde(default)]
+    disabilities: Vec<(String, u32)>,
+}
+
+/// The faults the generator makes, from the pack's `generate.toml` (`[faults]`): a recipe for each rule a faulty
+/// child is made to break, taken in turn, and the faults made across a whole return.
+#[derive(Debug, Clone, Default)]
+pub struct FaultLists {
+    child: Vec<recipe::Recipe>,
+    whole_return: WholeReturn,
+}
 
 impl FaultLists {
-    /// The pack's lists, each rule checked to be one of the pack's rules (a new year's pack that drops a rule
-    /// must drop its fault too).
+    /// The pack's faults, each recipe checked against the census model and each rule to be one of the pack's
+    /// rules (a new year's pack that drops a rule must drop its fault too).
     pub fn of(pack: &StandardPack) -> Result<FaultLists> {
-        let lists: FaultLists = match super::GenerateFile::of(pack)?.faults {
-            Some(value) => {
-                value.try_into().with_context(|| format!("{}: generate.toml: [faults]", pack.reference()))?
-            }
-            None => FaultLists::default(),
+        let context = || format!("{}: generate.toml: [faults]", pack.reference());
+        let file: FaultsFile = match super::GenerateFile::of(pack)?.faults {
+            Some(value) => value.try_into().with_context(context)?,
+            None => FaultsFile::default(),
         };
-        for rule in lists.child.iter().chain(&lists.whole_return) {
-            if pack.rule(rule).is_none() {
+        let child = recipe::compile(&file.child, &file.shapes).with_context(context)?;
+        let lists = FaultLists { child, whole_return: file.whole_return };
+        for rule in lists.all() {
+            if pack.rule(&rule).is_none() {
                 return Err(anyhow!(
                     "{}: generate.toml: [faults] names `{rule}`, which is not a rule of the pack",
                     pack.reference()
                 ));
             }
         }
-        if let Some(rule) = lists.whole_return.iter().find(|r| !WHOLE_RETURN.contains(&r.as_str())) {
-            return Err(anyhow!(
-                "{}: generate.toml: [faults] whole_return names `{rule}`; the census generator breaks {} across a return",
-                pack.reference(),
-                WHOLE_RETURN.join(", ")
-            ));
+        if let Some((code, _)) = lists.whole_return.disabilities.iter().find(|(_, weight)| *weight == 0) {
+            return Err(anyhow!("{}: give `{code}` a weight of at least 1", context()));
         }
         Ok(lists)
     }
 
     /// Every rule the generator breaks: the child faults, then the whole-return ones.
     pub fn all(&self) -> Vec<String> {
-        self.child.iter().chain(&self.whole_return).cloned().collect()
+        self.child.iter().map(|r| r.rule.clone()).chain(self.whole_return.rules.iter().cloned()).collect()
     }
 }
 
@@ -139,7 +159,8 @@ pub fn write_return_with(
     profile: Profile,
     out: &mut dyn Write,
 ) -> Result<Summary> {
-    let mut generator = CinGenerator::new(pack, count, seed, invalid_rate)?;
+    let faults = FaultLists::of(pack)?;
+    let mut generator = CinGenerator::new(pack, &faults, count, seed, invalid_rate)?;
     let mut mess = match profile {
         Profile::Clean => None,
         Profile::Messy => Some(messy::Mess::new(seed, generator.start, generator.end, &pack.codelists)),
@@ -167,7 +188,7 @@ pub fn write_return_with(
     out.flush().context("cannot write the return")?;
     summary.children = count;
     if generator.return_faults {
-        for rule in &generator.faults.whole_return {
+        for rule in &generator.faults.whole_return.rules {
             summary.faults.insert(rule.clone(), 1);
         }
     }
@@ -177,42 +198,44 @@ pub fn write_return_with(
 // ---------------------------------------------------------------------------------------------------------
 // The return's model: one child at a time.
 
+// Codes are `&'a str`: the generator's own tables, or the pack's recipes, which outlive the return.
+
 #[derive(Debug, Clone, Default)]
-struct Child {
+struct Child<'a> {
     id: Option<String>,
     upn: Option<String>,
     former_upn: Option<String>,
-    upn_unknown: Option<&'static str>,
+    upn_unknown: Option<&'a str>,
     birth: Option<NaiveDate>,
     expected: Option<NaiveDate>,
-    sex: Option<&'static str>,
+    sex: Option<&'a str>,
     death: Option<NaiveDate>,
-    ethnicity: Option<&'static str>,
-    disabilities: Option<Vec<&'static str>>,
-    episodes: Vec<Episode>,
+    ethnicity: Option<&'a str>,
+    disabilities: Option<Vec<&'a str>>,
+    episodes: Vec<Episode<'a>>,
 }
 
 #[derive(Debug, Clone)]
-struct Episode {
+struct Episode<'a> {
     referral: NaiveDate,
-    source: &'static str,
-    need: Option<&'static str>,
+    source: &'a str,
+    need: Option<&'a str>,
     closure: Option<NaiveDate>,
-    reason: Option<&'static str>,
+    reason: Option<&'a str>,
     icpc: Option<NaiveDate>,
-    assessments: Vec<Assessment>,
+    assessments: Vec<Assessment<'a>>,
     plans: Vec<Plan>,
-    s47: Vec<S47>,
-    nfa: Option<&'static str>,
-    cpps: Vec<Cpp>,
+    s47: Vec<S47<'a>>,
+    nfa: Option<&'a str>,
+    cpps: Vec<Cpp<'a>>,
 }
 
 #[derive(Debug, Clone)]
-struct Assessment {
+struct Assessment<'a> {
     start: NaiveDate,
     review: Option<NaiveDate>,
     auth: Option<NaiveDate>,
-    factors: Option<Vec<&'static str>>,
+    factors: Option<Vec<&'a str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -222,19 +245,19 @@ struct Plan {
 }
 
 #[derive(Debug, Clone)]
-struct S47 {
+struct S47<'a> {
     start: NaiveDate,
     target: Option<NaiveDate>,
     icpc: Option<NaiveDate>,
-    not_required: &'static str,
+    not_required: &'a str,
 }
 
 #[derive(Debug, Clone)]
-struct Cpp {
+struct Cpp<'a> {
     start: NaiveDate,
     end: Option<NaiveDate>,
-    initial: &'static str,
-    latest: &'static str,
+    initial: &'a str,
+    latest: &'a str,
     previous: Option<u32>,
     /// `None` is a review element without a date.
     reviews: Vec<Option<NaiveDate>>,
@@ -311,8 +334,6 @@ const DISABILITY: &Weighted = &[
     ("CON", 10),
     ("DDA", 50),
 ];
-/// The few codes of a return that breaks rule 2887Q.
-const FEW_DISABILITIES: &Weighted = &[("AUT", 3), ("LD", 3), ("COMM", 2), ("BEH", 2)];
 const SOURCE: &Weighted = &[
     ("1A", 40),
     ("1B", 10),
@@ -437,6 +458,32 @@ fn is_weekend(d: NaiveDate) -> bool {
     matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
+fn is_working_day(holidays: &[NaiveDate], d: NaiveDate) -> bool {
+    !is_weekend(d) && holidays.binary_search(&d).is_err()
+}
+
+/// The `n`-th working day after `d` (`d` itself for `n` of 0 or less).
+fn add_wd(holidays: &[NaiveDate], d: NaiveDate, n: i64) -> NaiveDate {
+    let mut day = d;
+    let mut left = n;
+    while left > 0 {
+        day = days(day, 1);
+        if is_working_day(holidays, day) {
+            left -= 1;
+        }
+    }
+    day
+}
+
+/// `d`, or the next working day.
+fn working_day_from(holidays: &[NaiveDate], d: NaiveDate) -> NaiveDate {
+    let mut day = d;
+    while !is_working_day(holidays, day) {
+        day = days(day, 1);
+    }
+    day
+}
+
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
 }
@@ -454,18 +501,15 @@ struct CinGenerator<'p> {
     la_name: &'static str,
     invalid_rate: f64,
     return_faults: bool,
-    /// The rules the pack's faults break.
-    faults: FaultLists,
+    /// The pack's faults.
+    faults: &'p FaultLists,
     next_fault: usize,
     id_prefix: &'static str,
     id_base: u64,
     first_upn: Option<String>,
     first_id: Option<String>,
-    /// Children still to be given sex U (rule 2886Q), and whether that run has been given.
-    unknown_sex_run: usize,
-    unknown_sex_given: bool,
-    /// Children with a child protection plan still to have its conference left out (rule 2883).
-    missing_icpc_run: usize,
+    /// For each child fault: the children of its run still to be changed, and whether the run was started.
+    runs: Vec<(usize, bool)>,
     count: usize,
 }
 
@@ -480,7 +524,7 @@ fn param_date(pack: &StandardPack, name: &str) -> Result<NaiveDate> {
 }
 
 impl<'p> CinGenerator<'p> {
-    fn new(pack: &'p StandardPack, count: usize, seed: u64, invalid_rate: f64) -> Result<Self> {
+    fn new(pack: &'p StandardPack, faults: &'p FaultLists, count: usize, seed: u64, invalid_rate: f64) -> Result<Self> {
         let start = param_date(pack, "collectionStart")?;
         let end = param_date(pack, "referenceDate")?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -488,8 +532,7 @@ impl<'p> CinGenerator<'p> {
         let id_prefix = ["", "C", "CH", "LA"][rng.random_range(0..4)];
         let id_base = rng.random_range(100_000..900_000u64);
         let invalid_rate = invalid_rate.clamp(0.0, 1.0);
-        let faults = FaultLists::of(pack)?;
-        let return_faults = !faults.whole_return.is_empty()
+        let return_faults = !faults.whole_return.rules.is_empty()
             && invalid_rate > 0.0
             && count as f64 * invalid_rate >= faults.child.len() as f64;
         Ok(CinGenerator {
@@ -507,9 +550,7 @@ impl<'p> CinGenerator<'p> {
             id_base,
             first_upn: None,
             first_id: None,
-            unknown_sex_run: 0,
-            unknown_sex_given: false,
-            missing_icpc_run: 0,
+            runs: vec![(0, false); faults.child.len()],
             count,
         })
     }
@@ -533,30 +574,14 @@ impl<'p> CinGenerator<'p> {
 
     // --- working days -------------------------------------------------------------------------------------
 
-    fn is_working_day(&self, d: NaiveDate) -> bool {
-        !is_weekend(d) && self.holidays.binary_search(&d).is_err()
-    }
-
     /// The `n`-th working day after `d`.
     fn add_wd(&self, d: NaiveDate, n: i64) -> NaiveDate {
-        let mut day = d;
-        let mut left = n;
-        while left > 0 {
-            day = days(day, 1);
-            if self.is_working_day(day) {
-                left -= 1;
-            }
-        }
-        day
+        add_wd(self.holidays, d, n)
     }
 
     /// `d`, or the next working day.
     fn working_day_from(&self, d: NaiveDate) -> NaiveDate {
-        let mut day = d;
-        while !self.is_working_day(day) {
-            day = days(day, 1);
-        }
-        day
+        working_day_from(self.holidays, d)
     }
 
     fn wd_between(&self, a: NaiveDate, b: NaiveDate) -> i64 {
@@ -566,7 +591,8 @@ impl<'p> CinGenerator<'p> {
     // --- the return ---------------------------------------------------------------------------------------
 
     fn header(&mut self, buf: &mut String) {
-        let reference = if self.return_faults { days(self.end, 1) } else { self.end };
+        let reference =
+            if self.return_faults { days(self.end, self.faults.whole_return.reference_date_days) } else { self.end };
         let made = days(self.end, self.rng.between(10, 40));
         let (h, m, s) = (self.rng.between(8, 17), self.rng.between(0, 59), self.rng.between(0, 59));
         let serial = self.rng.between(1, 20);
@@ -584,28 +610,55 @@ impl<'p> CinGenerator<'p> {
         buf.push_str("    </Source>\n  </Header>\n  <Children>\n");
     }
 
-    fn next_child(&mut self, index: usize) -> (Child, Option<String>) {
+    /// What a recipe reads besides the child, for the child at `index`.
+    fn ctx(&self, index: usize) -> recipe::Ctx<'_> {
+        recipe::Ctx {
+            start: self.start,
+            end: self.end,
+            holidays: self.holidays,
+            index,
+            first_upn: self.first_upn.as_deref(),
+            first_id: self.first_id.as_deref(),
+            whole_return: self.return_faults,
+        }
+    }
+
+    fn next_child(&mut self, index: usize) -> (Child<'p>, Option<String>) {
+        let faults: &'p FaultLists = self.faults;
         let faulty = self.invalid_rate > 0.0 && self.rng.chance(self.invalid_rate);
-        let fault = if faulty && !self.faults.child.is_empty() {
-            let rule = self.faults.child[self.next_fault % self.faults.child.len()].clone();
+        let fault = if faulty && !faults.child.is_empty() {
+            let at = self.next_fault % faults.child.len();
             self.next_fault += 1;
-            Some(rule)
+            Some(at)
         } else {
             None
         };
-        let want = fault.as_deref().map(|r| self.want(r)).unwrap_or_default();
+        let want = fault.map(|at| faults.child[at].want(&self.ctx(index))).unwrap_or_default();
         let mut child = self.child(index, &want);
-        let applied = match fault.as_deref() {
-            Some(rule) => self.apply(rule, &mut child, index),
+        let applied = match fault {
+            Some(at) => {
+                let recipe = &faults.child[at];
+                let applied = recipe.apply(&mut child, &self.ctx(index));
+                if let (true, Some(run)) = (applied, &recipe.run) {
+                    // A run started once is not started again; others grow each time their fault is made.
+                    let (left, started) = &mut self.runs[at];
+                    if !(run.once() && *started) {
+                        *left += run.size(self.count);
+                        *started = true;
+                    }
+                }
+                applied
+            }
             None => false,
         };
-        // Runs of return-level faults.
-        if self.unknown_sex_run > 0 && child.expected.is_none() && fault.is_none() {
-            child.sex = Some("U");
-            self.unknown_sex_run -= 1;
-        }
-        if self.missing_icpc_run > 0 && fault.is_none() && drop_conferences(&mut child) {
-            self.missing_icpc_run -= 1;
+        // The runs go on in children without a fault of their own. (Each changes fields no other reads.)
+        if fault.is_none() {
+            for (at, recipe) in faults.child.iter().enumerate() {
+                let Some(run) = &recipe.run else { continue };
+                if self.runs[at].0 > 0 && run.apply(&mut child, &self.ctx(index)) {
+                    self.runs[at].0 -= 1;
+                }
+            }
         }
         if index == 0 {
             self.first_id = child.id.clone();
@@ -613,10 +666,10 @@ impl<'p> CinGenerator<'p> {
         if self.first_upn.is_none() {
             self.first_upn = child.upn.clone();
         }
-        (child, if applied { fault } else { None })
+        (child, if applied { fault.map(|at| faults.child[at].rule.clone()) } else { None })
     }
 
-    fn child(&mut self, index: usize, want: &Want) -> Child {
+    fn child(&mut self, index: usize, want: &Want) -> Child<'p> {
         let jitter = self.rng.between(0, 6) as u64;
         let mut child = Child {
             id: Some(format!("{}{}", self.id_prefix, self.id_base + index as u64 * 7 + jitter)),
@@ -690,8 +743,9 @@ impl<'p> CinGenerator<'p> {
             }
         } else if self.rng.chance(0.8) {
             Some(vec!["NONE"])
-        } else if self.return_faults {
-            Some(vec![self.rng.pick(FEW_DISABILITIES)])
+        } else if self.return_faults && !self.faults.whole_return.disabilities.is_empty() {
+            let few = &self.faults.whole_return.disabilities;
+            Some(vec![weighted(&mut self.rng, few).map_or("", String::as_str)])
         } else {
             let n = match self.rng.between(0, 99) {
                 0..=54 => 1,
@@ -704,7 +758,7 @@ impl<'p> CinGenerator<'p> {
         child
     }
 
-    fn episodes(&mut self, earliest: NaiveDate, age: i64, dead: bool, want: &Want) -> Vec<Episode> {
+    fn episodes(&mut self, earliest: NaiveDate, age: i64, dead: bool, want: &Want) -> Vec<Episode<'p>> {
         let latest = days(self.end, -1);
         let mut k = want.episodes.unwrap_or_else(|| match self.rng.between(0, 99) {
             0..=79 => 1,
@@ -789,7 +843,7 @@ impl<'p> CinGenerator<'p> {
         force_open: bool,
         kind: Option<Kind>,
         age: i64,
-    ) -> Episode {
+    ) -> Episode<'p> {
         let may_open = !must_close;
         let mut kind = kind.unwrap_or_else(|| self.choose_kind(referral, may_open));
         let mut e = Episode {
@@ -939,7 +993,7 @@ impl<'p> CinGenerator<'p> {
         e
     }
 
-    fn assessment(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Assessment {
+    fn assessment(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Assessment<'p> {
         let duration = if self.rng.chance(0.9) { self.rng.between(5, 45) } else { self.rng.between(46, 65) };
         let mut auth = self.add_wd(start, duration);
         if auth < self.start {
@@ -978,7 +1032,7 @@ impl<'p> CinGenerator<'p> {
         }
     }
 
-    fn cpp(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Cpp {
+    fn cpp(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Cpp<'p> {
         let mut end = Some(days(start, self.rng.between(60, 450)));
         if end.is_some_and(|e| e > limit) {
             end = if may_open { None } else { Some(limit.max(days(start, 1))) };
@@ -1011,23 +1065,6 @@ fn upn(la: u16, index: u64, year: i32) -> String {
     let body = format!("{la:03}{establishment:04}{:02}{serial:03}", year.rem_euclid(100));
     let letter = caregate_engine::expr::upn_check_letter(body.as_bytes()).map_or('A', char::from);
     format!("{letter}{body}")
-}
-
-/// Removes the initial conferences of a child's plans (rule 2883); true when there was one.
-fn drop_conferences(child: &mut Child) -> bool {
-    let mut dropped = false;
-    for e in &mut child.episodes {
-        if e.cpps.is_empty() {
-            continue;
-        }
-        for s in &mut e.s47 {
-            if s.icpc.take().is_some() {
-                s.not_required = "true";
-                dropped = true;
-            }
-        }
-    }
-    dropped
 }
 
 #[cfg(test)]
@@ -1072,9 +1109,10 @@ mod tests {
         let catalog = caregate_engine::standard::Catalog::embedded().expect("packs load");
         let pack = catalog.find("cin-census@2025-26").expect("the census pack");
         let mut files = pack.files.clone();
-        files
-            .files
-            .insert("generate.toml".into(), b"generator = \"cin-census\"\n[faults]\nchild = [\"9999\"]\n".to_vec());
+        files.files.insert(
+            "generate.toml".into(),
+            b"generator = \"cin-census\"\n[faults]\nchild = [{ rule = \"9999\" }]\n".to_vec(),
+        );
         let changed = caregate_engine::standard::StandardPack::compile(files).expect("compiles");
         let error = FaultLists::of(&changed).expect_err("9999 is no rule").to_string();
         assert!(error.contains("`9999`, which is not a rule of the pack"), "{error}");

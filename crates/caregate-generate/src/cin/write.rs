@@ -47,7 +47,7 @@ pub(super) fn close(buf: &mut String, depth: usize, name: &str) {
     buf.push_str(">\n");
 }
 
-pub(super) fn write_child(c: &Child, buf: &mut String) {
+pub(super) fn write_child(c: &Child<'_>, buf: &mut String) {
     open(buf, 2, "Child");
     open(buf, 3, "ChildIdentifiers");
     leaf_opt(buf, 4, "LAchildID", c.id.as_deref());
@@ -75,7 +75,7 @@ pub(super) fn write_child(c: &Child, buf: &mut String) {
     close(buf, 2, "Child");
 }
 
-pub(super) fn write_episode(e: &Episode, buf: &mut String) {
+pub(super) fn write_episode(e: &Episode<'_>, buf: &mut String) {
     open(buf, 3, "CINdetails");
     leaf_date(buf, 4, "CINreferralDate", Some(e.referral));
     leaf(buf, 4, "ReferralSource", e.source);
