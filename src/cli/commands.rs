@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
-use super::{Cli, Colour, Command, ConvertArgs, GenerateArgs, SchemaFormat, StandardsCommand, ValidateArgs};
+use super::{Cli, Colour, Command, ConvertArgs, GenerateArgs, GenerateFormat, SchemaFormat, StandardsCommand, ValidateArgs};
 use caregate_engine::convert::{self, Target};
-use caregate_engine::document::{self, Format, Limits};
+use caregate_engine::document::{self, Limits};
 use caregate_engine::finding::Finding;
 use caregate_engine::model::{DocumentEnd, DocumentResult, DocumentStart, Tool};
 use caregate_engine::report::{self, OutputFormat, ReportWriter, WriterOptions};
@@ -728,7 +728,11 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
     if args.profile != caregate_generate::cin::Profile::Clean {
         bail!("--profile {} is for census returns; {} is generated from its examples", args.profile, pack.reference());
     }
-    let target = Target::from(args.format);
+    let target = match args.format {
+        None | Some(GenerateFormat::Xml) => Target::Xml,
+        Some(GenerateFormat::Json) => Target::Json,
+        Some(GenerateFormat::Csv) => bail!("{} is not sent as CSV tables", pack.reference()),
+    };
     let generator = caregate_generate::Generator::new(&pack, catalog, args.seed, args.invalid_rate)?;
     if let Some(dir) = &args.output {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -847,7 +851,7 @@ fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {
 /// A census return: `--count` is the number of children in one return, written as it is generated to standard
 /// output or to `--output` (a file, or a folder to hold `<id>-<version>.xml`).
 fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8> {
-    if args.format != Format::Xml {
+    if args.format.is_some_and(|f| f != GenerateFormat::Xml) {
         bail!("a {} return is generated as XML; convert it with `caregate convert --to json`", pack.reference());
     }
     let profile = args.profile;
@@ -882,25 +886,48 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
 /// A return sent as tables (SSDA903): `--count` children in one return, written to the folder `--output` as
 /// one CSV file per table.
 fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8> {
-    if args.format == Format::Json {
-        bail!("a {} return is generated as CSV tables, not JSON", pack.reference());
-    }
-    let Some(dir) = &args.output else {
-        bail!(
-            "a {} return is one CSV file per table: give the folder to write them to with --output",
-            pack.reference()
-        );
-    };
-    if dir.is_file() {
-        bail!("{} is a file; a {} return is written to a folder", dir.display(), pack.reference());
-    }
     let settings = caregate_generate::ssda903::Settings {
         count: args.count,
         seed: args.seed,
         invalid_rate: args.invalid_rate,
         profile: args.profile,
     };
-    let summary = caregate_generate::ssda903::write_return(pack, &settings, dir)?;
+    let plan = caregate_generate::ssda903::Plan::of(pack)?;
+    let (summary, written) = match args.format {
+        Some(GenerateFormat::Json) => bail!("a {} return is generated as CSV tables or XML, not JSON", pack.reference()),
+        Some(GenerateFormat::Xml) => {
+            let write = |out: &mut dyn Write| caregate_generate::ssda903::write_xml(pack, &plan, &settings, out);
+            match &args.output {
+                Some(path) => {
+                    let path = if path.is_dir() {
+                        path.join(format!("{}-{}.xml", pack.id(), pack.version()))
+                    } else {
+                        path.clone()
+                    };
+                    let file =
+                        std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                    (write(&mut std::io::BufWriter::with_capacity(1 << 20, file))?, format!(" as {} (", path.display()))
+                }
+                None => {
+                    (write(&mut std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))?, " (".into())
+                }
+            }
+        }
+        None | Some(GenerateFormat::Csv) => {
+            let Some(dir) = &args.output else {
+                bail!(
+                    "a {} return is one CSV file per table: give the folder to write them to with --output (or write its XML form with --format xml)",
+                    pack.reference()
+                );
+            };
+            if dir.is_file() {
+                bail!("{} is a file; a {} return is written to a folder", dir.display(), pack.reference());
+            }
+            let summary = caregate_generate::ssda903::write_return(pack, &settings, dir)?;
+            let files = summary.files.len();
+            (summary, format!(" in {} ({files} files, ", dir.display()))
+        }
+    };
     let faults: usize = summary.faults.values().sum();
     let mistakes = if args.profile == caregate_generate::cin::Profile::Messy {
         format!(", {} first-submission mistakes", summary.mistakes)
@@ -908,11 +935,9 @@ fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
         String::new()
     };
     eprintln!(
-        "caregate: generated a {} return of {} children in {} ({} files, {} bytes); {faults} deliberate faults{mistakes}",
+        "caregate: generated a {} return of {} children{written}{} bytes); {faults} deliberate faults{mistakes}",
         pack.reference(),
         summary.children,
-        dir.display(),
-        summary.files.len(),
         summary.bytes
     );
     Ok(0)

@@ -252,6 +252,14 @@ where
     PossibleValuesParser::new(E::VARIANTS).try_map(|name| name.parse::<E>())
 }
 
+/// `generate --format`. Its variants carry no doc comments, as clap would list them in `--help`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenerateFormat {
+    Xml,
+    Json,
+    Csv,
+}
+
 /// `--color`. Its variants carry no doc comments: clap would show them in `--help` as a list of their own.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Colour {
@@ -356,9 +364,9 @@ pub struct GenerateArgs {
     /// clean, or messy: a census or SSDA903 return with the mistakes of a first submission.
     #[arg(long, default_value = "clean", value_parser = names::<Profile>())]
     pub profile: Profile,
-    /// xml or json.
-    #[arg(long, default_value = "xml", value_parser = names::<Format>())]
-    pub format: Format,
+    /// The form to write (default: the standard's own: CSV tables for a return sent as tables, else XML).
+    #[arg(long, value_enum)]
+    pub format: Option<GenerateFormat>,
     /// Folder to write the documents to (default: standard output, one after another).
     #[arg(long, short, value_name = "DIR")]
     pub output: Option<PathBuf>,

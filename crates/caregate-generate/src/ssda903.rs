@@ -17,9 +17,12 @@
 //! they do); `--profile messy` gives the children the `[messy] mistakes`, drawn by weight from a random
 //! stream of their own.
 //!
-//! Not for: validating (caregate's rules do), or the XML form of the return.
+//! The same return is written in the pack's XML form too ([`write_xml`]).
+//!
+//! Not for: validating (caregate's rules do).
 
 pub mod recipe;
+mod xml;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -214,16 +217,74 @@ pub fn write_tables<W: Write>(
     if outs.len() != plan.layout.tables.len() {
         bail!("{} tables need {} files, not {}", pack.reference(), plan.layout.tables.len(), outs.len());
     }
-    let mut generator = Generator::new(pack, plan, settings)?;
-    let mut summary =
-        Summary { files: plan.layout.tables.iter().map(|t| t.file.clone()).collect(), ..Summary::default() };
     let mut buf = String::with_capacity(4096);
+    let mut header_bytes = 0;
     for (t, out) in plan.layout.tables.iter().zip(outs.iter_mut()) {
         buf.clear();
         write_row(&mut buf, &t.columns);
         out.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", t.file))?;
-        summary.bytes += buf.len() as u64;
+        header_bytes += buf.len() as u64;
     }
+    let mut summary = each_child(pack, plan, settings, |rows| {
+        let mut bytes = 0;
+        for ((t, out), table_rows) in plan.layout.tables.iter().zip(outs.iter_mut()).zip(rows) {
+            if table_rows.is_empty() {
+                continue;
+            }
+            buf.clear();
+            for row in table_rows {
+                write_row(&mut buf, row);
+            }
+            out.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", t.file))?;
+            bytes += buf.len() as u64;
+        }
+        Ok(bytes)
+    })?;
+    for (t, out) in plan.layout.tables.iter().zip(outs.iter_mut()) {
+        out.flush().with_context(|| format!("cannot write {}", t.file))?;
+    }
+    summary.bytes += header_bytes;
+    summary.files = plan.layout.tables.iter().map(|t| t.file.clone()).collect();
+    Ok(summary)
+}
+
+/// Writes the same return as [`write_tables`] in the pack's XML form (`[tables.xml]`, see [`xml`]) to `out`.
+pub fn write_xml<W: Write + ?Sized>(
+    pack: &StandardPack,
+    plan: &Plan,
+    settings: &Settings,
+    out: &mut W,
+) -> Result<Summary> {
+    let form = xml::XmlLayout::of(pack, &plan.layout)?;
+    let mut buf = String::with_capacity(8192);
+    form.start(&mut buf);
+    out.write_all(buf.as_bytes()).context("cannot write the return")?;
+    let mut bytes = buf.len() as u64;
+    let mut summary = each_child(pack, plan, settings, |rows| {
+        buf.clear();
+        form.record(&plan.layout, rows, &mut buf);
+        out.write_all(buf.as_bytes()).context("cannot write the return")?;
+        Ok(buf.len() as u64)
+    })?;
+    buf.clear();
+    form.end(&mut buf);
+    out.write_all(buf.as_bytes()).context("cannot write the return")?;
+    out.flush().context("cannot write the return")?;
+    bytes += buf.len() as u64;
+    summary.bytes += bytes;
+    Ok(summary)
+}
+
+/// Makes the return's children one by one (faults and mistakes given), handing each child's rows to `write`,
+/// which says how many bytes it wrote.
+fn each_child(
+    pack: &StandardPack,
+    plan: &Plan,
+    settings: &Settings,
+    mut write: impl FnMut(&Rows) -> Result<u64>,
+) -> Result<Summary> {
+    let mut generator = Generator::new(pack, plan, settings)?;
+    let mut summary = Summary::default();
     let mut mess = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x6d65_7373_7921);
     for index in 0..settings.count {
         let (id, mut rows, fault) = generator.next_child(index);
@@ -245,20 +306,7 @@ pub fn write_tables<W: Write>(
                 }
             }
         }
-        for ((t, out), table_rows) in plan.layout.tables.iter().zip(outs.iter_mut()).zip(&rows) {
-            if table_rows.is_empty() {
-                continue;
-            }
-            buf.clear();
-            for row in table_rows {
-                write_row(&mut buf, row);
-            }
-            out.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", t.file))?;
-            summary.bytes += buf.len() as u64;
-        }
-    }
-    for (t, out) in plan.layout.tables.iter().zip(outs.iter_mut()) {
-        out.flush().with_context(|| format!("cannot write {}", t.file))?;
+        summary.bytes += write(&rows)?;
     }
     summary.children = settings.count;
     Ok(summary)
