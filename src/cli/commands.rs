@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 
-use super::{Cli, Colour, Command, ConvertArgs, GenerateArgs, GenerateFormat, SchemaFormat, StandardsCommand, ValidateArgs};
+use super::{
+    Cli, Colour, Command, ConvertArgs, GenerateArgs, GenerateFormat, SchemaFormat, StandardsCommand, ValidateArgs,
+};
 use caregate_engine::convert::{self, Target};
 use caregate_engine::document::{self, Limits};
 use caregate_engine::finding::Finding;
@@ -894,7 +896,9 @@ fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
     };
     let plan = caregate_generate::ssda903::Plan::of(pack)?;
     let (summary, written) = match args.format {
-        Some(GenerateFormat::Json) => bail!("a {} return is generated as CSV tables or XML, not JSON", pack.reference()),
+        Some(GenerateFormat::Json) => {
+            bail!("a {} return is generated as CSV tables or XML, not JSON", pack.reference())
+        }
         Some(GenerateFormat::Xml) => {
             let write = |out: &mut dyn Write| caregate_generate::ssda903::write_xml(pack, &plan, &settings, out);
             match &args.output {

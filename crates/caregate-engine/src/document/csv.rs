@@ -10,13 +10,25 @@ use super::{Limits, LineIndex};
 use crate::finding::{Finding, Location, Span};
 
 /// One field: where it was written and its value (unquoted, unescaped, trimmed), read through
-/// [`CsvTable::value`]. The value is kept as where it is in the file's text, so that a table costs its text
-/// and a few words a field; only a value that unescaping changed (`""` in quotes) is kept apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`CsvTable::value`]. The value is kept as where it is in the file's text, so that a field costs 16 bytes and
+/// a table little more than its text (a return's tables hold millions of fields); only a value that
+/// unescaping changed (`""` in quotes) is kept apart, in the table, and the field holds its index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvField {
-    pub span: Span,
-    value: Span,
-    unescaped: Option<Box<str>>,
+    start: u32,
+    end: u32,
+    /// The value's span in the text; or [`APART`] and the index of the value kept apart.
+    value: (u32, u32),
+}
+
+/// The `value.0` of a field whose value is kept apart: no span starts there, as a table's text is shorter.
+const APART: u32 = u32::MAX;
+
+impl CsvField {
+    /// Where the field was written, quotes included.
+    pub fn span(&self) -> Span {
+        Span::new(self.start as usize, self.end as usize)
+    }
 }
 
 /// One row: its fields in column order, and the span of the whole line(s).
@@ -37,6 +49,8 @@ impl CsvRow {
 #[derive(Debug, Clone)]
 pub struct CsvTable {
     text: Box<str>,
+    /// Values that unescaping changed, by the index their field holds.
+    apart: Vec<Box<str>>,
     pub header: CsvRow,
     pub rows: Vec<CsvRow>,
 }
@@ -49,9 +63,9 @@ impl CsvTable {
 
     /// A field's value: unquoted, unescaped, without the spaces around it.
     pub fn value<'t>(&'t self, field: &'t CsvField) -> &'t str {
-        match &field.unescaped {
-            Some(value) => value,
-            None => self.text.get(field.value.start..field.value.end).unwrap_or_default(),
+        match field.value {
+            (APART, index) => self.apart.get(index as usize).map_or("", |v| v),
+            (start, end) => self.text.get(start as usize..end as usize).unwrap_or_default(),
         }
     }
 }
@@ -60,8 +74,10 @@ impl CsvTable {
 /// UTF-8, a quoted field that never ends, and a file with no header row.
 #[allow(clippy::result_large_err)] // as the other parsers: one finding, on a cold path
 pub fn parse_csv(bytes: &[u8], limits: &Limits) -> Result<CsvTable, Finding> {
-    if bytes.len() > limits.max_bytes {
-        return Err(super::too_large(u64::try_from(bytes.len()).ok(), limits));
+    // Spans are kept in 32 bits: a table is at most 4 GiB, whatever the limit.
+    if bytes.len() > limits.max_bytes || u32::try_from(bytes.len()).is_err() {
+        let limits = Limits { max_bytes: limits.max_bytes.min(u32::MAX as usize - 1), ..*limits };
+        return Err(super::too_large(u64::try_from(bytes.len()).ok(), &limits));
     }
     let lines = LineIndex::new(bytes);
     let text = match std::str::from_utf8(bytes) {
@@ -77,7 +93,7 @@ pub fn parse_csv(bytes: &[u8], limits: &Limits) -> Result<CsvTable, Finding> {
         }
     };
     let start = if text.starts_with('\u{FEFF}') { 3 } else { 0 };
-    let mut reader = Reader { text, at: start, lines: &lines };
+    let mut reader = Reader { text, at: start, lines: &lines, apart: Vec::new() };
     let mut header: Option<CsvRow> = None;
     let mut rows = Vec::new();
     while let Some(row) = reader.row()? {
@@ -95,7 +111,7 @@ pub fn parse_csv(bytes: &[u8], limits: &Limits) -> Result<CsvTable, Finding> {
             &lines,
         ));
     };
-    Ok(CsvTable { text: text.into(), header, rows })
+    Ok(CsvTable { text: text.into(), apart: reader.apart, header, rows })
 }
 
 fn refusal(rule: &str, message: String, at: usize, lines: &LineIndex) -> Finding {
@@ -113,6 +129,7 @@ struct Reader<'a> {
     text: &'a str,
     at: usize,
     lines: &'a LineIndex,
+    apart: Vec<Box<str>>,
 }
 
 impl Reader<'_> {
@@ -144,9 +161,9 @@ impl Reader<'_> {
             }
             let end = self.at;
             // A line of nothing but commas (as spreadsheets export a blank row) is blank too.
-            let blank = fields.iter().all(|f| match &f.unescaped {
-                Some(value) => value.is_empty(),
-                None => f.value.start == f.value.end,
+            let blank = fields.iter().all(|f: &CsvField| match f.value {
+                (APART, index) => self.apart.get(index as usize).is_none_or(|v| v.is_empty()),
+                (start, end) => start == end,
             });
             if !blank {
                 return Ok(Some(CsvRow { fields, span: Span::new(start, trim_line_end(self.text, start, end)) }));
@@ -197,11 +214,12 @@ impl Reader<'_> {
                 let inner = &self.text[open + 1..close];
                 let lead = inner.len() - inner.trim_start().len();
                 let value = Span::new(open + 1 + lead, open + 1 + lead + inner.trim().len());
-                return Ok(CsvField { span, value, unescaped: None });
+                return Ok(field(span, value));
             }
             value.push_str(rest);
-            let unescaped = Some(value.trim().into());
-            return Ok(CsvField { span, value: span, unescaped });
+            self.apart.push(value.trim().into());
+            let index = u32::try_from(self.apart.len() - 1).unwrap_or(u32::MAX);
+            return Ok(CsvField { value: (APART, index), ..field(span, span) });
         }
         // Unquoted: the value is the text up to the comma without the whitespace around it (any, as trim reads
         // it: a no-break space pasted from a web page too).
@@ -210,8 +228,14 @@ impl Reader<'_> {
         let raw = &self.text[at..end];
         let start = at + (raw.len() - raw.trim_start().len());
         let span = Span::new(start, start + raw.trim().len());
-        Ok(CsvField { span, value: span, unescaped: None })
+        Ok(field(span, span))
     }
+}
+
+/// A field at `span` whose value is at `value`; both within a text of under 4 GiB (see [`parse_csv`]).
+fn field(span: Span, value: Span) -> CsvField {
+    let at = |offset: usize| u32::try_from(offset).unwrap_or(APART - 1);
+    CsvField { start: at(span.start), end: at(span.end), value: (at(value.start), at(value.end)) }
 }
 
 /// Where an unquoted field that starts at `at` ends: the next comma or line end.
@@ -240,20 +264,20 @@ mod tests {
         let src = "\u{FEFF}CHILD,DOB,NOTE\r\n1, 01/02/2020 ,\"a, \"\"b\"\"\"\r\n\r\n2,,\"two\nlines\"\r\n";
         let t = table(src);
         assert_eq!(values(&t, &t.header), ["CHILD", "DOB", "NOTE"]);
-        assert_eq!(t.header.fields[0].span.start, 3);
+        assert_eq!(t.header.fields[0].span().start, 3);
         assert_eq!(t.rows.len(), 2);
         assert_eq!(values(&t, &t.rows[0]), ["1", "01/02/2020", "a, \"b\""]);
         let dob = &t.rows[0].fields[1];
-        assert_eq!(&src[dob.span.start..dob.span.end], "01/02/2020");
+        assert_eq!(&src[dob.span().start..dob.span().end], "01/02/2020");
         let note = &t.rows[0].fields[2];
-        assert_eq!(&src[note.span.start..note.span.end], "\"a, \"\"b\"\"\"");
+        assert_eq!(&src[note.span().start..note.span().end], "\"a, \"\"b\"\"\"");
         assert_eq!(values(&t, &t.rows[1]), ["2", "", "two\nlines"]);
         // Quoted without escapes: the value is where it stands, trimmed.
         let quoted = table("A\n\" x \"\n");
         assert_eq!(values(&quoted, &quoted.rows[0]), ["x"]);
         assert_eq!(t.column("dob"), Some(1));
         let lines = LineIndex::new(src.as_bytes());
-        assert_eq!(lines.locate(t.rows[1].fields[0].span.start), (4, 1));
+        assert_eq!(lines.locate(t.rows[1].fields[0].span().start), (4, 1));
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl Validator<'_> {
             let mut refused = Vec::new();
             for row_index in blank_keys {
                 let Some(row) = table.rows.get(row_index) else { continue };
-                let span = key_column.and_then(|k| row.get(k)).map_or(row.span, |f| f.span);
+                let span = key_column.and_then(|k| row.get(k)).map_or(row.span, |f| f.span());
                 let (line, column) = read[file].lines.locate(span.start);
                 let finding = Finding::error(
                     "table-no-key",
@@ -241,7 +241,7 @@ impl Validator<'_> {
         for field in
             table.header.fields.iter().filter(|f| !spec.columns.iter().any(|c| c.eq_ignore_ascii_case(table.value(f))))
         {
-            let (line, column) = lines.locate(field.span.start);
+            let (line, column) = lines.locate(field.span().start);
             findings.push(
                 Finding::new(
                     "table-unknown-column",
@@ -257,7 +257,7 @@ impl Validator<'_> {
                     column,
                     path: format!("{}/{}", spec.name, table.value(field)),
                     pointer: None,
-                    span: Some(field.span),
+                    span: Some(field.span()),
                 }),
             );
         }
@@ -338,7 +338,7 @@ fn csv_rows(tables: &Tables, read: &[Read], rows: &Rows) -> RecordRows {
                     let cells = (0..width)
                         .map(|i| {
                             let field = r.columns.get(i + 1).copied().flatten().and_then(|c| csv_row.get(c))?;
-                            Some(Cell { value: table.value(field).to_string(), span: field.span })
+                            Some(Cell { value: table.value(field).to_string(), span: field.span() })
                         })
                         .collect();
                     Some(Row { file, span: csv_row.span, cells })
