@@ -7,6 +7,7 @@ use strum::VariantNames as _;
 
 use crate::expr::{Compiler, Program, Reads};
 use crate::finding::Severity;
+use crate::reference::References;
 
 /// The variables every rule may read, in the order the validator binds them.
 pub const VARIABLES: [&str; 8] = ["self", "root", "envelope", "asOf", "now", "params", "agg", "record"];
@@ -297,6 +298,9 @@ pub fn compile_rules(
         let value = compiler
             .compile(&entry.value)
             .map_err(|e| format!("aggregate {}: expression `{}`: {e}", entry.name, entry.value))?;
+        if let Some(name) = crate::reference::NAMES.iter().find(|n| value.reads_reference(n)) {
+            return Err(format!("aggregate {}: aggregates cannot look values up in `{name}`", entry.name));
+        }
         aggregates.push(Aggregate { name: entry.name, context, value, kind, in_records: false });
     }
     let keys: Vec<Option<String>> = aggregates.iter().map(|a| a.value.dotted_path()).collect();
@@ -321,9 +325,29 @@ pub fn compile_rules(
             .map(|a| a.split('/').filter(|s| !s.is_empty()).map(super::binding::escape_pointer_token).collect())
             .unwrap_or_default();
         let agg_use = agg_use(&program, &context, &aggregates, &keys);
-        if let Some(name) = entry.needs.iter().find(|n| !program.may_read_field("params", n)) {
+        // `needs` says exactly which run-time inputs a rule reads: reference data through its functions, any
+        // other name as a `params` value. A lookup of reference data the rule does not name would go unreported
+        // when the run lacks it, so it is refused too.
+        for name in &entry.needs {
+            if References::is_reference(name) {
+                if !program.reads_reference(name) {
+                    return Err(format!(
+                        "rule {}: `needs` names `{name}`, which the expression does not look anything up in",
+                        entry.id
+                    ));
+                }
+            } else if !program.may_read_field("params", name) {
+                return Err(format!(
+                    "rule {}: `needs` names `{name}`, which the expression does not read as params.{name}",
+                    entry.id
+                ));
+            }
+        }
+        if let Some(name) =
+            crate::reference::NAMES.iter().find(|n| program.reads_reference(n) && !entry.needs.iter().any(|m| m == *n))
+        {
             return Err(format!(
-                "rule {}: `needs` names `{name}`, which the expression does not read as params.{name}",
+                "rule {}: the expression looks values up in `{name}`: say so with `needs = [\"{name}\"]`",
                 entry.id
             ));
         }
