@@ -57,6 +57,8 @@ pub struct PostcodeDirectory {
     authorities: Vec<Box<str>>,
 }
 
+/// How many rows are gathered before the next chunk is begun (1 MiB of entries).
+const CHUNK: usize = 1 << 16;
 /// The most characters a postcode has without its space (`EC1A1BB`).
 const MAX_LEN: usize = 7;
 const NORTH_BITS: u32 = 21;
@@ -71,22 +73,26 @@ impl PostcodeDirectory {
     /// and the postcode lies in a county (children's services there are the county council's), else its
     /// district (`laua`); ONS's codes ending `99999999` say "no county".
     pub fn read(input: impl Read) -> Result<PostcodeDirectory, PostcodeError> {
-        let mut reader =
-            csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).flexible(true).from_reader(input);
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input);
         let header = reader.byte_headers().map_err(|e| PostcodeError::Read(e.to_string()))?.clone();
         let column = |name: &'static str| {
             header.iter().position(|h| {
                 let h = h.strip_prefix("\u{feff}".as_bytes()).unwrap_or(h);
-                h.eq_ignore_ascii_case(name.as_bytes())
+                h.trim_ascii().eq_ignore_ascii_case(name.as_bytes())
             })
         };
         let required = |name: &'static str| column(name).ok_or(PostcodeError::MissingColumn(name));
         let (pcd, east, north, laua) =
             (required("pcd")?, required("oseast1m")?, required("osnrth1m")?, required("laua")?);
         let cty = column("cty");
-        let mut entries: Vec<(u64, u64)> = Vec::new();
+        // Rows are gathered in chunks, then copied into one vector of the exact size, chunk by chunk: a vector
+        // grown by doubling would hold its old and new buffers at once, half as much again as the directory.
+        let mut chunks: Vec<Vec<(u64, u64)>> = Vec::new();
+        let mut chunk: Vec<(u64, u64)> = Vec::with_capacity(CHUNK);
         let mut authorities: Vec<Box<str>> = Vec::new();
         let mut index_of: HashMap<Box<[u8]>, u64> = HashMap::new();
+        // Neighbouring postcodes mostly lie in the same council: the last one found is tried first.
+        let mut last: (Vec<u8>, u64) = (Vec::new(), 0);
         let mut record = csv::ByteRecord::new();
         loop {
             let line = reader.position().line() + 1;
@@ -98,7 +104,10 @@ impl PostcodeDirectory {
             let line = record.position().map_or(line, |p| p.line());
             let row_error = |message: String| PostcodeError::Row { line, message };
             let field = |i: usize, name: &str| {
-                record.get(i).ok_or_else(|| row_error(format!("the row has no {name} (column {})", i + 1)))
+                record
+                    .get(i)
+                    .map(<[u8]>::trim_ascii)
+                    .ok_or_else(|| row_error(format!("the row has no {name} (column {})", i + 1)))
             };
             let text = field(pcd, "pcd")?;
             let Some(key) = postcode_key(text) else {
@@ -116,14 +125,18 @@ impl PostcodeDirectory {
                 (Err(bad), _) => return Err(row_error(format!("oseast1m `{bad}` is not an easting in metres"))),
                 (_, Err(bad)) => return Err(row_error(format!("osnrth1m `{bad}` is not a northing in metres"))),
             };
-            let county = cty.and_then(|i| record.get(i)).filter(|c| !c.is_empty() && !c.ends_with(b"99999999"));
+            let county =
+                cty.and_then(|i| record.get(i)).map(<[u8]>::trim_ascii).filter(|c| !c.is_empty() && !c.ends_with(b"99999999"));
             let code = match county {
                 Some(code) => code,
                 None => field(laua, "laua")?,
             };
             let authority = if code.is_empty() {
                 0
+            } else if last.0 == code {
+                last.1
             } else if let Some(&i) = index_of.get(code) {
+                last = (code.to_vec(), i);
                 i
             } else {
                 if code.len() > 9 || !code.iter().all(u8::is_ascii_alphanumeric) {
@@ -141,7 +154,15 @@ impl PostcodeDirectory {
                 index_of.insert(code.into(), i);
                 i
             };
-            entries.push((key, pack_place(grid, authority)));
+            if chunk.len() == CHUNK {
+                chunks.push(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
+            }
+            chunk.push((key, pack_place(grid, authority)));
+        }
+        chunks.push(chunk);
+        let mut entries = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+        for chunk in chunks {
+            entries.extend_from_slice(&chunk);
         }
         if entries.is_empty() {
             return Err(PostcodeError::Empty);
