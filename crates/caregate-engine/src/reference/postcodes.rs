@@ -19,7 +19,7 @@
 //!   at a cell of a return, which a 100 MB table of reference data neither needs nor should pay for.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
 /// Why a postcode directory could not be loaded. Lines are 1-based lines of the CSV file.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +57,6 @@ pub struct PostcodeDirectory {
     authorities: Vec<Box<str>>,
 }
 
-/// How many rows are gathered before the next chunk is begun (1 MiB of entries).
-const CHUNK: usize = 1 << 16;
 /// The most characters a postcode has without its space (`EC1A1BB`).
 const MAX_LEN: usize = 7;
 const NORTH_BITS: u32 = 21;
@@ -72,7 +70,15 @@ impl PostcodeDirectory {
     /// one without a council. The council of a postcode is its county (`cty`) where the file has that column
     /// and the postcode lies in a county (children's services there are the county council's), else its
     /// district (`laua`); ONS's codes ending `99999999` say "no county".
-    pub fn read(input: impl Read) -> Result<PostcodeDirectory, PostcodeError> {
+    ///
+    /// The input is read twice: once to count its lines, so that the index is allocated once at its size (a
+    /// vector grown as rows come, or rows gathered apart and then joined, would hold about twice the
+    /// directory at its peak), then to read the rows.
+    pub fn read(mut input: impl Read + Seek) -> Result<PostcodeDirectory, PostcodeError> {
+        let read_error = |e: std::io::Error| PostcodeError::Read(e.to_string());
+        let start = input.stream_position().map_err(read_error)?;
+        let lines = count_lines(&mut input).map_err(read_error)?;
+        input.seek(SeekFrom::Start(start)).map_err(read_error)?;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input);
         let header = reader.byte_headers().map_err(|e| PostcodeError::Read(e.to_string()))?.clone();
         let column = |name: &'static str| {
@@ -85,10 +91,8 @@ impl PostcodeDirectory {
         let (pcd, east, north, laua) =
             (required("pcd")?, required("oseast1m")?, required("osnrth1m")?, required("laua")?);
         let cty = column("cty");
-        // Rows are gathered in chunks, then copied into one vector of the exact size, chunk by chunk: a vector
-        // grown by doubling would hold its old and new buffers at once, half as much again as the directory.
-        let mut chunks: Vec<Vec<(u64, u64)>> = Vec::new();
-        let mut chunk: Vec<(u64, u64)> = Vec::with_capacity(CHUNK);
+        // Every row but the header is one line at least (a quoted field may hold a line break).
+        let mut entries: Vec<(u64, u64)> = Vec::with_capacity(lines);
         let mut authorities: Vec<Box<str>> = Vec::new();
         let mut index_of: HashMap<Box<[u8]>, u64> = HashMap::new();
         // Neighbouring postcodes mostly lie in the same council: the last one found is tried first.
@@ -125,8 +129,10 @@ impl PostcodeDirectory {
                 (Err(bad), _) => return Err(row_error(format!("oseast1m `{bad}` is not an easting in metres"))),
                 (_, Err(bad)) => return Err(row_error(format!("osnrth1m `{bad}` is not a northing in metres"))),
             };
-            let county =
-                cty.and_then(|i| record.get(i)).map(<[u8]>::trim_ascii).filter(|c| !c.is_empty() && !c.ends_with(b"99999999"));
+            let county = cty
+                .and_then(|i| record.get(i))
+                .map(<[u8]>::trim_ascii)
+                .filter(|c| !c.is_empty() && !c.ends_with(b"99999999"));
             let code = match county {
                 Some(code) => code,
                 None => field(laua, "laua")?,
@@ -154,15 +160,7 @@ impl PostcodeDirectory {
                 index_of.insert(code.into(), i);
                 i
             };
-            if chunk.len() == CHUNK {
-                chunks.push(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
-            }
-            chunk.push((key, pack_place(grid, authority)));
-        }
-        chunks.push(chunk);
-        let mut entries = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-        for chunk in chunks {
-            entries.extend_from_slice(&chunk);
+            entries.push((key, pack_place(grid, authority)));
         }
         if entries.is_empty() {
             return Err(PostcodeError::Empty);
@@ -197,12 +195,6 @@ impl PostcodeDirectory {
         self.entries.get(i).map(|&(_, packed)| self.unpack(packed))
     }
 
-    /// The `i`th postcode in key order (written as the directory's key, without a space) and its place: for
-    /// drawing postcodes that exist.
-    pub fn nth(&self, i: usize) -> Option<(String, Place<'_>)> {
-        self.entries.get(i).map(|&(key, packed)| (key_text(key), self.unpack(packed)))
-    }
-
     /// The distance in miles between two postcodes, as DfE defines a placement's distance from home: the
     /// straight line between their grid references, in metres / 1000 / 1.6093, rounded to 0.1 mile (a half
     /// to the even tenth). `None` when either is not listed or has no grid reference.
@@ -219,6 +211,24 @@ impl PostcodeDirectory {
             authority: authority.checked_sub(1).and_then(|i| self.authorities.get(i)).map(|a| &**a),
         }
     }
+}
+
+/// How many line breaks `input` holds from where it is to its end (plus one for a last line without one).
+fn count_lines(input: &mut impl Read) -> std::io::Result<usize> {
+    let mut buffer = vec![0u8; 1 << 16];
+    let (mut lines, mut last) = (0, b'\n');
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let read = buffer.get(..n).unwrap_or_default();
+        lines += memchr::memchr_iter(b'\n', read).count();
+        last = read.last().copied().unwrap_or(last);
+    }
+    Ok(lines + usize::from(last != b'\n'))
 }
 
 /// The distance in miles between two grid references (see [`PostcodeDirectory::miles_between`]).
@@ -309,7 +319,7 @@ L99999999,GY1 1AA,,,x
 ";
 
     fn small() -> PostcodeDirectory {
-        PostcodeDirectory::read(SMALL.as_bytes()).expect("the small directory loads")
+        PostcodeDirectory::read(std::io::Cursor::new(SMALL)).expect("the small directory loads")
     }
 
     #[test]
@@ -344,7 +354,7 @@ L99999999,GY1 1AA,,,x
     #[test]
     fn a_county_column_names_the_county_council() {
         let text = "pcd,oseast1m,osnrth1m,laua,cty\nCT1 1AA,615000,157000,E07000106,E10000016\nTW9 1AA,518000,175000,E09000027,E99999999\n";
-        let d = PostcodeDirectory::read(text.as_bytes()).expect("loads");
+        let d = PostcodeDirectory::read(std::io::Cursor::new(text)).expect("loads");
         assert_eq!(d.place("CT1 1AA").and_then(|p| p.authority), Some("E10000016"));
         assert_eq!(d.place("TW9 1AA").and_then(|p| p.authority), Some("E09000027"));
     }
@@ -366,7 +376,7 @@ L99999999,GY1 1AA,,,x
     }
 
     fn error_of(text: &str) -> String {
-        match PostcodeDirectory::read(text.as_bytes()) {
+        match PostcodeDirectory::read(std::io::Cursor::new(text)) {
             Ok(_) => panic!("`{text}` loaded"),
             Err(e) => e.to_string(),
         }
@@ -413,6 +423,9 @@ L99999999,GY1 1AA,,,x
             "line 2 of the postcode directory: pcd `TW9 1AA,1,2,E09000027` is not a postcode"
         );
         let not_utf8: &[u8] = b"pcd,oseast1m,osnrth1m,laua\nTW9 1AA,1,2,\xff\xfe\n";
-        assert!(PostcodeDirectory::read(not_utf8).is_err());
+        assert!(PostcodeDirectory::read(std::io::Cursor::new(not_utf8)).is_err());
+        // The index is allocated once, at the number of lines: no more than one entry spare.
+        let d = small();
+        assert!(d.entries.capacity() <= d.len() + 1, "{} for {}", d.entries.capacity(), d.len());
     }
 }
