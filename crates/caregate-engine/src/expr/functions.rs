@@ -318,23 +318,24 @@ pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().map_err(|e| e.to_string())
 }
 
-/// A function that looks a value up in the run's reference data ([`crate::reference`]).
+/// A function that looks a value up in the run's reference data ([`crate::reference`]): so far, the postcode
+/// directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lookup {
     /// `postcode_known(p)`: whether the postcode directory lists `p`.
-    PostcodeKnown,
+    Known,
     /// `postcode_la(p)`: the code of the council `p` lies in, `null` when not listed or listed without one.
-    PostcodeLa,
+    La,
     /// `postcode_miles(a, b)`: the distance in miles (to 0.1) between two postcodes, `null` when either is not
     /// listed or has no grid reference.
-    PostcodeMiles,
+    Miles,
 }
 
 impl Lookup {
     pub(crate) fn arity(self) -> usize {
         match self {
-            Lookup::PostcodeKnown | Lookup::PostcodeLa => 1,
-            Lookup::PostcodeMiles => 2,
+            Lookup::Known | Lookup::La => 1,
+            Lookup::Miles => 2,
         }
     }
 }
@@ -342,9 +343,9 @@ impl Lookup {
 /// The lookup function called `name`, with the index in [`crate::reference::NAMES`] of the data it reads.
 pub(crate) fn lookup_ref(name: &str) -> Option<(u32, Lookup)> {
     let lookup = match name {
-        "postcode_known" => Lookup::PostcodeKnown,
-        "postcode_la" => Lookup::PostcodeLa,
-        "postcode_miles" => Lookup::PostcodeMiles,
+        "postcode_known" => Lookup::Known,
+        "postcode_la" => Lookup::La,
+        "postcode_miles" => Lookup::Miles,
         _ => return None,
     };
     let reference = crate::reference::NAMES.iter().position(|n| *n == crate::reference::POSTCODES).unwrap_or(0);
@@ -367,12 +368,12 @@ pub(crate) fn look_up<'a>(
         }
     };
     Ok(match lookup {
-        Lookup::PostcodeKnown => Value::Bool(postcode(0)?.and_then(|p| directory.place(p)).is_some()),
-        Lookup::PostcodeLa => match postcode(0)?.and_then(|p| directory.place(p)).and_then(|place| place.authority) {
+        Lookup::Known => Value::Bool(postcode(0)?.and_then(|p| directory.place(p)).is_some()),
+        Lookup::La => match postcode(0)?.and_then(|p| directory.place(p)).and_then(|place| place.authority) {
             Some(code) => Value::Str(Cow::Owned(code.to_string())),
             None => Value::Null,
         },
-        Lookup::PostcodeMiles => match (postcode(0)?, postcode(1)?) {
+        Lookup::Miles => match (postcode(0)?, postcode(1)?) {
             (Some(a), Some(b)) => directory.miles_between(a, b).map_or(Value::Null, Value::Double),
             _ => Value::Null,
         },

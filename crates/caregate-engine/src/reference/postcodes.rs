@@ -365,7 +365,7 @@ L99999999,GY1 1AA,,,x
             let key = postcode_key(text.as_bytes()).expect("a key");
             assert_eq!(key_text(key), text);
         }
-        let mut texts = vec!["B1 1AA", "AB1 0AA", "AB10 1AA", "A1 1AA", "Z9 9ZZ"];
+        let mut texts = ["B1 1AA", "AB1 0AA", "AB10 1AA", "A1 1AA", "Z9 9ZZ"];
         let mut keys: Vec<u64> = texts.iter().filter_map(|t| postcode_key(t.as_bytes())).collect();
         texts.sort_by_key(|t| t.replace(' ', ""));
         keys.sort_unstable();

@@ -475,4 +475,31 @@ mod tests {
         assert_eq!(seen, [""]);
         assert!(PathPattern::parse("child").is_err());
     }
+
+    /// `needs` names exactly what a rule reads at run time: a lookup of reference data it does not name, or a
+    /// name it does not read, is refused when the pack loads.
+    #[test]
+    fn needs_must_name_the_reference_data_a_rule_looks_up() {
+        let rule = |expression: &str, needs: &str| {
+            let text = format!(
+                "[[rule]]\nid = \"R\"\nseverity = \"error\"\ncontext = \"/x\"\nexpression = \"{expression}\"\n\
+                 message = \"m\"\nneeds = {needs}\n"
+            );
+            compile_rules(&text, &[], &[]).map(|(rules, _)| rules.len())
+        };
+        assert_eq!(rule("postcode_known(self.P)", "[\"postcodes\"]"), Ok(1));
+        assert_eq!(rule("postcode_la(self.P) == params.la_code", "[\"postcodes\", \"la_code\"]"), Ok(1));
+        assert_eq!(
+            rule("postcode_known(self.P)", "[]"),
+            Err("rule R: the expression looks values up in `postcodes`: say so with `needs = [\"postcodes\"]`".into())
+        );
+        assert_eq!(
+            rule("has(self.P)", "[\"postcodes\"]"),
+            Err("rule R: `needs` names `postcodes`, which the expression does not look anything up in".into())
+        );
+        assert_eq!(
+            rule("postcode_miles(self.P)", "[\"postcodes\"]").map_err(|e| e.contains("takes 2 arguments")),
+            Err(true)
+        );
+    }
 }
