@@ -214,6 +214,26 @@ fn display_path(path: &Path) -> String {
     }
 }
 
+/// Loads the reference data given as `--reference NAME=FILE`, each once.
+fn load_references(given: &[(String, PathBuf)]) -> Result<caregate_engine::reference::References> {
+    use caregate_engine::reference::{PostcodeDirectory, References, POSTCODES};
+    let mut references = References::default();
+    for (name, path) in given {
+        match name.as_str() {
+            POSTCODES if references.postcodes.is_some() => bail!("--reference {POSTCODES}=… is given twice"),
+            POSTCODES => {
+                let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+                let directory =
+                    PostcodeDirectory::read(file).with_context(|| format!("cannot load {}", path.display()))?;
+                references.postcodes = Some(std::sync::Arc::new(directory));
+            }
+            // The option's parser accepts only the names of `reference::NAMES`.
+            other => bail!("`{other}` is not reference data caregate knows"),
+        }
+    }
+    Ok(references)
+}
+
 fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     let format = args.format;
     let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
@@ -251,8 +271,9 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
         None if output.is_some() => None,
         None => Some(50),
     };
-    let validator =
-        Validator::new(catalog, Options { limits, now, standard: standard.clone() }).with_params(args.params.clone());
+    let validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() })
+        .with_params(args.params.clone())
+        .with_references(load_references(&args.references)?);
     match &output {
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty());

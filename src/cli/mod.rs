@@ -242,6 +242,19 @@ fn param(text: &str) -> Result<(String, String), String> {
     }
 }
 
+fn reference(text: &str) -> Result<(String, PathBuf), String> {
+    let names = caregate_engine::reference::NAMES.join(", ");
+    match text.split_once('=') {
+        Some((name, file)) if caregate_engine::reference::References::is_reference(name.trim()) && !file.is_empty() => {
+            Ok((name.trim().to_string(), PathBuf::from(file)))
+        }
+        Some((name, _)) if !caregate_engine::reference::References::is_reference(name.trim()) => {
+            Err(format!("`{}` is not reference data caregate knows (it knows: {names})", name.trim()))
+        }
+        _ => Err(format!("`{text}` is not NAME=FILE (e.g. postcodes=ONSPD.csv)")),
+    }
+}
+
 /// The parser of an option whose values are an enum's names: clap offers, and lists in help and refusals,
 /// exactly the names the enum declares, in its order, and the enum's own `FromStr` makes the value.
 fn names<E>() -> impl TypedValueParser<Value = E>
@@ -304,6 +317,11 @@ pub struct ValidateArgs {
     /// council's code); repeatable. Rules that need one not given are reported as not run.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = param)]
     pub params: Vec<(String, String)>,
+    /// Reference data the rules look values up in, as NAME=FILE: `postcodes=ONSPD.csv`, the ONS Postcode
+    /// Directory as CSV (columns pcd, oseast1m, osnrth1m, laua; cty used when present). Rules that need
+    /// reference data not given are reported as not run.
+    #[arg(long = "reference", value_name = "NAME=FILE", value_parser = reference)]
+    pub references: Vec<(String, PathBuf)>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -153,7 +153,8 @@ fn no_rule_fails_to_evaluate_on_the_base_or_any_case() {
         .unwrap_or_else(|e| panic!("{}: not read: {e}", file.display()));
         let instance: serde_json::Value = serde_json::from_str(&json.output).unwrap();
         let clock = Clock::new(&now);
-        let mut context = Context::new(&instance, None, &clock, &pack.params);
+        let mut context =
+            Context::new(&instance, None, &clock, &pack.params, caregate_engine::reference::References::none());
         context.gather(&pack);
         for rule in &pack.rules {
             rule.context.for_each(&instance, |pointer, node| {

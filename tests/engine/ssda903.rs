@@ -23,9 +23,19 @@ const REVIEWS: &str = "CHILD,DOB,REVIEW,REVIEW_CODE,NOTE\n\
     ,01/01/2011,01/07/2025,PN1,z\n";
 
 fn validate(files: &[(&str, &str)]) -> (i32, Value) {
+    validate_with(&[], files)
+}
+
+/// The project's own made-up postcode directory (ten postcodes, some far apart, some outside England).
+fn sample_postcodes() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance-suite/ssda903/postcodes-sample.csv");
+    format!("postcodes={}", path.display())
+}
+
+fn validate_with(args: &[&str], files: &[(&str, &str)]) -> (i32, Value) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::cargo_bin("caregate").unwrap();
-    cmd.args(["validate", "--standard", "ssda903@2025-26", "--format", "json"]);
+    cmd.args(["validate", "--standard", "ssda903@2025-26", "--format", "json"]).args(args);
     for (name, text) in files {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
@@ -37,12 +47,13 @@ fn validate(files: &[(&str, &str)]) -> (i32, Value) {
     (output.status.code().unwrap_or(-1), report)
 }
 
-/// Each finding as (file, rule, line, column, child).
+/// Each finding about the return as (file, rule, line, column, child). The warning that rules were not run (for
+/// want of `--reference postcodes=…` and `--param la_code=…`) is about the run: see [`not_run`].
 fn findings(report: &Value) -> Vec<(String, String, u64, u64, String)> {
     let mut out = Vec::new();
     for document in report["documents"].as_array().unwrap() {
         let file = Path::new(document["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().to_string();
-        for f in document["findings"].as_array().unwrap() {
+        for f in document["findings"].as_array().unwrap().iter().filter(|f| f["rule"] != "rules-not-run") {
             out.push((
                 file.clone(),
                 f["rule"].as_str().unwrap().to_string(),
@@ -53,6 +64,20 @@ fn findings(report: &Value) -> Vec<(String, String, u64, u64, String)> {
         }
     }
     out
+}
+
+/// The rules the report says were not run, from its `rules-not-run` warning ("…: 164, 169.").
+fn not_run(report: &Value) -> Vec<String> {
+    let documents = report["documents"].as_array().unwrap();
+    let warnings: Vec<&Value> = documents
+        .iter()
+        .flat_map(|d| d["findings"].as_array().unwrap())
+        .filter(|f| f["rule"] == "rules-not-run")
+        .collect();
+    assert!(warnings.len() <= 1, "one warning a run: {warnings:#?}");
+    let Some(message) = warnings.first().and_then(|w| w["message"].as_str()) else { return Vec::new() };
+    let list = message.rsplit(": ").next().unwrap_or_default().trim_end_matches('.');
+    list.split(", ").map(str::to_string).collect()
 }
 
 fn has(
@@ -151,12 +176,119 @@ fn a_rule_needing_a_run_time_input_runs_only_when_given_it() {
             .output()
             .unwrap();
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        findings(&report).into_iter().map(|f| f.1).collect::<Vec<_>>()
+        let rules = findings(&report).into_iter().map(|f| f.1).collect::<Vec<_>>();
+        (rules, not_run(&report).contains(&"LA-TEST".to_string()))
     };
     // The child has a Header row only, so the portal's warning that episodes are needed (EPI) is always there.
-    assert_eq!(run(&[]), ["rules-not-run", "EPI"]);
-    assert_eq!(run(&["--param", "la_code=E09000027"]), ["EPI"]);
-    assert_eq!(run(&["--param", "la_code=E08000001"]), ["EPI", "LA-TEST"]);
+    assert_eq!(run(&[]), (vec!["EPI".to_string()], true));
+    assert_eq!(run(&["--param", "la_code=E09000027"]), (vec!["EPI".to_string()], false));
+    assert_eq!(run(&["--param", "la_code=E08000001"]), (vec!["EPI".to_string(), "LA-TEST".to_string()], false));
+}
+
+/// The rules that look postcodes up, each at the child whose episode breaks it, at the postcode's cell; without
+/// the directory (or the council's code) they are reported as not run, never passed or failed.
+#[test]
+fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n".to_string()
+        + &(1..=9).map(|i| format!("C{i},M,01/02/2012,WBRI,UN1,,\n")).collect::<String>();
+    let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
+        C1,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,TW9 2BB,tw91aa,XXXXXXX\n\
+        C2,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,TW9 2BB,AB1 2CD,XXXXXXX\n\
+        C3,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,TW9 1AA,KW15 9ZZ,\n\
+        C4,01/05/2025,S,C2,N1,K2,PR2,01/09/2025,E4A,,TW9 1AA,EH1 9ZZ,SC000001\n\
+        C5,01/05/2025,S,C2,N1,K2,PR1,01/09/2025,E4A,,TW9 1AA,M1 9ZZ,SC000002\n\
+        C6,01/05/2025,S,C2,N1,K2,PR2,01/09/2025,E4A,,TW9 1AA,SW1A 9ZZ,SC000003\n\
+        C7,01/05/2025,S,V3,N1,U1,PR1,01/09/2025,E4A,,,TW9 1AA,\n\
+        C8,01/05/2025,S,C2,N1,K2,PR2,01/09/2025,E4A,,TW9 1AA,SW1A 9ZZ,\n\
+        C9,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,TW9 1AA,ZZ9 9ZZ,XXXXXXX\n";
+    let uasc = "CHILD,SEX,DOB,DUC\nC6,M,01/02/2012,\n";
+    let files = [("header.csv", header.as_str()), ("episodes.csv", episodes), ("uasc.csv", uasc)];
+    let postcodes = sample_postcodes();
+    let (_, report) = validate_with(&["--param", "la_code=E09000027", "--reference", &postcodes], &files);
+    assert_eq!(not_run(&report), Vec::<String>::new());
+    let found: Vec<(u64, u64, String, String)> = findings(&report)
+        .into_iter()
+        .filter(|f| {
+            ["164", "169", "179", "218", "243", "392a", "392c", "406", "420", "454", "1015"].contains(&f.1.as_str())
+        })
+        .map(|f| (f.2, f.3, f.1, f.4))
+        .collect();
+    let expected: Vec<(u64, u64, String, String)> = [
+        // C1's placement postcode, in lower case without its space, is listed: nothing.
+        // C2's is not: no LA, no location, no distance.
+        (3, 54, "169", "C2"),
+        (3, 54, "179", "C2"),
+        (3, 54, "392a", "C2"),
+        (3, 54, "392c", "C2"),
+        // Richmond to Orkney: 530 miles.
+        (4, 54, "454", "C3"),
+        // Placed in Scotland with an Ofsted URN.
+        (5, 62, "243", "C4"),
+        // The council's own provision, in Manchester.
+        (6, 54, "1015", "C5"),
+        // A UASC child has no distance: the home postcode is reported.
+        (7, 46, "406", "C6"),
+        // A short break with a placement postcode (214, the pack's own, says so too).
+        (8, 47, "420", "C7"),
+        // In England, the episode open in the year, no URN: for C7's short break, and C8's children's home.
+        (8, 55, "218", "C7"),
+        (9, 63, "218", "C8"),
+        // No real place: more than 999.9 miles, and so over 350 too.
+        (10, 54, "164", "C9"),
+        (10, 54, "454", "C9"),
+    ]
+    .iter()
+    .map(|(line, column, rule, child)| (*line, *column, rule.to_string(), child.to_string()))
+    .collect();
+    assert_eq!(found, expected);
+
+    // Without the directory the eleven rules are not run; with it but without the council's code, only 1015.
+    let (_, report) = validate_with(&[], &files);
+    assert_eq!(not_run(&report), ["164", "169", "179", "218", "243", "392a", "392c", "406", "420", "454", "1015"]);
+    assert!(findings(&report).iter().all(|f| !["164", "392c", "1015"].contains(&f.1.as_str())));
+    let (_, report) = validate_with(&["--reference", &postcodes], &files);
+    assert_eq!(not_run(&report), ["1015"]);
+    let message = report["documents"][0]["findings"][0]["fix"].as_str().unwrap_or_default().to_string();
+    assert_eq!(message, "Run again with --param la_code=….");
+}
+
+/// A postcode directory that cannot be read stops the run (exit 2) with the line and the reason, before any
+/// return is read.
+#[test]
+fn a_malformed_postcode_directory_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let directory = dir.path().join("onspd.csv");
+    std::fs::write(
+        &directory,
+        "pcd,oseast1m,osnrth1m,laua\nTW9 1AA,518000,175000,E09000027\nTW9 1AB,east,175000,E09000027\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("header.csv"),
+        "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n",
+    )
+    .unwrap();
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--standard", "ssda903@2025-26", "--reference"])
+        .arg(format!("postcodes={}", directory.display()))
+        .arg(dir.path().join("header.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 3 of the postcode directory: oseast1m `east` is not an easting in metres"),
+        "{stderr}"
+    );
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--standard", "ssda903@2025-26", "--reference", "ofsted=x.csv"])
+        .arg(dir.path().join("header.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`ofsted` is not reference data caregate knows"));
 }
 
 /// DfE's XML form of a return (EXPSSDA903) gives the same findings, for the same children, as its CSV tables,
@@ -203,8 +335,12 @@ fn the_xml_form_gives_the_same_findings_as_the_tables() {
     let validator = caregate_engine::validate::Validator::new(&catalog, Default::default());
     let checked = validator.check(xml.as_bytes());
     assert_eq!(checked.pack.map(|p| p.reference()).as_deref(), Some("ssda903@2026-27"));
-    let mut from_engine: Vec<(String, String)> =
-        checked.findings.into_iter().map(|f| (f.rule, f.record.unwrap_or_default())).collect();
+    let mut from_engine: Vec<(String, String)> = checked
+        .findings
+        .into_iter()
+        .filter(|f| f.rule != "rules-not-run")
+        .map(|f| (f.rule, f.record.unwrap_or_default()))
+        .collect();
     from_engine.sort();
     assert_eq!(from_engine, expected);
 }

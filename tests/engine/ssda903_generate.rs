@@ -71,11 +71,13 @@ fn validate(files: &[TableFile]) -> Vec<DocumentResult> {
     Validator::new(&CATALOG, options).check_tables(&pack(), files)
 }
 
-/// Each finding as (rule, child).
+/// Each finding about the return as (rule, child). The returns are checked without the postcode directory, so
+/// the rules that look postcodes up are not run; the warning that says so is about the run, and left out.
 fn findings(results: &[DocumentResult]) -> Vec<(String, String)> {
     results
         .iter()
-        .flat_map(|d| d.findings.iter().map(|f| (f.rule.clone(), f.record.clone().unwrap_or_default())))
+        .flat_map(|d| d.findings.iter().filter(|f| f.rule != "rules-not-run"))
+        .map(|f| (f.rule.clone(), f.record.clone().unwrap_or_default()))
         .collect()
 }
 
@@ -134,7 +136,16 @@ fn the_faults_cover_every_rule_a_child_can_break() {
     let unbreakable: BTreeSet<&str> = UNBREAKABLE.iter().map(|(rule, _)| *rule).collect();
     assert_eq!(unbreakable.len(), UNBREAKABLE.len(), "each unbreakable rule once");
     assert!(unbreakable.iter().all(|r| all.contains(*r)), "each unbreakable rule is a rule of the pack");
-    let breakable: BTreeSet<String> = all.iter().filter(|r| !unbreakable.contains(r.as_str())).cloned().collect();
+    // The generator writes made-up postcodes, so the rules that look them up in the directory are left to the
+    // tests of those rules (tests/engine/ssda903.rs), as are any that need other reference data.
+    let looks_up: BTreeSet<String> = pack
+        .rules
+        .iter()
+        .filter(|r| r.needs.iter().any(|n| caregate_engine::reference::References::is_reference(n)))
+        .map(|r| r.id.clone())
+        .collect();
+    let breakable: BTreeSet<String> =
+        all.iter().filter(|r| !unbreakable.contains(r.as_str()) && !looks_up.contains(r.as_str())).cloned().collect();
     let covered: BTreeSet<String> = rules.into_iter().collect();
     assert_eq!(covered, breakable);
 }

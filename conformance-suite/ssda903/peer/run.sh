@@ -14,7 +14,11 @@
 #   --caregate-arg ARG      one more argument for caregate validate (repeatable)
 #   --prev FILE             last year's CSV table (repeatable)
 #   --ofsted-ch XLSX, --ofsted-scp XLSX   Ofsted's provider lists (else the peer skips its URN rules)
-#   --postcodes CSV         pcd,oseast1m,osnrth1m,laua in place of the peer's bundled ONS directory
+#   --postcodes CSV         pcd,oseast1m,osnrth1m,laua in place of the peer's bundled ONS directory; caregate
+#                           is given it too (--reference postcodes=CSV)
+#   --caregate-postcodes CSV  give caregate this directory, the peer keeping its bundled one (postcodes_csv.py
+#                           writes the bundled one as such a CSV); without either, caregate's postcode rules
+#                           are not run
 #   --out DIR               where to write (default reports)
 #   --min-agreement X       exit 1 when the agreement on flagged (rule, CHILD) pairs is below X (default 0)
 #   --written-only          compare only the rules caregate's pack for YEAR has written (its rules.toml)
@@ -38,11 +42,13 @@ while [ $# -gt 0 ]; do
     --caregate-report) report=$2; shift 2 ;;
     --caregate-arg) caregate_opts+=("$2"); shift 2 ;;
     --prev) peer_opts+=(--prev "$2"); shift 2 ;;
-    --ofsted-ch|--ofsted-scp|--postcodes) peer_opts+=("$1" "$2"); shift 2 ;;
+    --postcodes) peer_opts+=("$1" "$2"); caregate_opts+=(--reference "postcodes=$2"); shift 2 ;;
+    --caregate-postcodes) caregate_opts+=(--reference "postcodes=$2"); shift 2 ;;
+    --ofsted-ch|--ofsted-scp) peer_opts+=("$1" "$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
     --min-agreement) min=$2; shift 2 ;;
     --written-only) written=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) break ;;

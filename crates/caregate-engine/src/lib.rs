@@ -5,7 +5,8 @@
 //! [`standard`] (the pack: binding, rules, code lists) → instance through the binding ([`convert`]) →
 //! findings ([`validate`], using the rule language of [`expr`]) → [`report`] (one writer per format).
 //! [`finding`] and [`model`] are the vocabulary every stage shares; [`digest`] the hashing every layer uses;
-//! [`names`] how the enums users type and read are named and refused.
+//! [`names`] how the enums users type and read are named and refused; [`reference`] the reference data a run is
+//! given beside its documents (the postcode directory), which rules read through functions of [`expr`].
 #![forbid(unsafe_code)]
 
 pub mod convert;
@@ -16,6 +17,7 @@ pub mod finding;
 pub mod instance;
 pub mod model;
 pub mod names;
+pub mod reference;
 pub mod report;
 pub mod standard;
 pub mod validate;

@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 use super::functions::{self, F1, F2};
 use super::value::{self, to_static, type_error, Arith, Value};
 use super::{EvalError, RuleError};
+use crate::reference::References;
 
 /// How deep comprehensions may nest.
 pub(crate) const MAX_NESTING: usize = 6;
@@ -31,6 +32,8 @@ pub(crate) struct EvalEnv<'a, 's> {
     /// Values of stable sub-expressions (see [`Needs::memo`]), kept by the caller from one evaluation to
     /// the next while the stable data stays the same; empty when the caller keeps none.
     pub memo: &'s mut [Option<Value<'static>>],
+    /// The run's reference data, read by the lookup functions (`postcode_la`, …).
+    pub refs: &'s References,
 }
 
 /// How many sub-expressions one rule may hoist out of comprehension bodies.
@@ -47,6 +50,9 @@ pub(crate) struct Needs {
     /// `params` and the stable parts of `root`, such as a return's header), such as
     /// `date(root.Header.CollectionDetails.ReferenceDate)`, worth computing once per return.
     pub memo: usize,
+    /// The kinds of reference data the lookup functions read, one bit each, by their index in
+    /// [`crate::reference::NAMES`].
+    pub references: u32,
 }
 
 /// How many stable sub-expressions one rule may keep.
@@ -115,9 +121,10 @@ pub(crate) fn compile(
         cached: 0,
         stable,
         memo: 0,
+        references: 0,
     };
     let node = cx.expr(&expr)?;
-    Ok((node, Needs { depth: cx.depth, cached: cx.cached, memo: cx.memo }))
+    Ok((node, Needs { depth: cx.depth, cached: cx.cached, memo: cx.memo, references: cx.references }))
 }
 
 /// The longest rule text accepted, in bytes.
@@ -185,6 +192,8 @@ struct CompileEnv<'c> {
     stable: &'c [String],
     /// Stable sub-expressions so far (each has a slot in [`EvalEnv::memo`]).
     memo: usize,
+    /// The reference data read so far (see [`Needs::references`]).
+    references: u32,
 }
 
 /// Whether `e` mentions the identifier `name` anywhere (conservatively, shadowing included).
@@ -522,6 +531,13 @@ impl CompileEnv<'_> {
             let style = if call.target.is_some() { " (counting the value it is called on)" } else { "" };
             RuleError::Arity { name: name.to_string(), expected: format!("{expected}{style}"), line, column }
         };
+        if let Some((reference, lookup)) = functions::lookup_ref(name) {
+            if args.len() != lookup.arity() {
+                return Err(arity_error(self));
+            }
+            self.references |= 1 << reference;
+            return Ok(lookup_node(lookup, args));
+        }
         if let Some(f) = functions::lookup1(name) {
             if args.len() != 1 {
                 return Err(arity_error(self));
@@ -680,6 +696,17 @@ impl CompileEnv<'_> {
 }
 
 /// Reads `field` of a map; a null parent reads as absent (senders write `null` for "not known").
+/// A call of a lookup function: never folded, as the reference data it reads is given per run, not per pack.
+fn lookup_node(lookup: functions::Lookup, args: Vec<Node>) -> Node {
+    Node::dynamic(move |ctx| {
+        let mut values = [Value::Null, Value::Null];
+        for (slot, arg) in values.iter_mut().zip(&args) {
+            *slot = arg.eval(ctx)?;
+        }
+        functions::look_up(lookup, ctx.refs, &values[..args.len()])
+    })
+}
+
 fn read_field<'a>(v: Value<'a>, field: &str, hint: &AtomicUsize) -> Result<Value<'a>, EvalError> {
     match v {
         Value::Json(Json::Object(m)) => match lookup(m, field, hint) {

@@ -57,6 +57,8 @@ pub(crate) fn arity_of(name: &str) -> Option<&'static str> {
         Some("1 argument")
     } else if lookup2(name).is_some() || name == "matches" || name == "working_days" {
         Some("2 arguments")
+    } else if let Some((_, lookup)) = lookup_ref(name) {
+        Some(if lookup.arity() == 1 { "1 argument" } else { "2 arguments" })
     } else {
         None
     }
@@ -314,4 +316,66 @@ pub(crate) fn regex_match<'a>(s: &Value<'a>, re: &regex::Regex) -> Result<Value<
 
 pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().map_err(|e| e.to_string())
+}
+
+/// A function that looks a value up in the run's reference data ([`crate::reference`]): so far, the postcode
+/// directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// `postcode_known(p)`: whether the postcode directory lists `p`.
+    Known,
+    /// `postcode_la(p)`: the code of the council `p` lies in, `null` when not listed or listed without one.
+    La,
+    /// `postcode_miles(a, b)`: the distance in miles (to 0.1) between two postcodes, `null` when either is not
+    /// listed or has no grid reference.
+    Miles,
+}
+
+impl Lookup {
+    pub(crate) fn arity(self) -> usize {
+        match self {
+            Lookup::Known | Lookup::La => 1,
+            Lookup::Miles => 2,
+        }
+    }
+}
+
+/// The lookup function called `name`, with the index in [`crate::reference::NAMES`] of the data it reads.
+pub(crate) fn lookup_ref(name: &str) -> Option<(u32, Lookup)> {
+    let lookup = match name {
+        "postcode_known" => Lookup::Known,
+        "postcode_la" => Lookup::La,
+        "postcode_miles" => Lookup::Miles,
+        _ => return None,
+    };
+    let reference = crate::reference::NAMES.iter().position(|n| *n == crate::reference::POSTCODES).unwrap_or(0);
+    Some((reference as u32, lookup))
+}
+
+/// Evaluates a lookup over its arguments' values. A `null` postcode reads as one not listed.
+pub(crate) fn look_up<'a>(
+    lookup: Lookup,
+    refs: &crate::reference::References,
+    args: &[Value<'a>],
+) -> Result<Value<'a>, EvalError> {
+    let Some(directory) = refs.postcodes.as_deref() else {
+        return Err(EvalError::Invalid("this run was not given the postcode directory".into()));
+    };
+    let postcode = |i: usize| -> Result<Option<&str>, EvalError> {
+        match args.get(i) {
+            Some(Value::Null) | None => Ok(None),
+            Some(v) => str_arg("a postcode lookup", v).map(Some),
+        }
+    };
+    Ok(match lookup {
+        Lookup::Known => Value::Bool(postcode(0)?.and_then(|p| directory.place(p)).is_some()),
+        Lookup::La => match postcode(0)?.and_then(|p| directory.place(p)).and_then(|place| place.authority) {
+            Some(code) => Value::Str(Cow::Owned(code.to_string())),
+            None => Value::Null,
+        },
+        Lookup::Miles => match (postcode(0)?, postcode(1)?) {
+            (Some(a), Some(b)) => directory.miles_between(a, b).map_or(Value::Null, Value::Double),
+            _ => Value::Null,
+        },
+    })
 }

@@ -37,6 +37,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde_json::Value as Json;
 
+use crate::reference::References;
+
 pub use compile::{Membership, Reads};
 pub use value::Value;
 
@@ -197,26 +199,47 @@ impl Program {
     /// Evaluates over `vars`, in the order given to [`Compiler::new`]. A variable missing from the
     /// end of `vars` reads as an absent field.
     pub fn eval<'a>(&self, vars: &[&'a Json]) -> Result<Value<'a>, EvalError> {
-        self.eval_in(vars, &mut [])
+        self.eval_in(vars, &mut [], References::none())
     }
 
     /// As [`Program::eval`], keeping the values of stable sub-expressions in `memo`.
     pub fn eval_with<'a>(&self, vars: &[&'a Json], memo: &mut Memo) -> Result<Value<'a>, EvalError> {
-        if memo.0.len() < self.needs.memo {
-            memo.0.resize(self.needs.memo, None);
-        }
-        self.eval_in(vars, &mut memo.0)
+        self.eval_full(vars, Some(memo), References::none())
     }
 
-    fn eval_in<'a>(&self, vars: &[&'a Json], memo: &mut [Option<Value<'static>>]) -> Result<Value<'a>, EvalError> {
+    /// As [`Program::eval`], with the run's reference data for the lookup functions, and a memo when the
+    /// caller keeps one.
+    pub fn eval_full<'a>(
+        &self,
+        vars: &[&'a Json],
+        memo: Option<&mut Memo>,
+        refs: &References,
+    ) -> Result<Value<'a>, EvalError> {
+        match memo {
+            Some(memo) => {
+                if memo.0.len() < self.needs.memo {
+                    memo.0.resize(self.needs.memo, None);
+                }
+                self.eval_in(vars, &mut memo.0, refs)
+            }
+            None => self.eval_in(vars, &mut [], refs),
+        }
+    }
+
+    fn eval_in<'a>(
+        &self,
+        vars: &[&'a Json],
+        memo: &mut [Option<Value<'static>>],
+        refs: &References,
+    ) -> Result<Value<'a>, EvalError> {
         if self.needs.depth == 0 {
-            return self.root.eval(&mut compile::EvalEnv { vars, locals: &mut [], cache: &mut [], memo });
+            return self.root.eval(&mut compile::EvalEnv { vars, locals: &mut [], cache: &mut [], memo, refs });
         }
         let mut locals = [const { Value::Null }; compile::MAX_NESTING];
         let mut cache = [const { None }; compile::MAX_CACHED];
         let locals = &mut locals[..self.needs.depth.min(compile::MAX_NESTING)];
         let cache = &mut cache[..self.needs.cached.min(compile::MAX_CACHED)];
-        self.root.eval(&mut compile::EvalEnv { vars, locals, cache, memo })
+        self.root.eval(&mut compile::EvalEnv { vars, locals, cache, memo, refs })
     }
 
     /// The rule's outcome: true holds, false is violated, an absent field makes it not applicable,
@@ -228,6 +251,17 @@ impl Program {
     /// As [`Program::check`], keeping the values of stable sub-expressions in `memo`.
     pub fn check_with(&self, vars: &[&Json], memo: &mut Memo) -> Outcome {
         outcome(self.eval_with(vars, memo))
+    }
+
+    /// As [`Program::check`], with the run's reference data and a memo when the caller keeps one.
+    pub fn check_full(&self, vars: &[&Json], memo: Option<&mut Memo>, refs: &References) -> Outcome {
+        outcome(self.eval_full(vars, memo, refs))
+    }
+
+    /// Whether the expression calls a lookup function of the reference data called `name`
+    /// ([`crate::reference::NAMES`]).
+    pub fn reads_reference(&self, name: &str) -> bool {
+        crate::reference::NAMES.iter().position(|n| *n == name).is_some_and(|i| self.needs.references & (1 << i) != 0)
     }
 }
 

@@ -7,6 +7,7 @@ use strum::VariantNames as _;
 
 use crate::expr::{Compiler, Program, Reads};
 use crate::finding::Severity;
+use crate::reference::References;
 
 /// The variables every rule may read, in the order the validator binds them.
 pub const VARIABLES: [&str; 8] = ["self", "root", "envelope", "asOf", "now", "params", "agg", "record"];
@@ -297,6 +298,9 @@ pub fn compile_rules(
         let value = compiler
             .compile(&entry.value)
             .map_err(|e| format!("aggregate {}: expression `{}`: {e}", entry.name, entry.value))?;
+        if let Some(name) = crate::reference::NAMES.iter().find(|n| value.reads_reference(n)) {
+            return Err(format!("aggregate {}: aggregates cannot look values up in `{name}`", entry.name));
+        }
         aggregates.push(Aggregate { name: entry.name, context, value, kind, in_records: false });
     }
     let keys: Vec<Option<String>> = aggregates.iter().map(|a| a.value.dotted_path()).collect();
@@ -321,9 +325,29 @@ pub fn compile_rules(
             .map(|a| a.split('/').filter(|s| !s.is_empty()).map(super::binding::escape_pointer_token).collect())
             .unwrap_or_default();
         let agg_use = agg_use(&program, &context, &aggregates, &keys);
-        if let Some(name) = entry.needs.iter().find(|n| !program.may_read_field("params", n)) {
+        // `needs` says exactly which run-time inputs a rule reads: reference data through its functions, any
+        // other name as a `params` value. A lookup of reference data the rule does not name would go unreported
+        // when the run lacks it, so it is refused too.
+        for name in &entry.needs {
+            if References::is_reference(name) {
+                if !program.reads_reference(name) {
+                    return Err(format!(
+                        "rule {}: `needs` names `{name}`, which the expression does not look anything up in",
+                        entry.id
+                    ));
+                }
+            } else if !program.may_read_field("params", name) {
+                return Err(format!(
+                    "rule {}: `needs` names `{name}`, which the expression does not read as params.{name}",
+                    entry.id
+                ));
+            }
+        }
+        if let Some(name) =
+            crate::reference::NAMES.iter().find(|n| program.reads_reference(n) && !entry.needs.iter().any(|m| m == *n))
+        {
             return Err(format!(
-                "rule {}: `needs` names `{name}`, which the expression does not read as params.{name}",
+                "rule {}: the expression looks values up in `{name}`: say so with `needs = [\"{name}\"]`",
                 entry.id
             ));
         }
@@ -450,5 +474,32 @@ mod tests {
         PathPattern::parse("").unwrap().for_each(&doc, |p, _| seen.push(p.to_string()));
         assert_eq!(seen, [""]);
         assert!(PathPattern::parse("child").is_err());
+    }
+
+    /// `needs` names exactly what a rule reads at run time: a lookup of reference data it does not name, or a
+    /// name it does not read, is refused when the pack loads.
+    #[test]
+    fn needs_must_name_the_reference_data_a_rule_looks_up() {
+        let rule = |expression: &str, needs: &str| {
+            let text = format!(
+                "[[rule]]\nid = \"R\"\nseverity = \"error\"\ncontext = \"/x\"\nexpression = \"{expression}\"\n\
+                 message = \"m\"\nneeds = {needs}\n"
+            );
+            compile_rules(&text, &[], &[]).map(|(rules, _)| rules.len())
+        };
+        assert_eq!(rule("postcode_known(self.P)", "[\"postcodes\"]"), Ok(1));
+        assert_eq!(rule("postcode_la(self.P) == params.la_code", "[\"postcodes\", \"la_code\"]"), Ok(1));
+        assert_eq!(
+            rule("postcode_known(self.P)", "[]"),
+            Err("rule R: the expression looks values up in `postcodes`: say so with `needs = [\"postcodes\"]`".into())
+        );
+        assert_eq!(
+            rule("has(self.P)", "[\"postcodes\"]"),
+            Err("rule R: `needs` names `postcodes`, which the expression does not look anything up in".into())
+        );
+        assert_eq!(
+            rule("postcode_miles(self.P)", "[\"postcodes\"]").map_err(|e| e.contains("takes 2 arguments")),
+            Err(true)
+        );
     }
 }

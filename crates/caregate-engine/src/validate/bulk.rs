@@ -392,7 +392,7 @@ impl Validator<'_> {
         };
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
         let params = self.params_for(pack);
-        let base_context = Context::new(&Value::Null, None, &self.clock, &params);
+        let base_context = Context::new(&Value::Null, None, &self.clock, &params, &self.references);
         let plan = Plan::of(pack);
 
         // With two passes the first gathers the aggregates inside records; with one they are gathered as the
@@ -597,7 +597,7 @@ impl Validator<'_> {
         // The frame's own checks: structure (records aside) and the rules outside records.
         set_records(&mut frame, &layout.pointer, Vec::new());
         let params = self.params_for(pack);
-        let mut context = Context::new(&frame, None, &self.clock, &params);
+        let mut context = Context::new(&frame, None, &self.clock, &params, &self.references);
         context.agg = std::borrow::Cow::Borrowed(&agg);
         let frame_located = FrameLocator { parts: &parts, root: root_name };
         let view = SourceView { locator: &frame_located, format: Format::Xml, prefix: String::new() };

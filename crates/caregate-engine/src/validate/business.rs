@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::expr::{Memo, Outcome};
 use crate::finding::Finding;
-use crate::standard::rulebook::PathPattern;
+use crate::reference::References;
+use crate::standard::rulebook::{PathPattern, Rule};
 use crate::standard::StandardPack;
 
 use super::structure::display_value;
@@ -23,6 +24,8 @@ pub struct Context<'a> {
     pub as_of: std::borrow::Cow<'a, Value>,
     pub now: std::borrow::Cow<'a, Value>,
     pub params: &'a Value,
+    /// The run's reference data (the postcode directory), read by the rules' lookup functions.
+    pub refs: &'a References,
     /// The pack's aggregates over the whole document (or return), `null` fields until gathered.
     pub agg: std::borrow::Cow<'a, Value>,
     /// One memo per rule of the pack, kept across the records of a bulk return (whose header, `asOf` and
@@ -54,7 +57,13 @@ impl Clock {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(root: &'a Value, envelope: Option<&'a Value>, clock: &'a Clock, params: &'a Value) -> Self {
+    pub fn new(
+        root: &'a Value,
+        envelope: Option<&'a Value>,
+        clock: &'a Clock,
+        params: &'a Value,
+        refs: &'a References,
+    ) -> Self {
         let created_date = envelope
             .and_then(|e| e.get("created"))
             .and_then(Value::as_str)
@@ -71,6 +80,7 @@ impl<'a> Context<'a> {
             as_of,
             now: std::borrow::Cow::Borrowed(&clock.now),
             params,
+            refs,
             agg: std::borrow::Cow::Owned(Value::Object(serde_json::Map::new())),
             memos: None,
         }
@@ -85,6 +95,7 @@ impl<'a> Context<'a> {
             as_of: std::borrow::Cow::Borrowed(&*self.as_of),
             now: std::borrow::Cow::Borrowed(&*self.now),
             params: self.params,
+            refs: self.refs,
             agg: std::borrow::Cow::Borrowed(agg),
             memos: Some(memos),
         }
@@ -162,7 +173,7 @@ pub fn check(
         }
         for (order, (index, rule)) in group.rules.iter().filter_map(|&i| Some((i, pack.rules.get(i)?))).enumerate() {
             // A rule that needs a run-time input it was not given is not run (see [`not_run`]).
-            if rule.needs.iter().any(|name| context.params.get(name).is_none()) {
+            if lacking(rule, context.params, context.refs).next().is_some() {
                 continue;
             }
             let mut memo = memos.as_mut().and_then(|m| m.get_mut(index));
@@ -177,10 +188,7 @@ pub fn check(
                     context.agg.as_ref(),
                     record_of.get(n).copied().unwrap_or(&NULL),
                 ];
-                let outcome = match memo.as_mut() {
-                    Some(memo) => rule.program.check_with(&vars, memo),
-                    None => rule.program.check(&vars),
-                };
+                let outcome = rule.program.check_full(&vars, memo.as_deref_mut(), context.refs);
                 if let Outcome::Violated = outcome {
                     let at = indices.get(n * stride..(n + 1) * stride).unwrap_or_default();
                     let pointer = group.context.trail(at).pointer();
@@ -242,14 +250,23 @@ pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<St
     root.pointer(&key_pointer).map(display_value)
 }
 
+/// The run-time inputs `rule` needs that this run was not given: reference data by its name, any other need as
+/// a `params` value.
+fn lacking<'r>(rule: &'r Rule, params: &'r Value, refs: &'r References) -> impl Iterator<Item = &'r str> + 'r {
+    let given = |name: &str| match References::is_reference(name) {
+        true => refs.has(name),
+        false => params.get(name).is_some(),
+    };
+    rule.needs.iter().map(String::as_str).filter(move |name| !given(name))
+}
+
 /// The finding that says which rules of `pack` were not run because this run was not given an input they need
-/// (`params` from `--param`), when some were not.
-pub fn not_run(pack: &StandardPack, params: &Value) -> Option<Finding> {
+/// (`params` from `--param`, reference data from `--reference`), when some were not.
+pub fn not_run(pack: &StandardPack, params: &Value, refs: &References) -> Option<Finding> {
     let mut missing: Vec<&str> = Vec::new();
     let mut rules: Vec<&str> = Vec::new();
     for rule in &pack.rules {
-        let lacking: Vec<&str> =
-            rule.needs.iter().map(String::as_str).filter(|name| params.get(*name).is_none()).collect();
+        let lacking: Vec<&str> = lacking(rule, params, refs).collect();
         if !lacking.is_empty() {
             if !rules.contains(&rule.id.as_str()) {
                 rules.push(&rule.id);
@@ -264,7 +281,13 @@ pub fn not_run(pack: &StandardPack, params: &Value) -> Option<Finding> {
     if rules.is_empty() {
         return None;
     }
-    let given: Vec<String> = missing.iter().map(|m| format!("--param {m}=…")).collect();
+    let given: Vec<String> = missing
+        .iter()
+        .map(|m| match References::is_reference(m) {
+            true => format!("--reference {m}=FILE"),
+            false => format!("--param {m}=…"),
+        })
+        .collect();
     let mut finding = Finding::new(
         "rules-not-run",
         crate::finding::Severity::Warning,

@@ -83,6 +83,8 @@ pub struct Validator<'c> {
     clock: business::Clock,
     /// Values of the packs' `params` given for this run (`--param la_code=E09000027`), over standard.toml's.
     params: serde_json::Map<String, Value>,
+    /// The reference data given for this run (`--reference postcodes=FILE`).
+    references: crate::reference::References,
 }
 
 /// Where an instance's pointers are in the user's file.
@@ -166,13 +168,28 @@ impl SourceView<'_> {
 impl<'c> Validator<'c> {
     pub fn new(catalog: &'c Catalog, options: Options) -> Self {
         let clock = business::Clock::new(&options.now);
-        Validator { catalog, options, progress: None, excerpts: true, clock, params: serde_json::Map::new() }
+        Validator {
+            catalog,
+            options,
+            progress: None,
+            excerpts: true,
+            clock,
+            params: serde_json::Map::new(),
+            references: Default::default(),
+        }
     }
 
     /// Gives the rules' `params` values for this run, over (or beside) those the packs' standard.toml set:
     /// what a return does not carry, such as the council's own code.
     pub fn with_params(mut self, params: impl IntoIterator<Item = (String, String)>) -> Self {
         self.params = params.into_iter().map(|(name, value)| (name, Value::String(value))).collect();
+        self
+    }
+
+    /// Gives the reference data the rules' lookup functions read in this run (the postcode directory). Rules
+    /// that need reference data not given are reported as not run.
+    pub fn with_references(mut self, references: crate::reference::References) -> Self {
+        self.references = references;
         self
     }
 
@@ -395,7 +412,7 @@ impl<'c> Validator<'c> {
         let view = SourceView { locator: whole.locator, format: whole.format, prefix: prefix.to_string() };
         let mut findings = structure::check(pack, &pack.validator, value, prefix, &view);
         let params = self.params_for(pack);
-        let mut context = business::Context::new(value, envelope, &self.clock, &params);
+        let mut context = business::Context::new(value, envelope, &self.clock, &params, &self.references);
         context.gather(pack);
         business::check(pack, &context, &view, business::Scope::All, &mut findings);
         if let (Node::Object(object), Some(map)) = (&*pack.binding.node, value.as_object()) {

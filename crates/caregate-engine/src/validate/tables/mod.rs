@@ -161,7 +161,7 @@ impl Validator<'_> {
         }
         // Which rules were not run goes with the first table read.
         if let Some(first) = read.iter().position(|r| r.of.is_some()) {
-            if let Some(finding) = super::business::not_run(pack, &self.params_for(pack)) {
+            if let Some(finding) = super::business::not_run(pack, &self.params_for(pack), &self.references) {
                 found_in[first].insert(0, finding);
             }
         }

@@ -52,7 +52,7 @@ impl Validator<'_> {
             give(Finding::error("not-tables", format!("{} has no XML form of its tables.", pack.reference())));
             return TablesSummary { records: 0, counts };
         };
-        if let Some(finding) = super::super::business::not_run(pack, &self.params_for(pack)) {
+        if let Some(finding) = super::super::business::not_run(pack, &self.params_for(pack), &self.references) {
             give(finding);
         }
         let dates = date_columns(pack, tables);

@@ -1,0 +1,431 @@
+//! The ONS Postcode Directory as a compact, read-only index: each postcode's grid reference and the local
+//! authority it lies in, looked up by postcode, and the distance in miles between two postcodes as DfE defines
+//! it for SSDA903.
+//!
+//! For: loading the directory from its CSV form (columns `pcd`, `oseast1m`, `osnrth1m`, `laua` and, when
+//! given, `cty`, in any order, others ignored) and answering lookups from any number of threads.
+//!
+//! Not for: checking that a text is shaped like a postcode (`uk_postcode` in the rule language does that
+//! without a directory), or any geography beyond grid references and councils.
+//!
+//! Hand-written, on purpose, in two ways:
+//! - The index. The whole directory is 2.7 million postcodes; a map of owned strings would cost about a
+//!   hundred bytes a postcode (a quarter of a gigabyte). Here a postcode is one `u64` key (its characters in
+//!   base 37, so that keys order as the texts do) beside one `u64` holding its grid reference and the index of
+//!   its council in a small table of codes: 16 bytes a postcode, about 43 MB for the whole directory, found by
+//!   binary search.
+//! - The reading. The file is read with the `csv` crate, streamed row by row, not with the engine's own
+//!   `document::csv`: that reader keeps a whole file's text and a span per field so that a finding can point
+//!   at a cell of a return, which a 100 MB table of reference data neither needs nor should pay for.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+
+/// Why a postcode directory could not be loaded. Lines are 1-based lines of the CSV file.
+#[derive(Debug, thiserror::Error)]
+pub enum PostcodeError {
+    #[error("the postcode directory could not be read: {0}")]
+    Read(String),
+    #[error("the postcode directory has no `{0}` column (it needs pcd, oseast1m, osnrth1m and laua)")]
+    MissingColumn(&'static str),
+    #[error("line {line} of the postcode directory: {message}")]
+    Row { line: u64, message: String },
+    #[error("the postcode directory lists {0} more than once")]
+    Duplicate(String),
+    #[error("the postcode directory lists no postcode")]
+    Empty,
+    #[error("the postcode directory names more than {} local authorities", u16::MAX)]
+    TooManyAuthorities,
+}
+
+/// What the directory says about one postcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place<'d> {
+    /// Easting and northing in metres on the Ordnance Survey's national grid; `None` for a postcode the
+    /// directory gives no grid reference (the Channel Islands, the Isle of Man, some postcodes of large users).
+    pub grid: Option<(u32, u32)>,
+    /// The code of the council whose area the postcode lies in (see [`PostcodeDirectory::read`]), when the
+    /// directory gives one.
+    pub authority: Option<&'d str>,
+}
+
+/// The directory: postcodes sorted by key, each with its packed place (see [`pack_place`]).
+#[derive(Debug, Clone)]
+pub struct PostcodeDirectory {
+    entries: Vec<(u64, u64)>,
+    /// Council codes; a place's authority index `i > 0` is `authorities[i - 1]`, 0 is none.
+    authorities: Vec<Box<str>>,
+}
+
+/// The most characters a postcode has without its space (`EC1A1BB`).
+const MAX_LEN: usize = 7;
+const NORTH_BITS: u32 = 21;
+const EAST_BITS: u32 = 20;
+const GRID_FLAG: u64 = 1 << (NORTH_BITS + EAST_BITS);
+const AUTHORITY_SHIFT: u32 = NORTH_BITS + EAST_BITS + 1;
+
+impl PostcodeDirectory {
+    /// Reads the directory from its CSV form: a header row, then a row per postcode. Postcodes are compared
+    /// with spaces removed and upper-cased. A blank grid reference is a postcode without one; a blank `laua`
+    /// one without a council. The council of a postcode is its county (`cty`) where the file has that column
+    /// and the postcode lies in a county (children's services there are the county council's), else its
+    /// district (`laua`); ONS's codes ending `99999999` say "no county".
+    ///
+    /// The input is read twice: once to count its lines, so that the index is allocated once at its size (a
+    /// vector grown as rows come, or rows gathered apart and then joined, would hold about twice the
+    /// directory at its peak), then to read the rows.
+    pub fn read(mut input: impl Read + Seek) -> Result<PostcodeDirectory, PostcodeError> {
+        let read_error = |e: std::io::Error| PostcodeError::Read(e.to_string());
+        let start = input.stream_position().map_err(read_error)?;
+        let lines = count_lines(&mut input).map_err(read_error)?;
+        input.seek(SeekFrom::Start(start)).map_err(read_error)?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input);
+        let header = reader.byte_headers().map_err(|e| PostcodeError::Read(e.to_string()))?.clone();
+        let column = |name: &'static str| {
+            header.iter().position(|h| {
+                let h = h.strip_prefix("\u{feff}".as_bytes()).unwrap_or(h);
+                h.trim_ascii().eq_ignore_ascii_case(name.as_bytes())
+            })
+        };
+        let required = |name: &'static str| column(name).ok_or(PostcodeError::MissingColumn(name));
+        let (pcd, east, north, laua) =
+            (required("pcd")?, required("oseast1m")?, required("osnrth1m")?, required("laua")?);
+        let cty = column("cty");
+        // Every row but the header is one line at least (a quoted field may hold a line break).
+        let mut entries: Vec<(u64, u64)> = Vec::with_capacity(lines);
+        let mut authorities: Vec<Box<str>> = Vec::new();
+        let mut index_of: HashMap<Box<[u8]>, u64> = HashMap::new();
+        // Neighbouring postcodes mostly lie in the same council: the last one found is tried first.
+        let mut last: (Vec<u8>, u64) = (Vec::new(), 0);
+        let mut record = csv::ByteRecord::new();
+        loop {
+            let line = reader.position().line() + 1;
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(PostcodeError::Read(e.to_string())),
+            }
+            let line = record.position().map_or(line, |p| p.line());
+            let row_error = |message: String| PostcodeError::Row { line, message };
+            let field = |i: usize, name: &str| {
+                record
+                    .get(i)
+                    .map(<[u8]>::trim_ascii)
+                    .ok_or_else(|| row_error(format!("the row has no {name} (column {})", i + 1)))
+            };
+            let text = field(pcd, "pcd")?;
+            let Some(key) = postcode_key(text) else {
+                return Err(row_error(format!("pcd `{}` is not a postcode", String::from_utf8_lossy(text))));
+            };
+            let grid = match (
+                grid_value(field(east, "oseast1m")?, EAST_BITS),
+                grid_value(field(north, "osnrth1m")?, NORTH_BITS),
+            ) {
+                (Ok(Some(e)), Ok(Some(n))) => Some((e, n)),
+                (Ok(None), Ok(None)) => None,
+                (Ok(_), Ok(_)) => {
+                    return Err(row_error("the grid reference has only one of oseast1m and osnrth1m".into()))
+                }
+                (Err(bad), _) => return Err(row_error(format!("oseast1m `{bad}` is not an easting in metres"))),
+                (_, Err(bad)) => return Err(row_error(format!("osnrth1m `{bad}` is not a northing in metres"))),
+            };
+            let county = cty
+                .and_then(|i| record.get(i))
+                .map(<[u8]>::trim_ascii)
+                .filter(|c| !c.is_empty() && !c.ends_with(b"99999999"));
+            let code = match county {
+                Some(code) => code,
+                None => field(laua, "laua")?,
+            };
+            let authority = if code.is_empty() {
+                0
+            } else if last.0 == code {
+                last.1
+            } else if let Some(&i) = index_of.get(code) {
+                last = (code.to_vec(), i);
+                i
+            } else {
+                if code.len() > 9 || !code.iter().all(u8::is_ascii_alphanumeric) {
+                    return Err(row_error(format!(
+                        "`{}` is not a local authority code",
+                        String::from_utf8_lossy(code)
+                    )));
+                }
+                if authorities.len() >= usize::from(u16::MAX) {
+                    return Err(PostcodeError::TooManyAuthorities);
+                }
+                // Checked just above: ASCII alphanumeric only.
+                authorities.push(String::from_utf8_lossy(code).to_ascii_uppercase().into_boxed_str());
+                let i = authorities.len() as u64;
+                index_of.insert(code.into(), i);
+                i
+            };
+            entries.push((key, pack_place(grid, authority)));
+        }
+        if entries.is_empty() {
+            return Err(PostcodeError::Empty);
+        }
+        // ONS writes the directory in postcode order, which is nearly key order: the sort has little to do.
+        entries.sort_unstable_by_key(|&(key, _)| key);
+        if let Some(pair) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(PostcodeError::Duplicate(key_text(pair[0].0)));
+        }
+        Ok(PostcodeDirectory { entries, authorities })
+    }
+
+    /// How many postcodes the directory holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// About how many bytes the directory holds in memory.
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<(u64, u64)>()
+            + self.authorities.iter().map(|a| a.len() + std::mem::size_of::<Box<str>>()).sum::<usize>()
+    }
+
+    /// What the directory says about `postcode` (any case, spaces anywhere), or `None` when it does not list it.
+    pub fn place(&self, postcode: &str) -> Option<Place<'_>> {
+        let key = postcode_key(postcode.as_bytes())?;
+        let i = self.entries.binary_search_by_key(&key, |&(k, _)| k).ok()?;
+        self.entries.get(i).map(|&(_, packed)| self.unpack(packed))
+    }
+
+    /// The distance in miles between two postcodes, as DfE defines a placement's distance from home: the
+    /// straight line between their grid references, in metres / 1000 / 1.6093, rounded to 0.1 mile (a half
+    /// to the even tenth). `None` when either is not listed or has no grid reference.
+    pub fn miles_between(&self, a: &str, b: &str) -> Option<f64> {
+        Some(miles(self.place(a)?.grid?, self.place(b)?.grid?))
+    }
+
+    fn unpack(&self, packed: u64) -> Place<'_> {
+        let north = (packed & ((1 << NORTH_BITS) - 1)) as u32;
+        let east = ((packed >> NORTH_BITS) & ((1 << EAST_BITS) - 1)) as u32;
+        let authority = (packed >> AUTHORITY_SHIFT) as usize;
+        Place {
+            grid: (packed & GRID_FLAG != 0).then_some((east, north)),
+            authority: authority.checked_sub(1).and_then(|i| self.authorities.get(i)).map(|a| &**a),
+        }
+    }
+}
+
+/// How many line breaks `input` holds from where it is to its end (plus one for a last line without one).
+fn count_lines(input: &mut impl Read) -> std::io::Result<usize> {
+    let mut buffer = vec![0u8; 1 << 16];
+    let (mut lines, mut last) = (0, b'\n');
+    loop {
+        let n = match input.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let read = buffer.get(..n).unwrap_or_default();
+        lines += memchr::memchr_iter(b'\n', read).count();
+        last = read.last().copied().unwrap_or(last);
+    }
+    Ok(lines + usize::from(last != b'\n'))
+}
+
+/// The distance in miles between two grid references (see [`PostcodeDirectory::miles_between`]).
+pub fn miles(a: (u32, u32), b: (u32, u32)) -> f64 {
+    let de = f64::from(a.0) - f64::from(b.0);
+    let dn = f64::from(a.1) - f64::from(b.1);
+    let miles = (de * de + dn * dn).sqrt() / 1000.0 / 1.6093;
+    (miles * 10.0).round_ties_even() / 10.0
+}
+
+/// A place in one `u64`: northing in the low 21 bits, easting in the next 20, a flag for "has a grid
+/// reference", then the authority index. Grid values were checked to fit when read.
+fn pack_place(grid: Option<(u32, u32)>, authority: u64) -> u64 {
+    let grid = grid.map_or(0, |(e, n)| GRID_FLAG | (u64::from(e) << NORTH_BITS) | u64::from(n));
+    grid | (authority << AUTHORITY_SHIFT)
+}
+
+/// A grid value in metres: blank is none; otherwise whole metres that fit in `bits` bits (the national grid
+/// is 700 km by 1,300 km). The error is the text as written.
+fn grid_value(text: &[u8], bits: u32) -> Result<Option<u32>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let bad = || String::from_utf8_lossy(text).into_owned();
+    if text.len() > 7 || !text.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let value = text.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+    if value >= 1 << bits {
+        return Err(bad());
+    }
+    Ok(Some(value))
+}
+
+/// A postcode's key: its letters and digits (spaces left out, letters upper-cased) in base 37, padded at
+/// the end, so that keys order as the texts do. `None` when it has another character, or not 2 to 7.
+fn postcode_key(text: &[u8]) -> Option<u64> {
+    let mut key = 0u64;
+    let mut len = 0;
+    for &b in text {
+        let digit = match b {
+            b' ' => continue,
+            b'0'..=b'9' => b - b'0' + 1,
+            b'A'..=b'Z' => b - b'A' + 11,
+            b'a'..=b'z' => b - b'a' + 11,
+            _ => return None,
+        };
+        len += 1;
+        if len > MAX_LEN {
+            return None;
+        }
+        key = key * 37 + u64::from(digit);
+    }
+    if len < 2 {
+        return None;
+    }
+    Some(key * 37u64.pow((MAX_LEN - len) as u32))
+}
+
+/// The text of a key, without a space.
+fn key_text(mut key: u64) -> String {
+    let mut out = Vec::with_capacity(MAX_LEN);
+    for _ in 0..MAX_LEN {
+        let digit = (key % 37) as u8;
+        key /= 37;
+        match digit {
+            0 => {}
+            1..=10 => out.push(b'0' + digit - 1),
+            _ => out.push(b'A' + digit - 11),
+        }
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = "\
+laua,pcd,oseast1m,osnrth1m,other
+E09000027,TW9 1AA,518000,175000,x
+E09000027,\"TW91 2AB\",518300,175400,x
+E08000003,m1  1ae,384000,398000,x
+S12000036,EH1 1AA,325700,673900,x
+L99999999,GY1 1AA,,,x
+,ZZ9 9ZZ,100000,100000,x
+";
+
+    fn small() -> PostcodeDirectory {
+        PostcodeDirectory::read(std::io::Cursor::new(SMALL)).expect("the small directory loads")
+    }
+
+    #[test]
+    fn looks_postcodes_up_in_any_case_and_spacing() {
+        let d = small();
+        assert_eq!(d.len(), 6);
+        assert_eq!(d.place("TW9 1AA"), Some(Place { grid: Some((518000, 175000)), authority: Some("E09000027") }));
+        assert_eq!(d.place("tw91aa"), d.place("TW9 1AA"));
+        assert_eq!(d.place("M1 1AE").and_then(|p| p.authority), Some("E08000003"));
+        assert_eq!(d.place("GY1 1AA"), Some(Place { grid: None, authority: Some("L99999999") }));
+        assert_eq!(d.place("ZZ99ZZ").map(|p| p.authority), Some(None));
+        assert_eq!(d.place("TW9 1AB"), None);
+        assert_eq!(d.place("not a postcode"), None);
+        assert_eq!(d.place(""), None);
+    }
+
+    #[test]
+    fn distance_is_miles_rounded_to_a_tenth() {
+        let d = small();
+        // 300 m east and 400 m north: 500 m, 0.3107 miles.
+        assert_eq!(d.miles_between("TW9 1AA", "TW912AB"), Some(0.3));
+        assert_eq!(d.miles_between("TW9 1AA", "TW9 1AA"), Some(0.0));
+        // Richmond to Manchester: √(134000² + 223000²) m = 260.16 km = 161.66 miles.
+        assert_eq!(d.miles_between("TW9 1AA", "M1 1AE"), Some(161.7));
+        assert_eq!(d.miles_between("TW9 1AA", "GY1 1AA"), None);
+        assert_eq!(d.miles_between("TW9 1AA", "AB1 2CD"), None);
+        // A half tenth rounds to the even tenth, as DfE's tools (numpy) round: 0.25 miles is 402.325 m.
+        assert_eq!(miles((0, 0), (0, 1609)), 1.0);
+        assert_eq!((0.25f64 * 10.0).round_ties_even() / 10.0, 0.2);
+    }
+
+    #[test]
+    fn a_county_column_names_the_county_council() {
+        let text = "pcd,oseast1m,osnrth1m,laua,cty\nCT1 1AA,615000,157000,E07000106,E10000016\nTW9 1AA,518000,175000,E09000027,E99999999\n";
+        let d = PostcodeDirectory::read(std::io::Cursor::new(text)).expect("loads");
+        assert_eq!(d.place("CT1 1AA").and_then(|p| p.authority), Some("E10000016"));
+        assert_eq!(d.place("TW9 1AA").and_then(|p| p.authority), Some("E09000027"));
+    }
+
+    #[test]
+    fn keys_round_trip_and_order_as_the_texts() {
+        for text in ["A11AA", "EC1A1BB", "W1A0AX", "ZZ999ZZ", "AB"] {
+            let key = postcode_key(text.as_bytes()).expect("a key");
+            assert_eq!(key_text(key), text);
+        }
+        let mut texts = ["B1 1AA", "AB1 0AA", "AB10 1AA", "A1 1AA", "Z9 9ZZ"];
+        let mut keys: Vec<u64> = texts.iter().filter_map(|t| postcode_key(t.as_bytes())).collect();
+        texts.sort_by_key(|t| t.replace(' ', ""));
+        keys.sort_unstable();
+        assert_eq!(
+            keys.into_iter().map(key_text).collect::<Vec<_>>(),
+            texts.iter().map(|t| t.replace(' ', "")).collect::<Vec<_>>()
+        );
+    }
+
+    fn error_of(text: &str) -> String {
+        match PostcodeDirectory::read(std::io::Cursor::new(text)) {
+            Ok(_) => panic!("`{text}` loaded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn malformed_files_are_refused_with_the_line() {
+        assert_eq!(
+            error_of("pcd,oseast1m,laua\nTW9 1AA,1,E09000027\n"),
+            "the postcode directory has no `osnrth1m` column (it needs pcd, oseast1m, osnrth1m and laua)"
+        );
+        let header = "pcd,oseast1m,osnrth1m,laua\n";
+        assert_eq!(
+            error_of(&format!("{header}TW9 1AA,1,2,E09000027\nTW9-1AB,1,2,E09000027\n")),
+            "line 3 of the postcode directory: pcd `TW9-1AB` is not a postcode"
+        );
+        assert_eq!(
+            error_of(&format!("{header}TW9 1AA,51800.5,2,E09000027\n")),
+            "line 2 of the postcode directory: oseast1m `51800.5` is not an easting in metres"
+        );
+        assert_eq!(
+            error_of(&format!("{header}TW9 1AA,1,9999999,E09000027\n")),
+            "line 2 of the postcode directory: osnrth1m `9999999` is not a northing in metres"
+        );
+        assert_eq!(
+            error_of(&format!("{header}TW9 1AA,1,,E09000027\n")),
+            "line 2 of the postcode directory: the grid reference has only one of oseast1m and osnrth1m"
+        );
+        assert_eq!(
+            error_of(&format!("{header}TW9 1AA,1,2\n")),
+            "line 2 of the postcode directory: the row has no laua (column 4)"
+        );
+        assert_eq!(
+            error_of(&format!("{header}TW9 1AA,1,2,E09-27\n")),
+            "line 2 of the postcode directory: `E09-27` is not a local authority code"
+        );
+        assert_eq!(
+            error_of(&format!("{header}TW9 1AA,1,2,E09000027\ntw91aa,1,2,E09000027\n")),
+            "the postcode directory lists TW91AA more than once"
+        );
+        assert_eq!(error_of(header), "the postcode directory lists no postcode");
+        assert_eq!(
+            error_of(&format!("{header}\"TW9 1AA,1,2,E09000027\n")),
+            "line 2 of the postcode directory: pcd `TW9 1AA,1,2,E09000027` is not a postcode"
+        );
+        let not_utf8: &[u8] = b"pcd,oseast1m,osnrth1m,laua\nTW9 1AA,1,2,\xff\xfe\n";
+        assert!(PostcodeDirectory::read(std::io::Cursor::new(not_utf8)).is_err());
+        // The index is allocated once, at the number of lines: no more than one entry spare.
+        let d = small();
+        assert!(d.entries.capacity() <= d.len() + 1, "{} for {}", d.entries.capacity(), d.len());
+    }
+}
