@@ -6,8 +6,12 @@
 //! referral and mostly authorised within 45 working days, Section 47 enquiries leading to an initial child
 //! protection conference on a working day and a child protection plan starting that day, reviews after the
 //! plan starts, CIN plans never open beside a child protection plan, closures after everything they close.
-//! Codes follow the mixes of national CIN statistics (ethnicity, disability, referral source, primary need,
-//! category of abuse, factors at assessment, reasons for closure).
+//! Codes follow the mixes of the pack's `[codes]` (module `codes`: ethnicity, disability, referral source,
+//! primary need, category of abuse, factors at assessment, reasons for closure, local authorities), roughly as
+//! in national CIN statistics. The codes the model itself gives meaning to stay here: an unborn child's `U`,
+//! `NOBT` and `UN1`, `NONE` disability, closure reasons for a death (`RC2`), no further action (`RC7`, needs
+//! `N9`/`N0`), an assessment only (`RC8`/`RC9`), age 16 or over (`RC6`) and adoption (`RC1`), `UN7`, and factor
+//! `21` (no factors, the case closed; `20` when it did not).
 //!
 //! At `--invalid-rate R` a child is given one deliberate fault, taking in turn the recipes of the pack's
 //! `generate.toml` (module `recipe`: the child each rule needs and how it is broken), so that over enough
@@ -596,7 +600,9 @@ impl<'p> CinGenerator<'p> {
                         child.former_upn = Some(upn(la, index as u64 + 4_000_000, birth.year() + 4));
                     }
                 } else {
-                    child.upn_unknown = Some(["UN2", "UN3", "UN4", "UN5", "UN6"][self.rng.random_range(0..5)]);
+                    // `Codes::of` refuses an empty list.
+                    let reasons = &codes.upn_unknown;
+                    child.upn_unknown = Some(reasons[self.rng.random_range(0..reasons.len())].as_str());
                 }
             } else if !further && self.rng.chance(0.5) {
                 child.upn_unknown = Some("UN7");

@@ -95,6 +95,7 @@ struct CodesFile {
     category_of_abuse: WeightedList<String>,
     assessment_factors: WeightedList<String>,
     closure_after_plan: WeightedList<String>,
+    upn_unknown: Vec<String>,
     local_authorities: Vec<(u16, String)>,
 }
 
@@ -108,6 +109,8 @@ pub struct Codes {
     pub(super) category_of_abuse: WeightedList<String>,
     pub(super) assessment_factors: WeightedList<String>,
     pub(super) closure_after_plan: WeightedList<String>,
+    /// Why a school-age child has no UPN, drawn one as likely as another.
+    pub(super) upn_unknown: Vec<String>,
     /// DfE local authority codes (three digits) and names, drawn one as likely as another.
     pub(super) local_authorities: Vec<(u16, String)>,
 }
@@ -131,23 +134,34 @@ impl Codes {
             ("assessment_factors", &file.assessment_factors, "AssessmentFactors"),
             ("closure_after_plan", &file.closure_after_plan, "ReasonForClosure"),
         ];
-        for (key, list, element) in lists {
+        // Every code of a list must be one of its element's code list.
+        let of_codelist = |key: &str, codes: Vec<&str>, element: &str| -> Result<()> {
             let here = || format!("{context} {key}");
-            check_weights(list).with_context(here)?;
             let name = elements.coded(element).with_context(here)?;
-            let codelist =
-                pack.codelists.get(name).ok_or_else(|| anyhow!("the pack has no code list `{name}`")).with_context(here)?;
-            if let Some((code, _)) = list.iter().find(|(code, _)| !codelist.contains(code)) {
-                bail!("{}: `{code}` is not a code of {} ({element})", here(), codelist.title);
+            let codelist = pack
+                .codelists
+                .get(name)
+                .ok_or_else(|| anyhow!("the pack has no code list `{name}`"))
+                .with_context(here)?;
+            match codes.into_iter().find(|code| !codelist.contains(code)) {
+                Some(code) => Err(anyhow!("{}: `{code}` is not a code of {} ({element})", here(), codelist.title)),
+                None => Ok(()),
             }
+        };
+        for (key, list, element) in lists {
+            check_weights(list).with_context(|| format!("{context} {key}"))?;
+            of_codelist(key, list.iter().map(|(code, _)| code.as_str()).collect(), element)?;
         }
-        let here = || format!("{context} local_authorities");
+        if file.upn_unknown.is_empty() {
+            bail!("{context} upn_unknown: the list is empty");
+        }
+        of_codelist("upn_unknown", file.upn_unknown.iter().map(String::as_str).collect(), "UPNunknown")?;
         if file.local_authorities.is_empty() {
-            return Err(anyhow!("the list is empty")).with_context(here);
+            bail!("{context} local_authorities: the list is empty");
         }
         // The code is written as three digits (LEA, and the first three of a UPN's body).
         if let Some((code, name)) = file.local_authorities.iter().find(|(code, _)| !(100..=999).contains(code)) {
-            bail!("{}: `{code}` ({name}) is not a three-digit local authority code", here());
+            bail!("{context} local_authorities: `{code}` ({name}) is not a three-digit local authority code");
         }
         Ok(Codes {
             ethnicity: file.ethnicity,
@@ -157,7 +171,57 @@ impl Codes {
             category_of_abuse: file.category_of_abuse,
             assessment_factors: file.assessment_factors,
             closure_after_plan: file.closure_after_plan,
+            upn_unknown: file.upn_unknown,
             local_authorities: file.local_authorities,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The census pack with the list `key` of `[codes]` (one line, or from `key = [` to a line `]`) replaced by
+    /// `line`.
+    fn with_codes_line(key: &str, line: &str) -> Result<Codes> {
+        let catalog = caregate_engine::standard::Catalog::embedded().expect("embedded packs");
+        let pack = catalog.find("cin-census@2025-26").expect("the census pack");
+        let text = String::from_utf8(pack.files.files["generate.toml"].clone()).expect("UTF-8");
+        let from = text.find(&format!("\n{key} = ")).expect("the key is in [codes]") + 1;
+        let end = if text[from..].starts_with(&format!("{key} = [\n")) { "\n]\n" } else { "\n" };
+        let to = from + text[from..].find(end).expect("the list ends") + end.len();
+        let mut files = pack.files.clone();
+        files.files.insert("generate.toml".into(), format!("{}{line}\n{}", &text[..from], &text[to..]).into_bytes());
+        Codes::of(&StandardPack::compile(files).expect("compiles"))
+    }
+
+    #[test]
+    fn the_census_codes_are_read() {
+        let catalog = caregate_engine::standard::Catalog::embedded().expect("embedded packs");
+        let codes = Codes::of(&catalog.find("cin-census@2025-26").expect("the census pack")).expect("[codes]");
+        assert_eq!(codes.ethnicity.first(), Some(&("WBRI".to_string(), 600)), "the file's order is kept");
+        assert_eq!(codes.local_authorities.len(), 34);
+        assert!(with_codes_line("ethnicity", "ethnicity = [[\"WBRI\", 1]]").is_ok(), "the replacing works");
+    }
+
+    #[test]
+    fn bad_code_mixes_are_refused_naming_the_entry() {
+        let cases = [
+            ("ethnicity", "ethnicity = []", "[codes] ethnicity: the list is empty"),
+            ("ethnicity", "ethnicity = [[\"WBRI\", 0]]", "[codes] ethnicity: give `WBRI` a weight of at least 1"),
+            ("primary_need", "primary_need = [[\"N1\", 4294967295], [\"N2\", 1]]", "weights add up to more than"),
+            ("category_of_abuse", "category_of_abuse = [[\"NEGL\", 1]]", "`NEGL` is not a code of"),
+            ("disability", "disability = [[\"AUT\", -1]]", "[codes]"),
+            ("local_authorities", "local_authorities = []", "[codes] local_authorities: the list is empty"),
+            ("upn_unknown", "upn_unknown = []", "[codes] upn_unknown: the list is empty"),
+            ("upn_unknown", "upn_unknown = [\"UN9\"]", "[codes] upn_unknown: `UN9` is not a code of"),
+            ("local_authorities", "local_authorities = [[8730, \"Cambridgeshire\"]]", "`8730` (Cambridgeshire)"),
+            ("assessment_factors", "", "missing field `assessment_factors`"),
+            ("closure_after_plan", "closure_after_plan = [[\"RC7\", 1]]\nclosures = [[\"RC7\", 1]]", "unknown field"),
+        ];
+        for (key, line, expected) in cases {
+            let error = format!("{:#}", with_codes_line(key, line).expect_err(line));
+            assert!(error.contains(expected), "{line}\n{error}");
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The messy profile: a census return as a council's first submission of the year looks, straight out of its
 //! case-management system's extract. Each child is written as the clean generator makes it and then given the
-//! mistakes of [`MISTAKES`], drawn by seed — how many from [`MISTAKES_PER_CHILD`], which by their weights:
-//! blank elements, dates outside the census year or written day first, codes that no code list has, mistyped,
-//! in lowercase or from an earlier year's code set, a child id repeated, overlapping episodes and missing
-//! modules. Most children carry one or two mistakes, some several, some none.
+//! mistakes of the pack's `[messy]` ([`Messy`]), drawn by seed — how many from `per_child`, which by their
+//! weights: blank elements, dates outside the census year or written day first, codes that no code list has,
+//! mistyped, in lowercase or from an earlier year's code set, a child id repeated, overlapping episodes and
+//! missing modules. Most children carry one or two mistakes, some several, some none. The kinds of mistake are
+//! the generator's; the elements, codes and weights each is made with are the pack's, checked against its
+//! schema and code lists when it is read.
 //!
 //! The mistakes are made in the child's XML text, as an extract makes them. The clean writer puts one element
 //! on each line — an opening tag, a closing tag, or a leaf `<Name>value</Name>` — and every mistake keeps
@@ -793,7 +795,10 @@ mod tests {
         for (profile, expected) in [
             ("[messy]\nper_child = []\nblanks = [[\"pair\", 1]]\n", "[messy] per_child: the list is empty"),
             ("[messy]\nper_child = [[1, 0]]\nblanks = [[\"pair\", 1]]\n", "per_child: give `1` a weight of at least 1"),
-            ("[messy]\nper_child = [[1000, 1]]\nblanks = [[\"pair\", 1]]\n", "1000 mistakes in a child is more than 100"),
+            (
+                "[messy]\nper_child = [[1000, 1]]\nblanks = [[\"pair\", 1]]\n",
+                "1000 mistakes in a child is more than 100",
+            ),
             ("[messy]\nper_child = [[1, 1]]\nblanks = [[\"dots\", 1]]\n", "[messy]"),
         ] {
             let error = format!("{:#}", with_messy(&format!("{profile}{ok}")).expect_err(profile));
