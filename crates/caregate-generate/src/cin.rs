@@ -6,8 +6,12 @@
 //! referral and mostly authorised within 45 working days, Section 47 enquiries leading to an initial child
 //! protection conference on a working day and a child protection plan starting that day, reviews after the
 //! plan starts, CIN plans never open beside a child protection plan, closures after everything they close.
-//! Codes follow the mixes of national CIN statistics (ethnicity, disability, referral source, primary need,
-//! category of abuse, factors at assessment, reasons for closure).
+//! Codes follow the mixes of the pack's `[codes]` (module `codes`: ethnicity, disability, referral source,
+//! primary need, category of abuse, factors at assessment, reasons for closure, local authorities), roughly as
+//! in national CIN statistics. The codes the model itself gives meaning to stay here: an unborn child's `U`,
+//! `NOBT` and `UN1`, `NONE` disability, closure reasons for a death (`RC2`), no further action (`RC7`, needs
+//! `N9`/`N0`), an assessment only (`RC8`/`RC9`), age 16 or over (`RC6`) and adoption (`RC1`), `UN7`, and factor
+//! `21` (no factors, the case closed; `20` when it did not).
 //!
 //! At `--invalid-rate R` a child is given one deliberate fault, taking in turn the recipes of the pack's
 //! `generate.toml` (module `recipe`: the child each rule needs and how it is broken), so that over enough
@@ -23,9 +27,13 @@
 //!
 //! Not for: other standards (they generate from their examples, `super::Generator`), or validating.
 
+mod codes;
 mod messy;
 mod recipe;
 mod write;
+
+pub use codes::Codes;
+pub use messy::Messy;
 
 use write::{leaf, leaf_date, write_child};
 
@@ -41,7 +49,7 @@ use strum::VariantNames as _;
 
 use caregate_engine::standard::StandardPack;
 
-pub(crate) use crate::draw::{days, weighted, Draw as _, Weighted};
+pub(crate) use crate::draw::{days, weighted, Draw as _};
 
 /// What was generated.
 #[derive(Debug, Clone, Default)]
@@ -159,11 +167,19 @@ pub fn write_return_with(
     profile: Profile,
     out: &mut dyn Write,
 ) -> Result<Summary> {
+    // All of the pack's generate.toml is read and checked, whichever profile is asked for.
     let faults = FaultLists::of(pack)?;
-    let mut generator = CinGenerator::new(pack, &faults, count, seed, invalid_rate)?;
-    let mut mess = match profile {
-        Profile::Clean => None,
-        Profile::Messy => Some(messy::Mess::new(seed, generator.start, generator.end, &pack.codelists)),
+    let codes = Codes::of(pack)?;
+    let messy = Messy::of(pack)?;
+    let mut generator = CinGenerator::new(pack, &faults, &codes, count, seed, invalid_rate)?;
+    let mut mess = match (profile, &messy) {
+        (Profile::Clean, _) => None,
+        (Profile::Messy, Some(messy)) => {
+            Some(messy::Mess::new(messy, seed, generator.start, generator.end, &pack.codelists))
+        }
+        (Profile::Messy, None) => {
+            return Err(anyhow!("{}: generate.toml has no [messy], so no messy profile", pack.reference()))
+        }
     };
     let mut summary = Summary { return_faults: generator.return_faults, ..Summary::default() };
     let mut buf = String::with_capacity(16 * 1024);
@@ -198,7 +214,7 @@ pub fn write_return_with(
 // ---------------------------------------------------------------------------------------------------------
 // The return's model: one child at a time.
 
-// Codes are `&'a str`: the generator's own tables, or the pack's recipes, which outlive the return.
+// Codes are `&'a str`: the generator's own, or the pack's (code mixes and recipes), which outlive the return.
 
 #[derive(Debug, Clone, Default)]
 struct Child<'a> {
@@ -295,165 +311,6 @@ struct Want {
     referral_to: Option<NaiveDate>,
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Code mixes (weights roughly as in the national CIN statistics).
-
-const ETHNICITY: &Weighted = &[
-    ("WBRI", 600),
-    ("WIRI", 5),
-    ("WIRT", 4),
-    ("WOTH", 50),
-    ("WROM", 10),
-    ("MWBC", 30),
-    ("MWBA", 10),
-    ("MWAS", 10),
-    ("MOTH", 30),
-    ("AIND", 15),
-    ("APKN", 30),
-    ("ABAN", 15),
-    ("AOTH", 15),
-    ("BCRB", 20),
-    ("BAFR", 40),
-    ("BOTH", 15),
-    ("CHNE", 3),
-    ("OOTH", 30),
-    ("REFU", 10),
-    ("NOBT", 40),
-];
-const DISABILITY: &Weighted = &[
-    ("AUT", 250),
-    ("LD", 250),
-    ("COMM", 150),
-    ("BEH", 150),
-    ("MOB", 50),
-    ("HAND", 20),
-    ("PC", 30),
-    ("INC", 20),
-    ("HEAR", 30),
-    ("VIS", 20),
-    ("CON", 10),
-    ("DDA", 50),
-];
-const SOURCE: &Weighted = &[
-    ("1A", 40),
-    ("1B", 10),
-    ("1C", 10),
-    ("1D", 10),
-    ("2A", 200),
-    ("2B", 20),
-    ("3A", 20),
-    ("3B", 30),
-    ("3C", 10),
-    ("3D", 30),
-    ("3E", 30),
-    ("3F", 30),
-    ("4", 20),
-    ("5A", 40),
-    ("5B", 30),
-    ("5C", 20),
-    ("5D", 30),
-    ("6", 290),
-    ("7", 30),
-    ("8", 40),
-    ("9", 20),
-    ("10", 10),
-];
-const NEED: &Weighted = &[
-    ("N1", 570),
-    ("N2", 100),
-    ("N3", 40),
-    ("N4", 70),
-    ("N5", 130),
-    ("N6", 20),
-    ("N7", 2),
-    ("N8", 20),
-    ("N9", 30),
-    ("N0", 8),
-];
-const ABUSE: &Weighted = &[("NEG", 500), ("EMO", 380), ("PHY", 50), ("SAB", 40), ("MUL", 30)];
-const FACTORS: &Weighted = &[
-    ("1A", 10),
-    ("1B", 150),
-    ("1C", 10),
-    ("2A", 30),
-    ("2B", 150),
-    ("2C", 10),
-    ("3A", 300),
-    ("3B", 300),
-    ("3C", 20),
-    ("4A", 120),
-    ("4B", 300),
-    ("4C", 20),
-    ("5A", 50),
-    ("5B", 40),
-    ("5C", 10),
-    ("6A", 40),
-    ("6B", 50),
-    ("6C", 10),
-    ("7A", 10),
-    ("8B", 1),
-    ("8C", 1),
-    ("8D", 1),
-    ("8E", 1),
-    ("8F", 1),
-    ("9A", 20),
-    ("10A", 40),
-    ("11A", 30),
-    ("12A", 5),
-    ("13A", 20),
-    ("14A", 50),
-    ("15A", 40),
-    ("16A", 200),
-    ("17A", 200),
-    ("18B", 20),
-    ("18C", 30),
-    ("19B", 10),
-    ("19C", 20),
-    ("20", 100),
-    ("22A", 3),
-    ("23A", 3),
-    ("24A", 30),
-];
-const CLOSE_AFTER_PLAN: &Weighted = &[("RC7", 750), ("RC5", 80), ("RC3", 60), ("RC4", 50)];
-
-/// DfE local authority codes (and names) a return may come from; UPNs are issued by these too.
-const LAS: &[(u16, &str)] = &[
-    (202, "Camden"),
-    (204, "Hackney"),
-    (208, "Lambeth"),
-    (210, "Southwark"),
-    (211, "Tower Hamlets"),
-    (302, "Barnet"),
-    (306, "Croydon"),
-    (316, "Newham"),
-    (330, "Birmingham"),
-    (331, "Coventry"),
-    (336, "Wolverhampton"),
-    (341, "Liverpool"),
-    (352, "Manchester"),
-    (373, "Sheffield"),
-    (380, "Bradford"),
-    (383, "Leeds"),
-    (391, "Newcastle upon Tyne"),
-    (801, "Bristol"),
-    (810, "Kingston upon Hull"),
-    (821, "Luton"),
-    (830, "Derbyshire"),
-    (845, "East Sussex"),
-    (850, "Hampshire"),
-    (856, "Leicester"),
-    (873, "Cambridgeshire"),
-    (878, "Devon"),
-    (881, "Essex"),
-    (886, "Kent"),
-    (888, "Lancashire"),
-    (891, "Nottinghamshire"),
-    (919, "Hertfordshire"),
-    (926, "Norfolk"),
-    (936, "Surrey"),
-    (938, "West Sussex"),
-];
-
 fn is_weekend(d: NaiveDate) -> bool {
     matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
@@ -498,7 +355,9 @@ struct CinGenerator<'p> {
     /// The reference date: last day of the census year.
     end: NaiveDate,
     la: u16,
-    la_name: &'static str,
+    la_name: &'p str,
+    /// The pack's code mixes.
+    codes: &'p Codes,
     invalid_rate: f64,
     return_faults: bool,
     /// The pack's faults.
@@ -524,11 +383,19 @@ fn param_date(pack: &StandardPack, name: &str) -> Result<NaiveDate> {
 }
 
 impl<'p> CinGenerator<'p> {
-    fn new(pack: &'p StandardPack, faults: &'p FaultLists, count: usize, seed: u64, invalid_rate: f64) -> Result<Self> {
+    fn new(
+        pack: &'p StandardPack,
+        faults: &'p FaultLists,
+        codes: &'p Codes,
+        count: usize,
+        seed: u64,
+        invalid_rate: f64,
+    ) -> Result<Self> {
         let start = param_date(pack, "collectionStart")?;
         let end = param_date(pack, "referenceDate")?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let (la, la_name) = LAS[rng.random_range(0..LAS.len())];
+        // `Codes::of` refuses an empty list of local authorities.
+        let (la, la_name) = &codes.local_authorities[rng.random_range(0..codes.local_authorities.len())];
         let id_prefix = ["", "C", "CH", "LA"][rng.random_range(0..4)];
         let id_base = rng.random_range(100_000..900_000u64);
         let invalid_rate = invalid_rate.clamp(0.0, 1.0);
@@ -540,8 +407,9 @@ impl<'p> CinGenerator<'p> {
             holidays: &pack.holidays,
             start,
             end,
-            la,
+            la: *la,
             la_name,
+            codes,
             invalid_rate,
             return_faults,
             faults,
@@ -557,14 +425,19 @@ impl<'p> CinGenerator<'p> {
 
     // --- random helpers -----------------------------------------------------------------------------------
 
+    /// A code of a weighted list; `""` for an empty one.
+    fn pick(&mut self, table: &'p [(String, u32)]) -> &'p str {
+        weighted(&mut self.rng, table).map_or("", String::as_str)
+    }
+
     /// `n` different codes.
-    fn pick_distinct(&mut self, table: &Weighted, n: usize) -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = Vec::with_capacity(n);
+    fn pick_distinct(&mut self, table: &'p [(String, u32)], n: usize) -> Vec<&'p str> {
+        let mut out: Vec<&'p str> = Vec::with_capacity(n);
         for _ in 0..n * 8 {
             if out.len() == n {
                 break;
             }
-            let code = self.rng.pick(table);
+            let code = self.pick(table);
             if !out.contains(&code) {
                 out.push(code);
             }
@@ -670,6 +543,7 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn child(&mut self, index: usize, want: &Want) -> Child<'p> {
+        let codes: &'p Codes = self.codes;
         let jitter = self.rng.between(0, 6) as u64;
         let mut child = Child {
             id: Some(format!("{}{}", self.id_prefix, self.id_base + index as u64 * 7 + jitter)),
@@ -718,14 +592,17 @@ impl<'p> CinGenerator<'p> {
             let further = child.episodes.iter().any(|e| e.nfa == Some("false"));
             if school_age || (birth <= date(self.end.year() - 5, 8, 31) && self.rng.chance(0.6)) {
                 if self.rng.chance(0.96) {
-                    let la = if self.rng.chance(0.85) { self.la } else { LAS[self.rng.random_range(0..LAS.len())].0 };
+                    let las = &codes.local_authorities;
+                    let la = if self.rng.chance(0.85) { self.la } else { las[self.rng.random_range(0..las.len())].0 };
                     child.upn = Some(upn(la, index as u64, birth.year() + 5));
                     if self.rng.chance(0.02) {
-                        let la = LAS[self.rng.random_range(0..LAS.len())].0;
+                        let la = las[self.rng.random_range(0..las.len())].0;
                         child.former_upn = Some(upn(la, index as u64 + 4_000_000, birth.year() + 4));
                     }
                 } else {
-                    child.upn_unknown = Some(["UN2", "UN3", "UN4", "UN5", "UN6"][self.rng.random_range(0..5)]);
+                    // `Codes::of` refuses an empty list.
+                    let reasons = &codes.upn_unknown;
+                    child.upn_unknown = Some(reasons[self.rng.random_range(0..reasons.len())].as_str());
                 }
             } else if !further && self.rng.chance(0.5) {
                 child.upn_unknown = Some("UN7");
@@ -733,7 +610,7 @@ impl<'p> CinGenerator<'p> {
                 child.upn_unknown = Some("UN1");
             }
         }
-        child.ethnicity = Some(if unborn && self.rng.chance(0.7) { "NOBT" } else { self.rng.pick(ETHNICITY) });
+        child.ethnicity = Some(if unborn && self.rng.chance(0.7) { "NOBT" } else { self.pick(&codes.ethnicity) });
         let further = child.episodes.iter().any(|e| e.nfa == Some("false"));
         child.disabilities = if unborn || !further {
             if self.rng.chance(0.6) {
@@ -753,7 +630,7 @@ impl<'p> CinGenerator<'p> {
                 85..=96 => 3,
                 _ => 4,
             };
-            Some(self.pick_distinct(DISABILITY, n))
+            Some(self.pick_distinct(&codes.disability, n))
         };
         child
     }
@@ -844,11 +721,12 @@ impl<'p> CinGenerator<'p> {
         kind: Option<Kind>,
         age: i64,
     ) -> Episode<'p> {
+        let codes: &'p Codes = self.codes;
         let may_open = !must_close;
         let mut kind = kind.unwrap_or_else(|| self.choose_kind(referral, may_open));
         let mut e = Episode {
             referral,
-            source: self.rng.pick(SOURCE),
+            source: self.pick(&codes.referral_source),
             need: None,
             closure: None,
             reason: None,
@@ -879,7 +757,7 @@ impl<'p> CinGenerator<'p> {
             }
             return e;
         }
-        e.need = Some(self.rng.pick(NEED));
+        e.need = Some(self.pick(&codes.primary_need));
         let a_start = days(referral, self.rng.between(0, 3)).min(limit);
         let mut last_end = a_start;
         match kind {
@@ -982,7 +860,7 @@ impl<'p> CinGenerator<'p> {
                 }
                 _ if age >= 16 && self.rng.chance(0.2) => "RC6",
                 _ if (0..10).contains(&age) && self.rng.chance(0.01) => "RC1",
-                _ => self.rng.pick(CLOSE_AFTER_PLAN),
+                _ => self.pick(&codes.closure_after_plan),
             });
         } else if e.assessments.iter().any(|a| a.factors.as_deref() == Some(&["21"][..])) {
             // Code 21 belongs to an assessment after which the case closed.
@@ -994,6 +872,7 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn assessment(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Assessment<'p> {
+        let codes: &'p Codes = self.codes;
         let duration = if self.rng.chance(0.9) { self.rng.between(5, 45) } else { self.rng.between(46, 65) };
         let mut auth = self.add_wd(start, duration);
         if auth < self.start {
@@ -1017,7 +896,7 @@ impl<'p> CinGenerator<'p> {
             75..=92 => 3,
             _ => 4,
         };
-        let factors = self.pick_distinct(FACTORS, n);
+        let factors = self.pick_distinct(&codes.assessment_factors, n);
         Assessment { start, review, auth: Some(auth), factors: Some(factors) }
     }
 
@@ -1033,12 +912,13 @@ impl<'p> CinGenerator<'p> {
     }
 
     fn cpp(&mut self, start: NaiveDate, limit: NaiveDate, may_open: bool) -> Cpp<'p> {
+        let codes: &'p Codes = self.codes;
         let mut end = Some(days(start, self.rng.between(60, 450)));
         if end.is_some_and(|e| e > limit) {
             end = if may_open { None } else { Some(limit.max(days(start, 1))) };
         }
-        let initial = self.rng.pick(ABUSE);
-        let latest = if self.rng.chance(0.85) { initial } else { self.rng.pick(ABUSE) };
+        let initial = self.pick(&codes.category_of_abuse);
+        let latest = if self.rng.chance(0.85) { initial } else { self.pick(&codes.category_of_abuse) };
         let previous = Some(match self.rng.between(0, 99) {
             0..=69 => 1,
             70..=89 => 2,

@@ -57,9 +57,12 @@ struct GenerateFile {
     /// [`ssda903::Plan`]).
     #[serde(default)]
     faults: Option<toml::Value>,
-    /// For the SSDA903 generator: the messy profile's mistakes.
+    /// For the census and SSDA903 generators: the messy profile's mistakes ([`cin::Messy`], [`ssda903::Plan`]).
     #[serde(default)]
     messy: Option<toml::Value>,
+    /// For the census generator: the code mixes children are drawn from ([`cin::Codes`]).
+    #[serde(default)]
+    codes: Option<toml::Value>,
     /// For the SSDA903 generator: the file each table is written to.
     #[serde(default)]
     files: Option<toml::Value>,
