@@ -342,10 +342,7 @@ fn validate_into(
             let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
             files.push(TableFile { path: display_path(input), bytes });
         }
-        for document in validator.check_tables(&pack, &files) {
-            has_errors |= !document.valid;
-            report::replay_document(&document, writer).context("cannot write the report")?;
-        }
+        has_errors |= validator.check_tables_into(&pack, &files, writer).context("cannot write the report")?;
     }
     for input in inputs {
         let path = display_path(input);

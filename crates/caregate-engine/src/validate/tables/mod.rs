@@ -15,8 +15,10 @@ use serde_json::{Map, Value};
 
 use crate::document::csv::{parse_csv, CsvTable};
 use crate::document::{Format, LineIndex};
+use crate::finding::Counts;
 use crate::finding::{Excerpt, Finding, Location, Severity, Span};
-use crate::model::DocumentResult;
+use crate::model::{DocumentEnd, DocumentResult, DocumentStart, RuleInfo, Tool};
+use crate::report::ReportWriter;
 use crate::standard::manifest::Tables;
 use crate::standard::StandardPack;
 
@@ -29,6 +31,41 @@ pub struct TableFile {
     /// How the report names it.
     pub path: String,
     pub bytes: Vec<u8>,
+}
+
+/// A writer keeping each file's report, for [`Validator::check_tables`].
+#[derive(Default)]
+struct Collect {
+    documents: Vec<DocumentResult>,
+}
+
+impl ReportWriter for Collect {
+    fn begin_run(&mut self, _: &Tool, _: Option<&crate::model::StandardRef>) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn begin_document(&mut self, start: &DocumentStart<'_>) -> std::io::Result<()> {
+        let mut document = DocumentResult::new(start.path, start.format, Vec::new());
+        document.standard = start.standard.cloned();
+        self.documents.push(document);
+        Ok(())
+    }
+    fn finding(&mut self, finding: &Finding) -> std::io::Result<()> {
+        if let Some(document) = self.documents.last_mut() {
+            document.findings.push(finding.clone());
+        }
+        Ok(())
+    }
+    fn end_document(&mut self, end: &DocumentEnd) -> std::io::Result<()> {
+        if let Some(document) = self.documents.last_mut() {
+            document.counts = end.counts;
+            document.valid = end.valid;
+            document.records = end.records;
+        }
+        Ok(())
+    }
+    fn finish(&mut self, _: &[RuleInfo]) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A file read, and what it was taken for.
@@ -49,17 +86,32 @@ impl Validator<'_> {
     /// Checks the files of one return of `pack` (a standard with `[tables]`), giving one report entry per
     /// file, in the order given, each with the findings located in it.
     pub fn check_tables(&self, pack: &Arc<StandardPack>, files: &[TableFile]) -> Vec<DocumentResult> {
+        let mut collected = Collect::default();
+        // Writing into memory cannot fail.
+        let _ = self.check_tables_into(pack, files, &mut collected);
+        collected.documents
+    }
+
+    /// As [`Validator::check_tables`], giving each file's report to `writer` in turn: until its turn a file's
+    /// findings are held without their excerpts, each excerpt made as its finding is written, so that what
+    /// a finding costs in memory does not grow with the lines it shows. Says whether any file has errors.
+    pub fn check_tables_into(
+        &self,
+        pack: &Arc<StandardPack>,
+        files: &[TableFile],
+        writer: &mut dyn ReportWriter,
+    ) -> std::io::Result<bool> {
+        let standard = pack.standard_ref();
         let Some(tables) = pack.manifest.tables.as_ref() else {
-            return files
-                .iter()
-                .map(|f| {
-                    let finding = Finding::error(
-                        "not-tables",
-                        format!("{} is not sent as tables, so CSV files cannot be a return of it.", pack.reference()),
-                    );
-                    DocumentResult::new(&f.path, "csv", vec![finding])
-                })
-                .collect();
+            for f in files {
+                let finding = Finding::error(
+                    "not-tables",
+                    format!("{} is not sent as tables, so CSV files cannot be a return of it.", pack.reference()),
+                );
+                let document = DocumentResult::new(&f.path, "csv", vec![finding]);
+                crate::report::replay_document(&document, writer)?;
+            }
+            return Ok(!files.is_empty());
         };
         let mut read: Vec<Read> = files.iter().map(|f| self.read_table(pack, tables, f)).collect();
         // A table given twice: the first file is the table, the others are refused.
@@ -123,6 +175,8 @@ impl Validator<'_> {
         }
 
         let dates = date_columns(pack, tables);
+        // Each file's own findings (a column missing, a row without its key), which have no excerpt.
+        let mut own: Vec<Vec<Finding>> = read.iter_mut().map(|r| std::mem::take(&mut r.findings)).collect();
         let places = CsvPlaces { read: &read };
         let mut found_in: Vec<Vec<Finding>> = vec![Vec::new(); read.len()];
         // Records are checked on every core, each thread a run of them; each file's findings are put in line
@@ -162,24 +216,26 @@ impl Validator<'_> {
         // Which rules were not run goes with the first table read.
         if let Some(first) = read.iter().position(|r| r.of.is_some()) {
             if let Some(finding) = super::business::not_run(pack, &self.params_for(pack), &self.references) {
-                found_in[first].insert(0, finding);
+                own[first].push(finding);
             }
         }
-        let standard = pack.standard_ref();
-        read.into_iter()
-            .zip(found_in)
-            .zip(files)
-            .map(|((r, found), file)| {
-                let mut findings = r.findings;
-                findings.extend(found);
-                findings.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
-                let records_here = r.table.as_ref().map(|t| t.rows.len());
-                let mut result = DocumentResult::new(&file.path, "csv", findings);
-                result.standard = Some(standard.clone());
-                result.records = records_here;
-                result
-            })
-            .collect()
+        let mut has_errors = false;
+        for (index, ((found, own), file)) in found_in.into_iter().zip(own).zip(files).enumerate() {
+            let mut findings: Vec<(bool, Finding)> =
+                own.into_iter().map(|f| (false, f)).chain(found.into_iter().map(|f| (true, f))).collect();
+            findings.sort_by_key(|(_, f)| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+            writer.begin_document(&DocumentStart { path: &file.path, format: "csv", standard: Some(&standard) })?;
+            let mut counts = Counts::default();
+            for (excerpt, finding) in findings {
+                counts.add(finding.severity);
+                let finding = if excerpt && self.excerpts { places.with_excerpt(index, finding) } else { finding };
+                writer.finding(&finding)?;
+            }
+            let records = places.read.get(index).and_then(|r| r.table.as_ref()).map(|t| t.rows.len());
+            has_errors |= counts.error > 0;
+            writer.end_document(&DocumentEnd { counts, valid: counts.error == 0, records })?;
+        }
+        Ok(has_errors)
     }
 
     /// Reads one file and finds which table it is from its header row.
@@ -352,6 +408,10 @@ fn csv_rows(tables: &Tables, read: &[Read], rows: &Rows) -> RecordRows {
 trait Places {
     fn locate(&self, file: usize, offset: usize) -> (u32, u32);
     fn with_excerpt(&self, file: usize, finding: Finding) -> Finding;
+    /// Whether a record's findings get their excerpts as it is checked, or later, as each is written.
+    fn excerpt_each_record(&self) -> bool {
+        true
+    }
 }
 
 struct CsvPlaces<'a> {
@@ -367,6 +427,10 @@ impl Places for CsvPlaces<'_> {
             Some(r) => super::with_excerpt(finding, &r.lines),
             None => finding,
         }
+    }
+    /// A file's findings wait for their turn without excerpts (see [`Validator::check_tables_into`]).
+    fn excerpt_each_record(&self) -> bool {
+        false
     }
 }
 
@@ -428,7 +492,11 @@ impl Validator<'_> {
                 if finding.record.is_none() {
                     finding.record = Some(key.to_string());
                 }
-                let finding = if self.excerpts { places.with_excerpt(file, finding) } else { finding };
+                let finding = if self.excerpts && places.excerpt_each_record() {
+                    places.with_excerpt(file, finding)
+                } else {
+                    finding
+                };
                 (file, finding)
             })
             .collect()
