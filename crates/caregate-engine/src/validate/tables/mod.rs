@@ -24,7 +24,10 @@ use crate::standard::StandardPack;
 
 use super::{one_cause_once, Locator, SourceView, Validator};
 
+mod waiting;
 mod xml;
+
+use waiting::{Waited, Waiting};
 
 /// One file of a return sent as tables.
 pub struct TableFile {
@@ -178,57 +181,69 @@ impl Validator<'_> {
         // Each file's own findings (a column missing, a row without its key), which have no excerpt.
         let mut own: Vec<Vec<Finding>> = read.iter_mut().map(|r| std::mem::take(&mut r.findings)).collect();
         let places = CsvPlaces { read: &read };
-        let mut found_in: Vec<Vec<Finding>> = vec![Vec::new(); read.len()];
         // Records are checked on every core, each thread a run of them; each file's findings are put in line
         // order after, so the order the threads finish in does not show.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let chunk = records.len().div_ceil(threads).max(64);
-        let found: Vec<Vec<(usize, Finding)>> = std::thread::scope(|scope| {
+        let waiting: Vec<std::io::Result<Waiting>> = std::thread::scope(|scope| {
             let handles: Vec<_> = records
                 .chunks(chunk)
                 .map(|run| {
                     let (read, dates, places) = (&read, &dates, &places);
                     scope.spawn(move || {
-                        let mut found = Vec::new();
+                        let mut waiting = Waiting::new();
                         for (key, rows) in run {
                             let rows = csv_rows(tables, read, rows);
-                            found.extend(self.check_record(pack, tables, dates, key, &rows, places));
+                            for (file, finding) in self.check_record(pack, tables, dates, key, &rows, places) {
+                                waiting.push(file, &finding)?;
+                            }
                         }
-                        found
+                        Ok(waiting)
                     })
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        let message = "Checking some of the records failed inside caregate; this report is incomplete.";
-                        vec![(0, Finding::error("internal-error", message))]
-                    })
-                })
+                .map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("checking records failed"))))
                 .collect()
         });
-        for (file, finding) in found.into_iter().flatten() {
-            if let Some(target) = found_in.get_mut(file) {
-                target.push(finding);
+        let mut threads = Vec::with_capacity(waiting.len());
+        for w in waiting {
+            match w {
+                Ok(w) => threads.push(w),
+                Err(_) if own.is_empty() => {}
+                Err(_) => {
+                    let message = "Checking some of the records failed inside caregate; this report is incomplete.";
+                    own[0].push(Finding::error("internal-error", message));
+                }
             }
         }
+        let mut waited = Waited::new(threads);
         // Which rules were not run goes with the first table read.
         if let Some(first) = read.iter().position(|r| r.of.is_some()) {
             if let Some(finding) = super::business::not_run(pack, &self.params_for(pack), &self.references) {
                 own[first].push(finding);
             }
         }
+        let place = |f: &Finding| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0));
         let mut has_errors = false;
-        for (index, ((found, own), file)) in found_in.into_iter().zip(own).zip(files).enumerate() {
-            let mut findings: Vec<(bool, Finding)> =
-                own.into_iter().map(|f| (false, f)).chain(found.into_iter().map(|f| (true, f))).collect();
-            findings.sort_by_key(|(_, f)| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
+        for (index, (mut own, file)) in own.into_iter().zip(files).enumerate() {
+            own.sort_by_key(place);
+            let mut own = own.into_iter().peekable();
             writer.begin_document(&DocumentStart { path: &file.path, format: "csv", standard: Some(&standard) })?;
             let mut counts = Counts::default();
-            for (excerpt, finding) in findings {
+            loop {
+                // The file's own findings first at one place, then the records' (each with its excerpt).
+                let finding = match (own.peek().map(place), waited.peek(index)) {
+                    (Some(mine), Some(theirs)) if mine <= theirs => own.next(),
+                    (Some(_), None) => own.next(),
+                    (_, Some(_)) => {
+                        waited.take(index)?.map(|f| if self.excerpts { places.with_excerpt(index, f) } else { f })
+                    }
+                    (None, None) => None,
+                };
+                let Some(finding) = finding else { break };
                 counts.add(finding.severity);
-                let finding = if excerpt && self.excerpts { places.with_excerpt(index, finding) } else { finding };
                 writer.finding(&finding)?;
             }
             let records = places.read.get(index).and_then(|r| r.table.as_ref()).map(|t| t.rows.len());
