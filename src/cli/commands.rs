@@ -19,6 +19,10 @@ use caregate_engine::validate::tables::TableFile;
 use caregate_engine::validate::{Checked, Options, Validator};
 
 pub fn run(cli: Cli) -> Result<u8> {
+    // Reference data needs no standard: compiling every pack's rules would be most of a small file's time.
+    if let Command::Reference(command) = &cli.command {
+        return reference_command(command);
+    }
     let catalog = match narrow_catalog(&cli)? {
         Some(catalog) => catalog,
         None => load_catalog(&cli.standards)?,
@@ -35,6 +39,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Certify(command) => certify_command(&catalog, command),
         Command::Report(command) => report_command(command),
         Command::Keygen { out } => keygen_command(&out),
+        Command::Reference(command) => reference_command(&command),
     }
 }
 
@@ -223,8 +228,9 @@ fn load_references(given: &[(String, PathBuf)]) -> Result<caregate_engine::refer
             POSTCODES if references.postcodes.is_some() => bail!("--reference {POSTCODES}=… is given twice"),
             POSTCODES => {
                 let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+                // The CSV or an index written from it, told apart by its first bytes.
                 let directory =
-                    PostcodeDirectory::read(file).with_context(|| format!("cannot load {}", path.display()))?;
+                    PostcodeDirectory::load(file).with_context(|| format!("cannot load {}", path.display()))?;
                 references.postcodes = Some(std::sync::Arc::new(directory));
             }
             // The option's parser accepts only the names of `reference::NAMES`.
@@ -232,6 +238,38 @@ fn load_references(given: &[(String, PathBuf)]) -> Result<caregate_engine::refer
         }
     }
     Ok(references)
+}
+
+/// `reference index NAME CSV -o FILE`: the data read as `--reference` reads it, written as its index.
+fn reference_command(command: &super::ReferenceCommand) -> Result<u8> {
+    use caregate_engine::reference::{PostcodeDirectory, POSTCODES};
+    let super::ReferenceCommand::Index { name, input, output } = command;
+    match name.as_str() {
+        POSTCODES => {
+            let file = std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+            let directory =
+                PostcodeDirectory::load(file).with_context(|| format!("cannot load {}", input.display()))?;
+            // Written beside the target and renamed over it, so that a failed run leaves no partial index
+            // where a later `--reference` would find it.
+            let mut partial = output.as_os_str().to_owned();
+            partial.push(".partial");
+            let partial = PathBuf::from(partial);
+            let written = std::fs::File::create(&partial)
+                .and_then(|file| {
+                    directory.write_index(&file)?;
+                    file.sync_all()
+                })
+                .and_then(|()| std::fs::rename(&partial, output));
+            if let Err(error) = written {
+                let _ = std::fs::remove_file(&partial);
+                return Err(error).with_context(|| format!("cannot write {}", output.display()));
+            }
+            eprintln!("indexed {} postcodes to {}", directory.len(), output.display());
+            Ok(0)
+        }
+        // The argument's parser accepts only the names of `reference::NAMES`.
+        other => bail!("`{other}` is not reference data caregate knows"),
+    }
 }
 
 fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {

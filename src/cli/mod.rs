@@ -55,6 +55,9 @@ pub enum Command {
     /// Conformance reports: verify a signed one, or compare suppliers in one matrix.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Reference data: write an index of it that `validate --reference` loads faster than its CSV.
+    #[command(subcommand)]
+    Reference(ReferenceCommand),
     /// Make an Ed25519 key pair for signing conformance reports (PREFIX.key, PREFIX.pub).
     Keygen {
         /// Where to write the keys: PREFIX.key (private, PKCS#8 PEM) and PREFIX.pub (SPKI PEM).
@@ -196,6 +199,24 @@ pub enum CertifyCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ReferenceCommand {
+    /// Read reference data from its CSV once and write it as an index file, which `validate --reference
+    /// NAME=FILE` takes in place of the CSV (told apart by its first bytes). Build it again from each new
+    /// release of the data.
+    Index {
+        /// Which reference data: postcodes (the ONS Postcode Directory).
+        #[arg(value_name = "NAME", value_parser = PossibleValuesParser::new(caregate_engine::reference::NAMES))]
+        name: String,
+        /// The data as CSV (as `validate --reference` reads it).
+        #[arg(value_name = "CSV")]
+        input: PathBuf,
+        /// Write the index to this file.
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ReportCommand {
     /// Check a signed report.json against a public key; any edit of the report fails.
     Verify {
@@ -318,8 +339,9 @@ pub struct ValidateArgs {
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = param)]
     pub params: Vec<(String, String)>,
     /// Reference data the rules look values up in, as NAME=FILE: `postcodes=ONSPD.csv`, the ONS Postcode
-    /// Directory as CSV (columns pcd, oseast1m, osnrth1m, laua; cty used when present). Rules that need
-    /// reference data not given are reported as not run.
+    /// Directory as CSV (columns pcd, oseast1m, osnrth1m, laua; cty used when present) or as an index written
+    /// from it by `caregate reference index postcodes`. Rules that need reference data not given are reported
+    /// as not run.
     #[arg(long = "reference", value_name = "NAME=FILE", value_parser = reference)]
     pub references: Vec<(String, PathBuf)>,
     #[command(flatten)]

@@ -185,10 +185,9 @@ fn a_rule_needing_a_run_time_input_runs_only_when_given_it() {
     assert_eq!(run(&["--param", "la_code=E08000001"]), (vec!["EPI".to_string(), "LA-TEST".to_string()], false));
 }
 
-/// The rules that look postcodes up, each at the child whose episode breaks it, at the postcode's cell; without
-/// the directory (or the council's code) they are reported as not run, never passed or failed.
-#[test]
-fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
+/// A return whose episodes break each rule that looks postcodes up in the sample directory: its header,
+/// episodes and UASC tables.
+fn postcode_return() -> (String, &'static str, &'static str) {
     let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n".to_string()
         + &(1..=9).map(|i| format!("C{i},M,01/02/2012,WBRI,UN1,,\n")).collect::<String>();
     let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
@@ -202,6 +201,14 @@ fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
         C8,01/05/2025,S,C2,N1,K2,PR2,01/09/2025,E4A,,TW9 1AA,SW1A 9ZZ,\n\
         C9,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,TW9 1AA,ZZ9 9ZZ,XXXXXXX\n";
     let uasc = "CHILD,SEX,DOB,DUC\nC6,M,01/02/2012,\n";
+    (header, episodes, uasc)
+}
+
+/// The rules that look postcodes up, each at the child whose episode breaks it, at the postcode's cell; without
+/// the directory (or the council's code) they are reported as not run, never passed or failed.
+#[test]
+fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
+    let (header, episodes, uasc) = postcode_return();
     let files = [("header.csv", header.as_str()), ("episodes.csv", episodes), ("uasc.csv", uasc)];
     let postcodes = sample_postcodes();
     let (_, report) = validate_with(&["--param", "la_code=E09000027", "--reference", &postcodes], &files);
@@ -289,6 +296,63 @@ fn a_malformed_postcode_directory_is_refused_with_its_line() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("`ofsted` is not reference data caregate knows"));
+}
+
+/// `caregate reference index postcodes` writes the directory as an index that `--reference postcodes=` takes in
+/// place of the CSV, with the same findings; a damaged index stops the run (exit 2) as a malformed CSV does.
+#[test]
+fn an_index_of_the_directory_gives_the_same_findings_as_its_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance-suite/ssda903/postcodes-sample.csv");
+    let index = dir.path().join("postcodes.idx");
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["reference", "index", "postcodes"])
+        .arg(&csv)
+        .arg("-o")
+        .arg(&index)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("indexed 10 postcodes"));
+    assert!(!dir.path().join("postcodes.idx.partial").exists());
+
+    let (header, episodes, uasc) = postcode_return();
+    let files = [("header.csv", header.as_str()), ("episodes.csv", episodes), ("uasc.csv", uasc)];
+    let with = |directory: &Path| {
+        let reference = format!("postcodes={}", directory.display());
+        let (code, report) = validate_with(&["--param", "la_code=E09000027", "--reference", &reference], &files);
+        (code, findings(&report), not_run(&report))
+    };
+    let from_csv = with(&csv);
+    assert!(from_csv.1.iter().any(|f| f.1 == "454"), "the postcode rules ran: {:?}", from_csv.1);
+    assert_eq!(with(&index), from_csv);
+
+    // Truncated: refused, naming the file, before any return is read.
+    let bytes = std::fs::read(&index).unwrap();
+    std::fs::write(&index, &bytes[..bytes.len() - 3]).unwrap();
+    std::fs::write(dir.path().join("header.csv"), &header).unwrap();
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--standard", "ssda903@2025-26", "--reference"])
+        .arg(format!("postcodes={}", index.display()))
+        .arg(dir.path().join("header.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot load") && stderr.contains("the postcode index is not sound: it is"), "{stderr}");
+
+    // Only reference data caregate knows can be indexed.
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["reference", "index", "ofsted"])
+        .arg(&csv)
+        .arg("-o")
+        .arg(&index)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }
 
 /// DfE's XML form of a return (EXPSSDA903) gives the same findings, for the same children, as its CSV tables,

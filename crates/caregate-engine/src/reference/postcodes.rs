@@ -3,7 +3,8 @@
 //! it for SSDA903.
 //!
 //! For: loading the directory from its CSV form (columns `pcd`, `oseast1m`, `osnrth1m`, `laua` and, when
-//! given, `cty`, in any order, others ignored) and answering lookups from any number of threads.
+//! given, `cty`, in any order, others ignored) or from an index file written from it once
+//! ([`PostcodeDirectory::write_index`]), and answering lookups from any number of threads.
 //!
 //! Not for: checking that a text is shaped like a postcode (`uk_postcode` in the rule language does that
 //! without a directory), or any geography beyond grid references and councils.
@@ -17,9 +18,14 @@
 //! - The reading. The file is read with the `csv` crate, streamed row by row, not with the engine's own
 //!   `document::csv`: that reader keeps a whole file's text and a span per field so that a finding can point
 //!   at a cell of a return, which a 100 MB table of reference data neither needs nor should pay for.
+//! - The index file (see [`INDEX_MAGIC`]). It is the two arrays as they are in memory, little-endian, after a
+//!   short header: loading it is reading 43 MB and checking it, with nothing to parse. A serialisation crate
+//!   (serde with bincode or postcard) would encode the 2.7 million pairs one by one and add a dependency
+//!   whose format changes are not ours to version; the format is small enough to write down and to check
+//!   field by field here.
 
 use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 /// Why a postcode directory could not be loaded. Lines are 1-based lines of the CSV file.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +42,10 @@ pub enum PostcodeError {
     Empty,
     #[error("the postcode directory names more than {} local authorities", u16::MAX)]
     TooManyAuthorities,
+    #[error("the postcode index is format version {found}; this caregate reads version {INDEX_VERSION} (write it again with `caregate reference index postcodes`)")]
+    IndexVersion { found: u32 },
+    #[error("the postcode index is not sound: {0}")]
+    BadIndex(String),
 }
 
 /// What the directory says about one postcode.
@@ -56,6 +66,26 @@ pub struct PostcodeDirectory {
     /// Council codes; a place's authority index `i > 0` is `authorities[i - 1]`, 0 is none.
     authorities: Vec<Box<str>>,
 }
+
+/// The first bytes of an index file. Its layout, every number little-endian:
+///
+/// | bytes            | what                                                                  |
+/// |------------------|-----------------------------------------------------------------------|
+/// | 8                | this magic: 0x89 (no CSV directory starts so), `CGPCD`, CR LF         |
+/// | 4                | format version, `u32` ([`INDEX_VERSION`])                             |
+/// | 4                | number of council codes, `u32` (at most 65,535)                       |
+/// | 8                | number of postcodes `n`, `u64` (at least 1)                           |
+/// | per council      | its code's length (1 to 9) in one byte, then the code in ASCII        |
+/// | 8 × `n`          | the postcodes' keys (see `postcode_key`), strictly increasing, `u64`  |
+/// | 8 × `n`          | each postcode's place (see `pack_place`), `u64`, in the keys' order   |
+///
+/// The CR LF, as in PNG's signature, makes a file mangled by a text-mode transfer fail the magic.
+pub const INDEX_MAGIC: [u8; 8] = *b"\x89CGPCD\r\n";
+/// The index format this code writes and reads; any change to the layout or to the meaning of a key or a
+/// place is a new version, and an index of another is refused (it is rebuilt from the CSV in seconds).
+pub const INDEX_VERSION: u32 = 1;
+/// Magic, version and the two counts.
+const INDEX_HEADER: usize = 8 + 4 + 4 + 8;
 
 /// The most characters a postcode has without its space (`EC1A1BB`).
 const MAX_LEN: usize = 7;
@@ -173,6 +203,186 @@ impl PostcodeDirectory {
         Ok(PostcodeDirectory { entries, authorities })
     }
 
+    /// Reads the directory from either of its forms, told apart by their first bytes: an index file (written
+    /// by [`PostcodeDirectory::write_index`]) starts with [`INDEX_MAGIC`], which no CSV text does (its first
+    /// byte is not ASCII, nor the start of a UTF-8 byte order mark); anything else is read as CSV.
+    pub fn load(mut input: impl Read + Seek) -> Result<PostcodeDirectory, PostcodeError> {
+        let read_error = |e: std::io::Error| PostcodeError::Read(e.to_string());
+        let start = input.stream_position().map_err(read_error)?;
+        let mut head = [0u8; INDEX_MAGIC.len()];
+        let mut got = 0;
+        // A file shorter than the magic is no index; `read` says what is wrong with it as CSV.
+        while got < head.len() {
+            match input.read(head.get_mut(got..).unwrap_or_default()) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(e)),
+            }
+        }
+        input.seek(SeekFrom::Start(start)).map_err(read_error)?;
+        if got == head.len() && head == INDEX_MAGIC {
+            PostcodeDirectory::read_index(input)
+        } else {
+            PostcodeDirectory::read(input)
+        }
+    }
+
+    /// Writes the directory as an index file (see [`INDEX_MAGIC`] for its layout), which
+    /// [`PostcodeDirectory::read_index`] reads back as the same directory.
+    pub fn write_index(&self, out: impl Write) -> std::io::Result<()> {
+        let mut out = BufWriter::with_capacity(1 << 16, out);
+        out.write_all(&INDEX_MAGIC)?;
+        out.write_all(&INDEX_VERSION.to_le_bytes())?;
+        // Both counts fit: `read` refuses more than u16::MAX councils, and a Vec of 16-byte pairs holds fewer
+        // than 2^60 of them.
+        out.write_all(&(self.authorities.len() as u32).to_le_bytes())?;
+        out.write_all(&(self.entries.len() as u64).to_le_bytes())?;
+        for code in &self.authorities {
+            // Codes are 1 to 9 ASCII characters (checked when read), so their length is one byte.
+            out.write_all(&[code.len() as u8])?;
+            out.write_all(code.as_bytes())?;
+        }
+        for &(key, _) in &self.entries {
+            out.write_all(&key.to_le_bytes())?;
+        }
+        for &(_, place) in &self.entries {
+            out.write_all(&place.to_le_bytes())?;
+        }
+        out.flush()
+    }
+
+    /// Reads an index file written by [`PostcodeDirectory::write_index`], checking all of it before any of it
+    /// is used: the magic, the version, that the counts agree with the file's length (before anything is
+    /// allocated by them), that each council code is one, that keys are postcodes' and strictly increasing,
+    /// and that each place is one `pack_place` makes, with its council in the table. A file that fails any
+    /// check is refused as a whole.
+    pub fn read_index(input: impl Read + Seek) -> Result<PostcodeDirectory, PostcodeError> {
+        let bad = |why: String| PostcodeError::BadIndex(why);
+        let io = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => PostcodeError::BadIndex("it ends early (truncated)".into()),
+            _ => PostcodeError::Read(e.to_string()),
+        };
+        let mut input = input;
+        let start = input.stream_position().map_err(io)?;
+        let end = input.seek(SeekFrom::End(0)).map_err(io)?;
+        input.seek(SeekFrom::Start(start)).map_err(io)?;
+        let length = end.saturating_sub(start);
+        let mut input = BufReader::with_capacity(1 << 16, input);
+
+        let mut header = [0u8; INDEX_HEADER];
+        input.read_exact(&mut header).map_err(io)?;
+        let (magic, rest) = header.split_at(INDEX_MAGIC.len());
+        if magic != INDEX_MAGIC {
+            return Err(bad("it does not start with the index's magic bytes".into()));
+        }
+        let (version, rest) = rest.split_at(4);
+        let (authority_count, postcode_count) = rest.split_at(4);
+        let found = u32::from_le_bytes(version.try_into().map_err(|_| bad("no version".into()))?);
+        if found != INDEX_VERSION {
+            return Err(PostcodeError::IndexVersion { found });
+        }
+        let authority_count = u32::from_le_bytes(authority_count.try_into().map_err(|_| bad("no count".into()))?);
+        let postcode_count = u64::from_le_bytes(postcode_count.try_into().map_err(|_| bad("no count".into()))?);
+        if authority_count > u32::from(u16::MAX) {
+            return Err(PostcodeError::TooManyAuthorities);
+        }
+        if postcode_count == 0 {
+            return Err(PostcodeError::Empty);
+        }
+        // Each council code takes 2 to 10 bytes and each postcode 16: the counts must fit in what the file
+        // holds before any of it is allocated, so that a damaged count cannot ask for terabytes.
+        let entry_bytes = postcode_count.checked_mul(16);
+        let least = entry_bytes.and_then(|e| e.checked_add(INDEX_HEADER as u64 + 2 * u64::from(authority_count)));
+        if least.is_none_or(|least| least > length) {
+            return Err(bad(format!(
+                "it counts {postcode_count} postcodes and {authority_count} councils, more than its {length} bytes hold (truncated?)"
+            )));
+        }
+
+        let mut authorities: Vec<Box<str>> = Vec::with_capacity(authority_count as usize);
+        let mut table_bytes = 0u64;
+        for i in 0..authority_count {
+            let mut len = [0u8; 1];
+            input.read_exact(&mut len).map_err(io)?;
+            let mut code = [0u8; 9];
+            let code = code.get_mut(..usize::from(len[0])).filter(|c| !c.is_empty()).ok_or_else(|| {
+                bad(format!("council {} has a code of {} characters (1 to 9 are allowed)", i + 1, len[0]))
+            })?;
+            input.read_exact(code).map_err(io)?;
+            if !code.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+                return Err(bad(format!("council {} has a code that is not upper-case letters and digits", i + 1)));
+            }
+            authorities.push(String::from_utf8_lossy(code).into_owned().into_boxed_str());
+            table_bytes += 1 + u64::from(len[0]);
+        }
+        // What is left must be exactly the two arrays: no more (a longer file is not what was written), no less.
+        let expected = INDEX_HEADER as u64 + table_bytes + entry_bytes.unwrap_or(u64::MAX);
+        if expected != length {
+            return Err(bad(format!(
+                "it is {length} bytes long, but its counts ({postcode_count} postcodes, {authority_count} councils) make it {expected}"
+            )));
+        }
+        // Checked above: 16 × the count fits in the file's length, so the count fits in memory's addresses
+        // at least as far as the file does; a Vec beyond isize::MAX bytes would abort, so refuse it plainly.
+        let count = usize::try_from(postcode_count)
+            .ok()
+            .filter(|&n| n <= isize::MAX as usize / 16)
+            .ok_or_else(|| bad(format!("{postcode_count} postcodes do not fit in memory")))?;
+        let mut entries: Vec<(u64, u64)> = vec![(0, 0); count];
+
+        // Read in chunks straight into the pairs, each array in turn: the file's arrays are never held whole
+        // beside the index, so loading takes no more memory than the index itself.
+        let mut chunk = vec![0u8; 1 << 16];
+        for second in [false, true] {
+            for part in entries.chunks_mut(chunk.len() / 8) {
+                let bytes = chunk.get_mut(..part.len() * 8).unwrap_or_default();
+                input.read_exact(bytes).map_err(io)?;
+                for (pair, word) in part.iter_mut().zip(bytes.chunks_exact(8)) {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(word);
+                    let value = u64::from_le_bytes(b);
+                    if second {
+                        pair.1 = value;
+                    } else {
+                        pair.0 = value;
+                    }
+                }
+            }
+        }
+
+        let mut previous: Option<u64> = None;
+        for (i, &(key, place)) in entries.iter().enumerate() {
+            if !key_is_valid(key) {
+                return Err(bad(format!("postcode {} has a key ({key:#x}) that no postcode has", i + 1)));
+            }
+            if previous.is_some_and(|p| p >= key) {
+                return Err(bad(format!(
+                    "postcode {} ({}) does not come after the one before it: keys must be strictly increasing",
+                    i + 1,
+                    key_text(key)
+                )));
+            }
+            previous = Some(key);
+            let authority = place >> AUTHORITY_SHIFT;
+            if authority > u64::from(authority_count) {
+                return Err(bad(format!(
+                    "postcode {} ({}) names council {authority}, but the table has {authority_count}",
+                    i + 1,
+                    key_text(key)
+                )));
+            }
+            if place & GRID_FLAG == 0 && place & (GRID_FLAG - 1) != 0 {
+                return Err(bad(format!(
+                    "postcode {} ({}) has grid values but no grid reference",
+                    i + 1,
+                    key_text(key)
+                )));
+            }
+        }
+        Ok(PostcodeDirectory { entries, authorities })
+    }
+
     /// How many postcodes the directory holds.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -286,6 +496,27 @@ fn postcode_key(text: &[u8]) -> Option<u64> {
         return None;
     }
     Some(key * 37u64.pow((MAX_LEN - len) as u32))
+}
+
+/// Whether `key` is one `postcode_key` makes: 2 to 7 base-37 digits, none of them padding before the last
+/// that is not.
+fn key_is_valid(key: u64) -> bool {
+    if key >= 37u64.pow(MAX_LEN as u32) {
+        return false;
+    }
+    let (mut rest, mut padding) = (key, 0);
+    // Padding (digit 0) only at the end: count it from the last digit, then no other digit may be 0.
+    while padding < MAX_LEN && rest % 37 == 0 {
+        rest /= 37;
+        padding += 1;
+    }
+    let len = MAX_LEN - padding;
+    (2..=MAX_LEN).contains(&len)
+        && (0..len).all(|_| {
+            let digit = rest % 37;
+            rest /= 37;
+            digit != 0
+        })
 }
 
 /// The text of a key, without a space.
@@ -427,5 +658,156 @@ L99999999,GY1 1AA,,,x
         // The index is allocated once, at the number of lines: no more than one entry spare.
         let d = small();
         assert!(d.entries.capacity() <= d.len() + 1, "{} for {}", d.entries.capacity(), d.len());
+    }
+
+    fn index_of(d: &PostcodeDirectory) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        d.write_index(&mut bytes).expect("writes to memory");
+        bytes
+    }
+
+    fn index_error(bytes: &[u8]) -> String {
+        match PostcodeDirectory::load(std::io::Cursor::new(bytes)) {
+            Ok(_) => panic!("a damaged index loaded"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Where the arrays start in the small directory's index: header, then its four council codes of 9.
+    const SMALL_KEYS: usize = INDEX_HEADER + 4 * 10;
+
+    #[test]
+    fn an_index_reads_back_as_the_same_directory() {
+        let d = small();
+        let bytes = index_of(&d);
+        assert_eq!(bytes.get(..8), Some(&INDEX_MAGIC[..]));
+        assert_eq!(bytes.len(), SMALL_KEYS + 16 * d.len());
+        let back = PostcodeDirectory::load(std::io::Cursor::new(&bytes)).expect("the index loads");
+        assert_eq!(back.entries, d.entries);
+        assert_eq!(back.authorities, d.authorities);
+        for postcode in ["TW9 1AA", "tw912ab", "M1 1AE", "EH1 1AA", "GY1 1AA", "ZZ9 9ZZ", "TW9 1AB", "x"] {
+            assert_eq!(back.place(postcode), d.place(postcode), "{postcode}");
+        }
+        assert_eq!(back.miles_between("TW9 1AA", "M1 1AE"), Some(161.7));
+        assert_eq!(back.miles_between("TW9 1AA", "GY1 1AA"), None);
+        // The CSV still loads through `load`, and an index written from an index is the same bytes.
+        assert_eq!(PostcodeDirectory::load(std::io::Cursor::new(SMALL)).expect("CSV").entries, d.entries);
+        assert_eq!(index_of(&back), bytes);
+        // Reading starts where the input is, as `read` does.
+        let mut offset = b"xyz".to_vec();
+        offset.extend_from_slice(&bytes);
+        let mut cursor = std::io::Cursor::new(offset);
+        cursor.set_position(3);
+        assert_eq!(PostcodeDirectory::load(cursor).expect("at an offset").entries, d.entries);
+    }
+
+    #[test]
+    fn a_truncated_or_lengthened_index_is_refused() {
+        let bytes = index_of(&small());
+        for len in [SMALL_KEYS - 1, SMALL_KEYS + 8, bytes.len() - 1] {
+            let error = index_error(bytes.get(..len).unwrap_or_default());
+            assert!(error.starts_with("the postcode index is not sound: it "), "{len}: {error}");
+        }
+        // Within the header: the count cannot be read.
+        assert_eq!(
+            index_error(bytes.get(..12).unwrap_or_default()),
+            "the postcode index is not sound: it ends early (truncated)"
+        );
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(
+            index_error(&longer).contains("its counts (6 postcodes, 4 councils) make it"),
+            "{}",
+            index_error(&longer)
+        );
+        // A count beyond the file is refused before anything is allocated for it.
+        let mut huge = bytes.clone();
+        huge.splice(16..24, u64::MAX.to_le_bytes());
+        assert!(index_error(&huge).contains("more than its"), "{}", index_error(&huge));
+        let mut none = bytes;
+        none.splice(16..24, 0u64.to_le_bytes());
+        assert_eq!(index_error(&none), "the postcode directory lists no postcode");
+    }
+
+    #[test]
+    fn an_index_of_another_kind_or_version_is_refused() {
+        let bytes = index_of(&small());
+        let mut magic = bytes.clone();
+        magic[1] = b'X';
+        // Not the magic: read as CSV, whose first line is then no header of a directory.
+        assert!(
+            index_error(&magic).starts_with("the postcode directory has no `pcd` column"),
+            "{}",
+            index_error(&magic)
+        );
+        assert_eq!(
+            PostcodeDirectory::read_index(std::io::Cursor::new(&magic)).map(|_| ()).map_err(|e| e.to_string()),
+            Err("the postcode index is not sound: it does not start with the index's magic bytes".into())
+        );
+        let mut version = bytes;
+        version.splice(8..12, 2u32.to_le_bytes());
+        assert!(
+            index_error(&version).starts_with("the postcode index is format version 2; this caregate reads version 1")
+        );
+    }
+
+    #[test]
+    fn an_index_whose_content_breaks_its_invariants_is_refused() {
+        let d = small();
+        let bytes = index_of(&d);
+        let n = d.len();
+        let key = |i: usize| SMALL_KEYS + 8 * i;
+        let place = |i: usize| SMALL_KEYS + 8 * (n + i);
+        let with = |at: usize, value: u64| {
+            let mut b = bytes.clone();
+            b.splice(at..at + 8, value.to_le_bytes());
+            index_error(&b)
+        };
+        // Keys out of order: the first two swapped, or one repeated.
+        let mut swapped = bytes.clone();
+        let (first, second) = (d.entries[0].0, d.entries[1].0);
+        swapped.splice(key(0)..key(1), second.to_le_bytes());
+        swapped.splice(key(1)..key(2), first.to_le_bytes());
+        assert!(
+            index_error(&swapped).contains("postcode 2 (") && index_error(&swapped).contains("strictly increasing")
+        );
+        assert!(with(key(1), first).contains("postcode 2 (EH11AA) does not come after"), "{}", with(key(1), first));
+        // A key no postcode has: beyond seven characters, padding inside, or one character.
+        assert!(with(key(0), u64::MAX).contains("postcode 1 has a key"));
+        assert!(with(key(0), 11 * 37u64.pow(6) + 11).contains("postcode 1 has a key"));
+        assert!(with(key(0), 11 * 37u64.pow(6)).contains("postcode 1 has a key"));
+        // A council beyond the table (index 5 of 4), and grid values without the flag.
+        let authority = (d.entries[0].1 & ((1 << AUTHORITY_SHIFT) - 1)) | (5 << AUTHORITY_SHIFT);
+        assert!(
+            with(place(0), authority).contains("names council 5, but the table has 4"),
+            "{}",
+            with(place(0), authority)
+        );
+        assert!(with(place(0), u64::MAX).contains("names council"));
+        assert!(with(place(0), 7).contains("has grid values but no grid reference"));
+        // A council code that is not one: empty, too long, or not upper-case letters and digits.
+        for (at, byte) in [(INDEX_HEADER, 0u8), (INDEX_HEADER, 10), (INDEX_HEADER + 1, b'e'), (INDEX_HEADER + 1, 0xff)]
+        {
+            let mut b = bytes.clone();
+            b[at] = byte;
+            assert!(index_error(&b).contains("council 1 has a code"), "{}", index_error(&b));
+        }
+        // Too many councils.
+        let mut b = bytes.clone();
+        b.splice(12..16, 70_000u32.to_le_bytes());
+        assert_eq!(index_error(&b), "the postcode directory names more than 65535 local authorities");
+        // Every single-byte change anywhere is either refused or still a directory that answers lookups: never
+        // a panic.
+        for at in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[at] ^= flip;
+                if let Ok(d) = PostcodeDirectory::load(std::io::Cursor::new(&b)) {
+                    for e in &d.entries {
+                        let _ = d.unpack(e.1);
+                    }
+                }
+            }
+        }
     }
 }
