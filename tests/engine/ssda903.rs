@@ -32,7 +32,7 @@ fn sample_postcodes() -> String {
     format!("postcodes={}", path.display())
 }
 
-fn validate_with(args: &[&str], files: &[(&str, &str)]) -> (i32, Value) {
+pub(crate) fn validate_with(args: &[&str], files: &[(&str, &str)]) -> (i32, Value) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::cargo_bin("caregate").unwrap();
     cmd.args(["validate", "--standard", "ssda903@2025-26", "--format", "json"]).args(args);
@@ -49,7 +49,7 @@ fn validate_with(args: &[&str], files: &[(&str, &str)]) -> (i32, Value) {
 
 /// Each finding about the return as (file, rule, line, column, child). The warning that rules were not run (for
 /// want of `--reference postcodes=…` and `--param la_code=…`) is about the run: see [`not_run`].
-fn findings(report: &Value) -> Vec<(String, String, u64, u64, String)> {
+pub(crate) fn findings(report: &Value) -> Vec<(String, String, u64, u64, String)> {
     let mut out = Vec::new();
     for document in report["documents"].as_array().unwrap() {
         let file = Path::new(document["path"].as_str().unwrap()).file_name().unwrap().to_string_lossy().to_string();
@@ -67,7 +67,7 @@ fn findings(report: &Value) -> Vec<(String, String, u64, u64, String)> {
 }
 
 /// The rules the report says were not run, from its `rules-not-run` warning ("…: 164, 169.").
-fn not_run(report: &Value) -> Vec<String> {
+pub(crate) fn not_run(report: &Value) -> Vec<String> {
     let documents = report["documents"].as_array().unwrap();
     let warnings: Vec<&Value> = documents
         .iter()
@@ -80,7 +80,7 @@ fn not_run(report: &Value) -> Vec<String> {
     list.split(", ").map(str::to_string).collect()
 }
 
-fn has(
+pub(crate) fn has(
     found: &[(String, String, u64, u64, String)],
     file: &str,
     rule: &str,
