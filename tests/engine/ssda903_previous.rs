@@ -91,8 +91,11 @@ fn as_xml(header: &[&str], episodes: &[&str]) -> String {
     xml
 }
 
-/// The findings of the rules that need last year's return, as (file, rule, line, column, child), sorted.
-fn previous_findings(args: &[&str]) -> (Vec<(String, String, u64, u64, String)>, Vec<String>) {
+/// A finding as (file, rule, line, column, child).
+type Found = (String, String, u64, u64, String);
+
+/// The findings of the rules that need last year's return, sorted; and the rules not run.
+fn previous_findings(args: &[&str]) -> (Vec<Found>, Vec<String>) {
     let header = table(HEADER_COLUMNS, &HEADER);
     let episodes = table(EPISODE_COLUMNS, &EPISODES);
     let (_, report) = validate_with(args, &[("header.csv", &header), ("episodes.csv", &episodes)]);
@@ -101,7 +104,7 @@ fn previous_findings(args: &[&str]) -> (Vec<(String, String, u64, u64, String)>,
     (found, not_run(&report))
 }
 
-fn expected() -> Vec<(String, String, u64, u64, String)> {
+fn expected() -> Vec<Found> {
     let at = |file: &str, rule: &str, (line, column): (u64, u64), child: &str| {
         (file.to_string(), rule.to_string(), line, column, child.to_string())
     };

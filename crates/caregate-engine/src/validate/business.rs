@@ -159,7 +159,7 @@ pub fn check(
         let reads_record = reads(|r| r.reads_record) || previous_return.is_some();
         let records = pack.records_pattern.as_ref().filter(|_| group.in_records && reads_record);
         let depth = records.map_or(0, PathPattern::wildcards);
-        let key_pointer = previous_return.and_then(|_| pack.manifest.records.as_ref()).map(|r| {
+        let key_pointer = previous_return.and(pack.manifest.records.as_ref()).map(|r| {
             r.key.split('/').filter(|s| !s.is_empty()).fold(String::new(), |mut p, t| {
                 p.push('/');
                 p.push_str(&crate::standard::binding::escape_pointer_token(t));
@@ -305,7 +305,7 @@ pub fn not_run(pack: &StandardPack, params: &Value, refs: &References) -> Option
         .iter()
         .map(|m| match Need::of(m) {
             Need::Reference => format!("--reference {m}=FILE"),
-            Need::Previous => "--previous FILES (last year's return)".to_string(),
+            Need::Previous => "--previous FILES".to_string(),
             Need::Param => format!("--param {m}=…"),
         })
         .collect();

@@ -254,9 +254,12 @@ impl Validator<'_> {
     }
 }
 
+/// Rows of a file (by its index) that have no key, by their index in it.
+type NoKey = Vec<(usize, Vec<usize>)>;
+
 /// The records of the files read, in the order their key first appears, the tables taken in the standard's
 /// order; and, for each file with rows that have no key, those rows.
-fn join(tables: &Tables, read: &[Read]) -> (Vec<(String, Rows)>, Vec<(usize, Vec<usize>)>) {
+fn join(tables: &Tables, read: &[Read]) -> (Vec<(String, Rows)>, NoKey) {
     let mut order: Vec<(usize, usize)> = read.iter().enumerate().filter_map(|(i, r)| Some((r.of?, i))).collect();
     order.sort();
     let mut index: HashMap<String, usize> = HashMap::new();
