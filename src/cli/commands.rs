@@ -272,6 +272,29 @@ fn reference_command(command: &super::ReferenceCommand) -> Result<u8> {
     }
 }
 
+/// Reads last year's return, given as `--previous PATH` (each a file, or a folder of its files), with the
+/// tables of the standard this year's return is checked against.
+fn load_previous(
+    validator: &Validator<'_>,
+    standard: Option<&StandardPack>,
+    paths: &[PathBuf],
+) -> Result<Arc<dyn caregate_engine::reference::PreviousReturn>> {
+    let pack = tables_pack(validator.catalog, standard).context("--previous is last year's return")?;
+    let inputs = collect_inputs(paths)?;
+    if inputs.is_empty() {
+        bail!(
+            "--previous: no .csv or .xml files found in {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut files = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+        files.push(TableFile { path: display_path(input), bytes });
+    }
+    Ok(validator.read_previous(&pack, files)?)
+}
+
 fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     let format = args.format;
     let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
@@ -309,9 +332,13 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
         None if output.is_some() => None,
         None => Some(50),
     };
-    let validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() })
+    let mut validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() })
         .with_params(args.params.clone())
         .with_references(load_references(&args.references)?);
+    if !args.previous.is_empty() {
+        let previous = load_previous(&validator, standard.as_deref(), &args.previous)?;
+        validator = validator.with_previous(previous);
+    }
     match &output {
         Some(path) => {
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty());

@@ -344,6 +344,11 @@ pub struct ValidateArgs {
     /// as not run.
     #[arg(long = "reference", value_name = "NAME=FILE", value_parser = reference)]
     pub references: Vec<(String, PathBuf)>,
+    /// Last year's return, for the rules that compare a child with last year (SSDA903 202–208, 503A–F, …): a
+    /// file (one of its CSV tables, or its XML file) or a folder of them; repeatable, one path each time. Rules
+    /// that need it are reported as not run without it.
+    #[arg(long = "previous", value_name = "PATH")]
+    pub previous: Vec<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -21,4 +21,5 @@ mod reports;
 mod roundtrip;
 mod ssda903;
 mod ssda903_generate;
+mod ssda903_previous;
 mod xsd;

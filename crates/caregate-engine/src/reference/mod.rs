@@ -1,12 +1,15 @@
-//! Reference data a run is given beside the documents it checks: tables that no return carries and that rules
-//! look values up in, such as the ONS Postcode Directory (`--reference postcodes=FILE`).
+//! What a run is given beside the documents it checks: reference data, tables that no return carries and that
+//! rules look values up in, such as the ONS Postcode Directory (`--reference postcodes=FILE`); and last year's
+//! return of a standard sent as tables (`--previous FILES`), that rules compare this year's records with.
 //!
-//! For: holding the reference data of one run, loaded once and shared read-only by every rule and thread, and
-//! naming each kind, so that a rule can say it `needs` one and be reported as not run without it.
+//! For: holding the inputs of one run, loaded once and shared read-only by every rule and thread, and naming
+//! each kind, so that a rule can say it `needs` one and be reported as not run without it.
 //!
 //! Not for: run-time values that are a single text (the council's code is a `--param`), or reading the
 //! documents being checked. The rule language reads reference data only through its functions
-//! (`postcode_la`, `postcode_known`, `postcode_miles`), never as a variable.
+//! (`postcode_la`, `postcode_known`, `postcode_miles`), never as a variable; last year's return it reads as the
+//! variable `previous`, one record at a time. How last year's files are read is the validator's
+//! (`validate::tables::previous`): this module only names what it gives.
 
 pub mod postcodes;
 
@@ -20,28 +23,67 @@ pub const NAMES: [&str; 1] = [POSTCODES];
 /// The ONS Postcode Directory.
 pub const POSTCODES: &str = "postcodes";
 
-/// The reference data of one run; each kind is absent until given.
+/// Last year's return, by the name a rule's `needs` and its expression (the variable `previous`) give it.
+pub const PREVIOUS: &str = "previous";
+
+/// Last year's return of a standard sent as tables, record by record.
+pub trait PreviousReturn: Send + Sync + std::fmt::Debug {
+    /// The record of `key` in last year's return (the same shape as this year's `record`), built when asked
+    /// for; `None` when the return has no record of that key.
+    fn record(&self, key: &str) -> Option<serde_json::Value>;
+    /// How many records the return holds.
+    fn len(&self) -> usize;
+    /// Whether it holds none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a rule's `needs` names: reference data, last year's return, or else a `params` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Reference,
+    Previous,
+    Param,
+}
+
+impl Need {
+    pub fn of(name: &str) -> Need {
+        if NAMES.contains(&name) {
+            Need::Reference
+        } else if name == PREVIOUS {
+            Need::Previous
+        } else {
+            Need::Param
+        }
+    }
+}
+
+/// The inputs of one run beside its documents; each kind is absent until given.
 #[derive(Debug, Clone, Default)]
 pub struct References {
     pub postcodes: Option<Arc<PostcodeDirectory>>,
+    pub previous: Option<Arc<dyn PreviousReturn>>,
 }
 
 impl References {
     /// No reference data at all.
     pub fn none() -> &'static References {
-        static NONE: References = References { postcodes: None };
+        static NONE: References = References { postcodes: None, previous: None };
         &NONE
     }
 
-    /// Whether `name` is the name of a kind of reference data (rather than of a `params` value).
+    /// Whether `name` is the name of a kind of reference data (rather than of last year's return or of a
+    /// `params` value).
     pub fn is_reference(name: &str) -> bool {
-        NAMES.contains(&name)
+        Need::of(name) == Need::Reference
     }
 
-    /// Whether this run was given the reference data called `name`.
+    /// Whether this run was given the reference data or return called `name`.
     pub fn has(&self, name: &str) -> bool {
         match name {
             POSTCODES => self.postcodes.is_some(),
+            PREVIOUS => self.previous.is_some(),
             _ => false,
         }
     }

@@ -7,10 +7,10 @@ use strum::VariantNames as _;
 
 use crate::expr::{Compiler, Program, Reads};
 use crate::finding::Severity;
-use crate::reference::References;
+use crate::reference::Need;
 
 /// The variables every rule may read, in the order the validator binds them.
-pub const VARIABLES: [&str; 8] = ["self", "root", "envelope", "asOf", "now", "params", "agg", "record"];
+pub const VARIABLES: [&str; 9] = ["self", "root", "envelope", "asOf", "now", "params", "agg", "record", "previous"];
 
 /// An instance path with `*` for "every item of this array": `/household/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +156,8 @@ pub struct Rule {
     pub needs: Vec<String>,
     /// Whether the expression reads `record` (the record its node lies in), which is then found for it.
     pub reads_record: bool,
+    /// Whether the expression reads `previous` (its record in last year's return), which is then built for it.
+    pub reads_previous: bool,
 }
 
 /// How a rule depends on the aggregates: what a bulk return's validation must wait for before checking it.
@@ -301,6 +303,10 @@ pub fn compile_rules(
         if let Some(name) = crate::reference::NAMES.iter().find(|n| value.reads_reference(n)) {
             return Err(format!("aggregate {}: aggregates cannot look values up in `{name}`", entry.name));
         }
+        // Aggregates are gathered without the run's inputs: last year's record would read as absent there.
+        if !matches!(value.reads(crate::reference::PREVIOUS), Reads::Not) {
+            return Err(format!("aggregate {}: aggregates cannot read `previous`", entry.name));
+        }
         aggregates.push(Aggregate { name: entry.name, context, value, kind, in_records: false });
     }
     let keys: Vec<Option<String>> = aggregates.iter().map(|a| a.value.dotted_path()).collect();
@@ -328,20 +334,37 @@ pub fn compile_rules(
         // `needs` says exactly which run-time inputs a rule reads: reference data through its functions, any
         // other name as a `params` value. A lookup of reference data the rule does not name would go unreported
         // when the run lacks it, so it is refused too.
+        let reads_previous = !matches!(program.reads(crate::reference::PREVIOUS), Reads::Not);
         for name in &entry.needs {
-            if References::is_reference(name) {
-                if !program.reads_reference(name) {
+            match Need::of(name) {
+                Need::Reference if !program.reads_reference(name) => {
                     return Err(format!(
                         "rule {}: `needs` names `{name}`, which the expression does not look anything up in",
                         entry.id
                     ));
                 }
-            } else if !program.may_read_field("params", name) {
-                return Err(format!(
-                    "rule {}: `needs` names `{name}`, which the expression does not read as params.{name}",
-                    entry.id
-                ));
+                Need::Previous if !reads_previous => {
+                    return Err(format!(
+                        "rule {}: `needs` names `{name}`, which the expression does not read",
+                        entry.id
+                    ));
+                }
+                Need::Param if !program.may_read_field("params", name) => {
+                    return Err(format!(
+                        "rule {}: `needs` names `{name}`, which the expression does not read as params.{name}",
+                        entry.id
+                    ));
+                }
+                _ => {}
             }
+        }
+        // Without last year's return `previous` is null, which a rule would read as "not in last year's
+        // return": so a rule that reads it must say so, to be reported as not run rather than passed.
+        if reads_previous && !entry.needs.iter().any(|n| n == crate::reference::PREVIOUS) {
+            return Err(format!(
+                "rule {}: the expression reads `previous`, last year's return: say so with `needs = [\"previous\"]`",
+                entry.id
+            ));
         }
         if let Some(name) =
             crate::reference::NAMES.iter().find(|n| program.reads_reference(n) && !entry.needs.iter().any(|m| m == *n))
@@ -371,6 +394,7 @@ pub fn compile_rules(
             records: entry.records,
             needs: entry.needs,
             reads_record,
+            reads_previous,
         });
     }
     Ok((rules, aggregates))

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::expr::{Memo, Outcome};
 use crate::finding::Finding;
-use crate::reference::References;
+use crate::reference::{Need, References};
 use crate::standard::rulebook::{PathPattern, Rule};
 use crate::standard::StandardPack;
 
@@ -152,10 +152,23 @@ pub fn check(
         });
         let stride = group.context.wildcards();
         // `record`: the record a node inside the records lies in (`null` elsewhere), found once per record.
-        let reads_record = group.rules.iter().any(|&i| pack.rules.get(i).is_some_and(|r| r.reads_record));
+        // `previous`: that record's in last year's return (`null` when it has none, or when no rule of the
+        // group reads it), built once per record, and only when last year's return was given.
+        let reads = |f: fn(&Rule) -> bool| group.rules.iter().any(|&i| pack.rules.get(i).is_some_and(f));
+        let previous_return = context.refs.previous.as_deref().filter(|_| reads(|r| r.reads_previous));
+        let reads_record = reads(|r| r.reads_record) || previous_return.is_some();
         let records = pack.records_pattern.as_ref().filter(|_| group.in_records && reads_record);
         let depth = records.map_or(0, PathPattern::wildcards);
+        let key_pointer = previous_return.and(pack.manifest.records.as_ref()).map(|r| {
+            r.key.split('/').filter(|s| !s.is_empty()).fold(String::new(), |mut p, t| {
+                p.push('/');
+                p.push_str(&crate::standard::binding::escape_pointer_token(t));
+                p
+            })
+        });
         let mut record_of: Vec<&Value> = Vec::with_capacity(nodes.len());
+        let mut previous_at: Vec<usize> = Vec::with_capacity(nodes.len());
+        let mut previous_records: Vec<Value> = vec![Value::Null];
         let mut last: Option<(&[usize], &Value)> = None;
         for n in 0..nodes.len() {
             let record = match (records, indices.get(n * stride..n * stride + depth)) {
@@ -164,12 +177,18 @@ pub fn check(
                     _ => {
                         let value = context.root.pointer(&pattern.trail(prefix).pointer()).unwrap_or(&NULL);
                         last = Some((prefix, value));
+                        if let (Some(previous), Some(key)) = (previous_return, key_pointer.as_deref()) {
+                            let found = value.pointer(key).map(display_value).and_then(|k| previous.record(&k));
+                            previous_records.push(found.unwrap_or(Value::Null));
+                        }
                         value
                     }
                 },
                 _ => &NULL,
             };
             record_of.push(record);
+            // Nodes come record by record, so the last record built is this node's.
+            previous_at.push(if record.is_null() { 0 } else { previous_records.len() - 1 });
         }
         for (order, (index, rule)) in group.rules.iter().filter_map(|&i| Some((i, pack.rules.get(i)?))).enumerate() {
             // A rule that needs a run-time input it was not given is not run (see [`not_run`]).
@@ -187,6 +206,7 @@ pub fn check(
                     context.params,
                     context.agg.as_ref(),
                     record_of.get(n).copied().unwrap_or(&NULL),
+                    previous_at.get(n).and_then(|&i| previous_records.get(i)).unwrap_or(&NULL),
                 ];
                 let outcome = rule.program.check_full(&vars, memo.as_deref_mut(), context.refs);
                 if let Outcome::Violated = outcome {
@@ -253,9 +273,9 @@ pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<St
 /// The run-time inputs `rule` needs that this run was not given: reference data by its name, any other need as
 /// a `params` value.
 fn lacking<'r>(rule: &'r Rule, params: &'r Value, refs: &'r References) -> impl Iterator<Item = &'r str> + 'r {
-    let given = |name: &str| match References::is_reference(name) {
-        true => refs.has(name),
-        false => params.get(name).is_some(),
+    let given = |name: &str| match Need::of(name) {
+        Need::Reference | Need::Previous => refs.has(name),
+        Need::Param => params.get(name).is_some(),
     };
     rule.needs.iter().map(String::as_str).filter(move |name| !given(name))
 }
@@ -283,9 +303,10 @@ pub fn not_run(pack: &StandardPack, params: &Value, refs: &References) -> Option
     }
     let given: Vec<String> = missing
         .iter()
-        .map(|m| match References::is_reference(m) {
-            true => format!("--reference {m}=FILE"),
-            false => format!("--param {m}=…"),
+        .map(|m| match Need::of(m) {
+            Need::Reference => format!("--reference {m}=FILE"),
+            Need::Previous => "--previous FILES".to_string(),
+            Need::Param => format!("--param {m}=…"),
         })
         .collect();
     let mut finding = Finding::new(

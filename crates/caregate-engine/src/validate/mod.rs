@@ -193,6 +193,13 @@ impl<'c> Validator<'c> {
         self
     }
 
+    /// Gives last year's return (read by [`Validator::read_previous`]), which rules read as `previous`. Rules
+    /// that need it are reported as not run without it.
+    pub fn with_previous(mut self, previous: Arc<dyn crate::reference::PreviousReturn>) -> Self {
+        self.references.previous = Some(previous);
+        self
+    }
+
     /// The `params` the rules of `pack` read in this run.
     fn params_for<'p>(&self, pack: &'p StandardPack) -> std::borrow::Cow<'p, Value> {
         if self.params.is_empty() {

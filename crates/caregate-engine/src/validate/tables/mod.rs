@@ -25,6 +25,7 @@ use crate::standard::StandardPack;
 use super::{one_cause_once, Locator, SourceView, Validator};
 
 mod waiting;
+pub mod previous;
 mod xml;
 
 use waiting::{Waited, Waiting};
@@ -132,27 +133,11 @@ impl Validator<'_> {
             }
         }
 
-        // Records in the order their key first appears, the tables taken in the standard's order.
-        let mut order: Vec<(usize, usize)> = read.iter().enumerate().filter_map(|(i, r)| Some((r.of?, i))).collect();
-        order.sort();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut records: Vec<(String, Rows)> = Vec::new();
-        for &(of, file) in &order {
+        let (records, blank_keys) = join(tables, &read);
+        for (file, blank_keys) in blank_keys {
+            let Some(of) = read[file].of else { continue };
             let Some(table) = &read[file].table else { continue };
             let key_column = read[file].columns.first().copied().flatten();
-            let mut blank_keys = Vec::new();
-            for (row_index, row) in table.rows.iter().enumerate() {
-                let key = key_column.and_then(|k| row.get(k)).map(|f| table.value(f)).unwrap_or_default();
-                if key.is_empty() {
-                    blank_keys.push(row_index);
-                    continue;
-                }
-                let record = *index.entry(key.to_string()).or_insert_with(|| {
-                    records.push((key.to_string(), vec![Vec::new(); tables.table.len()]));
-                    records.len() - 1
-                });
-                records[record].1[of].push((file, row_index));
-            }
             let mut refused = Vec::new();
             for row_index in blank_keys {
                 let Some(row) = table.rows.get(row_index) else { continue };
@@ -338,6 +323,40 @@ impl Validator<'_> {
         let findings = findings.into_iter().map(|f| if self.excerpts { super::with_excerpt(f, &lines) } else { f });
         Read { findings: findings.collect(), lines, table: Some(table), of: Some(of), columns }
     }
+}
+
+/// Rows of a file (by its index) that have no key, by their index in it.
+type NoKey = Vec<(usize, Vec<usize>)>;
+
+/// The records of the files read, in the order their key first appears, the tables taken in the standard's
+/// order; and, for each file with rows that have no key, those rows.
+fn join(tables: &Tables, read: &[Read]) -> (Vec<(String, Rows)>, NoKey) {
+    let mut order: Vec<(usize, usize)> = read.iter().enumerate().filter_map(|(i, r)| Some((r.of?, i))).collect();
+    order.sort();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut records: Vec<(String, Rows)> = Vec::new();
+    let mut no_key = Vec::new();
+    for &(of, file) in &order {
+        let Some(table) = &read[file].table else { continue };
+        let key_column = read[file].columns.first().copied().flatten();
+        let mut blank_keys = Vec::new();
+        for (row_index, row) in table.rows.iter().enumerate() {
+            let key = key_column.and_then(|k| row.get(k)).map(|f| table.value(f)).unwrap_or_default();
+            if key.is_empty() {
+                blank_keys.push(row_index);
+                continue;
+            }
+            let record = *index.entry(key.to_string()).or_insert_with(|| {
+                records.push((key.to_string(), vec![Vec::new(); tables.table.len()]));
+                records.len() - 1
+            });
+            records[record].1[of].push((file, row_index));
+        }
+        if !blank_keys.is_empty() {
+            no_key.push((file, blank_keys));
+        }
+    }
+    (records, no_key)
 }
 
 fn at_line_one(rule: &str, message: String) -> Finding {

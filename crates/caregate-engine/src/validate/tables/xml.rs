@@ -112,7 +112,12 @@ impl Validator<'_> {
 /// The record's key and rows: for each table with an XML form, a row per element at its path (when its `when`
 /// element is there and not blank), each column the row element's child of that name, else the inherited
 /// element's.
-fn record_rows(tables: &Tables, form: &TablesXml, record: &Element, offset: u64) -> (Option<String>, RecordRows) {
+pub(super) fn record_rows(
+    tables: &Tables,
+    form: &TablesXml,
+    record: &Element,
+    offset: u64,
+) -> (Option<String>, RecordRows) {
     let base = usize::try_from(offset).unwrap_or(usize::MAX);
     let column_of = |element: &str| form.rename.get(element).map_or(element, String::as_str).to_string();
     let leaves = |element: &Element| -> Vec<(String, Cell)> {
