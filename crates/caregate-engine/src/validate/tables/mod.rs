@@ -24,8 +24,8 @@ use crate::standard::StandardPack;
 
 use super::{one_cause_once, Locator, SourceView, Validator};
 
-mod waiting;
 pub mod previous;
+mod waiting;
 mod xml;
 
 use waiting::{Waited, Waiting};
