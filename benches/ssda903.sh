@@ -11,7 +11,8 @@
 # CAREGATE=path/to/caregate measures that binary instead of building the release one. Needs hyperfine and
 # GNU time (Debian: hyperfine, time); the peer is installed in target/ssda903-peer-venv on first use
 # (conformance-suite/ssda903/peer/run.sh). The peer is run 3 times; caregate RUNS times. POSTCODES=FILE gives the
-# directory as the ONS CSV; by default the peer's bundled one is written as such (postcodes_csv.py), once.
+# directory as the ONS CSV or as the index `caregate reference index postcodes` writes; by default the peer's
+# bundled one is written as the ONS CSV (postcodes_csv.py), once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 children=${1:-2700}
@@ -34,7 +35,10 @@ postcodes=${POSTCODES:-$work/onspd-peer.csv}
 if [ ! -s "$postcodes" ]; then
   "$venv/bin/python" conformance-suite/ssda903/peer/postcodes_csv.py "$postcodes"
 fi
-echo "postcode directory: $postcodes, $(($(wc -l <"$postcodes") - 1)) postcodes, $(du -h "$postcodes" | cut -f1)"
+case "$postcodes" in
+  *.csv) echo "postcode directory: $postcodes, $(($(wc -l <"$postcodes") - 1)) postcodes, $(du -h "$postcodes" | cut -f1)" ;;
+  *) echo "postcode directory: $postcodes (an index written by caregate reference index), $(du -h "$postcodes" | cut -f1)" ;;
+esac
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(uname -srm); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 peak() { # peak resident memory of a command, in MiB
