@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::evidence::{CaseResult, Evidence, Input, Kind, Subject};
-use super::suite::{Requirement, Suite, Verdict};
+use super::suite::{Document, Requirement, Suite, Verdict};
 use super::waiver::Waiver;
 use super::{carry, run, ConformanceError};
 use caregate_engine::standard::Catalog;
@@ -88,10 +88,11 @@ pub async fn certify(
         if target.format.as_deref().is_some_and(|f| f != case.format()) {
             continue;
         }
-        let Ok((name, bytes)) = suite.document(case) else { continue };
+        // A receiver is sent one document: a table return's CSV files are not.
+        let Ok((name, document @ Document::File(bytes))) = suite.document(case) else { continue };
         let digest = caregate_engine::digest::sha256(bytes);
         inputs.push(Input { name: name.clone(), sha256: digest.clone() });
-        let observed = run::observe(suite, catalog, bytes);
+        let Ok(observed) = run::observe(suite, catalog, case, &document) else { continue };
         let mut requirements = case.covers().to_vec();
         requirements.push(if case.verdict == Verdict::Valid { ACCEPTS } else { REFUSES }.to_string());
         let expected = match case.verdict {

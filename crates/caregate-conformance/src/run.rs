@@ -10,10 +10,12 @@ use std::collections::BTreeSet;
 
 use super::carry;
 use super::evidence::{CaseResult, Evidence, Excerpt, Input, Kind, Subject};
-use super::suite::{Case, Suite, Verdict};
+use super::suite::{Case, Document, Inputs, Suite, Verdict};
 use super::waiver::Waiver;
 use caregate_engine::finding::{Finding, Severity};
+use caregate_engine::reference::{PostcodeDirectory, References, POSTCODES};
 use caregate_engine::standard::Catalog;
+use caregate_engine::validate::tables::TableFile;
 use caregate_engine::validate::{Options, Validator};
 
 /// What the engine made of one document.
@@ -24,13 +26,54 @@ pub struct Observed {
     pub findings: Vec<Finding>,
 }
 
-/// Validates a document of the suite's standard as at the suite's time.
-pub fn observe(suite: &Suite, catalog: &Catalog, bytes: &[u8]) -> Observed {
+/// The validator of a case: the suite's standard as at the suite's time, with the case's run-time inputs
+/// (params, reference data and last year's return, read from the suite's files) as `caregate validate` takes
+/// them.
+pub fn validator<'c>(suite: &Suite, catalog: &'c Catalog, case: &Case) -> Result<Validator<'c>, String> {
+    let inputs: Inputs = suite.inputs(case);
     let options = Options { now: suite.now, standard: Some(suite.pack.clone()), ..Options::default() };
-    let checked = Validator::new(catalog, options).check(bytes);
-    let verdict = if checked.has_errors() { Verdict::Invalid } else { Verdict::Valid };
-    let rules = checked.findings.iter().map(|f| f.rule.clone()).collect();
-    Observed { verdict, rules, findings: checked.findings }
+    let file = |path: &String| {
+        suite.files.get(path).map(Vec::as_slice).ok_or_else(|| format!("the suite has no input file `{path}`"))
+    };
+    let mut references = References::default();
+    for (name, path) in &inputs.references {
+        match name.as_str() {
+            POSTCODES => {
+                let directory = PostcodeDirectory::load(std::io::Cursor::new(file(path)?))
+                    .map_err(|e| format!("reference {name} = `{path}`: {e}"))?;
+                references.postcodes = Some(std::sync::Arc::new(directory));
+            }
+            other => return Err(format!("`{other}` is not reference data caregate knows")),
+        }
+    }
+    let mut validator = Validator::new(catalog, options).with_params(inputs.params.clone()).with_references(references);
+    if let Some(paths) = inputs.previous.as_ref().filter(|p| !p.is_empty()) {
+        let files = paths
+            .iter()
+            .map(|path| Ok(TableFile { path: path.clone(), bytes: file(path)?.to_vec() }))
+            .collect::<Result<Vec<_>, String>>()?;
+        let previous =
+            validator.read_previous(&suite.pack, files).map_err(|e| format!("previous = {paths:?}: {e}"))?;
+        validator = validator.with_previous(previous);
+    }
+    Ok(validator)
+}
+
+/// Validates a case's document of the suite's standard as at the suite's time, with the case's inputs.
+pub fn observe(suite: &Suite, catalog: &Catalog, case: &Case, document: &Document<'_>) -> Result<Observed, String> {
+    let validator = validator(suite, catalog, case)?;
+    let findings = match document {
+        Document::File(bytes) => validator.check(bytes).findings,
+        Document::Tables(files) => {
+            let files: Vec<TableFile> =
+                files.iter().map(|(path, bytes)| TableFile { path: path.to_string(), bytes: bytes.to_vec() }).collect();
+            validator.check_tables(&suite.pack, &files).into_iter().flat_map(|result| result.findings).collect()
+        }
+    };
+    let verdict =
+        if findings.iter().any(|f| f.severity == Severity::Error) { Verdict::Invalid } else { Verdict::Valid };
+    let rules = findings.iter().map(|f| f.rule.clone()).collect();
+    Ok(Observed { verdict, rules, findings })
 }
 
 /// How the case's expectation reads: `invalid, naming REF-005 (and nothing else)`.
@@ -120,18 +163,32 @@ pub fn run(suite: &Suite, catalog: &Catalog, supplier: &str, waivers: &[Waiver])
     let mut cases = Vec::new();
     let mut inputs = Vec::new();
     let created = suite.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut named = BTreeSet::new();
     for case in &suite.manifest.cases {
-        let (name, bytes) = match suite.document(case) {
+        // The input files the case is run with are evidence too, each named once.
+        for path in suite.inputs(case).files() {
+            if let Some(bytes) = suite.files.get(path).filter(|_| named.insert(path.clone())) {
+                inputs.push(Input { name: format!("suite {path}"), sha256: caregate_engine::digest::sha256(bytes) });
+            }
+        }
+        let (name, document) = match suite.document(case) {
             Ok(found) => found,
             Err(problem) => {
                 cases.push(failed(case, problem));
                 continue;
             }
         };
-        let digest = caregate_engine::digest::sha256(bytes);
+        let digest = document.sha256();
         inputs.push(Input { name: name.clone(), sha256: digest.clone() });
-        let observed = observe(suite, catalog, bytes);
+        let observed = match observe(suite, catalog, case, &document) {
+            Ok(observed) => observed,
+            Err(problem) => {
+                cases.push(failed(case, format!("cannot be run: {problem}")));
+                continue;
+            }
+        };
         let mut problems = judge(case, &observed);
+        let bytes = document.first_bytes();
         if suite.manifest.carry.mode == "wrapped" && case.receiver {
             match carry::carry(suite, catalog, bytes, case.format(), &created) {
                 Ok(carried) => {

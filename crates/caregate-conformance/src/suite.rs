@@ -2,7 +2,10 @@
 //! (those the manifest states, and one per business rule of the pack, so that no rule goes unlisted) and its
 //! cases. Suites are embedded in the binary, as packs are, so that `caregate suite run` works from any folder;
 //! `--suites DIR` reads them from disk instead. A case's document is a file of the suite folder, or
-//! `pack:<path>`, a file of the standard pack itself (its examples), so that examples are not copied.
+//! `pack:<path>`, a file of the standard pack itself (its examples), so that examples are not copied, or a
+//! folder of the suite (`cases/INT01/fail/`) holding a table return's CSV files, for what a return's XML form
+//! cannot say. The run-time inputs a validation may need (`--param`, `--reference`, `--previous`) are
+//! [`Inputs`], given for the whole suite and replaced per case.
 //!
 //! Not for: running cases (`run`, `receiver`) or the manifest format's documentation
 //! (`conformance-suite/README.md`).
@@ -97,6 +100,73 @@ pub struct Case {
     pub receiver: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Run-time inputs of this case, each given one replacing the suite's (`params` by name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Inputs>,
+}
+
+/// The run-time inputs of a validation, as `caregate validate` takes them: `params` (`--param NAME=VALUE`),
+/// `references` (`--reference NAME=FILE`, a file of the suite folder) and `previous` (`--previous`, last
+/// year's return: files of the suite folder). Rules that need an input not given are reported as not run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub references: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Vec<String>>,
+}
+
+impl Inputs {
+    /// These inputs with `over`'s given ones in their place: a param by name, a reference by name, and last
+    /// year's return as a whole (`previous = []` gives none).
+    pub fn overridden(&self, over: Option<&Inputs>) -> Inputs {
+        let Some(over) = over else { return self.clone() };
+        let mut merged = self.clone();
+        merged.params.extend(over.params.clone());
+        merged.references.extend(over.references.clone());
+        if over.previous.is_some() {
+            merged.previous.clone_from(&over.previous);
+        }
+        merged
+    }
+
+    /// The suite files these inputs name.
+    pub fn files(&self) -> impl Iterator<Item = &String> {
+        self.references.values().chain(self.previous.iter().flatten())
+    }
+}
+
+/// A case's document: one file (XML or JSON), or the CSV files of a table return.
+#[derive(Debug, Clone)]
+pub enum Document<'s> {
+    File(&'s [u8]),
+    /// Each file's path in the suite folder, and its bytes.
+    Tables(Vec<(&'s str, &'s [u8])>),
+}
+
+impl Document<'_> {
+    /// SHA-256 of the file; of a table return, over its files as a suite's digest is.
+    pub fn sha256(&self) -> String {
+        match self {
+            Document::File(bytes) => caregate_engine::digest::sha256(bytes),
+            Document::Tables(files) => {
+                let files: BTreeMap<String, Vec<u8>> =
+                    files.iter().map(|(path, bytes)| (path.to_string(), bytes.to_vec())).collect();
+                digest(&files)
+            }
+        }
+    }
+
+    /// The bytes an excerpt is shown from: the file, or the first table's.
+    pub fn first_bytes(&self) -> &[u8] {
+        match self {
+            Document::File(bytes) => bytes,
+            Document::Tables(files) => files.first().map_or(&[], |(_, bytes)| bytes),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -112,9 +182,11 @@ impl Case {
             &self.requirements
         }
     }
-    /// `xml` or `json`, from the document's name.
+    /// `xml`, `json` or `csv` (a folder of tables), from the document's name.
     pub fn format(&self) -> &'static str {
-        if self.document.ends_with(".json") {
+        if self.document.ends_with('/') {
+            "csv"
+        } else if self.document.ends_with(".json") {
             "json"
         } else {
             "xml"
@@ -148,6 +220,9 @@ pub struct Manifest {
     /// every day.
     pub now: String,
     pub carry: CarrySpec,
+    /// Run-time inputs of every case (`[inputs]`), unless a case replaces them.
+    #[serde(default)]
+    pub inputs: Inputs,
     #[serde(default, rename = "requirement")]
     pub requirements: Vec<Requirement>,
     #[serde(default, rename = "case")]
@@ -220,6 +295,19 @@ impl Suite {
             if case.verdict == Verdict::Invalid && case.rules.is_empty() {
                 problems.push(format!("case `{}` is invalid but names no rule it breaks", case.id));
             }
+            let inputs = manifest.inputs.overridden(case.inputs.as_ref());
+            for file in inputs.files() {
+                if !files.contains_key(file) {
+                    problems.push(format!("case `{}`: the suite has no input file `{file}`", case.id));
+                }
+            }
+            if let Some(name) = inputs.references.keys().find(|n| !caregate_engine::reference::NAMES.contains(&n.as_str())) {
+                problems.push(format!(
+                    "case `{}`: `{name}` is not reference data caregate knows ({})",
+                    case.id,
+                    caregate_engine::reference::NAMES.join(", ")
+                ));
+            }
             if !case.receiver && case.note.is_none() {
                 problems.push(format!(
                     "case `{}` is left out of receiver certification without a note saying why",
@@ -248,18 +336,36 @@ impl Suite {
         }
     }
 
-    /// A case's document: its name as the evidence shows it, and its bytes.
-    pub fn document(&self, case: &Case) -> Result<(String, &[u8]), String> {
-        match case.document.strip_prefix("pack:") {
-            Some(path) => match self.pack.files.files.get(path) {
-                Some(bytes) => Ok((format!("{} {path}", self.pack.reference()), bytes.as_slice())),
+    /// A case's document: its name as the evidence shows it, and its bytes (a folder's CSV files in path
+    /// order).
+    pub fn document(&self, case: &Case) -> Result<(String, Document<'_>), String> {
+        if let Some(path) = case.document.strip_prefix("pack:") {
+            return match self.pack.files.files.get(path) {
+                Some(bytes) => Ok((format!("{} {path}", self.pack.reference()), Document::File(bytes.as_slice()))),
                 None => Err(format!("case `{}`: the pack {} has no file `{path}`", case.id, self.pack.reference())),
-            },
-            None => match self.files.get(&case.document) {
-                Some(bytes) => Ok((format!("suite {}", case.document), bytes.as_slice())),
-                None => Err(format!("case `{}`: the suite has no file `{}`", case.id, case.document)),
-            },
+            };
         }
+        if case.document.ends_with('/') {
+            let tables: Vec<(&str, &[u8])> = self
+                .files
+                .iter()
+                .filter(|(path, _)| path.starts_with(&case.document) && path.ends_with(".csv"))
+                .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+                .collect();
+            if tables.is_empty() {
+                return Err(format!("case `{}`: the suite has no CSV files in `{}`", case.id, case.document));
+            }
+            return Ok((format!("suite {}", case.document), Document::Tables(tables)));
+        }
+        match self.files.get(&case.document) {
+            Some(bytes) => Ok((format!("suite {}", case.document), Document::File(bytes.as_slice()))),
+            None => Err(format!("case `{}`: the suite has no file `{}`", case.id, case.document)),
+        }
+    }
+
+    /// The run-time inputs of a case: the suite's, with those the case gives in their place.
+    pub fn inputs(&self, case: &Case) -> Inputs {
+        self.manifest.inputs.overridden(case.inputs.as_ref())
     }
 
     /// The requirement with this id.
