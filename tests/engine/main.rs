@@ -22,4 +22,5 @@ mod roundtrip;
 mod ssda903;
 mod ssda903_generate;
 mod ssda903_previous;
+mod ssda903_rules;
 mod xsd;

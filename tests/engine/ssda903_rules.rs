@@ -1,0 +1,124 @@
+//! The business rules of the SSDA903 2025-26 pack, each against its conformance case:
+//! `conformance-suite/ssda903/2025-26/cases/<code>/` holds a fail document (`fail.xml`, or `fail/` when the
+//! return's XML form cannot say the change) that must give exactly the findings of that rule that
+//! `expected.toml` lists (as rule and child), a pass document that gives none of that rule, and the shared base
+//! return (from which every case is made, see `tools/make_cases.py`) no finding at all. Each document is
+//! validated as `caregate suite run` validates it: with the suite's run-time inputs (the council's code, the
+//! postcode file and last year's return), so that the rules that read them run.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use caregate_conformance::{run, suite};
+use caregate_engine::finding::Finding;
+use caregate_engine::standard::Catalog;
+
+const PACK: &str = "ssda903@2025-26";
+
+fn suites_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance-suite")
+}
+
+fn case_dirs() -> Vec<PathBuf> {
+    let dir = suites_dir().join("ssda903/2025-26/cases");
+    let mut dirs: Vec<PathBuf> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    dirs
+}
+
+/// The findings of the suite's case `id`, validated as the suite runs it.
+fn findings(catalog: &Catalog, suite: &suite::Suite, id: &str) -> Vec<Finding> {
+    let case = suite
+        .manifest
+        .cases
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("suite.toml has no case `{id}`: run tools/make_cases.py"));
+    let (_, document) = suite.document(case).unwrap_or_else(|e| panic!("{e}"));
+    run::observe(suite, catalog, case, &document).unwrap_or_else(|e| panic!("case `{id}` cannot be run: {e}")).findings
+}
+
+fn describe(findings: &[&Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| {
+            let at = f.location.as_ref().map(|l| format!("{}:{} {}", l.line, l.column, l.path)).unwrap_or_default();
+            format!("    {} {} [{}] {at}: {}", f.severity, f.rule, f.record.as_deref().unwrap_or("-"), f.message)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The (rule, child) pairs `expected.toml` lists.
+fn expected(dir: &Path) -> BTreeSet<(String, Option<String>)> {
+    let text = std::fs::read_to_string(dir.join("expected.toml")).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{}/expected.toml: {e}", dir.display()));
+    table["fail"]
+        .as_array()
+        .expect("`fail` is a list")
+        .iter()
+        .map(|row| {
+            let rule = row["rule"].as_str().expect("rule is text").to_string();
+            let child = row.get("child").map(|c| c.as_str().expect("child is text").to_string());
+            (rule, child)
+        })
+        .collect()
+}
+
+fn load() -> (Catalog, suite::Suite) {
+    let catalog = Catalog::embedded().unwrap();
+    let suites = suite::load_all(&catalog, Some(&suites_dir())).unwrap();
+    let found = suite::find(&suites, PACK).unwrap().clone();
+    (catalog, found)
+}
+
+#[test]
+fn the_base_return_has_no_finding_with_every_input_given() {
+    let (catalog, suite) = load();
+    let inputs = &suite.manifest.inputs;
+    assert!(inputs.params.contains_key("la_code") && inputs.references.contains_key("postcodes"));
+    assert!(inputs.previous.as_ref().is_some_and(|p| !p.is_empty()), "the suite gives last year's return");
+    let found = findings(&catalog, &suite, "base-return");
+    let all: Vec<&Finding> = found.iter().collect();
+    // No finding at all: no rule is left unrun for want of an input (`rules-not-run`), and none fails.
+    assert!(all.is_empty(), "base.xml should have no finding but gives:\n{}", describe(&all));
+}
+
+#[test]
+fn every_rule_fails_and_passes_its_case() {
+    let (catalog, suite) = load();
+    let mut problems = Vec::new();
+    for dir in case_dirs() {
+        let code = dir.file_name().unwrap().to_string_lossy().to_string();
+        let want = expected(&dir);
+        assert!(want.iter().all(|(rule, _)| *rule == code), "{code}/expected.toml lists findings of another rule");
+        assert!(!want.is_empty(), "{code}/expected.toml lists no finding");
+
+        let fail = findings(&catalog, &suite, &format!("{code}-fail"));
+        let of_rule: Vec<&Finding> = fail.iter().filter(|f| f.rule == code).collect();
+        let got: BTreeSet<(String, Option<String>)> =
+            of_rule.iter().map(|f| (f.rule.clone(), f.record.clone())).collect();
+        if got != want {
+            problems.push(format!("{code} fail: expected {want:?}, got:\n{}", describe(&of_rule)));
+        }
+
+        let pass = findings(&catalog, &suite, &format!("{code}-pass"));
+        let of_rule: Vec<&Finding> = pass.iter().filter(|f| f.rule == code).collect();
+        if !of_rule.is_empty() {
+            problems.push(format!("{code} pass should give no {code}, but gives:\n{}", describe(&of_rule)));
+        }
+    }
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn every_rule_of_the_pack_has_a_case_and_every_case_a_rule() {
+    let (_, suite) = load();
+    let ids: BTreeSet<String> = suite.pack.rules.iter().map(|r| r.id.clone()).collect();
+    let cases: BTreeSet<String> =
+        case_dirs().iter().map(|d| d.file_name().unwrap().to_string_lossy().to_string()).collect();
+    let without: Vec<&String> = ids.difference(&cases).collect();
+    let stray: Vec<&String> = cases.difference(&ids).collect();
+    assert!(without.is_empty() && stray.is_empty(), "rules without a case: {without:?}; cases without a rule: {stray:?}");
+}
