@@ -80,9 +80,14 @@ fn every_case_passes_and_every_requirement_has_a_case() {
 
 /// A copy of the shipped suites in a temporary folder, with `edit` applied to the referral manifest.
 fn edited_suites(edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    edited_suite("referral/1.0", edit)
+}
+
+/// The shipped suites with the manifest of one (`id/version`) edited.
+fn edited_suite(folder: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy(&suites_dir(), dir.path());
-    let manifest = dir.path().join("referral/1.0/suite.toml");
+    let manifest = dir.path().join(folder).join("suite.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     let edited = edit(text.clone());
     assert_ne!(edited, text, "the edit changed nothing");
@@ -131,6 +136,37 @@ fn a_wrong_expectation_fails_the_run_and_a_requirement_without_a_case_is_listed(
         .code(1);
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     assert!(stdout.contains("1 without a case") && stdout.contains("REF-013 [rules]"), "{stdout}");
+}
+
+#[test]
+fn the_ssda903_cases_are_run_with_the_suites_inputs_and_fail_without_them() {
+    // Without last year's return, the rules that read it are not run: their fail cases find nothing, and the
+    // base return (expected to give no finding at all) says that they were not run.
+    let without = edited_suite("ssda903/2025-26", |t| t.replace("previous = [\"previous.xml\"]\n", ""));
+    let out = tempfile::tempdir().unwrap();
+    let assert = caregate()
+        .args(["suite", "run", "--standard", "ssda903@2025-26", "--suites"])
+        .arg(without.path())
+        .arg("--output")
+        .arg(out.path())
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("FAIL 202-fail: rule 202 was not found"), "{stdout}");
+    assert!(stdout.contains("FAIL base-return: other rules were found: rules-not-run"), "{stdout}");
+    assert!(!stdout.contains("FAIL 1015-fail"), "the postcode rules still have their inputs:\n{stdout}");
+
+    // An input the suite folder does not hold is refused when the suite is read.
+    let missing = edited_suite("ssda903/2025-26", |t| t.replace("\"postcodes.csv\"", "\"no-such.csv\""));
+    let assert = caregate()
+        .args(["suite", "run", "--standard", "ssda903@2025-26", "--suites"])
+        .arg(missing.path())
+        .arg("--output")
+        .arg(out.path())
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("the suite has no input file `no-such.csv`"), "{stderr}");
 }
 
 #[test]

@@ -120,5 +120,8 @@ fn every_rule_of_the_pack_has_a_case_and_every_case_a_rule() {
         case_dirs().iter().map(|d| d.file_name().unwrap().to_string_lossy().to_string()).collect();
     let without: Vec<&String> = ids.difference(&cases).collect();
     let stray: Vec<&String> = cases.difference(&ids).collect();
-    assert!(without.is_empty() && stray.is_empty(), "rules without a case: {without:?}; cases without a rule: {stray:?}");
+    assert!(
+        without.is_empty() && stray.is_empty(),
+        "rules without a case: {without:?}; cases without a rule: {stray:?}"
+    );
 }

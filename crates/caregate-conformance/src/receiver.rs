@@ -220,7 +220,7 @@ fn result(
         observed,
         passed: problems.is_empty(),
         problems,
-        excerpt: Some(run::excerpt_for(case, engine, bytes)),
+        excerpt: Some(run::excerpt_for(case, engine, &Document::File(bytes))),
         diffs: Vec::new(),
     }
 }

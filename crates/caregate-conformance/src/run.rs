@@ -24,6 +24,8 @@ pub struct Observed {
     pub verdict: Verdict,
     pub rules: BTreeSet<String>,
     pub findings: Vec<Finding>,
+    /// For a table return given as CSV files, the file each finding (by index) is in.
+    pub files: Vec<String>,
 }
 
 /// The validator of a case: the suite's standard as at the suite's time, with the case's run-time inputs
@@ -52,8 +54,7 @@ pub fn validator<'c>(suite: &Suite, catalog: &'c Catalog, case: &Case) -> Result
             .iter()
             .map(|path| Ok(TableFile { path: path.clone(), bytes: file(path)?.to_vec() }))
             .collect::<Result<Vec<_>, String>>()?;
-        let previous =
-            validator.read_previous(&suite.pack, files).map_err(|e| format!("previous = {paths:?}: {e}"))?;
+        let previous = validator.read_previous(&suite.pack, files).map_err(|e| format!("previous = {paths:?}: {e}"))?;
         validator = validator.with_previous(previous);
     }
     Ok(validator)
@@ -62,18 +63,24 @@ pub fn validator<'c>(suite: &Suite, catalog: &'c Catalog, case: &Case) -> Result
 /// Validates a case's document of the suite's standard as at the suite's time, with the case's inputs.
 pub fn observe(suite: &Suite, catalog: &Catalog, case: &Case, document: &Document<'_>) -> Result<Observed, String> {
     let validator = validator(suite, catalog, case)?;
-    let findings = match document {
-        Document::File(bytes) => validator.check(bytes).findings,
+    let (findings, files) = match document {
+        Document::File(bytes) => (validator.check(bytes).findings, Vec::new()),
         Document::Tables(files) => {
             let files: Vec<TableFile> =
                 files.iter().map(|(path, bytes)| TableFile { path: path.to_string(), bytes: bytes.to_vec() }).collect();
-            validator.check_tables(&suite.pack, &files).into_iter().flat_map(|result| result.findings).collect()
+            let mut findings = Vec::new();
+            let mut paths = Vec::new();
+            for result in validator.check_tables(&suite.pack, &files) {
+                paths.extend(std::iter::repeat_n(result.path, result.findings.len()));
+                findings.extend(result.findings);
+            }
+            (findings, paths)
         }
     };
     let verdict =
         if findings.iter().any(|f| f.severity == Severity::Error) { Verdict::Invalid } else { Verdict::Valid };
     let rules = findings.iter().map(|f| f.rule.clone()).collect();
-    Ok(Observed { verdict, rules, findings })
+    Ok(Observed { verdict, rules, findings, files })
 }
 
 /// How the case's expectation reads: `invalid, naming REF-005 (and nothing else)`.
@@ -141,15 +148,18 @@ pub fn judge(case: &Case, observed: &Observed) -> Vec<String> {
     problems
 }
 
-/// The lines of the document around the first finding of the case's first rule (or its opening lines).
-pub fn excerpt_for(case: &Case, observed: &Observed, bytes: &[u8]) -> Excerpt {
-    let line = case
-        .rules
-        .iter()
-        .find_map(|rule| {
-            observed.findings.iter().find(|f| &f.rule == rule).and_then(|f| f.location.as_ref()).map(|l| l.line)
-        })
-        .unwrap_or(0);
+/// The lines of the document around the first finding of the case's first rule (or its opening lines); of a
+/// table return's CSV files, those of the file that finding is in (or the first file's).
+pub fn excerpt_for(case: &Case, observed: &Observed, document: &Document<'_>) -> Excerpt {
+    let first = case.rules.iter().find_map(|rule| observed.findings.iter().position(|f| &f.rule == rule));
+    let line = first.and_then(|i| observed.findings[i].location.as_ref()).map_or(0, |l| l.line);
+    let bytes = match document {
+        Document::File(bytes) => bytes,
+        Document::Tables(files) => {
+            let path = first.and_then(|i| observed.files.get(i));
+            files.iter().find(|(p, _)| Some(*p) == path.map(String::as_str)).map_or(document.first_bytes(), |f| f.1)
+        }
+    };
     Excerpt::of(&String::from_utf8_lossy(bytes), line, if line == 0 { 5 } else { 3 })
 }
 
@@ -209,7 +219,7 @@ pub fn run(suite: &Suite, catalog: &Catalog, supplier: &str, waivers: &[Waiver])
             observed: describe(&observed),
             passed: problems.is_empty(),
             problems,
-            excerpt: Some(excerpt_for(case, &observed, bytes)),
+            excerpt: Some(excerpt_for(case, &observed, &document)),
             diffs: Vec::new(),
         });
     }
@@ -223,7 +233,12 @@ fn carried_observation(suite: &Suite, catalog: &Catalog, bytes: &[u8]) -> Observ
     let options = Options { now: suite.now, standard: catalog.find("envelope@1.0"), ..Options::default() };
     let checked = Validator::new(catalog, options).check(bytes);
     let verdict = if checked.has_errors() { Verdict::Invalid } else { Verdict::Valid };
-    Observed { verdict, rules: checked.findings.iter().map(|f| f.rule.clone()).collect(), findings: checked.findings }
+    Observed {
+        verdict,
+        rules: checked.findings.iter().map(|f| f.rule.clone()).collect(),
+        findings: checked.findings,
+        files: Vec::new(),
+    }
 }
 
 fn failed(case: &Case, problem: String) -> CaseResult {

@@ -301,7 +301,9 @@ impl Suite {
                     problems.push(format!("case `{}`: the suite has no input file `{file}`", case.id));
                 }
             }
-            if let Some(name) = inputs.references.keys().find(|n| !caregate_engine::reference::NAMES.contains(&n.as_str())) {
+            if let Some(name) =
+                inputs.references.keys().find(|n| !caregate_engine::reference::NAMES.contains(&n.as_str()))
+            {
                 problems.push(format!(
                     "case `{}`: `{name}` is not reference data caregate knows ({})",
                     case.id,
@@ -471,6 +473,55 @@ fn collect_disk(dir: &Path, base: &Path, files: &mut BTreeMap<String, Vec<u8>>) 
 mod tests {
     use super::*;
     use strum::IntoEnumIterator as _;
+
+    #[test]
+    fn a_cases_inputs_replace_the_suites_one_by_one() {
+        let suite: Inputs = toml::from_str(
+            "params = { la_code = \"E1\", other = \"x\" }\nreferences = { postcodes = \"a.csv\" }\nprevious = [\"p.xml\"]",
+        )
+        .unwrap();
+        assert_eq!(suite.overridden(None), suite);
+        let case: Inputs = toml::from_str("params = { la_code = \"E2\" }").unwrap();
+        let merged = suite.overridden(Some(&case));
+        assert_eq!(merged.params["la_code"], "E2");
+        assert_eq!(merged.params["other"], "x");
+        assert_eq!(merged.references, suite.references);
+        assert_eq!(merged.previous, suite.previous);
+        // `previous` is replaced as a whole; an empty list gives none.
+        let none: Inputs = toml::from_str("previous = []").unwrap();
+        assert_eq!(suite.overridden(Some(&none)).previous, Some(Vec::new()));
+        assert_eq!(merged.files().cloned().collect::<Vec<_>>(), ["a.csv", "p.xml"]);
+        assert!(toml::from_str::<Inputs>("param = {}").is_err(), "an unknown key is refused");
+    }
+
+    #[test]
+    fn a_folder_case_is_its_csv_files_in_path_order() {
+        let catalog = Catalog::embedded().unwrap();
+        let manifest = "standard = \"ssda903@2025-26\"\ntitle = \"t\"\nnow = \"2026-05-15T10:00:00Z\"\n\
+            [carry]\nas = \"not-carried\"\nreason = \"r\"\n\
+            [[case]]\nid = \"c\"\ndocument = \"c/\"\nverdict = \"any\"\n\
+            [[case]]\nid = \"empty\"\ndocument = \"none/\"\nverdict = \"any\"\n";
+        let files = BTreeMap::from([
+            ("suite.toml".to_string(), manifest.as_bytes().to_vec()),
+            ("c/b.csv".to_string(), b"B".to_vec()),
+            ("c/a.csv".to_string(), b"A".to_vec()),
+            ("c/notes.txt".to_string(), b"N".to_vec()),
+        ]);
+        // The case naming a folder with no CSV file is refused.
+        let refused = Suite::load("t", files.clone(), &catalog).unwrap_err().to_string();
+        assert!(refused.contains("case `empty`: the suite has no CSV files in `none/`"), "{refused}");
+        let mut files = files;
+        files.insert(
+            "suite.toml".into(),
+            manifest.split("[[case]]\nid = \"empty\"").next().unwrap().as_bytes().to_vec(),
+        );
+        let suite = Suite::load("t", files, &catalog).unwrap();
+        let case = &suite.manifest.cases[0];
+        assert_eq!(case.format(), "csv");
+        let Ok((name, Document::Tables(tables))) = suite.document(case) else { panic!("not a table return") };
+        assert_eq!(name, "suite c/");
+        assert_eq!(tables, [("c/a.csv", b"A".as_slice()), ("c/b.csv", b"B".as_slice())]);
+    }
 
     #[test]
     fn names_are_the_serde_names() {
