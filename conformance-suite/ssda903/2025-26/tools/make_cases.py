@@ -324,8 +324,15 @@ def fits(recipe, row):
     return True
 
 
+# The keys of a fault this tool knows how to make: a change recipe.rs learns is refused here until it is taught.
+KNOWN = {"rule", "table", "needs", "when", "set", "blank", "shift", "date_as", "recode", "lower", "pad", "duplicate", "drop"}
+
+
 def apply_recipe(recipe, child):
     """Makes the change in a child's rows (normalised); False, nothing changed, when no row fits."""
+    unknown = set(recipe) - KNOWN
+    if unknown:
+        raise SystemExit(f"rule {recipe.get('rule')}: generate.toml's {sorted(unknown)} is not known to this tool")
     target = recipe.get("drop") or recipe.get("duplicate") or recipe["table"]
     needs = recipe.get("needs") or recipe.get("table") or target
     if not child[needs]:
@@ -472,8 +479,37 @@ CASES = {
     "503F": (setv(A, E, 0, URN="SC000001"), NOTHING, ["1001"]),
 }
 
-# Pass changes for rules whose fail change is their generate.toml fault (the base otherwise).
+# Pass changes for rules whose fail change is their generate.toml fault (the base otherwise): the same kind of
+# change, on the other side of the rule's line.
+PA = "PlacedAdoption"
 PASS = {
+    # 1003 ceased to be looked after on 19/11/2025 (adopted, E11).
+    "117": setv(C, PA, DATE_PLACED="19/11/2025"),
+    "118": setv(C, PA, DATE_PLACED_CEASED="01/04/2025", REASON_PLACED_CEASED="RD1"),
+    "525": seq(setv(C, PA, DATE_PLACED_CEASED="01/02/2026", REASON_PLACED_CEASED="RD1"), drop(C, "AD1")),
+    "571": setv(A, "Missing", 0, MIS_END="31/03/2026"),
+    # 17 on 2 April 2025: under 17 on the first day of the year.
+    "189": setv(A, "OC2", DOB="02/04/2008"),
+    # 1001 (born 31/01/2011) is 14 when her third placement starts, 15 at the end of the year.
+    "358": setv(A, E, 2, LS="J1"),
+    "387": setv(A, E, 2, REC="E5", DEC="31/03/2026"),
+    # 1003 (born 14/04/2023) is 16 on 14/04/2039 and 18 on 14/04/2041.
+    "386": setv(C, E, 0, REC="E11", DEC="13/04/2041"),
+    "389": setv(C, E, 0, REC="E7", DEC="14/04/2039"),
+    "460": setv(C, E, 0, REC="E17", DEC="14/04/2041"),
+    # 1001's first episode ends on 08/04/2025: these last 3, 21, 7, 21 and 17 days.
+    "361": setv(A, E, 0, LS="L1", DECOM="05/04/2025", RNE="S"),
+    "362": setv(A, E, 0, LS="L2", DECOM="18/03/2025", RNE="S"),
+    "363": setv(A, E, 0, LS="L3", DECOM="01/04/2025", RNE="S"),
+    "364": setv(A, E, 0, LS="J2", DECOM="18/03/2025", RNE="S"),
+    "365": setv(A, E, 0, LS="V3", RNE="S", DECOM="22/03/2025"),
+    # Six weeks in hospital.
+    "375": setv(A, E, 1, PLACE="T1", DEC="20/05/2025"),
+    # The next episode starts on the day the previous one ends, moved.
+    "433": seq(setv(A, E, 0, DEC="03/04/2025"), setv(A, E, 1, DECOM="03/04/2025")),
+    "501": seq(setv(A, E, 0, DEC="13/04/2025"), setv(A, E, 1, DECOM="13/04/2025")),
+    # Care that ended (not X1) before the year does not break 12 months' continuous care in it.
+    "190": setv(A, E, 0, DEC="31/03/2025", REC="E4A"),
 }
 
 
