@@ -18,9 +18,15 @@ Every case is run with the suite's [inputs] (written into suite.toml): `la_code`
 `postcodes.csv` (a copy of ../postcodes-sample.csv) and last year's return `previous.xml` (made from the base:
 each child's Header and its first episode, open at the end of last year), so that the rules reading them run.
 
-To add a rule: if generate.toml has a fault for it, run this tool (nothing else); otherwise add its change to
-CASES (and a nearer pass change, when the base is not the nearest). Then run
-`cargo test --test engine ssda903_rules` and fix the change or the expected children until it passes.
+To add a rule (the tool rewrites cases/ and suite.toml whole, so a rule's cases come and go with the rule):
+1. If generate.toml has a fault for it, run this tool: nothing is written by hand. Add a PASS change when a
+   document just across the rule's line shows more than the base does.
+2. If the tool says the fault fits no child of the base, or the rule has no fault (an UNBREAKABLE rule of
+   tests/engine/ssda903_generate.rs), write its change in CASES: (fail, pass, children with a finding[, a change
+   to last year's return, for a rule that reads `previous`]).
+3. Run `cargo test --test engine ssda903_rules`. If the fail document gives the rule in other children than the
+   changed one (or in none), write the case in CASES with the children it does give, when that is right by the
+   DfE text; if the base itself now gives a finding, change BASE (every case is made from it).
 
 Run from anywhere: python3 conformance-suite/ssda903/2025-26/tools/make_cases.py
 """
@@ -541,6 +547,7 @@ def toml_list(items):
 def main():
     codes = list(dict.fromkeys(r["id"] for r in RULES))
     missing = [c for c in codes if c not in CASES and c not in FAULTS]
+    shutil.rmtree(SUITE / "cases", ignore_errors=True)
     (SUITE / "postcodes.csv").write_text((SUITE.parent / "postcodes-sample.csv").read_text())
     base = normalised(BASE)
     (SUITE / "previous.xml").write_text(xml_document(normalised(previous_return(BASE))))
