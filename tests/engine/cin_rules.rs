@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::rule_cases::{describe, expected};
 use caregate_engine::finding::{Finding, Severity};
 use caregate_engine::standard::{Catalog, StandardPack};
 use caregate_engine::validate::{Options, Validator};
@@ -29,33 +30,6 @@ fn check(catalog: &Catalog, path: &Path) -> Vec<Finding> {
     };
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Validator::new(catalog, options).check(&bytes).findings
-}
-
-fn describe(findings: &[&Finding]) -> String {
-    findings
-        .iter()
-        .map(|f| {
-            let at = f.location.as_ref().map(|l| format!("{}:{} {}", l.line, l.column, l.path)).unwrap_or_default();
-            format!("    {} {} [{}] {at}: {}", f.severity, f.rule, f.record.as_deref().unwrap_or("-"), f.message)
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The (rule, child) pairs `expected.toml` lists.
-fn expected(dir: &Path) -> BTreeSet<(String, Option<String>)> {
-    let text = std::fs::read_to_string(dir.join("expected.toml")).unwrap();
-    let table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{}/expected.toml: {e}", dir.display()));
-    table["fail"]
-        .as_array()
-        .expect("`fail` is a list")
-        .iter()
-        .map(|row| {
-            let rule = row["rule"].as_str().expect("rule is text").to_string();
-            let child = row.get("child").map(|c| c.as_str().expect("child is text").to_string());
-            (rule, child)
-        })
-        .collect()
 }
 
 fn case_dirs() -> Vec<PathBuf> {

@@ -19,6 +19,7 @@ mod hostile;
 mod one_cause;
 mod reports;
 mod roundtrip;
+mod rule_cases;
 mod ssda903;
 mod ssda903_generate;
 mod ssda903_previous;

@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::rule_cases::{describe, expected};
 use caregate_conformance::{run, suite};
 use caregate_engine::finding::Finding;
 use caregate_engine::standard::Catalog;
@@ -37,33 +38,6 @@ fn findings(catalog: &Catalog, suite: &suite::Suite, id: &str) -> Vec<Finding> {
         .unwrap_or_else(|| panic!("suite.toml has no case `{id}`: run tools/make_cases.py"));
     let (_, document) = suite.document(case).unwrap_or_else(|e| panic!("{e}"));
     run::observe(suite, catalog, case, &document).unwrap_or_else(|e| panic!("case `{id}` cannot be run: {e}")).findings
-}
-
-fn describe(findings: &[&Finding]) -> String {
-    findings
-        .iter()
-        .map(|f| {
-            let at = f.location.as_ref().map(|l| format!("{}:{} {}", l.line, l.column, l.path)).unwrap_or_default();
-            format!("    {} {} [{}] {at}: {}", f.severity, f.rule, f.record.as_deref().unwrap_or("-"), f.message)
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The (rule, child) pairs `expected.toml` lists.
-fn expected(dir: &Path) -> BTreeSet<(String, Option<String>)> {
-    let text = std::fs::read_to_string(dir.join("expected.toml")).unwrap();
-    let table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{}/expected.toml: {e}", dir.display()));
-    table["fail"]
-        .as_array()
-        .expect("`fail` is a list")
-        .iter()
-        .map(|row| {
-            let rule = row["rule"].as_str().expect("rule is text").to_string();
-            let child = row.get("child").map(|c| c.as_str().expect("child is text").to_string());
-            (rule, child)
-        })
-        .collect()
 }
 
 fn load() -> (Catalog, suite::Suite) {
