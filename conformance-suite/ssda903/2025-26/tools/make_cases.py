@@ -46,6 +46,7 @@ PACK = ROOT / "schemas" / "ssda903" / "2025-26"
 STANDARD = tomllib.loads((PACK / "standard.toml").read_text())
 GENERATE = tomllib.loads((PACK / "generate.toml").read_text())
 RULES = tomllib.loads((PACK / "rules.toml").read_text())["rule"]
+SEVERITY = {r["id"]: r["severity"] for r in RULES}
 
 TABLES = STANDARD["tables"]["table"]
 COLUMNS = {t["name"]: t["columns"] for t in TABLES}
@@ -556,7 +557,8 @@ def main():
     manifest = [
         "# Conformance suite: DfE SSDA903 children looked after return 2025-26 — a manifest over the per-rule",
         "# cases of cases/<code>/ (the fail document gives the findings expected.toml lists; the pass document none",
-        "# of that rule), written with this file by tools/make_cases.py: do not edit it, run the tool.",
+        "# of that rule), written with this file by tools/make_cases.py: do not edit it, run the tool. A case is",
+        "# about its one rule, so a fail case is `invalid` when the rule is an error and `any` otherwise.",
         "# Format: conformance-suite/README.md.",
         'standard = "ssda903@2025-26"',
         'title = "DfE SSDA903 children looked after return 2025-26"',
@@ -619,7 +621,10 @@ def main():
             last_year(prev)
             (folder / "previous.xml").write_text(xml_document(prev))
             inputs = [f'inputs = {{ previous = ["cases/{code}/previous.xml"] }}']
-        manifest += ["", "[[case]]", f'id = "{code}-fail"', f'document = "{fail_path}"', 'verdict = "invalid"',
+        # A case is about its one rule: its document may break others, so its verdict is `any` unless the rule
+        # is an error (then the return is invalid).
+        verdict = "invalid" if SEVERITY[code] == "error" else "any"
+        manifest += ["", "[[case]]", f'id = "{code}-fail"', f'document = "{fail_path}"', f'verdict = "{verdict}"',
                      f"rules = {toml_list([code])}", f"requirements = {toml_list([code])}", *inputs,
                      "", "[[case]]", f'id = "{code}-pass"', f'document = "{pass_path}"', 'verdict = "any"',
                      f"absent = {toml_list([code])}", f"requirements = {toml_list([code])}", *inputs]
