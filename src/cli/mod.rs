@@ -412,6 +412,14 @@ pub struct GenerateArgs {
     /// The form to write (default: the standard's own: CSV tables for a return sent as tables, else XML).
     #[arg(long, value_enum)]
     pub format: Option<GenerateFormat>,
+    /// For a return sent as tables (SSDA903): the council, as NAME=VALUE `la_code=E09000027` (its ONS code, as
+    /// `validate --param` takes it); default: drawn by seed.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = param)]
+    pub params: Vec<(String, String)>,
+    /// For a return sent as tables: `postcodes=FILE`, the ONS Postcode Directory (CSV or index, as `validate
+    /// --reference` takes it), to draw every home and placement postcode from it rather than make them up.
+    #[arg(long = "reference", value_name = "NAME=FILE", value_parser = reference)]
+    pub references: Vec<(String, PathBuf)>,
     /// Folder to write the documents to (default: standard output, one after another).
     #[arg(long, short, value_name = "DIR")]
     pub output: Option<PathBuf>,

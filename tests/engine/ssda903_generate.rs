@@ -49,7 +49,7 @@ fn generate_with(
 ) -> (Vec<TableFile>, Summary) {
     let plan = Plan::of(pack).expect("generate.toml reads");
     let mut outs: Vec<Vec<u8>> = vec![Vec::new(); plan.layout.tables.len()];
-    let settings = Settings { count, seed, invalid_rate: rate, profile };
+    let settings = Settings { count, seed, invalid_rate: rate, profile, area: Default::default() };
     let summary = write_tables(pack, &plan, &settings, &mut outs).expect("the return is generated");
     assert_eq!(summary.children, count);
     assert_eq!(summary.bytes, outs.iter().map(|o| o.len() as u64).sum::<u64>());
@@ -275,11 +275,82 @@ fn the_command_writes_one_file_per_table_to_the_folder() {
     assert_eq!(report["documents"][0]["records"], 40, "{report}");
 }
 
+/// A made-up directory: postcodes of the council (E09000027), of two other English councils, one of Wales, one
+/// of the council without a grid reference; near enough to one another that no distance rule is broken.
+const DIRECTORY: &str = "pcd,oseast1m,osnrth1m,laua\n\
+    TW9 1AA,518000,175000,E09000027\nTW9 2BB,518300,175400,E09000027\nTW10 6AB,518100,173800,E09000027\n\
+    TW1 3QS,516500,173600,E09000027\nTW9 9ZZ,,,E09000027\nSW1A 1AA,529000,179000,E09000033\n\
+    KT1 1AA,518000,169000,E09000021\nCF10 1AA,318000,176000,W06000015\n";
+
+#[test]
+fn with_the_postcode_directory_every_postcode_is_one_it_lists_and_the_return_is_clean() {
+    use caregate_engine::reference::{PostcodeDirectory, References};
+    let directory = Arc::new(PostcodeDirectory::read(std::io::Cursor::new(DIRECTORY)).expect("the directory loads"));
+    let pack = pack();
+    let plan = Plan::of(&pack).expect("generate.toml reads");
+    let area =
+        caregate_generate::ssda903::Area { postcodes: Some(directory.clone()), la_code: Some("E09000027".to_string()) };
+    let settings = Settings { count: 300, seed: 5, invalid_rate: 0.0, profile: Profile::Clean, area };
+    let mut outs: Vec<Vec<u8>> = vec![Vec::new(); plan.layout.tables.len()];
+    let summary = write_tables(&pack, &plan, &settings, &mut outs).expect("the return is generated");
+    assert_eq!(summary.la_code, "E09000027");
+
+    let episodes = plan.layout.index("Episodes").expect("an Episodes table");
+    let text = String::from_utf8(outs[episodes].clone()).expect("UTF-8");
+    let columns = &plan.layout.tables[episodes].columns;
+    let (home, placed) = (
+        columns.iter().position(|c| c == "HOME_POST").expect("HOME_POST"),
+        columns.iter().position(|c| c == "PL_POST").expect("PL_POST"),
+    );
+    let (mut own, mut away) = (0, 0);
+    for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        for postcode in [cells[home], cells[placed]].into_iter().filter(|p| !p.is_empty()) {
+            let place = directory.place(postcode).unwrap_or_else(|| panic!("{postcode} is not listed"));
+            assert!(place.grid.is_some(), "{postcode} has no grid reference");
+            match place.authority {
+                Some("E09000027") => own += 1,
+                Some(other) => {
+                    assert!(other.starts_with('E'), "{postcode} is outside England");
+                    away += 1;
+                }
+                None => panic!("{postcode} has no council"),
+            }
+        }
+    }
+    assert!(own > away && away > 0, "{own} postcodes in the council's area, {away} elsewhere");
+
+    let files: Vec<TableFile> =
+        plan.layout.tables.iter().zip(outs).map(|(t, bytes)| TableFile { path: t.file.clone(), bytes }).collect();
+    let options = Options {
+        standard: Some(pack.clone()),
+        limits: Limits { max_bytes: 1 << 30, ..Limits::default() },
+        now: chrono::DateTime::parse_from_rfc3339("2026-05-01T10:00:00Z").expect("a time"),
+    };
+    let references = References { postcodes: Some(directory), ..References::default() };
+    let results = Validator::new(&CATALOG, options)
+        .with_params([("la_code".to_string(), "E09000027".to_string())])
+        .with_references(references)
+        .check_tables(&pack, &files);
+    assert_eq!(findings(&results), Vec::<(String, String)>::new());
+
+    // A council the directory does not list is refused, naming it.
+    let area = caregate_generate::ssda903::Area {
+        postcodes: Some(Arc::new(PostcodeDirectory::read(std::io::Cursor::new(DIRECTORY)).expect("loads"))),
+        la_code: Some("E06000001".to_string()),
+    };
+    let settings = Settings { area, ..settings };
+    let mut outs: Vec<Vec<u8>> = vec![Vec::new(); plan.layout.tables.len()];
+    let refused = write_tables(&pack, &plan, &settings, &mut outs).expect_err("no postcode of E06000001");
+    assert!(refused.to_string().contains("E06000001"), "{refused}");
+}
+
 #[test]
 fn the_xml_form_of_a_return_gives_the_findings_of_its_tables() {
     let pack = pack();
     let plan = Plan::of(&pack).expect("generate.toml reads");
-    let settings = Settings { count: 600, seed: 3, invalid_rate: 0.3, profile: Profile::Clean };
+    let settings =
+        Settings { count: 600, seed: 3, invalid_rate: 0.3, profile: Profile::Clean, area: Default::default() };
     let (files, summary) = generate(settings.count, settings.seed, settings.invalid_rate, settings.profile);
     let mut xml = Vec::new();
     let written = caregate_generate::ssda903::write_xml(&pack, &plan, &settings, &mut xml).expect("written as XML");

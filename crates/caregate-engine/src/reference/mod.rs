@@ -15,7 +15,7 @@ pub mod postcodes;
 
 use std::sync::Arc;
 
-pub use postcodes::{PostcodeDirectory, PostcodeError};
+pub use postcodes::{Listed, PostcodeDirectory, PostcodeError};
 
 /// Every kind of reference data, by the name `--reference NAME=FILE` and a rule's `needs` give it.
 pub const NAMES: [&str; 1] = [POSTCODES];
