@@ -3,9 +3,9 @@
 # validator (Data to Insight's csc-validator-be-903 0.1.17, all its rules in one run, as a council runs it),
 # measured in the same run, on a clean return and a messy one (a first submission's mistakes) of the same
 # children, both made by `caregate generate ssda903` with their postcodes drawn from the directory; then
-# caregate's peak memory on a large return. caregate
-# runs with the whole ONS Postcode Directory loaded (`--reference postcodes=…`, as the peer loads its own), and
-# once more without it, as the same-run baseline of what loading the directory costs.
+# caregate's peak memory on a large return. caregate runs with the whole ONS Postcode Directory loaded
+# (`--reference postcodes=…`, as the peer loads its own), and once more without it, as the same-run baseline
+# of what loading the directory costs.
 #
 #   bash benches/ssda903.sh [CHILDREN=2700] [RUNS=5] [BIG_CHILDREN=27000]
 #
