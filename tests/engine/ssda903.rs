@@ -454,7 +454,8 @@ fn a_placement_during_a_dolo_is_judged_by_its_type() {
         C3,01/04/2026,S,C2,N1,P1,PR1,01/05/2026,X1,CARPL,,,\n\
         C3,01/05/2026,P,C2,N1,Z12,PR1,,,,,,\n\
         C4,01/04/2026,S,C2,N1,K1,PR1,,,,,,\n";
-    let dolo = "CHILD,DOB,DOLO_START,DOLO_END\nC1,01/02/2012,01/06/2026,01/09/2026\nC2,01/02/2012,01/06/2026,01/09/2026\n\
+    let dolo =
+        "CHILD,DOB,DOLO_START,DOLO_END\nC1,01/02/2012,01/06/2026,01/09/2026\nC2,01/02/2012,01/06/2026,01/09/2026\n\
         C3,01/02/2012,02/05/2026,01/09/2026\nC4,01/02/2012,01/06/2026,\n";
     for (name, text) in [("header.csv", header), ("episodes.csv", episodes), ("dolo.csv", dolo)] {
         std::fs::write(dir.path().join(name), text).unwrap();
@@ -466,11 +467,8 @@ fn a_placement_during_a_dolo_is_judged_by_its_type() {
         .output()
         .unwrap();
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let mut dolo_rules: Vec<(String, String)> = findings(&report)
-        .into_iter()
-        .filter(|f| f.1 == "709" || f.1 == "710")
-        .map(|f| (f.1, f.4))
-        .collect();
+    let mut dolo_rules: Vec<(String, String)> =
+        findings(&report).into_iter().filter(|f| f.1 == "709" || f.1 == "710").map(|f| (f.1, f.4)).collect();
     dolo_rules.sort();
     let expected = [("709", "C1"), ("710", "C1")].map(|(r, c)| (r.to_string(), c.to_string()));
     assert_eq!(dolo_rules, expected, "{report:#}");
@@ -498,13 +496,9 @@ fn social_worker_episodes_are_judged_by_the_episode_before_them() {
         C2,01/02/2012,SW5,01/01/2025,01/06/2025,FCONTA\n\
         C2,01/02/2012,SW6,21/06/2025,01/03/2026,MANAGE\n\
         C3,01/02/2012,XX7,01/01/2025,01/10/2025,FCONTA\n";
-    let (_, report) =
-        validate(&[("header.csv", header), ("episodes.csv", episodes), ("sw_episodes.csv", sw)]);
-    let mut sw_rules: Vec<(String, u64, String)> = findings(&report)
-        .into_iter()
-        .filter(|f| f.1.starts_with("SW"))
-        .map(|f| (f.1, f.2, f.4))
-        .collect();
+    let (_, report) = validate(&[("header.csv", header), ("episodes.csv", episodes), ("sw_episodes.csv", sw)]);
+    let mut sw_rules: Vec<(String, u64, String)> =
+        findings(&report).into_iter().filter(|f| f.1.starts_with("SW")).map(|f| (f.1, f.2, f.4)).collect();
     sw_rules.sort();
     let expected = [
         ("SW10aSTG2", 7, "C2"),
