@@ -38,10 +38,10 @@ const UNBREAKABLE: [(&str, &str); 21] = [
     ("431", "an episode started (S) the day the one before it ended: the change is to the later episode, which may be the first of the year, its earlier one not in the return"),
     ("435", "a P or B episode against the one before it: the X1 episode before a P looks like the one before a B, and the later episode may be the first of the year, its earlier one not in the return"),
     ("436", "a P or B episode against the one before it: the X1 episode before a P looks like the one before a B, and the later episode may be the first of the year, its earlier one not in the return"),
-    ("1007", "OC3 data for a young person still looked after on the 17th or 18th birthday: no child has both episodes and OC3 rows, and a change adds no table's rows"),
-    ("1011", "OC3 data for a child whose final episode ended in a transfer: no child has both episodes and OC3 rows, and a change adds no table's rows"),
-    ("1016", "OC3 data for a young person who ceased to be looked after after the 17th or 18th birthday: no child has both episodes and OC3 rows, and a change adds no table's rows"),
-    ("1014", "UASC rows for a care leaver: no child has both UASC and OC3 rows, and a change adds no table's rows"),
+    ("1007", "OC3 data for a young person still looked after on the 17th or 18th birthday: only a UASC young person who leaves care on the 18th birthday has both episodes and OC3 rows, too few (about 1 in 400) for a recipe to draw"),
+    ("1011", "OC3 data for a child whose final episode ended in a transfer: only a UASC young person who leaves care on the 18th birthday has both episodes and OC3 rows, too few (about 1 in 400) for a recipe to draw"),
+    ("1016", "OC3 data for a young person who ceased to be looked after after the 17th or 18th birthday: only a UASC young person who leaves care on the 18th birthday has both episodes and OC3 rows, too few (about 1 in 400) for a recipe to draw"),
+    ("1014", "UASC rows for a care leaver with no episode in the year: only a UASC young person who leaves care on the 18th birthday has UASC and OC3 rows, too few (about 1 in 400) for a recipe to draw"),
     ("3001", "accommodation with former foster carers around the 17th birthday: OC3 rows are only for young people whose 18th to 21st birthday falls in the year, so the DOB and ACCOM would both change"),
 ];
 
