@@ -438,3 +438,75 @@ fn the_2026_27_return_extends_2025_26_with_its_dolo_table() {
     assert!(has(&found, "dolo.csv", "700", 3, 15, "C1"), "{found:#?}");
     assert_eq!(report["standard"]["version"], "2026-27", "{report:#}");
 }
+
+/// Rules 709 and 710 judge each placement that overlaps an order with both its dates: 709 expects K2, Z12 or Z13;
+/// 710 refuses secure children's homes, parents, young offender institutions and supported accommodation.
+#[test]
+fn a_placement_during_a_dolo_is_judged_by_its_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\nC2,F,01/02/2012,WBRI,UN1,0,\n\
+        C3,M,01/02/2012,WBRI,UN1,,\nC4,M,01/02/2012,WBRI,UN1,,\n";
+    // C1 in a secure children's home (K1) during the order; C2 in a children's home (K2); C3 placed with parents
+    // (P1) only before the order starts; C4's order has no end date, so neither rule judges it.
+    let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
+        C1,01/04/2026,S,C2,N1,K1,PR1,,,,,,\n\
+        C2,01/04/2026,S,C2,N1,K2,PR1,,,,,,\n\
+        C3,01/04/2026,S,C2,N1,P1,PR1,01/05/2026,X1,CARPL,,,\n\
+        C3,01/05/2026,P,C2,N1,Z12,PR1,,,,,,\n\
+        C4,01/04/2026,S,C2,N1,K1,PR1,,,,,,\n";
+    let dolo =
+        "CHILD,DOB,DOLO_START,DOLO_END\nC1,01/02/2012,01/06/2026,01/09/2026\nC2,01/02/2012,01/06/2026,01/09/2026\n\
+        C3,01/02/2012,02/05/2026,01/09/2026\nC4,01/02/2012,01/06/2026,\n";
+    for (name, text) in [("header.csv", header), ("episodes.csv", episodes), ("dolo.csv", dolo)] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--standard", "ssda903@2026-27", "--format", "json"])
+        .args(["header.csv", "episodes.csv", "dolo.csv"].map(|f| dir.path().join(f)))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut dolo_rules: Vec<(String, String)> =
+        findings(&report).into_iter().filter(|f| f.1 == "709" || f.1 == "710").map(|f| (f.1, f.4)).collect();
+    dolo_rules.sort();
+    let expected = [("709", "C1"), ("710", "C1")].map(|(r, c)| (r.to_string(), c.to_string()));
+    assert_eq!(dolo_rules, expected, "{report:#}");
+    assert!(has(&findings(&report), "dolo.csv", "709", 2, 15, "C1"), "at the order's start: {report:#}");
+}
+
+/// The social worker rules read SW_REASON as why an episode began, and judge a child looked after on 31 March
+/// by its latest episode.
+#[test]
+fn social_worker_episodes_are_judged_by_the_episode_before_them() {
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\nC2,M,01/02/2012,WBRI,UN1,,\n\
+        C3,M,01/02/2012,WBRI,UN1,,\n";
+    let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
+        C1,01/01/2025,S,C2,N1,U1,PR1,,,,,,\n\
+        C2,01/01/2025,S,C2,N1,U1,PR1,,,,,,\n\
+        C3,01/01/2025,S,C2,N1,U1,PR1,01/10/2025,E8,,,,\n";
+    // C1: a change within the week (fine), then first contact on the day the episode before it ended (SW10b),
+    // and no reason (SW13). C2: a change 20 days after the end of the one before (SW10a), the latest episode
+    // ended before 31 March (SW11b, SW17) while the child is looked after. C3 left care: its last episode ends.
+    let sw = "CHILD,DOB,SW_ID,SW_DECOM,SW_DEC,SW_REASON\n\
+        C1,01/02/2012,SW1,01/01/2025,01/06/2025,FCONTA\n\
+        C1,01/02/2012,SW2,05/06/2025,01/09/2025,LEFTRL\n\
+        C1,01/02/2012,SW3,01/09/2025,01/12/2025,FCONTA\n\
+        C1,01/02/2012,SW4,01/12/2025,,\n\
+        C2,01/02/2012,SW5,01/01/2025,01/06/2025,FCONTA\n\
+        C2,01/02/2012,SW6,21/06/2025,01/03/2026,MANAGE\n\
+        C3,01/02/2012,XX7,01/01/2025,01/10/2025,FCONTA\n";
+    let (_, report) = validate(&[("header.csv", header), ("episodes.csv", episodes), ("sw_episodes.csv", sw)]);
+    let mut sw_rules: Vec<(String, u64, String)> =
+        findings(&report).into_iter().filter(|f| f.1.starts_with("SW")).map(|f| (f.1, f.2, f.4)).collect();
+    sw_rules.sort();
+    let expected = [
+        ("SW10aSTG2", 7, "C2"),
+        ("SW10bSTG2", 4, "C1"),
+        ("SW11bSTG2", 7, "C2"),
+        ("SW13STG1", 5, "C1"),
+        ("SW17STG2", 7, "C2"),
+    ]
+    .map(|(r, l, c)| (r.to_string(), l, c.to_string()));
+    assert_eq!(sw_rules, expected, "{report:#}");
+}

@@ -21,7 +21,7 @@ fn pack() -> Arc<StandardPack> {
 }
 
 /// The rules no recipe breaks, each with the reason: a recipe changes one row of one table, the first it fits.
-const UNBREAKABLE: [(&str, &str); 16] = [
+const UNBREAKABLE: [(&str, &str); 21] = [
     ("185", "an SDQ score for a child not looked after 12 months: OC2 rows are only for such children, and not all have a score"),
     ("198", "an SDQ reason for a child not looked after 12 months: OC2 rows are only for such children, and few have a reason"),
     ("187", "OC2 with AD1 or OC3 data: no child has both, and a change adds no table's rows"),
@@ -38,6 +38,11 @@ const UNBREAKABLE: [(&str, &str); 16] = [
     ("431", "an episode started (S) the day the one before it ended: the change is to the later episode, which may be the first of the year, its earlier one not in the return"),
     ("435", "a P or B episode against the one before it: the X1 episode before a P looks like the one before a B, and the later episode may be the first of the year, its earlier one not in the return"),
     ("436", "a P or B episode against the one before it: the X1 episode before a P looks like the one before a B, and the later episode may be the first of the year, its earlier one not in the return"),
+    ("1007", "OC3 data for a young person still looked after on the 17th or 18th birthday: only a UASC young person who leaves care on the 18th birthday has both episodes and OC3 rows, too few (about 1 in 400) for a recipe to draw"),
+    ("1011", "OC3 data for a child whose final episode ended in a transfer: only a UASC young person who leaves care on the 18th birthday has both episodes and OC3 rows, too few (about 1 in 400) for a recipe to draw"),
+    ("1016", "OC3 data for a young person who ceased to be looked after after the 17th or 18th birthday: only a UASC young person who leaves care on the 18th birthday has both episodes and OC3 rows, too few (about 1 in 400) for a recipe to draw"),
+    ("1014", "UASC rows for a care leaver with no episode in the year: only a UASC young person who leaves care on the 18th birthday has UASC and OC3 rows, too few (about 1 in 400) for a recipe to draw"),
+    ("3001", "accommodation with former foster carers around the 17th birthday: OC3 rows are only for young people whose 18th to 21st birthday falls in the year, so the DOB and ACCOM would both change"),
 ];
 
 fn generate_with(
@@ -378,7 +383,11 @@ fn the_xml_form_of_a_return_gives_the_findings_of_its_tables() {
         kept.sort();
         kept
     };
-    let (tables, xml) = (comparable(&from_tables), comparable(&from_xml));
+    // SWEpisodes has no place in the XML form (standard.toml gives it no `xml` path), so neither have the rules on it.
+    let no_sw = |pairs: Vec<(String, String)>| -> Vec<(String, String)> {
+        pairs.into_iter().filter(|(rule, _)| !rule.starts_with("SW")).collect()
+    };
+    let (tables, xml) = (no_sw(comparable(&from_tables)), no_sw(comparable(&from_xml)));
     assert!(tables.len() > 100, "the faults give findings to compare: {}", tables.len());
     assert_eq!(tables, xml);
 }

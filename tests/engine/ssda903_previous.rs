@@ -208,3 +208,29 @@ fn a_file_of_last_year_that_is_no_table_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("notes.csv") && stderr.contains("not a table"), "{stderr}");
 }
+
+/// Rule 1000 reads this year's episodes always, and last year's when given: care leaver information for a young
+/// person who died in care last year is flagged only with last year's return.
+#[test]
+fn care_leaver_information_after_a_death_in_care_last_year_is_flagged_with_last_years_return() {
+    let oc3 = "CHILD,DOB,IN_TOUCH,ACTIV,ACCOM\nF6,01/02/2006,YES,F1,D1\nG7,01/02/2006,YES,F1,D1\n";
+    let header = table(HEADER_COLUMNS, &["F6,M,01/02/2006,WBRI,UN1,,", "G7,M,01/02/2006,WBRI,UN1,,"]);
+    // G7's episode this year ended in death (E2): flagged with or without last year's return.
+    let episodes = table(EPISODE_COLUMNS, &["G7,01/05/2024,S,C2,N1,U1,PR1,01/05/2025,E2,,,,"]);
+    let last = tempfile::tempdir().unwrap();
+    std::fs::write(last.path().join("header.csv"), table(HEADER_COLUMNS, &["F6,1,01/02/2006,WBRI,UN1,,"])).unwrap();
+    std::fs::write(
+        last.path().join("episodes.csv"),
+        table(EPISODE_COLUMNS, &["F6,01/05/2023,S,C2,N1,U1,PR1,01/01/2025,E2,,,,"]),
+    )
+    .unwrap();
+    let rule_1000 = |args: &[&str]| -> Vec<String> {
+        let files = [("header.csv", header.as_str()), ("episodes.csv", episodes.as_str()), ("oc3.csv", oc3)];
+        let (_, report) = validate_with(args, &files);
+        let mut children: Vec<String> = findings(&report).into_iter().filter(|f| f.1 == "1000").map(|f| f.4).collect();
+        children.sort();
+        children
+    };
+    assert_eq!(rule_1000(&[]), ["G7"]);
+    assert_eq!(rule_1000(&["--previous", last.path().to_str().unwrap()]), ["F6", "G7"]);
+}

@@ -542,6 +542,9 @@ const ACCOM: &Weighted = &[
     ("Y2", 15),
     ("Z1", 10),
 ];
+/// Why a child's social worker changed, written on the episode of the new social worker. First contact (FCONTA)
+/// is the reason of a child's first episode only: drawn for a change, it is written OTHERS (the table keeps it so
+/// that a seed draws the return it always drew).
 const SW_REASON: &Weighted = &[
     ("MANAGE", 150),
     ("FCONTA", 120),
@@ -1468,16 +1471,19 @@ impl<'p> Generator<'p> {
             }
         }
 
-        // Social worker episodes: the one allocated at the start of the year (or of care), then changes.
+        // Social worker episodes: the one allocated at the start of the year (or of care), then changes. SW_REASON
+        // is why the episode began: first contact for the first, the reason for the change for each later one.
         let mut sw_start =
             if care_start < start { days(start, -self.rng.between(0, 300)).max(care_start) } else { care_start };
+        let mut reason = "FCONTA".to_string();
         loop {
             let sw = format!("SW{:05}", 10_000 + self.rng.random_range(0..self.social_workers));
             let next = days(sw_start, self.rng.between(60, 420));
-            let (sw_dec, reason) = if next < to && next <= end {
-                (format_date(next), self.rng.pick(SW_REASON).to_string())
+            let (sw_dec, next_reason) = if next < to && next <= end {
+                let change = self.rng.pick(SW_REASON);
+                (format_date(next), if change == "FCONTA" { "OTHERS" } else { change }.to_string())
             } else if care_end.is_some() {
-                (format_date(to), "CHCHAN".to_string())
+                (format_date(to), String::new())
             } else {
                 (String::new(), String::new())
             };
@@ -1491,7 +1497,7 @@ impl<'p> Generator<'p> {
                     ("SW_ID", sw),
                     ("SW_DECOM", format_date(sw_start)),
                     ("SW_DEC", sw_dec),
-                    ("SW_REASON", reason),
+                    ("SW_REASON", std::mem::replace(&mut reason, next_reason)),
                 ],
             );
             if !ended {
