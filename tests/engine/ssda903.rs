@@ -212,10 +212,17 @@ fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
     let files = [("header.csv", header.as_str()), ("episodes.csv", episodes), ("uasc.csv", uasc)];
     let postcodes = sample_postcodes();
     let (_, report) = validate_with(&["--param", "la_code=E09000027", "--reference", &postcodes], &files);
-    // Only the rules that compare with last year's return (not given) are not run.
+    // Only the rules that compare with last year's return or look URNs up in Ofsted's lists (neither given, and
+    // tested in ssda903_previous.rs and ssda903_ofsted.rs) are not run.
     let pack = caregate_engine::standard::Catalog::embedded().unwrap().find("ssda903@2025-26").unwrap();
     let not_run = |report: &Value| -> Vec<String> {
-        not_run(report).into_iter().filter(|id| !pack.rules.iter().any(|r| r.id == *id && r.reads_previous)).collect()
+        let elsewhere = |id: &str| {
+            pack.rules.iter().any(|r| {
+                r.id == id
+                    && (r.reads_previous || r.needs.iter().any(|n| n == caregate_engine::reference::OFSTED_PROVIDERS))
+            })
+        };
+        not_run(report).into_iter().filter(|id| !elsewhere(id)).collect()
     };
     assert_eq!(not_run(&report), Vec::<String>::new());
     let found: Vec<(u64, u64, String, String)> = findings(&report)
@@ -261,7 +268,7 @@ fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
     let (_, report) = validate_with(&["--reference", &postcodes], &files);
     assert_eq!(not_run(&report), ["1015"]);
     let message = report["documents"][0]["findings"][0]["fix"].as_str().unwrap_or_default().to_string();
-    assert_eq!(message, "Run again with --param la_code=… --previous FILES.");
+    assert_eq!(message, "Run again with --param la_code=… --previous FILES --reference ofsted-providers=FILE.");
 }
 
 /// A postcode directory that cannot be read stops the run (exit 2) with the line and the reason, before any
