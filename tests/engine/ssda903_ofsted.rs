@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-use super::ssda903::{findings, not_run, validate_with};
+use super::ssda903::{findings, not_run, refused_reference, validate_with};
 
 /// The rules this file is about.
 const OFSTED_RULES: [&str; 8] = ["219", "221", "224", "227", "228", "229", "241", "1008"];
@@ -145,25 +143,11 @@ fn two_lists_are_read_as_one() {
 /// A list that cannot be read stops the run (exit 2) with the sheet, the row and the reason.
 #[test]
 fn a_malformed_list_is_refused_with_its_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("ofsted.csv");
-    std::fs::write(&list, "URN,Deregistration date\nSC1,-\nSC2,soon\n").unwrap();
-    std::fs::write(
-        dir.path().join("header.csv"),
-        "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n",
-    )
-    .unwrap();
-    let output = Command::cargo_bin("caregate")
-        .unwrap()
-        .args(["validate", "--standard", "ssda903@2025-26", "--reference"])
-        .arg(format!("ofsted-providers={}", list.display()))
-        .arg(dir.path().join("header.csv"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_reference("ofsted-providers", "URN,Deregistration date\nSC1,-\nSC2,soon\n");
     assert!(
         stderr.contains("sheet `CSV`, row 3 of the Ofsted provider list: the deregistration date `soon` is not a date"),
         "{stderr}"
     );
+    let stderr = refused_reference("ofsted-providers", "Name,Postcode\nA home,TW9 1AA\n");
+    assert!(stderr.contains("has no sheet with a `URN` column"), "{stderr}");
 }

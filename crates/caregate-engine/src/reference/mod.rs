@@ -8,9 +8,9 @@
 //!
 //! Not for: run-time values that are a single text (the council's code is a `--param`), or reading the
 //! documents being checked. The rule language reads reference data only through its functions
-//! (`postcode_la`, `postcode_known`, `postcode_miles`, `ofsted_known`, …), never as a variable; last year's return it reads as the
-//! variable `previous`, one record at a time. How last year's files are read is the validator's
-//! (`validate::tables::previous`): this module only names what it gives.
+//! (`postcode_la`, `postcode_known`, `postcode_miles`, `ofsted_known`, …), never as a variable; last year's
+//! return it reads as the variable `previous`, one record at a time. How last year's files are read is the
+//! validator's (`validate::tables::previous`): this module only names what it gives.
 
 pub mod ofsted;
 pub mod postcodes;
