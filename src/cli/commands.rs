@@ -219,10 +219,12 @@ fn display_path(path: &Path) -> String {
     }
 }
 
-/// Loads the reference data given as `--reference NAME=FILE`, each once.
+/// Loads the reference data given as `--reference NAME=FILE`: the postcode directory once; Ofsted's provider
+/// lists as one file or several (its children's homes and social care providers lists), read into one index.
 fn load_references(given: &[(String, PathBuf)]) -> Result<caregate_engine::reference::References> {
-    use caregate_engine::reference::{PostcodeDirectory, References, POSTCODES};
+    use caregate_engine::reference::{OfstedProviders, PostcodeDirectory, References, OFSTED_PROVIDERS, POSTCODES};
     let mut references = References::default();
+    let mut ofsted: Option<caregate_engine::reference::ofsted::OfstedProvidersBuilder> = None;
     for (name, path) in given {
         match name.as_str() {
             POSTCODES if references.postcodes.is_some() => bail!("--reference {POSTCODES}=… is given twice"),
@@ -233,9 +235,20 @@ fn load_references(given: &[(String, PathBuf)]) -> Result<caregate_engine::refer
                     PostcodeDirectory::load(file).with_context(|| format!("cannot load {}", path.display()))?;
                 references.postcodes = Some(std::sync::Arc::new(directory));
             }
+            OFSTED_PROVIDERS => {
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                ofsted
+                    .get_or_insert_with(OfstedProviders::builder)
+                    .add(&bytes)
+                    .with_context(|| format!("cannot load {}", path.display()))?;
+            }
             // The option's parser accepts only the names of `reference::NAMES`.
             other => bail!("`{other}` is not reference data caregate knows"),
         }
+    }
+    if let Some(builder) = ofsted {
+        let list = builder.build().context("cannot load Ofsted's provider lists")?;
+        references.ofsted_providers = Some(std::sync::Arc::new(list));
     }
     Ok(references)
 }

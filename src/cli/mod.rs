@@ -205,7 +205,7 @@ pub enum ReferenceCommand {
     /// release of the data.
     Index {
         /// Which reference data: postcodes (the ONS Postcode Directory).
-        #[arg(value_name = "NAME", value_parser = PossibleValuesParser::new(caregate_engine::reference::NAMES))]
+        #[arg(value_name = "NAME", value_parser = PossibleValuesParser::new(caregate_engine::reference::INDEXED))]
         name: String,
         /// The data as CSV (as `validate --reference` reads it).
         #[arg(value_name = "CSV")]
@@ -340,8 +340,9 @@ pub struct ValidateArgs {
     pub params: Vec<(String, String)>,
     /// Reference data the rules look values up in, as NAME=FILE: `postcodes=ONSPD.csv`, the ONS Postcode
     /// Directory as CSV (columns pcd, oseast1m, osnrth1m, laua; cty used when present) or as an index written
-    /// from it by `caregate reference index postcodes`. Rules that need reference data not given are reported
-    /// as not run.
+    /// from it by `caregate reference index postcodes`; `ofsted-providers=LIST.xlsx`, Ofsted's lists of
+    /// registered children's homes and social care providers as it publishes them (XLSX or CSV), repeatable to
+    /// give both lists. Rules that need reference data not given are reported as not run.
     #[arg(long = "reference", value_name = "NAME=FILE", value_parser = reference)]
     pub references: Vec<(String, PathBuf)>,
     /// Last year's return, for the rules that compare a child with last year (SSDA903 202–208, 503A–F, …): a

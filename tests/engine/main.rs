@@ -21,5 +21,6 @@ mod reports;
 mod roundtrip;
 mod ssda903;
 mod ssda903_generate;
+mod ssda903_ofsted;
 mod ssda903_previous;
 mod xsd;

@@ -212,10 +212,17 @@ fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
     let files = [("header.csv", header.as_str()), ("episodes.csv", episodes), ("uasc.csv", uasc)];
     let postcodes = sample_postcodes();
     let (_, report) = validate_with(&["--param", "la_code=E09000027", "--reference", &postcodes], &files);
-    // Only the rules that compare with last year's return (not given) are not run.
+    // Only the rules that compare with last year's return or look URNs up in Ofsted's lists (neither given, and
+    // tested in ssda903_previous.rs and ssda903_ofsted.rs) are not run.
     let pack = caregate_engine::standard::Catalog::embedded().unwrap().find("ssda903@2025-26").unwrap();
     let not_run = |report: &Value| -> Vec<String> {
-        not_run(report).into_iter().filter(|id| !pack.rules.iter().any(|r| r.id == *id && r.reads_previous)).collect()
+        let elsewhere = |id: &str| {
+            pack.rules.iter().any(|r| {
+                r.id == id
+                    && (r.reads_previous || r.needs.iter().any(|n| n == caregate_engine::reference::OFSTED_PROVIDERS))
+            })
+        };
+        not_run(report).into_iter().filter(|id| !elsewhere(id)).collect()
     };
     assert_eq!(not_run(&report), Vec::<String>::new());
     let found: Vec<(u64, u64, String, String)> = findings(&report)
@@ -261,20 +268,31 @@ fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
     let (_, report) = validate_with(&["--reference", &postcodes], &files);
     assert_eq!(not_run(&report), ["1015"]);
     let message = report["documents"][0]["findings"][0]["fix"].as_str().unwrap_or_default().to_string();
-    assert_eq!(message, "Run again with --param la_code=… --previous FILES.");
+    assert_eq!(message, "Run again with --param la_code=… --previous FILES --reference ofsted-providers=FILE.");
 }
 
 /// A postcode directory that cannot be read stops the run (exit 2) with the line and the reason, before any
 /// return is read.
 #[test]
 fn a_malformed_postcode_directory_is_refused_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let directory = dir.path().join("onspd.csv");
-    std::fs::write(
-        &directory,
+    let stderr = refused_reference(
+        "postcodes",
         "pcd,oseast1m,osnrth1m,laua\nTW9 1AA,518000,175000,E09000027\nTW9 1AB,east,175000,E09000027\n",
-    )
-    .unwrap();
+    );
+    assert!(
+        stderr.contains("line 3 of the postcode directory: oseast1m `east` is not an easting in metres"),
+        "{stderr}"
+    );
+    let stderr = refused_reference("ofsted", "");
+    assert!(stderr.contains("`ofsted` is not reference data caregate knows"), "{stderr}");
+}
+
+/// Runs `validate` on a one-child Header with `--reference NAME=FILE`, FILE holding `text`: the run must be
+/// refused (exit 2) before any return is read. Returns what it said.
+pub(crate) fn refused_reference(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reference.csv");
+    std::fs::write(&file, text).unwrap();
     std::fs::write(
         dir.path().join("header.csv"),
         "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n",
@@ -283,24 +301,12 @@ fn a_malformed_postcode_directory_is_refused_with_its_line() {
     let output = Command::cargo_bin("caregate")
         .unwrap()
         .args(["validate", "--standard", "ssda903@2025-26", "--reference"])
-        .arg(format!("postcodes={}", directory.display()))
+        .arg(format!("{name}={}", file.display()))
         .arg(dir.path().join("header.csv"))
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("line 3 of the postcode directory: oseast1m `east` is not an easting in metres"),
-        "{stderr}"
-    );
-    let output = Command::cargo_bin("caregate")
-        .unwrap()
-        .args(["validate", "--standard", "ssda903@2025-26", "--reference", "ofsted=x.csv"])
-        .arg(dir.path().join("header.csv"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("`ofsted` is not reference data caregate knows"));
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// `caregate reference index postcodes` writes the directory as an index that `--reference postcodes=` takes in

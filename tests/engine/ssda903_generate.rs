@@ -45,6 +45,20 @@ const UNBREAKABLE: [(&str, &str); 21] = [
     ("3001", "accommodation with former foster carers around the 17th birthday: OC3 rows are only for young people whose 18th to 21st birthday falls in the year, so the DOB and ACCOM would both change"),
 ];
 
+/// The rules that look the placement's URN up in Ofsted's provider lists, each with the reason no recipe breaks
+/// them: the generator's providers are made up, and no list is given when its returns are checked (they are
+/// not run). tests/engine/ssda903_ofsted.rs breaks each with the project's made-up list.
+const NEED_OFSTED: [(&str, &str); 8] = [
+    ("219", "the placement type against the provider's: the generator's URNs are in no list"),
+    ("221", "the placement postcode against the provider's: the generator's URNs are in no list"),
+    ("224", "the placement provider code against the provider's: the generator's URNs are in no list"),
+    ("227", "the episode's start against the provider's closing date: the generator's URNs are in no list"),
+    ("228", "the episode's end against the provider's closing date: the generator's URNs are in no list"),
+    ("229", "PR1 or PR2 against the council of the provider's premises: the generator's URNs are in no list"),
+    ("241", "the LA of placement against the councils of the provider's premises: the generator's URNs are in no list"),
+    ("1008", "a URN Ofsted does not list: without a list every URN would be one"),
+];
+
 fn generate_with(
     pack: &StandardPack,
     count: usize,
@@ -142,7 +156,7 @@ fn the_faults_cover_every_rule_a_child_can_break() {
     assert_eq!(unbreakable.len(), UNBREAKABLE.len(), "each unbreakable rule once");
     assert!(unbreakable.iter().all(|r| all.contains(*r)), "each unbreakable rule is a rule of the pack");
     // The generator writes made-up postcodes, so the rules that look them up in the directory are left to the
-    // tests of those rules (tests/engine/ssda903.rs), as are any that need other reference data; a return of
+    // tests of those rules (tests/engine/ssda903.rs), as are those that need Ofsted's lists (NEED_OFSTED); a return of
     // one year cannot break the rules that compare a child with last year's (tests/engine/ssda903_previous.rs).
     let looks_up: BTreeSet<String> = pack
         .rules
@@ -154,6 +168,14 @@ fn the_faults_cover_every_rule_a_child_can_break() {
         })
         .map(|r| r.id.clone())
         .collect();
+    for (rule, _) in NEED_OFSTED {
+        let needs = pack.rules.iter().filter(|r| r.id == rule).flat_map(|r| &r.needs).collect::<Vec<_>>();
+        assert!(
+            needs.iter().any(|n| *n == caregate_engine::reference::OFSTED_PROVIDERS),
+            "{rule} is a rule of the pack that needs Ofsted's lists: {needs:?}"
+        );
+        assert!(looks_up.contains(rule), "{rule} is left to the tests of the Ofsted rules");
+    }
     let breakable: BTreeSet<String> =
         all.iter().filter(|r| !unbreakable.contains(r.as_str()) && !looks_up.contains(r.as_str())).cloned().collect();
     let covered: BTreeSet<String> = rules.into_iter().collect();
