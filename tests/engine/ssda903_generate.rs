@@ -21,11 +21,12 @@ fn pack() -> Arc<StandardPack> {
 }
 
 /// The rules no recipe breaks, each with the reason: a recipe changes one row of one table, the first it fits.
-const UNBREAKABLE: [(&str, &str); 21] = [
+const UNBREAKABLE: [(&str, &str); 22] = [
     ("185", "an SDQ score for a child not looked after 12 months: OC2 rows are only for such children, and not all have a score"),
     ("198", "an SDQ reason for a child not looked after 12 months: OC2 rows are only for such children, and few have a reason"),
     ("187", "OC2 with AD1 or OC3 data: no child has both, and a change adds no table's rows"),
     ("215", "OC3 with OC2 data: no child has both, and a change adds no table's rows"),
+    ("134", "AD1 with OC3 data: no child has both, and a change adds no table's rows"),
     ("634", "no episode since April 2016: every one of the child's episodes would change"),
     ("399", "MOTHER or reviews with every episode V3 or V4: every one of the child's episodes would change"),
     ("373", "a school placement under 4: no table picks a child under 4 at an episode's start (adopted children may be 4)"),

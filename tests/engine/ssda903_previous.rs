@@ -5,7 +5,8 @@
 use super::ssda903::{findings, not_run, validate_with};
 
 /// The rules written that need last year's return.
-const PREVIOUS_RULES: [&str; 11] = ["202", "203", "204", "207", "208", "503A", "503B", "503C", "503D", "503E", "503F"];
+const PREVIOUS_RULES: [&str; 12] =
+    ["202", "203", "204", "207", "208", "348", "503A", "503B", "503C", "503D", "503E", "503F"];
 
 const HEADER_COLUMNS: &str = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB";
 const EPISODE_COLUMNS: &str =
@@ -583,4 +584,23 @@ fn an_order_open_at_the_end_of_last_year_is_reported_again() {
     let (found, not_run) = run(None);
     assert_eq!(found, Vec::<String>::new());
     assert!(not_run.contains(&"706".to_string()), "{not_run:?}");
+}
+
+#[test]
+fn a_care_leaver_who_died_last_year_is_reported_unless_still_so() {
+    const OC3_COLUMNS: &str = "CHILD,DOB,IN_TOUCH,ACTIV,ACCOM";
+    // F6 and G7 died last year; H8 was in touch. This year F6 is written in touch, G7 still died, H8 not in
+    // touch: only F6 is reported, at its IN_TOUCH.
+    let last = tempfile::tempdir().unwrap();
+    let oc3_last = ["F6,01/01/2006,DIED,0,0", "G7,02/02/2006,DIED,0,0", "H8,03/03/2006,YES,F1,B1"];
+    std::fs::write(last.path().join("oc3.csv"), table(OC3_COLUMNS, &oc3_last)).unwrap();
+    let oc3 = ["F6,01/01/2006,YES,F1,B1", "G7,02/02/2006,DIED,0,0", "H8,03/03/2006,NO,0,0"];
+    let header = ["F6,M,01/01/2006,WBRI,UN2,,", "G7,F,02/02/2006,WBRI,UN2,,", "H8,M,03/03/2006,WBRI,UN2,,"];
+    let (_, report) = validate_with(
+        &["--previous", last.path().to_str().unwrap()],
+        &[("header.csv", &table(HEADER_COLUMNS, &header)), ("oc3.csv", &table(OC3_COLUMNS, &oc3))],
+    );
+    let found: Vec<Found> = findings(&report).into_iter().filter(|f| f.1 == "348").collect();
+    let (line, column) = cell(OC3_COLUMNS, &oc3, 0, "IN_TOUCH");
+    assert_eq!(found, vec![("oc3.csv".to_string(), "348".to_string(), line, column, "F6".to_string())]);
 }

@@ -880,11 +880,10 @@ impl<'p> Generator<'p> {
             let accom =
                 if accom.ends_with('1') && suitable == '2' { format!("{}2", &accom[..1]) } else { accom.into() };
             (self.rng.pick(ACTIV).to_string(), accom)
-        } else if matches!(in_touch, "DIED" | "RHOM") {
-            // Died or returned home: activity and accommodation are 0 (rule 344).
-            ("0".to_string(), "0".to_string())
         } else {
-            (String::new(), String::new())
+            // Not in touch, died or returned home: activity and accommodation are 0 (rule 344), given as the
+            // three items are all given or none (rule 153).
+            ("0".to_string(), "0".to_string())
         };
         self.push(
             rows,
@@ -1013,6 +1012,7 @@ impl<'p> Generator<'p> {
             dob = plus_years(self.rng.date_in(days(start, 40), days(end, -10)), -18);
         }
         let eighteenth = plus_years(dob, 18);
+        // U (not known) is not drawn: rule 232 queries it.
         let sex = if want.mother {
             "F"
         } else if uasc {
@@ -1021,27 +1021,28 @@ impl<'p> Generator<'p> {
             } else {
                 "F"
             }
-        } else if self.rng.chance(0.003) {
-            "U"
         } else if self.rng.chance(0.56) {
             "M"
         } else {
             "F"
         };
         let ethnic = if uasc { self.rng.pick(ETHNIC_UASC) } else { self.rng.pick(ETHNIC) };
-        let school_age = age_on(dob, start) >= 5;
+        // Of school age as rule 209 has it: 4 by 31 August of the year before the collection year starts.
+        let school_age = plus_years(dob, 4) <= days(plus_years(start, -1), 152);
+        // UN4 (newly looked after, UPN not yet known) is not drawn: it is for a child looked after for a week or
+        // less at 31 March (rule 210), which few are.
         let upn = if uasc {
             if self.rng.chance(0.5) {
                 "UN3".to_string()
             } else {
-                "UN4".to_string()
+                "UN5".to_string()
             }
         } else if !school_age {
             "UN1".to_string()
         } else if self.rng.chance(0.95) {
             self.upn(dob)
         } else {
-            ["UN2", "UN4", "UN5"][self.rng.random_range(0..3)].to_string()
+            ["UN2", "UN5"][self.rng.random_range(0..2)].to_string()
         };
 
         // The period of care: when it started, and whether and how it ends in the year.
@@ -1050,10 +1051,13 @@ impl<'p> Generator<'p> {
             && !want.oc2
             && !adoption
             && (want.new_episode && self.rng.chance(0.7) || uasc && self.rng.chance(0.5) || self.rng.chance(0.33));
+        // A period of care starting in the year starts after 1 April: one starting on 1 April itself reads as
+        // looked after continuously for the year (DfE's definition, rule 191), which wants OC2.
+        let first_day = days(start, 1);
         let poc_start = if born_in_year {
-            self.rng.date_in(dob.max(start), days(dob, 60).min(days(end, -3)).max(dob.max(start)))
+            self.rng.date_in(dob.max(first_day), days(dob, 60).min(days(end, -3)).max(dob.max(first_day)))
         } else if new_entrant {
-            self.rng.date_in(start, days(end.min(eighteenth), -5).max(start))
+            self.rng.date_in(first_day, days(end.min(eighteenth), -5).max(first_day))
         } else {
             let earliest = days(start, -365 * 8).max(days(dob, 3));
             let latest = if want.oc2 { days(start, -2) } else { days(start, -1) };
