@@ -1157,10 +1157,10 @@ impl<'p> Generator<'p> {
                 };
                 let placement = placement.map(|p| {
                     let mut p = self.not_with_parents(p, ls, &home_post);
-                    // A change of placement changes something of it (a few draws: a council may have few
-                    // postcodes listed).
+                    // A change of placement changes something of it, and away from parents is away from home
+                    // (a few draws: a council may have few postcodes listed).
                     for _ in 0..16 {
-                        if !p.pl_same(&last) {
+                        if !p.pl_same(&last) && (p.place == "P1" || p.post != home_post) {
                             break;
                         }
                         p.post = self.postcodes.draw(&mut self.rng, self.council, self.council);
