@@ -2,9 +2,10 @@
 # SSDA903 (children looked after) returns as CSV tables: whole-process validation by caregate beside the peer
 # validator (Data to Insight's csc-validator-be-903 0.1.17, all its rules in one run, as a council runs it),
 # measured in the same run, on a clean return and a messy one (a first submission's mistakes) of the same
-# children, both made by `caregate generate ssda903`; then caregate's peak memory on a large return. caregate
-# runs with the whole ONS Postcode Directory loaded (`--reference postcodes=…`, as the peer loads its own), and
-# once more without it, as the same-run baseline of what loading the directory costs.
+# children, both made by `caregate generate ssda903` with their postcodes drawn from the directory; then
+# caregate's peak memory on a large return. caregate runs with the whole ONS Postcode Directory loaded
+# (`--reference postcodes=…`, as the peer loads its own), and once more without it, as the same-run baseline
+# of what loading the directory costs.
 #
 #   bash benches/ssda903.sh [CHILDREN=2700] [RUNS=5] [BIG_CHILDREN=27000]
 #
@@ -48,7 +49,8 @@ peak() { # peak resident memory of a command, in MiB
 for profile in clean messy; do
   dir="$work/$profile-$children"
   rm -rf "$dir"
-  $bin generate ssda903@2025-26 --count "$children" --seed 2026 --profile "$profile" --output "$dir" >/dev/null
+  $bin generate ssda903@2025-26 --count "$children" --seed 2026 --profile "$profile" --param la_code=E09000027 \
+    --reference "postcodes=$postcodes" --output "$dir" 2>/dev/null
   files=("$dir"/*.csv)
   echo
   echo "== $profile return: $children children, $(du -sh "$dir" | cut -f1) in ${#files[@]} tables"
@@ -75,7 +77,8 @@ done
 if [ "$big" -gt 0 ]; then
   dir="$work/messy-$big"
   rm -rf "$dir"
-  $bin generate ssda903@2025-26 --count "$big" --seed 7 --profile messy --output "$dir" >/dev/null
+  $bin generate ssda903@2025-26 --count "$big" --seed 7 --profile messy --param la_code=E09000027 \
+    --reference "postcodes=$postcodes" --output "$dir" 2>/dev/null
   echo
   echo "== messy return of $big children, $(du -sh "$dir" | cut -f1)"
   /usr/bin/time -f 'caregate with the directory: %e s, peak %M KiB' $bin validate --standard ssda903@2025-26 \

@@ -219,10 +219,12 @@ fn display_path(path: &Path) -> String {
     }
 }
 
-/// Loads the reference data given as `--reference NAME=FILE`, each once.
+/// Loads the reference data given as `--reference NAME=FILE`: the postcode directory once; Ofsted's provider
+/// lists as one file or several (its children's homes and social care providers lists), read into one index.
 fn load_references(given: &[(String, PathBuf)]) -> Result<caregate_engine::reference::References> {
-    use caregate_engine::reference::{PostcodeDirectory, References, POSTCODES};
+    use caregate_engine::reference::{OfstedProviders, PostcodeDirectory, References, OFSTED_PROVIDERS, POSTCODES};
     let mut references = References::default();
+    let mut ofsted: Option<caregate_engine::reference::ofsted::OfstedProvidersBuilder> = None;
     for (name, path) in given {
         match name.as_str() {
             POSTCODES if references.postcodes.is_some() => bail!("--reference {POSTCODES}=… is given twice"),
@@ -233,9 +235,20 @@ fn load_references(given: &[(String, PathBuf)]) -> Result<caregate_engine::refer
                     PostcodeDirectory::load(file).with_context(|| format!("cannot load {}", path.display()))?;
                 references.postcodes = Some(std::sync::Arc::new(directory));
             }
+            OFSTED_PROVIDERS => {
+                let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                ofsted
+                    .get_or_insert_with(OfstedProviders::builder)
+                    .add(&bytes)
+                    .with_context(|| format!("cannot load {}", path.display()))?;
+            }
             // The option's parser accepts only the names of `reference::NAMES`.
             other => bail!("`{other}` is not reference data caregate knows"),
         }
+    }
+    if let Some(builder) = ofsted {
+        let list = builder.build().context("cannot load Ofsted's provider lists")?;
+        references.ofsted_providers = Some(std::sync::Arc::new(list));
     }
     Ok(references)
 }
@@ -813,6 +826,12 @@ fn generate(catalog: &Catalog, args: GenerateArgs) -> Result<u8> {
     if args.profile != caregate_generate::cin::Profile::Clean {
         bail!("--profile {} is for census returns; {} is generated from its examples", args.profile, pack.reference());
     }
+    if !args.params.is_empty() || !args.references.is_empty() {
+        bail!(
+            "--param and --reference are for returns sent as tables; {} is generated from its examples",
+            pack.reference()
+        );
+    }
     let target = match args.format {
         None | Some(GenerateFormat::Xml) => Target::Xml,
         Some(GenerateFormat::Json) => Target::Json,
@@ -936,6 +955,9 @@ fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {
 /// A census return: `--count` is the number of children in one return, written as it is generated to standard
 /// output or to `--output` (a file, or a folder to hold `<id>-<version>.xml`).
 fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8> {
+    if !args.params.is_empty() || !args.references.is_empty() {
+        bail!("--param and --reference are for returns sent as tables, not a {} return", pack.reference());
+    }
     if args.format.is_some_and(|f| f != GenerateFormat::Xml) {
         bail!("a {} return is generated as XML; convert it with `caregate convert --to json`", pack.reference());
     }
@@ -971,11 +993,21 @@ fn generate_census_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
 /// A return sent as tables (SSDA903): `--count` children in one return, written to the folder `--output` as
 /// one CSV file per table.
 fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8> {
+    let mut la_code = None;
+    for (name, value) in &args.params {
+        match name.as_str() {
+            "la_code" if la_code.is_none() => la_code = Some(value.clone()),
+            "la_code" => bail!("--param la_code=… is given twice"),
+            other => bail!("--param {other}: a {} return is generated for a council, la_code=CODE", pack.reference()),
+        }
+    }
+    let area = caregate_generate::ssda903::Area { postcodes: load_references(&args.references)?.postcodes, la_code };
     let settings = caregate_generate::ssda903::Settings {
         count: args.count,
         seed: args.seed,
         invalid_rate: args.invalid_rate,
         profile: args.profile,
+        area,
     };
     let plan = caregate_generate::ssda903::Plan::of(pack)?;
     let (summary, written) = match args.format {
@@ -1022,7 +1054,8 @@ fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
         String::new()
     };
     eprintln!(
-        "caregate: generated a {} return of {} children{written}{} bytes); {faults} deliberate faults{mistakes}",
+        "caregate: generated {}'s {} return of {} children{written}{} bytes); {faults} deliberate faults{mistakes}",
+        summary.la_code,
         pack.reference(),
         summary.children,
         summary.bytes

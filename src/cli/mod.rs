@@ -205,7 +205,7 @@ pub enum ReferenceCommand {
     /// release of the data.
     Index {
         /// Which reference data: postcodes (the ONS Postcode Directory).
-        #[arg(value_name = "NAME", value_parser = PossibleValuesParser::new(caregate_engine::reference::NAMES))]
+        #[arg(value_name = "NAME", value_parser = PossibleValuesParser::new(caregate_engine::reference::INDEXED))]
         name: String,
         /// The data as CSV (as `validate --reference` reads it).
         #[arg(value_name = "CSV")]
@@ -340,8 +340,9 @@ pub struct ValidateArgs {
     pub params: Vec<(String, String)>,
     /// Reference data the rules look values up in, as NAME=FILE: `postcodes=ONSPD.csv`, the ONS Postcode
     /// Directory as CSV (columns pcd, oseast1m, osnrth1m, laua; cty used when present) or as an index written
-    /// from it by `caregate reference index postcodes`. Rules that need reference data not given are reported
-    /// as not run.
+    /// from it by `caregate reference index postcodes`; `ofsted-providers=LIST.xlsx`, Ofsted's lists of
+    /// registered children's homes and social care providers as it publishes them (XLSX or CSV), repeatable to
+    /// give both lists. Rules that need reference data not given are reported as not run.
     #[arg(long = "reference", value_name = "NAME=FILE", value_parser = reference)]
     pub references: Vec<(String, PathBuf)>,
     /// Last year's return, for the rules that compare a child with last year (SSDA903 202–208, 503A–F, …): a
@@ -412,6 +413,14 @@ pub struct GenerateArgs {
     /// The form to write (default: the standard's own: CSV tables for a return sent as tables, else XML).
     #[arg(long, value_enum)]
     pub format: Option<GenerateFormat>,
+    /// For a return sent as tables (SSDA903): the council, as NAME=VALUE `la_code=E09000027` (its ONS code, as
+    /// `validate --param` takes it); default: drawn by seed.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = param)]
+    pub params: Vec<(String, String)>,
+    /// For a return sent as tables: `postcodes=FILE`, the ONS Postcode Directory (CSV or index, as `validate
+    /// --reference` takes it), to draw every home and placement postcode from it rather than make them up.
+    #[arg(long = "reference", value_name = "NAME=FILE", value_parser = reference)]
+    pub references: Vec<(String, PathBuf)>,
     /// Folder to write the documents to (default: standard output, one after another).
     #[arg(long, short, value_name = "DIR")]
     pub output: Option<PathBuf>,

@@ -22,6 +22,7 @@ mod roundtrip;
 mod rule_cases;
 mod ssda903;
 mod ssda903_generate;
+mod ssda903_ofsted;
 mod ssda903_previous;
 mod ssda903_rules;
 mod xsd;

@@ -7,16 +7,16 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 const HEADER: &str = "\u{FEFF}CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\r\n\
-    C1,M,01/02/2012,WBRI,UN1,,\r\n\
+    C1,M,01/02/2012,WBRI,UN2,,\r\n\
     C2,1,15/06/2010,BAFR,UN2,,\r\n\
     \r\n\
-    C3,F,\"03/03/2015\",WBRI,UN1,,\r\n\
-    C3,F,03/03/2015,WBRI,UN1,,\r\n";
+    C3,F,\"03/03/2015\",WBRI,UN2,,\r\n\
+    C3,F,03/03/2015,WBRI,UN2,,\r\n";
 const EPISODES: &str =
     "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
     C1,01/05/2025,S,C2,N1,U1,PR1,,,,AB1 2CD,EF3 4GH,SC123456\n\
-    C2,2025-06-01,S,C2,N1,U1,PR1,,,,,,\n\
-    C9,01/07/2025,S,C2,N1,U1,PR1,,,,,,\n";
+    C2,2025-06-01,S,C2,N1,U1,PR1,,,,AB1 2CD,EF3 4GH,\n\
+    C9,01/07/2025,S,C2,N1,U1,PR1,,,,AB1 2CD,EF3 4GH,\n";
 const REVIEWS: &str = "CHILD,DOB,REVIEW,REVIEW_CODE,NOTE\n\
     C1,01/02/2012,01/06/2025,PN1,x\n\
     C2,16/06/2010,01/07/2025,PN9,y\n\
@@ -94,9 +94,9 @@ pub(crate) fn has(
 #[test]
 fn a_clean_return_has_no_findings() {
     // The episode ends with the child back home with parents (E4A): adoption (E11) would need an adoption placement (390).
-    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n";
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN2,,\n";
     let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
-        C1,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,,,\n";
+        C1,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,AB1 2CD,EF3 4GH,\n";
     let (code, report) = validate(&[("header.csv", header), ("episodes.csv", episodes)]);
     assert_eq!(findings(&report), Vec::new());
     assert_eq!(code, 0);
@@ -133,8 +133,8 @@ fn findings_are_in_the_file_the_field_is_in_and_name_the_child() {
 #[test]
 fn a_file_that_is_no_table_and_a_table_given_twice_are_said_so() {
     let (_, report) = validate(&[
-        ("header.csv", "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n"),
-        ("again.csv", "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n"),
+        ("header.csv", "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN2,,\n"),
+        ("again.csv", "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN2,,\n"),
         ("notes.csv", "ID,TEXT\n1,hello\n"),
     ]);
     let found = findings(&report);
@@ -163,7 +163,7 @@ fn a_rule_needing_a_run_time_input_runs_only_when_given_it() {
          needs = [\"la_code\"]\nexpression = \"params.la_code == 'E09000027'\"\nmessage = \"Not our council.\"\n",
     );
     std::fs::write(ours.join("rules.toml"), rules).unwrap();
-    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n";
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN2,,\n";
     let run = |extra: &[&str]| {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("header.csv"), header).unwrap();
@@ -212,10 +212,17 @@ fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
     let files = [("header.csv", header.as_str()), ("episodes.csv", episodes), ("uasc.csv", uasc)];
     let postcodes = sample_postcodes();
     let (_, report) = validate_with(&["--param", "la_code=E09000027", "--reference", &postcodes], &files);
-    // Only the rules that compare with last year's return (not given) are not run.
+    // Only the rules that compare with last year's return or look URNs up in Ofsted's lists (neither given, and
+    // tested in ssda903_previous.rs and ssda903_ofsted.rs) are not run.
     let pack = caregate_engine::standard::Catalog::embedded().unwrap().find("ssda903@2025-26").unwrap();
     let not_run = |report: &Value| -> Vec<String> {
-        not_run(report).into_iter().filter(|id| !pack.rules.iter().any(|r| r.id == *id && r.reads_previous)).collect()
+        let elsewhere = |id: &str| {
+            pack.rules.iter().any(|r| {
+                r.id == id
+                    && (r.reads_previous || r.needs.iter().any(|n| n == caregate_engine::reference::OFSTED_PROVIDERS))
+            })
+        };
+        not_run(report).into_iter().filter(|id| !elsewhere(id)).collect()
     };
     assert_eq!(not_run(&report), Vec::<String>::new());
     let found: Vec<(u64, u64, String, String)> = findings(&report)
@@ -261,46 +268,45 @@ fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
     let (_, report) = validate_with(&["--reference", &postcodes], &files);
     assert_eq!(not_run(&report), ["1015"]);
     let message = report["documents"][0]["findings"][0]["fix"].as_str().unwrap_or_default().to_string();
-    assert_eq!(message, "Run again with --param la_code=… --previous FILES.");
+    assert_eq!(message, "Run again with --param la_code=… --previous FILES --reference ofsted-providers=FILE.");
 }
 
 /// A postcode directory that cannot be read stops the run (exit 2) with the line and the reason, before any
 /// return is read.
 #[test]
 fn a_malformed_postcode_directory_is_refused_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let directory = dir.path().join("onspd.csv");
-    std::fs::write(
-        &directory,
+    let stderr = refused_reference(
+        "postcodes",
         "pcd,oseast1m,osnrth1m,laua\nTW9 1AA,518000,175000,E09000027\nTW9 1AB,east,175000,E09000027\n",
-    )
-    .unwrap();
+    );
+    assert!(
+        stderr.contains("line 3 of the postcode directory: oseast1m `east` is not an easting in metres"),
+        "{stderr}"
+    );
+    let stderr = refused_reference("ofsted", "");
+    assert!(stderr.contains("`ofsted` is not reference data caregate knows"), "{stderr}");
+}
+
+/// Runs `validate` on a one-child Header with `--reference NAME=FILE`, FILE holding `text`: the run must be
+/// refused (exit 2) before any return is read. Returns what it said.
+pub(crate) fn refused_reference(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reference.csv");
+    std::fs::write(&file, text).unwrap();
     std::fs::write(
         dir.path().join("header.csv"),
-        "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\n",
+        "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN2,,\n",
     )
     .unwrap();
     let output = Command::cargo_bin("caregate")
         .unwrap()
         .args(["validate", "--standard", "ssda903@2025-26", "--reference"])
-        .arg(format!("postcodes={}", directory.display()))
+        .arg(format!("{name}={}", file.display()))
         .arg(dir.path().join("header.csv"))
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("line 3 of the postcode directory: oseast1m `east` is not an easting in metres"),
-        "{stderr}"
-    );
-    let output = Command::cargo_bin("caregate")
-        .unwrap()
-        .args(["validate", "--standard", "ssda903@2025-26", "--reference", "ofsted=x.csv"])
-        .arg(dir.path().join("header.csv"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("`ofsted` is not reference data caregate knows"));
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// `caregate reference index postcodes` writes the directory as an index that `--reference postcodes=` takes in
@@ -364,14 +370,14 @@ fn an_index_of_the_directory_gives_the_same_findings_as_its_csv() {
 /// each located at its element.
 #[test]
 fn the_xml_form_gives_the_same_findings_as_the_tables() {
-    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\nC2,1,15/06/2010,XXXX,UN2,,\n";
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN2,,\nC2,1,15/06/2010,XXXX,UN2,,\n";
     let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
         C1,01/05/2025,S,C2,N1,U1,PR1,,,,,,\n\
         C2,2025-06-01,S,C2,N9,U1,PR1,01/07/2025,,,,,\n";
     let reviews = "CHILD,DOB,REVIEW,REVIEW_CODE\nC1,01/02/2012,01/06/2025,PN9\n";
     let uasc = "CHILD,SEX,DOB,DUC\nC2,1,15/06/2010,31/02/2027\n";
     let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<EXPSSDA903>\n\
-        <CHILD><HEADER><CHILDID>C1</CHILDID><UPN>UN1</UPN><SEX>M</SEX><DOB>01/02/2012</DOB><ETHNIC>WBRI</ETHNIC><UASC/>\n\
+        <CHILD><HEADER><CHILDID>C1</CHILDID><UPN>UN2</UPN><SEX>M</SEX><DOB>01/02/2012</DOB><ETHNIC>WBRI</ETHNIC><UASC/>\n\
         <AREVIEW><REVIEW>01/06/2025</REVIEW><REVIEW_CODE>PN9</REVIEW_CODE></AREVIEW><MOTHER/><MC_DOB/></HEADER>\n\
         <EPISODE><DECOM>01/05/2025</DECOM><RNE>S</RNE><LS>C2</LS><CIN>N1</CIN><PL>U1</PL><PLACE_PROVIDER>PR1</PLACE_PROVIDER><DEC/><REC/></EPISODE></CHILD>\n\
         <CHILD><HEADER><CHILDID>C2</CHILDID><UPN>UN2</UPN><SEX>1</SEX><DOB>15/06/2010</DOB><ETHNIC>XXXX</ETHNIC><UASC>1</UASC><DUC>31/02/2027</DUC><MOTHER/><MC_DOB/></HEADER>\n\
@@ -387,11 +393,19 @@ fn the_xml_form_gives_the_same_findings_as_the_tables() {
         validate(&[("header.csv", header), ("episodes.csv", episodes), ("reviews.csv", reviews), ("uasc.csv", uasc)]);
     let (code, from_xml) = validate(&[("return.xml", &xml)]);
     assert_eq!(code, 1);
-    let expected: Vec<(String, String)> =
-        [("101", "C2"), ("103", "C2"), ("104", "C2"), ("141", "C2"), ("145", "C2"), ("148", "C2"), ("167", "C1")]
-            .iter()
-            .map(|(r, c)| (r.to_string(), c.to_string()))
-            .collect();
+    let expected: Vec<(String, String)> = [
+        ("101", "C2"),
+        ("103", "C2"),
+        ("104", "C2"),
+        ("141", "C2"),
+        ("145", "C2"),
+        ("148", "C2"),
+        ("167", "C1"),
+        ("392b", "C1"),
+    ]
+    .iter()
+    .map(|(r, c)| (r.to_string(), c.to_string()))
+    .collect();
     assert_eq!(pairs(&tables), expected);
     assert_eq!(pairs(&from_xml), expected);
     // Located at the element: C2's <SEX> is on line 6 of return.xml.
@@ -411,7 +425,12 @@ fn the_xml_form_gives_the_same_findings_as_the_tables() {
         .map(|f| (f.rule, f.record.unwrap_or_default()))
         .collect();
     from_engine.sort();
-    assert_eq!(from_engine, expected);
+    // Read as 2026-27, C1 has been looked after since May 2025, so for 12 months at 31 March 2027, and has no
+    // OC2 row (191).
+    let mut expected_2026_27 = expected.clone();
+    expected_2026_27.push(("191".to_string(), "C1".to_string()));
+    expected_2026_27.sort();
+    assert_eq!(from_engine, expected_2026_27);
 }
 
 /// The 2026-27 pack is written as what changed from 2025-26 (`extends`): it has every rule of 2025-26 and the
@@ -437,4 +456,76 @@ fn the_2026_27_return_extends_2025_26_with_its_dolo_table() {
     assert!(has(&found, "dolo.csv", "702", 2, 26, "C1"), "{found:#?}");
     assert!(has(&found, "dolo.csv", "700", 3, 15, "C1"), "{found:#?}");
     assert_eq!(report["standard"]["version"], "2026-27", "{report:#}");
+}
+
+/// Rules 709 and 710 judge each placement that overlaps an order with both its dates: 709 expects K2, Z12 or Z13;
+/// 710 refuses secure children's homes, parents, young offender institutions and supported accommodation.
+#[test]
+fn a_placement_during_a_dolo_is_judged_by_its_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\nC2,F,01/02/2012,WBRI,UN1,0,\n\
+        C3,M,01/02/2012,WBRI,UN1,,\nC4,M,01/02/2012,WBRI,UN1,,\n";
+    // C1 in a secure children's home (K1) during the order; C2 in a children's home (K2); C3 placed with parents
+    // (P1) only before the order starts; C4's order has no end date, so neither rule judges it.
+    let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
+        C1,01/04/2026,S,C2,N1,K1,PR1,,,,,,\n\
+        C2,01/04/2026,S,C2,N1,K2,PR1,,,,,,\n\
+        C3,01/04/2026,S,C2,N1,P1,PR1,01/05/2026,X1,CARPL,,,\n\
+        C3,01/05/2026,P,C2,N1,Z12,PR1,,,,,,\n\
+        C4,01/04/2026,S,C2,N1,K1,PR1,,,,,,\n";
+    let dolo =
+        "CHILD,DOB,DOLO_START,DOLO_END\nC1,01/02/2012,01/06/2026,01/09/2026\nC2,01/02/2012,01/06/2026,01/09/2026\n\
+        C3,01/02/2012,02/05/2026,01/09/2026\nC4,01/02/2012,01/06/2026,\n";
+    for (name, text) in [("header.csv", header), ("episodes.csv", episodes), ("dolo.csv", dolo)] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--standard", "ssda903@2026-27", "--format", "json"])
+        .args(["header.csv", "episodes.csv", "dolo.csv"].map(|f| dir.path().join(f)))
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut dolo_rules: Vec<(String, String)> =
+        findings(&report).into_iter().filter(|f| f.1 == "709" || f.1 == "710").map(|f| (f.1, f.4)).collect();
+    dolo_rules.sort();
+    let expected = [("709", "C1"), ("710", "C1")].map(|(r, c)| (r.to_string(), c.to_string()));
+    assert_eq!(dolo_rules, expected, "{report:#}");
+    assert!(has(&findings(&report), "dolo.csv", "709", 2, 15, "C1"), "at the order's start: {report:#}");
+}
+
+/// The social worker rules read SW_REASON as why an episode began, and judge a child looked after on 31 March
+/// by its latest episode.
+#[test]
+fn social_worker_episodes_are_judged_by_the_episode_before_them() {
+    let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN1,,\nC2,M,01/02/2012,WBRI,UN1,,\n\
+        C3,M,01/02/2012,WBRI,UN1,,\n";
+    let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
+        C1,01/01/2025,S,C2,N1,U1,PR1,,,,,,\n\
+        C2,01/01/2025,S,C2,N1,U1,PR1,,,,,,\n\
+        C3,01/01/2025,S,C2,N1,U1,PR1,01/10/2025,E8,,,,\n";
+    // C1: a change within the week (fine), then first contact on the day the episode before it ended (SW10b),
+    // and no reason (SW13). C2: a change 20 days after the end of the one before (SW10a), the latest episode
+    // ended before 31 March (SW11b, SW17) while the child is looked after. C3 left care: its last episode ends.
+    let sw = "CHILD,DOB,SW_ID,SW_DECOM,SW_DEC,SW_REASON\n\
+        C1,01/02/2012,SW1,01/01/2025,01/06/2025,FCONTA\n\
+        C1,01/02/2012,SW2,05/06/2025,01/09/2025,LEFTRL\n\
+        C1,01/02/2012,SW3,01/09/2025,01/12/2025,FCONTA\n\
+        C1,01/02/2012,SW4,01/12/2025,,\n\
+        C2,01/02/2012,SW5,01/01/2025,01/06/2025,FCONTA\n\
+        C2,01/02/2012,SW6,21/06/2025,01/03/2026,MANAGE\n\
+        C3,01/02/2012,XX7,01/01/2025,01/10/2025,FCONTA\n";
+    let (_, report) = validate(&[("header.csv", header), ("episodes.csv", episodes), ("sw_episodes.csv", sw)]);
+    let mut sw_rules: Vec<(String, u64, String)> =
+        findings(&report).into_iter().filter(|f| f.1.starts_with("SW")).map(|f| (f.1, f.2, f.4)).collect();
+    sw_rules.sort();
+    let expected = [
+        ("SW10aSTG2", 7, "C2"),
+        ("SW10bSTG2", 4, "C1"),
+        ("SW11bSTG2", 7, "C2"),
+        ("SW13STG1", 5, "C1"),
+        ("SW17STG2", 7, "C2"),
+    ]
+    .map(|(r, l, c)| (r.to_string(), l, c.to_string()));
+    assert_eq!(sw_rules, expected, "{report:#}");
 }

@@ -6,7 +6,8 @@
 //! findings ([`validate`], using the rule language of [`expr`]) → [`report`] (one writer per format).
 //! [`finding`] and [`model`] are the vocabulary every stage shares; [`digest`] the hashing every layer uses;
 //! [`names`] how the enums users type and read are named and refused; [`reference`] the reference data a run is
-//! given beside its documents (the postcode directory), which rules read through functions of [`expr`].
+//! given beside its documents (the postcode directory, Ofsted's provider lists), which rules read through
+//! functions of [`expr`].
 #![forbid(unsafe_code)]
 
 pub mod convert;

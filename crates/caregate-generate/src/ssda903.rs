@@ -27,6 +27,7 @@ mod xml;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{Datelike, NaiveDate};
@@ -34,6 +35,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
+use caregate_engine::reference::PostcodeDirectory;
 use caregate_engine::standard::StandardPack;
 
 pub(crate) use crate::draw::{days, weighted, Draw as _, Weighted};
@@ -171,12 +173,88 @@ impl Plan {
 }
 
 /// How a return is generated.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub count: usize,
     pub seed: u64,
     pub invalid_rate: f64,
     pub profile: Profile,
+    pub area: Area,
+}
+
+/// Where the children live and are placed. By default the council is drawn by seed and its postcodes are made
+/// up in the shape of its districts (no postcode directory lists them, so the rules that look postcodes up
+/// find them unknown). Given the ONS Postcode Directory, every postcode is one it lists with a grid reference:
+/// homes and nearby placements in the council's area, the rest in other English councils'; the council is
+/// `la_code` when given (as `validate --param la_code` takes it), else the one drawn by seed.
+#[derive(Debug, Clone, Default)]
+pub struct Area {
+    pub postcodes: Option<Arc<PostcodeDirectory>>,
+    pub la_code: Option<String>,
+}
+
+/// Where the generator's postcodes come from (see [`Area`]).
+enum Postcodes {
+    Shaped,
+    /// Postcodes of the directory: of the council's area, and of other English councils'.
+    Listed {
+        home: Vec<String>,
+        away: Vec<String>,
+    },
+}
+
+impl Postcodes {
+    /// A postcode in `area`, for a return of `council`: made up in its shape, or one listed in the council's
+    /// area or elsewhere in England.
+    fn draw(&self, rng: &mut ChaCha8Rng, council: &Council, area: &Council) -> String {
+        match self {
+            Postcodes::Shaped => postcode(rng, area),
+            Postcodes::Listed { home, away } => {
+                let list = if area.code == council.code { home } else { away };
+                list.get(rng.random_range(0..list.len().max(1))).cloned().unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// How many postcodes of each kind are drawn from the directory: enough that few children share one.
+const LISTED_POSTCODES: usize = 8192;
+
+impl Postcodes {
+    /// Draws the postcodes of `la` and of elsewhere in England from the directory, the same ones for the same
+    /// seed (reservoir sampling in one pass, with a stream of its own so that the return's draws are those of
+    /// a return without the directory).
+    fn listed(directory: &PostcodeDirectory, la: &str, seed: u64) -> Result<Postcodes> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x706f_7374_636f_6465);
+        let (mut home, mut away) = (Vec::new(), Vec::new());
+        let (mut seen_home, mut seen_away) = (0usize, 0usize);
+        for (postcode, place) in directory.iter() {
+            let (Some(_), Some(authority)) = (place.grid, place.authority) else { continue };
+            let (list, seen) = if authority == la {
+                (&mut home, &mut seen_home)
+            } else if authority.starts_with('E') {
+                (&mut away, &mut seen_away)
+            } else {
+                continue;
+            };
+            *seen += 1;
+            if list.len() < LISTED_POSTCODES {
+                list.push(postcode.text());
+            } else {
+                let j = rng.random_range(0..*seen);
+                if let Some(slot) = list.get_mut(j) {
+                    *slot = postcode.text();
+                }
+            }
+        }
+        if home.is_empty() {
+            bail!("the postcode directory lists no postcode of {la} with a grid reference (give --param la_code=CODE, a council it lists)");
+        }
+        if away.is_empty() {
+            away = home.clone();
+        }
+        Ok(Postcodes::Listed { home, away })
+    }
 }
 
 /// What was generated.
@@ -192,6 +270,8 @@ pub struct Summary {
     pub mistakes: usize,
     /// The files written, in the pack's table order.
     pub files: Vec<String>,
+    /// The council's ONS code, for `validate --param la_code`.
+    pub la_code: String,
 }
 
 /// Writes a return to `dir` (created if need be), one file per table.
@@ -284,7 +364,7 @@ fn each_child(
     mut write: impl FnMut(&Rows) -> Result<u64>,
 ) -> Result<Summary> {
     let mut generator = Generator::new(pack, plan, settings)?;
-    let mut summary = Summary::default();
+    let mut summary = Summary { la_code: generator.la_code.clone(), ..Summary::default() };
     let mut mess = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x6d65_7373_7921);
     for index in 0..settings.count {
         let (id, mut rows, fault) = generator.next_child(index);
@@ -462,6 +542,9 @@ const ACCOM: &Weighted = &[
     ("Y2", 15),
     ("Z1", 10),
 ];
+/// Why a child's social worker changed, written on the episode of the new social worker. First contact (FCONTA)
+/// is the reason of a child's first episode only: drawn for a change, it is written OTHERS (the table keeps it so
+/// that a seed draws the return it always drew).
 const SW_REASON: &Weighted = &[
     ("MANAGE", 150),
     ("FCONTA", 120),
@@ -475,29 +558,31 @@ const SW_REASON: &Weighted = &[
 ];
 const INWARD_LETTERS: &[u8] = b"ABDEFGHJLNPQRSTUWXYZ";
 
-/// A council: its DfE code, and the postcode districts of its area (area letters and district numbers).
+/// A council: its DfE code, its ONS code (as the postcode directory and `--param la_code` name it), and the
+/// postcode districts of its area (area letters and district numbers).
 struct Council {
     code: u16,
+    ons: &'static str,
     districts: &'static [(&'static str, u8, u8)],
 }
 
 const COUNCILS: &[Council] = &[
-    Council { code: 202, districts: &[("NW", 1, 6), ("N", 1, 7), ("WC", 1, 2)] },
-    Council { code: 204, districts: &[("E", 2, 9), ("N", 1, 1), ("N", 16, 16)] },
-    Council { code: 210, districts: &[("SE", 1, 22)] },
-    Council { code: 306, districts: &[("CR", 0, 8), ("SE", 19, 25)] },
-    Council { code: 330, districts: &[("B", 1, 48)] },
-    Council { code: 341, districts: &[("L", 1, 38)] },
-    Council { code: 352, districts: &[("M", 1, 40)] },
-    Council { code: 373, districts: &[("S", 1, 36)] },
-    Council { code: 383, districts: &[("LS", 1, 29)] },
-    Council { code: 391, districts: &[("NE", 1, 15)] },
-    Council { code: 801, districts: &[("BS", 1, 16)] },
-    Council { code: 878, districts: &[("EX", 1, 39), ("TQ", 1, 14), ("PL", 1, 9)] },
-    Council { code: 881, districts: &[("CM", 1, 24), ("SS", 0, 17), ("CO", 1, 16)] },
-    Council { code: 886, districts: &[("ME", 1, 20), ("CT", 1, 21), ("TN", 1, 30), ("DA", 1, 18)] },
-    Council { code: 888, districts: &[("PR", 1, 26), ("BB", 1, 12), ("FY", 1, 8), ("LA", 1, 6)] },
-    Council { code: 926, districts: &[("NR", 1, 35), ("PE", 30, 38)] },
+    Council { code: 202, ons: "E09000007", districts: &[("NW", 1, 6), ("N", 1, 7), ("WC", 1, 2)] },
+    Council { code: 204, ons: "E09000012", districts: &[("E", 2, 9), ("N", 1, 1), ("N", 16, 16)] },
+    Council { code: 210, ons: "E09000028", districts: &[("SE", 1, 22)] },
+    Council { code: 306, ons: "E09000008", districts: &[("CR", 0, 8), ("SE", 19, 25)] },
+    Council { code: 330, ons: "E08000025", districts: &[("B", 1, 48)] },
+    Council { code: 341, ons: "E08000012", districts: &[("L", 1, 38)] },
+    Council { code: 352, ons: "E08000003", districts: &[("M", 1, 40)] },
+    Council { code: 373, ons: "E08000019", districts: &[("S", 1, 36)] },
+    Council { code: 383, ons: "E08000035", districts: &[("LS", 1, 29)] },
+    Council { code: 391, ons: "E08000021", districts: &[("NE", 1, 15)] },
+    Council { code: 801, ons: "E06000023", districts: &[("BS", 1, 16)] },
+    Council { code: 878, ons: "E10000008", districts: &[("EX", 1, 39), ("TQ", 1, 14), ("PL", 1, 9)] },
+    Council { code: 881, ons: "E10000012", districts: &[("CM", 1, 24), ("SS", 0, 17), ("CO", 1, 16)] },
+    Council { code: 886, ons: "E10000016", districts: &[("ME", 1, 20), ("CT", 1, 21), ("TN", 1, 30), ("DA", 1, 18)] },
+    Council { code: 888, ons: "E10000017", districts: &[("PR", 1, 26), ("BB", 1, 12), ("FY", 1, 8), ("LA", 1, 6)] },
+    Council { code: 926, ons: "E10000020", districts: &[("NR", 1, 35), ("PE", 30, 38)] },
 ];
 
 /// A postcode of the council's area: outward code of one of its districts, inward code of Royal Mail's shape.
@@ -607,12 +692,16 @@ struct Generator<'p> {
     start: NaiveDate,
     end: NaiveDate,
     council: &'static Council,
+    /// The council's ONS code, as `--param la_code` gives it to `validate`.
+    la_code: String,
+    postcodes: Postcodes,
     id_base: u64,
     invalid_rate: f64,
     next_fault: usize,
     known: Known,
-    /// Children's homes, fostering agencies and adoption agencies: (URN, postcode).
-    homes: Vec<(String, String)>,
+    /// Children's homes, fostering agencies and adoption agencies: URN, postcode, and whether in the council's
+    /// own area (where its own provision is: rule 1015).
+    homes: Vec<(String, String, bool)>,
     agencies: Vec<String>,
     la_fostering: String,
     social_workers: u32,
@@ -628,7 +717,19 @@ impl<'p> Generator<'p> {
             bail!("{}: [params] collectionEnd is not after collectionStart", pack.reference());
         }
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-        let council = &COUNCILS[rng.random_range(0..COUNCILS.len())];
+        let drawn = &COUNCILS[rng.random_range(0..COUNCILS.len())];
+        // A council named by `la_code` is used whole when the table knows it; otherwise its postcodes are the
+        // directory's and the DfE number (of UPNs and LA_PERM) the drawn council's.
+        let la_code = settings.area.la_code.clone().unwrap_or_else(|| drawn.ons.to_string());
+        let council = COUNCILS.iter().find(|c| c.ons == la_code).unwrap_or(drawn);
+        let postcodes = match &settings.area.postcodes {
+            Some(directory) => Postcodes::listed(directory, &la_code, settings.seed)?,
+            None if settings.area.la_code.is_some() && council.ons != la_code => bail!(
+                "--param la_code={la_code}: without the postcode directory a return is generated for one of {}",
+                COUNCILS.iter().map(|c| c.ons).collect::<Vec<_>>().join(", ")
+            ),
+            None => Postcodes::Shaped,
+        };
         let id_base = rng.random_range(100_000..800_000u64);
         let l = &plan.layout;
         let known = Known {
@@ -648,7 +749,8 @@ impl<'p> Generator<'p> {
         for _ in 0..(settings.count / 20).clamp(8, 400) {
             let far = &COUNCILS[rng.random_range(0..COUNCILS.len())];
             let near = if rng.random_bool(0.6) { council } else { far };
-            homes.push((format!("SC{}", rng.random_range(380_000..499_999)), postcode(&mut rng, near)));
+            let urn = format!("SC{}", rng.random_range(380_000..499_999));
+            homes.push((urn, postcodes.draw(&mut rng, council, near), near.code == council.code));
         }
         let agencies = (0..12).map(|_| format!("SC{}", rng.random_range(30_000..99_999) + 400_000)).collect();
         let la_fostering = format!("SC0{}", rng.random_range(40_000..69_999));
@@ -659,6 +761,8 @@ impl<'p> Generator<'p> {
             start,
             end,
             council,
+            la_code,
+            postcodes,
             id_base,
             invalid_rate: settings.invalid_rate.clamp(0.0, 1.0),
             next_fault: 0,
@@ -776,11 +880,10 @@ impl<'p> Generator<'p> {
             let accom =
                 if accom.ends_with('1') && suitable == '2' { format!("{}2", &accom[..1]) } else { accom.into() };
             (self.rng.pick(ACTIV).to_string(), accom)
-        } else if matches!(in_touch, "DIED" | "RHOM") {
-            // Died or returned home: activity and accommodation are 0 (rule 344).
-            ("0".to_string(), "0".to_string())
         } else {
-            (String::new(), String::new())
+            // Not in touch, died or returned home: activity and accommodation are 0 (rule 344), given as the
+            // three items are all given or none (rule 153).
+            ("0".to_string(), "0".to_string())
         };
         self.push(
             rows,
@@ -844,9 +947,14 @@ impl<'p> Generator<'p> {
         };
         let (urn, post) = match place {
             "P1" => (String::new(), home_post.to_string()),
-            "R1" => (String::new(), postcode(&mut self.rng, self.council)),
+            "R1" => (String::new(), self.postcodes.draw(&mut self.rng, self.council, self.council)),
             "K1" | "K2" | "K3" | "S1" => {
-                let (urn, post) = self.homes[self.rng.random_range(0..self.homes.len())].clone();
+                let drawn = self.rng.random_range(0..self.homes.len());
+                // The council's own homes are in its own area: the first such from the one drawn.
+                let own = (provider == "PR1")
+                    .then(|| (drawn..self.homes.len()).chain(0..drawn).find(|&i| self.homes[i].2))
+                    .flatten();
+                let (urn, post, _) = self.homes[own.unwrap_or(drawn)].clone();
                 (urn, post)
             }
             _ => {
@@ -855,12 +963,13 @@ impl<'p> Generator<'p> {
                 } else {
                     self.agencies[self.rng.random_range(0..self.agencies.len())].clone()
                 };
-                let near = if self.rng.chance(0.8) {
+                // Own provision (PR1) is in the council's own area.
+                let near = if self.rng.chance(0.8) || provider == "PR1" {
                     self.council
                 } else {
                     &COUNCILS[self.rng.random_range(0..COUNCILS.len())]
                 };
-                (urn, postcode(&mut self.rng, near))
+                (urn, self.postcodes.draw(&mut self.rng, self.council, near))
             }
         };
         // Away from home, unless placed with parents.
@@ -869,7 +978,7 @@ impl<'p> Generator<'p> {
             if place == "P1" || post != home_post {
                 break;
             }
-            post = postcode(&mut self.rng, self.council);
+            post = self.postcodes.draw(&mut self.rng, self.council, self.council);
         }
         Placement { place, provider, urn, post }
     }
@@ -903,6 +1012,7 @@ impl<'p> Generator<'p> {
             dob = plus_years(self.rng.date_in(days(start, 40), days(end, -10)), -18);
         }
         let eighteenth = plus_years(dob, 18);
+        // U (not known) is not drawn: rule 232 queries it.
         let sex = if want.mother {
             "F"
         } else if uasc {
@@ -911,27 +1021,28 @@ impl<'p> Generator<'p> {
             } else {
                 "F"
             }
-        } else if self.rng.chance(0.003) {
-            "U"
         } else if self.rng.chance(0.56) {
             "M"
         } else {
             "F"
         };
         let ethnic = if uasc { self.rng.pick(ETHNIC_UASC) } else { self.rng.pick(ETHNIC) };
-        let school_age = age_on(dob, start) >= 5;
+        // Of school age as rule 209 has it: 4 by 31 August of the year before the collection year starts.
+        let school_age = plus_years(dob, 4) <= days(plus_years(start, -1), 152);
+        // UN4 (newly looked after, UPN not yet known) is not drawn: it is for a child looked after for a week or
+        // less at 31 March (rule 210), which few are.
         let upn = if uasc {
             if self.rng.chance(0.5) {
                 "UN3".to_string()
             } else {
-                "UN4".to_string()
+                "UN5".to_string()
             }
         } else if !school_age {
             "UN1".to_string()
         } else if self.rng.chance(0.95) {
             self.upn(dob)
         } else {
-            ["UN2", "UN4", "UN5"][self.rng.random_range(0..3)].to_string()
+            ["UN2", "UN5"][self.rng.random_range(0..2)].to_string()
         };
 
         // The period of care: when it started, and whether and how it ends in the year.
@@ -940,16 +1051,20 @@ impl<'p> Generator<'p> {
             && !want.oc2
             && !adoption
             && (want.new_episode && self.rng.chance(0.7) || uasc && self.rng.chance(0.5) || self.rng.chance(0.33));
+        // A period of care starting in the year starts after 1 April: one starting on 1 April itself reads as
+        // looked after continuously for the year (DfE's definition, rule 191), which wants OC2.
+        let first_day = days(start, 1);
         let poc_start = if born_in_year {
-            self.rng.date_in(dob.max(start), days(dob, 60).min(days(end, -3)).max(dob.max(start)))
+            self.rng.date_in(dob.max(first_day), days(dob, 60).min(days(end, -3)).max(dob.max(first_day)))
         } else if new_entrant {
-            self.rng.date_in(start, days(end.min(eighteenth), -5).max(start))
+            self.rng.date_in(first_day, days(end.min(eighteenth), -5).max(first_day))
         } else {
             let earliest = days(start, -365 * 8).max(days(dob, 3));
             let latest = if want.oc2 { days(start, -2) } else { days(start, -1) };
             self.rng.date_in(earliest, latest.max(earliest))
         };
-        let home_post = if uasc { String::new() } else { postcode(&mut self.rng, self.council) };
+        let home_post =
+            if uasc { String::new() } else { self.postcodes.draw(&mut self.rng, self.council, self.council) };
         let cin = if uasc { "N8" } else { self.rng.pick(NEED) };
         let kinship = !uasc && self.rng.chance(0.15);
 
@@ -1042,9 +1157,13 @@ impl<'p> Generator<'p> {
                 };
                 let placement = placement.map(|p| {
                     let mut p = self.not_with_parents(p, ls, &home_post);
-                    // A change of placement changes something of it.
-                    if p.pl_same(&last) {
-                        p.post = postcode(&mut self.rng, self.council);
+                    // A change of placement changes something of it, and away from parents is away from home
+                    // (a few draws: a council may have few postcodes listed).
+                    for _ in 0..16 {
+                        if !p.pl_same(&last) && (p.place == "P1" || p.post != home_post) {
+                            break;
+                        }
+                        p.post = self.postcodes.draw(&mut self.rng, self.council, self.council);
                     }
                     p
                 });
@@ -1356,16 +1475,19 @@ impl<'p> Generator<'p> {
             }
         }
 
-        // Social worker episodes: the one allocated at the start of the year (or of care), then changes.
+        // Social worker episodes: the one allocated at the start of the year (or of care), then changes. SW_REASON
+        // is why the episode began: first contact for the first, the reason for the change for each later one.
         let mut sw_start =
             if care_start < start { days(start, -self.rng.between(0, 300)).max(care_start) } else { care_start };
+        let mut reason = "FCONTA".to_string();
         loop {
             let sw = format!("SW{:05}", 10_000 + self.rng.random_range(0..self.social_workers));
             let next = days(sw_start, self.rng.between(60, 420));
-            let (sw_dec, reason) = if next < to && next <= end {
-                (format_date(next), self.rng.pick(SW_REASON).to_string())
+            let (sw_dec, next_reason) = if next < to && next <= end {
+                let change = self.rng.pick(SW_REASON);
+                (format_date(next), if change == "FCONTA" { "OTHERS" } else { change }.to_string())
             } else if care_end.is_some() {
-                (format_date(to), "CHCHAN".to_string())
+                (format_date(to), String::new())
             } else {
                 (String::new(), String::new())
             };
@@ -1379,7 +1501,7 @@ impl<'p> Generator<'p> {
                     ("SW_ID", sw),
                     ("SW_DECOM", format_date(sw_start)),
                     ("SW_DEC", sw_dec),
-                    ("SW_REASON", reason),
+                    ("SW_REASON", std::mem::replace(&mut reason, next_reason)),
                 ],
             );
             if !ended {

@@ -318,8 +318,8 @@ pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().map_err(|e| e.to_string())
 }
 
-/// A function that looks a value up in the run's reference data ([`crate::reference`]): so far, the postcode
-/// directory.
+/// A function that looks a value up in the run's reference data ([`crate::reference`]): the postcode directory
+/// or Ofsted's provider lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lookup {
     /// `postcode_known(p)`: whether the postcode directory lists `p`.
@@ -329,13 +329,38 @@ pub(crate) enum Lookup {
     /// `postcode_miles(a, b)`: the distance in miles (to 0.1) between two postcodes, `null` when either is not
     /// listed or has no grid reference.
     Miles,
+    /// `ofsted_known(urn)`: whether Ofsted's lists name the URN.
+    OfstedKnown,
+    /// `ofsted_places(urn)`: the placement types the provider is registered for, `null` when not listed or
+    /// listed without any.
+    OfstedPlaces,
+    /// `ofsted_provider_codes(urn)`: the provider's placement provider codes, `null` when not listed or
+    /// listed without any.
+    OfstedProviderCodes,
+    /// `ofsted_postcodes(urn)`: the postcodes of the provider's premises (upper case, no spaces), `null` when
+    /// not listed or listed without any.
+    OfstedPostcodes,
+    /// `ofsted_at(urn, p)`: whether the provider has premises at postcode `p` (compared without spaces, in
+    /// upper case), `null` when not listed, listed without a postcode, or `p` is `null`.
+    OfstedAt,
+    /// `ofsted_closed(urn)`: the day the provider's registration ended (`yyyy-mm-dd`, as the record's dates
+    /// are), `null` when not listed or still registered.
+    OfstedClosed,
 }
 
 impl Lookup {
     pub(crate) fn arity(self) -> usize {
         match self {
-            Lookup::Known | Lookup::La => 1,
-            Lookup::Miles => 2,
+            Lookup::Miles | Lookup::OfstedAt => 2,
+            _ => 1,
+        }
+    }
+
+    /// The kind of reference data it reads ([`crate::reference::NAMES`]).
+    fn reference(self) -> &'static str {
+        match self {
+            Lookup::Known | Lookup::La | Lookup::Miles => crate::reference::POSTCODES,
+            _ => crate::reference::OFSTED_PROVIDERS,
         }
     }
 }
@@ -346,36 +371,81 @@ pub(crate) fn lookup_ref(name: &str) -> Option<(u32, Lookup)> {
         "postcode_known" => Lookup::Known,
         "postcode_la" => Lookup::La,
         "postcode_miles" => Lookup::Miles,
+        "ofsted_known" => Lookup::OfstedKnown,
+        "ofsted_places" => Lookup::OfstedPlaces,
+        "ofsted_provider_codes" => Lookup::OfstedProviderCodes,
+        "ofsted_postcodes" => Lookup::OfstedPostcodes,
+        "ofsted_at" => Lookup::OfstedAt,
+        "ofsted_closed" => Lookup::OfstedClosed,
         _ => return None,
     };
-    let reference = crate::reference::NAMES.iter().position(|n| *n == crate::reference::POSTCODES).unwrap_or(0);
+    let reference = crate::reference::NAMES.iter().position(|n| *n == lookup.reference()).unwrap_or(0);
     Some((reference as u32, lookup))
 }
 
-/// Evaluates a lookup over its arguments' values. A `null` postcode reads as one not listed.
+/// Evaluates a lookup over its arguments' values. A `null` postcode or URN reads as one not listed.
 pub(crate) fn look_up<'a>(
     lookup: Lookup,
     refs: &crate::reference::References,
     args: &[Value<'a>],
 ) -> Result<Value<'a>, EvalError> {
-    let Some(directory) = refs.postcodes.as_deref() else {
-        return Err(EvalError::Invalid("this run was not given the postcode directory".into()));
-    };
-    let postcode = |i: usize| -> Result<Option<&str>, EvalError> {
+    let text = |i: usize| -> Result<Option<&str>, EvalError> {
         match args.get(i) {
             Some(Value::Null) | None => Ok(None),
-            Some(v) => str_arg("a postcode lookup", v).map(Some),
+            Some(v) => str_arg("a reference data lookup", v).map(Some),
         }
     };
+    let directory = || {
+        refs.postcodes
+            .as_deref()
+            .ok_or_else(|| EvalError::Invalid("this run was not given the postcode directory".into()))
+    };
+    let provider = || -> Result<Option<&crate::reference::ofsted::Provider>, EvalError> {
+        let Some(list) = refs.ofsted_providers.as_deref() else {
+            return Err(EvalError::Invalid("this run was not given Ofsted's provider lists".into()));
+        };
+        Ok(text(0)?.and_then(|urn| list.provider(urn)))
+    };
+    // A provider's codes or postcodes as a list; none at all reads as not known (`null`), not as an empty list
+    // that no value is in.
+    let list = |items: Option<&Vec<Box<str>>>| match items.filter(|c| !c.is_empty()) {
+        Some(items) => Value::List(items.iter().map(|c| Value::Str(Cow::Owned(c.to_string()))).collect()),
+        None => Value::Null,
+    };
     Ok(match lookup {
-        Lookup::Known => Value::Bool(postcode(0)?.and_then(|p| directory.place(p)).is_some()),
-        Lookup::La => match postcode(0)?.and_then(|p| directory.place(p)).and_then(|place| place.authority) {
-            Some(code) => Value::Str(Cow::Owned(code.to_string())),
-            None => Value::Null,
-        },
-        Lookup::Miles => match (postcode(0)?, postcode(1)?) {
-            (Some(a), Some(b)) => directory.miles_between(a, b).map_or(Value::Null, Value::Double),
+        Lookup::Known => {
+            let directory = directory()?;
+            Value::Bool(text(0)?.and_then(|p| directory.place(p)).is_some())
+        }
+        Lookup::La => {
+            let directory = directory()?;
+            match text(0)?.and_then(|p| directory.place(p)).and_then(|place| place.authority) {
+                Some(code) => Value::Str(Cow::Owned(code.to_string())),
+                None => Value::Null,
+            }
+        }
+        Lookup::Miles => {
+            let directory = directory()?;
+            match (text(0)?, text(1)?) {
+                (Some(a), Some(b)) => directory.miles_between(a, b).map_or(Value::Null, Value::Double),
+                _ => Value::Null,
+            }
+        }
+        Lookup::OfstedKnown => Value::Bool(provider()?.is_some()),
+        Lookup::OfstedPlaces => list(provider()?.map(|p| &p.places)),
+        Lookup::OfstedProviderCodes => list(provider()?.map(|p| &p.provider_codes)),
+        Lookup::OfstedPostcodes => list(provider()?.map(|p| &p.postcodes)),
+        Lookup::OfstedAt => match (provider()?.filter(|p| !p.postcodes.is_empty()), text(1)?) {
+            (Some(p), Some(postcode)) => {
+                let postcode: String =
+                    postcode.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+                Value::Bool(p.postcodes.iter().any(|at| **at == *postcode))
+            }
             _ => Value::Null,
+        },
+        Lookup::OfstedClosed => match provider()?.and_then(|p| p.closed) {
+            Some(day) => Value::Str(Cow::Owned(day.format("%Y-%m-%d").to_string())),
+            None => Value::Null,
         },
     })
 }

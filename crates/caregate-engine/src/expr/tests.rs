@@ -491,3 +491,57 @@ fn a_read_of_a_variables_field_is_seen_through_selection_and_whole_use() {
     assert!(reads("self.tags.exists(t, root.Children.Child.size() > 0)"));
     assert!(!reads("self.tags.exists(t, t == 'a')"));
 }
+
+/// The Ofsted lookups over a small list and a small postcode directory, as rules 219–241 and 1008 use them.
+#[test]
+fn ofsted_lookups_read_the_providers_list() {
+    use crate::reference::{OfstedProviders, PostcodeDirectory, References};
+    let list = "URN,Placement code,Placement provider code,Setting address postcode,Deregistration date\n\
+                SC000001,\"K1,K2\",PR3,TW9 1AA,-\n\
+                SC000002,U1,PR1/PR2,M1 9ZZ,30/06/2025\n\
+                SA000001,,,,\n";
+    let directory = "pcd,oseast1m,osnrth1m,laua\nTW9 1AA,518000,175000,E09000027\nM1 9ZZ,384000,398000,E08000003\n";
+    let refs = References {
+        ofsted_providers: Some(std::sync::Arc::new(OfstedProviders::read(list.as_bytes()).unwrap())),
+        postcodes: Some(std::sync::Arc::new(PostcodeDirectory::read(std::io::Cursor::new(directory)).unwrap())),
+        previous: None,
+    };
+    let rec = json!({"URN": "sc000001", "PL_POST": "tw9 1aa", "other": "SC000002", "bare": "SA000001", "no": null});
+    let ev = |src: &str| -> String {
+        let p = compiler().compile(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        let root = json!({});
+        let as_of = json!("2025-06-01");
+        p.eval_full(&[&rec, &root, &as_of], None, &refs).map(|v| v.to_string()).unwrap_or_else(|e| panic!("{src}: {e}"))
+    };
+    assert_eq!(
+        ev("ofsted_known(self.URN) && ofsted_known(' SC000002') && !ofsted_known('SC9') && !ofsted_known(self.no)"),
+        "true"
+    );
+    assert_eq!(ev("'K2' in ofsted_places(self.URN) && !('U1' in ofsted_places(self.URN))"), "true");
+    assert_eq!(ev("ofsted_places(self.other)"), "[\"U1\"]");
+    assert_eq!(ev("ofsted_provider_codes(self.other)"), "[\"PR1\", \"PR2\"]");
+    // Listed without codes or postcodes, or not listed: null, not an empty list.
+    let none =
+        "[ofsted_places(self.bare), ofsted_postcodes(self.bare), ofsted_places('SC9'), ofsted_at(self.bare, 'A')]";
+    assert_eq!(ev(none), "[null, null, null, null]");
+    assert_eq!(
+        ev("[ofsted_at(self.URN, self.PL_POST), ofsted_at(self.URN, 'M19ZZ'), ofsted_at(self.URN, self.no)]"),
+        "[true, false, null]"
+    );
+    assert_eq!(
+        ev("[ofsted_closed(self.other), ofsted_closed(self.URN), ofsted_closed('SC9')]"),
+        "[\"2025-06-30\", null, null]"
+    );
+    assert_eq!(ev("'2025-07-01' > ofsted_closed(self.other)"), "true");
+    // The council of a provider's premises, through the postcode directory.
+    assert_eq!(ev("ofsted_postcodes(self.other).map(p, postcode_la(p))"), "[\"E08000003\"]");
+    // Without the list the lookup cannot be evaluated (the rule is reported as not run before it gets here).
+    let p = compiler().compile("ofsted_known(self.URN)").unwrap();
+    let none = References { postcodes: refs.postcodes.clone(), ofsted_providers: None, previous: None };
+    let root = json!({});
+    let as_of = json!("2025-06-01");
+    let error = p.eval_full(&[&rec, &root, &as_of], None, &none).map(|v| v.to_string()).unwrap_err();
+    assert!(error.to_string().contains("not given Ofsted's provider lists"), "{error}");
+    assert!(p.reads_reference("ofsted-providers") && !p.reads_reference("postcodes"));
+    assert!(compiler().compile("ofsted_at(self.URN)").is_err());
+}

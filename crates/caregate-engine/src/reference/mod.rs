@@ -1,5 +1,6 @@
 //! What a run is given beside the documents it checks: reference data, tables that no return carries and that
-//! rules look values up in, such as the ONS Postcode Directory (`--reference postcodes=FILE`); and last year's
+//! rules look values up in, such as the ONS Postcode Directory (`--reference postcodes=FILE`) and Ofsted's lists of
+//! registered providers (`--reference ofsted-providers=FILE`); and last year's
 //! return of a standard sent as tables (`--previous FILES`), that rules compare this year's records with.
 //!
 //! For: holding the inputs of one run, loaded once and shared read-only by every rule and thread, and naming
@@ -7,21 +8,30 @@
 //!
 //! Not for: run-time values that are a single text (the council's code is a `--param`), or reading the
 //! documents being checked. The rule language reads reference data only through its functions
-//! (`postcode_la`, `postcode_known`, `postcode_miles`), never as a variable; last year's return it reads as the
-//! variable `previous`, one record at a time. How last year's files are read is the validator's
-//! (`validate::tables::previous`): this module only names what it gives.
+//! (`postcode_la`, `postcode_known`, `postcode_miles`, `ofsted_known`, …), never as a variable; last year's
+//! return it reads as the variable `previous`, one record at a time. How last year's files are read is the
+//! validator's (`validate::tables::previous`): this module only names what it gives.
 
+pub mod ofsted;
 pub mod postcodes;
 
 use std::sync::Arc;
 
-pub use postcodes::{PostcodeDirectory, PostcodeError};
+pub use ofsted::{OfstedError, OfstedProviders};
+pub use postcodes::{Listed, PostcodeDirectory, PostcodeError};
 
 /// Every kind of reference data, by the name `--reference NAME=FILE` and a rule's `needs` give it.
-pub const NAMES: [&str; 1] = [POSTCODES];
+pub const NAMES: [&str; 2] = [POSTCODES, OFSTED_PROVIDERS];
+
+/// The kinds of reference data `caregate reference index` writes an index of (the others load fast enough
+/// as they are).
+pub const INDEXED: [&str; 1] = [POSTCODES];
 
 /// The ONS Postcode Directory.
 pub const POSTCODES: &str = "postcodes";
+
+/// Ofsted's lists of registered children's homes and social care providers (one file or several).
+pub const OFSTED_PROVIDERS: &str = "ofsted-providers";
 
 /// Last year's return, by the name a rule's `needs` and its expression (the variable `previous`) give it.
 pub const PREVIOUS: &str = "previous";
@@ -63,13 +73,14 @@ impl Need {
 #[derive(Debug, Clone, Default)]
 pub struct References {
     pub postcodes: Option<Arc<PostcodeDirectory>>,
+    pub ofsted_providers: Option<Arc<OfstedProviders>>,
     pub previous: Option<Arc<dyn PreviousReturn>>,
 }
 
 impl References {
     /// No reference data at all.
     pub fn none() -> &'static References {
-        static NONE: References = References { postcodes: None, previous: None };
+        static NONE: References = References { postcodes: None, ofsted_providers: None, previous: None };
         &NONE
     }
 
@@ -83,6 +94,7 @@ impl References {
     pub fn has(&self, name: &str) -> bool {
         match name {
             POSTCODES => self.postcodes.is_some(),
+            OFSTED_PROVIDERS => self.ofsted_providers.is_some(),
             PREVIOUS => self.previous.is_some(),
             _ => false,
         }

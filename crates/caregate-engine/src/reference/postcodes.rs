@@ -412,6 +412,12 @@ impl PostcodeDirectory {
         Some(miles(self.place(a)?.grid?, self.place(b)?.grid?))
     }
 
+    /// Every postcode the directory lists, in its order (by the postcode's characters), with what it says about
+    /// it. For drawing postcodes of an area (the SSDA903 generator); lookups use [`PostcodeDirectory::place`].
+    pub fn iter(&self) -> impl Iterator<Item = (Listed, Place<'_>)> + '_ {
+        self.entries.iter().map(|&(key, packed)| (Listed(key), self.unpack(packed)))
+    }
+
     fn unpack(&self, packed: u64) -> Place<'_> {
         let north = (packed & ((1 << NORTH_BITS) - 1)) as u32;
         let east = ((packed >> NORTH_BITS) & ((1 << EAST_BITS) - 1)) as u32;
@@ -420,6 +426,21 @@ impl PostcodeDirectory {
             grid: (packed & GRID_FLAG != 0).then_some((east, north)),
             authority: authority.checked_sub(1).and_then(|i| self.authorities.get(i)).map(|a| &**a),
         }
+    }
+}
+
+/// A postcode the directory lists (see [`PostcodeDirectory::iter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed(u64);
+
+impl Listed {
+    /// The postcode as written, its inward code (the last three characters) after a space: `TW9 1AA`.
+    pub fn text(self) -> String {
+        let mut text = key_text(self.0);
+        if text.len() > 3 {
+            text.insert(text.len() - 3, ' ');
+        }
+        text
     }
 }
 
@@ -603,6 +624,24 @@ L99999999,GY1 1AA,,,x
         assert_eq!(
             keys.into_iter().map(key_text).collect::<Vec<_>>(),
             texts.iter().map(|t| t.replace(' ', "")).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn listed_postcodes_come_in_order_with_their_space() {
+        let d = PostcodeDirectory::read(std::io::Cursor::new(
+            "pcd,oseast1m,osnrth1m,laua\nTW9 2BB,2,3,E09000027\nEC1A1BB,4,5,E09000001\nTW91AA,,,E09000027\n",
+        ))
+        .expect("the directory loads");
+        let listed: Vec<(String, Option<&str>, bool)> =
+            d.iter().map(|(p, place)| (p.text(), place.authority, place.grid.is_some())).collect();
+        assert_eq!(
+            listed,
+            [
+                ("EC1A 1BB".to_string(), Some("E09000001"), true),
+                ("TW9 1AA".to_string(), Some("E09000027"), false),
+                ("TW9 2BB".to_string(), Some("E09000027"), true),
+            ]
         );
     }
 

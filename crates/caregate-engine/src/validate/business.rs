@@ -24,7 +24,7 @@ pub struct Context<'a> {
     pub as_of: std::borrow::Cow<'a, Value>,
     pub now: std::borrow::Cow<'a, Value>,
     pub params: &'a Value,
-    /// The run's reference data (the postcode directory), read by the rules' lookup functions.
+    /// The run's reference data (the postcode directory, Ofsted's provider lists), read by the rules' lookup functions.
     pub refs: &'a References,
     /// The pack's aggregates over the whole document (or return), `null` fields until gathered.
     pub agg: std::borrow::Cow<'a, Value>,

@@ -83,7 +83,7 @@ pub struct Validator<'c> {
     clock: business::Clock,
     /// Values of the packs' `params` given for this run (`--param la_code=E09000027`), over standard.toml's.
     params: serde_json::Map<String, Value>,
-    /// The reference data given for this run (`--reference postcodes=FILE`).
+    /// The reference data given for this run (`--reference postcodes=FILE`, `--reference ofsted-providers=FILE`).
     references: crate::reference::References,
 }
 
@@ -186,8 +186,8 @@ impl<'c> Validator<'c> {
         self
     }
 
-    /// Gives the reference data the rules' lookup functions read in this run (the postcode directory). Rules
-    /// that need reference data not given are reported as not run.
+    /// Gives the reference data the rules' lookup functions read in this run (the postcode directory, Ofsted's
+    /// provider lists). Rules that need reference data not given are reported as not run.
     pub fn with_references(mut self, references: crate::reference::References) -> Self {
         self.references = references;
         self

@@ -195,3 +195,69 @@ impl Validator<'_> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::TableFile;
+    use crate::standard::Catalog;
+    use crate::validate::{Options, Validator};
+
+    fn file(path: &str, text: &str) -> TableFile {
+        TableFile { path: path.into(), bytes: text.as_bytes().to_vec() }
+    }
+
+    /// Every table of last year reaches the record the rules read as `previous`, not only Header and Episodes:
+    /// the rules of UASC status (205), missing periods (576), adoption decisions (559–584) and care leavers
+    /// (1001–1010) read last year's UASC, Missing, PlacedAdoption and OC3 rows. The CSV tables and DfE's XML
+    /// file of the same return give the same record.
+    #[test]
+    fn every_table_of_last_year_reaches_the_record_in_both_forms() {
+        let catalog = Catalog::embedded().unwrap();
+        let pack = catalog.find("ssda903@2025-26").unwrap();
+        let validator = Validator::new(&catalog, Options::default());
+        let csv = vec![
+            file("header.csv", "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/01/2007,WBRI,UN1,,\n"),
+            file(
+                "episodes.csv",
+                "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
+                 C1,01/05/2024,S,C2,N1,U1,PR1,,,,,,\n",
+            ),
+            file("uasc.csv", "CHILD,SEX,DOB,DUC\nC1,M,01/01/2007,01/01/2025\n"),
+            file("missing.csv", "CHILD,DOB,MISSING,MIS_START,MIS_END\nC1,01/01/2007,M,20/03/2025,\n"),
+            file(
+                "placed_for_adoption.csv",
+                "CHILD,DOB,DATE_PLACED,DATE_PLACED_CEASED,REASON_PLACED_CEASED\nC1,01/01/2007,01/02/2025,,\n",
+            ),
+            file("oc3.csv", "CHILD,DOB,IN_TOUCH,ACTIV,ACCOM\nC1,01/01/2007,YES,F2,H1\n"),
+        ];
+        let xml = "<EXPSSDA903><CHILD><HEADER><CHILDID>C1</CHILDID><SEX>M</SEX><DOB>01/01/2007</DOB>\
+            <ETHNIC>WBRI</ETHNIC><UPN>UN1</UPN><UASC>1</UASC><DUC>01/01/2025</DUC><IN_TOUCH>YES</IN_TOUCH>\
+            <ACTIV>F2</ACTIV><ACCOM>H1</ACCOM><AMISSING><MISSING>M</MISSING><MIS_START>20/03/2025</MIS_START>\
+            </AMISSING><AD_PLACED><DATE_PLACED>01/02/2025</DATE_PLACED></AD_PLACED></HEADER><EPISODE>\
+            <DECOM>01/05/2024</DECOM><RNE>S</RNE><LS>C2</LS><CIN>N1</CIN><PL>U1</PL>\
+            <PLACE_PROVIDER>PR1</PLACE_PROVIDER></EPISODE></CHILD></EXPSSDA903>";
+        let from_csv = validator.read_previous(&pack, csv).unwrap();
+        let from_xml = validator.read_previous(&pack, vec![file("last.xml", xml)]).unwrap();
+        for last in [&from_csv, &from_xml] {
+            let record = last.record("C1").unwrap();
+            assert_eq!(record["UASC"], json!([{"CHILD": "C1", "SEX": "M", "DOB": "2007-01-01", "DUC": "2025-01-01"}]));
+            assert_eq!(
+                record["Missing"],
+                json!([{"CHILD": "C1", "DOB": "2007-01-01", "MISSING": "M", "MIS_START": "2025-03-20"}])
+            );
+            assert_eq!(
+                record["PlacedAdoption"],
+                json!([{"CHILD": "C1", "DOB": "2007-01-01", "DATE_PLACED": "2025-02-01"}])
+            );
+            assert_eq!(
+                record["OC3"],
+                json!([{"CHILD": "C1", "DOB": "2007-01-01", "IN_TOUCH": "YES", "ACTIV": "F2", "ACCOM": "H1"}])
+            );
+            assert_eq!(record["Episodes"][0]["PLACE"], "U1");
+            assert!(last.record("C2").is_none());
+        }
+        assert_eq!(from_csv.record("C1"), from_xml.record("C1"));
+    }
+}
