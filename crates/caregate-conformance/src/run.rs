@@ -13,7 +13,7 @@ use super::evidence::{CaseResult, Evidence, Excerpt, Input, Kind, Subject};
 use super::suite::{Case, Document, Inputs, Suite, Verdict};
 use super::waiver::Waiver;
 use caregate_engine::finding::{Finding, Severity};
-use caregate_engine::reference::{PostcodeDirectory, References, POSTCODES};
+use caregate_engine::reference::{OfstedProviders, PostcodeDirectory, References, OFSTED_PROVIDERS, POSTCODES};
 use caregate_engine::standard::Catalog;
 use caregate_engine::validate::tables::TableFile;
 use caregate_engine::validate::{Options, Validator};
@@ -44,6 +44,11 @@ pub fn validator<'c>(suite: &Suite, catalog: &'c Catalog, case: &Case) -> Result
                 let directory = PostcodeDirectory::load(std::io::Cursor::new(file(path)?))
                     .map_err(|e| format!("reference {name} = `{path}`: {e}"))?;
                 references.postcodes = Some(std::sync::Arc::new(directory));
+            }
+            OFSTED_PROVIDERS => {
+                let list =
+                    OfstedProviders::read(file(path)?).map_err(|e| format!("reference {name} = `{path}`: {e}"))?;
+                references.ofsted_providers = Some(std::sync::Arc::new(list));
             }
             other => return Err(format!("`{other}` is not reference data caregate knows")),
         }

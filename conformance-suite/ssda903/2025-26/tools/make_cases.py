@@ -58,7 +58,6 @@ COLUMN = {element: column for column, element in ELEMENT.items()}
 FILES = GENERATE["files"]
 
 LA_CODE = "E09000027"
-INPUTS = {"params": {"la_code": LA_CODE}, "references": {"postcodes": "postcodes.csv"}, "previous": ["previous.xml"]}
 NOW = "2026-05-15T10:00:00Z"
 
 
@@ -71,7 +70,7 @@ BASE = [
     # 1001: a girl looked after all year and for more than 12 months, three placements (changes of placement
     # with REC X1), OC2 outcomes, reviews, missing episodes and a previous permanence option.
     {
-        "Header": [{"CHILD": "1001", "SEX": "F", "DOB": "31/01/2011", "ETHNIC": "WBRI", "UPN": "UN4", "MOTHER": "0"}],
+        "Header": [{"CHILD": "1001", "SEX": "F", "DOB": "31/01/2011", "ETHNIC": "WBRI", "UPN": "E878200011016", "MOTHER": "0"}],
         "Episodes": [
             {"CHILD": "1001", "DECOM": "25/12/2023", "RNE": "S", "LS": "C2", "CIN": "N1", "PLACE": "U4",
              "PLACE_PROVIDER": "PR1", "DEC": "08/04/2025", "REC": "X1", "REASON_PLACE_CHANGE": "CREQB",
@@ -97,8 +96,8 @@ BASE = [
     # 1002: an unaccompanied asylum-seeking boy who started to be looked after in the year (no home postcode:
     # no distance for a UASC), with a missing episode.
     {
-        "Header": [{"CHILD": "1002", "SEX": "M", "DOB": "08/11/2010", "ETHNIC": "OOTH", "UPN": "UN4"}],
-        "UASC": [{"CHILD": "1002", "SEX": "M", "DOB": "08/11/2010"}],
+        "Header": [{"CHILD": "1002", "SEX": "M", "DOB": "08/11/2010", "ETHNIC": "OOTH", "UPN": "G878200011027"}],
+        "UASC": [{"CHILD": "1002", "SEX": "M", "DOB": "08/11/2010", "DUC": "08/11/2028"}],
         "Episodes": [
             {"CHILD": "1002", "DECOM": "05/04/2025", "RNE": "S", "LS": "V2", "CIN": "N8", "PLACE": "U6",
              "PLACE_PROVIDER": "PR1", "DEC": "08/02/2026", "REC": "X1", "REASON_PLACE_CHANGE": "APPRR",
@@ -140,6 +139,32 @@ BASE = [
     },
 ]
 
+
+# Ofsted's providers of the base's placements, added to ../ofsted-providers-sample.csv's in the suite's
+# ofsted-providers.csv (columns as there): each takes the placement type, provider code and postcode of the
+# base's episodes that name it. SC048494 is the council's own fostering service (PR1, in its own area).
+OFSTED = [
+    ["Richmond upon Thames", "SC048494", "Local authority fostering agency", "Made-up Fostering (the council's own)",
+     "01/04/2010", "Active", "-", '"U4,U5,U6"', "TW9 2BB", "PR1"],
+    ["Westminster", "SC439554", "Children's home", "Made-up Place (a private home)", "01/04/2014", "Active", "-",
+     "K2", "SW1A 9ZZ", "PR4"],
+    ["Westminster", "SC471993", "Independent fostering agency", "Made-up Carers", "01/04/2013", "Active", "-",
+     '"U4,U5,U6"', "SW1A 9ZZ", "PR4"],
+    ["Westminster", "SC436649", "Local authority adoption agency", "Made-up Adoption (another council's)",
+     "01/04/2011", "Active", "-", '"A3,A4,A5,A6"', "SW1A 9ZZ", "PR2"],
+]
+
+# Last year's rows beyond what previous_return() takes from the base: 1002 was UASC (its status ceasing on his
+# 18th birthday, as this year's says), 1003's adoption decision was made, and 1004 was looked after until just
+# after his 18th birthday.
+PREVIOUS = [
+    {},
+    {"UASC": [{"CHILD": "1002", "SEX": "M", "DOB": "08/11/2010", "DUC": "08/11/2028"}]},
+    {"PlacedAdoption": [{"CHILD": "1003", "DOB": "14/04/2023", "DATE_PLACED": "20/12/2024"}]},
+    {"Episodes": [{"CHILD": "1004", "DECOM": "01/05/2022", "RNE": "S", "LS": "C2", "CIN": "N1", "PLACE": "U4",
+                   "PLACE_PROVIDER": "PR1", "DEC": "01/04/2024", "REC": "E8", "HOME_POST": "TW9 1AA",
+                   "PL_POST": "TW9 2BB", "URN": "SC048494"}]},
+]
 
 def normalised(doc):
     """Every table of every child, every row with every column (blank as '')."""
@@ -523,10 +548,11 @@ PASS = {
 # ---------------------------------------------------------------------------------------------------------
 
 def previous_return(doc):
-    """Last year's return: each child's Header and its first episode, still open at the end of last year."""
+    """Last year's return: each child's Header and its first episode, still open at the end of last year, and
+    the rows of PREVIOUS."""
     prev = []
-    for child in normalised(doc):
-        p = {t: [] for t in COLUMNS}
+    for child, extra in zip(normalised(doc), normalised(PREVIOUS)):
+        p = {t: copy.deepcopy(rows) for t, rows in extra.items()}
         p["Header"] = copy.deepcopy(child["Header"])
         if child["Episodes"]:
             first = dict(child["Episodes"][0], DEC="", REC="", REASON_PLACE_CHANGE="")
@@ -550,6 +576,8 @@ def main():
     missing = [c for c in codes if c not in CASES and c not in FAULTS]
     shutil.rmtree(SUITE / "cases", ignore_errors=True)
     (SUITE / "postcodes.csv").write_text((SUITE.parent / "postcodes-sample.csv").read_text())
+    (SUITE / "ofsted-providers.csv").write_text(
+        (SUITE.parent / "ofsted-providers-sample.csv").read_text() + "".join(",".join(row) + "\n" for row in OFSTED))
     base = normalised(BASE)
     (SUITE / "previous.xml").write_text(xml_document(normalised(previous_return(BASE))))
     base_path = write_document(BASE, SUITE, "base")
@@ -568,11 +596,11 @@ def main():
         'as = "not-carried"',
         'reason = "An SSDA903 return is a bulk return submitted to the DfE, not a message carried in an envelope through the gateway."',
         "",
-        "# Every case is run with the council's code, the postcode file and last year's return, so that the rules",
-        "# that read them run.",
+        "# Every case is run with the council's code, the postcode file, Ofsted's provider list and last year's",
+        "# return, so that the rules that read them run.",
         "[inputs]",
         f'params = {{ la_code = "{LA_CODE}" }}',
-        'references = { postcodes = "postcodes.csv" }',
+        'references = { postcodes = "postcodes.csv", ofsted-providers = "ofsted-providers.csv" }',
         'previous = ["previous.xml"]',
         "",
         "[[requirement]]",
