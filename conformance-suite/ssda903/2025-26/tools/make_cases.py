@@ -166,6 +166,26 @@ PREVIOUS = [
                    "PL_POST": "TW9 2BB", "URN": "SC048494"}]},
 ]
 
+# Social worker episodes (SWEpisodes), which the XML form has no place for: the base's CSV form, base-sw/, is
+# the base with these rows, and the cases of the rules of that table are made from it (written as CSV). 1001
+# has had three social workers (first contact, a change by management, the last one leaving); 1002 one, from
+# the day he came into care.
+SW = [
+    [{"CHILD": "1001", "DOB": "31/01/2011", "SW_ID": "SW1000001", "SW_DECOM": "25/12/2023", "SW_DEC": "10/06/2025",
+      "SW_REASON": "FCONTA"},
+     {"CHILD": "1001", "DOB": "31/01/2011", "SW_ID": "SW1000002", "SW_DECOM": "10/06/2025", "SW_DEC": "01/12/2025",
+      "SW_REASON": "MANAGE"},
+     {"CHILD": "1001", "DOB": "31/01/2011", "SW_ID": "SW1000003", "SW_DECOM": "01/12/2025", "SW_REASON": "LEFTRL"}],
+    [{"CHILD": "1002", "DOB": "08/11/2010", "SW_ID": "SW1000004", "SW_DECOM": "05/04/2025", "SW_REASON": "FCONTA"}],
+    [],
+    [],
+]
+
+
+def with_sw(doc):
+    """The base with its social worker episodes."""
+    return [dict(child, SWEpisodes=rows) for child, rows in zip(doc, SW)]
+
 def normalised(doc):
     """Every table of every child, every row with every column (blank as '')."""
     out = []
@@ -456,7 +476,24 @@ def seq(*changes):
 
 NOTHING = seq()
 
+
+def another(i, key):
+    """Adds a copy of child i as a new child `key`: one in neither year's return before."""
+    def change(doc):
+        child = copy.deepcopy(doc[i])
+        for rows in child.values():
+            for row in rows:
+                row[KEY] = key
+        doc.append(child)
+    return change
+
+
+def oc3(i, dob, **cells):
+    """Adds a care leaver (OC3) row with data to child i."""
+    return add(i, "OC3", DOB=dob, **({"IN_TOUCH": "YES", "ACTIV": "F4", "ACCOM": "U2"} | cells))
+
 E = "Episodes"
+PA = "PlacedAdoption"
 # code: (fail change, pass change, children with a finding in fail[, change to last year's return for both])
 CASES = {
     "104": (setv(B, "UASC", DUC="2025-09-01"), setv(B, "UASC", DUC="01/09/2025"), ["1002"]),
@@ -509,11 +546,74 @@ CASES = {
     "503D": (setv(A, E, 0, PLACE="U5"), NOTHING, ["1001"]),
     "503E": (setv(A, E, 0, PLACE_PROVIDER="PR2"), NOTHING, ["1001"]),
     "503F": (setv(A, E, 0, URN="SC000001"), NOTHING, ["1001"]),
+    # The care leaver rules (OC3). An OC3 row's own DOB dates the 17th and 18th birthdays 1007 and 1016 read.
+    "1000": (seq(setv(A, E, 2, DEC="01/03/2026", REC="E2"), oc3(A, "31/01/2011", IN_TOUCH="DIED", ACTIV="", ACCOM="")),
+             setv(A, E, 2, DEC="01/03/2026", REC="E2"), ["1001"]),
+    "1007": (oc3(A, "31/01/2009"), oc3(A, "31/03/2007"), ["1001"]),
+    "1011": (seq(setv(A, E, 2, DEC="01/03/2026", REC="E3"), oc3(A, "31/01/2011")),
+             seq(setv(A, E, 2, DEC="01/03/2026", REC="E4A"), oc3(A, "31/01/2011")), ["1001"]),
+    "1014": (add(D, "UASC", SEX="M", DOB="31/03/2006"), oc3(B, "08/11/2010"), ["1004"]),
+    "1016": (seq(setv(A, E, 2, DEC="01/02/2026", REC="E4A"), oc3(A, "31/01/2009")),
+             seq(setv(A, E, 2, DEC="31/01/2026", REC="E4A"), oc3(A, "31/01/2009")), ["1001"]),
+    "3001": (seq(setv(D, "Header", DOB="31/03/2009"), setv(D, "OC3", ACCOM="Z1")),
+             seq(setv(D, "Header", DOB="01/04/2009"), setv(D, "OC3", ACCOM="Z1")), ["1004"]),
+    "134": (oc3(C, "14/04/2023"), add(C, "OC3", DOB="14/04/2023"), ["1003"]),
+    # 1001 (15) is no relevant child; 1004 born a day later, 20 after the year, is one by last year's episode.
+    "1001": (oc3(A, "31/01/2011"), setv(D, "Header", DOB="01/04/2006"), ["1001"]),
+    # 1005, a copy of 1004, has episodes in neither year.
+    "1002": (another(D, "1005"), NOTHING, ["1005"]),
+    "1010": (NOTHING, drop(D, "OC3"), ["1004"], setv(D, E, 0, DEC="", REC="")),
+    "348": (NOTHING, setv(D, "OC3", IN_TOUCH="DIED"), ["1004"], add(D, "OC3", DOB="31/03/2006", IN_TOUCH="DIED")),
+    # UASC against last year's (1002's, ceasing on 08/11/2028 both years).
+    "205A": (drop(B, "UASC"), NOTHING, ["1002"]),
+    "205B": (setv(B, "UASC", DUC="09/11/2028"), setv(B, "UASC", DUC="01/03/2026"), ["1002"]),
+    "205D": (add(C, "UASC", SEX="M", DOB="14/04/2023", DUC="14/04/2041"), NOTHING, ["1003"]),
+    # 1001's first episode against last year's open one (TW9 2BB, 0.3 miles from home, in the council's area).
+    "452": (setv(A, E, 0, PL_POST="SW1A 9ZZ"), setv(A, E, 0, PL_POST="TW9 1AA"), ["1001"]),
+    "453": (setv(A, E, 0, PL_POST="SW1A 9ZZ"), setv(A, E, 0, PL_POST="SW1A 9ZZ", RNE="B"), ["1001"]),
+    "503G": (setv(A, E, 0, PL_POST="SW1A 9ZZ"), setv(A, E, 0, HOME_POST="TW9 2BB", PL_POST="TW9 1AA"), ["1001"]),
+    "503H": (setv(A, E, 0, PL_POST="SW1A 9ZZ"), setv(A, E, 0, PL_POST="TW9 1AA"), ["1001"]),
+    "503J": (setv(A, E, 0, PL_POST="SW1A 9ZZ"), setv(A, E, 0, PL_POST="TW9 1AA"), ["1001"]),
+    "502": (setv(A, E, 0, DECOM="26/12/2023"), NOTHING, ["1001"]),
+    "562": (setv(A, E, 0, DECOM="26/12/2023"), setv(A, E, 0, DECOM="01/04/2025"), ["1001"]),
+    # 1005, a copy of 1001, was not in last year's return.
+    "NoE": (another(A, "1005"), NOTHING, ["1005"]),
+    "576": (NOTHING, add(A, "Missing", DOB="31/01/2011", MISSING="M", MIS_START="20/03/2025", MIS_END="02/04/2025"),
+            ["1001"], add(A, "Missing", DOB="31/01/2011", MISSING="M", MIS_START="20/03/2025")),
+    "624": (setv(A, "Header", MOTHER="1", MC_DOB="02/01/2025"), setv(A, "Header", MOTHER="1", MC_DOB="01/01/2025"),
+            ["1001"], setv(A, "Header", MOTHER="1", MC_DOB="01/01/2025")),
+    "626": (setv(A, "Header", MOTHER="1", MC_DOB="01/03/2025"), setv(A, "Header", MOTHER="1", MC_DOB="01/04/2025"),
+            ["1001"]),
+    # 1003's decision to place for adoption (20/12/2024) against last year's.
+    "559": (add(A, PA, DOB="31/01/2011", DATE_PLACED="01/03/2025"), add(A, PA, DOB="31/01/2011", DATE_PLACED="01/04/2025"),
+            ["1001"]),
+    "560": (setv(C, PA, DATE_PLACED="21/12/2024"), NOTHING, ["1003"]),
+    "561": (NOTHING, setv(C, PA, DATE_PLACED="01/05/2025"), ["1003"],
+            setv(C, PA, DATE_PLACED_CEASED="01/03/2025", REASON_PLACED_CEASED="RD1")),
+    "584": (setv(C, PA, DATE_PLACED="19/12/2024"), setv(C, PA, DATE_PLACED="21/12/2024"), ["1003"],
+            setv(C, PA, DATE_PLACED_CEASED="01/03/2025", REASON_PLACED_CEASED="RD1")),
+    # The URN rules (ofsted-providers.csv): SC439554 is a private children's home (K2, PR4) at SW1A 9ZZ,
+    # SC048494 the council's fostering (U4-U6, PR1), SC100003 a home that closed on 30/06/2025.
+    "219": (setv(A, E, 1, PLACE="U3"), setv(A, E, 1, PLACE="U5"), ["1001"]),
+    "221": (setv(A, E, 2, PL_POST="M1 9ZZ"), setv(A, E, 2, PL_POST="M1 9ZZ", URN="SC100002"), ["1001"]),
+    "224": (setv(A, E, 2, PLACE_PROVIDER="PR3"), setv(A, E, 2, PLACE_PROVIDER="PR1", URN="SC100001", PL_POST="TW9 2BB"),
+            ["1001"]),
+    "227": (setv(A, E, 2, URN="SC100003", PL_POST="CT1 9ZZ"),
+            setv(A, E, 1, URN="SC100003", PL_POST="CT1 9ZZ", PLACE="K2", PLACE_PROVIDER="PR4"), ["1001"]),
+    "228": (setv(A, E, 1, URN="SC100003", PL_POST="CT1 9ZZ", PLACE="K2", PLACE_PROVIDER="PR4"),
+            seq(setv(A, E, 1, URN="SC100003", PL_POST="CT1 9ZZ", PLACE="K2", PLACE_PROVIDER="PR4", DEC="30/06/2025"),
+                setv(A, E, 2, DECOM="30/06/2025")), ["1001"]),
+    # SC100006 is Manchester's own home (PR1/PR2 in its list): another council's, so PR2 here.
+    "229": (setv(A, E, 2, URN="SC100006", PL_POST="M1 9ZZ", PLACE_PROVIDER="PR1"),
+            setv(A, E, 2, URN="SC100006", PL_POST="M1 9ZZ", PLACE_PROVIDER="PR2"), ["1001"]),
+    # SA100001 has supported accommodation in Kent and Westminster.
+    "241": (setv(A, E, 2, PLACE="K3", URN="SA100001", PL_POST="M1 9ZZ"),
+            setv(A, E, 2, PLACE="K3", URN="SA100001", PL_POST="CT1 9ZZ"), ["1001"]),
+    "1008": (setv(A, E, 2, URN="SC999999"), setv(A, E, 2, URN="SC100002", PL_POST="M1 9ZZ"), ["1001"]),
 }
 
 # Pass changes for rules whose fail change is their generate.toml fault (the base otherwise): the same kind of
 # change, on the other side of the rule's line.
-PA = "PlacedAdoption"
 PASS = {
     # 1003 ceased to be looked after on 19/11/2025 (adopted, E11).
     "117": setv(C, PA, DATE_PLACED="19/11/2025"),
@@ -582,6 +682,10 @@ def main():
     (SUITE / "previous.xml").write_text(xml_document(normalised(previous_return(BASE))))
     base_path = write_document(BASE, SUITE, "base")
     assert base_path == "base.xml", "the base return must be one the XML form can say"
+    base_sw = normalised(with_sw(BASE))
+    assert write_document(with_sw(BASE), SUITE, "base-sw") == "base-sw/"
+    # The rules of SWEpisodes are the ones whose fault changes that table.
+    sw_codes = {code for code, r in FAULTS.items() if "SWEpisodes" in (r.get("table"), r.get("duplicate"), r.get("drop"))}
     manifest = [
         "# Conformance suite: DfE SSDA903 children looked after return 2025-26 — a manifest over the per-rule",
         "# cases of cases/<code>/ (the fail document gives the findings expected.toml lists; the pass document none",
@@ -616,6 +720,14 @@ def main():
         'verdict = "valid"',
         "exact = true",
         'requirements = ["SSDA903-S01"]',
+        "",
+        "[[case]]",
+        'id = "base-return-sw"',
+        'title = "The base return with social worker episodes, as CSV (the XML form has no place for them), has no finding"',
+        'document = "base-sw/"',
+        'verdict = "valid"',
+        "exact = true",
+        'requirements = ["SSDA903-S01"]',
     ]
     written, unfit = 0, []
     for code in codes:
@@ -628,7 +740,8 @@ def main():
         else:
             fail, passing, children = fault(code), PASS.get(code, NOTHING), None
         folder = SUITE / "cases" / code
-        doc = copy.deepcopy(base)
+        start = base_sw if code in sw_codes else base
+        doc = copy.deepcopy(start)
         try:
             changed = fail(doc)
         except ValueError as e:
@@ -638,7 +751,7 @@ def main():
         if children is None:
             children = [changed]
         fail_path = write_document(doc, folder, "fail")
-        doc = copy.deepcopy(base)
+        doc = copy.deepcopy(start)
         passing(doc)
         pass_path = write_document(doc, folder, "pass")
         (folder / "expected.toml").write_text(expected_toml(code, children))
