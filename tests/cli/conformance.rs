@@ -156,6 +156,23 @@ fn the_ssda903_cases_are_run_with_the_suites_inputs_and_fail_without_them() {
     assert!(stdout.contains("FAIL base-return: other rules were found: rules-not-run"), "{stdout}");
     assert!(!stdout.contains("FAIL 1015-fail"), "the postcode rules still have their inputs:\n{stdout}");
 
+    // Without Ofsted's provider list, the URN rules are not run, and the rest still are.
+    let without = edited_suite("ssda903/2025-26", |t| t.replace(", ofsted-providers = \"ofsted-providers.csv\"", ""));
+    let assert = caregate()
+        .args(["suite", "run", "--standard", "ssda903@2025-26", "--suites"])
+        .arg(without.path())
+        .arg("--output")
+        .arg(out.path())
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("FAIL 1008-fail: expected invalid but the document is valid; rule 1008 was not found"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FAIL base-return: other rules were found: rules-not-run"), "{stdout}");
+    assert!(!stdout.contains("FAIL 202-fail"), "last year's rules still have their input:\n{stdout}");
+
     // An input the suite folder does not hold is refused when the suite is read.
     let missing = edited_suite("ssda903/2025-26", |t| t.replace("\"postcodes.csv\"", "\"no-such.csv\""));
     let assert = caregate()

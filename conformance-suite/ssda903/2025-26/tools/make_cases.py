@@ -14,9 +14,14 @@ The change of a rule is, in order of preference:
 - the rule's fault in the pack's generate.toml ([faults] child), made in the first child of the base it fits,
   as the generator makes it; its pass case is then the base itself, unless PASS gives one.
 
+The XML form has no place for the social worker episodes (SWEpisodes): the cases of the rules of that table are
+made from `base-sw/`, the base with the rows of SW, as CSV.
+
 Every case is run with the suite's [inputs] (written into suite.toml): `la_code`, the postcode file
-`postcodes.csv` (a copy of ../postcodes-sample.csv) and last year's return `previous.xml` (made from the base:
-each child's Header and its first episode, open at the end of last year), so that the rules reading them run.
+`postcodes.csv` (a copy of ../postcodes-sample.csv), Ofsted's provider list `ofsted-providers.csv` (a copy of
+../ofsted-providers-sample.csv with the base's providers, OFSTED, added) and last year's return `previous.xml`
+(made from the base: each child's Header and its first episode, open at the end of last year, and the rows of
+PREVIOUS), so that the rules reading them run.
 
 To add a rule (the tool rewrites cases/ and suite.toml whole, so a rule's cases come and go with the rule):
 1. If generate.toml has a fault for it, run this tool: nothing is written by hand. Add a PASS change when a
@@ -585,7 +590,8 @@ CASES = {
     "626": (setv(A, "Header", MOTHER="1", MC_DOB="01/03/2025"), setv(A, "Header", MOTHER="1", MC_DOB="01/04/2025"),
             ["1001"]),
     # 1003's decision to place for adoption (20/12/2024) against last year's.
-    "559": (add(A, PA, DOB="31/01/2011", DATE_PLACED="01/03/2025"), add(A, PA, DOB="31/01/2011", DATE_PLACED="01/04/2025"),
+    "559": (add(A, PA, DOB="31/01/2011", DATE_PLACED="01/03/2025"),
+            add(A, PA, DOB="31/01/2011", DATE_PLACED="01/04/2025"),
             ["1001"]),
     "560": (setv(C, PA, DATE_PLACED="21/12/2024"), NOTHING, ["1003"]),
     "561": (NOTHING, setv(C, PA, DATE_PLACED="01/05/2025"), ["1003"],
@@ -685,7 +691,8 @@ def main():
     base_sw = normalised(with_sw(BASE))
     assert write_document(with_sw(BASE), SUITE, "base-sw") == "base-sw/"
     # The rules of SWEpisodes are the ones whose fault changes that table.
-    sw_codes = {code for code, r in FAULTS.items() if "SWEpisodes" in (r.get("table"), r.get("duplicate"), r.get("drop"))}
+    sw_codes = {code for code, r in FAULTS.items()
+                if "SWEpisodes" in (r.get("table"), r.get("duplicate"), r.get("drop"))}
     manifest = [
         "# Conformance suite: DfE SSDA903 children looked after return 2025-26 — a manifest over the per-rule",
         "# cases of cases/<code>/ (the fail document gives the findings expected.toml lists; the pass document none",
@@ -723,7 +730,7 @@ def main():
         "",
         "[[case]]",
         'id = "base-return-sw"',
-        'title = "The base return with social worker episodes, as CSV (the XML form has no place for them), has no finding"',
+        'title = "The base return with social worker episodes, as CSV (the XML form has none), has no finding"',
         'document = "base-sw/"',
         'verdict = "valid"',
         "exact = true",
