@@ -1203,7 +1203,8 @@ impl<'p> Generator<'p> {
                 (String::new(), self.rng.pick(SDQ_REASON).to_string())
             };
             let flag = |g: &mut Self, p: f64| if g.rng.chance(p) { "1".to_string() } else { "0".to_string() };
-            let convicted = if age_end >= 10 { flag(self, 0.03) } else { "0".into() };
+            // Conviction is asked only of a child aged 10 or over at 31 March (rule 542).
+            let convicted = if age_end >= 10 { flag(self, 0.03) } else { String::new() };
             let health_check = if age_end < 5 { flag(self, 0.88) } else { String::new() };
             let substance = if age_end >= 10 { flag(self, 0.05) } else { "0".into() };
             // Whether an intervention was offered is asked only when none was received (rule 158).

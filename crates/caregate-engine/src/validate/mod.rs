@@ -416,11 +416,30 @@ impl<'c> Validator<'c> {
         whole: &SourceView<'_>,
         body_pack: &mut Option<Arc<StandardPack>>,
     ) -> Vec<Finding> {
+        self.check_instance_in(pack, value, prefix, envelope, whole, body_pack, None)
+    }
+
+    /// As [`Validator::check_instance`], with the aggregates given (`agg`, gathered over a whole return of which
+    /// `value` holds one record) rather than gathered over `value` itself.
+    #[allow(clippy::too_many_arguments)]
+    fn check_instance_in(
+        &self,
+        pack: &StandardPack,
+        value: &Value,
+        prefix: &str,
+        envelope: Option<&Value>,
+        whole: &SourceView<'_>,
+        body_pack: &mut Option<Arc<StandardPack>>,
+        agg: Option<&Value>,
+    ) -> Vec<Finding> {
         let view = SourceView { locator: whole.locator, format: whole.format, prefix: prefix.to_string() };
         let mut findings = structure::check(pack, &pack.validator, value, prefix, &view);
         let params = self.params_for(pack);
         let mut context = business::Context::new(value, envelope, &self.clock, &params, &self.references);
-        context.gather(pack);
+        match agg {
+            Some(agg) => context.agg = std::borrow::Cow::Borrowed(agg),
+            None => context.gather(pack),
+        }
         business::check(pack, &context, &view, business::Scope::All, &mut findings);
         if let (Node::Object(object), Some(map)) = (&*pack.binding.node, value.as_object()) {
             for field in &object.fields {

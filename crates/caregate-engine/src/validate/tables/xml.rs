@@ -101,7 +101,7 @@ impl Validator<'_> {
                 );
                 continue;
             };
-            for (_, finding) in self.check_record(pack, tables, &dates, &key, &rows, &places) {
+            for (_, finding) in self.check_record(pack, tables, &dates, &key, &rows, &places, None) {
                 give(finding);
             }
         }
