@@ -21,7 +21,7 @@ fn pack() -> Arc<StandardPack> {
 }
 
 /// The rules no recipe breaks, each with the reason: a recipe changes one row of one table, the first it fits.
-const UNBREAKABLE: [(&str, &str); 16] = [
+const UNBREAKABLE: [(&str, &str); 22] = [
     ("185", "an SDQ score for a child not looked after 12 months: OC2 rows are only for such children, and not all have a score"),
     ("198", "an SDQ reason for a child not looked after 12 months: OC2 rows are only for such children, and few have a reason"),
     ("187", "OC2 with AD1 or OC3 data: no child has both, and a change adds no table's rows"),
@@ -38,6 +38,12 @@ const UNBREAKABLE: [(&str, &str); 16] = [
     ("431", "an episode started (S) the day the one before it ended: the change is to the later episode, which may be the first of the year, its earlier one not in the return"),
     ("435", "a P or B episode against the one before it: the X1 episode before a P looks like the one before a B, and the later episode may be the first of the year, its earlier one not in the return"),
     ("436", "a P or B episode against the one before it: the X1 episode before a P looks like the one before a B, and the later episode may be the first of the year, its earlier one not in the return"),
+    ("444", "a UPN two children give: a change alters one child's rows, and a child's Header row given twice may hold UN1-UN5, which may repeat"),
+    ("558", "an adopted child with two decisions to place for adoption, both ceased: a child has one decision, and a change alters one row"),
+    ("578", "a missing period starting after care ended: a child missing in the year is looked after when each period starts, and ending the care early leaves the periods inside the episodes before"),
+    ("580", "a young person missing on the 18th birthday the day care ends: the missing period and the episode would both change"),
+    ("582", "the match date the same as the adoption date: a change writes given text or moves a date, never copies one cell into another"),
+    ("630", "a child who started to be looked after in the year (RNE S) without its previous permanence: PrevPerm rows are for every child with an episode starting in the year, and a change cannot pick those whose episode is a new period of care"),
 ];
 
 fn generate_with(

@@ -526,6 +526,8 @@ struct Want {
     missing: bool,
     mother: bool,
     new_episode: bool,
+    /// Under 5 at 31 March: the change reads or looks for health promotion (HEALTH_CHECK), asked only then.
+    under_five: bool,
 }
 
 impl Want {
@@ -551,6 +553,8 @@ impl Want {
             }
         }
         w.mother = reads.contains(&"MC_DOB");
+        let when = recipe.when.iter().filter_map(|(c, _)| layout.tables[recipe.target].columns.get(*c));
+        w.under_five = reads.contains(&"HEALTH_CHECK") || when.into_iter().any(|c| c == "HEALTH_CHECK");
         w.uasc_ceased = reads.contains(&"DUC");
         w.reversed = reads.contains(&"DATE_PLACED_CEASED") || reads.contains(&"REASON_PLACED_CEASED");
         w
@@ -884,6 +888,8 @@ impl<'p> Generator<'p> {
             self.rng.between(2, 5) as i32
         } else if uasc || want.mother {
             self.rng.between(15, 17) as i32
+        } else if want.oc2 && want.under_five {
+            self.rng.between(1, 4) as i32
         } else if want.oc2 {
             self.rng.between(5, 15) as i32
         } else if want.missing {
