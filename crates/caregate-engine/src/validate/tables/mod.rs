@@ -517,11 +517,9 @@ impl Validator<'_> {
             handles.into_iter().map(|h| h.join().ok()).collect()
         });
         let mut whole = Accumulator::new(pack);
-        for part in gathered {
-            // A thread that failed leaves its records' values out; they are checked (and fail) as before.
-            if let Some(part) = part {
-                whole.merge(part);
-            }
+        // A thread that failed leaves its records' values out; checking them fails too, and says so.
+        for part in gathered.into_iter().flatten() {
+            whole.merge(part);
         }
         Some(whole.finish())
     }
