@@ -338,7 +338,7 @@ impl<'c> Validator<'c> {
         };
         let locator = DocumentLocator { value: &value, map: &map, lines: &lines };
         let view = SourceView { locator: &locator, format, prefix: String::new() };
-        let mut found = self.check_instance(&pack, &value, "", None, &view, &mut checked.body_pack);
+        let mut found = self.check_instance(&pack, &value, "", None, &view, &mut checked.body_pack, None);
         // A value that is not of its datatype was reported by the conversion; the schema's `type` error for
         // the same element is the same cause.
         found.retain(|f| {
@@ -378,7 +378,7 @@ impl<'c> Validator<'c> {
         let pack = self.json_pack(&value)?;
         let view = SourceView { locator: &NoLocator, format: Format::Json, prefix: String::new() };
         let mut body_pack = None;
-        let found = self.check_instance(&pack, &value, "", None, &view, &mut body_pack);
+        let found = self.check_instance(&pack, &value, "", None, &view, &mut body_pack, None);
         found.is_empty().then(|| Checked {
             format: Some(Format::Json),
             pack: Some(pack),
@@ -406,23 +406,11 @@ impl<'c> Validator<'c> {
         pack.filter(|p| p.manifest.records.is_some())
     }
 
-    /// Structure, rules and embedded documents of `value`, a document of `pack` at `prefix` of the whole.
-    fn check_instance(
-        &self,
-        pack: &StandardPack,
-        value: &Value,
-        prefix: &str,
-        envelope: Option<&Value>,
-        whole: &SourceView<'_>,
-        body_pack: &mut Option<Arc<StandardPack>>,
-    ) -> Vec<Finding> {
-        self.check_instance_in(pack, value, prefix, envelope, whole, body_pack, None)
-    }
-
-    /// As [`Validator::check_instance`], with the aggregates given (`agg`, gathered over a whole return of which
-    /// `value` holds one record) rather than gathered over `value` itself.
+    /// Structure, rules and embedded documents of `value`, a document of `pack` at `prefix` of the whole. The
+    /// rules read the aggregates `agg` when given (gathered over a whole return of which `value` holds one
+    /// record), else those gathered over `value` itself.
     #[allow(clippy::too_many_arguments)]
-    fn check_instance_in(
+    fn check_instance(
         &self,
         pack: &StandardPack,
         value: &Value,
@@ -449,7 +437,8 @@ impl<'c> Validator<'c> {
                 match self.catalog.find(reference) {
                     Some(inner) => {
                         let inner_prefix = format!("{prefix}/{}", field.json);
-                        let found = self.check_instance(&inner, body, &inner_prefix, Some(value), whole, &mut None);
+                        let found =
+                            self.check_instance(&inner, body, &inner_prefix, Some(value), whole, &mut None, None);
                         findings.extend(found);
                         *body_pack = Some(inner);
                     }

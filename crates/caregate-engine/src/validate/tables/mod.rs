@@ -566,7 +566,7 @@ impl Validator<'_> {
                 finding
             })
             .collect();
-        found.extend(self.check_instance_in(pack, &root, "", None, &view, &mut None, agg));
+        found.extend(self.check_instance(pack, &root, "", None, &view, &mut None, agg));
         // A rule that reports a cell not of its form (`x-format-rule`) and also finds it missing says so once.
         let mut seen = std::collections::HashSet::new();
         found.retain(|f| {
