@@ -299,7 +299,9 @@ fn the_xml_form_of_a_return_gives_the_findings_of_its_tables() {
         now: chrono::DateTime::parse_from_rfc3339("2026-05-01T10:00:00Z").expect("a time"),
     };
     let mut from_xml = Vec::new();
-    Validator::new(&CATALOG, options).check_tables_xml(&pack, xml.as_slice(), &mut |f| {
+    let validator = Validator::new(&CATALOG, options);
+    let agg = validator.gather_tables_xml(&pack, xml.as_slice());
+    validator.check_tables_xml(&pack, xml.as_slice(), agg.as_ref(), &mut |f| {
         from_xml.push((f.rule.clone(), f.record.clone().unwrap_or_default()))
     });
     // The tables can disagree with one another (a child in Episodes but not in Header, a date of birth that

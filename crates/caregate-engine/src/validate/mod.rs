@@ -240,7 +240,8 @@ impl<'c> Validator<'c> {
             // A table return in its XML form (SSDA903's EXPSSDA903), read record by record.
             if let Some(pack) = self.tables_xml_pack(bytes) {
                 let mut findings = Vec::new();
-                let summary = self.check_tables_xml(&pack, bytes, &mut |finding| findings.push(finding));
+                let agg = self.gather_tables_xml(&pack, bytes);
+                let summary = self.check_tables_xml(&pack, bytes, agg.as_ref(), &mut |finding| findings.push(finding));
                 checked.findings = findings;
                 checked.records = Some(summary.records);
                 checked.pack = Some(pack);

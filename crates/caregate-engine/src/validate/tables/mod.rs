@@ -769,6 +769,34 @@ message = "The UPN is given in another Header row."
     }
 
     #[test]
+    fn aggregates_are_gathered_across_the_records_of_an_xml_return() {
+        let pack = repeated_upn_pack();
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let options = Options { standard: Some(Arc::clone(&pack)), ..Options::default() };
+        let child = |id: &str, upn: &str| {
+            format!("<CHILD><HEADER><CHILDID>{id}</CHILDID><UPN>{upn}</UPN><SEX>M</SEX><DOB>01/02/2012</DOB><ETHNIC>WBRI</ETHNIC></HEADER></CHILD>\n")
+        };
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<EXPSSDA903>\n");
+        for (id, upn) in [("C1", "A123456789012"), ("C2", "B123456789012"), ("C3", "A123456789012")] {
+            xml.push_str(&child(id, upn));
+        }
+        xml.push_str("</EXPSSDA903>\n");
+        let validator = Validator::new(&catalog, options);
+        let agg = validator.gather_tables_xml(&pack, xml.as_bytes());
+        let mut children = Vec::new();
+        validator.check_tables_xml(&pack, xml.as_bytes(), agg.as_ref(), &mut |f| {
+            if f.rule == "REPEATED" {
+                children.push(f.record.unwrap_or_default());
+            }
+        });
+        assert_eq!(children, ["C1", "C3"]);
+        // Without the first pass each child sees only its own rows.
+        let mut alone = 0;
+        validator.check_tables_xml(&pack, xml.as_bytes(), None, &mut |f| alone += usize::from(f.rule == "REPEATED"));
+        assert_eq!(alone, 0);
+    }
+
+    #[test]
     fn aggregates_are_gathered_across_the_records_of_a_csv_return() {
         // Two children of one UPN, far apart in the file (each record is checked apart from the others).
         let mut rows = vec!["C1,M,01/01/2015,WBRI,A123456789012,,"];
