@@ -434,14 +434,18 @@ fn validate_into(
             writer
                 .begin_document(&DocumentStart { path: &path, format: "xml", standard: Some(&standard_ref) })
                 .context("cannot write the report")?;
-            let file = std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+            let open = || -> Result<_> {
+                let file = std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+                Ok(std::io::BufReader::with_capacity(1 << 16, file))
+            };
+            // Aggregates across children (a UPN two children give) take a first pass over the file.
+            let agg = validator.gather_tables_xml(&pack, open()?);
             let mut write_error = None;
-            let summary =
-                validator.check_tables_xml(&pack, std::io::BufReader::with_capacity(1 << 16, file), &mut |finding| {
-                    if write_error.is_none() {
-                        write_error = writer.finding(&finding).err();
-                    }
-                });
+            let summary = validator.check_tables_xml(&pack, open()?, agg.as_ref(), &mut |finding| {
+                if write_error.is_none() {
+                    write_error = writer.finding(&finding).err();
+                }
+            });
             if let Some(error) = write_error {
                 return Err(anyhow::Error::new(error).context("cannot write the report"));
             }

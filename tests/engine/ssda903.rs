@@ -97,7 +97,10 @@ fn a_clean_return_has_no_findings() {
     let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/02/2012,WBRI,UN2,,\n";
     let episodes = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\
         C1,01/05/2025,S,C2,N1,U1,PR1,01/09/2025,E4A,,AB1 2CD,EF3 4GH,\n";
-    let (code, report) = validate(&[("header.csv", header), ("episodes.csv", episodes)]);
+    // A child who started to be looked after in the year has a previous permanence option (630): Z1, none.
+    let prev_perm = "CHILD,DOB,PREV_PERM,LA_PERM,DATE_PERM\nC1,01/02/2012,Z1,,\n";
+    let (code, report) =
+        validate(&[("header.csv", header), ("episodes.csv", episodes), ("previous_permanence.csv", prev_perm)]);
     assert_eq!(findings(&report), Vec::new());
     assert_eq!(code, 0);
     assert_eq!(report["documents"][0]["format"], "csv");
@@ -126,8 +129,11 @@ fn findings_are_in_the_file_the_field_is_in_and_name_the_child() {
     // C3 has no episodes (nor OC3): the portal's warning that episodes are needed, on each of its rows.
     assert!(has(&found, "header.csv", "EPI", 5, 1, "C3"), "{found:#?}");
     assert!(has(&found, "header.csv", "EPI", 6, 1, "C3"), "{found:#?}");
-    // Nothing else: a clean child has no finding, and the date's `format` is said once, by rule 141.
-    assert_eq!(found.len(), 11, "{found:#?}");
+    // C1 and C9 started to be looked after in the year (RNE S) with no previous permanence option (PrevPerm).
+    assert!(has(&found, "episodes.csv", "630", 2, 15, "C1"), "{found:#?}");
+    assert!(has(&found, "episodes.csv", "630", 4, 15, "C9"), "{found:#?}");
+    // Nothing else: the date's `format` is said once, by rule 141.
+    assert_eq!(found.len(), 13, "{found:#?}");
 }
 
 #[test]
@@ -402,6 +408,7 @@ fn the_xml_form_gives_the_same_findings_as_the_tables() {
         ("148", "C2"),
         ("167", "C1"),
         ("392b", "C1"),
+        ("630", "C1"),
     ]
     .iter()
     .map(|(r, c)| (r.to_string(), c.to_string()))
@@ -425,9 +432,10 @@ fn the_xml_form_gives_the_same_findings_as_the_tables() {
         .map(|f| (f.rule, f.record.unwrap_or_default()))
         .collect();
     from_engine.sort();
-    // Read as 2026-27, C1 has been looked after since May 2025, so for 12 months at 31 March 2027, and has no
-    // OC2 row (191).
-    let mut expected_2026_27 = expected.clone();
+    // Read as 2026-27, whose collection year begins 1 April 2026: C1, looked after since May 2025, has been so for
+    // 12 months at 31 March 2027 and has no OC2 row (191); its episode started before the year, so 630 (a child
+    // who started to be looked after in the year) does not judge it.
+    let mut expected_2026_27: Vec<(String, String)> = expected.into_iter().filter(|(rule, _)| rule != "630").collect();
     expected_2026_27.push(("191".to_string(), "C1".to_string()));
     expected_2026_27.sort();
     assert_eq!(from_engine, expected_2026_27);

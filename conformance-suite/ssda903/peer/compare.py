@@ -12,8 +12,13 @@ same DfE codes). Only the peer's rules count: caregate's other codes (structural
 Per rule the peer ran: pairs both flag, only the peer, only caregate, and agreement = both / union (none
 when neither flags anything). Rules the peer crashed on or skipped are left out of the agreement (it gave
 no answer), with caregate's findings on them counted, so a rule caregate has and the peer lacks is seen.
-Writes a JSON summary and a markdown table (for reports/); exits 1 when the overall agreement on flagged
-pairs is below --min-agreement.
+Given `--documented peer-differences.md`, the rules that file's tables give the DfE text for (the rows of every
+table headed `| rule | DfE text …`: rules where caregate reads the DfE text and the peer reads it otherwise) are
+named in the summary, and the agreement is given twice: over every rule, and over the other rules alone, where
+caregate and the peer are meant to agree child for child.
+
+Writes a JSON summary and a markdown table (for reports/); exits 1 when the agreement on flagged pairs (over the
+rules without a documented difference, when --documented is given) is below --min-agreement.
 """
 import argparse
 import json
@@ -22,6 +27,34 @@ import sys
 
 # How a missing child is written on both sides: a blank CHILD cell, or a finding with no record.
 NO_CHILD = "-"
+
+
+# A rule code as the peer and caregate spell it: 101, 197B, 392a, SW10aSTG2, INT01, NoE, EPI.
+RULE_CODE = re.compile(r"\b(\d{3,4}[A-Za-z]?(?![-–]\d)|SW\d+[a-z]?(?:STG\d)?|INT\d+|NoE|EPI)\b")
+LETTER_RANGE = re.compile(r"\b(\d{3})([A-Z])[–-]([A-Z])\b")
+
+
+def documented_rules(markdown_text):
+    """The rule codes in the first cell of each row of the tables headed `| rule | DfE text`."""
+    codes, in_table = set(), False
+    for line in markdown_text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else None
+        if cells is None:
+            in_table = False
+        elif cells[:1] == ["rule"]:
+            in_table = len(cells) > 1 and cells[1].startswith("DfE text")
+        elif in_table and not set(cells[0]) <= set("-: "):
+            # `503A–F` is 503A to 503F.
+            for number, first, last in LETTER_RANGE.findall(cells[0]):
+                codes.update(f"{number}{chr(c)}" for c in range(ord(first), ord(last) + 1))
+            codes.update(RULE_CODE.findall(cells[0]))
+    return codes
+
+
+def is_documented(rule, documented):
+    """Whether peer-differences.md names `rule`; it names the social worker rules without their stage
+    (`SW17` for SW17STG2)."""
+    return rule in documented or (rule.startswith("SW") and re.sub(r"STG\d$", "", rule) in documented)
 
 
 def child_key(value):
@@ -59,8 +92,9 @@ def caregate_pairs(report, peer_rules):
     return pairs, other
 
 
-def compare(peer, report, examples=20, ours_only=None):
-    """`ours_only`: when given, the rule codes caregate has; the peer's other rules are not compared."""
+def compare(peer, report, examples=20, ours_only=None, documented=None):
+    """`ours_only`: when given, the rule codes caregate has; the peer's other rules are not compared.
+    `documented`: the rule codes whose differences peer-differences.md gives the DfE text for."""
     rules = [str(code) for code in peer["rules"] if ours_only is None or str(code) in ours_only]
     ours_all, other = caregate_pairs(report, set(rules))
     theirs_all = peer_pairs(peer)
@@ -101,6 +135,10 @@ def compare(peer, report, examples=20, ours_only=None):
     union = sum(r["both"] + r["peer_only"] + r["caregate_only"] for r in per_rule.values())
     flagged = [r for r in per_rule.values() if r["agreement"] is not None]
     standard = report.get("standard") or {}
+    documented = set(documented or ())
+    rest = [r for rule, r in per_rule.items() if not is_documented(rule, documented)]
+    rest_both = sum(r["both"] for r in rest)
+    rest_union = sum(r["both"] + r["peer_only"] + r["caregate_only"] for r in rest)
     return {
         "peer": peer.get("peer"),
         "collection_year": peer.get("collection_year"),
@@ -113,6 +151,8 @@ def compare(peer, report, examples=20, ours_only=None):
         "pairs_peer_only": sum(r["peer_only"] for r in per_rule.values()),
         "pairs_caregate_only": sum(r["caregate_only"] for r in per_rule.values()),
         "agreement": round(both / union, 6) if union else None,
+        "documented": sorted((r for r in per_rule if is_documented(r, documented)), key=rule_order),
+        "agreement_undocumented": round(rest_both / rest_union, 6) if rest_union else None,
         "per_rule": per_rule,
         "not_compared": not_compared,
         "caregate_other_codes": dict(sorted(other.items())),
@@ -136,6 +176,10 @@ def markdown(summary):
         f"- (rule, CHILD) pairs: both {summary['pairs_both']}, peer only {summary['pairs_peer_only']}, "
         f"caregate only {summary['pairs_caregate_only']}; agreement (both / union): {ratio(summary['agreement'])}",
     ]
+    if summary.get("documented"):
+        lines.append(f"- over the rules without a documented difference: agreement "
+                     f"{ratio(summary['agreement_undocumented'])}; rules whose differences peer-differences.md "
+                     f"decides by the DfE text: " + ", ".join(summary["documented"]))
     crashed = {r: v for r, v in summary["not_compared"].items() if v["peer"] == "crashed"}
     skipped = {r: v for r, v in summary["not_compared"].items() if v["peer"] != "crashed"}
     if crashed:
@@ -166,7 +210,12 @@ def main():
     parser.add_argument("--examples", type=int, default=20, help="disagreeing children listed per rule and side")
     parser.add_argument("--min-agreement", type=float, default=0.0)
     parser.add_argument("--rules-toml", help="compare only the rules of this caregate rules.toml (those written)")
+    parser.add_argument("--documented", help="peer-differences.md: gate on the rules without a documented difference")
     args = parser.parse_args()
+    documented = None
+    if args.documented:
+        with open(args.documented, encoding="utf-8") as f:
+            documented = documented_rules(f.read())
     ours_only = None
     if args.rules_toml:
         import tomllib
@@ -176,7 +225,7 @@ def main():
         peer = json.load(f)
     with open(args.caregate) as f:
         report = json.load(f)
-    summary = compare(peer, report, args.examples, ours_only)
+    summary = compare(peer, report, args.examples, ours_only, documented)
     text = json.dumps(summary, indent=1) + "\n"
     if args.out_json:
         with open(args.out_json, "w") as f:
@@ -190,6 +239,10 @@ def main():
     print(f"compare: agreement {ratio(agreement)} over {summary['rules_compared']} rules "
           f"(both {summary['pairs_both']}, peer only {summary['pairs_peer_only']}, "
           f"caregate only {summary['pairs_caregate_only']})", file=sys.stderr)
+    if documented is not None:
+        agreement = summary["agreement_undocumented"]
+        print(f"compare: agreement {ratio(agreement)} over the rules without a difference documented in "
+              f"{args.documented} ({len(summary['documented'])} rules left out)", file=sys.stderr)
     if agreement is not None and agreement < args.min_agreement:
         sys.exit(1)
 

@@ -20,7 +20,10 @@
 #                           writes the bundled one as such a CSV); without either, caregate's postcode rules
 #                           are not run
 #   --out DIR               where to write (default reports)
-#   --min-agreement X       exit 1 when the agreement on flagged (rule, CHILD) pairs is below X (default 0)
+#   --write-postcodes CSV   only install the peer and write its bundled postcode directory as CSV (postcodes_csv.py),
+#                           unless CSV exists; no YEAR, LA_CODE or FILE
+#   --min-agreement X       exit 1 when the agreement on flagged (rule, CHILD) pairs is below X (default 0), over
+#                           the rules whose differences the year's peer-differences.md does not decide
 #   --written-only          compare only the rules caregate's pack for YEAR has written (its rules.toml)
 # Writes DIR/ssda903-peer.json (run_peer.py's output, summed up on stdout); with caregate also
 # DIR/ssda903-caregate.json and DIR/ssda903-peer-agreement.{json,md} (compare.py).
@@ -46,14 +49,32 @@ while [ $# -gt 0 ]; do
     --caregate-postcodes) caregate_opts+=(--reference "postcodes=$2"); shift 2 ;;
     --ofsted-ch|--ofsted-scp) peer_opts+=("$1" "$2"); shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --write-postcodes) write_postcodes=$2; shift 2 ;;
     --min-agreement) min=$2; shift 2 ;;
     --written-only) written=1; shift ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     -*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) break ;;
   esac
 done
+venv=${CAREGATE_SSDA903_PEER_VENV:-$root/target/ssda903-peer-venv}
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import lac_validator.datastore" 2>/dev/null; then
+  python=${PYTHON:-python3}
+  if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))'; then
+    echo "run.sh: the peer needs Python 3.9 or later; $python is $("$python" --version 2>&1) (set PYTHON)" >&2
+    exit 2
+  fi
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet csc-validator-be-903==0.1.17 pandas==1.5.3 numpy==1.24.4
+fi
+if [ -n "${write_postcodes:-}" ]; then
+  if [ ! -s "$write_postcodes" ]; then
+    "$venv/bin/python" "$here/postcodes_csv.py" "$write_postcodes"
+  fi
+  exit 0
+fi
+
 if [ $# -lt 3 ]; then
   echo "usage: run.sh [OPTIONS] YEAR LA_CODE FILE... (see --help)" >&2
   exit 2
@@ -66,16 +87,6 @@ case "$year" in
   *) standard_version=$year ;;
 esac
 
-venv=${CAREGATE_SSDA903_PEER_VENV:-$root/target/ssda903-peer-venv}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import lac_validator.datastore" 2>/dev/null; then
-  python=${PYTHON:-python3}
-  if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))'; then
-    echo "run.sh: the peer needs Python 3.9 or later; $python is $("$python" --version 2>&1) (set PYTHON)" >&2
-    exit 2
-  fi
-  "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet csc-validator-be-903==0.1.17 pandas==1.5.3 numpy==1.24.4
-fi
 
 mkdir -p "$out"
 # The peer runs in its own temporary folder (run_peer.py), so the files' paths are made absolute there.
@@ -104,11 +115,15 @@ if [ -z "$report" ] && [ -n "$bin" ]; then
   fi
 fi
 if [ -n "$report" ]; then
-  written_rules=()
+  compare_opts=()
   if [ -n "${written:-}" ]; then
-    written_rules=(--rules-toml "$root/schemas/ssda903/$standard_version/rules.toml")
+    compare_opts=(--rules-toml "$root/schemas/ssda903/$standard_version/rules.toml")
   fi
-  python3 "$here/compare.py" --peer "$out/ssda903-peer.json" --caregate "$report" ${written_rules[@]+"${written_rules[@]}"} \
+  differences="$root/conformance-suite/ssda903/$standard_version/peer-differences.md"
+  if [ -f "$differences" ]; then
+    compare_opts+=(--documented "$differences")
+  fi
+  python3 "$here/compare.py" --peer "$out/ssda903-peer.json" --caregate "$report" ${compare_opts[@]+"${compare_opts[@]}"} \
     --out-json "$out/ssda903-peer-agreement.json" --out-md "$out/ssda903-peer-agreement.md" --min-agreement "$min"
   echo "agreement: $out/ssda903-peer-agreement.md"
 fi

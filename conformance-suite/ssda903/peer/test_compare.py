@@ -105,6 +105,23 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(sorted(s["per_rule"]), ["101", "102"])
         self.assertEqual((s["pairs_both"], s["pairs_peer_only"], s["pairs_caregate_only"]), (2, 1, 2))
 
+    def test_documented_differences(self):
+        # Only the tables headed `| rule | DfE text …` name rules; other tables (measurements) do not.
+        text = (
+            "# Differences\n\n| rule | DfE text that decides | peer code | caregate |\n|---|---|---|---|\n"
+            "| 101, 1015 (PL_LA) | \"…\" | x | y |\n| SW10a | \"…\" | x | y |\n| 503A–C | \"…\" | x | y |\n\n"
+            "| rule | caregate | peer |\n|---|---:|---:|\n| 197a | 1 | 2 |\n"
+        )
+        self.assertEqual(compare.documented_rules(text), {"101", "1015", "SW10a", "503A", "503B", "503C"})
+        self.assertTrue(compare.is_documented("SW10aSTG2", {"SW10a"}))
+        self.assertFalse(compare.is_documented("SW10STG2", {"SW10a"}))
+        s = compare.compare(PEER, CAREGATE, documented={"101", "1015"})
+        self.assertEqual(s["documented"], ["101", "1015"])
+        # Left: 197a (both C1, caregate only C4), INT01 (both), 102 (caregate only C8).
+        self.assertAlmostEqual(s["agreement_undocumented"], 2 / 4, places=5)
+        self.assertAlmostEqual(s["agreement"], 4 / 9, places=5)
+        self.assertIn("over the rules without a documented difference: agreement 0.500", compare.markdown(s))
+
     def test_markdown_table(self):
         text = compare.markdown(self.summary)
         self.assertIn("| 101 | 2 | 1 | 1 | 0.500 |", text)
@@ -125,6 +142,12 @@ class CompareTest(unittest.TestCase):
             self.assertTrue(os.path.getsize(paths["out.md"]) > 0)
             below = subprocess.run(command + ["--min-agreement", "0.5"], capture_output=True)
             self.assertEqual(below.returncode, 1)
+            # With the documented differences left out of the gate, 0.5 is met.
+            differences = os.path.join(tmp, "differences.md")
+            with open(differences, "w") as f:
+                f.write("| rule | DfE text that decides |\n|---|---|\n| 101, 1015 | … |\n")
+            gated = subprocess.run(command + ["--min-agreement", "0.5", "--documented", differences], capture_output=True)
+            self.assertEqual(gated.returncode, 0, gated.stderr)
 
 
 class YearTest(unittest.TestCase):

@@ -611,6 +611,8 @@ struct Want {
     missing: bool,
     mother: bool,
     new_episode: bool,
+    /// Under 5 at 31 March: the change reads or looks for health promotion (HEALTH_CHECK), asked only then.
+    under_five: bool,
 }
 
 impl Want {
@@ -636,6 +638,8 @@ impl Want {
             }
         }
         w.mother = reads.contains(&"MC_DOB");
+        let when = recipe.when.iter().filter_map(|(c, _)| layout.tables[recipe.target].columns.get(*c));
+        w.under_five = reads.contains(&"HEALTH_CHECK") || when.into_iter().any(|c| c == "HEALTH_CHECK");
         w.uasc_ceased = reads.contains(&"DUC");
         w.reversed = reads.contains(&"DATE_PLACED_CEASED") || reads.contains(&"REASON_PLACED_CEASED");
         w
@@ -993,6 +997,8 @@ impl<'p> Generator<'p> {
             self.rng.between(2, 5) as i32
         } else if uasc || want.mother {
             self.rng.between(15, 17) as i32
+        } else if want.oc2 && want.under_five {
+            self.rng.between(1, 4) as i32
         } else if want.oc2 {
             self.rng.between(5, 15) as i32
         } else if want.missing {
@@ -1322,7 +1328,8 @@ impl<'p> Generator<'p> {
                 (String::new(), self.rng.pick(SDQ_REASON).to_string())
             };
             let flag = |g: &mut Self, p: f64| if g.rng.chance(p) { "1".to_string() } else { "0".to_string() };
-            let convicted = if age_end >= 10 { flag(self, 0.03) } else { "0".into() };
+            // Conviction is asked only of a child aged 10 or over at 31 March (rule 542).
+            let convicted = if age_end >= 10 { flag(self, 0.03) } else { String::new() };
             let health_check = if age_end < 5 { flag(self, 0.88) } else { String::new() };
             let substance = if age_end >= 10 { flag(self, 0.05) } else { "0".into() };
             // Whether an intervention was offered is asked only when none was received (rule 158).

@@ -240,7 +240,8 @@ impl<'c> Validator<'c> {
             // A table return in its XML form (SSDA903's EXPSSDA903), read record by record.
             if let Some(pack) = self.tables_xml_pack(bytes) {
                 let mut findings = Vec::new();
-                let summary = self.check_tables_xml(&pack, bytes, &mut |finding| findings.push(finding));
+                let agg = self.gather_tables_xml(&pack, bytes);
+                let summary = self.check_tables_xml(&pack, bytes, agg.as_ref(), &mut |finding| findings.push(finding));
                 checked.findings = findings;
                 checked.records = Some(summary.records);
                 checked.pack = Some(pack);
@@ -338,7 +339,7 @@ impl<'c> Validator<'c> {
         };
         let locator = DocumentLocator { value: &value, map: &map, lines: &lines };
         let view = SourceView { locator: &locator, format, prefix: String::new() };
-        let mut found = self.check_instance(&pack, &value, "", None, &view, &mut checked.body_pack);
+        let mut found = self.check_instance(&pack, &value, "", None, &view, &mut checked.body_pack, None);
         // A value that is not of its datatype was reported by the conversion; the schema's `type` error for
         // the same element is the same cause.
         found.retain(|f| {
@@ -378,7 +379,7 @@ impl<'c> Validator<'c> {
         let pack = self.json_pack(&value)?;
         let view = SourceView { locator: &NoLocator, format: Format::Json, prefix: String::new() };
         let mut body_pack = None;
-        let found = self.check_instance(&pack, &value, "", None, &view, &mut body_pack);
+        let found = self.check_instance(&pack, &value, "", None, &view, &mut body_pack, None);
         found.is_empty().then(|| Checked {
             format: Some(Format::Json),
             pack: Some(pack),
@@ -406,7 +407,10 @@ impl<'c> Validator<'c> {
         pack.filter(|p| p.manifest.records.is_some())
     }
 
-    /// Structure, rules and embedded documents of `value`, a document of `pack` at `prefix` of the whole.
+    /// Structure, rules and embedded documents of `value`, a document of `pack` at `prefix` of the whole. The
+    /// rules read the aggregates `agg` when given (gathered over a whole return of which `value` holds one
+    /// record), else those gathered over `value` itself.
+    #[allow(clippy::too_many_arguments)]
     fn check_instance(
         &self,
         pack: &StandardPack,
@@ -415,12 +419,16 @@ impl<'c> Validator<'c> {
         envelope: Option<&Value>,
         whole: &SourceView<'_>,
         body_pack: &mut Option<Arc<StandardPack>>,
+        agg: Option<&Value>,
     ) -> Vec<Finding> {
         let view = SourceView { locator: whole.locator, format: whole.format, prefix: prefix.to_string() };
         let mut findings = structure::check(pack, &pack.validator, value, prefix, &view);
         let params = self.params_for(pack);
         let mut context = business::Context::new(value, envelope, &self.clock, &params, &self.references);
-        context.gather(pack);
+        match agg {
+            Some(agg) => context.agg = std::borrow::Cow::Borrowed(agg),
+            None => context.gather(pack),
+        }
         business::check(pack, &context, &view, business::Scope::All, &mut findings);
         if let (Node::Object(object), Some(map)) = (&*pack.binding.node, value.as_object()) {
             for field in &object.fields {
@@ -430,7 +438,8 @@ impl<'c> Validator<'c> {
                 match self.catalog.find(reference) {
                     Some(inner) => {
                         let inner_prefix = format!("{prefix}/{}", field.json);
-                        let found = self.check_instance(&inner, body, &inner_prefix, Some(value), whole, &mut None);
+                        let found =
+                            self.check_instance(&inner, body, &inner_prefix, Some(value), whole, &mut None, None);
                         findings.extend(found);
                         *body_pack = Some(inner);
                     }

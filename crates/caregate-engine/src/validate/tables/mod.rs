@@ -22,6 +22,7 @@ use crate::report::ReportWriter;
 use crate::standard::manifest::Tables;
 use crate::standard::StandardPack;
 
+use super::aggregate::Accumulator;
 use super::{one_cause_once, Locator, SourceView, Validator};
 
 pub mod previous;
@@ -163,6 +164,7 @@ impl Validator<'_> {
         }
 
         let dates = date_columns(pack, tables);
+        let agg = self.gather_tables(pack, tables, &dates, &records, &read);
         // Each file's own findings (a column missing, a row without its key), which have no excerpt.
         let mut own: Vec<Vec<Finding>> = read.iter_mut().map(|r| std::mem::take(&mut r.findings)).collect();
         let places = CsvPlaces { read: &read };
@@ -174,12 +176,12 @@ impl Validator<'_> {
             let handles: Vec<_> = records
                 .chunks(chunk)
                 .map(|run| {
-                    let (read, dates, places) = (&read, &dates, &places);
+                    let (read, dates, places, agg) = (&read, &dates, &places, agg.as_ref());
                     scope.spawn(move || {
                         let mut waiting = Waiting::new();
                         for (key, rows) in run {
                             let rows = csv_rows(tables, read, rows);
-                            for (file, finding) in self.check_record(pack, tables, dates, key, &rows, places) {
+                            for (file, finding) in self.check_record(pack, tables, dates, key, &rows, places, agg) {
                                 waiting.push(file, &finding)?;
                             }
                         }
@@ -471,6 +473,60 @@ impl Places for CsvPlaces<'_> {
 impl Validator<'_> {
     /// Checks one record (`key` and its rows): its instance through the structure check and the rules, each
     /// finding given with the file it is in.
+    /// The aggregates of `pack` over every record of a return sent as CSV tables, when any gathers inside the
+    /// records (a UPN that two children give, rule 444): a first pass over the records, each record's instance
+    /// built and observed, before any record is checked. `None` when no aggregate gathers inside records, and
+    /// each record's own aggregates (gathered as it is checked) are the return's.
+    fn gather_tables(
+        &self,
+        pack: &StandardPack,
+        tables: &Tables,
+        dates: &[Vec<bool>],
+        records: &[(String, Rows)],
+        read: &[Read],
+    ) -> Option<Value> {
+        if !Accumulator::new(pack).any_in_records() {
+            return None;
+        }
+        let top = records_top(pack);
+        let params = self.params_for(pack);
+        let null = Value::Null;
+        let context = super::business::Context::new(&null, None, &self.clock, &params, &self.references);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = records.len().div_ceil(threads).max(64);
+        let gathered: Vec<Option<Accumulator<'_>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = records
+                .chunks(chunk)
+                .map(|run| {
+                    let context = &context;
+                    scope.spawn(move || {
+                        let mut accumulator = Accumulator::new(pack);
+                        for (key, rows) in run {
+                            let rows = csv_rows(tables, read, rows);
+                            // A date cell not a date is reported when the record is checked, not here.
+                            let record = record_value(tables, key, &rows, dates, &mut Vec::new());
+                            let mut root = Map::new();
+                            root.insert(top.to_string(), Value::Array(vec![record]));
+                            let root = Value::Object(root);
+                            accumulator.add(&root, context.envelope, &context.as_of, &context.now, context.params);
+                        }
+                        accumulator
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().ok()).collect()
+        });
+        let mut whole = Accumulator::new(pack);
+        // A thread that failed leaves its records' values out; checking them fails too, and says so.
+        for part in gathered.into_iter().flatten() {
+            whole.merge(part);
+        }
+        Some(whole.finish())
+    }
+
+    /// Checks one record; `agg` holds the return's aggregates when gathered across records (else each record's
+    /// own are gathered as it is checked: an XML table return is read in one pass, a record at a time).
+    #[allow(clippy::too_many_arguments)]
     fn check_record(
         &self,
         pack: &StandardPack,
@@ -479,9 +535,9 @@ impl Validator<'_> {
         key: &str,
         rows: &RecordRows,
         places: &dyn Places,
+        agg: Option<&Value>,
     ) -> Vec<(usize, Finding)> {
-        let top = pack.manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty()));
-        let top = top.unwrap_or("records");
+        let top = records_top(pack);
         let mut not_dates = Vec::new();
         let record = record_value(tables, key, rows, dates, &mut not_dates);
         let mut root = Map::new();
@@ -510,7 +566,7 @@ impl Validator<'_> {
                 finding
             })
             .collect();
-        found.extend(self.check_instance(pack, &root, "", None, &view, &mut None));
+        found.extend(self.check_instance(pack, &root, "", None, &view, &mut None, agg));
         // A rule that reports a cell not of its form (`x-format-rule`) and also finds it missing says so once.
         let mut seen = std::collections::HashSet::new();
         found.retain(|f| {
@@ -535,6 +591,12 @@ impl Validator<'_> {
             })
             .collect()
     }
+}
+
+/// The member of the instance's top level that holds the records (`children` for `/children/*`).
+fn records_top(pack: &StandardPack) -> &str {
+    let top = pack.manifest.records.as_ref().and_then(|r| r.path.split('/').find(|s| !s.is_empty()));
+    top.unwrap_or("records")
 }
 
 /// The instance of one record: its key, and each table's rows for it (a blank cell left out, other text as
@@ -651,7 +713,101 @@ impl Locator for RowLocator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::iso_date;
+    use std::sync::Arc;
+
+    use super::{iso_date, TableFile};
+    use crate::standard::{Catalog, StandardPack};
+    use crate::validate::{Options, Validator};
+
+    /// The SSDA903 2025-26 pack with one rule more, of this test's own: a UPN that more than one Header row gives.
+    fn repeated_upn_pack() -> Arc<StandardPack> {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        let mut files = pack.files.clone();
+        let mut rules = files.files.get("rules.toml").cloned().unwrap_or_default();
+        let repeated = r#"
+[[aggregate]]
+name = "repeatedUpns"
+context = "/children/*/Header/*"
+value = "self.UPN"
+kind = "repeats"
+
+[[rule]]
+id = "REPEATED"
+severity = "error"
+context = "/children/*/Header/*"
+at = "UPN"
+expression = "!has(self.UPN) || !(self.UPN in agg.repeatedUpns)"
+message = "The UPN is given in another Header row."
+"#;
+        rules.extend_from_slice(repeated.as_bytes());
+        files.files.insert("rules.toml".into(), rules);
+        files.files.remove("generate.toml");
+        Arc::new(StandardPack::compile(files).expect("the pack compiles"))
+    }
+
+    /// The children (in order) `REPEATED` finds in a Header table of these rows.
+    fn repeated_in(rows: &[&str]) -> Vec<String> {
+        let pack = repeated_upn_pack();
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let options = Options { standard: Some(Arc::clone(&pack)), ..Options::default() };
+        let mut text = String::from("CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\r\n");
+        for row in rows {
+            text.push_str(row);
+            text.push_str("\r\n");
+        }
+        let header = TableFile { path: "header.csv".into(), bytes: text.into_bytes() };
+        let results = Validator::new(&catalog, options).check_tables(&pack, &[header]);
+        let mut children: Vec<String> = results
+            .iter()
+            .flat_map(|d| d.findings.iter())
+            .filter(|f| f.rule == "REPEATED")
+            .filter_map(|f| f.record.clone())
+            .collect();
+        children.sort();
+        children
+    }
+
+    #[test]
+    fn aggregates_are_gathered_across_the_records_of_an_xml_return() {
+        let pack = repeated_upn_pack();
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let options = Options { standard: Some(Arc::clone(&pack)), ..Options::default() };
+        let child = |id: &str, upn: &str| {
+            format!("<CHILD><HEADER><CHILDID>{id}</CHILDID><UPN>{upn}</UPN><SEX>M</SEX><DOB>01/02/2012</DOB><ETHNIC>WBRI</ETHNIC></HEADER></CHILD>\n")
+        };
+        let mut xml = String::from("<?xml version=\"1.0\"?>\n<EXPSSDA903>\n");
+        for (id, upn) in [("C1", "A123456789012"), ("C2", "B123456789012"), ("C3", "A123456789012")] {
+            xml.push_str(&child(id, upn));
+        }
+        xml.push_str("</EXPSSDA903>\n");
+        let validator = Validator::new(&catalog, options);
+        let agg = validator.gather_tables_xml(&pack, xml.as_bytes());
+        let mut children = Vec::new();
+        validator.check_tables_xml(&pack, xml.as_bytes(), agg.as_ref(), &mut |f| {
+            if f.rule == "REPEATED" {
+                children.push(f.record.unwrap_or_default());
+            }
+        });
+        assert_eq!(children, ["C1", "C3"]);
+        // Without the first pass each child sees only its own rows.
+        let mut alone = 0;
+        validator.check_tables_xml(&pack, xml.as_bytes(), None, &mut |f| alone += usize::from(f.rule == "REPEATED"));
+        assert_eq!(alone, 0);
+    }
+
+    #[test]
+    fn aggregates_are_gathered_across_the_records_of_a_csv_return() {
+        // Two children of one UPN, far apart in the file (each record is checked apart from the others).
+        let mut rows = vec!["C1,M,01/01/2015,WBRI,A123456789012,,"];
+        let others: Vec<String> = (0..200).map(|i| format!("D{i:03},F,01/01/2016,WBRI,B{i:012},,")).collect();
+        rows.extend(others.iter().map(String::as_str));
+        rows.push("C4,M,01/01/2014,WBRI,A123456789012,,");
+        assert_eq!(repeated_in(&rows), ["C1", "C4"]);
+        // A child's own Header row given twice repeats its UPN too; no repeat, no finding.
+        assert_eq!(repeated_in(&["C1,M,01/01/2015,WBRI,A1,,", "C1,M,01/01/2015,WBRI,A1,,"]), ["C1", "C1"]);
+        assert_eq!(repeated_in(&["C1,M,01/01/2015,WBRI,A1,,", "C2,M,01/01/2015,WBRI,A2,,"]), Vec::<String>::new());
+    }
 
     #[test]
     fn dates_are_read_day_first() {

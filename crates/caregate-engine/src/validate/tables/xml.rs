@@ -5,12 +5,15 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
 use super::{date_columns, Cell, Places, RecordRows, Row};
 use crate::document::records::{Piece, PieceKind, Splitter};
 use crate::document::{parse_xml, Element, LineIndex};
 use crate::finding::{Counts, Finding, Location, Span};
 use crate::standard::manifest::{Tables, TablesXml};
 use crate::standard::StandardPack;
+use crate::validate::aggregate::Accumulator;
 use crate::validate::Validator;
 
 /// What checking an XML table return came to.
@@ -36,11 +39,40 @@ impl Validator<'_> {
         }
     }
 
-    /// Checks an XML table return read from `input`, giving each finding to `sink` in file order.
+    /// The aggregates of `pack` over every record of an XML table return read from `input`, when any gathers
+    /// inside the records (a UPN that two children give, rule 444): a first pass over the file, a record at a
+    /// time, before [`Validator::check_tables_xml`] checks it with them. `None` when no aggregate gathers
+    /// inside records (then `input` is not read). What cannot be read is said by the check, not here.
+    pub fn gather_tables_xml(&self, pack: &StandardPack, input: impl BufRead) -> Option<Value> {
+        let (tables, form) = pack.manifest.tables.as_ref().and_then(|t| Some((t, t.xml.as_ref()?)))?;
+        let mut accumulator = Accumulator::new(pack);
+        if !accumulator.any_in_records() {
+            return None;
+        }
+        let top = super::records_top(pack);
+        let params = self.params_for(pack);
+        let null = Value::Null;
+        let context = super::super::business::Context::new(&null, None, &self.clock, &params, &self.references);
+        let dates = date_columns(pack, tables);
+        self.each_record(tables, form, input, &mut |read| {
+            let RecordRead::Record { key, rows, .. } = read else { return };
+            let record = super::record_value(tables, key, rows, &dates, &mut Vec::new());
+            let mut root = Map::new();
+            root.insert(top.to_string(), Value::Array(vec![record]));
+            let root = Value::Object(root);
+            accumulator.add(&root, context.envelope, &context.as_of, &context.now, context.params);
+        });
+        Some(accumulator.finish())
+    }
+
+    /// Checks an XML table return read from `input`, giving each finding to `sink` in file order; the rules
+    /// read the aggregates `agg` when given (gathered by [`Validator::gather_tables_xml`] over the whole
+    /// return), else each record's own.
     pub fn check_tables_xml(
         &self,
         pack: &StandardPack,
         input: impl BufRead,
+        agg: Option<&Value>,
         sink: &mut dyn FnMut(Finding),
     ) -> TablesSummary {
         let mut counts = Counts::default();
@@ -56,6 +88,27 @@ impl Validator<'_> {
             give(finding);
         }
         let dates = date_columns(pack, tables);
+        let records = self.each_record(tables, form, input, &mut |read| match read {
+            RecordRead::Refused(finding) => give(*finding),
+            RecordRead::Record { key, rows, places } => {
+                for (_, finding) in self.check_record(pack, tables, &dates, key, rows, places, agg) {
+                    give(finding);
+                }
+            }
+        });
+        TablesSummary { records, counts }
+    }
+
+    /// Reads an XML table return record element by record element, giving `read` each record's key and rows,
+    /// or what stopped one being read (the file's or the record's XML, a record without its key), in file
+    /// order. Says how many records were read.
+    fn each_record(
+        &self,
+        tables: &Tables,
+        form: &TablesXml,
+        input: impl BufRead,
+        read: &mut dyn FnMut(RecordRead<'_>),
+    ) -> usize {
         let mut splitter = Splitter::new(input, vec![form.root.clone(), form.record.clone()], self.options.limits);
         let mut records = 0;
         loop {
@@ -63,7 +116,7 @@ impl Validator<'_> {
                 Ok(Some(piece)) => piece,
                 Ok(None) => break,
                 Err(finding) => {
-                    give(finding);
+                    read(RecordRead::Refused(Box::new(finding)));
                     break;
                 }
             };
@@ -72,18 +125,18 @@ impl Validator<'_> {
             }
             records += 1;
             let places = PiecePlaces::new(&piece);
-            let record = match parse_xml(&piece.bytes, &self.options.limits) {
+            let element = match parse_xml(&piece.bytes, &self.options.limits) {
                 Ok(doc) => doc.root,
                 Err(finding) => {
-                    give(places.shifted(finding));
+                    read(RecordRead::Refused(Box::new(places.shifted(finding))));
                     continue;
                 }
             };
-            let (key, rows) = record_rows(tables, form, &record, piece.offset);
+            let (key, rows) = record_rows(tables, form, &element, piece.offset);
             let Some(key) = key else {
                 let span = Span::new(piece.offset as usize, piece.offset as usize);
                 let (line, column) = places.locate(0, span.start);
-                give(
+                read(RecordRead::Refused(Box::new(
                     Finding::error(
                         "table-no-key",
                         format!(
@@ -98,15 +151,24 @@ impl Validator<'_> {
                         pointer: None,
                         span: Some(span),
                     }),
-                );
+                )));
                 continue;
             };
-            for (_, finding) in self.check_record(pack, tables, &dates, &key, &rows, &places) {
-                give(finding);
-            }
+            read(RecordRead::Record { key: &key, rows: &rows, places: &places });
         }
-        TablesSummary { records, counts }
+        records
     }
+}
+
+/// What [`Validator::each_record`] read next.
+enum RecordRead<'r> {
+    Record {
+        key: &'r str,
+        rows: &'r RecordRows,
+        places: &'r PiecePlaces,
+    },
+    /// Boxed: a finding is large, and most of what is read is records.
+    Refused(Box<Finding>),
 }
 
 /// The record's key and rows: for each table with an XML form, a row per element at its path (when its `when`
