@@ -132,9 +132,9 @@ BASE = [
             {"CHILD": "1003", "DOB": "14/04/2023", "REVIEW": "27/05/2025", "REVIEW_CODE": "PN0"},
             {"CHILD": "1003", "DOB": "14/04/2023", "REVIEW": "17/11/2025", "REVIEW_CODE": "PN0"},
         ],
-        "AD1": [{"CHILD": "1003", "DOB": "14/04/2023", "DATE_INT": "20/12/2024", "DATE_MATCH": "19/04/2025",
+        "AD1": [{"CHILD": "1003", "DOB": "14/04/2023", "DATE_INT": "15/11/2024", "DATE_MATCH": "19/04/2025",
                  "FOSTER_CARE": "0", "NB_ADOPTR": "2", "SEX_ADOPTR": "MF", "LS_ADOPTR": "L11"}],
-        "PlacedAdoption": [{"CHILD": "1003", "DOB": "14/04/2023", "DATE_PLACED": "20/12/2024"}],
+        "PlacedAdoption": [{"CHILD": "1003", "DOB": "14/04/2023", "DATE_PLACED": "15/11/2024"}],
         "PrevPerm": [{"CHILD": "1003", "DOB": "14/04/2023", "PREV_PERM": "Z1"}],
     },
     # 1004: a care leaver whose 19th birthday falls in the year: OC3 only.
@@ -165,7 +165,7 @@ OFSTED = [
 PREVIOUS = [
     {},
     {"UASC": [{"CHILD": "1002", "SEX": "M", "DOB": "08/11/2010", "DUC": "08/11/2028"}]},
-    {"PlacedAdoption": [{"CHILD": "1003", "DOB": "14/04/2023", "DATE_PLACED": "20/12/2024"}]},
+    {"PlacedAdoption": [{"CHILD": "1003", "DOB": "14/04/2023", "DATE_PLACED": "15/11/2024"}]},
     {"Episodes": [{"CHILD": "1004", "DECOM": "01/05/2022", "RNE": "S", "LS": "C2", "CIN": "N1", "PLACE": "U4",
                    "PLACE_PROVIDER": "PR1", "DEC": "01/04/2024", "REC": "E8", "HOME_POST": "TW9 1AA",
                    "PL_POST": "TW9 2BB", "URN": "SC048494"}]},
@@ -589,14 +589,14 @@ CASES = {
             ["1001"], setv(A, "Header", MOTHER="1", MC_DOB="01/01/2025")),
     "626": (setv(A, "Header", MOTHER="1", MC_DOB="01/03/2025"), setv(A, "Header", MOTHER="1", MC_DOB="01/04/2025"),
             ["1001"]),
-    # 1003's decision to place for adoption (20/12/2024) against last year's.
+    # 1003's decision to place for adoption (15/11/2024, the day of the placement order) against last year's.
     "559": (add(A, PA, DOB="31/01/2011", DATE_PLACED="01/03/2025"),
             add(A, PA, DOB="31/01/2011", DATE_PLACED="01/04/2025"),
             ["1001"]),
-    "560": (setv(C, PA, DATE_PLACED="21/12/2024"), NOTHING, ["1003"]),
+    "560": (setv(C, PA, DATE_PLACED="14/11/2024"), NOTHING, ["1003"]),
     "561": (NOTHING, setv(C, PA, DATE_PLACED="01/05/2025"), ["1003"],
             setv(C, PA, DATE_PLACED_CEASED="01/03/2025", REASON_PLACED_CEASED="RD1")),
-    "584": (setv(C, PA, DATE_PLACED="19/12/2024"), setv(C, PA, DATE_PLACED="21/12/2024"), ["1003"],
+    "584": (setv(C, PA, DATE_PLACED="14/11/2024"), setv(C, PA, DATE_PLACED="16/11/2024"), ["1003"],
             setv(C, PA, DATE_PLACED_CEASED="01/03/2025", REASON_PLACED_CEASED="RD1")),
     # The URN rules (ofsted-providers.csv): SC439554 is a private children's home (K2, PR4) at SW1A 9ZZ,
     # SC048494 the council's fostering (U4-U6, PR1), SC100003 a home that closed on 30/06/2025.
@@ -616,6 +616,32 @@ CASES = {
     "241": (setv(A, E, 2, PLACE="K3", URN="SA100001", PL_POST="M1 9ZZ"),
             setv(A, E, 2, PLACE="K3", URN="SA100001", PL_POST="CT1 9ZZ"), ["1001"]),
     "1008": (setv(A, E, 2, URN="SC999999"), setv(A, E, 2, URN="SC100002", PL_POST="M1 9ZZ"), ["1001"]),
+    # A UPN given twice is a finding in both children; the UN codes may repeat.
+    "444": (setv(B, "Header", UPN="E878200011016"), setv(B, "Header", UPN="UN1"), ["1001", "1002"]),
+    # OC2's own DOB dates the ages of 542 and 545: 10 and 5 on 31/03/2026 is not under.
+    "542": (add(C, "OC2", DOB="01/04/2016", CONVICTED="0"), add(C, "OC2", DOB="31/03/2016", CONVICTED="0"), ["1003"]),
+    "545": (setv(A, "OC2", DOB="01/04/2021"), setv(A, "OC2", DOB="31/03/2021"), ["1001"]),
+    "547": (setv(A, "OC2", HEALTH_CHECK="1", IMMUNISATIONS=""), setv(A, "OC2", HEALTH_CHECK="1"), ["1001"]),
+    "607": (seq(setv(A, "Header", MOTHER=""), setv(A, E, 2, DEC="01/03/2026", REC="E4A")),
+            setv(A, E, 2, DEC="01/03/2026", REC="E4A"), ["1001"]),
+    # 1003 was adopted (E11) on 19/11/2025.
+    "558": (seq(setv(C, PA, DATE_PLACED_CEASED="01/02/2025", REASON_PLACED_CEASED="RD1"),
+                add(C, PA, DOB="14/04/2023", DATE_PLACED="01/03/2025", DATE_PLACED_CEASED="19/11/2025",
+                    REASON_PLACED_CEASED="RD1")),
+            seq(setv(C, PA, DATE_PLACED_CEASED="01/02/2025", REASON_PLACED_CEASED="RD1"),
+                add(C, PA, DOB="14/04/2023", DATE_PLACED="01/03/2025")), ["1003"]),
+    "578": (add(C, "Missing", DOB="14/04/2023", MISSING="M", MIS_START="20/11/2025", MIS_END="21/11/2025"),
+            add(C, "Missing", DOB="14/04/2023", MISSING="M", MIS_START="19/11/2025", MIS_END="21/11/2025"), ["1003"]),
+    "582": (setv(C, "AD1", DATE_MATCH="19/11/2025"), setv(C, "AD1", DATE_MATCH="18/11/2025"), ["1003"]),
+    # Missing's own DOB: 18 on the day 1001's care and her missing period end.
+    "580": (seq(setv(A, E, 2, DEC="01/03/2026", REC="E4A"),
+                add(A, "Missing", DOB="01/03/2008", MISSING="M", MIS_START="25/02/2026", MIS_END="01/03/2026")),
+            seq(setv(A, E, 2, DEC="01/03/2026", REC="E8"),
+                add(A, "Missing", DOB="01/03/2008", MISSING="M", MIS_START="25/02/2026", MIS_END="01/03/2026")),
+            ["1001"]),
+    # 1002 started to be looked after in the year.
+    "630": (setv(B, "PrevPerm", PREV_PERM="P1"), setv(B, "PrevPerm", PREV_PERM="P1", LA_PERM="210", DATE_PERM="01/01/2020"),
+            ["1002"]),
 }
 
 # Pass changes for rules whose fail change is their generate.toml fault (the base otherwise): the same kind of
