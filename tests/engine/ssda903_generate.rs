@@ -21,7 +21,7 @@ fn pack() -> Arc<StandardPack> {
 }
 
 /// The rules no recipe breaks, each with the reason: a recipe changes one row of one table, the first it fits.
-const UNBREAKABLE: [(&str, &str); 28] = [
+const UNBREAKABLE: [(&str, &str); 29] = [
     ("185", "an SDQ score for a child not looked after 12 months: OC2 rows are only for such children, and not all have a score"),
     ("198", "an SDQ reason for a child not looked after 12 months: OC2 rows are only for such children, and few have a reason"),
     ("187", "OC2 with AD1 or OC3 data: no child has both, and a change adds no table's rows"),
@@ -49,6 +49,7 @@ const UNBREAKABLE: [(&str, &str); 28] = [
     ("578", "a missing period starting after care ended: a child missing in the year is looked after when each period starts, and ending the care early leaves the periods inside the episodes before"),
     ("580", "a young person missing on the 18th birthday the day care ends: the missing period and the episode would both change"),
     ("582", "the match date the same as the adoption date: a change writes given text or moves a date, never copies one cell into another"),
+    ("575", "a missing period with no end that began in an episode since ended: a change to the child's first period cannot tell whether that period lies in an ended episode or in the open one"),
     ("630", "a child who started to be looked after in the year (RNE S) without its previous permanence: PrevPerm rows are for every child with an episode starting in the year, and a change cannot pick those whose episode is a new period of care"),
 ];
 

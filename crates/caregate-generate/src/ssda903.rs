@@ -1242,7 +1242,10 @@ impl<'p> Generator<'p> {
             "0"
         };
         let mc_dob = if mother == "1" {
-            format_date(self.rng.date_in(days(start, -300), days(end, -20)))
+            // Born by the end of the year, and by the end of care when care has ended (625).
+            let ended = episodes.iter().all(|e| e.dec.is_some()).then(|| episodes.iter().filter_map(|e| e.dec).max());
+            let latest = ended.flatten().map_or(days(end, -20), |d| d.min(days(end, -20)));
+            format_date(self.rng.date_in(days(start, -300).min(latest), latest))
         } else {
             String::new()
         };
