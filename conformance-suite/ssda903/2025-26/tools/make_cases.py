@@ -639,6 +639,8 @@ CASES = {
             seq(setv(A, E, 2, DEC="01/03/2026", REC="E8"),
                 add(A, "Missing", DOB="01/03/2008", MISSING="M", MIS_START="25/02/2026", MIS_END="01/03/2026")),
             ["1001"]),
+    # 1001's first missing period began in her second episode, which ended on 08/10/2025; her third is open.
+    "575": (setv(A, "Missing", 0, MIS_END=""), setv(A, "Missing", 0, MIS_START="09/10/2025", MIS_END=""), ["1001"]),
     # 1002 started to be looked after in the year.
     "630": (setv(B, "PrevPerm", PREV_PERM="P1"), setv(B, "PrevPerm", PREV_PERM="P1", LA_PERM="210", DATE_PERM="01/01/2020"),
             ["1002"]),
