@@ -628,8 +628,12 @@ async fn spawn_receiver(failures: Option<usize>) -> (String, Receiver) {
     (format!("http://{address}/inbox"), receiver)
 }
 
+/// How many 25 ms waits a test gives the delivery worker: 30 s, for a machine busy with other builds (a wait
+/// ends as soon as its condition holds).
+const WAITS: usize = 1200;
+
 async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..WAITS {
         if condition() {
             return;
         }
@@ -668,7 +672,7 @@ async fn push_recipients_get_retries_then_dead_letters_and_replay() {
         "the message id is the idempotency key"
     );
     let mut status = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..WAITS {
         status = app.status(&id, "201").await;
         if status["recipients"][1]["state"] == "dead" {
             break;
