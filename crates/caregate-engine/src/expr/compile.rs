@@ -88,7 +88,7 @@ pub(crate) fn compile(
     vars: &[String],
     stable: &[String],
     holidays: &Arc<[NaiveDate]>,
-) -> Result<(Node, Needs), RuleError> {
+) -> Result<(Node, Needs, IdedExpr), RuleError> {
     guard_size(source)?;
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         cel::parser::Parser::new().parse_with_source_info(source)
@@ -124,7 +124,7 @@ pub(crate) fn compile(
         references: 0,
     };
     let node = cx.expr(&expr)?;
-    Ok((node, Needs { depth: cx.depth, cached: cx.cached, memo: cx.memo, references: cx.references }))
+    Ok((node, Needs { depth: cx.depth, cached: cx.cached, memo: cx.memo, references: cx.references }, expr))
 }
 
 /// The longest rule text accepted, in bytes.
@@ -1075,15 +1075,14 @@ pub struct Membership {
     pub field: String,
 }
 
-/// How the expression `source` reads the variable `var` (`Otherwise` if it does not parse).
-pub(crate) fn reads(source: &str, var: &str) -> Reads {
-    // Most expressions never name the variable: no need to parse them again to know it.
+/// How the expression `source`, parsed as `expr`, reads the variable `var`.
+pub(crate) fn reads(source: &str, expr: &IdedExpr, var: &str) -> Reads {
+    // Most expressions never name the variable: no need to walk them to know it.
     if named(source, var).next().is_none() {
         return Reads::Not;
     }
-    let Some(expr) = parse_only(source) else { return Reads::Otherwise };
     let mut found = Vec::new();
-    if !memberships(&expr, var, &mut found) {
+    if !memberships(expr, var, &mut found) {
         return Reads::Otherwise;
     }
     if found.is_empty() {
@@ -1094,13 +1093,13 @@ pub(crate) fn reads(source: &str, var: &str) -> Reads {
 }
 
 /// The expression as a dotted field path (`self.ChildIdentifiers.UPN`), if it is nothing else.
-pub(crate) fn dotted_path(source: &str) -> Option<String> {
-    dotted(&parse_only(source)?)
+pub(crate) fn dotted_path(expr: &IdedExpr) -> Option<String> {
+    dotted(expr)
 }
 
-/// Whether the expression may read `var.field`: it selects that field, or uses `var` otherwise than by selecting
-/// a field of it (indexing it, passing it whole), which may read anything. Text that does not parse may too.
-pub(crate) fn may_read_field(source: &str, var: &str, field: &str) -> bool {
+/// Whether the expression `source`, parsed as `expr`, may read `var.field`: it selects that field, or uses `var`
+/// otherwise than by selecting a field of it (indexing it, passing it whole), which may read anything.
+pub(crate) fn may_read_field(source: &str, expr: &IdedExpr, var: &str, field: &str) -> bool {
     // Most expressions name the variable only as `var.other` (e.g. `root.Header`): no need to parse them.
     let doubtful = named(source, var).any(|after| match after.strip_prefix('.') {
         Some(rest) => {
@@ -1109,7 +1108,7 @@ pub(crate) fn may_read_field(source: &str, var: &str, field: &str) -> bool {
         }
         None => true,
     });
-    doubtful && parse_only(source).is_none_or(|expr| selects(&expr, var, field))
+    doubtful && selects(expr, var, field)
 }
 
 fn is_ident(c: char) -> bool {
@@ -1147,11 +1146,6 @@ fn selects(e: &IdedExpr, var: &str, field: &str) -> bool {
         }
         Expr::Map(_) | Expr::Struct(_) => true,
     }
-}
-
-fn parse_only(source: &str) -> Option<IdedExpr> {
-    guard_size(source).ok()?;
-    std::panic::catch_unwind(|| cel::parser::Parser::new().parse(source)).ok()?.ok()
 }
 
 fn dotted(e: &IdedExpr) -> Option<String> {

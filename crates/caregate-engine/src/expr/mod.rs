@@ -150,8 +150,8 @@ impl Compiler {
 
     /// Parses and compiles one expression.
     pub fn compile(&self, source: &str) -> Result<Program, RuleError> {
-        let (root, needs) = compile::compile(source, &self.variables, &self.stable, &self.holidays)?;
-        Ok(Program { root, needs, source: source.to_string() })
+        let (root, needs, ast) = compile::compile(source, &self.variables, &self.stable, &self.holidays)?;
+        Ok(Program { root, needs, source: source.to_string(), ast })
     }
 }
 
@@ -165,6 +165,9 @@ pub struct Program {
     root: compile::Node,
     needs: compile::Needs,
     source: String,
+    /// The parsed expression, kept for the questions asked of it when a pack is compiled ([`Program::reads`],
+    /// [`Program::may_read_field`], [`Program::dotted_path`]): parsing is most of compiling a rule.
+    ast: cel::common::ast::IdedExpr,
 }
 
 impl std::fmt::Debug for Program {
@@ -182,18 +185,18 @@ impl Program {
     /// How the expression reads the variable `var`: not at all, only through membership tests
     /// (`self.id in var.ids`), or otherwise.
     pub fn reads(&self, var: &str) -> Reads {
-        compile::reads(&self.source, var)
+        compile::reads(&self.source, &self.ast, var)
     }
 
     /// Whether the expression may read the field `field` of the variable `var` (see
     /// `compile::may_read_field`): selecting it, or using `var` whole.
     pub fn may_read_field(&self, var: &str, field: &str) -> bool {
-        compile::may_read_field(&self.source, var, field)
+        compile::may_read_field(&self.source, &self.ast, var, field)
     }
 
     /// The expression as a dotted field path (`self.ChildIdentifiers.UPN`), if it is nothing more.
     pub fn dotted_path(&self) -> Option<String> {
-        compile::dotted_path(&self.source)
+        compile::dotted_path(&self.ast)
     }
 
     /// Evaluates over `vars`, in the order given to [`Compiler::new`]. A variable missing from the
