@@ -488,7 +488,6 @@ impl Validator<'_> {
         if !Accumulator::new(pack).any_in_records() {
             return None;
         }
-        let top = records_top(pack);
         let params = self.params_for(pack);
         let null = Value::Null;
         let context = super::business::Context::new(&null, None, &self.clock, &params, &self.references);
@@ -504,10 +503,7 @@ impl Validator<'_> {
                         for (key, rows) in run {
                             let rows = csv_rows(tables, read, rows);
                             // A date cell not a date is reported when the record is checked, not here.
-                            let record = record_value(tables, key, &rows, dates, &mut Vec::new());
-                            let mut root = Map::new();
-                            root.insert(top.to_string(), Value::Array(vec![record]));
-                            let root = Value::Object(root);
+                            let root = record_root(pack, tables, key, &rows, dates, &mut Vec::new());
                             accumulator.add(&root, context.envelope, &context.as_of, &context.now, context.params);
                         }
                         accumulator
@@ -539,10 +535,7 @@ impl Validator<'_> {
     ) -> Vec<(usize, Finding)> {
         let top = records_top(pack);
         let mut not_dates = Vec::new();
-        let record = record_value(tables, key, rows, dates, &mut not_dates);
-        let mut root = Map::new();
-        root.insert(top.to_string(), Value::Array(vec![record]));
-        let root = Value::Object(root);
+        let root = record_root(pack, tables, key, rows, dates, &mut not_dates);
         let locator = RowLocator { tables, rows, places };
         let view = SourceView { locator: &locator, format: Format::Json, prefix: String::new() };
         let mut found: Vec<Finding> = not_dates
@@ -591,6 +584,23 @@ impl Validator<'_> {
             })
             .collect()
     }
+}
+
+/// The instance of a return holding the one record `key` with its rows, under the member of the top level
+/// that holds the records (`children` for `/children/*`): what a record is checked as, and what a first pass
+/// gathers aggregates over. `not_dates` as for [`record_value`].
+fn record_root(
+    pack: &StandardPack,
+    tables: &Tables,
+    key: &str,
+    rows: &RecordRows,
+    dates: &[Vec<bool>],
+    not_dates: &mut Vec<(String, String)>,
+) -> Value {
+    let record = record_value(tables, key, rows, dates, not_dates);
+    let mut root = Map::new();
+    root.insert(records_top(pack).to_string(), Value::Array(vec![record]));
+    Value::Object(root)
 }
 
 /// The member of the instance's top level that holds the records (`children` for `/children/*`).

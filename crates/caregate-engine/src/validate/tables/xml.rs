@@ -5,7 +5,7 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{date_columns, Cell, Places, RecordRows, Row};
 use crate::document::records::{Piece, PieceKind, Splitter};
@@ -49,17 +49,13 @@ impl Validator<'_> {
         if !accumulator.any_in_records() {
             return None;
         }
-        let top = super::records_top(pack);
         let params = self.params_for(pack);
         let null = Value::Null;
         let context = super::super::business::Context::new(&null, None, &self.clock, &params, &self.references);
         let dates = date_columns(pack, tables);
         self.each_record(tables, form, input, &mut |read| {
             let RecordRead::Record { key, rows, .. } = read else { return };
-            let record = super::record_value(tables, key, rows, &dates, &mut Vec::new());
-            let mut root = Map::new();
-            root.insert(top.to_string(), Value::Array(vec![record]));
-            let root = Value::Object(root);
+            let root = super::record_root(pack, tables, key, rows, &dates, &mut Vec::new());
             accumulator.add(&root, context.envelope, &context.as_of, &context.now, context.params);
         });
         Some(accumulator.finish())
