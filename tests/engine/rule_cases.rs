@@ -33,3 +33,26 @@ pub fn expected(dir: &Path) -> BTreeSet<(String, Option<String>)> {
         })
         .collect()
 }
+
+/// Judges one rule's cases against its `expected.toml` (`want`): the fail case (named `fail.0`, its findings
+/// `fail.1`) gives exactly those (rule, child) pairs of rule `code`, the pass case none of that rule; what is
+/// wrong goes to `problems`.
+pub fn judge(
+    code: &str,
+    want: &BTreeSet<(String, Option<String>)>,
+    fail: (&str, &[Finding]),
+    pass: (&str, &[Finding]),
+    problems: &mut Vec<String>,
+) {
+    assert!(want.iter().all(|(rule, _)| rule == code), "{code}/expected.toml lists findings of another rule");
+    assert!(!want.is_empty(), "{code}/expected.toml lists no finding");
+    let of_rule: Vec<&Finding> = fail.1.iter().filter(|f| f.rule == code).collect();
+    let got: BTreeSet<(String, Option<String>)> = of_rule.iter().map(|f| (f.rule.clone(), f.record.clone())).collect();
+    if &got != want {
+        problems.push(format!("{}: expected {want:?}, got:\n{}", fail.0, describe(&of_rule)));
+    }
+    let of_rule: Vec<&Finding> = pass.1.iter().filter(|f| f.rule == code).collect();
+    if !of_rule.is_empty() {
+        problems.push(format!("{} should give no {code}, but gives:\n{}", pass.0, describe(&of_rule)));
+    }
+}
