@@ -140,32 +140,31 @@ fn a_wrong_expectation_fails_the_run_and_a_requirement_without_a_case_is_listed(
 
 #[test]
 fn the_ssda903_cases_are_run_with_the_suites_inputs_and_fail_without_them() {
+    let out = tempfile::tempdir().unwrap();
+    // `suite run` of the SSDA903 suite in `suites`, which must exit with `code`: its stdout and stderr.
+    let run_suite = |suites: &std::path::Path, code: i32| {
+        let assert = caregate()
+            .args(["suite", "run", "--standard", "ssda903@2025-26", "--suites"])
+            .arg(suites)
+            .arg("--output")
+            .arg(out.path())
+            .assert()
+            .code(code);
+        let output = assert.get_output();
+        (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+
     // Without last year's return, the rules that read it are not run: their fail cases find nothing, and the
     // base return (expected to give no finding at all) says that they were not run.
     let without = edited_suite("ssda903/2025-26", |t| t.replace("previous = [\"previous.xml\"]\n", ""));
-    let out = tempfile::tempdir().unwrap();
-    let assert = caregate()
-        .args(["suite", "run", "--standard", "ssda903@2025-26", "--suites"])
-        .arg(without.path())
-        .arg("--output")
-        .arg(out.path())
-        .assert()
-        .code(1);
-    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let (stdout, _) = run_suite(without.path(), 1);
     assert!(stdout.contains("FAIL 202-fail: rule 202 was not found"), "{stdout}");
     assert!(stdout.contains("FAIL base-return: other rules were found: rules-not-run"), "{stdout}");
     assert!(!stdout.contains("FAIL 1015-fail"), "the postcode rules still have their inputs:\n{stdout}");
 
     // Without Ofsted's provider list, the URN rules are not run, and the rest still are.
     let without = edited_suite("ssda903/2025-26", |t| t.replace(", ofsted-providers = \"ofsted-providers.csv\"", ""));
-    let assert = caregate()
-        .args(["suite", "run", "--standard", "ssda903@2025-26", "--suites"])
-        .arg(without.path())
-        .arg("--output")
-        .arg(out.path())
-        .assert()
-        .code(1);
-    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let (stdout, _) = run_suite(without.path(), 1);
     assert!(
         stdout.contains("FAIL 1008-fail: expected invalid but the document is valid; rule 1008 was not found"),
         "{stdout}"
@@ -175,14 +174,7 @@ fn the_ssda903_cases_are_run_with_the_suites_inputs_and_fail_without_them() {
 
     // An input the suite folder does not hold is refused when the suite is read.
     let missing = edited_suite("ssda903/2025-26", |t| t.replace("\"postcodes.csv\"", "\"no-such.csv\""));
-    let assert = caregate()
-        .args(["suite", "run", "--standard", "ssda903@2025-26", "--suites"])
-        .arg(missing.path())
-        .arg("--output")
-        .arg(out.path())
-        .assert()
-        .code(2);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let (_, stderr) = run_suite(missing.path(), 2);
     assert!(stderr.contains("the suite has no input file `no-such.csv`"), "{stderr}");
 }
 
