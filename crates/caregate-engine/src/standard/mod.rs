@@ -94,6 +94,18 @@ impl PackFiles {
         Some(tables.get("xml").and_then(|x| x.get("root")).and_then(toml::Value::as_str).map(str::to_string))
     }
 
+    /// The pack with its standard.toml only: enough to say what it is, for choosing packs before the rest of
+    /// each is read.
+    fn manifest_only(&self) -> PackFiles {
+        let files = self.files.iter().filter(|(name, _)| *name == "standard.toml");
+        PackFiles { origin: self.origin.clone(), files: files.map(|(k, v)| (k.clone(), v.clone())).collect() }
+    }
+
+    /// `id@version`, as standard.toml says them.
+    fn reference(&self) -> Option<String> {
+        self.id_version().map(|(id, version)| format!("{id}@{version}"))
+    }
+
     fn manifest_table(&self) -> Option<toml::Table> {
         toml::from_str(self.text("standard.toml").ok()??).ok()
     }
@@ -529,8 +541,14 @@ impl Catalog {
             .filter(|version| version.get_file(version.path().join("standard.toml")).is_some())
             .map(PackFiles::from_embedded)
             .collect();
-        let folders: Vec<PackFiles> =
-            extends::resolve_all(folders, &|_| None)?.into_iter().filter(|f| keep(f)).collect();
+        // Which packs are wanted is judged on each one's standard.toml alone, resolved through its `extends`
+        // (cheap), so that only the packs kept have their rules and schema merged (not: a CIN conversion
+        // merging the SSDA903 years' rules).
+        let manifests: Vec<PackFiles> = folders.iter().map(PackFiles::manifest_only).collect();
+        let wanted: Vec<bool> = extends::resolve_all(manifests, &|_| None)?.iter().map(&keep).collect();
+        let find = |reference: &str| folders.iter().find(|f| f.reference().as_deref() == Some(reference)).cloned();
+        let kept = folders.iter().zip(wanted).filter(|(_, wanted)| *wanted).map(|(f, _)| f.clone()).collect();
+        let folders: Vec<PackFiles> = extends::resolve_all(kept, &find)?;
         // Each pack compiles on its own thread: loading is most of a small validation's time.
         let packs: Vec<Result<StandardPack, PackError>> = std::thread::scope(|scope| {
             let handles: Vec<_> =
