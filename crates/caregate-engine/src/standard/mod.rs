@@ -318,6 +318,25 @@ impl StandardPack {
                 }
             }
         }
+        // A rule's need of a column (`Header.UASC`) names an optional column of a table: a column every file
+        // has is always given, and a name of no column would leave the rule never run.
+        for rule in rules.iter().filter(|_| with == Rules::Compiled) {
+            for need in rule.needs.iter().filter(|n| crate::reference::Need::of(n) == crate::reference::Need::Column) {
+                let optional = need.split_once('.').is_some_and(|(table, column)| {
+                    manifest
+                        .tables
+                        .iter()
+                        .flat_map(|t| &t.table)
+                        .any(|t| t.name == table && t.optional.iter().any(|c| c == column))
+                });
+                if !optional {
+                    return Err(files.error(
+                        "rules.toml",
+                        format!("rule {}: `needs` names `{need}`, which is not an optional column of a table", rule.id),
+                    ));
+                }
+            }
+        }
         if let Some(tables) = manifest.tables.as_ref().filter(|_| with == Rules::Compiled) {
             let record = record_schema.as_ref().and_then(|(location, _)| schema.pointer(location));
             for table in &tables.table {
@@ -412,6 +431,12 @@ fn check_tables(
         })?;
         if let Some(column) = table.columns.iter().find(|c| row.get(c.as_str()).is_none()) {
             return Err(format!("table {}: its rows' schema has no column `{column}`", table.name));
+        }
+        if let Some(column) = table.optional.iter().find(|c| !table.columns.contains(c) || **c == tables.key) {
+            return Err(format!(
+                "table {}: optional column `{column}` is not one of its columns other than the key",
+                table.name
+            ));
         }
     }
     Ok(())

@@ -274,7 +274,7 @@ pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<St
 /// a `params` value.
 fn lacking<'r>(rule: &'r Rule, params: &'r Value, refs: &'r References) -> impl Iterator<Item = &'r str> + 'r {
     let given = |name: &str| match Need::of(name) {
-        Need::Reference | Need::Previous => refs.has(name),
+        Need::Reference | Need::Previous | Need::Column => refs.has(name),
         Need::Param => params.get(name).is_some(),
     };
     rule.needs.iter().map(String::as_str).filter(move |name| !given(name))
@@ -301,14 +301,30 @@ pub fn not_run(pack: &StandardPack, params: &Value, refs: &References) -> Option
     if rules.is_empty() {
         return None;
     }
+    // An optional column is not given with the run but with the return: its fix is to the files.
+    let column = |m: &str| m.split_once('.').map(|(table, column)| format!("the {table} table's column {column}"));
+    let named: Vec<String> = missing
+        .iter()
+        .map(|m| if Need::of(m) == Need::Column { column(m) } else { None }.unwrap_or(m.to_string()))
+        .collect();
     let given: Vec<String> = missing
         .iter()
+        .filter(|m| Need::of(m) != Need::Column)
         .map(|m| match Need::of(m) {
             Need::Reference => format!("--reference {m}=FILE"),
             Need::Previous => "--previous FILES".to_string(),
-            Need::Param => format!("--param {m}=…"),
+            Need::Param | Need::Column => format!("--param {m}=…"),
         })
         .collect();
+    let columns: Vec<String> =
+        missing.iter().filter(|m| Need::of(m) == Need::Column).filter_map(|m| column(m)).collect();
+    let mut fixes = Vec::new();
+    if !given.is_empty() {
+        fixes.push(format!("Run again with {}.", given.join(" ")));
+    }
+    if !columns.is_empty() {
+        fixes.push(format!("Send the return with {} (DfE's XML form carries it).", columns.join(" and ")));
+    }
     let mut finding = Finding::new(
         "rules-not-run",
         crate::finding::Severity::Warning,
@@ -317,10 +333,10 @@ pub fn not_run(pack: &StandardPack, params: &Value, refs: &References) -> Option
             rules.len(),
             if rules.len() == 1 { "" } else { "s" },
             pack.reference(),
-            missing.join(", "),
+            named.join(", "),
             rules.join(", ")
         ),
     );
-    finding.fix = Some(format!("Run again with {}.", given.join(" ")));
+    finding.fix = Some(fixes.join(" "));
     Some(finding)
 }

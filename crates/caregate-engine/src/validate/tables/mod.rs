@@ -106,7 +106,6 @@ impl Validator<'_> {
         files: &[TableFile],
         writer: &mut dyn ReportWriter,
     ) -> std::io::Result<bool> {
-        let standard = pack.standard_ref();
         let Some(tables) = pack.manifest.tables.as_ref() else {
             for f in files {
                 let finding = Finding::error(
@@ -134,6 +133,28 @@ impl Validator<'_> {
             }
         }
 
+        // The optional columns no file of their table gives: the rules that need one are not run.
+        let absent = absent_columns(tables, &read);
+        let lacking;
+        let this = if absent.is_empty() {
+            self
+        } else {
+            lacking = self.lacking_columns(absent);
+            &lacking
+        };
+        this.check_read_tables(pack, tables, files, read, writer)
+    }
+
+    /// [`Validator::check_tables_into`] once the files are read.
+    fn check_read_tables(
+        &self,
+        pack: &Arc<StandardPack>,
+        tables: &Tables,
+        files: &[TableFile],
+        mut read: Vec<Read>,
+        writer: &mut dyn ReportWriter,
+    ) -> std::io::Result<bool> {
+        let standard = pack.standard_ref();
         let (records, blank_keys) = join(tables, &read);
         for (file, blank_keys) in blank_keys {
             let Some(of) = read[file].of else { continue };
@@ -251,16 +272,17 @@ impl Validator<'_> {
             }
         };
         let mut findings = Vec::new();
-        let present =
-            |t: &crate::standard::manifest::Table| t.columns.iter().filter(|c| table.column(c).is_some()).count();
+        // Only the columns every file of a table has (not its optional ones) tell which table a file is.
+        let present = |t: &crate::standard::manifest::Table| t.required().filter(|c| table.column(c).is_some()).count();
+        let width = |t: &crate::standard::manifest::Table| t.required().count();
         // The table all of whose columns the header has, the one with most columns if several; else the one
         // with the key and most of its columns, its missing columns then reported.
         let best = tables
             .table
             .iter()
             .enumerate()
-            .filter(|(_, t)| table.column(&tables.key).is_some() && present(t) * 2 > t.columns.len())
-            .max_by_key(|(_, t)| (present(t) == t.columns.len(), present(t), std::cmp::Reverse(t.columns.len())));
+            .filter(|(_, t)| table.column(&tables.key).is_some() && present(t) * 2 > width(t))
+            .max_by_key(|(_, t)| (present(t) == width(t), present(t), std::cmp::Reverse(width(t))));
         let Some((of, spec)) = best else {
             let known: Vec<String> =
                 tables.table.iter().map(|t| format!("{} ({})", t.name, t.columns.join(","))).collect();
@@ -280,7 +302,7 @@ impl Validator<'_> {
             return Read { lines, table: Some(table), of: None, columns: Vec::new(), findings: vec![finding] };
         };
         let header_span = table.header.span;
-        for column in spec.columns.iter().filter(|c| table.column(c).is_none()) {
+        for column in spec.required().filter(|c| table.column(c).is_none()) {
             let (line, col) = lines.locate(header_span.end);
             findings.push(
                 Finding::error(
@@ -325,6 +347,23 @@ impl Validator<'_> {
         let findings = findings.into_iter().map(|f| if self.excerpts { super::with_excerpt(f, &lines) } else { f });
         Read { findings: findings.collect(), lines, table: Some(table), of: Some(of), columns }
     }
+}
+
+/// The optional columns of `tables` (as `Table.COLUMN`) that no file read as that table has, a table with no
+/// file included: what the return does not give.
+fn absent_columns(tables: &Tables, read: &[Read]) -> Vec<String> {
+    let mut absent = Vec::new();
+    for (of, spec) in tables.table.iter().enumerate() {
+        for column in &spec.optional {
+            let Some(at) = spec.columns.iter().position(|c| c == column) else { continue };
+            // `columns` holds the key first, then the table's columns.
+            let given = read.iter().any(|r| r.of == Some(of) && r.columns.get(at + 1).copied().flatten().is_some());
+            if !given {
+                absent.push(format!("{}.{column}", spec.name));
+            }
+        }
+    }
+    absent
 }
 
 /// Rows of a file (by its index) that have no key, by their index in it.
