@@ -110,3 +110,22 @@ impl References {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dotted_need_is_an_optional_column_given_unless_the_return_lacks_it() {
+        assert_eq!(Need::of("Header.UASC"), Need::Column);
+        assert_eq!(Need::of("la_code"), Need::Param);
+        assert_eq!(Need::of(POSTCODES), Need::Reference);
+        assert_eq!(Need::of(PREVIOUS), Need::Previous);
+        let mut refs = References::default();
+        assert!(refs.has("Header.UASC"));
+        refs.absent_columns.push("Header.UASC".to_string());
+        assert!(!refs.has("Header.UASC"));
+        assert!(refs.has("Episodes.URN"));
+        assert!(!References::none().has(POSTCODES));
+    }
+}

@@ -677,6 +677,29 @@ fn version_key(version: &str) -> Vec<u64> {
 mod tests {
     use super::*;
 
+    /// The embedded SSDA903 2025-26 pack with `from` replaced by `to` in its file `name`, compiled.
+    fn ssda903_changed(name: &str, from: &str, to: &str) -> Result<StandardPack, PackError> {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        let mut files = pack.files.clone();
+        let text = String::from_utf8(files.files.get(name).cloned().unwrap_or_default()).expect("text");
+        assert!(text.contains(from), "{name} has `{from}`");
+        files.files.insert(name.to_string(), text.replacen(from, to, 1).into_bytes());
+        StandardPack::compile(files)
+    }
+
+    #[test]
+    fn an_optional_column_is_a_column_and_a_column_need_names_one() {
+        let refused = |r: Result<StandardPack, PackError>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"UASC\"]").is_ok());
+        let e = refused(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"DUC\"]"));
+        assert!(e.contains("optional column `DUC` is not one of its columns"), "{e}");
+        let e = refused(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"CHILD\"]"));
+        assert!(e.contains("optional column `CHILD`"), "{e}");
+        let e = refused(ssda903_changed("rules.toml", "needs = [\"Header.UASC\"]", "needs = [\"Header.SEX\"]"));
+        assert!(e.contains("`needs` names `Header.SEX`, which is not an optional column of a table"), "{e}");
+    }
+
     #[test]
     fn version_order_is_numeric() {
         assert!(version_key("1.10") > version_key("1.9"));

@@ -858,6 +858,79 @@ message = "The UPN is given in another Header row."
         assert_eq!(repeated_in(&["C1,M,01/01/2015,WBRI,A1,,", "C2,M,01/01/2015,WBRI,A2,,"]), Vec::<String>::new());
     }
 
+    /// Each (rule, child) of these CSV files checked as an SSDA903 2025-26 return, and the `rules-not-run`
+    /// warning's message, if any.
+    fn checked(files: &[(&str, &str)]) -> (Vec<(String, String)>, Option<String>) {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        let options = Options { standard: Some(Arc::clone(&pack)), ..Options::default() };
+        let files: Vec<TableFile> = files
+            .iter()
+            .map(|(path, text)| TableFile { path: path.to_string(), bytes: text.as_bytes().to_vec() })
+            .collect();
+        let results = Validator::new(&catalog, options).check_tables(&pack, &files);
+        let findings: Vec<&crate::finding::Finding> = results.iter().flat_map(|d| d.findings.iter()).collect();
+        let not_run = findings.iter().find(|f| f.rule == "rules-not-run").map(|f| f.message.clone());
+        let pairs = findings
+            .iter()
+            .filter(|f| f.rule != "rules-not-run")
+            .map(|f| (f.rule.clone(), f.record.clone().unwrap_or_default()))
+            .collect();
+        (pairs, not_run)
+    }
+
+    #[test]
+    fn an_optional_column_is_read_when_given_and_its_rules_are_not_run_when_not() {
+        let uasc = "CHILD,SEX,DOB,DUC\r\nC2,M,01/02/2010,01/02/2028\r\n";
+        // DfE's CSV Header: no UASC column, which is not missing; 105 and 303 are not run, and say so.
+        let header =
+            "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\r\nC1,M,01/02/2012,WBRI,UN2,,\r\nC2,M,01/02/2010,OOTH,UN2,,\r\n";
+        let (found, not_run) = checked(&[("header.csv", header), ("uasc.csv", uasc)]);
+        assert!(
+            found.iter().all(|(rule, _)| !rule.starts_with("table-") && rule != "105" && rule != "303"),
+            "{found:?}"
+        );
+        let not_run = not_run.expect("rules not run");
+        assert!(not_run.contains("the Header table's column UASC") && not_run.contains(" 105,"), "{not_run}");
+        assert!(not_run.contains(" 303"), "{not_run}");
+        // A Header file with the column gives the status: a code not 0 or 1 (105), a DUC without status 1 (303).
+        let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB,UASC\r\nC1,M,01/02/2012,WBRI,UN2,,,2\r\nC2,M,01/02/2010,OOTH,UN2,,,0\r\n";
+        let (found, not_run) = checked(&[("header.csv", header), ("uasc.csv", uasc)]);
+        let status: Vec<&(String, String)> = found.iter().filter(|(rule, _)| rule == "105" || rule == "303").collect();
+        assert_eq!(status, [&("105".to_string(), "C1".to_string()), &("303".to_string(), "C2".to_string())]);
+        assert!(found.iter().all(|(rule, _)| !rule.starts_with("table-") && rule != "enum"), "{found:?}");
+        assert!(not_run.is_none_or(|m| !m.contains("UASC")));
+        // The status coded 1 for the child with a DUC, 0 for the other: neither rule finds anything.
+        let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB,UASC\r\nC1,M,01/02/2012,WBRI,UN2,,,0\r\nC2,M,01/02/2010,OOTH,UN2,,,1\r\n";
+        let (found, _) = checked(&[("header.csv", header), ("uasc.csv", uasc)]);
+        assert!(found.iter().all(|(rule, _)| rule != "105" && rule != "303"), "{found:?}");
+    }
+
+    #[test]
+    fn an_xml_row_is_made_when_one_of_its_when_elements_says_so() {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        let tables = pack.manifest.tables.as_ref().expect("tables");
+        let form = tables.xml.as_ref().expect("an XML form");
+        let uasc = tables.table.iter().position(|t| t.name == "UASC").expect("a UASC table");
+        let header = tables.table.iter().position(|t| t.name == "Header").expect("a Header table");
+        let rows = |inner: &str| {
+            let text = format!("<CHILD><HEADER><CHILDID>C1</CHILDID><DOB>01/02/2010</DOB>{inner}</HEADER></CHILD>");
+            let doc = crate::document::parse_xml(text.as_bytes(), &Default::default()).expect("well-formed");
+            let (_, rows) = super::xml::record_rows(tables, form, &doc.root, 0);
+            let at = tables.table[header].columns.iter().position(|c| c == "UASC").expect("a UASC column");
+            let status = rows[header].first().and_then(|r| r.cells.get(at)).and_then(Option::as_ref);
+            (rows[uasc].len(), status.map(|c| c.value.clone()))
+        };
+        // The status 0 says no: no UASC row, unless a date the status ceased is given.
+        assert_eq!(rows("<UASC>0</UASC>"), (0, Some("0".to_string())));
+        assert_eq!(rows("<UASC>1</UASC>"), (1, Some("1".to_string())));
+        assert_eq!(rows("<UASC>0</UASC><DUC>01/02/2028</DUC>"), (1, Some("0".to_string())));
+        // A blank status is a blank cell (left out of the instance, so 105 finds it missing), and no row.
+        assert_eq!(rows("<UASC/>"), (0, Some(String::new())));
+        assert_eq!(rows(""), (0, None));
+    }
+
     #[test]
     fn dates_are_read_day_first() {
         assert_eq!(iso_date("01/04/2025").as_deref(), Some("2025-04-01"));
