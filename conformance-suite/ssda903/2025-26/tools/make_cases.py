@@ -773,9 +773,11 @@ def main():
         "",
         "[[case]]",
         'id = "base-return-sw"',
-        'title = "The base return with social worker episodes, as CSV (the XML form has none), has no finding"',
+        'title = "The base return with social worker episodes, as CSV (the XML form has none), has no finding but '
+        'that 105 and 303 were not run (the CSV form has no UASC status)"',
         'document = "base-sw/"',
         'verdict = "valid"',
+        'rules = ["rules-not-run"]',
         "exact = true",
         'requirements = ["SSDA903-S01"]',
     ]
