@@ -281,7 +281,7 @@ fn the_postcode_rules_run_with_the_directory_and_are_not_run_without_it() {
     assert_eq!(
         message,
         "Run again with --param la_code=… --previous FILES --reference ofsted-providers=FILE. Send the return with \
-         the Header table's column UASC (DfE's XML form carries it)."
+         the Header table's column UASC, or in a form that carries it."
     );
 }
 
