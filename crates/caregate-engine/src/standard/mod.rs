@@ -330,6 +330,25 @@ impl StandardPack {
                 }
             }
         }
+        // A rule's need of a column (`Header.UASC`) names an optional column of a table: a column every file
+        // has is always given, and a name of no column would leave the rule never run.
+        for rule in rules.iter().filter(|_| with == Rules::Compiled) {
+            for need in rule.needs.iter().filter(|n| crate::reference::Need::of(n) == crate::reference::Need::Column) {
+                let optional = need.split_once('.').is_some_and(|(table, column)| {
+                    manifest
+                        .tables
+                        .iter()
+                        .flat_map(|t| &t.table)
+                        .any(|t| t.name == table && t.optional.iter().any(|c| c == column))
+                });
+                if !optional {
+                    return Err(files.error(
+                        "rules.toml",
+                        format!("rule {}: `needs` names `{need}`, which is not an optional column of a table", rule.id),
+                    ));
+                }
+            }
+        }
         if let Some(tables) = manifest.tables.as_ref().filter(|_| with == Rules::Compiled) {
             let record = record_schema.as_ref().and_then(|(location, _)| schema.pointer(location));
             for table in &tables.table {
@@ -424,6 +443,12 @@ fn check_tables(
         })?;
         if let Some(column) = table.columns.iter().find(|c| row.get(c.as_str()).is_none()) {
             return Err(format!("table {}: its rows' schema has no column `{column}`", table.name));
+        }
+        if let Some(column) = table.optional.iter().find(|c| !table.columns.contains(c) || **c == tables.key) {
+            return Err(format!(
+                "table {}: optional column `{column}` is not one of its columns other than the key",
+                table.name
+            ));
         }
     }
     Ok(())
@@ -669,6 +694,29 @@ fn version_key(version: &str) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded SSDA903 2025-26 pack with `from` replaced by `to` in its file `name`, compiled.
+    fn ssda903_changed(name: &str, from: &str, to: &str) -> Result<StandardPack, PackError> {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        let mut files = pack.files.clone();
+        let text = String::from_utf8(files.files.get(name).cloned().unwrap_or_default()).expect("text");
+        assert!(text.contains(from), "{name} has `{from}`");
+        files.files.insert(name.to_string(), text.replacen(from, to, 1).into_bytes());
+        StandardPack::compile(files)
+    }
+
+    #[test]
+    fn an_optional_column_is_a_column_and_a_column_need_names_one() {
+        let refused = |r: Result<StandardPack, PackError>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"UASC\"]").is_ok());
+        let e = refused(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"DUC\"]"));
+        assert!(e.contains("optional column `DUC` is not one of its columns"), "{e}");
+        let e = refused(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"CHILD\"]"));
+        assert!(e.contains("optional column `CHILD`"), "{e}");
+        let e = refused(ssda903_changed("rules.toml", "needs = [\"Header.UASC\"]", "needs = [\"Header.SEX\"]"));
+        assert!(e.contains("`needs` names `Header.SEX`, which is not an optional column of a table"), "{e}");
+    }
 
     #[test]
     fn version_order_is_numeric() {
