@@ -216,12 +216,14 @@ impl<'a> PlainTokens<'a> {
     }
 }
 
-/// Whether `name` is one the plain reader takes: ASCII letters, digits, `_`, `-` and `.`, not starting with a
-/// digit, `-` or `.`.
-fn plain_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+/// Where a name starting at `from` ends: past the ASCII letters, digits, `_`, `-` and `.` the plain reader
+/// takes in names (a name with any other character, a prefix among them, is left to quick-xml).
+fn name_end(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while bytes.get(at).is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+        at += 1;
+    }
+    at
 }
 
 impl<'a> TokenSource<'a> for PlainTokens<'a> {
@@ -250,11 +252,13 @@ impl<'a> TokenSource<'a> for PlainTokens<'a> {
             }
             match bytes.get(start + 1) {
                 Some(b'/') => {
-                    let Some(gt) = memchr::memchr(b'>', &bytes[start..]).map(|p| start + p) else {
-                        return Err(self.syntax(start));
-                    };
-                    let name = text.get(start + 2..gt).ok_or_else(|| self.syntax(start))?.trim_end();
-                    if self.open.pop() != Some(name) {
+                    let name_end = name_end(bytes, start + 2);
+                    let name = text.get(start + 2..name_end).ok_or_else(|| self.syntax(start))?;
+                    let mut gt = name_end;
+                    while matches!(bytes.get(gt), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+                        gt += 1;
+                    }
+                    if bytes.get(gt) != Some(&b'>') || self.open.pop() != Some(name) {
                         return Err(self.syntax(start));
                     }
                     self.at = gt + 1;
@@ -288,29 +292,38 @@ impl<'a> TokenSource<'a> for PlainTokens<'a> {
                     continue;
                 }
                 _ => {
-                    // The tag ends at the first `>` outside quoted attribute values.
-                    let mut from = start + 1;
-                    let gt = loop {
-                        let Some(p) = memchr::memchr3(b'>', b'"', b'\'', &bytes[from..]) else {
-                            return Err(self.syntax(start));
-                        };
-                        let hit = from + p;
-                        let quote = bytes[hit];
-                        if quote == b'>' {
-                            break hit;
-                        }
-                        let Some(close) = memchr::memchr(quote, &bytes[hit + 1..]) else {
-                            return Err(self.syntax(start));
-                        };
-                        from = hit + 1 + close + 1;
-                    };
-                    let empty = bytes[gt - 1] == b'/' && gt - 1 > start;
-                    let content = text.get(start + 1..if empty { gt - 1 } else { gt }).unwrap_or_default();
-                    let name_len = content.find(|c: char| c.is_ascii_whitespace()).unwrap_or(content.len());
-                    let name = &content[..name_len];
-                    if !plain_name(name) {
+                    let name_end = name_end(bytes, start + 1);
+                    let name = text.get(start + 1..name_end).ok_or_else(|| self.syntax(start))?;
+                    if !name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') {
                         return Err(self.syntax(start));
                     }
+                    let (gt, empty) = match bytes.get(name_end) {
+                        Some(b'>') => (name_end, false),
+                        Some(b'/') if bytes.get(name_end + 1) == Some(&b'>') => (name_end + 1, true),
+                        Some(b' ' | b'\t' | b'\r' | b'\n') => {
+                            // Attributes: the tag ends at the first `>` outside quoted values.
+                            let mut from = name_end;
+                            let gt = loop {
+                                let Some(p) = memchr::memchr3(b'>', b'"', b'\'', &bytes[from..]) else {
+                                    return Err(self.syntax(start));
+                                };
+                                let hit = from + p;
+                                let quote = bytes[hit];
+                                if quote == b'>' {
+                                    break hit;
+                                }
+                                let Some(close) = memchr::memchr(quote, &bytes[hit + 1..]) else {
+                                    return Err(self.syntax(start));
+                                };
+                                from = hit + 1 + close + 1;
+                            };
+                            (gt, bytes[gt - 1] == b'/')
+                        }
+                        // A prefix, a character the plain reader leaves to quick-xml, or the text's end.
+                        _ => return Err(self.syntax(start)),
+                    };
+                    let content = text.get(start + 1..if empty { gt - 1 } else { gt }).unwrap_or_default();
+                    let name_len = name.len();
                     let depth = self.open.len() + 1;
                     let span = self.span(start, gt + 1);
                     if depth > self.max_depth {

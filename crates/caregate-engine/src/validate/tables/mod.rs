@@ -699,7 +699,8 @@ fn iso_date(text: &str) -> Option<String> {
         return None;
     }
     let date = chrono::NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
-    Some(date.format("%Y-%m-%d").to_string())
+    // NaiveDate shows itself as yyyy-mm-dd, written digit by digit rather than through a format string.
+    Some(date.to_string())
 }
 
 /// Locates a record's pointers (`/<records>/0/<Table>/<row>/<COLUMN>`) in the files its rows came from.
