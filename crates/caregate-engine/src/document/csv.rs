@@ -93,11 +93,12 @@ pub fn parse_csv(bytes: &[u8], limits: &Limits) -> Result<CsvTable, Finding> {
         }
     };
     let start = if text.starts_with('\u{FEFF}') { 3 } else { 0 };
-    let mut reader = Reader { text, at: start, lines: &lines, apart: Vec::new() };
+    let mut reader = Reader { text, at: start, lines: &lines, apart: Vec::new(), width: 0 };
     let mut header: Option<CsvRow> = None;
     let mut rows = Vec::new();
     while let Some(row) = reader.row()? {
         if header.is_none() {
+            reader.width = row.fields.len();
             header = Some(row);
         } else {
             rows.push(row);
@@ -111,6 +112,9 @@ pub fn parse_csv(bytes: &[u8], limits: &Limits) -> Result<CsvTable, Finding> {
             &lines,
         ));
     };
+    // A return holds hundreds of thousands of rows until its last record is checked: none keeps room it
+    // does not use.
+    rows.shrink_to_fit();
     Ok(CsvTable { text: text.into(), apart: reader.apart, header, rows })
 }
 
@@ -130,6 +134,9 @@ struct Reader<'a> {
     at: usize,
     lines: &'a LineIndex,
     apart: Vec<Box<str>>,
+    /// Fields in the header row: the room each row's fields are given, so that a row of a table holds no
+    /// more than its fields (growing one push at a time would leave up to half as much again unused).
+    width: usize,
 }
 
 impl Reader<'_> {
@@ -142,7 +149,7 @@ impl Reader<'_> {
                 return Ok(None);
             }
             let start = self.at;
-            let mut fields = Vec::new();
+            let mut fields = Vec::with_capacity(self.width);
             loop {
                 let field = self.field()?;
                 fields.push(field);

@@ -15,7 +15,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use crate::finding::{Finding, Span};
 
 /// Bytes of findings a thread keeps in memory before its text goes to its temporary file.
-const HOLD: usize = 4 * 1024 * 1024;
+const HOLD: usize = 1024 * 1024;
 
 /// Where one waiting finding is: the file it is about, its place there, and its text.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +40,8 @@ pub(super) struct Waiting {
 
 impl Waiting {
     pub fn new() -> Self {
-        Waiting { entries: Vec::new(), held: Vec::new(), held_from: 0, file: None }
+        // Room for the hold and the finding that passes it, so that the buffer is not doubled on the way.
+        Waiting { entries: Vec::new(), held: Vec::with_capacity(HOLD + HOLD / 4), held_from: 0, file: None }
     }
 
     /// Keeps `finding`, about file `file`, until [`Waited::take`] gives it back.
