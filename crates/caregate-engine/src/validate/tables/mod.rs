@@ -660,13 +660,16 @@ fn record_value(
     dates: &[Vec<bool>],
     not_dates: &mut Vec<(String, String)>,
 ) -> Value {
-    let mut record = Map::new();
+    // Maps and lists made at their size: a record is built for each child, and growing each row's map a
+    // member at a time moved it several times.
+    let mut record = Map::with_capacity(tables.table.len() + 1);
     record.insert(tables.key.clone(), Value::String(key.to_string()));
     for (of, spec) in tables.table.iter().enumerate() {
         let date_columns = dates.get(of).map(Vec::as_slice).unwrap_or_default();
-        let mut items = Vec::new();
-        for (at, row) in rows.get(of).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
-            let mut out = Map::new();
+        let of_table = rows.get(of).map(Vec::as_slice).unwrap_or_default();
+        let mut items = Vec::with_capacity(of_table.len());
+        for (at, row) in of_table.iter().enumerate() {
+            let mut out = Map::with_capacity(spec.columns.len());
             for (i, name) in spec.columns.iter().enumerate() {
                 let Some(cell) = row.cells.get(i).and_then(Option::as_ref).filter(|c| !c.value.is_empty()) else {
                     continue;
