@@ -797,6 +797,56 @@ fn convert_return(
     Ok(if converted.findings == 0 { 0 } else { 1 })
 }
 
+/// A diff as lines to read: a summary, then each change with its sign (`+` added, `-` removed, `~` changed)
+/// and `BREAKING` where a document of the earlier version may not conform to the later.
+fn diff_human(diff: &caregate_engine::standard::diff::Diff) -> String {
+    use caregate_engine::standard::diff::Kind;
+    let mut out = format!(
+        "{} → {}: {} change{}, {} breaking\n",
+        diff.from,
+        diff.to,
+        diff.changes.len(),
+        if diff.changes.len() == 1 { "" } else { "s" },
+        diff.breaking()
+    );
+    for change in &diff.changes {
+        let sign = match change.kind {
+            Kind::Added => '+',
+            Kind::Removed => '-',
+            Kind::Changed => '~',
+        };
+        let code = change.code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+        let breaking = if change.breaking { " BREAKING" } else { "" };
+        out.push_str(&format!("{sign} {} {}{code}{breaking}: {}\n", change.what, change.path, change.detail));
+    }
+    out
+}
+
+/// A diff as a page of its own (no scripts, no outside resources): the summary and a table of the changes.
+fn diff_html(diff: &caregate_engine::standard::diff::Diff) -> String {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let mut rows = String::new();
+    for c in &diff.changes {
+        let kind = c.kind.as_str();
+        rows.push_str(&format!(
+            "<tr{}><td>{kind}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            if c.breaking { " class=\"breaking\"" } else { "" },
+            c.what,
+            esc(&c.path),
+            esc(c.code.as_deref().unwrap_or("")),
+            if c.breaking { "yes" } else { "no" },
+            esc(&c.detail)
+        ));
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{from} → {to}</title>\n<style>body{{font-family:sans-serif;margin:2rem}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:.3rem .5rem;text-align:left;vertical-align:top}}tr.breaking td{{background:#fde8e8}}</style></head>\n<body><h1>{from} → {to}</h1><p>{n} changes, {b} of them breaking (a document valid under {from} may not be under {to}).</p>\n<table><thead><tr><th scope=\"col\">Change</th><th scope=\"col\">What</th><th scope=\"col\">Path</th><th scope=\"col\">Code</th><th scope=\"col\">Breaking</th><th scope=\"col\">Detail</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>\n",
+        from = esc(&diff.from),
+        to = esc(&diff.to),
+        n = diff.changes.len(),
+        b = diff.breaking(),
+    )
+}
+
 fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
     match command {
         StandardsCommand::List => {
@@ -824,6 +874,16 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
             let text = match format {
                 SchemaFormat::Xsd => caregate_engine::standard::export::xsd(&pack, catalog),
                 SchemaFormat::JsonSchema => caregate_engine::standard::export::json_schema(&pack),
+            };
+            write_output(&text, output.as_deref())?;
+        }
+        StandardsCommand::Diff { from, to, format, output } => {
+            let (from, to) = (find_standard(catalog, &from)?, find_standard(catalog, &to)?);
+            let diff = caregate_engine::standard::diff::diff(&from, &to);
+            let text = match format {
+                super::DiffFormat::Json => diff.to_json(),
+                super::DiffFormat::Human => diff_human(&diff),
+                super::DiffFormat::Html => diff_html(&diff),
             };
             write_output(&text, output.as_deref())?;
         }

@@ -310,6 +310,14 @@ pub enum SchemaFormat {
     Xsd,
 }
 
+/// `standards diff --format`; no variant doc comments, as for [`Colour`].
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    Human,
+    Json,
+    Html,
+}
+
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
     /// Files or folders to validate; `-` reads standard input.
@@ -388,6 +396,20 @@ pub enum StandardsCommand {
         /// json-schema or xsd.
         #[arg(long = "as", value_name = "json-schema|xsd")]
         format: SchemaFormat,
+        /// Write to this file (default: standard output).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// What changed from one version of a standard to another: fields, code lists and rules, each change
+    /// saying whether it can break a document of the earlier version.
+    Diff {
+        /// The earlier version, ID@VERSION.
+        from: String,
+        /// The later version, ID@VERSION.
+        to: String,
+        /// human, json or html.
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiffFormat,
         /// Write to this file (default: standard output).
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,

@@ -139,6 +139,48 @@ fn a_conversion_with_only_its_standard_loaded_is_the_same() {
 }
 
 #[test]
+fn a_new_year_of_a_standard_is_diffed_against_the_last() {
+    let json = caregate()
+        .args(["standards", "diff", "ssda903@2025-26", "ssda903@2026-27", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(json.status.code(), Some(0));
+    let diff: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!((diff["from"].as_str(), diff["to"].as_str()), (Some("ssda903@2025-26"), Some("ssda903@2026-27")));
+    let changes = diff["changes"].as_array().unwrap();
+    let has = |kind: &str, what: &str, path: &str, code: Option<&str>, breaking: bool| {
+        changes.iter().any(|c| {
+            c["kind"] == kind
+                && c["what"] == what
+                && c["path"] == path
+                && c["code"].as_str() == code
+                && c["breaking"] == breaking
+        })
+    };
+    // 2026-27 brings the DoLo table (optional, so no return of 2025-26 breaks on it) and its rules (errors).
+    assert!(has("added", "element", "/children/DoLo", None, false), "{changes:#?}");
+    assert!(has("added", "rule", "/children/*/DoLo/*", Some("700"), true), "{changes:#?}");
+    let human = caregate().args(["standards", "diff", "ssda903@2025-26", "ssda903@2026-27"]).output().unwrap();
+    let human = String::from_utf8(human.stdout).unwrap();
+    assert!(human.starts_with(&format!("ssda903@2025-26 → ssda903@2026-27: {} changes", changes.len())), "{human}");
+    assert!(human.contains("+ rule /children/*/DoLo/* 700 BREAKING: error rule added"), "{human}");
+    let same =
+        caregate().args(["standards", "diff", "referral@1.0", "referral@1.0", "--format", "json"]).output().unwrap();
+    let same: Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert_eq!(same["changes"], serde_json::json!([]));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("diff.html");
+    caregate()
+        .args(["standards", "diff", "ssda903@2025-26", "ssda903@2026-27", "--format", "html", "-o"])
+        .arg(&page)
+        .assert()
+        .code(0);
+    let page = std::fs::read_to_string(page).unwrap();
+    assert!(page.contains("<tr class=\"breaking\"><td>added</td><td>rule</td>"), "{page}");
+    caregate().args(["standards", "diff", "ssda903@2025-26", "nonesuch@1"]).assert().code(2);
+}
+
+#[test]
 fn standards_are_listed_shown_and_exported() {
     let list = String::from_utf8(caregate().args(["standards", "list"]).output().unwrap().stdout).unwrap();
     for id in ["envelope", "referral", "escr-document"] {

@@ -6,6 +6,7 @@
 
 pub mod binding;
 pub mod codelists;
+pub mod diff;
 pub mod export;
 pub mod extends;
 pub mod manifest;
