@@ -23,6 +23,10 @@ pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Reference(command) = &cli.command {
         return reference_command(command);
     }
+    // An import reads one document and writes one pack; the catalogue is not needed.
+    if let Command::Standards(StandardsCommand::Import(super::ImportCommand::Openapi(args))) = &cli.command {
+        return import_openapi(args);
+    }
     let catalog = match narrow_catalog(&cli)? {
         Some(catalog) => catalog,
         None => load_catalog(&cli.standards)?,
@@ -813,7 +817,60 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
             };
             write_output(&text, output.as_deref())?;
         }
+        StandardsCommand::Import(super::ImportCommand::Openapi(args)) => return import_openapi(&args),
     }
+    Ok(0)
+}
+
+/// The largest OpenAPI document imported: DfE's is 44 KB.
+const MAX_OPENAPI_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Writes the pack imported from an OpenAPI document into `--output`, keeping the files of the folder the import
+/// does not write (the pack's own rules and code lists), once the whole pack compiles.
+fn import_openapi(args: &super::ImportOpenapiArgs) -> Result<u8> {
+    use caregate_engine::standard::import::{self, ImportOptions};
+    use caregate_engine::standard::PackFiles;
+    let mut document = Vec::new();
+    std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?
+        .take(MAX_OPENAPI_BYTES + 1)
+        .read_to_end(&mut document)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    if document.len() as u64 > MAX_OPENAPI_BYTES {
+        bail!("{} is larger than {MAX_OPENAPI_BYTES} bytes", args.file.display());
+    }
+    let options = ImportOptions {
+        schema: args.schema.clone(),
+        id: args.id.clone(),
+        version: args.version.clone(),
+        publisher: args.publisher.clone(),
+    };
+    let mut written = import::openapi(&document, &options).with_context(|| format!("{}", args.file.display()))?;
+    if let Some(licence) = &args.licence {
+        let name = licence
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("{}: not a file name", licence.display()))?;
+        let bytes = std::fs::read(licence).with_context(|| format!("cannot read {}", licence.display()))?;
+        written.insert(name.to_string(), bytes);
+    }
+    let mut files = if args.output.is_dir() { PackFiles::from_dir(&args.output)?.files } else { Default::default() };
+    let kept = files.keys().filter(|k| !written.contains_key(*k)).count();
+    files.extend(written.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let pack = StandardPack::compile(PackFiles { origin: args.output.display().to_string(), files })
+        .context("the imported pack does not compile; nothing was written")?;
+    std::fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    for (name, bytes) in &written {
+        let path = args.output.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "{}: {} {} imported ({} rules of the pack's own and {kept} other files kept)",
+        args.output.display(),
+        pack.id(),
+        pack.version(),
+        pack.rules.len(),
+    );
     Ok(0)
 }
 

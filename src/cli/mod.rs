@@ -392,6 +392,39 @@ pub enum StandardsCommand {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Make a pack from a published document (its schema and manifest; the pack's own rules are kept).
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// From an OpenAPI 3.0 document: one component schema, the payload its API takes.
+    Openapi(ImportOpenapiArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportOpenapiArgs {
+    /// The OpenAPI 3.0 document (JSON).
+    pub file: PathBuf,
+    /// The component schema of the payload (`CSC` for #/components/schemas/CSC).
+    #[arg(long, value_name = "NAME")]
+    pub schema: String,
+    /// The pack's id.
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// The pack's version.
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// Who published the document (default: the document's contact, when it names one).
+    #[arg(long, value_name = "NAME")]
+    pub publisher: Option<String>,
+    /// The document's licence, copied into the pack under its own file name.
+    #[arg(long, value_name = "FILE")]
+    pub licence: Option<PathBuf>,
+    /// The pack folder: the imported files are written there, the others in it (rules, code lists) kept.
+    #[arg(long, short, value_name = "DIR")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -6,3 +6,4 @@ mod common;
 mod certify;
 mod cli;
 mod conformance;
+mod import_openapi;

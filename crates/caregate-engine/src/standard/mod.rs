@@ -8,6 +8,7 @@ pub mod binding;
 pub mod codelists;
 pub mod export;
 pub mod extends;
+pub mod import;
 pub mod manifest;
 pub mod rulebook;
 
