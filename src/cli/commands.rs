@@ -179,7 +179,8 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, found)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("xml" | "json" | "csv")) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("xml" | "json" | "jsonl" | "ndjson" | "csv"))
+        {
             found.push(path);
         }
     }
@@ -463,6 +464,20 @@ fn validate_into(
             }
             continue;
         }
+        // A payload of a standard taken by an API (DfE's CSC: an array of children, or JSON Lines), checked
+        // record by record.
+        let payload_pack = validator.options.standard.clone().filter(|p| p.manifest.payload.is_some());
+        if let Some(pack) = payload_pack.filter(|_| !is_xml(input)) {
+            if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
+                packs.push(Arc::clone(&pack));
+            }
+            begin_run(writer, Some(&pack), &mut waiting)?;
+            has_errors |= payload_into(&validator, &pack, input, &path, writer)?;
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+            continue;
+        }
         match bulk_file(&validator, input)? {
             // A bulk return (a census) is streamed from the file, record by record, whatever its size.
             Some(pack) => {
@@ -543,6 +558,44 @@ fn validate_into(
     }
     writer.finish(&rules).context("cannot write the report")?;
     Ok(has_errors)
+}
+
+fn is_xml(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+}
+
+/// Checks a payload file record by record into `writer`; says whether a record was refused.
+fn payload_into(
+    validator: &Validator<'_>,
+    pack: &StandardPack,
+    input: &Path,
+    path: &str,
+    writer: &mut dyn ReportWriter,
+) -> Result<bool> {
+    let standard_ref = pack.standard_ref();
+    writer
+        .begin_document(&DocumentStart { path, format: "json", standard: Some(&standard_ref) })
+        .context("cannot write the report")?;
+    let mut counts = caregate_engine::finding::Counts::default();
+    let mut write_error = None;
+    let summary = validator
+        .check_payload(std::io::BufReader::with_capacity(1 << 16, open_input(input)?), &mut |record| {
+            for finding in &record.findings {
+                counts.add(finding.severity);
+                if write_error.is_none() {
+                    write_error = writer.finding(finding).err();
+                }
+            }
+        })
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    if let Some(error) = write_error {
+        return Err(anyhow::Error::new(error).context("cannot write the report"));
+    }
+    let valid = counts.error == 0;
+    writer
+        .end_document(&DocumentEnd { counts, valid, records: Some(summary.records) })
+        .context("cannot write the report")?;
+    Ok(!valid)
 }
 
 fn is_csv(path: &Path) -> bool {
