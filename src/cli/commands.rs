@@ -43,6 +43,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Certify(command) => certify_command(&catalog, command),
         Command::Report(command) => report_command(command),
         Command::Keygen { out } => keygen_command(&out),
+        Command::DfeDouble(args) => dfe_double(catalog, args),
         Command::Reference(command) => reference_command(&command),
     }
 }
@@ -1030,6 +1031,37 @@ async fn stop_signal() -> Result<()> {
 #[cfg(not(unix))]
 async fn stop_signal() -> Result<()> {
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")
+}
+
+fn dfe_double(catalog: Catalog, args: super::DfeDoubleArgs) -> Result<u8> {
+    use caregate_gateway::dfe::double::{self, DoubleConfig};
+    let pack = find_standard(&catalog, &args.standard)?;
+    if pack.manifest.payload.is_none() {
+        bail!("{} is not a standard an API takes as a payload", pack.reference());
+    }
+    let config = DoubleConfig {
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        supplier_key: args.supplier_key,
+        token_ttl: std::time::Duration::from_secs(args.token_ttl),
+        retry_after: args.retry_after,
+        faults: args.faults,
+        cycle: args.cycle,
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let running = double::start(config, pack, Arc::new(catalog), &args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        println!("dfe-double listening on http://{}", running.address);
+        println!("token endpoint: http://{}/oauth2/v2.0/token", running.address);
+        std::io::stdout().flush().context("cannot write to standard output")?;
+        stop_signal().await?;
+        running.server.abort();
+        anyhow::Ok(())
+    })?;
+    Ok(0)
 }
 
 fn audit_verify(data: &Path) -> Result<u8> {

@@ -58,6 +58,8 @@ pub enum Command {
     /// Reference data: write an index of it that `validate --reference` loads faster than its CSV.
     #[command(subcommand)]
     Reference(ReferenceCommand),
+    /// A stand-in for DfE's CSC API (token endpoint and children endpoint), for tests and certification.
+    DfeDouble(DfeDoubleArgs),
     /// Make an Ed25519 key pair for signing conformance reports (PREFIX.key, PREFIX.pub).
     Keygen {
         /// Where to write the keys: PREFIX.key (private, PKCS#8 PEM) and PREFIX.pub (SPKI PEM).
@@ -77,6 +79,38 @@ pub struct ServeArgs {
     /// Keep the store here (default: the configuration's, or ./caregate-data).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DfeDoubleArgs {
+    /// Listen on this address (port 0 picks one; the first line printed names it).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: String,
+    /// The standard whose schema the children are checked against.
+    #[arg(long, default_value = "dfe-csc-api", value_name = "ID[@VERSION]")]
+    pub standard: String,
+    /// The client id the token endpoint takes.
+    #[arg(long, default_value = "caregate-test", value_name = "ID")]
+    pub client_id: String,
+    /// The client secret the token endpoint takes.
+    #[arg(long, default_value = "caregate-test-secret", value_name = "SECRET")]
+    pub client_secret: String,
+    /// The `SupplierKey` header the children endpoint takes.
+    #[arg(long, default_value = "caregate-test-supplier", value_name = "KEY")]
+    pub supplier_key: String,
+    /// How long a token is good for, in seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub token_ttl: u64,
+    /// The `Retry-After` of an injected 429, in seconds.
+    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
+    pub retry_after: u64,
+    /// The fault of each request to the children endpoint in turn: ok, 429, 500, 401 (token revoked) or lost
+    /// (stored, then the answer cut), comma-separated; past the end, none.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub faults: Vec<caregate_gateway::dfe::double::Fault>,
+    /// Take the faults again from the start once at the end.
+    #[arg(long)]
+    pub cycle: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod delivery;
+pub mod dfe;
 pub mod intake;
 pub mod limits;
 pub mod metrics;
