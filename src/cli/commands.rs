@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Report(command) => report_command(command),
         Command::Keygen { out } => keygen_command(&out),
         Command::DfeDouble(args) => dfe_double(catalog, args),
+        Command::Send(args) => send_command(&catalog, args),
         Command::Reference(command) => reference_command(&command),
     }
 }
@@ -1033,6 +1034,74 @@ async fn stop_signal() -> Result<()> {
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")
 }
 
+/// `caregate send dfe-csc-api`: exit 0 when everything valid was delivered, 1 when some children were refused
+/// (and everything valid delivered), 2 when delivery could not finish.
+fn send_command(catalog: &Catalog, args: super::SendArgs) -> Result<u8> {
+    use caregate_gateway::dfe::send;
+    let config = caregate_gateway::config::Config::load(&args.config, catalog)?;
+    let Some(dfe) = config.outbound.dfe_csc_api.clone() else {
+        bail!("{} has no [outbound.dfe-csc-api] section", args.config.display());
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let report = runtime.block_on(async {
+        let store = caregate_gateway::store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)
+            .with_context(|| format!("cannot open the store in {}", config.store.data.display()))?;
+        anyhow::Ok(send::run(&config, catalog, &store, &args.extracts).await?)
+    })?;
+    let text = if args.format == "json" {
+        serde_json::to_string_pretty(&report).context("cannot write the report")? + "\n"
+    } else {
+        send_summary(&report, dfe.la_code)
+    };
+    write_output(&text, None)?;
+    Ok(if report.stopped.is_some() {
+        2
+    } else if !report.refused.is_empty() {
+        1
+    } else {
+        0
+    })
+}
+
+fn send_summary(report: &caregate_gateway::dfe::send::SendReport, la_code: u32) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "DfE CSC API, la_code {la_code:03}: {} sent in {} batches, {} unchanged, {} purged, {} refused, {} retries",
+        report.sent,
+        report.batches,
+        report.unchanged,
+        report.purged,
+        report.refused.len(),
+        report.retries
+    );
+    for refused in &report.refused {
+        let who = refused.la_child_id.as_deref().unwrap_or("(no la_child_id)");
+        let at = if refused.extract.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}:{}:{}", refused.extract, refused.line, refused.column)
+        };
+        let _ = writeln!(out, "refused by {}: {who}{at}", refused.by);
+        for finding in &refused.findings {
+            let place = finding.location.as_ref().map(|l| format!("{}:{} ", l.line, l.column)).unwrap_or_default();
+            let _ = writeln!(out, "  {}[{}] {place}{}", finding.severity, finding.rule, finding.message);
+        }
+    }
+    if let Some(last) = report.receipts.last() {
+        let _ = writeln!(out, "{} receipts stored (the last {})", report.receipts.len(), last.receipt);
+    }
+    if let Some(why) = &report.stopped {
+        let _ = writeln!(out, "delivery could not finish: {why}");
+    }
+    if report.waiting > 0 {
+        let _ = writeln!(out, "{} children wait in the outbox; the next run sends them first", report.waiting);
+    }
+    out
+}
+
 fn dfe_double(catalog: Catalog, args: super::DfeDoubleArgs) -> Result<u8> {
     use caregate_gateway::dfe::double::{self, DoubleConfig};
     let pack = find_standard(&catalog, &args.standard)?;
@@ -1047,6 +1116,7 @@ fn dfe_double(catalog: Catalog, args: super::DfeDoubleArgs) -> Result<u8> {
         retry_after: args.retry_after,
         faults: args.faults,
         cycle: args.cycle,
+        max_items: args.max_items,
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
@@ -1089,6 +1159,9 @@ fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {
                 config.senders.len(),
                 config.listen
             );
+            if let Some(dfe) = &config.outbound.dfe_csc_api {
+                println!("outbound dfe-csc-api: la_code {:03} to {} as {}", dfe.la_code, dfe.endpoint, dfe.standard);
+            }
             Ok(0)
         }
         Err(error) => {

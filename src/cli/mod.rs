@@ -58,6 +58,8 @@ pub enum Command {
     /// Reference data: write an index of it that `validate --reference` loads faster than its CSV.
     #[command(subcommand)]
     Reference(ReferenceCommand),
+    /// Send a daily extract to a national collection: `send dfe-csc-api EXTRACT...` (JSON Lines or JSON arrays).
+    Send(SendArgs),
     /// A stand-in for DfE's CSC API (token endpoint and children endpoint), for tests and certification.
     DfeDouble(DfeDoubleArgs),
     /// Make an Ed25519 key pair for signing conformance reports (PREFIX.key, PREFIX.pub).
@@ -79,6 +81,22 @@ pub struct ServeArgs {
     /// Keep the store here (default: the configuration's, or ./caregate-data).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// The route: `dfe-csc-api` (configured in `[outbound.dfe-csc-api]`).
+    #[arg(value_parser = ["dfe-csc-api"])]
+    pub route: String,
+    /// The configuration (TOML); `[store]` and `[outbound.dfe-csc-api]` are enough.
+    #[arg(long, default_value = "caregate.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// human, or json: an object with sent, unchanged, purged, refused, batches, retries and receipts.
+    #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+    pub format: String,
+    /// The extracts: JSON Lines (one child a line) or JSON arrays of children.
+    #[arg(required = true)]
+    pub extracts: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -111,6 +129,9 @@ pub struct DfeDoubleArgs {
     /// Take the faults again from the start once at the end.
     #[arg(long)]
     pub cycle: bool,
+    /// Answer 413 to more children than this in one request (default: the schema's maxItems).
+    #[arg(long, value_name = "N")]
+    pub max_items: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -70,6 +70,8 @@ pub struct DoubleConfig {
     /// with `cycle`).
     pub faults: Vec<Fault>,
     pub cycle: bool,
+    /// Most children in one request, below the schema's `maxItems` (to make a sender split its batches).
+    pub max_items: Option<usize>,
 }
 
 /// What the stand-in saw.
@@ -117,7 +119,8 @@ pub async fn start(
     catalog: Arc<Catalog>,
     listen: &str,
 ) -> std::io::Result<RunningDouble> {
-    let max_items = pack.manifest.payload.as_ref().and_then(|p| p.max_items).map_or(usize::MAX, |m| m as usize);
+    let published = pack.manifest.payload.as_ref().and_then(|p| p.max_items).map_or(usize::MAX, |m| m as usize);
+    let max_items = config.max_items.map_or(published, |m| m.min(published));
     let double = Arc::new(Double {
         config,
         pack,

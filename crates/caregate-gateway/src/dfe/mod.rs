@@ -1,6 +1,9 @@
-//! The council's daily route to DfE's CSC API: [`double`], a stand-in for DfE's API that the tests and
-//! suppliers' certification run against.
+//! The council's daily route to DfE's CSC API: [`send`] (a run of `caregate send dfe-csc-api`) over [`outbox`]
+//! (what was acknowledged and what waits, kept between runs), and [`double`], a stand-in for DfE's API that the
+//! tests and suppliers' certification run against.
 //!
 //! Not for: validating the children (the engine's `validate::payload` does that).
 
 pub mod double;
+pub mod outbox;
+pub mod send;

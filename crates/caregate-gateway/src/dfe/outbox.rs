@@ -1,0 +1,194 @@
+//! What the sender keeps between runs, in one SQLite file of the data folder (`outbound-dfe-csc-api.sqlite`):
+//!
+//! - `acknowledged`: for each child (`la_code`, `la_child_id`), the digest of the content DfE acknowledged
+//!   last (or `purged`) and the receipt that did: a child whose content has that digest is not sent again;
+//! - `outbox`: the children to send, in the order they were read, each with its body; a child leaves it only
+//!   in the transaction that stores DfE's receipt for its batch;
+//! - `receipts`: DfE's receipts, one a batch.
+//!
+//! Every write is a transaction synced to disk (WAL, `synchronous = FULL`) before the sender goes on, so a run
+//! killed at any point leaves each child either acknowledged, or in the outbox for the next run to send.
+//!
+//! Not for: the gateway's messages (`store`), or the audit chain (the gateway's store holds it).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension as _};
+
+/// The digest recorded for a child whose purge DfE acknowledged.
+pub const PURGED: &str = "purged";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("{path}: {source}")]
+    Sql { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot create {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// A child waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub seq: i64,
+    pub la_child_id: String,
+    pub digest: String,
+    pub body: Vec<u8>,
+    pub purge: bool,
+}
+
+pub struct Outbox {
+    conn: Connection,
+    path: PathBuf,
+    la_code: u32,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE IF NOT EXISTS acknowledged (
+    la_code INTEGER NOT NULL, la_child_id TEXT NOT NULL, digest TEXT NOT NULL, receipt TEXT NOT NULL,
+    at TEXT NOT NULL, PRIMARY KEY (la_code, la_child_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, la_code INTEGER NOT NULL, la_child_id TEXT NOT NULL,
+    digest TEXT NOT NULL, body BLOB NOT NULL, purge INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS outbox_child ON outbox (la_code, la_child_id);
+CREATE TABLE IF NOT EXISTS receipts (
+    receipt TEXT PRIMARY KEY, la_code INTEGER NOT NULL, children INTEGER NOT NULL, body_digest TEXT NOT NULL,
+    at TEXT NOT NULL);
+";
+
+/// What a child read from an extract comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// DfE already holds this content (or this purge): nothing to send.
+    Unchanged,
+    /// In the outbox to be sent.
+    Queued,
+}
+
+impl Outbox {
+    /// Opens (or makes) the outbox of `data` for the council `la_code`.
+    pub fn open(data: &Path, la_code: u32) -> Result<Outbox, OutboxError> {
+        let path = data.join("outbound-dfe-csc-api.sqlite");
+        let sql = |source| OutboxError::Sql { path: path.clone(), source };
+        std::fs::create_dir_all(data).map_err(|source| OutboxError::Io { path: data.to_path_buf(), source })?;
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Outbox { conn, path, la_code })
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> OutboxError + '_ {
+        |source| OutboxError::Sql { path: self.path.clone(), source }
+    }
+
+    /// Starts a transaction for the children of an extract, taken in one go (committed by [`Outbox::commit`]).
+    pub fn begin(&self) -> Result<(), OutboxError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.sql())
+    }
+
+    pub fn commit(&self) -> Result<(), OutboxError> {
+        self.conn.execute_batch("COMMIT").map_err(self.sql())
+    }
+
+    /// Takes a child of an extract: unchanged when DfE acknowledged this content (or this purge) last; else
+    /// put in the outbox, in place of what an earlier extract left there for the same child.
+    pub fn take(&self, la_child_id: &str, digest: &str, body: &[u8], purge: bool) -> Result<Queued, OutboxError> {
+        let acknowledged: Option<String> = self
+            .conn
+            .prepare_cached("SELECT digest FROM acknowledged WHERE la_code = ?1 AND la_child_id = ?2")
+            .and_then(|mut s| s.query_row(params![self.la_code, la_child_id], |r| r.get(0)).optional())
+            .map_err(self.sql())?;
+        if acknowledged.as_deref() == Some(digest) {
+            // What an earlier run left waiting for this child is older than what DfE now holds of it.
+            self.conn
+                .prepare_cached("DELETE FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
+                .and_then(|mut s| s.execute(params![self.la_code, la_child_id]))
+                .map_err(self.sql())?;
+            return Ok(Queued::Unchanged);
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO outbox (la_code, la_child_id, digest, body, purge) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (la_code, la_child_id) DO UPDATE SET digest = excluded.digest, body = excluded.body,
+                 purge = excluded.purge",
+            )
+            .and_then(|mut s| s.execute(params![self.la_code, la_child_id, digest, body, purge]))
+            .map_err(self.sql())?;
+        Ok(Queued::Queued)
+    }
+
+    /// The next children waiting after `after` (a `seq`), at most `limit`, in the order they were read.
+    pub fn next(&self, after: i64, limit: usize) -> Result<Vec<Waiting>, OutboxError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, la_child_id, digest, body, purge FROM outbox WHERE la_code = ?1 AND seq > ?2
+                 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(self.sql())?;
+        let rows = statement
+            .query_map(params![self.la_code, after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(Waiting {
+                    seq: r.get(0)?,
+                    la_child_id: r.get(1)?,
+                    digest: r.get(2)?,
+                    body: r.get(3)?,
+                    purge: r.get(4)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// How many children wait.
+    pub fn waiting(&self) -> Result<usize, OutboxError> {
+        self.conn
+            .query_row("SELECT count(*) FROM outbox WHERE la_code = ?1", params![self.la_code], |r| r.get::<_, i64>(0))
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(self.sql())
+    }
+
+    /// Stores DfE's receipt for a batch and, in the same transaction, each child of it as acknowledged (a
+    /// purge as [`PURGED`]) and out of the outbox.
+    pub fn acknowledge(
+        &mut self,
+        receipt: &str,
+        body_digest: &str,
+        batch: &[Waiting],
+        at: &str,
+    ) -> Result<(), OutboxError> {
+        let path = self.path.clone();
+        let sql = |source| OutboxError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO receipts (receipt, la_code, children, body_digest, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![receipt, self.la_code, i64::try_from(batch.len()).unwrap_or(i64::MAX), body_digest, at],
+        )
+        .map_err(sql)?;
+        {
+            let mut ack = tx
+                .prepare_cached(
+                    "INSERT INTO acknowledged (la_code, la_child_id, digest, receipt, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (la_code, la_child_id) DO UPDATE SET digest = excluded.digest,
+                     receipt = excluded.receipt, at = excluded.at",
+                )
+                .map_err(sql)?;
+            // Only the outbox entry sent leaves: one an extract put there since (not while this run sends) would
+            // have another seq.
+            let mut out = tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1").map_err(sql)?;
+            for child in batch {
+                let digest = if child.purge { PURGED } else { child.digest.as_str() };
+                ack.execute(params![self.la_code, child.la_child_id, digest, receipt, at]).map_err(sql)?;
+                out.execute(params![child.seq]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Takes a child out of the outbox without its being acknowledged: DfE refused it (400 or 413 for it alone),
+    /// so sending it again as it is would be refused again.
+    pub fn drop_refused(&self, seq: i64) -> Result<(), OutboxError> {
+        self.conn.execute("DELETE FROM outbox WHERE seq = ?1", params![seq]).map(|_| ()).map_err(self.sql())
+    }
+}
