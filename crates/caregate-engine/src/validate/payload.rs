@@ -35,6 +35,9 @@ pub struct PayloadRecord {
     pub findings: Vec<Finding>,
     /// A fault of the payload between records (a missing comma, text after the array), not a record.
     pub between: bool,
+    /// Whether the record was checked: false for one the caller said to pass over (see
+    /// [`Validator::check_payload_where`]).
+    pub checked: bool,
 }
 
 impl PayloadRecord {
@@ -58,6 +61,51 @@ enum Form {
     Array,
     /// `{…}` values one after another, usually one a line.
     Lines,
+}
+
+/// Where a scan of one JSON value is: inside how many brackets, inside a string, after a backslash.
+#[derive(Default)]
+struct Scan {
+    /// The value is a number, `true`, `false` or `null`: it ends before white space, `,` or `]`.
+    scalar: bool,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Scan {
+    /// How many bytes of `buffer` belong to the value, and whether the value ends with them.
+    fn through(&mut self, buffer: &[u8]) -> (usize, bool) {
+        for (i, &b) in buffer.iter().enumerate() {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => {
+                        self.in_string = false;
+                        if self.depth == 0 {
+                            return (i + 1, true);
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                _ if self.scalar && (b.is_ascii_whitespace() || b == b',' || b == b']') => return (i, true),
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return (i + 1, true);
+                    }
+                }
+                _ => {}
+            }
+        }
+        (buffer.len(), false)
+    }
 }
 
 /// A piece of the payload that is a record, or a finding about the payload between records.
@@ -117,50 +165,31 @@ impl<R: BufRead> Splitter<R> {
         })))
     }
 
-    /// Takes one JSON value whose first byte is next, up to `max_bytes` of it kept.
+    /// Takes one JSON value whose first byte is next, up to `max_bytes` of it kept. The reader's buffer is
+    /// scanned a buffer at a time, and the position moved once a buffer.
     fn value(&mut self) -> std::io::Result<Piece> {
         let (line, column) = self.position.at();
         let mut bytes = Vec::new();
         let mut too_large = false;
-        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
         let first = self.peek()?;
-        let scalar = !matches!(first, Some(b'{' | b'[' | b'"'));
-        while let Some(b) = self.peek()? {
-            if scalar && !in_string && (b.is_ascii_whitespace() || b == b',' || b == b']') {
+        let mut scan = Scan { scalar: !matches!(first, Some(b'{' | b'[' | b'"')), ..Scan::default() };
+        loop {
+            let buffer = self.reader.fill_buf()?;
+            if buffer.is_empty() {
                 break;
             }
-            self.take()?;
-            if bytes.len() < self.max_bytes {
-                bytes.push(b);
+            let (used, done) = scan.through(buffer);
+            if !too_large && bytes.len() + used <= self.max_bytes {
+                bytes.extend_from_slice(&buffer[..used]);
             } else {
                 too_large = true;
+                bytes = Vec::new();
             }
-            if in_string {
-                match (escaped, b) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
-                if !in_string && depth == 0 {
-                    break;
-                }
-                continue;
+            self.position.advance(&buffer[..used]);
+            self.reader.consume(used);
+            if done {
+                break;
             }
-            match b {
-                b'"' => in_string = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        if too_large {
-            bytes.clear();
         }
         Ok(Piece::Record { bytes, too_large, line, column })
     }
@@ -280,6 +309,18 @@ impl Validator<'_> {
         reader: impl BufRead,
         each: &mut dyn FnMut(PayloadRecord),
     ) -> std::io::Result<PayloadSummary> {
+        self.check_payload_where(reader, &mut |_, _| false, each)
+    }
+
+    /// As [`Validator::check_payload`], but a record that is JSON with a key, and of which `pass_over` (given
+    /// its key and value) says so, is not checked: it is given with its value and no findings, `checked` false.
+    /// For a sender, whose records unchanged since they were last delivered need no second check.
+    pub fn check_payload_where(
+        &self,
+        reader: impl BufRead,
+        pass_over: &mut dyn FnMut(&str, &Value) -> bool,
+        each: &mut dyn FnMut(PayloadRecord),
+    ) -> std::io::Result<PayloadSummary> {
         let Some(pack) = &self.options.standard else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -300,6 +341,7 @@ impl Validator<'_> {
                     column: finding.location.as_ref().map_or(0, |l| l.column),
                     findings: vec![*finding],
                     between: true,
+                    checked: true,
                 },
                 Piece::Record { bytes, too_large: true, line, column } => {
                     let finding = crate::document::too_large(None, &self.options.limits);
@@ -314,9 +356,29 @@ impl Validator<'_> {
                         column,
                         findings: vec![finding],
                         between: false,
+                        checked: true,
                     }
                 }
                 Piece::Record { bytes, too_large: false, line, column } => {
+                    let known = serde_json::from_slice::<Value>(&bytes).ok().and_then(|value| {
+                        let key = key_name.and_then(|k| value.get(k)).and_then(Value::as_str)?.to_string();
+                        pass_over(&key, &value).then_some((key, value))
+                    });
+                    if let Some((key, value)) = known {
+                        each(PayloadRecord {
+                            index: summary.records,
+                            key: Some(key),
+                            bytes,
+                            value: Some(value),
+                            line,
+                            column,
+                            findings: Vec::new(),
+                            between: false,
+                            checked: false,
+                        });
+                        summary.records += 1;
+                        continue;
+                    }
                     let checked = self.check(&bytes);
                     let value = checked.instance.clone();
                     let key = key_name
@@ -325,7 +387,17 @@ impl Validator<'_> {
                         .map(str::to_string);
                     let findings =
                         checked.findings.into_iter().map(|f| placed(f, line, column, key.as_deref())).collect();
-                    PayloadRecord { index: summary.records, key, bytes, value, line, column, findings, between: false }
+                    PayloadRecord {
+                        index: summary.records,
+                        key,
+                        bytes,
+                        value,
+                        line,
+                        column,
+                        findings,
+                        between: false,
+                        checked: true,
+                    }
                 }
             };
             // A fault between records is not a record; it is given with the index of the record after it.

@@ -57,15 +57,6 @@ CREATE TABLE IF NOT EXISTS receipts (
     at TEXT NOT NULL);
 ";
 
-/// What a child read from an extract comes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Queued {
-    /// DfE already holds this content (or this purge): nothing to send.
-    Unchanged,
-    /// In the outbox to be sent.
-    Queued,
-}
-
 impl Outbox {
     /// Opens (or makes) the outbox of `data` for the council `la_code`.
     pub fn open(data: &Path, la_code: u32) -> Result<Outbox, OutboxError> {
@@ -91,22 +82,26 @@ impl Outbox {
         self.conn.execute_batch("COMMIT").map_err(self.sql())
     }
 
-    /// Takes a child of an extract: unchanged when DfE acknowledged this content (or this purge) last; else
-    /// put in the outbox, in place of what an earlier extract left there for the same child.
-    pub fn take(&self, la_child_id: &str, digest: &str, body: &[u8], purge: bool) -> Result<Queued, OutboxError> {
+    /// Whether DfE acknowledged this content (or this purge) of the child last; if so, what an earlier run left
+    /// waiting for it is older than what DfE holds, and leaves the outbox.
+    pub fn unchanged(&self, la_child_id: &str, digest: &str) -> Result<bool, OutboxError> {
         let acknowledged: Option<String> = self
             .conn
             .prepare_cached("SELECT digest FROM acknowledged WHERE la_code = ?1 AND la_child_id = ?2")
             .and_then(|mut s| s.query_row(params![self.la_code, la_child_id], |r| r.get(0)).optional())
             .map_err(self.sql())?;
-        if acknowledged.as_deref() == Some(digest) {
-            // What an earlier run left waiting for this child is older than what DfE now holds of it.
-            self.conn
-                .prepare_cached("DELETE FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
-                .and_then(|mut s| s.execute(params![self.la_code, la_child_id]))
-                .map_err(self.sql())?;
-            return Ok(Queued::Unchanged);
+        if acknowledged.as_deref() != Some(digest) {
+            return Ok(false);
         }
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
+            .and_then(|mut s| s.execute(params![self.la_code, la_child_id]))
+            .map_err(self.sql())?;
+        Ok(true)
+    }
+
+    /// Takes a child of an extract into the outbox, in place of what an earlier extract left there for it.
+    pub fn queue(&self, la_child_id: &str, digest: &str, body: &[u8], purge: bool) -> Result<(), OutboxError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO outbox (la_code, la_child_id, digest, body, purge) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -114,8 +109,8 @@ impl Outbox {
                  purge = excluded.purge",
             )
             .and_then(|mut s| s.execute(params![self.la_code, la_child_id, digest, body, purge]))
-            .map_err(self.sql())?;
-        Ok(Queued::Queued)
+            .map(|_| ())
+            .map_err(self.sql())
     }
 
     /// The next children waiting after `after` (a `seq`), at most `limit`, in the order they were read.

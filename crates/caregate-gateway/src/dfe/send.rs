@@ -26,7 +26,7 @@ use caregate_engine::finding::Finding;
 use caregate_engine::standard::{Catalog, StandardPack};
 use caregate_engine::validate::{Options, Validator};
 
-use super::outbox::{Outbox, OutboxError, Queued, Waiting, PURGED};
+use super::outbox::{Outbox, OutboxError, Waiting, PURGED};
 use crate::audit::{Event, Record};
 use crate::config::{read_secret, Config, DfeOutbound};
 use crate::store::sqlite::now_text;
@@ -174,6 +174,16 @@ pub async fn run(
     Ok(sender.report)
 }
 
+/// What the outbox and `acknowledged` know a child's content by: its canonical digest, or [`PURGED`] for a
+/// purge (whatever else the purge record holds).
+fn digest_of(value: &Value) -> String {
+    if value.get("purge").and_then(Value::as_bool) == Some(true) {
+        PURGED.to_string()
+    } else {
+        caregate_engine::digest::json(value)
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -198,9 +208,22 @@ impl Sender<'_> {
             let mut in_group = 0usize;
             outbox.begin()?;
             let report = &mut self.report;
+            let failed_lookup = std::cell::RefCell::new(None);
+            // A child DfE acknowledged with this content is passed over unchecked: it was checked when sent.
+            let mut pass_over = |key: &str, value: &Value| match outbox.unchanged(key, &digest_of(value)) {
+                Ok(unchanged) => unchanged,
+                Err(error) => {
+                    *failed_lookup.borrow_mut() = Some(error);
+                    false
+                }
+            };
             validator
-                .check_payload(reader, &mut |record| {
+                .check_payload_where(reader, &mut pass_over, &mut |record| {
                     if failed.is_some() {
+                        return;
+                    }
+                    if !record.checked {
+                        report.unchanged += 1;
                         return;
                     }
                     if record.refused() || record.key.is_none() {
@@ -223,11 +246,18 @@ impl Sender<'_> {
                     }
                     let (Some(key), Some(value)) = (&record.key, &record.value) else { return };
                     let purge = value.get("purge").and_then(Value::as_bool) == Some(true);
-                    let digest = if purge { PURGED.to_string() } else { caregate_engine::digest::json(value) };
-                    match outbox.take(key, &digest, &record.bytes, purge) {
-                        Ok(Queued::Unchanged) => report.unchanged += 1,
-                        Ok(Queued::Queued) => {}
-                        Err(error) => failed = Some(error),
+                    let digest = digest_of(value);
+                    let queued = match outbox.unchanged(key, &digest) {
+                        // Checked, though DfE holds it (its digest was not known before the check): not sent.
+                        Ok(true) => {
+                            report.unchanged += 1;
+                            Ok(())
+                        }
+                        Ok(false) => outbox.queue(key, &digest, &record.bytes, purge),
+                        Err(error) => Err(error),
+                    };
+                    if let Err(error) = queued {
+                        failed = Some(error);
                     }
                     in_group += 1;
                     if in_group == INTAKE_GROUP {
@@ -238,7 +268,7 @@ impl Sender<'_> {
                     }
                 })
                 .map_err(|source| SendError::Read { path: extract.clone(), source })?;
-            if let Some(error) = failed {
+            if let Some(error) = failed.or_else(|| failed_lookup.into_inner()) {
                 return Err(error.into());
             }
             outbox.commit()?;
