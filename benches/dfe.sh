@@ -65,7 +65,7 @@ r = json.load(open(path))
 t = r["timing"]
 own = t["wall_ms"] - t["network_ms"] - t["backoff_ms"]
 print(f"run {run} {kind:5}: sent {r['sent']:6} unchanged {r['unchanged']:6} batches {r['batches']:4} retries {r['retries']:3} "
-      f"wall {t['wall_ms']/1000:7.3f} s network {t['network_ms']/1000:7.3f} s backoff {t['backoff_ms']/1000:6.3f} s "
+      f"wall {t['wall_ms']/1000:7.3f} s (intake {t['intake_ms']/1000:6.3f} s) network {t['network_ms']/1000:7.3f} s backoff {t['backoff_ms']/1000:6.3f} s "
       f"own work {own/1000:7.3f} s = {100*own/max(t['wall_ms'],1):5.1f} % of wall")
 PY
   done

@@ -79,6 +79,8 @@ pub struct Receipt {
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Timing {
     pub wall_ms: u64,
+    /// Of which reading, validating and queueing the extracts (before anything is sent).
+    pub intake_ms: u64,
     pub network_ms: u64,
     pub backoff_ms: u64,
 }
@@ -166,6 +168,7 @@ pub async fn run(
         report: SendReport::default(),
     };
     sender.intake(&pack, catalog, &outbox, extracts).await?;
+    sender.report.timing.intake_ms = millis(started.elapsed());
     if let Err(Stop(why)) = sender.deliver(&mut outbox, batch_size).await? {
         sender.report.stopped = Some(why);
     }
