@@ -293,3 +293,60 @@ fn config_check_explains_a_bad_section() {
         assert!(text.contains(said), "{said} not in:\n{text}");
     }
 }
+
+#[test]
+fn the_gateway_delivers_a_message_to_dfe_by_the_same_route() {
+    let double = double(&["--faults", "500"]);
+    let dir = setup(&double, "caregate-test-supplier", "");
+    // The gateway: council 201 may send dfe-csc-api messages to DfE, delivered by [outbound.dfe-csc-api].
+    let token_hash = caregate_engine::digest::sha256(b"token-of-201");
+    let config = std::fs::read_to_string(dir.path().join("caregate.toml")).expect("reads");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\n[delivery]\nbase_delay_ms = 10\nmax_delay_ms = 50\n\
+         [[organisations]]\ncode = \"201\"\nname = \"A council\"\nrole = \"social-care\"\n\
+         [[organisations]]\ncode = \"DFE\"\nname = \"Department for Education\"\nrole = \"other\"\ndelivery = \"dfe-csc-api\"\n\
+         [[senders]]\norganisation = \"201\"\ntoken_hash = \"{token_hash}\"\nstandards = [\"dfe-csc-api@1.0.1\"]\nrecipients = [\"DFE\"]\n{config}"
+    );
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, config).expect("writes");
+    let check =
+        Command::new(env!("CARGO_BIN_EXE_caregate")).args(["config", "check"]).arg(&path).output().expect("runs");
+    assert_eq!(check.status.code(), Some(0), "{}", String::from_utf8_lossy(&check.stdout));
+    let (mut gateway, address) = crate::common::serve(&path, &dir.path().join("data"));
+    let child = children(1).remove(0);
+    let envelope = json!({
+        "messageId": "0b9e6f6a-2d51-4c8e-9f0a-6a3c1d2e4b58",
+        "created": "2026-11-20T09:30:00Z",
+        "standard": "dfe-csc-api@1.0.1",
+        "sender": {"organisation": "201", "system": "case-system/1.0"},
+        "recipients": [{"organisation": "DFE", "role": "other"}],
+        "protectiveMarking": "OFFICIAL-SENSITIVE",
+        "legalBasis": {"consent": "not-sought", "statute": ["CA2004-S11"], "reason": "The CSC data collection."},
+        "urgency": "routine",
+        "body": child,
+    });
+    let body = serde_json::to_string(&envelope).expect("JSON");
+    let mut stream = std::net::TcpStream::connect(&address).expect("connects");
+    write!(
+        stream,
+        "POST /v1/messages HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer token-of-201\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("sends");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reads");
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    // The first push is answered 500, the next delivers: DfE then holds the child.
+    let mut held = Default::default();
+    for _ in 0..100 {
+        held = double.held();
+        if !held.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    assert_eq!(held, digests(&[child]));
+}

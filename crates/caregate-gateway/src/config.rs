@@ -308,12 +308,16 @@ fn default_format() -> String {
     "json".into()
 }
 
+/// What a copy's push URL holds when it goes to DfE's CSC API by `[outbound.dfe-csc-api]` rather than by push.
+pub const DFE_ROUTE: &str = "dfe-csc-api:";
+
 impl Organisation {
+    /// Where copies to the organisation are pushed: its `push_url`, or [`DFE_ROUTE`] for DfE.
     pub fn push_url(&self) -> Option<&str> {
-        if self.delivery == "push" {
-            self.push_url.as_deref()
-        } else {
-            None
+        match self.delivery.as_str() {
+            "push" => self.push_url.as_deref(),
+            "dfe-csc-api" => Some(DFE_ROUTE),
+            _ => None,
         }
     }
 }
@@ -460,7 +464,15 @@ impl Config {
                     problems.push(format!("{at}: push_url `{url}` must start with http:// or https://"))
                 }
                 ("push", None) => problems.push(format!("{at}: delivery is `push` but there is no push_url")),
-                (other, _) => problems.push(format!("{at}: delivery `{other}` must be `mailbox` or `push`")),
+                ("dfe-csc-api", None) if self.outbound.dfe_csc_api.is_some() => {}
+                ("dfe-csc-api", None) => problems
+                    .push(format!("{at}: delivery is `dfe-csc-api` but there is no [outbound.dfe-csc-api] section")),
+                ("dfe-csc-api", Some(_)) => {
+                    problems.push(format!("{at}: push_url is set but delivery is `dfe-csc-api`"))
+                }
+                (other, _) => {
+                    problems.push(format!("{at}: delivery `{other}` must be `mailbox`, `push` or `dfe-csc-api`"))
+                }
             }
             if let Some(path) = &org.push_ca_file {
                 match org.push_url() {

@@ -50,6 +50,8 @@ pub enum GatewayError {
     Listen { address: String, source: std::io::Error },
     #[error("{path}: {source}")]
     Tokens { path: PathBuf, source: std::io::Error },
+    #[error("the route to DfE: {0}")]
+    Dfe(String),
 }
 
 /// Everything a request needs, built once.
@@ -65,6 +67,8 @@ pub struct App {
     pub rate: limits::RateLimiter,
     /// Woken when a message is accepted, so that push delivery starts at once.
     pub delivery_wake: Notify,
+    /// The route to DfE's CSC API, when `[outbound.dfe-csc-api]` is configured.
+    pub dfe: Option<dfe::route::DfeRoute>,
 }
 
 impl App {
@@ -110,7 +114,9 @@ pub async fn start(config: Config, catalog: Arc<Catalog>) -> Result<Running, Gat
     }
     let envelope = catalog.find("envelope@1.0").ok_or(GatewayError::NoEnvelope)?;
     let store = store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)?;
+    let dfe = dfe::route::DfeRoute::new(&config, &catalog).map_err(GatewayError::Dfe)?;
     let app = Arc::new(App {
+        dfe,
         envelope,
         limits: Limits { max_bytes: config.limits.max_bytes, max_depth: config.limits.max_depth },
         tokens: auth::Tokens::from_config(&config),

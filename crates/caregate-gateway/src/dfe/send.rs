@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::RngExt as _;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,9 +25,10 @@ use caregate_engine::finding::Finding;
 use caregate_engine::standard::{Catalog, StandardPack};
 use caregate_engine::validate::{Options, Validator};
 
+use super::client::{Answer, DfeClient};
 use super::outbox::{Outbox, OutboxError, Waiting, PURGED};
 use crate::audit::{Event, Record};
-use crate::config::{read_secret, Config, DfeOutbound};
+use crate::config::Config;
 use crate::store::sqlite::now_text;
 use crate::store::{Store, StoreError};
 
@@ -36,8 +36,6 @@ use crate::store::{Store, StoreError};
 const ACTOR: &str = "caregate-send";
 /// The organisation DfE is in the audit log.
 const DFE: &str = "DFE";
-/// A token is renewed when it has less than this left.
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
 /// Children of an extract taken into the outbox in one transaction.
 const INTAKE_GROUP: usize = 1000;
 
@@ -117,12 +115,7 @@ enum Delivered {
 struct Stop(String);
 
 struct Sender<'a> {
-    config: &'a DfeOutbound,
-    client: reqwest::Client,
-    url: String,
-    client_secret: String,
-    supplier_key: String,
-    token: Option<(String, Instant)>,
+    client: DfeClient,
     store: &'a dyn Store,
     report: SendReport,
 }
@@ -144,35 +137,19 @@ pub async fn run(
         .ok_or_else(|| SendError::Config(format!("{} is not taken by an API", dfe.standard)))?;
     let most = payload.max_items.map_or(100, |m| usize::try_from(m).unwrap_or(100));
     let batch_size = dfe.batch_size.unwrap_or(most).clamp(1, most);
-    let path = payload
-        .path
-        .as_deref()
-        .ok_or_else(|| SendError::Config(format!("{} names no operation", dfe.standard)))?
-        .replace("{la_code}", &format!("{:03}", dfe.la_code));
-    let url = format!("{}{}", dfe.endpoint.trim_end_matches('/'), path);
-    let client_secret = read_secret(&dfe.client_secret_file).map_err(SendError::Config)?;
-    let supplier_key = read_secret(&dfe.supplier_key_file).map_err(SendError::Config)?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(dfe.timeout_ms))
-        .build()
-        .map_err(|e| SendError::Config(format!("cannot make an HTTP client: {e}")))?;
+    let client = DfeClient::new(dfe, &pack).map_err(|e| SendError::Config(e.0))?;
     let mut outbox = Outbox::open(&config.store.data, dfe.la_code)?;
-    let mut sender = Sender {
-        config: dfe,
-        client,
-        url,
-        client_secret,
-        supplier_key,
-        token: None,
-        store,
-        report: SendReport::default(),
-    };
+    let mut sender = Sender { client, store, report: SendReport::default() };
     sender.intake(&pack, catalog, &outbox, extracts).await?;
     sender.report.timing.intake_ms = millis(started.elapsed());
     if let Err(Stop(why)) = sender.deliver(&mut outbox, batch_size).await? {
         sender.report.stopped = Some(why);
     }
     sender.report.waiting = outbox.waiting()?;
+    let waited = sender.client.waited;
+    sender.report.retries += waited.token_retries;
+    sender.report.timing.network_ms = millis(waited.network);
+    sender.report.timing.backoff_ms = millis(waited.backoff);
     sender.report.timing.wall_ms = millis(started.elapsed());
     Ok(sender.report)
 }
@@ -364,260 +341,39 @@ impl Sender<'_> {
         }
     }
 
-    /// The delay before retry `attempt` (1-based): base·2^(attempt−1), at most the maximum, plus up to a
-    /// quarter at random so that councils retrying together do not stay in step.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(30);
-        let delay = self.config.base_delay_ms.saturating_mul(1u64 << exponent).min(self.config.max_delay_ms);
-        jittered(Duration::from_millis(delay))
-    }
-
-    async fn wait(&mut self, delay: Duration) {
-        tokio::time::sleep(delay).await;
-        self.report.timing.backoff_ms += millis(delay);
-    }
-
-    /// One batch until DfE answers it for good: its receipt, a split, or a stop.
+    /// One batch until DfE answers it for good: its receipt, a split, or a stop; each attempt audited.
     async fn send(&mut self, body: Vec<u8>, body_digest: &str) -> Result<Result<Delivered, Stop>, SendError> {
         // Shared, not copied, by each attempt.
         let body = axum::body::Bytes::from(body);
         let mut attempt = 0u32;
-        let mut renewed = false;
         loop {
-            let token = match self.bearer().await {
-                Ok(token) => token,
-                Err(stop) => return Ok(Err(stop)),
+            let answer = self.client.post(body.clone()).await;
+            self.store
+                .audit(vec![Record::new(Event::OutboundBatch, ACTOR)
+                    .recipient(DFE)
+                    .digest(body_digest)
+                    .detail(answer.audit_detail())])
+                .await?;
+            let (why, after) = match answer {
+                Answer::Receipt(receipt) => return Ok(Ok(Delivered::Receipt(receipt))),
+                Answer::Split { status, answer } => return Ok(Ok(Delivered::Split(status, answer))),
+                Answer::Stop { why, .. } => return Ok(Err(Stop(why))),
+                Answer::Retry { why, after, .. } => (why, after),
             };
-            let started = Instant::now();
-            let sent = self
-                .client
-                .post(&self.url)
-                .bearer_auth(&token)
-                .header("SupplierKey", &self.supplier_key)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-                .await;
-            let (status, retry): (String, Option<Duration>) = match sent {
-                Err(error) => (format!("network {}", error_kind(&error)), None),
-                Ok(answer) => {
-                    let status = answer.status().as_u16();
-                    let retry_after = answer
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    let text = answer.bytes().await;
-                    self.report.timing.network_ms += millis(started.elapsed());
-                    self.audit_attempt(body_digest, status, text.is_err()).await?;
-                    match (status, text) {
-                        (200, Ok(text)) => match receipt(&text) {
-                            Some(receipt) => return Ok(Ok(Delivered::Receipt(receipt))),
-                            None => ("200 without a receipt".to_string(), None),
-                        },
-                        (200, Err(_)) => ("200 whose answer was lost".to_string(), None),
-                        (401, _) if !renewed => {
-                            // The token was refused before it said it would expire: renew it once.
-                            renewed = true;
-                            self.token = None;
-                            continue;
-                        }
-                        (401, _) => {
-                            return Ok(Err(Stop(
-                                "DfE refused a token it had just issued (401 twice): check the client id and scope"
-                                    .into(),
-                            )))
-                        }
-                        (403, _) => {
-                            return Ok(Err(Stop(format!(
-                                "DfE refused access (403): check the SupplierKey in {} and that la_code {:03} is the council's",
-                                self.config.supplier_key_file.display(),
-                                self.config.la_code
-                            ))))
-                        }
-                        (400 | 413, text) => {
-                            let answer = text.map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
-                            return Ok(Ok(Delivered::Split(status, answer)));
-                        }
-                        (429, _) => ("429".to_string(), retry_after),
-                        (500..=599, _) => (status.to_string(), None),
-                        (other, _) => {
-                            return Ok(Err(Stop(format!("DfE answered {other}, which the sender does not retry"))))
-                        }
-                    }
-                }
-            };
-            if status.starts_with("network") {
-                self.report.timing.network_ms += millis(started.elapsed());
-                self.audit_attempt(body_digest, 0, true).await?;
-            }
             attempt += 1;
-            if attempt > self.config.max_retries {
+            if attempt > self.client.config.max_retries {
                 return Ok(Err(Stop(format!(
-                    "the retry budget ran out: {} retries of one batch, the last answered {status}",
-                    self.config.max_retries
+                    "the retry budget ran out: {} retries of one batch, the last answered {why}",
+                    self.client.config.max_retries
                 ))));
             }
             self.report.retries += 1;
-            let delay = match retry {
-                Some(after) => jittered(after.min(Duration::from_millis(self.config.max_delay_ms))),
-                None => self.backoff(attempt),
+            let delay = match after {
+                Some(after) => self.client.retry_after(after),
+                None => self.client.backoff(attempt),
             };
-            self.wait(delay).await;
+            tokio::time::sleep(delay).await;
+            self.client.waited.backoff += delay;
         }
-    }
-
-    async fn audit_attempt(&self, body_digest: &str, status: u16, lost: bool) -> Result<(), SendError> {
-        let detail = match (status, lost) {
-            (0, _) => "network-error".to_string(),
-            (s, true) => format!("{s} answer-lost"),
-            (s, false) => s.to_string(),
-        };
-        self.store
-            .audit(vec![Record::new(Event::OutboundBatch, ACTOR).recipient(DFE).digest(body_digest).detail(detail)])
-            .await?;
-        Ok(())
-    }
-
-    /// A bearer token good for a while yet: the one held, or a new one (client credentials grant).
-    async fn bearer(&mut self) -> Result<String, Stop> {
-        if let Some((token, expires)) = &self.token {
-            if expires.saturating_duration_since(Instant::now()) > RENEW_BEFORE {
-                return Ok(token.clone());
-            }
-        }
-        let mut form = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", self.config.client_id.as_str()),
-            ("client_secret", self.client_secret.as_str()),
-        ];
-        if let Some(scope) = &self.config.scope {
-            form.push(("scope", scope.as_str()));
-        }
-        let encoded = form.iter().map(|(k, v)| format!("{}={}", percent(k), percent(v))).collect::<Vec<_>>().join("&");
-        let mut attempt = 0u32;
-        loop {
-            let started = Instant::now();
-            let answer = self
-                .client
-                .post(&self.config.token_url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(encoded.clone())
-                .send()
-                .await;
-            let outcome = match answer {
-                Ok(answer) if answer.status().is_success() => match answer.bytes().await {
-                    Ok(text) => match serde_json::from_slice::<Value>(&text).ok().as_ref().and_then(token_of) {
-                        Some(found) => Ok(found),
-                        None => Err("its answer holds no access_token".to_string()),
-                    },
-                    Err(error) => Err(format!("its answer was lost: {}", error_kind(&error))),
-                },
-                Ok(answer) if matches!(answer.status().as_u16(), 400 | 401 | 403) => {
-                    return Err(Stop(format!(
-                        "DfE's token endpoint refused the client credentials ({}): check client_id and {}",
-                        answer.status().as_u16(),
-                        self.config.client_secret_file.display()
-                    )))
-                }
-                Ok(answer) => Err(format!("it answered {}", answer.status().as_u16())),
-                Err(error) => Err(format!("network {}", error_kind(&error))),
-            };
-            self.report.timing.network_ms += millis(started.elapsed());
-            match outcome {
-                Ok((token, lifetime)) => {
-                    self.token = Some((token.clone(), Instant::now() + lifetime));
-                    return Ok(token);
-                }
-                Err(why) => {
-                    attempt += 1;
-                    if attempt > self.config.max_retries {
-                        return Err(Stop(format!("the retry budget ran out getting a token: {why}")));
-                    }
-                    self.report.retries += 1;
-                    let delay = self.backoff(attempt);
-                    self.wait(delay).await;
-                }
-            }
-        }
-    }
-}
-
-/// A token and how long it is good for, from a token endpoint's answer.
-fn token_of(value: &Value) -> Option<(String, Duration)> {
-    let token = value.get("access_token")?.as_str()?.to_string();
-    let seconds = match value.get("expires_in") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        _ => None,
-    }
-    .unwrap_or(300);
-    Some((token, Duration::from_secs(seconds)))
-}
-
-/// DfE's receipt: a JSON string holding a UUID.
-fn receipt(text: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(text).ok()?;
-    let receipt = value.as_str()?;
-    uuid::Uuid::parse_str(receipt).ok().map(|_| receipt.to_string())
-}
-
-fn jittered(delay: Duration) -> Duration {
-    let jitter: f64 = rand::rng().random();
-    delay + delay.mul_f64(0.25 * jitter)
-}
-
-/// What kind of failure an HTTP error was, in words that hold no secret (a URL may carry none, but a body
-/// could).
-fn error_kind(error: &reqwest::Error) -> &'static str {
-    if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connection refused or unreachable"
-    } else if error.is_body() || error.is_decode() {
-        "answer broken off"
-    } else {
-        "error"
-    }
-}
-
-/// `application/x-www-form-urlencoded` encoding of one name or value.
-fn percent(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(b)),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn form_values_are_percent_encoded() {
-        assert_eq!(percent("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-        assert_eq!(percent("api://x/.default"), "api%3A%2F%2Fx%2F.default");
-    }
-
-    #[test]
-    fn a_receipt_is_a_json_string_holding_a_uuid() {
-        assert_eq!(
-            receipt(br#""bc3b85b6-6469-4c77-a22d-38d0524c5d87""#).as_deref(),
-            Some("bc3b85b6-6469-4c77-a22d-38d0524c5d87")
-        );
-        assert_eq!(receipt(b"\"not a uuid\""), None);
-        assert_eq!(receipt(b"\"bc3b"), None);
-    }
-
-    #[test]
-    fn a_token_answer_gives_the_token_and_its_lifetime() {
-        let value = serde_json::json!({"access_token": "t", "expires_in": "3599"});
-        assert_eq!(token_of(&value), Some(("t".to_string(), Duration::from_secs(3599))));
-        assert_eq!(token_of(&serde_json::json!({"token": "t"})), None);
     }
 }
