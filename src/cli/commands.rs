@@ -1387,7 +1387,15 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
     let runtime =
         || tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime");
     let evidence = match command {
-        super::CertifyCommand::Receiver { standard, endpoint, token, sender_tokens, format, evidence: args } => {
+        super::CertifyCommand::Receiver {
+            standard,
+            endpoint,
+            token,
+            sender_tokens,
+            headers,
+            format,
+            evidence: args,
+        } => {
             let suites = load_suites(catalog, args.suites.as_deref())?;
             let chosen = suite::find(&suites, &standard)?;
             let transport = suite::find(&suites, "envelope@1.0")?.requirements.clone();
@@ -1404,6 +1412,14 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
                 tokens_by_sender,
                 format: format.map(|f| f.as_str().to_string()),
                 timeout: std::time::Duration::from_secs(30),
+                headers: headers
+                    .iter()
+                    .map(|pair| {
+                        pair.split_once('=')
+                            .map(|(n, v)| (n.to_string(), v.to_string()))
+                            .ok_or_else(|| anyhow!("--header `{pair}`: expected NAME=VALUE"))
+                    })
+                    .collect::<Result<_>>()?,
             };
             let waivers = load_waivers(&args)?;
             let evidence = runtime()?.block_on(receiver::certify(chosen, &transport, catalog, &target, &waivers))?;

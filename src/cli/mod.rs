@@ -211,6 +211,9 @@ pub enum CertifyCommand {
         /// Bearer token for envelopes from one sending organisation (repeatable).
         #[arg(long = "sender-token", value_name = "ORG=T")]
         sender_tokens: Vec<String>,
+        /// A header sent with every case, as NAME=VALUE (repeatable): `SupplierKey=…` for DfE's CSC API.
+        #[arg(long = "header", value_name = "NAME=VALUE")]
+        headers: Vec<String>,
         /// Only the cases in this format.
         #[arg(long, value_parser = names::<Format>())]
         format: Option<Format>,

@@ -350,3 +350,45 @@ fn the_gateway_delivers_a_message_to_dfe_by_the_same_route() {
     let _ = gateway.wait();
     assert_eq!(held, digests(&[child]));
 }
+
+/// A token from the stand-in's token endpoint.
+fn token(double: &Double) -> String {
+    let body = "grant_type=client_credentials&client_id=caregate-test&client_secret=caregate-test-secret";
+    let mut stream = std::net::TcpStream::connect(&double.address).expect("connects");
+    write!(
+        stream,
+        "POST /oauth2/v2.0/token HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        double.address,
+        body.len()
+    )
+    .expect("asks");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("reads");
+    let answer: Value = serde_json::from_str(text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    answer["access_token"].as_str().expect("a token").to_string()
+}
+
+#[test]
+fn the_stand_in_is_certified_a_conformant_receiver_of_the_suite() {
+    let double = double(&[]);
+    let token = token(&double);
+    let reports = tempfile::tempdir().expect("a folder");
+    let certify = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_caregate"))
+            .args(["certify", "receiver", "--standard", "dfe-csc-api", "--endpoint"])
+            .arg(format!("http://{}/children_social_care_data/201/children", double.address))
+            .args(["--token", &token, "--header", &format!("SupplierKey={key}"), "--output"])
+            .arg(reports.path())
+            .output()
+            .expect("runs")
+    };
+    let out = certify("caregate-test-supplier");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("CONFORMANT") && text.contains("cases: 33/33 passed"), "{text}");
+    // Without the supplier's key every child is refused (403): not conformant.
+    let out = certify("someone-else");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -245,18 +245,27 @@ async fn children(State(double): State<Arc<Double>>, uri: Uri, headers: HeaderMa
     for (index, child) in batch.iter().enumerate() {
         let bytes = serde_json::to_vec(child).unwrap_or_default();
         let checked = validator.check(&bytes);
-        let structure: Vec<String> = checked
+        for finding in checked
             .findings
             .iter()
             .filter(|f| f.severity == caregate_engine::finding::Severity::Error && double.pack.rule(&f.rule).is_none())
-            .map(|f| f.message.clone())
-            .collect();
-        if !structure.is_empty() {
-            refused.push(json!({"index": index, "errors": structure}));
+        {
+            let pointer = finding.location.as_ref().and_then(|l| l.pointer.clone()).unwrap_or_default();
+            refused.push(json!({"index": index, "rule": finding.rule, "pointer": pointer, "message": finding.message}));
         }
     }
     if !refused.is_empty() {
-        return answer(&double, StatusCode::BAD_REQUEST, json!({"error": "schema", "children": refused}));
+        // Refused as a problem (RFC 9457), each finding naming its structural rule and the child's index.
+        *lock(&double.seen).statuses.entry(400).or_default() += 1;
+        let problem = json!({
+            "type": "about:blank",
+            "title": "Bad Request",
+            "status": 400,
+            "detail": format!("{} children do not conform to the published schema", refused.len()),
+            "findings": refused,
+        });
+        return (StatusCode::BAD_REQUEST, [("content-type", "application/problem+json")], problem.to_string())
+            .into_response();
     }
     {
         let mut held = lock(&double.held);
