@@ -44,13 +44,8 @@ fn double(args: &[&str]) -> Double {
 impl Double {
     /// What the stand-in holds and saw.
     fn state(&self) -> Value {
-        let mut stream = std::net::TcpStream::connect(&self.address).expect("connects");
-        write!(stream, "GET /_double/state HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.address)
-            .expect("asks");
-        let mut text = String::new();
-        stream.read_to_string(&mut text).expect("reads");
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+        let (_, body) = http(&self.address, "GET /_double/state", &[], "");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
     }
 
     /// The digest the stand-in holds for each child of council 201.
@@ -61,6 +56,21 @@ impl Double {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
             .unwrap_or_default()
     }
+}
+
+/// One HTTP/1.1 request (`request` is its method and path), answered and the connection closed: the status
+/// line and the body.
+fn http(address: &str, request: &str, headers: &[(&str, &str)], body: &str) -> (String, String) {
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    let mut head = format!("{request} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(stream, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).expect("asks");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("reads");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
 }
 
 /// A folder with the secrets and a configuration of `[store]` and `[outbound.dfe-csc-api]` alone.
@@ -326,17 +336,9 @@ fn the_gateway_delivers_a_message_to_dfe_by_the_same_route() {
         "body": child,
     });
     let body = serde_json::to_string(&envelope).expect("JSON");
-    let mut stream = std::net::TcpStream::connect(&address).expect("connects");
-    write!(
-        stream,
-        "POST /v1/messages HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer token-of-201\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("sends");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("reads");
-    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let headers = [("Authorization", "Bearer token-of-201"), ("Content-Type", "application/json")];
+    let (status, answer) = http(&address, "POST /v1/messages", &headers, &body);
+    assert_eq!(status, "HTTP/1.1 202 Accepted", "{answer}");
     // The first push is answered 500, the next delivers: DfE then holds the child.
     let mut held = Default::default();
     for _ in 0..100 {
@@ -354,19 +356,9 @@ fn the_gateway_delivers_a_message_to_dfe_by_the_same_route() {
 /// A token from the stand-in's token endpoint.
 fn token(double: &Double) -> String {
     let body = "grant_type=client_credentials&client_id=caregate-test&client_secret=caregate-test-secret";
-    let mut stream = std::net::TcpStream::connect(&double.address).expect("connects");
-    write!(
-        stream,
-        "POST /oauth2/v2.0/token HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        double.address,
-        body.len()
-    )
-    .expect("asks");
-    let mut text = String::new();
-    stream.read_to_string(&mut text).expect("reads");
-    let answer: Value = serde_json::from_str(text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    let headers = [("Content-Type", "application/x-www-form-urlencoded")];
+    let (_, text) = http(&double.address, "POST /oauth2/v2.0/token", &headers, body);
+    let answer: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     answer["access_token"].as_str().expect("a token").to_string()
 }
 
