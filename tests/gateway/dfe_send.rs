@@ -348,9 +348,16 @@ fn the_gateway_delivers_a_message_to_dfe_by_the_same_route() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A send on the gateway's data folder while the gateway runs is refused: the audit chain has one writer.
+    let extract = write_extract(dir.path(), "extract.jsonl", &children(2));
+    let refused = send_command(dir.path(), &extract, "json").output().expect("runs");
     let _ = gateway.kill();
     let _ = gateway.wait();
     assert_eq!(held, digests(&[child]));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is in use by another caregate"));
+    // Once the gateway has stopped, the send runs.
+    assert_eq!(send(dir.path(), &extract).0, 0);
 }
 
 /// A token from the stand-in's token endpoint.

@@ -52,6 +52,8 @@ pub enum GatewayError {
     Tokens { path: PathBuf, source: std::io::Error },
     #[error("the route to DfE: {0}")]
     Dfe(String),
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Everything a request needs, built once.
@@ -69,6 +71,8 @@ pub struct App {
     pub delivery_wake: Notify,
     /// The route to DfE's CSC API, when `[outbound.dfe-csc-api]` is configured.
     pub dfe: Option<dfe::route::DfeRoute>,
+    /// The data folder, held by this gateway alone while it runs.
+    _lock: store::lock::DataLock,
 }
 
 impl App {
@@ -113,9 +117,11 @@ pub async fn start(config: Config, catalog: Arc<Catalog>) -> Result<Running, Gat
         return Err(config::ConfigError::Invalid { path: "(configuration)".into(), problems }.into());
     }
     let envelope = catalog.find("envelope@1.0").ok_or(GatewayError::NoEnvelope)?;
+    let lock = store::lock::DataLock::take(&config.store.data, "the gateway").map_err(GatewayError::Busy)?;
     let store = store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)?;
     let dfe = dfe::route::DfeRoute::new(&config, &catalog).map_err(GatewayError::Dfe)?;
     let app = Arc::new(App {
+        _lock: lock,
         dfe,
         envelope,
         limits: Limits { max_bytes: config.limits.max_bytes, max_depth: config.limits.max_depth },

@@ -45,6 +45,8 @@ pub enum SendError {
     NotConfigured,
     #[error("{0}")]
     Config(String),
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
     #[error(transparent)]
@@ -137,6 +139,8 @@ pub async fn run(
         .ok_or_else(|| SendError::Config(format!("{} is not taken by an API", dfe.standard)))?;
     let most = payload.max_items.map_or(100, |m| usize::try_from(m).unwrap_or(100));
     let batch_size = dfe.batch_size.unwrap_or(most).clamp(1, most);
+    // Alone on the data folder: its audit chain takes one writer (the lock goes when the run ends).
+    let _lock = crate::store::lock::DataLock::take(&config.store.data, "a send").map_err(SendError::Busy)?;
     let client = DfeClient::new(dfe, &pack).map_err(|e| SendError::Config(e.0))?;
     let mut outbox = Outbox::open(&config.store.data, dfe.la_code)?;
     let mut sender = Sender { client, store, report: SendReport::default() };
