@@ -100,13 +100,26 @@ impl Outbox {
         Ok(true)
     }
 
-    /// Takes a child of an extract into the outbox, in place of what an earlier extract left there for it.
+    /// Takes a child of an extract into the outbox, in place of what an earlier extract left there for it. New
+    /// content gets a new `seq`, so that a batch of the old one, acknowledged meanwhile, takes only the old one
+    /// out; the same content keeps its place.
     pub fn queue(&self, la_child_id: &str, digest: &str, body: &[u8], purge: bool) -> Result<(), OutboxError> {
+        let waiting: Option<String> = self
+            .conn
+            .prepare_cached("SELECT digest FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
+            .and_then(|mut s| s.query_row(params![self.la_code, la_child_id], |r| r.get(0)).optional())
+            .map_err(self.sql())?;
+        if waiting.as_deref() == Some(digest) {
+            // Waiting already as it is (left by an earlier run): it keeps its place, and is sent once.
+            return Ok(());
+        }
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
+            .and_then(|mut s| s.execute(params![self.la_code, la_child_id]))
+            .map_err(self.sql())?;
         self.conn
             .prepare_cached(
-                "INSERT INTO outbox (la_code, la_child_id, digest, body, purge) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (la_code, la_child_id) DO UPDATE SET digest = excluded.digest, body = excluded.body,
-                 purge = excluded.purge",
+                "INSERT INTO outbox (la_code, la_child_id, digest, body, purge) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .and_then(|mut s| s.execute(params![self.la_code, la_child_id, digest, body, purge]))
             .map(|_| ())
@@ -155,7 +168,8 @@ impl Outbox {
     ) -> Result<(), OutboxError> {
         let path = self.path.clone();
         let sql = |source| OutboxError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(sql)?;
+        // Immediate: the write lock is waited for (the intake may hold it), never refused as a stale snapshot.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
         tx.execute(
             "INSERT OR REPLACE INTO receipts (receipt, la_code, children, body_digest, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![receipt, self.la_code, i64::try_from(batch.len()).unwrap_or(i64::MAX), body_digest, at],

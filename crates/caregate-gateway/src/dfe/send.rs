@@ -1,9 +1,10 @@
 //! `caregate send dfe-csc-api`: a council's daily extract (JSON Lines or JSON arrays of children) to DfE's CSC
 //! API, validated child by child, delta-aware, durable and audited.
 //!
-//! A run has two stages. **Intake**: each extract is read child by child and validated; a refused child is
-//! reported and audited; a child whose content DfE acknowledged last (same digest) is left alone; every other
-//! child goes into the outbox (`outbox`), committed before anything is sent. **Delivery**: the outbox is sent in
+//! A run has two stages, side by side. **Intake** (a thread of its own): each extract is read child by child and
+//! validated; a refused child is reported and audited; a child whose content DfE acknowledged last (same digest)
+//! is left alone; every other child goes into the outbox (`outbox`), committed a group at a time, each child
+//! committed before it can be sent. **Delivery**, as the groups are committed: the outbox is sent in
 //! the order it was filled, in batches of at most the standard's `maxItems`, each batch with a bearer token
 //! (renewed before it expires, and once on a 401) and the `SupplierKey`; a 413 or 400 splits the batch (a child
 //! refused alone is reported); a 429 waits as `Retry-After` says, with jitter; a 5xx, a network error or an
@@ -37,7 +38,7 @@ const ACTOR: &str = "caregate-send";
 /// The organisation DfE is in the audit log.
 const DFE: &str = "DFE";
 /// Children of an extract taken into the outbox in one transaction.
-const INTAKE_GROUP: usize = 1000;
+const INTAKE_GROUP: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -122,7 +123,8 @@ struct Sender<'a> {
     report: SendReport,
 }
 
-/// Sends the extracts as `config`'s `[outbound.dfe-csc-api]` says, after what an earlier run left waiting.
+/// Sends the extracts as `config`'s `[outbound.dfe-csc-api]` says, after what an earlier run left waiting. The
+/// intake runs on a thread of its own beside the delivery (so it needs a multi-threaded runtime).
 pub async fn run(
     config: &Config,
     catalog: &Catalog,
@@ -143,10 +145,35 @@ pub async fn run(
     let _lock = crate::store::lock::DataLock::take(&config.store.data, "a send").map_err(SendError::Busy)?;
     let client = DfeClient::new(dfe, &pack).map_err(|e| SendError::Config(e.0))?;
     let mut outbox = Outbox::open(&config.store.data, dfe.la_code)?;
+    // The intake writes through a connection of its own, on a thread of its own, while delivery sends what it
+    // has committed: the validation of the extract overlaps the waiting on DfE.
+    let intake_outbox = Outbox::open(&config.store.data, dfe.la_code)?;
     let mut sender = Sender { client, store, report: SendReport::default() };
-    sender.intake(&pack, catalog, &outbox, extracts).await?;
-    sender.report.timing.intake_ms = millis(started.elapsed());
-    if let Err(Stop(why)) = sender.deliver(&mut outbox, batch_size).await? {
+    let progress = Progress::default();
+    let runtime = tokio::runtime::Handle::current();
+    let (taken, delivered, intake_ms) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let (pack, progress) = (&pack, &progress);
+            let intake = scope.spawn(move || {
+                let taken = intake(pack, catalog, &intake_outbox, extracts, progress);
+                progress.finish();
+                (taken, millis(started.elapsed()))
+            });
+            let delivered = runtime.block_on(sender.deliver(&mut outbox, batch_size, progress));
+            match intake.join() {
+                Ok((taken, intake_ms)) => (taken, delivered, intake_ms),
+                Err(_) => (Err(SendError::Config("the intake stopped unexpectedly".into())), delivered, 0),
+            }
+        })
+    });
+    let taken = taken?;
+    sender.report.timing.intake_ms = intake_ms;
+    sender.report.unchanged = taken.unchanged;
+    sender.report.refused.splice(0..0, taken.refused);
+    if !taken.audit.is_empty() {
+        store.audit(taken.audit).await?;
+    }
+    if let Err(Stop(why)) = delivered? {
         sender.report.stopped = Some(why);
     }
     sender.report.waiting = outbox.waiting()?;
@@ -168,109 +195,155 @@ fn digest_of(value: &Value) -> String {
     }
 }
 
+/// Reads and validates every extract into the outbox, committed a group at a time (each commit told to
+/// `progress`, so that delivery sends what is committed while the intake goes on).
+fn intake(
+    pack: &Arc<StandardPack>,
+    catalog: &Catalog,
+    outbox: &Outbox,
+    extracts: &[PathBuf],
+    progress: &Progress,
+) -> Result<Intake, SendError> {
+    let validator = Validator::new(catalog, Options { standard: Some(Arc::clone(pack)), ..Options::default() });
+    let mut taken = Intake::default();
+    let mut audit = Vec::new();
+    for extract in extracts {
+        let name = extract.display().to_string();
+        let file = std::fs::File::open(extract).map_err(|source| SendError::Read { path: extract.clone(), source })?;
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut failed: Option<OutboxError> = None;
+        let mut in_group = 0usize;
+        outbox.begin()?;
+        let report = &mut taken;
+        let failed_lookup = std::cell::RefCell::new(None);
+        // A child DfE acknowledged with this content is passed over unchecked: it was checked when sent.
+        let mut pass_over = |key: &str, value: &Value| match outbox.unchanged(key, &digest_of(value)) {
+            Ok(unchanged) => unchanged,
+            Err(error) => {
+                *failed_lookup.borrow_mut() = Some(error);
+                false
+            }
+        };
+        validator
+            .check_payload_where(reader, &mut pass_over, &mut |record| {
+                if failed.is_some() {
+                    return;
+                }
+                if !record.checked {
+                    report.unchanged += 1;
+                    return;
+                }
+                if record.refused() || record.key.is_none() {
+                    let rules: Vec<&str> = record.findings.iter().map(|f| f.rule.as_str()).collect();
+                    audit.push(
+                        Record::new(Event::OutboundRefusal, ACTOR)
+                            .recipient(DFE)
+                            .digest(caregate_engine::digest::sha256(&record.bytes))
+                            .detail(format!("validation {}", rules.join(" "))),
+                    );
+                    report.refused.push(Refused {
+                        la_child_id: record.key.clone(),
+                        extract: name.clone(),
+                        line: record.line,
+                        column: record.column,
+                        by: "validation",
+                        findings: record.findings,
+                    });
+                    return;
+                }
+                let (Some(key), Some(value)) = (&record.key, &record.value) else { return };
+                let purge = value.get("purge").and_then(Value::as_bool) == Some(true);
+                let digest = digest_of(value);
+                let queued = match outbox.unchanged(key, &digest) {
+                    // Checked, though DfE holds it (its digest was not known before the check): not sent.
+                    Ok(true) => {
+                        report.unchanged += 1;
+                        Ok(())
+                    }
+                    Ok(false) => outbox.queue(key, &digest, &record.bytes, purge),
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = queued {
+                    failed = Some(error);
+                }
+                in_group += 1;
+                if in_group == INTAKE_GROUP {
+                    in_group = 0;
+                    match outbox.commit().and_then(|()| outbox.begin()) {
+                        Ok(()) => progress.committed.notify_one(),
+                        Err(error) => failed = Some(error),
+                    }
+                }
+            })
+            .map_err(|source| SendError::Read { path: extract.clone(), source })?;
+        if let Some(error) = failed.or_else(|| failed_lookup.into_inner()) {
+            return Err(error.into());
+        }
+        outbox.commit()?;
+        progress.committed.notify_one();
+    }
+    taken.audit = audit;
+    Ok(taken)
+}
+
+/// What the intake found, apart from what it queued.
+#[derive(Default)]
+struct Intake {
+    unchanged: usize,
+    refused: Vec<Refused>,
+    audit: Vec<Record>,
+}
+
+/// How far the intake is: woken at each commit, and done once the last is made (or the intake failed).
+#[derive(Default)]
+struct Progress {
+    committed: tokio::sync::Notify,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    fn finish(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.committed.notify_one();
+    }
+
+    fn finished(&self) -> bool {
+        self.done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Sender<'_> {
-    /// Reads and validates every extract into the outbox; refusals are reported and audited.
-    async fn intake(
-        &mut self,
-        pack: &Arc<StandardPack>,
-        catalog: &Catalog,
-        outbox: &Outbox,
-        extracts: &[PathBuf],
-    ) -> Result<(), SendError> {
-        let validator = Validator::new(catalog, Options { standard: Some(Arc::clone(pack)), ..Options::default() });
-        let mut audit = Vec::new();
-        for extract in extracts {
-            let name = extract.display().to_string();
-            let file =
-                std::fs::File::open(extract).map_err(|source| SendError::Read { path: extract.clone(), source })?;
-            let reader = std::io::BufReader::with_capacity(1 << 16, file);
-            let mut failed: Option<OutboxError> = None;
-            let mut in_group = 0usize;
-            outbox.begin()?;
-            let report = &mut self.report;
-            let failed_lookup = std::cell::RefCell::new(None);
-            // A child DfE acknowledged with this content is passed over unchecked: it was checked when sent.
-            let mut pass_over = |key: &str, value: &Value| match outbox.unchanged(key, &digest_of(value)) {
-                Ok(unchanged) => unchanged,
-                Err(error) => {
-                    *failed_lookup.borrow_mut() = Some(error);
-                    false
-                }
-            };
-            validator
-                .check_payload_where(reader, &mut pass_over, &mut |record| {
-                    if failed.is_some() {
-                        return;
-                    }
-                    if !record.checked {
-                        report.unchanged += 1;
-                        return;
-                    }
-                    if record.refused() || record.key.is_none() {
-                        let rules: Vec<&str> = record.findings.iter().map(|f| f.rule.as_str()).collect();
-                        audit.push(
-                            Record::new(Event::OutboundRefusal, ACTOR)
-                                .recipient(DFE)
-                                .digest(caregate_engine::digest::sha256(&record.bytes))
-                                .detail(format!("validation {}", rules.join(" "))),
-                        );
-                        report.refused.push(Refused {
-                            la_child_id: record.key.clone(),
-                            extract: name.clone(),
-                            line: record.line,
-                            column: record.column,
-                            by: "validation",
-                            findings: record.findings,
-                        });
-                        return;
-                    }
-                    let (Some(key), Some(value)) = (&record.key, &record.value) else { return };
-                    let purge = value.get("purge").and_then(Value::as_bool) == Some(true);
-                    let digest = digest_of(value);
-                    let queued = match outbox.unchanged(key, &digest) {
-                        // Checked, though DfE holds it (its digest was not known before the check): not sent.
-                        Ok(true) => {
-                            report.unchanged += 1;
-                            Ok(())
-                        }
-                        Ok(false) => outbox.queue(key, &digest, &record.bytes, purge),
-                        Err(error) => Err(error),
-                    };
-                    if let Err(error) = queued {
-                        failed = Some(error);
-                    }
-                    in_group += 1;
-                    if in_group == INTAKE_GROUP {
-                        in_group = 0;
-                        if let Err(error) = outbox.commit().and_then(|()| outbox.begin()) {
-                            failed = Some(error);
-                        }
-                    }
-                })
-                .map_err(|source| SendError::Read { path: extract.clone(), source })?;
-            if let Some(error) = failed.or_else(|| failed_lookup.into_inner()) {
-                return Err(error.into());
-            }
-            outbox.commit()?;
-        }
-        if !audit.is_empty() {
-            self.store.audit(audit).await?;
-        }
-        Ok(())
-    }
-
     /// Sends what waits in the outbox, batch by batch; `Err(Stop)` when delivery cannot finish.
-    async fn deliver(&mut self, outbox: &mut Outbox, batch_size: usize) -> Result<Result<(), Stop>, SendError> {
+    async fn deliver(
+        &mut self,
+        outbox: &mut Outbox,
+        batch_size: usize,
+        progress: &Progress,
+    ) -> Result<Result<(), Stop>, SendError> {
         let mut queue: VecDeque<Vec<Waiting>> = VecDeque::new();
         let mut after = 0i64;
         loop {
             if queue.is_empty() {
+                // Read whether the intake is done before looking: what it committed before is then seen.
+                let done = progress.finished();
                 let next = outbox.next(after, batch_size)?;
-                let Some(last) = next.last() else { return Ok(Ok(())) };
+                let Some(last) = next.last() else {
+                    if done {
+                        return Ok(Ok(()));
+                    }
+                    // A commit wakes this at once; the timeout only bounds a wake-up missed.
+                    let _ = tokio::time::timeout(Duration::from_millis(50), progress.committed.notified()).await;
+                    continue;
+                };
+                // A batch is sent full while the intake goes on, unless nothing more is coming.
+                if next.len() < batch_size && !done {
+                    let _ = tokio::time::timeout(Duration::from_millis(50), progress.committed.notified()).await;
+                    continue;
+                }
                 after = last.seq;
                 queue.push_back(next);
             }
