@@ -7,7 +7,11 @@
 # share left, which is the sender's own work (reading, validating, the outbox, the audit chain). Baseline in the
 # same run: the delta run, which does all of the sender's own work but the sending.
 #
-#   bash benches/dfe.sh [CHILDREN=10000] [RUNS=3]
+#   bash benches/dfe.sh [CHILDREN=10000] [RUNS=3] [LATENCY_MS=50]
+#
+# LATENCY_MS is how long the stand-in takes to answer each batch, as DfE far away does (0: the stand-in on the
+# same machine answers as fast as it can, and its own checking of every child competes with the sender for
+# the same cores).
 #
 # CAREGATE=path/to/caregate measures that binary instead of building the release one. Needs python3 (to write
 # the extract) and curl.
@@ -15,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 children=${1:-10000}
 runs=${2:-3}
+latency=${3:-50}
 work=target/bench-dfe
 mkdir -p "$work"
 bin=${CAREGATE:-}
@@ -35,7 +40,7 @@ PY
 echo caregate-test-secret > "$work/secret"
 echo caregate-test-supplier > "$work/key"
 for run in $(seq 1 "$runs"); do
-  "$bin" dfe-double --listen 127.0.0.1:0 --retry-after 0 --cycle --faults ok,ok,ok,ok,429,ok,ok,ok,ok,500,ok,ok,ok,ok,lost \
+  "$bin" dfe-double --listen 127.0.0.1:0 --retry-after 0 --latency-ms "$latency" --cycle --faults ok,ok,ok,ok,429,ok,ok,ok,ok,500,ok,ok,ok,ok,lost \
     > "$work/double.out" 2>/dev/null &
   double=$!
   trap 'kill $double 2>/dev/null || true' EXIT

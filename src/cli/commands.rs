@@ -1117,6 +1117,7 @@ fn dfe_double(catalog: Catalog, args: super::DfeDoubleArgs) -> Result<u8> {
         faults: args.faults,
         cycle: args.cycle,
         max_items: args.max_items,
+        latency: std::time::Duration::from_millis(args.latency_ms),
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;

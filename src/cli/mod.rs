@@ -132,6 +132,9 @@ pub struct DfeDoubleArgs {
     /// Answer 413 to more children than this in one request (default: the schema's maxItems).
     #[arg(long, value_name = "N")]
     pub max_items: Option<usize>,
+    /// Wait this long before answering each request to the children endpoint, as a service far away does.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
 }
 
 #[derive(Subcommand, Debug)]

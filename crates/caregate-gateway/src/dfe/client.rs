@@ -14,6 +14,9 @@ use caregate_engine::standard::StandardPack;
 
 use crate::config::{read_secret, DfeOutbound};
 
+/// The longest `Retry-After` honoured.
+pub const MOST_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
 /// A token is renewed when it has less than this left.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
@@ -101,9 +104,11 @@ impl DfeClient {
         jittered(Duration::from_millis(delay))
     }
 
-    /// The wait DfE asked for (capped at the maximum delay), jittered.
+    /// The wait DfE asked for (`Retry-After`), jittered so that councils told the same do not come back in step.
+    /// It is honoured even beyond `max_delay_ms` (coming back sooner would only be refused again), up to
+    /// [`MOST_RETRY_AFTER`], past which an answer is taken for a mistake.
     pub fn retry_after(&self, after: Duration) -> Duration {
-        jittered(after.min(Duration::from_millis(self.config.max_delay_ms)))
+        jittered(after.min(MOST_RETRY_AFTER))
     }
 
     /// One batch (a JSON array), with one renewal of the token if DfE refuses it.

@@ -72,6 +72,8 @@ pub struct DoubleConfig {
     pub cycle: bool,
     /// Most children in one request, below the schema's `maxItems` (to make a sender split its batches).
     pub max_items: Option<usize>,
+    /// Time taken before answering a request to the children endpoint: a network and a service far away.
+    pub latency: Duration,
 }
 
 /// What the stand-in saw.
@@ -186,6 +188,7 @@ fn la_code(uri: &Uri) -> Option<&str> {
 }
 
 async fn children(State(double): State<Arc<Double>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    tokio::time::sleep(double.config.latency).await;
     let Some(code) = la_code(&uri) else {
         return answer(&double, StatusCode::NOT_FOUND, json!({"error": "no such operation"}));
     };

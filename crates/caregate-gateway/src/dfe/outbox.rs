@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS receipts (
     at TEXT NOT NULL);
 ";
 
+/// What one child of an extract comes to in the outbox.
+#[derive(Debug, Clone)]
+pub enum GroupOp {
+    /// DfE holds it as it is: nothing waits for it.
+    Forget { la_child_id: String },
+    /// To be sent.
+    Queue { la_child_id: String, digest: String, body: Vec<u8>, purge: bool },
+}
+
 impl Outbox {
     /// Opens (or makes) the outbox of `data` for the council `la_code`.
     pub fn open(data: &Path, la_code: u32) -> Result<Outbox, OutboxError> {
@@ -73,37 +82,64 @@ impl Outbox {
         |source| OutboxError::Sql { path: self.path.clone(), source }
     }
 
-    /// Starts a transaction for the children of an extract, taken in one go (committed by [`Outbox::commit`]).
-    pub fn begin(&self) -> Result<(), OutboxError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.sql())
-    }
-
-    pub fn commit(&self) -> Result<(), OutboxError> {
-        self.conn.execute_batch("COMMIT").map_err(self.sql())
-    }
-
-    /// Whether DfE acknowledged this content (or this purge) of the child last; if so, what an earlier run left
-    /// waiting for it is older than what DfE holds, and leaves the outbox.
-    pub fn unchanged(&self, la_child_id: &str, digest: &str) -> Result<bool, OutboxError> {
+    /// Whether DfE acknowledged this content (or this purge) of the child last. Reads only.
+    pub fn acknowledged_as(&self, la_child_id: &str, digest: &str) -> Result<bool, OutboxError> {
         let acknowledged: Option<String> = self
             .conn
             .prepare_cached("SELECT digest FROM acknowledged WHERE la_code = ?1 AND la_child_id = ?2")
             .and_then(|mut s| s.query_row(params![self.la_code, la_child_id], |r| r.get(0)).optional())
             .map_err(self.sql())?;
-        if acknowledged.as_deref() != Some(digest) {
-            return Ok(false);
+        Ok(acknowledged.as_deref() == Some(digest))
+    }
+
+    /// Writes what a group of an extract's children comes to, in one short transaction.
+    pub fn write_group(&self, group: &[GroupOp]) -> Result<(), OutboxError> {
+        if group.is_empty() {
+            return Ok(());
         }
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.sql())?;
+        let written = group.iter().try_for_each(|op| match op {
+            GroupOp::Forget { la_child_id } => self.forget(la_child_id),
+            // Looked at again here, in the transaction: the delivery may have had DfE acknowledge this very
+            // content since the intake looked (a child left waiting by an earlier run), and it is not sent twice.
+            GroupOp::Queue { la_child_id, digest, .. } if self.acknowledged_as(la_child_id, digest)? => {
+                self.forget(la_child_id)
+            }
+            GroupOp::Queue { la_child_id, digest, body, purge } => self.queue(la_child_id, digest, body, *purge),
+        });
+        match written {
+            Ok(()) => self.conn.execute_batch("COMMIT").map_err(self.sql()),
+            Err(error) => {
+                // The group is written whole or not at all; the next run reads the extract again.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    /// Takes out what waits for a child DfE holds as it is.
+    fn forget(&self, la_child_id: &str) -> Result<(), OutboxError> {
         self.conn
             .prepare_cached("DELETE FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
             .and_then(|mut s| s.execute(params![self.la_code, la_child_id]))
-            .map_err(self.sql())?;
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Whether DfE acknowledged this content (or this purge) of the child last; if so, what an earlier run left
+    /// waiting for it is older than what DfE holds, and leaves the outbox.
+    pub fn unchanged(&self, la_child_id: &str, digest: &str) -> Result<bool, OutboxError> {
+        if !self.acknowledged_as(la_child_id, digest)? {
+            return Ok(false);
+        }
+        self.forget(la_child_id)?;
         Ok(true)
     }
 
     /// Takes a child of an extract into the outbox, in place of what an earlier extract left there for it. New
     /// content gets a new `seq`, so that a batch of the old one, acknowledged meanwhile, takes only the old one
     /// out; the same content keeps its place.
-    pub fn queue(&self, la_child_id: &str, digest: &str, body: &[u8], purge: bool) -> Result<(), OutboxError> {
+    fn queue(&self, la_child_id: &str, digest: &str, body: &[u8], purge: bool) -> Result<(), OutboxError> {
         let waiting: Option<String> = self
             .conn
             .prepare_cached("SELECT digest FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")

@@ -27,7 +27,7 @@ use caregate_engine::standard::{Catalog, StandardPack};
 use caregate_engine::validate::{Options, Validator};
 
 use super::client::{Answer, DfeClient};
-use super::outbox::{Outbox, OutboxError, Waiting, PURGED};
+use super::outbox::{GroupOp, Outbox, OutboxError, Waiting, PURGED};
 use crate::audit::{Event, Record};
 use crate::config::Config;
 use crate::store::sqlite::now_text;
@@ -195,8 +195,9 @@ fn digest_of(value: &Value) -> String {
     }
 }
 
-/// Reads and validates every extract into the outbox, committed a group at a time (each commit told to
-/// `progress`, so that delivery sends what is committed while the intake goes on).
+/// Reads and validates every extract into the outbox, written a group at a time (each group told to `progress`,
+/// so that delivery sends what is written while the intake goes on). The validation is done outside the
+/// group's short write transaction, so that delivery's acknowledgements are never kept waiting long.
 fn intake(
     pack: &Arc<StandardPack>,
     catalog: &Catalog,
@@ -206,42 +207,36 @@ fn intake(
 ) -> Result<Intake, SendError> {
     let validator = Validator::new(catalog, Options { standard: Some(Arc::clone(pack)), ..Options::default() });
     let mut taken = Intake::default();
-    let mut audit = Vec::new();
     for extract in extracts {
         let name = extract.display().to_string();
         let file = std::fs::File::open(extract).map_err(|source| SendError::Read { path: extract.clone(), source })?;
         let reader = std::io::BufReader::with_capacity(1 << 16, file);
         let mut failed: Option<OutboxError> = None;
-        let mut in_group = 0usize;
-        outbox.begin()?;
-        let report = &mut taken;
+        let mut group: Vec<GroupOp> = Vec::with_capacity(INTAKE_GROUP);
         let failed_lookup = std::cell::RefCell::new(None);
         // A child DfE acknowledged with this content is passed over unchecked: it was checked when sent.
-        let mut pass_over = |key: &str, value: &Value| match outbox.unchanged(key, &digest_of(value)) {
+        let mut pass_over = |key: &str, value: &Value| match outbox.acknowledged_as(key, &digest_of(value)) {
             Ok(unchanged) => unchanged,
             Err(error) => {
                 *failed_lookup.borrow_mut() = Some(error);
                 false
             }
         };
+        let taken = &mut taken;
         validator
             .check_payload_where(reader, &mut pass_over, &mut |record| {
                 if failed.is_some() {
                     return;
                 }
-                if !record.checked {
-                    report.unchanged += 1;
-                    return;
-                }
                 if record.refused() || record.key.is_none() {
                     let rules: Vec<&str> = record.findings.iter().map(|f| f.rule.as_str()).collect();
-                    audit.push(
+                    taken.audit.push(
                         Record::new(Event::OutboundRefusal, ACTOR)
                             .recipient(DFE)
                             .digest(caregate_engine::digest::sha256(&record.bytes))
                             .detail(format!("validation {}", rules.join(" "))),
                     );
-                    report.refused.push(Refused {
+                    taken.refused.push(Refused {
                         la_child_id: record.key.clone(),
                         extract: name.clone(),
                         line: record.line,
@@ -251,38 +246,41 @@ fn intake(
                     });
                     return;
                 }
-                let (Some(key), Some(value)) = (&record.key, &record.value) else { return };
-                let purge = value.get("purge").and_then(Value::as_bool) == Some(true);
+                let (Some(key), Some(value)) = (record.key, &record.value) else { return };
                 let digest = digest_of(value);
-                let queued = match outbox.unchanged(key, &digest) {
-                    // Checked, though DfE holds it (its digest was not known before the check): not sent.
-                    Ok(true) => {
-                        report.unchanged += 1;
-                        Ok(())
+                if !record.checked {
+                    taken.unchanged += 1;
+                    // What an earlier run left waiting for this child is older than what DfE holds of it.
+                    group.push(GroupOp::Forget { la_child_id: key });
+                } else {
+                    match outbox.acknowledged_as(&key, &digest) {
+                        // Checked, though DfE holds it (its digest was not known before the check): not sent.
+                        Ok(true) => {
+                            taken.unchanged += 1;
+                            group.push(GroupOp::Forget { la_child_id: key });
+                        }
+                        Ok(false) => {
+                            let purge = value.get("purge").and_then(Value::as_bool) == Some(true);
+                            group.push(GroupOp::Queue { la_child_id: key, digest, body: record.bytes, purge });
+                        }
+                        Err(error) => failed = Some(error),
                     }
-                    Ok(false) => outbox.queue(key, &digest, &record.bytes, purge),
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = queued {
-                    failed = Some(error);
                 }
-                in_group += 1;
-                if in_group == INTAKE_GROUP {
-                    in_group = 0;
-                    match outbox.commit().and_then(|()| outbox.begin()) {
+                if group.len() >= INTAKE_GROUP {
+                    match outbox.write_group(&group) {
                         Ok(()) => progress.committed.notify_one(),
                         Err(error) => failed = Some(error),
                     }
+                    group.clear();
                 }
             })
             .map_err(|source| SendError::Read { path: extract.clone(), source })?;
         if let Some(error) = failed.or_else(|| failed_lookup.into_inner()) {
             return Err(error.into());
         }
-        outbox.commit()?;
+        outbox.write_group(&group)?;
         progress.committed.notify_one();
     }
-    taken.audit = audit;
     Ok(taken)
 }
 
