@@ -35,6 +35,19 @@ pub fn json(value: &serde_json::Value) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// Writes into the hash what is written to it (JSON text, without an intermediate string).
+struct HashWriter<'h>(&'h mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn canonical(value: &serde_json::Value, hasher: &mut Sha256) {
     use serde_json::Value;
     match value {
@@ -46,7 +59,8 @@ fn canonical(value: &serde_json::Value, hasher: &mut Sha256) {
                 if i > 0 {
                     hasher.update(b",");
                 }
-                hasher.update(Value::String(name.clone()).to_string().as_bytes());
+                // Writing JSON into a hash cannot fail.
+                let _ = serde_json::to_writer(HashWriter(hasher), name);
                 hasher.update(b":");
                 if let Some(member) = map.get(name) {
                     canonical(member, hasher);
@@ -64,7 +78,9 @@ fn canonical(value: &serde_json::Value, hasher: &mut Sha256) {
             }
             hasher.update(b"]");
         }
-        scalar => hasher.update(scalar.to_string().as_bytes()),
+        scalar => {
+            let _ = serde_json::to_writer(HashWriter(hasher), scalar);
+        }
     }
 }
 

@@ -37,7 +37,8 @@ use crate::store::{Store, StoreError};
 const ACTOR: &str = "caregate-send";
 /// The organisation DfE is in the audit log.
 const DFE: &str = "DFE";
-/// Children of an extract taken into the outbox in one transaction.
+/// Children to send taken into the outbox in one transaction (a group of children with nothing to send is up to
+/// twenty times larger).
 const INTAKE_GROUP: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +214,8 @@ fn intake(
         let reader = std::io::BufReader::with_capacity(1 << 16, file);
         let mut failed: Option<OutboxError> = None;
         let mut group: Vec<GroupOp> = Vec::with_capacity(INTAKE_GROUP);
+        // Children in `group` to be sent.
+        let mut queued = 0usize;
         let failed_lookup = std::cell::RefCell::new(None);
         // A child DfE acknowledged with this content is passed over unchecked: it was checked when sent.
         let mut pass_over = |key: &str, value: &Value| match outbox.acknowledged_as(key, &digest_of(value)) {
@@ -262,11 +265,15 @@ fn intake(
                         Ok(false) => {
                             let purge = value.get("purge").and_then(Value::as_bool) == Some(true);
                             group.push(GroupOp::Queue { la_child_id: key, digest, body: record.bytes, purge });
+                            queued += 1;
                         }
                         Err(error) => failed = Some(error),
                     }
                 }
-                if group.len() >= INTAKE_GROUP {
+                // A group is written once it holds a batch's worth to send, or many children with nothing to send
+                // (each write is a sync to disk; a delta run is mostly the latter).
+                if queued >= INTAKE_GROUP || group.len() >= INTAKE_GROUP * 20 {
+                    queued = 0;
                     match outbox.write_group(&group) {
                         Ok(()) => progress.committed.notify_one(),
                         Err(error) => failed = Some(error),
