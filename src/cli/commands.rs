@@ -27,12 +27,26 @@ pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Standards(StandardsCommand::Import(super::ImportCommand::Openapi(args))) = &cli.command {
         return import_openapi(args);
     }
+    // Reference data (a postcode directory of millions of entries) loads while the packs compile.
+    let references = match &cli.command {
+        Command::Validate(args) if !args.references.is_empty() => {
+            let given = args.references.clone();
+            Some(std::thread::spawn(move || load_references(&given)))
+        }
+        _ => None,
+    };
     let catalog = match narrow_catalog(&cli)? {
         Some(catalog) => catalog,
         None => load_catalog(&cli.standards)?,
     };
     match cli.command {
-        Command::Validate(args) => validate(&catalog, args),
+        Command::Validate(args) => {
+            let references = match references {
+                Some(loading) => loading.join().map_err(|_| anyhow!("loading the reference data failed"))??,
+                None => load_references(&args.references)?,
+            };
+            validate(&catalog, args, references)
+        }
         Command::Convert(args) => convert_command(&catalog, args),
         Command::Standards(command) => standards(&catalog, command),
         Command::Generate(args) => generate(&catalog, args),
@@ -315,7 +329,7 @@ fn load_previous(
     Ok(validator.read_previous(&pack, files)?)
 }
 
-fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
+fn validate(catalog: &Catalog, args: ValidateArgs, references: caregate_engine::reference::References) -> Result<u8> {
     let format = args.format;
     let standard = args.standard.as_deref().map(|r| find_standard(catalog, r)).transpose()?;
     let now = match &args.now {
@@ -354,7 +368,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs) -> Result<u8> {
     };
     let mut validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() })
         .with_params(args.params.clone())
-        .with_references(load_references(&args.references)?);
+        .with_references(references);
     if !args.previous.is_empty() {
         let previous = load_previous(&validator, standard.as_deref(), &args.previous)?;
         validator = validator.with_previous(previous);

@@ -57,9 +57,20 @@ fn the_base_return_has_no_finding_with_every_input_given() {
     // The XML base, and its CSV form with the social worker episodes the XML form has no place for.
     for id in ["base-return", "base-return-sw"] {
         let found = findings(&catalog, &suite, id);
-        let all: Vec<&Finding> = found.iter().collect();
-        // No finding at all: no rule is left unrun for want of an input (`rules-not-run`), and none fails.
+        // No finding at all: no rule is left unrun for want of an input (`rules-not-run`), and none fails; but
+        // the CSV form, as DfE's, has no UASC status (an optional Header column), so the two rules that read it
+        // are not run there, and it says so.
+        let status_not_given = |f: &&Finding| {
+            id == "base-return-sw"
+                && f.rule == "rules-not-run"
+                && f.message.starts_with("2 rules of ssda903@2025-26 were not run")
+                && f.message.contains("the Header table's column UASC: 105, 303.")
+        };
+        let all: Vec<&Finding> = found.iter().filter(|f| !status_not_given(f)).collect();
         assert!(all.is_empty(), "{id} should have no finding but gives:\n{}", describe(&all));
+        if id == "base-return-sw" {
+            assert!(found.iter().any(|f| status_not_given(&f)), "{id}: 105 and 303 said not run: {found:#?}");
+        }
     }
 }
 

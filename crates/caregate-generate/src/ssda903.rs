@@ -60,6 +60,9 @@ pub struct TableLayout {
     pub dates: Vec<bool>,
     /// The file it is written to.
     pub file: String,
+    /// Whether each column is written to the CSV file: not an optional column (DfE's CSV Header has no UASC
+    /// status; the XML form carries it).
+    pub in_csv: Vec<bool>,
 }
 
 impl Layout {
@@ -122,7 +125,14 @@ impl Plan {
             if name.contains(['/', '\\']) || !name.ends_with(".csv") {
                 bail!("{what}: [files] {} = `{name}` must be a file name ending .csv", t.name);
             }
-            layout.tables.push(TableLayout { name: t.name.clone(), columns: t.columns.clone(), dates, file: name });
+            let in_csv = t.columns.iter().map(|c| !t.optional.contains(c)).collect();
+            layout.tables.push(TableLayout {
+                name: t.name.clone(),
+                columns: t.columns.clone(),
+                dates,
+                file: name,
+                in_csv,
+            });
         }
         if let Some(unknown) = files.keys().find(|k| layout.index(k).is_none()) {
             bail!("{what}: [files] names `{unknown}`, which is not a table of the pack");
@@ -301,7 +311,7 @@ pub fn write_tables<W: Write>(
     let mut header_bytes = 0;
     for (t, out) in plan.layout.tables.iter().zip(outs.iter_mut()) {
         buf.clear();
-        write_row(&mut buf, &t.columns);
+        write_row(&mut buf, &t.columns, &t.in_csv);
         out.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", t.file))?;
         header_bytes += buf.len() as u64;
     }
@@ -313,7 +323,7 @@ pub fn write_tables<W: Write>(
             }
             buf.clear();
             for row in table_rows {
-                write_row(&mut buf, row);
+                write_row(&mut buf, row, &t.in_csv);
             }
             out.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", t.file))?;
             bytes += buf.len() as u64;
@@ -392,9 +402,11 @@ fn each_child(
     Ok(summary)
 }
 
-/// One CSV row, CRLF-terminated; a cell holding a comma, a quote or a line break is quoted.
-fn write_row(buf: &mut String, cells: &[String]) {
-    for (i, cell) in cells.iter().enumerate() {
+/// One CSV row of the cells `in_csv` keeps, CRLF-terminated; a cell holding a comma, a quote or a line break
+/// is quoted.
+fn write_row(buf: &mut String, cells: &[String], in_csv: &[bool]) {
+    let kept = cells.iter().zip(in_csv).filter(|(_, keep)| **keep).map(|(cell, _)| cell);
+    for (i, cell) in kept.enumerate() {
         if i > 0 {
             buf.push(',');
         }
@@ -638,9 +650,16 @@ impl Want {
             }
         }
         w.mother = reads.contains(&"MC_DOB");
-        let when = recipe.when.iter().filter_map(|(c, _)| layout.tables[recipe.target].columns.get(*c));
-        w.under_five = reads.contains(&"HEALTH_CHECK") || when.into_iter().any(|c| c == "HEALTH_CHECK");
-        w.uasc_ceased = reads.contains(&"DUC");
+        let when: Vec<&str> = recipe
+            .when
+            .iter()
+            .filter_map(|(c, _)| layout.tables[recipe.target].columns.get(*c))
+            .map(String::as_str)
+            .collect();
+        w.under_five = reads.contains(&"HEALTH_CHECK") || when.contains(&"HEALTH_CHECK");
+        // A change to the UASC status of a UASC child wants one whose status ceased (DUC), which the status
+        // must then agree with (rule 303).
+        w.uasc_ceased = reads.contains(&"DUC") || (w.uasc && when.contains(&"UASC"));
         w.reversed = reads.contains(&"DATE_PLACED_CEASED") || reads.contains(&"REASON_PLACED_CEASED");
         w
     }
@@ -870,6 +889,7 @@ impl<'p> Generator<'p> {
                 // MOTHER is asked of a girl looked after in the year, not of a care leaver (rule 165).
                 ("MOTHER", String::new()),
                 ("MC_DOB", String::new()),
+                ("UASC", "0".into()),
             ],
         );
         self.oc3_row(&mut rows, id, &dob_text);
@@ -1260,6 +1280,8 @@ impl<'p> Generator<'p> {
                 ("UPN", upn),
                 ("MOTHER", mother.into()),
                 ("MC_DOB", mc_dob),
+                // The UASC status, which only the XML form carries: 1 exactly for a child with a UASC row.
+                ("UASC", if uasc { "1" } else { "0" }.into()),
             ],
         );
         let shown: Vec<&Episode> = episodes.iter().filter(|e| e.dec.is_none_or(|d| d >= start)).collect();

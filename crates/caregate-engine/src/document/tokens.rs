@@ -13,7 +13,7 @@
 //! ([`doctype_message`], [`too_deep_message`]).
 
 use quick_xml::errors::Error as QxError;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesCData, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::{NsReader, Reader};
 
@@ -169,6 +169,179 @@ impl<'a, R: Source<'a>> XmlTokens<'a, R> {
     }
 }
 
+/// What the fast path of conversion needs of a tokenizer: the next event and its span, any refusal or syntax
+/// error ending the walk (the tree path then reads the document and says what is wrong).
+pub trait TokenSource<'a> {
+    fn next_token(&mut self) -> Result<(Event<'a>, Span), TokenError>;
+}
+
+impl<'a, R: Source<'a>> TokenSource<'a> for XmlTokens<'a, R> {
+    fn next_token(&mut self) -> Result<(Event<'a>, Span), TokenError> {
+        XmlTokens::next_token(self)
+    }
+}
+
+/// The events of plain XML text — elements with ASCII names and no prefixes, text, entity and character
+/// references, CDATA sections, comments and processing instructions — read from text already known to be UTF-8,
+/// as [`XmlTokens::plain`] reads them, for the fast path's records. Written here rather than taken from quick-xml
+/// because quick-xml checks the UTF-8 of every event again even when it reads a `&str`, which was a third of
+/// a record's conversion. Anything else (a DOCTYPE, a name with other characters, a mismatched end tag, nesting
+/// past the limit, text that is not XML) is an error, on which the fast path declines and the tree path, which
+/// reads with quick-xml, converts and reports. Line ends are given as written: for text with a carriage return
+/// use [`XmlTokens::plain`], which normalises them.
+pub struct PlainTokens<'a> {
+    text: &'a str,
+    base: usize,
+    at: usize,
+    /// The names of the open elements.
+    open: Vec<&'a str>,
+    max_depth: usize,
+}
+
+impl<'a> PlainTokens<'a> {
+    pub fn new(text: &'a str, base: usize, limits: &Limits) -> PlainTokens<'a> {
+        PlainTokens { text, base, at: 0, open: Vec::with_capacity(16), max_depth: limits.max_depth }
+    }
+
+    fn syntax(&self, at: usize) -> TokenError {
+        TokenError::Syntax {
+            error: QxError::Syntax(quick_xml::errors::SyntaxError::UnclosedTag),
+            at: self.base + at,
+            end: self.base + at,
+        }
+    }
+
+    fn span(&self, start: usize, end: usize) -> Span {
+        Span::new(self.base + start, self.base + end)
+    }
+}
+
+/// Where a name starting at `from` ends: past the ASCII letters, digits, `_`, `-` and `.` the plain reader
+/// takes in names (a name with any other character, a prefix among them, is left to quick-xml).
+fn name_end(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while bytes.get(at).is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+        at += 1;
+    }
+    at
+}
+
+impl<'a> TokenSource<'a> for PlainTokens<'a> {
+    fn next_token(&mut self) -> Result<(Event<'a>, Span), TokenError> {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        loop {
+            let start = self.at;
+            let Some(&first) = bytes.get(start) else {
+                return Ok((Event::Eof, self.span(start, start)));
+            };
+            if first == b'&' {
+                let Some(semi) = memchr::memchr(b';', &bytes[start..]) else { return Err(self.syntax(start)) };
+                let name = text.get(start + 1..start + semi).ok_or_else(|| self.syntax(start))?;
+                if name.is_empty() || name.bytes().any(|b| !(b.is_ascii_alphanumeric() || b == b'#')) {
+                    return Err(self.syntax(start));
+                }
+                self.at = start + semi + 1;
+                return Ok((Event::GeneralRef(quick_xml::events::BytesRef::new(name)), self.span(start, self.at)));
+            }
+            if first != b'<' {
+                let end = memchr::memchr2(b'<', b'&', &bytes[start..]).map_or(bytes.len(), |p| start + p);
+                self.at = end;
+                let content = text.get(start..end).ok_or_else(|| self.syntax(start))?;
+                return Ok((Event::Text(BytesText::from_escaped(content)), self.span(start, end)));
+            }
+            match bytes.get(start + 1) {
+                Some(b'/') => {
+                    let name_end = name_end(bytes, start + 2);
+                    let name = text.get(start + 2..name_end).ok_or_else(|| self.syntax(start))?;
+                    let mut gt = name_end;
+                    while matches!(bytes.get(gt), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+                        gt += 1;
+                    }
+                    if bytes.get(gt) != Some(&b'>') || self.open.pop() != Some(name) {
+                        return Err(self.syntax(start));
+                    }
+                    self.at = gt + 1;
+                    return Ok((Event::End(BytesEnd::new(name)), self.span(start, self.at)));
+                }
+                Some(b'!') => {
+                    let rest = text.get(start..).unwrap_or_default();
+                    if let Some(inner) = rest.strip_prefix("<![CDATA[") {
+                        let Some(close) = memchr::memmem::find(inner.as_bytes(), b"]]>") else {
+                            return Err(self.syntax(start));
+                        };
+                        self.at = start + 9 + close + 3;
+                        let content = inner.get(..close).unwrap_or_default();
+                        return Ok((Event::CData(BytesCData::new(content)), self.span(start, self.at)));
+                    }
+                    if rest.starts_with("<!--") {
+                        let Some(close) = memchr::memmem::find(&rest.as_bytes()[4..], b"-->") else {
+                            return Err(self.syntax(start));
+                        };
+                        self.at = start + 4 + close + 3;
+                        continue;
+                    }
+                    // A DOCTYPE, or markup that is not XML: the tree path refuses it in its words.
+                    return Err(self.syntax(start));
+                }
+                Some(b'?') => {
+                    let Some(close) = memchr::memmem::find(&bytes[start + 2..], b"?>") else {
+                        return Err(self.syntax(start));
+                    };
+                    self.at = start + 2 + close + 2;
+                    continue;
+                }
+                _ => {
+                    let name_end = name_end(bytes, start + 1);
+                    let name = text.get(start + 1..name_end).ok_or_else(|| self.syntax(start))?;
+                    if !name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_') {
+                        return Err(self.syntax(start));
+                    }
+                    let (gt, empty) = match bytes.get(name_end) {
+                        Some(b'>') => (name_end, false),
+                        Some(b'/') if bytes.get(name_end + 1) == Some(&b'>') => (name_end + 1, true),
+                        Some(b' ' | b'\t' | b'\r' | b'\n') => {
+                            // Attributes: the tag ends at the first `>` outside quoted values.
+                            let mut from = name_end;
+                            let gt = loop {
+                                let Some(p) = memchr::memchr3(b'>', b'"', b'\'', &bytes[from..]) else {
+                                    return Err(self.syntax(start));
+                                };
+                                let hit = from + p;
+                                let quote = bytes[hit];
+                                if quote == b'>' {
+                                    break hit;
+                                }
+                                let Some(close) = memchr::memchr(quote, &bytes[hit + 1..]) else {
+                                    return Err(self.syntax(start));
+                                };
+                                from = hit + 1 + close + 1;
+                            };
+                            (gt, bytes[gt - 1] == b'/')
+                        }
+                        // A prefix, a character the plain reader leaves to quick-xml, or the text's end.
+                        _ => return Err(self.syntax(start)),
+                    };
+                    let content = text.get(start + 1..if empty { gt - 1 } else { gt }).unwrap_or_default();
+                    let name_len = name.len();
+                    let depth = self.open.len() + 1;
+                    let span = self.span(start, gt + 1);
+                    if depth > self.max_depth {
+                        return Err(TokenError::TooDeep { name: name.to_string(), depth, span });
+                    }
+                    self.at = gt + 1;
+                    let event = BytesStart::from_content(content, name_len);
+                    if empty {
+                        return Ok((Event::Empty(event), span));
+                    }
+                    self.open.push(name);
+                    return Ok((Event::Start(event), span));
+                }
+            }
+        }
+    }
+}
+
 fn offset(position: u64) -> usize {
     usize::try_from(position).unwrap_or(usize::MAX)
 }
@@ -216,6 +389,79 @@ mod tests {
         }
         // Closing lets the depth down again: siblings are not nested.
         assert!(events("<a><b/><b/><b></b><b></b></a>", 2).is_ok());
+    }
+
+    /// The events of a reader, each as its kind, its text and its span, up to the end or the first error.
+    fn described<'a>(mut tokens: impl TokenSource<'a>) -> Result<Vec<(String, Span)>, ()> {
+        let mut out = Vec::new();
+        loop {
+            let (event, span) = tokens.next_token().map_err(|_| ())?;
+            let text = match &event {
+                Event::Start(e) => format!("start {} {:?}", &**e, e.name().into_inner()),
+                Event::Empty(e) => format!("empty {} {:?}", &**e, e.name().into_inner()),
+                Event::End(e) => format!("end {}", e.name().into_inner()),
+                Event::Text(t) => format!("text {}", &**t),
+                Event::CData(t) => format!("cdata {}", &**t),
+                Event::GeneralRef(r) => format!("ref {}", &**r),
+                Event::Eof => return Ok(out),
+                // Comments, processing instructions and declarations: the fast path skips them.
+                _ => continue,
+            };
+            out.push((text, span));
+        }
+    }
+
+    #[test]
+    fn the_plain_reader_reads_as_quick_xml_or_declines() {
+        let limits = Limits::default();
+        let taken = [
+            "<Child><Id>1</Id><A><B>x &gt; y &amp;&#38;&#x26; z</B><C/><C /></A></Child>",
+            "<Message xmlns=\"urn:x\" a='b>c'>\n  <Id>é ü 漢</Id>\n  <!-- </Id> --><?pi x?><![CDATA[<a> & ]]></Message >",
+            "<a><b>x</b   ></a>",
+            "<a>  text > with ]]> marks</a>",
+        ];
+        for text in taken {
+            let plain = described(PlainTokens::new(text, 3, &limits));
+            assert!(plain.is_ok(), "{text}");
+            assert_eq!(plain, described(XmlTokens::plain(text, 3, &limits)), "{text}");
+        }
+        // What it declines quick-xml refuses too, or reads into something the fast path declines as well
+        // (prefixes, a DOCTYPE), or it is text the plain reader leaves to quick-xml (odd names).
+        let declined = [
+            "<a><b></a></b>",
+            "<a>x < y</a>",
+            "<a>x & y</a>",
+            "<a><!DOCTYPE a></a>",
+            "<a><b:c/></a>",
+            "<a><é/></a>",
+            "<a><!-- never closed </a>",
+            "<a b='never closed></a>",
+            "<a></a></b>",
+        ];
+        for text in declined {
+            assert_eq!(described(PlainTokens::new(text, 0, &limits)), Err(()), "{text}");
+        }
+        let shallow = Limits { max_depth: 2, ..Limits::default() };
+        assert!(matches!(
+            PlainTokens::new("<a><b><c/></b></a>", 0, &shallow).nth_err(),
+            Some(TokenError::TooDeep { depth: 3, .. })
+        ));
+    }
+
+    trait NthErr {
+        fn nth_err(&mut self) -> Option<TokenError>;
+    }
+
+    impl<'a> NthErr for PlainTokens<'a> {
+        fn nth_err(&mut self) -> Option<TokenError> {
+            loop {
+                match self.next_token() {
+                    Err(e) => return Some(e),
+                    Ok((Event::Eof, _)) => return None,
+                    Ok(_) => {}
+                }
+            }
+        }
     }
 
     #[test]

@@ -444,7 +444,7 @@ pub(crate) fn look_up<'a>(
             _ => Value::Null,
         },
         Lookup::OfstedClosed => match provider()?.and_then(|p| p.closed) {
-            Some(day) => Value::Str(Cow::Owned(day.format("%Y-%m-%d").to_string())),
+            Some(day) => Value::Str(Cow::Owned(day.to_string())),
             None => Value::Null,
         },
     })

@@ -505,6 +505,7 @@ fn ofsted_lookups_read_the_providers_list() {
         ofsted_providers: Some(std::sync::Arc::new(OfstedProviders::read(list.as_bytes()).unwrap())),
         postcodes: Some(std::sync::Arc::new(PostcodeDirectory::read(std::io::Cursor::new(directory)).unwrap())),
         previous: None,
+        absent_columns: Vec::new(),
     };
     let rec = json!({"URN": "sc000001", "PL_POST": "tw9 1aa", "other": "SC000002", "bare": "SA000001", "no": null});
     let ev = |src: &str| -> String {
@@ -537,7 +538,7 @@ fn ofsted_lookups_read_the_providers_list() {
     assert_eq!(ev("ofsted_postcodes(self.other).map(p, postcode_la(p))"), "[\"E08000003\"]");
     // Without the list the lookup cannot be evaluated (the rule is reported as not run before it gets here).
     let p = compiler().compile("ofsted_known(self.URN)").unwrap();
-    let none = References { postcodes: refs.postcodes.clone(), ofsted_providers: None, previous: None };
+    let none = References { postcodes: refs.postcodes.clone(), ..References::default() };
     let root = json!({});
     let as_of = json!("2025-06-01");
     let error = p.eval_full(&[&rec, &root, &as_of], None, &none).map(|v| v.to_string()).unwrap_err();

@@ -138,7 +138,7 @@ impl fmt::Display for Value<'_> {
             Value::UInt(u) => write!(f, "{u}"),
             Value::Double(d) => write!(f, "{d}"),
             Value::Str(s) => f.write_str(s),
-            Value::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Value::Date(d) => write!(f, "{d}"),
             Value::Timestamp(t) => f.write_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
             Value::List(l) => {
                 f.write_str("[")?;

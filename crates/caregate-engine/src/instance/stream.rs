@@ -8,10 +8,9 @@ use std::borrow::Cow;
 
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
-use serde_json::ser::{Formatter as _, PrettyFormatter};
 use serde_json::{Map, Value};
 
-use crate::document::tokens::XmlTokens;
+use crate::document::tokens::{PlainTokens, TokenSource, XmlTokens};
 use crate::document::Limits;
 use crate::finding::{Finding, Location, Span};
 use crate::standard::{Field, Node, ObjectNode, Repeat, ScalarType, StandardPack};
@@ -79,72 +78,98 @@ trait Sink {
     fn fault(&mut self, _rule: &str, _message: String, _fix: Option<String>, _span: Span, _step: Option<&str>) {}
 }
 
-/// Pretty JSON text, laid out by serde_json's own `PrettyFormatter` one event at a time, so that it is exactly
-/// what `serde_json::to_string_pretty` writes for the value. Writing to a `Vec` cannot fail, so the formatter's
-/// `io::Result`s are dropped.
+/// Pretty JSON text, laid out exactly as `serde_json::to_string_pretty` writes the value (two spaces a level,
+/// `"key": value`, an empty object or array as `{}` or `[]`), one event at a time. Laid out here rather than by
+/// serde_json's `PrettyFormatter` because that writes each level of indentation as a write of its own, which
+/// was most of the cost of a key; a line's indentation here is one copy from [`SPACES`].
 struct Text {
     out: Vec<u8>,
-    format: PrettyFormatter<'static>,
+    /// Levels of indentation of the next line.
+    indent: usize,
     /// For each open object or array: whether it is an array, and whether it has a member yet.
     open: Vec<(bool, bool)>,
     /// Where the last key began and whether its object had a member before it, to take the key back.
     last_key: (usize, bool),
 }
 
+/// Indentation, copied a slice at a time.
+const SPACES: [u8; 128] = [b' '; 128];
+
 impl Text {
     fn new(capacity: usize) -> Text {
         Text::nested(Vec::with_capacity(capacity), 0)
     }
 
-    /// Text appended to `out`, laid out as a value `depth` levels deep in a pretty document: the formatter is
-    /// taken down that many levels (writing their brackets nowhere), so that each new line it writes is indented
-    /// as it would be there.
+    /// Text appended to `out`, laid out as a value `depth` levels deep in a pretty document, so that each new
+    /// line it writes is indented as it would be there.
     fn nested(out: Vec<u8>, depth: usize) -> Text {
-        let mut format = PrettyFormatter::new();
-        for _ in 0..depth {
-            let _ = format.begin_array(&mut std::io::sink());
+        Text { out, indent: depth, open: Vec::with_capacity(16), last_key: (0, false) }
+    }
+
+    /// A new line, indented to the current level.
+    fn newline(&mut self) {
+        self.out.push(b'\n');
+        let mut left = self.indent * 2;
+        while left > 0 {
+            let n = left.min(SPACES.len());
+            self.out.extend_from_slice(&SPACES[..n]);
+            left -= n;
         }
-        Text { out, format, open: Vec::with_capacity(16), last_key: (0, false) }
     }
 
     /// Before a value: in an array, the separator and indentation of an item.
     fn item(&mut self) {
         if let Some((true, has)) = self.open.last_mut() {
-            let first = !std::mem::replace(has, true);
-            let _ = self.format.begin_array_value(&mut self.out, first);
+            if std::mem::replace(has, true) {
+                self.out.push(b',');
+            }
+            self.newline();
         }
     }
 
-    /// After a value: it ends an item of the array or a member of the object it is in.
-    fn after(&mut self) {
-        let _ = match self.open.last() {
-            Some((true, _)) => self.format.end_array_value(&mut self.out),
-            Some((false, _)) => self.format.end_object_value(&mut self.out),
-            None => Ok(()),
-        };
+    fn open(&mut self, array: bool) {
+        self.item();
+        self.out.push(if array { b'[' } else { b'{' });
+        self.indent += 1;
+        self.open.push((array, false));
+    }
+
+    fn close(&mut self, array: bool) {
+        let has = self.open.pop().is_some_and(|(_, has)| has);
+        self.indent = self.indent.saturating_sub(1);
+        if has {
+            self.newline();
+        }
+        self.out.push(if array { b']' } else { b'}' });
+    }
+
+    /// A string as JSON: copied between quotes when nothing in it needs escaping, as names and most values.
+    fn quoted(&mut self, text: &str) {
+        // A fold without an early exit, which the compiler vectorises.
+        let escapes = text.bytes().fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+        if !escapes {
+            self.out.reserve(text.len() + 2);
+            self.out.push(b'"');
+            self.out.extend_from_slice(text.as_bytes());
+            self.out.push(b'"');
+        } else {
+            let _ = serde_json::to_writer(&mut self.out, text);
+        }
     }
 }
 
 impl Sink for Text {
     fn open_object(&mut self, _fields: usize) {
-        self.item();
-        let _ = self.format.begin_object(&mut self.out);
-        self.open.push((false, false));
+        self.open(false);
     }
     fn close_object(&mut self) {
-        self.open.pop();
-        let _ = self.format.end_object(&mut self.out);
-        self.after();
+        self.close(false);
     }
     fn open_array(&mut self) {
-        self.item();
-        let _ = self.format.begin_array(&mut self.out);
-        self.open.push((true, false));
+        self.open(true);
     }
     fn close_array(&mut self) {
-        self.open.pop();
-        let _ = self.format.end_array(&mut self.out);
-        self.after();
+        self.close(true);
     }
     fn key(&mut self, key: &str) {
         let at = self.out.len();
@@ -153,23 +178,22 @@ impl Sink for Text {
             None => false,
         };
         self.last_key = (at, before);
-        let _ = self.format.begin_object_key(&mut self.out, !before);
-        let _ = serde_json::to_writer(&mut self.out, key);
-        let _ = self.format.end_object_key(&mut self.out);
-        let _ = self.format.begin_object_value(&mut self.out);
+        if before {
+            self.out.push(b',');
+        }
+        self.newline();
+        self.quoted(key);
+        self.out.extend_from_slice(b": ");
     }
     fn string(&mut self, text: &str) {
         self.item();
-        let _ = serde_json::to_writer(&mut self.out, text);
-        self.after();
+        self.quoted(text);
     }
     fn typed(&mut self, value: Value) {
         self.item();
         let _ = serde_json::to_writer(&mut self.out, &value);
-        self.after();
     }
-    /// Takes back the key last written. The formatter's own state is untouched by a key (it changes only when
-    /// a value ends or a container opens or closes), so cutting the text is all it takes.
+    /// Takes back the key last written: cutting the text and forgetting that its object had a member.
     fn discard(&mut self) {
         let (at, before) = self.last_key;
         self.out.truncate(at);
@@ -413,11 +437,35 @@ fn walk<'p>(
     let stripped = text.strip_prefix('\u{feff}').unwrap_or(text);
     // Offsets in the events are into the text without its byte order mark; spans are into `bytes`.
     let shift = text.len() - stripped.len();
-    let tolerant = sink.tolerant();
+    // Line ends are normalised (XML 1.0 § 2.11) only where there is a carriage return to normalise: most
+    // records have none, and are read by the plain tokenizer, their text taken as it stands.
+    let carriage_returns = memchr::memchr(b'\r', stripped.as_bytes()).is_some();
     // Namespaces are not resolved per element: the fast path takes only documents whose one namespace
     // declaration is the default one on the document element and whose names have no prefix, so that every
     // element is in that namespace.
-    let mut tokens = XmlTokens::plain(stripped, shift, limits);
+    if carriage_returns {
+        let tokens = XmlTokens::plain(stripped, shift, limits);
+        walk_tokens(tokens, stripped, shift, true, root, node, namespace, sink)
+    } else {
+        let tokens = PlainTokens::new(stripped, shift, limits);
+        walk_tokens(tokens, stripped, shift, false, root, node, namespace, sink)
+    }
+}
+
+/// The walk over the events of `stripped` (the record's text without its byte order mark, `shift` bytes
+/// into the record), whose text needs its line ends normalised when `carriage_returns`.
+#[allow(clippy::too_many_arguments)]
+fn walk_tokens<'p>(
+    mut tokens: impl TokenSource<'p>,
+    stripped: &'p str,
+    shift: usize,
+    carriage_returns: bool,
+    root: &'p str,
+    node: &'p Node,
+    namespace: &str,
+    sink: &mut impl Sink,
+) -> Option<()> {
+    let tolerant = sink.tolerant();
     let mut stack: Vec<Frame<'p>> = Vec::with_capacity(16);
     let mut done = false;
     loop {
@@ -555,7 +603,7 @@ fn walk<'p>(
                 done = stack.is_empty();
             }
             Event::Text(t) => {
-                let content = t.xml10_content();
+                let content = if carriage_returns { t.xml10_content() } else { t.into_inner() };
                 match stack.last_mut() {
                     Some(Frame::Scalar { text, .. }) => append(text, content),
                     _ if blank(&content) => {}
@@ -563,7 +611,9 @@ fn walk<'p>(
                 }
             }
             Event::CData(t) => match stack.last_mut() {
-                Some(Frame::Scalar { text, .. }) => append(text, t.xml10_content()),
+                Some(Frame::Scalar { text, .. }) => {
+                    append(text, if carriage_returns { t.xml10_content() } else { t.into_inner() })
+                }
                 _ => return None,
             },
             Event::GeneralRef(r) => {

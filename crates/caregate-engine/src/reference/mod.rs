@@ -49,11 +49,13 @@ pub trait PreviousReturn: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// What a rule's `needs` names: reference data, last year's return, or else a `params` value.
+/// What a rule's `needs` names: reference data, last year's return, an optional column of a table
+/// (`Header.UASC`: a table's name, a dot, the column's), or else a `params` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     Reference,
     Previous,
+    Column,
     Param,
 }
 
@@ -63,6 +65,8 @@ impl Need {
             Need::Reference
         } else if name == PREVIOUS {
             Need::Previous
+        } else if name.contains('.') {
+            Need::Column
         } else {
             Need::Param
         }
@@ -75,12 +79,16 @@ pub struct References {
     pub postcodes: Option<Arc<PostcodeDirectory>>,
     pub ofsted_providers: Option<Arc<OfstedProviders>>,
     pub previous: Option<Arc<dyn PreviousReturn>>,
+    /// The optional columns (`Header.UASC`) that the return being checked does not give: no file of their
+    /// table has them. Set per return sent as tables; every other form gives them all.
+    pub absent_columns: Vec<String>,
 }
 
 impl References {
     /// No reference data at all.
     pub fn none() -> &'static References {
-        static NONE: References = References { postcodes: None, ofsted_providers: None, previous: None };
+        static NONE: References =
+            References { postcodes: None, ofsted_providers: None, previous: None, absent_columns: Vec::new() };
         &NONE
     }
 
@@ -90,13 +98,34 @@ impl References {
         Need::of(name) == Need::Reference
     }
 
-    /// Whether this run was given the reference data or return called `name`.
+    /// Whether this run was given the reference data or return called `name`, or (for an optional column,
+    /// `Header.UASC`) whether the return gives that column.
     pub fn has(&self, name: &str) -> bool {
         match name {
             POSTCODES => self.postcodes.is_some(),
             OFSTED_PROVIDERS => self.ofsted_providers.is_some(),
             PREVIOUS => self.previous.is_some(),
+            _ if Need::of(name) == Need::Column => !self.absent_columns.iter().any(|c| c == name),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dotted_need_is_an_optional_column_given_unless_the_return_lacks_it() {
+        assert_eq!(Need::of("Header.UASC"), Need::Column);
+        assert_eq!(Need::of("la_code"), Need::Param);
+        assert_eq!(Need::of(POSTCODES), Need::Reference);
+        assert_eq!(Need::of(PREVIOUS), Need::Previous);
+        let mut refs = References::default();
+        assert!(refs.has("Header.UASC"));
+        refs.absent_columns.push("Header.UASC".to_string());
+        assert!(!refs.has("Header.UASC"));
+        assert!(refs.has("Episodes.URN"));
+        assert!(!References::none().has(POSTCODES));
     }
 }

@@ -172,8 +172,34 @@ pub struct TablesXml {
 pub struct TableXml {
     /// The path of each row's element from the record, e.g. `HEADER/AREVIEW`.
     pub path: String,
-    /// A row only when the row's element (or the inherited one) has this element, not blank, e.g. `DUC`.
-    pub when: Option<String>,
+    /// A row only when the row's element (or the inherited one) has one of these elements, not blank and not
+    /// a value of `unless`, e.g. `["UASC", "DUC"]`.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub when: Vec<String>,
+    /// Values of a `when` element that do not make a row: `["0"]` for a flag that says no.
+    #[serde(default)]
+    pub unless: Vec<String>,
+}
+
+/// A name or a list of names.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(name) => vec![name],
+        OneOrMany::Many(names) => names,
+    })
+}
+
+impl Table {
+    /// The columns every file of the table has (all but the optional ones).
+    pub fn required(&self) -> impl Iterator<Item = &String> {
+        self.columns.iter().filter(|c| !self.optional.contains(c))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +209,11 @@ pub struct Table {
     pub name: String,
     /// Its columns, the key among them, in the order they are usually written.
     pub columns: Vec<String>,
+    /// Columns (of `columns`) that a file of the table may lack, as DfE's CSV Header lacks the UASC status that
+    /// its XML form carries: not reported missing, not counted when a file's header row is matched to a table,
+    /// and read by rules that say so in `needs` (`"Header.UASC"`), which are not run when the files lack it.
+    #[serde(default)]
+    pub optional: Vec<String>,
     /// Where its rows are in the return's XML form; a table without is not in that form.
     pub xml: Option<TableXml>,
 }

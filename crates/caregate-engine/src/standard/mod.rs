@@ -95,6 +95,18 @@ impl PackFiles {
         Some(tables.get("xml").and_then(|x| x.get("root")).and_then(toml::Value::as_str).map(str::to_string))
     }
 
+    /// The pack with its standard.toml only: enough to say what it is, for choosing packs before the rest of
+    /// each is read.
+    fn manifest_only(&self) -> PackFiles {
+        let files = self.files.iter().filter(|(name, _)| *name == "standard.toml");
+        PackFiles { origin: self.origin.clone(), files: files.map(|(k, v)| (k.clone(), v.clone())).collect() }
+    }
+
+    /// `id@version`, as standard.toml says them.
+    fn reference(&self) -> Option<String> {
+        self.id_version().map(|(id, version)| format!("{id}@{version}"))
+    }
+
     fn manifest_table(&self) -> Option<toml::Table> {
         toml::from_str(self.text("standard.toml").ok()??).ok()
     }
@@ -319,6 +331,25 @@ impl StandardPack {
                 }
             }
         }
+        // A rule's need of a column (`Header.UASC`) names an optional column of a table: a column every file
+        // has is always given, and a name of no column would leave the rule never run.
+        for rule in rules.iter().filter(|_| with == Rules::Compiled) {
+            for need in rule.needs.iter().filter(|n| crate::reference::Need::of(n) == crate::reference::Need::Column) {
+                let optional = need.split_once('.').is_some_and(|(table, column)| {
+                    manifest
+                        .tables
+                        .iter()
+                        .flat_map(|t| &t.table)
+                        .any(|t| t.name == table && t.optional.iter().any(|c| c == column))
+                });
+                if !optional {
+                    return Err(files.error(
+                        "rules.toml",
+                        format!("rule {}: `needs` names `{need}`, which is not an optional column of a table", rule.id),
+                    ));
+                }
+            }
+        }
         if let Some(tables) = manifest.tables.as_ref().filter(|_| with == Rules::Compiled) {
             let record = record_schema.as_ref().and_then(|(location, _)| schema.pointer(location));
             for table in &tables.table {
@@ -413,6 +444,12 @@ fn check_tables(
         })?;
         if let Some(column) = table.columns.iter().find(|c| row.get(c.as_str()).is_none()) {
             return Err(format!("table {}: its rows' schema has no column `{column}`", table.name));
+        }
+        if let Some(column) = table.optional.iter().find(|c| !table.columns.contains(c) || **c == tables.key) {
+            return Err(format!(
+                "table {}: optional column `{column}` is not one of its columns other than the key",
+                table.name
+            ));
         }
     }
     Ok(())
@@ -530,8 +567,14 @@ impl Catalog {
             .filter(|version| version.get_file(version.path().join("standard.toml")).is_some())
             .map(PackFiles::from_embedded)
             .collect();
-        let folders: Vec<PackFiles> =
-            extends::resolve_all(folders, &|_| None)?.into_iter().filter(|f| keep(f)).collect();
+        // Which packs are wanted is judged on each one's standard.toml alone, resolved through its `extends`
+        // (cheap), so that only the packs kept have their rules and schema merged (not: a CIN conversion
+        // merging the SSDA903 years' rules).
+        let manifests: Vec<PackFiles> = folders.iter().map(PackFiles::manifest_only).collect();
+        let wanted: Vec<bool> = extends::resolve_all(manifests, &|_| None)?.iter().map(&keep).collect();
+        let find = |reference: &str| folders.iter().find(|f| f.reference().as_deref() == Some(reference)).cloned();
+        let kept = folders.iter().zip(wanted).filter(|(_, wanted)| *wanted).map(|(f, _)| f.clone()).collect();
+        let folders: Vec<PackFiles> = extends::resolve_all(kept, &find)?;
         // Each pack compiles on its own thread: loading is most of a small validation's time.
         let packs: Vec<Result<StandardPack, PackError>> = std::thread::scope(|scope| {
             let handles: Vec<_> =
@@ -652,6 +695,29 @@ fn version_key(version: &str) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded SSDA903 2025-26 pack with `from` replaced by `to` in its file `name`, compiled.
+    fn ssda903_changed(name: &str, from: &str, to: &str) -> Result<StandardPack, PackError> {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        let mut files = pack.files.clone();
+        let text = String::from_utf8(files.files.get(name).cloned().unwrap_or_default()).expect("text");
+        assert!(text.contains(from), "{name} has `{from}`");
+        files.files.insert(name.to_string(), text.replacen(from, to, 1).into_bytes());
+        StandardPack::compile(files)
+    }
+
+    #[test]
+    fn an_optional_column_is_a_column_and_a_column_need_names_one() {
+        let refused = |r: Result<StandardPack, PackError>| r.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"UASC\"]").is_ok());
+        let e = refused(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"DUC\"]"));
+        assert!(e.contains("optional column `DUC` is not one of its columns"), "{e}");
+        let e = refused(ssda903_changed("standard.toml", "optional = [\"UASC\"]", "optional = [\"CHILD\"]"));
+        assert!(e.contains("optional column `CHILD`"), "{e}");
+        let e = refused(ssda903_changed("rules.toml", "needs = [\"Header.UASC\"]", "needs = [\"Header.SEX\"]"));
+        assert!(e.contains("`needs` names `Header.SEX`, which is not an optional column of a table"), "{e}");
+    }
 
     #[test]
     fn version_order_is_numeric() {

@@ -270,11 +270,11 @@ pub fn record_key(pack: &StandardPack, root: &Value, pointer: &str) -> Option<St
     root.pointer(&key_pointer).map(display_value)
 }
 
-/// The run-time inputs `rule` needs that this run was not given: reference data by its name, any other need as
-/// a `params` value.
+/// The run-time inputs `rule` needs that this run was not given: reference data, last year's return or an
+/// optional column (which the return being checked lacks) by its name, any other need as a `params` value.
 fn lacking<'r>(rule: &'r Rule, params: &'r Value, refs: &'r References) -> impl Iterator<Item = &'r str> + 'r {
     let given = |name: &str| match Need::of(name) {
-        Need::Reference | Need::Previous => refs.has(name),
+        Need::Reference | Need::Previous | Need::Column => refs.has(name),
         Need::Param => params.get(name).is_some(),
     };
     rule.needs.iter().map(String::as_str).filter(move |name| !given(name))
@@ -301,14 +301,32 @@ pub fn not_run(pack: &StandardPack, params: &Value, refs: &References) -> Option
     if rules.is_empty() {
         return None;
     }
-    let given: Vec<String> = missing
-        .iter()
-        .map(|m| match Need::of(m) {
-            Need::Reference => format!("--reference {m}=FILE"),
-            Need::Previous => "--previous FILES".to_string(),
-            Need::Param => format!("--param {m}=…"),
-        })
-        .collect();
+    // Each input lacking as the message names it; an optional column is not given with the run but with the
+    // return, so its fix is to the files, not to the command.
+    let (mut named, mut given, mut columns) = (Vec::new(), Vec::new(), Vec::new());
+    for m in &missing {
+        match (Need::of(m), m.split_once('.')) {
+            (Need::Column, Some((table, column))) => {
+                named.push(format!("the {table} table's column {column}"));
+                columns.push(format!("the {table} table's column {column}"));
+            }
+            (need, _) => {
+                named.push(m.to_string());
+                given.push(match need {
+                    Need::Reference => format!("--reference {m}=FILE"),
+                    Need::Previous => "--previous FILES".to_string(),
+                    Need::Param | Need::Column => format!("--param {m}=…"),
+                });
+            }
+        }
+    }
+    let mut fixes = Vec::new();
+    if !given.is_empty() {
+        fixes.push(format!("Run again with {}.", given.join(" ")));
+    }
+    if !columns.is_empty() {
+        fixes.push(format!("Send the return with {}, or in a form that carries it.", columns.join(" and ")));
+    }
     let mut finding = Finding::new(
         "rules-not-run",
         crate::finding::Severity::Warning,
@@ -317,10 +335,10 @@ pub fn not_run(pack: &StandardPack, params: &Value, refs: &References) -> Option
             rules.len(),
             if rules.len() == 1 { "" } else { "s" },
             pack.reference(),
-            missing.join(", "),
+            named.join(", "),
             rules.join(", ")
         ),
     );
-    finding.fix = Some(format!("Run again with {}.", given.join(" ")));
+    finding.fix = Some(fixes.join(" "));
     Some(finding)
 }

@@ -194,6 +194,22 @@ impl<'c> Validator<'c> {
         self
     }
 
+    /// This validator for one return that lacks the optional columns `absent` (`Header.UASC`): the rules
+    /// that need one are reported as not run. The same catalogue, options, params and reference data.
+    fn lacking_columns(&self, absent: Vec<String>) -> Validator<'c> {
+        let mut references = self.references.clone();
+        references.absent_columns = absent;
+        Validator {
+            catalog: self.catalog,
+            options: self.options.clone(),
+            progress: None,
+            excerpts: self.excerpts,
+            clock: business::Clock::new(&self.options.now),
+            params: self.params.clone(),
+            references,
+        }
+    }
+
     /// Gives last year's return (read by [`Validator::read_previous`]), which rules read as `previous`. Rules
     /// that need it are reported as not run without it.
     pub fn with_previous(mut self, previous: Arc<dyn crate::reference::PreviousReturn>) -> Self {

@@ -4,8 +4,8 @@
 //! columns it would inherit with the same value, so the file reads as councils' systems write it.
 //!
 //! What the XML form cannot say is left out, as it would be by such a system: a second row of a table kept in
-//! the inherited element, a column of a row kept there that differs from the inherited one, or a row whose
-//! `when` column is blank.
+//! the inherited element, a column of a row kept there that differs from the inherited one, or a row none of
+//! whose `when` columns says it is there (each blank or a value of `unless`).
 
 use std::collections::BTreeMap;
 
@@ -23,8 +23,9 @@ pub struct XmlLayout {
     inherit: String,
     /// Column → element, for the columns named otherwise in XML.
     element_of: BTreeMap<String, String>,
-    /// Tables kept in the inherited element (its own table first), each with its `when` column.
-    kept: Vec<(usize, Option<String>)>,
+    /// Tables kept in the inherited element (its own table first), each with its `when` columns and the
+    /// values of them that say no (`unless`).
+    kept: Vec<(usize, Vec<String>, Vec<String>)>,
     /// Tables whose rows are elements inside the inherited element, and beside it in the record.
     inside: Vec<(usize, String)>,
     beside: Vec<(usize, String)>,
@@ -50,15 +51,15 @@ impl XmlLayout {
             let t = layout.index(&spec.name).ok_or_else(|| anyhow!("{what}: table {} has no layout", spec.name))?;
             let steps: Vec<&str> = at.path.split('/').filter(|s| !s.is_empty()).collect();
             match steps.as_slice() {
-                [one] if *one == form.inherit => xml.kept.push((t, at.when.clone())),
-                [one] if at.when.is_none() => xml.beside.push((t, one.to_string())),
-                [first, one] if *first == form.inherit && at.when.is_none() => xml.inside.push((t, one.to_string())),
+                [one] if *one == form.inherit => xml.kept.push((t, at.when.clone(), at.unless.clone())),
+                [one] if at.when.is_empty() => xml.beside.push((t, one.to_string())),
+                [first, one] if *first == form.inherit && at.when.is_empty() => xml.inside.push((t, one.to_string())),
                 _ => bail!("{what}: table {} is at `{}`, which the generator cannot write", spec.name, at.path),
             }
         }
         // The inherited element's own table (no `when`) is written first: the others inherit from it.
-        xml.kept.sort_by_key(|(_, when)| when.is_some());
-        if xml.kept.first().is_none_or(|(_, when)| when.is_some()) {
+        xml.kept.sort_by_key(|(_, when, _)| !when.is_empty());
+        if xml.kept.first().is_none_or(|(_, when, _)| !when.is_empty()) {
             bail!("{what}: no table is the {} element itself", form.inherit);
         }
         Ok(xml)
@@ -81,16 +82,22 @@ impl XmlLayout {
         let mut inherited: Vec<(&str, &str)> = Vec::new();
         open(out, &self.record, 1);
         open(out, &self.inherit, 2);
-        for (t, when) in &self.kept {
+        for (t, when, unless) in &self.kept {
             let Some(row) = rows[*t].first() else { continue };
             let columns = &layout.tables[*t].columns;
             let cell = |name: &str| columns.iter().position(|c| c == name).map(|i| row[i].as_str());
-            if let Some(when) = when {
-                match cell(when) {
-                    Some("") => continue,
-                    Some(_) => {}
+            if !when.is_empty() {
+                // Each `when` element as the file will have it: the row's own cell, else the one an earlier
+                // table wrote (the Header's UASC status).
+                let said: Vec<&str> = when
+                    .iter()
+                    .filter_map(|w| cell(w).or_else(|| inherited.iter().find(|(c, _)| c == w).map(|(_, v)| *v)))
+                    .collect();
+                if said.is_empty() {
                     // A flag element of its own says the row is there.
-                    None => self.leaf(out, when, "1", 3),
+                    self.leaf(out, &when[0], "1", 3);
+                } else if !said.iter().any(|v| !v.is_empty() && !unless.iter().any(|u| u == v)) {
+                    continue;
                 }
             }
             for (column, value) in columns.iter().zip(row) {

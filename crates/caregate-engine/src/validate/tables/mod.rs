@@ -106,7 +106,6 @@ impl Validator<'_> {
         files: &[TableFile],
         writer: &mut dyn ReportWriter,
     ) -> std::io::Result<bool> {
-        let standard = pack.standard_ref();
         let Some(tables) = pack.manifest.tables.as_ref() else {
             for f in files {
                 let finding = Finding::error(
@@ -134,6 +133,28 @@ impl Validator<'_> {
             }
         }
 
+        // The optional columns no file of their table gives: the rules that need one are not run.
+        let absent = absent_columns(tables, &read);
+        let lacking;
+        let this = if absent.is_empty() {
+            self
+        } else {
+            lacking = self.lacking_columns(absent);
+            &lacking
+        };
+        this.check_read_tables(pack, tables, files, read, writer)
+    }
+
+    /// [`Validator::check_tables_into`] once the files are read.
+    fn check_read_tables(
+        &self,
+        pack: &Arc<StandardPack>,
+        tables: &Tables,
+        files: &[TableFile],
+        mut read: Vec<Read>,
+        writer: &mut dyn ReportWriter,
+    ) -> std::io::Result<bool> {
+        let standard = pack.standard_ref();
         let (records, blank_keys) = join(tables, &read);
         for (file, blank_keys) in blank_keys {
             let Some(of) = read[file].of else { continue };
@@ -251,16 +272,17 @@ impl Validator<'_> {
             }
         };
         let mut findings = Vec::new();
-        let present =
-            |t: &crate::standard::manifest::Table| t.columns.iter().filter(|c| table.column(c).is_some()).count();
+        // Only the columns every file of a table has (not its optional ones) tell which table a file is.
+        let present = |t: &crate::standard::manifest::Table| t.required().filter(|c| table.column(c).is_some()).count();
+        let width = |t: &crate::standard::manifest::Table| t.required().count();
         // The table all of whose columns the header has, the one with most columns if several; else the one
         // with the key and most of its columns, its missing columns then reported.
         let best = tables
             .table
             .iter()
             .enumerate()
-            .filter(|(_, t)| table.column(&tables.key).is_some() && present(t) * 2 > t.columns.len())
-            .max_by_key(|(_, t)| (present(t) == t.columns.len(), present(t), std::cmp::Reverse(t.columns.len())));
+            .filter(|(_, t)| table.column(&tables.key).is_some() && present(t) * 2 > width(t))
+            .max_by_key(|(_, t)| (present(t) == width(t), present(t), std::cmp::Reverse(width(t))));
         let Some((of, spec)) = best else {
             let known: Vec<String> =
                 tables.table.iter().map(|t| format!("{} ({})", t.name, t.columns.join(","))).collect();
@@ -280,7 +302,7 @@ impl Validator<'_> {
             return Read { lines, table: Some(table), of: None, columns: Vec::new(), findings: vec![finding] };
         };
         let header_span = table.header.span;
-        for column in spec.columns.iter().filter(|c| table.column(c).is_none()) {
+        for column in spec.required().filter(|c| table.column(c).is_none()) {
             let (line, col) = lines.locate(header_span.end);
             findings.push(
                 Finding::error(
@@ -325,6 +347,23 @@ impl Validator<'_> {
         let findings = findings.into_iter().map(|f| if self.excerpts { super::with_excerpt(f, &lines) } else { f });
         Read { findings: findings.collect(), lines, table: Some(table), of: Some(of), columns }
     }
+}
+
+/// The optional columns of `tables` (as `Table.COLUMN`) that no file read as that table has, a table with no
+/// file included: what the return does not give.
+fn absent_columns(tables: &Tables, read: &[Read]) -> Vec<String> {
+    let mut absent = Vec::new();
+    for (of, spec) in tables.table.iter().enumerate() {
+        for column in &spec.optional {
+            let Some(at) = spec.columns.iter().position(|c| c == column) else { continue };
+            // `columns` holds the key first, then the table's columns.
+            let given = read.iter().any(|r| r.of == Some(of) && r.columns.get(at + 1).copied().flatten().is_some());
+            if !given {
+                absent.push(format!("{}.{column}", spec.name));
+            }
+        }
+    }
+    absent
 }
 
 /// Rows of a file (by its index) that have no key, by their index in it.
@@ -660,7 +699,8 @@ fn iso_date(text: &str) -> Option<String> {
         return None;
     }
     let date = chrono::NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
-    Some(date.format("%Y-%m-%d").to_string())
+    // NaiveDate shows itself as yyyy-mm-dd, written digit by digit rather than through a format string.
+    Some(date.to_string())
 }
 
 /// Locates a record's pointers (`/<records>/0/<Table>/<row>/<COLUMN>`) in the files its rows came from.
@@ -817,6 +857,79 @@ message = "The UPN is given in another Header row."
         // A child's own Header row given twice repeats its UPN too; no repeat, no finding.
         assert_eq!(repeated_in(&["C1,M,01/01/2015,WBRI,A1,,", "C1,M,01/01/2015,WBRI,A1,,"]), ["C1", "C1"]);
         assert_eq!(repeated_in(&["C1,M,01/01/2015,WBRI,A1,,", "C2,M,01/01/2015,WBRI,A2,,"]), Vec::<String>::new());
+    }
+
+    /// Each (rule, child) of these CSV files checked as an SSDA903 2025-26 return, and the `rules-not-run`
+    /// warning's message, if any.
+    fn checked(files: &[(&str, &str)]) -> (Vec<(String, String)>, Option<String>) {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        let options = Options { standard: Some(Arc::clone(&pack)), ..Options::default() };
+        let files: Vec<TableFile> = files
+            .iter()
+            .map(|(path, text)| TableFile { path: path.to_string(), bytes: text.as_bytes().to_vec() })
+            .collect();
+        let results = Validator::new(&catalog, options).check_tables(&pack, &files);
+        let findings: Vec<&crate::finding::Finding> = results.iter().flat_map(|d| d.findings.iter()).collect();
+        let not_run = findings.iter().find(|f| f.rule == "rules-not-run").map(|f| f.message.clone());
+        let pairs = findings
+            .iter()
+            .filter(|f| f.rule != "rules-not-run")
+            .map(|f| (f.rule.clone(), f.record.clone().unwrap_or_default()))
+            .collect();
+        (pairs, not_run)
+    }
+
+    #[test]
+    fn an_optional_column_is_read_when_given_and_its_rules_are_not_run_when_not() {
+        let uasc = "CHILD,SEX,DOB,DUC\r\nC2,M,01/02/2010,01/02/2028\r\n";
+        // DfE's CSV Header: no UASC column, which is not missing; 105 and 303 are not run, and say so.
+        let header =
+            "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\r\nC1,M,01/02/2012,WBRI,UN2,,\r\nC2,M,01/02/2010,OOTH,UN2,,\r\n";
+        let (found, not_run) = checked(&[("header.csv", header), ("uasc.csv", uasc)]);
+        assert!(
+            found.iter().all(|(rule, _)| !rule.starts_with("table-") && rule != "105" && rule != "303"),
+            "{found:?}"
+        );
+        let not_run = not_run.expect("rules not run");
+        assert!(not_run.contains("the Header table's column UASC") && not_run.contains(" 105,"), "{not_run}");
+        assert!(not_run.contains(" 303"), "{not_run}");
+        // A Header file with the column gives the status: a code not 0 or 1 (105), a DUC without status 1 (303).
+        let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB,UASC\r\nC1,M,01/02/2012,WBRI,UN2,,,2\r\nC2,M,01/02/2010,OOTH,UN2,,,0\r\n";
+        let (found, not_run) = checked(&[("header.csv", header), ("uasc.csv", uasc)]);
+        let status: Vec<&(String, String)> = found.iter().filter(|(rule, _)| rule == "105" || rule == "303").collect();
+        assert_eq!(status, [&("105".to_string(), "C1".to_string()), &("303".to_string(), "C2".to_string())]);
+        assert!(found.iter().all(|(rule, _)| !rule.starts_with("table-") && rule != "enum"), "{found:?}");
+        assert!(not_run.is_none_or(|m| !m.contains("UASC")));
+        // The status coded 1 for the child with a DUC, 0 for the other: neither rule finds anything.
+        let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB,UASC\r\nC1,M,01/02/2012,WBRI,UN2,,,0\r\nC2,M,01/02/2010,OOTH,UN2,,,1\r\n";
+        let (found, _) = checked(&[("header.csv", header), ("uasc.csv", uasc)]);
+        assert!(found.iter().all(|(rule, _)| rule != "105" && rule != "303"), "{found:?}");
+    }
+
+    #[test]
+    fn an_xml_row_is_made_when_one_of_its_when_elements_says_so() {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        let tables = pack.manifest.tables.as_ref().expect("tables");
+        let form = tables.xml.as_ref().expect("an XML form");
+        let uasc = tables.table.iter().position(|t| t.name == "UASC").expect("a UASC table");
+        let header = tables.table.iter().position(|t| t.name == "Header").expect("a Header table");
+        let rows = |inner: &str| {
+            let text = format!("<CHILD><HEADER><CHILDID>C1</CHILDID><DOB>01/02/2010</DOB>{inner}</HEADER></CHILD>");
+            let doc = crate::document::parse_xml(text.as_bytes(), &Default::default()).expect("well-formed");
+            let (_, rows) = super::xml::record_rows(tables, form, &doc.root, 0);
+            let at = tables.table[header].columns.iter().position(|c| c == "UASC").expect("a UASC column");
+            let status = rows[header].first().and_then(|r| r.cells.get(at)).and_then(Option::as_ref);
+            (rows[uasc].len(), status.map(|c| c.value.clone()))
+        };
+        // The status 0 says no: no UASC row, unless a date the status ceased is given.
+        assert_eq!(rows("<UASC>0</UASC>"), (0, Some("0".to_string())));
+        assert_eq!(rows("<UASC>1</UASC>"), (1, Some("1".to_string())));
+        assert_eq!(rows("<UASC>0</UASC><DUC>01/02/2028</DUC>"), (1, Some("0".to_string())));
+        // A blank status is a blank cell (left out of the instance, so 105 finds it missing), and no row.
+        assert_eq!(rows("<UASC/>"), (0, Some(String::new())));
+        assert_eq!(rows(""), (0, None));
     }
 
     #[test]

@@ -218,7 +218,8 @@ mod tests {
         let pack = catalog.find("ssda903@2025-26").unwrap();
         let validator = Validator::new(&catalog, Options::default());
         let csv = vec![
-            file("header.csv", "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nC1,M,01/01/2007,WBRI,UN1,,\n"),
+            // With the UASC status, which DfE's CSV Header lacks and its XML form carries.
+            file("header.csv", "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB,UASC\nC1,M,01/01/2007,WBRI,UN1,,,1\n"),
             file(
                 "episodes.csv",
                 "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n\

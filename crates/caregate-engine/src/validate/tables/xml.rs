@@ -167,8 +167,8 @@ enum RecordRead<'r> {
     Refused(Box<Finding>),
 }
 
-/// The record's key and rows: for each table with an XML form, a row per element at its path (when its `when`
-/// element is there and not blank), each column the row element's child of that name, else the inherited
+/// The record's key and rows: for each table with an XML form, a row per element at its path (when one of its
+/// `when` elements is there, not blank and not a value of `unless`), each column the row element's child of that name, else the inherited
 /// element's.
 pub(super) fn record_rows(
     tables: &Tables,
@@ -208,8 +208,9 @@ pub(super) fn record_rows(
                     let cell = |column: &str| {
                         own.iter().chain(inherited.iter()).find(|(c, _)| c == column).map(|(_, cell)| cell)
                     };
-                    if let Some(when) = &at.when {
-                        cell(when).filter(|c| !c.value.is_empty())?;
+                    let says_yes = |c: &&Cell| !c.value.is_empty() && !at.unless.contains(&c.value);
+                    if !at.when.is_empty() && !at.when.iter().any(|when| cell(when).filter(says_yes).is_some()) {
+                        return None;
                     }
                     let cells = spec
                         .columns
