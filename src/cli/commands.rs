@@ -23,6 +23,10 @@ pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Reference(command) = &cli.command {
         return reference_command(command);
     }
+    // An import reads one document and writes one pack; the catalogue is not needed.
+    if let Command::Standards(StandardsCommand::Import(super::ImportCommand::Openapi(args))) = &cli.command {
+        return import_openapi(args);
+    }
     // Reference data (a postcode directory of millions of entries) loads while the packs compile.
     let references = match &cli.command {
         Command::Validate(args) if !args.references.is_empty() => {
@@ -53,6 +57,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Certify(command) => certify_command(&catalog, command),
         Command::Report(command) => report_command(command),
         Command::Keygen { out } => keygen_command(&out),
+        Command::DfeDouble(args) => dfe_double(catalog, args),
+        Command::Send(args) => send_command(&catalog, args),
         Command::Reference(command) => reference_command(&command),
     }
 }
@@ -189,7 +195,8 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, found)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("xml" | "json" | "csv")) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("xml" | "json" | "jsonl" | "ndjson" | "csv"))
+        {
             found.push(path);
         }
     }
@@ -473,6 +480,20 @@ fn validate_into(
             }
             continue;
         }
+        // A payload of a standard taken by an API (DfE's CSC: an array of children, or JSON Lines), checked
+        // record by record.
+        let payload_pack = validator.options.standard.clone().filter(|p| p.manifest.payload.is_some());
+        if let Some(pack) = payload_pack.filter(|_| !is_xml(input)) {
+            if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
+                packs.push(Arc::clone(&pack));
+            }
+            begin_run(writer, Some(&pack), &mut waiting)?;
+            has_errors |= payload_into(&validator, &pack, input, &path, writer)?;
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+            continue;
+        }
         match bulk_file(&validator, input)? {
             // A bulk return (a census) is streamed from the file, record by record, whatever its size.
             Some(pack) => {
@@ -553,6 +574,44 @@ fn validate_into(
     }
     writer.finish(&rules).context("cannot write the report")?;
     Ok(has_errors)
+}
+
+fn is_xml(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+}
+
+/// Checks a payload file record by record into `writer`; says whether a record was refused.
+fn payload_into(
+    validator: &Validator<'_>,
+    pack: &StandardPack,
+    input: &Path,
+    path: &str,
+    writer: &mut dyn ReportWriter,
+) -> Result<bool> {
+    let standard_ref = pack.standard_ref();
+    writer
+        .begin_document(&DocumentStart { path, format: "json", standard: Some(&standard_ref) })
+        .context("cannot write the report")?;
+    let mut counts = caregate_engine::finding::Counts::default();
+    let mut write_error = None;
+    let summary = validator
+        .check_payload(std::io::BufReader::with_capacity(1 << 16, open_input(input)?), &mut |record| {
+            for finding in &record.findings {
+                counts.add(finding.severity);
+                if write_error.is_none() {
+                    write_error = writer.finding(finding).err();
+                }
+            }
+        })
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    if let Some(error) = write_error {
+        return Err(anyhow::Error::new(error).context("cannot write the report"));
+    }
+    let valid = counts.error == 0;
+    writer
+        .end_document(&DocumentEnd { counts, valid, records: Some(summary.records) })
+        .context("cannot write the report")?;
+    Ok(!valid)
 }
 
 fn is_csv(path: &Path) -> bool {
@@ -887,7 +946,60 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
             };
             write_output(&text, output.as_deref())?;
         }
+        StandardsCommand::Import(super::ImportCommand::Openapi(args)) => return import_openapi(&args),
     }
+    Ok(0)
+}
+
+/// The largest OpenAPI document imported: DfE's is 44 KB.
+const MAX_OPENAPI_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Writes the pack imported from an OpenAPI document into `--output`, keeping the files of the folder the import
+/// does not write (the pack's own rules and code lists), once the whole pack compiles.
+fn import_openapi(args: &super::ImportOpenapiArgs) -> Result<u8> {
+    use caregate_engine::standard::import::{self, ImportOptions};
+    use caregate_engine::standard::PackFiles;
+    let mut document = Vec::new();
+    std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?
+        .take(MAX_OPENAPI_BYTES + 1)
+        .read_to_end(&mut document)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    if document.len() as u64 > MAX_OPENAPI_BYTES {
+        bail!("{} is larger than {MAX_OPENAPI_BYTES} bytes", args.file.display());
+    }
+    let options = ImportOptions {
+        schema: args.schema.clone(),
+        id: args.id.clone(),
+        version: args.version.clone(),
+        publisher: args.publisher.clone(),
+    };
+    let mut written = import::openapi(&document, &options).with_context(|| format!("{}", args.file.display()))?;
+    if let Some(licence) = &args.licence {
+        let name = licence
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("{}: not a file name", licence.display()))?;
+        let bytes = std::fs::read(licence).with_context(|| format!("cannot read {}", licence.display()))?;
+        written.insert(name.to_string(), bytes);
+    }
+    let mut files = if args.output.is_dir() { PackFiles::from_dir(&args.output)?.files } else { Default::default() };
+    let kept = files.keys().filter(|k| !written.contains_key(*k)).count();
+    files.extend(written.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let pack = StandardPack::compile(PackFiles { origin: args.output.display().to_string(), files })
+        .context("the imported pack does not compile; nothing was written")?;
+    std::fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    for (name, bytes) in &written {
+        let path = args.output.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "{}: {} {} imported ({} rules of the pack's own and {kept} other files kept)",
+        args.output.display(),
+        pack.id(),
+        pack.version(),
+        pack.rules.len(),
+    );
     Ok(0)
 }
 
@@ -996,6 +1108,107 @@ async fn stop_signal() -> Result<()> {
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")
 }
 
+/// `caregate send dfe-csc-api`: exit 0 when everything valid was delivered, 1 when some children were refused
+/// (and everything valid delivered), 2 when delivery could not finish.
+fn send_command(catalog: &Catalog, args: super::SendArgs) -> Result<u8> {
+    use caregate_gateway::dfe::send;
+    let config = caregate_gateway::config::Config::load(&args.config, catalog)?;
+    let Some(dfe) = config.outbound.dfe_csc_api.clone() else {
+        bail!("{} has no [outbound.dfe-csc-api] section", args.config.display());
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let report = runtime.block_on(async {
+        let store = caregate_gateway::store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)
+            .with_context(|| format!("cannot open the store in {}", config.store.data.display()))?;
+        anyhow::Ok(send::run(&config, catalog, &store, &args.extracts).await?)
+    })?;
+    let text = if args.format == "json" {
+        serde_json::to_string_pretty(&report).context("cannot write the report")? + "\n"
+    } else {
+        send_summary(&report, dfe.la_code)
+    };
+    write_output(&text, None)?;
+    Ok(if report.stopped.is_some() {
+        2
+    } else if !report.refused.is_empty() {
+        1
+    } else {
+        0
+    })
+}
+
+fn send_summary(report: &caregate_gateway::dfe::send::SendReport, la_code: u32) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "DfE CSC API, la_code {la_code:03}: {} sent in {} batches, {} unchanged, {} purged, {} refused, {} retries",
+        report.sent,
+        report.batches,
+        report.unchanged,
+        report.purged,
+        report.refused.len(),
+        report.retries
+    );
+    for refused in &report.refused {
+        let who = refused.la_child_id.as_deref().unwrap_or("(no la_child_id)");
+        let at = if refused.extract.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}:{}:{}", refused.extract, refused.line, refused.column)
+        };
+        let _ = writeln!(out, "refused by {}: {who}{at}", refused.by);
+        for finding in &refused.findings {
+            let place = finding.location.as_ref().map(|l| format!("{}:{} ", l.line, l.column)).unwrap_or_default();
+            let _ = writeln!(out, "  {}[{}] {place}{}", finding.severity, finding.rule, finding.message);
+        }
+    }
+    if let Some(last) = report.receipts.last() {
+        let _ = writeln!(out, "{} receipts stored (the last {})", report.receipts.len(), last.receipt);
+    }
+    if let Some(why) = &report.stopped {
+        let _ = writeln!(out, "delivery could not finish: {why}");
+    }
+    if report.waiting > 0 {
+        let _ = writeln!(out, "{} children wait in the outbox; the next run sends them first", report.waiting);
+    }
+    out
+}
+
+fn dfe_double(catalog: Catalog, args: super::DfeDoubleArgs) -> Result<u8> {
+    use caregate_gateway::dfe::double::{self, DoubleConfig};
+    let pack = find_standard(&catalog, &args.standard)?;
+    if pack.manifest.payload.is_none() {
+        bail!("{} is not a standard an API takes as a payload", pack.reference());
+    }
+    let config = DoubleConfig {
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        supplier_key: args.supplier_key,
+        token_ttl: std::time::Duration::from_secs(args.token_ttl),
+        retry_after: args.retry_after,
+        faults: args.faults,
+        cycle: args.cycle,
+        max_items: args.max_items,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+    };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let running = double::start(config, pack, Arc::new(catalog), &args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        println!("dfe-double listening on http://{}", running.address);
+        println!("token endpoint: http://{}/oauth2/v2.0/token", running.address);
+        std::io::stdout().flush().context("cannot write to standard output")?;
+        stop_signal().await?;
+        running.server.abort();
+        anyhow::Ok(())
+    })?;
+    Ok(0)
+}
+
 fn audit_verify(data: &Path) -> Result<u8> {
     use caregate_gateway::audit::{verify, Verdict};
     let entries = caregate_gateway::store::sqlite::read_audit(data)
@@ -1021,6 +1234,9 @@ fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {
                 config.senders.len(),
                 config.listen
             );
+            if let Some(dfe) = &config.outbound.dfe_csc_api {
+                println!("outbound dfe-csc-api: la_code {:03} to {} as {}", dfe.la_code, dfe.endpoint, dfe.standard);
+            }
             Ok(0)
         }
         Err(error) => {
@@ -1246,7 +1462,15 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
     let runtime =
         || tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime");
     let evidence = match command {
-        super::CertifyCommand::Receiver { standard, endpoint, token, sender_tokens, format, evidence: args } => {
+        super::CertifyCommand::Receiver {
+            standard,
+            endpoint,
+            token,
+            sender_tokens,
+            headers,
+            format,
+            evidence: args,
+        } => {
             let suites = load_suites(catalog, args.suites.as_deref())?;
             let chosen = suite::find(&suites, &standard)?;
             let transport = suite::find(&suites, "envelope@1.0")?.requirements.clone();
@@ -1263,6 +1487,14 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
                 tokens_by_sender,
                 format: format.map(|f| f.as_str().to_string()),
                 timeout: std::time::Duration::from_secs(30),
+                headers: headers
+                    .iter()
+                    .map(|pair| {
+                        pair.split_once('=')
+                            .map(|(n, v)| (n.to_string(), v.to_string()))
+                            .ok_or_else(|| anyhow!("--header `{pair}`: expected NAME=VALUE"))
+                    })
+                    .collect::<Result<_>>()?,
             };
             let waivers = load_waivers(&args)?;
             let evidence = runtime()?.block_on(receiver::certify(chosen, &transport, catalog, &target, &waivers))?;

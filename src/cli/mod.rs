@@ -58,6 +58,10 @@ pub enum Command {
     /// Reference data: write an index of it that `validate --reference` loads faster than its CSV.
     #[command(subcommand)]
     Reference(ReferenceCommand),
+    /// Send a daily extract to a national collection: `send dfe-csc-api EXTRACT...` (JSON Lines or JSON arrays).
+    Send(SendArgs),
+    /// A stand-in for DfE's CSC API (token endpoint and children endpoint), for tests and certification.
+    DfeDouble(DfeDoubleArgs),
     /// Make an Ed25519 key pair for signing conformance reports (PREFIX.key, PREFIX.pub).
     Keygen {
         /// Where to write the keys: PREFIX.key (private, PKCS#8 PEM) and PREFIX.pub (SPKI PEM).
@@ -77,6 +81,60 @@ pub struct ServeArgs {
     /// Keep the store here (default: the configuration's, or ./caregate-data).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// The route: `dfe-csc-api` (configured in `[outbound.dfe-csc-api]`).
+    #[arg(value_parser = ["dfe-csc-api"])]
+    pub route: String,
+    /// The configuration (TOML); `[store]` and `[outbound.dfe-csc-api]` are enough.
+    #[arg(long, default_value = "caregate.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// human, or json: an object with sent, unchanged, purged, refused, batches, retries and receipts.
+    #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+    pub format: String,
+    /// The extracts: JSON Lines (one child a line) or JSON arrays of children.
+    #[arg(required = true)]
+    pub extracts: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DfeDoubleArgs {
+    /// Listen on this address (port 0 picks one; the first line printed names it).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: String,
+    /// The standard whose schema the children are checked against.
+    #[arg(long, default_value = "dfe-csc-api", value_name = "ID[@VERSION]")]
+    pub standard: String,
+    /// The client id the token endpoint takes.
+    #[arg(long, default_value = "caregate-test", value_name = "ID")]
+    pub client_id: String,
+    /// The client secret the token endpoint takes.
+    #[arg(long, default_value = "caregate-test-secret", value_name = "SECRET")]
+    pub client_secret: String,
+    /// The `SupplierKey` header the children endpoint takes.
+    #[arg(long, default_value = "caregate-test-supplier", value_name = "KEY")]
+    pub supplier_key: String,
+    /// How long a token is good for, in seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub token_ttl: u64,
+    /// The `Retry-After` of an injected 429, in seconds.
+    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
+    pub retry_after: u64,
+    /// The fault of each request to the children endpoint in turn: ok, 429, 500, 401 (token revoked) or lost
+    /// (stored, then the answer cut), comma-separated; past the end, none.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub faults: Vec<caregate_gateway::dfe::double::Fault>,
+    /// Take the faults again from the start once at the end.
+    #[arg(long)]
+    pub cycle: bool,
+    /// Answer 413 to more children than this in one request (default: the schema's maxItems).
+    #[arg(long, value_name = "N")]
+    pub max_items: Option<usize>,
+    /// Wait this long before answering each request to the children endpoint, as a service far away does.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -156,6 +214,9 @@ pub enum CertifyCommand {
         /// Bearer token for envelopes from one sending organisation (repeatable).
         #[arg(long = "sender-token", value_name = "ORG=T")]
         sender_tokens: Vec<String>,
+        /// A header sent with every case, as NAME=VALUE (repeatable): `SupplierKey=…` for DfE's CSC API.
+        #[arg(long = "header", value_name = "NAME=VALUE")]
+        headers: Vec<String>,
         /// Only the cases in this format.
         #[arg(long, value_parser = names::<Format>())]
         format: Option<Format>,
@@ -414,6 +475,39 @@ pub enum StandardsCommand {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Make a pack from a published document (its schema and manifest; the pack's own rules are kept).
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// From an OpenAPI 3.0 document: one component schema, the payload its API takes.
+    Openapi(ImportOpenapiArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportOpenapiArgs {
+    /// The OpenAPI 3.0 document (JSON).
+    pub file: PathBuf,
+    /// The component schema of the payload (`CSC` for #/components/schemas/CSC).
+    #[arg(long, value_name = "NAME")]
+    pub schema: String,
+    /// The pack's id.
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// The pack's version.
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// Who published the document (default: the document's contact, when it names one).
+    #[arg(long, value_name = "NAME")]
+    pub publisher: Option<String>,
+    /// The document's licence, copied into the pack under its own file name.
+    #[arg(long, value_name = "FILE")]
+    pub licence: Option<PathBuf>,
+    /// The pack folder: the imported files are written there, the others in it (rules, code lists) kept.
+    #[arg(long, short, value_name = "DIR")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]

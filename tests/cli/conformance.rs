@@ -31,12 +31,19 @@ fn every_suite_passes_self_conformance_through_the_binary() {
     let output = assert.get_output().clone();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "suite run failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    for reference in ["cin-census@2025-26", "envelope@1.0", "escr-document@1.0", "referral@1.0", "ssda903@2025-26"] {
+    for reference in [
+        "cin-census@2025-26",
+        "dfe-csc-api@1.0.1",
+        "envelope@1.0",
+        "escr-document@1.0",
+        "referral@1.0",
+        "ssda903@2025-26",
+    ] {
         assert!(stdout.contains(&format!("engine {reference} (caregate")), "no run of {reference}:\n{stdout}");
     }
     // One report folder per suite, each with the three reports.
     let runs: Vec<PathBuf> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(runs.len(), 5);
+    assert_eq!(runs.len(), 6);
     for dir in runs {
         for name in ["report.json", "report.html", "junit.xml"] {
             assert!(dir.join(name).is_file(), "{} has no {name}", dir.display());
@@ -49,7 +56,7 @@ fn every_case_passes_and_every_requirement_has_a_case() {
     let catalog = Catalog::embedded().unwrap();
     let suites = suite::load_all(&catalog, Some(&suites_dir())).unwrap();
     let embedded = suite::load_all(&catalog, None).unwrap();
-    assert_eq!(suites.len(), 5);
+    assert_eq!(suites.len(), 6);
     for (disk, built_in) in suites.iter().zip(&embedded) {
         assert_eq!(disk.digest, built_in.digest, "the embedded suite {} is not the one on disk", disk.reference());
     }

@@ -6,3 +6,5 @@ mod common;
 mod certify;
 mod cli;
 mod conformance;
+mod dfe_payload;
+mod import_openapi;

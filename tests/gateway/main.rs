@@ -6,5 +6,6 @@ mod common;
 
 mod bounds;
 mod crash;
+mod dfe_send;
 mod messages;
 mod tls;

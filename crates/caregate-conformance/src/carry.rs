@@ -1,7 +1,8 @@
 //! How a case travels to a receiver: as the gateway's push delivery would carry it — an envelope around the
 //! document — with a fresh message id (the gateway's `Idempotency-Key`), so that every run is a new message.
 //! A suite of envelopes sends them as they are (message id renewed); a suite of documents wraps each in an
-//! envelope whose header the manifest gives (`[carry.envelope]`).
+//! envelope whose header the manifest gives (`[carry.envelope]`); a suite of an API's records (`payload`) sends
+//! each as a payload of one record, a JSON array.
 //!
 //! Not for: sending (`receiver`) or judging the answer.
 
@@ -64,6 +65,15 @@ pub fn carry(suite: &Suite, catalog: &Catalog, bytes: &[u8], format: &str, creat
                 splice_body(&header, &String::from_utf8_lossy(bytes))?.into_bytes()
             };
             Ok(Carried { bytes, content_type, message_id, sender })
+        }
+        "payload" => {
+            // One record sent as the API takes records: a JSON array of them (DfE's CSC API: `[child]`).
+            if format != "json" {
+                return Err(format!("{} is carried as a JSON payload; an XML document is not", suite.reference()));
+            }
+            let record: Value = serde_json::from_slice(bytes).map_err(|e| format!("the document is not JSON ({e})"))?;
+            let bytes = serde_json::to_vec(&Value::Array(vec![record])).map_err(|e| e.to_string())?;
+            Ok(Carried { bytes, content_type, message_id, sender: None })
         }
         _ => Err(suite
             .manifest

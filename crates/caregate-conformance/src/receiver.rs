@@ -33,6 +33,8 @@ pub struct Target {
     pub format: Option<String>,
     pub supplier: String,
     pub timeout: Duration,
+    /// Headers sent with every case (DfE's CSC API: `SupplierKey`).
+    pub headers: Vec<(String, String)>,
 }
 
 /// What the receiver answered.
@@ -71,7 +73,7 @@ pub async fn certify(
     target: &Target,
     waivers: &[Waiver],
 ) -> Result<Evidence, ConformanceError> {
-    if !matches!(suite.manifest.carry.mode.as_str(), "as-is" | "wrapped") {
+    if !matches!(suite.manifest.carry.mode.as_str(), "as-is" | "wrapped" | "payload") {
         let reason = suite.manifest.carry.reason.clone().unwrap_or_default();
         return Err(ConformanceError::Suite {
             suite: suite.reference(),
@@ -125,6 +127,9 @@ pub async fn certify(
             .body(carried.bytes.clone());
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in &target.headers {
+            request = request.header(name.as_str(), value.as_str());
         }
         let answer = match request.send().await {
             Ok(response) => {

@@ -199,7 +199,8 @@ impl Case {
 #[serde(deny_unknown_fields)]
 pub struct CarrySpec {
     /// `as-is` (the documents are envelopes), `wrapped` (put in an envelope with `envelope` as its header) or
-    /// `not-carried` (the standard does not travel through the gateway; `reason` says why).
+    /// `payload` (the document is one record of an API's payload, sent as a JSON array of it, as DfE's CSC API
+    /// takes it), or `not-carried` (the standard does not travel through the gateway; `reason` says why).
     #[serde(rename = "as")]
     pub mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -324,9 +325,11 @@ impl Suite {
                 problems.push(e);
             }
         }
-        if !matches!(suite.manifest.carry.mode.as_str(), "as-is" | "wrapped" | "not-carried") {
-            problems
-                .push(format!("[carry] as = `{}`: expected as-is, wrapped or not-carried", suite.manifest.carry.mode));
+        if !matches!(suite.manifest.carry.mode.as_str(), "as-is" | "wrapped" | "payload" | "not-carried") {
+            problems.push(format!(
+                "[carry] as = `{}`: expected as-is, wrapped, payload or not-carried",
+                suite.manifest.carry.mode
+            ));
         }
         if suite.manifest.carry.mode == "wrapped" && suite.manifest.carry.envelope.is_none() {
             problems.push("[carry] as = \"wrapped\" needs [carry.envelope]".into());

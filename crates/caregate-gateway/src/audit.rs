@@ -22,6 +22,14 @@ pub enum Event {
     Read,
     Ack,
     Replay,
+    /// A batch sent to a national collection (DfE), with the status it was answered.
+    OutboundBatch,
+    /// A national collection's receipt for a batch, stored: its children are delivered.
+    OutboundReceipt,
+    /// A child of an extract refused (by validation, or by the collection), with the rule codes.
+    OutboundRefusal,
+    /// A child's purge acknowledged by the collection.
+    OutboundPurge,
 }
 
 impl Event {
@@ -223,7 +231,22 @@ mod tests {
         use strum::IntoEnumIterator as _;
         // The name is hashed into each entry: renaming an event would break the chain of every stored log.
         let names: Vec<&str> = Event::iter().map(Event::as_str).collect();
-        assert_eq!(names, ["accept", "reject", "redaction", "delivery-attempt", "read", "ack", "replay"]);
+        assert_eq!(
+            names,
+            [
+                "accept",
+                "reject",
+                "redaction",
+                "delivery-attempt",
+                "read",
+                "ack",
+                "replay",
+                "outbound-batch",
+                "outbound-receipt",
+                "outbound-refusal",
+                "outbound-purge"
+            ]
+        );
         for event in Event::iter() {
             assert_eq!(serde_json::to_value(event).ok(), Some(event.as_str().into()));
         }

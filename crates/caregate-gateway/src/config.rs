@@ -51,6 +51,140 @@ pub struct Config {
     pub senders: Vec<Sender>,
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// Routes out of the gateway to national collections (`[outbound.dfe-csc-api]`).
+    #[serde(default, skip_serializing_if = "Outbound::is_empty")]
+    pub outbound: Outbound,
+}
+
+/// Routes out of the gateway to national collections.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbound {
+    /// DfE's CSC API: the council's daily children's social care data.
+    #[serde(rename = "dfe-csc-api", default, skip_serializing_if = "Option::is_none")]
+    pub dfe_csc_api: Option<DfeOutbound>,
+}
+
+impl Outbound {
+    fn is_empty(&self) -> bool {
+        self.dfe_csc_api.is_none()
+    }
+}
+
+/// `[outbound.dfe-csc-api]`: where and as whom the council sends its children to DfE. Secrets are in files
+/// named here, never in the configuration itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DfeOutbound {
+    /// The council's three-digit DfE code (the `{la_code}` of the operation's path).
+    pub la_code: u32,
+    /// DfE's base URL; the operation's path (`/children_social_care_data/{la_code}/children`) is appended.
+    pub endpoint: String,
+    /// The OAuth2 token endpoint (client credentials grant).
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret_file: PathBuf,
+    pub supplier_key_file: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The standard the children are validated against and sent as.
+    #[serde(default = "default_dfe_standard")]
+    pub standard: String,
+    /// Children in one request (default and most: the standard's `maxItems`, 100 for DfE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Retries of one batch (429, 5xx, network errors, lost answers) before the run gives up.
+    #[serde(default = "default_dfe_retries")]
+    pub max_retries: u32,
+    /// Time allowed for one request, answer included.
+    #[serde(default = "default_dfe_timeout_ms")]
+    pub timeout_ms: u64,
+    /// The first retry's delay, doubled for each retry after, at most `max_delay_ms`, with jitter.
+    #[serde(default = "default_dfe_base_delay_ms")]
+    pub base_delay_ms: u64,
+    #[serde(default = "default_dfe_max_delay_ms")]
+    pub max_delay_ms: u64,
+}
+
+fn default_dfe_standard() -> String {
+    "dfe-csc-api@1.0.1".into()
+}
+fn default_dfe_retries() -> u32 {
+    10
+}
+fn default_dfe_timeout_ms() -> u64 {
+    30_000
+}
+fn default_dfe_base_delay_ms() -> u64 {
+    500
+}
+fn default_dfe_max_delay_ms() -> u64 {
+    60_000
+}
+
+impl DfeOutbound {
+    /// Everything wrong with the section, one sentence each.
+    pub fn check(&self, catalog: &Catalog) -> Vec<String> {
+        let mut problems = Vec::new();
+        let at = "outbound.dfe-csc-api";
+        match catalog.find(&self.standard) {
+            None => problems.push(format!("{at}.standard `{}` is not a standard caregate holds", self.standard)),
+            Some(pack) => match &pack.manifest.payload {
+                None => problems.push(format!("{at}.standard `{}` is not a standard an API takes", self.standard)),
+                Some(payload) => {
+                    let bound = payload.parameter.iter().find(|p| p.name == "la_code");
+                    let (lo, hi) = (bound.and_then(|p| p.minimum).unwrap_or(0), bound.and_then(|p| p.maximum));
+                    let code = i64::from(self.la_code);
+                    if code < lo || hi.is_some_and(|hi| code > hi) {
+                        problems.push(format!(
+                            "{at}.la_code {} is not a DfE local authority code (from {lo} to {})",
+                            self.la_code,
+                            hi.map_or("any".to_string(), |h| h.to_string())
+                        ));
+                    }
+                    let most = payload.max_items.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+                    if let Some(size) = self.batch_size {
+                        if size == 0 || size > most {
+                            problems.push(format!("{at}.batch_size must be from 1 to {most}, not {size}"));
+                        }
+                    }
+                }
+            },
+        }
+        for (name, url) in [("endpoint", &self.endpoint), ("token_url", &self.token_url)] {
+            let parsed = reqwest::Url::parse(url);
+            if !parsed.as_ref().is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()) {
+                problems.push(format!("{at}.{name} `{url}` is not an http or https URL"));
+            }
+        }
+        if self.client_id.trim().is_empty() {
+            problems.push(format!("{at}.client_id is empty"));
+        }
+        for (name, path) in
+            [("client_secret_file", &self.client_secret_file), ("supplier_key_file", &self.supplier_key_file)]
+        {
+            if let Err(why) = read_secret(path) {
+                problems.push(format!("{at}.{name}: {why}"));
+            }
+        }
+        if self.timeout_ms == 0 {
+            problems.push(format!("{at}.timeout_ms must be above 0"));
+        }
+        if self.base_delay_ms > self.max_delay_ms {
+            problems.push(format!("{at}.base_delay_ms must not be above max_delay_ms"));
+        }
+        problems
+    }
+}
+
+/// A secret kept in a file of its own: its text, without the line ending; the reason when it cannot be used.
+pub fn read_secret(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let secret = text.trim_end_matches(['\n', '\r']).to_string();
+    if secret.trim().is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(secret)
 }
 
 fn default_listen() -> String {
@@ -174,12 +308,16 @@ fn default_format() -> String {
     "json".into()
 }
 
+/// What a copy's push URL holds when it goes to DfE's CSC API by `[outbound.dfe-csc-api]` rather than by push.
+pub const DFE_ROUTE: &str = "dfe-csc-api:";
+
 impl Organisation {
+    /// Where copies to the organisation are pushed: its `push_url`, or [`DFE_ROUTE`] for DfE.
     pub fn push_url(&self) -> Option<&str> {
-        if self.delivery == "push" {
-            self.push_url.as_deref()
-        } else {
-            None
+        match self.delivery.as_str() {
+            "push" => self.push_url.as_deref(),
+            "dfe-csc-api" => Some(DFE_ROUTE),
+            _ => None,
         }
     }
 }
@@ -302,7 +440,8 @@ impl Config {
                 problems.push("admin_token_hash must be `sha256:` and 64 lower-case hex digits".into());
             }
         }
-        if self.organisations.is_empty() {
+        // A configuration for `caregate send` alone (`[store]` and an outbound route) routes nothing inbound.
+        if self.organisations.is_empty() && self.outbound.is_empty() {
             problems.push("no [[organisations]]: the gateway would have no one to route to".into());
         }
         let mut codes = BTreeSet::new();
@@ -325,7 +464,15 @@ impl Config {
                     problems.push(format!("{at}: push_url `{url}` must start with http:// or https://"))
                 }
                 ("push", None) => problems.push(format!("{at}: delivery is `push` but there is no push_url")),
-                (other, _) => problems.push(format!("{at}: delivery `{other}` must be `mailbox` or `push`")),
+                ("dfe-csc-api", None) if self.outbound.dfe_csc_api.is_some() => {}
+                ("dfe-csc-api", None) => problems
+                    .push(format!("{at}: delivery is `dfe-csc-api` but there is no [outbound.dfe-csc-api] section")),
+                ("dfe-csc-api", Some(_)) => {
+                    problems.push(format!("{at}: push_url is set but delivery is `dfe-csc-api`"))
+                }
+                (other, _) => {
+                    problems.push(format!("{at}: delivery `{other}` must be `mailbox`, `push` or `dfe-csc-api`"))
+                }
             }
             if let Some(path) = &org.push_ca_file {
                 match org.push_url() {
@@ -377,6 +524,9 @@ impl Config {
                 }
             }
         }
+        if let Some(dfe) = &self.outbound.dfe_csc_api {
+            problems.extend(dfe.check(catalog));
+        }
         problems
     }
 
@@ -426,6 +576,7 @@ impl Config {
                 })
                 .collect(),
             policy: PolicyConfig::default(),
+            outbound: Outbound::default(),
         };
         (config, tokens)
     }

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use rand::RngExt as _;
 
 use super::audit::{Event, Record};
-use super::config::{read_ca_file, Config, DeliveryConfig};
+use super::config::{read_ca_file, Config, DeliveryConfig, DFE_ROUTE};
+use super::dfe::route::Outcome;
 use super::store::sqlite::{now_text, timestamp};
 use super::store::{Attempt, CopyRecord};
 use super::App;
@@ -157,6 +158,9 @@ pub async fn run(app: Arc<App>) {
 
 async fn deliver(app: &App, client: &reqwest::Client, copy: CopyRecord) {
     let Some(url) = copy.push_url.clone() else { return };
+    if url == DFE_ROUTE {
+        return deliver_to_dfe(app, copy).await;
+    }
     let (body, content_type) = match app.render(&copy.content, &copy.format) {
         Ok(rendered) => rendered,
         Err(error) => {
@@ -184,14 +188,36 @@ async fn deliver(app: &App, client: &reqwest::Client, copy: CopyRecord) {
         Err(error) if error.is_connect() => format!("the recipient could not be reached ({})", root_cause(&error)),
         Err(error) => format!("the request failed: {error}"),
     };
+    failed(app, &copy, error).await;
+}
+
+/// A copy for DfE's CSC API, delivered through the route of `[outbound.dfe-csc-api]`.
+async fn deliver_to_dfe(app: &App, copy: CopyRecord) {
+    let Some(route) = &app.dfe else {
+        let error = "no [outbound.dfe-csc-api] is configured".to_string();
+        record(app, &copy, Attempt::Dead { error: error.clone() }, "dead", &error).await;
+        return;
+    };
+    let started = Instant::now();
+    let outcome = route.deliver(&copy.standard, &copy.content).await;
+    app.metrics.delivery_latency.observe(started.elapsed());
+    match outcome {
+        Outcome::Delivered(detail) => record(app, &copy, Attempt::Delivered, "delivered", &detail).await,
+        Outcome::Dead(error) => record(app, &copy, Attempt::Dead { error: error.clone() }, "dead", &error).await,
+        Outcome::Retry(error) => failed(app, &copy, error).await,
+    }
+}
+
+/// A failed attempt: retried with backoff, or dead-lettered once the attempts are spent.
+async fn failed(app: &App, copy: &CopyRecord, error: String) {
     let attempts = copy.attempts + 1;
     if attempts >= app.config.delivery.max_attempts {
-        record(app, &copy, Attempt::Dead { error: error.clone() }, "dead", &error).await;
+        record(app, copy, Attempt::Dead { error: error.clone() }, "dead", &error).await;
     } else {
         let jitter: f64 = rand::rng().random();
         let wait = backoff(&app.config.delivery, attempts, jitter);
         let next_at = timestamp(chrono::Utc::now() + chrono::Duration::milliseconds(wait.as_millis() as i64));
-        record(app, &copy, Attempt::Retry { error: error.clone(), next_at }, "retry", &error).await;
+        record(app, copy, Attempt::Retry { error: error.clone(), next_at }, "retry", &error).await;
     }
 }
 

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod delivery;
+pub mod dfe;
 pub mod intake;
 pub mod limits;
 pub mod metrics;
@@ -49,6 +50,10 @@ pub enum GatewayError {
     Listen { address: String, source: std::io::Error },
     #[error("{path}: {source}")]
     Tokens { path: PathBuf, source: std::io::Error },
+    #[error("the route to DfE: {0}")]
+    Dfe(String),
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Everything a request needs, built once.
@@ -64,6 +69,10 @@ pub struct App {
     pub rate: limits::RateLimiter,
     /// Woken when a message is accepted, so that push delivery starts at once.
     pub delivery_wake: Notify,
+    /// The route to DfE's CSC API, when `[outbound.dfe-csc-api]` is configured.
+    pub dfe: Option<dfe::route::DfeRoute>,
+    /// The data folder, held by this gateway alone while it runs.
+    _lock: store::lock::DataLock,
 }
 
 impl App {
@@ -108,8 +117,12 @@ pub async fn start(config: Config, catalog: Arc<Catalog>) -> Result<Running, Gat
         return Err(config::ConfigError::Invalid { path: "(configuration)".into(), problems }.into());
     }
     let envelope = catalog.find("envelope@1.0").ok_or(GatewayError::NoEnvelope)?;
+    let lock = store::lock::DataLock::take(&config.store.data, "the gateway").map_err(GatewayError::Busy)?;
     let store = store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)?;
+    let dfe = dfe::route::DfeRoute::new(&config, &catalog).map_err(GatewayError::Dfe)?;
     let app = Arc::new(App {
+        _lock: lock,
+        dfe,
         envelope,
         limits: Limits { max_bytes: config.limits.max_bytes, max_depth: config.limits.max_depth },
         tokens: auth::Tokens::from_config(&config),

@@ -28,8 +28,47 @@ pub struct Manifest {
     pub records: Option<Records>,
     /// For returns sent as tables (CSV files joined on a key): the tables.
     pub tables: Option<Tables>,
+    /// For a standard whose documents are sent as a JSON array of records to an API: the array and the operation.
+    pub payload: Option<Payload>,
     #[serde(default)]
     pub params: toml::Table,
+}
+
+/// A standard whose instance is one record of a payload (a JSON array of records, as an API takes it): the
+/// limits of the array, the key of each record, and the operation that receives it. Written by the OpenAPI
+/// importer from the document's own words; the pack's schema is the schema of one record.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    /// The component schema of the payload in the source document, e.g. `CSC`.
+    pub schema: String,
+    /// The property that names a record, e.g. `la_child_id`: the first property the record requires.
+    pub key: String,
+    /// The array's `minItems` and `maxItems`: at most this many records in one request.
+    pub min_items: Option<u64>,
+    pub max_items: Option<u64>,
+    /// The operation taking the payload as its JSON request body, e.g. `POST`.
+    pub method: Option<String>,
+    /// Its path, parameters in braces: `/children_social_care_data/{la_code}/children`.
+    pub path: Option<String>,
+    /// The `format` of its 200 response's schema (a receipt), e.g. `uuid`.
+    pub receipt_format: Option<String>,
+    /// The operation's path parameters, with their constraints.
+    #[serde(default)]
+    pub parameter: Vec<Parameter>,
+}
+
+/// A path parameter of the payload's operation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    pub name: String,
+    /// `integer` or `string`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub minimum: Option<i64>,
+    pub maximum: Option<i64>,
+    pub pattern: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

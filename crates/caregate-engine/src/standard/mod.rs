@@ -9,6 +9,7 @@ pub mod codelists;
 pub mod diff;
 pub mod export;
 pub mod extends;
+pub mod import;
 pub mod manifest;
 pub mod rulebook;
 

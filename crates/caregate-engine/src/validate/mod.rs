@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod bulk;
 pub mod business;
+pub mod payload;
 pub mod structure;
 pub mod tables;
 

@@ -6,6 +6,7 @@
 //!
 //! Not for: deciding what goes into a copy (`policy`) or sending it (`delivery`).
 
+pub mod lock;
 pub mod sqlite;
 
 use std::future::Future;

@@ -1,0 +1,239 @@
+//! What the sender keeps between runs, in one SQLite file of the data folder (`outbound-dfe-csc-api.sqlite`):
+//!
+//! - `acknowledged`: for each child (`la_code`, `la_child_id`), the digest of the content DfE acknowledged
+//!   last (or `purged`) and the receipt that did: a child whose content has that digest is not sent again;
+//! - `outbox`: the children to send, in the order they were read, each with its body; a child leaves it only
+//!   in the transaction that stores DfE's receipt for its batch;
+//! - `receipts`: DfE's receipts, one a batch.
+//!
+//! Every write is a transaction synced to disk (WAL, `synchronous = FULL`) before the sender goes on, so a run
+//! killed at any point leaves each child either acknowledged, or in the outbox for the next run to send.
+//!
+//! Not for: the gateway's messages (`store`), or the audit chain (the gateway's store holds it).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension as _};
+
+/// The digest recorded for a child whose purge DfE acknowledged.
+pub const PURGED: &str = "purged";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("{path}: {source}")]
+    Sql { path: PathBuf, source: rusqlite::Error },
+    #[error("cannot create {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// A child waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub seq: i64,
+    pub la_child_id: String,
+    pub digest: String,
+    pub body: Vec<u8>,
+    pub purge: bool,
+}
+
+pub struct Outbox {
+    conn: Connection,
+    path: PathBuf,
+    la_code: u32,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE IF NOT EXISTS acknowledged (
+    la_code INTEGER NOT NULL, la_child_id TEXT NOT NULL, digest TEXT NOT NULL, receipt TEXT NOT NULL,
+    at TEXT NOT NULL, PRIMARY KEY (la_code, la_child_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, la_code INTEGER NOT NULL, la_child_id TEXT NOT NULL,
+    digest TEXT NOT NULL, body BLOB NOT NULL, purge INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS outbox_child ON outbox (la_code, la_child_id);
+CREATE TABLE IF NOT EXISTS receipts (
+    receipt TEXT PRIMARY KEY, la_code INTEGER NOT NULL, children INTEGER NOT NULL, body_digest TEXT NOT NULL,
+    at TEXT NOT NULL);
+";
+
+/// What one child of an extract comes to in the outbox.
+#[derive(Debug, Clone)]
+pub enum GroupOp {
+    /// DfE holds it as it is: nothing waits for it.
+    Forget { la_child_id: String },
+    /// To be sent.
+    Queue { la_child_id: String, digest: String, body: Vec<u8>, purge: bool },
+}
+
+impl Outbox {
+    /// Opens (or makes) the outbox of `data` for the council `la_code`.
+    pub fn open(data: &Path, la_code: u32) -> Result<Outbox, OutboxError> {
+        let path = data.join("outbound-dfe-csc-api.sqlite");
+        let sql = |source| OutboxError::Sql { path: path.clone(), source };
+        std::fs::create_dir_all(data).map_err(|source| OutboxError::Io { path: data.to_path_buf(), source })?;
+        let conn = Connection::open(&path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        conn.execute_batch(SCHEMA).map_err(sql)?;
+        Ok(Outbox { conn, path, la_code })
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> OutboxError + '_ {
+        |source| OutboxError::Sql { path: self.path.clone(), source }
+    }
+
+    /// Whether DfE acknowledged this content (or this purge) of the child last. Reads only.
+    pub fn acknowledged_as(&self, la_child_id: &str, digest: &str) -> Result<bool, OutboxError> {
+        let acknowledged: Option<String> = self
+            .conn
+            .prepare_cached("SELECT digest FROM acknowledged WHERE la_code = ?1 AND la_child_id = ?2")
+            .and_then(|mut s| s.query_row(params![self.la_code, la_child_id], |r| r.get(0)).optional())
+            .map_err(self.sql())?;
+        Ok(acknowledged.as_deref() == Some(digest))
+    }
+
+    /// Writes what a group of an extract's children comes to, in one short transaction.
+    pub fn write_group(&self, group: &[GroupOp]) -> Result<(), OutboxError> {
+        if group.is_empty() {
+            return Ok(());
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.sql())?;
+        let written = group.iter().try_for_each(|op| match op {
+            GroupOp::Forget { la_child_id } => self.forget(la_child_id),
+            // Looked at again here, in the transaction: the delivery may have had DfE acknowledge this very
+            // content since the intake looked (a child left waiting by an earlier run), and it is not sent twice.
+            GroupOp::Queue { la_child_id, digest, .. } if self.acknowledged_as(la_child_id, digest)? => {
+                self.forget(la_child_id)
+            }
+            GroupOp::Queue { la_child_id, digest, body, purge } => self.queue(la_child_id, digest, body, *purge),
+        });
+        match written {
+            Ok(()) => self.conn.execute_batch("COMMIT").map_err(self.sql()),
+            Err(error) => {
+                // The group is written whole or not at all; the next run reads the extract again.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    /// Takes out what waits for a child DfE holds as it is.
+    fn forget(&self, la_child_id: &str) -> Result<(), OutboxError> {
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
+            .and_then(|mut s| s.execute(params![self.la_code, la_child_id]))
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Whether DfE acknowledged this content (or this purge) of the child last; if so, what an earlier run left
+    /// waiting for it is older than what DfE holds, and leaves the outbox.
+    pub fn unchanged(&self, la_child_id: &str, digest: &str) -> Result<bool, OutboxError> {
+        if !self.acknowledged_as(la_child_id, digest)? {
+            return Ok(false);
+        }
+        self.forget(la_child_id)?;
+        Ok(true)
+    }
+
+    /// Takes a child of an extract into the outbox, in place of what an earlier extract left there for it. New
+    /// content gets a new `seq`, so that a batch of the old one, acknowledged meanwhile, takes only the old one
+    /// out; the same content keeps its place.
+    fn queue(&self, la_child_id: &str, digest: &str, body: &[u8], purge: bool) -> Result<(), OutboxError> {
+        let waiting: Option<String> = self
+            .conn
+            .prepare_cached("SELECT digest FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
+            .and_then(|mut s| s.query_row(params![self.la_code, la_child_id], |r| r.get(0)).optional())
+            .map_err(self.sql())?;
+        if waiting.as_deref() == Some(digest) {
+            // Waiting already as it is (left by an earlier run): it keeps its place, and is sent once.
+            return Ok(());
+        }
+        self.conn
+            .prepare_cached("DELETE FROM outbox WHERE la_code = ?1 AND la_child_id = ?2")
+            .and_then(|mut s| s.execute(params![self.la_code, la_child_id]))
+            .map_err(self.sql())?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO outbox (la_code, la_child_id, digest, body, purge) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| s.execute(params![self.la_code, la_child_id, digest, body, purge]))
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// The next children waiting after `after` (a `seq`), at most `limit`, in the order they were read.
+    pub fn next(&self, after: i64, limit: usize) -> Result<Vec<Waiting>, OutboxError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, la_child_id, digest, body, purge FROM outbox WHERE la_code = ?1 AND seq > ?2
+                 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(self.sql())?;
+        let rows = statement
+            .query_map(params![self.la_code, after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(Waiting {
+                    seq: r.get(0)?,
+                    la_child_id: r.get(1)?,
+                    digest: r.get(2)?,
+                    body: r.get(3)?,
+                    purge: r.get(4)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// How many children wait.
+    pub fn waiting(&self) -> Result<usize, OutboxError> {
+        self.conn
+            .query_row("SELECT count(*) FROM outbox WHERE la_code = ?1", params![self.la_code], |r| r.get::<_, i64>(0))
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(self.sql())
+    }
+
+    /// Stores DfE's receipt for a batch and, in the same transaction, each child of it as acknowledged (a
+    /// purge as [`PURGED`]) and out of the outbox.
+    pub fn acknowledge(
+        &mut self,
+        receipt: &str,
+        body_digest: &str,
+        batch: &[Waiting],
+        at: &str,
+    ) -> Result<(), OutboxError> {
+        let path = self.path.clone();
+        let sql = |source| OutboxError::Sql { path: path.clone(), source };
+        // Immediate: the write lock is waited for (the intake may hold it), never refused as a stale snapshot.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO receipts (receipt, la_code, children, body_digest, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![receipt, self.la_code, i64::try_from(batch.len()).unwrap_or(i64::MAX), body_digest, at],
+        )
+        .map_err(sql)?;
+        {
+            let mut ack = tx
+                .prepare_cached(
+                    "INSERT INTO acknowledged (la_code, la_child_id, digest, receipt, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (la_code, la_child_id) DO UPDATE SET digest = excluded.digest,
+                     receipt = excluded.receipt, at = excluded.at",
+                )
+                .map_err(sql)?;
+            // Only the outbox entry sent leaves: one an extract put there since (not while this run sends) would
+            // have another seq.
+            let mut out = tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1").map_err(sql)?;
+            for child in batch {
+                let digest = if child.purge { PURGED } else { child.digest.as_str() };
+                ack.execute(params![self.la_code, child.la_child_id, digest, receipt, at]).map_err(sql)?;
+                out.execute(params![child.seq]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Takes a child out of the outbox without its being acknowledged: DfE refused it (400 or 413 for it alone),
+    /// so sending it again as it is would be refused again.
+    pub fn drop_refused(&self, seq: i64) -> Result<(), OutboxError> {
+        self.conn.execute("DELETE FROM outbox WHERE seq = ?1", params![seq]).map(|_| ()).map_err(self.sql())
+    }
+}
