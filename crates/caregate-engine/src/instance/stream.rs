@@ -506,7 +506,8 @@ fn walk_tokens<'p>(
                     if declared != namespace {
                         return None;
                     }
-                } else if e.attributes().next().is_some() {
+                } else if !e.attributes_raw().trim_start_matches([' ', '\t', '\r', '\n']).is_empty() {
+                    // Any attribute (or anything quick-xml would read as one): the tree path converts it.
                     return None;
                 }
                 let child: Frame<'p> = match stack.last_mut() {
