@@ -132,6 +132,22 @@ fn records_the_fast_path_declines_give_the_whole_documents_findings() {
 }
 
 #[test]
+fn blank_items_of_a_wrapped_list_are_left_out_as_the_whole_document_leaves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(generate(dir.path(), 300, 5, 0.0)).unwrap();
+    // A blank factor first, one between two, and one with a value not of its code list after a blank: each
+    // record converted in one parse, the items after a blank one numbered as the tree numbers them.
+    let text =
+        replace_nth(&text, "<AssessmentFactors>", "<AssessmentFactors></AssessmentFactors><AssessmentFactors>", 3);
+    let text =
+        replace_nth(&text, "</AssessmentFactors>", "</AssessmentFactors><AssessmentFactors>  </AssessmentFactors>", 20);
+    let text = replace_nth(&text, "<AssessmentFactors>", "<AssessmentFactors/><AssessmentFactors>", 40);
+    let path = dir.path().join("blank-items.xml");
+    std::fs::write(&path, text).unwrap();
+    assert_same_as_whole(&path);
+}
+
+#[test]
 fn the_parts_outside_the_records_convert_and_report_as_in_the_whole_document() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(generate(dir.path(), 40, 8, 0.0)).unwrap();

@@ -74,6 +74,9 @@ trait Sink {
     /// The member whose key was given last is not provided after all (a blank element): forget its key and
     /// the node entered for it.
     fn discard(&mut self) {}
+    /// The item last entered is left out of its list after all (a blank item): forget the node entered for it.
+    /// Nothing of it has been written (an item's separator is written with its value).
+    fn drop_item(&mut self) {}
     /// A fault at `span` of the source, in the node last entered (`step`: one more step below it).
     fn fault(&mut self, _rule: &str, _message: String, _fix: Option<String>, _span: Span, _step: Option<&str>) {}
 }
@@ -313,6 +316,9 @@ impl Sink for Traced {
     }
     fn discard(&mut self) {
         self.built.discard();
+        self.open.pop();
+    }
+    fn drop_item(&mut self) {
         self.open.pop();
     }
     fn fault(&mut self, rule: &str, message: String, fix: Option<String>, span: Span, step: Option<&str>) {
@@ -704,7 +710,16 @@ fn close(sink: &mut impl Sink, stack: &mut Vec<Frame<'_>>, end: usize) -> Option
             sink.discard();
             return Some(());
         }
-        Frame::Scalar { text, blank: Blank::Decline, .. } if blank(&text) => return None,
+        // A blank item of a wrapped list is left out, as the tree path leaves it out (the list stays, empty if
+        // every item is blank); of an unwrapped list, whose key is written with its first item, the tree path
+        // converts the record.
+        Frame::Scalar { text, blank: Blank::Decline, .. } if blank(&text) => {
+            // The items after it are numbered as the tree numbers them: among the items kept.
+            let Some(Frame::Wrapped { items, .. }) = stack.last_mut() else { return None };
+            *items = items.saturating_sub(1);
+            sink.drop_item();
+            return Some(());
+        }
         Frame::Scalar { kind: ScalarType::String, text, .. } => sink.string(&text),
         Frame::Scalar { kind, text, at, .. } => match parse_typed(&text, kind) {
             Some(value) => sink.typed(value),
