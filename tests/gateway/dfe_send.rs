@@ -165,6 +165,39 @@ fn every_valid_child_is_delivered_and_a_bad_one_refused_where_it_is() {
 }
 
 #[test]
+fn a_receipt_stored_but_not_audited_is_audited_by_the_next_run() {
+    let double = double(&[]);
+    let dir = setup(&double, "caregate-test-supplier", "");
+    let mut records = children(120);
+    records[4] = json!({"la_child_id": "C4", "purge": true});
+    let extract = write_extract(dir.path(), "extract.jsonl", &records);
+    let (code, report) = send(dir.path(), &extract);
+    assert_eq!(code, 0, "{report}");
+    let verify = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_caregate"))
+            .args(["audit", "verify", "--data"])
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // Two batches (each attempt and receipt audited) and the purge.
+    assert_eq!(verify(), "OK: 5 audit entries, chain intact");
+    // As if the run had been stopped after DfE's first receipt was stored and before its entries were written.
+    let outbox = rusqlite::Connection::open(dir.path().join("data/outbound-dfe-csc-api.sqlite")).unwrap();
+    let first = report["receipts"][0]["receipt"].as_str().unwrap().to_string();
+    assert_eq!(outbox.execute("UPDATE receipts SET audited = 0 WHERE receipt = ?1", [&first]).unwrap(), 1);
+    drop(outbox);
+    let (code, again) = send(dir.path(), &extract);
+    assert_eq!((code, again["sent"].as_u64()), (0, Some(0)), "{again}");
+    // The receipt and the purge it carried are written again, and only once.
+    assert_eq!(verify(), "OK: 7 audit entries, chain intact");
+    let (_, once_more) = send(dir.path(), &extract);
+    assert_eq!(once_more["sent"], 0);
+    assert_eq!(verify(), "OK: 7 audit entries, chain intact");
+}
+
+#[test]
 fn a_second_run_sends_only_what_changed_and_the_purges() {
     let double = double(&[]);
     let dir = setup(&double, "caregate-test-supplier", "");

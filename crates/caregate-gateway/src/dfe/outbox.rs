@@ -54,8 +54,20 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_child ON outbox (la_code, la_child_id);
 CREATE TABLE IF NOT EXISTS receipts (
     receipt TEXT PRIMARY KEY, la_code INTEGER NOT NULL, children INTEGER NOT NULL, body_digest TEXT NOT NULL,
-    at TEXT NOT NULL);
+    at TEXT NOT NULL, audited INTEGER NOT NULL DEFAULT 0);
 ";
+
+/// A receipt stored without its audit entries: the run was stopped between the two (the outbox and the audit
+/// chain are separate databases), and the next run writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unaudited {
+    pub receipt: String,
+    pub children: usize,
+    pub body_digest: String,
+    /// The children the batch purged, as far as the outbox still says so (a later receipt for a child
+    /// replaces what it says of it).
+    pub purged: Vec<String>,
+}
 
 /// What one child of an extract comes to in the outbox.
 #[derive(Debug, Clone)]
@@ -75,6 +87,13 @@ impl Outbox {
         let conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
+        // An outbox made before receipts were marked audited: its receipts were audited as they came.
+        let has_audited: bool = conn
+            .query_row("SELECT count(*) FROM pragma_table_info('receipts') WHERE name = 'audited'", [], |r| r.get(0))
+            .map_err(sql)?;
+        if !has_audited {
+            conn.execute_batch("ALTER TABLE receipts ADD COLUMN audited INTEGER NOT NULL DEFAULT 1").map_err(sql)?;
+        }
         Ok(Outbox { conn, path, la_code })
     }
 
@@ -231,9 +250,100 @@ impl Outbox {
         tx.commit().map_err(sql)
     }
 
+    /// The receipts of this council stored but not yet audited, oldest first.
+    pub fn unaudited(&self) -> Result<Vec<Unaudited>, OutboxError> {
+        let mut receipts = self
+            .conn
+            .prepare_cached("SELECT receipt, children, body_digest FROM receipts WHERE la_code = ?1 AND audited = 0 ORDER BY at, receipt")
+            .map_err(self.sql())?;
+        let rows = receipts
+            .query_map(params![self.la_code], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            })
+            .map_err(self.sql())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sql())?;
+        let mut purges = self
+            .conn
+            .prepare_cached("SELECT la_child_id FROM acknowledged WHERE la_code = ?1 AND receipt = ?2 AND digest = ?3 ORDER BY la_child_id")
+            .map_err(self.sql())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (receipt, children, body_digest) in rows {
+            let purged = purges
+                .query_map(params![self.la_code, receipt, PURGED], |r| r.get::<_, String>(0))
+                .map_err(self.sql())?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.sql())?;
+            out.push(Unaudited { receipt, children: usize::try_from(children).unwrap_or(0), body_digest, purged });
+        }
+        Ok(out)
+    }
+
+    /// Marks a receipt's audit entries written.
+    pub fn audited(&self, receipt: &str) -> Result<(), OutboxError> {
+        self.conn
+            .execute(
+                "UPDATE receipts SET audited = 1 WHERE receipt = ?1 AND la_code = ?2",
+                params![receipt, self.la_code],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
     /// Takes a child out of the outbox without its being acknowledged: DfE refused it (400 or 413 for it alone),
     /// so sending it again as it is would be refused again.
     pub fn drop_refused(&self, seq: i64) -> Result<(), OutboxError> {
         self.conn.execute("DELETE FROM outbox WHERE seq = ?1", params![seq]).map(|_| ()).map_err(self.sql())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(seq: i64, id: &str, purge: bool) -> Waiting {
+        Waiting { seq, la_child_id: id.into(), digest: format!("d-{id}"), body: b"{}".to_vec(), purge }
+    }
+
+    #[test]
+    fn a_receipt_stays_unaudited_until_marked_and_names_its_purges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut outbox = Outbox::open(dir.path(), 201).unwrap();
+        assert!(outbox.unaudited().unwrap().is_empty());
+        let batch = [waiting(1, "A1", false), waiting(2, "B2", true), waiting(3, "C3", true)];
+        outbox.acknowledge("r-1", "sha256:x", &batch, "2026-12-04T10:00:00Z").unwrap();
+        outbox.acknowledge("r-2", "sha256:y", &[waiting(4, "D4", false)], "2026-12-04T10:00:01Z").unwrap();
+        outbox.audited("r-2").unwrap();
+        // A stop between storing r-1 and auditing it: the next run finds it, with its purges.
+        let reopened = Outbox::open(dir.path(), 201).unwrap();
+        let missed = reopened.unaudited().unwrap();
+        assert_eq!(
+            missed,
+            [Unaudited {
+                receipt: "r-1".into(),
+                children: 3,
+                body_digest: "sha256:x".into(),
+                purged: vec!["B2".into(), "C3".into()],
+            }]
+        );
+        // Another council's outbox in the same folder does not see it.
+        assert!(Outbox::open(dir.path(), 202).unwrap().unaudited().unwrap().is_empty());
+        reopened.audited("r-1").unwrap();
+        assert!(reopened.unaudited().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_outbox_made_before_receipts_were_marked_takes_its_receipts_as_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("outbound-dfe-csc-api.sqlite")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE receipts (receipt TEXT PRIMARY KEY, la_code INTEGER NOT NULL, children INTEGER NOT NULL,
+             body_digest TEXT NOT NULL, at TEXT NOT NULL);
+             INSERT INTO receipts VALUES ('old', 201, 1, 'sha256:z', '2026-12-01T00:00:00Z');",
+        )
+        .unwrap();
+        drop(conn);
+        let outbox = Outbox::open(dir.path(), 201).unwrap();
+        assert!(outbox.unaudited().unwrap().is_empty());
     }
 }

@@ -329,6 +329,15 @@ impl Sender<'_> {
         batch_size: usize,
         progress: &Progress,
     ) -> Result<Result<(), Stop>, SendError> {
+        // Receipts a stopped run stored but did not audit are audited first: every receipt is in the chain at
+        // least once (twice if a run stops between writing the entries and marking them written).
+        for missed in outbox.unaudited()? {
+            let purged = missed.purged.iter().map(String::as_str);
+            let note = " (audited by the run after the one that received it)";
+            let audit = receipt_audit(&missed.receipt, missed.children, &missed.body_digest, purged, note);
+            self.store.audit(audit).await?;
+            outbox.audited(&missed.receipt)?;
+        }
         let mut queue: VecDeque<Vec<Waiting>> = VecDeque::new();
         let mut after = 0i64;
         loop {
@@ -372,19 +381,10 @@ impl Sender<'_> {
                     self.report.purged += purges;
                     self.report.batches += 1;
                     self.report.receipts.push(Receipt { receipt: receipt.clone(), children: batch.len() });
-                    let mut audit = vec![Record::new(Event::OutboundReceipt, ACTOR)
-                        .recipient(DFE)
-                        .digest(body_digest.clone())
-                        .detail(format!("receipt {receipt} children {}", batch.len()))];
-                    for child in batch.iter().filter(|c| c.purge) {
-                        audit.push(
-                            Record::new(Event::OutboundPurge, ACTOR)
-                                .recipient(DFE)
-                                .digest(caregate_engine::digest::sha256(child.la_child_id.as_bytes()))
-                                .detail(format!("receipt {receipt}")),
-                        );
-                    }
+                    let purged = batch.iter().filter(|c| c.purge).map(|c| c.la_child_id.as_str());
+                    let audit = receipt_audit(&receipt, batch.len(), &body_digest, purged, "");
                     self.store.audit(audit).await?;
+                    outbox.audited(&receipt)?;
                 }
                 Ok(Delivered::Split(..)) if batch.len() > 1 => {
                     // Halves go first, in order, so the outbox's order is kept.
@@ -458,4 +458,27 @@ impl Sender<'_> {
             self.client.waited.backoff += delay;
         }
     }
+}
+
+/// The audit entries of a receipt: the receipt, and a purge entry for each child it purged.
+fn receipt_audit<'a>(
+    receipt: &str,
+    children: usize,
+    body_digest: &str,
+    purged: impl Iterator<Item = &'a str>,
+    note: &str,
+) -> Vec<Record> {
+    let mut audit = vec![Record::new(Event::OutboundReceipt, ACTOR)
+        .recipient(DFE)
+        .digest(body_digest.to_string())
+        .detail(format!("receipt {receipt} children {children}{note}"))];
+    for la_child_id in purged {
+        audit.push(
+            Record::new(Event::OutboundPurge, ACTOR)
+                .recipient(DFE)
+                .digest(caregate_engine::digest::sha256(la_child_id.as_bytes()))
+                .detail(format!("receipt {receipt}{note}")),
+        );
+    }
+    audit
 }
