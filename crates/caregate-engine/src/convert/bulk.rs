@@ -818,46 +818,43 @@ fn convert_batch(
         // first submission has them in most records) is read in one parse with its faults, which are the
         // tree path's findings (the same rules, messages and places: `tests/engine/roundtrip.rs`); only what
         // that declines is read as a tree.
-        if let Some(record) = stream::element_to_record(&piece.bytes, name, layout.node, namespace, limits) {
-            let Ok(text) = serde_json::to_string_pretty(&record.value) else {
-                written.fatal = Some(shift(
-                    Finding::error("not-converted", "A record could not be written as JSON.".to_string()),
-                    &piece,
-                ));
-                break;
-            };
-            if !record.faults.is_empty() {
-                let lines = LineIndex::new(&piece.bytes);
+        let value = match stream::element_to_record(&piece.bytes, name, layout.node, namespace, limits) {
+            Some(record) => {
+                let lines = (!record.faults.is_empty()).then(|| LineIndex::new(&piece.bytes));
                 for mut fault in record.faults {
-                    if let Some(location) = fault.location.as_mut() {
+                    if let (Some(location), Some(lines)) = (fault.location.as_mut(), &lines) {
                         (location.line, location.column) = lines.locate(location.span.map_or(0, |s| s.start));
                         location.path = format!("{path}{}", location.path);
                     }
                     written.findings.push(shift(fault, &piece));
                 }
+                record.value
             }
-            push_record(&mut written.json, indent, text.as_bytes());
-            continue;
-        }
-        let element = match document::parse_xml(&piece.bytes, limits) {
-            Ok(doc) => doc.root,
-            Err(finding) => {
-                written.fatal = Some(shift(finding, &piece));
-                break;
+            None => {
+                let element = match document::parse_xml(&piece.bytes, limits) {
+                    Ok(doc) => doc.root,
+                    Err(finding) => {
+                        written.fatal = Some(shift(finding, &piece));
+                        break;
+                    }
+                };
+                let lines = LineIndex::new(&piece.bytes);
+                // The record's own namespace is checked where it stands, as the whole document's conversion does.
+                if element.namespace != *namespace {
+                    let (line, column) = lines.locate(element.span.start);
+                    let location =
+                        Location { line, column, path: path.clone(), pointer: None, span: Some(element.span) };
+                    let finding =
+                        Finding::error("namespace", crate::instance::from_xml::misplaced(&element, namespace))
+                            .with_location(location);
+                    written.findings.push(shift(finding, &piece));
+                }
+                let converted = from_xml_part(&element, layout.node, namespace, catalog, &lines, &path);
+                written.findings.extend(converted.findings.into_iter().map(|f| shift(f, &piece)));
+                converted.value
             }
         };
-        let lines = LineIndex::new(&piece.bytes);
-        // The record's own namespace is checked where it stands, as the whole document's conversion does.
-        if element.namespace != *namespace {
-            let (line, column) = lines.locate(element.span.start);
-            let location = Location { line, column, path: path.clone(), pointer: None, span: Some(element.span) };
-            let finding = Finding::error("namespace", crate::instance::from_xml::misplaced(&element, namespace))
-                .with_location(location);
-            written.findings.push(shift(finding, &piece));
-        }
-        let converted = from_xml_part(&element, layout.node, namespace, catalog, &lines, &path);
-        written.findings.extend(converted.findings.into_iter().map(|f| shift(f, &piece)));
-        match serde_json::to_string_pretty(&converted.value) {
+        match serde_json::to_string_pretty(&value) {
             Ok(text) => push_record(&mut written.json, indent, text.as_bytes()),
             Err(e) => {
                 written.fatal = Some(shift(

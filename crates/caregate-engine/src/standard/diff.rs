@@ -118,16 +118,10 @@ fn fields(schema: &Value) -> BTreeMap<String, Field> {
     out
 }
 
-/// The schema `node` stands for, its `$ref` followed (within the document).
-fn resolve<'s>(root: &'s Value, mut node: &'s Value) -> &'s Value {
-    for _ in 0..DEEPEST {
-        let Some(target) = node.get("$ref").and_then(Value::as_str) else { return node };
-        match target.strip_prefix('#').and_then(|pointer| root.pointer(pointer)) {
-            Some(next) => node = next,
-            None => return node,
-        }
-    }
-    node
+/// The schema `node` stands for, its `$ref`s followed as the pack's compilation follows them (a reference
+/// that names nothing, which no compiled pack has, leaves the node as it is).
+fn resolve<'s>(root: &'s Value, node: &'s Value) -> &'s Value {
+    super::resolve_local(root, node).unwrap_or(node)
 }
 
 /// Records the properties of the object schema `node` (at `path`) and walks into each.

@@ -39,7 +39,7 @@ pub fn resolve_all(
     packs: Vec<PackFiles>,
     known: &dyn Fn(&str) -> Option<PackFiles>,
 ) -> Result<Vec<PackFiles>, PackError> {
-    let references: Vec<Option<String>> = packs.iter().map(reference_of).collect();
+    let references: Vec<Option<String>> = packs.iter().map(PackFiles::reference).collect();
     let find = |reference: &str| -> Option<PackFiles> {
         references
             .iter()
@@ -48,12 +48,6 @@ pub fn resolve_all(
             .or_else(|| known(reference))
     };
     packs.iter().map(|files| resolve(files.clone(), &find, 0)).collect()
-}
-
-/// `id@version` of a pack, read from its standard.toml.
-fn reference_of(files: &PackFiles) -> Option<String> {
-    let table: toml::Table = toml::from_str(files.text("standard.toml").ok()??).ok()?;
-    Some(format!("{}@{}", table.get("id")?.as_str()?, table.get("version")?.as_str()?))
 }
 
 fn resolve(files: PackFiles, find: &dyn Fn(&str) -> Option<PackFiles>, depth: usize) -> Result<PackFiles, PackError> {

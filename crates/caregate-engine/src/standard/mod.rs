@@ -104,7 +104,7 @@ impl PackFiles {
     }
 
     /// `id@version`, as standard.toml says them.
-    fn reference(&self) -> Option<String> {
+    pub(crate) fn reference(&self) -> Option<String> {
         self.id_version().map(|(id, version)| format!("{id}@{version}"))
     }
 
@@ -510,7 +510,7 @@ fn record_validator(
     Ok((location, validator))
 }
 
-fn resolve_local<'a>(schema: &'a Value, mut node: &'a Value) -> Result<&'a Value, String> {
+pub(crate) fn resolve_local<'a>(schema: &'a Value, mut node: &'a Value) -> Result<&'a Value, String> {
     for _ in 0..32 {
         match node.get("$ref").and_then(Value::as_str) {
             Some(reference) => {
