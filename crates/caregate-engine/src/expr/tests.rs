@@ -546,3 +546,24 @@ fn ofsted_lookups_read_the_providers_list() {
     assert!(p.reads_reference("ofsted-providers") && !p.reads_reference("postcodes"));
     assert!(compiler().compile("ofsted_at(self.URN)").is_err());
 }
+
+/// Every rule and aggregate of every embedded pack, parsed by the `cel` crate's hand-written parser (which
+/// compiling uses first) and by its ANTLR one (which compiling falls back on for errors' positions), gives
+/// the same tree, node ids included.
+#[test]
+fn parsers_agree_on_every_embedded_rule() {
+    let catalog = crate::standard::Catalog::embedded().expect("the embedded packs load");
+    let mut sources: Vec<String> = Vec::new();
+    for pack in catalog.packs() {
+        sources.extend(pack.rules.iter().map(|r| r.program.source().to_string()));
+        sources.extend(pack.aggregates.iter().map(|a| a.value.source().to_string()));
+    }
+    sources.sort();
+    sources.dedup();
+    assert!(sources.len() > 500, "only {} expressions found", sources.len());
+    for source in &sources {
+        let fast = cel::parser::PrattParser::new().parse(source).unwrap_or_else(|e| panic!("{source}: {e}"));
+        let slow = cel::parser::Parser::new().parse(source).unwrap_or_else(|e| panic!("{source}: {e}"));
+        assert_eq!(fast, slow, "the parsers read `{source}` differently");
+    }
+}
