@@ -274,6 +274,19 @@ fn load_references(given: &[(String, PathBuf)]) -> Result<caregate_engine::refer
     Ok(references)
 }
 
+/// Fails when a block of the postcode index could not be used as the run read it (the file changed or was
+/// damaged after it loaded): lookups in that block found nothing, so what the run decided on postcodes is in
+/// doubt and must not stand as a report.
+fn postcodes_sound(postcodes: Option<&caregate_engine::reference::PostcodeDirectory>) -> Result<()> {
+    match postcodes.and_then(|p| p.damage()) {
+        Some(why) => bail!(
+            "{why}; postcodes in that part of it were not found, so this run's results on postcodes cannot stand \
+             (write the index again with `caregate reference index postcodes`)"
+        ),
+        None => Ok(()),
+    }
+}
+
 /// `reference index NAME CSV -o FILE`: the data read as `--reference` reads it, written as its index.
 fn reference_command(command: &super::ReferenceCommand) -> Result<u8> {
     use caregate_engine::reference::{PostcodeDirectory, POSTCODES};
@@ -366,6 +379,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs, references: caregate_engine::
         None if output.is_some() => None,
         None => Some(50),
     };
+    let postcodes = references.postcodes.clone();
     let mut validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() })
         .with_params(args.params.clone())
         .with_references(references);
@@ -387,7 +401,9 @@ fn validate(catalog: &Catalog, args: ValidateArgs, references: caregate_engine::
                 spool_dir: Some(dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
             };
             let mut writer = report::writer(format, &options, Box::new(std::io::BufWriter::new(file)));
-            match validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut()) {
+            let checked = validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut())
+                .and_then(|has_errors| postcodes_sound(postcodes.as_deref()).map(|()| has_errors));
+            match checked {
                 Ok(has_errors) => {
                     eprintln!("report written to {}", path.display());
                     Ok(u8::from(has_errors))
@@ -405,6 +421,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs, references: caregate_engine::
             let mut writer =
                 report::writer(format, &options, Box::new(std::io::BufWriter::new(std::io::stdout().lock())));
             let has_errors = validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut())?;
+            postcodes_sound(postcodes.as_deref())?;
             Ok(u8::from(has_errors))
         }
     }
@@ -1295,7 +1312,8 @@ fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
             other => bail!("--param {other}: a {} return is generated for a council, la_code=CODE", pack.reference()),
         }
     }
-    let area = caregate_generate::ssda903::Area { postcodes: load_references(&args.references)?.postcodes, la_code };
+    let postcodes = load_references(&args.references)?.postcodes;
+    let area = caregate_generate::ssda903::Area { postcodes: postcodes.clone(), la_code };
     let settings = caregate_generate::ssda903::Settings {
         count: args.count,
         seed: args.seed,
@@ -1341,6 +1359,8 @@ fn generate_tables_return(pack: &StandardPack, args: &GenerateArgs) -> Result<u8
             (summary, format!(" in {} ({files} files, ", dir.display()))
         }
     };
+    // The postcodes were drawn from every block of the directory: one left out would bias them.
+    postcodes_sound(postcodes.as_deref())?;
     let faults: usize = summary.faults.values().sum();
     let mistakes = if args.profile == caregate_generate::cin::Profile::Messy {
         format!(", {} first-submission mistakes", summary.mistakes)

@@ -368,6 +368,36 @@ fn an_index_of_the_directory_gives_the_same_findings_as_its_csv() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot load") && stderr.contains("the postcode index is not sound: it is"), "{stderr}");
 
+    // Damaged inside its blocks, which are checked as lookups read them: the run fails and leaves no report
+    // (its postcode findings would rest on lookups that found nothing).
+    let mut damaged = bytes.clone();
+    if let Some(last) = damaged.last_mut() {
+        // The last place's top byte: a council far beyond the index's table.
+        *last = 0x7f;
+    }
+    std::fs::write(&index, &damaged).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let report = dir.path().join("report.json");
+    let output = Command::cargo_bin("caregate")
+        .unwrap()
+        .args(["validate", "--standard", "ssda903@2025-26", "--param", "la_code=E09000027", "--format", "json"])
+        .arg("--reference")
+        .arg(format!("postcodes={}", index.display()))
+        .arg("-o")
+        .arg(&report)
+        .args(files.map(|(name, _)| dir.path().join(name)))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the postcode index is not sound: postcode 10 (") && stderr.contains("cannot stand"),
+        "{stderr}"
+    );
+    assert!(!report.exists(), "a report resting on a damaged index was left");
+
     // Only reference data caregate knows can be indexed.
     let output = Command::cargo_bin("caregate")
         .unwrap()

@@ -41,7 +41,7 @@ pub fn validator<'c>(suite: &Suite, catalog: &'c Catalog, case: &Case) -> Result
     for (name, path) in &inputs.references {
         match name.as_str() {
             POSTCODES => {
-                let directory = PostcodeDirectory::load(std::io::Cursor::new(file(path)?))
+                let directory = PostcodeDirectory::load(std::io::Cursor::new(file(path)?.to_vec()))
                     .map_err(|e| format!("reference {name} = `{path}`: {e}"))?;
                 references.postcodes = Some(std::sync::Arc::new(directory));
             }

@@ -9,23 +9,26 @@
 //! Not for: checking that a text is shaped like a postcode (`uk_postcode` in the rule language does that
 //! without a directory), or any geography beyond grid references and councils.
 //!
-//! Hand-written, on purpose, in two ways:
+//! Hand-written, on purpose, in three ways:
 //! - The index. The whole directory is 2.7 million postcodes; a map of owned strings would cost about a
 //!   hundred bytes a postcode (a quarter of a gigabyte). Here a postcode is one `u64` key (its characters in
 //!   base 37, so that keys order as the texts do) beside one `u64` holding its grid reference and the index of
-//!   its council in a small table of codes: 16 bytes a postcode, about 43 MB for the whole directory, found by
-//!   binary search.
+//!   its council in a small table of codes: 16 bytes a postcode, in blocks of [`BLOCK`] postcodes, found by
+//!   binary search over each block's first key, then within the block.
 //! - The reading. The file is read with the `csv` crate, streamed row by row, not with the engine's own
 //!   `document::csv`: that reader keeps a whole file's text and a span per field so that a finding can point
 //!   at a cell of a return, which a 100 MB table of reference data neither needs nor should pay for.
-//! - The index file (see [`INDEX_MAGIC`]). It is the two arrays as they are in memory, little-endian, after a
-//!   short header: loading it is reading 43 MB and checking it, with nothing to parse. A serialisation crate
-//!   (serde with bincode or postcard) would encode the 2.7 million pairs one by one and add a dependency
-//!   whose format changes are not ours to version; the format is small enough to write down and to check
-//!   field by field here.
+//! - The index file (see [`INDEX_MAGIC`]). It is the blocks as they are in memory, little-endian, after a
+//!   short header and the blocks' first keys: loading it reads the header and those keys (80 KB for the whole
+//!   directory), and each block is read, and checked, the first time a lookup needs it. A council's return
+//!   looks up postcodes of a few areas, so a run reads a few hundred of the 5,300 blocks, not 43 MB. A
+//!   serialisation crate (serde with bincode or postcard) would encode the 2.7 million pairs one by one, could
+//!   not read one block without the others, and would add a dependency whose format changes are not ours to
+//!   version; the format is small enough to write down and to check field by field here.
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::{Mutex, OnceLock};
 
 /// Why a postcode directory could not be loaded. Lines are 1-based lines of the CSV file.
 #[derive(Debug, thiserror::Error)]
@@ -59,13 +62,53 @@ pub struct Place<'d> {
     pub authority: Option<&'d str>,
 }
 
-/// The directory: postcodes sorted by key, each with its packed place (see [`pack_place`]).
-#[derive(Debug, Clone)]
+/// The directory: postcodes sorted by key, in blocks of `block` postcodes (the last may hold fewer), each
+/// postcode with its packed place (see [`pack_place`]).
+///
+/// Invariants: `fences` holds each block's first key, strictly increasing; a block, once in memory, holds
+/// keys strictly increasing from its fence and below the next block's, and places whose councils are in
+/// `authorities`. A block of an index file is read when first needed, and checked then.
 pub struct PostcodeDirectory {
-    entries: Vec<(u64, u64)>,
+    len: usize,
+    block: usize,
+    fences: Vec<u64>,
+    store: Store,
     /// Council codes; a place's authority index `i > 0` is `authorities[i - 1]`, 0 is none.
     authorities: Vec<Box<str>>,
+    /// Why the first block that could not be used was refused (read failed, or its content broke the
+    /// invariants): a lookup in it finds nothing, and the caller must say the run's postcodes are in doubt.
+    damage: OnceLock<String>,
 }
+
+impl std::fmt::Debug for PostcodeDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostcodeDirectory")
+            .field("len", &self.len)
+            .field("block", &self.block)
+            .field("authorities", &self.authorities.len())
+            .field("read_from_file", &matches!(self.store, Store::File { .. }))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the postcodes are: all in memory (read from the CSV), or in an index file, each block read from it
+/// the first time it is needed.
+enum Store {
+    Memory(Vec<(u64, u64)>),
+    File { blocks: Vec<OnceLock<Box<[(u64, u64)]>>>, source: Mutex<Source> },
+}
+
+/// An index file open for reading blocks: `blocks_at` is the offset of its first block.
+struct Source {
+    input: Box<dyn ReadSeek>,
+    blocks_at: u64,
+}
+
+trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// Postcodes a block holds: a block is 8 KB of the index file, read whole by a lookup that needs it.
+pub const BLOCK: usize = 512;
 
 /// The first bytes of an index file. Its layout, every number little-endian:
 ///
@@ -75,17 +118,19 @@ pub struct PostcodeDirectory {
 /// | 4                | format version, `u32` ([`INDEX_VERSION`])                             |
 /// | 4                | number of council codes, `u32` (at most 65,535)                       |
 /// | 8                | number of postcodes `n`, `u64` (at least 1)                           |
+/// | 4                | postcodes a block holds `b`, `u32` (a power of two, 1 to 65,536)      |
 /// | per council      | its code's length (1 to 9) in one byte, then the code in ASCII        |
-/// | 8 × `n`          | the postcodes' keys (see `postcode_key`), strictly increasing, `u64`  |
-/// | 8 × `n`          | each postcode's place (see `pack_place`), `u64`, in the keys' order   |
+/// | 8 × ⌈n / b⌉      | each block's first key (see `postcode_key`), strictly increasing      |
+/// | per block        | its `c` keys (`b`, fewer in the last block), strictly increasing,     |
+/// |                  | `u64`; then its `c` places (see `pack_place`), `u64`, in that order   |
 ///
 /// The CR LF, as in PNG's signature, makes a file mangled by a text-mode transfer fail the magic.
 pub const INDEX_MAGIC: [u8; 8] = *b"\x89CGPCD\r\n";
 /// The index format this code writes and reads; any change to the layout or to the meaning of a key or a
 /// place is a new version, and an index of another is refused (it is rebuilt from the CSV in seconds).
-pub const INDEX_VERSION: u32 = 1;
-/// Magic, version and the two counts.
-const INDEX_HEADER: usize = 8 + 4 + 4 + 8;
+pub const INDEX_VERSION: u32 = 2;
+/// Magic, version, the two counts and the block size.
+const INDEX_HEADER: usize = 8 + 4 + 4 + 8 + 4;
 
 /// The most characters a postcode has without its space (`EC1A1BB`).
 const MAX_LEN: usize = 7;
@@ -200,13 +245,28 @@ impl PostcodeDirectory {
         if let Some(pair) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(PostcodeError::Duplicate(key_text(pair[0].0)));
         }
-        Ok(PostcodeDirectory { entries, authorities })
+        Ok(PostcodeDirectory::in_memory(entries, authorities, BLOCK))
+    }
+
+    /// The directory of `entries` (sorted by key, no key twice, at least one) in blocks of `block`.
+    fn in_memory(entries: Vec<(u64, u64)>, authorities: Vec<Box<str>>, block: usize) -> PostcodeDirectory {
+        let block = block.clamp(1, 1 << 16);
+        let fences = entries.iter().step_by(block).map(|&(key, _)| key).collect();
+        PostcodeDirectory {
+            len: entries.len(),
+            block,
+            fences,
+            store: Store::Memory(entries),
+            authorities,
+            damage: OnceLock::new(),
+        }
     }
 
     /// Reads the directory from either of its forms, told apart by their first bytes: an index file (written
     /// by [`PostcodeDirectory::write_index`]) starts with [`INDEX_MAGIC`], which no CSV text does (its first
-    /// byte is not ASCII, nor the start of a UTF-8 byte order mark); anything else is read as CSV.
-    pub fn load(mut input: impl Read + Seek) -> Result<PostcodeDirectory, PostcodeError> {
+    /// byte is not ASCII, nor the start of a UTF-8 byte order mark); anything else is read as CSV. An index
+    /// keeps `input` to read its blocks from as lookups need them.
+    pub fn load(mut input: impl Read + Seek + Send + 'static) -> Result<PostcodeDirectory, PostcodeError> {
         let read_error = |e: std::io::Error| PostcodeError::Read(e.to_string());
         let start = input.stream_position().map_err(read_error)?;
         let mut head = [0u8; INDEX_MAGIC.len()];
@@ -229,37 +289,46 @@ impl PostcodeDirectory {
     }
 
     /// Writes the directory as an index file (see [`INDEX_MAGIC`] for its layout), which
-    /// [`PostcodeDirectory::read_index`] reads back as the same directory.
+    /// [`PostcodeDirectory::read_index`] reads back as the same directory. Fails when a block cannot be read
+    /// from the index this directory was loaded from.
     pub fn write_index(&self, out: impl Write) -> std::io::Result<()> {
         let mut out = BufWriter::with_capacity(1 << 16, out);
         out.write_all(&INDEX_MAGIC)?;
         out.write_all(&INDEX_VERSION.to_le_bytes())?;
-        // Both counts fit: `read` refuses more than u16::MAX councils, and a Vec of 16-byte pairs holds fewer
-        // than 2^60 of them.
+        // The counts fit: `read` refuses more than u16::MAX councils, a Vec of 16-byte pairs holds fewer than
+        // 2^60 of them, and a block holds at most 65,536 postcodes.
         out.write_all(&(self.authorities.len() as u32).to_le_bytes())?;
-        out.write_all(&(self.entries.len() as u64).to_le_bytes())?;
+        out.write_all(&(self.len as u64).to_le_bytes())?;
+        out.write_all(&(self.block as u32).to_le_bytes())?;
         for code in &self.authorities {
             // Codes are 1 to 9 ASCII characters (checked when read), so their length is one byte.
             out.write_all(&[code.len() as u8])?;
             out.write_all(code.as_bytes())?;
         }
-        for &(key, _) in &self.entries {
-            out.write_all(&key.to_le_bytes())?;
+        for fence in &self.fences {
+            out.write_all(&fence.to_le_bytes())?;
         }
-        for &(_, place) in &self.entries {
-            out.write_all(&place.to_le_bytes())?;
+        for i in 0..self.fences.len() {
+            let block = self.block(i).ok_or_else(|| {
+                std::io::Error::other(self.damage().unwrap_or("a block of the index could not be read").to_string())
+            })?;
+            for &(key, _) in block {
+                out.write_all(&key.to_le_bytes())?;
+            }
+            for &(_, place) in block {
+                out.write_all(&place.to_le_bytes())?;
+            }
         }
         out.flush()
     }
 
-    /// Reads an index file written by [`PostcodeDirectory::write_index`], checking all of it before any of it
-    /// is used: the magic, the version, that the counts agree with the file's length (before anything is
-    /// allocated by them), that each council code is one, that keys are strictly increasing (a key no postcode has is
-    /// never matched by a lookup, whose keys are made from postcodes, and [`PostcodeDirectory::iter`] leaves it
-    /// out: checking each of millions of keys here was a fifth of the time a large return took to check),
-    /// and that each place is one `pack_place` makes, with its council in the table. A file that fails any
-    /// check is refused as a whole.
-    pub fn read_index(input: impl Read + Seek) -> Result<PostcodeDirectory, PostcodeError> {
+    /// Reads the head of an index file written by [`PostcodeDirectory::write_index`] and keeps `input` to read
+    /// its blocks from. Checked now: the magic, the version, that the counts agree with the file's length
+    /// (before anything is allocated by them), that each council code is one, and that the blocks' first keys
+    /// are strictly increasing. Each block is checked when first read (see [`PostcodeDirectory::damage`]).
+    /// A key no postcode has is never matched by a lookup, whose keys are made from postcodes, and
+    /// [`PostcodeDirectory::iter`] leaves it out.
+    pub fn read_index(input: impl Read + Seek + Send + 'static) -> Result<PostcodeDirectory, PostcodeError> {
         let bad = |why: String| PostcodeError::BadIndex(why);
         let io = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::UnexpectedEof => PostcodeError::BadIndex("it ends early (truncated)".into()),
@@ -270,32 +339,43 @@ impl PostcodeDirectory {
         let end = input.seek(SeekFrom::End(0)).map_err(io)?;
         input.seek(SeekFrom::Start(start)).map_err(io)?;
         let length = end.saturating_sub(start);
-        let mut input = BufReader::with_capacity(1 << 16, input);
+        let mut head = BufReader::with_capacity(1 << 16, input);
 
         let mut header = [0u8; INDEX_HEADER];
-        input.read_exact(&mut header).map_err(io)?;
-        let (magic, rest) = header.split_at(INDEX_MAGIC.len());
-        if magic != INDEX_MAGIC {
+        head.read_exact(&mut header).map_err(io)?;
+        let word = |at: usize, len: usize| {
+            let mut bytes = [0u8; 8];
+            if let (Some(to), Some(from)) = (bytes.get_mut(..len), header.get(at..at + len)) {
+                to.copy_from_slice(from);
+            }
+            u64::from_le_bytes(bytes)
+        };
+        if header.get(..INDEX_MAGIC.len()) != Some(&INDEX_MAGIC[..]) {
             return Err(bad("it does not start with the index's magic bytes".into()));
         }
-        let (version, rest) = rest.split_at(4);
-        let (authority_count, postcode_count) = rest.split_at(4);
-        let found = u32::from_le_bytes(version.try_into().map_err(|_| bad("no version".into()))?);
+        // Each field is 4 or 8 bytes, so it fits the type it is read as.
+        let found = word(8, 4) as u32;
         if found != INDEX_VERSION {
             return Err(PostcodeError::IndexVersion { found });
         }
-        let authority_count = u32::from_le_bytes(authority_count.try_into().map_err(|_| bad("no count".into()))?);
-        let postcode_count = u64::from_le_bytes(postcode_count.try_into().map_err(|_| bad("no count".into()))?);
-        if authority_count > u32::from(u16::MAX) {
+        let authority_count = word(12, 4);
+        let postcode_count = word(16, 8);
+        let block = word(24, 4);
+        if authority_count > u64::from(u16::MAX) {
             return Err(PostcodeError::TooManyAuthorities);
         }
         if postcode_count == 0 {
             return Err(PostcodeError::Empty);
         }
-        // Each council code takes 2 to 10 bytes and each postcode 16: the counts must fit in what the file
-        // holds before any of it is allocated, so that a damaged count cannot ask for terabytes.
-        let entry_bytes = postcode_count.checked_mul(16);
-        let least = entry_bytes.and_then(|e| e.checked_add(INDEX_HEADER as u64 + 2 * u64::from(authority_count)));
+        if !block.is_power_of_two() || block > 1 << 16 {
+            return Err(bad(format!("its blocks hold {block} postcodes (a power of two up to 65,536 is allowed)")));
+        }
+        // Each council code takes 2 to 10 bytes, each block's first key 8 and each postcode 16: the counts must
+        // fit in what the file holds before any of it is allocated, so that a damaged count cannot ask for
+        // terabytes.
+        let block_count = postcode_count.div_ceil(block);
+        let entry_bytes = postcode_count.checked_mul(16).and_then(|e| e.checked_add(block_count * 8));
+        let least = entry_bytes.and_then(|e| e.checked_add(INDEX_HEADER as u64 + 2 * authority_count));
         if least.is_none_or(|least| least > length) {
             return Err(bad(format!(
                 "it counts {postcode_count} postcodes and {authority_count} councils, more than its {length} bytes hold (truncated?)"
@@ -306,102 +386,185 @@ impl PostcodeDirectory {
         let mut table_bytes = 0u64;
         for i in 0..authority_count {
             let mut len = [0u8; 1];
-            input.read_exact(&mut len).map_err(io)?;
+            head.read_exact(&mut len).map_err(io)?;
             let mut code = [0u8; 9];
             let code = code.get_mut(..usize::from(len[0])).filter(|c| !c.is_empty()).ok_or_else(|| {
                 bad(format!("council {} has a code of {} characters (1 to 9 are allowed)", i + 1, len[0]))
             })?;
-            input.read_exact(code).map_err(io)?;
+            head.read_exact(code).map_err(io)?;
             if !code.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
                 return Err(bad(format!("council {} has a code that is not upper-case letters and digits", i + 1)));
             }
             authorities.push(String::from_utf8_lossy(code).into_owned().into_boxed_str());
             table_bytes += 1 + u64::from(len[0]);
         }
-        // What is left must be exactly the two arrays: no more (a longer file is not what was written), no less.
+        // What is left must be exactly the first keys and the blocks: no more (a longer file is not what was
+        // written), no less.
         let expected = INDEX_HEADER as u64 + table_bytes + entry_bytes.unwrap_or(u64::MAX);
         if expected != length {
             return Err(bad(format!(
                 "it is {length} bytes long, but its counts ({postcode_count} postcodes, {authority_count} councils) make it {expected}"
             )));
         }
-        // Checked above: 16 × the count fits in the file's length, so the count fits in memory's addresses
-        // at least as far as the file does; a Vec beyond isize::MAX bytes would abort, so refuse it plainly.
-        let count = usize::try_from(postcode_count)
-            .ok()
-            .filter(|&n| n <= isize::MAX as usize / 16)
-            .ok_or_else(|| bad(format!("{postcode_count} postcodes do not fit in memory")))?;
-        let mut entries: Vec<(u64, u64)> = vec![(0, 0); count];
+        // Checked above: 16 × the count fits in the file's length, so the counts fit in memory's addresses at
+        // least as far as the file does.
+        let (len, block, block_count) =
+            match (usize::try_from(postcode_count), usize::try_from(block), usize::try_from(block_count)) {
+                (Ok(n), Ok(b), Ok(m)) => (n, b, m),
+                _ => return Err(bad(format!("{postcode_count} postcodes do not fit in memory"))),
+            };
+        let mut fences = vec![0u64; block_count];
+        let mut bytes = [0u8; 8];
+        for fence in fences.iter_mut() {
+            head.read_exact(&mut bytes).map_err(io)?;
+            *fence = u64::from_le_bytes(bytes);
+        }
+        if let Some(i) = fences.windows(2).position(|w| w[0] >= w[1]) {
+            return Err(bad(format!(
+                "block {} starts at postcode {}, which does not come after block {}'s first ({}): keys must be strictly increasing",
+                i + 2,
+                key_text(fences[i + 1]),
+                i + 1,
+                key_text(fences[i])
+            )));
+        }
+        let blocks_at = start + INDEX_HEADER as u64 + table_bytes + 8 * block_count as u64;
+        let input = head.into_inner();
+        Ok(PostcodeDirectory {
+            len,
+            block,
+            fences,
+            store: Store::File {
+                blocks: (0..block_count).map(|_| OnceLock::new()).collect(),
+                source: Mutex::new(Source { input: Box::new(input), blocks_at }),
+            },
+            authorities,
+            damage: OnceLock::new(),
+        })
+    }
 
-        // Read in chunks straight into the pairs, each array in turn: the file's arrays are never held whole
-        // beside the index, so loading takes no more memory than the index itself.
-        let mut chunk = vec![0u8; 1 << 16];
-        for second in [false, true] {
-            for part in entries.chunks_mut(chunk.len() / 8) {
-                let bytes = chunk.get_mut(..part.len() * 8).unwrap_or_default();
-                input.read_exact(bytes).map_err(io)?;
-                for (pair, word) in part.iter_mut().zip(bytes.chunks_exact(8)) {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(word);
-                    let value = u64::from_le_bytes(b);
-                    if second {
-                        pair.1 = value;
-                    } else {
-                        pair.0 = value;
-                    }
-                }
+    /// Block `i`'s postcodes, read and checked if it is not yet in memory; `None` when there is no such block
+    /// or it could not be used (the reason kept as the directory's [`PostcodeDirectory::damage`]).
+    fn block(&self, i: usize) -> Option<&[(u64, u64)]> {
+        let (blocks, source) = match &self.store {
+            Store::Memory(entries) => return entries.get(i * self.block..((i + 1) * self.block).min(self.len)),
+            Store::File { blocks, source } => (blocks, source),
+        };
+        let cell = blocks.get(i)?;
+        if let Some(block) = cell.get() {
+            return Some(block);
+        }
+        // One reader at a time; a thread that waited finds the block another read meanwhile.
+        let mut source = source.lock().ok()?;
+        if let Some(block) = cell.get() {
+            return Some(block);
+        }
+        match self.read_block(&mut source, i) {
+            Ok(block) => Some(cell.get_or_init(|| block)),
+            Err(why) => {
+                let _ = self.damage.set(format!("the postcode index is not sound: {why}"));
+                None
             }
         }
+    }
 
-        let mut previous: Option<u64> = None;
-        for (i, &(key, place)) in entries.iter().enumerate() {
-            if previous.is_some_and(|p| p >= key) {
-                return Err(bad(format!(
-                    "postcode {} ({}) does not come after the one before it: keys must be strictly increasing",
-                    i + 1,
-                    key_text(key)
-                )));
+    /// Reads block `i` from the index file and checks it against the invariants (see [`PostcodeDirectory`]).
+    fn read_block(&self, source: &mut Source, i: usize) -> Result<Box<[(u64, u64)]>, String> {
+        let count = self.len.saturating_sub(i * self.block).min(self.block);
+        let at = source.blocks_at + (i * self.block * 16) as u64;
+        let mut bytes = vec![0u8; count * 16];
+        source
+            .input
+            .seek(SeekFrom::Start(at))
+            .and_then(|_| source.input.read_exact(&mut bytes))
+            .map_err(|e| format!("block {} could not be read: {e}", i + 1))?;
+        let word = |w: &[u8]| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            u64::from_le_bytes(b)
+        };
+        let (keys, places) = bytes.split_at(count * 8);
+        let block: Box<[(u64, u64)]> =
+            keys.chunks_exact(8).zip(places.chunks_exact(8)).map(|(k, p)| (word(k), word(p))).collect();
+        let first = i * self.block;
+        if block.first().map(|&(key, _)| key).as_ref() != self.fences.get(i) {
+            return Err(format!("block {} does not start with the key its table of first keys gives", i + 1));
+        }
+        if let Some(j) = block.windows(2).position(|w| w[0].0 >= w[1].0) {
+            return Err(format!(
+                "postcode {} ({}) does not come after the one before it: keys must be strictly increasing",
+                first + j + 2,
+                key_text(block[j + 1].0)
+            ));
+        }
+        if let (Some(&(last, _)), Some(&next)) = (block.last(), self.fences.get(i + 1)) {
+            if last >= next {
+                return Err(format!(
+                    "postcode {} ({}) does not come before the next block's first",
+                    first + count,
+                    key_text(last)
+                ));
             }
-            previous = Some(key);
+        }
+        for (j, &(key, place)) in block.iter().enumerate() {
             let authority = place >> AUTHORITY_SHIFT;
-            if authority > u64::from(authority_count) {
-                return Err(bad(format!(
-                    "postcode {} ({}) names council {authority}, but the table has {authority_count}",
-                    i + 1,
-                    key_text(key)
-                )));
+            if authority > self.authorities.len() as u64 {
+                return Err(format!(
+                    "postcode {} ({}) names council {authority}, but the table has {}",
+                    first + j + 1,
+                    key_text(key),
+                    self.authorities.len()
+                ));
             }
             if place & GRID_FLAG == 0 && place & (GRID_FLAG - 1) != 0 {
-                return Err(bad(format!(
+                return Err(format!(
                     "postcode {} ({}) has grid values but no grid reference",
-                    i + 1,
+                    first + j + 1,
                     key_text(key)
-                )));
+                ));
             }
         }
-        Ok(PostcodeDirectory { entries, authorities })
+        Ok(block)
+    }
+
+    /// Why a block of the index could not be used, when one could not: the file changed or was damaged after
+    /// it was loaded, or could no longer be read. Lookups in that block found nothing, so whatever was
+    /// decided on postcodes since is in doubt, and the caller must say so.
+    pub fn damage(&self) -> Option<&str> {
+        self.damage.get().map(String::as_str)
     }
 
     /// How many postcodes the directory holds.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
-    /// About how many bytes the directory holds in memory.
+    /// About how many bytes the directory holds in memory: the blocks' first keys, the blocks read so far and
+    /// the council codes.
     pub fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<(u64, u64)>()
+        let blocks = match &self.store {
+            Store::Memory(entries) => entries.capacity() * 16,
+            Store::File { blocks, .. } => {
+                blocks.capacity() * std::mem::size_of::<OnceLock<Box<[(u64, u64)]>>>()
+                    + blocks.iter().filter_map(OnceLock::get).map(|b| b.len() * 16).sum::<usize>()
+            }
+        };
+        self.fences.capacity() * 8
+            + blocks
             + self.authorities.iter().map(|a| a.len() + std::mem::size_of::<Box<str>>()).sum::<usize>()
     }
 
     /// What the directory says about `postcode` (any case, spaces anywhere), or `None` when it does not list it.
     pub fn place(&self, postcode: &str) -> Option<Place<'_>> {
         let key = postcode_key(postcode.as_bytes())?;
-        let i = self.entries.binary_search_by_key(&key, |&(k, _)| k).ok()?;
-        self.entries.get(i).map(|&(_, packed)| self.unpack(packed))
+        let i = self.fences.partition_point(|&fence| fence <= key).checked_sub(1)?;
+        let block = self.block(i)?;
+        let j = block.binary_search_by_key(&key, |&(k, _)| k).ok()?;
+        block.get(j).map(|&(_, packed)| self.unpack(packed))
     }
 
     /// The distance in miles between two postcodes, as DfE defines a placement's distance from home: the
@@ -413,9 +576,11 @@ impl PostcodeDirectory {
 
     /// Every postcode the directory lists, in its order (by the postcode's characters), with what it says about
     /// it. For drawing postcodes of an area (the SSDA903 generator); lookups use [`PostcodeDirectory::place`].
+    /// Reads every block; one that cannot be used is left out (see [`PostcodeDirectory::damage`]).
     pub fn iter(&self) -> impl Iterator<Item = (Listed, Place<'_>)> + '_ {
-        self.entries
-            .iter()
+        (0..self.fences.len())
+            .filter_map(|i| self.block(i))
+            .flatten()
             .filter(|&&(key, _)| key_is_valid(key))
             .map(|&(key, packed)| (Listed(key), self.unpack(packed)))
     }
@@ -698,7 +863,8 @@ L99999999,GY1 1AA,,,x
         assert!(PostcodeDirectory::read(std::io::Cursor::new(not_utf8)).is_err());
         // The index is allocated once, at the number of lines: no more than one entry spare.
         let d = small();
-        assert!(d.entries.capacity() <= d.len() + 1, "{} for {}", d.entries.capacity(), d.len());
+        let Store::Memory(entries) = &d.store else { panic!("a CSV directory is in memory") };
+        assert!(entries.capacity() <= d.len() + 1, "{} for {}", entries.capacity(), d.len());
     }
 
     fn index_of(d: &PostcodeDirectory) -> Vec<u8> {
@@ -707,45 +873,104 @@ L99999999,GY1 1AA,,,x
         bytes
     }
 
+    fn load(bytes: &[u8]) -> Result<PostcodeDirectory, PostcodeError> {
+        PostcodeDirectory::load(std::io::Cursor::new(bytes.to_vec()))
+    }
+
     fn index_error(bytes: &[u8]) -> String {
-        match PostcodeDirectory::load(std::io::Cursor::new(bytes)) {
+        match load(bytes) {
             Ok(_) => panic!("a damaged index loaded"),
             Err(e) => e.to_string(),
         }
     }
 
-    /// Where the arrays start in the small directory's index: header, then its four council codes of 9.
-    const SMALL_KEYS: usize = INDEX_HEADER + 4 * 10;
+    /// Every postcode of `d` with its packed place, in order, every block read.
+    fn entries(d: &PostcodeDirectory) -> Vec<(u64, u64)> {
+        (0..d.fences.len()).filter_map(|i| d.block(i)).flatten().copied().collect()
+    }
+
+    /// The small directory in blocks of two postcodes.
+    fn small_in_twos() -> PostcodeDirectory {
+        PostcodeDirectory::in_memory(entries(&small()), small().authorities, 2)
+    }
+
+    /// Where the blocks start in an index of `d` (whose four council codes have 9 characters): after the
+    /// header, the codes and the blocks' first keys.
+    fn blocks_at(d: &PostcodeDirectory) -> usize {
+        INDEX_HEADER + 4 * 10 + 8 * d.fences.len()
+    }
+
+    const LOOKUPS: [&str; 8] = ["TW9 1AA", "tw912ab", "M1 1AE", "EH1 1AA", "GY1 1AA", "ZZ9 9ZZ", "TW9 1AB", "x"];
 
     #[test]
     fn an_index_reads_back_as_the_same_directory() {
-        let d = small();
-        let bytes = index_of(&d);
-        assert_eq!(bytes.get(..8), Some(&INDEX_MAGIC[..]));
-        assert_eq!(bytes.len(), SMALL_KEYS + 16 * d.len());
-        let back = PostcodeDirectory::load(std::io::Cursor::new(&bytes)).expect("the index loads");
-        assert_eq!(back.entries, d.entries);
-        assert_eq!(back.authorities, d.authorities);
-        for postcode in ["TW9 1AA", "tw912ab", "M1 1AE", "EH1 1AA", "GY1 1AA", "ZZ9 9ZZ", "TW9 1AB", "x"] {
-            assert_eq!(back.place(postcode), d.place(postcode), "{postcode}");
+        for d in [small(), small_in_twos()] {
+            let bytes = index_of(&d);
+            assert_eq!(bytes.get(..8), Some(&INDEX_MAGIC[..]));
+            assert_eq!(bytes.len(), blocks_at(&d) + 16 * d.len());
+            let back = load(&bytes).expect("the index loads");
+            assert!(matches!(back.store, Store::File { .. }));
+            assert_eq!((back.len(), back.block, &back.fences), (d.len(), d.block, &d.fences));
+            assert_eq!(back.authorities, d.authorities);
+            for postcode in LOOKUPS {
+                assert_eq!(back.place(postcode), d.place(postcode), "{postcode}");
+            }
+            assert_eq!(back.miles_between("TW9 1AA", "M1 1AE"), Some(161.7));
+            assert_eq!(back.miles_between("TW9 1AA", "GY1 1AA"), None);
+            assert_eq!(entries(&back), entries(&d));
+            assert!(back.iter().eq(d.iter()));
+            assert_eq!(back.damage(), None);
+            // An index written from an index is the same bytes.
+            assert_eq!(index_of(&back), bytes);
+            // Reading starts where the input is, as `read` does.
+            let mut offset = b"xyz".to_vec();
+            offset.extend_from_slice(&bytes);
+            let mut cursor = std::io::Cursor::new(offset);
+            cursor.set_position(3);
+            let at_offset = PostcodeDirectory::load(cursor).expect("at an offset");
+            assert_eq!(entries(&at_offset), entries(&d));
         }
-        assert_eq!(back.miles_between("TW9 1AA", "M1 1AE"), Some(161.7));
-        assert_eq!(back.miles_between("TW9 1AA", "GY1 1AA"), None);
-        // The CSV still loads through `load`, and an index written from an index is the same bytes.
-        assert_eq!(PostcodeDirectory::load(std::io::Cursor::new(SMALL)).expect("CSV").entries, d.entries);
-        assert_eq!(index_of(&back), bytes);
-        // Reading starts where the input is, as `read` does.
-        let mut offset = b"xyz".to_vec();
-        offset.extend_from_slice(&bytes);
-        let mut cursor = std::io::Cursor::new(offset);
-        cursor.set_position(3);
-        assert_eq!(PostcodeDirectory::load(cursor).expect("at an offset").entries, d.entries);
+        // The CSV still loads through `load`.
+        assert_eq!(entries(&PostcodeDirectory::load(std::io::Cursor::new(SMALL)).expect("CSV")), entries(&small()));
+    }
+
+    #[test]
+    fn an_index_reads_only_the_blocks_its_lookups_need() {
+        let d = small_in_twos();
+        let back = load(&index_of(&d)).expect("the index loads");
+        let read = |d: &PostcodeDirectory| match &d.store {
+            Store::File { blocks, .. } => blocks.iter().filter(|b| b.get().is_some()).count(),
+            Store::Memory(_) => panic!("an index is read from its file"),
+        };
+        assert_eq!((back.fences.len(), read(&back)), (3, 0));
+        let before = back.heap_bytes();
+        // EH1 1AA is the second postcode: in the first block.
+        assert!(back.place("EH1 1AA").is_some());
+        assert_eq!(read(&back), 1);
+        assert_eq!(back.heap_bytes(), before + 2 * 16);
+        assert!(back.place("eh11aa").is_some() && back.place("AA1 1AA").is_none());
+        assert_eq!(read(&back), 1);
+        // The last block (ZZ9 9ZZ), and a postcode past it, which only that block could hold.
+        assert!(back.place("ZZ9 9ZZ").is_some() && back.place("ZZ9 9ZY").is_none());
+        assert_eq!(read(&back), 2);
+        // Lookups from several threads at once each find what one thread finds.
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for postcode in LOOKUPS {
+                        assert_eq!(back.place(postcode), d.place(postcode), "{postcode}");
+                    }
+                });
+            }
+        });
+        assert_eq!(read(&back), 3);
     }
 
     #[test]
     fn a_truncated_or_lengthened_index_is_refused() {
-        let bytes = index_of(&small());
-        for len in [SMALL_KEYS - 1, SMALL_KEYS + 8, bytes.len() - 1] {
+        let d = small();
+        let bytes = index_of(&d);
+        for len in [blocks_at(&d) - 1, blocks_at(&d) + 8, bytes.len() - 1] {
             let error = index_error(bytes.get(..len).unwrap_or_default());
             assert!(error.starts_with("the postcode index is not sound: it "), "{len}: {error}");
         }
@@ -765,9 +990,15 @@ L99999999,GY1 1AA,,,x
         let mut huge = bytes.clone();
         huge.splice(16..24, u64::MAX.to_le_bytes());
         assert!(index_error(&huge).contains("more than its"), "{}", index_error(&huge));
-        let mut none = bytes;
+        let mut none = bytes.clone();
         none.splice(16..24, 0u64.to_le_bytes());
         assert_eq!(index_error(&none), "the postcode directory lists no postcode");
+        // A block size that is not a power of two, or too large.
+        for block in [0u32, 3, 1 << 17] {
+            let mut b = bytes.clone();
+            b.splice(24..28, block.to_le_bytes());
+            assert!(index_error(&b).contains(&format!("its blocks hold {block} postcodes")), "{}", index_error(&b));
+        }
     }
 
     #[test]
@@ -782,57 +1013,76 @@ L99999999,GY1 1AA,,,x
             index_error(&magic)
         );
         assert_eq!(
-            PostcodeDirectory::read_index(std::io::Cursor::new(&magic)).map(|_| ()).map_err(|e| e.to_string()),
+            PostcodeDirectory::read_index(std::io::Cursor::new(magic)).map(|_| ()).map_err(|e| e.to_string()),
             Err("the postcode index is not sound: it does not start with the index's magic bytes".into())
         );
         let mut version = bytes;
-        version.splice(8..12, 2u32.to_le_bytes());
+        version.splice(8..12, 1u32.to_le_bytes());
         assert!(
-            index_error(&version).starts_with("the postcode index is format version 2; this caregate reads version 1")
+            index_error(&version).starts_with("the postcode index is format version 1; this caregate reads version 2")
         );
     }
 
+    /// The damage a lookup of `postcode` finds in the index `bytes` (which loads: what is checked at load is
+    /// sound), after which the lookup and every other in that block find nothing.
+    fn damage_found(bytes: &[u8], postcode: &str) -> String {
+        let d = load(bytes).expect("the head of the index is sound");
+        assert_eq!(d.damage(), None);
+        assert_eq!(d.place(postcode), None, "{postcode}");
+        d.damage().map(str::to_string).unwrap_or_else(|| panic!("no damage found looking {postcode} up"))
+    }
+
     #[test]
-    fn an_index_whose_content_breaks_its_invariants_is_refused() {
+    fn an_index_whose_content_breaks_its_invariants_is_refused_where_it_is_read() {
         let d = small();
         let bytes = index_of(&d);
         let n = d.len();
-        let key = |i: usize| SMALL_KEYS + 8 * i;
-        let place = |i: usize| SMALL_KEYS + 8 * (n + i);
+        let all = entries(&d);
+        let key = |i: usize| blocks_at(&d) + 8 * i;
+        let place = |i: usize| blocks_at(&d) + 8 * (n + i);
         let with = |at: usize, value: u64| {
             let mut b = bytes.clone();
             b.splice(at..at + 8, value.to_le_bytes());
-            index_error(&b)
+            b
         };
-        // Keys out of order: the first two swapped, or one repeated.
-        let mut swapped = bytes.clone();
-        let (first, second) = (d.entries[0].0, d.entries[1].0);
-        swapped.splice(key(0)..key(1), second.to_le_bytes());
-        swapped.splice(key(1)..key(2), first.to_le_bytes());
-        assert!(
-            index_error(&swapped).contains("postcode 2 (") && index_error(&swapped).contains("strictly increasing")
-        );
-        assert!(with(key(1), first).contains("postcode 2 (EH11AA) does not come after"), "{}", with(key(1), first));
+        // Keys out of order: the first two swapped (the block no longer starts at its first key), or one
+        // repeated.
+        let mut swapped = with(key(0), all[1].0);
+        swapped.splice(key(1)..key(2), all[0].0.to_le_bytes());
+        assert!(damage_found(&swapped, "TW9 1AA").contains("block 1 does not start with the key"));
+        let repeated = damage_found(&with(key(1), all[0].0), "TW9 1AA");
+        assert!(repeated.contains("postcode 2 (EH11AA) does not come after"), "{repeated}");
+        // A council beyond the table (index 5 of 4), and grid values without the flag.
+        let authority = (all[0].1 & ((1 << AUTHORITY_SHIFT) - 1)) | (5 << AUTHORITY_SHIFT);
+        assert!(damage_found(&with(place(0), authority), "M1 1AE").contains("names council 5, but the table has 4"));
+        assert!(damage_found(&with(place(0), u64::MAX), "M1 1AE").contains("names council"));
+        assert!(damage_found(&with(place(0), 7), "M1 1AE").contains("has grid values but no grid reference"));
+        // Damage is said as "not sound", and writing the index again fails rather than copy it.
+        let damaged = load(&with(place(0), 7)).expect("loads");
+        assert!(damaged.write_index(&mut Vec::new()).is_err());
+        assert!(damaged.damage().is_some_and(|d| d.starts_with("the postcode index is not sound: postcode 1 (")));
         // A key no postcode has (beyond seven characters, padding inside, or one character) is kept in its place
         // but never listed, and no lookup (whose keys are made from postcodes) finds it.
         for bad in [u64::MAX, 11 * 37u64.pow(6) + 11, 11 * 37u64.pow(6)] {
             assert!(!key_is_valid(bad), "{bad:#x}");
         }
-        let mut b = bytes.clone();
-        b.splice(key(n - 1)..key(n), u64::MAX.to_le_bytes());
-        let loaded = PostcodeDirectory::load(std::io::Cursor::new(&b)).unwrap();
+        let loaded = load(&with(key(n - 1), u64::MAX)).expect("loads");
         assert_eq!((loaded.len(), loaded.iter().count()), (n, n - 1));
         assert!(loaded.iter().all(|(listed, _)| key_is_valid(listed.0)));
         assert_eq!(loaded.place("TW9 1AA"), d.place("TW9 1AA"));
-        // A council beyond the table (index 5 of 4), and grid values without the flag.
-        let authority = (d.entries[0].1 & ((1 << AUTHORITY_SHIFT) - 1)) | (5 << AUTHORITY_SHIFT);
-        assert!(
-            with(place(0), authority).contains("names council 5, but the table has 4"),
-            "{}",
-            with(place(0), authority)
-        );
-        assert!(with(place(0), u64::MAX).contains("names council"));
-        assert!(with(place(0), 7).contains("has grid values but no grid reference"));
+        assert_eq!(loaded.damage(), None);
+        // A block whose last key is not below the next block's first.
+        let twos = small_in_twos();
+        let twos_bytes = index_of(&twos);
+        let mut b = twos_bytes.clone();
+        let second_key = blocks_at(&twos) + 8;
+        b.splice(second_key..second_key + 8, twos.fences[1].to_le_bytes());
+        assert!(damage_found(&b, "EH1 1AA").contains("does not come before the next block's first"));
+        // The blocks' first keys out of order are refused when the index loads.
+        let mut b = twos_bytes.clone();
+        let fences = INDEX_HEADER + 40;
+        b.splice(fences + 8..fences + 16, twos.fences[0].to_le_bytes());
+        assert!(index_error(&b).contains("block 2 starts at postcode"), "{}", index_error(&b));
         // A council code that is not one: empty, too long, or not upper-case letters and digits.
         for (at, byte) in [(INDEX_HEADER, 0u8), (INDEX_HEADER, 10), (INDEX_HEADER + 1, b'e'), (INDEX_HEADER + 1, 0xff)]
         {
@@ -846,16 +1096,48 @@ L99999999,GY1 1AA,,,x
         assert_eq!(index_error(&b), "the postcode directory names more than 65535 local authorities");
         // Every single-byte change anywhere is either refused or still a directory that answers lookups: never
         // a panic.
-        for at in 0..bytes.len() {
-            for flip in [0x01u8, 0x80, 0xff] {
-                let mut b = bytes.clone();
-                b[at] ^= flip;
-                if let Ok(d) = PostcodeDirectory::load(std::io::Cursor::new(&b)) {
-                    for e in &d.entries {
-                        let _ = d.unpack(e.1);
+        for bytes in [bytes, twos_bytes] {
+            for at in 0..bytes.len() {
+                for flip in [0x01u8, 0x80, 0xff] {
+                    let mut b = bytes.clone();
+                    b[at] ^= flip;
+                    if let Ok(d) = load(&b) {
+                        for postcode in LOOKUPS {
+                            let _ = d.place(postcode);
+                        }
+                        let _ = d.iter().count();
                     }
                 }
             }
         }
+    }
+
+    /// A directory whose index file cannot be read when a block is needed says so, rather than answer.
+    #[test]
+    fn a_block_that_cannot_be_read_is_damage() {
+        struct Failing(std::io::Cursor<Vec<u8>>, usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                // Reads up to the blocks succeed; a block's fails.
+                if self.0.position() as usize >= self.1 {
+                    return Err(std::io::Error::other("the disk went away"));
+                }
+                let room = (self.1 - self.0.position() as usize).min(buf.len());
+                self.0.read(&mut buf[..room])
+            }
+        }
+        impl Seek for Failing {
+            fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+                self.0.seek(to)
+            }
+        }
+        let d = small();
+        let bytes = index_of(&d);
+        let failing = PostcodeDirectory::load(Failing(std::io::Cursor::new(bytes), blocks_at(&d))).expect("loads");
+        assert_eq!(failing.place("TW9 1AA"), None);
+        assert_eq!(
+            failing.damage(),
+            Some("the postcode index is not sound: block 1 could not be read: the disk went away")
+        );
     }
 }
