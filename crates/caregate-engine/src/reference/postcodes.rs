@@ -95,8 +95,11 @@ impl std::fmt::Debug for PostcodeDirectory {
 /// the first time it is needed.
 enum Store {
     Memory(Vec<(u64, u64)>),
-    File { blocks: Vec<OnceLock<Box<[(u64, u64)]>>>, source: Mutex<Source> },
+    File { blocks: Vec<OnceLock<Pairs>>, source: Mutex<Source> },
 }
+
+/// A block's postcodes read from an index file: each key with its packed place.
+type Pairs = Box<[(u64, u64)]>;
 
 /// An index file open for reading blocks: `blocks_at` is the offset of its first block.
 struct Source {
@@ -469,7 +472,7 @@ impl PostcodeDirectory {
     }
 
     /// Reads block `i` from the index file and checks it against the invariants (see [`PostcodeDirectory`]).
-    fn read_block(&self, source: &mut Source, i: usize) -> Result<Box<[(u64, u64)]>, String> {
+    fn read_block(&self, source: &mut Source, i: usize) -> Result<Pairs, String> {
         let count = self.len.saturating_sub(i * self.block).min(self.block);
         let at = source.blocks_at + (i * self.block * 16) as u64;
         let mut bytes = vec![0u8; count * 16];
@@ -484,8 +487,7 @@ impl PostcodeDirectory {
             u64::from_le_bytes(b)
         };
         let (keys, places) = bytes.split_at(count * 8);
-        let block: Box<[(u64, u64)]> =
-            keys.chunks_exact(8).zip(places.chunks_exact(8)).map(|(k, p)| (word(k), word(p))).collect();
+        let block: Pairs = keys.chunks_exact(8).zip(places.chunks_exact(8)).map(|(k, p)| (word(k), word(p))).collect();
         let first = i * self.block;
         if block.first().map(|&(key, _)| key).as_ref() != self.fences.get(i) {
             return Err(format!("block {} does not start with the key its table of first keys gives", i + 1));
@@ -549,7 +551,7 @@ impl PostcodeDirectory {
         let blocks = match &self.store {
             Store::Memory(entries) => entries.capacity() * 16,
             Store::File { blocks, .. } => {
-                blocks.capacity() * std::mem::size_of::<OnceLock<Box<[(u64, u64)]>>>()
+                blocks.capacity() * std::mem::size_of::<OnceLock<Pairs>>()
                     + blocks.iter().filter_map(OnceLock::get).map(|b| b.len() * 16).sum::<usize>()
             }
         };
