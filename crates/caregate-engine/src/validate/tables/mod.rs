@@ -189,21 +189,26 @@ impl Validator<'_> {
         // Each file's own findings (a column missing, a row without its key), which have no excerpt.
         let mut own: Vec<Vec<Finding>> = read.iter_mut().map(|r| std::mem::take(&mut r.findings)).collect();
         let places = CsvPlaces { read: &read };
-        // Records are checked on every core, each thread a run of them; each file's findings are put in line
-        // order after, so the order the threads finish in does not show.
+        // Records are checked on every core, each thread taking the next run of them until none is left (children
+        // differ in how many rows they have, so halves fixed in advance would leave one core idle at the end);
+        // each file's findings are put in line order after, so the order the threads finish in does not show.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-        let chunk = records.len().div_ceil(threads).max(64);
+        let runs: Vec<&[(String, Rows)]> = records.chunks(RUN).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
         let waiting: Vec<std::io::Result<Waiting>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = records
-                .chunks(chunk)
-                .map(|run| {
-                    let (read, dates, places, agg) = (&read, &dates, &places, agg.as_ref());
+            let handles: Vec<_> = (0..threads.min(runs.len()).max(1))
+                .map(|_| {
+                    let (read, dates, places, agg, runs, next) = (&read, &dates, &places, agg.as_ref(), &runs, &next);
                     scope.spawn(move || {
                         let mut waiting = Waiting::new();
-                        for (key, rows) in run {
-                            let rows = csv_rows(tables, read, rows);
-                            for (file, finding) in self.check_record(pack, tables, dates, key, &rows, places, agg) {
-                                waiting.push(file, &finding)?;
+                        loop {
+                            let r = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(run) = runs.get(r) else { break };
+                            for (i, (key, rows)) in run.iter().enumerate() {
+                                let rows = csv_rows(tables, read, rows);
+                                for (file, finding) in self.check_record(pack, tables, dates, key, &rows, places, agg) {
+                                    waiting.push(file, r * RUN + i, &finding)?;
+                                }
                             }
                         }
                         Ok(waiting)
@@ -365,6 +370,10 @@ fn absent_columns(tables: &Tables, read: &[Read]) -> Vec<String> {
     }
     absent
 }
+
+/// Records a checking thread takes at a time: small enough that the threads end together, large enough that
+/// taking the next run costs nothing beside checking it.
+const RUN: usize = 16;
 
 /// Rows of a file (by its index) that have no key, by their index in it.
 type NoKey = Vec<(usize, Vec<usize>)>;
@@ -530,17 +539,22 @@ impl Validator<'_> {
         let params = self.params_for(pack);
         let null = Value::Null;
         let context = super::business::Context::new(&null, None, &self.clock, &params, &self.references);
+        let wanted = gathered_tables(pack, tables);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let chunk = records.len().div_ceil(threads).max(64);
         let gathered: Vec<Option<Accumulator<'_>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = records
                 .chunks(chunk)
                 .map(|run| {
-                    let context = &context;
+                    let (context, wanted) = (&context, &wanted);
                     scope.spawn(move || {
                         let mut accumulator = Accumulator::new(pack);
+                        let mut only = Vec::new();
                         for (key, rows) in run {
-                            let rows = csv_rows(tables, read, rows);
+                            // Rows of the tables no aggregate reads are left out of this pass's records.
+                            only.clear();
+                            only.extend(rows.iter().zip(wanted).map(|(r, &w)| if w { r.clone() } else { Vec::new() }));
+                            let rows = csv_rows(tables, read, &only);
                             // A date cell not a date is reported when the record is checked, not here.
                             let root = record_root(pack, tables, key, &rows, dates, &mut Vec::new());
                             accumulator.add(&root, context.envelope, &context.as_of, &context.now, context.params);
@@ -640,6 +654,29 @@ fn record_root(
     let mut root = Map::new();
     root.insert(records_top(pack).to_string(), Value::Array(vec![record]));
     Value::Object(root)
+}
+
+/// For each table of `tables`, whether an aggregate gathered inside the records of `pack` may read its rows:
+/// its context lies in that table, or its value reads the record or the instance as a whole. A first pass
+/// builds each record with those tables' rows alone.
+fn gathered_tables(pack: &StandardPack, tables: &Tables) -> Vec<bool> {
+    let mut wanted = vec![false; tables.table.len()];
+    let depth = pack.records_pattern.as_ref().map_or(0, |p| p.steps.len());
+    for aggregate in pack.aggregates.iter().filter(|a| a.in_records) {
+        let reads_whole =
+            ["record", "root", "previous"].iter().any(|v| !matches!(aggregate.value.reads(v), crate::expr::Reads::Not));
+        let table = match aggregate.context.steps.get(depth) {
+            Some(crate::standard::rulebook::Step::Name(name)) if !reads_whole => {
+                tables.table.iter().position(|t| &t.name == name)
+            }
+            _ => None,
+        };
+        match table {
+            Some(i) => wanted[i] = true,
+            None => wanted.iter_mut().for_each(|w| *w = true),
+        }
+    }
+    wanted
 }
 
 /// The member of the instance's top level that holds the records (`children` for `/children/*`).
@@ -772,13 +809,44 @@ mod tests {
     use crate::standard::{Catalog, StandardPack};
     use crate::validate::{Options, Validator};
 
-    /// The SSDA903 2025-26 pack with one rule more, of this test's own: a UPN that more than one Header row gives.
-    fn repeated_upn_pack() -> Arc<StandardPack> {
+    /// The SSDA903 2025-26 pack with `extra` added to its rules.
+    fn with_rules(extra: &str) -> Arc<StandardPack> {
         let catalog = Catalog::embedded().expect("the embedded packs load");
         let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
         let mut files = pack.files.clone();
         let mut rules = files.files.get("rules.toml").cloned().unwrap_or_default();
-        let repeated = r#"
+        rules.extend_from_slice(extra.as_bytes());
+        files.files.insert("rules.toml".into(), rules);
+        files.files.remove("generate.toml");
+        Arc::new(StandardPack::compile(files).expect("the pack compiles"))
+    }
+
+    /// The first pass over a return's records builds each with the rows of the tables its aggregates read
+    /// alone: SSDA903's (repeated UPNs) read Header; one whose value reads the record reads every table.
+    #[test]
+    fn the_first_pass_builds_only_the_tables_aggregates_read() {
+        let named = |pack: &StandardPack| {
+            let tables = pack.manifest.tables.as_ref().expect("sent as tables");
+            let wanted = super::gathered_tables(pack, tables);
+            tables.table.iter().zip(wanted).filter(|(_, w)| *w).map(|(t, _)| t.name.clone()).collect::<Vec<_>>()
+        };
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("ssda903@2025-26").expect("ssda903 2025-26 is embedded");
+        assert_eq!(named(&pack), ["Header"]);
+        let episodes = with_rules(
+            "\n[[aggregate]]\nname = \"starts\"\ncontext = \"/children/*/Episodes/*\"\nvalue = \"self.DECOM\"\nkind = \"repeats\"\n",
+        );
+        assert_eq!(named(&episodes), ["Header", "Episodes"]);
+        let whole = with_rules(
+            "\n[[aggregate]]\nname = \"reviewed\"\ncontext = \"/children/*/Header/*\"\nvalue = \"size(record.Reviews) > 0\"\nkind = \"count\"\n",
+        );
+        assert_eq!(named(&whole).len(), pack.manifest.tables.as_ref().map_or(0, |t| t.table.len()));
+    }
+
+    /// The SSDA903 2025-26 pack with one rule more, of this test's own: a UPN that more than one Header row gives.
+    fn repeated_upn_pack() -> Arc<StandardPack> {
+        with_rules(
+            r#"
 [[aggregate]]
 name = "repeatedUpns"
 context = "/children/*/Header/*"
@@ -792,11 +860,8 @@ context = "/children/*/Header/*"
 at = "UPN"
 expression = "!has(self.UPN) || !(self.UPN in agg.repeatedUpns)"
 message = "The UPN is given in another Header row."
-"#;
-        rules.extend_from_slice(repeated.as_bytes());
-        files.files.insert("rules.toml".into(), rules);
-        files.files.remove("generate.toml");
-        Arc::new(StandardPack::compile(files).expect("the pack compiles"))
+"#,
+        )
     }
 
     /// The children (in order) `REPEATED` finds in a Header table of these rows.

@@ -23,6 +23,8 @@ struct Entry {
     file: u32,
     line: u32,
     column: u32,
+    /// The record the finding is about, by its place in the return: orders findings at one place.
+    record: u32,
     /// The thread's own count of findings: the order they were found in, which orders findings at one place.
     seq: u32,
     at: u64,
@@ -44,8 +46,9 @@ impl Waiting {
         Waiting { entries: Vec::new(), held: Vec::with_capacity(HOLD + HOLD / 4), held_from: 0, file: None }
     }
 
-    /// Keeps `finding`, about file `file`, until [`Waited::take`] gives it back.
-    pub fn push(&mut self, file: usize, finding: &Finding) -> io::Result<()> {
+    /// Keeps `finding`, about file `file` and the return's record `record`, until [`Waited::take`] gives it
+    /// back.
+    pub fn push(&mut self, file: usize, record: usize, finding: &Finding) -> io::Result<()> {
         let at = self.held_from + self.held.len() as u64;
         // The span is no part of a finding's JSON, but the renderers underline with it.
         let span = finding.location.as_ref().and_then(|l| l.span);
@@ -53,7 +56,8 @@ impl Waiting {
         let len = u32::try_from(self.held_from + self.held.len() as u64 - at).map_err(io::Error::other)?;
         let (line, column) = finding.location.as_ref().map_or((0, 0), |l| (l.line, l.column));
         let seq = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-        self.entries.push(Entry { file: u32::try_from(file).unwrap_or(u32::MAX), line, column, seq, at, len });
+        let (file, record) = (u32::try_from(file).unwrap_or(u32::MAX), u32::try_from(record).unwrap_or(u32::MAX));
+        self.entries.push(Entry { file, line, column, record, seq, at, len });
         if self.held.len() > HOLD {
             let file = match &mut self.file {
                 Some(file) => file,
@@ -76,15 +80,15 @@ pub(super) struct Waited {
 }
 
 impl Waited {
-    /// The threads' findings, each file's in line order; at one place, in the threads' order and then the
-    /// order each found them (the order records were checked in).
+    /// The threads' findings, each file's in line order; at one place, in the order of their records in the
+    /// return and then the order they were found in, whichever thread checked them.
     pub fn new(threads: Vec<Waiting>) -> Self {
         let mut order: Vec<(u32, Entry)> = threads
             .iter()
             .enumerate()
             .flat_map(|(t, w)| w.entries.iter().map(move |e| (u32::try_from(t).unwrap_or(u32::MAX), *e)))
             .collect();
-        order.sort_by_key(|(thread, e)| (e.file, e.line, e.column, *thread, e.seq));
+        order.sort_by_key(|(_, e)| (e.file, e.line, e.column, e.record, e.seq));
         Waited { threads, order, next: 0 }
     }
 
@@ -141,17 +145,19 @@ mod tests {
     fn findings_come_back_file_by_file_in_line_order_from_memory_and_disk() {
         let mut one = Waiting::new();
         let mut two = Waiting::new();
-        // Enough findings that the first thread's text goes to its file.
+        // Enough findings that the first thread's text goes to its file; they are about the return's record 5.
         for i in 0..40_000u32 {
-            one.push((i % 2) as usize, &at("A", 40_000 - i)).unwrap();
+            one.push((i % 2) as usize, 5, &at("A", 40_000 - i)).unwrap();
         }
         assert!(one.file.is_some());
-        two.push(1, &at("B", 7)).unwrap();
-        two.push(0, &at("B", 7)).unwrap();
+        // The second thread checked record 2, whose findings come first where both have one (line 7 of file 1).
+        two.push(1, 2, &at("B", 7)).unwrap();
+        two.push(0, 2, &at("B", 7)).unwrap();
         let mut waited = Waited::new(vec![one, two]);
         for file in 0..2 {
             let mut last = 0;
             let mut count = 0;
+            let mut at_seven = Vec::new();
             while let Some(finding) = waited.take(file).unwrap() {
                 let location = finding.location.as_ref().unwrap();
                 let line = location.line;
@@ -159,8 +165,12 @@ mod tests {
                 assert!(line >= last);
                 last = line;
                 count += 1;
+                if line == 7 {
+                    at_seven.push(finding.rule.clone());
+                }
             }
             assert_eq!(count, 20_001);
+            assert_eq!(at_seven, if file == 1 { vec!["B", "A"] } else { vec!["B"] });
         }
         assert!(waited.take(2).unwrap().is_none());
     }
