@@ -753,7 +753,7 @@ fn lookup<'a>(m: &'a serde_json::Map<String, Json>, field: &str, hint: &AtomicUs
     let h = hint.load(AtomicOrdering::Relaxed);
     if h < m.len() {
         if let Some((k, v)) = m.iter().nth(h) {
-            if k == field {
+            if same_key(k, field) {
                 return Some(v);
             }
         }
@@ -762,12 +762,19 @@ fn lookup<'a>(m: &'a serde_json::Map<String, Json>, field: &str, hint: &AtomicUs
         return m.get(field);
     }
     for (i, (k, v)) in m.iter().enumerate() {
-        if k == field {
+        if same_key(k, field) {
             hint.store(i, AtomicOrdering::Relaxed);
             return Some(v);
         }
     }
     None
+}
+
+/// Whether two keys are equal, their lengths and first bytes compared before the rest: a record's keys are
+/// short and many share a length, and a scan for an absent field compares it with every key.
+#[inline]
+fn same_key(key: &str, field: &str) -> bool {
+    key.len() == field.len() && key.as_bytes().first() == field.as_bytes().first() && key == field
 }
 
 /// A path read (`self.a.b`), or with `test` a presence test of its last field (`has(self.a.b)`),

@@ -117,7 +117,26 @@ impl Validator<'_> {
             }
             return Ok(!files.is_empty());
         };
-        let mut read: Vec<Read> = files.iter().map(|f| self.read_table(pack, tables, f)).collect();
+        // Each file is parsed on its own thread (a return is a dozen files, one of them most of its rows).
+        let mut read: Vec<Read> = std::thread::scope(|scope| {
+            let handles: Vec<_> = files.iter().map(|f| scope.spawn(move || self.read_table(pack, tables, f))).collect();
+            handles
+                .into_iter()
+                .zip(files)
+                .map(|(h, f)| {
+                    h.join().unwrap_or_else(|_| Read {
+                        lines: LineIndex::new(&[]),
+                        table: None,
+                        of: None,
+                        columns: Vec::new(),
+                        findings: vec![at_line_one(
+                            "internal-error",
+                            format!("Reading {} failed inside caregate; it was not checked.", f.path),
+                        )],
+                    })
+                })
+                .collect()
+        });
         // A table given twice: the first file is the table, the others are refused.
         for i in 0..read.len() {
             if let Some(of) = read[i].of {
@@ -396,10 +415,15 @@ fn join(tables: &Tables, read: &[Read]) -> (Vec<(String, Rows)>, NoKey) {
                 blank_keys.push(row_index);
                 continue;
             }
-            let record = *index.entry(key.to_string()).or_insert_with(|| {
-                records.push((key.to_string(), vec![Vec::new(); tables.table.len()]));
-                records.len() - 1
-            });
+            // Most rows are of a child already seen: look the key up before making an owned copy of it.
+            let record = match index.get(key) {
+                Some(&record) => record,
+                None => {
+                    records.push((key.to_string(), vec![Vec::new(); tables.table.len()]));
+                    index.insert(key.to_string(), records.len() - 1);
+                    records.len() - 1
+                }
+            };
             records[record].1[of].push((file, row_index));
         }
         if !blank_keys.is_empty() {
