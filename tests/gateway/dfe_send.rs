@@ -164,6 +164,43 @@ fn every_valid_child_is_delivered_and_a_bad_one_refused_where_it_is() {
     assert_eq!(String::from_utf8_lossy(&audit.stdout).trim(), "OK: 7 audit entries, chain intact");
 }
 
+/// A refusal is stored with the work the intake commits; one a stopped run stored but did not audit is audited
+/// by the next run, once.
+#[test]
+fn a_refusal_stored_but_not_audited_is_audited_by_the_next_run() {
+    let double = double(&[]);
+    let dir = setup(&double, "caregate-test-supplier", "");
+    let mut records = children(20);
+    records[7]["child_details"]["date_of_birth"] = json!("2016-02-30");
+    let extract = write_extract(dir.path(), "extract.jsonl", &records);
+    let (code, report) = send(dir.path(), &extract);
+    assert_eq!(code, 1, "{report}");
+    let data = dir.path().join("data");
+    let verify = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_caregate")).args(["audit", "verify", "--data"]).arg(&data).output();
+        String::from_utf8_lossy(&out.expect("runs").stdout).trim().to_string()
+    };
+    // One batch (its attempt and receipt) and the refusal; nothing waits in the outbox for an entry.
+    assert_eq!(verify(), "OK: 3 audit entries, chain intact");
+    let outbox = rusqlite::Connection::open(data.join("outbound-dfe-csc-api.sqlite")).unwrap();
+    let pending = |outbox: &rusqlite::Connection| -> i64 {
+        outbox.query_row("SELECT count(*) FROM refusals", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(pending(&outbox), 0);
+    // As if a run had stored a refusal and been stopped before writing its entry.
+    outbox
+        .execute(
+            "INSERT INTO refusals (la_code, digest, detail, at) VALUES (201, 'sha256:x', 'validation format', '2026-12-04T10:00:00Z')",
+            [],
+        )
+        .unwrap();
+    let (code, again) = send(dir.path(), &extract);
+    assert_eq!((code, again["sent"].as_u64()), (1, Some(0)), "{again}");
+    // The stored refusal and this run's own refusal of the same bad child.
+    assert_eq!(verify(), "OK: 5 audit entries, chain intact");
+    assert_eq!(pending(&outbox), 0);
+}
+
 #[test]
 fn a_receipt_stored_but_not_audited_is_audited_by_the_next_run() {
     let double = double(&[]);

@@ -4,7 +4,10 @@
 //!   last (or `purged`) and the receipt that did: a child whose content has that digest is not sent again;
 //! - `outbox`: the children to send, in the order they were read, each with its body; a child leaves it only
 //!   in the transaction that stores DfE's receipt for its batch;
-//! - `receipts`: DfE's receipts, one a batch.
+//! - `receipts`: DfE's receipts, one a batch;
+//! - `refusals`: the audit entries of children refused (by validation, or by DfE for what they hold), kept
+//!   until the audit chain has them: a refusal is stored in the same transaction that takes its child out of
+//!   the run's work, so that a run stopped before writing its entry leaves it for the next run to write.
 //!
 //! Every write is a transaction synced to disk (WAL, `synchronous = FULL`) before the sender goes on, so a run
 //! killed at any point leaves each child either acknowledged, or in the outbox for the next run to send.
@@ -55,7 +58,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS outbox_child ON outbox (la_code, la_child_id);
 CREATE TABLE IF NOT EXISTS receipts (
     receipt TEXT PRIMARY KEY, la_code INTEGER NOT NULL, children INTEGER NOT NULL, body_digest TEXT NOT NULL,
     at TEXT NOT NULL, audited INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS refusals (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, la_code INTEGER NOT NULL, digest TEXT NOT NULL, detail TEXT NOT NULL,
+    at TEXT NOT NULL);
 ";
+
+/// A refusal waiting for its audit entry: the digest of the child's bytes as the extract held them (or as
+/// sent), what refused it, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub id: i64,
+    pub digest: String,
+    pub detail: String,
+    pub at: String,
+}
 
 /// A receipt stored without its audit entries: the run was stopped between the two (the outbox and the audit
 /// chain are separate databases), and the next run writes them.
@@ -76,6 +92,8 @@ pub enum GroupOp {
     Forget { la_child_id: String },
     /// To be sent.
     Queue { la_child_id: String, digest: String, body: Vec<u8>, purge: bool },
+    /// Refused by validation: not sent; its audit entry waits in `refusals` until written.
+    Refuse { digest: String, detail: String, at: String },
 }
 
 impl Outbox {
@@ -125,6 +143,7 @@ impl Outbox {
                 self.forget(la_child_id)
             }
             GroupOp::Queue { la_child_id, digest, body, purge } => self.queue(la_child_id, digest, body, *purge),
+            GroupOp::Refuse { digest, detail, at } => self.refusal(digest, detail, at),
         });
         match written {
             Ok(()) => self.conn.execute_batch("COMMIT").map_err(self.sql()),
@@ -291,9 +310,53 @@ impl Outbox {
     }
 
     /// Takes a child out of the outbox without its being acknowledged: DfE refused it (400 or 413 for it alone),
-    /// so sending it again as it is would be refused again.
-    pub fn drop_refused(&self, seq: i64) -> Result<(), OutboxError> {
-        self.conn.execute("DELETE FROM outbox WHERE seq = ?1", params![seq]).map(|_| ()).map_err(self.sql())
+    /// so sending it again as it is would be refused again. Its refusal waits for its audit entry, stored in
+    /// the same transaction.
+    pub fn drop_refused(&self, seq: i64, digest: &str, detail: &str, at: &str) -> Result<(), OutboxError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(self.sql())?;
+        let written = self
+            .conn
+            .execute("DELETE FROM outbox WHERE seq = ?1", params![seq])
+            .map_err(self.sql())
+            .and_then(|_| self.refusal(digest, detail, at));
+        match written {
+            Ok(()) => self.conn.execute_batch("COMMIT").map_err(self.sql()),
+            Err(error) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    /// Stores a refusal until its audit entry is written (inside the caller's transaction).
+    fn refusal(&self, digest: &str, detail: &str, at: &str) -> Result<(), OutboxError> {
+        self.conn
+            .prepare_cached("INSERT INTO refusals (la_code, digest, detail, at) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![self.la_code, digest, detail, at]))
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// The refusals of this council whose audit entries are not yet written, oldest first.
+    pub fn unaudited_refusals(&self) -> Result<Vec<Refusal>, OutboxError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT id, digest, detail, at FROM refusals WHERE la_code = ?1 ORDER BY id")
+            .map_err(self.sql())?;
+        let rows = statement
+            .query_map(params![self.la_code], |r| {
+                Ok(Refusal { id: r.get(0)?, digest: r.get(1)?, detail: r.get(2)?, at: r.get(3)? })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// Forgets the refusals up to `id` (as [`Outbox::unaudited_refusals`] gave them): their entries are written.
+    pub fn refusals_audited(&self, id: i64) -> Result<(), OutboxError> {
+        self.conn
+            .execute("DELETE FROM refusals WHERE la_code = ?1 AND id <= ?2", params![self.la_code, id])
+            .map(|_| ())
+            .map_err(self.sql())
     }
 }
 
@@ -330,6 +393,29 @@ mod tests {
         assert!(Outbox::open(dir.path(), 202).unwrap().unaudited().unwrap().is_empty());
         reopened.audited("r-1").unwrap();
         assert!(reopened.unaudited().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_refusal_waits_for_its_audit_entry_across_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), 201).unwrap();
+        let refuse = |d: &str| GroupOp::Refuse { digest: d.into(), detail: "validation format".into(), at: "t".into() };
+        let queue =
+            GroupOp::Queue { la_child_id: "A1".into(), digest: "d-A1".into(), body: b"{}".to_vec(), purge: false };
+        outbox.write_group(&[refuse("sha256:a"), queue]).unwrap();
+        outbox.drop_refused(outbox.next(0, 10).unwrap()[0].seq, "sha256:b", "dfe 400", "u").unwrap();
+        assert_eq!(outbox.waiting().unwrap(), 0);
+        // A stop before the entries were written: the next run finds both, in order; another council none.
+        let reopened = Outbox::open(dir.path(), 201).unwrap();
+        let waiting = reopened.unaudited_refusals().unwrap();
+        let seen: Vec<(&str, &str)> = waiting.iter().map(|r| (r.digest.as_str(), r.detail.as_str())).collect();
+        assert_eq!(seen, [("sha256:a", "validation format"), ("sha256:b", "dfe 400")]);
+        assert!(Outbox::open(dir.path(), 202).unwrap().unaudited_refusals().unwrap().is_empty());
+        // One written, then a new one stored: only the written one goes.
+        reopened.refusals_audited(waiting[0].id).unwrap();
+        reopened.write_group(&[refuse("sha256:c")]).unwrap();
+        let left: Vec<String> = reopened.unaudited_refusals().unwrap().into_iter().map(|r| r.digest).collect();
+        assert_eq!(left, ["sha256:b", "sha256:c"]);
     }
 
     #[test]

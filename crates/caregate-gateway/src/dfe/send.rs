@@ -150,6 +150,8 @@ pub async fn run(
     // has committed: the validation of the extract overlaps the waiting on DfE.
     let intake_outbox = Outbox::open(&config.store.data, dfe.la_code)?;
     let mut sender = Sender { client, store, report: SendReport::default() };
+    // Refusals a stopped run stored but did not audit are audited before this run stores any.
+    audit_refusals(store, &outbox, " (audited by the run after the one that refused it)").await?;
     let progress = Progress::default();
     let runtime = tokio::runtime::Handle::current();
     let (taken, delivered, intake_ms) = tokio::task::block_in_place(|| {
@@ -171,9 +173,7 @@ pub async fn run(
     sender.report.timing.intake_ms = intake_ms;
     sender.report.unchanged = taken.unchanged;
     sender.report.refused.splice(0..0, taken.refused);
-    if !taken.audit.is_empty() {
-        store.audit(taken.audit).await?;
-    }
+    audit_refusals(store, &outbox, "").await?;
     if let Err(Stop(why)) = delivered? {
         sender.report.stopped = Some(why);
     }
@@ -233,12 +233,12 @@ fn intake(
                 }
                 if record.refused() || record.key.is_none() {
                     let rules: Vec<&str> = record.findings.iter().map(|f| f.rule.as_str()).collect();
-                    taken.audit.push(
-                        Record::new(Event::OutboundRefusal, ACTOR)
-                            .recipient(DFE)
-                            .digest(caregate_engine::digest::sha256(&record.bytes))
-                            .detail(format!("validation {}", rules.join(" "))),
-                    );
+                    // Stored with the group the child is read in, its audit entry written from the outbox.
+                    group.push(GroupOp::Refuse {
+                        digest: caregate_engine::digest::sha256(&record.bytes),
+                        detail: format!("validation {}", rules.join(" ")),
+                        at: now_text(),
+                    });
                     taken.refused.push(Refused {
                         la_child_id: record.key.clone(),
                         extract: name.clone(),
@@ -296,7 +296,24 @@ fn intake(
 struct Intake {
     unchanged: usize,
     refused: Vec<Refused>,
-    audit: Vec<Record>,
+}
+
+/// Writes the audit entries of the refusals the outbox holds, then forgets them there: each refusal is in the
+/// chain at least once (twice if a run stops between writing the entries and forgetting them). `note` follows
+/// each entry's detail.
+async fn audit_refusals(store: &dyn Store, outbox: &Outbox, note: &str) -> Result<(), SendError> {
+    let waiting = outbox.unaudited_refusals()?;
+    let Some(last) = waiting.last().map(|r| r.id) else { return Ok(()) };
+    let entries = waiting
+        .into_iter()
+        .map(|r| {
+            let detail = if note.is_empty() { r.detail } else { format!("{} (refused {}){note}", r.detail, r.at) };
+            Record::new(Event::OutboundRefusal, ACTOR).recipient(DFE).digest(r.digest).detail(detail)
+        })
+        .collect();
+    store.audit(entries).await?;
+    outbox.refusals_audited(last)?;
+    Ok(())
 }
 
 /// How far the intake is: woken at each commit, and done once the last is made (or the intake failed).
@@ -396,13 +413,9 @@ impl Sender<'_> {
                 Ok(Delivered::Split(status, answer)) => {
                     // DfE refuses this child on its own: sent again as it is, it would be refused again.
                     let Some(child) = batch.into_iter().next() else { continue };
-                    outbox.drop_refused(child.seq)?;
-                    self.store
-                        .audit(vec![Record::new(Event::OutboundRefusal, ACTOR)
-                            .recipient(DFE)
-                            .digest(caregate_engine::digest::sha256(&child.body))
-                            .detail(format!("dfe {status}"))])
-                        .await?;
+                    let digest = caregate_engine::digest::sha256(&child.body);
+                    outbox.drop_refused(child.seq, &digest, &format!("dfe {status}"), &now_text())?;
+                    audit_refusals(self.store, outbox, "").await?;
                     let finding = Finding::error(
                         "dfe-refused",
                         format!(
