@@ -473,22 +473,24 @@ fn date_columns(pack: &StandardPack, tables: &Tables) -> Vec<Vec<bool>> {
 
 /// One row of a table as the checks see it: the file it is in, where, and the cell of each of its table's
 /// columns (in the table's order; `None` for a column the file does not have).
-struct Row {
+struct Row<'t> {
     file: usize,
     span: Span,
-    cells: Vec<Option<Cell>>,
+    cells: Vec<Option<Cell<'t>>>,
 }
 
-struct Cell {
-    value: String,
+/// A cell's text: borrowed from the CSV file's text (a record's rows are built for each child, and copying each
+/// cell was a third of building its record), or owned where it had to be unescaped (XML).
+struct Cell<'t> {
+    value: std::borrow::Cow<'t, str>,
     span: Span,
 }
 
 /// A record's rows, table by table in the standard's order.
-type RecordRows = Vec<Vec<Row>>;
+type RecordRows<'t> = Vec<Vec<Row<'t>>>;
 
 /// The rows of one record of CSV tables, taken from the files read.
-fn csv_rows(tables: &Tables, read: &[Read], rows: &Rows) -> RecordRows {
+fn csv_rows<'t>(tables: &Tables, read: &'t [Read], rows: &Rows) -> RecordRows<'t> {
     rows.iter()
         .enumerate()
         .map(|(of, table_rows)| {
@@ -502,7 +504,7 @@ fn csv_rows(tables: &Tables, read: &[Read], rows: &Rows) -> RecordRows {
                     let cells = (0..width)
                         .map(|i| {
                             let field = r.columns.get(i + 1).copied().flatten().and_then(|c| csv_row.get(c))?;
-                            Some(Cell { value: table.value(field).to_string(), span: field.span() })
+                            Some(Cell { value: table.value(field).into(), span: field.span() })
                         })
                         .collect();
                     Some(Row { file, span: csv_row.span, cells })
@@ -606,7 +608,7 @@ impl Validator<'_> {
         tables: &Tables,
         dates: &[Vec<bool>],
         key: &str,
-        rows: &RecordRows,
+        rows: &RecordRows<'_>,
         places: &dyn Places,
         agg: Option<&Value>,
     ) -> Vec<(usize, Finding)> {
@@ -670,7 +672,7 @@ fn record_root(
     pack: &StandardPack,
     tables: &Tables,
     key: &str,
-    rows: &RecordRows,
+    rows: &RecordRows<'_>,
     dates: &[Vec<bool>],
     not_dates: &mut Vec<(String, String)>,
 ) -> Value {
@@ -717,7 +719,7 @@ fn records_top(pack: &StandardPack) -> &str {
 fn record_value(
     tables: &Tables,
     key: &str,
-    rows: &RecordRows,
+    rows: &RecordRows<'_>,
     dates: &[Vec<bool>],
     not_dates: &mut Vec<(String, String)>,
 ) -> Value {
@@ -739,12 +741,12 @@ fn record_value(
                     match iso_date(&cell.value) {
                         Some(date) => date,
                         None => {
-                            not_dates.push((format!("{}/{at}/{name}", spec.name), cell.value.clone()));
+                            not_dates.push((format!("{}/{at}/{name}", spec.name), cell.value.to_string()));
                             continue;
                         }
                     }
                 } else {
-                    cell.value.clone()
+                    cell.value.to_string()
                 };
                 out.insert(name.clone(), Value::String(value));
             }
@@ -770,7 +772,7 @@ fn iso_date(text: &str) -> Option<String> {
 /// Locates a record's pointers (`/<records>/0/<Table>/<row>/<COLUMN>`) in the files its rows came from.
 struct RowLocator<'a> {
     tables: &'a Tables,
-    rows: &'a RecordRows,
+    rows: &'a RecordRows<'a>,
     places: &'a dyn Places,
 }
 

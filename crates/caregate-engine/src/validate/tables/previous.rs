@@ -83,7 +83,7 @@ impl PreviousReturn for PreviousXml {
     fn record(&self, key: &str) -> Option<Value> {
         let form = self.tables.xml.as_ref()?;
         // A key given in two record elements is one record: its rows of both, in file order.
-        let mut rows: RecordRows = self.tables.table.iter().map(|_| Vec::new()).collect();
+        let mut rows: RecordRows<'static> = self.tables.table.iter().map(|_| Vec::new()).collect();
         for &(start, end) in self.index.get(key)? {
             // The record parsed when the index was made, so it parses again.
             let element = parse_xml(self.bytes.get(start..end)?, &self.limits).ok()?.root;

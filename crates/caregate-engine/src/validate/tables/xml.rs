@@ -160,7 +160,7 @@ impl Validator<'_> {
 enum RecordRead<'r> {
     Record {
         key: &'r str,
-        rows: &'r RecordRows,
+        rows: &'r RecordRows<'static>,
         places: &'r PiecePlaces,
     },
     /// Boxed: a finding is large, and most of what is read is records.
@@ -175,23 +175,26 @@ pub(super) fn record_rows(
     form: &TablesXml,
     record: &Element,
     offset: u64,
-) -> (Option<String>, RecordRows) {
+) -> (Option<String>, RecordRows<'static>) {
     let base = usize::try_from(offset).unwrap_or(usize::MAX);
     let column_of = |element: &str| form.rename.get(element).map_or(element, String::as_str).to_string();
-    let leaves = |element: &Element| -> Vec<(String, Cell)> {
+    let leaves = |element: &Element| -> Vec<(String, Cell<'static>)> {
         element
             .elements()
             .filter(|e| e.elements().next().is_none())
             .map(|e| {
                 let span = Span::new(base + e.span.start, base + e.span.end);
-                (column_of(&e.local), Cell { value: e.text().trim().to_string(), span })
+                (column_of(&e.local), Cell { value: e.text().trim().to_string().into(), span })
             })
             .collect()
     };
-    let inherited: Vec<(String, Cell)> =
+    let inherited: Vec<(String, Cell<'static>)> =
         record.elements().find(|e| e.local == form.inherit).map(&leaves).unwrap_or_default();
-    let key =
-        inherited.iter().find(|(c, _)| *c == tables.key).map(|(_, cell)| cell.value.clone()).filter(|k| !k.is_empty());
+    let key = inherited
+        .iter()
+        .find(|(c, _)| *c == tables.key)
+        .map(|(_, cell)| cell.value.to_string())
+        .filter(|k| !k.is_empty());
     let rows = tables
         .table
         .iter()
@@ -208,7 +211,7 @@ pub(super) fn record_rows(
                     let cell = |column: &str| {
                         own.iter().chain(inherited.iter()).find(|(c, _)| c == column).map(|(_, cell)| cell)
                     };
-                    let says_yes = |c: &&Cell| !c.value.is_empty() && !at.unless.contains(&c.value);
+                    let says_yes = |c: &&Cell| !c.value.is_empty() && !at.unless.iter().any(|u| *u == c.value);
                     if !at.when.is_empty() && !at.when.iter().any(|when| cell(when).filter(says_yes).is_some()) {
                         return None;
                     }
