@@ -1015,7 +1015,7 @@ message = "The UPN is given in another Header row."
             let (_, rows) = super::xml::record_rows(tables, form, &doc.root, 0);
             let at = tables.table[header].columns.iter().position(|c| c == "UASC").expect("a UASC column");
             let status = rows[header].first().and_then(|r| r.cells.get(at)).and_then(Option::as_ref);
-            (rows[uasc].len(), status.map(|c| c.value.clone()))
+            (rows[uasc].len(), status.map(|c| c.value.to_string()))
         };
         // The status 0 says no: no UASC row, unless a date the status ceased is given.
         assert_eq!(rows("<UASC>0</UASC>"), (0, Some("0".to_string())));
