@@ -1412,7 +1412,7 @@ fn write_evidence(
         evidence.standard.id,
         evidence.standard.version,
         evidence.subject.supplier,
-        if evidence.conformant { "CONFORMANT" } else { "NOT CONFORMANT" },
+        evidence.verdict.title(),
         s.passed,
         s.failed,
         s.waived,
@@ -1422,6 +1422,9 @@ fn write_evidence(
     );
     for case in evidence.cases.iter().filter(|c| !c.passed) {
         println!("  FAIL {}: {}", case.id, case.problems.join("; "));
+    }
+    if !evidence.untested.is_empty() {
+        println!("  untested: {}", evidence.untested.join(", "));
     }
     println!("  report: {}", dir.join("report.html").display());
     Ok(evidence)

@@ -31,6 +31,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The certification command whose requirements (`verified-by`) this kind of run checks, if any.
+    pub fn command(self) -> Option<&'static str> {
+        match self {
+            Kind::SelfConformance => None,
+            Kind::Receiver => Some("certify receiver"),
+            Kind::Producer => Some("certify producer"),
+            Kind::Gateway => Some("certify gateway"),
+        }
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             Kind::SelfConformance => "Self-conformance of the caregate engine",
@@ -57,6 +67,40 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+}
+
+/// What a run says of the subject as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Every requirement of the suite passed or is waived.
+    Conformant,
+    /// None failed, but some were not tested: what was not tested is not vouched for.
+    Incomplete,
+    /// Some failed, or nothing was tested.
+    NotConformant,
+}
+
+impl Outcome {
+    /// The verdict as reports write it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Outcome::Conformant => "CONFORMANT",
+            Outcome::Incomplete => "INCOMPLETE",
+            Outcome::NotConformant => "NOT CONFORMANT",
+        }
+    }
+
+    /// The verdict of a run with these counts.
+    pub fn of(summary: &Summary) -> Outcome {
+        if summary.failed > 0 || summary.passed + summary.waived == 0 {
+            Outcome::NotConformant
+        } else if summary.untested > 0 {
+            Outcome::Incomplete
+        } else {
+            Outcome::Conformant
+        }
     }
 }
 
@@ -196,8 +240,13 @@ pub struct Evidence {
     pub subject: Subject,
     pub standard: StandardRef,
     pub suite: SuiteRef,
-    /// True when every requirement tested passed or is waived, and at least one was tested.
+    /// True when every requirement of the suite passed or is waived (the verdict is CONFORMANT).
     pub conformant: bool,
+    /// CONFORMANT, INCOMPLETE (none failed, some untested: listed in `untested`) or NOT CONFORMANT.
+    pub verdict: Outcome,
+    /// The requirements no case of this run tested, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untested: Vec<String>,
     pub summary: Summary,
     pub requirements: Vec<RequirementResult>,
     pub cases: Vec<CaseResult>,
@@ -214,7 +263,8 @@ pub fn run_id(now: chrono::DateTime<chrono::Utc>) -> String {
 
 impl Evidence {
     /// Judges every requirement from the cases (a requirement passes when every case of it passed) and
-    /// applies the waivers for `subject.supplier` as at `today`.
+    /// applies the waivers for `subject.supplier` as at `today`. A requirement another certification command
+    /// verifies (`verified-by`) is not this run's to judge, and is left out.
     #[allow(clippy::too_many_arguments)]
     pub fn assemble(
         kind: Kind,
@@ -235,6 +285,7 @@ impl Evidence {
         let today = now.date_naive();
         let results: Vec<RequirementResult> = requirements
             .iter()
+            .filter(|r| r.verified_by.as_deref().is_none_or(|by| Some(by) == kind.command()))
             .map(|r| {
                 let of = by_requirement.get(r.id.as_str()).cloned().unwrap_or_default();
                 let mut status = if of.is_empty() {
@@ -290,7 +341,9 @@ impl Evidence {
             subject,
             standard: suite.pack.standard_ref(),
             suite: SuiteRef { origin: suite.origin.clone(), sha256: suite.digest.clone() },
-            conformant: summary.failed == 0 && summary.passed + summary.waived > 0,
+            conformant: Outcome::of(&summary) == Outcome::Conformant,
+            verdict: Outcome::of(&summary),
+            untested: results.iter().filter(|r| r.status == Status::Untested).map(|r| r.id.clone()).collect(),
             summary,
             requirements: results,
             cases,

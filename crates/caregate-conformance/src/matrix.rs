@@ -83,7 +83,8 @@ impl Matrix {
             }
         }
         for row in rows.values_mut() {
-            row.conformant = !row.cells.values().any(|s| *s == Status::Fail)
+            // Conformant: every requirement its reports hold passed or is waived in the latest that tested it.
+            row.conformant = !row.cells.values().any(|s| matches!(s, Status::Fail | Status::Untested))
                 && row.cells.values().any(|s| matches!(s, Status::Pass | Status::Waived));
         }
         let tested: BTreeSet<String> = rows
@@ -122,10 +123,13 @@ table.grid td.cell{{text-align:center;padding:2px}} th.req{{writing-mode:vertica
                     continue;
                 }
                 let failed = cells.iter().filter(|c| **c == Some(Status::Fail)).count();
-                let verdict = if failed == 0 {
-                    "<span class=\"badge pass\">conformant</span>".to_string()
-                } else {
+                let untested = cells.iter().filter(|c| matches!(c, None | Some(Status::Untested))).count();
+                let verdict = if failed > 0 {
                     format!("<span class=\"badge fail\">{failed} failed</span>")
+                } else if untested > 0 {
+                    format!("<span class=\"badge untested\">incomplete: {untested} untested</span>")
+                } else {
+                    "<span class=\"badge pass\">conformant</span>".to_string()
                 };
                 let _ = write!(out, "<tr><td><b>{}</b></td><td>{verdict}</td>", esc(&row.supplier));
                 for cell in cells {

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::evidence::{CaseResult, Evidence, Excerpt, Status};
+use super::evidence::{CaseResult, Evidence, Excerpt, Outcome, Status};
 use caregate_engine::report::html::esc;
 
 pub(crate) const STYLE: &str = r#"
@@ -14,7 +14,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:2px solid #1b1b1b;padding-bottom:4px}
 .meta{color:#444;margin:0 0 12px}.meta td{padding:1px 12px 1px 0;vertical-align:top}.meta td:first-child{color:#666;white-space:nowrap}
 .verdict{font-size:18px;font-weight:600;padding:10px 14px;border-radius:4px;margin:12px 0}
-.ok{background:#e6f4ea;color:#0b5d1e;border:1px solid #0b5d1e}.bad{background:#fde8e8;color:#8a1010;border:1px solid #8a1010}
+.ok{background:#e6f4ea;color:#0b5d1e;border:1px solid #0b5d1e}.incomplete{background:#fff4d6;color:#7a4b00;border:1px solid #7a4b00}.bad{background:#fde8e8;color:#8a1010;border:1px solid #8a1010}
 .tiles{display:flex;gap:10px;margin:10px 0}.tile{border:1px solid #bbb;border-radius:4px;padding:6px 12px;min-width:90px}.tile b{font-size:20px;display:block}
 table.grid{border-collapse:collapse;width:100%;font-size:13px}table.grid th,table.grid td{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}
 table.grid th{background:#f0f0f0}
@@ -148,18 +148,30 @@ pub fn html(evidence: &Evidence) -> String {
         },
     );
     out.push_str("</table>");
-    let (class, verdict) = if evidence.conformant {
-        (
+    let (class, verdict) = match evidence.verdict {
+        Outcome::Conformant => (
             "ok",
             format!(
-                "CONFORMANT: every requirement tested passed{}.",
+                "CONFORMANT: every requirement of the suite passed{}.",
                 if s.waived > 0 { format!(" or is waived ({} waived)", s.waived) } else { String::new() }
             ),
-        )
-    } else if s.passed + s.waived == 0 && s.failed == 0 {
-        ("bad", "NOT CONFORMANT: nothing was tested.".to_string())
-    } else {
-        ("bad", format!("NOT CONFORMANT: {} requirement{} failed.", s.failed, if s.failed == 1 { "" } else { "s" }))
+        ),
+        Outcome::Incomplete => (
+            "incomplete",
+            format!(
+                "INCOMPLETE: no requirement failed, but {} of {} {} not tested: {}.",
+                s.untested,
+                s.requirements,
+                if s.untested == 1 { "was" } else { "were" },
+                evidence.untested.join(", ")
+            ),
+        ),
+        Outcome::NotConformant if s.passed + s.waived == 0 && s.failed == 0 => {
+            ("bad", "NOT CONFORMANT: nothing was tested.".to_string())
+        }
+        Outcome::NotConformant => {
+            ("bad", format!("NOT CONFORMANT: {} requirement{} failed.", s.failed, if s.failed == 1 { "" } else { "s" }))
+        }
     };
     let _ = write!(out, "<div class=\"verdict {class}\">{}</div>", esc(&verdict));
     let _ = write!(
