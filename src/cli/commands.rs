@@ -1537,11 +1537,27 @@ fn certify_command(catalog: &Catalog, command: super::CertifyCommand) -> Result<
             let evidence = producer::certify(chosen, &others, catalog, &scenarios, &submissions, &name, &waivers)?;
             write_evidence(evidence, &args)?
         }
-        super::CertifyCommand::Gateway { url, token, sender, recipient, recipient_token, evidence: args } => {
+        super::CertifyCommand::Gateway { url, token, sender, recipient, recipient_token, tokens, evidence: args } => {
             let suites = load_suites(catalog, args.suites.as_deref())?;
             let envelope = suite::find(&suites, "envelope@1.0")?;
             let (organisation, role) =
                 recipient.split_once(':').ok_or_else(|| anyhow!("--recipient `{recipient}`: expected ORG:ROLE"))?;
+            // Tokens not given are taken from the tokens file, when there is one (the demo's, by default).
+            let known: std::collections::BTreeMap<String, String> = match std::fs::read(&tokens) {
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{} is not a JSON object of tokens by organisation", tokens.display()))?,
+                Err(_) if token.is_some() => std::collections::BTreeMap::new(),
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!("no --token given, and cannot read the tokens file {}", tokens.display())
+                    })
+                }
+            };
+            let token = match token.or_else(|| known.get(&sender).cloned()) {
+                Some(token) => token,
+                None => bail!("no --token given, and {} has none for the sender {sender}", tokens.display()),
+            };
+            let recipient_token = recipient_token.or_else(|| known.get(organisation).cloned());
             let target = gateway::Target {
                 url: url.clone(),
                 token,
@@ -1566,8 +1582,22 @@ fn report_command(command: super::ReportCommand) -> Result<u8> {
             let bytes = std::fs::read(&report).with_context(|| format!("cannot read {}", report.display()))?;
             match caregate_conformance::signature::verify(&bytes, &key) {
                 Ok(()) => {
+                    // The HTML report and the JUnit file are renderings of the signed JSON: each beside it must
+                    // be what the JSON renders as, or the signature does not vouch for what a reader sees.
+                    let evidence = caregate_conformance::evidence::Evidence::read(&report)?;
+                    let dir = report.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                    let changed = evidence.changed_renderings(dir)?;
+                    if !changed.is_empty() {
+                        println!(
+                            "FAILED: {} is signed and unchanged, but {} beside it {} not what it renders as (changed after signing)",
+                            report.display(),
+                            changed.join(" and "),
+                            if changed.len() == 1 { "is" } else { "are" }
+                        );
+                        return Ok(1);
+                    }
                     println!(
-                        "OK: {} is signed by key {} and unchanged",
+                        "OK: {} is signed by key {} and unchanged, and so are the reports rendered from it beside it",
                         report.display(),
                         caregate_conformance::signature::key_id(&key)
                     );

@@ -239,21 +239,25 @@ pub enum CertifyCommand {
     },
     /// Check the gateway protocol of an implementation: authentication, idempotency, mailbox, problems.
     Gateway {
-        /// The gateway's base URL (http://host:port).
-        #[arg(long, value_name = "URL")]
+        /// The gateway's base URL (http://host:port); by default `caregate serve`'s.
+        #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
         url: String,
-        /// A sending organisation's bearer token.
+        /// A sending organisation's bearer token (by default the sender's in --tokens).
         #[arg(long, value_name = "T")]
-        token: String,
+        token: Option<String>,
         /// The organisation the token is for.
         #[arg(long, default_value = "RJ1", value_name = "ORG")]
         sender: String,
-        /// The recipient to address, as ORG:ROLE.
-        #[arg(long, default_value = "318:social-care", value_name = "ORG:ROLE")]
+        /// The recipient to address, as ORG:ROLE (by default the demo's council).
+        #[arg(long, default_value = "201:social-care", value_name = "ORG:ROLE")]
         recipient: String,
-        /// The recipient's bearer token (for the mailbox checks).
+        /// The recipient's bearer token, for the mailbox checks (by default the recipient's in --tokens).
         #[arg(long, value_name = "T")]
         recipient_token: Option<String>,
+        /// Tokens by organisation (JSON), as `caregate serve` writes its demo's: where --token and
+        /// --recipient-token are taken from when not given.
+        #[arg(long, default_value = "caregate-data/demo-tokens.json", value_name = "FILE")]
+        tokens: PathBuf,
         #[command(flatten)]
         evidence: EvidenceArgs,
     },

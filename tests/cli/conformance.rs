@@ -224,6 +224,19 @@ fn a_signed_report_verifies_and_a_changed_byte_does_not() {
         .success();
     let report = run_dir(&out).join("report.json");
     caregate().args(["report", "verify"]).arg(&report).arg("--key").arg(&public).assert().success();
+    // The HTML report is covered too: a changed verdict in it fails, and so does a changed JUnit file.
+    for name in ["report.html", "junit.xml"] {
+        let path = run_dir(&out).join(name);
+        let original = std::fs::read_to_string(&path).unwrap();
+        let edited = original.replacen("</", " </", 1);
+        assert_ne!(edited, original);
+        std::fs::write(&path, edited).unwrap();
+        let assert = caregate().args(["report", "verify"]).arg(&report).arg("--key").arg(&public).assert().code(1);
+        let said = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+        assert!(said.contains(&format!("but {name} beside it is not what it renders as")), "{said}");
+        std::fs::write(&path, original).unwrap();
+    }
+    caregate().args(["report", "verify"]).arg(&report).arg("--key").arg(&public).assert().success();
 
     let bytes = std::fs::read(&report).unwrap();
     let key = signature::read_public(&public).unwrap();

@@ -939,3 +939,41 @@ async fn serve_without_a_config_runs_the_demo_and_writes_its_tokens() {
     child.wait().expect("reaped");
     std::thread::spawn(move || for _ in lines {});
 }
+
+/// `caregate certify gateway` with its defaults, run in the folder where `caregate serve` runs its demo, takes
+/// the demo's tokens and addresses its council, and finds the gateway conformant on every requirement.
+#[test]
+fn the_demo_gateway_is_certified_with_the_command_s_defaults() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("readable");
+    let base = format!("http://{}", first.rsplit("http://").next().expect("address").trim());
+    std::thread::spawn(move || for _ in lines {});
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["certify", "gateway", "--url", &base, "--output", "reports"])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    child.kill().expect("stops");
+    child.wait().expect("reaped");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("CONFORMANT — requirements: 10 passed, 0 failed, 0 waived, 0 untested"), "{said}");
+    // Elsewhere, with no tokens file and no --token, it says what it needs.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["certify", "gateway", "--url", &base])
+        .current_dir(elsewhere.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no --token given, and cannot read the tokens file"));
+}

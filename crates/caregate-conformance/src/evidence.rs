@@ -376,14 +376,33 @@ impl Evidence {
             .map_err(|e| ConformanceError::file(path, format!("not a caregate conformance report: {e}")))
     }
 
+    /// The files written beside `report.json`, each rendered from the report alone.
+    fn renderings(&self) -> [(&'static str, String); 2] {
+        [("report.html", super::render::html(self)), ("junit.xml", super::render::junit(self))]
+    }
+
+    /// The files beside `report.json` in `dir` (`report.html`, `junit.xml`) that are not what this report
+    /// renders as: changed after it was written, so a signature over the JSON does not vouch for them. A file
+    /// that is not there is not checked.
+    pub fn changed_renderings(&self, dir: &Path) -> Result<Vec<&'static str>, ConformanceError> {
+        let mut changed = Vec::new();
+        for (name, text) in self.renderings() {
+            let path = dir.join(name);
+            match std::fs::read(&path) {
+                Ok(bytes) if bytes == text.as_bytes() => {}
+                Ok(_) => changed.push(name),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ConformanceError::io(&path, e)),
+            }
+        }
+        Ok(changed)
+    }
+
     /// Writes `report.json`, `report.html` and `junit.xml` into `dir`; returns their paths.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, ConformanceError> {
         std::fs::create_dir_all(dir).map_err(|e| ConformanceError::io(dir, e))?;
-        let files = [
-            ("report.json", self.to_json()),
-            ("report.html", super::render::html(self)),
-            ("junit.xml", super::render::junit(self)),
-        ];
+        let [html, junit] = self.renderings();
+        let files = [("report.json", self.to_json()), html, junit];
         let mut written = Vec::new();
         for (name, text) in files {
             let path = dir.join(name);

@@ -402,7 +402,7 @@ pub fn verified_by(by: &str, id: &str) -> bool {
 }
 
 fn digest(files: &BTreeMap<String, Vec<u8>>) -> String {
-    format!("sha256:{}", caregate_engine::digest::files(files))
+    caregate_engine::digest::files(files)
 }
 
 /// Every suite: the embedded ones, or those below a folder (each a `<id>/<version>/suite.toml`).

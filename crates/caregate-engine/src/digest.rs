@@ -1,5 +1,6 @@
 //! SHA-256 digests, written the ways caregate's files and logs carry them: `sha256:` and lower-case hex for
-//! a body or evidence item, bare hex for a standard pack or an audit link.
+//! whatever a report or an answer names (a body, an evidence item, a standard pack, a suite), bare hex inside
+//! the stores (an audit link, what DfE acknowledged of a child).
 //!
 //! Every layer hashes with these: the engine names a pack by [`files`], the gateway a message by [`sha256`],
 //! conformance evidence by both.
@@ -13,8 +14,8 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// Lower-case hex SHA-256 over a set of files in path order, each as `path NUL bytes NUL`: how a standard pack
-/// and a conformance suite are named.
+/// `sha256:<hex>` over a set of files in path order, each as `path NUL bytes NUL`: how a standard pack and a
+/// conformance suite are named.
 pub fn files(files: &BTreeMap<String, Vec<u8>>) -> String {
     let mut hasher = Sha256::new();
     for (path, bytes) in files {
@@ -23,7 +24,7 @@ pub fn files(files: &BTreeMap<String, Vec<u8>>) -> String {
         hasher.update(bytes);
         hasher.update([0u8]);
     }
-    hex::encode(hasher.finalize())
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 /// Lower-case hex SHA-256 of a JSON value written canonically: members in name order, no white space. Two
@@ -107,7 +108,8 @@ mod tests {
     fn a_set_of_files_is_hashed_with_its_paths() {
         let one = BTreeMap::from([("a".to_string(), b"x".to_vec())]);
         let renamed = BTreeMap::from([("b".to_string(), b"x".to_vec())]);
-        assert_eq!(files(&one).len(), 64);
+        assert_eq!(files(&one).len(), 71);
+        assert!(files(&one).starts_with("sha256:"));
         assert_ne!(files(&one), files(&renamed));
     }
 }
