@@ -929,6 +929,49 @@ fn diff_html(diff: &caregate_engine::standard::diff::Diff) -> String {
 
 fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
     match command {
+        StandardsCommand::Check { dirs } => {
+            let mut failed = 0usize;
+            let mut checked = 0usize;
+            for dir in &dirs {
+                // One pack at a time, so that each mistake is said, not only the first of the tree.
+                let folders: Vec<PathBuf> = if dir.join("standard.toml").is_file() {
+                    vec![dir.clone()]
+                } else {
+                    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+                        .with_context(|| format!("cannot read {}", dir.display()))?
+                        .flatten()
+                        .filter(|id| id.path().is_dir())
+                        .flat_map(|id| std::fs::read_dir(id.path()).into_iter().flatten().flatten())
+                        .map(|version| version.path())
+                        .filter(|version| version.join("standard.toml").is_file())
+                        .collect();
+                    found.sort();
+                    found
+                };
+                if folders.is_empty() {
+                    println!(
+                        "{}: holds no standard pack (no standard.toml in it or in <id>/<version>/ below it)",
+                        dir.display()
+                    );
+                    failed += 1;
+                }
+                for folder in folders {
+                    checked += 1;
+                    // Packs it extends are found among the embedded ones and those already checked.
+                    let mut with = catalog.clone();
+                    match with.add_dir(&folder) {
+                        Ok(_) => println!("OK: {}", folder.display()),
+                        Err(error) => {
+                            // The error names the pack's folder and file.
+                            println!("{error}");
+                            failed += 1;
+                        }
+                    }
+                }
+            }
+            println!("{checked} pack{} checked, {failed} with mistakes", if checked == 1 { "" } else { "s" });
+            return Ok(u8::from(failed > 0));
+        }
         StandardsCommand::List => {
             let mut out = String::new();
             out.push_str(&format!("{:<16} {:<9} {:<8} {:<6} {}\n", "ID", "VERSION", "STATUS", "RULES", "TITLE"));

@@ -482,6 +482,14 @@ pub enum StandardsCommand {
     /// Make a pack from a published document (its schema and manifest; the pack's own rules are kept).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Load each pack below the folders as caregate would and say what is wrong with it: its files, and each
+    /// rule against the schema (a context, `at` or field the schema lacks, with the name it has nearest; an
+    /// expression that cannot be true or false). Exits 1 when a pack does not load.
+    Check {
+        /// A pack folder, or a tree of <id>/<version>/ pack folders.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

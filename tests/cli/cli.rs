@@ -3,6 +3,7 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
+use std::path::Path;
 
 const NOW: &str = "2026-11-20T10:00:00Z";
 const BROKEN: &str = "schemas/referral/1.0/examples/invalid/REF-005.xml";
@@ -255,4 +256,42 @@ fn a_misspelt_element_is_one_finding_with_the_right_name_suggested() {
         (about_name[0]["location"]["line"].as_u64(), about_name[0]["location"]["column"].as_u64()),
         (Some(3), Some(29))
     );
+}
+
+/// `caregate standards check` loads each pack below a folder and says what is wrong with each: a rule reading a
+/// field the schema lacks is named with the field the schema has nearest; sound packs are OK.
+#[test]
+fn standards_check_names_each_pack_s_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/referral/1.0");
+    for version in ["1.0", "1.1"] {
+        let pack = dir.path().join("referral").join(version);
+        std::fs::create_dir_all(&pack).unwrap();
+        for entry in std::fs::read_dir(&source).unwrap().flatten() {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), pack.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+    let manifest = dir.path().join("referral/1.1/standard.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replacen("version = \"1.0\"", "version = \"1.1\"", 1);
+    std::fs::write(&manifest, text).unwrap();
+    let rules = dir.path().join("referral/1.1/rules.toml");
+    let mut text = std::fs::read_to_string(&rules).unwrap();
+    text.push_str("\n[[rule]]\nid = \"X1\"\nseverity = \"error\"\ncontext = \"/child\"\nexpression = \"!has(self.upnn) || true\"\nmessage = \"m\"\n");
+    std::fs::write(&rules, text).unwrap();
+    let out = caregate().args(["standards", "check"]).arg(dir.path()).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("OK: {}", dir.path().join("referral/1.0").display())), "{said}");
+    assert!(
+        said.contains("rules.toml: rule X1: the expression reads `self.upnn`, but the schema has no `upnn` there")
+            && said.contains("did you mean `upn`?"),
+        "{said}"
+    );
+    assert!(said.contains("2 packs checked, 1 with mistakes"), "{said}");
+    // The packs caregate ships are sound.
+    let shipped =
+        caregate().args(["standards", "check", "schemas"]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    assert_eq!(shipped.status.code(), Some(0), "{}", String::from_utf8_lossy(&shipped.stdout));
 }

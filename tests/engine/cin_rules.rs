@@ -128,7 +128,7 @@ fn no_rule_fails_to_evaluate_on_the_base_or_any_case() {
                     context.params,
                     context.agg.as_ref(),
                 ];
-                if let Outcome::NotApplicable(Some(reason)) = rule.program.check(&vars) {
+                if let Outcome::NotApplicable(Some(reason)) | Outcome::Failed(reason) = rule.program.check(&vars) {
                     let case = file.strip_prefix(suite()).unwrap().display().to_string();
                     problems.insert(format!("{} at {case}{pointer}: {reason}", rule.id));
                 }

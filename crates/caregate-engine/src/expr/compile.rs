@@ -1216,3 +1216,79 @@ fn memberships(e: &IdedExpr, var: &str, found: &mut Vec<Membership>) -> bool {
         Expr::Comprehension(_) | Expr::Map(_) | Expr::Struct(_) => !mentions(e, var),
     }
 }
+
+/// Every field path the expression reads from the variable `var` (`self.a.b` as `["a", "b"]`, `has(self.a)` as
+/// `["a"]`), each once, in the order first written; a path through an index (`self.a[0].b`) ends before it.
+pub(crate) fn var_paths(expr: &IdedExpr, var: &str) -> Vec<Vec<String>> {
+    let mut paths: Vec<Vec<String>> = Vec::new();
+    collect_var_paths(expr, var, &mut paths);
+    paths
+}
+
+fn collect_var_paths(e: &IdedExpr, var: &str, paths: &mut Vec<Vec<String>>) {
+    if let Some(path) = field_chain(e, var) {
+        if !path.is_empty() && !paths.contains(&path) {
+            paths.push(path);
+        }
+        return;
+    }
+    match &e.expr {
+        Expr::Select(s) => collect_var_paths(&s.operand, var, paths),
+        Expr::Call(c) => {
+            for x in c.target.iter().map(|t| &**t).chain(c.args.iter()) {
+                collect_var_paths(x, var, paths);
+            }
+        }
+        Expr::List(l) => l.elements.iter().for_each(|x| collect_var_paths(x, var, paths)),
+        Expr::Comprehension(c) => {
+            // A comprehension whose own variable has the name hides it in its body.
+            collect_var_paths(&c.iter_range, var, paths);
+            if c.iter_var != var && c.accu_var != var {
+                for x in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                    collect_var_paths(x, var, paths);
+                }
+            }
+        }
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified | Expr::Map(_) | Expr::Struct(_) => {}
+    }
+}
+
+/// `var.a.b` (or `has(var.a.b)`) as `["a", "b"]`; `None` when the expression is not such a chain.
+fn field_chain(e: &IdedExpr, var: &str) -> Option<Vec<String>> {
+    match &e.expr {
+        Expr::Ident(name) if name == var => Some(Vec::new()),
+        Expr::Select(s) => {
+            let mut path = field_chain(&s.operand, var)?;
+            path.push(s.field.clone());
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
+/// What the expression gives when that is plainly not a bool: a literal of another type, a list, or an
+/// operator or function that gives a number, a text, a date or a list. `None` when it gives a bool or may.
+pub(crate) fn plainly_not_bool(expr: &IdedExpr) -> Option<&'static str> {
+    match &expr.expr {
+        Expr::Literal(LiteralValue::Boolean(_)) => None,
+        Expr::Literal(LiteralValue::Null) => Some("null"),
+        Expr::Literal(LiteralValue::String(_)) => Some("a text"),
+        Expr::Literal(LiteralValue::Int(_) | LiteralValue::UInt(_) | LiteralValue::Double(_)) => Some("a number"),
+        Expr::Literal(LiteralValue::Bytes(_)) => Some("bytes"),
+        Expr::List(_) => Some("a list"),
+        Expr::Map(_) | Expr::Struct(_) => Some("a map"),
+        Expr::Call(c) => match c.func_name.as_str() {
+            "_+_" | "_-_" | "_*_" | "_/_" | "_%_" | "-_" | "size" | "int" | "uint" | "double" | "count" => {
+                Some("a number or a text")
+            }
+            "string" | "lower" | "upper" | "trim" => Some("a text"),
+            "date" | "timestamp" | "add_days" | "add_years" => Some("a date"),
+            "filter" | "map" => Some("a list"),
+            "_?_:_" => c.args.get(1).and_then(plainly_not_bool).and(c.args.get(2).and_then(plainly_not_bool)),
+            _ => None,
+        },
+        // `filter` and `map` arrive expanded: a comprehension whose result is its accumulated list.
+        Expr::Comprehension(c) if matches!(c.accu_init.expr, Expr::List(_)) => Some("a list"),
+        _ => None,
+    }
+}

@@ -115,9 +115,14 @@ impl EvalError {
 pub enum Outcome {
     Holds,
     Violated,
-    /// The rule does not apply: `None` when it read an absent field, else the reason it could not
-    /// be evaluated (a type mismatch, bad date text, a result that is not a bool).
+    /// The rule does not apply: `None` when it read an absent field, else why the document's text could
+    /// not be read as the rule reads it (a date that is not one: the document's fault, reported by the
+    /// structure check).
     NotApplicable(Option<String>),
+    /// The rule could not be evaluated for a reason of its own: a type mismatch, a conversion that fails,
+    /// a result that is not a bool. The rule is at fault, not the document, and the caller must say so
+    /// rather than count it passed.
+    Failed(String),
 }
 
 /// Compiles rule expressions for one set of variables and one holiday calendar.
@@ -192,6 +197,17 @@ impl Program {
     /// `compile::may_read_field`): selecting it, or using `var` whole.
     pub fn may_read_field(&self, var: &str, field: &str) -> bool {
         compile::may_read_field(&self.source, &self.ast, var, field)
+    }
+
+    /// Every field path the expression reads from the variable `var` (`self.a.b` as `["a", "b"]`).
+    pub fn paths_of(&self, var: &str) -> Vec<Vec<String>> {
+        compile::var_paths(&self.ast, var)
+    }
+
+    /// What the expression gives, when that is plainly not true or false (`"a number"`): a rule that can
+    /// never hold or be violated.
+    pub fn plainly_not_bool(&self) -> Option<&'static str> {
+        compile::plainly_not_bool(&self.ast)
     }
 
     /// The expression as a dotted field path (`self.ChildIdentifiers.UPN`), if it is nothing more.
@@ -272,11 +288,10 @@ fn outcome(result: Result<Value<'_>, EvalError>) -> Outcome {
     match result {
         Ok(Value::Bool(true)) => Outcome::Holds,
         Ok(Value::Bool(false)) => Outcome::Violated,
-        Ok(other) => {
-            Outcome::NotApplicable(Some(format!("the rule gave {} `{other}`, not true or false", other.type_name())))
-        }
+        Ok(other) => Outcome::Failed(format!("the rule gave {} `{other}`, not true or false", other.type_name())),
         Err(e) if e.is_absence() => Outcome::NotApplicable(None),
-        Err(e) => Outcome::NotApplicable(Some(e.to_string())),
+        Err(e @ (EvalError::BadDate(_) | EvalError::BadTimestamp(_))) => Outcome::NotApplicable(Some(e.to_string())),
+        Err(e) => Outcome::Failed(e.to_string()),
     }
 }
 

@@ -304,14 +304,18 @@ fn outcomes() {
         Outcome::NotApplicable(Some(reason)) => assert!(reason.contains("Ann O'Neill"), "{reason}"),
         other => panic!("{other:?}"),
     }
+    // The rule's own faults: a result that is not a bool, a comparison of unlike types, a conversion of text
+    // that is no number.
     match check("self.count") {
-        Outcome::NotApplicable(Some(reason)) => assert!(reason.contains("int"), "{reason}"),
+        Outcome::Failed(reason) => assert!(reason.contains("int"), "{reason}"),
         other => panic!("{other:?}"),
     }
     match check("date(self.referral) > self.dob") {
-        Outcome::NotApplicable(Some(reason)) => assert!(reason.contains("date()"), "{reason}"),
+        Outcome::Failed(reason) => assert!(reason.contains("date()"), "{reason}"),
         other => panic!("{other:?}"),
     }
+    assert!(matches!(check("self.count + 'x' > 0"), Outcome::Failed(_)));
+    assert!(matches!(check("int(self.name) > 0"), Outcome::Failed(_)));
 }
 
 #[test]

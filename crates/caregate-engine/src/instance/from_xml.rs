@@ -495,7 +495,7 @@ pub fn parse_typed(text: &str, kind: ScalarType) -> Option<Value> {
 }
 
 /// The expected name closest to a misspelt one (by edit distance, ignoring case), if it is close.
-fn nearest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(name: &str, expected: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_lowercase();
     expected
         .iter()

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod export;
 pub mod extends;
 pub mod import;
+mod lint;
 pub mod manifest;
 pub mod rulebook;
 
@@ -314,6 +315,7 @@ impl StandardPack {
             }
             None => (Vec::new(), Vec::new()),
         };
+        lint::check_rules(&schema, &rules).map_err(|m| files.error("rules.toml", m))?;
         let records_path = match &manifest.records {
             Some(records) => Some(PathPattern::parse(&records.path).map_err(|m| files.error("standard.toml", m))?),
             None => None,
@@ -558,7 +560,7 @@ enum Rules {
 }
 
 /// Every standard caregate knows: the embedded packs, and packs added from disk.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Catalog {
     packs: Vec<Arc<StandardPack>>,
 }

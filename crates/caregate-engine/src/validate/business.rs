@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 use crate::expr::{Memo, Outcome};
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity};
 use crate::reference::{Need, References};
 use crate::standard::rulebook::{PathPattern, Rule};
 use crate::standard::StandardPack;
@@ -196,6 +196,8 @@ pub fn check(
                 continue;
             }
             let mut memo = memos.as_mut().and_then(|m| m.get_mut(index));
+            // A rule that fails for a reason of its own is said once a call (once a record of a bulk return).
+            let mut failed = false;
             for (n, &node) in nodes.iter().enumerate() {
                 let vars = [
                     node,
@@ -209,6 +211,18 @@ pub fn check(
                     previous_at.get(n).and_then(|&i| previous_records.get(i)).unwrap_or(&NULL),
                 ];
                 let outcome = rule.program.check_full(&vars, memo.as_deref_mut(), context.refs);
+                if let Outcome::Failed(why) = outcome {
+                    if !failed {
+                        failed = true;
+                        let at = indices.get(n * stride..(n + 1) * stride).unwrap_or_default();
+                        let pointer = group.context.trail(at).pointer();
+                        let mut finding =
+                            rule_error(rule, &why).with_location(view.locate(&format!("{}{pointer}", view.prefix)));
+                        finding.record = record_key(pack, context.root, &pointer);
+                        found.push((n, order, finding));
+                    }
+                    continue;
+                }
                 if let Outcome::Violated = outcome {
                     let at = indices.get(n * stride..(n + 1) * stride).unwrap_or_default();
                     let pointer = group.context.trail(at).pointer();
@@ -236,6 +250,22 @@ pub fn check(
         found.sort_by_key(|(n, order, _)| (*n, *order));
         findings.extend(found.drain(..).map(|(_, _, f)| f));
     }
+}
+
+/// The finding that says a rule could not be checked for a fault of its own (see [`Outcome::Failed`]): not a
+/// pass, and not the document's fault.
+fn rule_error(rule: &Rule, why: &str) -> Finding {
+    let mut finding = Finding::new(
+        "rule-error",
+        Severity::Warning,
+        format!(
+            "Rule {} could not be checked here, so it neither passed nor failed: {why}. The fault is in the standard's rule, not in this document.",
+            rule.id
+        ),
+    )
+    .with_fix(format!("Tell the publisher of the standard that rule {} fails at run time: {why}.", rule.id));
+    finding.clause = rule.clause.clone();
+    finding
 }
 
 /// The keys a `records` aggregate gathered (see `AggregateKind::Records`), in file order; a record without a

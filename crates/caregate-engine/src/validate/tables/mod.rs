@@ -890,6 +890,57 @@ message = "The UPN is given in another Header row."
         )
     }
 
+    /// A rule that fails at run time for a fault of its own (text added to a number, a conversion of text that is
+    /// no number) is said as `rule-error`, once for each child it failed on and naming the rule and the cause,
+    /// never passed in silence; a rule that holds is not.
+    #[test]
+    fn a_rule_that_fails_at_run_time_is_said_once_a_child() {
+        let pack = with_rules(
+            r#"
+[[rule]]
+id = "ADDS-TEXT"
+severity = "error"
+context = "/children/*/Episodes/*"
+expression = "size(self) + 'x' > 0"
+message = "Never said."
+
+[[rule]]
+id = "NO-NUMBER"
+severity = "error"
+context = "/children/*/Header/*"
+expression = "!has(self.UPN) || int(self.UPN) > 0"
+message = "Never said."
+"#,
+        );
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let options = Options { standard: Some(Arc::clone(&pack)), ..Options::default() };
+        let header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\r\n1,1,01/01/2015,WBRI,A123456789012,,\r\n2,2,01/01/2016,WBRI,,,\r\n";
+        let episodes =
+            "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\r\n\
+                        1,01/05/2025,S,C2,N1,U1,PR1,,,,,,\r\n1,01/06/2025,P,C2,N1,U1,PR1,,,,,,\r\n";
+        let files = [
+            TableFile { path: "header.csv".into(), bytes: header.as_bytes().to_vec() },
+            TableFile { path: "episodes.csv".into(), bytes: episodes.as_bytes().to_vec() },
+        ];
+        let results = Validator::new(&catalog, options).check_tables(&pack, &files);
+        let errors: Vec<(String, Option<String>, crate::finding::Severity)> = results
+            .iter()
+            .flat_map(|d| d.findings.iter())
+            .filter(|f| f.rule == "rule-error")
+            .map(|f| (f.message.clone(), f.record.clone(), f.severity))
+            .collect();
+        // Child 1's two episodes fail ADDS-TEXT once; its UPN is no number; child 2 has no UPN and no episode.
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(errors.iter().all(
+            |(_, child, severity)| child.as_deref() == Some("1") && *severity == crate::finding::Severity::Warning
+        ));
+        assert!(errors.iter().any(|(m, _, _)| m.starts_with("Rule ADDS-TEXT could not be checked here")));
+        assert!(errors
+            .iter()
+            .any(|(m, _, _)| m.starts_with("Rule NO-NUMBER could not be checked here") && m.contains("A123456789012")));
+        assert!(!results.iter().flat_map(|d| d.findings.iter()).any(|f| f.message == "Never said."));
+    }
+
     /// The children (in order) `REPEATED` finds in a Header table of these rows.
     fn repeated_in(rows: &[&str]) -> Vec<String> {
         let pack = repeated_upn_pack();
