@@ -169,6 +169,26 @@ mod tests {
         }
     }
 
+    /// `clause_prefix` cites each rule that does not cite its own clause; a rule that does keeps its own.
+    #[test]
+    fn a_rule_without_a_clause_is_cited_by_the_standard_s_prefix() {
+        let catalog = Catalog::embedded().expect("the embedded packs load");
+        let pack = catalog.find("referral@1.0").expect("referral 1.0 is embedded");
+        let mut files = pack.files.clone();
+        let manifest = String::from_utf8_lossy(&files.files["standard.toml"]).replacen(
+            "publisher = ",
+            "clause_prefix = \"Referral standard\"\npublisher = ",
+            1,
+        );
+        files.files.insert("standard.toml".into(), manifest.into_bytes());
+        let mut rules = files.files.get("rules.toml").cloned().unwrap_or_default();
+        rules.extend_from_slice(b"\n[[rule]]\nid = \"MINE\"\nseverity = \"error\"\nmessage = \"m\"\ncontext = \"/child\"\nexpression = \"true\"\n");
+        files.files.insert("rules.toml".into(), rules);
+        let pack = StandardPack::compile(files).expect("loads");
+        assert_eq!(pack.rule("MINE").and_then(|r| r.clause.clone()).as_deref(), Some("Referral standard rule MINE"));
+        assert_eq!(pack.rule("REF-001").and_then(|r| r.clause.clone()).as_deref(), Some("referral 1.0 REF-001"));
+    }
+
     /// The mistakes a standards body makes that used to load without a word and then pass every document.
     #[test]
     fn a_rule_naming_what_the_schema_lacks_is_refused_with_the_nearest_name() {

@@ -316,6 +316,13 @@ impl StandardPack {
             None => (Vec::new(), Vec::new()),
         };
         lint::check_rules(&schema, &rules).map_err(|m| files.error("rules.toml", m))?;
+        // A rule that does not cite its clause is cited as the standard's rule of its id (`clause_prefix`).
+        let mut rules = rules;
+        if let Some(prefix) = &manifest.clause_prefix {
+            for rule in rules.iter_mut().filter(|r| r.clause.is_none()) {
+                rule.clause = Some(format!("{prefix} rule {}", rule.id));
+            }
+        }
         let records_path = match &manifest.records {
             Some(records) => Some(PathPattern::parse(&records.path).map_err(|m| files.error("standard.toml", m))?),
             None => None,
