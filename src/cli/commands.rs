@@ -929,6 +929,33 @@ fn diff_html(diff: &caregate_engine::standard::diff::Diff) -> String {
 
 fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
     match command {
+        StandardsCommand::New { id, version, output } => {
+            if !caregate_engine::standard::scaffold::is_pack_id(&id) {
+                bail!(
+                    "`{id}` is not a pack id: lower-case letters and digits, words joined by `-` (e.g. visit-record)"
+                );
+            }
+            if version.is_empty() || !version.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)) {
+                bail!("`{version}` is not a version: letters, digits, `.`, `-` and `_`");
+            }
+            let dir = output.join(&id).join(&version);
+            if dir.exists() {
+                bail!("{} already exists: a new pack is written to a folder of its own", dir.display());
+            }
+            for (path, text) in caregate_engine::standard::scaffold::new_pack(&id, &version) {
+                let path = dir.join(path);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            println!(
+                "wrote {} (see its README.md); check it with `caregate standards check {}`",
+                dir.display(),
+                output.display()
+            );
+            return Ok(0);
+        }
         StandardsCommand::Check { dirs } => {
             let mut failed = 0usize;
             let mut checked = 0usize;

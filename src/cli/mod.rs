@@ -482,6 +482,18 @@ pub enum StandardsCommand {
     /// Make a pack from a published document (its schema and manifest; the pack's own rules are kept).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Start a new standard: a pack folder DIR/ID/VERSION/ whose every file explains itself, holding a small
+    /// working standard to change into yours.
+    New {
+        /// The pack's id: lower-case words joined by `-` (`visit-record`).
+        id: String,
+        /// The version.
+        #[arg(long, default_value = "1.0")]
+        version: String,
+        /// Where to write it (the pack goes in DIR/ID/VERSION/).
+        #[arg(long, default_value = "schemas", value_name = "DIR")]
+        output: PathBuf,
+    },
     /// Load each pack below the folders as caregate would and say what is wrong with it: its files, and each
     /// rule against the schema (a context, `at` or field the schema lacks, with the name it has nearest; an
     /// expression that cannot be true or false). Exits 1 when a pack does not load.

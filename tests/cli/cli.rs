@@ -295,3 +295,45 @@ fn standards_check_names_each_pack_s_mistake() {
         caregate().args(["standards", "check", "schemas"]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
     assert_eq!(shipped.status.code(), Some(0), "{}", String::from_utf8_lossy(&shipped.stdout));
 }
+
+/// `caregate standards new` writes a pack that checks out, validates its own examples as they say, and
+/// converts to XML and back: where a standards body starts.
+#[test]
+fn a_new_pack_is_a_working_standard_to_start_from() {
+    let dir = tempfile::tempdir().unwrap();
+    caregate().args(["standards", "new", "visit-record", "--output"]).arg(dir.path()).assert().success();
+    let pack = dir.path().join("visit-record/1.0");
+    for file in ["standard.toml", "schema.json", "codelists.toml", "rules.toml", "README.md"] {
+        assert!(pack.join(file).is_file(), "{file}");
+    }
+    caregate().args(["standards", "check"]).arg(dir.path()).assert().success();
+    let validate = |example: &str| {
+        let out = caregate()
+            .args(["validate", "--format", "json", "--standard", "visit-record@1.0", "--standards"])
+            .arg(dir.path())
+            .arg(pack.join("examples").join(example))
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rules: Vec<String> = report["documents"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (out.status.code(), rules)
+    };
+    assert_eq!(validate("valid/minimal.json"), (Some(0), vec![]));
+    assert_eq!(validate("invalid/VISIT-RECORD-001.json"), (Some(1), vec!["VISIT-RECORD-001".to_string()]));
+    assert_eq!(validate("invalid/VISIT-RECORD-002.json"), (Some(0), vec!["VISIT-RECORD-002".to_string()]));
+    let xml = caregate()
+        .args(["convert", "--standard", "visit-record@1.0", "--to", "xml", "--standards"])
+        .arg(dir.path())
+        .arg(pack.join("examples/valid/minimal.json"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&xml.stdout).contains("<DateOfBirth>2016-03-14</DateOfBirth>"));
+    // Not over an existing pack, and not with an id that cannot name one.
+    caregate().args(["standards", "new", "visit-record", "--output"]).arg(dir.path()).assert().code(2);
+    caregate().args(["standards", "new", "Visit Record", "--output"]).arg(dir.path()).assert().code(2);
+}

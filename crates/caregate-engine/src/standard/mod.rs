@@ -13,6 +13,7 @@ pub mod import;
 mod lint;
 pub mod manifest;
 pub mod rulebook;
+pub mod scaffold;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
