@@ -333,6 +333,31 @@ fn a_new_pack_is_a_working_standard_to_start_from() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&xml.stdout).contains("<DateOfBirth>2016-03-14</DateOfBirth>"));
+    // With its examples gone (as a pack just imported has none), documents are drawn from its schema: valid by
+    // structure, only its business rules finding fault.
+    std::fs::remove_dir_all(pack.join("examples")).unwrap();
+    let out = dir.path().join("generated");
+    caregate()
+        .args(["generate", "visit-record@1.0", "--count", "20", "--seed", "3", "--format", "json", "--standards"])
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&out)
+        .assert()
+        .success();
+    let report = caregate()
+        .args(["validate", "--format", "json", "--standard", "visit-record@1.0", "--standards"])
+        .arg(dir.path())
+        .arg(&out)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let documents = report["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 20);
+    for document in documents {
+        for finding in document["findings"].as_array().unwrap() {
+            assert!(finding["rule"].as_str().unwrap().starts_with("VISIT-RECORD-"), "{finding}");
+        }
+    }
     // Not over an existing pack, and not with an id that cannot name one.
     caregate().args(["standards", "new", "visit-record", "--output"]).arg(dir.path()).assert().code(2);
     caregate().args(["standards", "new", "Visit Record", "--output"]).arg(dir.path()).assert().code(2);

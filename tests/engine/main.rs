@@ -20,6 +20,7 @@ mod one_cause;
 mod reports;
 mod roundtrip;
 mod rule_cases;
+mod schema_generate;
 mod ssda903;
 mod ssda903_generate;
 mod ssda903_ofsted;

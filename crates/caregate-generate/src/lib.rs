@@ -7,11 +7,15 @@
 //! its check letter). So generated documents are as realistic as the examples, and a fault at rate R
 //! exercises every rule in turn.
 //!
+//! A pack with no valid example (one just imported or scaffolded) is generated from its schema alone
+//! ([`schema`]): valid by structure, with no faults.
+//!
 //! Not for: bulk standards with a generator of their own (`generator = "cin-census"` in `generate.toml`: [`cin`];
 //! `generator = "ssda903"`: [`ssda903`]).
 
 pub mod cin;
 mod draw;
+pub mod schema;
 pub mod ssda903;
 pub mod values;
 
@@ -107,6 +111,8 @@ pub fn method(pack: &StandardPack) -> Result<Method> {
 
 pub struct Generator {
     rng: ChaCha8Rng,
+    /// The pack's schema, when it has no valid example: documents are drawn from it.
+    schema: Option<Value>,
     valid: Vec<Value>,
     faulty: Vec<(String, Value)>,
     vary: Vec<(caregate_engine::standard::PathPattern, values::Kind)>,
@@ -132,9 +138,7 @@ impl Generator {
                 faulty.push((rule, value));
             }
         }
-        if valid.is_empty() {
-            return Err(anyhow!("{} has no valid JSON examples to generate from", pack.reference()));
-        }
+        let schema = valid.is_empty().then(|| pack.schema.clone());
         let config = GenerateFile::of(pack)?;
         let mut vary = Vec::new();
         for (path, kind) in config.vary {
@@ -143,11 +147,16 @@ impl Generator {
             let kind: values::Kind = kind.parse().map_err(|e: String| anyhow!("generate.toml: {path}: {e}"))?;
             vary.push((pattern, kind));
         }
-        Ok(Generator { rng: ChaCha8Rng::seed_from_u64(seed), valid, faulty, vary, invalid_rate, next_fault: 0 })
+        // Without valid examples there is nothing for a fault to be a change of.
+        let faulty = if schema.is_some() { Vec::new() } else { faulty };
+        Ok(Generator { rng: ChaCha8Rng::seed_from_u64(seed), schema, valid, faulty, vary, invalid_rate, next_fault: 0 })
     }
 
     /// The next document.
     pub fn next_document(&mut self) -> Generated {
+        if let Some(schema) = &self.schema {
+            return Generated { value: schema::value(schema, schema, &mut self.rng), fault: None };
+        }
         let faulty = !self.faulty.is_empty() && self.rng.random_bool(self.invalid_rate.clamp(0.0, 1.0));
         let (mut value, fault) = if faulty {
             // Each rule in turn, so that every rule is exercised.
