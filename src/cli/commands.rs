@@ -959,6 +959,9 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
         StandardsCommand::Check { dirs } => {
             let mut failed = 0usize;
             let mut checked = 0usize;
+            // Packs a later one extends are found among the embedded ones and those checked before it (a
+            // tree's folders are taken in order, so a year comes before the year that extends it).
+            let mut known = catalog.clone();
             for dir in &dirs {
                 // One pack at a time, so that each mistake is said, not only the first of the tree.
                 let folders: Vec<PathBuf> = if dir.join("standard.toml").is_file() {
@@ -984,9 +987,7 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
                 }
                 for folder in folders {
                     checked += 1;
-                    // Packs it extends are found among the embedded ones and those already checked.
-                    let mut with = catalog.clone();
-                    match with.add_dir(&folder) {
+                    match known.add_dir(&folder) {
                         Ok(_) => println!("OK: {}", folder.display()),
                         Err(error) => {
                             // The error names the pack's folder and file.

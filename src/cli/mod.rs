@@ -568,6 +568,7 @@ pub struct GenerateArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    quiet_on_closed_output();
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -576,4 +577,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// When whatever reads caregate's output closes it early (`caregate standards list | head -1`), printing fails;
+/// caregate then stops quietly with the status a Unix tool killed by SIGPIPE has (141), as `cat` or `grep`
+/// would, rather than report a crash. Every other panic is reported as before.
+fn quiet_on_closed_output() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let said = info.to_string();
+        if said.contains("failed printing to std") && said.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
 }

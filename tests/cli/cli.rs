@@ -362,3 +362,22 @@ fn a_new_pack_is_a_working_standard_to_start_from() {
     caregate().args(["standards", "new", "visit-record", "--output"]).arg(dir.path()).assert().code(2);
     caregate().args(["standards", "new", "Visit Record", "--output"]).arg(dir.path()).assert().code(2);
 }
+
+/// A reader that closes caregate's output early (`| head -1`) stops it quietly, as it stops a Unix tool: the
+/// status of a process ended by SIGPIPE, and no crash report.
+#[test]
+fn output_closed_by_its_reader_ends_the_command_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
+        .args(["standards", "check", "schemas"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before caregate has loaded its packs, so every write it makes finds no reader.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
