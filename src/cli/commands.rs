@@ -55,7 +55,12 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Standards(command) => standards(&catalog, command),
         Command::Generate(args) => generate(&catalog, args),
         Command::Serve(args) => serve(catalog, args),
-        Command::Audit(super::AuditCommand::Verify { data }) => audit_verify(&data),
+        Command::Audit(super::AuditCommand::Verify { data, anchor, key }) => {
+            audit_verify(&data, &anchor, key.as_deref())
+        }
+        Command::Audit(super::AuditCommand::Anchor { data, sign, output }) => {
+            audit_anchor(&data, sign.as_deref(), &output)
+        }
         Command::Config(super::ConfigCommand::Check { file }) => config_check(&catalog, &file),
         Command::Suite(command) => suite_command(&catalog, command),
         Command::Certify(command) => certify_command(&catalog, command),
@@ -1301,20 +1306,78 @@ fn dfe_double(catalog: Catalog, args: super::DfeDoubleArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn audit_verify(data: &Path) -> Result<u8> {
-    use caregate_gateway::audit::{verify, Verdict};
+/// The anchor file's format name.
+const ANCHOR_FORMAT: &str = "caregate-audit-anchor/1";
+
+fn audit_verify(data: &Path, anchors: &[PathBuf], key: Option<&Path>) -> Result<u8> {
+    use caregate_gateway::audit::{check_anchor, verify, Head, Verdict};
     let entries = caregate_gateway::store::sqlite::read_audit(data)
         .with_context(|| format!("cannot read the audit log in {}", data.display()))?;
-    match verify(entries) {
-        Verdict::Intact { entries } => {
-            println!("OK: {entries} audit entries, chain intact");
-            Ok(0)
-        }
+    let count = match verify(entries.iter().cloned()) {
+        Verdict::Intact { entries } => entries,
         Verdict::Broken { seq, position, reason } => {
             println!("BROKEN at entry {position} (seq {seq}): {reason}");
-            Ok(1)
+            return Ok(1);
+        }
+    };
+    let key = key.map(caregate_conformance::signature::read_public).transpose()?;
+    for path in anchors {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).with_context(|| format!("{} is not an audit anchor", path.display()))?;
+        if value.get("format").and_then(serde_json::Value::as_str) != Some(ANCHOR_FORMAT) {
+            bail!("{} is not an audit anchor (its format is not {ANCHOR_FORMAT})", path.display());
+        }
+        if let Some(key) = &key {
+            if let Err(error) = caregate_conformance::signature::verify(&bytes, key) {
+                println!("FAILED: the anchor {}: {error}", path.display());
+                return Ok(1);
+            }
+        }
+        let head: Head = serde_json::from_value(value.get("head").cloned().unwrap_or_default())
+            .with_context(|| format!("{} has no head", path.display()))?;
+        if let Err(why) = check_anchor(&entries, &head) {
+            println!("BROKEN against the anchor {}: {why}", path.display());
+            return Ok(1);
         }
     }
+    let vouched = match anchors.len() {
+        0 => String::new(),
+        1 => ", and it holds the entry its anchor vouches for".to_string(),
+        n => format!(", and it holds the entries its {n} anchors vouch for"),
+    };
+    println!("OK: {count} audit entries, chain intact{vouched}");
+    Ok(0)
+}
+
+fn audit_anchor(data: &Path, sign: Option<&Path>, output: &Path) -> Result<u8> {
+    use caregate_gateway::audit::{head, verify, Verdict};
+    let entries = caregate_gateway::store::sqlite::read_audit(data)
+        .with_context(|| format!("cannot read the audit log in {}", data.display()))?;
+    if let Verdict::Broken { seq, position, reason } = verify(entries.iter().cloned()) {
+        println!("BROKEN at entry {position} (seq {seq}): {reason}; no anchor written");
+        return Ok(1);
+    }
+    let Some(head) = head(&entries) else { bail!("the audit log in {} holds no entry to anchor", data.display()) };
+    let mut anchor = serde_json::json!({
+        "format": ANCHOR_FORMAT,
+        "created": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "head": head,
+    });
+    if let Some(key) = sign {
+        let key = caregate_conformance::signature::read_private(key)?;
+        caregate_conformance::signature::sign_value(&mut anchor, &key);
+    }
+    let mut text = serde_json::to_string_pretty(&anchor)?;
+    text.push('\n');
+    std::fs::write(output, text).with_context(|| format!("cannot write {}", output.display()))?;
+    println!(
+        "anchored entry {} ({}) in {}: keep it apart from the gateway's store",
+        head.seq,
+        head.hash.get(..12).unwrap_or(&head.hash),
+        output.display()
+    );
+    Ok(0)
 }
 
 fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {

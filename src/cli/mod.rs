@@ -139,11 +139,31 @@ pub struct DfeDoubleArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Say OK, or name the first entry that breaks the chain.
+    /// Say OK, or name the first entry that breaks the chain; with --anchor, also that the chain still holds
+    /// the entry each anchor vouches for (so that a tail deleted or a chain rewritten shows).
     Verify {
         /// The gateway's data folder.
         #[arg(long, default_value = "./caregate-data", value_name = "DIR")]
         data: PathBuf,
+        /// An anchor written by `caregate audit anchor` (more than one may be given).
+        #[arg(long, value_name = "FILE")]
+        anchor: Vec<PathBuf>,
+        /// The public key the anchors were signed with (from `caregate keygen`): each must be signed by it.
+        #[arg(long, value_name = "PUBFILE")]
+        key: Option<PathBuf>,
+    },
+    /// Check the chain and write its head (the last entry's number and hash) as an anchor, to keep apart from
+    /// the gateway's store: `audit verify --anchor` then shows entries deleted from the chain's end.
+    Anchor {
+        /// The gateway's data folder.
+        #[arg(long, default_value = "./caregate-data", value_name = "DIR")]
+        data: PathBuf,
+        /// Sign the anchor with this Ed25519 private key (PKCS#8 PEM, from `caregate keygen`).
+        #[arg(long, value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
+        /// Write the anchor here.
+        #[arg(long, short, default_value = "audit-anchor.json", value_name = "FILE")]
+        output: PathBuf,
     },
 }
 

@@ -768,6 +768,52 @@ async fn the_audit_chain_verifies_and_names_an_edited_a_deleted_and_a_reordered_
     assert!(!ok && out.contains("(seq 4)") && out.contains("deleted"), "{out}");
     let (ok, out) = tamper("UPDATE audit SET seq = 100 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 5; UPDATE audit SET seq = 5 WHERE seq = 100;");
     assert!(!ok && out.contains("BROKEN at entry 2"), "{out}");
+
+    // Deleting the chain's last entries leaves a chain that is intact on its own; a signed anchor of its head,
+    // kept apart, shows it.
+    let keys = tempfile::tempdir().expect("temp dir");
+    let caregate = || assert_cmd::Command::cargo_bin("caregate").expect("binary");
+    caregate().args(["keygen", "--out"]).arg(keys.path().join("auditor")).assert().success();
+    let anchor = keys.path().join("anchor.json");
+    caregate()
+        .args(["audit", "anchor", "--data"])
+        .arg(app.data.path())
+        .arg("--sign")
+        .arg(keys.path().join("auditor.key"))
+        .arg("-o")
+        .arg(&anchor)
+        .assert()
+        .success();
+    let with_anchor = |data: &std::path::Path| {
+        let out = caregate()
+            .args(["audit", "verify", "--data"])
+            .arg(data)
+            .arg("--anchor")
+            .arg(&anchor)
+            .arg("--key")
+            .arg(keys.path().join("auditor.pub"))
+            .output()
+            .expect("runs");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = with_anchor(app.data.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("OK: 6 audit entries, chain intact, and it holds the entry its anchor vouches for"), "{out}");
+    let cut = tempfile::tempdir().expect("temp dir");
+    copy_store(app.data.path(), cut.path());
+    let conn = rusqlite::Connection::open(cut.path().join("caregate.db")).expect("opens");
+    conn.execute_batch("DELETE FROM audit WHERE seq >= 5").expect("tampers");
+    drop(conn);
+    assert!(audit_verify(cut.path()).0, "without the anchor the shortened chain looks intact");
+    let (code, out) = with_anchor(cut.path());
+    assert_eq!(code, Some(1));
+    assert!(out.contains("the chain has 4 entries, but the anchor taken at") && out.contains("vouches for 6"), "{out}");
+    // A changed anchor fails its signature.
+    let text = std::fs::read_to_string(&anchor).expect("reads").replacen("\"seq\": 6", "\"seq\": 4", 1);
+    std::fs::write(&anchor, text).expect("writes");
+    let (code, out) = with_anchor(cut.path());
+    assert_eq!(code, Some(1));
+    assert!(out.contains("FAILED: the anchor") && out.contains("signature"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

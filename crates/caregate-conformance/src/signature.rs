@@ -93,6 +93,23 @@ pub fn sign(evidence: &mut Evidence, key: &SigningKey) {
     });
 }
 
+/// Signs any JSON object in place (a `signature` member over its canonical form, as [`sign`] signs a report),
+/// so that [`verify`] checks it once written pretty-printed with a final newline.
+pub fn sign_value(value: &mut Value, key: &SigningKey) {
+    if let Some(object) = value.as_object_mut() {
+        object.remove("signature");
+    }
+    let signature = key.sign(canonical(value).as_bytes());
+    let signature = Signature {
+        algorithm: ALGORITHM.into(),
+        key_id: key_id(&key.verifying_key()),
+        value: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+    };
+    if let (Some(object), Ok(signed)) = (value.as_object_mut(), serde_json::to_value(signature)) {
+        object.insert("signature".into(), signed);
+    }
+}
+
 /// Checks `report.json`'s bytes against a public key.
 pub fn verify(bytes: &[u8], key: &VerifyingKey) -> Result<(), VerifyError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| VerifyError::NotJson(e.to_string()))?;

@@ -183,6 +183,44 @@ pub fn verify(entries: impl IntoIterator<Item = Entry>) -> Verdict {
     Verdict::Intact { entries: count }
 }
 
+/// What an anchor vouches for: the chain's last entry when it was taken (its sequence number, which is how many
+/// entries the chain had, and its hash). Kept apart from the store (published, signed, sent to an auditor), it
+/// shows a chain cut short or rewritten from that entry back, which the chain alone cannot: deleting its
+/// tail leaves a shorter chain that is still intact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+    pub at: String,
+}
+
+/// The head of a chain (its last entry), `None` when it is empty. Meaningful only for a chain [`verify`] found
+/// intact.
+pub fn head(entries: &[Entry]) -> Option<Head> {
+    entries.last().map(|e| Head { seq: e.seq, hash: e.hash.clone(), at: e.at.clone() })
+}
+
+/// Whether an intact chain still holds the entry `anchor` vouches for: `Err` says how it does not.
+pub fn check_anchor(entries: &[Entry], anchor: &Head) -> Result<(), String> {
+    let found = usize::try_from(anchor.seq - 1).ok().and_then(|i| entries.get(i)).filter(|e| e.seq == anchor.seq);
+    match found {
+        None => Err(format!(
+            "the chain has {} entries, but the anchor taken at {} vouches for {}: entries were deleted from its end",
+            entries.len(),
+            anchor.at,
+            anchor.seq
+        )),
+        Some(entry) if entry.hash != anchor.hash => Err(format!(
+            "entry {} has hash {}, but the anchor taken at {} vouches for {}: the chain was rewritten up to it",
+            anchor.seq,
+            short(&entry.hash),
+            anchor.at,
+            short(&anchor.hash)
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
@@ -190,6 +228,38 @@ fn short(hash: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_anchor_shows_a_tail_deleted_or_a_chain_rewritten() {
+        let entries = log(5);
+        let anchor = head(&entries).expect("a head");
+        assert_eq!((anchor.seq, anchor.hash.as_str()), (5, entries[4].hash.as_str()));
+        assert_eq!(check_anchor(&entries, &anchor), Ok(()));
+        // The chain grows after the anchor: still vouched for.
+        assert_eq!(check_anchor(&log(8), &anchor), Ok(()));
+        // Its last two entries deleted: intact on its own, but short of the anchor.
+        let cut = &entries[..3];
+        assert_eq!(verify(cut.to_vec()), Verdict::Intact { entries: 3 });
+        assert!(check_anchor(cut, &anchor)
+            .is_err_and(|e| e.contains("the chain has 3 entries") && e.contains("vouches for 5")));
+        // Rewritten from the start, consistently (every hash recomputed): intact, but not the anchored chain.
+        let mut prev = GENESIS.to_string();
+        let rewritten: Vec<Entry> = (1..=5)
+            .map(|seq| {
+                let e = Entry::chain(
+                    &Record::new(Event::Accept, "201").message(format!("forged{seq}")),
+                    seq,
+                    "t".into(),
+                    &prev,
+                );
+                prev = e.hash.clone();
+                e
+            })
+            .collect();
+        assert_eq!(verify(rewritten.clone()), Verdict::Intact { entries: 5 });
+        assert!(check_anchor(&rewritten, &anchor).is_err_and(|e| e.contains("rewritten")));
+        assert_eq!(head(&[]), None);
+    }
 
     fn log(n: usize) -> Vec<Entry> {
         let mut prev = GENESIS.to_string();
