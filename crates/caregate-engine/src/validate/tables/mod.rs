@@ -193,7 +193,7 @@ impl Validator<'_> {
         // order after, so the order the threads finish in does not show.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let chunk = records.len().div_ceil(threads).max(64);
-        let waiting: Vec<std::io::Result<Waiting>> = std::thread::scope(|scope| {
+        let waiting: Vec<std::io::Result<Waiting>> = crate::workers::scope(|scope| {
             let handles: Vec<_> = records
                 .chunks(chunk)
                 .map(|run| {
@@ -532,7 +532,7 @@ impl Validator<'_> {
         let context = super::business::Context::new(&null, None, &self.clock, &params, &self.references);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let chunk = records.len().div_ceil(threads).max(64);
-        let gathered: Vec<Option<Accumulator<'_>>> = std::thread::scope(|scope| {
+        let gathered: Vec<Option<Accumulator<'_>>> = crate::workers::scope(|scope| {
             let handles: Vec<_> = records
                 .chunks(chunk)
                 .map(|run| {
