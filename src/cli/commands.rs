@@ -23,6 +23,10 @@ pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Reference(command) = &cli.command {
         return reference_command(command);
     }
+    // The console's site is files built in; no standard is compiled to write them.
+    if let Command::Console(super::ConsoleCommand::Export { dir }) = &cli.command {
+        return console_export(dir);
+    }
     // An import reads one document and writes one pack; the catalogue is not needed.
     if let Command::Standards(StandardsCommand::Import(super::ImportCommand::Openapi(args))) = &cli.command {
         return import_openapi(args);
@@ -60,7 +64,21 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::DfeDouble(args) => dfe_double(catalog, args),
         Command::Send(args) => send_command(&catalog, args),
         Command::Reference(command) => reference_command(&command),
+        Command::Console(super::ConsoleCommand::Export { dir }) => console_export(&dir),
     }
+}
+
+/// Writes the console's static site into `dir`.
+fn console_export(dir: &Path) -> Result<u8> {
+    let written = caregate_console::export(dir)?;
+    let bytes: u64 = written.iter().filter_map(|path| std::fs::metadata(path).ok()).map(|m| m.len()).sum();
+    eprintln!(
+        "caregate: wrote the console's site to {} ({} files, {:.1} MB); open index.html through any web server",
+        dir.display(),
+        written.len(),
+        bytes as f64 / 1e6
+    );
+    Ok(0)
 }
 
 fn load_catalog(dirs: &[PathBuf]) -> Result<Catalog> {

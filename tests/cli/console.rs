@@ -110,3 +110,68 @@ fn an_unknown_standard_is_refused_with_the_known_ones() {
     let Err(error) = caregate_wasm::validate(Vec::new(), &request, Quiet) else { panic!("an unknown standard ran") };
     assert!(error.contains("unknown standard `no-such`") && error.contains("cin-census@2025-26"), "{error}");
 }
+
+#[test]
+fn console_export_writes_the_site_with_its_engine_or_says_how_to_build_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let out = Command::cargo_bin("caregate").unwrap().args(["console", "export"]).arg(&site).output().unwrap();
+    match caregate_console::WASM {
+        Some(wasm) => {
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            for file in ["index.html", "app.js", "worker.js", "engine.js", "console.css"] {
+                assert_eq!(
+                    std::fs::read(site.join(file)).unwrap(),
+                    caregate_console::site_file(file).unwrap(),
+                    "{file}"
+                );
+            }
+            assert_eq!(std::fs::read(site.join("caregate.wasm")).unwrap(), wasm);
+            let html = std::fs::read_to_string(site.join("index.html")).unwrap();
+            assert!(html.contains(r#"id="file""#) && html.contains(r#"id="summary""#), "the test contract's ids");
+            assert!(html.contains("connect-src 'self'"), "the page may fetch only its own files");
+        }
+        None => {
+            assert_eq!(out.status.code(), Some(2));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("scripts/build-wasm.sh"));
+            assert!(!site.join("index.html").exists(), "nothing is written without the engine");
+        }
+    }
+}
+
+/// `GET path` on the gateway at `address`, as (status line, headers and body).
+fn get(address: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    // The engine's module is binary: only its status line is read.
+    let text = String::from_utf8_lossy(&bytes);
+    let (status, rest) = text.split_once("\r\n").unwrap();
+    (status.to_string(), rest.to_string())
+}
+
+#[test]
+fn the_gateway_serves_the_validation_page_at_root_and_its_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::common::write_demo_config(dir.path(), "console", |_| {});
+    let (mut gateway, address) = crate::common::serve(&config, &dir.path().join("data"));
+    let (status, page) = get(&address, "/");
+    let (console_status, console) = get(&address, "/console");
+    let (script_status, script) = get(&address, "/console/console.js");
+    let (wasm_status, _) = get(&address, "/caregate.wasm");
+    let (missing, _) = get(&address, "/no-such-page.js");
+    gateway.kill().unwrap();
+    gateway.wait().unwrap();
+    assert!(status.ends_with("200 OK"), "{status}");
+    let lower = page.to_ascii_lowercase();
+    assert!(lower.contains("content-type: text/html"), "{page}");
+    assert!(lower.contains("content-security-policy: default-src 'self'"), "{page}");
+    assert!(page.contains(r#"<input type="file" id="file""#), "{page}");
+    assert!(console_status.ends_with("200 OK") && console.contains("Gateway console"), "{console}");
+    assert!(script_status.ends_with("200 OK") && script.contains("/v1/admin/dead-letters"), "{script}");
+    let wasm_expected = if caregate_console::WASM.is_some() { "200 OK" } else { "404 Not Found" };
+    assert!(wasm_status.ends_with(wasm_expected), "{wasm_status}");
+    assert!(missing.ends_with("404 Not Found"), "{missing}");
+}
