@@ -5,9 +5,21 @@
 # library); failing that, Debian's rustc-web with its library source (`apt-get install rustc-web cargo-web
 # rust-web-src`), building std with -Zbuild-std and linking with rustup's rust-lld. Either way the module
 # lands at the same path, which `caregate console export` and `caregate serve` take it from.
-# Usage: bash scripts/build-wasm.sh [--install]   (--install: apt-get the Debian packages when missing)
+# Usage: bash scripts/build-wasm.sh [--install] [--site DIR]
+#   --install: apt-get Debian's packages when they are missing;
+#   --site DIR: then build caregate (which embeds the module) and write the console's site into DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+install=0
+site=
+while (($#)); do
+  case $1 in
+    --install) install=1 ;;
+    --site) site=${2:?--site needs a folder}; shift ;;
+    *) echo "build-wasm: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 target_dir=${CARGO_TARGET_DIR:-target}
 out=target/wasm/caregate.wasm
@@ -16,13 +28,13 @@ mkdir -p target/wasm
 # profiling the native binary), panics abort (no unwinding tables in the module).
 export CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_PANIC=abort
 
-if cargo build --release --target wasm32-unknown-unknown -p caregate-wasm 2>/tmp/caregate-wasm-plain.$$.log; then
+# The plain way's complaint (no wasm32 standard library) is not worth showing when the fallback follows.
+if cargo build --release --target wasm32-unknown-unknown -p caregate-wasm 2>/dev/null; then
   built="$target_dir/wasm32-unknown-unknown/release/caregate_wasm.wasm"
   echo "build-wasm: built with cargo's wasm32-unknown-unknown target" >&2
 else
-  rm -f /tmp/caregate-wasm-plain.$$.log
   if [[ ! -x /usr/bin/cargo || ! -d /usr/lib/rustlib/src/rust/library ]]; then
-    if [[ ${1:-} == --install ]] && command -v apt-get >/dev/null 2>&1; then
+    if ((install)) && command -v apt-get >/dev/null 2>&1; then
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src
     else
@@ -50,3 +62,8 @@ else
 fi
 cp "$built" "$out"
 echo "build-wasm: $out ($(wc -c <"$out") bytes)" >&2
+if [[ -n $site ]]; then
+  # The native binary with its usual profile: the module is what is optimised for shipping.
+  (unset CARGO_PROFILE_RELEASE_DEBUG CARGO_PROFILE_RELEASE_STRIP CARGO_PROFILE_RELEASE_PANIC; cargo build -p caregate)
+  "$target_dir/debug/caregate" console export "$site"
+fi

@@ -8,6 +8,7 @@
    `/console`: it loads, shows the health figures, and an operator replays a dead letter.
 
 Usage: console_browser.py CAREGATE_BIN SITE_DIR WORK_DIR
+(CONSOLE_SCREENSHOT=FILE.png also saves a screenshot of the results page, as the README shows it.)
 """
 
 import hashlib
@@ -25,7 +26,9 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 NOW_DATE = "2026-11-20"
@@ -115,6 +118,40 @@ def network_urls(driver):
     return urls
 
 
+def accessibility(driver, base, cin):
+    """Labelled controls, keyboard reach, and 200 % zoom (a 1280-pixel window at 200 % is 640 CSS pixels wide)."""
+    driver.set_window_size(640, 1000)
+    try:
+        got, _, _ = page_counts(driver, base, [cin])
+        check(got is not None, "the page works in a 640-pixel window (1280 at 200 % zoom)")
+        unlabelled = driver.execute_script("""
+            return Array.from(document.querySelectorAll('input, select, button'))
+              .filter(e => !e.closest('[hidden]'))
+              .filter(e => e.tagName === 'BUTTON' ? !(e.textContent.trim() || e.getAttribute('aria-label'))
+                                                  : e.labels.length === 0)
+              .map(e => e.id || e.outerHTML.slice(0, 60));""")
+        check(not unlabelled, f"every control has a label: {unlabelled}")
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        check(overflow <= 0, f"at 200 % zoom nothing runs off the side of the page ({overflow} px)")
+        # Keyboard: pressing Tab from the top of the page reaches the file input, the filters and the downloads.
+        driver.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+        reached = []
+        for _ in range(80):
+            ActionChains(driver).send_keys(Keys.TAB).perform()
+            reached.append(driver.execute_script("return document.activeElement.id"))
+        check({"file", "standard", "filter-severity", "filter-rule", "filter-child", "download-csv"} <= set(reached),
+              f"the controls are reachable with Tab: {sorted(set(filter(None, reached)))}")
+        if SCREENSHOT:
+            driver.set_window_size(1280, 1400)
+            page_counts(driver, base, [cin])
+            driver.execute_script("document.getElementById('results').scrollIntoView()")
+            driver.save_screenshot(SCREENSHOT)
+            print(f"screenshot: {SCREENSHOT}")
+    finally:
+        driver.set_window_size(1280, 1000)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -148,6 +185,7 @@ def static_site(caregate, site, driver):
         got, seconds, text = page_counts(driver, base, files, standard, la_code)
         check(got == expected, f"static site, {name}: page {got} == CLI {expected} ({seconds:.1f} s)")
 
+    accessibility(driver, base, cin)
     urls = network_urls(driver)
     foreign = [u for u in urls if not (u.startswith(base) or u.startswith("blob:") or u.startswith("data:"))]
     check(not foreign, f"the page asked for nothing outside the site ({len(urls)} requests): {foreign}")
@@ -268,6 +306,9 @@ recipients = ["201"]
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+SCREENSHOT = os.environ.get("CONSOLE_SCREENSHOT")
 
 
 def main():
