@@ -127,6 +127,8 @@ fn console_export_writes_the_site_with_its_engine_or_says_how_to_build_it() {
                 );
             }
             assert_eq!(std::fs::read(site.join("caregate.wasm")).unwrap(), wasm);
+            let offline = std::fs::read_to_string(site.join("caregate-offline.js")).unwrap();
+            assert!(offline.starts_with("// caregate's engine") && offline.contains("CAREGATE_OFFLINE_WORKER"));
             let html = std::fs::read_to_string(site.join("index.html")).unwrap();
             assert!(html.contains(r#"id="file""#) && html.contains(r#"id="summary""#), "the test contract's ids");
             assert!(html.contains("connect-src 'self'"), "the page may fetch only its own files");

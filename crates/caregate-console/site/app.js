@@ -26,11 +26,37 @@
   let busy = false;
 
   let worker;
-  try {
-    worker = new Worker("worker.js");
-  } catch (error) {
-    unavailable("This page must be opened through a web server (a browser will not run its checker from a " +
-      "file:// address). See \"Publishing the console\" in caregate's README.");
+  if (location.protocol === "file:") {
+    startOffline();
+  } else {
+    try {
+      worker = new Worker("worker.js");
+    } catch (error) {
+      unavailable(String(error));
+    }
+    listen();
+  }
+
+  // From a file share: the browser fetches nothing and starts no worker from a file:// address, so the
+  // engine comes in caregate-offline.js (a script, which it does load) and the worker runs from a blob: URL.
+  function startOffline() {
+    const script = document.createElement("script");
+    script.src = "caregate-offline.js";
+    script.onerror = () => unavailable("caregate-offline.js is missing beside this page; export the site again.");
+    script.onload = async () => {
+      try {
+        const offline = self.CAREGATE_OFFLINE;
+        worker = new Worker(URL.createObjectURL(new Blob([offline.worker], { type: "text/javascript" })));
+        listen();
+        const packed = Uint8Array.from(atob(offline.wasm), (c) => c.charCodeAt(0));
+        const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"));
+        const bytes = await new Response(stream).arrayBuffer();
+        worker.postMessage({ type: "engine", bytes }, [bytes]);
+      } catch (error) {
+        unavailable(String(error && error.message ? error.message : error));
+      }
+    };
+    document.head.append(script);
   }
 
   function unavailable(message) {
@@ -39,7 +65,8 @@
     ui.file.disabled = true;
   }
 
-  if (worker) {
+  function listen() {
+    if (!worker) return;
     worker.onerror = (event) => unavailable(event.message || "the worker failed to load");
     worker.onmessage = (event) => {
       const m = event.data;

@@ -1,8 +1,12 @@
 // The console's Web Worker: loads the engine (caregate.wasm, beside this file) and validates the files the
 // page sends, off the page's thread, posting progress as it goes. Nothing leaves the machine: the only
-// requests are for engine.js and caregate.wasm, the site's own files.
+// requests are for engine.js and caregate.wasm, the site's own files. From a file share (file://), where it
+// can fetch nothing, it runs from a blob: URL with engine.js before it, and the page sends it the module.
 "use strict";
-importScripts("engine.js");
+if (typeof CaregateEngine === "undefined") importScripts("engine.js");
+let given = null;
+const offline = typeof CAREGATE_OFFLINE_WORKER !== "undefined"
+  ? new Promise((resolve) => { given = resolve; }) : null;
 
 let engine = null;
 let sizes = [];
@@ -26,10 +30,15 @@ function progress(p) {
   }
 }
 
-const ready = (async () => {
+async function moduleBytes() {
+  if (offline) return offline;
   const response = await fetch("caregate.wasm");
   if (!response.ok) throw new Error(`caregate.wasm: ${response.status} ${response.statusText}`);
-  engine = await CaregateEngine.instantiate(await response.arrayBuffer(), progress);
+  return response.arrayBuffer();
+}
+
+const ready = (async () => {
+  engine = await CaregateEngine.instantiate(await moduleBytes(), progress);
   return engine.standards();
 })();
 
@@ -40,6 +49,7 @@ ready.then(
 
 onmessage = async (event) => {
   const message = event.data;
+  if (message.type === "engine" && given) given(message.bytes);
   if (message.type !== "validate") return;
   try {
     await ready;

@@ -66,12 +66,36 @@ pub enum ExportError {
     },
 }
 
-/// Writes the validation site into `dir` (made if missing): its pages and the engine's module. Gives the
-/// files written. Refuses, writing nothing, when the module was not built in.
+/// The file a page opened from a `file://` address loads instead of fetching (which browsers refuse there).
+pub const OFFLINE_NAME: &str = "caregate-offline.js";
+
+/// The offline copy of the engine: a classic script defining `CAREGATE_OFFLINE` with the worker's source
+/// (engine.js and worker.js, run from a `blob:` URL) and the module, gzipped and in base64. A page from a
+/// file share cannot fetch its own files, nor start a worker from one, but it can load a script.
+pub fn offline_script(wasm: &[u8]) -> std::io::Result<Vec<u8>> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let source = |name: &str| SITE.get_file(name).and_then(|f| f.contents_utf8()).unwrap_or_default();
+    let worker = format!("self.CAREGATE_OFFLINE_WORKER = true;\n{}\n{}", source("engine.js"), source("worker.js"));
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(wasm)?;
+    let packed = base64::engine::general_purpose::STANDARD.encode(gzip.finish()?);
+    let worker = serde_json::to_string(&worker).map_err(std::io::Error::other)?;
+    Ok(format!(
+        "// caregate's engine for a page opened from a file share (made by `caregate console export`).\n\
+         self.CAREGATE_OFFLINE = {{ worker: {worker}, wasm: \"{packed}\" }};\n"
+    )
+    .into_bytes())
+}
+
+/// Writes the validation site into `dir` (made if missing): its pages, the engine's module, and its offline
+/// copy. Gives the files written. Refuses, writing nothing, when the module was not built in.
 pub fn export(dir: &Path) -> Result<Vec<PathBuf>, ExportError> {
     let wasm = WASM.ok_or(ExportError::NoEngine)?;
+    let offline = offline_script(wasm).map_err(|source| ExportError::Write { path: dir.join(OFFLINE_NAME), source })?;
     let mut files: Vec<(PathBuf, &[u8])> = SITE.files().map(|f| (dir.join(f.path()), f.contents())).collect();
     files.push((dir.join(WASM_NAME), wasm));
+    files.push((dir.join(OFFLINE_NAME), &offline));
     for (path, bytes) in &files {
         let write = || -> std::io::Result<()> {
             if let Some(parent) = path.parent() {
