@@ -105,26 +105,14 @@ pub fn run(
             begin_run(writer, Some(&pack), &mut waiting)?;
             remember(&pack);
             let standard_ref = pack.standard_ref();
-            writer
-                .begin_document(&DocumentStart { path, format: "xml", standard: Some(&standard_ref) })
-                .map_err(RunError::Write)?;
-            // Aggregates across children (a UPN two children give) take a first pass over the input.
-            let agg = validator.gather_tables_xml(&pack, input.open(0).map_err(read_error)?);
-            let mut write_error = None;
-            let summary =
-                validator.check_tables_xml(&pack, input.open(0).map_err(read_error)?, agg.as_ref(), &mut |finding| {
-                    if write_error.is_none() {
-                        write_error = writer.finding(&finding).err();
-                    }
-                });
-            if let Some(error) = write_error {
-                return Err(RunError::Write(error));
-            }
-            let valid = summary.counts.error == 0;
-            has_errors |= !valid;
-            writer
-                .end_document(&DocumentEnd { counts: summary.counts, valid, records: Some(summary.records) })
-                .map_err(RunError::Write)?;
+            let start = DocumentStart { path, format: "xml", standard: Some(&standard_ref) };
+            has_errors |= streamed(writer, start, |sink| {
+                // Aggregates across children (a UPN two children give) take a first pass over the input.
+                let agg = validator.gather_tables_xml(&pack, input.open(0).map_err(read_error)?);
+                let reader = input.open(0).map_err(read_error)?;
+                let summary = validator.check_tables_xml(&pack, reader, agg.as_ref(), &mut |f| sink(&f));
+                Ok((summary.counts, summary.records))
+            })?;
             done();
             continue;
         }
@@ -146,26 +134,14 @@ pub fn run(
                 validator.progress = input.progress();
                 let open = |offset: u64| input.open(offset);
                 let standard_ref = pack.standard_ref();
-                writer
-                    .begin_document(&DocumentStart { path, format: "xml", standard: Some(&standard_ref) })
-                    .map_err(RunError::Write)?;
-                // The sink cannot stop the check: the first error writing stops the writing, and is reported after.
-                let mut write_error = None;
-                let summary = validator.check_bulk_streaming(&pack, &open, &mut |finding| {
-                    if write_error.is_none() {
-                        write_error = writer.finding(&finding).err();
-                    }
+                let start = DocumentStart { path, format: "xml", standard: Some(&standard_ref) };
+                let checked = streamed(writer, start, |sink| {
+                    let summary = validator.check_bulk_streaming(&pack, &open, &mut |f| sink(&f));
+                    let summary = summary.map_err(read_error)?;
+                    Ok((summary.counts, summary.records))
                 });
                 validator.progress = None;
-                let summary = summary.map_err(read_error)?;
-                if let Some(error) = write_error {
-                    return Err(RunError::Write(error));
-                }
-                let valid = summary.counts.error == 0;
-                has_errors |= !valid;
-                writer
-                    .end_document(&DocumentEnd { counts: summary.counts, valid, records: Some(summary.records) })
-                    .map_err(RunError::Write)?;
+                has_errors |= checked?;
             }
             None => {
                 let checked = match input.read(&limits).map_err(read_error)? {
@@ -216,27 +192,42 @@ fn payload_into(
 ) -> Result<bool, RunError> {
     let path = input.path();
     let standard_ref = pack.standard_ref();
-    writer
-        .begin_document(&DocumentStart { path, format: "json", standard: Some(&standard_ref) })
-        .map_err(RunError::Write)?;
-    let mut counts = Counts::default();
-    let mut write_error = None;
     let read_error = |source| RunError::Read { path: path.to_string(), source };
-    let summary = validator
-        .check_payload(input.open(0).map_err(read_error)?, &mut |record| {
-            for finding in &record.findings {
-                counts.add(finding.severity);
-                if write_error.is_none() {
-                    write_error = writer.finding(finding).err();
+    let start = DocumentStart { path, format: "json", standard: Some(&standard_ref) };
+    streamed(writer, start, |sink| {
+        let mut counts = Counts::default();
+        let summary = validator
+            .check_payload(input.open(0).map_err(read_error)?, &mut |record| {
+                for finding in &record.findings {
+                    counts.add(finding.severity);
+                    sink(finding);
                 }
-            }
-        })
-        .map_err(read_error)?;
+            })
+            .map_err(read_error)?;
+        Ok((counts, summary.records))
+    })
+}
+
+/// One document checked finding by finding into `writer`: begun, each finding written as `check` gives it,
+/// and ended with the counts and records `check` reports. A check cannot be stopped, so the first error
+/// writing stops the writing and is reported once the check is over. Says whether the document has errors.
+fn streamed(
+    writer: &mut dyn ReportWriter,
+    start: DocumentStart<'_>,
+    check: impl FnOnce(&mut dyn FnMut(&Finding)) -> Result<(Counts, usize), RunError>,
+) -> Result<bool, RunError> {
+    writer.begin_document(&start).map_err(RunError::Write)?;
+    let mut write_error = None;
+    let (counts, records) = check(&mut |finding| {
+        if write_error.is_none() {
+            write_error = writer.finding(finding).err();
+        }
+    })?;
     if let Some(error) = write_error {
         return Err(RunError::Write(error));
     }
     let valid = counts.error == 0;
-    writer.end_document(&DocumentEnd { counts, valid, records: Some(summary.records) }).map_err(RunError::Write)?;
+    writer.end_document(&DocumentEnd { counts, valid, records: Some(records) }).map_err(RunError::Write)?;
     Ok(!valid)
 }
 
