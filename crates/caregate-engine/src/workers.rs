@@ -13,7 +13,8 @@ pub(crate) use std::thread::scope;
 #[cfg(target_family = "wasm")]
 pub(crate) use in_turn::scope;
 
-#[cfg(target_family = "wasm")]
+// Compiled natively too under test, so that its results are held to `std::thread::scope`'s.
+#[cfg(any(target_family = "wasm", test))]
 mod in_turn {
     use std::marker::PhantomData;
 
@@ -52,5 +53,30 @@ mod in_turn {
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
     {
         f(&Scope { scope: PhantomData, env: PhantomData })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The same fork-join as the packs' compilation and the table records': runs of items, a handle each,
+    /// joined in order.
+    fn squares_by_runs(items: &[u64]) -> Vec<u64> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                items.chunks(3).map(|run| scope.spawn(move || run.iter().map(|n| n * n).collect::<Vec<_>>())).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        })
+    }
+
+    #[test]
+    fn work_run_in_turn_gives_what_threads_give_in_the_same_order() {
+        let items: Vec<u64> = (1..=10).collect();
+        let in_turn: Vec<u64> = super::in_turn::scope(|scope| {
+            let handles: Vec<_> =
+                items.chunks(3).map(|run| scope.spawn(move || run.iter().map(|n| n * n).collect::<Vec<_>>())).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        });
+        assert_eq!(in_turn, squares_by_runs(&items));
+        assert_eq!(in_turn[..3], [1, 4, 9]);
     }
 }
