@@ -7,6 +7,7 @@
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
 
+  // bytes: the module's bytes, or a WebAssembly.Module compiled before (engine.module).
   async function instantiate(bytes, onProgress) {
     let exports = null;
     const env = {
@@ -21,7 +22,10 @@
         }
       },
     };
-    const { instance } = await WebAssembly.instantiate(bytes, { env });
+    // From bytes: { module, instance }; from a compiled module (a fresh instance after a trap): the instance.
+    const made = await WebAssembly.instantiate(bytes, { env });
+    const instance = made instanceof WebAssembly.Instance ? made : made.instance;
+    const module = made instanceof WebAssembly.Instance ? bytes : made.module;
     exports = instance.exports;
 
     // Copies `data` (bytes) into a buffer the module allocates; the module owns it once handed over.
@@ -38,6 +42,7 @@
       return text;
     }
     return {
+      module,
       standards() {
         return JSON.parse(answer(exports.cg_standards()));
       },

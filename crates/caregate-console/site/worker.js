@@ -37,7 +37,7 @@ async function moduleBytes() {
   return response.arrayBuffer();
 }
 
-const ready = (async () => {
+let ready = (async () => {
   engine = await CaregateEngine.instantiate(await moduleBytes(), progress);
   return engine.standards();
 })();
@@ -60,6 +60,16 @@ onmessage = async (event) => {
     const { report, excerpts } = engine.validate(files, message.request);
     postMessage({ type: "done", report, excerpts, ms: performance.now() - started });
   } catch (error) {
+    // A trap (a panic in the engine) leaves the instance's memory in an unknown state: the next run gets a
+    // fresh instance of the same module. An error the engine answered with leaves it sound.
+    if (error instanceof WebAssembly.RuntimeError && engine) {
+      const module = engine.module;
+      engine = null;
+      ready = CaregateEngine.instantiate(module, progress).then((fresh) => {
+        engine = fresh;
+        return fresh.standards();
+      });
+    }
     postMessage({ type: "failed", message: String(error && error.message ? error.message : error) });
   }
 };
