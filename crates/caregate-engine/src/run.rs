@@ -287,7 +287,9 @@ impl Input for MemoryInput {
     }
     fn open(&self, offset: u64) -> io::Result<Box<dyn BufRead + Send + '_>> {
         let from = usize::try_from(offset).map_err(io::Error::other)?.min(self.bytes.len());
-        Ok(Box::new(&self.bytes[from..]))
+        // In chunks, as a file is read: a slice's own `fill_buf` gives all the rest at once, which the record
+        // splitter would then hold (and move) whole, and refuse as too large past its limit.
+        Ok(Box::new(io::BufReader::with_capacity(1 << 16, &self.bytes[from..])))
     }
     fn read(&self, limits: &Limits) -> io::Result<Result<Vec<u8>, Box<Finding>>> {
         if self.bytes.len() > limits.max_bytes {
