@@ -28,4 +28,14 @@ work=target/console-check
 rm -rf "$work"
 mkdir -p "$work"
 "$caregate" console export "$work/site"
+
+# The module under Node.js too, where there is one: the same report as the CLI's, byte for byte.
+if command -v node >/dev/null 2>&1; then
+  "$caregate" generate cin-census --count 300 --seed 7 --profile messy --output "$work/node-cin.xml" 2>/dev/null
+  now=2026-11-20T09:30:00Z
+  "$caregate" validate --now "$now" --format json --output "$work/node-cli.json" "$work/node-cin.xml" 2>/dev/null || true
+  node scripts/wasm_node_check.js "$work/site/caregate.wasm" "$now" "$work/node-wasm.json" "$work/node-cin.xml"
+  cmp "$work/node-cli.json" "$work/node-wasm.json"
+  echo "ok   Node.js: the module's report is the CLI's, byte for byte"
+fi
 "$venv/bin/python" -B scripts/console_browser.py "$caregate" "$work/site" "$work"
