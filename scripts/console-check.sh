@@ -19,9 +19,11 @@ if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
   fi
 fi
 venv=target/browser-venv
-if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import selenium' 2>/dev/null; then
+selenium=4.51.0
+if [[ ! -x $venv/bin/python ]] ||
+  [[ $("$venv/bin/python" -c 'import selenium; print(selenium.__version__)' 2>/dev/null) != "$selenium" ]]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q selenium
+  "$venv/bin/pip" install -q --disable-pip-version-check "selenium==$selenium"
 fi
 
 work=target/console-check
