@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -120,6 +121,37 @@ def network_urls(driver):
     return urls
 
 
+def results_are_paged_and_filtered(driver, base, cin):
+    """A large result is drawn a page at a time; the filters narrow it; the rule and child tables lead to it."""
+    got, _, _ = page_counts(driver, base, [cin])
+    total = got["error"] + got["query"] + got["warning"]
+    items = driver.find_elements(By.CSS_SELECTOR, "#findings > li")
+    check(len(items) == min(100, total), f"{total} findings are drawn a page of {len(items)} at a time")
+    driver.find_element(By.ID, "findings-next").click()
+    start = driver.find_element(By.ID, "findings").get_attribute("start")
+    check(start == "101", f"the next page starts at finding 101 (start={start})")
+    check(bool(driver.find_elements(By.CSS_SELECTOR, "#findings pre.excerpt")), "findings show their lines")
+    Select(driver.find_element(By.ID, "filter-severity")).select_by_value("query")
+    shown = driver.find_element(By.ID, "findings-count").text
+    check(shown.startswith(f"{got['query']} finding(s) shown"), f"the severity filter shows the queries: {shown!r}")
+    Select(driver.find_element(By.ID, "filter-severity")).select_by_value("")
+    first_rule = driver.find_element(By.CSS_SELECTOR, "#by-rule tbody tr")
+    rule = first_rule.find_element(By.CSS_SELECTOR, "button").text
+    listed = int(first_rule.find_elements(By.TAG_NAME, "td")[3].text.replace(",", ""))
+    first_rule.find_element(By.CSS_SELECTOR, "button").click()
+    shown = driver.find_element(By.ID, "findings-count").text
+    check(shown.startswith(f"{listed} finding(s) shown"), f"choosing rule {rule} shows its {listed}: {shown!r}")
+    child = driver.find_element(By.CSS_SELECTOR, "#by-child tbody tr button").text
+    driver.find_element(By.ID, "filter-clear").click()
+    driver.find_element(By.ID, "filter-child").send_keys(child)
+    only = lambda d: all(child in li.text for li in d.find_elements(By.CSS_SELECTOR, "#findings > li"))
+    try:
+        WebDriverWait(driver, 10).until(only)
+    except TimeoutException:
+        pass
+    check(only(driver), f"the child filter shows child {child}'s findings only")
+
+
 def accessibility(driver, base, cin):
     """Labelled controls, keyboard reach, and 200 % zoom (a 1280-pixel window at 200 % is 640 CSS pixels wide)."""
     driver.set_window_size(640, 1000)
@@ -186,6 +218,8 @@ def static_site(caregate, site, driver):
         expected = cli_counts(caregate, files, standard, [("la_code", la_code)] if la_code else [])
         got, seconds, text = page_counts(driver, base, files, standard, la_code)
         check(got == expected, f"static site, {name}: page {got} == CLI {expected} ({seconds:.1f} s)")
+
+    results_are_paged_and_filtered(driver, base, cin)
 
     # The same site opened from a file share (file://), where the page can fetch nothing and loads its
     # engine from caregate-offline.js instead.
