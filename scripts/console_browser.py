@@ -87,7 +87,7 @@ def cli_counts(caregate, files, standard=None, params=()):
     return {s: sum(d["counts"][s] for d in report["documents"]) for s in ("error", "query", "warning")}
 
 
-def page_counts(driver, url, files, standard=None, la_code=None, timeout=600):
+def page_counts(driver, url, files, standard=None, la_code=None, timeout=600, input_id="file"):
     driver.get(url)
     WebDriverWait(driver, 60).until(
         lambda d: d.find_element(By.ID, "status").text.startswith("Ready")
@@ -100,7 +100,7 @@ def page_counts(driver, url, files, standard=None, la_code=None, timeout=600):
         driver.find_element(By.ID, "la-code").send_keys(la_code)
     driver.execute_script("document.getElementById('now').value = arguments[0]", NOW_DATE)
     started = time.time()
-    driver.find_element(By.ID, "file").send_keys("\n".join(str(Path(f).resolve()) for f in files))
+    driver.find_element(By.ID, input_id).send_keys("\n".join(str(Path(f).resolve()) for f in files))
     summary = driver.find_element(By.ID, "summary")
     WebDriverWait(driver, timeout).until(lambda d: summary.get_attribute("data-state") in ("done", "failed"))
     elapsed = time.time() - started
@@ -219,6 +219,11 @@ def static_site(caregate, site, driver):
         got, seconds, text = page_counts(driver, base, files, standard, la_code)
         check(got == expected, f"static site, {name}: page {got} == CLI {expected} ({seconds:.1f} s)")
 
+    # The tables' folder chosen whole (a README beside them is left out).
+    (tables / "README.txt").write_text("not a table\n")
+    expected = cli_counts(caregate, table_files, "ssda903@2025-26", [("la_code", "E09000027")])
+    got, seconds, _ = page_counts(driver, base, [tables], "ssda903@2025-26", "E09000027", input_id="folder")
+    check(got == expected, f"static site, SSDA903 tables as a folder: page {got} == CLI {expected} ({seconds:.1f} s)")
     results_are_paged_and_filtered(driver, base, cin)
 
     # The same site opened from a file share (file://), where the page can fetch nothing and loads its

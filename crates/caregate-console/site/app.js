@@ -63,6 +63,7 @@
     ui.status.textContent = "The checker cannot start: " + message;
     ui.summary.dataset.state = "unavailable";
     ui.file.disabled = true;
+    $("folder").disabled = true;
   }
 
   function listen() {
@@ -128,6 +129,9 @@
   }
 
   ui.file.addEventListener("change", () => choose(ui.file.files));
+  // A folder's files that a return can be made of; the rest (a spreadsheet, notes) are left out.
+  $("folder").addEventListener("change", () =>
+    choose(Array.from($("folder").files).filter((f) => /\.(xml|json|jsonl|csv)$/i.test(f.name))));
   ui.run.addEventListener("click", start);
   ui.drop.addEventListener("dragover", (e) => {
     e.preventDefault();
