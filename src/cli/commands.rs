@@ -12,16 +12,20 @@ use super::{
 use caregate_engine::convert::{self, Target};
 use caregate_engine::document::{self, Limits};
 use caregate_engine::finding::Finding;
-use caregate_engine::model::{DocumentEnd, DocumentResult, DocumentStart, Tool};
 use caregate_engine::report::{self, OutputFormat, ReportWriter, WriterOptions};
+use caregate_engine::run;
 use caregate_engine::standard::{Catalog, StandardPack};
 use caregate_engine::validate::tables::TableFile;
-use caregate_engine::validate::{Checked, Options, Validator};
+use caregate_engine::validate::{Options, Validator};
 
 pub fn run(cli: Cli) -> Result<u8> {
     // Reference data needs no standard: compiling every pack's rules would be most of a small file's time.
     if let Command::Reference(command) = &cli.command {
         return reference_command(command);
+    }
+    // The console's site is files built in; no standard is compiled to write them.
+    if let Command::Console(super::ConsoleCommand::Export { dir }) = &cli.command {
+        return console_export(dir);
     }
     // An import reads one document and writes one pack; the catalogue is not needed.
     if let Command::Standards(StandardsCommand::Import(super::ImportCommand::Openapi(args))) = &cli.command {
@@ -69,7 +73,21 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::DfeDouble(args) => dfe_double(catalog, args),
         Command::Send(args) => send_command(&catalog, args),
         Command::Reference(command) => reference_command(&command),
+        Command::Console(super::ConsoleCommand::Export { dir }) => console_export(&dir),
     }
+}
+
+/// Writes the console's static site into `dir`.
+fn console_export(dir: &Path) -> Result<u8> {
+    let written = caregate_console::export(dir)?;
+    let bytes: u64 = written.iter().filter_map(|path| std::fs::metadata(path).ok()).map(|m| m.len()).sum();
+    eprintln!(
+        "caregate: wrote the console's site to {} ({} files, {:.1} MB); open index.html through any web server",
+        dir.display(),
+        written.len(),
+        bytes as f64 / 1e6
+    );
+    Ok(0)
 }
 
 fn load_catalog(dirs: &[PathBuf]) -> Result<Catalog> {
@@ -222,23 +240,38 @@ enum Input {
 /// stream is read one byte past the limit, so that an oversized input is refused, not truncated (and its
 /// refusal can say only that it is more than the limit).
 fn read_input(path: &Path, limits: &Limits) -> Result<Input> {
+    let read = read_limited(path, limits).with_context(|| {
+        if path.as_os_str() == "-" {
+            "cannot read standard input".to_string()
+        } else {
+            format!("cannot read {}", path.display())
+        }
+    })?;
+    Ok(match read {
+        Ok(bytes) => Input::Bytes(bytes),
+        Err(refusal) => Input::TooLarge(refusal),
+    })
+}
+
+/// [`read_input`]'s reading: the bytes, or the refusal of an input over the limit.
+fn read_limited(path: &Path, limits: &Limits) -> std::io::Result<std::result::Result<Vec<u8>, Box<Finding>>> {
     let max_bytes = limits.max_bytes as u64;
     let mut bytes = Vec::new();
     if path.as_os_str() == "-" {
-        std::io::stdin().take(max_bytes + 1).read_to_end(&mut bytes).context("cannot read standard input")?;
+        std::io::stdin().take(max_bytes + 1).read_to_end(&mut bytes)?;
     } else {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = std::fs::File::open(path)?;
         // Only a regular file's length is its size (a pipe or a device says 0).
         let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         if let Some(size) = size.filter(|size| *size > max_bytes) {
-            return Ok(Input::TooLarge(Box::new(document::too_large(Some(size), limits))));
+            return Ok(Err(Box::new(document::too_large(Some(size), limits))));
         }
-        file.take(max_bytes + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {}", path.display()))?;
+        file.take(max_bytes + 1).read_to_end(&mut bytes)?;
     }
     if bytes.len() as u64 > max_bytes {
-        return Ok(Input::TooLarge(Box::new(document::too_large(None, limits))));
+        return Ok(Err(Box::new(document::too_large(None, limits))));
     }
-    Ok(Input::Bytes(bytes))
+    Ok(Ok(bytes))
 }
 
 fn display_path(path: &Path) -> String {
@@ -335,7 +368,7 @@ fn load_previous(
     standard: Option<&StandardPack>,
     paths: &[PathBuf],
 ) -> Result<Arc<dyn caregate_engine::reference::PreviousReturn>> {
-    let pack = tables_pack(validator.catalog, standard).context("--previous is last year's return")?;
+    let pack = run::tables_pack(validator.catalog, standard).context("--previous is last year's return")?;
     let inputs = collect_inputs(paths)?;
     if inputs.is_empty() {
         bail!(
@@ -410,7 +443,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs, references: caregate_engine::
                 spool_dir: Some(dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
             };
             let mut writer = report::writer(format, &options, Box::new(std::io::BufWriter::new(file)));
-            let checked = validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut())
+            let checked = validate_into(validator, &inputs, writer.as_mut())
                 .and_then(|has_errors| postcodes_sound(postcodes.as_deref()).map(|()| has_errors));
             match checked {
                 Ok(has_errors) => {
@@ -429,261 +462,80 @@ fn validate(catalog: &Catalog, args: ValidateArgs, references: caregate_engine::
             let options = WriterOptions { colour, max_findings, spool_dir: None };
             let mut writer =
                 report::writer(format, &options, Box::new(std::io::BufWriter::new(std::io::stdout().lock())));
-            let has_errors = validate_into(validator, standard.as_deref(), &inputs, &limits, writer.as_mut())?;
+            let has_errors = validate_into(validator, &inputs, writer.as_mut())?;
             postcodes_sound(postcodes.as_deref())?;
             Ok(u8::from(has_errors))
         }
     }
 }
 
-/// Checks every input and gives each document to `writer` as it is checked: a bulk return finding by finding
-/// as its records are read, a single document once checked. Says whether any document has errors.
-fn validate_into(
-    mut validator: Validator<'_>,
-    standard: Option<&StandardPack>,
-    inputs: &[PathBuf],
-    limits: &Limits,
-    writer: &mut dyn ReportWriter,
-) -> Result<bool> {
+/// Checks every input into `writer` (see [`caregate_engine::run`]), with progress bars on a terminal. Says
+/// whether any document has errors.
+fn validate_into(mut validator: Validator<'_>, inputs: &[PathBuf], writer: &mut dyn ReportWriter) -> Result<bool> {
     let progress = progress_bar(inputs.len());
-    let mut packs: Vec<Arc<StandardPack>> = Vec::new();
-    let mut has_errors = false;
-    // The run begins with its standard: the one asked for, or the first detected. Documents checked before
-    // one is detected wait; they are documents of no known standard, each with the one finding saying why.
-    let mut waiting: Option<Vec<DocumentResult>> = Some(Vec::new());
-    if let Some(pack) = standard {
-        begin_run(writer, Some(pack), &mut waiting)?;
-    }
-    // CSV files are the tables of one return, checked together.
-    let (tables, inputs): (Vec<&PathBuf>, Vec<&PathBuf>) = inputs.iter().partition(|p| is_csv(p));
-    if !tables.is_empty() {
-        let pack = tables_pack(validator.catalog, standard)?;
-        begin_run(writer, Some(&pack), &mut waiting)?;
-        if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
-            packs.push(Arc::clone(&pack));
-        }
-        let mut files = Vec::with_capacity(tables.len());
-        for input in &tables {
-            let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
-            files.push(TableFile { path: display_path(input), bytes });
-        }
-        has_errors |= validator.check_tables_into(&pack, &files, writer).context("cannot write the report")?;
-    }
-    for input in inputs {
-        let path = display_path(input);
-        // A table return in its XML form (SSDA903's EXPSSDA903), read child by child.
-        if let Some(pack) = file_head(input)?.and_then(|head| validator.tables_xml_pack(&head)) {
-            begin_run(writer, Some(&pack), &mut waiting)?;
-            if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
-                packs.push(Arc::clone(&pack));
-            }
-            let standard_ref = pack.standard_ref();
-            writer
-                .begin_document(&DocumentStart { path: &path, format: "xml", standard: Some(&standard_ref) })
-                .context("cannot write the report")?;
-            let open = || -> Result<_> {
-                let file = std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
-                Ok(std::io::BufReader::with_capacity(1 << 16, file))
-            };
-            // Aggregates across children (a UPN two children give) take a first pass over the file.
-            let agg = validator.gather_tables_xml(&pack, open()?);
-            let mut write_error = None;
-            let summary = validator.check_tables_xml(&pack, open()?, agg.as_ref(), &mut |finding| {
-                if write_error.is_none() {
-                    write_error = writer.finding(&finding).err();
-                }
-            });
-            if let Some(error) = write_error {
-                return Err(anyhow::Error::new(error).context("cannot write the report"));
-            }
-            let valid = summary.counts.error == 0;
-            has_errors |= !valid;
-            writer
-                .end_document(&DocumentEnd { counts: summary.counts, valid, records: Some(summary.records) })
-                .context("cannot write the report")?;
-            if let Some(bar) = &progress {
-                bar.inc(1);
-            }
-            continue;
-        }
-        // A payload of a standard taken by an API (DfE's CSC: an array of children, or JSON Lines), checked
-        // record by record.
-        let payload_pack = validator.options.standard.clone().filter(|p| p.manifest.payload.is_some());
-        if let Some(pack) = payload_pack.filter(|_| !is_xml(input)) {
-            if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
-                packs.push(Arc::clone(&pack));
-            }
-            begin_run(writer, Some(&pack), &mut waiting)?;
-            has_errors |= payload_into(&validator, &pack, input, &path, writer)?;
-            if let Some(bar) = &progress {
-                bar.inc(1);
-            }
-            continue;
-        }
-        match bulk_file(&validator, input)? {
-            // A bulk return (a census) is streamed from the file, record by record, whatever its size.
-            Some(pack) => {
-                begin_run(writer, Some(&pack), &mut waiting)?;
-                if !packs.iter().any(|p| Arc::ptr_eq(p, &pack)) {
-                    packs.push(Arc::clone(&pack));
-                }
-                // A bar for the pass that checks the records of a large return, on a terminal only.
-                let bar = bytes_bar(input);
-                validator.progress = bar
-                    .clone()
-                    .map(|bar| Box::new(move |read: u64| bar.set_position(read)) as Box<dyn Fn(u64) + Send + Sync>);
-                let file_path = input.clone();
-                let open = move |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
-                    let mut file = std::fs::File::open(&file_path)?;
-                    if offset > 0 {
-                        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset))?;
-                    }
-                    Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
-                };
-                let standard_ref = pack.standard_ref();
-                writer
-                    .begin_document(&DocumentStart { path: &path, format: "xml", standard: Some(&standard_ref) })
-                    .context("cannot write the report")?;
-                // The sink cannot stop the check: the first error writing stops the writing, and is reported after.
-                let mut write_error = None;
-                let summary = validator
-                    .check_bulk_streaming(&pack, &open, &mut |finding| {
-                        if write_error.is_none() {
-                            write_error = writer.finding(&finding).err();
-                        }
-                    })
-                    .with_context(|| format!("cannot read {}", input.display()))?;
-                if let Some(error) = write_error {
-                    return Err(anyhow::Error::new(error).context("cannot write the report"));
-                }
-                if let Some(bar) = bar {
-                    bar.finish_and_clear();
-                }
-                let valid = summary.counts.error == 0;
-                has_errors |= !valid;
-                writer
-                    .end_document(&DocumentEnd { counts: summary.counts, valid, records: Some(summary.records) })
-                    .context("cannot write the report")?;
-            }
-            None => {
-                let checked = match read_input(input, limits)? {
-                    Input::Bytes(bytes) => validator.check(&bytes),
-                    Input::TooLarge(refusal) => Checked::refused(*refusal),
-                };
-                for pack in checked.pack.iter().chain(checked.body_pack.iter()) {
-                    if !packs.iter().any(|p| Arc::ptr_eq(p, pack)) {
-                        packs.push(Arc::clone(pack));
-                    }
-                }
-                if let Some(pack) = &checked.pack {
-                    begin_run(writer, Some(pack), &mut waiting)?;
-                }
-                let document = checked.into_result(&path);
-                has_errors |= !document.valid;
-                match &mut waiting {
-                    Some(held) => held.push(document),
-                    None => report::replay_document(&document, writer).context("cannot write the report")?,
-                }
-            }
-        }
+    let files: Vec<FileInput> = inputs.iter().map(|path| FileInput { display: display_path(path), path }).collect();
+    let inputs: Vec<&dyn run::Input> = files.iter().map(|f| f as &dyn run::Input).collect();
+    let mut done = || {
         if let Some(bar) = &progress {
             bar.inc(1);
         }
-    }
+    };
+    let has_errors = run::run(&mut validator, &inputs, writer, &mut done)?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    begin_run(writer, None, &mut waiting)?;
-    let mut rules = Vec::new();
-    for pack in &packs {
-        rules.extend(pack.rule_infos());
-    }
-    writer.finish(&rules).context("cannot write the report")?;
     Ok(has_errors)
 }
 
-fn is_xml(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+/// A file named on the command line, or standard input for `-`.
+struct FileInput<'a> {
+    path: &'a Path,
+    display: String,
 }
 
-/// Checks a payload file record by record into `writer`; says whether a record was refused.
-fn payload_into(
-    validator: &Validator<'_>,
-    pack: &StandardPack,
-    input: &Path,
-    path: &str,
-    writer: &mut dyn ReportWriter,
-) -> Result<bool> {
-    let standard_ref = pack.standard_ref();
-    writer
-        .begin_document(&DocumentStart { path, format: "json", standard: Some(&standard_ref) })
-        .context("cannot write the report")?;
-    let mut counts = caregate_engine::finding::Counts::default();
-    let mut write_error = None;
-    let summary = validator
-        .check_payload(std::io::BufReader::with_capacity(1 << 16, open_input(input)?), &mut |record| {
-            for finding in &record.findings {
-                counts.add(finding.severity);
-                if write_error.is_none() {
-                    write_error = writer.finding(finding).err();
-                }
-            }
-        })
-        .with_context(|| format!("cannot read {}", input.display()))?;
-    if let Some(error) = write_error {
-        return Err(anyhow::Error::new(error).context("cannot write the report"));
+impl run::Input for FileInput<'_> {
+    fn path(&self) -> &str {
+        &self.display
     }
-    let valid = counts.error == 0;
-    writer
-        .end_document(&DocumentEnd { counts, valid, records: Some(summary.records) })
-        .context("cannot write the report")?;
-    Ok(!valid)
+    fn head(&self) -> std::io::Result<Option<Vec<u8>>> {
+        // Standard input cannot be read twice.
+        if self.path.as_os_str() == "-" {
+            return Ok(None);
+        }
+        let mut head = Vec::with_capacity(run::HEAD_BYTES);
+        std::fs::File::open(self.path)?.take(run::HEAD_BYTES as u64).read_to_end(&mut head)?;
+        Ok(Some(head))
+    }
+    fn open(&self, offset: u64) -> std::io::Result<Box<dyn std::io::BufRead + Send + '_>> {
+        if self.path.as_os_str() == "-" {
+            return Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, std::io::stdin())));
+        }
+        let mut file = std::fs::File::open(self.path)?;
+        if offset > 0 {
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset))?;
+        }
+        Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
+    }
+    fn read(&self, limits: &Limits) -> std::io::Result<std::result::Result<Vec<u8>, Box<Finding>>> {
+        read_limited(self.path, limits)
+    }
+    fn progress(&self) -> Option<Box<dyn Fn(u64) + Send + Sync>> {
+        let bar = ClearOnDrop(bytes_bar(self.path)?);
+        Some(Box::new(move |read: u64| bar.0.set_position(read)))
+    }
+}
+
+/// A progress bar that leaves the terminal as it found it once its work is done (dropped).
+struct ClearOnDrop(indicatif::ProgressBar);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
 }
 
 fn is_csv(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-}
-
-/// The standard CSV files are tables of: the one named, or the only one sent as tables.
-fn tables_pack(catalog: &Catalog, standard: Option<&StandardPack>) -> Result<Arc<StandardPack>> {
-    let sent_as_tables: Vec<Arc<StandardPack>> =
-        catalog.packs().iter().filter(|p| p.manifest.tables.is_some()).cloned().collect();
-    match standard {
-        Some(named) => {
-            let reference = named.reference();
-            if named.manifest.tables.is_none() {
-                bail!("{reference} is not sent as CSV tables, so .csv files cannot be checked against it");
-            }
-            catalog.find(&reference).ok_or_else(|| anyhow!("{reference} is not loaded"))
-        }
-        None => match sent_as_tables.as_slice() {
-            [only] => Ok(Arc::clone(only)),
-            _ => bail!(
-                "name the standard the CSV files are tables of with --standard ({})",
-                sent_as_tables.iter().map(|p| p.reference()).collect::<Vec<_>>().join(", ")
-            ),
-        },
-    }
-}
-
-/// Begins the run with `standard` unless it has begun, then gives it the documents that were waiting.
-fn begin_run(
-    writer: &mut dyn ReportWriter,
-    standard: Option<&StandardPack>,
-    waiting: &mut Option<Vec<DocumentResult>>,
-) -> Result<()> {
-    let Some(held) = waiting.take() else { return Ok(()) };
-    let standard_ref = standard.map(StandardPack::standard_ref);
-    writer.begin_run(&Tool::caregate(), standard_ref.as_ref()).context("cannot write the report")?;
-    for document in &held {
-        report::replay_document(document, writer).context("cannot write the report")?;
-    }
-    Ok(())
-}
-
-/// The bulk standard a file on disk is a return of, judged from its first 64 KiB.
-fn bulk_file(validator: &Validator<'_>, path: &Path) -> Result<Option<Arc<StandardPack>>> {
-    Ok(file_head(path)?.and_then(|head| validator.bulk_pack(&head)))
 }
 
 /// The first 64 KiB of a file on disk (`None` for standard input, which cannot be read twice).

@@ -46,6 +46,9 @@ pub enum Command {
     /// Check a gateway configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The browser console: `console export DIR` writes the static validation site (pages and engine).
+    #[command(subcommand)]
+    Console(ConsoleCommand),
     /// Conformance suites: run them against caregate's own engine, list requirements no case tests.
     #[command(subcommand)]
     Suite(SuiteCommand),
@@ -164,6 +167,16 @@ pub enum AuditCommand {
         /// Write the anchor here.
         #[arg(long, short, default_value = "audit-anchor.json", value_name = "FILE")]
         output: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConsoleCommand {
+    /// Write the validation site (HTML, CSS, JS and the engine as caregate.wasm) into DIR, for any static web
+    /// server or an intranet share: files are checked in the browser and never sent.
+    Export {
+        /// The folder to write (made if missing; files of the same names are replaced).
+        dir: PathBuf,
     },
 }
 

@@ -6,5 +6,6 @@ mod common;
 mod certify;
 mod cli;
 mod conformance;
+mod console;
 mod dfe_payload;
 mod import_openapi;

@@ -32,13 +32,45 @@ use caregate_engine::validate::{Options, Validator};
 
 type Shared = State<Arc<App>>;
 
-/// The routes [`described`], and `/openapi.json`, which serves the description and is not in it.
+/// The routes [`described`], `/openapi.json`, which serves the description and is not in it, and the pages
+/// (not API operations, so not described): the validation site at `/` and the gateway console at `/console`.
 pub fn router(app: Arc<App>) -> Router {
-    let mut router = Router::new().route("/openapi.json", get(|| async { Json(openapi::document()) }));
+    let mut router = Router::new()
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/", get(|| async { page(caregate_console::site_file, "index.html") }))
+        .route("/{file}", get(|Path(file): Path<String>| async move { page(caregate_console::site_file, &file) }))
+        .route("/console", get(|| async { page(caregate_console::gateway_file, "index.html") }))
+        .route(
+            "/console/{file}",
+            get(|Path(file): Path<String>| async move { page(caregate_console::gateway_file, &file) }),
+        );
     for route in described() {
         router = router.route(route.path, route.handler);
     }
     router.with_state(app)
+}
+
+/// A file of the browser pages, with headers that keep the page to its own origin: it may fetch, run and
+/// frame nothing from elsewhere (a council's files are checked in the page and never sent).
+fn page(find: fn(&str) -> Option<&'static [u8]>, file: &str) -> Response {
+    let Some(bytes) = find(file) else {
+        if file == caregate_console::WASM_NAME {
+            return Problem::not_found(caregate_console::WASM_MISSING).into_response();
+        }
+        return Problem::not_found(format!("There is no page `{file}`.")).into_response();
+    };
+    let headers = [
+        (header::CONTENT_TYPE, caregate_console::content_type(file)),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; \
+             img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    (headers, bytes).into_response()
 }
 
 /// A route: its method, its path (axum's `{name}` captures are OpenAPI's path templates too) and its handler.

@@ -8,9 +8,10 @@
 //! Not for: findings themselves (writers spool the text they have already rendered), or anything read
 //! again after the run (the temporary file disappears when the spool is dropped).
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
+
+use crate::scratch::{scratch, Scratch};
 
 /// Bytes one group keeps in memory before its text goes to the temporary file.
 const HOLD_PER_GROUP: usize = 256 * 1024;
@@ -23,7 +24,7 @@ pub(crate) struct Spool {
     held: usize,
     /// Where the temporary file is made (the system's temporary folder when `None`).
     dir: Option<PathBuf>,
-    file: Option<File>,
+    file: Option<Scratch>,
     /// The file's length: every chunk is appended at this offset.
     file_len: u64,
 }
@@ -108,10 +109,7 @@ impl Spool {
         let file = match &mut self.file {
             Some(file) => file,
             None => {
-                let file = match &self.dir {
-                    Some(dir) => tempfile::tempfile_in(dir)?,
-                    None => tempfile::tempfile()?,
-                };
+                let file = scratch(self.dir.as_deref())?;
                 self.file.insert(file)
             }
         };

@@ -609,7 +609,7 @@ impl Catalog {
         let kept = folders.iter().zip(wanted).filter(|(_, wanted)| *wanted).map(|(f, _)| f.clone()).collect();
         let folders: Vec<PackFiles> = extends::resolve_all(kept, &find)?;
         // Each pack compiles on its own thread: loading is most of a small validation's time.
-        let packs: Vec<Result<StandardPack, PackError>> = std::thread::scope(|scope| {
+        let packs: Vec<Result<StandardPack, PackError>> = crate::workers::scope(|scope| {
             let handles: Vec<_> =
                 folders.into_iter().map(|files| scope.spawn(move || StandardPack::compile_with(files, with))).collect();
             handles

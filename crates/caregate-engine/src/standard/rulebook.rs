@@ -405,7 +405,7 @@ pub fn compile_rules(
 fn compile_all(compiler: &Compiler, sources: Vec<&str>) -> Vec<Result<Program, crate::expr::RuleError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let chunk = sources.len().div_ceil(threads).max(8);
-    std::thread::scope(|scope| {
+    crate::workers::scope(|scope| {
         let handles: Vec<_> = sources
             .chunks(chunk)
             .map(|part| scope.spawn(move || part.iter().map(|source| compiler.compile(source)).collect::<Vec<_>>()))

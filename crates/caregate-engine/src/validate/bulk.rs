@@ -12,7 +12,9 @@
 //! (checked once, with `root` holding the header and `agg`).
 
 use std::io::BufRead;
-use std::sync::{mpsc, Arc};
+#[cfg(not(target_family = "wasm"))]
+use std::sync::mpsc;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -329,6 +331,7 @@ pub struct BulkSummary {
 
 /// What a worker sends back for one batch of records: their findings, and what the aggregates inside records
 /// saw in each.
+#[cfg(not(target_family = "wasm"))]
 struct BatchResult {
     /// The batch's place in the file (0 for the first batch).
     seq: usize,
@@ -339,6 +342,7 @@ struct BatchResult {
 const RECORDS_PER_BATCH: usize = 32;
 
 /// How many batches may wait for each worker, and for the collector: what is in flight is bounded by these.
+#[cfg(not(target_family = "wasm"))]
 const BATCHES_QUEUED: usize = 4;
 
 /// What the splitter's thread hands back once the return has been read.
@@ -494,6 +498,49 @@ impl Validator<'_> {
         gathered: &mut Accumulator,
         give: &mut dyn FnMut(Finding),
     ) -> Split {
+        #[cfg(target_family = "wasm")]
+        return self.check_records_in_turn(reader, records, first, splitter, gathered, give);
+        #[cfg(not(target_family = "wasm"))]
+        self.check_records_on_threads(reader, records, first, splitter, gathered, give)
+    }
+
+    /// [`Self::check_records`] where there are no threads (wasm32): each batch checked as it is split, so the
+    /// findings come in file order without reordering.
+    #[cfg(target_family = "wasm")]
+    fn check_records_in_turn<R: BufRead>(
+        &self,
+        reader: &Reader<'_>,
+        records: &Records<'_>,
+        first: Piece,
+        splitter: Splitter<R>,
+        gathered: &mut Accumulator,
+        give: &mut dyn FnMut(Finding),
+    ) -> Split {
+        let mut root = records.frame.clone();
+        let memos = Memos::new(reader.pack);
+        let mut aggregate_memos = Vec::new();
+        self.split_records(first, splitter, records.keep_positions, &mut |_, batch| {
+            let observe = records.observe.then_some(&mut aggregate_memos);
+            for record in self.check_batch(reader, &mut root, records.agg, &memos, batch, observe) {
+                if !record.seen.is_empty() {
+                    gathered.apply_record(record.index, record.seen);
+                }
+                record.findings.into_iter().for_each(&mut *give);
+            }
+            true
+        })
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    fn check_records_on_threads<R: BufRead + Send>(
+        &self,
+        reader: &Reader<'_>,
+        records: &Records<'_>,
+        first: Piece,
+        splitter: Splitter<R>,
+        gathered: &mut Accumulator,
+        give: &mut dyn FnMut(Finding),
+    ) -> Split {
         let pack = reader.pack;
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..records.workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>)>(BATCHES_QUEUED)).unzip();
@@ -523,7 +570,11 @@ impl Validator<'_> {
                 });
             }
             drop(results);
-            let splitting = scope.spawn(move || self.split_records(first, splitter, senders, keep_positions));
+            let splitting = scope.spawn(move || {
+                self.split_records(first, splitter, keep_positions, &mut |seq, batch| {
+                    senders[seq % senders.len()].send((seq, batch)).is_ok()
+                })
+            });
             // Batches come back in any order; each is given when those before it have been.
             let mut deliver = |records: Vec<RecordResult>| {
                 for record in records {
@@ -635,14 +686,15 @@ impl Validator<'_> {
         Ok(())
     }
 
-    /// The splitter's thread: reads the records after the first and hands them to the workers in numbered
-    /// batches, in turn (fewer hand-overs between threads); keeps the parts after the records for later.
+    /// The splitter's thread: reads the records after the first and hands them (`hand`: to the workers, or to
+    /// be checked at once) in numbered batches, in turn (fewer hand-overs between threads); keeps the parts
+    /// after the records for later. `hand` answering `false` (the checking stopped) stops the reading.
     fn split_records<R: BufRead>(
         &self,
         first: Piece,
         mut splitter: Splitter<R>,
-        senders: Vec<mpsc::SyncSender<(usize, Vec<Piece>)>>,
         keep_positions: bool,
+        hand: &mut dyn FnMut(usize, Vec<Piece>) -> bool,
     ) -> Split {
         let mut split = Split::default();
         let mut batch: Vec<Piece> = Vec::with_capacity(RECORDS_PER_BATCH);
@@ -663,7 +715,7 @@ impl Validator<'_> {
                     batch.push(piece);
                     if batch.len() == RECORDS_PER_BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(RECORDS_PER_BATCH));
-                        if senders[seq % senders.len()].send((seq, full)).is_err() {
+                        if !hand(seq, full) {
                             break;
                         }
                         seq += 1;
@@ -678,7 +730,7 @@ impl Validator<'_> {
             }
         }
         if !batch.is_empty() {
-            let _ = senders[seq % senders.len()].send((seq, batch));
+            hand(seq, batch);
         }
         split
     }
@@ -884,6 +936,73 @@ impl Validator<'_> {
         let mut splitter = Splitter::new(open(0)?, layout.xml_path.clone(), self.options.limits);
         let mut frame = Value::Object(Map::new());
         let first = self.read_frame(pack, &mut splitter, &mut frame, &mut Vec::new(), &mut Vec::new());
+        let step = layout.xml_path.last().cloned().unwrap_or_default();
+        // Without threads (wasm32) each record is observed as it is read, on this thread.
+        #[cfg(target_family = "wasm")]
+        {
+            let _ = workers;
+            let (mut root, mut aggregate_memos) = (frame, Vec::new());
+            let mut next = first;
+            while let Some(piece) = next.take() {
+                let seen =
+                    self.observe_record(pack, layout, base_context, &step, &mut root, &piece, &mut aggregate_memos);
+                if let Some((index, seen)) = seen {
+                    gathered.apply_record(index, seen);
+                }
+                next = splitter.next_piece().ok().flatten();
+            }
+            Ok(())
+        }
+        #[cfg(not(target_family = "wasm"))]
+        self.gather_on_threads(pack, first, splitter, &frame, &step, layout, workers, base_context, gathered)
+    }
+
+    /// What the aggregates see in one record of the first pass (`None`: not a record, or one not converted).
+    #[allow(clippy::too_many_arguments)]
+    fn observe_record(
+        &self,
+        pack: &StandardPack,
+        layout: &RecordsLayout<'_>,
+        base_context: &Context<'_>,
+        step: &str,
+        root: &mut Value,
+        piece: &Piece,
+        aggregate_memos: &mut Vec<crate::expr::Memo>,
+    ) -> Option<(usize, Vec<(usize, Observed)>)> {
+        let PieceKind::Record(index) = piece.kind else { return None };
+        let value = match self.fast_value(pack, layout, piece, step) {
+            Some(value) => value,
+            None => convert_piece(self, pack, piece, layout.node, "", step).ok()?.value,
+        };
+        set_records(root, &layout.pointer, vec![value]);
+        let seen = observe(
+            pack,
+            root,
+            &Value::Null,
+            &base_context.as_of,
+            &base_context.now,
+            base_context.params,
+            Some(true),
+            Some(aggregate_memos),
+        );
+        (!seen.is_empty()).then_some((index, seen))
+    }
+
+    /// The first pass's records observed on `workers` threads, the aggregates gathered on this one.
+    #[cfg(not(target_family = "wasm"))]
+    #[allow(clippy::too_many_arguments)]
+    fn gather_on_threads<R: BufRead + Send>(
+        &self,
+        pack: &StandardPack,
+        first: Option<Piece>,
+        mut splitter: Splitter<R>,
+        frame: &Value,
+        step: &str,
+        layout: &RecordsLayout<'_>,
+        workers: usize,
+        base_context: &Context<'_>,
+        gathered: &mut Accumulator<'_>,
+    ) -> std::io::Result<()> {
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::sync_channel::<Piece>(8)).unzip();
         let (results, observed) = mpsc::channel::<(usize, Vec<(usize, Observed)>)>();
         std::thread::scope(|scope| {
@@ -891,27 +1010,19 @@ impl Validator<'_> {
                 let results = results.clone();
                 let mut root = frame.clone();
                 scope.spawn(move || {
-                    let step = layout.xml_path.last().cloned().unwrap_or_default();
                     let mut aggregate_memos = Vec::new();
                     while let Ok(piece) = receiver.recv() {
-                        let value = match self.fast_value(pack, layout, &piece, &step) {
-                            Some(value) => Some(value),
-                            None => convert_piece(self, pack, &piece, layout.node, "", &step).ok().map(|c| c.value),
-                        };
-                        if let Some(value) = value {
-                            set_records(&mut root, &layout.pointer, vec![value]);
-                            let seen = observe(
-                                pack,
-                                &root,
-                                &Value::Null,
-                                &base_context.as_of,
-                                &base_context.now,
-                                base_context.params,
-                                Some(true),
-                                Some(&mut aggregate_memos),
-                            );
-                            let PieceKind::Record(index) = piece.kind else { continue };
-                            if !seen.is_empty() && results.send((index, seen)).is_err() {
+                        let seen = self.observe_record(
+                            pack,
+                            layout,
+                            base_context,
+                            step,
+                            &mut root,
+                            &piece,
+                            &mut aggregate_memos,
+                        );
+                        if let Some(seen) = seen {
+                            if results.send(seen).is_err() {
                                 break;
                             }
                         }
@@ -1000,6 +1111,8 @@ impl Validator<'_> {
 struct Records<'a> {
     frame: &'a Value,
     agg: &'a Value,
+    /// Without threads (wasm32) the records are checked in turn, whatever this says.
+    #[cfg_attr(target_family = "wasm", allow(dead_code))]
     workers: usize,
     observe: bool,
     keep_positions: bool,

@@ -118,7 +118,7 @@ impl Validator<'_> {
             return Ok(!files.is_empty());
         };
         // Each file is parsed on its own thread (a return is a dozen files, one of them most of its rows).
-        let mut read: Vec<Read> = std::thread::scope(|scope| {
+        let mut read: Vec<Read> = crate::workers::scope(|scope| {
             let handles: Vec<_> = files.iter().map(|f| scope.spawn(move || self.read_table(pack, tables, f))).collect();
             handles
                 .into_iter()
@@ -214,7 +214,7 @@ impl Validator<'_> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let runs: Vec<&[(String, Rows)]> = records.chunks(RUN).collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let waiting: Vec<std::io::Result<Waiting>> = std::thread::scope(|scope| {
+        let waiting: Vec<std::io::Result<Waiting>> = crate::workers::scope(|scope| {
             let handles: Vec<_> = (0..threads.min(runs.len()).max(1))
                 .map(|_| {
                     let (read, dates, places, agg, runs, next) = (&read, &dates, &places, agg.as_ref(), &runs, &next);
@@ -568,7 +568,7 @@ impl Validator<'_> {
         let wanted = gathered_tables(pack, tables);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
         let chunk = records.len().div_ceil(threads).max(64);
-        let gathered: Vec<Option<Accumulator<'_>>> = std::thread::scope(|scope| {
+        let gathered: Vec<Option<Accumulator<'_>>> = crate::workers::scope(|scope| {
             let handles: Vec<_> = records
                 .chunks(chunk)
                 .map(|run| {

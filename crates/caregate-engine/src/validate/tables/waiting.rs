@@ -9,10 +9,10 @@
 //! Not for: excerpts (not kept: made from the file's lines as each finding is written), or the findings of a
 //! file itself (a missing column), which are few.
 
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use crate::finding::{Finding, Span};
+use crate::scratch::{scratch, Scratch};
 
 /// Bytes of findings a thread keeps in memory before its text goes to its temporary file.
 const HOLD: usize = 1024 * 1024;
@@ -37,7 +37,7 @@ pub(super) struct Waiting {
     held: Vec<u8>,
     /// Where `held` starts in the text: every earlier byte is in `file`.
     held_from: u64,
-    file: Option<File>,
+    file: Option<Scratch>,
 }
 
 impl Waiting {
@@ -61,7 +61,7 @@ impl Waiting {
         if self.held.len() > HOLD {
             let file = match &mut self.file {
                 Some(file) => file,
-                None => self.file.insert(tempfile::tempfile()?),
+                None => self.file.insert(scratch(None)?),
             };
             file.write_all(&self.held)?;
             self.held_from += self.held.len() as u64;

@@ -1,0 +1,187 @@
+//! The browser console's engine (crates/caregate-wasm, run natively here) gives, for files in memory, the
+//! JSON report `caregate validate --format json --output FILE` writes for the same files on disk, byte for
+//! byte. (The .wasm build itself is compared with the command line under Node.js and Chromium in CI:
+//! `scripts/console-check.sh`.)
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+const NOW: &str = "2026-11-20T09:30:00Z";
+
+#[derive(Clone)]
+struct Quiet;
+
+impl caregate_wasm::Progress for Quiet {
+    fn files(&self, _: usize, _: usize) {}
+    fn bytes(&self, _: usize, _: u64, _: u64) {}
+}
+
+fn caregate(args: &[&str]) {
+    Command::cargo_bin("caregate").unwrap().args(args).assert().success();
+}
+
+/// The CLI's report and the console engine's for `files`, named as given.
+fn both(files: &[String], standard: Option<&str>, params: &[(&str, &str)], dir: &Path) -> (String, String) {
+    let out = dir.join("cli.json");
+    let mut args = vec!["validate", "--now", NOW, "--format", "json", "--output", out.to_str().unwrap()];
+    if let Some(standard) = standard {
+        args.extend(["--standard", standard]);
+    }
+    let params_text: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    for param in &params_text {
+        args.extend(["--param", param]);
+    }
+    args.extend(files.iter().map(String::as_str));
+    // Exit 1 (errors found) is a report too.
+    let status = Command::cargo_bin("caregate").unwrap().args(&args).output().unwrap().status;
+    assert!(matches!(status.code(), Some(0 | 1)), "{status}");
+    let cli = std::fs::read_to_string(&out).unwrap();
+    let request = caregate_wasm::Request {
+        standard: standard.map(str::to_string),
+        now: NOW.into(),
+        params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    };
+    let memory: Vec<(String, Vec<u8>)> = files.iter().map(|f| (f.clone(), std::fs::read(f).unwrap())).collect();
+    let console = caregate_wasm::validate(memory, &request, Quiet).unwrap();
+    // One excerpt (or null) a finding, in the report's order.
+    let excerpts: Vec<serde_json::Value> = serde_json::from_slice(&console.excerpts).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&console.report).unwrap();
+    let findings: usize =
+        report["documents"].as_array().unwrap().iter().map(|d| d["findings"].as_array().unwrap().len()).sum();
+    assert_eq!(excerpts.len(), findings);
+    assert!(excerpts.iter().any(|e| e["lines"][0]["text"].is_string()), "no excerpt at all");
+    (cli, String::from_utf8(console.report).unwrap())
+}
+
+#[test]
+fn a_census_return_and_documents_give_the_clis_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ret = dir.path().join("cin.xml");
+    caregate(&[
+        "generate",
+        "cin-census",
+        "--count",
+        "400",
+        "--seed",
+        "11",
+        "--profile",
+        "messy",
+        "--output",
+        ret.to_str().unwrap(),
+    ]);
+    let files = vec![
+        ret.to_str().unwrap().to_string(),
+        "schemas/referral/1.0/examples/invalid/REF-005.xml".to_string(),
+        "schemas/referral/1.0/examples/valid/full.xml".to_string(),
+    ];
+    let (cli, console) = both(&files, None, &[], dir.path());
+    assert!(cli.contains("\"error\": "), "{cli}");
+    assert_eq!(cli, console);
+}
+
+#[test]
+fn ssda903_tables_give_the_clis_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = dir.path().join("tables");
+    caregate(&[
+        "generate",
+        "ssda903@2025-26",
+        "--count",
+        "150",
+        "--seed",
+        "3",
+        "--invalid-rate",
+        "0.3",
+        "--output",
+        tables.to_str().unwrap(),
+    ]);
+    let mut files: Vec<String> =
+        std::fs::read_dir(&tables).unwrap().map(|e| e.unwrap().path().to_str().unwrap().to_string()).collect();
+    files.sort();
+    let (cli, console) = both(&files, Some("ssda903@2025-26"), &[("la_code", "E09000027")], dir.path());
+    assert!(cli.contains("\"findings\""), "{cli}");
+    assert_eq!(cli, console);
+}
+
+#[test]
+fn an_unknown_standard_is_refused_with_the_known_ones() {
+    let request = caregate_wasm::Request { standard: Some("no-such".into()), now: NOW.into(), params: Vec::new() };
+    let Err(error) = caregate_wasm::validate(Vec::new(), &request, Quiet) else { panic!("an unknown standard ran") };
+    assert!(error.contains("unknown standard `no-such`") && error.contains("cin-census@2025-26"), "{error}");
+}
+
+#[test]
+fn console_export_writes_the_site_with_its_engine_or_says_how_to_build_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let out = Command::cargo_bin("caregate").unwrap().args(["console", "export"]).arg(&site).output().unwrap();
+    match caregate_console::WASM {
+        Some(wasm) => {
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            for file in ["index.html", "app.js", "worker.js", "engine.js", "console.css"] {
+                assert_eq!(
+                    std::fs::read(site.join(file)).unwrap(),
+                    caregate_console::site_file(file).unwrap(),
+                    "{file}"
+                );
+            }
+            assert_eq!(std::fs::read(site.join("caregate.wasm")).unwrap(), wasm);
+            let offline = std::fs::read_to_string(site.join("caregate-offline.js")).unwrap();
+            assert!(offline.starts_with("// caregate's engine") && offline.contains("CAREGATE_OFFLINE_WORKER"));
+            let html = std::fs::read_to_string(site.join("index.html")).unwrap();
+            assert!(html.contains(r#"id="file""#) && html.contains(r#"id="summary""#), "the test contract's ids");
+            assert!(html.contains("connect-src 'self'"), "the page may fetch only its own files");
+        }
+        None => {
+            assert_eq!(out.status.code(), Some(2));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("scripts/build-wasm.sh"));
+            assert!(!site.join("index.html").exists(), "nothing is written without the engine");
+        }
+    }
+}
+
+/// `GET path` on the gateway at `address`, as (status line, headers and body).
+fn get(address: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    // The engine's module is binary: only its status line is read.
+    let text = String::from_utf8_lossy(&bytes);
+    let (status, rest) = text.split_once("\r\n").unwrap();
+    (status.to_string(), rest.to_string())
+}
+
+#[test]
+fn the_gateway_serves_the_validation_page_at_root_and_its_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::common::write_demo_config(dir.path(), "console", |_| {});
+    let (gateway, address) = crate::common::serve(&config, &dir.path().join("data"));
+    // Stopped however the test ends, a failed request included.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let gateway = Stop(gateway);
+    let (status, page) = get(&address, "/");
+    let (console_status, console) = get(&address, "/console");
+    let (script_status, script) = get(&address, "/console/console.js");
+    let (wasm_status, _) = get(&address, "/caregate.wasm");
+    let (missing, _) = get(&address, "/no-such-page.js");
+    drop(gateway);
+    assert!(status.ends_with("200 OK"), "{status}");
+    let lower = page.to_ascii_lowercase();
+    assert!(lower.contains("content-type: text/html"), "{page}");
+    assert!(lower.contains("content-security-policy: default-src 'self'"), "{page}");
+    assert!(page.contains(r#"<input type="file" id="file""#), "{page}");
+    assert!(console_status.ends_with("200 OK") && console.contains("Gateway console"), "{console}");
+    assert!(script_status.ends_with("200 OK") && script.contains("/v1/admin/dead-letters"), "{script}");
+    let wasm_expected = if caregate_console::WASM.is_some() { "200 OK" } else { "404 Not Found" };
+    assert!(wasm_status.ends_with(wasm_expected), "{wasm_status}");
+    assert!(missing.ends_with("404 Not Found"), "{missing}");
+}
