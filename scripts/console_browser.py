@@ -5,7 +5,8 @@
    report for the same files; and the page asks for nothing but the site's own files (the server's log and
    Chrome's own log of network requests both say so).
 2. `caregate serve` serves the same page at `/` (one return validated there too), and the gateway console at
-   `/console`: it loads, shows the health figures, and an operator replays a dead letter.
+   `/console`: it loads, shows the health figures, and an operator replays a dead letter and sees the audit
+   chain verified.
 
 Usage: console_browser.py CAREGATE_BIN SITE_DIR WORK_DIR
 (CONSOLE_SCREENSHOT=FILE.png also saves a screenshot of the results page, as the README shows it.)
@@ -338,6 +339,11 @@ recipients = ["201"]
                                         or "Not replayed" in d.find_element(By.ID, "dead-status").text)
         text = driver.find_element(By.ID, "dead-status").text
         check(text.startswith(f"Replayed {message} to POL01"), f"the operator replays it: {text!r}")
+        WebDriverWait(driver, 30).until(
+            lambda d: d.find_element(By.ID, "audit").get_attribute("data-state") not in (None, "", "idle"))
+        audit = driver.find_element(By.ID, "audit")
+        check(audit.get_attribute("data-state") == "intact" and audit.text.startswith("Intact: "),
+              f"the operator sees the audit chain verified: {audit.text!r}")
 
         # An organisation signs in and sees its message's recipients.
         driver.get(base + "/console")

@@ -1023,3 +1023,21 @@ fn the_demo_gateway_is_certified_with_the_command_s_defaults() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no --token given, and cannot read the tokens file"));
 }
+
+/// `GET /v1/admin/audit` verifies the chain as `caregate audit verify` does, for the operators' console: its
+/// entries, intact, and its head; the admin token only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_sees_the_audit_chain_verified_with_its_head() {
+    let app = spawn_app(|_| {}).await;
+    app.send("RJ1", &referral("RJ1", &[("201", "social-care")])).await;
+    let status: Value = app.get("admin", "/v1/admin/audit").await.json().await.expect("json");
+    let entries = caregate_gateway::store::sqlite::read_audit(app.data.path()).expect("reads");
+    assert_eq!(status["intact"], true, "{status}");
+    assert_eq!(status["entries"].as_u64(), Some(entries.len() as u64));
+    let last = entries.last().expect("an entry");
+    assert_eq!(
+        (status["head"]["seq"].as_i64(), status["head"]["hash"].as_str()),
+        (Some(last.seq), Some(last.hash.as_str()))
+    );
+    assert_eq!(app.get("SCH001", "/v1/admin/audit").await.status(), StatusCode::FORBIDDEN);
+}

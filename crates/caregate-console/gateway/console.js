@@ -68,6 +68,25 @@
     $("outcomes").tBodies[0].replaceChildren(...outcomes.map(([n, v]) => row([n, v])));
   }
 
+  // The audit chain verified by the gateway (`GET /v1/admin/audit`, the admin token only).
+  async function audit() {
+    const { status, body } = await api("/v1/admin/audit");
+    const out = $("audit");
+    if (status !== 200) {
+      out.textContent = `The audit chain could not be read: ${problem(body)}`;
+      out.dataset.state = "error";
+      return;
+    }
+    if (body.intact) {
+      const head = body.head ? ` Its head is entry ${body.head.seq}, hash ${body.head.hash.slice(0, 12)}…, written ${body.head.at}.` : "";
+      out.textContent = `Intact: ${body.entries} entries, each chained to the one before.${head}`;
+      out.dataset.state = "intact";
+    } else {
+      out.textContent = `BROKEN at entry ${body.broken.position} (seq ${body.broken.seq}): ${body.broken.reason}`;
+      out.dataset.state = "broken";
+    }
+  }
+
   // `said`: what the last action did, kept above the refreshed list.
   async function deadLetters(said) {
     const { status, body } = await api("/v1/admin/dead-letters");
@@ -115,6 +134,7 @@
       $("who").textContent = "Signed in as the operator (admin token).";
       $("who").dataset.role = "admin";
       await deadLetters();
+      await audit();
     } else if (organisation && organisation.status === 200) {
       $("who").textContent = `Signed in as organisation ${organisation.body.organisation}.`;
       $("who").dataset.role = "organisation";

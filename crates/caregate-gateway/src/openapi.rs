@@ -96,6 +96,11 @@ pub fn document() -> Value {
             "/v1/admin/dead-letters/{id}/replay": {"post": {
                 "summary": "Send a message's dead letters again (admin)", "parameters": [id_param()],
                 "responses": {"202": {"description": "Queued again."}, "401": problem("Not authenticated."), "403": problem("Not the admin token."), "404": problem("No dead letter for this message.")}
+            }},
+            "/v1/admin/audit": {"get": {
+                "summary": "The audit chain verified: its entries, whether it is intact, and its head (admin)",
+                "responses": {"200": {"description": "The chain's state.", "content": {"application/json": {"schema": audit_status()}}},
+                    "401": problem("Not authenticated."), "403": problem("Not the admin token.")}
             }}
         },
         "components": {
@@ -124,6 +129,19 @@ pub fn document() -> Value {
                 "Envelope": {"type": "object", "description": "The envelope 1.0 standard's JSON form; its full schema is at /v1/standards/envelope/1.0."}
             }
         }
+    })
+}
+
+/// The answer of `GET /v1/admin/audit` (apart, as one `json!` cannot nest the whole document this deep).
+fn audit_status() -> Value {
+    json!({
+        "type": "object", "required": ["entries", "intact"], "properties": {
+            "entries": {"type": "integer", "minimum": 0, "description": "Entries that chain intact from the first."},
+            "intact": {"type": "boolean"},
+            "head": {"type": ["object", "null"], "description": "The last entry (its number, hash and time), as `caregate audit anchor` writes it.",
+                     "properties": {"seq": {"type": "integer"}, "hash": {"type": "string"}, "at": {"type": "string"}}},
+            "broken": {"type": "object", "description": "The first entry that breaks the chain.",
+                       "properties": {"position": {"type": "integer"}, "seq": {"type": "integer"}, "reason": {"type": "string"}}}}
     })
 }
 

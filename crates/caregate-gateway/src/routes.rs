@@ -108,6 +108,7 @@ pub fn described() -> Vec<Route> {
         route(Method::GET, "/v1/standards/{id}/{version}", standard),
         route(Method::GET, "/v1/admin/dead-letters", dead_letters),
         route(Method::POST, "/v1/admin/dead-letters/{id}/replay", replay),
+        route(Method::GET, "/v1/admin/audit", audit_status),
     ]
 }
 
@@ -423,6 +424,30 @@ async fn dead_letters(State(app): Shared, _admin: AsAdmin) -> Response {
             "receivedAt": c.received_at, "attempts": c.attempts, "lastError": c.last_error, "updatedAt": c.updated_at,
         })).collect::<Vec<_>>()}))
         .into_response(),
+        Err(error) => internal(error),
+    }
+}
+
+/// The audit chain verified as `caregate audit verify` does, read from the store's file on a blocking thread: how
+/// many entries, whether the chain is intact (else the first entry that breaks it), and its head (for an anchor).
+async fn audit_status(State(app): Shared, _admin: AsAdmin) -> Response {
+    let data = app.config.store.data.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let entries = super::store::sqlite::read_audit(&data)?;
+        let head = super::audit::head(&entries);
+        Ok::<_, super::store::StoreError>((super::audit::verify(entries), head))
+    })
+    .await;
+    match checked {
+        Ok(Ok((super::audit::Verdict::Intact { entries }, head))) => {
+            Json(json!({"entries": entries, "intact": true, "head": head})).into_response()
+        }
+        Ok(Ok((super::audit::Verdict::Broken { seq, position, reason }, _))) => Json(json!({
+            "entries": position.saturating_sub(1), "intact": false,
+            "broken": {"position": position, "seq": seq, "reason": reason},
+        }))
+        .into_response(),
+        Ok(Err(error)) => internal(error),
         Err(error) => internal(error),
     }
 }
