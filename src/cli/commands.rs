@@ -821,20 +821,7 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
             let mut known = catalog.clone();
             for dir in &dirs {
                 // One pack at a time, so that each mistake is said, not only the first of the tree.
-                let folders: Vec<PathBuf> = if dir.join("standard.toml").is_file() {
-                    vec![dir.clone()]
-                } else {
-                    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-                        .with_context(|| format!("cannot read {}", dir.display()))?
-                        .flatten()
-                        .filter(|id| id.path().is_dir())
-                        .flat_map(|id| std::fs::read_dir(id.path()).into_iter().flatten().flatten())
-                        .map(|version| version.path())
-                        .filter(|version| version.join("standard.toml").is_file())
-                        .collect();
-                    found.sort();
-                    found
-                };
+                let folders = caregate_engine::standard::pack_folders(dir)?;
                 if folders.is_empty() {
                     println!(
                         "{}: holds no standard pack (no standard.toml in it or in <id>/<version>/ below it)",

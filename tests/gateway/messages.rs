@@ -939,21 +939,32 @@ fn config_check_explains_a_bad_configuration_and_passes_a_good_one() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn serve_without_a_config_runs_the_demo_and_writes_its_tokens() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("caregate-data");
+/// `caregate serve` on a free port, in `dir`, with `args` after its own: the process, its base URL (from the
+/// first line it prints) and the lines it prints after.
+fn serve_demo(
+    dir: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+) -> (std::process::Child, String, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>) {
+    use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().expect("a line").expect("readable");
     let base = format!("http://{}", first.rsplit("http://").next().expect("address").trim());
+    (child, base, lines)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_without_a_config_runs_the_demo_and_writes_its_tokens() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("caregate-data");
+    let (mut child, base, mut lines) = serve_demo(dir.path(), &["--data".as_ref(), data.as_os_str()]);
     let printed: Vec<String> = lines.by_ref().take(9).map_while(Result::ok).collect();
     let tokens: BTreeMap<String, String> =
         serde_json::from_slice(&std::fs::read(data.join("demo-tokens.json")).expect("written")).expect("json");
@@ -990,18 +1001,8 @@ async fn serve_without_a_config_runs_the_demo_and_writes_its_tokens() {
 /// the demo's tokens and addresses its council, and finds the gateway conformant on every requirement.
 #[test]
 fn the_demo_gateway_is_certified_with_the_command_s_defaults() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a line").expect("readable");
-    let base = format!("http://{}", first.rsplit("http://").next().expect("address").trim());
+    let (mut child, base, lines) = serve_demo(dir.path(), &[]);
     std::thread::spawn(move || for _ in lines {});
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_caregate"))
         .args(["certify", "gateway", "--url", &base, "--output", "reports"])

@@ -81,30 +81,27 @@ pub fn key_id(key: &VerifyingKey) -> String {
     sha256(key.as_bytes())
 }
 
+/// The signature of `value`'s canonical form (its `signature` member left out).
+fn signature_of(value: &Value, key: &SigningKey) -> Signature {
+    let signature = key.sign(canonical(value).as_bytes());
+    Signature {
+        algorithm: ALGORITHM.into(),
+        key_id: key_id(&key.verifying_key()),
+        value: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+    }
+}
+
 /// Signs the evidence in place (replacing any earlier signature).
 pub fn sign(evidence: &mut Evidence, key: &SigningKey) {
     evidence.signature = None;
     let value = serde_json::to_value(&*evidence).unwrap_or(Value::Null);
-    let signature = key.sign(canonical(&value).as_bytes());
-    evidence.signature = Some(Signature {
-        algorithm: ALGORITHM.into(),
-        key_id: key_id(&key.verifying_key()),
-        value: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
-    });
+    evidence.signature = Some(signature_of(&value, key));
 }
 
 /// Signs any JSON object in place (a `signature` member over its canonical form, as [`sign`] signs a report),
 /// so that [`verify`] checks it once written pretty-printed with a final newline.
 pub fn sign_value(value: &mut Value, key: &SigningKey) {
-    if let Some(object) = value.as_object_mut() {
-        object.remove("signature");
-    }
-    let signature = key.sign(canonical(value).as_bytes());
-    let signature = Signature {
-        algorithm: ALGORITHM.into(),
-        key_id: key_id(&key.verifying_key()),
-        value: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
-    };
+    let signature = signature_of(value, key);
     if let (Some(object), Ok(signed)) = (value.as_object_mut(), serde_json::to_value(signature)) {
         object.insert("signature".into(), signed);
     }

@@ -74,14 +74,8 @@ fn draw(schema: &Value, node: &Value, rng: &mut impl Rng, depth: usize) -> Value
     }
 }
 
-fn resolve<'s>(schema: &'s Value, mut node: &'s Value) -> &'s Value {
-    for _ in 0..32 {
-        match node.get("$ref").and_then(Value::as_str).and_then(|r| schema.pointer(r.trim_start_matches('#'))) {
-            Some(next) => node = next,
-            None => break,
-        }
-    }
-    node
+fn resolve<'s>(schema: &'s Value, node: &'s Value) -> &'s Value {
+    caregate_engine::standard::resolve_local(schema, node).unwrap_or(node)
 }
 
 /// Adds `branch`'s members, required list and type to `into`.

@@ -520,7 +520,31 @@ fn record_validator(
     Ok((location, validator))
 }
 
-pub(crate) fn resolve_local<'a>(schema: &'a Value, mut node: &'a Value) -> Result<&'a Value, String> {
+/// The pack folders `dir` holds: itself when it is one (it has a standard.toml), else each `<id>/<version>/`
+/// below it that is one, in path order (so that a version comes before a later one that extends it).
+pub fn pack_folders(dir: &Path) -> Result<Vec<PathBuf>, PackError> {
+    if dir.join("standard.toml").is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let ids = std::fs::read_dir(dir).map_err(|source| PackError::Io { path: dir.into(), source })?;
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for id in ids.flatten() {
+        if id.path().is_dir() {
+            if let Ok(versions) = std::fs::read_dir(id.path()) {
+                for version in versions.flatten() {
+                    if version.path().join("standard.toml").is_file() {
+                        folders.push(version.path());
+                    }
+                }
+            }
+        }
+    }
+    folders.sort();
+    Ok(folders)
+}
+
+/// `node` with its local `$ref`s (`#/$defs/…`) followed to what they name in `schema`.
+pub fn resolve_local<'a>(schema: &'a Value, mut node: &'a Value) -> Result<&'a Value, String> {
     for _ in 0..32 {
         match node.get("$ref").and_then(Value::as_str) {
             Some(reference) => {
@@ -631,28 +655,8 @@ impl Catalog {
     /// A pack with the same id and version as one already known replaces it.
     pub fn add_dir(&mut self, dir: &Path) -> Result<usize, PackError> {
         let known = |reference: &str| self.find(reference).map(|p| p.files.clone());
-        if dir.join("standard.toml").is_file() {
-            let files = extends::resolve_all(vec![PackFiles::from_dir(dir)?], &known)?;
-            for files in files {
-                self.insert(StandardPack::compile(files)?);
-            }
-            return Ok(1);
-        }
         let mut added = 0;
-        let ids = std::fs::read_dir(dir).map_err(|source| PackError::Io { path: dir.into(), source })?;
-        let mut folders: Vec<PathBuf> = Vec::new();
-        for id in ids.flatten() {
-            if id.path().is_dir() {
-                if let Ok(versions) = std::fs::read_dir(id.path()) {
-                    for version in versions.flatten() {
-                        if version.path().join("standard.toml").is_file() {
-                            folders.push(version.path());
-                        }
-                    }
-                }
-            }
-        }
-        folders.sort();
+        let folders = pack_folders(dir)?;
         let files = folders.iter().map(|folder| PackFiles::from_dir(folder)).collect::<Result<Vec<_>, _>>()?;
         let files = extends::resolve_all(files, &known)?;
         for files in files {
