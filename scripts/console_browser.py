@@ -193,6 +193,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def shared_between_workers(caregate, driver, url, big):
+    """A census return past the page's sharing size: checked by every worker the browser's cores allow, one
+    part of the file each, with the CLI's counts."""
+    expected = cli_counts(caregate, [big])
+    got, seconds, _ = page_counts(driver, url, [big])
+    shares = int(driver.find_element(By.ID, "summary").get_attribute("data-shares") or 0)
+    cores = driver.execute_script("return navigator.hardwareConcurrency || 1")
+    check(got == expected, f"{url.split(':')[0]}: a return shared by {shares} workers: page {got} == CLI {expected} "
+                           f"({seconds:.1f} s)")
+    check(shares == max(1, min(3, cores)), f"the return was shared by one worker a core ({shares}, {cores} cores)")
+
+
 def static_site(caregate, site, driver):
     site_files = {p.name for p in Path(site).iterdir()}
     server = http.server.ThreadingHTTPServer(
@@ -205,6 +217,10 @@ def static_site(caregate, site, driver):
     cin = samples / "cin-messy.xml"
     subprocess.run([caregate, "generate", "cin-census", "--count", "500", "--seed", "19", "--profile", "messy",
                     "--output", str(cin)], check=True, capture_output=True)
+    # Past the size the page shares between its workers (one engine each, a part of the file each).
+    big = samples / "cin-messy-2000.xml"
+    subprocess.run([caregate, "generate", "cin-census", "--count", "2000", "--seed", "23", "--profile", "messy",
+                    "--output", str(big)], check=True, capture_output=True)
     tables = samples / "ssda903"
     subprocess.run([caregate, "generate", "ssda903@2025-26", "--count", "200", "--seed", "19", "--invalid-rate",
                     "0.3", "--output", str(tables)], check=True, capture_output=True)
@@ -219,6 +235,7 @@ def static_site(caregate, site, driver):
         expected = cli_counts(caregate, files, standard, [("la_code", la_code)] if la_code else [])
         got, seconds, text = page_counts(driver, base, files, standard, la_code)
         check(got == expected, f"static site, {name}: page {got} == CLI {expected} ({seconds:.1f} s)")
+    shared_between_workers(caregate, driver, base, big)
 
     # The tables' folder chosen whole (a README beside them is left out).
     (tables / "README.txt").write_text("not a table\n")
@@ -232,6 +249,7 @@ def static_site(caregate, site, driver):
     expected = cli_counts(caregate, [cin])
     got, seconds, text = page_counts(driver, Path(site).resolve().as_uri() + "/index.html", [cin])
     check(got == expected, f"static site from file://: page {got} == CLI {expected} ({seconds:.1f} s) {text if got is None else ''}")
+    shared_between_workers(caregate, driver, Path(site).resolve().as_uri() + "/index.html", big)
     accessibility(driver, base, cin)
     urls = network_urls(driver)
     own = Path(site).resolve().as_uri() + "/"

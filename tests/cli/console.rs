@@ -41,6 +41,7 @@ fn both(files: &[String], standard: Option<&str>, params: &[(&str, &str)], dir: 
         standard: standard.map(str::to_string),
         now: NOW.into(),
         params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        share: None,
     };
     let memory: Vec<(String, Vec<u8>)> = files.iter().map(|f| (f.clone(), std::fs::read(f).unwrap())).collect();
     let console = caregate_wasm::validate(memory, &request, Quiet).unwrap();
@@ -80,6 +81,135 @@ fn a_census_return_and_documents_give_the_clis_report() {
     assert_eq!(cli, console);
 }
 
+/// A run's report and its excerpts (one a finding, in the report's order).
+fn run_share(
+    files: &[(String, Vec<u8>)],
+    share: Option<caregate_engine::validate::Share>,
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let request = caregate_wasm::Request { standard: None, now: NOW.into(), params: Vec::new(), share };
+    let run = caregate_wasm::validate(files.to_vec(), &request, Quiet).unwrap();
+    (serde_json::from_slice(&run.report).unwrap(), serde_json::from_slice(&run.excerpts).unwrap())
+}
+
+/// The reports of a partition's shares merged as the console's page merges them (site/app.js, `merge`): the
+/// share to the end gives the documents; each document's findings (and their excerpts) are those of the shares
+/// that report it, one share after another, its counts their sums.
+fn merge(shares: Vec<(serde_json::Value, Vec<serde_json::Value>)>) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let split = |(report, excerpts): (serde_json::Value, Vec<serde_json::Value>)| {
+        let mut excerpts = excerpts.into_iter();
+        let documents: Vec<(serde_json::Value, Vec<serde_json::Value>)> = report["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d.clone(), excerpts.by_ref().take(d["findings"].as_array().unwrap().len()).collect()))
+            .collect();
+        assert!(excerpts.next().is_none(), "one excerpt a finding");
+        (report, documents)
+    };
+    let mut shares: Vec<_> = shares.into_iter().map(split).collect();
+    let (mut merged, last) = shares.pop().unwrap();
+    let mut others: Vec<std::collections::VecDeque<_>> = shares.into_iter().map(|(_, d)| d.into()).collect();
+    let mut all_excerpts = Vec::new();
+    let mut documents = Vec::new();
+    for (document, excerpts) in last {
+        let mut parts: Vec<(serde_json::Value, Vec<serde_json::Value>)> = Vec::new();
+        for other in &mut others {
+            if other.front().is_some_and(|(d, _)| d["path"] == document["path"]) {
+                parts.push(other.pop_front().unwrap());
+            }
+        }
+        parts.push((document.clone(), excerpts));
+        let mut merged_document = document;
+        let mut findings = Vec::new();
+        let mut counts = serde_json::Map::new();
+        for (part, excerpts) in parts {
+            findings.extend(part["findings"].as_array().unwrap().iter().cloned());
+            all_excerpts.extend(excerpts);
+            for (severity, n) in part["counts"].as_object().unwrap() {
+                let sum = counts.get(severity).and_then(|v| v.as_u64()).unwrap_or(0) + n.as_u64().unwrap();
+                counts.insert(severity.clone(), sum.into());
+            }
+        }
+        merged_document["valid"] = (counts["error"].as_u64() == Some(0)).into();
+        merged_document["findings"] = findings.into();
+        merged_document["counts"] = counts.into();
+        documents.push(merged_document);
+    }
+    assert!(others.iter().all(|o| o.is_empty()), "a share reported a document the share to the end did not");
+    merged["documents"] = documents.into();
+    (merged, all_excerpts)
+}
+
+/// Runs `files` whole and in the shares that `cuts` (bytes of the first file) make, and holds the merged
+/// shares to the whole run's report and excerpts.
+fn shares_give_the_whole(
+    files: &[(String, Vec<u8>)],
+    whole: &(serde_json::Value, Vec<serde_json::Value>),
+    cuts: &[u64],
+) {
+    let mut shares = Vec::new();
+    let mut from = 0;
+    for &cut in cuts {
+        shares.push(run_share(files, Some(caregate_engine::validate::Share { from, until: Some(cut) })));
+        from = cut;
+    }
+    shares.push(run_share(files, Some(caregate_engine::validate::Share { from, until: None })));
+    let merged = merge(shares);
+    assert!(merged.0 == whole.0, "cut at {cuts:?}: the merged report differs from the whole return's");
+    assert!(merged.1 == whole.1, "cut at {cuts:?}: the merged excerpts differ from the whole return's");
+}
+
+#[test]
+fn shares_of_a_census_return_merge_into_the_whole_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ret = dir.path().join("cin.xml");
+    caregate(&[
+        "generate",
+        "cin-census",
+        "--count",
+        "300",
+        "--seed",
+        "12",
+        "--profile",
+        "messy",
+        "--output",
+        ret.to_str().unwrap(),
+    ]);
+    // A fault in the header too, which the whole return's checks give.
+    let census = std::fs::read_to_string(&ret).unwrap().replacen("<SourceLevel>L<", "<SourceLevel>Q<", 1);
+    let len = census.len() as u64;
+    let mut files = vec![("cin.xml".to_string(), census.clone().into_bytes())];
+    for doc in ["schemas/referral/1.0/examples/invalid/REF-005.xml", "schemas/referral/1.0/examples/valid/full.xml"] {
+        files.push((doc.to_string(), std::fs::read(doc).unwrap()));
+    }
+    let whole = run_share(&files, None);
+    let findings = whole.0["documents"][0]["findings"].as_array().unwrap();
+    assert!(findings.len() > 100, "a messy return has findings to share: {}", findings.len());
+    assert!(
+        findings.iter().any(|f| f["location"]["path"].as_str().unwrap_or_default().ends_with("/SourceLevel")),
+        "the header's fault is found"
+    );
+    // Two shares as the page cuts them, with records of their own and only the return in the first.
+    let two = [run_share(&files, Some(caregate_engine::validate::Share { from: 0, until: Some(len * 6 / 10) }))];
+    assert_eq!(two[0].0["documents"].as_array().unwrap().len(), 1, "only the return is shared");
+    assert!(two[0].0["documents"][0]["findings"].as_array().unwrap().len() > 10, "the first share checked records");
+    // Cuts at odd bytes, a share with no record of its own, three shares.
+    for cuts in [vec![len * 6 / 10], vec![len / 3 + 7, len * 2 / 3 + 1], vec![1], vec![len - 1], vec![len / 2, len / 2]]
+    {
+        shares_give_the_whole(&files, &whole, &cuts);
+    }
+
+    // A header that is not well-formed: that finding comes from the share from byte 0, the return's from the
+    // share to the end.
+    let broken = census.replacen("</Collection>", "</Collectio>", 1);
+    let files = vec![("cin.xml".to_string(), broken.into_bytes())];
+    let whole = run_share(&files, None);
+    let rules: Vec<&serde_json::Value> =
+        whole.0["documents"][0]["findings"].as_array().unwrap().iter().map(|f| &f["rule"]).collect();
+    assert_eq!(rules, ["xml-not-well-formed", "minItems"], "{}", whole.0);
+    shares_give_the_whole(&files, &whole, &[len / 2]);
+}
+
 #[test]
 fn ssda903_tables_give_the_clis_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +236,8 @@ fn ssda903_tables_give_the_clis_report() {
 
 #[test]
 fn an_unknown_standard_is_refused_with_the_known_ones() {
-    let request = caregate_wasm::Request { standard: Some("no-such".into()), now: NOW.into(), params: Vec::new() };
+    let request =
+        caregate_wasm::Request { standard: Some("no-such".into()), now: NOW.into(), params: Vec::new(), share: None };
     let Err(error) = caregate_wasm::validate(Vec::new(), &request, Quiet) else { panic!("an unknown standard ran") };
     assert!(error.contains("unknown standard `no-such`") && error.contains("cin-census@2025-26"), "{error}");
 }

@@ -1,4 +1,4 @@
-// The console's page: picks files, hands them to the worker, and shows the findings a data officer acts on.
+// The console's page: picks files, hands them to the workers, and shows the findings a data officer acts on.
 // Plain JS, no framework and no build step. Large results stay responsive: tables and the findings list are
 // drawn a page at a time, never all at once.
 (function () {
@@ -6,6 +6,12 @@
   const $ = (id) => document.getElementById(id);
   const PAGE = 100; // findings drawn at a time
   const CHILD_PAGE = 50; // children drawn at a time
+  // A census return this large is shared between the workers, one engine each (a worker has one thread, and
+  // workers share no memory): each checks the records of a part of the file, and their reports are merged.
+  const SHARE_FROM = 2 * 1024 * 1024;
+  // Workers to start: one a core, at most three (past that, the share that reads the whole return for its
+  // aggregates is the longest whatever the others do).
+  const WORKERS = Math.max(1, Math.min(3, navigator.hardwareConcurrency || 1));
 
   const ui = {
     file: $("file"), drop: $("drop"), standard: $("standard"), laCode: $("la-code"), now: $("now"), run: $("run"),
@@ -25,16 +31,19 @@
   let childrenAt = 0;
   let busy = false;
 
-  let worker;
+  // The workers, each with its own engine; the first is the one every run uses.
+  const pool = [];
+  // The run in hand: one slot per share (its worker's answer once done, its progress meanwhile).
+  let run = null;
   if (location.protocol === "file:") {
     startOffline();
   } else {
     try {
-      worker = new Worker("worker.js");
+      for (let i = 0; i < WORKERS; i++) pool.push({ worker: new Worker("worker.js"), ready: false });
     } catch (error) {
-      unavailable(String(error));
+      if (pool.length === 0) unavailable(String(error));
     }
-    listen();
+    pool.forEach(listen);
   }
 
   // From a file share: the browser fetches nothing and starts no worker from a file:// address, so the
@@ -46,12 +55,16 @@
     script.onload = async () => {
       try {
         const offline = self.CAREGATE_OFFLINE;
-        worker = new Worker(URL.createObjectURL(new Blob([offline.worker], { type: "text/javascript" })));
-        listen();
+        const source = URL.createObjectURL(new Blob([offline.worker], { type: "text/javascript" }));
+        for (let i = 0; i < WORKERS; i++) pool.push({ worker: new Worker(source), ready: false });
+        pool.forEach(listen);
         const packed = Uint8Array.from(atob(offline.wasm), (c) => c.charCodeAt(0));
         const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"));
         const bytes = await new Response(stream).arrayBuffer();
-        worker.postMessage({ type: "engine", bytes }, [bytes]);
+        pool.forEach((slot, i) => {
+          const copy = i === pool.length - 1 ? bytes : bytes.slice(0);
+          slot.worker.postMessage({ type: "engine", bytes: copy }, [copy]);
+        });
       } catch (error) {
         unavailable(String(error && error.message ? error.message : error));
       }
@@ -66,12 +79,17 @@
     $("folder").disabled = true;
   }
 
-  function listen() {
-    if (!worker) return;
-    worker.onerror = (event) => unavailable(event.message || "the worker failed to load");
-    worker.onmessage = (event) => {
+  // Only the first worker decides whether the checker can start; another that fails is left out of sharing.
+  function listen(slot, index) {
+    slot.worker.onerror = (event) => {
+      slot.ready = false;
+      if (index === 0) unavailable(event.message || "the worker failed to load");
+    };
+    slot.worker.onmessage = (event) => {
       const m = event.data;
       if (m.type === "ready") {
+        slot.ready = true;
+        if (index !== 0) return;
         for (const s of m.standards) {
           const option = document.createElement("option");
           option.value = s.reference;
@@ -80,20 +98,76 @@
         }
         ui.status.textContent = "Ready. Choose or drop files to check.";
       } else if (m.type === "unavailable") {
-        unavailable(m.message);
+        slot.ready = false;
+        if (index === 0) unavailable(m.message);
+      } else if (!run || !run.shares[m.share]) {
+        // An answer to a run that has ended (a share that failed ends it).
       } else if (m.type === "progress") {
-        ui.progress.value = m.fraction;
+        run.shares[m.share].fraction = m.fraction;
+        ui.progress.value = run.shares.reduce((sum, s) => sum + s.fraction, 0) / run.shares.length;
       } else if (m.type === "done") {
-        busy = false;
-        ui.progress.value = 1;
-        show(m.report, m.excerpts, m.ms);
+        run.shares[m.share].done = m;
+        if (run.shares.every((s) => s.done)) finished();
       } else if (m.type === "failed") {
         busy = false;
+        run = null;
         ui.summary.dataset.state = "failed";
         ui.summary.replaceChildren(para("The files could not be checked: " + m.message, "failed"));
         ui.status.textContent = "Stopped: " + m.message;
       }
     };
+  }
+
+  // Every share has answered: one report, as the whole return's run would give it.
+  function finished() {
+    const answers = run.shares.map((s) => s.done);
+    const ms = performance.now() - run.started;
+    run = null;
+    // How many workers shared the run (for the page's tests; a person sees the time).
+    ui.summary.dataset.shares = String(answers.length);
+    busy = false;
+    ui.progress.value = 1;
+    if (answers.length === 1) {
+      const text = answers[0].report;
+      show(JSON.parse(text), JSON.parse(answers[0].excerpts), ms, text);
+      return;
+    }
+    const { report, excerpts } = merge(answers.map((a) => ({ report: JSON.parse(a.report), excerpts: JSON.parse(a.excerpts) })));
+    // Written out only if it is downloaded, in the layout of the engine's own.
+    show(report, excerpts, ms, () => JSON.stringify(report, null, 2) + "\n");
+  }
+
+  // The shares' reports as one (the engine's `Share` says why this is the whole return's report): the share to
+  // the end gives the documents; each document's findings, and their excerpts, are those of the shares that
+  // report it, one share after another; its counts are their sums.
+  function merge(shares) {
+    const split = (share) => {
+      let at = 0;
+      return share.report.documents.map((doc) => {
+        const excerpts = share.excerpts.slice(at, at + doc.findings.length);
+        at += doc.findings.length;
+        return { doc, excerpts };
+      });
+    };
+    const last = shares[shares.length - 1].report;
+    const others = shares.slice(0, -1).map(split);
+    const excerpts = [];
+    const documents = split(shares[shares.length - 1]).map(({ doc, excerpts: own }) => {
+      const parts = [];
+      for (const other of others) {
+        if (other.length && other[0].doc.path === doc.path) parts.push(other.shift());
+      }
+      parts.push({ doc, excerpts: own });
+      const counts = {};
+      const findings = [];
+      for (const part of parts) {
+        findings.push(...part.doc.findings);
+        excerpts.push(...part.excerpts);
+        for (const [severity, n] of Object.entries(part.doc.counts)) counts[severity] = (counts[severity] || 0) + n;
+      }
+      return Object.assign({}, doc, { valid: (counts.error || 0) === 0, counts, findings });
+    });
+    return { report: Object.assign({}, last, { documents }), excerpts };
   }
 
   function para(text, cls) {
@@ -103,8 +177,15 @@
     return p;
   }
 
+  // Where the shares of a return of `size` bytes begin: the last share reads the records before its own for the
+  // return's aggregates, so it is given fewer of its own.
+  function cuts(size, workers) {
+    if (workers === 2) return [Math.floor(size * 0.6)];
+    return [Math.floor(size * 0.42), Math.floor(size * 0.84)];
+  }
+
   async function start() {
-    if (!worker || busy || files.length === 0) return;
+    if (!pool.length || !pool[0].ready || busy || files.length === 0) return;
     busy = true;
     ui.run.disabled = false;
     ui.summary.dataset.state = "running";
@@ -117,10 +198,23 @@
     const params = ui.laCode.value.trim() ? [["la_code", ui.laCode.value.trim()]] : [];
     const now = ui.now.value ? `${ui.now.value}T12:00:00Z` : new Date().toISOString();
     const request = { standard: ui.standard.value || null, now, params };
-    worker.postMessage(
-      { type: "validate", request, files: files.map((f, i) => ({ name: f.name, buffer: buffers[i] })) },
-      buffers,
-    );
+    const ready = pool.filter((slot) => slot.ready);
+    const shared = ready.length > 1 && files.length === 1 && /\.xml$/i.test(files[0].name) && files[0].size >= SHARE_FROM;
+    const workers = shared ? ready : [pool[0]];
+    const from = shared ? [0, ...cuts(files[0].size, workers.length)] : [0];
+    run = { started: performance.now(), shares: workers.map(() => ({ fraction: 0, done: null })) };
+    workers.forEach((slot, i) => {
+      const share = shared ? { from: from[i], until: i + 1 < from.length ? from[i + 1] : null } : null;
+      // Each worker is given its own copy of the bytes; the last takes the originals.
+      const mine = i === workers.length - 1 ? buffers : buffers.map((b) => b.slice(0));
+      slot.worker.postMessage(
+        {
+          type: "validate", share: i, request: Object.assign({}, request, { share }),
+          files: files.map((f, j) => ({ name: f.name, buffer: mine[j] })),
+        },
+        mine,
+      );
+    });
   }
 
   function choose(list) {
@@ -148,10 +242,9 @@
     return report.documents.reduce((n, d) => n + (d.counts[severity] || 0), 0);
   }
 
-  function show(text, excerptsText, ms) {
+  // `text`: the report's JSON text, or a function that writes it.
+  function show(report, excerpts, ms, text) {
     reportText = text;
-    const report = JSON.parse(text);
-    const excerpts = JSON.parse(excerptsText);
     findings = [];
     for (const doc of report.documents) {
       for (const f of doc.findings) {
@@ -407,5 +500,6 @@
     }
     download("findings.csv", "text/csv", lines.join("\r\n") + "\r\n");
   });
-  $("download-json").addEventListener("click", () => download("report.json", "application/json", reportText));
+  $("download-json").addEventListener("click", () =>
+    download("report.json", "application/json", typeof reportText === "function" ? reportText() : reportText));
 })();

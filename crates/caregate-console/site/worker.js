@@ -9,6 +9,8 @@ const offline = typeof CAREGATE_OFFLINE_WORKER !== "undefined"
   ? new Promise((resolve) => { given = resolve; }) : null;
 
 let engine = null;
+// Which share of the page's run this worker is checking (the page's index, given back with every answer).
+let share = 0;
 let sizes = [];
 let doneBytes = 0;
 let lastPost = 0;
@@ -26,7 +28,7 @@ function progress(p) {
   // At most every 50 ms: the page redraws a bar, not a log.
   if (now - lastPost >= 50 || p.file === null) {
     lastPost = now;
-    postMessage({ type: "progress", fraction: Math.min(1, read / total) });
+    postMessage({ type: "progress", share, fraction: Math.min(1, read / total) });
   }
 }
 
@@ -51,6 +53,7 @@ onmessage = async (event) => {
   const message = event.data;
   if (message.type === "engine" && given) given(message.bytes);
   if (message.type !== "validate") return;
+  share = message.share || 0;
   try {
     await ready;
     sizes = message.files.map((f) => f.buffer.byteLength);
@@ -58,7 +61,7 @@ onmessage = async (event) => {
     const started = performance.now();
     const files = message.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.buffer) }));
     const { report, excerpts } = engine.validate(files, message.request);
-    postMessage({ type: "done", report, excerpts, ms: performance.now() - started });
+    postMessage({ type: "done", share, report, excerpts, ms: performance.now() - started });
   } catch (error) {
     // A trap (a panic in the engine) leaves the instance's memory in an unknown state: the next run gets a
     // fresh instance of the same module. An error the engine answered with leaves it sound.
@@ -70,6 +73,6 @@ onmessage = async (event) => {
         return fresh.standards();
       });
     }
-    postMessage({ type: "failed", message: String(error && error.message ? error.message : error) });
+    postMessage({ type: "failed", share, message: String(error && error.message ? error.message : error) });
   }
 };

@@ -85,7 +85,10 @@ pub fn run(
     }
     let (tables, inputs): (Vec<&dyn Input>, Vec<&dyn Input>) =
         inputs.iter().copied().partition(|input| extension_is(input.path(), "csv"));
-    if !tables.is_empty() {
+    // A run given one share of the bulk returns checks every other document only when it is the share to the
+    // end, and otherwise leaves them out of its report (see `Share`).
+    let whole_documents = validator.share.is_none_or(|share| share.gives_end());
+    if !tables.is_empty() && whole_documents {
         let pack = tables_pack(validator.catalog, standard.as_deref())?;
         begin_run(writer, Some(&pack), &mut waiting)?;
         remember(&pack);
@@ -100,8 +103,15 @@ pub fn run(
         let path = input.path();
         let read_error = |source| RunError::Read { path: path.to_string(), source };
         let head = input.head().map_err(read_error)?;
+        let tables_xml = head.as_deref().and_then(|head| validator.tables_xml_pack(head));
+        let payload_pack = standard.clone().filter(|p| p.manifest.payload.is_some() && !extension_is(path, "xml"));
+        let bulk = head.as_deref().and_then(|head| validator.bulk_pack(head));
+        if !whole_documents && (tables_xml.is_some() || payload_pack.is_some() || bulk.is_none()) {
+            done();
+            continue;
+        }
         // A table return in its XML form (SSDA903's EXPSSDA903), read child by child.
-        if let Some(pack) = head.as_deref().and_then(|head| validator.tables_xml_pack(head)) {
+        if let Some(pack) = tables_xml {
             begin_run(writer, Some(&pack), &mut waiting)?;
             remember(&pack);
             let standard_ref = pack.standard_ref();
@@ -118,15 +128,14 @@ pub fn run(
         }
         // A payload of a standard taken by an API (DfE's CSC: an array of children, or JSON Lines), checked
         // record by record.
-        let payload_pack = standard.clone().filter(|p| p.manifest.payload.is_some());
-        if let Some(pack) = payload_pack.filter(|_| !extension_is(path, "xml")) {
+        if let Some(pack) = payload_pack {
             remember(&pack);
             begin_run(writer, Some(&pack), &mut waiting)?;
             has_errors |= payload_into(validator, &pack, input, writer)?;
             done();
             continue;
         }
-        match head.as_deref().and_then(|head| validator.bulk_pack(head)) {
+        match bulk {
             // A bulk return (a census) is streamed from the input, record by record, whatever its size.
             Some(pack) => {
                 begin_run(writer, Some(&pack), &mut waiting)?;

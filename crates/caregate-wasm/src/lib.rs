@@ -34,6 +34,10 @@ pub struct Request {
     /// Values the return does not carry (`la_code` for SSDA903), as `--param NAME=VALUE`.
     #[serde(default)]
     pub params: Vec<(String, String)>,
+    /// The part of a bulk return this run checks, when several workers share it (see
+    /// `caregate_engine::validate::Share`); `None`: all of it.
+    #[serde(default)]
+    pub share: Option<caregate_engine::validate::Share>,
 }
 
 /// One standard the page can offer in its list.
@@ -165,6 +169,7 @@ pub fn validate<P: Progress + Clone + Send + Sync + 'static>(
         .map_err(|e| format!("`now` ({}) is not an RFC 3339 date-time: {e}", request.now))?;
     let options = Options { limits: Default::default(), now, standard };
     let mut validator = Validator::new(catalog, options).with_params(request.params.clone());
+    validator.share = request.share;
     let total = files.len();
     let inputs: Vec<Tracked<P>> = files
         .into_iter()

@@ -26,7 +26,7 @@ use crate::standard::{AggUse, Node, ObjectNode, Repeat, StandardPack};
 
 use super::aggregate::{observe, observe_per_record, Accumulator, Observed};
 use super::business::{Context, Memos, Scope};
-use super::{structure, Checked, Locator, SourceView, Validator};
+use super::{structure, Checked, Locator, Share, ShareOf, SourceView, Validator};
 
 /// Opens the return afresh, reading from the byte offset given (0 for a whole pass; a record's offset to read
 /// that record again).
@@ -414,7 +414,13 @@ impl Validator<'_> {
 
         let mut frame = Value::Object(Map::new());
         let mut parts: Vec<Part> = Vec::new();
-        let (splitter, pending) = self.read_head(pack, &layout, open, &mut frame, &mut parts, &mut give)?;
+        let share = self.share.unwrap_or(Share { from: 0, until: None });
+        let mut head_give = |finding: Finding| {
+            if share.gives_head() {
+                give(finding);
+            }
+        };
+        let (splitter, pending) = self.read_head(pack, &layout, open, &mut frame, &mut parts, &mut head_give)?;
         // The aggregates the rules inside records see: all of them (two passes, with those outside records
         // from the frame as far as it is known now), or none yet (one pass).
         let record_agg = match record_agg {
@@ -435,13 +441,16 @@ impl Validator<'_> {
                     workers,
                     observe: gather_in_records && matches!(plan, Plan::OnePass { .. }),
                     keep_positions: matches!(&plan, Plan::OnePass { recheck_by } if !recheck_by.is_empty()),
+                    share,
                 };
                 self.check_records(&reader, &records, first, splitter, &mut gathered, &mut give)
             }
         };
         let records = split.records;
-        let end = ReturnEnd { plan: &plan, split, frame, parts, gathered };
-        self.check_return(&reader, open, end, &mut give)?;
+        if share.gives_end() {
+            let end = ReturnEnd { plan: &plan, split, frame, parts, gathered };
+            self.check_return(&reader, open, end, &mut give)?;
+        }
         Ok(BulkSummary { pack: Arc::clone(pack), records, counts })
     }
 
@@ -520,8 +529,13 @@ impl Validator<'_> {
         let memos = Memos::new(reader.pack);
         let mut aggregate_memos = Vec::new();
         self.split_records(first, splitter, records.keep_positions, &mut |_, batch| {
+            let Some(check) = records.checks(&batch) else { return false };
+            if !check && !records.observe {
+                return true;
+            }
             let observe = records.observe.then_some(&mut aggregate_memos);
-            for record in self.check_batch(reader, &mut root, records.agg, &memos, batch, observe) {
+            let purpose = if check { Purpose::Check(observe) } else { Purpose::Observe(observe) };
+            for record in self.check_batch(reader, &mut root, records.agg, &memos, batch, purpose) {
                 if !record.seen.is_empty() {
                     gathered.apply_record(record.index, record.seen);
                 }
@@ -543,7 +557,7 @@ impl Validator<'_> {
     ) -> Split {
         let pack = reader.pack;
         let (senders, receivers): (Vec<_>, Vec<_>) =
-            (0..records.workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>)>(BATCHES_QUEUED)).unzip();
+            (0..records.workers).map(|_| mpsc::sync_channel::<(usize, Vec<Piece>, bool)>(BATCHES_QUEUED)).unzip();
         let (results, collected) = mpsc::sync_channel::<BatchResult>(records.workers * BATCHES_QUEUED);
         let keep_positions = records.keep_positions;
         std::thread::scope(|scope| {
@@ -554,15 +568,10 @@ impl Validator<'_> {
                     let mut root = frame.clone();
                     let memos = Memos::new(pack);
                     let mut aggregate_memos = Vec::new();
-                    while let Ok((seq, batch)) = receiver.recv() {
-                        let records = self.check_batch(
-                            reader,
-                            &mut root,
-                            agg,
-                            &memos,
-                            batch,
-                            observe.then_some(&mut aggregate_memos),
-                        );
+                    while let Ok((seq, batch, check)) = receiver.recv() {
+                        let observing = observe.then_some(&mut aggregate_memos);
+                        let purpose = if check { Purpose::Check(observing) } else { Purpose::Observe(observing) };
+                        let records = self.check_batch(reader, &mut root, agg, &memos, batch, purpose);
                         if results.send(BatchResult { seq, records }).is_err() {
                             break;
                         }
@@ -572,7 +581,11 @@ impl Validator<'_> {
             drop(results);
             let splitting = scope.spawn(move || {
                 self.split_records(first, splitter, keep_positions, &mut |seq, batch| {
-                    senders[seq % senders.len()].send((seq, batch)).is_ok()
+                    let Some(check) = records.checks(&batch) else { return false };
+                    // A run another share checks, and whose aggregates are not wanted, goes empty: the
+                    // collector gives the runs in turn, and waits for each.
+                    let batch = if check || records.observe { batch } else { Vec::new() };
+                    senders[seq % senders.len()].send((seq, batch, check)).is_ok()
                 })
             });
             // Batches come back in any order; each is given when those before it have been.
@@ -641,7 +654,7 @@ impl Validator<'_> {
         let again = if recheck.is_empty() { Vec::new() } else { starts.find(open, &recheck)? };
         for (index, at) in again {
             let Some(piece) = self.record_at(open, layout, index, at)? else { continue };
-            for record in self.check_batch(reader, &mut root, &agg, &memos, vec![piece], None) {
+            for record in self.check_batch(reader, &mut root, &agg, &memos, vec![piece], Purpose::Check(None)) {
                 late_findings.extend(record.findings.into_iter().filter(|f| recheck_rules.contains(&f.rule)));
             }
         }
@@ -747,8 +760,12 @@ impl Validator<'_> {
         agg: &Value,
         memos: &Memos,
         batch: Vec<Piece>,
-        observe: Option<&mut Vec<crate::expr::Memo>>,
+        purpose: Purpose<'_>,
     ) -> Vec<RecordResult> {
+        let (observe, check) = match purpose {
+            Purpose::Check(observe) => (observe, true),
+            Purpose::Observe(observe) => (observe, false),
+        };
         let Reader { pack, layout, base, container_xpath } = *reader;
         let name = layout.xml_path.last().cloned().unwrap_or_default();
         let mut results: Vec<RecordResult> = Vec::with_capacity(batch.len());
@@ -790,6 +807,18 @@ impl Validator<'_> {
         }
         let count = values.len();
         set_records(root, &layout.pointer, values);
+        if !check {
+            // Read for the aggregates alone (another share checks these records): what each adds, no findings.
+            let Some(aggregate_memos) = observe else { return Vec::new() };
+            let seen =
+                observe_per_record(pack, root, count, &base.as_of, &base.now, base.params, Some(aggregate_memos));
+            return slots
+                .iter()
+                .zip(seen)
+                .filter(|(_, seen)| !seen.is_empty())
+                .map(|(slot, seen)| RecordResult { index: slot.index, findings: Vec::new(), seen })
+                .collect();
+        }
         let no_records = Vec::new();
         let records = match root.pointer(&layout.pointer) {
             Some(Value::Array(records)) => records,
@@ -1116,6 +1145,28 @@ struct Records<'a> {
     workers: usize,
     observe: bool,
     keep_positions: bool,
+    share: Share,
+}
+
+/// What a batch of records is read for; either way, what they add to the aggregates is gathered with the memos
+/// given.
+enum Purpose<'m> {
+    /// Checked: their findings.
+    Check(Option<&'m mut Vec<crate::expr::Memo>>),
+    /// Only what they add to the aggregates (another share checks them).
+    Observe(Option<&'m mut Vec<crate::expr::Memo>>),
+}
+
+impl Records<'_> {
+    /// Whether the run of records `batch` is checked (`Some(true)`), only read for the aggregates or passed over
+    /// (`Some(false)`: another share checks it), or is past this share (`None`: stop reading).
+    fn checks(&self, batch: &[Piece]) -> Option<bool> {
+        match batch.first().map_or(ShareOf::Mine, |first| self.share.batch(first.offset)) {
+            ShareOf::Before => Some(false),
+            ShareOf::Mine => Some(true),
+            ShareOf::After => None,
+        }
+    }
 }
 
 /// What the return-level checks take over once the records have been read.

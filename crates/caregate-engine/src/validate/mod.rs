@@ -39,6 +39,59 @@ impl Default for Options {
     }
 }
 
+/// One part of a bulk return, for runs that share its checking and share no memory (the browser's Web Workers,
+/// each with its own engine): the records that start at bytes `from..until` of the file (to its end when
+/// `until` is `None`). Records go in runs of a few dozen, and a run belongs to the share its first record
+/// starts in, so that every record falls in exactly one share of a partition of the file.
+///
+/// The reports of a partition's shares, each document's findings put one after the other in the order of the
+/// shares and its counts added, are the report of the whole return: the share from byte 0 gives what comes
+/// before the records (the header's findings), each share its records' findings, and the share to the end
+/// what only the whole return tells (aggregates, duplicates, the parts after the records). That last share
+/// reads the records before its own too, when the return's aggregates need them, without checking them.
+/// Documents that are not bulk returns are checked whole by the share to the end, and left out of the
+/// other shares' reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Share {
+    pub from: u64,
+    #[serde(default)]
+    pub until: Option<u64>,
+}
+
+impl Share {
+    /// Whether this share gives the findings of the return's parts before its records.
+    pub fn gives_head(self) -> bool {
+        self.from == 0
+    }
+
+    /// Whether this share gives what only the whole return tells, and the documents that are not bulk returns.
+    pub fn gives_end(self) -> bool {
+        self.until.is_none()
+    }
+
+    /// What this share does with the run of records that starts at byte `offset`.
+    pub(crate) fn batch(self, offset: u64) -> ShareOf {
+        if self.until.is_some_and(|until| offset >= until) {
+            ShareOf::After
+        } else if offset < self.from {
+            ShareOf::Before
+        } else {
+            ShareOf::Mine
+        }
+    }
+}
+
+/// Where a run of records lies for a [`Share`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShareOf {
+    /// Before the share: another share checks it (this one may read it for the aggregates).
+    Before,
+    Mine,
+    /// After the share: nothing more of the return is this share's.
+    After,
+}
+
 /// A validated document: its findings, and what was made of it on the way.
 pub struct Checked {
     pub format: Option<Format>,
@@ -84,6 +137,8 @@ pub struct Validator<'c> {
     clock: business::Clock,
     /// Values of the packs' `params` given for this run (`--param la_code=E09000027`), over standard.toml's.
     params: serde_json::Map<String, Value>,
+    /// The part of each bulk return this run checks, when several runs share one (see [`Share`]).
+    pub share: Option<Share>,
     /// The reference data given for this run (`--reference postcodes=FILE`, `--reference ofsted-providers=FILE`).
     references: crate::reference::References,
 }
@@ -177,6 +232,7 @@ impl<'c> Validator<'c> {
             clock,
             params: serde_json::Map::new(),
             references: Default::default(),
+            share: None,
         }
     }
 
@@ -207,6 +263,7 @@ impl<'c> Validator<'c> {
             clock: business::Clock::new(&self.options.now),
             params: self.params.clone(),
             references,
+            share: self.share,
         }
     }
 
