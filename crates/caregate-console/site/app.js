@@ -80,25 +80,31 @@
   }
 
   // Only the first worker decides whether the checker can start; another that fails is left out of sharing.
+  // The page says it is ready once every worker has answered, so that a return given then is shared.
   function listen(slot, index) {
+    const answered = (ready) => {
+      slot.ready = ready;
+      slot.answered = true;
+      if (pool[0].ready && pool.every((s) => s.answered)) ui.status.textContent = "Ready. Choose or drop files to check.";
+    };
     slot.worker.onerror = (event) => {
-      slot.ready = false;
+      answered(false);
       if (index === 0) unavailable(event.message || "the worker failed to load");
     };
     slot.worker.onmessage = (event) => {
       const m = event.data;
       if (m.type === "ready") {
-        slot.ready = true;
-        if (index !== 0) return;
-        for (const s of m.standards) {
-          const option = document.createElement("option");
-          option.value = s.reference;
-          option.textContent = `${s.title} (${s.reference})${s.tables ? " — CSV tables" : ""}`;
-          ui.standard.append(option);
+        if (index === 0) {
+          for (const s of m.standards) {
+            const option = document.createElement("option");
+            option.value = s.reference;
+            option.textContent = `${s.title} (${s.reference})${s.tables ? " — CSV tables" : ""}`;
+            ui.standard.append(option);
+          }
         }
-        ui.status.textContent = "Ready. Choose or drop files to check.";
+        answered(true);
       } else if (m.type === "unavailable") {
-        slot.ready = false;
+        answered(false);
         if (index === 0) unavailable(m.message);
       } else if (!run || !run.shares[m.share]) {
         // An answer to a run that has ended (a share that failed ends it).
