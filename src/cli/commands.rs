@@ -425,6 +425,7 @@ fn validate(catalog: &Catalog, args: ValidateArgs, references: caregate_engine::
     let mut validator = Validator::new(catalog, Options { limits, now, standard: standard.clone() })
         .with_params(args.params.clone())
         .with_references(references);
+    validator.excerpts = format.shows_excerpts();
     if !args.previous.is_empty() {
         let previous = load_previous(&validator, standard.as_deref(), &args.previous)?;
         validator = validator.with_previous(previous);

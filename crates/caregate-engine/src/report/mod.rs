@@ -56,6 +56,12 @@ impl OutputFormat {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+
+    /// Whether the report shows a finding's source lines ([`Finding::excerpt`]); the others leave them out,
+    /// so a run written only in them need not make any.
+    pub fn shows_excerpts(self) -> bool {
+        matches!(self, OutputFormat::Human | OutputFormat::Html)
+    }
 }
 
 fn unknown_format(text: &str) -> String {

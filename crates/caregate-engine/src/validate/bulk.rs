@@ -243,6 +243,17 @@ fn convert_piece(
     Ok(Converted { value: converted.value, map: SourceMap::Xml(source), lines, findings })
 }
 
+impl Validator<'_> {
+    /// `finding` with its excerpt, when the run's findings carry them.
+    fn excerpt(&self, finding: Finding, locator: &dyn Locator) -> Finding {
+        if self.excerpts {
+            with_excerpt(finding, locator)
+        } else {
+            finding
+        }
+    }
+}
+
 fn with_excerpt(mut finding: Finding, locator: &dyn Locator) -> Finding {
     if finding.excerpt.is_none() {
         if let Some((line, column)) = finding.location.as_ref().map(|l| (l.line, l.column)) {
@@ -490,7 +501,7 @@ impl Validator<'_> {
             );
         }
         let frame_located = FrameLocator { parts, root: root_name };
-        let mut head: Vec<Finding> = head_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
+        let mut head: Vec<Finding> = head_findings.into_iter().map(|f| self.excerpt(f, &frame_located)).collect();
         head.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
         head.into_iter().for_each(give);
         Ok((splitter, pending))
@@ -693,7 +704,7 @@ impl Validator<'_> {
             );
         }
         super::business::check(pack, &context, &view, Scope::Frame, &mut late_findings);
-        let mut late: Vec<Finding> = late_findings.into_iter().map(|f| with_excerpt(f, &frame_located)).collect();
+        let mut late: Vec<Finding> = late_findings.into_iter().map(|f| self.excerpt(f, &frame_located)).collect();
         late.sort_by_key(|f| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)));
         late.into_iter().for_each(give);
         Ok(())
@@ -871,7 +882,8 @@ impl Validator<'_> {
         .into_iter();
         for (at, (slot, theirs)) in slots.iter().zip(found).enumerate() {
             let seen = seen.next().unwrap_or_default();
-            let piece_locator = locator.piece(at);
+            // A record's lines are indexed only for the excerpts of its findings, when they are wanted.
+            let piece_locator = if self.excerpts { locator.piece(at) } else { None };
             let mut findings: Vec<Finding> = super::one_cause_once(theirs)
                 .into_iter()
                 .map(|mut f| {
