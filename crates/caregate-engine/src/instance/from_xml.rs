@@ -77,7 +77,7 @@ pub fn from_xml(root: &Element, pack: &StandardPack, catalog: &Catalog, lines: &
             &path,
         );
     }
-    let (value, mut source) = reader.node(root, &pack.binding.node, &pack.binding.namespace, &path);
+    let (value, mut source) = reader.node(root, &pack.binding.node, &pack.binding.elements_namespace, &path);
     source.step = root.local.clone();
     FromXml { value, source, findings: reader.findings }
 }
@@ -397,7 +397,7 @@ impl Reader<'_> {
                         &inner_path,
                     );
                 }
-                self.node(document, &pack.binding.node, &pack.binding.namespace, &inner_path)
+                self.node(document, &pack.binding.node, &pack.binding.elements_namespace, &inner_path)
             }
             None => generic::element_to_value(document),
         };

@@ -100,6 +100,9 @@ pub struct Field {
 pub struct Binding {
     pub root: String,
     pub namespace: String,
+    /// The namespace of every element below the document element: `namespace`, or none when the pack's
+    /// `[xml] elements = "unqualified"`.
+    pub elements_namespace: String,
     pub node: Arc<Node>,
 }
 
@@ -118,7 +121,12 @@ impl Binding {
         if !matches!(*node, Node::Object(_)) {
             return Err(PackError::Binding("the schema's top level must be an object".into()));
         }
-        Ok(Binding { root: root.to_string(), namespace: namespace.to_string(), node })
+        Ok(Binding {
+            root: root.to_string(),
+            namespace: namespace.to_string(),
+            elements_namespace: namespace.to_string(),
+            node,
+        })
     }
 
     /// Walks a JSON Pointer through the binding; returns the fields passed, outermost first.

@@ -37,9 +37,10 @@ pub fn xsd(pack: &StandardPack, _catalog: &Catalog) -> String {
         out.push_str("<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n");
     } else {
         let ns = attr(&binding.namespace);
+        let form = if binding.elements_namespace.is_empty() { "unqualified" } else { "qualified" };
         let _ = writeln!(
             out,
-            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"{ns}\" xmlns=\"{ns}\" elementFormDefault=\"qualified\">"
+            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"{ns}\" xmlns=\"{ns}\" elementFormDefault=\"{form}\">"
         );
     }
     let _ = writeln!(out, "  <xs:element name=\"{}\">", attr(&binding.root));
@@ -144,6 +145,10 @@ fn simple_type(kind: ScalarType, schema: &Value, depth: usize, out: &mut String)
             "xs:dateTime",
             vec!["[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+\\-][0-9]{2}:[0-9]{2})".into()],
         ),
+        // An imported XSD's own datatypes, checked as XSD has them (time zones allowed).
+        (ScalarType::String, Some("xsd:date")) => ("xs:date", Vec::new()),
+        (ScalarType::String, Some("xsd:dateTime")) => ("xs:dateTime", Vec::new()),
+        (ScalarType::String, Some("xsd:gYear")) => ("xs:gYear", Vec::new()),
         (ScalarType::String, Some("uuid")) => {
             ("xs:string", vec!["[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}".into()])
         }
