@@ -2,8 +2,9 @@
 //! `xsd_import/` (one per construct, and a small census return combining them), documents generated from the
 //! imported pack, the same broken as suppliers break them (`xsd::mutate`), and values aimed at each construct
 //! (a number just outside or on a bound, a text one character too long, a pattern broken, a code not in the
-//! list, a date with a time zone or none such, both branches of a choice) are checked by caregate and by
-//! `xmllint --schema`, and the verdicts must be the same. Constructs the importer does not read are refused
+//! list, a date with a time zone or none such, both branches of a choice) are checked by caregate, by
+//! `xmllint --schema` with the XSD, and by `xmllint --schema` with the pack's own export of an XSD; the three
+//! verdicts must be the same. Constructs the importer does not read are refused
 //! with their line.
 
 use std::collections::HashMap;
@@ -179,12 +180,23 @@ fn agree(name: &str, count: usize) -> (usize, usize) {
     }
     let xsd = folder().join(name);
     let theirs = xmllint_verdicts(&xsd, &documents);
+    // The pack's own XSD export (`standards export --as xsd`) judges them as the XSD it was imported from.
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("exported.xsd");
+    std::fs::write(&exported, caregate_engine::standard::export::xsd(&pack, &CATALOG)).unwrap();
+    let exported_verdicts = xmllint_verdicts(&exported, &documents);
     let mut disagreements = Vec::new();
     let (mut accepted, mut rejected) = (0, 0);
-    for (document, theirs) in documents.iter().zip(theirs) {
+    for ((document, theirs), exported) in documents.iter().zip(theirs).zip(exported_verdicts) {
         let findings = validator.check(document.as_bytes()).findings;
         let ours = findings.is_empty();
-        if ours != theirs {
+        if exported != theirs {
+            disagreements.push(format!(
+                "the exported XSD {} but the imported one {} this document:\n{document}",
+                if exported { "accepts" } else { "rejects" },
+                if theirs { "accepts" } else { "rejects" },
+            ));
+        } else if ours != theirs {
             let found: Vec<String> = findings.iter().map(|f| format!("{} {}", f.rule, f.message)).collect();
             disagreements.push(format!(
                 "caregate {} but xmllint {} this document:\n{document}\ncaregate found: {found:#?}",

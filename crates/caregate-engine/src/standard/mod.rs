@@ -23,7 +23,7 @@ use std::sync::Arc;
 use include_dir::{include_dir, Dir};
 use serde_json::Value;
 
-pub use binding::{Binding, Field, Node, ObjectNode, Repeat, ScalarType};
+pub use binding::{Binding, Choice, ChoiceBranch, Field, Node, ObjectNode, Repeat, ScalarType};
 pub use codelists::{CodeList, CodeLists};
 pub use manifest::{Manifest, Status};
 pub use rulebook::{AggUse, Aggregate, AggregateKind, PathPattern, Rule, RuleGroup};

@@ -877,9 +877,10 @@ impl<'a, 'input> Importer<'a, 'input> {
                             "a pattern applies to the text of a value, which a pack holds only for xs:string",
                         ));
                     }
-                    let translated = pattern::translate(value)
+                    // Checked here, to refuse it at its own line; translated with the step's others below.
+                    pattern::translate(value)
                         .map_err(|why| self.unsupported(facet, &format!("pattern `{value}`"), &why))?;
-                    patterns.push(translated);
+                    patterns.push(value);
                 }
                 "length" | "minLength" | "maxLength" => {
                     if simple.base != Builtin::String {
@@ -923,11 +924,8 @@ impl<'a, 'input> Importer<'a, 'input> {
         }
         if !patterns.is_empty() {
             // The patterns of one step: any may match (XSD ORs them); the steps' all must.
-            let joined = if patterns.len() == 1 {
-                patterns.remove(0)
-            } else {
-                format!("^(?:{})$", patterns.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|"))
-            };
+            let joined = pattern::translate_any(&patterns)
+                .map_err(|why| self.unsupported(restriction, "the patterns of a restriction", &why))?;
             simple.patterns.push(joined);
         }
         Ok(simple)
@@ -994,11 +992,8 @@ impl<'a, 'input> Importer<'a, 'input> {
 
     /// The name of the code list of `values`: `wanted`, or `wanted_2`… when another list has that name.
     fn codelist(&mut self, wanted: &str, simple: &Simple, values: &[(String, Option<String>)]) -> String {
-        let title = simple
-            .documentation
-            .as_deref()
-            .map(|d| first_line(d).to_string())
-            .unwrap_or_else(|| format!("Values of `{wanted}` in the XSD"));
+        let title =
+            simple.documentation.as_deref().map(|d| first_line(d).to_string()).unwrap_or_else(|| format!("`{wanted}`"));
         let mut name = codelist_name(wanted);
         let mut n = 1;
         loop {
@@ -1044,6 +1039,47 @@ fn number(text: &str, base: Builtin) -> Option<(f64, Value)> {
     };
     let value = crate::instance::from_xml::parse_typed(text, kind)?;
     Some((value.as_f64()?, value))
+}
+
+/// What a finding says of an imported `xs:choice` (an `anyOf` whose branches only require members and forbid
+/// others) that `instance` breaks: its branches (`A`, or `B and C`, or nothing) and the members it holds.
+pub fn describe_choice(branches: &Value, instance: &Value) -> Option<(String, String)> {
+    let branches = branches.as_array()?;
+    let mut members: Vec<&str> = Vec::new();
+    for branch in branches {
+        let branch = branch.as_object()?;
+        if branch.keys().any(|k| k != "required" && k != "properties") {
+            return None;
+        }
+        for (name, schema) in branch.get("properties").and_then(Value::as_object)? {
+            if schema != &Value::Bool(false) {
+                return None;
+            }
+            if !members.contains(&name.as_str()) {
+                members.push(name);
+            }
+        }
+    }
+    // Each branch by the members it allows (those no other branch's forbidding leaves it).
+    let described: Vec<String> = branches
+        .iter()
+        .map(|branch| {
+            let forbidden = branch.get("properties").and_then(Value::as_object);
+            let allowed: Vec<String> = members
+                .iter()
+                .filter(|m| forbidden.is_none_or(|f| !f.contains_key(**m)))
+                .map(|m| format!("`{m}`"))
+                .collect();
+            if allowed.is_empty() {
+                "nothing".to_string()
+            } else {
+                allowed.join(" and ")
+            }
+        })
+        .collect();
+    let held: Vec<String> = members.iter().filter(|m| instance.get(**m).is_some()).map(|m| format!("`{m}`")).collect();
+    let held = if held.is_empty() { "none of them".to_string() } else { held.join(", ") };
+    Some((described.join(", or "), held))
 }
 
 /// Object members in XML order, which are required, and the choices among them.

@@ -15,15 +15,66 @@ pub type PatternError = String;
 
 /// The JSON Schema pattern of an XSD pattern: anchored, with every construct spelled explicitly.
 pub fn translate(xsd: &str) -> Result<String, PatternError> {
+    Ok(anchored(&translate_unanchored(xsd)?))
+}
+
+/// The JSON Schema pattern of the XSD patterns of one derivation step, of which any may match.
+pub fn translate_any(xsd: &[&str]) -> Result<String, PatternError> {
+    let parts: Vec<String> = xsd.iter().map(|p| translate_unanchored(p)).collect::<Result<_, _>>()?;
+    Ok(anchored(&parts.join("|")))
+}
+
+fn anchored(body: &str) -> String {
+    format!("^(?:{body})$")
+}
+
+fn translate_unanchored(xsd: &str) -> Result<String, PatternError> {
     let mut parser = Parser { chars: xsd.chars().collect(), at: 0, out: String::with_capacity(xsd.len() + 8) };
-    parser.out.push_str("^(?:");
     parser.alternation()?;
     if parser.at < parser.chars.len() {
         return Err(format!("unexpected `{}` at character {}", parser.chars[parser.at], parser.at + 1));
     }
-    parser.out.push_str(")$");
     Ok(parser.out)
 }
+
+/// An XSD pattern of a JSON Schema pattern, for the export: the anchors dropped (XSD's patterns are
+/// anchored), groups written without `?:`, and escapes XSD does not have (`\&`, `\#`, …) written as the
+/// character. Meant for the patterns [`translate`] writes and the plain ones packs carry (`^[A-Z]{2}$`).
+pub fn to_xsd(pattern: &str) -> String {
+    let body = match pattern.strip_prefix("^(?:").and_then(|p| p.strip_suffix(")$")) {
+        Some(body) => body,
+        None => {
+            let p = pattern.strip_prefix('^').unwrap_or(pattern);
+            p.strip_suffix('$').unwrap_or(p)
+        }
+    };
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() && !XSD_ESCAPED.contains(e) => out.push(e),
+                Some(e) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => out.push('\\'),
+            },
+            '(' if chars.peek() == Some(&'?') => {
+                chars.next();
+                if chars.peek() == Some(&':') {
+                    chars.next();
+                }
+                out.push('(');
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The characters XSD writes escaped (its single-character escapes).
+const XSD_ESCAPED: &str = "\\|.?*+(){}-[]^";
 
 /// The characters `\w` matches: all but punctuation, separators and "other" (XSD F.1.1).
 const WORD: &str = r"\p{L}\p{M}\p{N}\p{S}";
@@ -323,6 +374,15 @@ mod tests {
         assert!(matches(r"\p{Lu}\P{Lu}", "Ab"));
         assert!(matches(r"(ab)?c", "c"));
         assert!(matches(r"&&~~", "&&~~"));
+    }
+
+    #[test]
+    fn translated_patterns_export_as_they_were() {
+        for xsd in [r"[A-Z]{2}\d", r"a\.b|(c|d)?", r"[\-^$&]+", r"\p{Lu}\s"] {
+            let back = super::to_xsd(&translate(xsd).unwrap());
+            assert_eq!(translate(&back).unwrap(), translate(xsd).unwrap(), "{xsd} → {back}");
+        }
+        assert_eq!(super::to_xsd("^[A-Za-z0-9_-]*$"), "[A-Za-z0-9_-]*");
     }
 
     #[test]
