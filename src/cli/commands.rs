@@ -891,23 +891,29 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
     Ok(0)
 }
 
-/// The largest OpenAPI document imported: DfE's is 44 KB.
+/// The largest document imported: DfE's OpenAPI document is 44 KB, its CIN census XSD 60 KB.
 const MAX_OPENAPI_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A published document to import (an OpenAPI document, an XSD), at most `MAX_OPENAPI_BYTES`.
+fn read_published(file: &Path) -> Result<Vec<u8>> {
+    let mut document = Vec::new();
+    std::fs::File::open(file)
+        .with_context(|| format!("cannot open {}", file.display()))?
+        .take(MAX_OPENAPI_BYTES + 1)
+        .read_to_end(&mut document)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    if document.len() as u64 > MAX_OPENAPI_BYTES {
+        bail!("{} is larger than {MAX_OPENAPI_BYTES} bytes", file.display());
+    }
+    Ok(document)
+}
 
 /// Writes the pack imported from an OpenAPI document into `--output`, keeping the files of the folder the import
 /// does not write (the pack's own rules and code lists), once the whole pack compiles.
 fn import_openapi(args: &super::ImportOpenapiArgs) -> Result<u8> {
     use caregate_engine::standard::import::{self, ImportOptions};
     use caregate_engine::standard::PackFiles;
-    let mut document = Vec::new();
-    std::fs::File::open(&args.file)
-        .with_context(|| format!("cannot open {}", args.file.display()))?
-        .take(MAX_OPENAPI_BYTES + 1)
-        .read_to_end(&mut document)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    if document.len() as u64 > MAX_OPENAPI_BYTES {
-        bail!("{} is larger than {MAX_OPENAPI_BYTES} bytes", args.file.display());
-    }
+    let document = read_published(&args.file)?;
     let options = ImportOptions {
         schema: args.schema.clone(),
         id: args.id.clone(),
@@ -949,15 +955,7 @@ fn import_openapi(args: &super::ImportOpenapiArgs) -> Result<u8> {
 fn import_xsd(args: &super::ImportXsdArgs) -> Result<u8> {
     use caregate_engine::standard::xsd::{self, ImportOptions};
     use caregate_engine::standard::PackFiles;
-    let mut document = Vec::new();
-    std::fs::File::open(&args.file)
-        .with_context(|| format!("cannot open {}", args.file.display()))?
-        .take(MAX_OPENAPI_BYTES + 1)
-        .read_to_end(&mut document)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    if document.len() as u64 > MAX_OPENAPI_BYTES {
-        bail!("{} is larger than {MAX_OPENAPI_BYTES} bytes", args.file.display());
-    }
+    let document = read_published(&args.file)?;
     let folder = args.output.join(&args.id).join(&args.version);
     let mut files = if folder.is_dir() { PackFiles::from_dir(&folder)?.files } else { Default::default() };
     let options = ImportOptions {

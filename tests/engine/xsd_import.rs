@@ -284,6 +284,7 @@ fn unsupported_constructs_are_refused_with_their_line() {
         ("unsupported/subtraction.xsd", "character class subtraction", 9),
         ("unsupported/mixed.xsd", "mixed=\"true\"", 4),
         ("unsupported/token.xsd", "xs:token", 6),
+        ("unsupported/recursive.xsd", "recursive type `parttype`", 10),
     ] {
         let error = import(name).expect_err(name);
         assert!(error.starts_with(&format!("line {line}: ")), "{name}: {error}");

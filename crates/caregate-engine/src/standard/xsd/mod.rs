@@ -436,6 +436,25 @@ impl<'a, 'input> Importer<'a, 'input> {
         }
     }
 
+    /// The named type or global element `name` (`what` says which; declared at `node`) read by `read`, refused
+    /// when it is being read already (a recursive structure, which a pack cannot bind).
+    fn expand<T>(
+        &mut self,
+        what: &str,
+        name: &str,
+        node: Node<'a, 'input>,
+        read: impl FnOnce(&mut Self, Node<'a, 'input>) -> Result<T, ImportError>,
+    ) -> Result<T, ImportError> {
+        let key = format!("{what} {name}");
+        if self.expanding.contains(&key) {
+            return Err(self.unsupported(node, &format!("recursive {what} `{name}`"), "a pack's structure is finite"));
+        }
+        self.expanding.push(key);
+        let read = read(self, node);
+        self.expanding.pop();
+        read
+    }
+
     /// A type named by a QName: a builtin, or one of the schema's own.
     fn named_type(&mut self, at: Node<'a, 'input>, qname: &str, element: &str) -> Result<Value, ImportError> {
         let (namespace, local) = self.resolve_qname(at, qname)?;
@@ -447,17 +466,7 @@ impl<'a, 'input> Importer<'a, 'input> {
             return Err(self.unsupported(at, &format!("type `{qname}`"), "it is in another schema's namespace"));
         }
         if let Some(&node) = self.complex_types.get(local) {
-            if self.expanding.iter().any(|n| n == local) {
-                return Err(self.unsupported(
-                    node,
-                    &format!("recursive type `{local}`"),
-                    "a pack's structure is finite",
-                ));
-            }
-            self.expanding.push(local.to_string());
-            let value = self.complex_type(node);
-            self.expanding.pop();
-            return value;
+            return self.expand("type", local, node, Self::complex_type);
         }
         if let Some(&node) = self.simple_types.get(local) {
             let simple = self.simple_type(node)?;
@@ -605,7 +614,7 @@ impl<'a, 'input> Importer<'a, 'input> {
                     ));
                 }
                 self.check_element_attributes(target, true)?;
-                (local.to_string(), self.element_type(target)?)
+                (local.to_string(), self.expand("element", local, target, Self::element_type)?)
             }
             _ => {
                 return Err(self.unsupported(
@@ -822,17 +831,7 @@ impl<'a, 'input> Importer<'a, 'input> {
                     self.builtin(restriction, local)?
                 } else if let Some(&named) = self.simple_types.get(local).filter(|_| namespace == self.target_namespace)
                 {
-                    if self.expanding.iter().any(|n| n == local) {
-                        return Err(self.unsupported(
-                            named,
-                            &format!("recursive type `{local}`"),
-                            "it is not valid XSD",
-                        ));
-                    }
-                    self.expanding.push(local.to_string());
-                    let base = self.simple_type(named);
-                    self.expanding.pop();
-                    base?
+                    self.expand("type", local, named, Self::simple_type)?
                 } else {
                     return Err(self.unsupported(
                         restriction,
