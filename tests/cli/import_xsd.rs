@@ -110,7 +110,9 @@ fn an_imported_xsd_works_with_every_command() {
     assert!(lint.contains(&format!("{} validates", first.display())), "{lint}");
     assert!(lint.contains(&format!("{} fails to validate", broken.display())), "{lint}");
 
-    // Importing again keeps the author's answers and files.
+    // Importing again keeps the author's answers and files, and asks again for what is still unanswered.
+    let said = import(&packs);
+    assert!(said.contains("`publisher`"), "{said}");
     let manifest = folder.join("standard.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     let text = text.replace("publisher = \"not stated by the XSD\"", "publisher = \"Example Council\"");

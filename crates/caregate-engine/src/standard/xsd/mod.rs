@@ -1179,6 +1179,9 @@ fn quoted(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
+/// The publisher written until the author says who it is.
+const UNSTATED_PUBLISHER: &str = "not stated by the XSD";
+
 /// Keys of `standard.toml` the XSD cannot say; an author's values survive a new import.
 const AUTHOR_KEYS: &[&str] = &["publisher", "status", "effective_from", "effective_to", "clause_prefix"];
 
@@ -1202,13 +1205,15 @@ fn manifest(
     let title = title.map(first_line).map(str::to_string).unwrap_or_else(|| format!("{root} (imported from an XSD)"));
     let _ = writeln!(out, "title = {}", quoted(&title));
     for key in AUTHOR_KEYS {
-        match previous.get(*key) {
+        // The placeholder this import writes is no answer of the author's.
+        let answered = previous.get(*key).filter(|v| v.as_str() != Some(UNSTATED_PUBLISHER));
+        match answered {
             Some(value) => {
                 let _ = writeln!(out, "{key} = {value}");
             }
             None => match *key {
                 "publisher" => {
-                    out.push_str("publisher = \"not stated by the XSD\"\n");
+                    let _ = writeln!(out, "publisher = {}", quoted(UNSTATED_PUBLISHER));
                     left.push("standard.toml `publisher`: who publishes the standard (the XSD does not say)".into());
                 }
                 "status" => {
