@@ -2,7 +2,7 @@
 //! `xsd_import/` (one per construct, and a small census return combining them), documents generated from the
 //! imported pack, the same broken as suppliers break them (`xsd::mutate`), and values aimed at each construct
 //! (a number just outside or on a bound, a text one character too long, a pattern broken, a code not in the
-//! list, a date with a time zone or none such, both branches of a choice) are checked by caregate, by
+//! list, a date with a time zone or none such, both branches of a choice, an attribute left out) are checked by caregate, by
 //! `xmllint --schema` with the XSD, and by `xmllint --schema` with the pack's own export of an XSD; the three
 //! verdicts must be the same. Constructs the importer does not read are refused
 //! with their line.
@@ -170,6 +170,15 @@ fn agree(name: &str, count: usize) -> (usize, usize) {
                     *slot = aimed;
                     documents.push(to_xml(&changed, &pack, &CATALOG).xml);
                 }
+            }
+        }
+        // A member left out (an attribute, which the text mutations do not reach, or an element).
+        for site in scalars.iter().filter(|_| rng.random_bool(0.3)) {
+            let Some((parent, name)) = site.pointer.rsplit_once('/') else { continue };
+            let mut changed = value.clone();
+            if let Some(object) = changed.pointer_mut(parent).and_then(Value::as_object_mut) {
+                object.remove(name);
+                documents.push(to_xml(&changed, &pack, &CATALOG).xml);
             }
         }
         for site in &choices {

@@ -426,7 +426,7 @@ impl<'a, 'input> Importer<'a, 'input> {
             (None, Some(child)) if is_xs(child, "complexType") => self.complex_type(child),
             (None, Some(child)) => {
                 let simple = self.simple_type(child)?;
-                Ok(self.simple_schema(&simple, &name, child))
+                Ok(self.simple_schema(&simple, &name))
             }
             (None, None) => Err(self.unsupported(
                 element,
@@ -460,7 +460,7 @@ impl<'a, 'input> Importer<'a, 'input> {
         let (namespace, local) = self.resolve_qname(at, qname)?;
         if namespace == XS {
             let simple = self.builtin(at, local)?;
-            return Ok(self.simple_schema(&simple, element, at));
+            return Ok(self.simple_schema(&simple, element));
         }
         if namespace != self.target_namespace {
             return Err(self.unsupported(at, &format!("type `{qname}`"), "it is in another schema's namespace"));
@@ -470,7 +470,7 @@ impl<'a, 'input> Importer<'a, 'input> {
         }
         if let Some(&node) = self.simple_types.get(local) {
             let simple = self.simple_type(node)?;
-            return Ok(self.simple_schema(&simple, element, node));
+            return Ok(self.simple_schema(&simple, element));
         }
         Err(self.unsupported(at, &format!("type `{qname}`"), "the XSD declares no such type"))
     }
@@ -798,7 +798,7 @@ impl<'a, 'input> Importer<'a, 'input> {
                 ))
             }
         };
-        let mut schema = self.simple_schema(&simple, &name, node);
+        let mut schema = self.simple_schema(&simple, &name);
         if let Value::Object(map) = &mut schema {
             map.insert("xml".into(), json!({"attribute": true}));
         }
@@ -932,7 +932,7 @@ impl<'a, 'input> Importer<'a, 'input> {
 
     /// The JSON Schema of a value of `simple`; an enumeration of text becomes a code list named after the
     /// type, or after `element` for an anonymous one.
-    fn simple_schema(&mut self, simple: &Simple, element: &str, _at: Node) -> Value {
+    fn simple_schema(&mut self, simple: &Simple, element: &str) -> Value {
         let mut map = Map::new();
         let kind = match simple.base {
             Builtin::String | Builtin::Date | Builtin::DateTime | Builtin::GYear => "string",
