@@ -176,16 +176,17 @@ fn array(schema: &Value, node: &Value, rng: &mut impl Rng, depth: usize) -> Valu
 /// The bounds of a number: `minimum`/`maximum` (or the exclusive ones), else 0 to 100.
 fn range(node: &Value, integer: bool) -> (f64, f64) {
     let step = if integer { 1.0 } else { 0.01 };
+    let most = node
+        .get("maximum")
+        .and_then(Value::as_f64)
+        .or_else(|| node.get("exclusiveMaximum").and_then(Value::as_f64).map(|m| m - step));
+    // Without a lower bound, from 0 (or 100 below an upper bound under 0, as `xs:negativeInteger` has it).
     let low = node
         .get("minimum")
         .and_then(Value::as_f64)
         .or_else(|| node.get("exclusiveMinimum").and_then(Value::as_f64).map(|m| m + step))
-        .unwrap_or(0.0);
-    let high = node
-        .get("maximum")
-        .and_then(Value::as_f64)
-        .or_else(|| node.get("exclusiveMaximum").and_then(Value::as_f64).map(|m| m - step))
-        .unwrap_or(low.max(0.0) + 100.0);
+        .unwrap_or_else(|| most.filter(|m| *m < 0.0).map_or(0.0, |m| m - 100.0));
+    let high = most.unwrap_or(low.max(0.0) + 100.0);
     if integer {
         (low.ceil(), high.floor().max(low.ceil()))
     } else {
