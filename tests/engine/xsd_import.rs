@@ -103,7 +103,7 @@ fn sites<'s>(
 /// Values aimed at the constraint of a scalar: on its bounds and just past them, at its length and one over,
 /// its pattern broken, a code not in its list, dates XSD reads otherwise than RFC 3339.
 fn aimed_values(schema: &Value) -> Vec<Value> {
-    let mut out = Vec::new();
+    let mut out: Vec<Value> = Vec::new();
     let integer = schema.get("type") == Some(&json!("integer"));
     let step = if integer { 1.0 } else { 0.5 };
     let number = |n: f64| if integer { json!(n as i64) } else { json!(n) };
@@ -129,8 +129,23 @@ fn aimed_values(schema: &Value) -> Vec<Value> {
     if schema.get("enum").is_some() {
         out.push(json!("ZZ"));
     }
-    if schema.get("format").and_then(Value::as_str) == Some("xsd:date") {
-        out.extend([json!("2024-02-29Z"), json!("2023-02-29"), json!("2024-01-31+14:30"), json!("2024-01-31-05:00")]);
+    match schema.get("format").and_then(Value::as_str) {
+        Some("xsd:date") => out.extend(
+            ["2024-02-29Z", "2023-02-29", "2024-01-31+14:30", "2024-01-31-05:00", "12024-01-31", "0000-01-01"]
+                .map(Value::from),
+        ),
+        Some("xsd:dateTime") => out.extend(
+            [
+                "2024-01-31T24:00:00",
+                "2024-01-31T24:00:01",
+                "2024-01-31T23:59:59.125Z",
+                "2024-01-31T12:00",
+                "2024-01-31T12:00:00+14:00",
+            ]
+            .map(Value::from),
+        ),
+        Some("xsd:gYear") => out.extend(["2024Z", "-0044", "0000", "24", "02024"].map(Value::from)),
+        _ => {}
     }
     out
 }
