@@ -28,11 +28,17 @@ fn folder() -> PathBuf {
 }
 
 fn import(name: &str) -> Result<Arc<StandardPack>, String> {
+    import_root(name, None)
+}
+
+/// Imports `name` with `root` as the document element (`--root`).
+fn import_root(name: &str, root: Option<&str>) -> Result<Arc<StandardPack>, String> {
     let path = folder().join(name);
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let options = ImportOptions {
         id: name.trim_end_matches(".xsd").replace('/', "-"),
         version: "1".into(),
+        root: root.map(str::to_string),
         source_name: name.into(),
         ..ImportOptions::default()
     };
@@ -320,4 +326,15 @@ fn unsupported_constructs_are_refused_with_their_line() {
         assert!(error.contains(construct), "{name}: {error}");
         assert!(error.contains("not supported"), "{name}: {error}");
     }
+}
+
+#[test]
+fn the_document_element_is_the_one_global_element_not_referred_to_or_the_one_named() {
+    assert_eq!(import("sequence.xsd").unwrap().binding.root, "Visit");
+    let error = import("two_roots.xsd").unwrap_err();
+    assert!(error.contains("Request, Response") && error.contains("--root"), "{error}");
+    let pack = import_root("two_roots.xsd", Some("Response")).unwrap();
+    assert_eq!(pack.binding.root, "Response");
+    assert!(pack.schema.pointer("/properties/Accepted").is_some());
+    assert!(import_root("two_roots.xsd", Some("Reply")).unwrap_err().contains("no global element `Reply`"));
 }
