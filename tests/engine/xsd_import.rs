@@ -35,6 +35,10 @@ fn import(name: &str) -> Result<Arc<StandardPack>, String> {
 fn import_root(name: &str, root: Option<&str>) -> Result<Arc<StandardPack>, String> {
     let path = folder().join(name);
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    import_bytes(&bytes, name, root)
+}
+
+fn import_bytes(bytes: &[u8], name: &str, root: Option<&str>) -> Result<Arc<StandardPack>, String> {
     let options = ImportOptions {
         id: name.trim_end_matches(".xsd").replace('/', "-"),
         version: "1".into(),
@@ -42,7 +46,7 @@ fn import_root(name: &str, root: Option<&str>) -> Result<Arc<StandardPack>, Stri
         source_name: name.into(),
         ..ImportOptions::default()
     };
-    let imported = xsd::import(&bytes, &options).map_err(|e| e.to_string())?;
+    let imported = xsd::import(bytes, &options).map_err(|e| e.to_string())?;
     let files = PackFiles { origin: name.to_string(), files: imported.files };
     StandardPack::compile(files).map(Arc::new).map_err(|e| e.to_string())
 }
@@ -337,4 +341,65 @@ fn the_document_element_is_the_one_global_element_not_referred_to_or_the_one_nam
     assert_eq!(pack.binding.root, "Response");
     assert!(pack.schema.pointer("/properties/Accepted").is_some());
     assert!(import_root("two_roots.xsd", Some("Reply")).unwrap_err().contains("no global element `Reply`"));
+}
+
+/// Patterns written the ways XSD differs from other regex dialects, and text that tells the differences apart.
+const PATTERNS: &[&str] = &[
+    r"\d{3}",
+    r"[^\s]+",
+    r"\S+",
+    r".+",
+    r"[a-z]*",
+    r"\w+",
+    r"\W",
+    r"\p{Lu}+",
+    r"\P{L}+",
+    r"(ab|c)+",
+    r"a?b{2,}",
+    r"[\]\[]",
+    r"\^$",
+    r"[.]",
+    r"x|",
+    r"[+\-*/]",
+    r"\D\D",
+    r"[\d-]+",
+    r"\.\\",
+    r"[^a-c]{2}",
+    r"\s*y",
+    r"[\w.]+",
+    r"(a|b)(c|d)?",
+    r"[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}",
+];
+const TEXTS: &[&str] = &[
+    "", "abc", "123", "1234", "A", "AB", "a b", " ", "\t", "ab ab", "$", "^$", "[", "]", "-", ".", "\\", "x", "٣٤٥",
+    "ÀÉ", "_", "a\nb", "£", "+", "*", "bbb", "abcab", "ad", "de", " \ny", "a.b_c", "SW1A 1AA", "1-2", "xx",
+];
+
+#[test]
+fn patterns_are_judged_as_libxml2_judges_them() {
+    let mut disagreements = Vec::new();
+    for pattern in PATTERNS {
+        let escaped = pattern.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+        let xsd = format!(
+            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"><xs:element name=\"D\"><xs:complexType>\
+             <xs:sequence><xs:element name=\"V\"><xs:simpleType><xs:restriction base=\"xs:string\">\
+             <xs:pattern value=\"{escaped}\"/></xs:restriction></xs:simpleType></xs:element></xs:sequence>\
+             </xs:complexType></xs:element></xs:schema>"
+        );
+        let pack = import_bytes(xsd.as_bytes(), "pattern.xsd", None).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        let validator = Validator::new(&CATALOG, Options { standard: Some(Arc::clone(&pack)), ..Options::default() });
+        let dir = tempfile::tempdir().unwrap();
+        let xsd_path = dir.path().join("pattern.xsd");
+        std::fs::write(&xsd_path, &xsd).unwrap();
+        let documents: Vec<String> =
+            TEXTS.iter().map(|t| format!("<D><V>{}</V></D>", t.replace('&', "&amp;").replace('<', "&lt;"))).collect();
+        let theirs = xmllint_verdicts(&xsd_path, &documents);
+        for ((text, document), theirs) in TEXTS.iter().zip(&documents).zip(theirs) {
+            let ours = validator.check(document.as_bytes()).findings.is_empty();
+            if ours != theirs {
+                disagreements.push(format!("pattern {pattern:?}, text {text:?}: caregate {ours}, xmllint {theirs}"));
+            }
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
