@@ -138,6 +138,12 @@ impl Parser {
                 let escape = self.escape()?;
                 match escape {
                     Escape::Char(c) => literal(c, &mut self.out),
+                    // One category stands alone: `\p{Nd}`, not `[\p{Nd}]`.
+                    Escape::Set { text, negated: false }
+                        if text.matches('\\').count() == 1 && text.starts_with("\\p") =>
+                    {
+                        self.out.push_str(&text)
+                    }
                     Escape::Set { text, negated } => {
                         self.out.push('[');
                         if negated {
