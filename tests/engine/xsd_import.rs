@@ -403,3 +403,19 @@ fn patterns_are_judged_as_libxml2_judges_them() {
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
+
+#[test]
+fn a_choice_given_a_new_branch_diffs_as_a_field_of_its_type() {
+    let text = std::fs::read_to_string(folder().join("census.xsd")).unwrap();
+    let with_branch = text.replace(
+        r#"<xs:element name="UPNunknown" type="unknowntype"/>"#,
+        r#"<xs:element name="UPNunknown" type="unknowntype"/><xs:element name="UPNpending" type="xs:boolean"/>"#,
+    );
+    assert_ne!(with_branch, text);
+    let from = import("census.xsd").unwrap();
+    let to = import_bytes(with_branch.as_bytes(), "census.xsd", None).unwrap();
+    let diff = caregate_engine::standard::diff::diff(&from, &to);
+    let details: Vec<String> = diff.changes.iter().map(|c| format!("{} {}", c.path, c.detail)).collect();
+    assert_eq!(details.len(), 1, "{details:#?}");
+    assert!(details[0].starts_with("/Children/Child/UPNpending") && details[0].contains("boolean"), "{details:#?}");
+}
