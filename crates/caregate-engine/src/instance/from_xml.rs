@@ -100,6 +100,14 @@ pub fn from_xml_part(
 
 /// What the `namespace` finding says of an element that is not in `namespace`, where it belongs.
 pub(crate) fn misplaced(element: &Element, namespace: &str) -> String {
+    if namespace.is_empty() {
+        // No namespace: a standard with none, or one whose elements below the document element are unqualified.
+        return format!(
+            "`<{}>` is{}; it belongs in no namespace (write it without a prefix, and no default namespace over it).",
+            element.local,
+            describe_ns(&element.namespace)
+        );
+    }
     format!("`<{}>` is{}; it belongs in namespace `{namespace}`.", element.local, describe_ns(&element.namespace))
 }
 
