@@ -23,6 +23,8 @@ done
 scratch=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$scratch"' EXIT
 cp -r schemas conformance-suite "$scratch"/
+# The XSDs the README imports as examples.
+mkdir -p "$scratch/tests/engine" && cp -r tests/engine/xsd_import "$scratch/tests/engine/"
 mkdir -p "$scratch/bin" "$scratch/reports"
 ln -s "$bin" "$scratch/bin/caregate"
 

@@ -31,6 +31,9 @@ pub fn run(cli: Cli) -> Result<u8> {
     if let Command::Standards(StandardsCommand::Import(super::ImportCommand::Openapi(args))) = &cli.command {
         return import_openapi(args);
     }
+    if let Command::Standards(StandardsCommand::Import(super::ImportCommand::Xsd(args))) = &cli.command {
+        return import_xsd(args);
+    }
     // Reference data (a postcode directory of millions of entries) loads while the packs compile.
     let references = match &cli.command {
         Command::Validate(args) if !args.references.is_empty() => {
@@ -884,27 +887,34 @@ fn standards(catalog: &Catalog, command: StandardsCommand) -> Result<u8> {
             write_output(&text, output.as_deref())?;
         }
         StandardsCommand::Import(super::ImportCommand::Openapi(args)) => return import_openapi(&args),
+        StandardsCommand::Import(super::ImportCommand::Xsd(args)) => return import_xsd(&args),
     }
     Ok(0)
 }
 
-/// The largest OpenAPI document imported: DfE's is 44 KB.
+/// The largest document imported: DfE's OpenAPI document is 44 KB, its CIN census XSD 60 KB.
 const MAX_OPENAPI_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A published document to import (an OpenAPI document, an XSD), at most `MAX_OPENAPI_BYTES`.
+fn read_published(file: &Path) -> Result<Vec<u8>> {
+    let mut document = Vec::new();
+    std::fs::File::open(file)
+        .with_context(|| format!("cannot open {}", file.display()))?
+        .take(MAX_OPENAPI_BYTES + 1)
+        .read_to_end(&mut document)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    if document.len() as u64 > MAX_OPENAPI_BYTES {
+        bail!("{} is larger than {MAX_OPENAPI_BYTES} bytes", file.display());
+    }
+    Ok(document)
+}
 
 /// Writes the pack imported from an OpenAPI document into `--output`, keeping the files of the folder the import
 /// does not write (the pack's own rules and code lists), once the whole pack compiles.
 fn import_openapi(args: &super::ImportOpenapiArgs) -> Result<u8> {
     use caregate_engine::standard::import::{self, ImportOptions};
     use caregate_engine::standard::PackFiles;
-    let mut document = Vec::new();
-    std::fs::File::open(&args.file)
-        .with_context(|| format!("cannot open {}", args.file.display()))?
-        .take(MAX_OPENAPI_BYTES + 1)
-        .read_to_end(&mut document)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
-    if document.len() as u64 > MAX_OPENAPI_BYTES {
-        bail!("{} is larger than {MAX_OPENAPI_BYTES} bytes", args.file.display());
-    }
+    let document = read_published(&args.file)?;
     let options = ImportOptions {
         schema: args.schema.clone(),
         id: args.id.clone(),
@@ -937,6 +947,47 @@ fn import_openapi(args: &super::ImportOpenapiArgs) -> Result<u8> {
         pack.version(),
         pack.rules.len(),
     );
+    Ok(0)
+}
+
+/// Writes the pack imported from an XSD into `--output`/ID/VERSION, keeping the files of the folder the import
+/// does not write (the pack's rules, examples), once the whole pack compiles; then says what the author must
+/// still write.
+fn import_xsd(args: &super::ImportXsdArgs) -> Result<u8> {
+    use caregate_engine::standard::xsd::{self, ImportOptions};
+    use caregate_engine::standard::PackFiles;
+    let document = read_published(&args.file)?;
+    let folder = args.output.join(&args.id).join(&args.version);
+    let mut files = if folder.is_dir() { PackFiles::from_dir(&folder)?.files } else { Default::default() };
+    let options = ImportOptions {
+        id: args.id.clone(),
+        version: args.version.clone(),
+        root: args.root.clone(),
+        source_name: args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        previous_manifest: files.get("standard.toml").map(|b| String::from_utf8_lossy(b).into_owned()),
+    };
+    let imported = xsd::import(&document, &options).with_context(|| format!("{}", args.file.display()))?;
+    let kept = files.keys().filter(|k| !imported.files.contains_key(*k)).count();
+    files.extend(imported.files.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let pack = StandardPack::compile(PackFiles { origin: folder.display().to_string(), files })
+        .context("the imported pack does not compile; nothing was written")?;
+    std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    for (name, bytes) in &imported.files {
+        let path = folder.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "{}: {} {} imported ({} code lists; {} rules of the pack's own and {kept} other files kept)",
+        folder.display(),
+        pack.id(),
+        pack.version(),
+        pack.codelists.len(),
+        pack.rules.len(),
+    );
+    println!("Left for you to write (the XSD cannot say):");
+    for item in &imported.left_for_author {
+        println!("  - {item}");
+    }
     Ok(0)
 }
 

@@ -541,6 +541,27 @@ pub enum StandardsCommand {
 pub enum ImportCommand {
     /// From an OpenAPI 3.0 document: one component schema, the payload its API takes.
     Openapi(ImportOpenapiArgs),
+    /// From an XSD: the document element's structure, its enumerations as code lists, and a manifest that
+    /// names what the XSD cannot say. A construct that cannot be imported is refused with its line.
+    Xsd(ImportXsdArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ImportXsdArgs {
+    /// The XSD (one self-contained file).
+    pub file: PathBuf,
+    /// The pack's id.
+    #[arg(long, value_name = "ID")]
+    pub id: String,
+    /// The pack's version.
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// The document element, when the XSD declares several global elements that no other refers to.
+    #[arg(long, value_name = "NAME")]
+    pub root: Option<String>,
+    /// Where to write it (the pack goes in DIR/ID/VERSION/; the pack's own rules there are kept).
+    #[arg(long, short, default_value = "schemas", value_name = "DIR")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -9,3 +9,4 @@ mod conformance;
 mod console;
 mod dfe_payload;
 mod import_openapi;
+mod import_xsd;

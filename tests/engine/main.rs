@@ -27,3 +27,4 @@ mod ssda903_ofsted;
 mod ssda903_previous;
 mod ssda903_rules;
 mod xsd;
+mod xsd_import;

@@ -46,8 +46,10 @@ fn structure_findings(pack: &StandardPack, findings: &[Finding]) -> Vec<String> 
         .collect()
 }
 
-/// Ways to break a document's XML text, each applied at the n-th place it can be.
-fn mutate(xml: &str, kind: usize, n: usize) -> Option<String> {
+/// Ways to break a document's XML text, each applied at the n-th place it can be: kinds 0 to 8 break it as
+/// suppliers do; 9 to 11 write a value otherwise that XSD may still read as the same (whitespace around it, a
+/// boolean as a digit, a number with an exponent).
+pub(crate) fn mutate(xml: &str, kind: usize, n: usize) -> Option<String> {
     let lines: Vec<&str> = xml.lines().collect();
     let leaf_lines: Vec<usize> = (0..lines.len())
         .filter(|&i| {
@@ -80,7 +82,23 @@ fn mutate(xml: &str, kind: usize, n: usize) -> Option<String> {
         5 => out[at] = format!("{}{}", &line[..open_end + 1], &line[value_end..]),            // emptied
         6 => out[at] = line.replacen('<', "<X", 1).replacen("</", "</X", 1),                  // renamed
         7 => out.insert(at, "stray text".to_string()), // text where elements belong
-        _ => out[at] = format!("{}{}{}", &line[..open_end + 1], value.repeat(3), &line[value_end..]), // lengthened
+        8 => out[at] = format!("{}{}{}", &line[..open_end + 1], value.repeat(3), &line[value_end..]), // lengthened
+        9 => out[at] = format!("{} \n\t{value} {}", &line[..open_end + 1], &line[value_end..]), // padded
+        10 => {
+            let digit = match value {
+                "true" => "1",
+                "false" => "0",
+                _ => return None,
+            };
+            out[at] = format!("{}{digit}{}", &line[..open_end + 1], &line[value_end..]);
+        }
+        11 => {
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+                return None;
+            }
+            out[at] = format!("{}{value}E0{}", &line[..open_end + 1], &line[value_end..]);
+        }
+        _ => return None,
     }
     Some(out.join("\n"))
 }

@@ -39,6 +39,20 @@ fn draw(schema: &Value, node: &Value, rng: &mut impl Rng, depth: usize) -> Value
     if let Some(choices) = node.get("enum").and_then(Value::as_array).filter(|c| !c.is_empty()) {
         return choices[rng.random_range(0..choices.len())].clone();
     }
+    // An object whose `allOf` holds only choices among its members (as an imported `xs:choice` has it), or a
+    // string whose `allOf` holds only further patterns: drawn as itself, keeping to them.
+    if let Some(parts) = node.get("allOf").and_then(Value::as_array) {
+        let only = |keys: &[&str]| {
+            parts
+                .iter()
+                .all(|p| p.as_object().is_some_and(|m| !m.is_empty() && m.keys().all(|k| keys.contains(&k.as_str()))))
+        };
+        match type_of(node) {
+            "object" if only(&["anyOf"]) => return object(schema, node, rng, depth),
+            "string" if only(&["pattern"]) => return Value::String(string(node, rng)),
+            _ => {}
+        }
+    }
     for key in ["oneOf", "anyOf"] {
         if let Some(branches) = node.get(key).and_then(Value::as_array).filter(|b| !b.is_empty()) {
             return draw(schema, &branches[rng.random_range(0..branches.len())], rng, depth + 1);
@@ -111,10 +125,27 @@ fn type_of(node: &Value) -> &str {
 }
 
 fn object(schema: &Value, node: &Value, rng: &mut impl Rng, depth: usize) -> Value {
-    let required: Vec<&str> =
+    let mut required: Vec<&str> =
         node.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    // Each choice (`allOf: [{anyOf: [branch, …]}]`): one branch drawn, whose required members are required and
+    // whose forbidden ones (`false`) are left out.
+    let mut forbidden: Vec<&str> = Vec::new();
+    for choice in node.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        let Some(branches) = choice.get("anyOf").and_then(Value::as_array).filter(|b| !b.is_empty()) else { continue };
+        let branch = &branches[rng.random_range(0..branches.len())];
+        required
+            .extend(branch.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str));
+        for (name, member) in branch.get("properties").and_then(Value::as_object).into_iter().flatten() {
+            if member == &Value::Bool(false) {
+                forbidden.push(name);
+            }
+        }
+    }
     let mut out = Map::new();
     for (name, member) in node.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        if forbidden.contains(&name.as_str()) {
+            continue;
+        }
         // Every required member; each optional one half the time, none past the depth limit.
         let wanted = required.contains(&name.as_str()) || (depth < MAX_DEPTH && rng.random_bool(0.5));
         if wanted {
@@ -145,16 +176,17 @@ fn array(schema: &Value, node: &Value, rng: &mut impl Rng, depth: usize) -> Valu
 /// The bounds of a number: `minimum`/`maximum` (or the exclusive ones), else 0 to 100.
 fn range(node: &Value, integer: bool) -> (f64, f64) {
     let step = if integer { 1.0 } else { 0.01 };
+    let most = node
+        .get("maximum")
+        .and_then(Value::as_f64)
+        .or_else(|| node.get("exclusiveMaximum").and_then(Value::as_f64).map(|m| m - step));
+    // Without a lower bound, from 0 (or 100 below an upper bound under 0, as `xs:negativeInteger` has it).
     let low = node
         .get("minimum")
         .and_then(Value::as_f64)
         .or_else(|| node.get("exclusiveMinimum").and_then(Value::as_f64).map(|m| m + step))
-        .unwrap_or(0.0);
-    let high = node
-        .get("maximum")
-        .and_then(Value::as_f64)
-        .or_else(|| node.get("exclusiveMaximum").and_then(Value::as_f64).map(|m| m - step))
-        .unwrap_or(low.max(0.0) + 100.0);
+        .unwrap_or_else(|| most.filter(|m| *m < 0.0).map_or(0.0, |m| m - 100.0));
+    let high = most.unwrap_or(low.max(0.0) + 100.0);
     if integer {
         (low.ceil(), high.floor().max(low.ceil()))
     } else {
@@ -168,6 +200,21 @@ fn string(node: &Value, rng: &mut impl Rng) -> String {
     let fits = |s: &str| (least..=most).contains(&s.chars().count());
     match node.get("format").and_then(Value::as_str) {
         Some("date") => return date(rng),
+        // An imported XSD's dates: now and then with a time zone, which XSD allows.
+        Some("xsd:date") => {
+            let zone = ["", "", "", "", "", "", "Z", "+01:00"][rng.random_range(0..8)];
+            return format!("{}{zone}", date(rng));
+        }
+        Some("xsd:dateTime") => {
+            return format!(
+                "{}T{:02}:{:02}:{:02}",
+                date(rng),
+                rng.random_range(0..24),
+                rng.random_range(0..60),
+                rng.random_range(0..60)
+            )
+        }
+        Some("xsd:gYear") => return rng.random_range(1990..=2030).to_string(),
         Some("date-time") => {
             return format!("{}T{:02}:{:02}:00Z", date(rng), rng.random_range(0..24), rng.random_range(0..60))
         }
@@ -181,12 +228,21 @@ fn string(node: &Value, rng: &mut impl Rng) -> String {
         }
         _ => {}
     }
+    // Further patterns (`allOf`), which a value drawn from the first must match as well.
+    let further: Vec<regex::Regex> = node
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("pattern").and_then(Value::as_str))
+        .filter_map(|p| regex::Regex::new(p).ok())
+        .collect();
     if let Some(pattern) = node.get("pattern").and_then(Value::as_str) {
         if let (Ok(hir), Ok(check)) = (regex_syntax::Parser::new().parse(pattern), regex::Regex::new(pattern)) {
             for _ in 0..TRIES {
                 let mut text = String::new();
                 from_pattern(&hir, rng, &mut text);
-                if check.is_match(&text) && fits(&text) {
+                if check.is_match(&text) && fits(&text) && further.iter().all(|r| r.is_match(&text)) {
                     return text;
                 }
             }

@@ -77,7 +77,7 @@ pub fn from_xml(root: &Element, pack: &StandardPack, catalog: &Catalog, lines: &
             &path,
         );
     }
-    let (value, mut source) = reader.node(root, &pack.binding.node, &pack.binding.namespace, &path);
+    let (value, mut source) = reader.node(root, &pack.binding.node, &pack.binding.elements_namespace, &path);
     source.step = root.local.clone();
     FromXml { value, source, findings: reader.findings }
 }
@@ -100,6 +100,14 @@ pub fn from_xml_part(
 
 /// What the `namespace` finding says of an element that is not in `namespace`, where it belongs.
 pub(crate) fn misplaced(element: &Element, namespace: &str) -> String {
+    if namespace.is_empty() {
+        // No namespace: a standard with none, or one whose elements below the document element are unqualified.
+        return format!(
+            "`<{}>` is{}; it belongs in no namespace (write it without a prefix, and no default namespace over it).",
+            element.local,
+            describe_ns(&element.namespace)
+        );
+    }
     format!("`<{}>` is{}; it belongs in namespace `{namespace}`.", element.local, describe_ns(&element.namespace))
 }
 
@@ -397,7 +405,7 @@ impl Reader<'_> {
                         &inner_path,
                     );
                 }
-                self.node(document, &pack.binding.node, &pack.binding.namespace, &inner_path)
+                self.node(document, &pack.binding.node, &pack.binding.elements_namespace, &inner_path)
             }
             None => generic::element_to_value(document),
         };

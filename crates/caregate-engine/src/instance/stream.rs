@@ -348,6 +348,10 @@ impl Sink for Traced {
 /// The pretty JSON (as `serde_json::to_string_pretty` writes it) of a document of `pack`, or `None` when the
 /// document needs the tree path.
 pub fn xml_to_json<'p>(bytes: &'p [u8], pack: &'p StandardPack, limits: &Limits) -> Option<String> {
+    // The walk takes every element to be in the document element's namespace.
+    if pack.binding.elements_namespace != pack.binding.namespace {
+        return None;
+    }
     element_to_json(bytes, &pack.binding.root, &pack.binding.node, &pack.binding.namespace, limits)
 }
 

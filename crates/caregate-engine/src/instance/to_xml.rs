@@ -13,6 +13,9 @@ pub struct Omission {
     pub reason: String,
 }
 
+/// The prefix of the document element of a standard whose other elements are in no namespace.
+const UNQUALIFIED_PREFIX: &str = "doc";
+
 pub struct ToXml {
     pub xml: String,
     pub omissions: Vec<Omission>,
@@ -47,12 +50,18 @@ impl Writer<'_> {
 
     fn document(&mut self, value: &Value, pack: &StandardPack, depth: usize, pointer: &str) {
         let binding = &pack.binding;
-        let ns = if binding.namespace.is_empty() {
-            String::new()
+        if binding.namespace.is_empty() {
+            self.element(&binding.root, "", value, &binding.node, depth, pointer);
+        } else if binding.elements_namespace.is_empty() {
+            // Only the document element is in the namespace: it takes a prefix, so that its children, which
+            // have none, stay in no namespace.
+            let ns = format!(" xmlns:{UNQUALIFIED_PREFIX}=\"{}\"", escape_attribute(&binding.namespace));
+            let name = format!("{UNQUALIFIED_PREFIX}:{}", binding.root);
+            self.element(&name, &ns, value, &binding.node, depth, pointer);
         } else {
-            format!(" xmlns=\"{}\"", escape_attribute(&binding.namespace))
-        };
-        self.element(&binding.root, &ns, value, &binding.node, depth, pointer);
+            let ns = format!(" xmlns=\"{}\"", escape_attribute(&binding.namespace));
+            self.element(&binding.root, &ns, value, &binding.node, depth, pointer);
+        }
     }
 
     /// `<name extra attrs>content</name>` for a value of `node`.

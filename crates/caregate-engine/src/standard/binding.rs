@@ -49,6 +49,25 @@ pub struct ObjectNode {
     by_json: HashMap<String, usize>,
     by_element: HashMap<String, usize>,
     by_attribute: HashMap<String, usize>,
+    /// Choices among the fields (an XSD's `xs:choice`), said in the schema as `allOf: [{anyOf: [branch, …]}]`
+    /// where each branch requires some of the choice's fields and forbids (`false`) those of the others. The JSON
+    /// Schema checks them; the binding knows them so that the XSD export writes them as choices.
+    pub choices: Vec<Choice>,
+}
+
+/// One choice among an object's fields, whose fields stand together in the fields' order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// Each branch: the indices of the fields it allows, in order, and which of them it requires.
+    pub branches: Vec<ChoiceBranch>,
+    /// Whether the choice may be left out (a branch allows nothing).
+    pub optional: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceBranch {
+    pub fields: Vec<usize>,
+    pub required: Vec<usize>,
 }
 
 impl ObjectNode {
@@ -100,6 +119,9 @@ pub struct Field {
 pub struct Binding {
     pub root: String,
     pub namespace: String,
+    /// The namespace of every element below the document element: `namespace`, or none when the pack's
+    /// `[xml] elements = "unqualified"`.
+    pub elements_namespace: String,
     pub node: Arc<Node>,
 }
 
@@ -118,7 +140,12 @@ impl Binding {
         if !matches!(*node, Node::Object(_)) {
             return Err(PackError::Binding("the schema's top level must be an object".into()));
         }
-        Ok(Binding { root: root.to_string(), namespace: namespace.to_string(), node })
+        Ok(Binding {
+            root: root.to_string(),
+            namespace: namespace.to_string(),
+            elements_namespace: namespace.to_string(),
+            node,
+        })
     }
 
     /// Walks a JSON Pointer through the binding; returns the fields passed, outermost first.
@@ -307,8 +334,66 @@ impl<'s> Compiler<'s> {
                 });
             }
         }
-        Ok(Arc::new(Node::Object(ObjectNode { fields, by_json, by_element, by_attribute })))
+        let choices = choices(schema, &by_json);
+        Ok(Arc::new(Node::Object(ObjectNode { fields, by_json, by_element, by_attribute, choices })))
     }
+}
+
+/// The choices of an object schema, in the form the XSD import writes them; a part of `allOf` that is not one
+/// is left to the JSON Schema alone.
+fn choices(schema: &Value, by_json: &HashMap<String, usize>) -> Vec<Choice> {
+    let mut out = Vec::new();
+    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        let Some(branches) = part.get("anyOf").and_then(Value::as_array) else { continue };
+        let mut members: Vec<usize> = Vec::new();
+        let mut forbidden_by: Vec<Vec<usize>> = Vec::new();
+        let mut required_by: Vec<Vec<usize>> = Vec::new();
+        let mut shaped = true;
+        for branch in branches {
+            let forbidden: Option<Vec<usize>> = branch
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| {
+                    p.iter()
+                        .map(|(name, s)| (s == &Value::Bool(false)).then(|| by_json.get(name).copied()).flatten())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let required: Option<Vec<usize>> = branch
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().map(|name| name.as_str().and_then(|n| by_json.get(n).copied())).collect())
+                .unwrap_or_else(|| Some(Vec::new()));
+            match (forbidden, required) {
+                (Some(forbidden), Some(required))
+                    if branch.as_object().is_some_and(|b| b.keys().all(|k| k == "properties" || k == "required")) =>
+                {
+                    members.extend(forbidden.iter().chain(&required));
+                    forbidden_by.push(forbidden);
+                    required_by.push(required);
+                }
+                _ => shaped = false,
+            }
+        }
+        members.sort_unstable();
+        members.dedup();
+        // The fields must stand together, for the choice to have one place in the sequence.
+        let contiguous = members.windows(2).all(|w| w[1] == w[0] + 1);
+        if !shaped || members.is_empty() || !contiguous {
+            continue;
+        }
+        let mut choice = Choice { branches: Vec::new(), optional: false };
+        for (forbidden, required) in forbidden_by.into_iter().zip(required_by) {
+            let fields: Vec<usize> = members.iter().copied().filter(|m| !forbidden.contains(m)).collect();
+            if fields.is_empty() {
+                choice.optional = true;
+            } else {
+                choice.branches.push(ChoiceBranch { fields, required });
+            }
+        }
+        out.push(choice);
+    }
+    out
 }
 
 fn xml_annotation(schema: &Value) -> Option<&serde_json::Map<String, Value>> {

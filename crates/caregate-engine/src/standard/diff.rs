@@ -139,6 +139,10 @@ fn walk(root: &Value, node: &Value, path: &str, out: &mut BTreeMap<String, Field
         node.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     let Some(properties) = node.get("properties").and_then(Value::as_object) else { return };
     for (name, property) in properties {
+        // A member a branch of a choice forbids (`false`) is no field of its own; the object's own says what it is.
+        if property == &Value::Bool(false) {
+            continue;
+        }
         let at = format!("{path}/{name}");
         let mut value = resolve(root, property);
         let mut field = Field { required: required.contains(&name.as_str()), ..Field::default() };

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::binding::{Field, Node, ObjectNode, Repeat, ScalarType};
+use super::binding::{Choice, Field, Node, ObjectNode, Repeat, ScalarType};
 use super::{Catalog, StandardPack};
 
 /// The JSON Schema of the instance, with code lists as `enum` and caregate's annotations kept.
@@ -37,9 +37,10 @@ pub fn xsd(pack: &StandardPack, _catalog: &Catalog) -> String {
         out.push_str("<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n");
     } else {
         let ns = attr(&binding.namespace);
+        let form = if binding.elements_namespace.is_empty() { "unqualified" } else { "qualified" };
         let _ = writeln!(
             out,
-            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"{ns}\" xmlns=\"{ns}\" elementFormDefault=\"qualified\">"
+            "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"{ns}\" xmlns=\"{ns}\" elementFormDefault=\"{form}\">"
         );
     }
     let _ = writeln!(out, "  <xs:element name=\"{}\">", attr(&binding.root));
@@ -57,11 +58,23 @@ fn pad(depth: usize) -> String {
 fn complex_type(object: &ObjectNode, depth: usize, out: &mut String) {
     let p = pad(depth);
     let _ = writeln!(out, "{p}<xs:complexType>");
-    let elements: Vec<&Field> = object.fields.iter().filter(|f| !f.attribute).collect();
-    if !elements.is_empty() {
+    if object.fields.iter().any(|f| !f.attribute) {
         let _ = writeln!(out, "{p}  <xs:sequence>");
-        for field in elements {
-            element(field, depth + 2, out);
+        let mut index = 0;
+        while index < object.fields.len() {
+            // A choice stands where its first field does and takes all of its fields.
+            let choice =
+                object.choices.iter().find(|c| c.branches.iter().flat_map(|b| &b.fields).min() == Some(&index));
+            match choice {
+                Some(choice) => index = write_choice(object, choice, depth + 2, out),
+                None => {
+                    let field = &object.fields[index];
+                    if !field.attribute {
+                        element(field, depth + 2, out);
+                    }
+                    index += 1;
+                }
+            }
         }
         let _ = writeln!(out, "{p}  </xs:sequence>");
     }
@@ -76,6 +89,30 @@ fn complex_type(object: &ObjectNode, depth: usize, out: &mut String) {
     let _ = writeln!(out, "{p}</xs:complexType>");
 }
 
+/// An `xs:choice`; returns the index of the first field after it.
+fn write_choice(object: &ObjectNode, choice: &Choice, depth: usize, out: &mut String) -> usize {
+    let p = pad(depth);
+    let min = if choice.optional { " minOccurs=\"0\"" } else { "" };
+    let _ = writeln!(out, "{p}<xs:choice{min}>");
+    for branch in &choice.branches {
+        let wrap = branch.fields.len() > 1;
+        if wrap {
+            let _ = writeln!(out, "{p}  <xs:sequence>");
+        }
+        for &index in &branch.fields {
+            // Within its branch, a field is as required as the branch says.
+            let field = &object.fields[index];
+            let required = field.required || branch.required.contains(&index);
+            element_occurring(field, required, depth + if wrap { 2 } else { 1 }, out);
+        }
+        if wrap {
+            let _ = writeln!(out, "{p}  </xs:sequence>");
+        }
+    }
+    let _ = writeln!(out, "{p}</xs:choice>");
+    choice.branches.iter().flat_map(|b| &b.fields).max().map_or(0, |m| m + 1)
+}
+
 fn occurs(min: u64, max: Option<u64>) -> String {
     let max = match max {
         None => "unbounded".to_string(),
@@ -85,22 +122,27 @@ fn occurs(min: u64, max: Option<u64>) -> String {
 }
 
 fn element(field: &Field, depth: usize, out: &mut String) {
+    element_occurring(field, field.required, depth, out);
+}
+
+/// An element, at least once when `required`.
+fn element_occurring(field: &Field, required: bool, depth: usize, out: &mut String) {
     let p = pad(depth);
     match field.repeat {
         Repeat::One => {
-            let min = if field.required { 1 } else { 0 };
+            let min = if required { 1 } else { 0 };
             let _ = writeln!(out, "{p}<xs:element name=\"{}\" minOccurs=\"{min}\">", attr(&field.xml));
             content(&field.node, &field.schema, depth + 1, out);
             let _ = writeln!(out, "{p}</xs:element>");
         }
         Repeat::Repeated => {
-            let min = if field.required { field.min_items.unwrap_or(1) } else { 0 };
+            let min = if required { field.min_items.unwrap_or(1) } else { 0 };
             let _ = writeln!(out, "{p}<xs:element name=\"{}\"{}>", attr(&field.xml), occurs(min, field.max_items));
             content(&field.node, &field.schema, depth + 1, out);
             let _ = writeln!(out, "{p}</xs:element>");
         }
         Repeat::Wrapped => {
-            let min = if field.required { 1 } else { 0 };
+            let min = if required { 1 } else { 0 };
             let _ = writeln!(out, "{p}<xs:element name=\"{}\" minOccurs=\"{min}\">", attr(&field.xml));
             let _ = writeln!(out, "{p}  <xs:complexType>");
             let _ = writeln!(out, "{p}    <xs:sequence>");
@@ -144,6 +186,10 @@ fn simple_type(kind: ScalarType, schema: &Value, depth: usize, out: &mut String)
             "xs:dateTime",
             vec!["[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+\\-][0-9]{2}:[0-9]{2})".into()],
         ),
+        // An imported XSD's own datatypes, checked as XSD has them (time zones allowed).
+        (ScalarType::String, Some("xsd:date")) => ("xs:date", Vec::new()),
+        (ScalarType::String, Some("xsd:dateTime")) => ("xs:dateTime", Vec::new()),
+        (ScalarType::String, Some("xsd:gYear")) => ("xs:gYear", Vec::new()),
         (ScalarType::String, Some("uuid")) => {
             ("xs:string", vec!["[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}".into()])
         }
@@ -153,9 +199,13 @@ fn simple_type(kind: ScalarType, schema: &Value, depth: usize, out: &mut String)
         (ScalarType::Boolean, _) => ("xs:boolean", Vec::new()),
     };
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-        let trimmed = pattern.strip_prefix('^').unwrap_or(pattern);
-        let trimmed = trimmed.strip_suffix('$').unwrap_or(trimmed);
-        patterns.push(trimmed.to_string());
+        patterns.push(super::xsd::pattern::to_xsd(pattern));
+    }
+    // Further patterns (an imported XSD's derivation steps), each of which must hold too.
+    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(pattern) = part.get("pattern").and_then(Value::as_str) {
+            patterns.push(super::xsd::pattern::to_xsd(pattern));
+        }
     }
     let enums: Vec<String> = schema
         .get("enum")
@@ -179,6 +229,8 @@ fn simple_type(kind: ScalarType, schema: &Value, depth: usize, out: &mut String)
         ("maxLength", "maxLength"),
         ("minimum", "minInclusive"),
         ("maximum", "maxInclusive"),
+        ("exclusiveMinimum", "minExclusive"),
+        ("exclusiveMaximum", "maxExclusive"),
     ] {
         if let Some(n) = schema.get(key).filter(|v| v.is_number()) {
             facets.push(format!("<xs:{facet} value=\"{n}\"/>"));

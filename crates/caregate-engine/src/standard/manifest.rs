@@ -84,6 +84,21 @@ pub struct XmlRecognition {
     /// What a blank element holding a value (`<X></X>`, `<X/>`, or whitespace only) means.
     #[serde(default)]
     pub blank: Blank,
+    /// Whether the elements below the document element are in `namespace` too (`qualified`, the default) or
+    /// in no namespace (`unqualified`, as an XSD with `elementFormDefault="unqualified"` has them).
+    #[serde(default)]
+    pub elements: ElementForm,
+}
+
+/// Which namespace the elements below the document element are in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ElementForm {
+    /// In the standard's namespace, as the document element is.
+    #[default]
+    Qualified,
+    /// In no namespace: only the document element is in the standard's namespace.
+    Unqualified,
 }
 
 /// What a blank element holding a value means. DfE's returns read a blank element as not provided; a

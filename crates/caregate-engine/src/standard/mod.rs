@@ -14,6 +14,7 @@ mod lint;
 pub mod manifest;
 pub mod rulebook;
 pub mod scaffold;
+pub mod xsd;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use include_dir::{include_dir, Dir};
 use serde_json::Value;
 
-pub use binding::{Binding, Field, Node, ObjectNode, Repeat, ScalarType};
+pub use binding::{Binding, Choice, ChoiceBranch, Field, Node, ObjectNode, Repeat, ScalarType};
 pub use codelists::{CodeList, CodeLists};
 pub use manifest::{Manifest, Status};
 pub use rulebook::{AggUse, Aggregate, AggregateKind, PathPattern, Rule, RuleGroup};
@@ -262,14 +263,12 @@ impl StandardPack {
         // A pack compiled for conversion checks nothing: its validators take every document, and compiling the
         // schema's (a third of a conversion's start) is left out.
         let validator = match with {
-            Rules::Compiled => jsonschema::options()
-                .with_draft(jsonschema::Draft::Draft202012)
-                .should_validate_formats(true)
+            Rules::Compiled => schema_options()
                 .build(&schema)
                 .map_err(|e| files.error("schema.json", format!("is not a valid JSON Schema: {e}")))?,
             Rules::Skipped => permissive().map_err(|m| files.error("schema.json", m))?,
         };
-        let binding = Binding::compile(
+        let mut binding = Binding::compile(
             &schema,
             &manifest.xml.root,
             &manifest.xml.namespace,
@@ -277,6 +276,16 @@ impl StandardPack {
             manifest.xml.blank,
         )
         .map_err(|e| files.error("schema.json", e.to_string()))?;
+        if manifest.xml.elements == manifest::ElementForm::Unqualified {
+            // Records are read one by one in the standard's namespace; a bulk return of unqualified elements
+            // would be read as if they were qualified.
+            if manifest.records.is_some() {
+                return Err(
+                    files.error("standard.toml", "`[records]` cannot be read with `[xml] elements = \"unqualified\"`")
+                );
+            }
+            binding.elements_namespace = String::new();
+        }
         let record_schema = match &manifest.records {
             Some(records) => Some(
                 record_validator(&schema, &records.path, with == Rules::Compiled)
@@ -512,11 +521,7 @@ fn record_validator(
     if let (Some(map), Some(defs)) = (record.as_object_mut(), schema.get("$defs")) {
         map.insert("$defs".into(), defs.clone());
     }
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .should_validate_formats(true)
-        .build(&record)
-        .map_err(|e| format!("the record schema does not compile: {e}"))?;
+    let validator = schema_options().build(&record).map_err(|e| format!("the record schema does not compile: {e}"))?;
     Ok((location, validator))
 }
 
@@ -581,6 +586,15 @@ fn inject_codelists(node: &mut Value, lists: &CodeLists, at: &str) -> Result<(),
         }
         _ => Ok(()),
     }
+}
+
+/// How every pack's JSON Schema is compiled: 2020-12, formats checked, with the XSD datatypes an imported pack
+/// keeps as text among them.
+pub fn schema_options() -> jsonschema::ValidationOptions<'static> {
+    xsd::FORMATS.iter().fold(
+        jsonschema::options().with_draft(jsonschema::Draft::Draft202012).should_validate_formats(true),
+        |options, (name, check)| options.with_format(*name, *check),
+    )
 }
 
 /// Whether a pack is compiled with its rules, or without them for a use that never evaluates one (a

@@ -124,6 +124,19 @@ pub fn check(
             ValidationErrorKind::Constant { expected_value } => {
                 ("const", format!("{name} must be {}.", display_value(expected_value)), None)
             }
+            ValidationErrorKind::AnyOf { .. } => {
+                let branches = pack.schema.pointer(&schema_at(pack, validator, &schema_path));
+                match branches.and_then(|b| crate::standard::xsd::describe_choice(b, error.instance())) {
+                    Some((branches, held)) => (
+                        "choice",
+                        format!(
+                            "{name} must hold the elements of one branch of its choice ({branches}); it holds {held}."
+                        ),
+                        Some("Keep the elements of one branch and remove the others.".into()),
+                    ),
+                    None => ("structure", format!("{name}: {error}"), None),
+                }
+            }
             _ => ("structure", format!("{name}: {error}"), None),
         };
         let mut finding = Finding::error(rule, message).with_location(view.locate(&at));
