@@ -55,6 +55,22 @@ fn check(bytes: &[u8]) -> Vec<String> {
     found
 }
 
+/// The structure findings of `bytes` read as a bulk return, record by record, as a census is checked: the
+/// parts outside the records (the header) are read one by one, and judged as the whole document is.
+fn check_bulk(bytes: &[u8]) -> Vec<String> {
+    // Without its rules: a fault a rule also reports is reported by the rule alone.
+    let mut files = pack().files.clone();
+    files.files.remove("rules.toml");
+    let pack = Arc::new(StandardPack::compile(files).expect("the pack compiles without its rules"));
+    let validator = Validator::new(&CATALOG, Options { standard: Some(Arc::clone(&pack)), ..Options::default() });
+    let open = |offset: u64| -> std::io::Result<Box<dyn std::io::BufRead + Send>> {
+        let from = usize::try_from(offset).map_err(std::io::Error::other)?.min(bytes.len());
+        Ok(Box::new(std::io::Cursor::new(bytes[from..].to_vec())))
+    };
+    let checked = validator.check_bulk(&pack, &open).expect("an in-memory return reads");
+    structure_findings(&pack, &checked.findings)
+}
+
 /// The exported XSD, written once to a temporary file.
 static XSD: LazyLock<tempfile::NamedTempFile> = LazyLock::new(|| {
     let mut file = tempfile::NamedTempFile::new().expect("temporary file");
@@ -233,6 +249,9 @@ fn exported_xsd_and_caregate_agree_on_mutations() {
             replace_nth(&xml, "<Disabilities>\n          <Disability>MOB</Disability>\n          <Disability>HAND</Disability>\n          <Disability>PC</Disability>\n          <Disability>INC</Disability>\n        </Disabilities>", "<Disabilities/>", 0),
         ),
         ("stray text", false, replace_nth(&xml, "<Sex>F</Sex>", "<Sex>F</Sex>PersonBirthDate", 0)),
+        ("header elements reordered (Year before Collection)", false, swap_lines(&xml, "<Collection>", "<Year>")),
+        ("unknown element in the header", false, replace_nth(&xml, "<LEA>", "<Region>9</Region><LEA>", 0)),
+        ("header element duplicated (LEA)", false, duplicate_line(&xml, "<LEA>")),
         (
             "unknown element",
             false,
@@ -249,6 +268,14 @@ fn exported_xsd_and_caregate_agree_on_mutations() {
     for (name, valid, text) in &mutations {
         let ours = check(text.as_bytes());
         let theirs = xmllint(text);
+        let bulk = check_bulk(text.as_bytes());
+        if bulk.is_empty() != theirs.is_ok() {
+            disagreements.push(format!(
+                "{name}, read as a bulk return: caregate {}; xmllint {}",
+                if bulk.is_empty() { "accepts".to_string() } else { format!("rejects: {}", bulk.join(" | ")) },
+                if theirs.is_ok() { "accepts" } else { "rejects" }
+            ));
+        }
         if ours.is_empty() != theirs.is_ok() {
             disagreements.push(format!(
                 "{name}: caregate {}; xmllint {}",

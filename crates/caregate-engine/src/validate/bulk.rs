@@ -677,10 +677,19 @@ impl Validator<'_> {
         let frame_located = FrameLocator { parts: &parts, root: root_name };
         let view = SourceView { locator: &frame_located, format: Format::Xml, prefix: String::new() };
         let records_prefix = format!("{}/", layout.pointer);
+        // A value not of its datatype was reported by the conversion of its part already.
+        let typed: Vec<&str> = parts
+            .iter()
+            .flat_map(|(_, _, converted)| &converted.findings)
+            .filter(|f| f.rule == "type")
+            .filter_map(|f| f.location.as_ref().map(|l| l.path.as_str()))
+            .collect();
         for finding in structure::check(pack, &pack.validator, &frame, "", &view) {
             let pointer = finding.location.as_ref().and_then(|l| l.pointer.clone()).unwrap_or_default();
             let about_records = pointer == layout.pointer || pointer.starts_with(&records_prefix);
-            if !about_records {
+            let reported =
+                finding.rule == "type" && finding.location.as_ref().is_some_and(|l| typed.contains(&l.path.as_str()));
+            if !about_records && !reported {
                 late_findings.push(finding);
             }
         }
@@ -1110,6 +1119,10 @@ impl Validator<'_> {
         match json_path(pack, &names) {
             Some((pointer, node)) => match convert_piece(self, pack, &piece, node, &xpath, name) {
                 Ok(converted) => {
+                    // What the conversion found (elements out of order, unknown or repeated, values not of
+                    // their datatype) is the part's to report; the part keeps them too, so that the frame's
+                    // structure check does not report a datatype twice.
+                    findings.extend(converted.findings.iter().cloned());
                     insert_at(frame, &pointer, converted.value.clone());
                     parts.push((pointer, piece, converted));
                 }
