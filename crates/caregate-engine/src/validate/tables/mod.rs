@@ -250,37 +250,39 @@ impl Validator<'_> {
                 }
             }
         }
-        let waited = Waited::new(threads);
+        let mut waited = Waited::new(threads);
         // Which rules were not run goes with the first table read.
         if let Some(first) = read.iter().position(|r| r.of.is_some()) {
             if let Some(finding) = super::business::not_run(pack, &self.params_for(pack), &self.references) {
                 own[first].push(finding);
             }
         }
-        let write = Write { files, standard: &standard, places: &places };
-        #[cfg(target_family = "wasm")]
-        return write.into(own, &mut Direct { waited, places: &places, excerpts: self.excerpts }, writer);
-        // Reading the records' findings back (each parsed, and given its excerpt) costs about what writing them
-        // does: a thread of its own reads them, file by file in order, while this one writes.
-        #[cfg(not(target_family = "wasm"))]
-        std::thread::scope(|scope| {
-            let (sender, receiver) = std::sync::mpsc::sync_channel(PIPED);
-            let mut direct = Direct { waited, places: &places, excerpts: self.excerpts };
-            scope.spawn(move || {
-                for index in 0..files.len() {
-                    loop {
-                        let read = direct.take(index).transpose();
-                        let Some(read) = read else { break };
-                        let failed = read.is_err();
-                        // The writer has stopped (it failed): nothing more is wanted.
-                        if sender.send(read.map(|f| (index, f))).is_err() || failed {
-                            return;
-                        }
+        let place = |f: &Finding| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0));
+        let mut has_errors = false;
+        for (index, (mut own, file)) in own.into_iter().zip(files).enumerate() {
+            own.sort_by_key(place);
+            let mut own = own.into_iter().peekable();
+            writer.begin_document(&DocumentStart { path: &file.path, format: "csv", standard: Some(&standard) })?;
+            let mut counts = Counts::default();
+            loop {
+                // The file's own findings first at one place, then the records' (each with its excerpt).
+                let finding = match (own.peek().map(place), waited.peek(index)) {
+                    (Some(mine), Some(theirs)) if mine <= theirs => own.next(),
+                    (Some(_), None) => own.next(),
+                    (_, Some(_)) => {
+                        waited.take(index)?.map(|f| if self.excerpts { places.with_excerpt(index, f) } else { f })
                     }
-                }
-            });
-            write.into(own, &mut Piped { receiver, pending: None }, writer)
-        })
+                    (None, None) => None,
+                };
+                let Some(finding) = finding else { break };
+                counts.add(finding.severity);
+                writer.finding(&finding)?;
+            }
+            let records = places.read.get(index).and_then(|r| r.table.as_ref()).map(|t| t.rows.len());
+            has_errors |= counts.error > 0;
+            writer.end_document(&DocumentEnd { counts, valid: counts.error == 0, records })?;
+        }
+        Ok(has_errors)
     }
 
     /// Reads one file and finds which table it is from its header row.
@@ -386,116 +388,6 @@ fn absent_columns(tables: &Tables, read: &[Read]) -> Vec<String> {
         }
     }
     absent
-}
-
-/// Findings read back and waiting to be written, at most: what the reading thread may be ahead by.
-#[cfg(not(target_family = "wasm"))]
-const PIPED: usize = 256;
-
-/// Where the records' findings come from, file by file in the order they are written.
-trait Feed {
-    /// Where the next finding about file `file` is (line, column); `None` once it has no more.
-    fn peek(&mut self, file: usize) -> Option<(u32, u32)>;
-    fn take(&mut self, file: usize) -> std::io::Result<Option<Finding>>;
-}
-
-/// The findings read back on the writing thread.
-struct Direct<'a> {
-    waited: Waited,
-    places: &'a CsvPlaces<'a>,
-    excerpts: bool,
-}
-
-impl Feed for Direct<'_> {
-    fn peek(&mut self, file: usize) -> Option<(u32, u32)> {
-        self.waited.peek(file)
-    }
-    fn take(&mut self, file: usize) -> std::io::Result<Option<Finding>> {
-        let finding = self.waited.take(file)?;
-        Ok(finding.map(|f| if self.excerpts { self.places.with_excerpt(file, f) } else { f }))
-    }
-}
-
-/// The findings read back by a thread of their own, in the order they are written.
-#[cfg(not(target_family = "wasm"))]
-struct Piped {
-    receiver: std::sync::mpsc::Receiver<std::io::Result<(usize, Finding)>>,
-    pending: Option<std::io::Result<(usize, Finding)>>,
-}
-
-#[cfg(not(target_family = "wasm"))]
-impl Piped {
-    /// The next finding read, waiting for it; `None` once every one has been.
-    fn next(&mut self) -> Option<&std::io::Result<(usize, Finding)>> {
-        if self.pending.is_none() {
-            self.pending = self.receiver.recv().ok();
-        }
-        self.pending.as_ref()
-    }
-}
-
-#[cfg(not(target_family = "wasm"))]
-impl Feed for Piped {
-    fn peek(&mut self, file: usize) -> Option<(u32, u32)> {
-        match self.next()? {
-            Ok((of, finding)) if *of == file => {
-                Some(finding.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0)))
-            }
-            Ok(_) => None,
-            // Taken at once, to be reported.
-            Err(_) => Some((0, 0)),
-        }
-    }
-    fn take(&mut self, file: usize) -> std::io::Result<Option<Finding>> {
-        match self.next() {
-            Some(Ok((of, _))) if *of != file => Ok(None),
-            None => Ok(None),
-            Some(_) => match self.pending.take() {
-                Some(Ok((_, finding))) => Ok(Some(finding)),
-                Some(Err(error)) => Err(error),
-                None => Ok(None),
-            },
-        }
-    }
-}
-
-/// The report of a table return, written file by file.
-struct Write<'a> {
-    files: &'a [TableFile],
-    standard: &'a crate::model::StandardRef,
-    places: &'a CsvPlaces<'a>,
-}
-
-impl Write<'_> {
-    /// Each file's report: its own findings (a missing column) and its records' from `feed`, in line order.
-    /// Says whether any file has errors.
-    fn into(self, own: Vec<Vec<Finding>>, feed: &mut dyn Feed, writer: &mut dyn ReportWriter) -> std::io::Result<bool> {
-        let place = |f: &Finding| f.location.as_ref().map(|l| (l.line, l.column)).unwrap_or((0, 0));
-        let mut has_errors = false;
-        for (index, (mut own, file)) in own.into_iter().zip(self.files).enumerate() {
-            own.sort_by_key(place);
-            let mut own = own.into_iter().peekable();
-            let start = DocumentStart { path: &file.path, format: "csv", standard: Some(self.standard) };
-            writer.begin_document(&start)?;
-            let mut counts = Counts::default();
-            loop {
-                // The file's own findings first at one place, then the records'.
-                let finding = match (own.peek().map(place), feed.peek(index)) {
-                    (Some(mine), Some(theirs)) if mine <= theirs => own.next(),
-                    (Some(_), None) => own.next(),
-                    (_, Some(_)) => feed.take(index)?,
-                    (None, None) => None,
-                };
-                let Some(finding) = finding else { break };
-                counts.add(finding.severity);
-                writer.finding(&finding)?;
-            }
-            let records = self.places.read.get(index).and_then(|r| r.table.as_ref()).map(|t| t.rows.len());
-            has_errors |= counts.error > 0;
-            writer.end_document(&DocumentEnd { counts, valid: counts.error == 0, records })?;
-        }
-        Ok(has_errors)
-    }
 }
 
 /// Records a checking thread takes at a time: small enough that the threads end together, large enough that
