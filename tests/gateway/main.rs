@@ -8,4 +8,5 @@ mod bounds;
 mod crash;
 mod dfe_send;
 mod messages;
+mod store_suite;
 mod tls;
