@@ -68,10 +68,13 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+/// Every failure to get a connection is the database being unavailable: down, restarting, refusing
+/// connections (a database closed to them answers SQLSTATE 55000, not a connection exception), or the pool
+/// waiting too long for one.
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(error: deadpool_postgres::PoolError) -> StoreError {
         match error {
-            deadpool_postgres::PoolError::Backend(error) => error.into(),
+            deadpool_postgres::PoolError::Backend(error) => StoreError::Unavailable(reason(&error)),
             other => StoreError::Unavailable(other.to_string()),
         }
     }
