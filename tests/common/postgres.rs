@@ -11,7 +11,7 @@ use tokio_postgres::NoTls;
 
 /// What a test without a server says.
 pub const HOW: &str = "this test needs PostgreSQL: set CAREGATE_TEST_POSTGRES to the URL of a role that may create \
-databases, e.g. postgres://caregate_test:PASSWORD@127.0.0.1:5432/postgres (.ci/run installs Debian's postgresql, \
+databases and roles, e.g. postgres://caregate_test:PASSWORD@127.0.0.1:5432/postgres (.ci/run installs Debian's postgresql, \
 starts it and sets this)";
 
 pub struct TestDatabase {
@@ -46,19 +46,48 @@ impl TestDatabase {
 
     /// `[store]` for this database: its URL without the password, which goes to `dir/db-password`.
     pub fn store_config(&self, dir: &Path) -> StoreConfig {
-        let password_file = self.password.as_ref().map(|password| {
-            let path = dir.join("db-password");
+        self.store_config_as(dir, &self.user, self.password.as_deref())
+    }
+
+    /// `[store]` for this database as another role, its password in `dir/<role>-password`.
+    pub fn store_config_as(&self, dir: &Path, role: &str, password: Option<&str>) -> StoreConfig {
+        let password_file = password.map(|password| {
+            let path = dir.join(format!("{role}-password"));
             std::fs::write(&path, password).expect("writes the password file");
             path
         });
         StoreConfig {
             kind: "postgres".into(),
             data: dir.join("data"),
-            url: Some(format!("postgres://{}@{}:{}/{}", self.user, self.host, self.port, self.name)),
+            url: Some(format!("postgres://{role}@{}:{}/{}", self.host, self.port, self.name)),
             password_file,
             sslmode: "disable".into(),
             ..StoreConfig::default()
         }
+    }
+
+    /// Runs statements in this database as the role of CAREGATE_TEST_POSTGRES (its owner).
+    pub fn in_database(&self, sql: &str) {
+        let mut config = self.admin.clone();
+        config.dbname(&self.name);
+        run(config, sql.to_string(), |client, sql| async move { client.batch_execute(&sql).await });
+    }
+
+    /// Runs a statement in this database as `role`: `ok`, or the server's error.
+    pub fn as_role(&self, role: &str, password: &str, sql: &str) -> String {
+        let mut config = self.admin.clone();
+        config.dbname(&self.name).user(role).password(password);
+        run(config, sql.to_string(), |client, sql| async move {
+            Ok(match client.batch_execute(&sql).await {
+                Ok(()) => "ok".to_string(),
+                Err(error) => error.as_db_error().map_or_else(|| error.to_string(), |e| e.message().to_string()),
+            })
+        })
+    }
+
+    /// Drops the database now (again when the test ends changes nothing).
+    pub fn drop_database(&self) {
+        self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
     }
 
     /// Runs statements on the server's administrative database (as the role of CAREGATE_TEST_POSTGRES).
@@ -89,11 +118,9 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let admin = self.admin.clone();
         // Not from a panicking test's unwinding: a second panic would abort and hide the first.
         if !std::thread::panicking() {
-            run(admin, sql, |client, sql| async move { client.batch_execute(&sql).await });
+            self.drop_database();
         }
     }
 }

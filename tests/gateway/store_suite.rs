@@ -274,3 +274,37 @@ async fn the_same_message_sent_to_two_instances_at_once_is_stored_once() {
     assert_eq!(database.count("SELECT count(*) FROM messages"), 40);
     assert_eq!(verify(one.audit_log().await.expect("reads")), Verdict::Intact { entries: 40 });
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_with_only_the_gateways_grants_runs_the_suite_and_cannot_rewrite_the_audit() {
+    let database = TestDatabase::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The owner (the role of CAREGATE_TEST_POSTGRES) makes the tables.
+    drop(PostgresStore::open(&database.store_config(dir.path())).await.expect("the owner migrates"));
+    let role = format!("{}_app", database.name);
+    database.admin(&format!("CREATE ROLE {role} LOGIN PASSWORD 'app-password'"));
+    let _dropped = DropRole(&database, role.clone());
+    let grants =
+        include_str!("../../crates/caregate-gateway/src/store/postgres/grants.sql").replace("caregate_app", &role);
+    database.in_database(&grants);
+    assert!(database.as_role(&role, "app-password", "CREATE TABLE t (x int)").contains("permission denied"));
+    let config = database.store_config_as(dir.path(), &role, Some("app-password"));
+    let store = PostgresStore::open(&config).await.expect("the gateway's role opens a migrated database");
+    suite(Arc::new(Arc::clone(&store))).await;
+    let refused = database.as_role(&role, "app-password", "DELETE FROM audit");
+    assert!(refused.contains("permission denied"), "{refused}");
+    let refused = database.as_role(&role, "app-password", "UPDATE audit SET detail = ''");
+    assert!(refused.contains("permission denied"), "{refused}");
+}
+
+/// Drops a test's role when the test ends (after its database, which the role's grants are in).
+struct DropRole<'a>(&'a TestDatabase, String);
+
+impl Drop for DropRole<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.0.drop_database();
+            self.0.admin(&format!("DROP ROLE IF EXISTS {}", self.1));
+        }
+    }
+}
