@@ -123,6 +123,29 @@ async fn suite(store: Arc<dyn Store>) {
     assert_eq!(status.copies[0].state, CopyState::Acknowledged);
     assert!(store.message("nothing").await.expect("reads").is_none());
 
+    // The same message many times at once (one group, where a store groups its writes): stored once, and every
+    // other answer is the first one.
+    let same: Vec<_> = (0..6)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let copy = NewMessage {
+                id: format!("dup{i}"),
+                response: format!(r#"{{"id":"dup{i}"}}"#),
+                ..message("dup", Some("dup-key"), "dd", None)
+            };
+            tokio::spawn(async move { store.accept(copy).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for accepted in same {
+        answers.push(accepted.await.expect("task").expect("stored"));
+    }
+    let first: Vec<usize> = (0..6).filter(|&i| answers[i] == Accepted::New).collect();
+    assert_eq!(first.len(), 1, "{answers:?}");
+    let winner = format!("dup{}", first[0]);
+    assert!(answers.iter().all(|a| *a == Accepted::New || *a == repeat(&winner)), "{answers:?}");
+    audited += 1;
+
     // Push delivery: due, retried, dead-lettered, replayed, delivered.
     assert_eq!(
         store.accept(message("p1", None, "d", Some("http://127.0.0.1:9/inbox"))).await.expect("stored"),
@@ -130,7 +153,7 @@ async fn suite(store: Arc<dyn Store>) {
     );
     audited += 1;
     let depth = store.queue_depth().await.expect("counts");
-    assert_eq!(depth, 20 + 2, "the 21 mailbox copies less m3's (acknowledged), and p1's two");
+    assert_eq!(depth, 20 + 1 + 2, "the 21 mailbox copies less m3's (acknowledged), dup's, and p1's two");
     let attempt =
         |detail: &str| Record::new(Event::DeliveryAttempt, "gateway").message("p1").recipient("POL01").detail(detail);
     let due = store.due(&now_text(), 256).await.expect("reads");

@@ -1,6 +1,7 @@
-//! The shared store: PostgreSQL, for several gateway instances behind a load balancer. Every write is one
+//! The shared store: PostgreSQL, for several gateway instances behind a load balancer. Every write is a
 //! transaction that commits before its future resolves (so a 202 follows a commit), on a pooled connection
-//! (deadpool over tokio-postgres; a connection the database dropped is replaced on its next use). What makes
+//! (deadpool over tokio-postgres; a connection the database dropped is replaced on its next use). Accepts are
+//! committed in groups (`batch`): those waiting when a writer is free go into one transaction. What makes
 //! several instances one gateway lives in the database:
 //!
 //! - a `messageId` or idempotency key is stored once: a unique constraint decides between two instances given
@@ -15,6 +16,8 @@
 //! start under an advisory lock, so two instances starting together do not race.
 //!
 //! Not for: any policy (it stores what it is given), nor the embedded default ([`super::sqlite`]).
+
+mod batch;
 
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -221,6 +224,8 @@ pub async fn probe(store: &StoreConfig) -> Result<String, StoreError> {
 
 pub struct PostgresStore {
     pool: Pool,
+    /// The accepts' group-commit writers (`batch`).
+    accepts: tokio::sync::mpsc::UnboundedSender<batch::Pending>,
     /// This instance, as written in the leases it takes.
     instance: String,
     lease: chrono::Duration,
@@ -245,6 +250,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Config(e.to_string()))?;
         let store = PostgresStore {
+            accepts: batch::start(pool.clone(), store.max_batch),
             pool,
             instance: uuid::Uuid::new_v4().to_string(),
             lease: chrono::Duration::milliseconds(store.lease_ms.min(i64::MAX as u64) as i64),
@@ -311,98 +317,9 @@ impl PostgresStore {
             .map(|copy| serde_json::to_string(&copy.redactions))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Corrupt(format!("a copy's redactions as JSON: {e}")))?;
-        for _ in 0..ACCEPT_TRIES {
-            if let Some(accepted) = self.accept_once(&message, &redactions).await? {
-                return Ok(accepted);
-            }
-        }
-        Err(StoreError::Postgres(format!(
-            "message {} kept meeting other writes of its messageId or idempotency key",
-            message.id
-        )))
-    }
-
-    /// One try at an accept, in one transaction. `None` when another instance stored the same `messageId` or
-    /// key first (the unique constraint made this one wait for it to commit): the next try finds that message.
-    async fn accept_once(&self, message: &NewMessage, redactions: &[String]) -> Result<Option<Accepted>, StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        if let Some(key) = &message.idempotency_key {
-            if let Some((digest, response)) = idempotent(&tx, &message.sender, key).await? {
-                let accepted =
-                    if digest == message.digest { Accepted::Repeat(response) } else { Accepted::KeyConflict };
-                return Ok(Some(accepted));
-            }
-        }
-        let earlier = tx
-            .query_opt(
-                "SELECT id, envelope_digest, response, envelope FROM messages WHERE sender = $1 AND message_id = $2",
-                &[&message.sender, &message.message_id],
-            )
-            .await?;
-        if let Some(row) = earlier {
-            let (id, digest, response, envelope): (String, String, String, String) =
-                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-            if digest != message.envelope_digest && !same_envelope(&envelope, &message.envelope)? {
-                return Ok(Some(Accepted::MessageIdConflict));
-            }
-            // A new key for the same message: the key names the first.
-            if let Some(key) = &message.idempotency_key {
-                let stored = tx
-                    .execute(
-                        "INSERT INTO idempotency (sender, key, digest, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                        &[&message.sender, key, &message.digest, &id],
-                    )
-                    .await?;
-                if stored == 0 {
-                    return Ok(None);
-                }
-                tx.commit().await?;
-            }
-            return Ok(Some(Accepted::Repeat(response)));
-        }
-        let stored = tx
-            .execute(
-                "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-                &[
-                    &message.id,
-                    &message.sender,
-                    &message.message_id,
-                    &message.standard,
-                    &message.received_at,
-                    &message.digest,
-                    &message.response,
-                    &message.envelope,
-                    &message.envelope_digest,
-                ],
-            )
-            .await?;
-        if stored == 0 {
-            return Ok(None);
-        }
-        if let Some(key) = &message.idempotency_key {
-            let stored = tx
-                .execute(
-                    "INSERT INTO idempotency (sender, key, digest, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&message.sender, key, &message.digest, &message.id],
-                )
-                .await?;
-            if stored == 0 {
-                return Ok(None);
-            }
-        }
-        let recipients: Vec<&str> = message.copies.iter().map(|c| c.recipient.as_str()).collect();
-        let roles: Vec<&str> = message.copies.iter().map(|c| c.role.as_str()).collect();
-        let push_urls: Vec<Option<&str>> = message.copies.iter().map(|c| c.push_url.as_deref()).collect();
-        let formats: Vec<&str> = message.copies.iter().map(|c| c.format.as_str()).collect();
-        tx.execute(
-            "INSERT INTO copies (message, recipient, role, redactions, push_url, format, state, next_at, updated_at) SELECT $1, r, o, x, u, f, 'pending', $7, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS c (r, o, x, u, f, n) ORDER BY n",
-            &[&message.id, &recipients, &roles, &redactions, &push_urls, &formats, &message.received_at],
-        )
-        .await?;
-        append(&tx, &message.audit).await?;
-        tx.commit().await?;
-        Ok(Some(Accepted::New))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.accepts.send(batch::Pending { message, redactions, reply }).map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
     async fn idempotent_key(&self, sender: &str, key: &str) -> Result<Option<(String, String)>, StoreError> {
@@ -552,6 +469,88 @@ impl PostgresStore {
             })
             .collect()
     }
+}
+
+/// One try at an accept, in one transaction. `None` when another instance stored the same `messageId` or
+/// key first (the unique constraint made this one wait for it to commit): the next try finds that message.
+async fn accept_once(pool: &Pool, message: &NewMessage, redactions: &[String]) -> Result<Option<Accepted>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    if let Some(key) = &message.idempotency_key {
+        if let Some((digest, response)) = idempotent(&tx, &message.sender, key).await? {
+            let accepted = if digest == message.digest { Accepted::Repeat(response) } else { Accepted::KeyConflict };
+            return Ok(Some(accepted));
+        }
+    }
+    let earlier = tx
+        .query_opt(
+            "SELECT id, envelope_digest, response, envelope FROM messages WHERE sender = $1 AND message_id = $2",
+            &[&message.sender, &message.message_id],
+        )
+        .await?;
+    if let Some(row) = earlier {
+        let (id, digest, response, envelope): (String, String, String, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        if digest != message.envelope_digest && !same_envelope(&envelope, &message.envelope)? {
+            return Ok(Some(Accepted::MessageIdConflict));
+        }
+        // A new key for the same message: the key names the first.
+        if let Some(key) = &message.idempotency_key {
+            let stored = tx
+                .execute(
+                    "INSERT INTO idempotency (sender, key, digest, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&message.sender, key, &message.digest, &id],
+                )
+                .await?;
+            if stored == 0 {
+                return Ok(None);
+            }
+            tx.commit().await?;
+        }
+        return Ok(Some(Accepted::Repeat(response)));
+    }
+    let stored = tx
+        .execute(
+            "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            &[
+                &message.id,
+                &message.sender,
+                &message.message_id,
+                &message.standard,
+                &message.received_at,
+                &message.digest,
+                &message.response,
+                &message.envelope,
+                &message.envelope_digest,
+            ],
+        )
+        .await?;
+    if stored == 0 {
+        return Ok(None);
+    }
+    if let Some(key) = &message.idempotency_key {
+        let stored = tx
+            .execute(
+                "INSERT INTO idempotency (sender, key, digest, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&message.sender, key, &message.digest, &message.id],
+            )
+            .await?;
+        if stored == 0 {
+            return Ok(None);
+        }
+    }
+    let recipients: Vec<&str> = message.copies.iter().map(|c| c.recipient.as_str()).collect();
+    let roles: Vec<&str> = message.copies.iter().map(|c| c.role.as_str()).collect();
+    let push_urls: Vec<Option<&str>> = message.copies.iter().map(|c| c.push_url.as_deref()).collect();
+    let formats: Vec<&str> = message.copies.iter().map(|c| c.format.as_str()).collect();
+    tx.execute(
+        "INSERT INTO copies (message, recipient, role, redactions, push_url, format, state, next_at, updated_at) SELECT $1, r, o, x, u, f, 'pending', $7, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS c (r, o, x, u, f, n) ORDER BY n",
+        &[&message.id, &recipients, &roles, &redactions, &push_urls, &formats, &message.received_at],
+    )
+    .await?;
+    append(&tx, &message.audit).await?;
+    tx.commit().await?;
+    Ok(Some(Accepted::New))
 }
 
 /// The body digest and first answer of the message a sender's idempotency key names.
