@@ -249,15 +249,35 @@ async fn intake_answers_503_while_the_database_is_away_then_carries_on() {
         database.count("SELECT count(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM audit a WHERE a.message = m.id AND a.event = 'accept')"),
         0
     );
-    let verified = Command::new(env!("CARGO_BIN_EXE_caregate"))
-        .args(["audit", "verify", "--config"])
-        .arg(&config_path)
-        .output()
-        .expect("runs");
-    let said = String::from_utf8_lossy(&verified.stdout);
-    assert!(verified.status.success() && said.contains("chain intact"), "{said}");
     gateway.kill().expect("stops");
     gateway.wait().expect("reaped");
+    // The chain, and an anchor of its head, on PostgreSQL: its last two entries deleted (and the head row set
+    // back, as one who meant to hide them would), the chain is intact but short of the anchor.
+    let audit = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_caregate"))
+            .arg("audit")
+            .args(args)
+            .arg("--config")
+            .arg(&config_path)
+            .output()
+            .expect("runs");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, said) = audit(&["verify"]);
+    assert!(code == Some(0) && said.contains("chain intact"), "{said}");
+    let anchor = dir.path().join("anchor.json");
+    let (code, said) = audit(&["anchor", "-o", anchor.to_str().expect("a path")]);
+    assert!(code == Some(0) && said.starts_with("anchored entry"), "{said}");
+    let (code, said) = audit(&["verify", "--anchor", anchor.to_str().expect("a path")]);
+    assert!(code == Some(0) && said.contains("holds the entry its anchor vouches for"), "{said}");
+    database.in_database(
+        "DELETE FROM audit WHERE seq > (SELECT max(seq) - 2 FROM audit); \
+         UPDATE audit_head SET seq = a.seq, hash = a.hash FROM (SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1) a",
+    );
+    let (code, said) = audit(&["verify"]);
+    assert!(code == Some(0), "without the anchor the shorter chain is intact: {said}");
+    let (code, said) = audit(&["verify", "--anchor", anchor.to_str().expect("a path")]);
+    assert!(code == Some(1) && said.contains("entries were deleted from its end"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

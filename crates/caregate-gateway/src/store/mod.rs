@@ -228,6 +228,11 @@ pub trait Store: Send + Sync + 'static {
     fn queue_depth(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
     /// The whole audit chain, in order.
     fn audit_log(&self) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
+    /// Whether `due` hands copies out under a lease (a store shared by several gateways): then a gateway asks
+    /// for no more than it can start pushing at once, so that none waits out its lease unsent.
+    fn leases(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

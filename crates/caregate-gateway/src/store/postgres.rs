@@ -726,4 +726,8 @@ impl Store for Arc<PostgresStore> {
     fn audit_log(&self) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
         Box::pin(self.audit_entries())
     }
+
+    fn leases(&self) -> bool {
+        true
+    }
 }
