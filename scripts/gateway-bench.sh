@@ -50,7 +50,11 @@ pg_database=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -z "$pg_database" ] || psql "$POSTGRES/postgres" -qc "DROP DATABASE IF EXISTS $pg_database WITH (FORCE)" || true
+  # FORCE cannot end another role's connection (an autovacuum worker on the database): tried until it ends.
+  for _ in $(seq 20); do
+    [ -z "$pg_database" ] || psql "$POSTGRES/postgres" -qc "DROP DATABASE IF EXISTS $pg_database WITH (FORCE)" 2>/dev/null && break
+    sleep 1
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -85,9 +85,20 @@ impl TestDatabase {
         })
     }
 
-    /// Drops the database now (again when the test ends changes nothing).
+    /// Drops the database now (again when the test ends changes nothing). Tried a few times: FORCE cannot end
+    /// a connection of another role (an autovacuum worker that has just started on it), which ends soon.
     pub fn drop_database(&self) {
-        self.admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        for _ in 0..20 {
+            let tried = run(self.admin.clone(), sql.clone(), |client, sql| async move {
+                Ok(client.batch_execute(&sql).await.map_err(|e| e.to_string()))
+            });
+            match tried {
+                Ok(()) => return,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+            }
+        }
+        self.admin(&sql);
     }
 
     /// Runs statements on the server's administrative database (as the role of CAREGATE_TEST_POSTGRES).

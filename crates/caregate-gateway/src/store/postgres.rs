@@ -23,10 +23,11 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use deadpool_postgres::Transaction;
 use deadpool_postgres::{Pool, Runtime};
 use serde_json::Value;
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::Row;
 
 use super::sqlite::{now_text, timestamp};
 use super::{
@@ -387,7 +388,7 @@ impl PostgresStore {
             Transition::Ack => "UPDATE copies SET state = 'acknowledged', updated_at = $3 WHERE message = $1 AND recipient = $2 AND state IN ('pending', 'delivered', 'acknowledged')",
             Transition::Replay => "UPDATE copies SET state = 'pending', attempts = 0, next_at = $3, updated_at = $3, lease_owner = NULL, lease_until = NULL WHERE message = $1 AND recipient = $2 AND state = 'dead'",
         };
-        if tx.execute(sql, &[&message, &recipient, &now]).await? == 0 {
+        if tx.execute(&prepared(&tx, sql).await?, &[&message, &recipient, &now]).await? == 0 {
             return Ok(false);
         }
         append(&tx, std::slice::from_ref(&record)).await?;
@@ -405,7 +406,8 @@ impl PostgresStore {
              SELECT {COPY_COLUMNS}, m.envelope, c.redactions FROM c JOIN messages m ON m.id = c.message ORDER BY c.next_at"
         );
         let client = self.pool.get().await?;
-        let rows = client.query(&sql, &[&now, &limit, &self.instance, &until]).await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let rows = client.query(&statement, &[&now, &limit, &self.instance, &until]).await?;
         rows.iter().map(|r| copy_row(r, true)).collect()
     }
 
@@ -424,8 +426,7 @@ impl PostgresStore {
         };
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute(
-            "UPDATE copies SET state = $3, attempts = attempts + 1, next_at = $4, last_error = $5, updated_at = $6, lease_owner = NULL, lease_until = NULL WHERE message = $1 AND recipient = $2",
+        tx.execute(&prepared(&tx, "UPDATE copies SET state = $3, attempts = attempts + 1, next_at = $4, last_error = $5, updated_at = $6, lease_owner = NULL, lease_until = NULL WHERE message = $1 AND recipient = $2").await?,
             &[&message, &recipient, &state, &next_at, &error, &now],
         )
         .await?;
@@ -484,7 +485,11 @@ async fn accept_once(pool: &Pool, message: &NewMessage, redactions: &[String]) -
     }
     let earlier = tx
         .query_opt(
-            "SELECT id, envelope_digest, response, envelope FROM messages WHERE sender = $1 AND message_id = $2",
+            &prepared(
+                &tx,
+                "SELECT id, envelope_digest, response, envelope FROM messages WHERE sender = $1 AND message_id = $2",
+            )
+            .await?,
             &[&message.sender, &message.message_id],
         )
         .await?;
@@ -496,9 +501,7 @@ async fn accept_once(pool: &Pool, message: &NewMessage, redactions: &[String]) -
         }
         // A new key for the same message: the key names the first.
         if let Some(key) = &message.idempotency_key {
-            let stored = tx
-                .execute(
-                    "INSERT INTO idempotency (sender, key, digest, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            let stored = tx.execute(&prepared(&tx, "INSERT INTO idempotency (sender, key, digest, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING").await?,
                     &[&message.sender, key, &message.digest, &id],
                 )
                 .await?;
@@ -509,9 +512,7 @@ async fn accept_once(pool: &Pool, message: &NewMessage, redactions: &[String]) -
         }
         return Ok(Some(Accepted::Repeat(response)));
     }
-    let stored = tx
-        .execute(
-            "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+    let stored = tx.execute(&prepared(&tx, "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING").await?,
             &[
                 &message.id,
                 &message.sender,
@@ -529,9 +530,7 @@ async fn accept_once(pool: &Pool, message: &NewMessage, redactions: &[String]) -
         return Ok(None);
     }
     if let Some(key) = &message.idempotency_key {
-        let stored = tx
-            .execute(
-                "INSERT INTO idempotency (sender, key, digest, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        let stored = tx.execute(&prepared(&tx, "INSERT INTO idempotency (sender, key, digest, message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING").await?,
                 &[&message.sender, key, &message.digest, &message.id],
             )
             .await?;
@@ -543,8 +542,7 @@ async fn accept_once(pool: &Pool, message: &NewMessage, redactions: &[String]) -
     let roles: Vec<&str> = message.copies.iter().map(|c| c.role.as_str()).collect();
     let push_urls: Vec<Option<&str>> = message.copies.iter().map(|c| c.push_url.as_deref()).collect();
     let formats: Vec<&str> = message.copies.iter().map(|c| c.format.as_str()).collect();
-    tx.execute(
-        "INSERT INTO copies (message, recipient, role, redactions, push_url, format, state, next_at, updated_at) SELECT $1, r, o, x, u, f, 'pending', $7, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS c (r, o, x, u, f, n) ORDER BY n",
+    tx.execute(&prepared(&tx, "INSERT INTO copies (message, recipient, role, redactions, push_url, format, state, next_at, updated_at) SELECT $1, r, o, x, u, f, 'pending', $7, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS c (r, o, x, u, f, n) ORDER BY n").await?,
         &[&message.id, &recipients, &roles, &redactions, &push_urls, &formats, &message.received_at],
     )
     .await?;
@@ -555,9 +553,7 @@ async fn accept_once(pool: &Pool, message: &NewMessage, redactions: &[String]) -
 
 /// The body digest and first answer of the message a sender's idempotency key names.
 async fn idempotent(tx: &Transaction<'_>, sender: &str, key: &str) -> Result<Option<(String, String)>, StoreError> {
-    let row = tx
-        .query_opt(
-            "SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = $1 AND i.key = $2",
+    let row = tx.query_opt(&prepared(tx, "SELECT i.digest, m.response FROM idempotency i JOIN messages m ON m.id = i.message WHERE i.sender = $1 AND i.key = $2").await?,
             &[&sender, &key],
         )
         .await?;
@@ -565,6 +561,12 @@ async fn idempotent(tx: &Transaction<'_>, sender: &str, key: &str) -> Result<Opt
         Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
         None => None,
     })
+}
+
+/// A statement prepared once per pooled connection (the pool keeps it), so that running it costs one round trip
+/// rather than two: tokio-postgres prepares a statement given as text each time it runs it.
+async fn prepared(tx: &Transaction<'_>, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
+    Ok(tx.prepare_cached(sql).await?)
 }
 
 /// Whether two envelopes (JSON text) are the same JSON: the same message sent again laid out anew.
@@ -582,7 +584,7 @@ async fn append(tx: &Transaction<'_>, records: &[Record]) -> Result<(), StoreErr
     if records.is_empty() {
         return Ok(());
     }
-    let head = tx.query_one("SELECT seq, hash FROM audit_head FOR UPDATE", &[]).await?;
+    let head = tx.query_one(&prepared(tx, "SELECT seq, hash FROM audit_head FOR UPDATE").await?, &[]).await?;
     let (mut seq, mut prev): (i64, String) = (head.try_get(0)?, head.try_get(1)?);
     let at = now_text();
     let entries: Vec<Entry> = records
@@ -596,8 +598,7 @@ async fn append(tx: &Transaction<'_>, records: &[Record]) -> Result<(), StoreErr
         .collect();
     let column = |f: fn(&Entry) -> &str| entries.iter().map(f).collect::<Vec<&str>>();
     let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
-    tx.execute(
-        "WITH added AS (INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])) UPDATE audit_head SET seq = $11, hash = $12",
+    tx.execute(&prepared(tx, "WITH added AS (INSERT INTO audit (seq, at, event, actor, message, recipient, digest, detail, prev, hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])) UPDATE audit_head SET seq = $11, hash = $12").await?,
         &[
             &seqs,
             &column(|e| &e.at),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{accept_once, append, same_envelope, ACCEPT_TRIES};
+use super::{accept_once, append, prepared, same_envelope, ACCEPT_TRIES};
 use crate::store::{Accepted, NewMessage, StoreError};
 
 /// An accept waiting for its group.
@@ -109,9 +109,7 @@ async fn commit(pool: &Pool, group: &[Pending]) -> Result<Vec<Option<Accepted>>,
     if !keyed.is_empty() {
         let senders: Vec<&str> = keyed.iter().map(|&i| messages[i].sender.as_str()).collect();
         let keys: Vec<&str> = keyed.iter().map(|&i| messages[i].idempotency_key.as_deref().unwrap_or("")).collect();
-        let rows = tx
-            .query(
-                "SELECT i.sender, i.key, i.digest, m.response FROM unnest($1::text[], $2::text[]) AS k (sender, key) JOIN idempotency i ON i.sender = k.sender AND i.key = k.key JOIN messages m ON m.id = i.message",
+        let rows = tx.query(&prepared(&tx, "SELECT i.sender, i.key, i.digest, m.response FROM unnest($1::text[], $2::text[]) AS k (sender, key) JOIN idempotency i ON i.sender = k.sender AND i.key = k.key JOIN messages m ON m.id = i.message").await?,
                 &[&senders, &keys],
             )
             .await?;
@@ -139,9 +137,7 @@ async fn commit(pool: &Pool, group: &[Pending]) -> Result<Vec<Option<Accepted>>,
     if !open.is_empty() {
         let senders: Vec<&str> = open.iter().map(|&i| messages[i].sender.as_str()).collect();
         let ids: Vec<&str> = open.iter().map(|&i| messages[i].message_id.as_str()).collect();
-        let rows = tx
-            .query(
-                "SELECT m.sender, m.message_id, m.id, m.envelope_digest, m.response, m.envelope FROM unnest($1::text[], $2::text[]) AS k (sender, message_id) JOIN messages m ON m.sender = k.sender AND m.message_id = k.message_id",
+        let rows = tx.query(&prepared(&tx, "SELECT m.sender, m.message_id, m.id, m.envelope_digest, m.response, m.envelope FROM unnest($1::text[], $2::text[]) AS k (sender, message_id) JOIN messages m ON m.sender = k.sender AND m.message_id = k.message_id").await?,
                 &[&senders, &ids],
             )
             .await?;
@@ -245,9 +241,7 @@ async fn insert_rows(
     new_keys: &[(usize, String)],
 ) -> Result<(Vec<usize>, Vec<usize>), StoreError> {
     let column = |f: fn(&NewMessage) -> &str| fresh.iter().map(|&i| f(messages[i])).collect::<Vec<&str>>();
-    let inserted = tx
-        .query(
-            "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) ON CONFLICT DO NOTHING RETURNING id",
+    let inserted = tx.query(&prepared(tx, "INSERT INTO messages (id, sender, message_id, standard, received_at, digest, response, envelope, envelope_digest) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) ON CONFLICT DO NOTHING RETURNING id").await?,
             &[
                 &column(|m| &m.id),
                 &column(|m| &m.sender),
@@ -277,9 +271,7 @@ async fn insert_rows(
             keys.iter().map(|(i, _)| messages[*i].idempotency_key.as_deref().unwrap_or("")).collect();
         let digests: Vec<&str> = keys.iter().map(|(i, _)| messages[*i].digest.as_str()).collect();
         let named: Vec<&str> = keys.iter().map(|(_, id)| *id).collect();
-        let stored = tx
-            .query(
-                "INSERT INTO idempotency (sender, key, digest, message) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k (sender, key, digest, message) WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = k.message) ON CONFLICT DO NOTHING RETURNING sender, key",
+        let stored = tx.query(&prepared(tx, "INSERT INTO idempotency (sender, key, digest, message) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k (sender, key, digest, message) WHERE EXISTS (SELECT 1 FROM messages m WHERE m.id = k.message) ON CONFLICT DO NOTHING RETURNING sender, key").await?,
                 &[&senders, &names, &digests, &named],
             )
             .await?;
@@ -323,8 +315,7 @@ async fn insert_copies(
         }
     }
     let [ids, recipients, roles, redactions, push_urls, formats, received] = &columns;
-    tx.execute(
-        "INSERT INTO copies (message, recipient, role, redactions, push_url, format, state, next_at, updated_at) SELECT m, r, o, x, u, f, 'pending', t, t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS c (m, r, o, x, u, f, t, n) ORDER BY n",
+    tx.execute(&prepared(tx, "INSERT INTO copies (message, recipient, role, redactions, push_url, format, state, next_at, updated_at) SELECT m, r, o, x, u, f, 'pending', t, t FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS c (m, r, o, x, u, f, t, n) ORDER BY n").await?,
         &[ids, recipients, roles, redactions, push_urls, formats, received],
     )
     .await?;
