@@ -1065,9 +1065,16 @@ fn send_command(catalog: &Catalog, args: super::SendArgs) -> Result<u8> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let report = runtime.block_on(async {
-        let store = caregate_gateway::store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)
-            .with_context(|| format!("cannot open the store in {}", config.store.data.display()))?;
-        anyhow::Ok(send::run(&config, catalog, &store, &args.extracts).await?)
+        // The audit entries go to the gateway's store, shared or embedded; the outbox stays in `data`.
+        let store: Arc<dyn caregate_gateway::store::Store> = if config.store.kind == "postgres" {
+            Arc::new(caregate_gateway::store::postgres::PostgresStore::open(&config.store).await?)
+        } else {
+            Arc::new(
+                caregate_gateway::store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)
+                    .with_context(|| format!("cannot open the store in {}", config.store.data.display()))?,
+            )
+        };
+        anyhow::Ok(send::run(&config, catalog, store.as_ref(), &args.extracts).await?)
     })?;
     let text = if args.format == "json" {
         serde_json::to_string_pretty(&report).context("cannot write the report")? + "\n"
