@@ -15,6 +15,9 @@
 #   ROUNDS=1 DURATION=20 CONNS=32 RATE=2000 scripts/gateway-bench.sh
 #   CAREGATE=/elsewhere/target/release/caregate scripts/gateway-bench.sh   # another build (e.g. an earlier commit)
 #   EARLIER=/elsewhere/target/release/caregate scripts/gateway-bench.sh    # and that build too, in the same rounds
+#   POSTGRES=postgres://ROLE@127.0.0.1:5432 PGPASSWORD=… scripts/gateway-bench.sh
+#       # and two instances on one PostgreSQL (a fresh database on that server, dropped after), the load spread
+#       # over both in turn, in the same rounds as the one instance on SQLite
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -34,15 +37,24 @@ EARLIER=${EARLIER:-}
 GATEWAY=127.0.0.1:18181
 BASELINE=127.0.0.1:18182
 EARLIER_AT=127.0.0.1:18183
+POSTGRES=${POSTGRES:-}
+PG_ONE=127.0.0.1:18184
+PG_TWO=127.0.0.1:18185
 
 cargo build --release --quiet --bin caregate
 CARGO_TARGET_DIR=target cargo build --release --quiet --manifest-path scripts/gateway-bench/Cargo.toml
 
 work=$(mktemp -d)
 pids=()
+pg_database=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # FORCE cannot end another role's connection (an autovacuum worker on the database): tried until it ends.
+  for _ in $(seq 20); do
+    [ -z "$pg_database" ] || psql "$POSTGRES/postgres" -qc "DROP DATABASE IF EXISTS $pg_database WITH (FORCE)" 2>/dev/null && break
+    sleep 1
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,6 +107,23 @@ if [ -n "$EARLIER" ]; then
   targets+=("earlier http://$EARLIER_AT")
   addresses="$addresses $EARLIER_AT"
 fi
+if [ -n "$POSTGRES" ]; then
+  pg_database=caregate_bench_$$
+  psql "$POSTGRES/postgres" -qc "CREATE DATABASE $pg_database"
+  # The same gateway, its [store] on the database (the password from PGPASSWORD).
+  awk -v url="$POSTGRES/$pg_database" '
+    /^\[store\]/ { print; print "kind = \"postgres\""; print "url = \"" url "\""; print "sslmode = \"disable\""; next }
+    /^data = / { next }
+    { print }' "$work/gateway.toml" > "$work/postgres.toml"
+  "$CAREGATE" serve --config "$work/postgres.toml" --listen "$PG_ONE" --data "$work/pg-one" > "$work/pg-one.log" 2>&1 &
+  pids+=($!)
+  # The second once the first has made the tables (two starting together would wait on each other's lock).
+  for _ in $(seq 100); do curl -sf "http://$PG_ONE/healthz" >/dev/null && break; sleep 0.1; done
+  "$CAREGATE" serve --config "$work/postgres.toml" --listen "$PG_TWO" --data "$work/pg-two" > "$work/pg-two.log" 2>&1 &
+  pids+=($!)
+  targets+=("postgres http://$PG_ONE/v1/messages,http://$PG_TWO")
+  addresses="$addresses $PG_ONE $PG_TWO"
+fi
 for address in $addresses; do
   for _ in $(seq 100); do curl -sf "http://$address/healthz" >/dev/null && break; sleep 0.1; done
 done
@@ -112,7 +141,7 @@ load() { # name url [rate]
 # Deleting a large store (an earlier run's) leaves the filesystem discarding its blocks (on a disk mounted with
 # `discard`), which was seen to stall syncs for hundreds of milliseconds; let that finish before measuring.
 sync
-echo "gateway: $CAREGATE${EARLIER:+; earlier: $EARLIER}"
+echo "gateway: $CAREGATE${EARLIER:+; earlier: $EARLIER}${POSTGRES:+; postgres: two instances on $POSTGRES/$pg_database}"
 echo "load: $CLOSED_CONNS connections closed loop, $CONNS at a rate, $THREADS thread(s), $DURATION s a run"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -sr); body $(wc -c < "$work/referral.json") bytes"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -142,14 +171,20 @@ for mode in sorted({n.split("-", 1)[1] for n in runs}, key=lambda m: (m != "clos
     b = runs.get("baseline-" + mode, [])
     med = lambda rs, k: statistics.median(r[k] for r in rs) if rs else float("nan")
     print(f"  {label:>16}: baseline {med(b,'rps'):8.0f}/s p50 {med(b,'p50'):7.2f} ms p99 {med(b,'p99'):7.2f} ms")
-    for name in ("gateway", "earlier"):
+    sqlite = runs.get("gateway-" + mode, [])
+    for name in ("gateway", "earlier", "postgres"):
         g = runs.get(name + "-" + mode, [])
         if g:
+            versus = f"; to the SQLite gateway {med(g,'rps')/med(sqlite,'rps'):.3f}" if name == "postgres" and sqlite else ""
             print(f"  {'':>16}  {name:>8} {med(g,'rps'):7.0f}/s p50 {med(g,'p50'):7.2f} ms p99 {med(g,'p99'):7.2f} ms p99.9 {med(g,'p999'):7.2f} ms | "
-                  f"ratio to baseline {med(g,'rps')/med(b,'rps'):.3f}; non-202 {sum(r['not202'] for r in g):.0f}, errors {sum(r['errors'] for r in g):.0f}")
+                  f"ratio to baseline {med(g,'rps')/med(b,'rps'):.3f}{versus}; non-202 {sum(r['not202'] for r in g):.0f}, errors {sum(r['errors'] for r in g):.0f}")
 PY
 stored=$(curl -s "http://$GATEWAY/metrics" | awk '/^caregate_messages_accepted_total/{print $2}')
 echo "gateway accepted (metrics): $stored"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 "$CAREGATE" audit verify --data "$work/data"
 if [ -n "$EARLIER" ]; then kill "${pids[2]}"; wait "${pids[2]}" 2>/dev/null || true; "$EARLIER" audit verify --data "$work/earlier-data"; fi
+if [ -n "$POSTGRES" ]; then
+  echo "postgres: $(psql "$POSTGRES/$pg_database" -Atc 'SELECT count(*) FROM messages') messages stored by the two instances"
+  "$CAREGATE" audit verify --config "$work/postgres.toml"
+fi

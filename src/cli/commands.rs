@@ -62,11 +62,14 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Standards(command) => standards(&catalog, command),
         Command::Generate(args) => generate(&catalog, args),
         Command::Serve(args) => serve(catalog, args),
-        Command::Audit(super::AuditCommand::Verify { data, anchor, key }) => {
-            audit_verify(&data, &anchor, key.as_deref())
+        Command::Audit(super::AuditCommand::Verify { data, config, anchor, key }) => {
+            let (entries, place) = audit_chain(&catalog, &data, config.as_deref())?;
+            audit_verify(entries, &anchor, key.as_deref())
+                .with_context(|| format!("while checking the audit log of {place}"))
         }
-        Command::Audit(super::AuditCommand::Anchor { data, sign, output }) => {
-            audit_anchor(&data, sign.as_deref(), &output)
+        Command::Audit(super::AuditCommand::Anchor { data, config, sign, output }) => {
+            let (entries, place) = audit_chain(&catalog, &data, config.as_deref())?;
+            audit_anchor(entries, &place, sign.as_deref(), &output)
         }
         Command::Config(super::ConfigCommand::Check { file }) => config_check(&catalog, &file),
         Command::Suite(command) => suite_command(&catalog, command),
@@ -1065,7 +1068,14 @@ fn serve(catalog: Catalog, args: super::ServeArgs) -> Result<u8> {
     runtime.block_on(async move {
         let running = gateway::start(config, Arc::new(catalog)).await?;
         println!("caregate gateway listening on http://{}", running.address);
-        println!("store: {}", running.app.config.store.data.display());
+        let store = &running.app.config.store;
+        match store.kind.as_str() {
+            "postgres" => match caregate_gateway::store::postgres::connection(store) {
+                Ok(connection) => println!("store: {}", caregate_gateway::store::postgres::describe(&connection)),
+                Err(why) => println!("store: PostgreSQL ({why})"),
+            },
+            _ => println!("store: {}", store.data.display()),
+        }
         if let Some((tokens, path)) = tokens {
             println!("demo bearer tokens (also in {}):", path.display());
             for (who, token) in &tokens {
@@ -1107,9 +1117,16 @@ fn send_command(catalog: &Catalog, args: super::SendArgs) -> Result<u8> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let report = runtime.block_on(async {
-        let store = caregate_gateway::store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)
-            .with_context(|| format!("cannot open the store in {}", config.store.data.display()))?;
-        anyhow::Ok(send::run(&config, catalog, &store, &args.extracts).await?)
+        // The audit entries go to the gateway's store, shared or embedded; the outbox stays in `data`.
+        let store: Arc<dyn caregate_gateway::store::Store> = if config.store.kind == "postgres" {
+            Arc::new(caregate_gateway::store::postgres::PostgresStore::open(&config.store).await?)
+        } else {
+            Arc::new(
+                caregate_gateway::store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)
+                    .with_context(|| format!("cannot open the store in {}", config.store.data.display()))?,
+            )
+        };
+        anyhow::Ok(send::run(&config, catalog, store.as_ref(), &args.extracts).await?)
     })?;
     let text = if args.format == "json" {
         serde_json::to_string_pretty(&report).context("cannot write the report")? + "\n"
@@ -1200,10 +1217,35 @@ fn dfe_double(catalog: Catalog, args: super::DfeDoubleArgs) -> Result<u8> {
 /// The anchor file's format name.
 const ANCHOR_FORMAT: &str = "caregate-audit-anchor/1";
 
-fn audit_verify(data: &Path, anchors: &[PathBuf], key: Option<&Path>) -> Result<u8> {
+/// The audit chain of a gateway's store, and where it was read: the store a configuration names (its SQLite
+/// data folder or its PostgreSQL database), else the data folder.
+fn audit_chain(
+    catalog: &Catalog,
+    data: &Path,
+    config: Option<&Path>,
+) -> Result<(Vec<caregate_gateway::audit::Entry>, String)> {
+    let store = match config {
+        Some(path) => caregate_gateway::config::Config::load(path, catalog)?.store,
+        None => caregate_gateway::config::StoreConfig { data: data.to_path_buf(), ..Default::default() },
+    };
+    if store.kind == "postgres" {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        return runtime.block_on(async {
+            let opened = caregate_gateway::store::postgres::PostgresStore::open(&store).await?;
+            let entries = opened.audit_entries().await?;
+            anyhow::Ok((entries, opened.target().to_string()))
+        });
+    }
+    let entries = caregate_gateway::store::sqlite::read_audit(&store.data)
+        .with_context(|| format!("cannot read the audit log in {}", store.data.display()))?;
+    Ok((entries, store.data.display().to_string()))
+}
+
+fn audit_verify(entries: Vec<caregate_gateway::audit::Entry>, anchors: &[PathBuf], key: Option<&Path>) -> Result<u8> {
     use caregate_gateway::audit::{check_anchor, verify, Head, Verdict};
-    let entries = caregate_gateway::store::sqlite::read_audit(data)
-        .with_context(|| format!("cannot read the audit log in {}", data.display()))?;
     let count = match verify(entries.iter().cloned()) {
         Verdict::Intact { entries } => entries,
         Verdict::Broken { seq, position, reason } => {
@@ -1241,15 +1283,18 @@ fn audit_verify(data: &Path, anchors: &[PathBuf], key: Option<&Path>) -> Result<
     Ok(0)
 }
 
-fn audit_anchor(data: &Path, sign: Option<&Path>, output: &Path) -> Result<u8> {
+fn audit_anchor(
+    entries: Vec<caregate_gateway::audit::Entry>,
+    place: &str,
+    sign: Option<&Path>,
+    output: &Path,
+) -> Result<u8> {
     use caregate_gateway::audit::{head, verify, Verdict};
-    let entries = caregate_gateway::store::sqlite::read_audit(data)
-        .with_context(|| format!("cannot read the audit log in {}", data.display()))?;
     if let Verdict::Broken { seq, position, reason } = verify(entries.iter().cloned()) {
         println!("BROKEN at entry {position} (seq {seq}): {reason}; no anchor written");
         return Ok(1);
     }
-    let Some(head) = head(&entries) else { bail!("the audit log in {} holds no entry to anchor", data.display()) };
+    let Some(head) = head(&entries) else { bail!("the audit log of {place} holds no entry to anchor") };
     let mut anchor = serde_json::json!({
         "format": ANCHOR_FORMAT,
         "created": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
@@ -1282,6 +1327,19 @@ fn config_check(catalog: &Catalog, file: &Path) -> Result<u8> {
             );
             if let Some(dfe) = &config.outbound.dfe_csc_api {
                 println!("outbound dfe-csc-api: la_code {:03} to {} as {}", dfe.la_code, dfe.endpoint, dfe.standard);
+            }
+            if config.store.kind == "postgres" {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("cannot start the async runtime")?;
+                match runtime.block_on(caregate_gateway::store::postgres::probe(&config.store)) {
+                    Ok(found) => println!("store: {found}"),
+                    Err(error) => {
+                        println!("store: cannot use the database: {error}");
+                        return Ok(1);
+                    }
+                }
             }
             Ok(0)
         }

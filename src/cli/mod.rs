@@ -148,6 +148,10 @@ pub enum AuditCommand {
         /// The gateway's data folder.
         #[arg(long, default_value = "./caregate-data", value_name = "DIR")]
         data: PathBuf,
+        /// The gateway's configuration: the chain is read from the store it names (its SQLite data folder, or
+        /// its PostgreSQL database), in place of --data.
+        #[arg(long, value_name = "FILE", conflicts_with = "data")]
+        config: Option<PathBuf>,
         /// An anchor written by `caregate audit anchor` (more than one may be given).
         #[arg(long, value_name = "FILE")]
         anchor: Vec<PathBuf>,
@@ -161,6 +165,10 @@ pub enum AuditCommand {
         /// The gateway's data folder.
         #[arg(long, default_value = "./caregate-data", value_name = "DIR")]
         data: PathBuf,
+        /// The gateway's configuration: the chain is read from the store it names (its SQLite data folder, or
+        /// its PostgreSQL database), in place of --data.
+        #[arg(long, value_name = "FILE", conflicts_with = "data")]
+        config: Option<PathBuf>,
         /// Sign the anchor with this Ed25519 private key (PKCS#8 PEM, from `caregate keygen`).
         #[arg(long, value_name = "KEYFILE")]
         sign: Option<PathBuf>,

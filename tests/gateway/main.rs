@@ -8,4 +8,6 @@ mod bounds;
 mod crash;
 mod dfe_send;
 mod messages;
+mod scale_out;
+mod store_suite;
 mod tls;

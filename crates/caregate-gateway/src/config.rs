@@ -194,14 +194,53 @@ fn default_listen() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// Only `sqlite` today; the store is a trait so that `postgres` can follow.
+    /// `sqlite` (the embedded store in `data`, the default) or `postgres` (a database that several gateways
+    /// share, at `url`).
     #[serde(default = "default_store_kind")]
     pub kind: String,
+    /// The SQLite store's folder; with PostgreSQL, the folder of what stays local (the DfE route's outbox).
     #[serde(default = "default_data")]
     pub data: PathBuf,
     /// Most accepts committed in one transaction (group commit).
     #[serde(default = "default_batch")]
     pub max_batch: usize,
+    /// PostgreSQL: `postgres://user@host:port/database`, without a password (it would then be kept in the
+    /// configuration file): the password comes from `password_file`, the variable `password_env` names, or
+    /// `PGPASSWORD`, in that order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// The name of an environment variable holding the password (PGPASSWORD when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// TLS to PostgreSQL: `disable`, `prefer` (TLS when the server offers it; the default) or `require`. When
+    /// TLS is used the server's certificate is verified against the platform's roots and `ca_file`.
+    #[serde(default = "default_sslmode")]
+    pub sslmode: String,
+    /// A PEM file of CA certificates trusted for the database's certificate, beside the platform's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// PostgreSQL connections this gateway keeps open at most.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// How long an instance holds a push copy it took for delivery: another instance takes the copy up only
+    /// after this, so it must be longer than `delivery.timeout_ms` (a dead instance's copies wait this long).
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+}
+
+/// The TLS modes of `store.sslmode`.
+pub const SSLMODES: [&str; 3] = ["disable", "prefer", "require"];
+
+fn default_sslmode() -> String {
+    "prefer".into()
+}
+fn default_pool_size() -> usize {
+    16
+}
+fn default_lease_ms() -> u64 {
+    60_000
 }
 
 fn default_store_kind() -> String {
@@ -216,7 +255,18 @@ fn default_batch() -> usize {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { kind: default_store_kind(), data: default_data(), max_batch: default_batch() }
+        StoreConfig {
+            kind: default_store_kind(),
+            data: default_data(),
+            max_batch: default_batch(),
+            url: None,
+            password_file: None,
+            password_env: None,
+            sslmode: default_sslmode(),
+            ca_file: None,
+            pool_size: default_pool_size(),
+            lease_ms: default_lease_ms(),
+        }
     }
 }
 
@@ -395,6 +445,53 @@ impl Config {
         }
     }
 
+    /// What is wrong with `[store]`, reading no file and reaching no database (`caregate config check` tries
+    /// the database itself).
+    fn check_store(&self, problems: &mut Vec<String>) {
+        let store = &self.store;
+        match store.kind.as_str() {
+            "sqlite" => {
+                if store.url.is_some() {
+                    problems.push("store.url is for kind = \"postgres\"; the SQLite store lives in store.data".into());
+                }
+            }
+            "postgres" => {
+                match &store.url {
+                    None => problems
+                        .push("store.kind = \"postgres\" needs store.url (postgres://user@host:port/database)".into()),
+                    Some(url) => {
+                        if let Err(why) = crate::store::postgres::check_url(url) {
+                            problems.push(format!("store.url {why}"));
+                        }
+                    }
+                }
+                if !SSLMODES.contains(&store.sslmode.as_str()) {
+                    problems.push(format!("store.sslmode `{}` is not one of {}", store.sslmode, SSLMODES.join(", ")));
+                }
+                if let Some(path) = &store.ca_file {
+                    if let Err(why) = read_ca_file(path) {
+                        problems.push(format!("store.ca_file `{}` {why}", path.display()));
+                    }
+                }
+                if let Some(path) = &store.password_file {
+                    if let Err(why) = read_secret(path) {
+                        problems.push(format!("store.password_file: {why}"));
+                    }
+                }
+                if store.pool_size == 0 {
+                    problems.push("store.pool_size must be at least 1".into());
+                }
+                if store.lease_ms <= self.delivery.timeout_ms {
+                    problems.push(format!(
+                        "store.lease_ms ({}) must be longer than delivery.timeout_ms ({}): a push still in hand would be taken up by another instance",
+                        store.lease_ms, self.delivery.timeout_ms
+                    ));
+                }
+            }
+            other => problems.push(format!("store.kind `{other}` is not supported (`sqlite` or `postgres`)")),
+        }
+    }
+
     pub fn organisation(&self, code: &str) -> Option<&Organisation> {
         self.organisations.iter().find(|o| o.code == code)
     }
@@ -405,9 +502,7 @@ impl Config {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             problems.push(format!("listen `{}` is not an address and port such as 127.0.0.1:8080", self.listen));
         }
-        if self.store.kind != "sqlite" {
-            problems.push(format!("store.kind `{}` is not supported (only `sqlite`)", self.store.kind));
-        }
+        self.check_store(&mut problems);
         if self.store.max_batch == 0 {
             problems.push("store.max_batch must be at least 1".into());
         }

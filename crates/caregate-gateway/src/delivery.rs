@@ -123,12 +123,18 @@ pub async fn run(app: Arc<App>) {
     let permits = Arc::new(tokio::sync::Semaphore::new(app.config.delivery.concurrency));
     loop {
         lock(&tracker).finished.clear();
-        let due = match app.store.due(&now_text(), 256).await {
-            Ok(due) => due,
-            Err(error) => {
-                tracing::error!(%error, "cannot read due deliveries");
-                Vec::new()
-            }
+        // A leased copy is pushed at once or its lease may run out before it is sent (and another instance
+        // send it too): ask for no more than there are free pushes.
+        let limit = if app.store.leases() { permits.available_permits().min(256) } else { 256 };
+        let due = match limit {
+            0 => Vec::new(),
+            _ => match app.store.due(&now_text(), limit).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::error!(%error, "cannot read due deliveries");
+                    Vec::new()
+                }
+            },
         };
         for copy in due {
             let key = (copy.message.clone(), copy.recipient.clone());

@@ -19,7 +19,7 @@ use super::auth::Principal;
 use super::config::Sender;
 use super::policy::{self, Circumstances};
 use super::problem::Problem;
-use super::store::{Accepted, NewCopy, NewMessage};
+use super::store::{Accepted, NewCopy, NewMessage, StoreError};
 use super::App;
 use caregate_engine::digest::sha256;
 use caregate_engine::document::{self, Format};
@@ -91,7 +91,7 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
             Ok(None) => {}
             Err(error) => {
                 tracing::error!(%error, "idempotency lookup failed");
-                return Problem::internal().into_response();
+                return store_failed(&error);
             }
         }
     }
@@ -275,8 +275,17 @@ pub async fn submit(app: Arc<App>, principal: Principal, headers: HeaderMap, bod
         }
         Err(error) => {
             tracing::error!(%error, "storing an accepted message failed");
-            Problem::internal().into_response()
+            store_failed(&error)
         }
+    }
+}
+
+/// The answer when the store failed: 503 with `Retry-After` when its database cannot be reached (nothing was
+/// written: the accept's transaction did not commit), else 500.
+fn store_failed(error: &StoreError) -> Response {
+    match error {
+        StoreError::Unavailable(_) => Problem::unavailable().into_response(),
+        _ => Problem::internal().into_response(),
     }
 }
 

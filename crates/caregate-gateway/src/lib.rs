@@ -118,7 +118,10 @@ pub async fn start(config: Config, catalog: Arc<Catalog>) -> Result<Running, Gat
     }
     let envelope = catalog.find("envelope@1.0").ok_or(GatewayError::NoEnvelope)?;
     let lock = store::lock::DataLock::take(&config.store.data, "the gateway").map_err(GatewayError::Busy)?;
-    let store = store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)?;
+    let store: Arc<dyn Store> = match config.store.kind.as_str() {
+        "postgres" => Arc::new(store::postgres::PostgresStore::open(&config.store).await?),
+        _ => Arc::new(store::sqlite::SqliteStore::open(&config.store.data, config.store.max_batch)?),
+    };
     let dfe = dfe::route::DfeRoute::new(&config, &catalog).map_err(GatewayError::Dfe)?;
     let app = Arc::new(App {
         _lock: lock,
@@ -127,7 +130,7 @@ pub async fn start(config: Config, catalog: Arc<Catalog>) -> Result<Running, Gat
         limits: Limits { max_bytes: config.limits.max_bytes, max_depth: config.limits.max_depth },
         tokens: auth::Tokens::from_config(&config),
         clearance: policy::Clearance::new(config.policy.clearance.clone()),
-        store: Arc::new(store),
+        store,
         metrics: metrics::Metrics::default(),
         rate: limits::RateLimiter::new(config.limits.rate_per_second, config.limits.burst),
         delivery_wake: Notify::new(),

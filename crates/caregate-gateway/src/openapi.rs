@@ -49,7 +49,8 @@ pub fn document() -> Value {
                     "413": problem("The body is over the size limit."),
                     "415": problem("Not application/json or application/xml, or the body is not what the Content-Type says."),
                     "422": problem(&format!("The envelope or its body breaks its standard or the policy; `findings` says where (the first {}, with `total` and `counts` of them all).", super::problem::MAX_FINDINGS)),
-                    "429": problem("The sender is over its rate limit; see Retry-After.")
+                    "429": problem("The sender is over its rate limit; see Retry-After."),
+                    "503": problem("The gateway's database cannot be reached; nothing was stored. Send the same request again after Retry-After.")
                 }
             }},
             "/v1/messages/{id}": {"get": {

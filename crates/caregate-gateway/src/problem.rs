@@ -41,6 +41,10 @@ pub struct Listed {
     pub error_rules: Vec<String>,
 }
 
+/// How long a sender is asked to wait when the database cannot be reached: a pooled connection is tried again
+/// on every request, so a database back from a restart is used at once.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
+
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Problem {
         Problem {
@@ -71,6 +75,17 @@ impl Problem {
             "internal",
             "The gateway could not complete the request; nothing was accepted.",
         )
+    }
+    /// The store's database cannot be reached: nothing was stored, and the same request may be sent again
+    /// after `Retry-After`.
+    pub fn unavailable() -> Problem {
+        let mut problem = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "The gateway cannot reach its database just now; nothing was accepted. Send the same request again later.",
+        );
+        problem.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECONDS);
+        problem
     }
     pub fn invalid(mut findings: Vec<Finding>) -> Problem {
         let counts = Counts::of(&findings);

@@ -428,16 +428,19 @@ async fn dead_letters(State(app): Shared, _admin: AsAdmin) -> Response {
     }
 }
 
-/// The audit chain verified as `caregate audit verify` does, read from the store's file on a blocking thread: how
-/// many entries, whether the chain is intact (else the first entry that breaks it), and its head (for an anchor).
+/// The audit chain verified as `caregate audit verify` does, read from the store: how many entries, whether the
+/// chain is intact (else the first entry that breaks it), and its head (for an anchor).
 async fn audit_status(State(app): Shared, _admin: AsAdmin) -> Response {
-    let data = app.config.store.data.clone();
-    let checked = tokio::task::spawn_blocking(move || {
-        let entries = super::store::sqlite::read_audit(&data)?;
-        let head = super::audit::head(&entries);
-        Ok::<_, super::store::StoreError>((super::audit::verify(entries), head))
-    })
-    .await;
+    let checked = match app.store.audit_log().await {
+        Ok(entries) => {
+            tokio::task::spawn_blocking(move || {
+                let head = super::audit::head(&entries);
+                Ok::<_, super::store::StoreError>((super::audit::verify(entries), head))
+            })
+            .await
+        }
+        Err(error) => Ok(Err(error)),
+    };
     match checked {
         Ok(Ok((super::audit::Verdict::Intact { entries }, head))) => {
             Json(json!({"entries": entries, "intact": true, "head": head})).into_response()

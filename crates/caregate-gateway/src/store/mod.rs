@@ -2,11 +2,12 @@
 //! copy per recipient, held as the list of fields removed for it (the copy itself is the envelope less those
 //! fields, made the same way whenever it is read or delivered); its delivery state; the idempotency keys and
 //! the audit chain. [`Store`] is the seam; the embedded default is [`sqlite::SqliteStore`] (WAL, group
-//! commit), and a PostgreSQL store can follow.
+//! commit); [`postgres::PostgresStore`] is the store several gateway instances share.
 //!
 //! Not for: deciding what goes into a copy (`policy`) or sending it (`delivery`).
 
 pub mod lock;
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -15,7 +16,7 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::audit::Record;
+use super::audit::{Entry, Record};
 use super::policy::Redaction;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -24,6 +25,15 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum StoreError {
     #[error("database: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Postgres(String),
+    /// The database cannot be reached now (down, restarting, unreachable): nothing was written, and the same
+    /// request may succeed later.
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(String),
+    /// `[store]` cannot be used as it is (a URL, a password, TLS).
+    #[error("{0}")]
+    Config(String),
     #[error("cannot create {path}: {source}")]
     Io { path: String, source: std::io::Error },
     #[error("the store's writer has stopped")]
@@ -202,7 +212,8 @@ pub trait Store: Send + Sync + 'static {
         transition: Transition,
         record: Record,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Push copies due for an attempt at `now`, oldest first.
+    /// Push copies due for an attempt at `now`, oldest first. A store several gateways share hands each copy to
+    /// one of them at a time (a lease that ends after `store.lease_ms`, or when the attempt is recorded).
     fn due(&self, now: &str, limit: usize) -> BoxFuture<'_, Result<Vec<CopyRecord>, StoreError>>;
     /// Records a push attempt and its audit entry.
     fn attempted(
@@ -215,6 +226,13 @@ pub trait Store: Send + Sync + 'static {
     fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<CopyRecord>, StoreError>>;
     /// Copies waiting for delivery or collection (for the queue-depth gauge).
     fn queue_depth(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// The whole audit chain, in order.
+    fn audit_log(&self) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>>;
+    /// Whether `due` hands copies out under a lease (a store shared by several gateways): then a gateway asks
+    /// for no more than it can start pushing at once, so that none waits out its lease unsent.
+    fn leases(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

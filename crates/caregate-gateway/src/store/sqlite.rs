@@ -234,6 +234,10 @@ impl Store for Arc<SqliteStore> {
     fn queue_depth(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.read(sql::queue_depth)
     }
+
+    fn audit_log(&self) -> BoxFuture<'_, Result<Vec<Entry>, StoreError>> {
+        self.read(sql::audit_entries)
+    }
 }
 
 #[cfg(test)]

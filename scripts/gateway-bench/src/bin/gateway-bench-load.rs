@@ -6,6 +6,8 @@
 //!   gateway-bench-load url=http://127.0.0.1:18181/v1/messages body=referral.json token=T \
 //!       connections=64 seconds=20 [rate=5000] [threads=2] [ids=random|sequential] [keys=yes|no]
 //!
+//! `url=A,B` spreads the connections over several gateways in turn (two instances on one database).
+//!
 //! `ids=random` (the default) spreads the ids as version-4 UUIDs are spread, so that the gateway's index of
 //! message ids is written at random places, as real traffic writes it; `ids=sequential` numbers them in order
 //! (an index then only grows at one end, which flatters the store). `keys=yes` also sends each request with an
@@ -25,7 +27,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 struct Settings {
-    host: String,
+    /// One or more gateways (`url=A,B`): connection `i` sends to host `i mod n`, as a round-robin load balancer.
+    hosts: Vec<String>,
     path: String,
     body: Vec<u8>,
     token: String,
@@ -42,12 +45,17 @@ fn settings() -> Result<Settings, String> {
         std::env::args().skip(1).filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
     let get = |name: &str| args.get(name).cloned().ok_or(format!("{name}= is needed"));
     let number = |name: &str, default: f64| args.get(name).map_or(Ok(default), |v| v.parse::<f64>().map_err(|e| format!("{name}: {e}")));
-    let url = get("url")?;
-    let rest = url.strip_prefix("http://").ok_or("url must be http://")?;
-    let (host, path) = rest.split_once('/').map_or((rest.to_string(), "/".to_string()), |(h, p)| (h.to_string(), format!("/{p}")));
+    let mut hosts = Vec::new();
+    let mut path = String::new();
+    for url in get("url")?.split(',') {
+        let rest = url.strip_prefix("http://").ok_or("url must be http://")?;
+        let (host, at) = rest.split_once('/').map_or((rest.to_string(), "/".to_string()), |(h, p)| (h.to_string(), format!("/{p}")));
+        hosts.push(host);
+        path = at;
+    }
     let body = std::fs::read(get("body")?).map_err(|e| format!("body: {e}"))?;
     Ok(Settings {
-        host,
+        hosts,
         path,
         body,
         token: get("token")?,
@@ -87,13 +95,13 @@ struct Request {
 const ID_LEN: usize = 36;
 
 impl Request {
-    fn new(settings: &Settings) -> Result<Request, String> {
+    fn new(settings: &Settings, host: &str) -> Result<Request, String> {
         let key_header = "Idempotency-Key: ";
         let key_line = if settings.keys { format!("{key_header}{}\r\n", "0".repeat(ID_LEN)) } else { String::new() };
         let head = format!(
             "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\n{key_line}Content-Length: {}\r\n\r\n",
             settings.path,
-            settings.host,
+            host,
             settings.token,
             settings.body.len()
         );
@@ -178,9 +186,10 @@ struct Shared {
     next: AtomicU64,
 }
 
-async fn connection(shared: Arc<Shared>) -> Tally {
+async fn connection(shared: Arc<Shared>, index: usize) -> Tally {
     let mut tally = Tally::default();
-    let mut request = match Request::new(&shared.settings) {
+    let host = shared.settings.hosts[index % shared.settings.hosts.len()].clone();
+    let mut request = match Request::new(&shared.settings, &host) {
         Ok(request) => request,
         Err(error) => {
             eprintln!("{error}");
@@ -210,7 +219,7 @@ async fn connection(shared: Arc<Shared>) -> Tally {
         // Late because the connection was busy: the server's delay. Late because the timer woke late: ours.
         let from = if due <= picked { due } else { sent };
         if stream.is_none() {
-            match TcpStream::connect(&shared.settings.host).await {
+            match TcpStream::connect(&host).await {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
                     stream = Some(s);
@@ -268,7 +277,7 @@ fn main() {
     let shared = Arc::new(Shared { run, start, end: start + Duration::from_secs_f64(seconds), next: AtomicU64::new(0), settings });
     let tallies: Vec<Tally> = runtime.block_on(async {
         tokio::time::sleep_until(start.into()).await;
-        let tasks: Vec<_> = (0..connections).map(|_| tokio::spawn(connection(Arc::clone(&shared)))).collect();
+        let tasks: Vec<_> = (0..connections).map(|i| tokio::spawn(connection(Arc::clone(&shared), i))).collect();
         let mut tallies = Vec::new();
         for task in tasks {
             if let Ok(tally) = task.await {
