@@ -235,6 +235,14 @@ fn ssda903_tables_give_the_clis_report() {
 }
 
 #[test]
+fn warming_checks_every_packs_valid_examples() {
+    // Every embedded pack's valid examples (the census, the referral, the envelope…), each round.
+    let once = caregate_wasm::warm(1).unwrap();
+    assert!(once >= 10, "{once}");
+    assert_eq!(caregate_wasm::warm(2).unwrap(), 2 * once);
+}
+
+#[test]
 fn an_unknown_standard_is_refused_with_the_known_ones() {
     let request =
         caregate_wasm::Request { standard: Some("no-such".into()), now: NOW.into(), params: Vec::new(), share: None };

@@ -39,9 +39,14 @@ async function moduleBytes() {
   return response.arrayBuffer();
 }
 
+// Rounds of the packs' own valid examples checked before the worker says it is ready (see `warm`).
+const WARM_ROUNDS = 10;
+
 let ready = (async () => {
   engine = await CaregateEngine.instantiate(await moduleBytes(), progress);
-  return engine.standards();
+  const standards = engine.standards();
+  engine.warm(WARM_ROUNDS);
+  return standards;
 })();
 
 ready.then(

@@ -130,6 +130,13 @@ pub extern "C" fn cg_standards() -> u32 {
     answer(super::standards().and_then(|list| serde_json::to_vec(&list).map_err(|e| e.to_string())))
 }
 
+/// Checks the embedded packs' valid examples `rounds` times over (see `warm`); the answer is how many documents
+/// that was, as text. 0, or 1 with an error's text.
+#[no_mangle]
+pub extern "C" fn cg_warm(rounds: u32) -> u32 {
+    answer(super::warm(rounds as usize).map(|n| n.to_string().into_bytes()))
+}
+
 /// Where the last answer is.
 #[no_mangle]
 pub extern "C" fn cg_result_ptr() -> *const u8 {
