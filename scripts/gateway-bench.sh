@@ -4,7 +4,7 @@
 # loopback, beside a bare axum handler (scripts/gateway-bench/) measured in the same run with the same load.
 # The load (scripts/gateway-bench/src/bin/gateway-bench-load.rs) gives every request a new messageId (scattered as
 # version-4 UUIDs are, so that the store's message-id index is written at random places; IDS=sequential numbers
-# them in order instead, which flatters the store: BENCHMARKS.md, seventh session), since
+# them in order instead, which flatters the store), since
 # the gateway answers a messageId sent again with the first answer. KEYS=yes sends each request with an
 # Idempotency-Key too (random, as a supplier's would be). Each figure is run ROUNDS times, baseline
 # and gateway in turn; the medians and the gateway/baseline ratios are printed at the end, with the load

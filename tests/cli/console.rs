@@ -9,16 +9,27 @@ use assert_cmd::Command;
 
 const NOW: &str = "2026-11-20T09:30:00Z";
 
-#[derive(Clone)]
-struct Quiet;
-
-impl caregate_wasm::Progress for Quiet {
-    fn files(&self, _: usize, _: usize) {}
-    fn bytes(&self, _: usize, _: u64, _: u64) {}
-}
-
 fn caregate(args: &[&str]) {
     Command::cargo_bin("caregate").unwrap().args(args).assert().success();
+}
+
+/// A census return of `count` children with a first submission's mistakes, written as `dir/cin.xml`.
+fn messy_census(dir: &Path, count: usize, seed: u64) -> std::path::PathBuf {
+    let ret = dir.join("cin.xml");
+    let (count, seed) = (count.to_string(), seed.to_string());
+    caregate(&[
+        "generate",
+        "cin-census",
+        "--count",
+        &count,
+        "--seed",
+        &seed,
+        "--profile",
+        "messy",
+        "--output",
+        ret.to_str().unwrap(),
+    ]);
+    ret
 }
 
 /// The CLI's report and the console engine's for `files`, named as given.
@@ -44,7 +55,7 @@ fn both(files: &[String], standard: Option<&str>, params: &[(&str, &str)], dir: 
         share: None,
     };
     let memory: Vec<(String, Vec<u8>)> = files.iter().map(|f| (f.clone(), std::fs::read(f).unwrap())).collect();
-    let console = caregate_wasm::validate(memory, &request, Quiet).unwrap();
+    let console = caregate_wasm::validate(memory, &request, caregate_wasm::NoProgress).unwrap();
     // One excerpt (or null) a finding, in the report's order.
     let excerpts: Vec<serde_json::Value> = serde_json::from_slice(&console.excerpts).unwrap();
     let report: serde_json::Value = serde_json::from_slice(&console.report).unwrap();
@@ -58,19 +69,7 @@ fn both(files: &[String], standard: Option<&str>, params: &[(&str, &str)], dir: 
 #[test]
 fn a_census_return_and_documents_give_the_clis_report() {
     let dir = tempfile::tempdir().unwrap();
-    let ret = dir.path().join("cin.xml");
-    caregate(&[
-        "generate",
-        "cin-census",
-        "--count",
-        "400",
-        "--seed",
-        "11",
-        "--profile",
-        "messy",
-        "--output",
-        ret.to_str().unwrap(),
-    ]);
+    let ret = messy_census(dir.path(), 400, 11);
     let files = vec![
         ret.to_str().unwrap().to_string(),
         "schemas/referral/1.0/examples/invalid/REF-005.xml".to_string(),
@@ -87,7 +86,7 @@ fn run_share(
     share: Option<caregate_engine::validate::Share>,
 ) -> (serde_json::Value, Vec<serde_json::Value>) {
     let request = caregate_wasm::Request { standard: None, now: NOW.into(), params: Vec::new(), share };
-    let run = caregate_wasm::validate(files.to_vec(), &request, Quiet).unwrap();
+    let run = caregate_wasm::validate(files.to_vec(), &request, caregate_wasm::NoProgress).unwrap();
     (serde_json::from_slice(&run.report).unwrap(), serde_json::from_slice(&run.excerpts).unwrap())
 }
 
@@ -162,19 +161,7 @@ fn shares_give_the_whole(
 #[test]
 fn shares_of_a_census_return_merge_into_the_whole_report() {
     let dir = tempfile::tempdir().unwrap();
-    let ret = dir.path().join("cin.xml");
-    caregate(&[
-        "generate",
-        "cin-census",
-        "--count",
-        "300",
-        "--seed",
-        "12",
-        "--profile",
-        "messy",
-        "--output",
-        ret.to_str().unwrap(),
-    ]);
+    let ret = messy_census(dir.path(), 300, 12);
     // A fault in the header too, which the whole return's checks give.
     let census = std::fs::read_to_string(&ret).unwrap().replacen("<SourceLevel>L<", "<SourceLevel>Q<", 1);
     let len = census.len() as u64;
@@ -246,7 +233,9 @@ fn warming_checks_every_packs_valid_examples() {
 fn an_unknown_standard_is_refused_with_the_known_ones() {
     let request =
         caregate_wasm::Request { standard: Some("no-such".into()), now: NOW.into(), params: Vec::new(), share: None };
-    let Err(error) = caregate_wasm::validate(Vec::new(), &request, Quiet) else { panic!("an unknown standard ran") };
+    let Err(error) = caregate_wasm::validate(Vec::new(), &request, caregate_wasm::NoProgress) else {
+        panic!("an unknown standard ran")
+    };
     assert!(error.contains("unknown standard `no-such`") && error.contains("cin-census@2025-26"), "{error}");
 }
 

@@ -184,3 +184,25 @@ fn canonical_node(node: roxmltree::Node<'_, '_>, out: &mut String) {
     }
     out.push_str("</>");
 }
+
+/// A push recipient that records the `Idempotency-Key` of every copy it is sent, and answers 200; the keys
+/// and its URL.
+pub async fn recording_inbox() -> (std::sync::Arc<std::sync::Mutex<Vec<String>>>, String) {
+    let received: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+    let sink = std::sync::Arc::clone(&received);
+    let router = axum::Router::new().route(
+        "/inbox",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let sink = std::sync::Arc::clone(&sink);
+            async move {
+                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                sink.lock().expect("lock").push(key);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = format!("http://{}/inbox", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (received, url)
+}

@@ -37,22 +37,7 @@ fn post(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_killed_gateway_loses_no_accepted_message_and_delivers_each_after_restart() {
     // The push recipient: records every idempotency key it is sent.
-    let received: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = Arc::clone(&received);
-    let router = axum::Router::new().route(
-        "/inbox",
-        axum::routing::post(move |headers: axum::http::HeaderMap| {
-            let sink = Arc::clone(&sink);
-            async move {
-                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                sink.lock().expect("lock").push(key);
-                axum::http::StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let inbox = format!("http://{}/inbox", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (received, inbox) = common::recording_inbox().await;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let mut concurrency = 0;

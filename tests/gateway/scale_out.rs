@@ -46,27 +46,6 @@ async fn post(client: &reqwest::Client, address: &str, key: &str, body: &str) ->
         .await
 }
 
-/// A push recipient that records the Idempotency-Key of every copy it is sent; its URL.
-async fn inbox() -> (Arc<Mutex<Vec<String>>>, String) {
-    let received: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = Arc::clone(&received);
-    let router = axum::Router::new().route(
-        "/inbox",
-        axum::routing::post(move |headers: axum::http::HeaderMap| {
-            let sink = Arc::clone(&sink);
-            async move {
-                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                sink.lock().expect("lock").push(key);
-                axum::http::StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let url = format!("http://{}/inbox", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (received, url)
-}
-
 /// The demo configuration on `database`, RJ1 pushed to `push` when given; its path.
 fn config(dir: &Path, database: &TestDatabase, push: Option<String>) -> std::path::PathBuf {
     write_demo_config(dir, "scale", |config| {
@@ -84,7 +63,7 @@ fn config(dir: &Path, database: &TestDatabase, push: Option<String>) -> std::pat
 async fn two_instances_lose_nothing_when_one_is_killed() {
     let database = TestDatabase::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (received, url) = inbox().await;
+    let (received, url) = common::recording_inbox().await;
     let config_path = config(dir.path(), &database, Some(url));
     let (mut one, one_address) = serve(&config_path, &dir.path().join("one"));
     let (mut two, two_address) = serve(&config_path, &dir.path().join("two"));

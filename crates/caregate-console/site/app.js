@@ -167,15 +167,31 @@
       }
       parts.push({ doc, excerpts: own });
       const counts = {};
-      const findings = [];
+      let findings = [];
       for (const part of parts) {
-        findings.push(...part.doc.findings);
-        excerpts.push(...part.excerpts);
+        // Not push(...list): a call takes a limited number of arguments, and a share may have more findings.
+        findings = findings.concat(part.doc.findings);
+        for (const excerpt of part.excerpts) excerpts.push(excerpt);
         for (const [severity, n] of Object.entries(part.doc.counts)) counts[severity] = (counts[severity] || 0) + n;
       }
       return Object.assign({}, doc, { valid: (counts.error || 0) === 0, counts, findings });
     });
     return { report: Object.assign({}, last, { documents }), excerpts };
+  }
+
+  // A link-like button that sets the filter `select` to `value` and shows the findings it leaves.
+  function filterButton(select, value, label) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    button.textContent = value;
+    button.setAttribute("aria-label", label);
+    button.addEventListener("click", () => {
+      select.value = value;
+      applyFilters();
+      $("findings-h").scrollIntoView();
+    });
+    return button;
   }
 
   function para(text, cls) {
@@ -318,16 +334,7 @@
     for (const r of sorted) {
       const tr = document.createElement("tr");
       tr.className = r.severity;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "link";
-      button.textContent = r.rule;
-      button.setAttribute("aria-label", `Show the findings of rule ${r.rule}`);
-      button.addEventListener("click", () => {
-        ui.rule.value = r.rule;
-        applyFilters();
-        $("findings-h").scrollIntoView();
-      });
+      const button = filterButton(ui.rule, r.rule, `Show the findings of rule ${r.rule}`);
       const cells = [button, r.severity, r.message, r.n.toLocaleString("en-GB"), r.kids.size.toLocaleString("en-GB")];
       cells.forEach((value, i) => {
         const td = document.createElement("td");
@@ -371,16 +378,7 @@
     const rows = document.createDocumentFragment();
     for (const k of children.slice(childrenAt, childrenAt + CHILD_PAGE)) {
       const tr = document.createElement("tr");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "link";
-      button.textContent = k.id;
-      button.setAttribute("aria-label", `Show the findings of child ${k.id}`);
-      button.addEventListener("click", () => {
-        ui.child.value = k.id;
-        applyFilters();
-        $("findings-h").scrollIntoView();
-      });
+      const button = filterButton(ui.child, k.id, `Show the findings of child ${k.id}`);
       const cells = [button, String(k.error), String(k.query), String(k.warning), Array.from(k.rules).join(", ")];
       cells.forEach((value, i) => {
         const td = document.createElement("td");

@@ -193,11 +193,11 @@ pub fn validate<P: Progress + Clone + Send + Sync + 'static>(
     Ok(Validated { report: out, excerpts })
 }
 
-/// A progress that tells nobody, for runs the page did not ask for.
+/// A progress that tells nobody: for runs nobody watches (the warm-up, a caller without a bar).
 #[derive(Clone)]
-struct Unseen;
+pub struct NoProgress;
 
-impl Progress for Unseen {
+impl Progress for NoProgress {
     fn files(&self, _: usize, _: usize) {}
     fn bytes(&self, _: usize, _: u64, _: u64) {}
 }
@@ -213,7 +213,7 @@ pub fn warm(rounds: usize) -> Result<usize, String> {
     for _ in 0..rounds {
         for pack in catalog.packs() {
             for (name, bytes) in pack.files.files.iter().filter(|(name, _)| name.starts_with("examples/valid/")) {
-                validate(vec![(name.clone(), bytes.clone())], &request, Unseen)?;
+                validate(vec![(name.clone(), bytes.clone())], &request, NoProgress)?;
                 checked += 1;
             }
         }
